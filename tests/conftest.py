@@ -1,0 +1,116 @@
+"""Shared fixtures: real namespaces, links and processes, always cleaned up.
+
+Every object a test makes carries a unique prefix (``nt`` + 4 random hex chars), so
+tests never touch anything they did not create, and a crashed test run is easy to
+clean by hand: ``ip netns list | grep ^nt``.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import signal
+import subprocess
+import time
+from typing import Callable
+
+import pytest
+
+from tutor.observe import take_snapshot
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 5.0, interval: float = 0.02, what: str = "condition"):
+    """Poll *condition* until it returns something truthy; fail the test after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def sh(cmd: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a shell command (setup for a test); fail loudly with its stderr."""
+    res = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    if check and res.returncode != 0:
+        raise AssertionError(f"command failed ({res.returncode}): {cmd}\n{res.stderr}")
+    return res
+
+
+@pytest.fixture
+def uid() -> str:
+    """A short unique tag for names (interface names are limited to 15 characters)."""
+    return "nt" + secrets.token_hex(2)
+
+
+@pytest.fixture
+def netns(uid):
+    """Factory: netns(suffix) creates netns '<uid><suffix>' and deletes it at teardown."""
+    made: list[str] = []
+
+    def make(suffix: str = "") -> str:
+        name = f"{uid}{suffix}"
+        sh(f"ip netns add {name}")
+        made.append(name)
+        return name
+
+    yield make
+    for name in reversed(made):
+        sh(f"ip netns del {name}", check=False)
+
+
+@pytest.fixture
+def links():
+    """Register host-netns links to delete at teardown: links.append('ntab12br')."""
+    made: list[str] = []
+    yield made
+    for name in reversed(made):
+        sh(f"ip link del {name}", check=False)
+
+
+@pytest.fixture
+def spawn():
+    """Factory: spawn('unshare --uts sleep 1001') starts a process; killed (group) at teardown.
+
+    Returns the Popen; the process runs in its own session so the whole tree is killed.
+    """
+    procs: list[subprocess.Popen] = []
+
+    def start(cmd: str, **kw) -> subprocess.Popen:
+        proc = subprocess.Popen(cmd if kw.pop("shell", False) else shlex.split(cmd),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True, **kw)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+@pytest.fixture
+def snapshot():
+    """take_snapshot, as a fixture so tests read `snapshot()`."""
+    return take_snapshot
+
+
+def pytest_collection_modifyitems(config, items):
+    # Most tests need root: they build namespaces for real. Say so clearly instead of failing oddly.
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="needs root (tests build real namespaces): run with sudo")
+        for item in items:
+            if "needs_root" in item.keywords:
+                item.add_marker(skip)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_root: builds real kernel objects; skipped without root")

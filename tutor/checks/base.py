@@ -1,0 +1,214 @@
+"""What every expectation kind is built from: fields, the Expectation base class, Verdict.
+
+An expectation is one line under `expect:` in a ```check block, e.g.
+
+    - veth: {ends: [RED/veth0, BLUE/veth1], up: true}
+
+Its kind ("veth") picks a class from the registry; its fields are validated by
+the class's `fields` (the lint uses the same table, so lesson authors get
+file:line errors before a learner ever sees the check). `grade(snapshot)` is a
+pure function of the snapshot: no I/O, except kinds marked `active` (probes).
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+from ..observe.model import NS_TYPES, Snapshot
+
+
+# --------------------------------------------------------------- verdicts
+@dataclass(frozen=True)
+class Verdict:
+    kind: str
+    passed: bool
+    expected: str                 # what the check wanted, in words
+    observed: str                 # what the kernel showed, in words
+    message: str = ""             # when failed: what is wrong and the next thing to try
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # facts that made it pass (JSON-able)
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "passed": self.passed,
+            "expected": self.expected,
+            "observed": self.observed,
+            "message": self.message,
+        }
+
+
+# --------------------------------------------------------------- field validation
+class SpecError(ValueError):
+    """A problem in a check block; `problems` are plain sentences (the lint adds file:line)."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+Validator = Callable[[Any], "str | None"]   # returns an error sentence or None
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an expectation: its validator, whether it is required, and a default."""
+    validate: Validator
+    required: bool = False
+    default: Any = None
+    doc: str = ""
+
+
+def v_str(value: Any) -> str | None:
+    return None if isinstance(value, str) and value else "must be a non-empty string"
+
+
+def v_int(value: Any) -> str | None:
+    return None if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
+
+
+def v_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def v_number(value: Any) -> str | None:
+    return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "must be a number"
+
+
+def v_cidr(value: Any) -> str | None:
+    if not isinstance(value, str) or "/" not in value:
+        return f"{value!r} is not an address with a prefix length, like 10.11.11.2/24"
+    try:
+        ipaddress.ip_interface(value)
+    except ValueError:
+        return f"{value!r} is not a valid address/prefix"
+    return None
+
+
+def v_prefix(value: Any) -> str | None:
+    """A route destination: "default" or a network like 10.22.0.0/24."""
+    if value == "default":
+        return None
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except (ValueError, TypeError):
+        return f"{value!r} is not a network prefix like 10.22.0.0/24 (host bits must be zero) or 'default'"
+    return None
+
+
+def v_ip(value: Any) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except (ValueError, TypeError):
+        return f"{value!r} is not an IP address"
+    return None
+
+
+def v_mac(value: Any) -> str | None:
+    import re
+    if isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}", value):
+        return None
+    return f"{value!r} is not a MAC address like 0a:58:ac:10:00:01"
+
+
+def v_ifref(value: Any) -> str | None:
+    """An interface in a netns: "RED/veth0", or "veth0" for the host's netns."""
+    if not isinstance(value, str) or not value or value.count("/") > 1 or value.endswith("/"):
+        return f"{value!r} is not an interface reference like RED/veth0 (or veth0 for the host)"
+    return None
+
+
+def v_nstypes(value: Any) -> str | None:
+    if not isinstance(value, list) or not value:
+        return f"must be a list of namespace types out of {', '.join(NS_TYPES)}"
+    bad = [v for v in value if v not in NS_TYPES]
+    if bad:
+        return f"unknown namespace type(s) {', '.join(map(str, bad))}; known: {', '.join(NS_TYPES)}"
+    return None
+
+
+def v_list_of(item: Validator, *, length: int | None = None) -> Validator:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return "must be a list"
+        if length is not None and len(value) != length:
+            return f"must have exactly {length} items"
+        for v in value:
+            err = item(v)
+            if err:
+                return err
+        return None
+    return check
+
+
+def v_one_of(*choices: Any) -> Validator:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(map(str, choices))}"
+    return check
+
+
+def v_selector(value: Any) -> str | None:
+    """A process selector: {comm: NAME} and/or {cmdline: REGEX}, or a plain string (= cmdline regex)."""
+    from .select import selector_problem
+    return selector_problem(value)
+
+
+# --------------------------------------------------------------- the base class
+class Expectation:
+    """Base of every expectation kind. Subclasses set `kind`, `fields`, and implement grade()."""
+
+    kind: ClassVar[str] = ""
+    fields: ClassVar[dict[str, Field]] = {}
+    #: A probe sends a packet or opens a connection: it runs only when the caller allows probes.
+    active: ClassVar[bool] = False
+    #: Needs per-process CPU rates: the runner makes sure the snapshot has a previous one to compare to.
+    needs_cpu_rate: ClassVar[bool] = False
+    #: Allows a plain scalar instead of a mapping: `- netns: RED` means {name: RED}.
+    shorthand: ClassVar[str | None] = None
+
+    def __init__(self, spec: Mapping[str, Any], line: int | None = None):
+        self.spec = dict(spec)
+        self.line = line
+        for name, fld in self.fields.items():
+            setattr(self, name, self.spec.get(name, fld.default))
+
+    # -- construction and lint
+    @classmethod
+    def problems(cls, spec: Any) -> list[str]:
+        """Every problem with *spec* (a mapping of fields), as sentences; [] when fine."""
+        if not isinstance(spec, dict):
+            return [f"'{cls.kind}' needs a mapping of fields ({', '.join(cls.fields)})"]
+        out = []
+        for name in spec:
+            if name not in cls.fields:
+                out.append(f"'{cls.kind}' has no field '{name}' (known: {', '.join(cls.fields)})")
+        for name, fld in cls.fields.items():
+            if name not in spec:
+                if fld.required:
+                    out.append(f"'{cls.kind}' is missing the required field '{name}'")
+                continue
+            err = fld.validate(spec[name])
+            if err:
+                out.append(f"'{cls.kind}.{name}': {err}")
+        out.extend(cls.extra_problems(spec) if not out else [])
+        return out
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        """Cross-field rules (override when one field's meaning depends on another)."""
+        return []
+
+    # -- grading
+    def grade(self, snap: Snapshot) -> Verdict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A short human description of what is expected (used as Verdict.expected by default)."""
+        return f"{self.kind} {self.spec}"
+
+    # -- helpers for subclasses
+    def ok(self, observed: str, evidence: Mapping[str, Any] | None = None, expected: str | None = None) -> Verdict:
+        return Verdict(self.kind, True, expected or self.describe(), observed, "", dict(evidence or {}))
+
+    def fail(self, observed: str, message: str, expected: str | None = None) -> Verdict:
+        return Verdict(self.kind, False, expected or self.describe(), observed, message)

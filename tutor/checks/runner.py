@@ -1,0 +1,58 @@
+"""Grade a lesson's steps against a snapshot."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..observe import Snapshot, take_snapshot
+from .base import Expectation, Verdict
+
+
+@dataclass(frozen=True)
+class StepResult:
+    id: str
+    title: str
+    passed: bool
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def failures(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if not v.passed)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "passed": self.passed,
+            "expectations": [v.as_dict() for v in self.verdicts],
+        }
+
+
+def grade_expectation(exp: Expectation, snap: Snapshot, *, probes: bool = True) -> Verdict:
+    """Grade one expectation; never raises (a bug in a kind becomes a failed verdict that says so)."""
+    if exp.active and not probes:
+        return Verdict(exp.kind, False, exp.describe(), "not probed",
+                       "This check sends a probe; it runs when you check the step (press c or run nstutor check).")
+    try:
+        return exp.grade(snap)
+    except Exception as exc:  # noqa: BLE001 - a grader bug must not take the app down
+        return Verdict(exp.kind, False, exp.describe(), f"internal error: {exc!r}",
+                       "nstutor could not grade this expectation; please report it with `nstutor snapshot --json`.")
+
+
+def grade_step(step, snap: Snapshot, *, probes: bool = True) -> StepResult:
+    verdicts = tuple(grade_expectation(e, snap, probes=probes) for e in step.expectations)
+    return StepResult(step.id, step.title, all(v.passed for v in verdicts), verdicts)
+
+
+def needs_cpu_rate(steps) -> bool:
+    return any(e.needs_cpu_rate for s in steps for e in s.expectations)
+
+
+def snapshot_for(steps, previous: Snapshot | None = None, sample_seconds: float = 1.0) -> Snapshot:
+    """A snapshot good enough for these steps: if any needs CPU rates and there is no previous
+    snapshot to compare with, take two, *sample_seconds* apart."""
+    if needs_cpu_rate(steps) and previous is None:
+        previous = take_snapshot()
+        time.sleep(sample_seconds)  # a measurement interval, not a wait for a condition
+    return take_snapshot(previous)

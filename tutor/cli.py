@@ -1,0 +1,228 @@
+"""The nstutor command line: the same engine as the app, without the TUI.
+
+    nstutor                       open the app (catalog)
+    nstutor LESSON_ID             open the app on that lesson
+    nstutor list [--json]         lessons, minutes, whether they can run here
+    nstutor check LESSON [--step STEP] [--json] [--no-probe]
+    nstutor lint [PATH...]        check lesson files; file:line for every problem
+    nstutor snapshot [--json]     what nstutor sees of this machine
+    nstutor kinds                 the expectation kinds a check block may use
+
+Exit codes: 0 success / all checked steps pass, 1 a step fails or lint found problems,
+2 a usage error or an unknown lesson.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments: printed as one line, exit 2."""
+
+
+def _catalog():
+    from .lessons import load_catalog
+    return load_catalog()
+
+
+def _lesson_or_usage(lesson_id: str):
+    catalog = _catalog()
+    lesson = catalog.find(lesson_id)
+    if lesson is None:
+        known = ", ".join(l.id for l in catalog.lessons) or "none"
+        raise UsageError(f"unknown lesson '{lesson_id}' (lessons: {known})")
+    return lesson
+
+
+def _root_note(out=sys.stderr) -> None:
+    if os.geteuid() != 0:
+        print("note: not running as root, so nstutor cannot see other users' namespaces or the contents of "
+              "network namespaces; rerun with sudo for a full check.", file=out)
+
+
+# --------------------------------------------------------------- commands
+def cmd_list(args) -> int:
+    catalog = _catalog()
+    rows = []
+    for lesson in catalog.lessons:
+        missing = lesson.missing_requirements()
+        rows.append({"id": lesson.id, "number": lesson.number, "title": lesson.title, "minutes": lesson.minutes,
+                     "steps": len(lesson.steps), "ready": not missing, "missing": missing})
+    if args.json:
+        print(json.dumps({"lessons": rows}, indent=2))
+        return EXIT_OK
+    width = max((len(r["id"]) for r in rows), default=2)
+    for r in rows:
+        state = "ready" if r["ready"] else "; ".join(r["missing"])
+        print(f"{r['number']:>2}  {r['id']:<{width}}  {r['minutes']:>3} min  {r['title']}  [{state}]")
+    if catalog.problems:
+        print(f"warning: the lessons have {len(catalog.problems)} problem(s); see `nstutor lint`", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from .checks.runner import grade_step, snapshot_for
+    lesson = _lesson_or_usage(args.lesson)
+    steps = lesson.steps
+    if args.step:
+        step = lesson.step(args.step)
+        if step is None:
+            raise UsageError(f"lesson '{lesson.id}' has no step '{args.step}' "
+                             f"(steps: {', '.join(s.id for s in lesson.steps)})")
+        steps = (step,)
+    snap = snapshot_for(steps)
+    results = [grade_step(s, snap, probes=not args.no_probe) for s in steps]
+    passed = all(r.passed for r in results)
+    _record_attempts(lesson, results)
+    if args.json:
+        print(json.dumps({"lesson": lesson.id, "passed": passed, "steps": [r.as_dict() for r in results]},
+                         indent=2))
+    else:
+        print(f"{lesson.title}  ({lesson.id})")
+        for r in results:
+            print(f"  {'PASS' if r.passed else 'FAIL'}  {r.id}: {r.title}")
+            for v in r.failures:
+                print(f"        - {v.message or v.observed}")
+        print(f"{sum(r.passed for r in results)}/{len(results)} steps pass")
+        if not snap.is_root:
+            _root_note()
+    return EXIT_OK if passed else EXIT_FAIL
+
+
+def _record_attempts(lesson, results) -> None:
+    """Record the attempt in the learner's progress store, if that part is installed."""
+    try:
+        from .progress import record_check  # provided by the progress package
+    except ImportError:
+        return
+    record_check(lesson, results)
+
+
+def cmd_lint(args) -> int:
+    from .lessons.parse import parse_lesson
+    from .paths import lessons_dir
+    paths: list[Path] = []
+    for raw in args.paths or [str(lessons_dir())]:
+        p = Path(raw)
+        if p.is_dir():
+            paths.extend(sorted(x for x in p.glob("*.md") if x.name.lower() != "readme.md"))
+        elif p.exists():
+            paths.append(p)
+        else:
+            print(f"{p}: no such file or directory", file=sys.stderr)
+            return EXIT_USAGE
+    total = 0
+    for path in paths:
+        _, problems = parse_lesson(path)
+        for problem in problems:
+            print(problem)
+        total += len(problems)
+    print(f"{len(paths)} lesson file(s), {total} problem(s)", file=sys.stderr)
+    return EXIT_FAIL if total else EXIT_OK
+
+
+def cmd_snapshot(args) -> int:
+    from .observe import take_snapshot
+    from .observe.render import render_text, snapshot_to_dict
+    snap = take_snapshot()
+    if args.json:
+        print(json.dumps(snapshot_to_dict(snap), indent=1))
+    else:
+        print(render_text(snap))
+        if not snap.is_root:
+            _root_note()
+    return EXIT_OK
+
+
+def cmd_kinds(args) -> int:
+    from .checks.registry import load_kinds
+    for kind, cls in sorted(load_kinds().items()):
+        fields = ", ".join(f"{n}{'*' if f.required else ''}" for n, f in cls.fields.items())
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
+        print(f"{kind:<12} {doc[0] if doc else ''}\n{'':<12} fields: {fields}   (* required)")
+    return EXIT_OK
+
+
+def cmd_app(args) -> int:
+    try:
+        from .app.main import run_app
+    except ImportError:
+        print("The full-screen app is not available in this build; here are the lessons:\n")
+        return cmd_list(argparse.Namespace(json=False))
+    return run_app(lesson_id=args.lesson)
+
+
+# --------------------------------------------------------------- argument parsing
+COMMANDS = {"list", "check", "lint", "snapshot", "kinds"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nstutor", description="Learn what a container really is, "
+                                     "on your own machine's kernel.")
+    parser.add_argument("--version", action="version", version=f"nstutor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the lessons")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("check", help="check a lesson's steps against this machine")
+    p.add_argument("lesson")
+    p.add_argument("--step")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-probe", action="store_true", help="do not send reachability probes")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("lint", help="check lesson files for mistakes")
+    p.add_argument("paths", nargs="*")
+    p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("snapshot", help="print what nstutor sees of this machine")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_snapshot)
+
+    p = sub.add_parser("kinds", help="the expectation kinds for lesson authors")
+    p.set_defaults(func=cmd_kinds)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `nstutor` and `nstutor LESSON_ID` open the app.
+    if not argv or (not argv[0].startswith("-") and argv[0] not in COMMANDS):
+        if argv:
+            try:
+                _lesson_or_usage(argv[0])
+            except UsageError as err:
+                print(f"nstutor: {err}", file=sys.stderr)
+                return EXIT_USAGE
+        return cmd_app(argparse.Namespace(lesson=argv[0] if argv else None))
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except UsageError as err:
+        print(f"nstutor: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

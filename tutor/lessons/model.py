@@ -1,0 +1,64 @@
+"""What a parsed lesson is: front matter, the markdown body, and its check steps."""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..checks.base import Expectation
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a lesson file, located to the line."""
+    path: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    expectations: tuple[Expectation, ...]
+    hints: tuple[str, ...]
+    solution: str
+    line: int                       # 1-based line of the ```check fence in the file
+    explain: str = ""               # optional text shown once the step passes
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: str
+    minutes: int
+    path: Path
+    number: int                     # from the file name NN-<id>.md (order in the catalog)
+    body: str                       # the markdown after the front matter
+    steps: tuple[Step, ...]
+    requires: tuple[str, ...] = ()  # tools on PATH, or "root"
+    cleanup: Mapping[str, Any] = field(default_factory=dict)
+    setup: str = ""                 # shell run by `nstutor setup` / verify-lesson (trusted lessons only)
+    summary: str = ""
+    content_hash: str = ""          # sha256 of the file, so progress notices a changed lesson
+    trusted: bool = False           # shipped with nstutor (may run its shell snippets)
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    def missing_requirements(self) -> list[str]:
+        """Why this lesson cannot be done here, in plain words ([] when it can)."""
+        missing = []
+        for req in self.requires:
+            if req == "root":
+                if os.geteuid() != 0:
+                    missing.append("needs root: run it with sudo")
+            elif shutil.which(req) is None:
+                missing.append(f"needs the command '{req}', which is not installed")
+        return missing

@@ -1,0 +1,225 @@
+"""Parse a lesson file: YAML front matter, markdown prose, ```check blocks.
+
+markdown-it-py finds the fences (with their line numbers, so every error can
+name file:line); PyYAML reads the front matter and each check block. Parsing
+never raises on bad input: it returns the problems it found, each located.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from ..checks.base import SpecError
+from ..checks.registry import build
+from .model import Lesson, Problem, Step
+
+FRONT_KEYS = {"id", "title", "minutes", "requires", "cleanup", "setup", "summary"}
+REQUIRED_FRONT = ("id", "title", "minutes")
+STEP_KEYS = {"id", "title", "expect", "hint", "hints", "solution", "explain"}
+CLEANUP_KEYS = {"netns", "links", "processes", "cgroups", "paths", "mounts", "script"}
+FILE_NAME = re.compile(r"^(\d+)-([a-z0-9][a-z0-9-]*)\.md$")
+STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def markdown_parser() -> MarkdownIt:
+    """The parser used for lessons (also handed to the app's Markdown widget)."""
+    return MarkdownIt("commonmark", {"html": False}).enable("table").use(front_matter_plugin)
+
+
+def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, list[Problem]]:
+    """Read one lesson file. Returns (lesson or None if unusable, problems)."""
+    path = Path(path)
+    problems: list[Problem] = []
+
+    def problem(line: int | None, msg: str) -> None:
+        problems.append(Problem(path, line, msg))
+
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        problem(None, f"cannot read the file: {exc.strerror or exc}")
+        return None, problems
+    except UnicodeDecodeError as exc:
+        problem(None, f"not UTF-8 text (byte {exc.start})")
+        return None, problems
+
+    tokens = markdown_parser().parse(text)
+    front: dict[str, Any] = {}
+    front_line = 1
+    body_start = 0
+    if tokens and tokens[0].type == "front_matter":
+        tok = tokens[0]
+        body_start = tok.map[1] if tok.map else 0
+        front = _load_yaml(tok.content, 2, problem, "front matter") or {}
+        if not isinstance(front, dict):
+            problem(front_line, "the front matter must be a YAML mapping (id: ..., title: ...)")
+            front = {}
+    else:
+        problem(1, "no front matter: start the file with '---', then id, title and minutes, then '---'")
+
+    _check_front(front, path, problem)
+
+    steps: list[Step] = []
+    seen: dict[str, int] = {}
+    for tok in tokens:
+        if tok.type != "fence" or tok.info.strip().split(" ")[0] != "check":
+            continue
+        fence_line = tok.map[0] + 1 if tok.map else None
+        step = _parse_step(tok.content, fence_line, problem)
+        if step is None:
+            continue
+        if step.id in seen:
+            problem(fence_line, f"duplicate step id '{step.id}' (first used on line {seen[step.id]})")
+            continue
+        seen[step.id] = fence_line or 0
+        steps.append(step)
+    if not steps and front:
+        problem(None, "the lesson has no ```check blocks: a lesson needs at least one step")
+
+    lines = text.splitlines(keepends=True)
+    body = "".join(lines[body_start:])
+    match = FILE_NAME.match(path.name)
+    lesson_id = str(front.get("id") or (match.group(2) if match else path.stem))
+    minutes = front.get("minutes")
+    requires = front.get("requires") or []
+    lesson = Lesson(
+        id=lesson_id,
+        title=str(front.get("title") or lesson_id),
+        minutes=minutes if isinstance(minutes, int) else 0,
+        path=path,
+        number=int(match.group(1)) if match else 999,
+        body=body,
+        steps=tuple(steps),
+        requires=tuple(str(r) for r in requires) if isinstance(requires, list) else (),
+        cleanup=front.get("cleanup") if isinstance(front.get("cleanup"), dict) else {},
+        setup=str(front.get("setup") or ""),
+        summary=str(front.get("summary") or ""),
+        content_hash=hashlib.sha256(raw).hexdigest(),
+        trusted=trusted,
+    )
+    return lesson, problems
+
+
+# --------------------------------------------------------------- pieces
+def _load_yaml(text: str, first_line: int, problem, what: str) -> Any:
+    """safe_load, turning a YAML error into a located problem. first_line: file line of text's line 0."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = first_line + mark.line if mark is not None else first_line
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem(line, f"bad YAML in the {what}: {reason}")
+        return None
+
+
+def _check_front(front: dict, path: Path, problem) -> None:
+    if not front:
+        return
+    for key in front:
+        if key not in FRONT_KEYS:
+            problem(1, f"unknown front matter key '{key}' (known: {', '.join(sorted(FRONT_KEYS))})")
+    for key in REQUIRED_FRONT:
+        if key not in front:
+            problem(1, f"the front matter is missing '{key}'")
+    if "minutes" in front and not (isinstance(front["minutes"], int) and front["minutes"] > 0):
+        problem(1, "'minutes' must be a positive whole number")
+    if "requires" in front and not (isinstance(front["requires"], list)
+                                    and all(isinstance(r, str) for r in front["requires"])):
+        problem(1, "'requires' must be a list of command names (or 'root'), e.g. [ip, unshare]")
+    match = FILE_NAME.match(path.name)
+    if not match:
+        problem(None, "the file name must be NN-<id>.md, e.g. 10-netns-veth.md")
+    elif "id" in front and str(front["id"]) != match.group(2):
+        problem(1, f"the id '{front['id']}' does not match the file name (expected '{match.group(2)}')")
+    cleanup = front.get("cleanup")
+    if cleanup is not None:
+        if not isinstance(cleanup, dict):
+            problem(1, "'cleanup' must be a mapping, e.g. {netns: [RED, BLUE]}")
+        else:
+            for key, value in cleanup.items():
+                if key not in CLEANUP_KEYS:
+                    problem(1, f"unknown cleanup key '{key}' (known: {', '.join(sorted(CLEANUP_KEYS))})")
+                elif key == "script":
+                    if not isinstance(value, str):
+                        problem(1, "'cleanup.script' must be a shell script (a string)")
+                elif not isinstance(value, list):
+                    problem(1, f"'cleanup.{key}' must be a list")
+
+
+def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:
+    body_line = (fence_line or 0) + 1          # file line of the block's first YAML line
+    data = _load_yaml(content, body_line, problem, "check block")
+    if data is None:
+        if content.strip() == "":
+            problem(fence_line, "empty check block")
+        return None
+    if not isinstance(data, dict):
+        problem(fence_line, "a check block must be a YAML mapping with id, title, expect, hint and solution")
+        return None
+    for key in data:
+        if key not in STEP_KEYS:
+            problem(fence_line, f"unknown check key '{key}' (known: {', '.join(sorted(STEP_KEYS))})")
+    step_id = data.get("id")
+    if not isinstance(step_id, str) or not STEP_ID.match(step_id):
+        problem(fence_line, "the check needs an 'id' of lowercase letters, digits and dashes, e.g. 'linked'")
+        return None
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        problem(fence_line, f"step '{step_id}' needs a 'title'")
+    hints = data.get("hints", data.get("hint", []))
+    if isinstance(hints, str):
+        hints = [hints]
+    if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
+        problem(fence_line, f"step '{step_id}': 'hint' must be text, or 'hints' a list of texts")
+        hints = []
+    if not hints:
+        problem(fence_line, f"step '{step_id}' has no hint: a stuck learner needs one")
+    solution = data.get("solution")
+    if not isinstance(solution, str) or not solution.strip():
+        problem(fence_line, f"step '{step_id}' has no 'solution' (the commands that make it pass)")
+        solution = ""
+
+    expect = data.get("expect")
+    item_lines = _item_lines(content, body_line)
+    expectations = []
+    if not isinstance(expect, list) or not expect:
+        problem(fence_line, f"step '{step_id}' needs 'expect:', a list of expectations")
+    else:
+        for index, item in enumerate(expect):
+            line = item_lines[index] if index < len(item_lines) else fence_line
+            try:
+                expectations.append(build(item, line))
+            except SpecError as err:
+                for msg in err.problems:
+                    problem(line, f"step '{step_id}': {msg}")
+    return Step(
+        id=step_id,
+        title=str(title or step_id),
+        expectations=tuple(expectations),
+        hints=tuple(hints),
+        solution=solution.strip() + "\n" if solution.strip() else "",
+        line=fence_line or 0,
+        explain=str(data.get("explain") or ""),
+    )
+
+
+def _item_lines(content: str, body_line: int) -> list[int]:
+    """File lines of each item under `expect:` (for precise error locations)."""
+    try:
+        node = yaml.compose(content)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key, value in node.value:
+        if getattr(key, "value", None) == "expect" and isinstance(value, yaml.SequenceNode):
+            return [body_line + item.start_mark.line for item in value.value]
+    return []

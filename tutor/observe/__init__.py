@@ -1,0 +1,17 @@
+"""Observe: read the kernel into an immutable Snapshot.
+
+The only package that touches the kernel (besides explicit probes in the
+reachable check and explicit lesson setup/cleanup). `take_snapshot` is imported
+lazily so that the data model can be used (by the lint, by tests) without
+loading the readers.
+"""
+from .model import NS_TYPES, Snapshot
+
+__all__ = ["NS_TYPES", "Snapshot", "take_snapshot"]
+
+
+def __getattr__(name):
+    if name == "take_snapshot":
+        from .snapshot import take_snapshot
+        return take_snapshot
+    raise AttributeError(name)

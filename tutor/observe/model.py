@@ -1,0 +1,278 @@
+"""The snapshot data model: plain, immutable records of what the kernel showed.
+
+Everything here is data only (no I/O). `tutor.observe.snapshot.take_snapshot()`
+fills these in; the grader (`tutor.checks`) and the views only read them.
+Collections are tuples or read-only mappings so a snapshot can be shared
+between threads and never changes after it is taken.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+#: The eight namespace types, in the order lsns prints them.
+NS_TYPES = ("mnt", "net", "pid", "uts", "ipc", "user", "cgroup", "time")
+
+EMPTY: Mapping = MappingProxyType({})
+
+
+def frozen_map(d: dict | None) -> Mapping:
+    """A read-only view of *d* (the snapshot never changes once taken)."""
+    return MappingProxyType(dict(d or {}))
+
+
+# --------------------------------------------------------------- processes
+@dataclass(frozen=True, slots=True)
+class Process:
+    pid: int
+    ppid: int
+    comm: str                      # /proc/PID/comm (the kernel's 15-char name)
+    cmdline: tuple[str, ...]       # argv; empty for kernel threads and zombies
+    state: str                     # one letter: R S D Z T I ...
+    uid: int                       # owner of /proc/PID (what lsns shows as USER)
+    ns: Mapping[str, int]          # namespace type -> inode; a type is missing if unreadable
+    nspid: tuple[int, ...] = ()    # NSpid: pid in each pid ns, outermost (host) first
+    root: str | None = None        # readlink /proc/PID/root as seen from the host ("/" normally)
+    cgroup: str | None = None      # cgroup path (cpu controller hierarchy) e.g. "/nstutor-cpu"
+    cpu_ticks: int = 0             # utime + stime, in clock ticks
+    start_ticks: int = 0           # starttime from /proc/PID/stat (identity with pid)
+    cpu_percent: float | None = None  # % of one CPU since the previous snapshot (None: no previous)
+
+    @property
+    def is_zombie(self) -> bool:
+        return self.state == "Z"
+
+    @property
+    def command(self) -> str:
+        """The command line as one string, or [comm] for kernel threads (like ps)."""
+        return " ".join(self.cmdline) if self.cmdline else f"[{self.comm}]"
+
+    @property
+    def pid_in_own_ns(self) -> int:
+        """The pid this process sees for itself (last NSpid entry)."""
+        return self.nspid[-1] if self.nspid else self.pid
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """One row of the lsns table."""
+    inode: int
+    type: str
+    nprocs: int
+    pid: int | None        # lowest pid in it (None: held only by a bind mount, e.g. a named netns)
+    uid: int | None        # owner of that process
+    command: str           # that process's command line
+    names: tuple[str, ...] = ()   # for net: names in /run/netns that point here
+
+
+# --------------------------------------------------------------- network
+@dataclass(frozen=True, slots=True)
+class VxlanInfo:
+    vni: int | None
+    port: int | None         # destination UDP port (host order)
+    local: str | None        # local tunnel address
+    dev: str | None          # underlay device name (resolved from IFLA_VXLAN_LINK)
+    learning: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    netns: int               # inode of the netns this link is in
+    ifindex: int
+    name: str
+    kind: str | None         # "veth", "bridge", "vxlan", "dummy"... None for plain devices / lo
+    admin_up: bool           # IFF_UP: `ip link set X up` was done
+    operstate: str           # "UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN"...
+    mtu: int
+    mac: str | None
+    master: str | None = None          # name of the bridge (or other master) it is enslaved to
+    peer_netns: int | None = None      # veth: inode of the netns of its peer (None if unknown)
+    peer_ifindex: int | None = None    # veth: ifindex of the peer inside peer_netns
+    peer_name: str | None = None       # veth: peer's name, resolved across namespaces when possible
+    vxlan: VxlanInfo | None = None
+
+    @property
+    def is_up(self) -> bool:
+        """Up as a learner means it: administratively up and not DOWN."""
+        return self.admin_up and self.operstate != "DOWN"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    dev: str
+    family: int              # socket.AF_INET or AF_INET6
+    cidr: str                # "10.11.11.2/24"
+    scope: str = "global"
+
+    @property
+    def ip(self) -> str:
+        return self.cidr.split("/")[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    dst: str                 # "default" or a prefix like "10.22.0.0/24"
+    family: int
+    dev: str | None = None
+    via: str | None = None
+    onlink: bool = False
+    table: int = 254         # main
+    proto: str | None = None
+    scope: str | None = None
+    src: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    dev: str
+    ip: str
+    mac: str | None
+    state: str               # "PERMANENT", "REACHABLE", "STALE", "FAILED"...
+
+
+@dataclass(frozen=True, slots=True)
+class FdbEntry:
+    dev: str
+    mac: str
+    dst: str | None = None   # remote VTEP (vxlan fdb)
+    master: str | None = None
+    vlan: int | None = None
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Socket:
+    proto: str               # "tcp" or "udp"
+    family: int
+    ip: str                  # local address ("0.0.0.0", "::", "127.0.0.1"...)
+    port: int
+    inode: int
+    state: str               # "LISTEN" for tcp; "UNCONN" for bound udp
+    pids: tuple[int, ...] = ()   # processes holding it (best effort)
+
+
+@dataclass(frozen=True, slots=True)
+class NetNS:
+    inode: int
+    names: tuple[str, ...]   # names in /run/netns (empty: unnamed, held by processes only)
+    pids: tuple[int, ...]    # processes in it
+    is_host: bool            # the host's (PID 1's / our own) netns
+    links: tuple[Link, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    routes: tuple[Route, ...] = ()
+    neighbours: tuple[Neighbour, ...] = ()
+    fdb: tuple[FdbEntry, ...] = ()
+    sockets: tuple[Socket, ...] = ()
+    error: str | None = None # why some of it could not be read
+
+    @property
+    def label(self) -> str:
+        """How a learner names it: "RED", "host", or "net:[4026532401]"."""
+        if self.names:
+            return self.names[0]
+        if self.is_host:
+            return "host"
+        return f"net:[{self.inode}]"
+
+    def link(self, name: str) -> Link | None:
+        for link in self.links:
+            if link.name == name:
+                return link
+        return None
+
+
+# --------------------------------------------------------------- other namespaces
+@dataclass(frozen=True, slots=True)
+class Mount:
+    mount_id: int
+    parent_id: int
+    target: str              # mount point as seen inside that mount ns
+    fstype: str
+    source: str
+    options: str
+    root: str = "/"          # root of the mount within its filesystem (4th mountinfo field)
+
+
+@dataclass(frozen=True, slots=True)
+class ShmSegment:
+    key: int
+    shmid: int
+    size: int
+    uid: int
+    cpid: int
+
+
+@dataclass(frozen=True, slots=True)
+class IdMap:
+    inside: int
+    outside: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserNsInfo:
+    inode: int
+    uid_map: tuple[IdMap, ...]
+    gid_map: tuple[IdMap, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CpuLimit:
+    """The CPU bandwidth limit of one cgroup. quota None means unlimited ("max")."""
+    path: str
+    quota_us: int | None
+    period_us: int
+    version: int             # 1 or 2
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.quota_us is None else 100.0 * self.quota_us / self.period_us
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupInfo:
+    mode: str                                  # "v2", "v1", "hybrid"
+    cpu_root: str | None                       # where the cpu controller is mounted
+    limits: Mapping[str, CpuLimit] = field(default_factory=lambda: EMPTY)  # cgroup path -> limit (for paths processes are in, and their ancestors)
+
+
+# --------------------------------------------------------------- the snapshot
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    taken_at: float                            # time.time()
+    monotonic: float                           # time.monotonic(), for rates between snapshots
+    duration_ms: float
+    processes: Mapping[int, Process]
+    namespaces: tuple[Namespace, ...]          # the lsns table (+ named netns with no process)
+    host_ns: Mapping[str, int]                 # the host's namespace inodes (PID 1's, or ours where PID 1 is unreadable)
+    netns: Mapping[int, NetNS]                 # inode -> netns
+    hostnames: Mapping[int, str]               # uts inode -> hostname
+    mounts: Mapping[int, tuple[Mount, ...]]    # mnt inode -> mount table
+    shm: Mapping[int, tuple[ShmSegment, ...]]  # ipc inode -> SysV shm segments
+    userns: Mapping[int, UserNsInfo]           # user inode -> id maps
+    cgroups: CgroupInfo
+    is_root: bool                              # taken with root privileges
+    problems: tuple[str, ...] = ()             # what could not be seen, in plain words
+
+    # ---- lookups used by the grader and the views
+    def netns_by_name(self, name: str) -> NetNS | None:
+        """A netns by learner-facing name: a /run/netns name, "host"/"root", or "net:[inode]"."""
+        if name in ("host", "root"):
+            return self.netns.get(self.host_ns.get("net", -1))
+        for ns in self.netns.values():
+            if name in ns.names or name == f"net:[{ns.inode}]":
+                return ns
+        return None
+
+    def netns_label(self, inode: int | None) -> str:
+        if inode is None:
+            return "an unknown namespace"
+        ns = self.netns.get(inode)
+        return ns.label if ns else f"net:[{inode}]"
+
+    def host_netns(self) -> NetNS | None:
+        return self.netns.get(self.host_ns.get("net", -1))
+
+    def children(self, pid: int) -> list[Process]:
+        return [p for p in self.processes.values() if p.ppid == pid]
