@@ -16,7 +16,6 @@ from typing import Callable
 
 import pytest
 
-from tutor.observe import take_snapshot
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 5.0, interval: float = 0.02, what: str = "condition"):
@@ -100,6 +99,7 @@ def spawn():
 @pytest.fixture
 def snapshot():
     """take_snapshot, as a fixture so tests read `snapshot()`."""
+    from tutor.observe import take_snapshot
     return take_snapshot
 
 

@@ -1,0 +1,132 @@
+"""The command-line contract: exit codes, JSON shape, packaging, non-root runs."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import sh, wait_until
+from tutor.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd: str | Path = REPO, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tutor", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, **kw)
+
+
+def test_unknown_lesson_is_a_usage_error(capsys):
+    assert main(["check", "no-such-lesson"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown lesson 'no-such-lesson'" in err and "welcome" in err
+
+
+def test_unknown_step_is_a_usage_error(capsys):
+    assert main(["check", "welcome", "--step", "nope"]) == 2
+    assert "has no step 'nope'" in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2():
+    res = run_cli("check")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    res = run_cli("no-such-lesson")
+    assert res.returncode == 2 and "unknown lesson" in res.stderr
+
+
+def test_list_json():
+    res = run_cli("list", "--json")
+    assert res.returncode == 0, res.stderr
+    rows = {r["id"]: r for r in json.loads(res.stdout)["lessons"]}
+    assert rows["netns-veth"]["minutes"] == 15 and rows["netns-veth"]["title"]
+    assert rows["welcome"]["ready"] in (True, False) and isinstance(rows["welcome"]["missing"], list)
+
+
+@pytest.mark.needs_root
+def test_check_welcome_turns_from_fail_to_pass():
+    if Path("/run/netns/hello").exists():
+        pytest.skip("a netns 'hello' already exists on this machine; not touching it")
+    try:
+        res = run_cli("check", "welcome", "--json")
+        assert res.returncode == 1
+        doc = json.loads(res.stdout)
+        assert doc["lesson"] == "welcome" and doc["passed"] is False
+        first = doc["steps"][0]
+        assert set(first) == {"id", "title", "passed", "expectations"}
+        exp = first["expectations"][0]
+        assert set(exp) == {"kind", "passed", "expected", "observed", "message"}
+        assert exp["kind"] == "netns" and not exp["passed"] and "ip netns add hello" in exp["message"]
+
+        sh("ip netns add hello")
+        res = run_cli("check", "welcome", "--step", "made", "--json")
+        assert res.returncode == 0, res.stdout
+        assert json.loads(res.stdout)["passed"] is True
+        res = run_cli("check", "welcome", "--step", "lo-up")
+        assert res.returncode == 1 and "ip -n hello link set lo up" in res.stdout
+        sh("ip -n hello link set lo up")
+        res = run_cli("check", "welcome")
+        assert res.returncode == 0 and "2/2 steps pass" in res.stdout
+    finally:
+        sh("ip netns del hello", check=False)
+
+
+@pytest.mark.needs_root
+def test_non_root_run_explains_instead_of_crashing():
+    # /root (where this Python lives) is not readable by nobody, so import everything first,
+    # then drop to uid 65534 inside the child and run the CLI there.
+    code = (
+        "import os, sys, tutor.cli, tutor.observe.snapshot, tutor.observe.render, tutor.checks.runner;"
+        "from tutor.checks.registry import load_kinds; load_kinds();"
+        "import tutor.lessons; tutor.lessons.load_catalog();"
+        "os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534);"
+        "sys.exit(tutor.cli.main(sys.argv[1:]))"
+    )
+    for args in (["check", "netns-veth", "--no-probe"], ["snapshot"], ["list"]):
+        res = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
+                             timeout=60)
+        assert "Traceback" not in res.stderr, res.stderr
+        assert res.returncode in (0, 1), (args, res.returncode, res.stderr)
+    res = subprocess.run([sys.executable, "-c", code, "check", "netns-veth", "--no-probe"], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "rerun with sudo" in res.stderr
+
+
+def test_wheel_ships_lessons(tmp_path):
+    """`pip install .` into a fresh venv, then `nstutor list` from /tmp lists the shipped lessons."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps",
+                          str(REPO)], capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr
+    res = subprocess.run([str(venv / "bin/nstutor"), "list"], cwd="/tmp", capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"welcome\s+10 min", res.stdout) and "netns-veth" in res.stdout
+    # and it is the installed copy, not this checkout
+    where = subprocess.run([str(venv / "bin/python"), "-c", "import tutor.paths as p; print(p.lessons_dir())"],
+                           cwd="/tmp", capture_output=True, text=True)
+    assert str(venv) in where.stdout
+
+
+def test_readme_and_ci_agree():
+    """The README's first screen gives the two commands; .ci/run runs the test command from it."""
+    readme = (REPO / "README.md").read_text().splitlines()
+    first_screen = "\n".join(readme[:30])
+    assert "sudo ./install.sh && sudo nstutor" in first_screen
+    marker = readme.index("<!-- test-command -->")
+    test_cmd = next(l for l in readme[marker:] if l.startswith("sudo "))
+    assert "pytest" in test_cmd and test_cmd in first_screen
+    assert "<!-- test-command -->" in (REPO / ".ci/run").read_text()
+
+
+def test_every_package_is_packaged():
+    """pyproject lists packages explicitly (lessons/ and assets/ are mapped in): none may be forgotten."""
+    import tomllib
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "tutor").rglob("__init__.py")}
+    assert found <= listed, f"add to pyproject.toml [tool.setuptools] packages: {sorted(found - listed)}"
