@@ -151,6 +151,45 @@ def cmd_kinds(args) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args) -> int:
+    from .verify import verify_lesson
+    catalog = _catalog()
+    if args.all == bool(args.lessons):
+        raise UsageError("name lessons to verify, or --all")
+    lessons = list(catalog.lessons) if args.all else [_lesson_or_usage(i) for i in args.lessons]
+    if os.geteuid() != 0:
+        raise UsageError("verify-lesson builds and removes the lessons' objects for real: run it as root (sudo)")
+    reports = [verify_lesson(lesson) for lesson in lessons]
+    passed = [r for r in reports if r.ok]
+    skipped = [r for r in reports if r.skipped]
+    failed = [r for r in reports if r.failures]
+    print(f"\n{len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")
+    for r in skipped:
+        print(f"  skipped {r.lesson}: {r.skipped}")
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def cmd_reset(args) -> int:
+    """Remove what a lesson made (its declared cleanup), after asking."""
+    from .lessons.cleanup import run_cleanup
+    lesson = _lesson_or_usage(args.lesson)
+    spec = {k: v for k, v in lesson.cleanup.items() if k != "script"}
+    print(f"This removes what lesson '{lesson.id}' makes: {spec or 'nothing declared'}"
+          f"{' and runs its cleanup script' if lesson.cleanup.get('script') else ''}.")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not a terminal: pass --yes to confirm the reset")
+        if input("Go ahead? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return EXIT_OK
+    log = run_cleanup(lesson)
+    for line in log.done:
+        print(f"  {line}")
+    for line in log.errors:
+        print(f"  problem: {line}", file=sys.stderr)
+    return EXIT_OK if log.ok else EXIT_FAIL
+
+
 def cmd_app(args) -> int:
     try:
         from .app.main import run_app
@@ -161,7 +200,7 @@ def cmd_app(args) -> int:
 
 
 # --------------------------------------------------------------- argument parsing
-COMMANDS = {"list", "check", "lint", "snapshot", "kinds"}
+COMMANDS = {"list", "check", "lint", "snapshot", "kinds", "verify-lesson", "reset"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +230,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("kinds", help="the expectation kinds for lesson authors")
     p.set_defaults(func=cmd_kinds)
+
+    p = sub.add_parser("verify-lesson", help="prove lessons work: fail first, pass after each solution, "
+                       "clean up completely (root)")
+    p.add_argument("lessons", nargs="*")
+    p.add_argument("--all", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("reset", help="remove what a lesson made (asks first)")
+    p.add_argument("lesson")
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p.set_defaults(func=cmd_reset)
     return parser
 
 

@@ -152,6 +152,24 @@ def _check_front(front: dict, path: Path, problem) -> None:
                         problem(1, "'cleanup.script' must be a shell script (a string)")
                 elif not isinstance(value, list):
                     problem(1, f"'cleanup.{key}' must be a list")
+                else:
+                    _check_cleanup_items(key, value, problem)
+
+
+def _check_cleanup_items(key: str, items: list, problem) -> None:
+    from ..checks.select import selector_problem
+    for item in items:
+        if key == "processes":
+            err = selector_problem(item)
+            if err:
+                problem(1, f"cleanup.processes: {err}")
+        elif not isinstance(item, str) or not item:
+            problem(1, f"cleanup.{key}: {item!r} must be a name")
+        elif key in ("paths", "cgroups") and "nstutor" not in item:
+            # cleanup removes these: the marker makes it impossible to delete a learner's own files by a typo
+            problem(1, f"cleanup.{key}: {item!r} must contain 'nstutor' (e.g. /tmp/nstutor-root, nstutor-cpu)")
+        elif key in ("paths", "mounts") and not item.startswith("/"):
+            problem(1, f"cleanup.{key}: {item!r} must be an absolute path")
 
 
 def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:

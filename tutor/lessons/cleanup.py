@@ -1,0 +1,215 @@
+"""Lesson setup and cleanup: the only code (besides probes) that changes the machine.
+
+A lesson declares what it makes in its front matter:
+
+    cleanup:
+      netns: [RED, BLUE]                 # ip netns del
+      links: [nsbr0]                     # links in the host netns: ip link del
+      processes: ['^sleep 1003$']        # selectors (see tutor.checks.select): SIGTERM, then SIGKILL
+      mounts: [/mnt/nstutor-private]     # host mount points: umount
+      cgroups: [nstutor-cpu]             # cgroup directories (v1 cpu/cpuacct or v2): rmdir
+      paths: [/tmp/nstutor-root]         # files or directories: removed
+      script: |                          # shell, run last; shipped (trusted) lessons only
+        iptables -t nat -D POSTROUTING -s 10.22.0.0/24 -j MASQUERADE 2>/dev/null || true
+
+Cleanup only ever touches what is declared, and refuses cgroups and paths whose
+names do not contain "nstutor", so a typo in a lesson can never remove a
+learner's own files.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..checks.select import select
+from .. import observe
+from .model import Lesson
+
+CGROUP_ROOTS = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct",
+                "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
+SAFE_MARK = "nstutor"
+
+
+@dataclass
+class ActionLog:
+    """What setup/cleanup did, in plain lines, and what went wrong."""
+    done: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _run(cmd: list[str], log: ActionLog, what: str, quiet_missing: bool = True) -> None:
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    if res.returncode == 0:
+        log.done.append(what)
+    elif not (quiet_missing and _is_missing(res.stderr)):
+        log.errors.append(f"{what}: {res.stderr.strip() or f'exit {res.returncode}'}")
+
+
+def _is_missing(stderr: str) -> bool:
+    text = stderr.lower()
+    return any(s in text for s in ("no such file", "cannot find device", "does not exist", "not mounted",
+                                   "no such device", "invalid argument"))
+
+
+def run_script(script: str, log: ActionLog, what: str, timeout: float = 120) -> int | None:
+    """Run a lesson's shell snippet with bash in a new session; background jobs it starts live on.
+
+    Returns the session id (the bash pid) so a caller can later find what the script left running.
+    """
+    with tempfile.TemporaryFile("w+") as errors:
+        # stderr goes to a file, not a pipe: background jobs would hold a pipe open forever
+        proc = subprocess.Popen(["bash", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=errors, text=True, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            log.errors.append(f"{what}: did not finish within {timeout:.0f} s")
+            return proc.pid
+        errors.seek(0)
+        err = errors.read()
+    if proc.returncode == 0:
+        log.done.append(what)
+    else:
+        log.errors.append(f"{what} exited {proc.returncode}: {err.strip()[-400:]}")
+    return proc.pid
+
+
+def kill_processes(selectors: list, log: ActionLog, timeout: float = 3.0) -> None:
+    snap = observe.take_snapshot()
+    victims = {p.pid: p for sel in selectors for p in select(snap, sel)}
+    for pid in victims:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while victims and time.monotonic() < deadline:
+        victims = {pid: p for pid, p in victims.items() if _alive(pid, p.start_ticks)}
+        if victims:
+            time.sleep(0.05)
+    for pid in victims:
+        _signal(pid, signal.SIGKILL)
+    if selectors:
+        log.done.append("stopped the lesson's processes")
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _alive(pid: int, start_ticks: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return fields[0] != b"Z" and int(fields[19]) == start_ticks
+
+
+def cgroup_dirs(name: str) -> list[Path]:
+    """Every directory for cgroup *name* (it may exist in several v1 hierarchies and in v2)."""
+    name = name.strip("/")
+    out = []
+    for root in CGROUP_ROOTS:
+        path = Path(root) / name
+        if path.is_dir() and path not in out:
+            out.append(path)
+    return out
+
+
+def remove_cgroup(name: str, log: ActionLog) -> None:
+    if SAFE_MARK not in name:
+        log.errors.append(f"refusing to remove cgroup {name!r}: lesson cgroups must contain '{SAFE_MARK}'")
+        return
+    for path in cgroup_dirs(name):
+        # children first (rmdir only works on empty cgroups)
+        for child in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            _rmdir(child, log)
+        _rmdir(path, log)
+
+
+def _rmdir(path: Path, log: ActionLog) -> None:
+    try:
+        path.rmdir()
+        log.done.append(f"removed cgroup {path}")
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.errors.append(f"could not remove cgroup {path}: {exc.strerror} (a process is still in it?)")
+
+
+def remove_path(raw: str, log: ActionLog) -> None:
+    path = Path(raw)
+    if SAFE_MARK not in raw or not path.is_absolute() or path == Path("/"):
+        log.errors.append(f"refusing to remove {raw!r}: lesson paths must be absolute and contain '{SAFE_MARK}'")
+        return
+    try:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            _unmount_below(path, log)
+            shutil.rmtree(path)
+        else:
+            return
+        log.done.append(f"removed {path}")
+    except OSError as exc:
+        log.errors.append(f"could not remove {path}: {exc.strerror or exc}")
+
+
+def _unmount_below(path: Path, log: ActionLog) -> None:
+    """Never rmtree across a mount point (e.g. a chroot's /proc): unmount what is mounted below first."""
+    prefix = str(path.resolve()) + "/"
+    targets = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        target = line.split()[4].replace("\\040", " ")
+        if target.startswith(prefix):
+            targets.append(target)
+    for target in sorted(targets, key=len, reverse=True):
+        _run(["umount", "-l", target], log, f"unmounted {target}")
+
+
+def run_cleanup(lesson: Lesson) -> ActionLog:
+    """Remove exactly what the lesson declares. Safe to run when nothing is there."""
+    log = ActionLog()
+    spec = lesson.cleanup or {}
+    kill_processes(list(spec.get("processes", [])), log)
+    for target in spec.get("mounts", []):
+        _run(["umount", "-l", str(target)], log, f"unmounted {target}")
+    for name in spec.get("netns", []):
+        if Path(f"/run/netns/{name}").exists():
+            _run(["ip", "netns", "del", str(name)], log, f"deleted netns {name}")
+    for name in spec.get("links", []):
+        if Path(f"/sys/class/net/{name}").exists():
+            _run(["ip", "link", "del", str(name)], log, f"deleted link {name}")
+    for name in spec.get("cgroups", []):
+        remove_cgroup(str(name), log)
+    for raw in spec.get("paths", []):
+        remove_path(str(raw), log)
+    if spec.get("script"):
+        if lesson.trusted:
+            run_script(str(spec["script"]), log, "cleanup script")
+        else:
+            log.errors.append("cleanup script skipped: this lesson pack is not trusted to run shell")
+    return log
+
+
+def run_setup(lesson: Lesson) -> ActionLog:
+    """Run the lesson's setup script (e.g. lesson 15 builds its nodes). Trusted lessons only."""
+    log = ActionLog()
+    if lesson.setup:
+        if lesson.trusted:
+            run_script(lesson.setup, log, "setup", timeout=300)
+        else:
+            log.errors.append("setup skipped: this lesson pack is not trusted to run shell")
+    return log

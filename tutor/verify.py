@@ -1,0 +1,164 @@
+"""`nstutor verify-lesson`: prove on the real machine that a lesson works as written.
+
+For each lesson: run its cleanup (and setup), confirm every step fails, run each
+step's solution in turn and confirm that step now passes and every earlier
+step still passes, run the cleanup, and confirm the machine is as it was:
+no netns, host link, host mount, cgroup, declared path or process left behind.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checks.runner import StepResult, grade_step, needs_cpu_rate
+from .lessons.cleanup import CGROUP_ROOTS, ActionLog, run_cleanup, run_script, run_setup
+from .lessons.model import Lesson
+from . import observe
+
+PASS_DEADLINE_S = 15.0
+
+
+@dataclass
+class LessonReport:
+    lesson: str
+    lines: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and self.skipped is None
+
+    def say(self, text: str) -> None:
+        self.lines.append(text)
+
+    def fail(self, text: str) -> None:
+        self.failures.append(text)
+        self.lines.append(f"FAIL {text}")
+
+
+# --------------------------------------------------------------- machine fingerprint
+def _listdir(path: str) -> set[str]:
+    try:
+        return set(os.listdir(path))
+    except OSError:
+        return set()
+
+
+def fingerprint(lesson: Lesson) -> dict[str, set[str]]:
+    """What a lesson could leave behind, as sets of names, to compare before and after."""
+    mounts = set()
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        mounts.add(line.split()[4])
+    cgroups = set()
+    for root in CGROUP_ROOTS:
+        cgroups |= {f"{root}/{d}" for d in _listdir(root) if os.path.isdir(f"{root}/{d}")}
+    paths = {p for p in map(str, lesson.cleanup.get("paths", [])) if os.path.lexists(p)}
+    return {"netns": _listdir("/run/netns"), "host links": _listdir("/sys/class/net"),
+            "host mounts": mounts, "cgroups": cgroups, "paths": paths}
+
+
+def _session_processes(sids: set[int]) -> list[str]:
+    """Live processes still in the sessions our solution scripts started."""
+    out = []
+    for entry in _listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        comm = stat[stat.find(b"(") + 1:stat.rfind(b")")].decode(errors="replace")
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if fields[0] != b"Z" and int(fields[3]) in sids:
+            out.append(f"{comm} (pid {entry})")
+    return out
+
+
+# --------------------------------------------------------------- grading with a deadline
+def _grade_all(lesson: Lesson, previous=None):
+    snap = observe.take_snapshot(previous)
+    return snap, {s.id: grade_step(s, snap) for s in lesson.steps}
+
+
+def _wait_for_pass(lesson: Lesson, upto: int) -> tuple[dict[str, StepResult], float]:
+    """Re-grade until steps 0..upto all pass or the deadline passes; returns the last results."""
+    started = time.monotonic()
+    interval = 1.0 if needs_cpu_rate(lesson.steps[: upto + 1]) else 0.2
+    snap = None
+    while True:
+        snap, results = _grade_all(lesson, snap)
+        if all(results[s.id].passed for s in lesson.steps[: upto + 1]):
+            return results, time.monotonic() - started
+        if time.monotonic() - started > PASS_DEADLINE_S:
+            return results, time.monotonic() - started
+        time.sleep(interval)
+
+
+def _why(result: StepResult) -> str:
+    return "; ".join(v.message or v.observed for v in result.failures) or "no reason given"
+
+
+# --------------------------------------------------------------- the procedure
+def verify_lesson(lesson: Lesson, echo=print) -> LessonReport:
+    report = LessonReport(lesson.id)
+    missing = lesson.missing_requirements()
+    if missing:
+        report.skipped = "; ".join(missing)
+        echo(f"SKIP {lesson.id}: {report.skipped}")
+        return report
+    echo(f"== {lesson.id}: {lesson.title}")
+
+    def note_log(log: ActionLog, what: str) -> None:
+        for err in log.errors:
+            report.fail(f"{what}: {err}")
+
+    note_log(run_cleanup(lesson), "cleanup before")
+    before = fingerprint(lesson)
+    note_log(run_setup(lesson), "setup")
+
+    _, results = _grade_all(lesson)
+    for step in lesson.steps:
+        if results[step.id].passed:
+            report.fail(f"step '{step.id}' passes before its solution ran (the check cannot fail?)")
+        else:
+            report.say(f"ok   {step.id}: fails before its solution, as it should")
+
+    sids: set[int] = set()
+    for index, step in enumerate(lesson.steps):
+        log = ActionLog()
+        sid = run_script(step.solution, log, f"solution of '{step.id}'")
+        if sid:
+            sids.add(sid)
+        note_log(log, f"step '{step.id}'")
+        results, waited = _wait_for_pass(lesson, index)
+        if results[step.id].passed:
+            report.say(f"ok   {step.id}: passes after its solution ({waited:.1f} s)")
+        else:
+            report.fail(f"step '{step.id}' still fails after its solution: {_why(results[step.id])}")
+        for earlier in lesson.steps[:index]:
+            if not results[earlier.id].passed:
+                report.fail(f"step '{earlier.id}' broke after the solution of '{step.id}': "
+                            f"{_why(results[earlier.id])}")
+
+    note_log(run_cleanup(lesson), "cleanup after")
+    deadline = time.monotonic() + 5
+    while True:
+        after = fingerprint(lesson)
+        leftovers = {k: sorted(after[k] - before[k]) for k in after if after[k] - before[k]}
+        stray = _session_processes(sids)
+        if (not leftovers and not stray) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for kind, names in leftovers.items():
+        report.fail(f"cleanup left {kind} behind: {', '.join(names)}")
+    if stray:
+        report.fail(f"cleanup left processes behind: {', '.join(stray)}")
+    if not leftovers and not stray:
+        report.say("ok   cleanup leaves the machine as it found it")
+    for line in report.lines:
+        echo(f"  {line}")
+    echo(f"{'PASS' if report.ok else 'FAIL'} {lesson.id}")
+    return report
