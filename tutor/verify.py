@@ -109,6 +109,10 @@ def verify_lesson(lesson: Lesson, echo=print) -> LessonReport:
         report.skipped = "; ".join(missing)
         echo(f"SKIP {lesson.id}: {report.skipped}")
         return report
+    if not lesson.trusted:
+        report.skipped = "not a shipped or trusted lesson: its solutions are shell and will not be run"
+        echo(f"SKIP {lesson.id}: {report.skipped}")
+        return report
     echo(f"== {lesson.id}: {lesson.title}")
 
     def note_log(log: ActionLog, what: str) -> None:

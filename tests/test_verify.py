@@ -1,0 +1,117 @@
+"""verify-lesson and the cleanup runner, on the real machine."""
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import sh
+from tutor.lessons import load_catalog, parse_lesson
+from tutor.lessons.cleanup import ActionLog, remove_cgroup, remove_path, run_cleanup
+from tutor.verify import verify_lesson
+
+pytestmark = pytest.mark.needs_root
+
+
+def make_lesson(tmp_path: Path, uid: str, step_extra: str = "", cleanup: str = "", solution: str = "") -> object:
+    text = textwrap.dedent(f"""\
+        ---
+        id: demo
+        title: Demo
+        minutes: 1
+        cleanup: {{{cleanup}}}
+        ---
+        # Demo
+
+        ```check
+        id: made
+        title: make it
+        expect:
+          - netns: {{name: {uid}a}}
+        {step_extra}
+        hint: ip netns add {uid}a
+        solution: |
+          {solution or f"ip netns add {uid}a"}
+        ```
+        """)
+    path = tmp_path / "01-demo.md"
+    path.write_text(text)
+    lesson, problems = parse_lesson(path, trusted=True)
+    assert problems == [], problems
+    return lesson
+
+
+def test_shipped_lessons_verify(capsys):
+    catalog = load_catalog()
+    for lesson_id in ("welcome", "netns-veth"):
+        lesson = catalog.find(lesson_id)
+        for name in lesson.cleanup.get("netns", []):
+            if Path(f"/run/netns/{name}").exists():
+                pytest.skip(f"netns {name} exists on this machine already; not touching a learner's lab")
+        report = verify_lesson(lesson)
+        assert report.ok, "\n".join(report.lines)
+        out = capsys.readouterr().out
+        assert f"PASS {lesson_id}" in out and "leaves the machine as it found it" in out
+
+
+def test_good_demo_lesson_passes(tmp_path, uid):
+    lesson = make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}a]")
+    report = verify_lesson(lesson, echo=lambda *_: None)
+    assert report.ok, report.lines
+    assert not Path(f"/run/netns/{uid}a").exists()
+
+
+def test_leftovers_are_reported(tmp_path, uid):
+    # the cleanup forgets the netns the solution makes
+    lesson = make_lesson(tmp_path, uid, cleanup="")
+    try:
+        report = verify_lesson(lesson, echo=lambda *_: None)
+        assert not report.ok
+        assert any("cleanup left netns behind" in f and f"{uid}a" in f for f in report.failures), report.failures
+    finally:
+        sh(f"ip netns del {uid}a", check=False)
+
+
+def test_broken_solution_and_stray_process_are_reported(tmp_path, uid):
+    lesson = make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}a]",
+                         solution=f"ip netns add {uid}b; sleep 3{uid[2:]} >/dev/null 2>&1 &")
+    try:
+        report = verify_lesson(lesson, echo=lambda *_: None)
+        assert any("still fails after its solution" in f and f"{uid}a" in f for f in report.failures), report.failures
+        assert any("left processes behind" in f and "sleep" in f for f in report.failures), report.failures
+    finally:
+        sh(f"ip netns del {uid}b", check=False)
+        sh(f"pkill -f 'sleep 3{uid[2:]}'", check=False)
+
+
+def test_untrusted_lessons_never_run_shell(tmp_path, uid):
+    lesson = make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}a]")
+    untrusted, _ = parse_lesson(lesson.path, trusted=False)
+    report = verify_lesson(untrusted, echo=lambda *_: None)
+    assert report.skipped and "will not be run" in report.skipped
+    assert not Path(f"/run/netns/{uid}a").exists()
+
+
+def test_cleanup_refuses_unmarked_paths_and_cgroups(tmp_path):
+    victim = tmp_path / "precious"
+    victim.write_text("keep me")
+    log = ActionLog()
+    remove_path(str(victim), log)
+    remove_cgroup("system.slice", log)
+    assert victim.exists()
+    assert len(log.errors) == 2 and all("refusing" in e for e in log.errors)
+
+
+def test_cleanup_removes_declared_objects(tmp_path, uid, spawn):
+    marked = tmp_path / f"nstutor-{uid}"
+    marked.mkdir()
+    (marked / "f").write_text("x")
+    sh(f"ip netns add {uid}c")
+    proc = spawn(f"sleep 4{uid[2:]}")
+    lesson = make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}c], paths: ['{marked}'], processes: ['^sleep 4{uid[2:]}$']")
+    log = run_cleanup(lesson)
+    assert log.ok, log.errors
+    assert not marked.exists() and not Path(f"/run/netns/{uid}c").exists()
+    assert proc.wait(timeout=5) is not None
