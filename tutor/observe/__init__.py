@@ -7,11 +7,11 @@ loading the readers.
 """
 from .model import NS_TYPES, Snapshot
 
-__all__ = ["NS_TYPES", "Snapshot", "take_snapshot"]
+__all__ = ["NS_TYPES", "Observer", "Snapshot", "take_snapshot"]
 
 
 def __getattr__(name):
-    if name == "take_snapshot":
-        from .snapshot import take_snapshot
-        return take_snapshot
+    if name in ("take_snapshot", "Observer"):
+        from . import snapshot
+        return getattr(snapshot, name)
     raise AttributeError(name)

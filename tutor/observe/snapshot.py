@@ -1,38 +1,39 @@
-"""take_snapshot(): one read-only picture of the machine, taken in one go.
+"""take_snapshot() and Observer: one read-only picture of the machine, taken in one go.
 
 This module only orchestrates; each source of facts has its own module:
-  processes.py  /proc/PID: names, states, namespaces, NSpid, root, cgroup
+  processes.py  /proc/PID: names, states, namespaces, NSpid, root, cgroup, CPU time
   netns.py      which network namespaces exist (named and process-held)
-  netlink.py    links, addresses, routes, neighbours, fdb of each netns
-  sockets.py    listening TCP/UDP sockets of each netns
+  netlink.py    links, addresses, routes, neighbours, fdb, sockets of each netns (rtnl.py, sockets.py)
   nsfacts.py    hostname per uts ns, mounts per mnt ns, shm per ipc ns, id maps per user ns
   cgroups.py    cgroup mode and CPU limits
 Each reader records what it could not see in `problems` and goes on.
+
+`take_snapshot()` starts from nothing each time (the CLI). `Observer` keeps what
+is worth keeping between snapshots (open netlink sockets that tell it which
+netns changed, what each process was made of at exec), which is what makes the
+live panel cheap: see bench/snapshot.py.
 """
 from __future__ import annotations
 
 import os
 import time
 
-from . import cgroups, netlink, netns, nsfacts, processes
+from . import cgroups, netns, nsfacts
 from .model import Snapshot, frozen_map
+from .netlink import NetworkReader
+from .processes import ProcessReader, host_namespaces, namespace_table
 
 
-def take_snapshot(previous: Snapshot | None = None) -> Snapshot:
-    """Observe the machine. Never changes anything.
-
-    *previous*, if given, is used to compute per-process CPU use (cpu_percent)
-    over the time between the two snapshots.
-    """
+def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None) -> Snapshot:
     started = time.monotonic()
     wall = time.time()
     problems: list[str] = []
 
-    procs = processes.read_processes(previous, problems)
-    host_ns = processes.host_namespaces(procs)
+    procs = proc_reader.read(previous, problems)
+    host_ns = host_namespaces(procs)
     handles = netns.discover(procs, host_ns.get("net"), problems)
-    network = netlink.read_network(handles, problems)
-    table = processes.namespace_table(procs, {h.inode: h.names for h in handles})
+    network = net_reader.read(handles, problems)
+    table = namespace_table(procs, {h.inode: h.names for h in handles if h.names})
     hostnames = nsfacts.read_hostnames(procs, problems)
     mounts = nsfacts.read_mounts(procs, problems)
     shm = nsfacts.read_shm(procs, problems)
@@ -55,3 +56,64 @@ def take_snapshot(previous: Snapshot | None = None) -> Snapshot:
         is_root=os.geteuid() == 0,
         problems=tuple(problems),
     )
+
+
+def take_snapshot(previous: Snapshot | None = None) -> Snapshot:
+    """Observe the machine from scratch. Never changes anything.
+
+    *previous*, if given, is used to compute per-process CPU use (cpu_percent)
+    over the time between the two snapshots.
+    """
+    return _assemble(ProcessReader(), NetworkReader(persistent=False), previous)
+
+
+class Observer:
+    """Snapshots for a live view: call snapshot() as often as you like; close() when done.
+
+    Keeps one rtnetlink socket (subscribed to change events) and one sock_diag socket
+    per netns, and re-dumps a netns only when it changed. Those sockets would keep a
+    deleted netns alive, so each snapshot() first releases every netns that is gone.
+    Thread-safe: snapshot() may run in a worker thread while close() runs in another.
+    """
+
+    def __init__(self) -> None:
+        self._procs = ProcessReader(keep_cache=True)
+        self._net = NetworkReader(persistent=True)
+        self._previous: Snapshot | None = None
+        _raise_fd_limit()
+
+    def snapshot(self) -> Snapshot:
+        snap = _assemble(self._procs, self._net, self._previous)
+        self._previous = snap
+        return snap
+
+    @property
+    def previous(self) -> Snapshot | None:
+        return self._previous
+
+    def release_missing(self) -> None:
+        """Close the sockets of named netns whose /run/netns entry is gone (call on a /run/netns change)."""
+        present = set(netns.named_netns([]))
+        gone = [inode for inode in list(self._net.conns) if inode not in present
+                and not (self._previous and self._previous.netns.get(inode) and self._previous.netns[inode].pids)]
+        self._net.release(gone)
+
+    def close(self) -> None:
+        self._net.close()
+
+    def __enter__(self) -> "Observer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _raise_fd_limit() -> None:
+    """Two sockets per netns: make room for a few hundred namespaces (our own soft limit only)."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 4096 and hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    except (ImportError, ValueError, OSError):
+        pass

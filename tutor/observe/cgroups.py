@@ -1,0 +1,114 @@
+"""Cgroups: which hierarchy controls CPU here, and the CPU limits that apply.
+
+Three kinds of machine exist in the wild, and a lab VM may be any of them:
+  * v2 ("unified"): one tree at /sys/fs/cgroup; a limit is `cpu.max` = "QUOTA PERIOD" or "max PERIOD";
+  * v1: one tree per controller (/sys/fs/cgroup/cpu or cpu,cpuacct); a limit is
+    `cpu.cfs_quota_us` (-1 = none) over `cpu.cfs_period_us`;
+  * hybrid: v1 controllers plus an empty v2 tree (/sys/fs/cgroup/unified).
+A process's CPU cgroup is the path on its v1 line that lists the `cpu` controller,
+or else its v2 line ("0::/path").
+"""
+from __future__ import annotations
+
+import os
+
+from .model import CgroupInfo, CpuLimit, frozen_map
+
+V2_ROOT = "/sys/fs/cgroup"
+
+
+def cpu_cgroup_path(text: str) -> str | None:
+    """The CPU cgroup path from the text of /proc/PID/cgroup."""
+    v2 = None
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hier, controllers, path = parts
+        if "cpu" in controllers.split(","):
+            return path
+        if hier == "0" and controllers == "":
+            v2 = path
+    return v2
+
+
+def cpu_hierarchy() -> tuple[str, str | None]:
+    """(mode, where the cpu controller's tree is mounted), from /proc/self/mountinfo."""
+    v1_cpu = None
+    v2_mount = None
+    has_v1 = False
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                fstype, _source, options = (right.split() + ["", "", ""])[:3]
+                if fstype == "cgroup":
+                    has_v1 = True
+                    if "cpu" in options.split(",") and v1_cpu is None:
+                        v1_cpu = fields[4]
+                elif fstype == "cgroup2" and v2_mount is None:
+                    v2_mount = fields[4]
+    except OSError:
+        pass
+    if v1_cpu:
+        return ("hybrid" if v2_mount else "v1"), v1_cpu
+    if v2_mount:
+        return ("hybrid" if has_v1 else "v2"), v2_mount
+    return "none", None
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def read_limit(root: str, path: str, version: int) -> CpuLimit | None:
+    """The CPU limit of cgroup *path*, or None if it does not exist (or has no cpu files)."""
+    base = os.path.join(root, path.lstrip("/"))
+    if version == 2:
+        text = _read(os.path.join(base, "cpu.max"))
+        if text is None:
+            return None
+        quota, _, period = text.partition(" ")
+        return CpuLimit(path, None if quota == "max" else int(quota), int(period or 100000), 2)
+    quota = _read(os.path.join(base, "cpu.cfs_quota_us"))
+    period = _read(os.path.join(base, "cpu.cfs_period_us"))
+    if quota is None or period is None:
+        return None
+    return CpuLimit(path, None if int(quota) < 0 else int(quota), int(period), 1)
+
+
+def read_cgroups(procs, problems: list[str]) -> CgroupInfo:
+    """Mode, cpu tree, and the limit of: every cgroup a process is in, their ancestors, and every
+    top-level cgroup (so a lesson's cgroup is seen before any process is moved into it)."""
+    mode, root = cpu_hierarchy()
+    if root is None:
+        problems.append("no cgroup hierarchy with the cpu controller is mounted; CPU limits cannot be read")
+        return CgroupInfo(mode, None)
+    version = 1 if mode == "v1" or (mode == "hybrid" and not _is_v2(root)) else 2
+    paths: set[str] = {"/"}
+    for proc in procs.values():
+        path = proc.cgroup
+        while path and path not in paths:
+            paths.add(path)
+            path = os.path.dirname(path)
+    try:
+        for entry in os.scandir(root):
+            if entry.is_dir(follow_symlinks=False):
+                paths.add("/" + entry.name)
+    except OSError as exc:
+        problems.append(f"cannot list the cgroups in {root}: {exc.strerror}")
+    limits = {}
+    for path in paths:
+        limit = read_limit(root, path, version)
+        if limit is not None:
+            limits[path] = limit
+    return CgroupInfo(mode, root, frozen_map(limits))
+
+
+def _is_v2(root: str) -> bool:
+    return os.path.exists(os.path.join(root, "cgroup.controllers"))

@@ -1,0 +1,102 @@
+"""Listening TCP and bound UDP sockets of a network namespace, through sock_diag.
+
+`ss -ltun` asks the kernel the same way: one NETLINK_SOCK_DIAG dump per
+(family, protocol). The diag socket is made inside the netns (see netlink.py),
+so it sees exactly that namespace's sockets. Which process holds a socket is
+found by matching socket inodes against /proc/PID/fd of the processes in that
+netns, and only when the set of listening sockets changed (it is the costly part).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import struct
+
+from .model import Socket
+
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+TCP_LISTEN, TCP_CLOSE = 10, 7          # a bound, unconnected UDP socket is in state CLOSE ("UNCONN")
+_REQ = struct.Struct("=BBBxI48s")       # inet_diag_req_v2
+_MSG = struct.Struct("=BBBB2s2s16s16sIQIIIII")  # inet_diag_msg
+_HDR = struct.Struct("=IHHII")
+NLM_F_REQUEST, NLM_F_DUMP, NLMSG_DONE, NLMSG_ERROR = 0x1, 0x300, 3, 2
+
+_fd_owner_cache: dict[tuple[int, frozenset], dict[int, tuple[int, ...]]] = {}
+
+
+def open_diag_socket() -> socket.socket:
+    """A sock_diag socket in the calling thread's network namespace."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
+    sock.bind((0, 0))
+    return sock
+
+
+def _dump(sock: socket.socket, family: int, proto: int, states: int) -> list[tuple]:
+    req = _REQ.pack(family, proto, 0, states, b"\0" * 48)
+    sock.send(_HDR.pack(_HDR.size + len(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + req)
+    out = []
+    while True:
+        data = sock.recv(1 << 18)
+        offset = 0
+        while offset + _HDR.size <= len(data):
+            length, mtype, _flags, _seq, _pid = _HDR.unpack_from(data, offset)
+            if length < _HDR.size:
+                return out
+            if mtype in (NLMSG_DONE, NLMSG_ERROR):
+                return out
+            (fam, state, _t, _r, sport, _dport, src, _dst, _if, _cookie, _exp, _rq, _wq, _uid,
+             inode) = _MSG.unpack_from(data, offset + _HDR.size)
+            ip = socket.inet_ntop(socket.AF_INET, src[:4]) if fam == socket.AF_INET else \
+                socket.inet_ntop(socket.AF_INET6, src)
+            out.append((fam, state, ip, struct.unpack("!H", sport)[0], inode))
+            offset += (length + 3) & ~3
+        if not data:
+            return out
+
+
+def read_listening(sock: socket.socket, problems: list[str], handle) -> tuple[Socket, ...]:
+    """Listening TCP and bound UDP sockets of the netns the diag socket lives in."""
+    found = []
+    try:
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for fam, state, ip, port, inode in _dump(sock, family, socket.IPPROTO_TCP, 1 << TCP_LISTEN):
+                found.append(("tcp", fam, ip, port, inode, "LISTEN"))
+            for fam, state, ip, port, inode in _dump(sock, family, socket.IPPROTO_UDP, 1 << TCP_CLOSE):
+                found.append(("udp", fam, ip, port, inode, "UNCONN"))
+    except OSError as exc:
+        label = handle.names[0] if handle.names else f"net:[{handle.inode}]"
+        problems.append(f"cannot list the sockets of {label}: {exc.strerror or exc}")
+        return ()
+    owners = _owners(handle.inode, handle.pids, frozenset(f[4] for f in found))
+    return tuple(Socket(proto, fam, ip, port, inode, state, owners.get(inode, ()))
+                 for proto, fam, ip, port, inode, state in sorted(found, key=lambda f: (f[0], f[3], f[2])))
+
+
+def _owners(netns: int, pids: tuple[int, ...], inodes: frozenset) -> dict[int, tuple[int, ...]]:
+    """socket inode -> pids holding it, among the processes of this netns (cached per set of sockets)."""
+    if not inodes:
+        return {}
+    key = (netns, inodes)
+    if key in _fd_owner_cache:
+        return _fd_owner_cache[key]
+    wanted = {f"socket:[{i}]": i for i in inodes}
+    owners: dict[int, list[int]] = {}
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"{fd_dir}/{fd}")
+            except OSError:
+                continue
+            if target in wanted:
+                owners.setdefault(wanted[target], []).append(pid)
+    result = {i: tuple(sorted(set(p))) for i, p in owners.items()}
+    if len(_fd_owner_cache) > 512:
+        _fd_owner_cache.clear()
+    _fd_owner_cache[key] = result
+    return result
