@@ -73,13 +73,16 @@ def links():
 def spawn():
     """Factory: spawn('unshare --uts sleep 1001') starts a process; killed (group) at teardown.
 
-    Returns the Popen; the process runs in its own session so the whole tree is killed.
+    *cmd* is a string split like a shell would (no shell runs), or an argv list; shell=True runs
+    it through /bin/sh. Returns the Popen; the process runs in its own session so the whole
+    tree is killed.
     """
     procs: list[subprocess.Popen] = []
 
-    def start(cmd: str, **kw) -> subprocess.Popen:
-        proc = subprocess.Popen(cmd if kw.pop("shell", False) else shlex.split(cmd),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    def start(cmd: str | list[str], **kw) -> subprocess.Popen:
+        shell = kw.pop("shell", False)
+        argv = cmd if shell or isinstance(cmd, list) else shlex.split(cmd)
+        proc = subprocess.Popen(argv, shell=shell, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True, **kw)
         procs.append(proc)
         return proc

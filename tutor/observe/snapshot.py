@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Callable
 
 from . import cgroups, netns, nsfacts
 from .model import Snapshot, frozen_map
 from .netlink import NetworkReader
 from .processes import ProcessReader, host_namespaces, namespace_table
+from .watch import NetnsDirWatcher
 
 
 def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None) -> Snapshot:
@@ -76,11 +78,20 @@ class Observer:
     Thread-safe: snapshot() may run in a worker thread while close() runs in another.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_netns_change: Callable[[], None] | None = None) -> None:
+        """*on_netns_change*, if given, is called (from a watcher thread) when a name appears in or
+        leaves /run/netns: `ip netns add` sends no netlink event, so the app can refresh sooner."""
         self._procs = ProcessReader(keep_cache=True)
         self._net = NetworkReader(persistent=True)
         self._previous: Snapshot | None = None
+        self._on_netns_change = on_netns_change
         _raise_fd_limit()
+        self._watcher = NetnsDirWatcher(self._netns_dir_changed)
+
+    def _netns_dir_changed(self) -> None:
+        self.release_missing()
+        if self._on_netns_change is not None:
+            self._on_netns_change()
 
     def snapshot(self) -> Snapshot:
         snap = _assemble(self._procs, self._net, self._previous)
@@ -99,6 +110,7 @@ class Observer:
         self._net.release(gone)
 
     def close(self) -> None:
+        self._watcher.close()
         self._net.close()
 
     def __enter__(self) -> "Observer":

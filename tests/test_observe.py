@@ -1,0 +1,255 @@
+"""The snapshot on the real kernel: what it sees of netns, links, peers, sockets, processes, cgroups,
+and how the persistent Observer follows changes and lets deleted namespaces go."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import sh, wait_until
+from tutor.observe import Observer, take_snapshot
+from tutor.observe.cgroups import cpu_cgroup_path, read_limit
+from tutor.observe.netlink import read_network
+from tutor.observe.netns import NetnsHandle
+
+pytestmark = pytest.mark.needs_root
+
+
+def link(snap, ns_name, dev):
+    ns = snap.netns_by_name(ns_name)
+    assert ns is not None, f"netns {ns_name} not in snapshot"
+    found = ns.link(dev)
+    assert found is not None, f"{dev} not in {ns_name}: {[l.name for l in ns.links]}"
+    return found
+
+
+def test_veth_peers_bridge_vxlan_routes_neighbours_fdb(netns):
+    a, b = netns("a"), netns("b")
+    sh(f"ip link add v0 netns {a} type veth peer name v1 netns {b}")
+    sh(f"ip -n {a} addr add 10.201.0.1/24 dev v0 && ip -n {a} link set v0 up && ip -n {b} link set v1 up")
+    sh(f"ip -n {a} link add br0 type bridge && ip -n {a} link add p0 type veth peer name p1")
+    sh(f"ip -n {a} link set p0 master br0")
+    sh(f"ip -n {a} link add vx0 type vxlan id 7 dstport 8472 local 10.201.0.1 dev v0 nolearning")
+    sh(f"ip -n {a} route add 10.202.0.0/24 via 10.201.0.9 dev v0 onlink")
+    sh(f"ip -n {a} neigh add 10.201.0.9 lladdr 02:00:00:00:00:09 dev v0 nud permanent")
+    sh(f"bridge -n {a} fdb append 02:00:00:00:00:09 dev vx0 dst 10.201.0.2")
+
+    snap = take_snapshot()
+    v0, v1 = link(snap, a, "v0"), link(snap, b, "v1")
+    ns_a, ns_b = snap.netns_by_name(a), snap.netns_by_name(b)
+    # each end names the other, across namespaces
+    assert (v0.kind, v0.peer_netns, v0.peer_name) == ("veth", ns_b.inode, "v1")
+    assert (v1.peer_netns, v1.peer_name, v1.peer_ifindex) == (ns_a.inode, "v0", v0.ifindex)
+    assert v0.admin_up and v1.admin_up
+    # a pair inside one netns
+    p0 = link(snap, a, "p0")
+    assert (p0.peer_netns, p0.peer_name, p0.master) == (ns_a.inode, "p1", "br0")
+    assert link(snap, a, "br0").kind == "bridge"
+    vx = link(snap, a, "vx0").vxlan
+    assert (vx.vni, vx.port, vx.local, vx.dev, vx.learning) == (7, 8472, "10.201.0.1", "v0", False)
+    assert "10.201.0.1/24" in [x.cidr for x in ns_a.addresses if x.dev == "v0"]
+    route = next(r for r in ns_a.routes if r.dst == "10.202.0.0/24")
+    assert (route.via, route.dev, route.onlink) == ("10.201.0.9", "v0", True)
+    neigh = next(n for n in ns_a.neighbours if n.ip == "10.201.0.9")
+    assert (neigh.mac, neigh.state, neigh.dev) == ("02:00:00:00:00:09", "PERMANENT", "v0")
+    fdb = next(f for f in ns_a.fdb if f.dev == "vx0" and f.mac == "02:00:00:00:00:09")
+    assert fdb.dst == "10.201.0.2"
+    # a link of one netns never shows up in another
+    assert ns_b.link("v0") is None and ns_b.link("br0") is None
+
+
+def test_named_netns_without_process_is_listed(netns):
+    name = netns()
+    snap = take_snapshot()
+    ns = snap.netns_by_name(name)
+    assert ns is not None and ns.pids == () and not ns.is_host
+    row = next(r for r in snap.namespaces if r.inode == ns.inode)
+    assert (row.type, row.nprocs, row.pid, row.names) == ("net", 0, None, (name,))
+    assert [l.name for l in ns.links] == ["lo"] and not ns.links[0].admin_up
+
+
+def test_unnamed_netns_held_by_a_process(spawn, uid):
+    proc = spawn(f"unshare --net --uts sleep 7{int(uid[2:], 16)}")
+    snap = wait_until(lambda: (s := take_snapshot()) and proc.pid in s.processes
+                      and s.processes[proc.pid].comm == "sleep" and s, what="the sleep to exec")
+    me = snap.processes[proc.pid]
+    assert me.ns["net"] != snap.host_ns["net"] and me.ns["uts"] != snap.host_ns["uts"]
+    assert me.ns["mnt"] == snap.host_ns["mnt"]
+    ns = snap.netns[me.ns["net"]]
+    assert ns.names == () and proc.pid in ns.pids and ns.label == f"net:[{ns.inode}]"
+    assert [l.name for l in ns.links] == ["lo"]
+
+
+def test_listening_socket_in_a_netns_with_its_process(netns, spawn):
+    name = netns()
+    code = ("import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+            "s.bind(('0.0.0.0', 8089)); s.listen(); u=socket.socket(type=socket.SOCK_DGRAM); u.bind(('127.0.0.1', 8090));"
+            "time.sleep(60)")
+    proc = spawn(["nsenter", f"--net=/run/netns/{name}", sys.executable, "-c", code])
+
+    def listening():
+        ns = take_snapshot().netns_by_name(name)
+        return ns and [s for s in ns.sockets if s.port in (8089, 8090)]
+
+    found = {(s.proto, s.ip, s.port, s.state): s for s in wait_until(lambda: len(listening() or []) == 2 and listening(),
+                                                                       what="two sockets in the netns")}
+    tcp = found[("tcp", "0.0.0.0", 8089, "LISTEN")]
+    assert ("udp", "127.0.0.1", 8090, "UNCONN") in found
+    assert tcp.pids == (proc.pid,)  # nsenter execs python: the same pid holds the socket
+    host = take_snapshot().host_netns()
+    assert not any(s.port == 8089 for s in host.sockets), "a netns's socket leaked into the host view"
+
+
+def test_observer_redumps_changed_netns_and_reuses_the_rest(netns):
+    a, b = netns("a"), netns("b")
+    with Observer() as obs:
+        first = obs.snapshot()
+        assert first.netns_by_name(a).addresses == ()
+        sh(f"ip -n {a} link add d0 type veth peer name d1 && ip -n {a} addr add 10.203.0.1/24 dev d0")
+
+        def seen():
+            ns = obs.snapshot().netns_by_name(a)
+            return ns and any(x.cidr == "10.203.0.1/24" for x in ns.addresses)
+        wait_until(seen, what="the observer to see the new address")
+        # b did not change: the observer did not re-dump it, yet reports it the same
+        assert [l.name for l in obs.snapshot().netns_by_name(b).links] == ["lo"]
+        assert b in obs.snapshot().netns_by_name(b).names
+
+
+def test_observer_lets_a_deleted_netns_go_at_once(netns):
+    a, b = netns("a"), netns("b")
+    sh(f"ip link add w0 netns {a} type veth peer name w1 netns {b}")
+    with Observer() as obs:
+        snap = obs.snapshot()
+        assert link(snap, b, "w1").peer_netns == snap.netns_by_name(a).inode
+        sh(f"ip netns del {a}")
+        # No snapshot() call: the /run/netns watcher must close the sockets that held `a` alive,
+        # so the kernel destroys it and, with it, both ends of the veth.
+        wait_until(lambda: "w1" not in sh(f"ip -n {b} -br link").stdout, timeout=3,
+                   what="the veth peer to disappear after `ip netns del`")
+        assert obs.snapshot().netns_by_name(a) is None
+
+
+def test_one_shot_snapshot_holds_nothing_open(netns):
+    a, b = netns("a"), netns("b")
+    sh(f"ip link add x0 netns {a} type veth peer name x1 netns {b}")
+    take_snapshot()
+    sh(f"ip netns del {a}")
+    wait_until(lambda: "x1" not in sh(f"ip -n {b} -br link").stdout, timeout=3,
+               what="the veth peer to disappear")
+
+
+def test_a_netns_that_vanished_is_a_problem_not_a_crash():
+    problems: list[str] = []
+    handle = NetnsHandle(123, ("gone",), (), "/run/netns/nstutor-surely-not-there", False)
+    result = read_network([handle], problems)
+    assert result[123].error and result[123].links == ()
+    assert any("cannot look into network namespace gone" in p for p in problems), problems
+    assert not os.path.exists("/run/netns/nstutor-surely-not-there"), "observing created a netns"
+
+
+def test_snapshot_survives_processes_coming_and_going(spawn):
+    churn = spawn("bash -c 'while true; do /bin/true & /bin/true & wait; done'")
+    deadline = time.monotonic() + 2
+    count = 0
+    with Observer() as obs:
+        while time.monotonic() < deadline:
+            snap = obs.snapshot()
+            assert churn.pid in snap.processes
+            count += 1
+    assert count >= 3
+
+
+def test_process_fields_and_nspid(spawn, uid):
+    tag = f"8{int(uid[2:], 16)}"
+    proc = spawn(f"unshare --pid --fork --mount-proc sleep {tag}")
+
+    def child():
+        snap = take_snapshot()
+        kids = [p for p in snap.processes.values() if p.ppid == proc.pid and p.comm == "sleep"]
+        return kids and (snap, kids[0])
+    snap, sleeper = wait_until(child, what="the sleep inside the new pid namespace")
+    assert sleeper.nspid == (sleeper.pid, 1)
+    assert sleeper.cmdline == ("sleep", tag) and sleeper.state in "SR"
+    assert sleeper.ns["pid"] != snap.host_ns["pid"] and sleeper.ns["mnt"] != snap.host_ns["mnt"]
+    assert sleeper.uid == 0 and sleeper.root == "/"
+    assert snap.processes[proc.pid].nspid == (proc.pid,)
+
+
+def test_cpu_cgroup_path_on_v1_v2_and_hybrid():
+    v1 = "12:cpu,cpuacct:/nstutor-cpu\n0::/user.slice\n"
+    assert cpu_cgroup_path(v1) == "/nstutor-cpu"
+    assert cpu_cgroup_path("0::/system.slice/ssh.service\n") == "/system.slice/ssh.service"
+    assert cpu_cgroup_path("1:cpu:/a\n2:cpuacct:/b\n") == "/a"
+    assert cpu_cgroup_path("") is None
+
+
+def test_cpu_limit_and_membership_of_a_real_cgroup(spawn, uid):
+    snap = take_snapshot()
+    root, mode = snap.cgroups.cpu_root, snap.cgroups.mode
+    if root is None:
+        pytest.skip("no cpu cgroup controller here")
+    path = os.path.join(root, f"nstutor-{uid}")
+    v2 = os.path.exists(os.path.join(root, "cgroup.controllers"))
+    os.mkdir(path)
+    proc = None
+    try:
+        if v2:
+            with open(os.path.join(path, "cpu.max"), "w") as f:
+                f.write("10000 100000")
+        else:
+            with open(os.path.join(path, "cpu.cfs_quota_us"), "w") as f:
+                f.write("10000")
+        proc = spawn("sleep 600")
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(proc.pid))
+        snap = take_snapshot()
+        limit = snap.cgroups.limits[f"/nstutor-{uid}"]
+        assert limit.percent == pytest.approx(10.0) and limit.version == (2 if v2 else 1)
+        assert snap.processes[proc.pid].cgroup == f"/nstutor-{uid}"
+        assert read_limit(root, "/nstutor-does-not-exist", limit.version) is None
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+        wait_until(lambda: _try_rmdir(path), what="the test cgroup to be removed")
+
+
+def _try_rmdir(path):
+    try:
+        os.rmdir(path)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def test_decoder_agrees_with_pyroute2(netns):
+    """pyroute2 is the reference for the netlink ABI: both decoders must read the same kernel state alike."""
+    from pyroute2 import IPRoute
+    a, b = netns("a"), netns("b")
+    sh(f"ip link add q0 netns {a} type veth peer name q1 netns {b}")
+    sh(f"ip -n {a} link add br7 type bridge && ip -n {a} link set q0 master br7 && ip -n {a} link set br7 up")
+    sh(f"ip -n {a} addr add 10.204.0.1/24 dev br7 && ip -n {a} addr add fd00:204::1/64 dev br7")
+    ours = take_snapshot().netns_by_name(a)
+    with IPRoute(netns=a, flags=0) as ipr:   # flags=0: never create a missing netns
+        ref_links = {l.get("ifname"): l for l in ipr.get_links()}
+        ref_by_index = {l["index"]: l.get("ifname") for l in ref_links.values()}
+        ref_addrs = {(ipr.get_links(a_["index"])[0].get("ifname"), f"{a_.get('address')}/{a_['prefixlen']}")
+                     for a_ in ipr.get_addr()}
+    assert {l.name for l in ours.links} == set(ref_links)
+    for l in ours.links:
+        ref = ref_links[l.name]
+        assert l.ifindex == ref["index"] and l.mtu == ref.get("mtu") and l.mac == ref.get("address")
+        assert l.kind == ref.get(("linkinfo", "kind"))
+        assert l.operstate == ref.get("operstate")
+        master = ref.get("master")
+        assert l.master == (ref_by_index[master] if master else None)
+        if l.kind == "veth":
+            assert l.peer_ifindex == ref.get("link")
+    assert {(x.dev, x.cidr) for x in ours.addresses} == ref_addrs

@@ -1,0 +1,67 @@
+"""Watch /run/netns with inotify, so a persistent Observer can let go of a deleted netns at once.
+
+`ip netns del RED` only removes the name; the namespace itself lives on while
+anything holds it, and the Observer's netlink sockets do. Left alone, RED and
+its veth0 would linger until the next snapshot, long enough to break a script
+that deletes RED and immediately builds it again (the old veth1 would still sit
+in BLUE). This thread wakes on every change in /run/netns and calls back, and the
+callback closes the sockets of the names that went away. `ip netns add` emits no
+netlink event either, so the same wake-up also lets the app refresh sooner.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import select
+import threading
+from typing import Callable
+
+IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO = 0x100, 0x200, 0x40, 0x80
+IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+class NetnsDirWatcher:
+    """Calls *on_change()* from a daemon thread whenever an entry of *directory* appears or disappears."""
+
+    def __init__(self, on_change: Callable[[], None], directory: str = "/run/netns") -> None:
+        self.on_change = on_change
+        self.directory = directory
+        self._stop = threading.Event()
+        self._fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        self._thread: threading.Thread | None = None
+        if self._fd >= 0:
+            self._thread = threading.Thread(target=self._run, name="nstutor-netns-watch", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        watching = False
+        while not self._stop.is_set():
+            if not watching and os.path.isdir(self.directory):
+                # the directory appears with the first `ip netns add`: (re)try until it is there
+                watching = _libc.inotify_add_watch(self._fd, self.directory.encode(),
+                                                   IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) >= 0
+            ready, _, _ = select.select([self._fd], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if data:
+                try:
+                    self.on_change()
+                except Exception:  # noqa: BLE001 - a callback bug must not kill the watcher
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
