@@ -1,0 +1,347 @@
+"""Facts per namespace: hostname per uts ns, mount table per mnt ns, SysV shared
+memory per ipc ns, uid/gid maps per user ns.
+
+Work is done per NAMESPACE, never per process: at 2,000 processes sharing a
+handful of namespaces we look at one representative process per namespace
+(the lowest pid, like lsns), and only try the next one if that process exited
+or was replaced while we looked.
+
+Two ways in:
+  * uts and ipc facts can only be read from *inside* the namespace (uname(2)
+    and /proc/sysvipc/shm answer for the calling thread's namespace), so a
+    throwaway thread setns()es into each one in turn (tutor.observe.setns);
+    one thread visits all namespaces of a type. Measured: /proc/sysvipc/shm
+    opened by a thread that setns()ed into an ipc ns lists that namespace's
+    segments (the kernel takes the ipc ns of the *opening thread*), and the
+    host's file stays empty of them.
+  * mnt and user facts have per-process files (/proc/PID/mountinfo,
+    /proc/PID/uid_map): read directly, no namespace switch. A mount namespace
+    could not be entered from a thread anyway (threads share their fs root).
+
+Every reader checks that the process it reads from is still in the namespace
+it stands for (pids get reused), and never raises: what it could not see
+becomes a plain-words line in `problems`. Observing never changes anything:
+namespace files are only ever opened O_RDONLY.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+from typing import Callable, Mapping
+
+from .model import IdMap, Mount, Process, ShmSegment, UserNsInfo
+from .setns import each_in_namespace
+
+#: errno values that mean "this process is gone (or a zombie)": try the next one of the namespace.
+GONE = {errno.ENOENT, errno.ESRCH, errno.EINVAL}
+DENIED = {errno.EACCES, errno.EPERM}
+#: How many thread visits a setns reader makes at most (the next rounds only retry the
+#: namespaces whose process exited during the previous one).
+MAX_ROUNDS = 3
+SUDO_HINT = "permission denied (run nstutor with sudo to look inside other namespaces)"
+
+
+class _Moved:
+    """The pid we used now stands for another namespace (it exited and the pid was reused)."""
+
+
+MOVED = _Moved()
+
+
+class _Broken:
+    """func failed for a reason that another pid would not fix; carries the message."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+#: mnt inode -> (mountinfo text, parsed mounts) of the previous read_mounts call. Parsing is
+#: most of its cost and mount tables rarely change between two snapshots of the live panel.
+_mount_cache: dict[int, tuple[str, tuple[Mount, ...]]] = {}
+
+
+# --------------------------------------------------------------- public readers
+def read_hostnames(procs: Mapping[int, Process], problems: list[str]) -> dict[int, str]:
+    """uts inode -> hostname (nodename) seen inside that uts namespace."""
+    def hostname(inode: int):
+        if _thread_ns_inode("uts") != inode:
+            return MOVED
+        return os.uname().nodename
+
+    return _guarded(problems, "hostnames", lambda: _visit_each(
+        "uts", _members(procs, "uts"), hostname, problems, "the hostname of uts namespace"))
+
+
+def read_shm(procs: Mapping[int, Process], problems: list[str]) -> dict[int, tuple[ShmSegment, ...]]:
+    """ipc inode -> the SysV shared memory segments that exist in that ipc namespace."""
+    def shm_table(inode: int):
+        if _thread_ns_inode("ipc") != inode:
+            return MOVED
+        return _read_text("/proc/sysvipc/shm")
+
+    def read_all() -> dict[int, tuple[ShmSegment, ...]]:
+        raw = _visit_each("ipc", _members(procs, "ipc"), shm_table, problems,
+                          "the shared memory segments of ipc namespace")
+        return {inode: parse_sysvipc_shm(text) for inode, text in raw.items()}
+
+    return _guarded(problems, "shared memory segments", read_all)
+
+
+def read_mounts(procs: Mapping[int, Process], problems: list[str]) -> dict[int, tuple[Mount, ...]]:
+    """mnt inode -> the mount table as seen inside that mount namespace."""
+    def read_all():
+        global _mount_cache
+        out, cache = {}, {}
+        for inode, pids in _members(procs, "mnt").items():
+            texts = _read_per_process(pids, "mnt", inode, ("mountinfo",), problems,
+                                      "the mount table of mnt namespace")
+            if texts is None:
+                continue
+            cached = _mount_cache.get(inode)
+            mounts = cached[1] if cached and cached[0] == texts[0] else parse_mountinfo(texts[0])
+            out[inode] = mounts
+            cache[inode] = (texts[0], mounts)
+        _mount_cache = cache  # only the namespaces that still exist; replaced in one step
+        return out
+
+    return _guarded(problems, "mount tables", read_all)
+
+
+def read_userns(procs: Mapping[int, Process], problems: list[str]) -> dict[int, UserNsInfo]:
+    """user inode -> its uid_map and gid_map (outside ids as seen from nstutor's own user ns)."""
+    def read_all():
+        out = {}
+        for inode, pids in _members(procs, "user").items():
+            texts = _read_per_process(pids, "user", inode, ("uid_map", "gid_map"), problems,
+                                      "the id maps of user namespace")
+            if texts is not None:
+                out[inode] = UserNsInfo(inode=inode, uid_map=parse_id_map(texts[0]),
+                                        gid_map=parse_id_map(texts[1]))
+        return out
+
+    return _guarded(problems, "user namespace id maps", read_all)
+
+
+# --------------------------------------------------------------- parsers (pure)
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def unescape(field: str) -> str:
+    r"""Undo the kernel's octal escapes in mountinfo: '\040' is a space, '\011' a tab, '\134' a backslash."""
+    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field) if "\\" in field else field
+
+
+def parse_mountinfo(text: str) -> tuple[Mount, ...]:
+    """Parse /proc/PID/mountinfo (see proc(5)); malformed lines are skipped.
+
+    Line: ID PARENT MAJ:MIN ROOT TARGET VFS-OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER-OPTIONS.
+    `options` joins the per-mount options with the filesystem's own ones (like findmnt).
+    """
+    mounts = []
+    for line in text.splitlines():
+        parts = line.split(" ")  # not split(): an empty SOURCE shows as two spaces
+        try:
+            sep = parts.index("-", 6)
+            if "\\" in line:
+                parts = [unescape(p) for p in parts]
+            vfs = parts[5].split(",")
+            extra = [o for o in parts[sep + 3].split(",") if o and o not in ("rw", "ro") and o not in vfs] \
+                if len(parts) > sep + 3 else []
+            mounts.append(Mount(int(parts[0]), int(parts[1]), parts[4], parts[sep + 1], parts[sep + 2],
+                                ",".join(vfs + extra), parts[3]))
+        except (ValueError, IndexError):
+            continue
+    return tuple(mounts)
+
+
+def parse_sysvipc_shm(text: str) -> tuple[ShmSegment, ...]:
+    """Parse /proc/sysvipc/shm, finding columns by the header (their order is the kernel's to change).
+
+    The kernel prints the key as a signed int; we keep it as the unsigned 32-bit number ipcs shows
+    in hex (0x8aaa...), IPC_PRIVATE is 0.
+    """
+    lines = text.splitlines()
+    if not lines:
+        return ()
+    header = lines[0].split()
+    try:
+        col = {name: header.index(name) for name in ("key", "shmid", "size", "uid", "cpid")}
+    except ValueError:
+        return ()
+    segments = []
+    for line in lines[1:]:
+        cells = line.split()
+        try:
+            segments.append(ShmSegment(key=int(cells[col["key"]]) & 0xFFFFFFFF, shmid=int(cells[col["shmid"]]),
+                                       size=int(cells[col["size"]]), uid=int(cells[col["uid"]]),
+                                       cpid=int(cells[col["cpid"]])))
+        except (ValueError, IndexError):
+            continue
+    return tuple(segments)
+
+
+def parse_id_map(text: str) -> tuple[IdMap, ...]:
+    """Parse a uid_map / gid_map: lines of 'INSIDE OUTSIDE COUNT'. Empty: not written yet (nothing maps)."""
+    maps = []
+    for line in text.splitlines():
+        cells = line.split()
+        if len(cells) == 3:
+            try:
+                maps.append(IdMap(inside=int(cells[0]), outside=int(cells[1]), count=int(cells[2])))
+            except ValueError:
+                continue
+    return tuple(maps)
+
+
+# --------------------------------------------------------------- machinery
+def _guarded(problems: list[str], what: str, read: Callable[[], dict]) -> dict:
+    """Run a reader; a bug or an unforeseen error costs that section, never the snapshot."""
+    try:
+        return read()
+    except Exception as exc:  # noqa: BLE001 - the snapshot must survive anything
+        problems.append(f"could not read {what}: {type(exc).__name__}: {exc}")
+        return {}
+
+
+def _members(procs: Mapping[int, Process], nstype: str) -> dict[int, list[int]]:
+    """inode -> pids in that namespace, lowest first (the lowest is lsns's representative)."""
+    groups: dict[int, list[int]] = {}
+    for pid, proc in procs.items():
+        inode = proc.ns.get(nstype)
+        if inode is not None:
+            groups.setdefault(inode, []).append(pid)
+    for pids in groups.values():
+        pids.sort()
+    return groups
+
+
+def _thread_ns_inode(nstype: str) -> int | None:
+    try:
+        return os.stat(f"/proc/thread-self/ns/{nstype}").st_ino
+    except OSError:
+        return None
+
+
+def _read_text(path: str, dir_fd: int | None = None) -> str:
+    """The whole file, read with plain os.read (a third of the cost of open().read() for /proc files)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _describe(exc: BaseException | None) -> str:
+    if isinstance(exc, OSError) and exc.errno in DENIED:
+        return SUDO_HINT
+    if isinstance(exc, OSError) and exc.errno in GONE:
+        return "its processes exited while nstutor looked"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc) if exc else "its processes exited while nstutor looked"
+
+
+def _visit_each(nstype: str, groups: dict[int, list[int]], func: Callable[[int], object],
+                problems: list[str], what: str) -> dict:
+    """inode -> func(inode) run inside each namespace of *groups*.
+
+    Our own namespace is read in the calling thread (no setns: this also works without root).
+    The others are visited by one throwaway thread per round; a namespace whose process
+    vanished (or whose pid now belongs to another namespace) is retried with its next pid
+    in the next round, at most MAX_ROUNDS rounds.
+    """
+    def safe(inode: int):
+        try:
+            return func(inode)
+        except OSError:
+            raise  # each_in_namespace records it; GONE errors get a retry
+        except Exception as exc:  # noqa: BLE001 - an exception must not kill the visiting thread
+            return _Broken(f"{type(exc).__name__}: {exc}")
+
+    results: dict = {}
+    own = _thread_ns_inode(nstype)
+    next_pid = {inode: 0 for inode in groups}
+    last_error: dict[int, object] = {}
+    pending = set(groups)
+
+    if own in pending:
+        pending.discard(own)
+        try:
+            outcome = safe(own)
+        except OSError as exc:
+            outcome = exc
+        if isinstance(outcome, (OSError, _Broken, _Moved)):
+            last_error[own] = outcome
+        else:
+            results[own] = outcome
+
+    for _ in range(MAX_ROUNDS):
+        items = []
+        for inode in sorted(pending):
+            index = next_pid[inode]
+            if index < len(groups[inode]):
+                items.append((f"/proc/{groups[inode][index]}/ns/{nstype}", inode))
+                next_pid[inode] = index + 1
+            else:
+                pending.discard(inode)  # no process left to try
+        if not items:
+            break
+        try:
+            visited = each_in_namespace(nstype, items, safe)
+        except Exception as exc:  # noqa: BLE001 - e.g. "can't start new thread"
+            problems.append(f"could not visit the {nstype} namespaces: {exc}")
+            return results
+        for _, inode in items:
+            outcome = visited.get(inode, OSError(errno.ESRCH, "the visiting thread stopped"))
+            if outcome is MOVED or (isinstance(outcome, OSError) and outcome.errno in GONE):
+                last_error[inode] = outcome  # try its next process in the next round
+                continue
+            pending.discard(inode)
+            if isinstance(outcome, (OSError, _Broken)):
+                last_error[inode] = outcome
+            else:
+                results[inode] = outcome
+                last_error.pop(inode, None)
+
+    for inode in sorted(set(groups) - set(results)):
+        err = last_error.get(inode)
+        reason = err.message if isinstance(err, _Broken) else _describe(err if isinstance(err, OSError) else None)
+        problems.append(f"could not read {what} {inode}: {reason}")
+    return results
+
+
+def _read_per_process(pids: list[int], nstype: str, inode: int, names: tuple[str, ...],
+                      problems: list[str], what: str) -> tuple[str, ...] | None:
+    """Read /proc/PID/<name> for each name from the first pid still in namespace *inode*.
+
+    The files are opened relative to a descriptor of /proc/PID, after checking ns/<nstype>
+    through the same descriptor: if the pid was reused by another process meanwhile, the
+    old descriptor fails (ESRCH) instead of silently reading the newcomer.
+    """
+    last: OSError | None = None
+    for pid in pids:
+        try:
+            dirfd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            last = exc
+            continue
+        try:
+            if os.stat(f"ns/{nstype}", dir_fd=dirfd).st_ino != inode:
+                last = OSError(errno.ESRCH, "moved to another namespace")
+                continue
+            texts = [_read_text(name, dir_fd=dirfd) for name in names]
+            if nstype == "mnt" and not texts[0]:
+                last = OSError(errno.ESRCH, "exited")  # a dying process shows an empty table
+                continue
+            return tuple(texts)
+        except OSError as exc:
+            last = exc
+            continue
+        finally:
+            os.close(dirfd)
+    problems.append(f"could not read {what} {inode}: {_describe(last)}")
+    return None
