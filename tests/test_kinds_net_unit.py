@@ -1,0 +1,291 @@
+"""Pure grading tests of the network kinds on hand-built snapshots.
+
+These cover what the kernel cannot easily be made to show on demand (a netns that could not
+be read, a peer nstutor cannot see, ambiguous process selectors, the lint of each kind);
+tests/test_kinds_network.py grades the same kinds against the real kernel.
+"""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tutor.checks.base import SpecError
+from tutor.checks.registry import build
+from tutor.observe.model import (Address, CgroupInfo, FdbEntry, Link, Neighbour, NetNS, Process, Route, Snapshot,
+                                 Socket, VxlanInfo, frozen_map)
+
+# Made-up inodes that no real namespace has, so nothing here can ever point at a real netns.
+HOST, RED, BLUE, POD = 900001, 900002, 900003, 900004
+
+
+def link(ns, ifindex, name, kind=None, up=True, operstate=None, **kw):
+    return Link(netns=ns, ifindex=ifindex, name=name, kind=kind, admin_up=up,
+                operstate=operstate or ("UP" if up else "DOWN"), mtu=kw.pop("mtu", 1500),
+                mac=kw.pop("mac", f"0a:00:00:00:{ns % 256:02x}:{ifindex:02x}"), **kw)
+
+
+def snap(*netns: NetNS, processes=()) -> Snapshot:
+    return Snapshot(
+        taken_at=0.0, monotonic=0.0, duration_ms=1.0,
+        processes=frozen_map({p.pid: p for p in processes}), namespaces=(),
+        host_ns=frozen_map({"net": HOST}), netns=frozen_map({n.inode: n for n in netns}),
+        hostnames=frozen_map({}), mounts=frozen_map({}), shm=frozen_map({}), userns=frozen_map({}),
+        cgroups=CgroupInfo(mode="v2", cpu_root="/sys/fs/cgroup"), is_root=True)
+
+
+def host(**kw) -> NetNS:
+    kw.setdefault("links", (link(HOST, 1, "lo", operstate="UNKNOWN"), link(HOST, 2, "eth0")))
+    return NetNS(inode=HOST, names=(), pids=(1,), is_host=True, **kw)
+
+
+def veth_pair(a_up=True, b_up=True):
+    """RED/veth0 <-> BLUE/veth1, with the peer pointers the kernel reports."""
+    a = link(RED, 2, "veth0", "veth", a_up, "UP" if a_up and b_up else ("LOWERLAYERDOWN" if a_up else "DOWN"),
+             peer_netns=BLUE, peer_ifindex=5, peer_name="veth1")
+    b = link(BLUE, 5, "veth1", "veth", b_up, "UP" if a_up and b_up else ("LOWERLAYERDOWN" if b_up else "DOWN"),
+             peer_netns=RED, peer_ifindex=2, peer_name="veth0")
+    return a, b
+
+
+def red_blue(a_up=True, b_up=True, red_addrs=("10.11.11.2/24",), extra_red=()):
+    a, b = veth_pair(a_up, b_up)
+    red = NetNS(RED, ("RED",), (), False, links=(link(RED, 1, "lo", up=False), a) + tuple(extra_red),
+                addresses=tuple(Address("veth0", socket.AF_INET, c) for c in red_addrs),
+                routes=(Route("10.11.11.0/24", socket.AF_INET, dev="veth0", proto="kernel"),))
+    blue = NetNS(BLUE, ("BLUE",), (), False, links=(link(BLUE, 1, "lo", up=False), b),
+                 addresses=(Address("veth1", socket.AF_INET, "10.11.11.3/24"),))
+    return snap(host(), red, blue)
+
+
+def grade(item, s):
+    return build(item).grade(s)
+
+
+# --------------------------------------------------------------- refs and netns
+def test_missing_netns_says_how_to_make_it():
+    v = grade({"netns": "GREEN"}, red_blue())
+    assert not v.passed
+    assert v.message == "there is no network namespace GREEN: ip netns add GREEN"
+    assert "BLUE" in v.observed and "RED" in v.observed
+
+
+def test_netns_name_is_case_sensitive_and_the_message_says_so():
+    v = grade({"netns": {"name": "red"}}, red_blue())
+    assert not v.passed and "case-sensitive" in v.message and "RED" in v.message
+
+
+def test_only_lo_names_the_extra_links():
+    v = grade({"netns": {"name": "RED", "only_lo": True}}, red_blue())
+    assert not v.passed
+    assert "veth0" in v.message and "ip -n RED link del veth0" in v.message
+
+
+def test_lo_up_fails_with_the_command_and_passes_with_evidence():
+    v = grade({"netns": {"name": "RED", "lo_up": True}}, red_blue())
+    assert not v.passed and v.message == "lo in RED is DOWN: ip -n RED link set lo up"
+    v = grade({"netns": {"name": "host", "lo_up": True}}, red_blue())
+    assert v.passed and v.evidence["lo"] == "UP"
+
+
+def test_netns_of_process_resolves_and_ambiguity_is_explained():
+    pod = NetNS(POD, (), (700, 701), False, links=(link(POD, 1, "lo"),))
+    procs = (Process(700, 1, "pause", ("/pause",), "S", 0, {"net": POD}),
+             Process(800, 1, "pause", ("/pause",), "S", 0, {"net": RED}))
+    one = snap(host(), pod, processes=procs[:1])
+    v = grade({"netns": {"name": {"netns_of": {"comm": "pause"}}, "only_lo": True}}, one)
+    assert v.passed, v.message
+    two = snap(host(), pod, red_blue().netns[RED], processes=procs)
+    v = grade({"netns": {"name": {"netns_of": {"comm": "pause"}}}}, two)
+    assert not v.passed and "different network namespaces" in v.message
+    v = grade({"listening": {"netns_of": {"comm": "nginx"}, "port": 80}}, one)
+    assert not v.passed and "named 'nginx'" in v.message
+
+
+def test_unreadable_netns_is_not_reported_as_empty():
+    broken = NetNS(RED, ("RED",), (), False, error="permission denied")
+    v = grade({"netns": {"name": "RED", "only_lo": True}}, snap(host(), broken))
+    assert not v.passed and "could not" in v.message and "permission denied" in v.observed
+
+
+def test_netns_absent():
+    assert grade({"netns": {"name": "GREEN", "absent": True}}, red_blue()).passed
+    v = grade({"netns": {"name": "RED", "absent": True}}, red_blue())
+    assert not v.passed and "ip netns del RED" in v.message
+
+
+# --------------------------------------------------------------- veth
+def test_veth_pair_passes_with_peer_evidence():
+    v = grade({"veth": {"ends": ["RED/veth0", "BLUE/veth1"], "up": True}}, red_blue())
+    assert v.passed, v.message
+    assert [e["name"] for e in v.evidence["ends"]] == ["veth0", "veth1"]
+
+
+def test_veth_one_end_down_explains_lowerlayerdown():
+    v = grade({"veth": {"ends": ["RED/veth0", "BLUE/veth1"], "up": True}}, red_blue(b_up=False))
+    assert not v.passed
+    assert v.message.startswith("veth1 is in BLUE but DOWN: ip -n BLUE link set veth1 up")
+    assert "LOWERLAYERDOWN" in v.message
+    v = grade({"veth": {"ends": ["RED/veth0", "BLUE/veth1"], "up": True}}, red_blue(False, False))
+    assert "both ends are DOWN" in v.message and "ip -n RED link set veth0 up" in v.message
+
+
+def test_veth_unknown_peer_is_not_a_pass():
+    s = red_blue()
+    red = s.netns[RED]
+    blind = tuple(l.__class__(**{**{f: getattr(l, f) for f in l.__slots__}, "peer_netns": None,
+                                 "peer_ifindex": None, "peer_name": None}) for l in red.links)
+    s2 = snap(host(), NetNS(RED, ("RED",), (), False, links=blind), s.netns[BLUE])
+    v = grade({"veth": {"ends": ["RED/veth0", "BLUE/veth1"]}}, s2)
+    assert not v.passed and "cannot see the peer" in v.message
+
+
+def test_veth_lint():
+    with pytest.raises(SpecError, match="exactly 2"):
+        build({"veth": {"ends": ["RED/veth0"]}})
+    with pytest.raises(SpecError, match="not an interface reference"):
+        build({"veth": {"ends": ["RED/veth0", "BLUE/"]}})
+
+
+# --------------------------------------------------------------- address, route
+def test_address_wrong_prefix_and_other_device():
+    v = grade({"address": {"dev": "RED/veth0", "cidr": "10.11.11.2/24"}}, red_blue(red_addrs=("10.11.11.2/32",)))
+    assert not v.passed and v.message.startswith("10.11.11.2/32 is there, expected /24")
+    dummy = link(RED, 3, "dummy0", "dummy")
+    s = red_blue(red_addrs=())
+    red = s.netns[RED]
+    s2 = snap(host(), NetNS(RED, ("RED",), (), False, links=red.links + (dummy,),
+                            addresses=(Address("dummy0", socket.AF_INET, "10.11.11.2/24"),)), s.netns[BLUE])
+    v = grade({"address": {"netns": "RED", "dev": "veth0", "cidr": "10.11.11.2/24"}}, s2)
+    assert not v.passed and "10.11.11.2/24 is on dummy0, not on veth0" in v.message
+
+
+def test_address_lint_catches_contradicting_netns():
+    with pytest.raises(SpecError, match="give the namespace once"):
+        build({"address": {"dev": "RED/veth0", "netns": "BLUE", "cidr": "10.0.0.1/24"}})
+    with pytest.raises(SpecError, match="prefix length"):
+        build({"address": {"dev": "RED/veth0", "cidr": "10.0.0.1"}})
+
+
+def test_route_match_and_mismatch():
+    c1 = NetNS(RED, ("c1",), (), False, links=(link(RED, 2, "eth0", "veth"),),
+               addresses=(Address("eth0", socket.AF_INET, "10.22.0.2/24"),),
+               routes=(Route("default", socket.AF_INET, dev="eth0", via="10.22.0.254"),
+                       Route("10.22.0.0/24", socket.AF_INET, dev="eth0")))
+    s = snap(host(), c1)
+    v = grade({"route": {"netns": "c1", "dst": "10.22.0.0/24", "dev": "eth0"}}, s)
+    assert v.passed and v.evidence["dev"] == "eth0"
+    v = grade({"route": {"netns": "c1", "dst": "default", "via": "10.22.0.1"}}, s)
+    assert not v.passed and "goes via 10.22.0.254" in v.message
+    assert "ip -n c1 route replace default via 10.22.0.1" in v.message
+    v = grade({"route": {"netns": "c1", "dst": "172.16.1.0/24", "via": "172.16.1.0", "dev": "eth0"}}, s)
+    assert not v.passed and "no route" in v.message and "Nexthop has invalid gateway" in v.message
+
+
+# --------------------------------------------------------------- listening
+def test_listening_elsewhere_names_the_netns():
+    c1 = NetNS(RED, ("c1",), (), False, sockets=(Socket("tcp", socket.AF_INET, "0.0.0.0", 8081, 1, "LISTEN"),))
+    v = grade({"listening": {"port": 8081}}, snap(host(), c1))
+    assert not v.passed and v.message.startswith("8081 is listening, but in netns c1, not in the host's")
+    v = grade({"listening": {"netns": "c1", "port": 8081, "proto": "udp"}}, snap(host(), c1))
+    assert not v.passed and "open for tcp, not udp" in v.message
+    v = grade({"listening": {"netns": "c1", "port": 8081, "ip": "10.0.0.1"}}, snap(host(), c1))
+    assert v.passed and v.evidence["ip"] == "0.0.0.0"
+
+
+def test_listening_process_holder():
+    app = Process(900, 1, "python3", ("python3", "app-a"), "S", 0, {"net": RED})
+    other = Process(901, 1, "python3", ("python3", "app-b"), "S", 0, {"net": RED})
+    c1 = NetNS(RED, ("c1",), (900, 901), False,
+               sockets=(Socket("tcp", socket.AF_INET, "0.0.0.0", 8080, 1, "LISTEN", pids=(900,)),))
+    s = snap(host(), c1, processes=(app, other))
+    assert grade({"listening": {"netns": "c1", "port": 8080, "process": {"cmdline": "app-a"}}}, s).passed
+    v = grade({"listening": {"netns": "c1", "port": 8080, "process": {"cmdline": "app-b"}}}, s)
+    assert not v.passed and "app-a" in v.message
+
+
+# --------------------------------------------------------------- vxlan, neighbour, fdb
+def test_vxlan_neighbour_fdb_messages():
+    vx = link(RED, 3, "flannel.1", "vxlan", mtu=1450, operstate="UNKNOWN",
+              vxlan=VxlanInfo(vni=1, port=8472, local="192.168.100.10", dev="eth0", learning=True))
+    node = NetNS(RED, ("node1",), (), False, links=(link(RED, 2, "eth0", "veth"), vx),
+                 neighbours=(Neighbour("flannel.1", "172.16.1.0", "0a:58:ac:10:01:00", "PERMANENT"),),
+                 fdb=(FdbEntry("flannel.1", "0a:58:ac:10:01:00", dst="192.168.100.11", permanent=True),))
+    s = snap(host(), node)
+    v = grade({"vxlan": {"dev": "node1/flannel.1", "vni": 1, "port": 8472, "learning": False}}, s)
+    assert not v.passed and "has learning, expected nolearning" in v.message
+    assert "ip -n node1 link add flannel.1 type vxlan id 1 dstport 8472 local 192.168.100.10 dev eth0 nolearning" \
+        in v.message
+    assert grade({"vxlan": {"dev": "node1/flannel.1", "vni": 1, "mtu": 1450, "underlay": "eth0"}}, s).passed
+    n = {"netns": "node1", "dev": "flannel.1", "ip": "172.16.1.0", "mac": "0A:58:AC:10:01:00", "permanent": True}
+    assert grade({"neighbour": n}, s).passed
+    v = grade({"neighbour": {**n, "mac": "0a:58:ac:10:01:99"}}, s)
+    assert not v.passed and "resolves to 0a:58:ac:10:01:00" in v.message and "neigh replace" in v.message
+    f = {"netns": "node1", "dev": "flannel.1", "mac": "0a:58:ac:10:01:00", "dst": "192.168.100.11"}
+    assert grade({"fdb": f}, s).passed
+    v = grade({"fdb": {**f, "dst": "192.168.100.12"}}, s)
+    assert not v.passed and "points to 192.168.100.11" in v.message
+    assert "bridge -n node1 fdb replace 0a:58:ac:10:01:00 dev flannel.1 dst 192.168.100.12" in v.message
+
+
+# --------------------------------------------------------------- reachable (safety only: no packet here)
+def test_reachable_refuses_addresses_not_on_this_machine():
+    v = grade({"reachable": {"from": "RED", "to": "8.8.8.8"}}, red_blue())
+    assert not v.passed and "only probes addresses on this machine" in v.message
+
+
+def test_reachable_refuses_a_route_through_a_real_nic():
+    # The host reaches BLUE's address only through its default route out of eth0: no probe.
+    h = host(routes=(Route("default", socket.AF_INET, dev="eth0", via="192.0.2.1"),))
+    s = red_blue()
+    s2 = snap(h, s.netns[RED], s.netns[BLUE])
+    v = grade({"reachable": {"from": "host", "to": "10.11.11.3"}}, s2)
+    assert not v.passed and "did not probe" in v.message and "eth0" in v.message
+
+
+def test_reachable_refuses_when_another_table_would_use_a_real_nic():
+    # main sends 10.11.11.0/24 out of a veth, but table 100 (picked by a policy rule) goes out of eth0.
+    veth = link(HOST, 3, "vethh", "veth")
+    h = host(links=(link(HOST, 1, "lo", operstate="UNKNOWN"), link(HOST, 2, "eth0"), veth),
+             routes=(Route("10.11.11.0/24", socket.AF_INET, dev="vethh"),
+                     Route("default", socket.AF_INET, dev="eth0", via="192.0.2.1", table=100)))
+    s = red_blue()
+    v = grade({"reachable": {"from": "host", "to": "10.11.11.3"}}, snap(h, s.netns[RED], s.netns[BLUE]))
+    assert not v.passed and "did not probe" in v.message and "eth0" in v.message
+
+
+def test_reachable_without_route_fails_before_probing():
+    s = red_blue()
+    bare = NetNS(POD, ("GREEN",), (), False, links=(link(POD, 1, "lo"),))
+    v = grade({"reachable": {"from": "GREEN", "to": "10.11.11.3"}}, snap(host(), s.netns[RED], s.netns[BLUE], bare))
+    assert not v.passed and "GREEN has no route to 10.11.11.3" in v.message
+
+
+def test_every_network_kind_is_registered_and_active_only_for_reachable():
+    from tutor.checks.registry import load_kinds
+    kinds = load_kinds()
+    for name in ("netns", "link", "veth", "bridge", "vxlan", "address", "route", "neighbour", "fdb",
+                 "reachable", "listening"):
+        assert name in kinds
+        assert kinds[name].active == (name == "reachable")
+
+
+def test_link_field_kind_does_not_hide_the_expectation_kind():
+    v = grade({"link": {"dev": "RED/veth0", "kind": "veth"}}, red_blue())
+    assert v.passed and v.kind == "link"
+    v = grade({"link": {"dev": "RED/veth0", "kind": "bridge"}}, red_blue())
+    assert not v.passed and v.kind == "link" and "is a veth, not a bridge" in v.message
+
+
+# --------------------------------------------------------------- messages never suggest breaking the host
+def test_no_advice_that_would_cut_the_machine_off():
+    h = host(addresses=(Address("eth0", socket.AF_INET, "192.0.2.2/24"),),
+             routes=(Route("default", socket.AF_INET, dev="eth0", via="192.0.2.1"),))
+    s = red_blue()
+    s2 = snap(h, s.netns[RED], s.netns[BLUE])
+    v = grade({"address": {"dev": "RED/veth0", "cidr": "192.0.2.2/24"}}, s2)
+    assert not v.passed and "real network device" in v.message and "addr del" not in v.message
+    v = grade({"route": {"dst": "default", "via": "192.0.2.254"}}, s2)
+    assert not v.passed and "will not suggest" in v.message and "replace" not in v.message
+    v = grade({"netns": {"name": "host", "only_lo": True}}, s2)
+    assert not v.passed and "link del" not in v.message

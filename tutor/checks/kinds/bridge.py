@@ -1,0 +1,105 @@
+"""bridge: a bridge device and its ports (what `brctl show` / `bridge link` list).
+
+    - bridge: {dev: nsbr0, ports: [vethc1, vethc2], up: true}
+    - bridge: {dev: node1/cni0, ports: [vethpod1]}
+    - bridge: {dev: nsbr0, ports: [vethc1], ports_up: true}
+
+Ports are the links whose master is the bridge; they always live in the bridge's own netns,
+so a port written "NS/name" must name that same netns. Extra ports are allowed.
+`up: true` is about the bridge being switched on; a bridge with no port up has no carrier,
+which is said but not failed (a fresh bridge may rightly have no ports yet).
+"""
+from __future__ import annotations
+
+from ...observe.model import Snapshot
+from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_list_of
+from ..refs import (Missing, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_link, netns_arg,
+                    netns_ref_problem, resolve_dev, same_ref, split_ifref, where)
+from ..registry import register
+from .link import kind_name, state_words
+
+
+@register
+class BridgeExpectation(Expectation):
+    kind = "bridge"
+    fields = {
+        "dev": Field(v_ifref, required=True, doc="nsbr0 (host) or node1/cni0"),
+        "netns": Field(netns_ref_problem, doc="the netns, if dev does not say it"),
+        "ports": Field(v_list_of(v_ifref), default=(), doc="names of links that must be its ports"),
+        "up": Field(v_bool, doc="the bridge is switched on (true) / off (false)"),
+        "ports_up": Field(v_bool, doc="every listed port is switched on"),
+    }
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        out = dev_netns_problem(spec)
+        bridge_ns, _ = split_ifref(spec["dev"])
+        if bridge_ns is None:
+            bridge_ns = spec.get("netns", "host")
+        for port in spec.get("ports", []):
+            port_ns, _ = split_ifref(port)
+            if port_ns is not None and not same_ref(port_ns, bridge_ns):
+                out.append(f"'bridge.ports': {port} is in {port_ns}, but ports of a bridge live in the bridge's "
+                           f"netns ({bridge_ns if isinstance(bridge_ns, str) else 'the one given by netns'})")
+        return out
+
+    def describe(self) -> str:
+        text = f"bridge {describe_ifref(self.dev, self.netns)}"
+        if self.up is not None:
+            text += " up" if self.up else " down"
+        if self.ports:
+            text += f" with ports {', '.join(split_ifref(p)[1] for p in self.ports)}"
+            if self.ports_up:
+                text += " (all up)"
+        return text
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        place = resolve_dev(snap, self.dev, self.netns)
+        if isinstance(place, Missing):
+            return self.fail(*place)
+        ns, name = place
+        br = ns.link(name)
+        if br is None:
+            missing = missing_link(snap, ns, name)
+            if find_links(snap, name) or ns.error:
+                return self.fail(*missing)
+            return self.fail(missing.observed, f"{where(ns)} has no bridge {name}: "
+                             f"{cmd_in(ns, f'link add {name} type bridge')}")
+        ports = sorted(l.name for l in ns.links if l.master == br.name)
+        observed = (f"{br.name} in {where(ns)}: {kind_name(br)}, {state_words(br)}, "
+                    f"ports: {', '.join(ports) or 'none'}")
+        if br.kind != "bridge":
+            return self.fail(observed, f"{br.name} in {where(ns)} is a {kind_name(br)}, not a bridge: "
+                             f"{cmd_in(ns, f'link del {br.name}')}; {cmd_in(ns, f'link add {br.name} type bridge')}")
+        if self.up is True and not br.admin_up:
+            return self.fail(observed, f"{br.name} is in {where(ns)} but DOWN: {cmd_in(ns, f'link set {br.name} up')}")
+        if self.up is False and br.admin_up:
+            return self.fail(observed, f"{br.name} in {where(ns)} is up, expected down: "
+                             f"{cmd_in(ns, f'link set {br.name} down')}")
+
+        for port in self.ports:
+            name = split_ifref(port)[1]
+            link = ns.link(name)
+            if link is None:
+                elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode]
+                if elsewhere:
+                    other, _ = elsewhere[0]
+                    return self.fail(observed, f"{name} is in {where(other)}, but a port of {br.name} must be in "
+                                     f"{where(ns)}, where the bridge is: "
+                                     f"{cmd_in(other, f'link set {name} netns {netns_arg(ns)}')}")
+                return self.fail(observed, f"{where(ns)} has no interface {name} to be a port of {br.name}: create "
+                                 f"it (usually the host end of a veth pair), then "
+                                 f"{cmd_in(ns, f'link set {name} master {br.name}')}")
+            if link.master != br.name:
+                now = f"is a port of {link.master}" if link.master else "is not a port of any bridge"
+                return self.fail(observed, f"{name} {now}, expected a port of {br.name}: "
+                                 f"{cmd_in(ns, f'link set {name} master {br.name}')}")
+            if self.ports_up and not link.admin_up:
+                return self.fail(observed, f"port {name} of {br.name} is in {where(ns)} but DOWN: "
+                                 f"{cmd_in(ns, f'link set {name} up')}")
+
+        if br.admin_up and br.operstate == "DOWN":
+            observed += " (no carrier: none of its ports is up yet)"
+        evidence = {"netns": where(ns), "bridge": br.name, "operstate": br.operstate, "ports": ports}
+        return self.ok(observed, evidence)
+

@@ -1,0 +1,158 @@
+"""link: one interface in a netns, with optional facts about it (or: it must not exist).
+
+    - link: {dev: RED/veth0, kind: veth, up: true, mtu: 1500}
+    - link: {dev: node1/flannel.1, kind: vxlan, mtu: 1450}
+    - link: {dev: vethc1, master: nsbr0}          # plain name = the host's netns
+    - link: {dev: c1/eth0, absent: true}
+
+`up: true` means the interface can carry traffic: switched on (`ip link set X up`) and not
+DOWN or LOWERLAYERDOWN. `state` compares the kernel's operstate exactly (UP, DOWN, UNKNOWN...).
+"""
+from __future__ import annotations
+
+from ...observe.model import Link, NetNS, Snapshot
+from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_int, v_mac, v_one_of, v_str
+from ..refs import (Missing, cmd_in, describe_ifref, dev_netns_problem, is_real_device, link_by_index,
+                    netns_ref_problem, resolve_dev, resolve_link, where)
+from ..registry import register
+
+OPERSTATES = ("UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN", "DORMANT", "NOTPRESENT", "TESTING")
+
+
+def kind_name(link: Link) -> str:
+    return link.kind or "plain device"
+
+
+def state_words(link: Link) -> str:
+    """"UP", "DOWN", or "switched on but LOWERLAYERDOWN": what `ip -br link` would make you read."""
+    if not link.admin_up:
+        return "DOWN"
+    if link.operstate in ("UP", "UNKNOWN"):
+        return "UP"
+    return f"switched on but {link.operstate}"
+
+
+def carries_traffic(link: Link, snap: Snapshot | None = None) -> bool:
+    """Switched on, and the kernel agrees it can pass packets.
+
+    A veth's carrier is nothing but its peer being switched on, so with the peer in view that is
+    what decides: operstate trails `ip link set up` by up to a second (the kernel's linkwatch),
+    and a check must not flicker red right after the learner did the right thing."""
+    if not link.admin_up:
+        return False
+    if link.kind == "veth" and snap is not None:
+        peer = link_by_index(snap, link.peer_netns, link.peer_ifindex)
+        if peer is not None:
+            return peer[1].admin_up
+    return link.operstate not in ("DOWN", "LOWERLAYERDOWN", "NOTPRESENT")
+
+
+def why_not_up(snap: Snapshot, ns: NetNS, link: Link) -> str:
+    """Why *link* is not carrying traffic, and the command that fixes it."""
+    if not link.admin_up:
+        return f"{link.name} is in {where(ns)} but DOWN: {cmd_in(ns, f'link set {link.name} up')}"
+    if link.kind == "veth":
+        peer = link_by_index(snap, link.peer_netns, link.peer_ifindex)
+        if peer is not None and not peer[1].admin_up:
+            pns, plink = peer
+            return (f"{link.name} in {where(ns)} is up, but its peer {plink.name} in {where(pns)} is DOWN, so it "
+                    f"shows LOWERLAYERDOWN (a cable plugged in at one end only): "
+                    f"{cmd_in(pns, f'link set {plink.name} up')}")
+        return (f"{link.name} in {where(ns)} is up, but shows {link.operstate}: a veth carries traffic only "
+                f"when its peer{' ' + link.peer_name if link.peer_name else ''} is up too")
+    if link.kind == "bridge":
+        return (f"{link.name} in {where(ns)} is switched on but has no carrier ({link.operstate}): a bridge "
+                f"comes UP when at least one of its ports is up; add a port and bring it up")
+    return (f"{link.name} in {where(ns)} is switched on but {link.operstate}: the device under it "
+            f"(its lower layer or peer) is not up")
+
+
+@register
+class LinkExpectation(Expectation):
+    kind = "link"
+    fields = {
+        "dev": Field(v_ifref, required=True, doc="RED/veth0, or veth0 for the host"),
+        "netns": Field(netns_ref_problem, doc="the netns, if dev does not say it"),
+        "kind": Field(v_str, doc="veth, bridge, vxlan, dummy..."),
+        "up": Field(v_bool, doc="carries traffic (true) / switched off (false)"),
+        "state": Field(v_one_of(*OPERSTATES), doc="exact operstate"),
+        "mtu": Field(v_int),
+        "master": Field(v_str, doc="the bridge it is a port of"),
+        "mac": Field(v_mac),
+        "absent": Field(v_bool, default=False, doc="the interface must NOT exist there"),
+    }
+
+    def __init__(self, spec, line=None):
+        super().__init__(spec, line)
+        # The field "kind" (veth, bridge...) must not hide the expectation's own kind ("link").
+        self.link_kind = self.spec.get("kind")
+        del self.kind
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        out = dev_netns_problem(spec)
+        if spec.get("absent") and any(k in spec for k in ("kind", "up", "state", "mtu", "master", "mac")):
+            out.append("'link': absent: true cannot be combined with other facts about the link")
+        return out
+
+    def describe(self) -> str:
+        who = describe_ifref(self.dev, self.netns)
+        if self.absent:
+            return f"no interface {who}"
+        facts = [f"{label} {value}" for label, value in (("kind", self.link_kind), ("state", self.state),
+                 ("mtu", self.mtu), ("master", self.master), ("mac", self.mac)) if value is not None]
+        if self.up is not None:
+            facts.insert(0, "up" if self.up else "down")
+        return f"interface {who}" + (f" ({', '.join(facts)})" if facts else "")
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        if self.absent:
+            return self._grade_absent(snap)
+        found = resolve_link(snap, self.dev, self.netns)
+        if isinstance(found, Missing):
+            return self.fail(*found)
+        ns, link = found
+        observed = (f"{link.name} in {where(ns)}: {kind_name(link)}, {state_words(link)}, mtu {link.mtu}"
+                    + (f", master {link.master}" if link.master else "") + (f", mac {link.mac}" if link.mac else ""))
+        name = link.name
+
+        if self.link_kind is not None and link.kind != self.link_kind:
+            return self.fail(observed, f"{name} in {where(ns)} is a {kind_name(link)}, not a {self.link_kind}: "
+                             f"delete it ({cmd_in(ns, f'link del {name}')}) and create it with type {self.link_kind}")
+        if self.up is True and not carries_traffic(link, snap):
+            return self.fail(observed, why_not_up(snap, ns, link))
+        if self.up is False and link.admin_up:
+            return self.fail(observed, f"{name} in {where(ns)} is up, expected down: {cmd_in(ns, f'link set {name} down')}")
+        if self.state is not None and link.operstate != self.state:
+            hint = why_not_up(snap, ns, link) if self.state == "UP" else f"expected state {self.state}"
+            return self.fail(observed, f"{name} in {where(ns)} has state {link.operstate}; {hint}")
+        if self.mtu is not None and link.mtu != self.mtu:
+            return self.fail(observed, f"{name} in {where(ns)} has MTU {link.mtu}, expected {self.mtu}: "
+                             f"{cmd_in(ns, f'link set {name} mtu {self.mtu}')}")
+        if self.master is not None and link.master != self.master:
+            now = f"is a port of {link.master}" if link.master else "is not a port of any bridge"
+            return self.fail(observed, f"{name} in {where(ns)} {now}, expected {self.master}: "
+                             f"{cmd_in(ns, f'link set {name} master {self.master}')}")
+        if self.mac is not None and (link.mac or "").lower() != self.mac.lower():
+            return self.fail(observed, f"{name} in {where(ns)} has MAC {link.mac}, expected {self.mac.lower()}: "
+                             f"{cmd_in(ns, f'link set {name} address {self.mac.lower()}')}")
+        evidence = {"netns": where(ns), "name": name, "ifindex": link.ifindex, "kind": link.kind,
+                    "operstate": link.operstate, "mtu": link.mtu, "master": link.master, "mac": link.mac}
+        return self.ok(observed, evidence)
+
+    def _grade_absent(self, snap: Snapshot) -> Verdict:
+        place = resolve_dev(snap, self.dev, self.netns)
+        if isinstance(place, Missing):   # no such namespace: certainly no such link in it
+            return self.ok(place.observed, {"absent": self.dev})
+        ns, name = place
+        link = ns.link(name)
+        if link is None:
+            if ns.error and not ns.links:
+                return self.fail(f"nstutor could not read {where(ns)}: {ns.error}",
+                                 f"nstutor could not look inside {where(ns)}; run it as root (sudo).")
+            return self.ok(f"{where(ns)} has no {name}", {"netns": where(ns), "absent": name})
+        observed = f"{name} is in {where(ns)} ({kind_name(link)}, {state_words(link)})"
+        if is_real_device(ns, name):
+            return self.fail(observed, f"{name} is a real network device of this machine; nstutor will not "
+                             "suggest deleting it")
+        return self.fail(observed, f"{name} should be gone from {where(ns)}: {cmd_in(ns, f'link del {name}')}")

@@ -1,0 +1,144 @@
+"""listening: a TCP (or UDP) port is open for connections in a network namespace.
+
+    - listening: {port: 8081}                                  # in the host's netns
+    - listening: {netns: c1, port: 80}
+    - listening: {netns_of: {comm: pause}, port: 8080, process: {cmdline: app-a}}
+    - listening: {netns: RED, port: 53, proto: udp, ip: 10.11.11.2}
+
+A socket bound to the wildcard address (0.0.0.0 or ::) counts for any `ip`. When the port is
+not open where expected, the message says where it is open instead ("8081 is listening, but
+in c1, not in the host's").
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from ...observe.model import NetNS, Snapshot, Socket
+from ..base import Expectation, Field, Verdict, v_int, v_ip, v_one_of, v_selector
+from ..refs import Missing, describe_netns_ref, netns_ref_problem, resolve_netns, where
+from ..registry import register
+from .. import select
+
+WILDCARDS = ("0.0.0.0", "::", "*")
+
+
+def is_open(sock: Socket, proto: str) -> bool:
+    return sock.proto == proto and (sock.state == "LISTEN" if proto == "tcp" else sock.state in ("UNCONN", "LISTEN"))
+
+
+def covers(sock: Socket, ip: str | None) -> bool:
+    """Does a socket bound to sock.ip accept packets for *ip*? (wildcards accept all)."""
+    if ip is None or sock.ip in WILDCARDS:
+        return True
+    try:
+        return ipaddress.ip_address(sock.ip) == ipaddress.ip_address(ip)
+    except ValueError:
+        return sock.ip == ip
+
+
+def sock_text(sock: Socket) -> str:
+    host = f"[{sock.ip}]" if ":" in sock.ip else sock.ip
+    return f"{sock.proto} {host}:{sock.port}"
+
+
+def _where_host(ns: NetNS) -> str:
+    return "the host's" if ns.is_host else where(ns)
+
+
+@register
+class ListeningExpectation(Expectation):
+    kind = "listening"
+    fields = {
+        "netns": Field(netns_ref_problem, doc="RED, host (the default), or {netns_of: ...}"),
+        "netns_of": Field(v_selector, doc="the netns of this process, e.g. {comm: pause}"),
+        "port": Field(v_int, required=True),
+        "proto": Field(v_one_of("tcp", "udp"), default="tcp"),
+        "ip": Field(v_ip, doc="the local address it must accept on"),
+        "process": Field(v_selector, doc="the process that must hold the socket"),
+    }
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        out = []
+        if "netns" in spec and "netns_of" in spec:
+            out.append("'listening': give either netns or netns_of, not both")
+        if not 0 < spec["port"] < 65536:
+            out.append(f"'listening.port': {spec['port']} is not a port number (1-65535)")
+        return out
+
+    def _ref(self):
+        return {"netns_of": self.netns_of} if self.netns_of is not None else self.netns
+
+    def describe(self) -> str:
+        text = f"{self.proto} port {self.port} open"
+        if self.ip:
+            text += f" on {self.ip}"
+        text += f" in {describe_netns_ref(self._ref())}"
+        if self.process is not None:
+            text += f", held by {select.describe_selector(self.process)}"
+        return text
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        ns = resolve_netns(snap, self._ref())
+        if isinstance(ns, Missing):
+            return self.fail(*ns)
+        on_port = [s for s in ns.sockets if s.port == self.port]
+        opened = [s for s in on_port if is_open(s, self.proto)]
+        matching = [s for s in opened if covers(s, self.ip)]
+        listing = ", ".join(sock_text(s) for s in on_port) or f"nothing on port {self.port}"
+        observed = f"in {where(ns)}: {listing}"
+
+        if not matching:
+            return self.fail(observed, self._why_not(snap, ns, on_port, opened))
+        if self.process is not None:
+            wanted = {p.pid for p in select.select(snap, self.process)}
+            held = [s for s in matching if wanted & set(s.pids)]
+            if not held:
+                holders = sorted({pid for s in matching for pid in s.pids})
+                if not holders:
+                    return self.fail(observed, f"port {self.port} is open in {where(ns)}, but nstutor cannot see "
+                                     "which process holds it; run nstutor as root (sudo).")
+                names = ", ".join(select.name(snap.processes[p]) if p in snap.processes else f"pid {p}"
+                                  for p in holders[:3])
+                return self.fail(observed + f" (held by {names})",
+                                 f"port {self.port} is open in {where(ns)}, but by {names}, not by "
+                                 f"{select.describe_selector(self.process)}: stop that one first, then start yours.")
+            matching = held
+        sock = matching[0]
+        return self.ok(f"{sock_text(sock)} is open in {where(ns)}",
+                       {"netns": where(ns), "proto": sock.proto, "ip": sock.ip, "port": sock.port,
+                        "pids": list(sock.pids)})
+
+    def _why_not(self, snap: Snapshot, ns: NetNS, on_port: list[Socket], opened: list[Socket]) -> str:
+        if opened:   # open, but bound to another address
+            bound = ", ".join(s.ip for s in opened)
+            return (f"port {self.port} is open in {where(ns)}, but only on {bound}, not on {self.ip}: "
+                    f"bind the server to {self.ip} or to 0.0.0.0")
+        other_proto = "udp" if self.proto == "tcp" else "tcp"
+        if any(is_open(s, other_proto) for s in on_port):
+            return f"port {self.port} is open for {other_proto}, not {self.proto}, in {where(ns)}"
+        elsewhere = [o for o in snap.netns.values() if o.inode != ns.inode
+                     and any(s.port == self.port and is_open(s, self.proto) and covers(s, self.ip) for s in o.sockets)]
+        elsewhere.sort(key=lambda o: (not o.is_host, o.label))
+        if elsewhere:
+            other = elsewhere[0]
+            place = "in the host's netns" if other.is_host else f"in netns {where(other)}"
+            return (f"{self.port} is listening, but {place}, not in {_where_host(ns)}: stop it there and start "
+                    f"the server inside {where(ns)}" + (f" ({_run_in(ns)} ...)" if _run_in(ns) else ""))
+        if ns.error and not ns.sockets:
+            return f"nstutor could not read the sockets of {where(ns)} ({ns.error}); run it as root (sudo)."
+        if self.proto == "udp":
+            return f"nothing is bound to udp port {self.port} in {where(ns)}: start the server there"
+        example = f"{_run_in(ns)} python3 -m http.server {self.port}".strip()
+        return f"nothing listens on tcp port {self.port} in {where(ns)}: start a server there, e.g. {example}"
+
+
+def _run_in(ns: NetNS) -> str:
+    """The prefix that runs a program inside *ns*."""
+    if ns.is_host:
+        return ""
+    if ns.names:
+        return f"ip netns exec {ns.names[0]}"
+    if ns.pids:
+        return f"nsenter --net=/proc/{ns.pids[0]}/ns/net"
+    return f"nsenter --net=<net:[{ns.inode}]>"

@@ -1,0 +1,115 @@
+"""neighbour: an entry in a netns's neighbour (ARP / NDP) table, as `ip neigh` shows it.
+
+    - neighbour: {netns: node1, dev: flannel.1, ip: 172.16.1.0, mac: 0a:58:ac:10:01:00, permanent: true}
+    - neighbour: {netns: RED, ip: 10.11.11.3}               # RED has learned 10.11.11.3's MAC
+"""
+from __future__ import annotations
+
+from ...observe.model import Neighbour, Snapshot
+from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_mac
+from ..refs import Missing, cmd_in, describe_netns_ref, dev_netns_problem, missing_link, netns_ref_problem, \
+    resolve_dev, resolve_netns, split_ifref, where
+from ..registry import register
+from .route import same_ip
+
+LEARNED_OK = ("REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP")
+
+
+def neigh_text(n: Neighbour) -> str:
+    return f"{n.ip} dev {n.dev} " + (f"lladdr {n.mac} " if n.mac else "") + n.state
+
+
+@register
+class NeighbourExpectation(Expectation):
+    kind = "neighbour"
+    fields = {
+        "netns": Field(netns_ref_problem, doc="RED, host (the default), or {netns_of: ...}"),
+        "dev": Field(v_ifref, doc="the device the entry is on"),
+        "ip": Field(v_ip, required=True),
+        "mac": Field(v_mac, doc="the link-layer address it resolves to"),
+        "permanent": Field(v_bool, doc="added by hand (nud permanent) rather than learned"),
+    }
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        return dev_netns_problem(spec)
+
+    def _netns_ref(self):
+        if self.dev and split_ifref(self.dev)[0] is not None:
+            return split_ifref(self.dev)[0]
+        return self.netns
+
+    def describe(self) -> str:
+        text = f"a neighbour entry {self.ip}"
+        if self.mac:
+            text += f" -> {self.mac.lower()}"
+        if self.dev:
+            text += f" on {split_ifref(self.dev)[1]}"
+        if self.permanent is not None:
+            text += " (permanent)" if self.permanent else " (learned)"
+        return text + f" in {describe_netns_ref(self._netns_ref())}"
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        dev = None
+        if self.dev:
+            place = resolve_dev(snap, self.dev, self.netns)
+            if isinstance(place, Missing):
+                return self.fail(*place)
+            ns, dev = place
+            if ns.link(dev) is None:
+                return self.fail(*missing_link(snap, ns, dev))
+        else:
+            ns = resolve_netns(snap, self.netns)
+            if isinstance(ns, Missing):
+                return self.fail(*ns)
+
+        entries = [n for n in ns.neighbours if same_ip(n.ip, self.ip)]
+        listing = "; ".join(neigh_text(n) for n in entries) or f"no entry for {self.ip}"
+        observed = f"neighbours in {where(ns)}: {listing}"
+        replace = cmd_in(ns, f"neigh replace {self.ip} lladdr {(self.mac or 'MAC').lower()} dev {dev or 'DEV'}"
+                         + (" nud permanent" if self.permanent is not False else ""))
+
+        if not entries:
+            if self.mac is None and not self.permanent:
+                return self.fail(observed, f"{where(ns)} has not resolved {self.ip} yet: it learns the MAC with "
+                                 f"the first packet sent there ({_exec(ns, f'ping -c 1 -W 1 {self.ip}')})")
+            return self.fail(observed, f"{where(ns)} has no neighbour entry for {self.ip}: "
+                             + replace.replace(" replace ", " add ", 1))
+        on_dev = [n for n in entries if dev is None or n.dev == dev]
+        if not on_dev:
+            return self.fail(observed, f"the entry for {self.ip} in {where(ns)} is on {entries[0].dev}, "
+                             f"expected {dev}: {replace}")
+        for n in on_dev:
+            if self._matches(n):
+                return self.ok(neigh_text(n) + f" in {where(ns)}",
+                               {"netns": where(ns), "ip": n.ip, "dev": n.dev, "mac": n.mac, "state": n.state})
+        n = on_dev[0]
+        if n.mac is None or n.state in ("FAILED", "INCOMPLETE"):
+            why = f"{self.ip} did not answer (state {n.state})"
+            return self.fail(observed, f"the entry for {self.ip} in {where(ns)} has no MAC: {why}"
+                             + (f"; add it by hand: {replace}" if self.mac else
+                                "; check the link to it is up and the addresses are on one subnet"))
+        if self.mac is not None and n.mac.lower() != self.mac.lower():
+            return self.fail(observed, f"{self.ip} in {where(ns)} resolves to {n.mac}, expected "
+                             f"{self.mac.lower()}: {replace}")
+        if self.permanent and n.state != "PERMANENT":
+            return self.fail(observed, f"the entry for {self.ip} in {where(ns)} was learned ({n.state}), "
+                             f"not added by hand: {replace}")
+        return self.fail(observed, f"the entry for {self.ip} in {where(ns)} is PERMANENT (added by hand), "
+                         f"expected a learned one: {cmd_in(ns, f'neigh del {self.ip} dev {n.dev}')}")
+
+    def _matches(self, n: Neighbour) -> bool:
+        if n.mac is None or n.state not in LEARNED_OK:
+            return False
+        if self.mac is not None and n.mac.lower() != self.mac.lower():
+            return False
+        if self.permanent is True and n.state != "PERMANENT":
+            return False
+        if self.permanent is False and n.state == "PERMANENT":
+            return False
+        return True
+
+
+def _exec(ns, command: str) -> str:
+    """A non-ip command run inside *ns*."""
+    return cmd_in(ns, command.split(" ", 1)[1], tool=command.split(" ", 1)[0])

@@ -1,0 +1,293 @@
+"""reachable: from one netns, an address answers one ping (or accepts one TCP connection).
+
+    - reachable: {from: RED, to: 10.11.11.3}
+    - reachable: {from: c1, to: 10.22.0.3, port: 80}
+    - reachable: {from: {netns_of: {comm: pause}}, to: 172.16.2.2}
+
+This is the one kind that does something (it is `active`): a throwaway thread enters the
+source netns (setns on the existing namespace file, opened read-only: nothing is created),
+makes its socket there and sends exactly ONE ICMP echo, or makes ONE TCP connection
+attempt, with a one-second timeout. The calling thread never moves.
+
+Safety: nstutor only probes addresses that are assigned to an interface of some network
+namespace on this machine, and only when the source netns's route to it leaves through a
+virtual device (veth, bridge, vxlan, dummy, lo...), never straight out of a real network
+card. So a probe cannot be aimed at another machine.
+"""
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import secrets
+import socket
+import struct
+import time
+from dataclasses import dataclass
+
+from ...observe.model import NetNS, Route, Snapshot
+from ...observe.setns import each_in_namespace
+from ..base import Expectation, Field, Verdict, v_int, v_ip
+from ..refs import Missing, describe_netns_ref, netns_ref_problem, owners_of_ip, resolve_netns, where
+from ..registry import register
+from .link import carries_traffic, why_not_up
+from .route import LOCAL_TABLE, route_key, route_text
+
+TIMEOUT = 1.0
+#: Link kinds whose packets stay inside this machine (a vxlan is checked through its underlay too).
+VIRTUAL_KINDS = {"veth", "bridge", "vxlan", "dummy", "vrf", "geneve", "netkit"}
+
+
+# --------------------------------------------------------------- which way would the packet go
+def _best_routes(ns: NetNS, ip: ipaddress._BaseAddress) -> dict[int, Route]:
+    """For each routing table (but local), its longest-prefix match for *ip*, like the kernel's lookup."""
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    best: dict[int, tuple[int, Route]] = {}
+    for r in ns.routes:
+        if r.table == LOCAL_TABLE or r.family != family:
+            continue
+        key = route_key(r.dst, r.family)
+        if isinstance(key, tuple):            # default
+            length, hit = 0, key[0] == "default"
+        elif isinstance(key, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            length, hit = key.prefixlen, ip in key
+        else:
+            continue
+        if hit and length > best.get(r.table, (-1, None))[0]:
+            best[r.table] = (length, r)
+    return {table: r for table, (_, r) in best.items()}
+
+
+def _route_to(ns: NetNS, ip: ipaddress._BaseAddress) -> Route | None:
+    """The route the main table would use (or, without one there, the best of any other table)."""
+    best = _best_routes(ns, ip)
+    return best.get(254) or next(iter(best.values()), None)
+
+
+def _leaves_machine(ns: NetNS, dev: str | None, depth: int = 0) -> str | None:
+    """Why sending out of *dev* in *ns* could reach another machine (None: it stays inside)."""
+    if dev is None:
+        return "its route names no device, so nstutor cannot tell where the packet would go"
+    if dev == "lo":
+        return None
+    link = ns.link(dev)
+    if link is None:
+        return f"nstutor cannot see the device {dev}"
+    if link.kind not in VIRTUAL_KINDS:
+        return f"the route leaves through {dev}, a real network device ({link.kind or 'hardware'})"
+    if link.kind == "vxlan" and link.vxlan is not None and link.vxlan.dev and depth < 3:
+        return _leaves_machine(ns, link.vxlan.dev, depth + 1)
+    return None
+
+
+# --------------------------------------------------------------- the probe
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    detail: str                 # what happened, in words
+    rtt_ms: float | None = None
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def _ping_once(ip: str) -> ProbeResult:
+    """One ICMP echo to *ip* from the calling thread's netns; waits at most TIMEOUT seconds."""
+    v6 = ipaddress.ip_address(ip).version == 6
+    family, proto = (socket.AF_INET6, socket.IPPROTO_ICMPV6) if v6 else (socket.AF_INET, socket.IPPROTO_ICMP)
+    request, reply = (128, 129) if v6 else (8, 0)
+    unreachable = {1: "destination unreachable", 3: "time exceeded"} if v6 else \
+                  {3: "destination unreachable", 11: "time exceeded"}
+    try:
+        sock, raw = socket.socket(family, socket.SOCK_RAW, proto), True
+    except PermissionError:
+        try:    # unprivileged ping sockets, where net.ipv4.ping_group_range allows them
+            sock, raw = socket.socket(family, socket.SOCK_DGRAM, proto), False
+        except OSError:
+            return ProbeResult(False, "sending a ping needs root (a raw ICMP socket): run nstutor with sudo")
+    ident, seq = secrets.randbits(16), 1
+    token = b"nstutor-" + secrets.token_bytes(8)
+    header = struct.pack("!BBHHH", request, 0, 0, ident, seq)
+    packet = header[:2] + (b"\0\0" if v6 else struct.pack("!H", _checksum(header + token))) + header[4:] + token
+    with sock:
+        started = time.monotonic()
+        deadline = started + TIMEOUT
+        try:
+            sock.sendto(packet, (ip, 0))
+        except OSError as exc:
+            return ProbeResult(False, f"the ping could not be sent: {exc.strerror or exc}")
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return ProbeResult(False, f"no answer within {TIMEOUT:g} second")
+            sock.settimeout(left)
+            try:
+                data, _ = sock.recvfrom(2048)
+            except (TimeoutError, socket.timeout):
+                return ProbeResult(False, f"no answer within {TIMEOUT:g} second")
+            except OSError as exc:
+                return ProbeResult(False, f"the ping failed: {exc.strerror or exc}")
+            icmp = data[(data[0] & 0x0F) * 4:] if (raw and not v6) else data
+            if len(icmp) < 8:
+                continue
+            kind, code, _, rid, rseq = struct.unpack("!BBHHH", icmp[:8])
+            if kind == reply and rseq == seq and (rid == ident or not raw) and icmp[8:] == token:
+                return ProbeResult(True, "answered", (time.monotonic() - started) * 1000.0)
+            if kind in unreachable and _quotes_our_echo(icmp[8:], v6, ident, raw):
+                return ProbeResult(False, f"{unreachable[kind]} (ICMP code {code})")
+
+
+def _quotes_our_echo(quoted: bytes, v6: bool, ident: int, raw: bool) -> bool:
+    """Does an ICMP error carry our echo request (the original packet is quoted after the header)?"""
+    offset = 40 if v6 else (quoted[0] & 0x0F) * 4 if quoted else 0
+    inner = quoted[offset:offset + 8]
+    if len(inner) < 8:
+        return False
+    return not raw or struct.unpack("!H", inner[4:6])[0] == ident
+
+
+def _connect_once(ip: str, port: int) -> ProbeResult:
+    """One TCP connection attempt to ip:port from the calling thread's netns, at most TIMEOUT seconds."""
+    family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(TIMEOUT)
+        started = time.monotonic()
+        try:
+            sock.connect((ip, port))
+        except (TimeoutError, socket.timeout):
+            return ProbeResult(False, f"no answer within {TIMEOUT:g} second")
+        except ConnectionRefusedError:
+            return ProbeResult(False, f"{ip} answered, but refused the connection: nothing listens on port {port}")
+        except OSError as exc:
+            return ProbeResult(False, f"the connection failed: {exc.strerror or exc}")
+        return ProbeResult(True, "connected", (time.monotonic() - started) * 1000.0)
+
+
+def _netns_path(ns: NetNS) -> str | None:
+    """A file that names *ns* (opened read-only by the probe thread; nothing is ever created)."""
+    for name in ns.names:
+        if os.path.exists(f"/run/netns/{name}"):
+            return f"/run/netns/{name}"
+    try:
+        if os.stat("/proc/self/ns/net").st_ino == ns.inode:
+            return "/proc/self/ns/net"
+    except OSError:
+        pass
+    for pid in ns.pids:
+        path = f"/proc/{pid}/ns/net"
+        try:
+            if os.stat(path).st_ino == ns.inode:
+                return path
+        except OSError:
+            continue
+    return None
+
+
+def probe(ns: NetNS, ip: str, port: int | None) -> ProbeResult:
+    """Send the one probe from inside *ns*, in a throwaway thread."""
+    path = _netns_path(ns)
+    if path is None:
+        return ProbeResult(False, f"{where(ns)} is gone (nothing names it any more)")
+
+    def run(_key) -> ProbeResult:
+        # The namespace file could have been replaced since the snapshot: make sure we are where we meant.
+        if os.stat("/proc/thread-self/ns/net").st_ino != ns.inode:
+            return ProbeResult(False, f"{where(ns)} changed since nstutor looked; check again")
+        return _ping_once(ip) if port is None else _connect_once(ip, port)
+
+    result = each_in_namespace("net", [(path, "probe")], run).get("probe")
+    if isinstance(result, OSError):
+        if result.errno in (errno.EPERM, errno.EACCES):
+            return ProbeResult(False, "entering the namespace needs root: run nstutor with sudo")
+        return ProbeResult(False, f"could not enter {where(ns)}: {result.strerror or result}")
+    return result or ProbeResult(False, "the probe did not run")
+
+
+# --------------------------------------------------------------- the expectation
+@register
+class ReachableExpectation(Expectation):
+    kind = "reachable"
+    active = True
+    fields = {
+        "from": Field(netns_ref_problem, required=True, doc="the netns to probe from"),
+        "to": Field(v_ip, required=True, doc="an address on this machine"),
+        "port": Field(v_int, doc="TCP port (without it: one ping)"),
+    }
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        if "port" in spec and not 0 < spec["port"] < 65536:
+            return [f"'reachable.port': {spec['port']} is not a port number (1-65535)"]
+        return []
+
+    @property
+    def source(self):
+        return self.spec["from"]
+
+    def describe(self) -> str:
+        what = f"TCP port {self.port} of {self.to}" if self.port else self.to
+        return f"{what} reachable from {describe_netns_ref(self.source)}"
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        src = resolve_netns(snap, self.source)
+        if isinstance(src, Missing):
+            return self.fail(*src)
+        target = ipaddress.ip_address(self.to)
+        owners = owners_of_ip(snap, self.to)
+        if not owners:
+            return self.fail(f"no interface on this machine has {self.to}",
+                             f"{self.to} is not assigned to any interface in any network namespace here, and "
+                             "nstutor only probes addresses on this machine. Add the address first "
+                             f"(ip -n NS addr add {self.to}/PREFIX dev DEV).")
+        owner_ns, owner_dev, owner_cidr = next((o for o in owners if o[0].inode != src.inode), owners[0])
+        evidence = {"from": where(src), "to": self.to, "port": self.port,
+                    "owner": {"netns": where(owner_ns), "dev": owner_dev, "cidr": owner_cidr}}
+
+        local = any(o[0].inode == src.inode for o in owners)
+        route = None
+        if not local:
+            route = _route_to(src, target)
+            if route is None:
+                return self.fail(f"{where(src)} has no route to {self.to}",
+                                 f"{where(src)} has no route to {self.to} ({owner_cidr} is on {owner_dev} in "
+                                 f"{where(owner_ns)}): give {where(src)} an address on that subnet, or a route "
+                                 "to it")
+            # Policy rules could pick another table: every table's choice must stay on this machine.
+            unsafe = next(filter(None, (_leaves_machine(src, r.dev) for r in _best_routes(src, target).values())),
+                          None)
+            if unsafe:
+                return self.fail(f"{where(src)} would send it by: {route_text(route)}",
+                                 f"nstutor did not probe: {unsafe}, and nstutor only sends probes that stay "
+                                 f"inside this machine. Check the routes in {where(src)}.")
+            evidence["route"] = route_text(route)
+
+        result = probe(src, self.to, self.port)
+        what = f"one TCP connection to {self.to}:{self.port}" if self.port else f"one ping to {self.to}"
+        if result.ok:
+            evidence["rtt_ms"] = round(result.rtt_ms or 0.0, 3)
+            return self.ok(f"{what} from {where(src)}: {result.detail} in {result.rtt_ms:.1f} ms", evidence)
+        observed = f"{what} from {where(src)}: {result.detail}"
+        return self.fail(observed, self._diagnose(snap, src, route, owner_ns, owner_dev, result))
+
+    def _diagnose(self, snap, src, route, owner_ns, owner_dev, result: ProbeResult) -> str:
+        """The most likely reason, from the snapshot: a link on the way that is down, or the way back."""
+        if result.detail.startswith(("sending a ping needs root", "entering the namespace needs root")):
+            return result.detail
+        head = f"{self.to} did not answer from {where(src)} ({result.detail})"
+        if route is not None and route.dev:
+            out = src.link(route.dev)
+            if out is not None and not carries_traffic(out, snap):
+                return f"{head}: {why_not_up(snap, src, out)}"
+        dest = owner_ns.link(owner_dev)
+        if dest is not None and not carries_traffic(dest, snap):
+            return f"{head}: {why_not_up(snap, owner_ns, dest)}"
+        if self.port and "refused" in result.detail:
+            return f"{result.detail}: start a server on port {self.port} in {where(owner_ns)}"
+        return (f"{head}. The links on the way are up; check that {where(owner_ns)} has a route back to "
+                f"{where(src)}'s address, and firewall rules (iptables -S in both)")

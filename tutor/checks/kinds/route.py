@@ -1,0 +1,175 @@
+"""route: a route in a netns's routing table (the main table, as `ip route` shows it).
+
+    - route: {netns: c1, dst: default, via: 10.22.0.1}
+    - route: {netns: node1, dst: 172.16.1.0/24, via: 172.16.1.0, dev: flannel.1, onlink: true}
+    - route: {dst: 10.22.0.0/24, dev: nsbr0}                 # no netns = the host's
+
+Only the facts given are compared; several routes to the same prefix (ECMP, metrics) pass
+when any one of them matches.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from ...observe.model import NetNS, Route, Snapshot
+from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_prefix
+from ..refs import Missing, cmd_in, dev_netns_problem, describe_netns_ref, missing_link, netns_ref_problem, \
+    resolve_dev, resolve_netns, split_ifref, where
+from ..registry import register
+
+LOCAL_TABLE = 255
+
+
+def route_key(dst: str, family: int | None = None):
+    """A comparable destination: ("default", family) or an ip_network."""
+    if dst == "default":
+        return ("default", family)
+    try:
+        net = ipaddress.ip_network(dst, strict=False)
+    except ValueError:
+        return dst
+    if net.prefixlen == 0:
+        return ("default", socket.AF_INET6 if net.version == 6 else socket.AF_INET)
+    return net
+
+
+def route_text(route: Route) -> str:
+    text = route.dst
+    if route.via:
+        text += f" via {route.via}"
+    if route.dev:
+        text += f" dev {route.dev}"
+    if route.onlink:
+        text += " onlink"
+    return text
+
+
+def same_ip(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a == b
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return a == b
+
+
+@register
+class RouteExpectation(Expectation):
+    kind = "route"
+    fields = {
+        "netns": Field(netns_ref_problem, doc="RED, host (the default), or {netns_of: ...}"),
+        "dst": Field(v_prefix, required=True, doc="default, or a prefix like 10.22.0.0/24"),
+        "via": Field(v_ip, doc="gateway address"),
+        "dev": Field(v_ifref, doc="outgoing device (its name, or NS/name)"),
+        "onlink": Field(v_bool, doc="the gateway is reachable on the device even without a matching subnet"),
+    }
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        out = dev_netns_problem(spec)
+        if spec.get("onlink") and not spec.get("via"):
+            out.append("'route': onlink only means something with a gateway (via)")
+        dst, via = spec["dst"], spec.get("via")
+        if via and dst != "default" and ipaddress.ip_network(dst).version != ipaddress.ip_address(via).version:
+            out.append(f"'route': {dst} and the gateway {via} are not the same IP version")
+        return out
+
+    @property
+    def family(self) -> int:
+        if self.dst != "default":
+            return socket.AF_INET6 if ipaddress.ip_network(self.dst).version == 6 else socket.AF_INET
+        if self.via and ipaddress.ip_address(self.via).version == 6:
+            return socket.AF_INET6
+        return socket.AF_INET
+
+    def _netns_ref(self):
+        if self.dev:
+            prefix, _ = split_ifref(self.dev)
+            if prefix is not None:
+                return prefix
+        return self.netns
+
+    def describe(self) -> str:
+        text = "a default route" if self.dst == "default" else f"a route to {self.dst}"
+        if self.via:
+            text += f" via {self.via}"
+        if self.dev:
+            text += f" dev {split_ifref(self.dev)[1]}"
+        if self.onlink:
+            text += " onlink"
+        return text + f" in {describe_netns_ref(self._netns_ref())}"
+
+    def _route_args(self) -> str:
+        args = f"{self.dst}"
+        if self.via:
+            args += f" via {self.via}"
+        if self.dev:
+            args += f" dev {split_ifref(self.dev)[1]}"
+        if self.onlink:
+            args += " onlink"
+        return args
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        if self.dev:
+            place = resolve_dev(snap, self.dev, self.netns)
+            if isinstance(place, Missing):
+                return self.fail(*place)
+            ns, dev = place
+            if ns.link(dev) is None:
+                return self.fail(*missing_link(snap, ns, dev))
+        else:
+            ns = resolve_netns(snap, self.netns)
+            if isinstance(ns, Missing):
+                return self.fail(*ns)
+            dev = None
+
+        want = route_key(self.dst, self.family)
+        routes = [r for r in ns.routes if r.table != LOCAL_TABLE and r.family == self.family]
+        candidates = [r for r in routes if route_key(r.dst, r.family) == want]
+        candidates.sort(key=lambda r: r.table != 254)
+        listing = "; ".join(route_text(r) for r in routes[:8]) or "no routes"
+        observed = f"routes in {where(ns)}: {listing}"
+
+        def mismatch(r: Route) -> str | None:
+            if self.via is not None and not same_ip(r.via, self.via):
+                return f"goes via {r.via}" if r.via else f"goes straight out of {r.dev} (no gateway)"
+            if dev is not None and r.dev != dev:
+                return f"goes out of {r.dev}"
+            if self.onlink is not None and r.onlink != self.onlink:
+                return "is not onlink" if self.onlink else "is onlink"
+            return None
+
+        for r in candidates:
+            if mismatch(r) is None:
+                return self.ok(f"{route_text(r)} in {where(ns)}",
+                               {"netns": where(ns), "route": route_text(r), "dst": r.dst, "via": r.via,
+                                "dev": r.dev, "onlink": r.onlink})
+        if candidates and ns.is_host and self.dst == "default":
+            # Changing the machine's own default route could cut it off the network: say, do not suggest.
+            return self.fail(observed, f"the host's default route {mismatch(candidates[0])}, expected "
+                             f"{self._route_args()}; nstutor will not suggest changing the host's default route")
+        if candidates:
+            r = candidates[0]
+            return self.fail(observed, f"the {_dst_words(self.dst)} in {where(ns)} {mismatch(r)}, expected "
+                             f"{self._route_args()}: {cmd_in(ns, f'route replace {self._route_args()}')}")
+        message = f"{where(ns)} has no {_dst_words(self.dst)}: {cmd_in(ns, f'route add {self._route_args()}')}"
+        if self.via and not self.onlink and not _gateway_is_connected(ns, self.via):
+            message += (f" (first, {self.via} must be on the subnet of one of {where(ns)}'s addresses, "
+                        "or the kernel refuses the route as 'Nexthop has invalid gateway')")
+        return self.fail(observed, message)
+
+
+def _gateway_is_connected(ns: NetNS, via: str) -> bool:
+    ip = ipaddress.ip_address(via)
+    for addr in ns.addresses:
+        try:
+            if ip in ipaddress.ip_interface(addr.cidr).network:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _dst_words(dst: str) -> str:
+    return "default route" if dst == "default" else f"route to {dst}"

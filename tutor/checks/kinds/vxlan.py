@@ -1,0 +1,105 @@
+"""vxlan: a VXLAN tunnel device with its parameters (what `ip -d link show` prints).
+
+    - vxlan: {dev: node1/flannel.1, vni: 1, port: 8472, local: 192.168.100.10,
+              underlay: eth0, learning: false, mtu: 1450}
+
+`port` is the destination UDP port (`dstport`), `underlay` the device the tunnel's packets go
+out of (`dev` on the `ip link add ... type vxlan` line). Most of these are fixed when the
+device is made, so a wrong one is fixed by deleting and re-creating it; messages give the
+whole command, built from the expected values.
+"""
+from __future__ import annotations
+
+from ...observe.model import Link, NetNS, Snapshot
+from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_int, v_ip, v_str
+from ..refs import Missing, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_link, netns_ref_problem, \
+    resolve_dev, where
+from ..registry import register
+from .link import kind_name, state_words
+from .route import same_ip
+
+
+@register
+class VxlanExpectation(Expectation):
+    kind = "vxlan"
+    fields = {
+        "dev": Field(v_ifref, required=True, doc="node1/flannel.1"),
+        "netns": Field(netns_ref_problem, doc="the netns, if dev does not say it"),
+        "vni": Field(v_int, doc="VXLAN network identifier (`id`)"),
+        "port": Field(v_int, doc="destination UDP port (`dstport`), e.g. 8472 or 4789"),
+        "local": Field(v_ip, doc="local tunnel endpoint address"),
+        "underlay": Field(v_str, doc="underlay device (`dev` in ip link add)"),
+        "learning": Field(v_bool, doc="source-address learning on (true) / nolearning (false)"),
+        "mtu": Field(v_int),
+    }
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        return dev_netns_problem(spec)
+
+    def describe(self) -> str:
+        facts = [f"{label} {value}" for label, value in (("vni", self.vni), ("dstport", self.port),
+                 ("local", self.local), ("dev", self.underlay), ("mtu", self.mtu)) if value is not None]
+        if self.learning is not None:
+            facts.append("learning" if self.learning else "nolearning")
+        return f"vxlan {describe_ifref(self.dev, self.netns)}" + (f" ({', '.join(facts)})" if facts else "")
+
+    def _add_command(self, ns: NetNS, name: str, link: Link | None) -> str:
+        """`ip link add NAME type vxlan ...` with the expected values (observed ones fill the gaps)."""
+        info = link.vxlan if link is not None else None
+        vni = self.vni if self.vni is not None else (info.vni if info else None)
+        port = self.port if self.port is not None else (info.port if info else None)
+        local = self.local if self.local is not None else (info.local if info else None)
+        under = self.underlay if self.underlay is not None else (info.dev if info else None)
+        learning = self.learning if self.learning is not None else (info.learning if info else None)
+        args = f"link add {name} type vxlan id {vni if vni is not None else 'VNI'}"
+        args += f" dstport {port}" if port is not None else ""
+        args += f" local {local}" if local is not None else ""
+        args += f" dev {under}" if under is not None else ""
+        args += " nolearning" if learning is False else ""
+        cmd = cmd_in(ns, args)
+        if self.mtu is not None:
+            cmd += "; " + cmd_in(ns, f"link set {name} mtu {self.mtu}")
+        return cmd
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        place = resolve_dev(snap, self.dev, self.netns)
+        if isinstance(place, Missing):
+            return self.fail(*place)
+        ns, name = place
+        link = ns.link(name)
+        if link is None:
+            missing = missing_link(snap, ns, name)
+            if find_links(snap, name) or ns.error:
+                return self.fail(*missing)
+            return self.fail(missing.observed, f"{where(ns)} has no vxlan device {name}: "
+                             f"{self._add_command(ns, name, None)}")
+        recreate = f"{cmd_in(ns, f'link del {name}')}; {self._add_command(ns, name, link)}"
+        if link.kind != "vxlan":
+            return self.fail(f"{name} in {where(ns)} is a {kind_name(link)}",
+                             f"{name} in {where(ns)} is a {kind_name(link)}, not a vxlan: {recreate}")
+        info = link.vxlan
+        if info is None:
+            return self.fail(f"{name} in {where(ns)} is a vxlan, but nstutor could not read its settings",
+                             "nstutor could not read the vxlan details; run it as root (sudo) and check "
+                             f"with {cmd_in(ns, f'-d link show {name}')}")
+        observed = (f"{name} in {where(ns)}: vxlan id {info.vni} dstport {info.port} local {info.local or '-'} "
+                    f"dev {info.dev or '-'} {'learning' if info.learning else 'nolearning'}, mtu {link.mtu}, "
+                    f"{state_words(link)}")
+
+        for label, want, have in (("VNI", self.vni, info.vni), ("destination port", self.port, info.port),
+                                  ("local address", self.local, info.local), ("underlay device", self.underlay, info.dev)):
+            same = same_ip(have, want) if label == "local address" else have == want
+            if want is not None and not same:
+                return self.fail(observed, f"{name} in {where(ns)} has {label} {have if have is not None else 'unset'}, "
+                                 f"expected {want}; it is set when the device is made, so re-create it: {recreate}")
+        if self.learning is not None and info.learning != self.learning:
+            now, want = ("learning", "nolearning") if info.learning else ("nolearning", "learning")
+            return self.fail(observed, f"{name} in {where(ns)} has {now}, expected {want} "
+                             f"(with nolearning the fdb is filled by hand, as flannel does): {recreate}")
+        if self.mtu is not None and link.mtu != self.mtu:
+            return self.fail(observed, f"{name} in {where(ns)} has MTU {link.mtu}, expected {self.mtu}: "
+                             f"{cmd_in(ns, f'link set {name} mtu {self.mtu}')}")
+        evidence = {"netns": where(ns), "name": name, "vni": info.vni, "port": info.port, "local": info.local,
+                    "underlay": info.dev, "learning": info.learning, "mtu": link.mtu}
+        return self.ok(observed, evidence)

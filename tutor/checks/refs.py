@@ -1,0 +1,281 @@
+"""Resolve what a check names (a network namespace, an interface) to what the snapshot holds.
+
+A netns reference is one of:
+
+    RED                       a name in /run/netns (made by `ip netns add RED`)
+    host  (or root)           the host's own network namespace
+    net:[4026532401]          a namespace by inode (what the live panel shows for unnamed ones)
+    {netns_of: {comm: pause}} the network namespace a process is in (a process selector)
+
+An interface reference is "RED/veth0" (veth0 inside RED) or plain "veth0" (the host's).
+
+Resolvers return the object, or a `Missing` (observed, message) that a kind turns into a
+failing verdict with `self.fail(*missing)`: the message says what is missing and the next
+command to try, e.g. "there is no network namespace RED: ip netns add RED".
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, NamedTuple
+
+from ..observe.model import Link, NetNS, Snapshot
+from . import select
+
+HOST_NAMES = ("host", "root")
+
+
+class Missing(NamedTuple):
+    """Why a reference could not be resolved: what the snapshot shows, and what to do."""
+    observed: str
+    message: str
+
+
+# --------------------------------------------------------------- lint helpers
+def netns_ref_problem(value: Any) -> str | None:
+    """Validator for a netns reference field (see the module docstring)."""
+    if isinstance(value, str):
+        if not value or "/" in value or value != value.strip():
+            return f"{value!r} is not a network namespace name like RED (or host)"
+        return None
+    if isinstance(value, dict):
+        if set(value) != {"netns_of"}:
+            return ("a network namespace is a name (RED, host) or {netns_of: {comm: NAME}}; "
+                    f"got the key(s) {', '.join(map(str, value))}")
+        err = select.selector_problem(value["netns_of"])
+        return f"netns_of: {err}" if err else None
+    return "a network namespace is a name (RED, host) or {netns_of: {comm: NAME}}"
+
+
+def split_ifref(ref: str) -> tuple[str | None, str]:
+    """"RED/veth0" -> ("RED", "veth0"); "veth0" -> (None, "veth0")."""
+    if "/" in ref:
+        ns, name = ref.split("/", 1)
+        return ns, name
+    return None, ref
+
+
+def same_ref(a: Any, b: Any) -> bool:
+    """True when two netns references obviously mean the same namespace (lint only)."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b or (a in HOST_NAMES and b in HOST_NAMES)
+    return a == b
+
+
+def dev_netns_problem(spec: dict, dev_field: str = "dev", netns_field: str = "netns") -> list[str]:
+    """Cross-field lint: `dev: RED/veth0` together with `netns: BLUE` contradicts itself."""
+    dev, ns = spec.get(dev_field), spec.get(netns_field)
+    if isinstance(dev, str) and "/" in dev and ns is not None:
+        prefix, _ = split_ifref(dev)
+        if not same_ref(prefix, ns):
+            return [f"'{dev_field}: {dev}' says the device is in {prefix}, but '{netns_field}' says "
+                    f"{ns if isinstance(ns, str) else 'another namespace'}; give the namespace once"]
+    return []
+
+
+def describe_netns_ref(ref: Any) -> str:
+    if ref is None or (isinstance(ref, str) and ref in HOST_NAMES):
+        return "the host"
+    if isinstance(ref, dict):
+        return f"the netns of {select.describe_selector(ref['netns_of'])}"
+    return str(ref)
+
+
+def describe_ifref(ref: str, netns: Any = None) -> str:
+    """"RED/veth0", "veth0" (the host's), or "veth0 in the netns of a process named 'pause'"."""
+    prefix, name = split_ifref(ref)
+    owner = prefix if prefix is not None else netns
+    if owner is None or (isinstance(owner, str) and owner in HOST_NAMES):
+        return name
+    if isinstance(owner, str):
+        return f"{owner}/{name}"
+    return f"{name} in {describe_netns_ref(owner)}"
+
+
+# --------------------------------------------------------------- how messages name things
+def where(ns: NetNS) -> str:
+    """A netns as a phrase that follows 'in': "RED", "the root netns", "the netns of pid 4242"."""
+    if ns.names:
+        return ns.names[0]
+    if ns.is_host:
+        return "the root netns"
+    if ns.pids:
+        return f"the netns of pid {ns.pids[0]} (net:[{ns.inode}])"
+    return f"net:[{ns.inode}]"
+
+
+def cmd_in(ns: NetNS, args: str, tool: str = "ip") -> str:
+    """The command that runs `tool args` inside *ns*: `ip -n RED link ...`, `ip link ...` for the host,
+    `nsenter --net=/proc/PID/ns/net ip link ...` for a namespace that only processes hold."""
+    if ns.is_host:
+        return f"{tool} {args}"
+    if ns.names:
+        if tool in ("ip", "bridge"):
+            return f"{tool} -n {ns.names[0]} {args}"
+        return f"ip netns exec {ns.names[0]} {tool} {args}"
+    if ns.pids:
+        return f"nsenter --net=/proc/{ns.pids[0]}/ns/net {tool} {args}"
+    return f"{tool} {args}   # (inside net:[{ns.inode}])"
+
+
+def is_real_device(ns: NetNS, name: str) -> bool:
+    """A device that is (or may be) the machine's real network card: never suggest changing it."""
+    link = ns.link(name)
+    return link is not None and name != "lo" and link.kind in (None, "macvlan", "ipvlan", "bond", "vlan")
+
+
+def netns_list(snap: Snapshot) -> str:
+    labels = sorted(ns.label for ns in snap.netns.values())
+    return ", ".join(labels) if labels else "none"
+
+
+def link_names(ns: NetNS) -> str:
+    return ", ".join(sorted(link.name for link in ns.links)) or "no interfaces at all"
+
+
+# --------------------------------------------------------------- netns
+def _visibility_note(snap: Snapshot) -> str:
+    return "" if snap.is_root else " (nstutor is not running as root, so it may not see every namespace: run it with sudo)"
+
+
+def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
+    """The NetNS a reference names (None means the host), or why there is none."""
+    if ref is None:
+        ref = "host"
+    if isinstance(ref, dict):
+        return _netns_of_process(snap, ref["netns_of"])
+    if ref in HOST_NAMES:
+        ns = snap.host_netns()
+        if ns is None:
+            return Missing("the host's network namespace is not in the snapshot",
+                           "nstutor could not read the host's network namespace" + _visibility_note(snap)
+                           + "; try `nstutor snapshot` to see what it can read.")
+        return ns
+    ns = snap.netns_by_name(ref)
+    if ns is not None:
+        return ns
+    observed = f"network namespaces: {netns_list(snap)}"
+    near = [n for other in snap.netns.values() for n in other.names if n.lower() == str(ref).lower()]
+    if near:
+        return Missing(observed, f"there is no network namespace {ref}, but there is {near[0]}: names are "
+                                 f"case-sensitive. Make the right one: ip netns add {ref}")
+    return Missing(observed, f"there is no network namespace {ref}: ip netns add {ref}" + _visibility_note(snap))
+
+
+def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
+    what = select.describe_selector(selector)
+    procs = select.innermost(select.select(snap, selector))
+    if not procs:
+        return Missing(f"no running process matches ({what})",
+                       f"there is no {what} running, so there is no netns to look in: start it first.")
+    inodes = {p.ns.get("net") for p in procs}
+    if None in inodes:
+        unreadable = [p for p in procs if p.ns.get("net") is None]
+        return Missing(f"cannot read the network namespace of {select.name(unreadable[0])}",
+                       "nstutor could not read /proc/PID/ns/net" + _visibility_note(snap) + ".")
+    if len(inodes) > 1:
+        listing = "; ".join(f"{select.name(p)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
+        return Missing(f"{len(procs)} processes match, in different network namespaces: {listing}",
+                       f"more than one {what} is running and they are in different network namespaces; "
+                       f"stop the ones you do not mean (kill PID), then check again.")
+    inode = inodes.pop()
+    ns = snap.netns.get(inode)
+    if ns is None:
+        return Missing(f"{select.name(procs[0])} is in net:[{inode}], which the snapshot could not read",
+                       "nstutor could not look into that process's network namespace" + _visibility_note(snap) + ".")
+    return ns
+
+
+# --------------------------------------------------------------- interfaces
+def find_links(snap: Snapshot, name: str) -> list[tuple[NetNS, Link]]:
+    """Every link called *name*, in every netns (host first, then by label)."""
+    out = [(ns, link) for ns in snap.netns.values() for link in ns.links if link.name == name]
+    out.sort(key=lambda pair: (not pair[0].is_host, pair[0].label))
+    return out
+
+
+def unreadable(ns: NetNS) -> Missing | None:
+    """A Missing when the snapshot could not read this netns's links (so "no such link" would lie)."""
+    if ns.error and not ns.links:
+        return Missing(f"nstutor could not read {where(ns)}: {ns.error}",
+                       f"nstutor could not look inside {where(ns)} ({ns.error}); run it as root (sudo).")
+    return None
+
+
+def missing_link(snap: Snapshot, ns: NetNS, name: str) -> Missing:
+    """Explain that *ns* has no link *name*: where it is instead, or what is there."""
+    blocked = unreadable(ns)
+    if blocked:
+        return blocked
+    elsewhere = [(other, link) for other, link in find_links(snap, name) if other.inode != ns.inode]
+    observed = f"{where(ns)} has {link_names(ns)}"
+    if elsewhere:
+        other, _ = elsewhere[0]
+        move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
+        return Missing(f"{name} is in {where(other)}; {observed}",
+                       f"{name} is in {where(other)}, expected {where(ns)}: {move}")
+    return Missing(observed, f"{where(ns)} has no interface {name}; it has {link_names(ns)}")
+
+
+def netns_arg(ns: NetNS) -> str:
+    """What `ip link set X netns ARG` takes to mean *ns*: its name, or a pid in it."""
+    if ns.names:
+        return ns.names[0]
+    if ns.is_host:
+        return "1"
+    if ns.pids:
+        return str(ns.pids[0])
+    return f"net:[{ns.inode}]"
+
+
+def resolve_dev(snap: Snapshot, dev: str, netns: Any = None) -> tuple[NetNS, str] | Missing:
+    """The netns a device lives in and its bare name, from `dev: RED/veth0` or `{netns: RED, dev: veth0}`.
+
+    The device itself is not looked up (an address check wants to say more than "no such device")."""
+    prefix, name = split_ifref(dev)
+    ns = resolve_netns(snap, prefix if prefix is not None else netns)
+    if isinstance(ns, Missing):
+        return ns
+    return ns, name
+
+
+def resolve_link(snap: Snapshot, dev: str, netns: Any = None) -> tuple[NetNS, Link] | Missing:
+    """The (NetNS, Link) an interface reference names, or why it is not there."""
+    found = resolve_dev(snap, dev, netns)
+    if isinstance(found, Missing):
+        return found
+    ns, name = found
+    link = ns.link(name)
+    if link is None:
+        return missing_link(snap, ns, name)
+    return ns, link
+
+
+def link_by_index(snap: Snapshot, netns_inode: int | None, ifindex: int | None) -> tuple[NetNS, Link] | None:
+    if netns_inode is None or ifindex is None:
+        return None
+    ns = snap.netns.get(netns_inode)
+    if ns is None:
+        return None
+    for link in ns.links:
+        if link.ifindex == ifindex:
+            return ns, link
+    return None
+
+
+# --------------------------------------------------------------- addresses
+def owners_of_ip(snap: Snapshot, ip: str) -> list[tuple[NetNS, str, str]]:
+    """(netns, device, cidr) for every interface on this machine that carries *ip*."""
+    try:
+        want = ipaddress.ip_address(ip)
+    except ValueError:
+        return []
+    out = []
+    for ns in snap.netns.values():
+        for addr in ns.addresses:
+            try:
+                if ipaddress.ip_interface(addr.cidr).ip == want:
+                    out.append((ns, addr.dev, addr.cidr))
+            except ValueError:
+                continue
+    out.sort(key=lambda t: (not t[0].is_host, t[0].label))
+    return out
