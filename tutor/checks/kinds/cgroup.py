@@ -1,0 +1,203 @@
+"""cgroup: a CPU-limited cgroup, its members, and their measured CPU use.
+
+    - cgroup: {name: nstutor-cpu, cpu_limit_percent: 10}
+    - cgroup: {name: nstutor-cpu, members: ['^python3 -c while True'], measured: true, tolerance: 5}
+
+name               the cgroup under the cpu controller: nstutor-cpu means /nstutor-cpu, i.e. the directory
+                   /sys/fs/cgroup/nstutor-cpu (v2) or /sys/fs/cgroup/cpu/nstutor-cpu (v1); a path with
+                   slashes (/lab/nstutor-cpu) is taken as is
+cpu_limit_percent  quota / period * 100, in % of one CPU (v2 cpu.max "100000 1000000" = 10)
+members            process selectors; each process must be in that cgroup (or below it)
+measured           the members' CPU use, summed, since the previous snapshot stays within `tolerance`
+                   percentage points of the limit (a busy loop held by the limit)
+tolerance          default 5 (percentage points of one CPU)
+
+Works on cgroup v2 (cpu.max) and v1/hybrid (cpu.cfs_quota_us / cpu.cfs_period_us): the snapshot's
+CpuLimit says which; suggested commands follow it.
+"""
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from ...observe.model import CpuLimit, Process, Snapshot
+from ..base import Expectation, Field, Verdict, v_bool, v_list_of, v_number, v_selector, v_str
+from ..procs import pick
+from ..registry import register
+from ..select import name
+
+SUGGESTED_PERIOD_US = 1_000_000   # the curriculum's period: 1 s
+
+
+def v_percent(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return None
+    return "must be a positive number (percent of one CPU, e.g. 10)"
+
+
+def v_members(value: Any) -> str | None:
+    if isinstance(value, list) and not value:
+        return "must list at least one process selector"
+    return v_list_of(v_selector)(value)
+
+
+def in_cgroup(proc: Process, path: str) -> bool:
+    if proc.cgroup is None:
+        return False
+    return path == "/" or proc.cgroup == path or proc.cgroup.startswith(path + "/")
+
+
+@register
+class CgroupCpu(Expectation):
+    kind = "cgroup"
+    shorthand = "name"
+    # The class says "may need CPU rates"; each instance narrows it to whether `measured` is asked
+    # for, so a check of the limit alone does not make the runner sample for a second.
+    needs_cpu_rate = True
+    fields = {
+        "name": Field(v_str, required=True, doc="the cgroup's name (nstutor-cpu) or path (/lab/nstutor-cpu)"),
+        "cpu_limit_percent": Field(v_percent, doc="the CPU limit in % of one CPU"),
+        "members": Field(v_members, default=[], doc="processes that must be in the cgroup"),
+        "measured": Field(v_bool, default=False, doc="the members' measured CPU use stays near the limit"),
+        "tolerance": Field(v_number, default=5, doc="allowed distance from the limit, in percentage points"),
+    }
+
+    def __init__(self, spec, line=None):
+        super().__init__(spec, line)
+        self.needs_cpu_rate = bool(self.measured)
+        self.path = self.name if self.name.startswith("/") else "/" + self.name.strip("/")
+        self.path = posixpath.normpath(self.path)
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        out = []
+        if spec.get("measured") and not spec.get("members"):
+            out.append("'cgroup': measured: true needs members (whose CPU use is measured)")
+        if spec.get("measured") and "cpu_limit_percent" not in spec:
+            out.append("'cgroup': measured: true needs cpu_limit_percent (the use is compared with it)")
+        if "tolerance" in spec and spec["tolerance"] < 0:
+            out.append("'cgroup.tolerance' must not be negative")
+        return out
+
+    def describe(self) -> str:
+        parts = [f"cgroup {self.path}"]
+        if self.cpu_limit_percent is not None:
+            parts.append(f"limited to {self.cpu_limit_percent:g}% of one CPU")
+        if self.members:
+            parts.append(f"with {len(self.members)} member process{'es' if len(self.members) > 1 else ''}")
+        if self.measured:
+            parts.append(f"using {self.cpu_limit_percent:g}% ± {self.tolerance:g} of a CPU")
+        return ", ".join(parts)
+
+    # ---- where things are, for the suggested commands
+    def _version(self, snap: Snapshot, limit: CpuLimit | None) -> int:
+        if limit is not None:
+            return limit.version
+        for other in snap.cgroups.limits.values():
+            return other.version
+        root = snap.cgroups.cpu_root or ""
+        if snap.cgroups.mode == "v2" or root.endswith("/unified"):
+            return 2
+        return 1
+
+    def _dir(self, snap: Snapshot, version: int) -> str:
+        root = snap.cgroups.cpu_root or ("/sys/fs/cgroup" if version == 2 else "/sys/fs/cgroup/cpu")
+        return root.rstrip("/") + self.path
+
+    def _limit_cmd(self, version: int, directory: str, period: int) -> str:
+        quota = round(self.cpu_limit_percent / 100 * period)
+        if version == 2:
+            return f"echo '{quota} {period}' > {directory}/cpu.max"
+        return f"echo {period} > {directory}/cpu.cfs_period_us; echo {quota} > {directory}/cpu.cfs_quota_us"
+
+    def _create_cmd(self, snap: Snapshot, version: int, directory: str) -> str:
+        if version == 2:
+            parent = posixpath.dirname(directory)
+            return f"mkdir {directory}; echo +cpu > {parent}/cgroup.subtree_control"
+        return f"mkdir {directory}"
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        if snap.cgroups.cpu_root is None and not snap.cgroups.limits:
+            return self.fail(f"no cpu controller found (cgroup mode {snap.cgroups.mode})",
+                             "nstutor found no cgroup hierarchy with the cpu controller; see `mount -t cgroup2` "
+                             "and `mount -t cgroup`.")
+        limit = snap.cgroups.limits.get(self.path)
+        version = self._version(snap, limit)
+        directory = self._dir(snap, version)
+        problems: list[str] = []
+        observed: list[str] = []
+        evidence: dict[str, Any] = {"path": self.path, "version": version}
+
+        if self.cpu_limit_percent is not None:
+            if limit is None:
+                observed.append(f"no CPU limit readable for {self.path} (cgroup v{version})")
+                problems.append(
+                    f"There is no cgroup {self.path} with a CPU limit ({directory}). Create it: "
+                    f"{self._create_cmd(snap, version, directory)}; then limit it: "
+                    f"{self._limit_cmd(version, directory, SUGGESTED_PERIOD_US)}"
+                    + (" (a v2 cgroup has no cpu.max until +cpu is in its parent's cgroup.subtree_control)"
+                       if version == 2 else ""))
+            elif limit.quota_us is None:
+                observed.append(f"{self.path}: no limit (quota max, period {limit.period_us} us, v{version})")
+                problems.append(f"{self.path} has no CPU limit yet. Set it: "
+                                f"{self._limit_cmd(version, directory, limit.period_us)}")
+            else:
+                observed.append(f"{self.path}: {limit.percent:g}% of a CPU (quota {limit.quota_us} / "
+                                f"period {limit.period_us} us, v{version})")
+                evidence.update(quota_us=limit.quota_us, period_us=limit.period_us,
+                                limit_percent=round(limit.percent, 2))
+                if abs(limit.percent - self.cpu_limit_percent) > 0.05:
+                    problems.append(f"{self.path} is limited to {limit.percent:g}% of a CPU, expected "
+                                    f"{self.cpu_limit_percent:g}%: {self._limit_cmd(version, directory, limit.period_us)}")
+
+        if self.cpu_limit_percent is None and not self.members:
+            # Only existence was asked for: the snapshot knows a cgroup by its limit or by who is in it.
+            inside = [p for p in snap.processes.values() if in_cgroup(p, self.path)]
+            if limit is None and not inside:
+                return self.fail(f"no cgroup {self.path} under the cpu controller (cgroup v{version})",
+                                 f"There is no cgroup {self.path}. Create it: "
+                                 f"{self._create_cmd(snap, version, directory)}")
+            observed.append(f"{self.path} exists ({len(inside)} processes in it)")
+
+        members: list[Process] = []
+        for i, selector in enumerate(self.members, 1):
+            picked = pick(snap, selector, f"member {i}" if len(self.members) > 1 else "the member")
+            if picked.proc is None:
+                observed.append(picked.observed)
+                problems.append(picked.message)
+                continue
+            proc = picked.proc
+            members.append(proc)
+            if proc.cgroup is None:
+                observed.append(f"{name(proc)}: cgroup unreadable")
+                problems.append(f"nstutor could not read /proc/{proc.pid}/cgroup.")
+            elif not in_cgroup(proc, self.path):
+                observed.append(f"{name(proc)} is in cgroup {proc.cgroup}")
+                problems.append(f"{name(proc)} is in cgroup {proc.cgroup}, not in {self.path}. Move it in: "
+                                f"echo {proc.pid} > {directory}/cgroup.procs")
+            else:
+                observed.append(f"{name(proc)} is in cgroup {proc.cgroup}")
+        evidence["members"] = [p.pid for p in members]
+
+        if self.measured and members and len(members) == len(self.members):
+            rates = [p.cpu_percent for p in members]
+            if any(r is None for r in rates):
+                observed.append("CPU use not measured yet")
+                problems.append("nstutor needs two looks a moment apart to measure CPU use: check again "
+                                "in a second.")
+            else:
+                used = sum(rates)
+                evidence["cpu_percent"] = round(used, 1)
+                want = self.cpu_limit_percent
+                observed.append(f"measured CPU use {used:.1f}% of one CPU")
+                if used > want + self.tolerance:
+                    problems.append(f"The members use {used:.1f}% of a CPU, more than the {want:g}% limit "
+                                    f"(± {self.tolerance:g}): the limit is not holding them. Are they in "
+                                    f"{self.path}, and is its limit set?")
+                elif used < want - self.tolerance:
+                    problems.append(f"The members use only {used:.1f}% of a CPU, well under the {want:g}% "
+                                    f"limit: is the busy loop running (a sleeping process uses nothing)? "
+                                    f"Check with: top -p {','.join(str(p.pid) for p in members)}")
+        if problems:
+            return self.fail("; ".join(observed), " ".join(problems))
+        return self.ok("; ".join(observed), evidence)

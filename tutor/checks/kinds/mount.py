@@ -1,0 +1,110 @@
+"""mount: something is mounted at a path in the mount namespace of a process.
+
+    - mount: {cmdline: '^sleep 1006$', target: /mnt/nstutor-private, fstype: tmpfs, absent_from_host: true}
+
+target            the mount point, as seen inside that mount namespace (its /proc/PID/mountinfo)
+fstype            optional: tmpfs, proc, ext4...
+absent_from_host  nothing is mounted at target in the host's mount namespace (the mount stayed private)
+"""
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from ...observe.model import Mount, Snapshot
+from ..base import Field, Verdict, v_bool, v_str
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
+from ..registry import register
+from ..select import name
+
+
+def v_abspath(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith("/"):
+        return None
+    return f"{value!r} is not an absolute path like /mnt/nstutor-private"
+
+
+def clean(path: str) -> str:
+    return posixpath.normpath(path) if path else path
+
+
+def mounts_at(table: tuple[Mount, ...], target: str) -> list[Mount]:
+    return [m for m in table if clean(m.target) == target]
+
+
+def show(m: Mount) -> str:
+    return f"{m.fstype} from {m.source}"
+
+
+@register
+class MountIn(ProcessExpectation):
+    kind = "mount"
+    fields = {
+        **SUBJECT_FIELDS,
+        "target": Field(v_abspath, required=True, doc="the mount point inside the process's mount namespace"),
+        "fstype": Field(v_str, doc="the filesystem type, e.g. tmpfs"),
+        "absent_from_host": Field(v_bool, default=False, doc="not mounted there in the host's mount namespace"),
+    }
+
+    def describe(self) -> str:
+        what = f"a {self.fstype} mount" if self.fstype else "a mount"
+        text = f"{what} at {self.target} in the mount namespace of {self.subject_words}"
+        return text + (", not in the host's" if self.absent_from_host else "")
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        picked = pick(snap, self.subject)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        proc = picked.proc
+        target = clean(self.target)
+        mnt = proc.ns.get("mnt")
+        if mnt is None:
+            return self.fail(f"{name(proc)}: mount namespace unreadable", unreadable(proc, "mnt", snap) + ".")
+        host_mnt = snap.host_ns.get("mnt")
+        shares_host = mnt == host_mnt
+        table = snap.mounts.get(mnt)
+        where = f"the host's mount namespace ({mnt})" if shares_host else f"its own mount namespace ({mnt})"
+        mount_cmd = (f"nsenter --target {proc.pid} --mount mount -t {self.fstype or 'tmpfs'} "
+                     f"{self.fstype or 'tmpfs'} {target}")
+        if table is None:
+            return self.fail(f"{name(proc)} is in {where}; its mount table could not be read",
+                             f"nstutor could not read /proc/{proc.pid}/mountinfo"
+                             + ("." if snap.is_root else "; run nstutor with sudo."))
+        here = mounts_at(table, target)
+        if self.absent_from_host and shares_host:
+            seen = f"{show(here[-1])} is mounted at {target}" if here else f"nothing is mounted at {target}"
+            return self.fail(f"{name(proc)} is in {where}; {seen}",
+                             f"{name(proc)} shares the host's mount namespace, so anything mounted there is "
+                             f"mounted for the whole machine. Start it in its own (kill {proc.pid}; "
+                             f"unshare --mount {proc.command}), then mount inside it: "
+                             f"nsenter --target <its pid> --mount mount -t {self.fstype or 'tmpfs'} "
+                             f"{self.fstype or 'tmpfs'} {target}"
+                             + (f"; and unmount the host's: umount {target}" if here else ""))
+        if not here:
+            return self.fail(f"{name(proc)} is in {where}; nothing is mounted at {target} there "
+                             f"({len(table)} mounts)",
+                             f"Nothing is mounted at {target} inside the mount namespace of {name(proc)}. "
+                             f"Mount it from inside: {mount_cmd} (the directory must exist: mkdir -p {target})")
+        if self.fstype and not any(m.fstype == self.fstype for m in here):
+            return self.fail(f"{name(proc)} is in {where}; at {target}: {', '.join(show(m) for m in here)}",
+                             f"{target} is mounted, but as {here[-1].fstype}, not {self.fstype}. "
+                             f"Unmount it and mount a {self.fstype}: nsenter --target {proc.pid} --mount "
+                             f"umount {target}; {mount_cmd}")
+        good = [m for m in here if not self.fstype or m.fstype == self.fstype][-1]
+        observed = f"{name(proc)} is in {where}; {show(good)} is mounted at {target}"
+        evidence: dict[str, Any] = {"pid": proc.pid, "mnt": mnt, "target": target, "fstype": good.fstype,
+                                    "source": good.source, "mount_id": good.mount_id}
+        if self.absent_from_host:
+            host_table = snap.mounts.get(host_mnt) if host_mnt is not None else None
+            if host_table is None:
+                return self.fail(observed + "; the host's mount table could not be read",
+                                 "nstutor could not read the host's mount table to compare with.")
+            leaked = mounts_at(host_table, target)
+            if leaked:
+                return self.fail(observed + f"; the host has {show(leaked[-1])} at {target} too",
+                                 f"{target} is also mounted in the host's mount namespace: it was mounted on "
+                                 f"the host as well (or before unshare --mount, or shared propagation "
+                                 f"copied it out). Unmount the host's: umount {target}")
+            evidence["host_mnt"] = host_mnt
+            observed += "; nothing there in the host's"
+        return self.ok(observed, evidence)

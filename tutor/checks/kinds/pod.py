@@ -1,0 +1,150 @@
+"""pod: a pause process and member processes, sharing some namespaces and keeping others.
+
+    - pod: {pause: {comm: pause}, members: ['^app-a', '^app-b'], shared: [net, ipc, uts], private: [mnt, pid]}
+
+pause    selector of the process that holds the pod's namespaces (usually {comm: pause})
+members  selectors of the containers' processes
+shared   types every member shares with the pause (default net, ipc, uts)
+private  types every member has of its own: different from the pause's and from the other members'
+         (default mnt, pid)
+
+On a node with several pods, the pause selector may match several pauses: the one whose shared
+namespaces the members are in is meant.
+The pause must hold namespaces of its own for the shared mnt/net/pid/uts/ipc types: members that
+"share" the host's network with a pause that also uses it are not a pod. (user, cgroup and time are
+not held to that: pods commonly run in the host's user namespace.)
+Each failure names the member and the namespace, with inodes, and the command that would start it right.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ...observe.model import Process, Snapshot
+from ..base import Expectation, Field, Verdict, v_list_of, v_nstypes, v_selector
+from ..procs import nsenter_cmd, ns_summary, pick, unreadable, unshare_cmd, words
+from ..registry import register
+from ..select import describe_selector, name
+
+#: Types a pause must hold of its own when they are listed as shared.
+POD_OWNED = ("mnt", "net", "pid", "uts", "ipc")
+
+
+def v_members(value: Any) -> str | None:
+    if isinstance(value, list) and not value:
+        return "must list at least one member process selector"
+    return v_list_of(v_selector)(value)
+
+
+@register
+class Pod(Expectation):
+    kind = "pod"
+    fields = {
+        "pause": Field(v_selector, required=True, doc="the pause process, e.g. {comm: pause}"),
+        "members": Field(v_members, required=True, doc="the containers' processes"),
+        "shared": Field(v_nstypes, default=["net", "ipc", "uts"], doc="types shared with the pause"),
+        "private": Field(v_nstypes, default=["mnt", "pid"], doc="types each member has of its own"),
+    }
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        both = set(spec.get("shared", ["net", "ipc", "uts"])) & set(spec.get("private", ["mnt", "pid"]))
+        if both:
+            return [f"'pod': {', '.join(sorted(both))} cannot be both shared and private"]
+        return []
+
+    def describe(self) -> str:
+        return (f"a pod: {len(self.members)} member(s) share {words(self.shared)} with "
+                f"{describe_selector(self.pause)}" + (f" and have their own {words(self.private)}"
+                                                      if self.private else ""))
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        members, member_observed, problems = self._pick_members(snap)
+
+        def holds_members(candidate: Process) -> bool:
+            # On a node with many pods (many pauses), the pause meant is the one whose shared
+            # namespaces the members are in.
+            return bool(members) and all(candidate.ns.get(t) is not None and candidate.ns.get(t) == m.ns.get(t)
+                                         for m in members for t in self.shared)
+
+        picked = pick(snap, self.pause, "the pause", prefer=holds_members)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        pause = picked.proc
+        types = list(self.shared) + [t for t in self.private if t not in self.shared]
+        observed = [f"pause {name(pause)}: {ns_summary(snap, pause, types)}"] + member_observed
+
+        # The pause itself must hold new namespaces, or "shared" means nothing.
+        held_by_host = [t for t in self.shared if t in POD_OWNED and pause.ns.get(t) is not None
+                        and pause.ns.get(t) == snap.host_ns.get(t)]
+        for t in self.shared:
+            if pause.ns.get(t) is None:
+                problems.append(unreadable(pause, t, snap) + ".")
+        if held_by_host:
+            problems.append(f"The pause {name(pause)} is in the host's {words(held_by_host)} "
+                            f"{'namespace' if len(held_by_host) == 1 else 'namespaces'}: a pod's pause holds new "
+                            f"ones. Start it with: "
+                            f"{unshare_cmd([t for t in self.shared if t in POD_OWNED], pause.command)}")
+
+        for proc in members:
+            observed.append(f"{name(proc)}: {ns_summary(snap, proc, types)}")
+            problems.extend(self._member_problems(snap, pause, proc, members))
+
+        if problems:
+            return self.fail("; ".join(observed), "\n".join(problems))
+        evidence = {
+            "pause": {"pid": pause.pid, "ns": {t: pause.ns.get(t) for t in types}},
+            "members": [{"pid": p.pid, "ns": {t: p.ns.get(t) for t in types}} for p in members],
+        }
+        return self.ok("; ".join(observed), evidence)
+
+    def _pick_members(self, snap: Snapshot) -> tuple[list[Process], list[str], list[str]]:
+        """(members found, what was seen of those not found, problems)."""
+        members: list[Process] = []
+        observed: list[str] = []
+        problems: list[str] = []
+        first_member: dict[int, int] = {}      # pid -> number of the member selector that chose it
+        for i, selector in enumerate(self.members, 1):
+            got = pick(snap, selector, f"member {i} ({describe_selector(selector)})")
+            if got.proc is None:
+                observed.append(got.observed)
+                problems.append(got.message)
+                continue
+            if got.proc.pid in first_member:
+                problems.append(f"Members {first_member[got.proc.pid]} and {i} both select {name(got.proc)}: "
+                                f"make each member's pattern match only its own container.")
+                continue
+            first_member[got.proc.pid] = i
+            members.append(got.proc)
+        return members, observed, problems
+
+    def _member_problems(self, snap: Snapshot, pause: Process, proc: Process, members: list[Process]) -> list[str]:
+        out: list[str] = []
+        for t in self.shared:
+            mine, theirs = proc.ns.get(t), pause.ns.get(t)
+            if mine is None:
+                out.append(unreadable(proc, t, snap) + ".")
+            elif theirs is not None and mine != theirs:
+                out.append(f"{name(proc)} has its own {t} namespace ({mine}); the pause's is {theirs}.")
+        for t in self.private:
+            mine, theirs = proc.ns.get(t), pause.ns.get(t)
+            if mine is None:
+                out.append(unreadable(proc, t, snap) + ".")
+                continue
+            if mine == theirs:
+                out.append(f"{name(proc)} shares the pause's {t} namespace ({mine}); it should have its own.")
+                continue
+            twins = [m for m in members if m is not proc and m.ns.get(t) == mine]
+            if twins:
+                out.append(f"{name(proc)} shares its {t} namespace ({mine}) with {name(twins[0])}; "
+                           f"each container should have its own.")
+        if not out:
+            return out
+        # One command that would start this member right: enter the pause's shared namespaces,
+        # then unshare every private type (all of them: a restarted member needs them all again).
+        command = proc.command
+        if self.private:
+            command = unshare_cmd(list(self.private), command)
+        if self.shared:
+            command = nsenter_cmd(pause.pid, list(self.shared), command)
+        out[-1] += f" Stop it (kill {proc.pid}) and start it with: {command}"
+        return out

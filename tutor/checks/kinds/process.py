@@ -1,0 +1,166 @@
+"""process: which namespaces a process has of its own, and which it shares.
+
+    - process: {cmdline: '^sleep 1001$', own: [uts, ipc], host: [mnt, net, pid, user, cgroup, time]}
+    - process: {cmdline: app-b, shared_with: {process: {comm: pause}, types: [net, ipc, uts]},
+                private_from: {process: app-a, types: [mnt]}}
+
+own          types whose namespace differs from the host's (Snapshot.host_ns)
+host         types whose namespace is the host's
+shared_with  {process: SELECTOR, types: [...]}: same namespace as that other process (when several
+             match, e.g. one pause per pod on a node, the one it shares them with is meant)
+private_from {process: SELECTOR, types: [...]}: a different namespace from that other process
+
+Namespaces are compared by inode, as `ls -l /proc/PID/ns` and lsns show them. A running
+process cannot change its namespaces from outside, so every fix is "start it again with...".
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ...observe.model import NS_TYPES, Process, Snapshot
+from ..base import Field, Verdict, v_nstypes, v_selector
+from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, nsenter_cmd, pick,
+                     unreadable, unshare_cmd, words)
+from ..registry import register
+from ..select import describe_selector, name
+
+
+def v_relation(value: Any) -> str | None:
+    if not isinstance(value, dict) or set(value) != {"process", "types"}:
+        return "must be {process: SELECTOR, types: [net, ipc, ...]}"
+    return v_selector(value["process"]) or v_nstypes(value["types"])
+
+
+@register
+class ProcessNamespaces(ProcessExpectation):
+    kind = "process"
+    fields = {
+        **SUBJECT_FIELDS,
+        "own": Field(v_nstypes, default=[], doc="namespace types that differ from the host's"),
+        "host": Field(v_nstypes, default=[], doc="namespace types that are the host's"),
+        "shared_with": Field(v_relation, doc="{process: SELECTOR, types: [...]}: same namespaces as that process"),
+        "private_from": Field(v_relation, doc="{process: SELECTOR, types: [...]}: other namespaces than that process"),
+    }
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        out = super().extra_problems(spec)
+        both = set(spec.get("own", [])) & set(spec.get("host", []))
+        if both:
+            out.append(f"'process': {', '.join(sorted(both))} cannot be both own and host")
+        shared = set((spec.get("shared_with") or {}).get("types", []))
+        private = set((spec.get("private_from") or {}).get("types", []))
+        if shared & private and spec["shared_with"]["process"] == spec["private_from"]["process"]:
+            out.append(f"'process': {', '.join(sorted(shared & private))} cannot be both shared with "
+                       f"and private from the same process")
+        return out
+
+    def describe(self) -> str:
+        parts = []
+        if self.own:
+            parts.append(f"its own {words(self.own)} {'namespace' if len(self.own) == 1 else 'namespaces'}")
+        if self.host:
+            parts.append(f"the host's {words(self.host)}")
+        if self.shared_with:
+            parts.append(f"the same {words(self.shared_with['types'])} as "
+                         f"{describe_selector(self.shared_with['process'])}")
+        if self.private_from:
+            parts.append(f"other {words(self.private_from['types'])} than "
+                         f"{describe_selector(self.private_from['process'])}")
+        what = self.subject_words[0].upper() + self.subject_words[1:]
+        return f"{what} runs" + (" with " + "; ".join(parts) if parts else "")
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        picked = pick(snap, self.subject)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        proc = picked.proc
+        problems: list[str] = []
+        unshare_types: list[str] = []       # what a fixed command line would unshare
+        nsenter_types: list[str] = []       # ... and enter
+        evidence: dict[str, Any] = {"pid": proc.pid, "ns": {t: proc.ns.get(t) for t in NS_TYPES if t in proc.ns}}
+        observed = [f"{name(proc)}: {ns_summary(snap, proc, self._types())}"]
+
+        for t in self.own:
+            ino, host = proc.ns.get(t), snap.host_ns.get(t)
+            if ino is None:
+                problems.append(unreadable(proc, t, snap) + ".")
+            elif host is None:
+                problems.append(f"nstutor does not know the host's {t} namespace to compare with.")
+            elif ino == host:
+                problems.append(f"{name(proc)} shares the host's {t} namespace ({ino}); it should have its own.")
+            unshare_types.append(t)
+        for t in self.host:
+            ino, host = proc.ns.get(t), snap.host_ns.get(t)
+            if ino is None:
+                problems.append(unreadable(proc, t, snap) + ".")
+            elif host is not None and ino != host:
+                problems.append(f"{name(proc)} has its own {t} namespace ({ino}); the host's is {host}: "
+                                f"start it without unshare's {_option(t)}.")
+        other_pid = None
+        if self.shared_with:
+            types = self.shared_with["types"]
+            other = pick(snap, self.shared_with["process"], "the process to share with",
+                         prefer=lambda o: all(o.ns.get(t) is not None and o.ns.get(t) == proc.ns.get(t)
+                                              for t in types))
+            if other.proc is None:
+                return self.fail("; ".join(observed + [other.observed]), other.message)
+            other_pid = other.proc.pid
+            evidence["shared_with"] = {"pid": other.proc.pid,
+                                       "ns": {t: other.proc.ns.get(t) for t in self.shared_with["types"]}}
+            observed.append(f"{name(other.proc)}: {ns_summary(snap, other.proc, self.shared_with['types'])}")
+            for t in self.shared_with["types"]:
+                mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
+                if mine is None or theirs is None:
+                    problems.append(unreadable(proc if mine is None else other.proc, t, snap) + ".")
+                elif mine != theirs:
+                    problems.append(f"{name(proc)} has its own {t} namespace ({mine}); "
+                                    f"{name(other.proc)}'s is {theirs}.")
+                    nsenter_types.append(t)
+        if self.private_from:
+            other = pick(snap, self.private_from["process"], "the process to differ from")
+            if other.proc is None:
+                return self.fail("; ".join(observed + [other.observed]), other.message)
+            evidence["private_from"] = {"pid": other.proc.pid,
+                                        "ns": {t: other.proc.ns.get(t) for t in self.private_from["types"]}}
+            observed.append(f"{name(other.proc)}: {ns_summary(snap, other.proc, self.private_from['types'])}")
+            for t in self.private_from["types"]:
+                mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
+                if mine is None or theirs is None:
+                    problems.append(unreadable(proc if mine is None else other.proc, t, snap) + ".")
+                elif mine == theirs:
+                    problems.append(f"{name(proc)} shares its {t} namespace ({mine}) with {name(other.proc)}; "
+                                    f"it should have its own.")
+                    if t not in unshare_types:
+                        unshare_types.append(t)
+
+        if not problems:
+            return self.ok("; ".join(observed), evidence)
+        return self.fail("; ".join(observed), " ".join(problems) + self._fix(proc, unshare_types,
+                                                                               nsenter_types, other_pid))
+
+    def _types(self) -> list[str]:
+        seen: list[str] = []
+        for t in list(self.own) + list(self.host):
+            if t not in seen:
+                seen.append(t)
+        for rel in (self.shared_with, self.private_from):
+            for t in (rel or {}).get("types", []):
+                if t not in seen:
+                    seen.append(t)
+        return seen or ["mnt", "net", "pid", "uts", "ipc", "user"]
+
+    def _fix(self, proc: Process, unshare_types: list[str], nsenter_types: list[str], other_pid: int | None) -> str:
+        """One command line that would start the process right (namespaces are fixed at start)."""
+        command = proc.command
+        if unshare_types:
+            command = unshare_cmd(unshare_types, command)
+        if nsenter_types and other_pid is not None:
+            command = nsenter_cmd(other_pid, nsenter_types, command)
+        if command == proc.command:
+            return f" Stop it (kill {proc.pid}) and start it again as the lesson shows."
+        return f" Stop it (kill {proc.pid}) and start it again with: {command}"
+
+
+def _option(ns_type: str) -> str:
+    return UNSHARE_OPTION[ns_type].split()[0]

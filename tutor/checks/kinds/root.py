@@ -1,0 +1,174 @@
+"""root: the root directory of a process: chroot, or pivot_root in its own mount namespace.
+
+    - root: {cmdline: '^sleep 1002$', dir: /tmp/nstutor-root}                # chroot
+    - root: {cmdline: '^sleep 1005$', dir: /tmp/nstutor-root, pivoted: true} # pivot_root, old root gone
+
+dir      the directory (as the host names it) that is the process's "/"
+pivoted  the process is in its own mount namespace whose mount table has the new root as "/"
+         and no longer contains the host's root filesystem (the old root was detached)
+
+What the kernel shows, measured on kernel 6.18 with util-linux 2.38 (tests/test_kinds_process_root.py):
+
+* `readlink /proc/PID/root` from the host is "/tmp/nstutor-root" after `chroot DIR cmd`, after
+  `unshare --mount chroot DIR cmd` and after `unshare --mount --root=DIR cmd`.
+* After `unshare --mount` + `mount --bind DIR DIR; cd DIR; pivot_root . old` it is "/": the path is
+  resolved inside that namespace, whose root is now DIR itself. That stays so after the old root is
+  detached. So Process.root tells a chroot, never a pivot_root; the mount table does.
+* /proc/PID/mountinfo after the pivot: the "/" mount is the bind mount, with the root field
+  "/tmp/nstutor-root" (a directory of the host's root filesystem, same source /dev/vda and fstype);
+  the old root sits at /old with root field "/" and every host mount below it (/old/proc, ...).
+  After `umount -l /old` only "/" and what was mounted inside the new root (e.g. /proc) remain;
+  the parent id of the "/" mount then names a mount that is in no table any more.
+* A chrooted process sees only the mounts below its root: /proc/PID/mountinfo of
+  `unshare --mount chroot DIR cmd` is empty when DIR is no mount point. So a chroot is recognised
+  by its root path first, before any mount table is needed.
+
+So "pivoted" = own mount namespace + its "/" mount is not the host's root mount + no mount in its
+table is the host's root filesystem (same source, fstype and root field as the host's "/").
+With dir, the "/" mount is mapped back to a host path through the host mount of the same
+filesystem (source and fstype) whose root field is a prefix of it.
+"""
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from ...observe.model import Mount, Snapshot
+from ..base import Field, Verdict, v_bool
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
+from ..registry import register
+from ..select import name
+from .mount import v_abspath
+
+
+def root_mount(table: tuple[Mount, ...]) -> Mount | None:
+    """The visible "/" mount (the last one mounted on "/")."""
+    tops = [m for m in table if m.target == "/"]
+    return tops[-1] if tops else None
+
+
+def same_fs_root(a: Mount, b: Mount) -> bool:
+    """Same filesystem, same directory of it: the same tree (a bind mount of it counts)."""
+    return (a.source, a.fstype, a.root) == (b.source, b.fstype, b.root)
+
+
+def host_paths(mount: Mount, host_table: tuple[Mount, ...]) -> list[str]:
+    """Where the host sees the directory that *mount* shows (its filesystem mounted on the host)."""
+    out = []
+    for h in host_table:
+        if (h.source, h.fstype) != (mount.source, mount.fstype):
+            continue
+        base = h.root.rstrip("/")
+        if mount.root == h.root or mount.root.startswith(base + "/"):
+            rest = mount.root[len(base):]
+            out.append(posixpath.normpath(h.target.rstrip("/") + rest) if rest else h.target)
+    return out
+
+
+@register
+class RootDir(ProcessExpectation):
+    kind = "root"
+    fields = {
+        **SUBJECT_FIELDS,
+        "dir": Field(v_abspath, doc="the directory that is the process's root, e.g. /tmp/nstutor-root"),
+        "pivoted": Field(v_bool, default=False, doc="the root was changed with pivot_root and the old root detached"),
+    }
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        out = super().extra_problems(spec)
+        if "dir" not in spec and not spec.get("pivoted"):
+            out.append("'root' needs dir (the new root directory) and/or pivoted: true")
+        return out
+
+    def describe(self) -> str:
+        who = self.subject_words
+        if self.pivoted:
+            return f"{who[0].upper()}{who[1:]} did pivot_root" + (f" into {self.dir}" if self.dir else "") + \
+                " in its own mount namespace and detached the old root"
+        return f"the root directory of {who} is {self.dir}"
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        picked = pick(snap, self.subject)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        if self.pivoted:
+            return self._grade_pivot(snap, picked.proc)
+        return self._grade_chroot(snap, picked.proc)
+
+    def _grade_chroot(self, snap: Snapshot, proc) -> Verdict:
+        want = posixpath.normpath(self.dir)
+        if proc.root is None:
+            return self.fail(f"{name(proc)}: root unreadable",
+                             f"nstutor could not read /proc/{proc.pid}/root"
+                             + ("." if snap.is_root else "; run nstutor with sudo."))
+        observed = f"the root of {name(proc)} is {proc.root}"
+        if posixpath.normpath(proc.root) == want:
+            return self.ok(observed, {"pid": proc.pid, "root": proc.root})
+        own_mnt = proc.ns.get("mnt") not in (None, snap.host_ns.get("mnt"))
+        if proc.root == "/" and own_mnt:
+            why = (" It is in its own mount namespace, where the host sees the root of a pivot_root as '/': "
+                   "this step asks for a chroot.")
+        elif proc.root == "/":
+            why = " That is the host's root: it was started without chroot."
+        else:
+            why = ""
+        return self.fail(observed,
+                         f"The root of {name(proc)} is {proc.root}, expected {want}.{why} "
+                         f"Start it inside the new root: kill {proc.pid}; chroot {want} {proc.command}")
+
+    def _grade_pivot(self, snap: Snapshot, proc) -> Verdict:
+        mnt, host_mnt = proc.ns.get("mnt"), snap.host_ns.get("mnt")
+        recipe = (f"unshare --mount sh -c 'mount --bind {self.dir or 'DIR'} {self.dir or 'DIR'} && "
+                  f"cd {self.dir or 'DIR'} && mkdir -p old && pivot_root . old && exec /bin/sh -c "
+                  f"\"umount -l /old; exec {proc.command}\"'")
+        if mnt is None:
+            return self.fail(f"{name(proc)}: mount namespace unreadable", unreadable(proc, "mnt", snap) + ".")
+        if mnt == host_mnt:
+            return self.fail(f"{name(proc)} is in the host's mount namespace ({mnt}); its root is {proc.root}",
+                             f"pivot_root changes the root of a whole mount namespace, so the process needs "
+                             f"one of its own. Start it with: {recipe}")
+        if proc.root not in (None, "/"):
+            # The host names the root of a chroot; after pivot_root it sees "/" (module docstring).
+            # Checked before the mount table: a chrooted process's mountinfo is empty when its root
+            # is no mount point, so the table may well be missing.
+            return self.fail(f"{name(proc)} is in its own mount namespace ({mnt}); the host sees its root as "
+                             f"{proc.root}",
+                             f"The root of {name(proc)} is {proc.root} as the host sees it: that is a chroot "
+                             f"(after pivot_root the host would see '/'). Its mount namespace still holds the "
+                             f"whole host filesystem. Start it with: {recipe}")
+        table, host_table = snap.mounts.get(mnt), snap.mounts.get(host_mnt) if host_mnt else None
+        if table is None or host_table is None:
+            return self.fail(f"{name(proc)} is in its own mount namespace ({mnt}); a mount table is unreadable",
+                             f"nstutor could not read the mount tables of {name(proc)} and of the host"
+                             + ("." if snap.is_root else "; run nstutor with sudo."))
+        new, host_root = root_mount(table), root_mount(host_table)
+        if new is None or host_root is None:
+            return self.fail(f"{name(proc)}: no '/' mount in {'its' if new is None else 'the host'} mount table",
+                             "nstutor could not find the '/' mount to compare.")
+        observed = (f"{name(proc)} is in its own mount namespace ({mnt}); its / is {new.fstype} {new.source} "
+                    f"{new.root} ({len(table)} mounts)")
+        if same_fs_root(new, host_root):
+            return self.fail(observed + "; that is the host's root",
+                             f"The / of {name(proc)} is still the host's root filesystem: it has not done "
+                             f"pivot_root. Start it with: {recipe}")
+        old = [m for m in table if same_fs_root(m, host_root)]
+        if old:
+            where = old[0].target
+            return self.fail(observed + f"; the host's root is still attached at {where}",
+                             f"pivot_root was done, but the old root is still attached at {where}, so the "
+                             f"whole host filesystem is reachable. Detach it inside, right after pivot_root: "
+                             f"umount -l {where} (then start the command; see: {recipe})")
+        evidence: dict[str, Any] = {"pid": proc.pid, "mnt": mnt, "root_mount": {
+            "source": new.source, "fstype": new.fstype, "root": new.root}, "mounts": len(table)}
+        if self.dir:
+            want = posixpath.normpath(self.dir)
+            paths = host_paths(new, host_table)
+            if paths and want not in paths:
+                return self.fail(observed + f"; on the host that is {paths[0]}",
+                                 f"pivot_root was done into {paths[0]}, expected {want}. Start it with: {recipe}")
+            if paths:
+                evidence["dir"] = want
+            else:
+                observed += " (that filesystem is not mounted on the host, so nstutor cannot name its directory)"
+        return self.ok(observed + "; the old root is detached", evidence)

@@ -1,0 +1,101 @@
+"""shm: a System V shared memory segment in the ipc namespace of a process.
+
+    - shm: {cmdline: '^sleep 1007$', size: 4096, absent_from_host: true}
+
+size              optional: the segment's size in bytes (ipcmk -M 4096)
+key               optional: its key (ipcmk prints it; ipcs -m lists it)
+absent_from_host  the process has its own ipc namespace and the host's has no segment like it
+                  (same size/key; with neither given, only the namespace is compared, so an
+                  unrelated segment of some host program never fails the check)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ...observe.model import ShmSegment, Snapshot
+from ..base import Field, Verdict, v_bool, v_int
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural, unreadable
+from ..registry import register
+from ..select import name
+
+
+def show(seg: ShmSegment) -> str:
+    return f"shmid {seg.shmid}, key {seg.key:#010x}, {seg.size} bytes"
+
+
+@register
+class ShmIn(ProcessExpectation):
+    kind = "shm"
+    fields = {
+        **SUBJECT_FIELDS,
+        "size": Field(v_int, doc="the segment's size in bytes"),
+        "key": Field(v_int, doc="the segment's key"),
+        "absent_from_host": Field(v_bool, default=False, doc="invisible in the host's ipc namespace"),
+    }
+
+    def describe(self) -> str:
+        what = "a SysV shared memory segment" + (f" of {self.size} bytes" if self.size is not None else "")
+        what += f" with key {self.key:#x}" if self.key is not None else ""
+        text = f"{what} in the ipc namespace of {self.subject_words}"
+        return text + (", invisible in the host's" if self.absent_from_host else "")
+
+    def _matches(self, seg: ShmSegment) -> bool:
+        return (self.size is None or seg.size == self.size) and (self.key is None or seg.key == self.key)
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        picked = pick(snap, self.subject)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        proc = picked.proc
+        ipc = proc.ns.get("ipc")
+        if ipc is None:
+            return self.fail(f"{name(proc)}: ipc namespace unreadable", unreadable(proc, "ipc", snap) + ".")
+        host_ipc = snap.host_ns.get("ipc")
+        shares_host = ipc == host_ipc
+        where = f"the host's ipc namespace ({ipc})" if shares_host else f"its own ipc namespace ({ipc})"
+        size_opt = self.size if self.size is not None else 4096
+        make = f"nsenter --target {proc.pid} --ipc ipcmk -M {size_opt}"
+        segments = snap.shm.get(ipc)
+        if segments is None:
+            return self.fail(f"{name(proc)} is in {where}; its segments could not be read",
+                             f"nstutor could not read the shared memory segments of ipc namespace {ipc}"
+                             + ("." if snap.is_root else "; run nstutor with sudo."))
+        listed = "; ".join(show(s) for s in segments) or "no segments"
+        observed = f"{name(proc)} is in {where}: {listed}"
+        if self.absent_from_host and shares_host:
+            return self.fail(observed,
+                             f"{name(proc)} shares the host's ipc namespace, so its segments are the host's. "
+                             f"Start it in its own (kill {proc.pid}; unshare --ipc {proc.command}), then make "
+                             f"the segment inside: nsenter --target <its pid> --ipc ipcmk -M {size_opt}")
+        found = [s for s in segments if self._matches(s)]
+        if not found:
+            if not segments:
+                msg = f"The ipc namespace of {name(proc)} has no shared memory segment. Make one inside it: {make}"
+            else:
+                msg = (f"The ipc namespace of {name(proc)} has {len(segments)} "
+                       f"{plural(len(segments), 'segment')}, but none of {self._wanted()}. Make one: {make}")
+            return self.fail(observed, msg)
+        seg = found[0]
+        evidence: dict[str, Any] = {"pid": proc.pid, "ipc": ipc, "shmid": seg.shmid, "key": seg.key,
+                                    "size": seg.size}
+        if self.absent_from_host and (self.size is not None or self.key is not None):
+            host_segments = snap.shm.get(host_ipc) if host_ipc is not None else None
+            if host_segments is None:
+                return self.fail(observed + "; the host's segments could not be read",
+                                 "nstutor could not read the host's shared memory segments to compare with.")
+            twins = [s for s in host_segments if self._matches(s)]
+            if twins:
+                return self.fail(observed + f"; the host's ipc namespace has {show(twins[0])}",
+                                 f"The host's ipc namespace has a segment of {self._wanted()} too: it was "
+                                 f"probably made outside the namespace (ipcmk without nsenter). Remove the "
+                                 f"host's: ipcrm -m {twins[0].shmid}")
+            evidence["host_ipc"] = host_ipc
+        return self.ok(observed, evidence)
+
+    def _wanted(self) -> str:
+        parts = []
+        if self.size is not None:
+            parts.append(f"{self.size} bytes")
+        if self.key is not None:
+            parts.append(f"key {self.key:#x}")
+        return " with ".join(parts)

@@ -1,0 +1,110 @@
+"""uid_map: a process has its own user namespace, and a uid inside maps to a uid outside.
+
+    - uid_map: {cmdline: '^sleep 1008$', inside: 0, outside: owner}
+    - uid_map: {cmdline: '^sleep 1008$', outside: non-root}
+    - uid_map: {cmdline: '^sleep 1008$', inside: 0, outside: 1000}
+
+inside   the uid inside the namespace (default 0: root in there)
+outside  a uid number; "owner": the uid that owns the process as the host sees it (/proc/PID is
+         owned by the mapped uid); "non-root": any uid but 0 (root inside is nobody special outside)
+
+From /proc/PID/uid_map, lines "inside outside count", as the host sees them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ...observe.model import IdMap, Snapshot
+from ..base import Field, Verdict, v_int
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
+from ..registry import register
+from ..select import name
+
+OUTSIDE_WORDS = ("owner", "non-root")
+
+
+def v_outside(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return None
+    if value in OUTSIDE_WORDS:
+        return None
+    return "must be a uid number, 'owner' (the process's owner) or 'non-root'"
+
+
+def map_uid(uid_map: tuple[IdMap, ...], inside: int) -> int | None:
+    for m in uid_map:
+        if m.inside <= inside < m.inside + m.count:
+            return m.outside + (inside - m.inside)
+    return None
+
+
+def map_text(uid_map: tuple[IdMap, ...]) -> str:
+    return "; ".join(f"{m.inside} {m.outside} {m.count}" for m in uid_map) or "empty"
+
+
+@register
+class UidMap(ProcessExpectation):
+    kind = "uid_map"
+    fields = {
+        **SUBJECT_FIELDS,
+        "inside": Field(v_int, default=0, doc="the uid inside the user namespace (default 0)"),
+        "outside": Field(v_outside, required=True, doc="a uid, 'owner' or 'non-root'"),
+    }
+
+    def describe(self) -> str:
+        target = {"owner": "the process's owner", "non-root": "a non-root uid"}.get(self.outside,
+                                                                                   f"uid {self.outside}")
+        return (f"{self.subject_words[0].upper()}{self.subject_words[1:]} has its own user namespace "
+                f"where uid {self.inside} is {target} outside")
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        picked = pick(snap, self.subject)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        proc = picked.proc
+        user = proc.ns.get("user")
+        if user is None:
+            return self.fail(f"{name(proc)}: user namespace unreadable", unreadable(proc, "user", snap) + ".")
+        start = f"unshare --user --map-root-user {proc.command}"
+        if user == snap.host_ns.get("user"):
+            return self.fail(f"{name(proc)} is in the host's user namespace ({user}): uid {proc.uid} is uid "
+                             f"{proc.uid} everywhere",
+                             f"{name(proc)} has no user namespace of its own. Start it in one, as your "
+                             f"normal user (not root, no sudo): kill {proc.pid}; {start}")
+        info = snap.userns.get(user)
+        if info is None:
+            return self.fail(f"{name(proc)} is in its own user namespace ({user}); its uid_map could not be read",
+                             f"nstutor could not read /proc/{proc.pid}/uid_map"
+                             + ("." if snap.is_root else "; run nstutor with sudo."))
+        observed = f"{name(proc)} is in its own user namespace ({user}), uid_map: {map_text(info.uid_map)}"
+        if not info.uid_map:
+            return self.fail(observed,
+                             f"The uid_map of user namespace {user} is empty: nothing is mapped, so inside "
+                             f"everything shows up as nobody (65534). Write a map once: "
+                             f"echo '{self.inside} <your uid> 1' > /proc/{proc.pid}/uid_map, or start it with "
+                             f"--map-root-user: {start}")
+        outside = map_uid(info.uid_map, self.inside)
+        if outside is None:
+            return self.fail(observed,
+                             f"uid {self.inside} inside is not mapped by this uid_map. "
+                             f"Start it with a map that covers it: {start}")
+        evidence = {"pid": proc.pid, "user_ns": user, "inside": self.inside, "outside": outside,
+                    "uid_map": [[m.inside, m.outside, m.count] for m in info.uid_map]}
+        observed += f"; uid {self.inside} inside is uid {outside} outside"
+        if self.outside == "owner":
+            if outside != proc.uid:
+                return self.fail(observed + f"; the process belongs to uid {proc.uid}",
+                                 f"uid {self.inside} inside maps to uid {outside}, but the process's owner is "
+                                 f"uid {proc.uid}. Map it to the user who starts it: {start}")
+        elif self.outside == "non-root":
+            if outside == 0:
+                return self.fail(observed,
+                                 f"uid {self.inside} inside is root (uid 0) outside too: the namespace was made "
+                                 f"by root, so it protects nothing. Start it as your normal user (not with sudo): "
+                                 f"{start}")
+        elif outside != self.outside:
+            return self.fail(observed,
+                             f"uid {self.inside} inside maps to uid {outside}, expected uid {self.outside}. "
+                             f"Start it as the user with uid {self.outside}: "
+                             f"sudo -u '#{self.outside}' {start}")
+        return self.ok(observed, evidence)

@@ -1,0 +1,193 @@
+"""Shared by the process and namespace kinds: "the process this check is about".
+
+Most of these kinds are about one process, named at the top level of the
+expectation with the same keys as a selector (tutor.checks.select):
+
+    - pid1: {cmdline: '^sleep 1004$'}
+    - hostname: {comm: sleep, cmdline: '1003', hostname: lab-box}
+    - pid1: '^sleep 1004$'            # shorthand: a plain string is the cmdline pattern
+
+`ProcessExpectation` provides those fields; `pick()` turns a selector into
+exactly one process or explains why not (none: which selector and the command
+to look for it; several: names them). The rest are small helpers for
+namespace facts and the commands that messages suggest.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..observe.model import Process, Snapshot
+from .base import Expectation, Field, v_str
+from .select import describe_selector, innermost, name, normalise, select
+
+# --------------------------------------------------------------- subject fields
+
+
+def v_regex(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return "must be a regular expression, like '^sleep 1001$'"
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"{value!r} is not a valid regular expression: {exc}"
+    return None
+
+
+SUBJECT_FIELDS: dict[str, Field] = {
+    "comm": Field(v_str, doc="the process's kernel name (/proc/PID/comm, at most 15 characters), e.g. pause"),
+    "cmdline": Field(v_regex, doc="a regular expression searched in its command line, e.g. '^sleep 1001$'"),
+}
+
+
+class ProcessExpectation(Expectation):
+    """Base for kinds about one process chosen with comm and/or cmdline (not registered itself)."""
+
+    shorthand = "cmdline"
+    fields = dict(SUBJECT_FIELDS)
+
+    @classmethod
+    def extra_problems(cls, spec: dict) -> list[str]:
+        if "comm" not in spec and "cmdline" not in spec:
+            return [f"'{cls.kind}' needs comm and/or cmdline to say which process it is about, "
+                    f"e.g. - {cls.kind}: {{cmdline: '^sleep 1001$', ...}}"]
+        return []
+
+    @property
+    def subject(self) -> dict:
+        return {k: self.spec[k] for k in ("comm", "cmdline") if k in self.spec}
+
+    @property
+    def subject_words(self) -> str:
+        """'the process named pause' / 'the process whose command line matches ...'."""
+        return "the" + describe_selector(self.subject)[1:]
+
+
+# --------------------------------------------------------------- picking one process
+@dataclass(frozen=True)
+class Pick:
+    """Exactly one process, or why not (observed: what the snapshot shows; message: what to do)."""
+    proc: Process | None
+    observed: str = ""
+    message: str = ""
+
+
+def find_command(selector: Any) -> str:
+    """The command a learner runs to look for the process themselves."""
+    sel = normalise(selector)
+    if "cmdline" in sel:
+        return f"pgrep -a -f {shlex.quote(str(sel['cmdline']))}"
+    return f"pgrep -a -x {shlex.quote(str(sel['comm']))}"
+
+
+def pick(snap: Snapshot, selector: Any, role: str = "",
+         prefer: Callable[[Process], bool] | None = None) -> Pick:
+    """The one process *selector* means. *role* ("the pause", "member 2") prefixes explanations.
+
+    *prefer* breaks a tie: when several processes match and exactly one of them passes it, that
+    one is meant. A Kubernetes node runs one `pause` per pod; "the pause whose network the
+    members share" names the right one without the lesson knowing its pid."""
+    sel = normalise(selector)
+    who = describe_selector(sel)
+    detail = who[len("a process "):]          # "named 'pause'" / "whose command line matches ..."
+    lead = f"{role}: " if role else ""
+    matches = innermost(select(snap, sel))
+    if len(matches) > 1 and prefer is not None:
+        preferred = [p for p in matches if prefer(p)]
+        if len(preferred) == 1:
+            return Pick(preferred[0])
+    if len(matches) == 1:
+        return Pick(matches[0])
+    if len(matches) > 1:
+        shown = ", ".join(name(p) for p in matches[:5]) + (" ..." if len(matches) > 5 else "")
+        return Pick(None,
+                    f"{lead}{len(matches)} processes match ({who}): {shown}",
+                    f"{lead}nstutor needs exactly one process {detail}. If the others are leftovers of an "
+                    f"earlier try, stop them (kill {' '.join(str(p.pid) for p in matches[1:6])}); otherwise "
+                    f"make the pattern more precise (anchor it: '^sleep 1001$'). See them: {find_command(sel)}")
+    # None: say what came close, so a typo or an exited process is obvious.
+    zombies = select(snap, {**sel, "zombie": True})
+    zombies = [p for p in zombies if p.is_zombie]
+    if zombies:
+        return Pick(None,
+                    f"{lead}only a zombie matches ({who}): {name(zombies[0])} has exited",
+                    f"{lead}the process has exited and its parent (pid {zombies[0].ppid}) has not reaped it. "
+                    f"Start it again (see the lesson), then check: {find_command(sel)}")
+    near = ""
+    if "comm" in sel and "cmdline" in sel:
+        by_cmd = select(snap, {"cmdline": sel["cmdline"]})
+        by_comm = select(snap, {"comm": sel["comm"]})
+        if by_cmd:
+            near = (f" Processes whose command line matches are named "
+                    f"{', '.join(sorted({repr(p.comm) for p in by_cmd}))}, not {sel['comm']!r}.")
+        elif by_comm:
+            near = (f" There is a process named {sel['comm']!r} ({name(by_comm[0])}), "
+                    f"but its command line does not match {sel['cmdline']!r}.")
+    blind = "" if snap.is_root else " (nstutor is not running as root, so it may not see every process: use sudo)"
+    return Pick(None,
+                f"{lead}no running process {detail}{blind}",
+                f"{lead}start it first (see the lesson's commands), then look for it: {find_command(sel)}.{near}")
+
+
+# --------------------------------------------------------------- namespace helpers
+#: unshare options that give a command its own namespace of each type.
+UNSHARE_OPTION = {"mnt": "--mount", "net": "--net", "pid": "--pid --fork", "uts": "--uts", "ipc": "--ipc",
+                  "user": "--user --map-root-user", "cgroup": "--cgroup", "time": "--time --fork"}
+#: nsenter's option names per namespace type.
+NSENTER_OPTION = {"mnt": "mount", "net": "net", "pid": "pid", "uts": "uts", "ipc": "ipc",
+                  "user": "user", "cgroup": "cgroup", "time": "time"}
+
+
+def unshare_cmd(types: list[str], command: str) -> str:
+    opts: list[str] = []
+    for t in types:
+        for opt in UNSHARE_OPTION[t].split():
+            if opt not in opts:
+                opts.append(opt)
+    if "--fork" in opts:        # keep --fork last among the options, as people usually write it
+        opts.remove("--fork")
+        opts.append("--fork")
+    return " ".join(["unshare", *opts, command])
+
+
+def nsenter_cmd(pid: int, types: list[str], command: str) -> str:
+    opts = [f"--{NSENTER_OPTION[t]}=/proc/{pid}/ns/{t}" for t in types]
+    return " ".join(["nsenter", *opts, command])
+
+
+def unreadable(proc: Process, ns_type: str, snap: Snapshot) -> str:
+    """Why a namespace inode is missing, in words."""
+    why = "" if snap.is_root else "; run nstutor with sudo"
+    return f"nstutor could not read /proc/{proc.pid}/ns/{ns_type} of {name(proc)}{why}"
+
+
+def host_note(snap: Snapshot, ns_type: str, inode: int | None) -> str:
+    """' (the host's)' when *inode* is the host's namespace of that type."""
+    return " (the host's)" if inode is not None and snap.host_ns.get(ns_type) == inode else ""
+
+
+def ns_summary(snap: Snapshot, proc: Process, types: list[str]) -> str:
+    """'uts 4026532401, ipc 4026531839 (the host's)'."""
+    parts = []
+    for t in types:
+        ino = proc.ns.get(t)
+        parts.append(f"{t} {ino if ino is not None else 'unreadable'}{host_note(snap, t, ino)}")
+    return ", ".join(parts)
+
+
+def same_ns_processes(snap: Snapshot, ns_type: str, inode: int) -> list[Process]:
+    return sorted((p for p in snap.processes.values() if p.ns.get(ns_type) == inode), key=lambda p: p.pid)
+
+
+def words(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return one if n == 1 else (many or one + "s")
