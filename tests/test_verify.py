@@ -76,14 +76,14 @@ def test_leftovers_are_reported(tmp_path, uid):
 
 def test_broken_solution_and_stray_process_are_reported(tmp_path, uid):
     lesson = make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}a]",
-                         solution=f"ip netns add {uid}b; sleep 3{uid[2:]} >/dev/null 2>&1 &")
+                         solution=f"ip netns add {uid}b; sleep 3{int(uid[2:], 16)} >/dev/null 2>&1 &")
     try:
         report = verify_lesson(lesson, echo=lambda *_: None)
         assert any("still fails after its solution" in f and f"{uid}a" in f for f in report.failures), report.failures
         assert any("left processes behind" in f and "sleep" in f for f in report.failures), report.failures
     finally:
         sh(f"ip netns del {uid}b", check=False)
-        sh(f"pkill -f 'sleep 3{uid[2:]}'", check=False)
+        sh(f"pkill -f 'sleep 3{int(uid[2:], 16)}'", check=False)
 
 
 def test_untrusted_lessons_never_run_shell(tmp_path, uid):
@@ -109,8 +109,9 @@ def test_cleanup_removes_declared_objects(tmp_path, uid, spawn):
     marked.mkdir()
     (marked / "f").write_text("x")
     sh(f"ip netns add {uid}c")
-    proc = spawn(f"sleep 4{uid[2:]}")
-    lesson = make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}c], paths: ['{marked}'], processes: ['^sleep 4{uid[2:]}$']")
+    tag = f"4{int(uid[2:], 16)}"   # sleep needs a number: the uid's hex digits as decimal
+    proc = spawn(f"sleep {tag}")
+    lesson = make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}c], paths: ['{marked}'], processes: ['^sleep {tag}$']")
     log = run_cleanup(lesson)
     assert log.ok, log.errors
     assert not marked.exists() and not Path(f"/run/netns/{uid}c").exists()

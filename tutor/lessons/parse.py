@@ -113,14 +113,20 @@ def _load_yaml(text: str, first_line: int, problem, what: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # PyYAML notices an unclosed bracket or quote on a later line (problem_mark); the line where
+        # the construct began (context_mark) is where the author has to look, so report that one.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark is not None else first_line
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        problem(line, f"bad YAML in the {what}: {reason}")
+        context = getattr(exc, "context", None)
+        problem(line, f"bad YAML in the {what}: {context + ', ' if context else ''}{reason}")
         return None
 
 
 def _check_front(front: dict, path: Path, problem) -> None:
+    match = FILE_NAME.match(path.name)
+    if not match:
+        problem(None, "the file name must be NN-<id>.md, e.g. 10-netns-veth.md")
     if not front:
         return
     for key in front:
@@ -134,10 +140,7 @@ def _check_front(front: dict, path: Path, problem) -> None:
     if "requires" in front and not (isinstance(front["requires"], list)
                                     and all(isinstance(r, str) for r in front["requires"])):
         problem(1, "'requires' must be a list of command names (or 'root'), e.g. [ip, unshare]")
-    match = FILE_NAME.match(path.name)
-    if not match:
-        problem(None, "the file name must be NN-<id>.md, e.g. 10-netns-veth.md")
-    elif "id" in front and str(front["id"]) != match.group(2):
+    if match and "id" in front and str(front["id"]) != match.group(2):
         problem(1, f"the id '{front['id']}' does not match the file name (expected '{match.group(2)}')")
     cleanup = front.get("cleanup")
     if cleanup is not None:

@@ -94,6 +94,8 @@ def read_mounts(procs: Mapping[int, Process], problems: list[str]) -> dict[int, 
         global _mount_cache
         out, cache = {}, {}
         for inode, pids in _members(procs, "mnt").items():
+            # prefer a process that is not chrooted: it sees the whole table of its namespace
+            pids = sorted(pids, key=lambda pid: (procs[pid].root not in ("/", None), pid))
             texts = _read_per_process(pids, "mnt", inode, ("mountinfo",), problems,
                                       "the mount table of mnt namespace")
             if texts is None:
@@ -323,6 +325,7 @@ def _read_per_process(pids: list[int], nstype: str, inode: int, names: tuple[str
     old descriptor fails (ESRCH) instead of silently reading the newcomer.
     """
     last: OSError | None = None
+    empty: tuple[str, ...] | None = None
     for pid in pids:
         try:
             dirfd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -335,7 +338,10 @@ def _read_per_process(pids: list[int], nstype: str, inode: int, names: tuple[str
                 continue
             texts = [_read_text(name, dir_fd=dirfd) for name in names]
             if nstype == "mnt" and not texts[0]:
-                last = OSError(errno.ESRCH, "exited")  # a dying process shows an empty table
+                # a dying process shows an empty table, and so does a chrooted one (it sees only the
+                # mounts below its root): try the others, and settle for "empty" if all are like that
+                empty = tuple(texts)
+                last = OSError(errno.ESRCH, "exited")
                 continue
             return tuple(texts)
         except OSError as exc:
@@ -343,5 +349,7 @@ def _read_per_process(pids: list[int], nstype: str, inode: int, names: tuple[str
             continue
         finally:
             os.close(dirfd)
+    if empty is not None:
+        return empty
     problems.append(f"could not read {what} {inode}: {_describe(last)}")
     return None
