@@ -58,6 +58,39 @@ def cpu_hierarchy() -> tuple[str, str | None]:
     return "none", None
 
 
+def cpu_cgroup_members() -> dict[int, str] | None:
+    """pid -> CPU cgroup path, read from every cgroup.procs of the cpu tree; None if it cannot be read.
+
+    One read per cgroup (tens) instead of one /proc/PID/cgroup per process (thousands). A pid
+    found in no file (it started while we walked) is left for the caller to read directly.
+    """
+    _mode, root = cpu_hierarchy()
+    if root is None:
+        return None
+    members: dict[int, str] = {}
+    root = root.rstrip("/") or "/"
+    try:
+        for dirpath, _dirs, files in os.walk(root):
+            if "cgroup.procs" not in files:
+                continue
+            rel = "/" + os.path.relpath(dirpath, root) if dirpath != root else "/"
+            try:
+                fd = os.open(os.path.join(dirpath, "cgroup.procs"), os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    chunks = []
+                    while chunk := os.read(fd, 65536):
+                        chunks.append(chunk)
+                finally:
+                    os.close(fd)
+            except OSError:
+                continue  # removed while we walked
+            for pid in b"".join(chunks).split():
+                members[int(pid)] = rel
+    except OSError:
+        return None
+    return members
+
+
 def _read(path: str) -> str | None:
     try:
         with open(path) as f:

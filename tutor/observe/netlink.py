@@ -38,6 +38,8 @@ class _Conn:
     diag: socket.socket | None
     dump: dict | None = None          # links, addresses, routes, neighbours, fdb (raw dicts)
     dirty: bool = False               # an event came during the last dump: dump again next time
+    version: int = 0                  # +1 at each dump
+    built: tuple | None = None        # (key, model parts) of the last build; see NetworkReader._build
     seq: int = 100
 
     def close(self) -> None:
@@ -55,6 +57,7 @@ class NetworkReader:
     conns: dict[int, _Conn] = field(default_factory=dict)
     nsid_cache: dict[tuple[int, int], int | None] = field(default_factory=dict)  # (from, to) -> nsid
     lock: threading.Lock = field(default_factory=threading.Lock)
+    generation: int = 0               # +1 whenever a netns is opened or released
 
     # ---------------------------------------------------------- connections
     def _open(self, handles: list[NetnsHandle], problems: list[str]) -> None:
@@ -78,6 +81,7 @@ class NetworkReader:
             if self.persistent:
                 route.setblocking(True)
             self.conns[inode] = _Conn(inode, route, diag)
+            self.generation += 1
 
     def release(self, inodes) -> None:
         """Close the sockets of these netns (so a deleted namespace can really go away)."""
@@ -86,6 +90,7 @@ class NetworkReader:
                 conn = self.conns.pop(inode, None)
                 if conn:
                     conn.close()
+                    self.generation += 1
             self.nsid_cache = {k: v for k, v in self.nsid_cache.items() if k[0] in self.conns and k[1] in self.conns}
 
     def close(self) -> None:
@@ -97,6 +102,7 @@ class NetworkReader:
             present = {h.inode for h in handles}
             for inode in [i for i in self.conns if i not in present]:
                 self.conns.pop(inode).close()
+                self.generation += 1
             self._open(handles, problems)
             for handle in handles:
                 conn = self.conns.get(handle.inode)
@@ -108,6 +114,7 @@ class NetworkReader:
                 if changed:
                     try:
                         conn.dump = self._dump(conn)
+                        conn.version += 1
                     except OSError as exc:
                         conn.dump = None
                         problems.append(f"cannot read network namespace {handle.names[0] if handle.names else handle.inode}: "
@@ -142,6 +149,12 @@ class NetworkReader:
         by_inode = {h.inode: h for h in handles}
         # index -> raw link, per netns; and (netns, ifindex, peer ifindex) of every veth for peer matching
         indexes = {i: {l["index"]: l for l in c.dump["links"]} for i, c in self.conns.items() if c.dump}
+        # (ifindex, peer ifindex) -> netns holding such a veth: finds a peer's candidates in one lookup
+        self._veths: dict[tuple[int, int], list[int]] = {}
+        for inode, links in indexes.items():
+            for l in links.values():
+                if l["kind"] == "veth" and l["link"]:
+                    self._veths.setdefault((l["index"], l["link"]), []).append(inode)
         out: dict[int, NetNS] = {}
         for handle in handles:
             conn = self.conns.get(handle.inode)
@@ -149,22 +162,42 @@ class NetworkReader:
                 out[handle.inode] = NetNS(handle.inode, handle.names, handle.pids, handle.is_host,
                                           error="could not be read (see problems)")
                 continue
-            d = conn.dump
-            names = {i: l["name"] for i, l in indexes[handle.inode].items()}
-            links = tuple(self._link(handle.inode, raw, names, indexes, by_inode) for raw in d["links"])
-            addresses = tuple(Address(names.get(a["index"], f"if{a['index']}"), a["family"],
-                                      f"{a['ip']}/{a['prefixlen']}", a["scope"]) for a in d["addresses"])
-            routes = tuple(Route(r["dst"], r["family"], names.get(r["oif"]) if r["oif"] else None, r["via"],
-                                 r["onlink"], r["table"], r["proto"], r["scope"], r["src"]) for r in d["routes"])
-            neighbours = tuple(Neighbour(names.get(n["index"], f"if{n['index']}"), n["ip"], n["mac"], n["state"])
-                               for n in d["neighbours"])
-            fdb = tuple(FdbEntry(names.get(f["index"], f"if{f['index']}"), f["mac"] or "", f["dst"],
-                                 names.get(f["master"]) if f["master"] else None, f["vlan"], f["permanent"])
-                        for f in d["fdb"])
+            if conn.built is not None and self._still_valid(conn.built[0], conn):
+                parts = conn.built[1]
+            else:
+                deps: dict[int, int] = {}
+                parts = self._parts(handle.inode, conn.dump, indexes, by_inode, deps)
+                unresolved = any(l.kind == "veth" and l.peer_netns is None for l in parts[0])
+                conn.built = ((conn.version, tuple(deps.items()), self.generation if unresolved else None), parts)
             socks = sockets.read_listening(conn.diag, problems, handle) if conn.diag else ()
-            out[handle.inode] = NetNS(handle.inode, handle.names, handle.pids, handle.is_host, links, addresses,
-                                      routes, neighbours, fdb, socks)
+            out[handle.inode] = NetNS(handle.inode, handle.names, handle.pids, handle.is_host, *parts, socks)
         return out
+
+    def _still_valid(self, key: tuple, conn: _Conn) -> bool:
+        """A built netns can be reused while neither it nor the netns its veth peers live in were
+        re-dumped (and, if a peer was not found, while no netns came or went)."""
+        version, deps, generation = key
+        if version != conn.version or (generation is not None and generation != self.generation):
+            return False
+        return all((other := self.conns.get(inode)) is not None and other.version == v for inode, v in deps)
+
+    def _parts(self, inode: int, d: dict, indexes: dict, by_inode: dict, deps: dict) -> tuple:
+        """(links, addresses, routes, neighbours, fdb) of one netns, as model objects."""
+        names = {i: l["name"] for i, l in indexes[inode].items()}
+        links = tuple(self._link(inode, raw, names, indexes, by_inode) for raw in d["links"])
+        for link in links:
+            if link.peer_netns is not None and link.peer_netns != inode and link.peer_netns in self.conns:
+                deps[link.peer_netns] = self.conns[link.peer_netns].version
+        addresses = tuple(Address(names.get(a["index"], f"if{a['index']}"), a["family"],
+                                  f"{a['ip']}/{a['prefixlen']}", a["scope"]) for a in d["addresses"])
+        routes = tuple(Route(r["dst"], r["family"], names.get(r["oif"]) if r["oif"] else None, r["via"],
+                             r["onlink"], r["table"], r["proto"], r["scope"], r["src"]) for r in d["routes"])
+        neighbours = tuple(Neighbour(names.get(n["index"], f"if{n['index']}"), n["ip"], n["mac"], n["state"])
+                           for n in d["neighbours"])
+        fdb = tuple(FdbEntry(names.get(f["index"], f"if{f['index']}"), f["mac"] or "", f["dst"],
+                             names.get(f["master"]) if f["master"] else None, f["vlan"], f["permanent"])
+                    for f in d["fdb"])
+        return links, addresses, routes, neighbours, fdb
 
     def _link(self, inode: int, raw: dict, names: dict, indexes: dict, by_inode: dict) -> Link:
         peer_netns = peer_index = peer_name = None
@@ -188,9 +221,7 @@ class NetworkReader:
         """Which netns the veth's peer is in. The kernel tells us only an nsid (a number local to this
         netns), so: take every netns holding a veth at the peer's ifindex that points back at us, and
         confirm with RTM_GETNSID which of them has that nsid here (cached: ids never change)."""
-        candidates = [other for other, links in indexes.items()
-                      if other != inode and (p := links.get(raw["link"])) and p["kind"] == "veth"
-                      and p["link"] == raw["index"]]
+        candidates = [other for other in self._veths.get((raw["link"], raw["index"]), ()) if other != inode]
         conn = self.conns.get(inode)
         for other in candidates:
             key = (inode, other)
