@@ -147,7 +147,8 @@ def cmd_kinds(args) -> int:
     for kind, cls in sorted(load_kinds().items()):
         fields = ", ".join(f"{n}{'*' if f.required else ''}" for n, f in cls.fields.items())
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
-        print(f"{kind:<12} {doc[0] if doc else ''}\n{'':<12} fields: {fields}   (* required)")
+        note = "   (* required)" if any(f.required for f in cls.fields.values()) else ""
+        print(f"{kind:<12} {doc[0] if doc else ''}\n{'':<12} fields: {fields}{note}")
     return EXIT_OK
 
 
