@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import sh, wait_until
+from conftest import sh
 from tutor.cli import main
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,8 +3,6 @@ and how the persistent Observer follows changes and lets deleted namespaces go."
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import time
 
@@ -190,7 +188,7 @@ def test_cpu_cgroup_path_on_v1_v2_and_hybrid():
 
 def test_cpu_limit_and_membership_of_a_real_cgroup(spawn, uid):
     snap = take_snapshot()
-    root, mode = snap.cgroups.cpu_root, snap.cgroups.mode
+    root = snap.cgroups.cpu_root
     if root is None:
         pytest.skip("no cpu cgroup controller here")
     path = os.path.join(root, f"nstutor-{uid}")

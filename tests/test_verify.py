@@ -1,7 +1,6 @@
 """verify-lesson and the cleanup runner, on the real machine."""
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 

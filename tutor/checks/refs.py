@@ -238,6 +238,30 @@ def resolve_dev(snap: Snapshot, dev: str, netns: Any = None) -> tuple[NetNS, str
     return ns, name
 
 
+def netns_ref_of(dev: str | None, netns: Any) -> Any:
+    """The netns a table entry's check means: the prefix of `dev: RED/veth0`, else its `netns` field."""
+    if dev:
+        prefix, _ = split_ifref(dev)
+        if prefix is not None:
+            return prefix
+    return netns
+
+
+def resolve_table_owner(snap: Snapshot, dev: str | None, netns: Any) -> tuple[NetNS, str | None] | Missing:
+    """For checks on a netns's tables (routes, neighbours, fdb): the netns, and the device if one is
+    named, which must exist there."""
+    if not dev:
+        ns = resolve_netns(snap, netns)
+        return ns if isinstance(ns, Missing) else (ns, None)
+    place = resolve_dev(snap, dev, netns)
+    if isinstance(place, Missing):
+        return place
+    ns, name = place
+    if ns.link(name) is None:
+        return missing_link(snap, ns, name)
+    return ns, name
+
+
 def resolve_link(snap: Snapshot, dev: str, netns: Any = None) -> tuple[NetNS, Link] | Missing:
     """The (NetNS, Link) an interface reference names, or why it is not there."""
     found = resolve_dev(snap, dev, netns)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..observe import Snapshot, take_snapshot
 from .base import Expectation, Verdict

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from ...observe.model import FdbEntry, Snapshot
 from ..base import Expectation, Field, Verdict, v_ifref, v_ip, v_mac
-from ..refs import Missing, cmd_in, describe_netns_ref, dev_netns_problem, missing_link, netns_ref_problem, \
-    resolve_dev, resolve_netns, split_ifref, where
+from ..refs import (
+    Missing,
+    cmd_in,
+    describe_netns_ref,
+    dev_netns_problem,
+    netns_ref_of,
+    netns_ref_problem,
+    resolve_table_owner,
+    split_ifref,
+    where,
+)
 from ..registry import register
 from .route import same_ip
 
@@ -38,9 +47,7 @@ class FdbExpectation(Expectation):
         return dev_netns_problem(spec)
 
     def _netns_ref(self):
-        if self.dev and split_ifref(self.dev)[0] is not None:
-            return split_ifref(self.dev)[0]
-        return self.netns
+        return netns_ref_of(self.dev, self.netns)
 
     def describe(self) -> str:
         text = f"an fdb entry {self.mac.lower()}"
@@ -51,18 +58,10 @@ class FdbExpectation(Expectation):
         return text + f" in {describe_netns_ref(self._netns_ref())}"
 
     def grade(self, snap: Snapshot) -> Verdict:
-        dev = None
-        if self.dev:
-            place = resolve_dev(snap, self.dev, self.netns)
-            if isinstance(place, Missing):
-                return self.fail(*place)
-            ns, dev = place
-            if ns.link(dev) is None:
-                return self.fail(*missing_link(snap, ns, dev))
-        else:
-            ns = resolve_netns(snap, self.netns)
-            if isinstance(ns, Missing):
-                return self.fail(*ns)
+        owner = resolve_table_owner(snap, self.dev, self.netns)
+        if isinstance(owner, Missing):
+            return self.fail(*owner)
+        ns, dev = owner
 
         mac = self.mac.lower()
         entries = [e for e in ns.fdb if e.mac.lower() == mac]

@@ -14,8 +14,17 @@ import socket
 
 from ...observe.model import NetNS, Route, Snapshot
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_prefix
-from ..refs import Missing, cmd_in, dev_netns_problem, describe_netns_ref, missing_link, netns_ref_problem, \
-    resolve_dev, resolve_netns, split_ifref, where
+from ..refs import (
+    Missing,
+    cmd_in,
+    describe_netns_ref,
+    dev_netns_problem,
+    netns_ref_of,
+    netns_ref_problem,
+    resolve_table_owner,
+    split_ifref,
+    where,
+)
 from ..registry import register
 
 LOCAL_TABLE = 255
@@ -84,11 +93,7 @@ class RouteExpectation(Expectation):
         return socket.AF_INET
 
     def _netns_ref(self):
-        if self.dev:
-            prefix, _ = split_ifref(self.dev)
-            if prefix is not None:
-                return prefix
-        return self.netns
+        return netns_ref_of(self.dev, self.netns)
 
     def describe(self) -> str:
         text = "a default route" if self.dst == "default" else f"a route to {self.dst}"
@@ -111,18 +116,10 @@ class RouteExpectation(Expectation):
         return args
 
     def grade(self, snap: Snapshot) -> Verdict:
-        if self.dev:
-            place = resolve_dev(snap, self.dev, self.netns)
-            if isinstance(place, Missing):
-                return self.fail(*place)
-            ns, dev = place
-            if ns.link(dev) is None:
-                return self.fail(*missing_link(snap, ns, dev))
-        else:
-            ns = resolve_netns(snap, self.netns)
-            if isinstance(ns, Missing):
-                return self.fail(*ns)
-            dev = None
+        owner = resolve_table_owner(snap, self.dev, self.netns)
+        if isinstance(owner, Missing):
+            return self.fail(*owner)
+        ns, dev = owner
 
         want = route_key(self.dst, self.family)
         routes = [r for r in ns.routes if r.table != LOCAL_TABLE and r.family == self.family]
