@@ -106,6 +106,20 @@ def snapshot():
     return take_snapshot
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_progress_store(tmp_path_factory):
+    """Every test (and every nstutor it starts) records progress in a throwaway directory,
+    never in the store of the person running the tests."""
+    directory = tmp_path_factory.mktemp("nstutor-data")
+    old = os.environ.get("NSTUTOR_DATA_DIR")
+    os.environ["NSTUTOR_DATA_DIR"] = str(directory)
+    yield directory
+    if old is None:
+        os.environ.pop("NSTUTOR_DATA_DIR", None)
+    else:
+        os.environ["NSTUTOR_DATA_DIR"] = old
+
+
 def pytest_collection_modifyitems(config, items):
     # Most tests need root: they build namespaces for real. Say so clearly instead of failing oddly.
     if os.geteuid() != 0:

@@ -7,6 +7,7 @@
     nstutor lint [PATH...]        check lesson files; file:line for every problem
     nstutor snapshot [--json]     what nstutor sees of this machine
     nstutor kinds                 the expectation kinds a check block may use
+    nstutor whoami [NAME]         show or set the name your progress exports carry
 
 Exit codes: 0 success / all checked steps pass, 1 a step fails or lint found problems,
 2 a usage error or an unknown lesson.
@@ -98,12 +99,44 @@ def cmd_check(args) -> int:
 
 
 def _record_attempts(lesson, results) -> None:
-    """Record the attempt in the learner's progress store, if that part is installed."""
+    """Record one attempt per checked step in the learner's progress store (the app records the
+    same way). A store problem is a one-line warning on stderr, never a failed check."""
     try:
-        from .progress import record_check  # provided by the progress package
-    except ImportError:
+        from .progress import record_check
+    except ImportError as err:  # e.g. a Python built without sqlite3
+        print(f"nstutor: warning: this check was not saved to your progress: {err}", file=sys.stderr)
         return
     record_check(lesson, results)
+
+
+def cmd_whoami(args) -> int:
+    """Print the learner's display name, or set it (`nstutor whoami Ada Lovelace`)."""
+    from .progress import ProgressStore, ProgressStoreError
+    try:
+        store = ProgressStore.open()
+    except ProgressStoreError as err:
+        print(f"nstutor: {err}", file=sys.stderr)
+        return EXIT_FAIL
+    try:
+        if args.name:
+            try:
+                store.set_learner_name(" ".join(args.name))
+            except ValueError as err:
+                raise UsageError(f"cannot use that name: {err}") from None
+            print(f"Your name in progress exports is now: {store.learner_name()}")
+            return EXIT_OK
+        name = store.learner_name()
+        if name is None:
+            print("No name set yet. Set the one your progress exports carry with: nstutor whoami 'Your Name'",
+                  file=sys.stderr)
+            return EXIT_FAIL
+        print(name)
+        return EXIT_OK
+    except ProgressStoreError as err:
+        print(f"nstutor: {err}", file=sys.stderr)
+        return EXIT_FAIL
+    finally:
+        store.close()
 
 
 def cmd_lint(args) -> int:
@@ -201,7 +234,7 @@ def cmd_app(args) -> int:
 
 
 # --------------------------------------------------------------- argument parsing
-COMMANDS = {"list", "check", "lint", "snapshot", "kinds", "verify-lesson", "reset"}
+COMMANDS = {"list", "check", "lint", "snapshot", "kinds", "verify-lesson", "reset", "whoami"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("lesson")
     p.add_argument("--yes", action="store_true", help="do not ask")
     p.set_defaults(func=cmd_reset)
+
+    p = sub.add_parser("whoami", help="show or set your name in progress exports")
+    p.add_argument("name", nargs="*", help="your display name (no quotes needed)")
+    p.set_defaults(func=cmd_whoami)
     return parser
 
 

@@ -1,0 +1,503 @@
+"""The learner's progress: one SQLite file that survives crashes, sudo and a second window.
+
+What an *attempt* is
+--------------------
+An attempt is one graded outcome of one step, stored with its time, whether it passed, which
+expectations failed (kind + message) and, for a pass, the evidence (the facts the passing verdicts
+observed). Who grades decides when one is recorded:
+
+* ``source="cli"`` (``nstutor check``): the learner asked, so every call records one attempt for
+  every step it checked.
+* ``source="app"``: the app grades about once a second, so it records an attempt only when a step's
+  outcome *changes* against the latest outcome in the database: pass <-> fail, or a different set of
+  failing expectation kinds. When only the wording of the failures changes (a message carrying a
+  measured value, say) it records at most once a minute, so the database does not grow by a row a
+  second. A step the app sees for the first time is recorded as an attempt if it already passes;
+  a first failure is only remembered as the starting point (nothing was attempted yet), so opening
+  a lesson does not count a failed attempt on every step.
+
+Probes (the ``reachable`` kind) only run when asked for; a verdict the runner marks "not probed" is
+unknown, not failed: it is left out of the failures, a step whose only failures are unprobed is not
+recorded at all, and an unprobed kind is ignored when comparing with the previous outcome (so
+pressing "check" and the next background grade do not flip-flop).
+
+The lesson's ``content_hash`` is kept per lesson. When a check is recorded against a different
+version of the lesson file, the store adopts the new hash, keeps the old one and the time, and
+``lesson_changed()`` says so (before that record, and for the rest of that store's life).
+
+Durability: WAL journal, ``synchronous=FULL`` (a commit is on disk before record_* returns), a busy
+timeout, and every record in one ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front,
+so a second window waits for it instead of failing on a read-to-write upgrade). The schema carries a
+version in ``meta``; ``MIGRATIONS`` brings any older file up to date.
+
+Nothing private is stored: no environment, no command lines except what a verdict's evidence holds
+(which describes the learner's own lesson objects).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from .paths import StoreLocation, hand_over, location_for, make_directory
+
+BUSY_TIMEOUT = 5.0                 # seconds a writer waits for another nstutor window's transaction
+MESSAGE_ONLY_INTERVAL = 60.0       # app: a change in failure wording alone is recorded at most this often
+NOT_PROBED = "not probed"          # Verdict.observed the runner uses for a probe it did not send
+MAX_NAME_LENGTH = 80
+SOURCES = ("app", "cli")
+
+# Each entry brings the schema from version i to i + 1. Never edit a released entry: append one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE meta (
+               key   TEXT PRIMARY KEY,
+               value TEXT NOT NULL)""",
+        """CREATE TABLE lessons (
+               lesson_id       TEXT PRIMARY KEY,
+               content_hash    TEXT NOT NULL DEFAULT '',   -- version the latest record was made against
+               previous_hash   TEXT,                       -- the version before, once it changed
+               hash_changed_at REAL,
+               seconds_spent   REAL NOT NULL DEFAULT 0,
+               first_seen      REAL NOT NULL,
+               last_seen       REAL NOT NULL)""",
+        """CREATE TABLE steps (
+               lesson_id          TEXT NOT NULL,
+               step_id            TEXT NOT NULL,
+               first_pass         REAL,
+               hints_shown        INTEGER NOT NULL DEFAULT 0,  -- highest hint level shown
+               solution_viewed_at REAL,
+               last_passed        INTEGER,                     -- latest outcome (NULL: none yet)
+               last_failures      TEXT NOT NULL DEFAULT '[]',  -- its failures: JSON [[kind, message]...]
+               last_message       TEXT,
+               last_at            REAL,
+               PRIMARY KEY (lesson_id, step_id))""",
+        """CREATE TABLE attempts (
+               id           INTEGER PRIMARY KEY,
+               at           REAL NOT NULL,
+               lesson_id    TEXT NOT NULL,
+               step_id      TEXT NOT NULL,
+               source       TEXT NOT NULL,
+               passed       INTEGER NOT NULL,
+               failures     TEXT NOT NULL DEFAULT '[]',   -- JSON [{"kind", "message"}]
+               evidence     TEXT,                         -- pass: JSON [{"kind", "observed", "evidence"}]
+               content_hash TEXT NOT NULL DEFAULT '')""",
+        "CREATE INDEX attempts_by_step ON attempts (lesson_id, step_id, id)",
+        """CREATE TABLE events (
+               id        INTEGER PRIMARY KEY,
+               at        REAL NOT NULL,
+               lesson_id TEXT NOT NULL,
+               step_id   TEXT,
+               kind      TEXT NOT NULL,                   -- 'hint' | 'solution'
+               level     INTEGER)""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class ProgressStoreError(Exception):
+    """The store cannot be opened or written; the message says where and why, in one line."""
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    passed: bool = False               # passing per the latest recorded outcome
+    ever_passed: bool = False
+    first_pass: float | None = None    # epoch seconds
+    attempts: int = 0
+    failed_attempts: int = 0
+    hints_shown: int = 0               # highest hint level shown (0: none)
+    solution_viewed: bool = False
+    last_message: str | None = None    # first failure of the latest outcome, None when it passed
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One step's graded result, reduced to what the store keeps."""
+    step_id: str
+    passed: bool | None                        # None: only unprobed expectations are in the way
+    failures: tuple[tuple[str, str], ...]      # sorted (kind, message), unprobed ones left out
+    unknown_kinds: frozenset[str]              # kinds that were not probed this time
+    evidence: tuple[Mapping[str, Any], ...]    # passing verdicts' facts (kept for a pass)
+
+    @property
+    def message(self) -> str | None:
+        return self.failures[0][1] if self.failures else None
+
+
+@dataclass(frozen=True)
+class _Latest:
+    passed: bool
+    failures: tuple[tuple[str, str], ...]
+    at: float
+
+
+def _outcome(result) -> _Outcome:
+    unknown = [v for v in result.verdicts if not v.passed and v.observed == NOT_PROBED]
+    failed = [v for v in result.verdicts if not v.passed and v.observed != NOT_PROBED]
+    failures = tuple(sorted((v.kind, v.message or v.observed or v.expected or "") for v in failed))
+    passed: bool | None = bool(result.passed)
+    if not passed and not failed:
+        passed = None
+    evidence = tuple({"kind": v.kind, "observed": v.observed, "evidence": _jsonable(v.evidence)}
+                     for v in result.verdicts if v.passed)
+    return _Outcome(result.id, passed, failures, frozenset(v.kind for v in unknown), evidence)
+
+
+def _jsonable(value: Any) -> Any:
+    """Evidence is meant to be JSON-able; make sure of it (sets, paths, tuples become lists/strings)."""
+    return json.loads(json.dumps(value if isinstance(value, Mapping) else {"value": value},
+                                 default=lambda o: sorted(o, key=str) if isinstance(o, (set, frozenset)) else str(o)))
+
+
+def _is_change(new: _Outcome, old: _Latest | None, now: float) -> str | None:
+    """For the app: 'attempt' when *new* is worth an attempt row, 'baseline' when only the latest
+    outcome should be remembered, None when nothing changed."""
+    if new.passed is None:
+        return None
+    if old is None:
+        return "attempt" if new.passed else "baseline"
+    old_failures = tuple(f for f in old.failures if f[0] not in new.unknown_kinds)
+    if new.passed == old.passed and new.failures == old_failures:
+        return None
+    if new.passed != old.passed or sorted(k for k, _ in new.failures) != sorted(k for k, _ in old_failures):
+        return "attempt"
+    return "attempt" if now - old.at >= MESSAGE_ONLY_INTERVAL else None
+
+
+def clean_name(name: str) -> str:
+    """A display name as stored, or ValueError saying what is wrong with it."""
+    name = " ".join(str(name).split())
+    if not name:
+        raise ValueError("the name is empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"the name is longer than {MAX_NAME_LENGTH} characters")
+    if any(not ch.isprintable() for ch in name):
+        raise ValueError("the name contains control characters")
+    return name
+
+
+class ProgressStore:
+    """The learner's progress database. Safe to share between threads (one lock) and between
+    processes (SQLite locking); open one per process with ProgressStore.open()."""
+
+    def __init__(self, conn: sqlite3.Connection, location: StoreLocation):
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.location = location
+        self.path: Path = location.database
+        self._changed_lessons: set[str] = set()     # lessons whose new version this store adopted
+        self._known_hash: dict[str, str] = {}       # lesson id -> hash known to be stored
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, *, timeout: float | None = None) -> "ProgressStore":
+        """Open (creating if needed) the store at *path*, a database file; None: the default place
+        (see tutor.progress.paths). *timeout*: seconds to wait for another window's write (default
+        BUSY_TIMEOUT). Raises ProgressStoreError with a one-line reason."""
+        timeout = BUSY_TIMEOUT if timeout is None else timeout
+        location = location_for(path)
+        db = location.database
+        try:
+            make_directory(location)
+            _create_file(db, location)
+            conn = sqlite3.connect(db, timeout=timeout, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            fix = ""
+            if isinstance(exc, PermissionError) and os.geteuid() != 0:
+                # Typically left behind by an nstutor that ran as root without sudo (su, a root login).
+                fix = f"; to take it back: sudo chown -R {os.getuid()}:{os.getgid()} {location.directory}"
+            raise ProgressStoreError(f"cannot open the progress store {db}: {_reason(exc)}{fix}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")   # stays rollback-journal where WAL is impossible
+            conn.execute("PRAGMA synchronous = FULL")
+            _migrate(conn, db)
+            # -wal and -shm now exist (the migration check read the file): they are the learner's too.
+            for suffix in ("", "-wal", "-shm"):
+                hand_over(Path(f"{db}{suffix}"), location.owner)
+        except (OSError, sqlite3.Error, ProgressStoreError) as exc:
+            conn.close()
+            if isinstance(exc, ProgressStoreError):
+                raise
+            raise ProgressStoreError(f"cannot open the progress store {db}: {_reason(exc)}") from exc
+        return cls(conn, location)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "ProgressStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def _guard(self) -> Iterator[sqlite3.Connection]:
+        """Serialise threads and turn database trouble into ProgressStoreError."""
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise ProgressStoreError(f"progress store {self.path}: {_reason(exc)}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; everything in it is on disk, or none of it is."""
+        with self._guard() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _touch_lesson(self, conn: sqlite3.Connection, lesson_id: str, now: float) -> None:
+        conn.execute("INSERT INTO lessons (lesson_id, first_seen, last_seen) VALUES (?, ?, ?) "
+                     "ON CONFLICT (lesson_id) DO UPDATE SET last_seen = excluded.last_seen",
+                     (lesson_id, now, now))
+
+    def _adopt_hash(self, conn: sqlite3.Connection, lesson, now: float) -> None:
+        self._touch_lesson(conn, lesson.id, now)
+        new = lesson.content_hash or ""
+        row = conn.execute("SELECT content_hash FROM lessons WHERE lesson_id = ?", (lesson.id,)).fetchone()
+        old = row[0] if row else ""
+        if new and old != new:
+            if old:
+                conn.execute("UPDATE lessons SET previous_hash = ?, hash_changed_at = ? WHERE lesson_id = ?",
+                             (old, now, lesson.id))
+                self._changed_lessons.add(lesson.id)
+            conn.execute("UPDATE lessons SET content_hash = ? WHERE lesson_id = ?", (new, lesson.id))
+        self._known_hash[lesson.id] = new or old
+
+    def _hash_settled(self, lesson) -> bool:
+        """This store already wrote (or found) the lesson's current hash: nothing to adopt."""
+        known = self._known_hash.get(lesson.id)
+        return known is not None and (not lesson.content_hash or known == lesson.content_hash)
+
+    def _latest(self, conn: sqlite3.Connection, lesson_id: str) -> dict[str, _Latest]:
+        rows = conn.execute("SELECT step_id, last_passed, last_failures, last_at FROM steps "
+                            "WHERE lesson_id = ? AND last_passed IS NOT NULL", (lesson_id,))
+        return {step: _Latest(bool(passed), tuple(tuple(f) for f in json.loads(failures)), at or 0.0)
+                for step, passed, failures, at in rows}
+
+    # ------------------------------------------------------------------ recording checks
+    def record_check(self, lesson, results: Sequence, source: str = "app") -> int:
+        """Record graded *results* (StepResult) of *lesson*; returns how many attempts were written.
+        See the module docstring for what counts as an attempt for each *source*."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+        now = time.time()
+        outcomes = [_outcome(r) for r in results]
+        if source == "app":
+            # Cheap read first: a second-by-second grade that changed nothing writes nothing.
+            with self._guard() as conn:
+                latest = self._latest(conn, lesson.id)
+            if self._hash_settled(lesson) and not any(_is_change(o, latest.get(o.step_id), now) for o in outcomes):
+                return 0
+        written = 0
+        with self._write() as conn:
+            self._adopt_hash(conn, lesson, now)
+            latest = self._latest(conn, lesson.id) if source == "app" else {}
+            for o in outcomes:
+                if o.passed is None:
+                    continue
+                what = _is_change(o, latest.get(o.step_id), now) if source == "app" else "attempt"
+                if what is None:
+                    continue
+                if what == "attempt":
+                    conn.execute(
+                        "INSERT INTO attempts (at, lesson_id, step_id, source, passed, failures, evidence, "
+                        "content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (now, lesson.id, o.step_id, source, int(o.passed),
+                         json.dumps([{"kind": k, "message": m} for k, m in o.failures]),
+                         json.dumps(list(o.evidence), sort_keys=True) if o.passed else None,
+                         lesson.content_hash or ""))
+                    written += 1
+                conn.execute(
+                    "INSERT INTO steps (lesson_id, step_id, first_pass, last_passed, last_failures, last_message, "
+                    "last_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lesson_id, step_id) DO UPDATE SET "
+                    "first_pass = COALESCE(steps.first_pass, excluded.first_pass), "
+                    "last_passed = excluded.last_passed, last_failures = excluded.last_failures, "
+                    "last_message = excluded.last_message, last_at = excluded.last_at",
+                    (lesson.id, o.step_id, now if (o.passed and what == "attempt") else None, int(o.passed),
+                     json.dumps([list(f) for f in o.failures]), o.message, now))
+        return written
+
+    def lesson_changed(self, lesson) -> bool:
+        """True when the progress kept for *lesson* was recorded against another version of its file
+        (until a check against this version is recorded; then for the rest of this store's life)."""
+        if lesson.id in self._changed_lessons:
+            return True
+        if not lesson.content_hash:
+            return False
+        with self._guard() as conn:
+            row = conn.execute("SELECT content_hash FROM lessons WHERE lesson_id = ?", (lesson.id,)).fetchone()
+        return bool(row and row[0] and row[0] != lesson.content_hash)
+
+    # ------------------------------------------------------------------ hints, solutions, time
+    def record_hint(self, lesson_id: str, step_id: str, level: int) -> None:
+        level = max(int(level), 0)
+        now = time.time()
+        with self._write() as conn:
+            self._touch_lesson(conn, lesson_id, now)
+            conn.execute("INSERT INTO steps (lesson_id, step_id, hints_shown) VALUES (?, ?, ?) "
+                         "ON CONFLICT (lesson_id, step_id) DO UPDATE SET "
+                         "hints_shown = MAX(steps.hints_shown, excluded.hints_shown)", (lesson_id, step_id, level))
+            conn.execute("INSERT INTO events (at, lesson_id, step_id, kind, level) VALUES (?, ?, ?, 'hint', ?)",
+                         (now, lesson_id, step_id, level))
+
+    def record_solution(self, lesson_id: str, step_id: str) -> None:
+        now = time.time()
+        with self._write() as conn:
+            self._touch_lesson(conn, lesson_id, now)
+            conn.execute("INSERT INTO steps (lesson_id, step_id, solution_viewed_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT (lesson_id, step_id) DO UPDATE SET "
+                         "solution_viewed_at = COALESCE(steps.solution_viewed_at, excluded.solution_viewed_at)",
+                         (lesson_id, step_id, now))
+            conn.execute("INSERT INTO events (at, lesson_id, step_id, kind) VALUES (?, ?, ?, 'solution')",
+                         (now, lesson_id, step_id))
+
+    def add_time(self, lesson_id: str, seconds: float) -> None:
+        """Add *seconds* spent on a lesson (ignored unless a positive, finite number)."""
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds <= 0:
+            return
+        now = time.time()
+        with self._write() as conn:
+            self._touch_lesson(conn, lesson_id, now)
+            conn.execute("UPDATE lessons SET seconds_spent = seconds_spent + ? WHERE lesson_id = ?",
+                         (seconds, lesson_id))
+
+    def time_spent(self, lesson_id: str) -> float:
+        with self._guard() as conn:
+            row = conn.execute("SELECT seconds_spent FROM lessons WHERE lesson_id = ?", (lesson_id,)).fetchone()
+        return float(row[0]) if row else 0.0
+
+    # ------------------------------------------------------------------ learner and session
+    def _get_meta(self, key: str) -> str | None:
+        with self._guard() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def set_last_lesson(self, lesson_id: str) -> None:
+        self._set_meta("last_lesson", lesson_id)
+
+    def last_lesson(self) -> str | None:
+        return self._get_meta("last_lesson")
+
+    def learner_name(self) -> str | None:
+        return self._get_meta("learner_name")
+
+    def set_learner_name(self, name: str) -> None:
+        """Store the display name (spaces tidied); ValueError when it is empty, too long or odd."""
+        self._set_meta("learner_name", clean_name(name))
+
+    # ------------------------------------------------------------------ reading progress
+    def lesson_progress(self, lesson) -> dict[str, StepProgress]:
+        """Every step of *lesson* (in lesson order), with what is recorded for it."""
+        with self._guard() as conn:
+            steps = {row[0]: row[1:] for row in conn.execute(
+                "SELECT step_id, first_pass, hints_shown, solution_viewed_at, last_passed, last_message "
+                "FROM steps WHERE lesson_id = ?", (lesson.id,))}
+            counts = {row[0]: row[1:] for row in conn.execute(
+                "SELECT step_id, COUNT(*), SUM(passed = 0) FROM attempts WHERE lesson_id = ? GROUP BY step_id",
+                (lesson.id,))}
+        out: dict[str, StepProgress] = {}
+        for step in lesson.steps:
+            first_pass, hints, solution_at, last_passed, last_message = steps.get(step.id, (None, 0, None, None, None))
+            attempts, failed = counts.get(step.id, (0, 0))
+            out[step.id] = StepProgress(
+                passed=bool(last_passed), ever_passed=first_pass is not None, first_pass=first_pass,
+                attempts=int(attempts), failed_attempts=int(failed or 0), hints_shown=int(hints or 0),
+                solution_viewed=solution_at is not None, last_message=None if last_passed else last_message)
+        return out
+
+    def lesson_summary(self, lesson) -> tuple[int, int]:
+        """(steps ever passed, steps in the lesson): how far the learner got, even if a reboot has
+        since removed what they built."""
+        progress = self.lesson_progress(lesson)
+        return sum(p.ever_passed for p in progress.values()), len(lesson.steps)
+
+    def attempts(self, lesson_id: str, step_id: str | None = None) -> list[dict]:
+        """The recorded attempts, oldest first (for export and tests)."""
+        sql = ("SELECT at, lesson_id, step_id, source, passed, failures, evidence, content_hash "
+               "FROM attempts WHERE lesson_id = ?")
+        args: list[Any] = [lesson_id]
+        if step_id is not None:
+            sql += " AND step_id = ?"
+            args.append(step_id)
+        with self._guard() as conn:
+            rows = conn.execute(sql + " ORDER BY id", args).fetchall()
+        return [{"at": at, "lesson": lid, "step": sid, "source": src, "passed": bool(passed),
+                 "failures": json.loads(failures), "evidence": json.loads(evidence) if evidence else None,
+                 "content_hash": chash}
+                for at, lid, sid, src, passed, failures, evidence, chash in rows]
+
+
+# ---------------------------------------------------------------------- helpers
+def _create_file(db: Path, location: StoreLocation) -> None:
+    """Create the database file ourselves (0600, never through a symlink) so it can be handed to
+    the learner before SQLite makes its -wal and -shm files (SQLite running as root gives those
+    the database file's owner)."""
+    fd = os.open(db, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        if location.owner and os.fstat(fd).st_uid != location.owner.uid:
+            os.fchown(fd, location.owner.uid, location.owner.gid)
+    finally:
+        os.close(fd)
+
+
+def _migrate(conn: sqlite3.Connection, db: Path) -> None:
+    version = _schema_version(conn)
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise ProgressStoreError(f"the progress store {db} was written by a newer nstutor (schema {version}; "
+                                 f"this one knows up to {SCHEMA_VERSION}): upgrade nstutor")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _schema_version(conn)    # another window may have migrated while we waited
+        for steps in MIGRATIONS[version:]:
+            for statement in steps:
+                conn.execute(statement)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _schema_version(conn: sqlite3.Connection) -> int:
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    if not has_meta:
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    try:
+        return int(row[0]) if row else 0
+    except ValueError:
+        return 0
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower() + (f" ({exc.filename})" if exc.filename else "")
+    return str(exc) or type(exc).__name__
