@@ -1,0 +1,640 @@
+"""The live panel's views: pure functions from a Snapshot to rich renderables.
+
+Data and rendering stay apart, the way rich does it: each table view turns a snapshot into
+`Section`s of `Row`s (stable keys, plain string cells, a base style per cell), and one
+generic renderer lays them out in the panel's width and marks what changed since the
+previous snapshot, like `watch -d`: a new row, and a changed cell, are shown reversed; a row
+that disappeared is shown once, struck through. Rows of the lesson (its `Focus`) carry a
+"▸" in the left gutter and are bold.
+
+`VIEWS` lists the views in display order, each with the one key that selects it. Widgets
+call `view.render(snapshot, previous, focus, width)` and show the result; nothing here does
+I/O or keeps state beyond a small cache of the rows of the last few snapshots (so the
+previous snapshot's rows are not rebuilt on every refresh).
+
+A table view draws about `Table.max_rows` (300) rows: on a host with 200 containers the rest
+is summed up in one line, but the lesson's rows and changed rows always show.
+"""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Iterable, Sequence
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import RenderableType
+from rich.text import Span, Text
+
+from ..observe import render as textview
+from ..observe.model import NetNS, Snapshot
+from .focus import Focus, Resolved
+
+# --------------------------------------------------------------- styles
+STATE_STYLES = {"UP": "green", "DOWN": "red", "LOWERLAYERDOWN": "yellow", "DORMANT": "yellow",
+                "NOTPRESENT": "red"}
+CHANGED = "reverse"              # a new row, or a changed cell (watch -d)
+REMOVED = "dim strike"           # a row that was there in the previous snapshot
+FOCUS_ROW = "bold"
+FOCUS_MARK = "▸ "
+TITLE = "bold"
+FOCUS_TITLE = "bold cyan"
+HEADER = "bold dim"
+NOTE = "dim"
+GAP = 2                          # spaces between columns
+
+
+def state_style(state: str) -> str:
+    return STATE_STYLES.get(state, "")
+
+
+# --------------------------------------------------------------- text fitting
+def text_width(s: str) -> int:
+    return len(s) if s.isascii() else cell_len(s)
+
+
+def fit(s: str, width: int) -> str:
+    """*s* cut to *width* cells, ending in '…' when cut."""
+    if width <= 0:
+        return ""
+    if text_width(s) <= width:
+        return s
+    if s.isascii():
+        return s[: width - 1] + "…"
+    return set_cell_size(s, width - 1) + "…"
+
+
+def pad(s: str, width: int, right: bool = False) -> str:
+    """*s* fitted and padded to exactly *width* cells."""
+    s = fit(s, width)
+    fill = " " * (width - text_width(s))
+    return fill + s if right else s + fill
+
+
+def clean(s: str) -> str:
+    """Control characters (a command line may hold any byte) shown as '?', so they cannot drive the terminal."""
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else "?" for ch in s)
+
+
+class TextBuilder:
+    """Builds one rich Text from pieces: much faster than Text.append for thousands of cells.
+
+    Pieces are joined once and styles become spans (character offsets), which is what Text keeps
+    inside anyway. Callers pass text that is already clean (see `clean`)."""
+
+    __slots__ = ("parts", "spans", "pos")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.spans: list[Span] = []
+        self.pos = 0
+
+    def add(self, s: str, style: str | None = None) -> None:
+        if not s:
+            return
+        n = len(s)
+        if style:
+            self.spans.append(Span(self.pos, self.pos + n, style))
+        self.parts.append(s)
+        self.pos += n
+
+    def newline(self) -> None:
+        self.parts.append("\n")
+        self.pos += 1
+
+    def text(self) -> Text:
+        text = "".join(self.parts)
+        stripped = text.rstrip("\n")
+        n = len(stripped)
+        spans = [sp if sp.end <= n else Span(sp.start, n, sp.style) for sp in self.spans if sp.start < n]
+        return Text(stripped, spans=spans, no_wrap=True, overflow="crop")
+
+
+# --------------------------------------------------------------- rows and sections (data)
+@dataclass(frozen=True)
+class Row:
+    """One table row: `key` identifies it across snapshots; `cells` are compared for changes."""
+    key: Hashable
+    cells: tuple[str, ...]
+    styles: tuple[str, ...] = ()     # base style of each cell ("" for none)
+    focus: bool = False              # one of the lesson's objects
+    blank: int = 0                   # show the first N cells empty (a continuation line, like brctl)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled group of rows (one per network namespace, or the whole table)."""
+    key: Hashable
+    title: str
+    rows: tuple[Row, ...]
+    focus: bool = False
+    empty: str = ""                  # said when there are no rows ("" hides an empty section)
+    note: str = ""                   # dim text after the title
+
+
+@dataclass(frozen=True)
+class Table:
+    """What a table view produces: headers, alignment and sections."""
+    headers: tuple[str, ...]
+    align: str                       # one 'l' or 'r' per column
+    sections: tuple[Section, ...]
+    max_col: Sequence[int] = ()      # widest each column but the last may get (default 40)
+    min_col: Sequence[int] = ()      # narrowest a column may be squeezed to (default 3)
+    caption: str = ""                # a first line saying what the view is
+    footer: str = ""
+    wrap: bool = True                # long cells continue on the next lines (else they are cut with '…')
+    drop: tuple[int, ...] = ()       # columns left out, in this order, when the panel is too narrow
+    min_last: int = 12               # the last column gets at least this many cells, or columns are dropped
+    max_rows: int = 300              # about this many lines; the lesson's and changed rows always show
+
+
+# --------------------------------------------------------------- change detection (generic)
+NEW, CHANGED_ROW, SAME, GONE = "new", "changed", "same", "gone"
+
+
+@dataclass
+class Marked:
+    row: Row
+    status: str
+    changed_cells: frozenset[int] = frozenset()
+
+
+def mark_changes(current: Sequence[Row], previous: Sequence[Row] | None) -> list[Marked]:
+    """The rows of *current* with their status against *previous*, then the removed rows.
+
+    With no previous (the first snapshot) nothing counts as new: there is nothing to compare."""
+    if previous is None:
+        return [Marked(r, SAME) for r in current]
+    before = {r.key: r for r in previous}
+    out = []
+    for row in current:
+        old = before.pop(row.key, None)
+        if old is None:
+            out.append(Marked(row, NEW))
+        elif old.cells != row.cells:
+            diff = frozenset(i for i, (a, b) in enumerate(zip(row.cells, old.cells)) if a != b)
+            out.append(Marked(row, CHANGED_ROW, diff))
+        else:
+            out.append(Marked(row, SAME))
+    out.extend(Marked(r, GONE) for r in before.values())
+    return out
+
+
+def mark_sections(current: Sequence[Section], previous: Sequence[Section] | None
+                  ) -> list[tuple[Section, str, list[Marked]]]:
+    """Every section with its status and marked rows; sections that disappeared come last, as GONE."""
+    before = {s.key: s for s in previous} if previous is not None else None
+    out = []
+    for section in current:
+        old = before.pop(section.key, None) if before is not None else None
+        if before is not None and old is None:
+            out.append((section, NEW, [Marked(r, NEW) for r in section.rows]))
+        else:
+            out.append((section, SAME, mark_changes(section.rows, old.rows if old is not None else None)))
+    for gone in (before or {}).values():
+        out.append((gone, GONE, [Marked(r, GONE) for r in gone.rows]))
+    return out
+
+
+def _unique_keys(rows: Iterable[Row]) -> tuple[Row, ...]:
+    """Rows with duplicate keys get an occurrence number, so every key is unique."""
+    seen: dict[Hashable, int] = {}
+    out = []
+    for row in rows:
+        n = seen.get(row.key, 0)
+        seen[row.key] = n + 1
+        out.append(row if n == 0 else Row((row.key, n), row.cells, row.styles, row.focus, row.blank))
+    return tuple(out)
+
+
+# --------------------------------------------------------------- table rendering (generic)
+def _layout(table: Table, rows: Sequence[Row], width: int) -> tuple[list[int], list[int]]:
+    """(visible column indices, widths of the visible columns but the last).
+
+    Columns get their natural width (capped by max_col); when the last column would get fewer than
+    min_last cells, the widest columns are squeezed down to min_col, then `drop` columns go."""
+    ncols = len(table.headers)
+    natural = []
+    for i in range(ncols - 1):
+        cap = table.max_col[i] if i < len(table.max_col) else 40
+        widest = max([text_width(table.headers[i])] + [text_width(r.cells[i]) for r in rows if r.blank <= i])
+        natural.append(min(widest, cap))
+    floor = [table.min_col[i] if i < len(table.min_col) else 3 for i in range(ncols - 1)]
+    visible = list(range(ncols))
+    dropping = list(table.drop)
+    while True:
+        cols = visible[:-1]
+        widths = {i: natural[i] for i in cols}
+        budget = width - len(FOCUS_MARK) - GAP * len(cols) - min(table.min_last, max(width // 3, 6))
+        while sum(widths.values()) > budget:
+            i = max(cols, key=lambda j: widths[j] - floor[j])
+            if widths[i] <= floor[i]:
+                break
+            widths[i] -= 1
+        if sum(widths.values()) <= budget or not dropping:
+            return visible, [widths[i] for i in cols]
+        visible.remove(dropping.pop(0))
+
+
+def _pieces(text: str, width: int, wrap: bool) -> list[str]:
+    """A cell's lines: the text itself, cut to *width*, or wrapped onto several lines."""
+    if text_width(text) <= width:
+        return [text]
+    if not wrap or width < 4:
+        return [fit(text, width)]
+    return [fit(line, width) for line in wrap_words(text, width)]
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """Greedy word wrap at spaces; a word longer than the line is cut into pieces (textwrap is 5x slower)."""
+    out: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if not word:
+            continue
+        while len(word) > width:
+            if line:
+                out.append(line)
+                line = ""
+            out.append(word[:width])
+            word = word[width:]
+        if not line:
+            line = word
+        elif len(line) + 1 + len(word) <= width:
+            line = f"{line} {word}"
+        else:
+            out.append(line)
+            line = word
+    if line or not out:
+        out.append(line)
+    return out
+
+
+def render_table(table: Table, previous: Table | None, width: int = 100) -> Text:
+    """Lay out *table* in *width* cells, marking changes against *previous* (same view, earlier)."""
+    out = TextBuilder()
+    if table.caption:
+        out.add(fit(table.caption, width), NOTE)
+        out.newline()
+    marked, hidden_rows, hidden_sections = _within_budget(
+        mark_sections(table.sections, previous.sections if previous is not None else None), table.max_rows)
+    all_rows = [m.row for _, _, marks in marked for m in marks]
+    if not all_rows and not any(s.empty for s, _, _ in marked):
+        out.add(fit("(nothing to show)", width), NOTE)
+        return out.text()
+    visible, widths = _layout(table, all_rows, width)
+    last_width = max(width - len(FOCUS_MARK) - sum(w + GAP for w in widths), 1)
+    widths = widths + [last_width]
+    right = [i < len(table.align) and table.align[i] == "r" for i in visible]
+    last_n = len(visible) - 1
+    blank_gutter = " " * len(FOCUS_MARK)
+    gap = " " * GAP
+    wrap = table.wrap
+    add = out.add
+
+    def style_of(row_style: str, base: str, changed: bool) -> str | None:
+        if not base and not changed:
+            return row_style or None
+        return " ".join(x for x in (row_style, base, CHANGED if changed else "") if x)
+
+    def cells_line(cells: Sequence[str], styles: Sequence[str], row_style: str, gutter: str,
+                   changed: frozenset[int] = frozenset(), blank: int = 0) -> None:
+        texts = []
+        tall = False
+        for n, i in enumerate(visible):
+            text = "" if i < blank else cells[i]
+            tw = len(text) if text.isascii() else cell_len(text)
+            if tw > widths[n]:
+                if wrap and widths[n] >= 4:
+                    tall = True
+                else:
+                    text = fit(text, widths[n])
+                    tw = text_width(text)
+            texts.append((text, tw))
+        nstyles = len(styles)
+        if not tall:                                        # the common case: one line
+            add(gutter, row_style or None)
+            for n, i in enumerate(visible):
+                text, tw = texts[n]
+                if n < last_n:
+                    fill = " " * (widths[n] - tw)
+                    text = fill + text if right[n] else text + fill
+                add(text, style_of(row_style, styles[i] if i < nstyles else "", i in changed))
+                if n < last_n:
+                    add(gap)
+            out.newline()
+            return
+        columns = [_pieces(t, widths[n], wrap) for n, (t, _) in enumerate(texts)]
+        for line in range(max(len(c) for c in columns)):
+            add(gutter if line == 0 else blank_gutter, row_style or None)
+            for n, i in enumerate(visible):
+                piece = columns[n][line] if line < len(columns[n]) else ""
+                if n < last_n:
+                    piece = pad(piece, widths[n], right[n])
+                add(piece, style_of(row_style, styles[i] if i < nstyles else "", i in changed))
+                if n < last_n:
+                    add(gap)
+            out.newline()
+
+    if any(table.headers):
+        cells_line(table.headers, (), HEADER, blank_gutter)
+    for section, status, marks in marked:
+        if section.title:
+            title_style = {NEW: f"{TITLE} {CHANGED}", GONE: REMOVED}.get(status, FOCUS_TITLE if section.focus else TITLE)
+            gutter = FOCUS_MARK if section.focus else blank_gutter
+            room = width - len(gutter)
+            title = fit(section.title, room)
+            add(gutter, title_style)
+            add(title, title_style)
+            used = text_width(title)
+            note_room = room - used - 2
+            if section.note and note_room > 3:
+                note = "  " + fit(section.note, note_room)
+                add(note, NOTE)
+                used += text_width(note)
+            if room - used > 2:                      # a rule to the edge sets the title apart from rows
+                add(" " + "─" * (room - used - 1), "dim")
+            out.newline()
+        if not marks and section.empty:
+            add(blank_gutter + fit(section.empty, width - len(FOCUS_MARK)), NOTE)
+            out.newline()
+        for m in marks:
+            row = m.row
+            # inside a namespace of the lesson every row is the lesson's: the title's mark says it once
+            gutter = FOCUS_MARK if row.focus and not section.focus else blank_gutter
+            if m.status == NEW:
+                cells_line(row.cells, row.styles, f"{FOCUS_ROW if row.focus else ''} {CHANGED}".strip(), gutter,
+                           blank=row.blank)
+            elif m.status == GONE:
+                cells_line(row.cells, (), REMOVED, gutter, blank=row.blank)
+            else:
+                cells_line(row.cells, row.styles, FOCUS_ROW if row.focus else "", gutter, m.changed_cells,
+                           blank=row.blank)
+    if hidden_rows or hidden_sections:
+        where = f" in {hidden_sections} more sections" if hidden_sections else ""
+        add(fit(f"… {hidden_rows} more rows{where} not shown (unchanged, not this lesson's)", width), NOTE)
+        out.newline()
+    if table.footer:
+        add(fit(table.footer, width), NOTE)
+    return out.text()
+
+
+def _within_budget(marked: list[tuple[Section, str, list[Marked]]], budget: int
+                   ) -> tuple[list[tuple[Section, str, list[Marked]]], int, int]:
+    """Keep about *budget* lines: the lesson's rows and changed rows always, the rest while room lasts.
+
+    A machine with 200 containers has 1,000 namespaces; drawing all of them every second costs the
+    terminal more than it tells the learner. Returns (kept, hidden rows, hidden sections)."""
+    used = hidden_rows = hidden_sections = 0
+    kept = []
+    for section, status, marks in marked:
+        important = section.focus or status != SAME
+        keep = []
+        for m in marks:
+            if used < budget or important or m.status != SAME or m.row.focus:
+                keep.append(m)
+                used += 1
+            else:
+                hidden_rows += 1
+        if keep or important or used < budget:
+            kept.append((section, status, keep))
+            used += 1
+        else:
+            hidden_sections += 1
+    return kept, hidden_rows, hidden_sections
+
+
+NO_FOCUS = Focus.empty()          # what a view uses when it is given no focus (None): no lesson open
+
+
+# --------------------------------------------------------------- per-snapshot cache
+_CACHE: dict[tuple, tuple[Snapshot, object]] = {}
+_CACHE_SIZE = 32
+
+
+def cached(kind: str, snap: Snapshot, focus: Focus, build: Callable[[], object]) -> object:
+    """*build()* once per (view, snapshot, focus): the previous snapshot's rows are reused."""
+    key = (kind, id(snap), focus)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is snap:
+        return hit[1]
+    value = build()
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (snap, value)
+    return value
+
+
+def _table_view(kind: str, build: Callable[[Snapshot, Resolved, Focus], Table]):
+    """A View.render function for a table view built by *build*."""
+    def render(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
+        focus = focus or NO_FOCUS
+        table = cached(kind, snap, focus, lambda: build(snap, focus.resolve(snap), focus))
+        before = None
+        if previous is not None:
+            before = cached(kind, previous, focus, lambda: build(previous, focus.resolve(previous), focus))
+        return render_table(table, before, width=width)
+    return render
+
+
+# --------------------------------------------------------------- the namespaces view
+def netns_order(snap: Snapshot, res: Resolved) -> list[NetNS]:
+    """The lesson's netns first (oldest first: the order the learner made them), then the host,
+    named ones by name and unnamed ones."""
+    ordered = textview.ordered_netns(snap)
+    mine = sorted((ns for ns in ordered if ns.inode in res.netns), key=lambda n: (not n.names, n.inode))
+    return mine + [ns for ns in ordered if ns.inode not in res.netns]
+
+
+def namespaces_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
+    rows = []
+    for r in textview.lsns_rows(snap):
+        command = clean(r.command)
+        if r.type == "net" and r.names and r.pid is not None:
+            command = f"{command}  (netns {', '.join(r.names)})"
+        host = snap.host_ns.get(r.type) == r.inode
+        rows.append(Row((r.inode, r.type),
+                        (str(r.inode), r.type, str(r.nprocs), "-" if r.pid is None else str(r.pid), r.user, command),
+                        ("dim" if host else "", "", "", "", "", NOTE if r.pid is None else ""),
+                        focus=(r.type, r.inode) in res.namespaces))
+    caption = "Namespaces, like lsns (+ named netns that no process is in)"
+    return Table(textview.LsnsRow.HEADERS, textview.LsnsRow.ALIGN,
+                 (Section("all", "", _unique_keys(rows), empty="no namespaces could be read"),),
+                 max_col=(10, 6, 6, 7, 10), min_col=(10, 6, 2, 3, 4), caption=caption,
+                 wrap=False, drop=(4, 2), min_last=14)
+
+
+# --------------------------------------------------------------- the network view
+def is_mine(res: Resolved, ns: NetNS, link) -> bool:
+    """A link of the lesson: in a namespace it names, named itself, or the far end of a cable into one."""
+    if link is None:
+        return False
+    return (ns.inode in res.named_netns or (ns.inode, link.name) in res.links
+            or (link.peer_netns is not None and link.peer_netns != ns.inode and link.peer_netns in res.named_netns))
+
+
+def _netns_note(ns: NetNS) -> str:
+    if ns.error:
+        return ns.error
+    if not ns.pids:
+        return "no process"
+    if len(ns.pids) == 1:
+        return f"pid {ns.pids[0]}"
+    return f"{len(ns.pids)} processes"
+
+
+def _netns_title(ns: NetNS) -> str:
+    if ns.label == f"net:[{ns.inode}]":
+        return ns.label
+    return f"{ns.label} net:[{ns.inode}]"
+
+
+def network_table_for(width: int) -> Callable[[Snapshot, Resolved, Focus], Table]:
+    show_mac = width >= 100
+
+    def build(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
+        sections = []
+        for ns in netns_order(snap, res):
+            rows = []
+            by_name = {l.name: l for l in ns.links}
+            for r in textview.link_rows(snap, ns):
+                last = " ".join(r.addresses)
+                if r.notes:
+                    last = f"{last}  ({', '.join(r.notes)})" if last else f"({', '.join(r.notes)})"
+                mine = is_mine(res, ns, by_name.get(r.name))
+                if show_mac:
+                    rows.append(Row((ns.inode, r.name), (r.display_name, r.state, r.mac, last),
+                                    ("", state_style(r.state), NOTE, ""), focus=mine))
+                else:
+                    rows.append(Row((ns.inode, r.name), (r.display_name, r.state, last),
+                                    ("", state_style(r.state), ""), focus=mine))
+            sections.append(Section(ns.inode, _netns_title(ns), tuple(rows), focus=ns.inode in res.named_netns,
+                                    empty="(no interfaces read)", note=_netns_note(ns)))
+        headers = ("LINK", "STATE", "MAC", "ADDRESSES") if show_mac else ("LINK", "STATE", "ADDRESSES")
+        return Table(headers, "llll" if show_mac else "lll", tuple(sections),
+                     max_col=(34, 14, 17) if show_mac else (34, 14), min_col=(8, 7, 17), min_last=14,
+                     drop=(2,) if show_mac else (),
+                     caption="Links and addresses per network namespace, like ip -br link / ip -br addr")
+    return build
+
+
+def render_network(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
+    # The MAC column comes and goes with the width, so the rows are cached per kind of layout.
+    focus = focus or NO_FOCUS
+    kind = "network-mac" if width >= 100 else "network"
+    build = network_table_for(width)
+    table = cached(kind, snap, focus, lambda: build(snap, focus.resolve(snap), focus))
+    before = None
+    if previous is not None:
+        before = cached(kind, previous, focus, lambda: build(previous, focus.resolve(previous), focus))
+    return render_table(table, before, width=width)
+
+
+# --------------------------------------------------------------- the bridges view
+def _peer(snap: Snapshot, link) -> str:
+    if link is None or link.kind != "veth":
+        return ""
+    text = textview._peer_text(snap, link)
+    return f"<-> {text}" if text else ""
+
+
+def bridges_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
+    sections = []
+    for ns in netns_order(snap, res):
+        rows = []
+        for link in sorted(ns.links, key=lambda l: l.ifindex):
+            if link.kind != "bridge":
+                continue
+            state = textview.link_state(link)
+            mine_bridge = is_mine(res, ns, link)
+            ports = sorted((p for p in ns.links if p.master == link.name), key=lambda p: p.name)
+            if not ports:
+                rows.append(Row((ns.inode, link.name, ""), (link.name, state, "(no ports)", ""),
+                                ("", state_style(state), NOTE, ""), focus=mine_bridge))
+            for i, port in enumerate(ports):
+                pstate = textview.link_state(port)
+                mine = mine_bridge or is_mine(res, ns, port)
+                peer = _peer(snap, port)
+                rows.append(Row((ns.inode, link.name, port.name), (link.name, state, port.name, f"{pstate} {peer}".strip()),
+                                ("", state_style(state), "", state_style(pstate)), focus=mine, blank=2 if i else 0))
+        if rows or ns.inode in res.netns:
+            sections.append(Section(ns.inode, _netns_title(ns), tuple(rows), focus=ns.inode in res.named_netns,
+                                    empty="(no bridges)"))
+    return Table(("BRIDGE", "STATE", "PORT", "STATE / PEER"), "llll", tuple(sections),
+                 max_col=(16, 8, 16), min_col=(6, 4, 7), min_last=10,
+                 caption="Bridges and their ports, like brctl show (veth ports with their peers)")
+
+
+# --------------------------------------------------------------- routes
+def routes_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
+    sections = []
+    for ns in netns_order(snap, res):
+        mine = ns.inode in res.named_netns
+        routes = [r for r in ns.routes if not (r.family == socket.AF_INET6 and r.dst.startswith("fe80::"))]
+        routes.sort(key=lambda r: r.family != socket.AF_INET)
+        rows = tuple(Row((ns.inode, textview.route_text(r)), (textview.route_text(r),), focus=mine) for r in routes)
+        if rows or ns.inode in res.netns:
+            sections.append(Section(ns.inode, _netns_title(ns), _unique_keys(rows), focus=mine,
+                                    empty="(no routes)"))
+    return Table(("",), "l", tuple(sections), caption="Routes per network namespace, like ip route")
+
+
+# --------------------------------------------------------------- neighbours and fdb
+def neighbours_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
+    sections = []
+    for ns in netns_order(snap, res):
+        mine = ns.inode in res.named_netns
+        rows = []
+        for n in ns.neighbours:
+            if n.state == "NOARP":
+                continue
+            rows.append(Row((ns.inode, "neigh", n.ip, n.dev), ("neigh", textview.neighbour_text(n)), (NOTE, ""),
+                            focus=mine))
+        for e in ns.fdb:
+            if not e.dst and textview._multicast(e.mac):
+                continue
+            rows.append(Row((ns.inode, "fdb", e.mac, e.dev, e.dst, e.vlan, e.master),
+                            ("fdb", textview.fdb_text(e)), (NOTE, ""), focus=mine))
+        if rows or ns.inode in res.netns:
+            sections.append(Section(ns.inode, _netns_title(ns), _unique_keys(rows), focus=mine,
+                                    empty="(no neighbours, no fdb entries)"))
+    return Table(("", "ENTRY"), "ll", tuple(sections), max_col=(5,), min_col=(5,),
+                 caption="Neighbours (ip neigh) and forwarding entries (bridge fdb) per network namespace")
+
+
+# --------------------------------------------------------------- the views
+RenderFn = Callable[[Snapshot, "Snapshot | None", "Focus | None", int], RenderableType]
+
+
+def render_topology_view(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
+    from .topology import render_topology
+    return render_topology(snap, focus or NO_FOCUS, width, previous=previous)
+
+
+def render_processes_view(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
+    from .pstree import render_pstree
+    return render_pstree(snap, focus or NO_FOCUS, width, previous=previous)
+
+
+@dataclass(frozen=True)
+class View:
+    key: str                 # the one key that selects it
+    name: str                # short id ("topology")
+    title: str               # what the panel's header says
+    render: RenderFn = field(compare=False)
+
+
+VIEWS: tuple[View, ...] = (
+    View("1", "topology", "Topology", render_topology_view),
+    View("2", "namespaces", "Namespaces", _table_view("namespaces", namespaces_table)),
+    View("3", "network", "Links & addresses", render_network),
+    View("4", "bridges", "Bridges", _table_view("bridges", bridges_table)),
+    View("5", "routes", "Routes", _table_view("routes", routes_table)),
+    View("6", "neighbours", "Neighbours & fdb", _table_view("neighbours", neighbours_table)),
+    View("7", "processes", "Processes", render_processes_view),
+)
+
+
+def view_for_key(key: str) -> View | None:
+    return next((v for v in VIEWS if v.key == key), None)
