@@ -1,0 +1,185 @@
+"""NstutorApp: the Textual application (screens, global keys, themes, the live loop's owner).
+
+The app owns three things the screens share: the lesson catalog, the progress store
+(through `Progress`, which never raises), and the LiveChecker thread. Live updates arrive
+as `LiveResult` messages (posted thread-safely from the live thread) and are handed to
+the lesson screen they belong to.
+
+For tests and the benchmark everything is injectable: the catalog, the store path, and
+`snapshot_source` (a callable returning a Snapshot) in place of the real Observer, so a
+screenshot test can freeze the kernel's state.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+
+from ..lessons import Catalog, load_catalog
+from ..observe import Snapshot
+from ..paths import assets_dir
+from .catalog_screen import CatalogScreen
+from .live import LiveChecker, LiveUpdate
+from .modals import HelpScreen
+from .progress_link import Progress
+
+DARK, LIGHT = "textual-dark", "textual-light"
+
+
+class LiveResult(Message):
+    """One round of the live loop (snapshot + grades), delivered on the UI thread."""
+
+    def __init__(self, update: LiveUpdate) -> None:
+        super().__init__()
+        self.update = update
+
+
+class NstutorApp(App):
+    CSS_PATH = str(assets_dir() / "app.tcss")
+    TITLE = "nstutor"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("question_mark", "help", "Keys", key_display="?", tooltip="this list"),
+        Binding("t", "toggle_theme", "Theme", show=False, tooltip="switch between the dark and light theme"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, lesson_id: str | None = None, *, store_path: Path | str | None = None,
+                 snapshot_source: Callable[[], Snapshot] | None = None, catalog: Catalog | None = None,
+                 interval: float = 1.0, probe_interval: float = 5.0, probes: bool = True, theme: str | None = None,
+                 resume_last: bool = True) -> None:
+        super().__init__()
+        self.start_lesson = lesson_id
+        self.resume_last = resume_last
+        self.catalog = catalog if catalog is not None else load_catalog()
+        self.progress = Progress.open(store_path)
+        self.last_update: LiveUpdate | None = None
+        self.updates = 0                      # LiveResults handled (tests wait on this)
+        self.live = LiveChecker(self._deliver, snapshot_source, interval=interval, probe_interval=probe_interval,
+                                probes=probes)
+        self._start_theme = theme or DARK
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        self.theme = self._start_theme
+        target = self.start_lesson
+        if target is None and self.resume_last:
+            last = self.progress.last_lesson()
+            target = last if last and self.catalog.find(last) else None
+        # Straight to the lesson when there is one: the catalog is only built when asked for, and
+        # the live loop starts after the first frame (its first snapshot would compete with it).
+        if target is None or not self.open_lesson(target):
+            self.push_screen(CatalogScreen(id="catalog-screen"))
+        self.call_after_refresh(self.live.start)
+
+    def on_unmount(self) -> None:
+        self.live.stop()
+        self.progress.close()
+
+    def _deliver(self, update: LiveUpdate) -> None:
+        """Called in the live thread: hand the update to the UI thread."""
+        self.post_message(LiveResult(update))
+
+    def on_live_result(self, message: LiveResult) -> None:
+        update = message.update
+        self.last_update = update
+        self.updates += 1
+        screen = self.lesson_screen()
+        if screen is not None:
+            screen.apply_update(update)
+
+    # ------------------------------------------------------------------ navigation
+    def lesson_screen(self):
+        from .lesson_screen import LessonScreen
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, LessonScreen):
+                return screen
+        return None
+
+    def open_lesson(self, lesson_id: str) -> bool:
+        """Show a lesson: on top of the catalog, or in place of the lesson shown now."""
+        from .lesson_screen import LessonScreen
+        lesson = self.catalog.find(lesson_id)
+        if lesson is None:
+            self.notify(f"No lesson '{lesson_id}'.", severity="error")
+            return False
+        self._pop_dialogs()
+        if isinstance(self.screen, LessonScreen):
+            self.switch_screen(LessonScreen(lesson))
+        else:
+            if isinstance(self.screen, CatalogScreen) and self.screen.is_mounted:
+                self.screen.select_lesson(lesson_id)
+            self.push_screen(LessonScreen(lesson))
+        return True
+
+    def show_catalog(self) -> None:
+        """Back to the catalog: the one under the lesson, or a new one in its place."""
+        self.live.set_lesson(None)
+        self._pop_dialogs()
+        if any(isinstance(s, CatalogScreen) for s in self.screen_stack):
+            while not isinstance(self.screen, CatalogScreen):
+                self.pop_screen()
+        else:
+            self.switch_screen(CatalogScreen(id="catalog-screen"))
+
+    def _pop_dialogs(self) -> None:
+        from textual.screen import ModalScreen
+        while len(self.screen_stack) > 1 and isinstance(self.screen, ModalScreen):
+            self.pop_screen()
+
+    # ------------------------------------------------------------------ global actions
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.current_theme.dark else DARK
+        screen = self.lesson_screen()
+        if screen is not None:
+            screen._paint_all()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.key_sections(), about=HELP_ABOUT))
+
+    def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """The keys that work now, from the active bindings (so help never disagrees with them).
+
+        Widgets' own keys (scrolling, cursors) and Textual's defaults (tab, copy) are summed up in
+        the note instead; the live panel's view keys are folded into one line."""
+        here: list[tuple[str, str]] = []
+        everywhere: list[tuple[str, str]] = []
+        views: list[tuple[str, str]] = []
+        seen = set()
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if active.node is not self and active.node is not self.screen:
+                continue
+            if key in QUIET_KEYS or not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            shown = binding.key_display or self.get_key_display(binding)
+            if binding.action.startswith("view("):
+                views.append((shown, binding.description.removeprefix("View: ")))
+                continue
+            what = f"{binding.description}: {binding.tooltip}" if binding.tooltip else binding.description
+            (everywhere if active.node is self else here).append((shown, what))
+        if views:
+            here.append((f"{views[0][0]}-{views[-1][0]}", "Live panel: " + ", ".join(v for _, v in views)))
+        sections = []
+        if here:
+            sections.append(("This screen", here))
+        if everywhere:
+            sections.append(("Everywhere", everywhere))
+        return sections
+
+
+#: Textual's defaults, explained in the note rather than listed.
+QUIET_KEYS = {"tab", "shift+tab", "super+c", "ctrl+c", "ctrl+q"}
+
+
+HELP_ABOUT = ("Arrows, PgUp/PgDn scroll what has the focus; tab moves the focus; enter opens. "
+              "Type the lesson's commands in your own shell (a second terminal, or ! here). Steps turn green "
+              "by themselves when the kernel agrees; nothing you do in nstutor changes the machine except "
+              "reset, which asks first. Mouse: click a lesson, a step, or a view name.")

@@ -1,0 +1,362 @@
+"""The lesson screen: the lesson text (with step cards), the live panel, and the step list.
+
+Live results arrive from the app (`apply_update`, called for each LiveUpdate of this
+lesson); the screen keeps a LessonState and redraws only what changed. Learner actions
+(hint, solution, check, reset, shell, next) are the screen's bindings.
+
+Layout: wide terminals show the text and the live panel side by side; narrow ones (< 110
+columns, e.g. 80x24) show one of them at a time (p switches; a view key shows the panel).
+The step list is always at the bottom.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+
+from ..lessons import Lesson
+from .lesson_markdown import LessonMarkdown
+from .live import LiveUpdate
+from .live_panel import LivePanel
+from .modals import ConfirmScreen, SolutionScreen
+from .panel_views import load_focus, load_views
+from .state import LessonState
+from .step_card import StepCard
+from .step_list import StepList
+
+VIEWS = load_views()
+TIME_FLUSH_SECONDS = 30.0
+
+
+def cleanup_summary(lesson: Lesson) -> str:
+    """What reset removes, in plain words, from the lesson's cleanup declaration."""
+    spec = lesson.cleanup or {}
+    words = {"netns": "network namespaces", "links": "links", "processes": "processes matching",
+             "mounts": "mounts", "cgroups": "cgroups", "paths": "files"}
+    lines = [f"  {words[k]}: {', '.join(map(str, spec[k]))}" for k in words if spec.get(k)]
+    if spec.get("script"):
+        lines.append("  and the lesson's cleanup script")
+    return "\n".join(lines) if lines else "  (this lesson declares nothing to remove)"
+
+
+class LessonScreen(Screen):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("escape", "catalog", "Lessons", tooltip="back to the list of lessons"),
+        Binding("h", "hint", "Hint", tooltip="the next hint for the selected step, one at a time"),
+        Binding("s", "solution", "Solution", tooltip="the selected step's solution (recorded as viewed)"),
+        Binding("c", "check", "Check", tooltip="check every step now, sending probes (ping) too"),
+        Binding("exclamation_mark", "shell", "Shell", key_display="!",
+                tooltip="your shell; type exit to come back (steps are re-checked)"),
+        Binding("p", "toggle_panel", "Text/Panel", tooltip="switch between the lesson text and the live panel"),
+        Binding("r", "reset", "Reset lesson", show=False, tooltip="remove what this lesson made (asks first)"),
+        Binding("n", "next_lesson", "Next lesson", show=False),
+        Binding("j", "step(1)", "Next step", show=False, tooltip="also: click a step, or arrows in the list"),
+        Binding("k", "step(-1)", "Previous step", show=False),
+    ] + [Binding(view.key, f"view('{view.key}')", f"View: {view.title}", show=False) for view in VIEWS.values()]
+
+    def __init__(self, lesson: Lesson) -> None:
+        # The breakpoint class from the start: set after mounting, it would restyle every widget.
+        width = self.app.size.width if self.app.size.width else 120
+        wide = width >= self.HORIZONTAL_BREAKPOINTS[1][0]
+        super().__init__(id=f"lesson-{lesson.id}", classes="-wide" if wide else "-narrow")
+        self.title = f"{lesson.number:02d} {lesson.title}"
+        self.lesson = lesson
+        self.state = LessonState(lesson, self.app.progress.lesson_progress(lesson))
+        self.snap = None
+        self.previous = None
+        self.update_error: str | None = None
+        self.selected: str | None = None
+        self._announce_check = False
+        self._time_mark = time.monotonic()
+        self.text_loaded = False       # the lesson text is drawn (it comes right after the first frame)
+        self._ready = False            # composed and mounted: updates before that wait for on_mount
+        self._numbers = {s.id: i for i, s in enumerate(lesson.steps, 1)}
+        # Back to a lesson started earlier: show the first step not yet done, not the top.
+        started = any(s.ever_passed for s in self.state)
+        todo = next((s.step.id for s in self.state if not s.ever_passed), None)
+        self._scroll_target = todo if started and todo != lesson.steps[0].id else None
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        with Horizontal(id="lesson-body"):
+            with VerticalScroll(id="lesson-scroll"):
+                yield LessonMarkdown(id="lesson-text")
+            yield LivePanel(VIEWS, id="live")
+        yield Static(id="lesson-banner")
+        yield StepList(id="steps")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(LivePanel).set_focus_info(load_focus(self.lesson))
+        steps = self.query_one(StepList)
+        steps.show_state(self.state, None)
+        current = self.state.current() or (self.state.ordered()[0] if self.state.steps else None)
+        if current is not None:
+            self._select(current.step.id)
+        self.query_one("#lesson-scroll").focus()
+        self._paint_all()
+        # The text is the costliest part to build (a few hundred ms for a long lesson): it is built
+        # just after the screen, which makes the first frame come ~20-30 % sooner (bench/app.py).
+        self.set_timer(0.02, self._load_text)
+        self.set_interval(TIME_FLUSH_SECONDS, self.flush_time)
+        self.app.progress.set_last_lesson(self.lesson.id)
+        self.app.live.set_lesson(self.lesson)
+        self._ready = True
+        if self.app.last_update is not None and self.app.last_update.lesson_id == self.lesson.id:
+            self.apply_update(self.app.last_update)
+
+    async def _load_text(self) -> None:
+        await self.query_one(LessonMarkdown).update(self.lesson.body)
+        self.text_loaded = True
+
+    def on_unmount(self) -> None:
+        self.flush_time()
+
+    def flush_time(self) -> None:
+        now = time.monotonic()
+        self.app.progress.add_time(self.lesson.id, now - self._time_mark)
+        self._time_mark = now
+
+    # ------------------------------------------------------------------ live results
+    def apply_update(self, update: LiveUpdate) -> None:
+        if not self._ready:
+            return
+        if update.snap is None:                 # the live loop could not observe: say why
+            self.update_error = update.error
+            self._paint_banner()
+            return
+        if update.lesson_id != self.lesson.id:
+            return
+        self.update_error = None
+        self.previous, self.snap = update.previous, update.snap
+        changes = self.state.apply(update.results)
+        if changes.changed or update.explicit:
+            self.app.progress.record_check(self.lesson, update.results)
+        for step_id in changes.newly_passed:
+            if self.state.rounds > 1:
+                self.notify(f"✔ {self.lesson.step(step_id).title}", title="Step passed", timeout=4)
+        for step_id in changes.newly_broken:
+            st = self.state.steps[step_id]
+            reason = st.failures[0] if st.failures else ""
+            self.notify(f"{st.step.title}: {reason}", title="✘ A passed step broke", severity="warning", timeout=8)
+        if self.selected in changes.newly_passed and not changes.completed:
+            nxt = self.state.current()
+            if nxt is not None:
+                self._select(nxt.step.id)
+        if changes.completed:
+            self._announce_complete()
+        if self._announce_check and update.explicit:
+            self._announce_check = False
+            self.notify(f"{self.state.npassed} of {len(self.state.steps)} steps pass"
+                        + (" (probes sent)" if update.probed else ""), title="Checked", timeout=3)
+        for step_id in changes.changed:
+            self._paint_card_id(step_id)
+        self.query_one(StepList).show_state(self.state, self.selected)
+        panel = self.query_one(LivePanel)
+        panel.show(update.snap, update.previous, f"{update.snap.duration_ms:.0f} ms")
+        self._paint_banner()
+
+    def _announce_complete(self) -> None:
+        nxt = self.app.catalog.next_after(self.lesson.id)
+        if nxt is not None:
+            self.notify(f"Every step passes. Press n for the next lesson: {nxt.title}",
+                        title="🎉 Lesson complete", timeout=10)
+        else:
+            self.notify("Every step passes, and that was the last lesson.", title="🎉 Lesson complete",
+                        timeout=10)
+
+    # ------------------------------------------------------------------ painting
+    def _paint_banner(self) -> None:
+        lines: list[Text] = []
+        st = self.state
+        if st.complete:
+            nxt = self.app.catalog.next_after(self.lesson.id)
+            tail = f" Press n for the next lesson: {nxt.title}." if nxt else " That was the last lesson."
+            lines.append(Text(f"✔ Lesson complete: all {len(st.steps)} steps pass.{tail}", style="bold green"))
+        missing = self.lesson.missing_requirements()
+        not_root = (self.snap is not None and not self.snap.is_root) or os.geteuid() != 0
+        if not_root:
+            blocked = [s.step.id for s in st if not s.passed]
+            what = f"steps {', '.join(blocked)} cannot be checked" if blocked else "some checks cannot run"
+            lines.append(Text(f"Not root: nstutor cannot see inside other namespaces, so {what}. "
+                              f"Quit (q) and rerun: sudo nstutor {self.lesson.id}", style="bold yellow"))
+        other = [m for m in missing if not m.startswith("needs root")]
+        if other:
+            lines.append(Text("This machine: " + "; ".join(other), style="yellow"))
+        if self.update_error:
+            lines.append(Text(self.update_error, style="red"))
+        problem = self.app.progress.take_problem()
+        if problem:
+            self.notify(problem, severity="warning", timeout=8)
+        self._set_status()
+        banner = self.query_one("#lesson-banner", Static)
+        banner.update(Text("\n").join(lines) if lines else "")
+        banner.display = bool(lines)
+
+    def _set_status(self) -> None:
+        st = self.state
+        self.sub_title = f"{st.npassed}/{len(st.steps)} steps" + (" · complete" if st.complete else "")
+
+    def _paint_all(self) -> None:
+        for card in self.query(StepCard):
+            self.paint_card(card)
+        self._paint_banner()
+
+    def paint_card(self, card: StepCard) -> None:
+        state = self.state.steps.get(card.step_id)
+        card.paint(state, self._numbers.get(card.step_id, 0), card.step_id == self.selected,
+                   self.app.current_theme.dark)
+        if card.step_id == self._scroll_target:
+            self._scroll_target = None
+            self.call_after_refresh(self._scroll_to_card, card.step_id)
+
+    def _paint_card_id(self, step_id: str) -> None:
+        for card in self.query(StepCard):
+            if card.step_id == step_id:
+                self.paint_card(card)
+
+    def _repaint_step(self, step_id: str) -> None:
+        self._paint_card_id(step_id)
+        self.query_one(StepList).show_state(self.state, self.selected)
+
+    # ------------------------------------------------------------------ step selection
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        new = event.option.id
+        if new == self.selected:
+            return
+        old, self.selected = self.selected, new
+        for step_id in (old, new):
+            if step_id:
+                self._paint_card_id(step_id)
+        self.query_one(StepList).show_state(self.state, self.selected)
+        if self._ready:
+            self._scroll_to_card(new)      # the learner picked a step: show it in the text
+
+    def _select(self, step_id: str) -> None:
+        """Move the selection without scrolling the text (the app did it, not the learner): the
+        highlight event that follows finds `selected` already set and does nothing more."""
+        self.selected = step_id
+        self.query_one(StepList).select_step(step_id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self._scroll_to_card(event.option.id)
+
+    def _scroll_to_card(self, step_id: str | None) -> None:
+        for card in self.query(StepCard):
+            if card.step_id == step_id:
+                if self.has_class("-narrow"):
+                    self.remove_class("-panel-only")
+                self.query_one("#lesson-scroll", VerticalScroll).scroll_to_center(card, animate=False)
+
+    def action_step(self, delta: int) -> None:
+        steps = self.query_one(StepList)
+        if delta > 0:
+            steps.action_cursor_down()
+        else:
+            steps.action_cursor_up()
+
+    # ------------------------------------------------------------------ actions
+    def action_view(self, key: str) -> None:
+        if self.query_one(LivePanel).select(key) and self.has_class("-narrow"):
+            self.add_class("-panel-only")
+
+    def action_toggle_panel(self) -> None:
+        self.toggle_class("-panel-only")
+
+    def action_hint(self) -> None:
+        step_id = self.selected
+        if step_id is None:
+            return
+        st = self.state.steps[step_id]
+        if not st.step.hints:
+            self.notify("This step has no hints; press s for the solution.", timeout=4)
+            return
+        hint = self.state.show_hint(step_id)
+        if hint is None:
+            self.notify("No more hints for this step. Press s to see the solution.", timeout=5)
+            return
+        self.app.progress.record_hint(self.lesson.id, step_id, st.hints_shown)
+        self._repaint_step(step_id)
+        self._scroll_to_card(step_id)
+        self.notify(hint, title=f"Hint {st.hints_shown}/{len(st.step.hints)}: {st.step.title}", timeout=12)
+
+    def action_solution(self) -> None:
+        step_id = self.selected
+        if step_id is None:
+            return
+        solution = self.state.view_solution(step_id)
+        self.app.progress.record_solution(self.lesson.id, step_id)
+        self._repaint_step(step_id)
+        self.app.push_screen(SolutionScreen(self.state.steps[step_id].step.title, solution,
+                                            self.app.current_theme.dark))
+
+    def action_check(self) -> None:
+        self._announce_check = True
+        self.app.live.request(explicit=True)
+
+    def action_shell(self) -> None:
+        shell = os.environ.get("SHELL") or "/bin/bash"
+        self.app.live.pause()
+        try:
+            with self.app.suspend():
+                print(f"\nnstutor: here is your shell ({shell}). Type the lesson's commands; "
+                      f"`exit` brings you back to the lesson.\n", flush=True)
+                try:
+                    subprocess.run([shell], check=False)
+                except OSError as exc:
+                    print(f"nstutor: cannot start {shell}: {exc.strerror or exc}", flush=True)
+                    input("Press Enter to go back to the lesson. ")
+        except SuspendNotSupported:
+            self.notify("This terminal cannot suspend the app: use a second terminal for the commands.",
+                        severity="warning", timeout=6)
+        finally:
+            self.app.live.resume(explicit=True)
+
+    def action_reset(self) -> None:
+        body = (f"Remove what lesson '{self.lesson.id}' made, so you can start it again?\n\n"
+                f"{cleanup_summary(self.lesson)}\n\nYour progress record is kept.")
+        self.app.push_screen(ConfirmScreen("Reset this lesson?", body, yes="Remove"), self._reset_answered)
+
+    def _reset_answered(self, yes: bool | None) -> None:
+        if yes:
+            self.notify("Removing the lesson's objects…", timeout=3)
+            self.run_worker(self._do_reset, thread=True, exclusive=True, group="reset", exit_on_error=False)
+
+    def _do_reset(self) -> None:
+        from ..lessons.cleanup import run_cleanup
+        try:
+            log = run_cleanup(self.lesson)
+            done, errors = log.done, log.errors
+        except Exception as exc:  # noqa: BLE001
+            done, errors = [], [f"reset failed: {exc}"]
+        self.app.call_from_thread(self._reset_done, done, errors)
+
+    def _reset_done(self, done: list[str], errors: list[str]) -> None:
+        if errors:
+            self.notify("\n".join(errors), title="Reset: some things could not be removed", severity="error",
+                        timeout=10)
+        else:
+            self.notify("; ".join(done) or "nothing to remove", title="Reset done", timeout=5)
+        self.app.live.request(explicit=True)
+
+    def action_next_lesson(self) -> None:
+        nxt = self.app.catalog.next_after(self.lesson.id)
+        if nxt is None:
+            self.notify("This is the last lesson.", timeout=3)
+            return
+        if not self.state.complete:
+            self.notify(f"Opening the next lesson; this one has {len(self.state.steps) - self.state.npassed} "
+                        "step(s) still to do (escape: lessons).", timeout=4)
+        self.app.open_lesson(nxt.id)
+
+    def action_catalog(self) -> None:
+        self.app.show_catalog()

@@ -1,0 +1,192 @@
+"""The live loop: observe the kernel and grade the open lesson, in one background thread.
+
+One dedicated thread owns the Observer (its netlink sockets must stay in the thread that
+made them) and runs: wait (one interval, or less when woken) -> snapshot -> grade ->
+deliver. The UI thread never waits for any of it; it only receives `LiveUpdate`s (through
+Textual's thread-safe post_message) and asks for things with `request()`, `set_lesson()`,
+`pause()`.
+
+Wake-ups come from: the interval (at least once a second), the Observer's /run/netns
+watcher (`ip netns add` sends no netlink event), and the learner (check now, back from the
+shell). Bursts are collapsed: snapshots are at least MIN_GAP apart.
+
+Active probes (the `reachable` kind sends one packet) never run on every round: only when
+the learner checks explicitly, or at most every `probe_interval` seconds; between probes
+the last probe's verdict is reused, so a reachable step does not flicker.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ..checks.base import Verdict
+from ..checks.runner import StepResult, grade_expectation
+from ..lessons import Lesson
+from ..observe import Snapshot
+
+MIN_GAP = 0.1          # seconds between two snapshots, however often we are woken
+
+
+@dataclass(frozen=True)
+class LiveUpdate:
+    seq: int                           # 1, 2, 3... per LiveChecker
+    snap: Snapshot | None              # None when the snapshot failed (see error)
+    previous: Snapshot | None          # the snapshot delivered before this one
+    lesson_id: str | None              # the lesson these results are for
+    results: tuple[StepResult, ...]
+    explicit: bool                     # the learner asked for this round (check, back from shell)
+    probed: bool                       # active probes ran in this round
+    took_ms: float                     # snapshot + grading time
+    error: str | None = None
+
+
+SnapshotSource = Callable[[], Snapshot]
+
+
+class LiveChecker:
+    def __init__(self, deliver: Callable[[LiveUpdate], None], snapshot_source: SnapshotSource | None = None,
+                 interval: float = 1.0, probe_interval: float = 5.0, probes: bool = True,
+                 run_without_lesson: bool = False) -> None:
+        """*deliver* is called from the live thread with each update (it must be thread-safe, e.g.
+        App.post_message). *snapshot_source* replaces the Observer (tests feed fixed snapshots).
+        *probes* False never sends a probe (a frozen test snapshot must not be probed for real)."""
+        self._deliver = deliver
+        self._source = snapshot_source
+        self.interval = interval
+        self.probe_interval = probe_interval
+        self.probes = probes
+        self.run_without_lesson = run_without_lesson
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lesson: Lesson | None = None
+        self._explicit = False
+        self._paused = False
+        self._thread: threading.Thread | None = None
+        self._seq = 0
+        self._previous: Snapshot | None = None
+        self._probe_cache: dict[tuple[str, str, int], Verdict] = {}
+        self._last_probe = float("-inf")
+        self.rounds = 0                 # snapshots taken (for tests and the bench)
+
+    # ------------------------------------------------------------ called from the UI thread
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="nstutor-live", daemon=True)
+            self._thread.start()
+
+    def set_lesson(self, lesson: Lesson | None) -> None:
+        with self._lock:
+            self._lesson = lesson
+            self._last_probe = float("-inf")   # probe soon for a newly opened lesson
+        self._wake.set()
+
+    def request(self, explicit: bool = False) -> None:
+        """Refresh now; *explicit* also runs the active probes (the learner asked)."""
+        with self._lock:
+            self._explicit = self._explicit or explicit
+        self._wake.set()
+
+    def pause(self) -> None:
+        """Stop observing (e.g. while the app is suspended into a shell)."""
+        with self._lock:
+            self._paused = True
+
+    def resume(self, explicit: bool = True) -> None:
+        with self._lock:
+            self._paused = False
+        self.request(explicit)
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------ the live thread
+    def _run(self) -> None:
+        observer = None
+        try:
+            source = self._source
+            if source is None:
+                from ..observe import Observer
+                observer = Observer(on_netns_change=self._wake.set)
+                source = observer.snapshot
+            self._loop(source)
+        except Exception as exc:  # noqa: BLE001 - report instead of dying silently
+            self._emit(None, None, (), False, False, 0.0, f"the live view stopped: {exc!r}")
+        finally:
+            if observer is not None:
+                observer.close()
+
+    def _loop(self, source: SnapshotSource) -> None:
+        last = float("-inf")
+        due = time.monotonic()
+        while not self._stop.is_set():
+            self._wake.wait(max(due - time.monotonic(), 0.0))
+            if self._stop.is_set():
+                return
+            gap = last + MIN_GAP - time.monotonic()
+            if gap > 0 and self._stop.wait(gap):     # collapse a burst of wake-ups
+                return
+            self._wake.clear()
+            with self._lock:
+                lesson, explicit, paused = self._lesson, self._explicit, self._paused
+                self._explicit = False
+            if paused or (lesson is None and not self.run_without_lesson):
+                due = time.monotonic() + self.interval
+                continue
+            started = last = time.monotonic()
+            try:
+                snap = source()
+            except Exception as exc:  # noqa: BLE001 - one bad round must not end the live view
+                self._emit(None, self._previous, (), explicit, False, 0.0, f"could not observe: {exc!r}")
+                due = started + self.interval
+                continue
+            self.rounds += 1
+            results, probed = self._grade(lesson, snap, explicit)
+            took = (time.monotonic() - started) * 1000.0
+            self._emit(snap, self._previous, results, explicit, probed, took, None, lesson)
+            self._previous = snap
+            due = started + self.interval
+
+    def _emit(self, snap, previous, results, explicit, probed, took, error, lesson=None) -> None:
+        self._seq += 1
+        update = LiveUpdate(self._seq, snap, previous, lesson.id if lesson else None, tuple(results),
+                            explicit, probed, took, error)
+        try:
+            self._deliver(update)
+        except Exception:  # noqa: BLE001 - the app is going away
+            pass
+
+    def _grade(self, lesson: Lesson | None, snap: Snapshot, explicit: bool) -> tuple[list[StepResult], bool]:
+        if lesson is None:
+            return [], False
+        now = time.monotonic()
+        has_probes = self.probes and any(e.active for s in lesson.steps for e in s.expectations)
+        probe = has_probes and (explicit or now - self._last_probe >= self.probe_interval)
+        if probe:
+            self._last_probe = now
+        results = []
+        for step in lesson.steps:
+            verdicts = []
+            for i, exp in enumerate(step.expectations):
+                if not exp.active:
+                    verdicts.append(grade_expectation(exp, snap, probes=False))
+                    continue
+                key = (lesson.id, step.id, i)
+                if probe or key not in self._probe_cache:
+                    verdict = grade_expectation(exp, snap, probes=probe)
+                    if probe:
+                        self._probe_cache[key] = verdict
+                else:
+                    verdict = self._probe_cache[key]
+                verdicts.append(verdict)
+            results.append(StepResult(step.id, step.title, all(v.passed for v in verdicts), tuple(verdicts)))
+        return results, probe

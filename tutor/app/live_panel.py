@@ -1,0 +1,106 @@
+"""The live panel: what the kernel has now, in one of several views (one key each).
+
+A bar of view names (click one, or press its key), then the view itself, drawn from the
+latest snapshot by the view's pure `render(snap, previous, focus, width)`; rows that changed
+since the previous snapshot and rows the lesson is about are highlighted by the view.
+Nothing here touches the kernel: the live thread hands over snapshots.
+
+A view is only redrawn when something it is drawn from changed: the snapshot, the
+previous one (its highlights), the width, the focus or the view itself.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from ..observe import Snapshot
+
+
+class LivePanel(Vertical):
+    def __init__(self, views: dict, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.views = views
+        self.current = next(iter(views), "")
+        self.snap: Snapshot | None = None
+        self.previous: Snapshot | None = None
+        self.focus_info = None
+        self.note = ""
+        self._drawn_key: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._bar(), id="view-bar", markup=True)
+        with VerticalScroll(id="view-scroll"):
+            yield Static("waiting for the first snapshot…", id="view-body", markup=False)
+
+    # ---------------------------------------------------------------- public
+    def set_focus_info(self, focus) -> None:
+        self.focus_info = focus
+        self.redraw()
+
+    def select(self, key: str) -> bool:
+        if key not in self.views:
+            return False
+        self.current = key
+        self.query_one("#view-bar", Static).update(self._bar())
+        self.query_one("#view-scroll").scroll_home(animate=False)
+        self.redraw()
+        return True
+
+    def show(self, snap: Snapshot | None, previous: Snapshot | None, note: str = "") -> None:
+        self.snap, self.previous = snap, previous
+        if note != self.note:
+            self.note = note
+            self.query_one("#view-bar", Static).update(self._bar())
+        self.redraw()
+
+    @property
+    def view_title(self) -> str:
+        view = self.views.get(self.current)
+        return view.title if view else ""
+
+    # ---------------------------------------------------------------- drawing
+    def _bar(self) -> str:
+        """The view names, each clickable; when they do not fit, keys only and the current title."""
+        note = f"  [dim]{self.note}[/]" if self.note else ""
+        width = self.size.width - 2 if self.is_mounted and self.size.width else 200
+        full = [(key, f"{key} {getattr(view, 'name', view.title)}") for key, view in self.views.items()]
+        if sum(len(label) + 2 for _, label in full) + len(self.note) + 2 > width:
+            current = self.views.get(self.current)
+            full = [(key, f"{key} {current.title}" if key == self.current and current else key)
+                    for key in self.views]
+        parts = []
+        for key, label in full:
+            if key == self.current:
+                parts.append(f"[reverse bold] {label} [/]")
+            else:
+                parts.append(f"[@click=screen.view('{key}')] {label} [/]")
+        return "".join(parts) + note
+
+    def _width(self) -> int:
+        scroll = self.query_one("#view-scroll")
+        return max(scroll.scrollable_content_region.width or scroll.size.width or 60, 20)
+
+    def redraw(self, force: bool = False) -> None:
+        if not self.is_mounted:
+            return
+        width = self._width()
+        key = (self.current, width, id(self.snap), id(self.previous), id(self.focus_info))
+        if key == self._drawn_key and not force:
+            return
+        self._drawn_key = key
+        body = self.query_one("#view-body", Static)
+        view = self.views.get(self.current)
+        if view is None or self.snap is None:
+            body.update(Text("waiting for the first snapshot…", style="dim"))
+            return
+        try:
+            renderable = view.render(self.snap, self.previous, self.focus_info, width)
+        except Exception as exc:  # noqa: BLE001 - a view bug must not take the lesson down
+            renderable = Text(f"this view could not be drawn: {exc!r}", style="red")
+        body.update(renderable)
+
+    def on_resize(self) -> None:
+        self.query_one("#view-bar", Static).update(self._bar())
+        self.redraw()

@@ -1,0 +1,96 @@
+"""Small dialogs: confirm (reset), the solution of a step, and the key help (?)."""
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes / no. Dismisses with True only on an explicit yes (y, or the Yes button)."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, title: str, body: str, yes: str = "Yes") -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.body, self.yes = title, body, yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            yield Static(self.body, classes="dialog-body", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button("No (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class SolutionScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,enter,s,q", "close", "Close")]
+
+    def __init__(self, title: str, solution: str, dark: bool = True) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.solution, self.dark = title, solution, dark
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"Solution: {self.title_text}", classes="dialog-title", markup=False)
+            code = self.solution.rstrip() or "(this step has no solution text)"
+            yield Static(Syntax(code, "bash", theme="ansi_dark" if self.dark else "ansi_light",
+                                background_color="default", word_wrap=True), classes="dialog-body")
+            yield Static("Type these in your shell (! opens one). Viewing the solution is recorded in "
+                         "your progress.", classes="dialog-note")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close (esc)", variant="primary", id="close")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys of the screen underneath, grouped: this screen's, then the app's."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]], about: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self.sections, self.about = sections, about
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help"):
+            yield Static("Keys", classes="dialog-title")
+            with VerticalScroll(classes="help-scroll"):
+                for title, keys in self.sections:
+                    table = Table.grid(padding=(0, 2))
+                    table.add_column(style="bold cyan", no_wrap=True)
+                    table.add_column()
+                    for key, what in keys:
+                        table.add_row(key, what)
+                    yield Static(Text(title, style="bold underline"), classes="help-section")
+                    yield Static(table)
+                if self.about:
+                    yield Static(self.about, classes="dialog-note", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close (esc)", variant="primary", id="close")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,136 @@
+"""The app's handle on the progress store: never lets a storage problem take the app down.
+
+The store (tutor.progress.store.ProgressStore) writes each event in its own transaction.
+The app calls it from the UI thread only, and only for things that happen rarely (a step's
+result changing, a hint, a solution, a minute of time), so it never stalls a frame.
+
+If the store cannot be opened or a write fails (a read-only home, a locked database), the
+learner is told once and the app goes on, keeping progress in memory for this session.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MemoryStepProgress:
+    passed: bool = False
+    ever_passed: bool = False
+    first_pass: float | None = None
+    attempts: int = 0
+    hints_shown: int = 0
+    solution_viewed: bool = False
+
+
+class MemoryStore:
+    """Same methods as ProgressStore, kept in memory (used when the real store is unavailable)."""
+
+    def __init__(self) -> None:
+        self._steps: dict[tuple[str, str], MemoryStepProgress] = {}
+        self._last: str | None = None
+        self.seconds: dict[str, float] = {}
+
+    def _get(self, lesson_id: str, step_id: str) -> MemoryStepProgress:
+        return self._steps.setdefault((lesson_id, step_id), MemoryStepProgress())
+
+    def record_check(self, lesson, results, source: str = "app") -> None:
+        for res in results:
+            prog = self._get(lesson.id, res.id)
+            if res.passed != prog.passed or source != "app":
+                prog.attempts += 1
+            if res.passed and not prog.ever_passed:
+                prog.ever_passed, prog.first_pass = True, time.time()
+            prog.passed = res.passed
+
+    def record_hint(self, lesson_id: str, step_id: str, level: int) -> None:
+        prog = self._get(lesson_id, step_id)
+        prog.hints_shown = max(prog.hints_shown, level)
+
+    def record_solution(self, lesson_id: str, step_id: str) -> None:
+        self._get(lesson_id, step_id).solution_viewed = True
+
+    def add_time(self, lesson_id: str, seconds: float) -> None:
+        self.seconds[lesson_id] = self.seconds.get(lesson_id, 0.0) + seconds
+
+    def set_last_lesson(self, lesson_id: str) -> None:
+        self._last = lesson_id
+
+    def last_lesson(self) -> str | None:
+        return self._last
+
+    def lesson_progress(self, lesson) -> dict:
+        return {s.id: self._steps[(lesson.id, s.id)] for s in lesson.steps if (lesson.id, s.id) in self._steps}
+
+    def close(self) -> None:
+        pass
+
+
+class Progress:
+    """Wraps a store; every call is guarded. `problem` holds the first failure, for the UI to show."""
+
+    def __init__(self, store, problem: str | None = None) -> None:
+        self.store = store
+        self.problem = problem
+        self._warned = False
+
+    @classmethod
+    def open(cls, path: Path | str | None = None) -> "Progress":
+        try:
+            from ..progress.store import ProgressStore
+        except ImportError:
+            return cls(MemoryStore(), None)
+        try:
+            return cls(ProgressStore.open(path))
+        except Exception as exc:  # noqa: BLE001 - any storage failure: go on in memory
+            return cls(MemoryStore(), f"progress cannot be saved ({exc}); it is kept for this session only")
+
+    def _call(self, method: str, *args, default=None):
+        try:
+            return getattr(self.store, method)(*args)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("progress store %s failed: %r", method, exc)
+            if self.problem is None:
+                self.problem = f"progress could not be saved ({exc})"
+            return default
+
+    def take_problem(self) -> str | None:
+        """The first storage problem, once (so the UI says it one time)."""
+        if self.problem and not self._warned:
+            self._warned = True
+            return self.problem
+        return None
+
+    def record_check(self, lesson, results) -> None:
+        """Hand every grading round over; the store decides what is an attempt (source "app")."""
+        self._call("record_check", lesson, list(results), "app")
+
+    def record_hint(self, lesson_id: str, step_id: str, level: int) -> None:
+        self._call("record_hint", lesson_id, step_id, level)
+
+    def record_solution(self, lesson_id: str, step_id: str) -> None:
+        self._call("record_solution", lesson_id, step_id)
+
+    def add_time(self, lesson_id: str, seconds: float) -> None:
+        if seconds > 0:
+            self._call("add_time", lesson_id, seconds)
+
+    def set_last_lesson(self, lesson_id: str) -> None:
+        self._call("set_last_lesson", lesson_id)
+
+    def last_lesson(self) -> str | None:
+        return self._call("last_lesson")
+
+    def lesson_progress(self, lesson) -> dict:
+        return self._call("lesson_progress", lesson, default={}) or {}
+
+    def steps_passed(self, lesson) -> int:
+        progress = self.lesson_progress(lesson)
+        return sum(1 for s in lesson.steps if getattr(progress.get(s.id), "ever_passed", False))
+
+    def close(self) -> None:
+        self._call("close")

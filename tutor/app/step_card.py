@@ -1,0 +1,83 @@
+"""A step card: what a ```check block looks like in the lesson text.
+
+Instead of the YAML, the learner sees the step as a card: its number and title, each
+expectation in words with a live tick or cross, why a failing one fails (and what to
+try), the hints revealed so far, the solution once viewed, and the step's closing
+explanation once it passes. The card's border colour follows the step's state.
+"""
+from __future__ import annotations
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.widgets import Static
+
+from .state import Status, StepState, failure_text
+
+STATUS_WORDS = {Status.UNCHECKED: "checking…", Status.PASSED: "✔ passed", Status.FAILING: "✘ not yet",
+                Status.BROKEN: "✘ broken again"}
+STATE_CLASSES = {s: f"-{s.value}" for s in Status}
+
+
+class StepCard(Static):
+    """Painted by the lesson screen (paint_card) when mounted and whenever its step changes."""
+
+    def __init__(self, step_id: str) -> None:
+        super().__init__("", id=f"card-{step_id}", classes="step-card", markup=False)
+        self.step_id = step_id
+        self.border_title = f"step {step_id}"
+
+    def on_mount(self) -> None:
+        painter = getattr(self.screen, "paint_card", None)
+        if painter is not None:
+            painter(self)
+
+    def paint(self, state: StepState | None, number: int, selected: bool, dark: bool = True) -> None:
+        """Draw the card for *state*; *selected*: the step the keys (h, s) act on."""
+        for cls in STATE_CLASSES.values():
+            self.remove_class(cls)
+        if state is None:
+            self.border_title = f"step {self.step_id}"
+            self.update(Text(f"(no step '{self.step_id}' in this lesson: a check block nstutor could not read)",
+                             style="italic"))
+            return
+        self.add_class(STATE_CLASSES[state.status])
+        self.set_class(selected, "-current")
+        self.border_title = f"Step {number}"
+        self.border_subtitle = STATUS_WORDS[state.status]
+        self.update(card_body(state, selected, dark))
+
+
+def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
+    step = state.step
+    parts: list = [Text(step.title, style="bold")]
+    verdicts = state.result.verdicts if state.result else ()
+    for i, exp in enumerate(step.expectations):
+        verdict = verdicts[i] if i < len(verdicts) else None
+        line = Text("  ")
+        if verdict is None:
+            line.append("… ", style="dim")
+        elif verdict.passed:
+            line.append("✔ ", style="green")
+        else:
+            line.append("✘ ", style="red")
+        line.append(verdict.expected if verdict else exp.describe())
+        parts.append(line)
+        if verdict is not None and not verdict.passed:
+            parts.append(Text("      " + failure_text(verdict), style="yellow" if dark else "dark_orange3"))
+    for n, hint in enumerate(state.hints, 1):
+        parts.append(Text.assemble(("  Hint ", "bold cyan"), (f"{n}: ", "bold cyan"), hint))
+    if state.solution_viewed and step.solution:
+        parts.append(Text("  Solution:", style="bold magenta"))
+        parts.append(Syntax(step.solution.rstrip(), "bash", theme="ansi_dark" if dark else "ansi_light",
+                            background_color="default", padding=(0, 0, 0, 4)))
+    if state.passed and step.explain:
+        parts.append(Text("  " + step.explain, style="italic green"))
+    if selected and not state.passed:
+        keys = ["h hint"] if state.hints_left else []
+        if step.solution and not state.solution_viewed:
+            keys.append("s solution")
+        keys.append("c check now")
+        parts.append(Text("  " + " · ".join(keys), style="dim"))
+    return Group(*parts)
+

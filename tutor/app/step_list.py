@@ -1,0 +1,76 @@
+"""The step list: one line per step with its state; under a failing step, why it fails.
+
+An OptionList, so arrows, j/k and the mouse all move the selection, and the selected step
+is the one h (hint) and s (solution) act on. Every failing expectation's message is shown
+under the selected step and under any step that broke again after passing.
+Only the options whose text changed are replaced on each live round.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from .state import ICONS, LessonState, Status, StepState
+
+STYLES = {Status.UNCHECKED: "dim", Status.PASSED: "bold green", Status.FAILING: "bold red",
+          Status.BROKEN: "bold red"}
+
+
+def step_prompt(number: int, state: StepState, detail: bool) -> Text:
+    """One step's line; with *detail* (or when it broke again), why it fails, one line per expectation."""
+    status = state.status
+    text = Text()
+    text.append(f"{ICONS[status]} ", style=STYLES[status])
+    text.append(f"{number}. ", style="dim")
+    text.append(state.step.title, style="green" if status is Status.PASSED else "")
+    extras = []
+    if status is Status.BROKEN:
+        extras.append("broken again")
+    if state.hints_shown:
+        extras.append(f"hint {state.hints_shown}/{len(state.step.hints)}")
+    if state.solution_viewed:
+        extras.append("solution viewed")
+    if extras:
+        text.append(f"  ({', '.join(extras)})", style="dim italic")
+    if detail or status is Status.BROKEN:
+        for message in state.failures:
+            text.append("\n    ↳ ", style="red")
+            text.append(message, style="yellow")
+    return text
+
+
+class StepList(OptionList):
+    BINDINGS = [Binding("j", "cursor_down", "Next step", show=False),
+                Binding("k", "cursor_up", "Previous step", show=False)]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._texts: list[str] = []
+
+    def show_state(self, state: LessonState, selected: str | None) -> None:
+        states = state.ordered()
+        prompts = [step_prompt(i, s, s.step.id == selected) for i, s in enumerate(states, 1)]
+        texts = [p.markup for p in prompts]
+        if len(texts) != len(self._texts):
+            highlighted = self.highlighted
+            self.set_options(Option(p, id=s.step.id) for p, s in zip(prompts, states))
+            if highlighted is not None and highlighted < len(texts):
+                self.highlighted = highlighted
+        else:
+            for i, (old, new) in enumerate(zip(self._texts, texts)):
+                if old != new:
+                    self.replace_option_prompt_at_index(i, prompts[i])
+        self._texts = texts
+
+    def select_step(self, step_id: str) -> None:
+        try:
+            self.highlighted = self.get_option_index(step_id)
+        except Exception:  # noqa: BLE001 - an unknown id just leaves the selection alone
+            pass
+
+    @property
+    def selected_id(self) -> str | None:
+        option = self.highlighted_option
+        return option.id if option is not None else None
