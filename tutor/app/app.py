@@ -11,6 +11,9 @@ screenshot test can freeze the kernel's state.
 """
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +30,14 @@ from .modals import HelpScreen
 from .progress_link import Progress
 
 DARK, LIGHT = "textual-dark", "textual-light"
+
+
+def terminal_is_gone(fd: int = 0) -> bool:
+    """True when the terminal on *fd* was closed by the other side (its pty device was deleted)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").endswith(" (deleted)")
+    except OSError:
+        return False
 
 
 class LiveResult(Message):
@@ -75,6 +86,23 @@ class NstutorApp(App):
         if target is None or not self.open_lesson(target):
             self.push_screen(CatalogScreen(id="catalog-screen"))
         self.call_after_refresh(self.live.start)
+        self._exit_when_the_terminal_goes()
+
+    def _exit_when_the_terminal_goes(self) -> None:
+        """Quit (saving progress) when the terminal disappears: SIGHUP when an ssh session or a tmux
+        pane closes, and a check every 2 s for a terminal without a controlling tty (its device
+        file is deleted when the other side closes; Textual's input thread would then spin on EOF)."""
+        if self.is_headless:
+            return
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        self.set_interval(2.0, self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        if terminal_is_gone():
+            self.exit()
 
     def on_unmount(self) -> None:
         self.live.stop()
