@@ -58,11 +58,8 @@ def named_netns(problems: list[str]) -> dict[int, list[str]]:
 
 def discover(procs, host_net: int | None, problems: list[str]) -> list[NetnsHandle]:
     """Every network namespace we can see: host first, then named ones by name, then unnamed by inode."""
-    pids_by_ns: dict[int, list[int]] = {}
-    for proc in procs.values():
-        inode = proc.ns.get("net")
-        if inode is not None:
-            pids_by_ns.setdefault(inode, []).append(proc.pid)
+    from .processes import members_by_ns
+    pids_by_ns = members_by_ns(procs, "net")
     named = named_netns(problems)
     handles = []
     for inode in set(pids_by_ns) | set(named) | ({host_net} if host_net else set()):

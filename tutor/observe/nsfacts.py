@@ -31,6 +31,7 @@ import re
 from typing import Callable, Mapping
 
 from .model import IdMap, Mount, Process, ShmSegment, UserNsInfo
+from .processes import members_by_ns
 from .setns import each_in_namespace
 
 #: errno values that mean "this process is gone (or a zombie)": try the next one of the namespace.
@@ -208,14 +209,7 @@ def _guarded(problems: list[str], what: str, read: Callable[[], dict]) -> dict:
 
 def _members(procs: Mapping[int, Process], nstype: str) -> dict[int, list[int]]:
     """inode -> pids in that namespace, lowest first (the lowest is lsns's representative)."""
-    groups: dict[int, list[int]] = {}
-    for pid, proc in procs.items():
-        inode = proc.ns.get(nstype)
-        if inode is not None:
-            groups.setdefault(inode, []).append(pid)
-    for pids in groups.values():
-        pids.sort()
-    return groups
+    return members_by_ns(procs, nstype)
 
 
 def _thread_ns_inode(nstype: str) -> int | None:

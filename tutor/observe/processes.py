@@ -85,9 +85,12 @@ def _read_bytes(path: str) -> bytes:
 def _read_stat(pid: int) -> tuple | None:
     """(comm, state, ppid, cpu_ticks, start_ticks) from /proc/PID/stat, or None if it is gone."""
     try:
-        data = _read_bytes(f"/proc/{pid}/stat")
+        return _parse_stat(_read_bytes(f"/proc/{pid}/stat"))
     except OSError:
         return None
+
+
+def _parse_stat(data: bytes) -> tuple | None:
     if not data:
         return None
     # comm is in parentheses and may itself contain spaces and ')': split at the last ')'
@@ -138,6 +141,47 @@ class ProcessReader:
     """Reads every process; with keep_cache=True it remembers what only changes on exec."""
     keep_cache: bool = False
     cache: dict[int, _Static] = field(default_factory=dict)
+    #: pid -> open /proc/PID/stat (kept with keep_cache): one pread per process and snapshot instead of
+    #: open + read + close. Such an fd is tied to that very process: once it exits, reads fail (ESRCH),
+    #: so a recycled pid is never mistaken for the old process.
+    stat_fds: dict[int, int] = field(default_factory=dict)
+    max_fds: int = field(default_factory=lambda: _fd_budget())
+    #: pid -> the stat text of the previous snapshot: a process whose stat text, cgroup and CPU use are
+    #: unchanged (most sleeping processes) is the same Process object as last time, not a new one
+    last_stat: dict[int, bytes] = field(default_factory=dict)
+
+    def _stat_bytes(self, pid: int) -> bytes | None:
+        """The text of /proc/PID/stat, through a kept fd when we keep state between snapshots."""
+        if not self.keep_cache:
+            try:
+                return _read_bytes(f"/proc/{pid}/stat")
+            except OSError:
+                return None
+        fd = self.stat_fds.get(pid)
+        if fd is not None:
+            try:
+                return os.pread(fd, 4096, 0)
+            except OSError:                          # that process is gone; the pid may be a new one
+                os.close(self.stat_fds.pop(pid))
+        try:
+            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            data = os.pread(fd, 4096, 0)
+        except OSError:
+            os.close(fd)
+            return None
+        if len(self.stat_fds) < self.max_fds:
+            self.stat_fds[pid] = fd
+        else:
+            os.close(fd)
+        return data
+
+    def close(self) -> None:
+        for fd in self.stat_fds.values():
+            os.close(fd)
+        self.stat_fds.clear()
 
     def read(self, previous: Snapshot | None, problems: list[str]) -> dict[int, Process]:
         try:
@@ -152,10 +196,21 @@ class ProcessReader:
         members = cpu_cgroup_members()
         cache = self.cache
         new_cache: dict[int, _Static] = {}
+        last_stat, new_stat = self.last_stat, {}
         for pid in pids:
-            stat = _read_stat(pid)
-            if stat is None:
+            raw = self._stat_bytes(pid)
+            if not raw:
                 continue                            # exited while we looked
+            before = prev.get(pid)
+            if (before is not None and raw == last_stat.get(pid) and before.cpu_percent == 0.0
+                    and members is not None and members.get(pid) == before.cgroup and pid in cache):
+                procs[pid] = before                 # nothing about it changed
+                new_cache[pid] = cache[pid]
+                new_stat[pid] = raw
+                continue
+            stat = _parse_stat(raw)
+            if stat is None:
+                continue
             comm, state, ppid, cpu, start = stat
             static = cache.get(pid)
             if static is None or static.start_ticks != start or static.comm != comm:
@@ -163,7 +218,7 @@ class ProcessReader:
                 if static is None:
                     continue
             new_cache[pid] = static
-            before = prev.get(pid)
+            new_stat[pid] = raw
             cpu_percent = None
             if before is not None and before.start_ticks == start and elapsed > 0:
                 cpu_percent = 100.0 * (cpu - before.cpu_ticks) / CLOCK_TICKS / elapsed
@@ -171,7 +226,19 @@ class ProcessReader:
                                  static.root, _cgroup_of(pid, members), cpu, start, cpu_percent)
         if self.keep_cache:
             self.cache = new_cache
+            self.last_stat = new_stat
+            for pid in [p for p in self.stat_fds if p not in procs]:
+                os.close(self.stat_fds.pop(pid))
         return procs
+
+
+def _fd_budget() -> int:
+    """How many /proc/PID/stat files we may keep open: half of our own open-file limit."""
+    try:
+        import resource
+        return max(0, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2 - 256)
+    except (ImportError, OSError, ValueError):
+        return 0
 
 
 def _now() -> float:
@@ -204,6 +271,48 @@ def host_namespaces(procs: dict[int, Process]) -> dict[str, int]:
     return host
 
 
+_last_sets: tuple = (None, [], {})   # (procs, its namespace sets, members_by_ns memo per type)
+
+
+def ns_sets(procs: Mapping[int, Process]) -> list[tuple[Mapping[str, int], list[Process]]]:
+    """The processes grouped by their set of namespaces: [(ns mapping, processes)].
+
+    Several readers need it for the same snapshot; it is computed once per `procs` object (we keep
+    a reference to that object, so its id cannot be reused by another while cached)."""
+    global _last_sets
+    if _last_sets[0] is procs:
+        return _last_sets[1]
+    by_set: dict[int, tuple[Mapping[str, int], list[Process]]] = {}
+    for proc in procs.values():
+        entry = by_set.get(id(proc.ns))
+        if entry is None:
+            entry = by_set[id(proc.ns)] = (proc.ns, [])
+        entry[1].append(proc)
+    sets = list(by_set.values())
+    _last_sets = (procs, sets, {})
+    return sets
+
+
+def members_by_ns(procs: Mapping[int, Process], nstype: str) -> dict[int, list[int]]:
+    """inode -> pids in that namespace of type *nstype*, lowest first (callers must not modify it).
+
+    Processes that share a set of namespaces share one mapping object (see _intern), so this
+    groups by that object first: a few hundred sets instead of thousands of lookups."""
+    memo = _last_sets[2] if _last_sets[0] is procs else None
+    if memo is not None and nstype in memo:
+        return memo[nstype]
+    out: dict[int, list[int]] = {}
+    for ns, members in ns_sets(procs):
+        pids = [p.pid for p in members]
+        inode = ns.get(nstype)
+        if inode is not None:
+            out.setdefault(inode, []).extend(pids)
+    for pids in out.values():
+        pids.sort()
+    _last_sets[2][nstype] = out     # ns_sets(procs) above made sure the memo is this procs's
+    return out
+
+
 def _pid(proc: Process) -> int:
     return proc.pid
 
@@ -214,11 +323,8 @@ def namespace_table(procs: dict[int, Process], netns_names: dict[int, tuple[str,
     Plus a row for each named netns that no process is in (lsns leaves those out; a learner who just
     ran `ip netns add` expects to see theirs)."""
     # group by namespace set first (few hundred sets for thousands of processes), then by namespace
-    by_set: dict[int, list[Process]] = {}
-    for proc in procs.values():
-        by_set.setdefault(id(proc.ns), []).append(proc)
     groups: dict[tuple[str, int], list[tuple[int, Process]]] = {}   # (count, lowest pid) per set
-    for members in by_set.values():
+    for _ns, members in ns_sets(procs):
         summary = (len(members), min(members, key=_pid))
         for nstype, inode in members[0].ns.items():
             groups.setdefault((nstype, inode), []).append(summary)

@@ -81,11 +81,11 @@ class Observer:
     def __init__(self, on_netns_change: Callable[[], None] | None = None) -> None:
         """*on_netns_change*, if given, is called (from a watcher thread) when a name appears in or
         leaves /run/netns: `ip netns add` sends no netlink event, so the app can refresh sooner."""
+        _raise_fd_limit()   # first: the readers size what they keep open by it
         self._procs = ProcessReader(keep_cache=True)
         self._net = NetworkReader(persistent=True)
         self._previous: Snapshot | None = None
         self._on_netns_change = on_netns_change
-        _raise_fd_limit()
         self._watcher = NetnsDirWatcher(self._netns_dir_changed)
 
     def _netns_dir_changed(self) -> None:
@@ -112,6 +112,7 @@ class Observer:
     def close(self) -> None:
         self._watcher.close()
         self._net.close()
+        self._procs.close()
 
     def __enter__(self) -> "Observer":
         return self
@@ -121,11 +122,11 @@ class Observer:
 
 
 def _raise_fd_limit() -> None:
-    """Two sockets per netns: make room for a few hundred namespaces (our own soft limit only)."""
+    """Two sockets per netns and one file per process: make room (our own soft limit only)."""
     try:
         import resource
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft < 4096 and hard > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+        if soft < 16384 and hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 16384), hard))
     except (ImportError, ValueError, OSError):
         pass

@@ -17,7 +17,9 @@ from .model import Socket
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
 TCP_LISTEN, TCP_CLOSE = 10, 7          # a bound, unconnected UDP socket is in state CLOSE ("UNCONN")
+TCPDIAG_GETSOCK = 18
 _REQ = struct.Struct("=BBBxI48s")       # inet_diag_req_v2
+_REQ_V1 = struct.Struct("=BBBB48sII")   # inet_diag_req (family, src_len, dst_len, ext, id, states, dbs)
 _MSG = struct.Struct("=BBBB2s2s16s16sIQIIIII")  # inet_diag_msg
 _HDR = struct.Struct("=IHHII")
 NLM_F_REQUEST, NLM_F_DUMP, NLMSG_DONE, NLMSG_ERROR = 0x1, 0x300, 3, 2
@@ -33,8 +35,18 @@ def open_diag_socket() -> socket.socket:
 
 
 def _dump(sock: socket.socket, family: int, proto: int, states: int) -> list[tuple]:
-    req = _REQ.pack(family, proto, 0, states, b"\0" * 48)
-    sock.send(_HDR.pack(_HDR.size + len(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + req)
+    """Sockets of one family and protocol (inet_diag_req_v2)."""
+    return _request(sock, SOCK_DIAG_BY_FAMILY, _REQ.pack(family, proto, 0, states, b"\0" * 48))
+
+
+def _dump_tcp_all_families(sock: socket.socket, states: int) -> list[tuple]:
+    """TCP sockets of both IPv4 and IPv6 in one dump: the older TCPDIAG_GETSOCK request (what
+    `ss` falls back to) takes family AF_UNSPEC to mean both, which halves the round trips."""
+    return _request(sock, TCPDIAG_GETSOCK, _REQ_V1.pack(socket.AF_UNSPEC, 0, 0, 0, b"\0" * 48, states, 0))
+
+
+def _request(sock: socket.socket, msg_type: int, req: bytes) -> list[tuple]:
+    sock.send(_HDR.pack(_HDR.size + len(req), msg_type, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + req)
     out = []
     while True:
         data = sock.recv(1 << 18)
@@ -59,9 +71,9 @@ def read_listening(sock: socket.socket, problems: list[str], handle) -> tuple[So
     """Listening TCP and bound UDP sockets of the netns the diag socket lives in."""
     found = []
     try:
+        for fam, state, ip, port, inode in _dump_tcp_all_families(sock, 1 << TCP_LISTEN):
+            found.append(("tcp", fam, ip, port, inode, "LISTEN"))
         for family in (socket.AF_INET, socket.AF_INET6):
-            for fam, state, ip, port, inode in _dump(sock, family, socket.IPPROTO_TCP, 1 << TCP_LISTEN):
-                found.append(("tcp", fam, ip, port, inode, "LISTEN"))
             for fam, state, ip, port, inode in _dump(sock, family, socket.IPPROTO_UDP, 1 << TCP_CLOSE):
                 found.append(("udp", fam, ip, port, inode, "UNCONN"))
     except OSError as exc:
