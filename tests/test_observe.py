@@ -251,3 +251,25 @@ def test_decoder_agrees_with_pyroute2(netns):
         if l.kind == "veth":
             assert l.peer_ifindex == ref.get("link")
     assert {(x.dev, x.cidr) for x in ours.addresses} == ref_addrs
+
+
+def test_observer_sees_listeners_come_and_go(netns, spawn):
+    """The Observer re-lists a netns's sockets when a process in it starts, runs or exits."""
+    name = netns()
+    code = "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', 8091)); s.listen(); time.sleep(60)"
+    with Observer() as obs:
+        snaps = 0
+
+        def listening():
+            nonlocal snaps
+            snaps += 1
+            return any(s.port == 8091 for s in obs.snapshot().netns_by_name(name).sockets)
+
+        assert not listening()
+        proc = spawn(["nsenter", f"--net=/run/netns/{name}", sys.executable, "-c", code])
+        wait_until(listening, what="the observer to list the new listener")
+        proc.kill()
+        proc.wait()
+        snaps = 0
+        wait_until(lambda: not listening(), what="the observer to drop the listener of the exited process")
+        assert snaps <= 2, "a process that exited must make its netns's sockets be listed again at once"

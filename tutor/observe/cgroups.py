@@ -11,6 +11,7 @@ or else its v2 line ("0::/path").
 from __future__ import annotations
 
 import os
+import select
 
 from .model import CgroupInfo, CpuLimit, frozen_map
 
@@ -32,8 +33,44 @@ def cpu_cgroup_path(text: str) -> str | None:
     return v2
 
 
+class _MountWatch:
+    """Is /proc/self/mountinfo unchanged since we last read it? The kernel flags a change on a
+    kept descriptor of it (POLLPRI), so the cgroup layout is parsed again only after a mount."""
+
+    def __init__(self) -> None:
+        self.result: tuple[str, str | None] | None = None
+        self._poll = None
+        try:
+            self._fd = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+            self._poll = select.poll()
+            self._poll.register(self._fd, select.POLLPRI | select.POLLERR)
+        except OSError:
+            self._poll = None
+
+    def cached(self) -> tuple[str, str | None] | None:
+        if self._poll is None or self.result is None:
+            return None
+        if self._poll.poll(0):
+            os.lseek(self._fd, 0, os.SEEK_SET)
+            while os.read(self._fd, 65536):      # reading to the end re-arms the notification
+                pass
+            return None
+        return self.result
+
+
+_mounts = _MountWatch()
+
+
 def cpu_hierarchy() -> tuple[str, str | None]:
     """(mode, where the cpu controller's tree is mounted), from /proc/self/mountinfo."""
+    cached = _mounts.cached()
+    if cached is not None:
+        return cached
+    _mounts.result = _parse_cpu_hierarchy()
+    return _mounts.result
+
+
+def _parse_cpu_hierarchy() -> tuple[str, str | None]:
     v1_cpu = None
     v2_mount = None
     has_v1 = False

@@ -29,6 +29,9 @@ from .model import Address, FdbEntry, Link, NetNS, Neighbour, Route, VxlanInfo
 from .netns import NetnsHandle
 from .setns import each_in_namespace
 
+#: A netns where nothing ran still has its sockets listed again at least every this many reads.
+SOCKETS_MAX_AGE = 4
+
 
 @dataclass
 class _Conn:
@@ -40,6 +43,9 @@ class _Conn:
     dirty: bool = False               # an event came during the last dump: dump again next time
     version: int = 0                  # +1 at each dump
     built: tuple | None = None        # (key, model parts) of the last build; see NetworkReader._build
+    built_now: bool = False           # this read rebuilt it (its links or a peer's changed)
+    sockets: tuple | None = None      # the last list of listening sockets, and how many reads ago
+    sockets_age: int = 0
     seq: int = 100
 
     def close(self) -> None:
@@ -97,7 +103,11 @@ class NetworkReader:
         self.release(list(self.conns))
 
     # ---------------------------------------------------------- reading
-    def read(self, handles: list[NetnsHandle], problems: list[str]) -> dict[int, NetNS]:
+    def read(self, handles: list[NetnsHandle], problems: list[str], busy: set[int] | None = None) -> dict[int, NetNS]:
+        """Every netns's model. *busy* (persistent reader only): the netns in which a process started,
+        exited or ran since the last read; the others' listening sockets cannot have changed
+        (a socket is opened by a process running), so their last list is reused, though never for
+        longer than SOCKETS_MAX_AGE reads. None: list every netns's sockets."""
         with self.lock:
             present = {h.inode for h in handles}
             for inode in [i for i in self.conns if i not in present]:
@@ -119,7 +129,7 @@ class NetworkReader:
                         conn.dump = None
                         problems.append(f"cannot read network namespace {handle.names[0] if handle.names else handle.inode}: "
                                         f"{exc.strerror or exc}")
-            result = self._build(handles, problems)
+            result = self._build(handles, problems, busy)
             if not self.persistent:
                 for conn in self.conns.values():
                     conn.close()
@@ -145,7 +155,7 @@ class NetworkReader:
         return {"links": links, "addresses": addrs, "routes": routes, "neighbours": neigh, "fdb": fdb}
 
     # ---------------------------------------------------------- building the model
-    def _build(self, handles: list[NetnsHandle], problems: list[str]) -> dict[int, NetNS]:
+    def _build(self, handles: list[NetnsHandle], problems: list[str], busy: set[int] | None) -> dict[int, NetNS]:
         by_inode = {h.inode: h for h in handles}
         # index -> raw link, per netns; and (netns, ifindex, peer ifindex) of every veth for peer matching
         indexes = {i: {l["index"]: l for l in c.dump["links"]} for i, c in self.conns.items() if c.dump}
@@ -162,16 +172,30 @@ class NetworkReader:
                 out[handle.inode] = NetNS(handle.inode, handle.names, handle.pids, handle.is_host,
                                           error="could not be read (see problems)")
                 continue
-            if conn.built is not None and self._still_valid(conn.built[0], conn):
+            conn.built_now = conn.built is None or not self._still_valid(conn.built[0], conn)
+            if not conn.built_now:
                 parts = conn.built[1]
             else:
                 deps: dict[int, int] = {}
                 parts = self._parts(handle.inode, conn.dump, indexes, by_inode, deps)
                 unresolved = any(l.kind == "veth" and l.peer_netns is None for l in parts[0])
                 conn.built = ((conn.version, tuple(deps.items()), self.generation if unresolved else None), parts)
-            socks = sockets.read_listening(conn.diag, problems, handle) if conn.diag else ()
+            socks = self._sockets(conn, handle, problems, busy)
             out[handle.inode] = NetNS(handle.inode, handle.names, handle.pids, handle.is_host, *parts, socks)
         return out
+
+    @staticmethod
+    def _sockets(conn: _Conn, handle: NetnsHandle, problems: list[str], busy: set[int] | None) -> tuple:
+        if conn.diag is None:
+            return ()
+        fresh = (busy is None or handle.inode in busy or conn.sockets is None or conn.built_now
+                 or conn.sockets_age >= SOCKETS_MAX_AGE)
+        if fresh:
+            conn.sockets = sockets.read_listening(conn.diag, problems, handle)
+            conn.sockets_age = 0
+        else:
+            conn.sockets_age += 1
+        return conn.sockets
 
     def _still_valid(self, key: tuple, conn: _Conn) -> bool:
         """A built netns can be reused while neither it nor the netns its veth peers live in were

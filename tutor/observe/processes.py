@@ -149,6 +149,8 @@ class ProcessReader:
     #: pid -> the stat text of the previous snapshot: a process whose stat text, cgroup and CPU use are
     #: unchanged (most sleeping processes) is the same Process object as last time, not a new one
     last_stat: dict[int, bytes] = field(default_factory=dict)
+    #: after read(): the netns where a process appeared, exited, or ran since the previous read
+    busy_netns: set[int] = field(default_factory=set)
 
     def _stat_bytes(self, pid: int) -> bytes | None:
         """The text of /proc/PID/stat, through a kept fd when we keep state between snapshots."""
@@ -185,7 +187,7 @@ class ProcessReader:
 
     def read(self, previous: Snapshot | None, problems: list[str]) -> dict[int, Process]:
         try:
-            pids = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+            pids = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())   # so groups come out sorted
         except OSError as exc:
             problems.append(f"cannot list /proc: {exc.strerror}")
             return {}
@@ -224,6 +226,14 @@ class ProcessReader:
                 cpu_percent = 100.0 * (cpu - before.cpu_ticks) / CLOCK_TICKS / elapsed
             procs[pid] = Process(pid, ppid, comm, static.cmdline, state, static.uid, static.ns, static.nspid,
                                  static.root, _cgroup_of(pid, members), cpu, start, cpu_percent)
+        busy = set()
+        for pid, proc in procs.items():
+            if prev.get(pid) is not proc and "net" in proc.ns:   # new, or its stat text changed
+                busy.add(proc.ns["net"])
+        for pid, proc in prev.items():
+            if pid not in procs and "net" in proc.ns:
+                busy.add(proc.ns["net"])
+        self.busy_netns = busy
         if self.keep_cache:
             self.cache = new_cache
             self.last_stat = new_stat
@@ -303,10 +313,9 @@ def members_by_ns(procs: Mapping[int, Process], nstype: str) -> dict[int, list[i
         return memo[nstype]
     out: dict[int, list[int]] = {}
     for ns, members in ns_sets(procs):
-        pids = [p.pid for p in members]
         inode = ns.get(nstype)
         if inode is not None:
-            out.setdefault(inode, []).extend(pids)
+            out.setdefault(inode, []).extend(p.pid for p in members)
     for pids in out.values():
         pids.sort()
     _last_sets[2][nstype] = out     # ns_sets(procs) above made sure the memo is this procs's
@@ -325,7 +334,7 @@ def namespace_table(procs: dict[int, Process], netns_names: dict[int, tuple[str,
     # group by namespace set first (few hundred sets for thousands of processes), then by namespace
     groups: dict[tuple[str, int], list[tuple[int, Process]]] = {}   # (count, lowest pid) per set
     for _ns, members in ns_sets(procs):
-        summary = (len(members), min(members, key=_pid))
+        summary = (len(members), members[0])   # procs is in pid order, so each group is too
         for nstype, inode in members[0].ns.items():
             groups.setdefault((nstype, inode), []).append(summary)
     rows = []
