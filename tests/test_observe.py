@@ -273,3 +273,27 @@ def test_observer_sees_listeners_come_and_go(netns, spawn):
         snaps = 0
         wait_until(lambda: not listening(), what="the observer to drop the listener of the exited process")
         assert snaps <= 2, "a process that exited must make its netns's sockets be listed again at once"
+
+
+def test_observer_follows_reparenting_and_exit_of_quiet_processes(spawn, uid):
+    """A sleeping child does not run when its parent exits, yet its ppid changes: the Observer,
+    which skips re-reading processes that did not run, must still see the new parent."""
+    tag = f"9{int(uid[2:], 16)}"
+    parent = spawn(["bash", "-c", f"sleep {tag} & sleep 60"])
+
+    with Observer() as obs:
+        def child():
+            snap = obs.snapshot()
+            kids = [p for p in snap.processes.values() if p.cmdline == ("sleep", tag)]
+            return kids and kids[0]
+        first = wait_until(child, what="the background sleep")
+        assert first.ppid == parent.pid
+        for _ in range(3):
+            obs.snapshot()                     # let it settle into "quiet"
+        parent.kill()                          # the parent dies; the sleeping child is reparented
+        parent.wait()
+        moved = wait_until(lambda: (c := child()) and c.ppid != parent.pid and c, timeout=5,
+                           what="the orphan's new parent")
+        assert moved.pid == first.pid and moved.ppid != parent.pid
+        os.kill(first.pid, 9)
+        wait_until(lambda: first.pid not in obs.snapshot().processes, what="the killed sleep to go")

@@ -28,6 +28,7 @@ class LivePanel(Vertical):
         self.focus_info = None
         self.note = ""
         self._drawn_key: tuple | None = None
+        self._last_text: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self._bar(), id="view-bar", markup=True)
@@ -93,12 +94,18 @@ class LivePanel(Vertical):
         body = self.query_one("#view-body", Static)
         view = self.views.get(self.current)
         if view is None or self.snap is None:
+            self._last_text = None
             body.update(Text("waiting for the first snapshot…", style="dim"))
             return
         try:
             renderable = view.render(self.snap, self.previous, self.focus_info, width)
         except Exception as exc:  # noqa: BLE001 - a view bug must not take the lesson down
             renderable = Text(f"this view could not be drawn: {exc!r}", style="red")
+        # Most seconds nothing changes: an identical picture (Text compares text and styles) is not
+        # handed to the compositor again, which saves the idle loop most of its drawing.
+        if isinstance(renderable, Text) and renderable == self._last_text:
+            return
+        self._last_text = renderable if isinstance(renderable, Text) else None
         body.update(renderable)
 
     def on_resize(self) -> None:

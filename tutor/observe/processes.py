@@ -82,14 +82,6 @@ def _read_bytes(path: str) -> bytes:
         os.close(fd)
 
 
-def _read_stat(pid: int) -> tuple | None:
-    """(comm, state, ppid, cpu_ticks, start_ticks) from /proc/PID/stat, or None if it is gone."""
-    try:
-        return _parse_stat(_read_bytes(f"/proc/{pid}/stat"))
-    except OSError:
-        return None
-
-
 def _parse_stat(data: bytes) -> tuple | None:
     if not data:
         return None
@@ -97,7 +89,8 @@ def _parse_stat(data: bytes) -> tuple | None:
     close = data.rfind(b")")
     comm = data[data.find(b"(") + 1:close].decode(errors="replace")
     rest = data[close + 2:].split()
-    return comm, rest[0].decode(), int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[19])
+    # (comm, state, ppid, utime + stime, start time, number of threads)
+    return comm, rest[0].decode(), int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[19]), int(rest[17])
 
 
 def _read_static(pid: int, start_ticks: int, comm: str, host_pidns: int | None) -> _Static | None:
@@ -149,6 +142,9 @@ class ProcessReader:
     #: pid -> the stat text of the previous snapshot: a process whose stat text, cgroup and CPU use are
     #: unchanged (most sleeping processes) is the same Process object as last time, not a new one
     last_stat: dict[int, bytes] = field(default_factory=dict)
+    sched_fds: dict[int, int] = field(default_factory=dict)      # pid -> open /proc/PID/schedstat
+    last_sched: dict[int, bytes] = field(default_factory=dict)
+    single_threaded: set[int] = field(default_factory=set)       # pids whose last stat said 1 thread
     #: after read(): the netns where a process appeared, exited, or ran since the previous read
     busy_netns: set[int] = field(default_factory=set)
 
@@ -174,16 +170,56 @@ class ProcessReader:
         except OSError:
             os.close(fd)
             return None
-        if len(self.stat_fds) < self.max_fds:
+        if len(self.stat_fds) + len(self.sched_fds) < self.max_fds:
             self.stat_fds[pid] = fd
         else:
             os.close(fd)
         return data
 
-    def close(self) -> None:
-        for fd in self.stat_fds.values():
+    def _sched_bytes(self, pid: int) -> bytes | None:
+        """/proc/PID/schedstat (run time in ns): a third of the cost of stat, and it changes whenever
+        the process ran, so it tells which processes need their stat read again."""
+        fd = self.sched_fds.get(pid)
+        if fd is not None:
+            try:
+                return os.pread(fd, 256, 0)
+            except OSError:
+                os.close(self.sched_fds.pop(pid))
+        if len(self.stat_fds) + len(self.sched_fds) >= self.max_fds:
+            return None
+        try:
+            fd = os.open(f"/proc/{pid}/schedstat", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            data = os.pread(fd, 256, 0)
+        except OSError:
             os.close(fd)
-        self.stat_fds.clear()
+            return None
+        self.sched_fds[pid] = fd
+        return data
+
+    def _quiet(self, pids: list[int]) -> set[int]:
+        """The processes that have not run since the previous read (same schedstat as then)."""
+        if not self.keep_cache:
+            return set()
+        last, now = self.last_sched, {}
+        quiet = set()
+        for pid in pids:
+            data = self._sched_bytes(pid)
+            if data is None:
+                continue
+            now[pid] = data
+            if data == last.get(pid):
+                quiet.add(pid)
+        self.last_sched = now
+        return quiet
+
+    def close(self) -> None:
+        for fds in (self.stat_fds, self.sched_fds):
+            for fd in fds.values():
+                os.close(fd)
+            fds.clear()
 
     def read(self, previous: Snapshot | None, problems: list[str]) -> dict[int, Process]:
         try:
@@ -199,11 +235,23 @@ class ProcessReader:
         cache = self.cache
         new_cache: dict[int, _Static] = {}
         last_stat, new_stat = self.last_stat, {}
+        # A process that did not run cannot have changed its state, CPU time or command, and its ppid
+        # only changes when its parent exits (which the parent must run to do): such a process,
+        # single-threaded (schedstat is the main thread's), in the same cgroup, is reused as it was.
+        quiet = self._quiet(pids)
+        single = self.single_threaded
         for pid in pids:
+            before = prev.get(pid)
+            if (pid in quiet and before is not None and before.cpu_percent == 0.0 and pid in single
+                    and (before.ppid in quiet or before.ppid == 0) and pid in cache and pid in last_stat
+                    and members is not None and members.get(pid) == before.cgroup):
+                procs[pid] = before
+                new_cache[pid] = cache[pid]
+                new_stat[pid] = last_stat[pid]
+                continue
             raw = self._stat_bytes(pid)
             if not raw:
                 continue                            # exited while we looked
-            before = prev.get(pid)
             if (before is not None and raw == last_stat.get(pid) and before.cpu_percent == 0.0
                     and members is not None and members.get(pid) == before.cgroup and pid in cache):
                 procs[pid] = before                 # nothing about it changed
@@ -213,7 +261,11 @@ class ProcessReader:
             stat = _parse_stat(raw)
             if stat is None:
                 continue
-            comm, state, ppid, cpu, start = stat
+            comm, state, ppid, cpu, start, threads = stat
+            if threads == 1:
+                single.add(pid)
+            else:
+                single.discard(pid)
             static = cache.get(pid)
             if static is None or static.start_ticks != start or static.comm != comm:
                 static = _read_static(pid, start, comm, host_pidns)
@@ -237,8 +289,10 @@ class ProcessReader:
         if self.keep_cache:
             self.cache = new_cache
             self.last_stat = new_stat
-            for pid in [p for p in self.stat_fds if p not in procs]:
-                os.close(self.stat_fds.pop(pid))
+            for fds in (self.stat_fds, self.sched_fds):
+                for pid in [p for p in fds if p not in procs]:
+                    os.close(fds.pop(pid))
+            self.single_threaded &= procs.keys()
         return procs
 
 
