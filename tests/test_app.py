@@ -372,6 +372,9 @@ async def test_clicking_a_step_selects_it_and_shows_its_card(store_path):
         await wait_for(pilot, lambda: screen.text_loaded, what="the lesson text")
         scroll = screen.query_one("#lesson-scroll")
         assert scroll.scroll_y == 0
+        steps = screen.query_one("#steps", StepList)
+        await wait_for(pilot, lambda: steps.option_count == 5 and steps.size.height > 0, what="the step list")
+        await pilot.pause()                                  # let the layout settle before clicking
         await pilot.click("#steps", offset=(5, 1))          # under its top border: step 1
-        await wait_for(pilot, lambda: screen.selected == "rooms", what="step 1 selected")
+        await wait_for(pilot, lambda: screen.selected == "rooms", timeout=10, what="step 1 selected")
         await wait_for(pilot, lambda: scroll.scroll_y > 0, what="the text to scroll to step 1's card")
