@@ -82,6 +82,13 @@ def _read_bytes(path: str) -> bytes:
         os.close(fd)
 
 
+def _read_or_none(path: str) -> bytes | None:
+    try:
+        return _read_bytes(path)
+    except OSError:
+        return None
+
+
 def _parse_stat(data: bytes) -> tuple | None:
     if not data:
         return None
@@ -151,52 +158,37 @@ class ProcessReader:
     def _stat_bytes(self, pid: int) -> bytes | None:
         """The text of /proc/PID/stat, through a kept fd when we keep state between snapshots."""
         if not self.keep_cache:
-            try:
-                return _read_bytes(f"/proc/{pid}/stat")
-            except OSError:
-                return None
-        fd = self.stat_fds.get(pid)
-        if fd is not None:
-            try:
-                return os.pread(fd, 4096, 0)
-            except OSError:                          # that process is gone; the pid may be a new one
-                os.close(self.stat_fds.pop(pid))
-        try:
-            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return None
-        try:
-            data = os.pread(fd, 4096, 0)
-        except OSError:
-            os.close(fd)
-            return None
-        if len(self.stat_fds) + len(self.sched_fds) < self.max_fds:
-            self.stat_fds[pid] = fd
-        else:
-            os.close(fd)
-        return data
+            return _read_or_none(f"/proc/{pid}/stat")
+        data = self._pread_kept(self.stat_fds, pid, "stat", 4096)
+        return data if data is not None else _read_or_none(f"/proc/{pid}/stat")
 
     def _sched_bytes(self, pid: int) -> bytes | None:
         """/proc/PID/schedstat (run time in ns): a third of the cost of stat, and it changes whenever
         the process ran, so it tells which processes need their stat read again."""
-        fd = self.sched_fds.get(pid)
+        return self._pread_kept(self.sched_fds, pid, "schedstat", 256)
+
+    def _pread_kept(self, fds: dict[int, int], pid: int, name: str, size: int) -> bytes | None:
+        """/proc/PID/<name> through a descriptor kept in *fds* (opened on first use, while the
+        budget allows). Such a descriptor is tied to that very process: once it exits, reads fail
+        (ESRCH), so a recycled pid gets a fresh descriptor. None: gone, or over the budget."""
+        fd = fds.get(pid)
         if fd is not None:
             try:
-                return os.pread(fd, 256, 0)
-            except OSError:
-                os.close(self.sched_fds.pop(pid))
+                return os.pread(fd, size, 0)
+            except OSError:                          # that process is gone; the pid may be a new one
+                os.close(fds.pop(pid))
         if len(self.stat_fds) + len(self.sched_fds) >= self.max_fds:
             return None
         try:
-            fd = os.open(f"/proc/{pid}/schedstat", os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(f"/proc/{pid}/{name}", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
         try:
-            data = os.pread(fd, 256, 0)
+            data = os.pread(fd, size, 0)
         except OSError:
             os.close(fd)
             return None
-        self.sched_fds[pid] = fd
+        fds[pid] = fd
         return data
 
     def _quiet(self, pids: list[int]) -> set[int]:
