@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,14 +15,7 @@ from ..lessons import Lesson
 
 def short_missing(lesson: Lesson) -> list[str]:
     """What is missing, in a word or two per item (the details pane says it in full)."""
-    out = []
-    for req in lesson.requires:
-        if req == "root":
-            if os.geteuid() != 0:
-                out.append("not root")
-        elif shutil.which(req) is None:
-            out.append(f"no {req}")
-    return out
+    return ["not root" if req == "root" else f"no {req}" for req in lesson.unmet_requirements()]
 
 
 def progress_cell(passed: int, total: int) -> Text:

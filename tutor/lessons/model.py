@@ -52,13 +52,13 @@ class Lesson:
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
+    def unmet_requirements(self) -> list[str]:
+        """The entries of `requires` this machine does not meet: "root", or a command not on PATH."""
+        return [req for req in self.requires
+                if (os.geteuid() != 0 if req == "root" else shutil.which(req) is None)]
+
     def missing_requirements(self) -> list[str]:
         """Why this lesson cannot be done here, in plain words ([] when it can)."""
-        missing = []
-        for req in self.requires:
-            if req == "root":
-                if os.geteuid() != 0:
-                    missing.append("needs root: run it with sudo")
-            elif shutil.which(req) is None:
-                missing.append(f"needs the command '{req}', which is not installed")
-        return missing
+        return ["needs root: run it with sudo" if req == "root"
+                else f"needs the command '{req}', which is not installed"
+                for req in self.unmet_requirements()]
