@@ -22,7 +22,7 @@ from tutor.app.app import DARK, LIGHT, NstutorApp
 from tutor.app.catalog_screen import CatalogScreen
 from tutor.app.lesson_screen import LessonScreen
 from tutor.app.live_panel import LivePanel
-from tutor.app.modals import ConfirmScreen, HelpScreen, SolutionScreen
+from tutor.app.modals import ConfirmScreen, HelpScreen, NameScreen, SolutionScreen
 from tutor.app.state import Status
 from tutor.app.step_card import StepCard
 from tutor.app.step_list import StepList
@@ -144,6 +144,26 @@ async def test_shell_key_survives_a_terminal_that_cannot_suspend(store_path):
         await wait_for(pilot, lambda: app.updates > before, timeout=3, what="a re-check after the shell")
         assert any("cannot suspend" in n.message for n in app._notifications)
         assert app.live.running
+
+
+# --------------------------------------------------------------- the learner's name, asked once
+async def test_first_start_asks_for_the_name_once_and_explains_a_bad_one(store_path):
+    app = NstutorApp(store_path=store_path, snapshot_source=fixed(empty()), probes=False, ask_name=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, NameScreen), what="the name question")
+        await pilot.press("space", "enter")                 # blank: refused, with the reason
+        await pilot.pause()
+        assert isinstance(app.screen, NameScreen)
+        assert "the name is empty" in str(app.screen.query_one("#name-problem").render())
+        await pilot.press(*"Ada", "enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, NameScreen), what="the dialog to close")
+    with ProgressStore.open(store_path) as store:
+        assert store.learner_name() == "Ada" and store.name_asked()
+    again = NstutorApp(store_path=store_path, snapshot_source=fixed(empty()), probes=False, ask_name=True)
+    async with again.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(again.screen, CatalogScreen), what="the catalog")
+        await pilot.pause(0.2)
+        assert not isinstance(again.screen, NameScreen)
 
 
 # --------------------------------------------------------------- catalog and navigation

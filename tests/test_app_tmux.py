@@ -81,8 +81,12 @@ def terminal(tmp_path):
 
 def test_nstutor_in_tmux_turns_green_when_the_learner_types_in_another_pane(terminal):
     term, data = terminal
+    # A first start asks once for the name the progress exports will carry.
+    term.wait_screen(lambda s: "Your name" in s and "nstutor whoami NAME" in s, what="the name question")
+    tmux("send-keys", "-t", term.app, "-l", "Tess Tmux")
+    term.keys("Enter")
     term.wait_screen(lambda s: "Welcome - your first namespace" in s and "✘ 1. Create the network namespace hello"
-                     in s, what="the welcome lesson with its first step red")
+                     in s and "Your name" not in s, what="the welcome lesson with its first step red")
 
     term.type_command("ip netns add hello")
     term.wait_screen(lambda s: "✔ 1. Create the network namespace hello" in s, timeout=5,
@@ -115,11 +119,15 @@ def test_nstutor_in_tmux_turns_green_when_the_learner_types_in_another_pane(term
         assert progress["made"].ever_passed and progress["lo-up"].ever_passed
         assert progress["lo-up"].hints_shown == 1
         assert store.last_lesson() == "welcome"
+        assert store.learner_name() == "Tess Tmux" and store.name_asked()
 
 
 def test_shell_key_suspends_the_app_and_rechecks_on_return(terminal):
     term, data = terminal
-    term.wait_screen(lambda s: "✘ 1. Create the network namespace hello" in s, what="the welcome lesson")
+    term.wait_screen(lambda s: "Your name" in s, what="the name question")
+    term.keys("Escape")                 # skipping is an answer: it is not asked again
+    term.wait_screen(lambda s: "✘ 1. Create the network namespace hello" in s and "Your name" not in s,
+                     what="the welcome lesson")
     term.keys("!")
     term.wait_screen(lambda s: "here is your shell" in s, what="the app to give way to a shell")
     # typed in the app's own pane: the learner's shell, with the app suspended
@@ -130,3 +138,7 @@ def test_shell_key_suspends_the_app_and_rechecks_on_return(terminal):
     assert "here is your shell" not in screen
     term.keys("q")
     term.wait_screen(lambda s: "nstutor-exit=0" in s, what="nstutor to quit cleanly")
+    from tutor.progress.paths import DB_NAME
+    from tutor.progress.store import ProgressStore
+    with ProgressStore.open(data / DB_NAME) as store:
+        assert store.name_asked() and store.learner_name() is None

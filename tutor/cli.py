@@ -8,9 +8,12 @@
     nstutor snapshot [--json]     what nstutor sees of this machine
     nstutor kinds                 the expectation kinds a check block may use
     nstutor whoami [NAME]         show or set the name your progress exports carry
+    nstutor progress [--lesson ID] [--all]          your progress, lesson by lesson
+    nstutor progress export --format json|csv [-o FILE]
+    nstutor report FILES_OR_DIRS... [--csv OUT] [--html OUT]   merge learners' exports
 
-Exit codes: 0 success / all checked steps pass, 1 a step fails or lint found problems,
-2 a usage error or an unknown lesson.
+Exit codes: 0 success / all checked steps pass, 1 a step fails or lint found problems (report:
+an input file was skipped), 2 a usage error or an unknown lesson.
 """
 from __future__ import annotations
 
@@ -224,6 +227,111 @@ def cmd_reset(args) -> int:
     return EXIT_OK if log.ok else EXIT_FAIL
 
 
+def _open_store():
+    from .progress import ProgressStore, ProgressStoreError
+    try:
+        return ProgressStore.open()
+    except ProgressStoreError as err:
+        raise UsageError(str(err)) from None
+
+
+def _export_name(store, ask: bool = True) -> str:
+    """The learner's display name; asked once (and kept) when it was never set and we can ask,
+    else the login name, with a note on how to set a real one."""
+    name = store.learner_name()
+    if name:
+        return name
+    if ask and sys.stdin.isatty():
+        while True:
+            answer = input("Your name, as your study group should see it in the class report: ")
+            try:
+                store.set_learner_name(answer)
+                return store.learner_name()
+            except ValueError as err:
+                print(f"Cannot use that name: {err}. Try again.")
+    from .progress.paths import sudo_owner
+    import pwd
+    owner = sudo_owner()
+    login = owner.name if owner else pwd.getpwuid(os.getuid()).pw_name
+    if ask:
+        print(f"note: no name set; the export says '{login}'. Set yours with: nstutor whoami 'Your Name'",
+              file=sys.stderr)
+    return login
+
+
+def _progress_doc(store, ask: bool = True):
+    from .progress.export import build_export
+    return build_export(store, _catalog(), learner_name=_export_name(store, ask))
+
+
+def cmd_progress(args) -> int:
+    from .progress.table import progress_table
+    store = _open_store()
+    try:
+        doc = _progress_doc(store, ask=False)
+    finally:
+        store.close()
+    if args.lesson and not any(l["id"] == args.lesson for l in doc["lessons"]):
+        _lesson_or_usage(args.lesson)
+    print(progress_table(doc, lesson_id=args.lesson, all_steps=args.all))
+    return EXIT_OK
+
+
+def cmd_progress_export(args) -> int:
+    from .progress.export import step_rows, to_csv
+    store = _open_store()
+    try:
+        doc = _progress_doc(store)
+    finally:
+        store.close()
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if args.format == "json" else to_csv(step_rows(doc))
+    if not args.output or args.output == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    _write_output(Path(args.output), text)
+    print(f"Wrote {args.output}: {sum(l['steps_passed'] for l in doc['lessons'])} steps passed, "
+          f"{len(doc['lessons'])} lessons, learner {doc['learner']['name']}.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Write a file for the learner or instructor; under sudo a file we create is theirs, not root's."""
+    from .progress.paths import hand_over, sudo_owner
+    existed = path.exists()
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+    if not existed:
+        hand_over(path, sudo_owner())
+
+
+def cmd_report(args) -> int:
+    from .progress.merge import load_class
+    from .progress.report import learner_summary, write_csv
+    from .progress.report_html import render_html
+    data = load_class(args.paths)
+    for skipped in data.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if args.html:
+        _write_output(Path(args.html), render_html(data))
+        print(f"Wrote {args.html}")
+    if args.csv:
+        try:
+            written = write_csv(data, Path(args.csv))
+        except OSError as err:
+            raise UsageError(f"cannot write {args.csv}: {err.strerror or err}") from None
+        print(f"Wrote {', '.join(map(str, written))}")
+    if not (args.html or args.csv):
+        for row in learner_summary(data):
+            print(f"{row['learner']:<24} {row['steps_passed']:>3}/{row['steps_total']:<3} steps "
+                  f"{row['percent']:>3}%  {row['lessons_completed']:>2} lessons complete  {row['minutes']:>5.0f} min")
+    used = data.files_read
+    print(f"{len(data.learners)} learners from {used} file{'s' if used != 1 else ''}"
+          f"{f'; {len(data.skipped)} skipped' if data.skipped else ''}.", file=sys.stderr)
+    return EXIT_FAIL if data.skipped else EXIT_OK
+
+
 def cmd_app(args) -> int:
     try:
         from .app.main import run_app
@@ -234,7 +342,7 @@ def cmd_app(args) -> int:
 
 
 # --------------------------------------------------------------- argument parsing
-COMMANDS = {"list", "check", "lint", "snapshot", "kinds", "verify-lesson", "reset", "whoami"}
+COMMANDS = {"list", "check", "lint", "snapshot", "kinds", "verify-lesson", "reset", "whoami", "progress", "report"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -279,6 +387,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("whoami", help="show or set your name in progress exports")
     p.add_argument("name", nargs="*", help="your display name (no quotes needed)")
     p.set_defaults(func=cmd_whoami)
+
+    p = sub.add_parser("progress", help="your progress; `progress export` writes it to hand in")
+    p.add_argument("--lesson", help="show only this lesson, with all its steps")
+    p.add_argument("--all", action="store_true", help="list the steps of every lesson, started or not")
+    p.set_defaults(func=cmd_progress)
+    progress_sub = p.add_subparsers(dest="progress_command", metavar="export")
+    e = progress_sub.add_parser("export", help="write your progress as JSON (for the class report) or CSV")
+    e.add_argument("--format", choices=("json", "csv"), default="json")
+    e.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    e.set_defaults(func=cmd_progress_export)
+
+    p = sub.add_parser("report", help="merge learners' JSON exports into a class report (CSV, HTML)")
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="export files, or directories holding them")
+    p.add_argument("--csv", metavar="OUT", help="one row per learner x step (and OUT-summary.csv per learner)")
+    p.add_argument("--html", metavar="OUT", help="one self-contained page with the matrix and charts")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -26,7 +26,7 @@ from ..observe import Snapshot
 from ..paths import assets_dir
 from .catalog_screen import CatalogScreen
 from .live import LiveChecker, LiveUpdate
-from .modals import HelpScreen
+from .modals import HelpScreen, NameScreen
 from .progress_link import Progress
 
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -62,10 +62,11 @@ class NstutorApp(App):
     def __init__(self, lesson_id: str | None = None, *, store_path: Path | str | None = None,
                  snapshot_source: Callable[[], Snapshot] | None = None, catalog: Catalog | None = None,
                  interval: float = 1.0, probe_interval: float = 5.0, probes: bool = True, theme: str | None = None,
-                 resume_last: bool = True) -> None:
+                 resume_last: bool = True, ask_name: bool = False) -> None:
         super().__init__()
         self.start_lesson = lesson_id
         self.resume_last = resume_last
+        self.ask_name = ask_name              # `nstutor` asks once for the learner's name; tests do not
         self.catalog = catalog if catalog is not None else load_catalog()
         self.progress = Progress.open(store_path)
         self.last_update: LiveUpdate | None = None
@@ -87,6 +88,28 @@ class NstutorApp(App):
             self.push_screen(CatalogScreen(id="catalog-screen"))
         self.call_after_refresh(self.live.start)
         self._exit_when_the_terminal_goes()
+        if self.ask_name and self.progress.should_ask_name():
+            self._ask_name_once()
+
+    def _ask_name_once(self) -> None:
+        """The display name progress exports carry: asked on the first start, kept, never asked again
+        (skipping is an answer too; `nstutor whoami NAME` changes it)."""
+        from ..progress.store import clean_name
+
+        def problem(name: str) -> str | None:
+            try:
+                clean_name(name)
+            except ValueError as exc:
+                return str(exc)
+            return None
+
+        def answered(name: str | None) -> None:
+            self.progress.mark_name_asked()
+            if name:
+                self.progress.set_learner_name(name)
+                self.notify(f"Saved: your progress exports will say {clean_name(name)}.")
+
+        self.push_screen(NameScreen(problem), answered)
 
     def _exit_when_the_terminal_goes(self) -> None:
         """Quit (saving progress) when the terminal disappears: SIGHUP when an ssh session or a tmux

@@ -16,6 +16,6 @@ def run_app(lesson_id: str | None = None, store_path: Path | str | None = None) 
               file=sys.stderr)
         return 2
     from .app import NstutorApp
-    app = NstutorApp(lesson_id, store_path=store_path)
+    app = NstutorApp(lesson_id, store_path=store_path, ask_name=True)
     app.run()
     return 0 if app.return_code in (None, 0) else app.return_code

@@ -1,4 +1,4 @@
-"""Small dialogs: confirm (reset), the solution of a step, and the key help (?)."""
+"""Small dialogs: confirm (reset), the solution of a step, the key help (?), and the learner's name."""
 from __future__ import annotations
 
 from rich.syntax import Syntax
@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -93,4 +93,50 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
     def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class NameScreen(ModalScreen["str | None"]):
+    """Asks once for the name the learner's progress exports carry. Enter keeps it (after the
+    *check* callable, which returns why a name cannot be used, or None); Escape skips."""
+
+    BINDINGS = [Binding("escape", "skip", "Skip")]
+
+    def __init__(self, check) -> None:
+        super().__init__(classes="dialog-screen")
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("Your name", classes="dialog-title")
+            yield Static("nstutor keeps your progress on this machine. When your study group or instructor "
+                         "collects progress exports, this name is how they will know yours. "
+                         "You can change it later with: nstutor whoami NAME", classes="dialog-body")
+            yield Input(placeholder="e.g. Ada Lovelace", id="name-input", max_length=80)
+            yield Static("", id="name-problem", classes="dialog-note")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save (Enter)", variant="primary", id="save")
+                yield Button("Skip (Esc)", id="skip")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def _submit(self) -> None:
+        name = self.query_one(Input).value
+        problem = self.check(name)
+        if problem:
+            self.query_one("#name-problem", Static).update(f"Cannot use that name: {problem}.")
+            return
+        self.dismiss(name)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_skip(self) -> None:
         self.dismiss(None)

@@ -132,5 +132,25 @@ class Progress:
         progress = self.lesson_progress(lesson)
         return sum(1 for s in lesson.steps if getattr(progress.get(s.id), "ever_passed", False))
 
+    def should_ask_name(self) -> bool:
+        """True once: a real store that has no display name and has never asked for one."""
+        if isinstance(self.store, MemoryStore):
+            return False
+        return self._call("learner_name") is None and self._call("name_asked", default=True) is False
+
+    def set_learner_name(self, name: str) -> str | None:
+        """Store the display name; the reason it cannot be used, or None."""
+        try:
+            self.store.set_learner_name(name)
+        except ValueError as exc:
+            return str(exc)
+        except Exception as exc:  # noqa: BLE001 - a storage problem, said once like the others
+            if self.problem is None:
+                self.problem = f"progress could not be saved ({exc})"
+        return None
+
+    def mark_name_asked(self) -> None:
+        self._call("mark_name_asked")
+
     def close(self) -> None:
         self._call("close")

@@ -41,6 +41,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -409,6 +410,24 @@ class ProgressStore:
         """Store the display name (spaces tidied); ValueError when it is empty, too long or odd."""
         self._set_meta("learner_name", clean_name(name))
 
+    def name_asked(self) -> bool:
+        """Whether the app has asked for the display name already (it asks once, even if skipped)."""
+        return self._get_meta("name_asked") is not None
+
+    def mark_name_asked(self) -> None:
+        self._set_meta("name_asked", str(int(time.time())))
+
+    def learner_id(self) -> str:
+        """A random id made once per store, so a class report can tell two learners who chose the
+        same name apart, and recognise one learner's exports from several days as one learner."""
+        with self._write() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'learner_id'").fetchone()
+            if row:
+                return row[0]
+            value = uuid.uuid4().hex
+            conn.execute("INSERT INTO meta (key, value) VALUES ('learner_id', ?)", (value,))
+            return value
+
     # ------------------------------------------------------------------ reading progress
     def lesson_progress(self, lesson) -> dict[str, StepProgress]:
         """Every step of *lesson* (in lesson order), with what is recorded for it."""
@@ -449,6 +468,42 @@ class ProgressStore:
                  "failures": json.loads(failures), "evidence": json.loads(evidence) if evidence else None,
                  "content_hash": chash}
                 for at, lid, sid, src, passed, failures, evidence, chash in rows]
+
+
+    def dump(self) -> dict[str, dict[str, Any]]:
+        """Everything recorded, per lesson id, in plain data (for export): the lesson's hash and
+        time spent, and per step its counters, times and the evidence of every pass, oldest first."""
+        with self._guard() as conn:
+            lessons = {lid: {"content_hash": chash, "previous_hash": prev, "seconds_spent": secs,
+                             "first_seen": first, "last_seen": last, "steps": {}}
+                       for lid, chash, prev, secs, first, last in conn.execute(
+                           "SELECT lesson_id, content_hash, previous_hash, seconds_spent, first_seen, last_seen "
+                           "FROM lessons")}
+            for lid, sid, first_pass, hints, solution_at, last_passed, last_message, last_at in conn.execute(
+                    "SELECT lesson_id, step_id, first_pass, hints_shown, solution_viewed_at, last_passed, "
+                    "last_message, last_at FROM steps"):
+                lesson = lessons.setdefault(lid, {"content_hash": "", "previous_hash": None, "seconds_spent": 0.0,
+                                                  "first_seen": None, "last_seen": None, "steps": {}})
+                lesson["steps"][sid] = {
+                    "first_pass": first_pass, "hints_shown": int(hints or 0), "solution_viewed_at": solution_at,
+                    "passing_now": None if last_passed is None else bool(last_passed),
+                    "last_message": None if last_passed else last_message, "last_at": last_at,
+                    "attempts": 0, "failed_attempts": 0, "last_attempt_at": None, "passes": []}
+            for lid, sid, at, passed, evidence in conn.execute(
+                    "SELECT lesson_id, step_id, at, passed, evidence FROM attempts ORDER BY id"):
+                step = lessons.get(lid, {}).get("steps", {}).get(sid)
+                if step is None:       # an attempt always comes with its steps row; be tolerant anyway
+                    continue
+                step["attempts"] += 1
+                step["failed_attempts"] += 0 if passed else 1
+                step["last_attempt_at"] = at
+                if passed:
+                    step["passes"].append({"at": at, "evidence": json.loads(evidence) if evidence else []})
+            for lid, sid, at in conn.execute("SELECT lesson_id, step_id, MAX(at) FROM events GROUP BY lesson_id, step_id"):
+                step = lessons.get(lid, {}).get("steps", {}).get(sid)
+                if step is not None:
+                    step["last_event_at"] = at
+        return lessons
 
 
 # ---------------------------------------------------------------------- helpers

@@ -1,0 +1,214 @@
+"""Read a pile of learners' exports and merge them into one class: the input of `nstutor report`.
+
+Files are read one by one; a file that cannot be used (unreadable, not JSON, cut short, another
+program's JSON, a newer format, a malformed lesson list) is *skipped* with its name and the reason,
+and the rest still make a report.
+
+Merging: exports are grouped by learner (the export's learner id, made once per progress store;
+failing that, the name). For each step, the record with the most recent activity wins (ties: the
+newer export), so a learner who exported on Monday and again on Friday, or from two VMs, shows
+their latest state of every step. A lesson's time is the largest any of the learner's exports
+reports (exports of one store only ever grow; two VMs' times are not added up, which would count
+a re-export twice).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .export import FORMAT, FORMAT_VERSION, parse_iso
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class Export:
+    path: str
+    doc: dict[str, Any]
+
+    @property
+    def exported_at(self) -> float:
+        return parse_iso(self.doc.get("exported_at")) or 0.0
+
+
+@dataclass
+class LessonInfo:
+    id: str
+    number: int | None
+    title: str
+    steps: list[tuple[str, str]]            # (step id, title), in lesson order
+
+
+@dataclass
+class Learner:
+    key: str
+    name: str
+    hostnames: list[str]
+    exported_at: str                         # of the newest export
+    files: list[str]
+    lessons: dict[str, dict[str, Any]]       # lesson id -> {"time_spent_s", "steps": {step id: step}}
+
+    def step(self, lesson_id: str, step_id: str) -> dict[str, Any] | None:
+        return self.lessons.get(lesson_id, {}).get("steps", {}).get(step_id)
+
+    def passed(self, lesson: LessonInfo) -> int:
+        return sum(1 for sid, _ in lesson.steps if (self.step(lesson.id, sid) or {}).get("status") == "passed")
+
+    def time_spent(self, lesson_id: str) -> float:
+        return float(self.lessons.get(lesson_id, {}).get("time_spent_s") or 0.0)
+
+
+@dataclass
+class ClassData:
+    learners: list[Learner] = field(default_factory=list)
+    lessons: list[LessonInfo] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    files_read: int = 0
+
+
+# ---------------------------------------------------------------------- reading
+def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
+    """Files named, and the *.json files under directories named (recursively), sorted."""
+    files: list[Path] = []
+    missing: list[Skipped] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*.json") if p.is_file() or p.is_symlink())
+        elif path.exists():
+            files.append(path)
+        else:
+            missing.append(Skipped(str(path), "no such file or directory"))
+    return files, missing
+
+
+def load_export(path: Path) -> Export | Skipped:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return Skipped(str(path), f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a progress export")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return Skipped(str(path), "not a text file (binary data): not a progress export")
+    except OSError as exc:
+        return Skipped(str(path), f"cannot be read: {exc.strerror or exc}")
+    if not text.strip():
+        return Skipped(str(path), "empty file")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.pos >= len(text.rstrip()) - 1:
+            return Skipped(str(path), f"truncated: the JSON stops before it is complete (line {exc.lineno})")
+        return Skipped(str(path), f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+    problem = validate(doc)
+    if problem:
+        return Skipped(str(path), problem)
+    return Export(str(path), doc)
+
+
+def validate(doc: Any) -> str | None:
+    """Why *doc* is not a usable nstutor export, or None."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else None
+        return (f"not an nstutor progress export (format is {found!r}, expected {FORMAT!r})" if found
+                else "not an nstutor progress export (no \"format\": \"nstutor-progress\" field)")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return "no valid format_version"
+    if version > FORMAT_VERSION:
+        return (f"written by a newer nstutor ({doc.get('tool_version', '?')}, format version {version}; "
+                f"this one reads up to {FORMAT_VERSION}): upgrade nstutor to include it")
+    if version < 1:
+        return f"unknown format version {version}"
+    learner = doc.get("learner")
+    if not isinstance(learner, dict) or not isinstance(learner.get("name"), str) or not learner["name"].strip():
+        return "malformed: no learner name"
+    lessons = doc.get("lessons")
+    if not isinstance(lessons, list):
+        return "malformed: \"lessons\" is not a list"
+    for i, lesson in enumerate(lessons):
+        if not isinstance(lesson, dict) or not isinstance(lesson.get("id"), str):
+            return f"malformed: lessons[{i}] has no id"
+        steps = lesson.get("steps")
+        if not isinstance(steps, list):
+            return f"malformed: lesson {lesson['id']!r} has no step list"
+        for j, step in enumerate(steps):
+            if not isinstance(step, dict) or not isinstance(step.get("id"), str):
+                return f"malformed: lesson {lesson['id']!r} steps[{j}] has no id"
+            for key in ("attempts", "failed_attempts", "hints_shown"):
+                if not isinstance(step.get(key, 0), int):
+                    return f"malformed: lesson {lesson['id']!r} step {step['id']!r}: {key} is not a number"
+    return None
+
+
+# ---------------------------------------------------------------------- merging
+def _learner_key(doc: Mapping[str, Any]) -> str:
+    learner = doc["learner"]
+    ident = learner.get("id")
+    return f"id:{ident}" if isinstance(ident, str) and ident else f"name:{learner['name'].strip().lower()}"
+
+
+def _activity(step: Mapping[str, Any]) -> float:
+    return parse_iso(step.get("last_activity")) or parse_iso(step.get("first_pass")) or 0.0
+
+
+def merge(exports: list[Export]) -> ClassData:
+    data = ClassData(files_read=len(exports))
+    by_learner: dict[str, list[Export]] = {}
+    for export in sorted(exports, key=lambda e: e.exported_at):
+        by_learner.setdefault(_learner_key(export.doc), []).append(export)
+
+    lesson_info: dict[str, LessonInfo] = {}
+    for export in sorted(exports, key=lambda e: e.exported_at):     # newest export's titles win
+        for lesson in export.doc["lessons"]:
+            info = lesson_info.get(lesson["id"])
+            steps = [(s["id"], str(s.get("title") or s["id"])) for s in lesson["steps"]]
+            if info is not None:    # keep steps that only an older export knows, in their place at the end
+                steps += [s for s in info.steps if s[0] not in {sid for sid, _ in steps}]
+            number = lesson.get("number") if isinstance(lesson.get("number"), int) else None
+            lesson_info[lesson["id"]] = LessonInfo(lesson["id"], number, str(lesson.get("title") or lesson["id"]),
+                                                   steps)
+    data.lessons = sorted(lesson_info.values(), key=lambda l: (l.number is None, l.number or 0, l.id))
+
+    for key, group in by_learner.items():
+        newest = group[-1]
+        lessons: dict[str, dict[str, Any]] = {}
+        for export in group:                       # oldest first: later exports win ties
+            for lesson in export.doc["lessons"]:
+                merged = lessons.setdefault(lesson["id"], {"time_spent_s": 0.0, "steps": {}})
+                merged["time_spent_s"] = max(merged["time_spent_s"], _number(lesson.get("time_spent_s")))
+                for step in lesson["steps"]:
+                    old = merged["steps"].get(step["id"])
+                    if old is None or _activity(step) >= _activity(old):
+                        merged["steps"][step["id"]] = step
+        hostnames = sorted({str(e.doc.get("hostname") or "?") for e in group})
+        data.learners.append(Learner(key, newest.doc["learner"]["name"].strip(), hostnames,
+                                     str(newest.doc.get("exported_at") or ""), [e.path for e in group], lessons))
+    data.learners.sort(key=lambda l: (l.name.lower(), l.key))
+    return data
+
+
+def _number(value: Any) -> float:
+    try:
+        return max(float(value), 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def load_class(paths: Iterable[str | Path]) -> ClassData:
+    """Read every export under *paths* and merge them (skipped files are listed in the result)."""
+    files, skipped = expand(paths)
+    exports = []
+    for path in files:
+        loaded = load_export(path)
+        (exports if isinstance(loaded, Export) else skipped).append(loaded)
+    data = merge(exports)
+    data.skipped = skipped
+    return data
