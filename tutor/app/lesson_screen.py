@@ -198,7 +198,10 @@ class LessonScreen(Screen):
         if problem:
             self.notify(problem, severity="warning", timeout=8)
         self._set_status()
-        banner = self.query_one("#lesson-banner", Static)
+        found = self.query("#lesson-banner")
+        if not found:       # a live result that arrives while the screen is being taken down
+            return
+        banner = found.first(Static)
         banner.update(Text("\n").join(lines) if lines else "")
         banner.display = bool(lines)
 
