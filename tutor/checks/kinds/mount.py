@@ -81,6 +81,14 @@ class MountIn(ProcessExpectation):
                              f"{self.fstype or 'tmpfs'} {target}"
                              + (f"; and unmount the host's: umount {target}" if here else ""))
         if not here:
+            host_table = snap.mounts.get(host_mnt) if host_mnt is not None and not shares_host else None
+            on_host = mounts_at(host_table, target) if host_table else []
+            if on_host:
+                return self.fail(f"{name(proc)} is in {where}; nothing is mounted at {target} there, but the "
+                                 f"host has {show(on_host[-1])} at {target}",
+                                 f"{target} was mounted in the host's mount namespace, not in the one of "
+                                 f"{name(proc)} (mount without nsenter runs on the host). Undo it on the host: "
+                                 f"umount {target}; then mount inside: {mount_cmd}")
             return self.fail(f"{name(proc)} is in {where}; nothing is mounted at {target} there "
                              f"({len(table)} mounts)",
                              f"Nothing is mounted at {target} inside the mount namespace of {name(proc)}. "
@@ -103,8 +111,11 @@ class MountIn(ProcessExpectation):
             if leaked:
                 return self.fail(observed + f"; the host has {show(leaked[-1])} at {target} too",
                                  f"{target} is also mounted in the host's mount namespace: it was mounted on "
-                                 f"the host as well (or before unshare --mount, or shared propagation "
-                                 f"copied it out). Unmount the host's: umount {target}")
+                                 f"the host as well, or before unshare --mount copied the host's table, or "
+                                 f"the namespace was made with --propagation shared/unchanged so the mount "
+                                 f"propagated out. Unmount the host's: umount {target} (with shared "
+                                 f"propagation that unmounts both: start again with plain unshare --mount, "
+                                 f"which makes every mount private)")
             evidence["host_mnt"] = host_mnt
             observed += "; nothing there in the host's"
         return self.ok(observed, evidence)

@@ -1,11 +1,18 @@
 """root: the root directory of a process: chroot, or pivot_root in its own mount namespace.
 
     - root: {cmdline: '^sleep 1002$', dir: /tmp/nstutor-root}                # chroot
-    - root: {cmdline: '^sleep 1005$', dir: /tmp/nstutor-root, pivoted: true} # pivot_root, old root gone
+    - root: {cmdline: '^sleep 1012$', dir: /tmp/nstutor-root, pivoted: true} # pivot_root, old root gone
+    - root: {cmdline: '^sleep 1012$', dir: /tmp/nstutor-root, pivoted: true, old_root: any}
 
-dir      the directory (as the host names it) that is the process's "/"
-pivoted  the process is in its own mount namespace whose mount table has the new root as "/"
-         and no longer contains the host's root filesystem (the old root was detached)
+dir       the directory (as the host names it) that is the process's "/"
+pivoted   the process is in its own mount namespace whose mount table has the new root as "/"
+          and no longer contains the host's root filesystem (the old root was detached)
+old_root  with pivoted: "detached" (the default) as above; "any": the old root may still be
+          attached (at /old, say), for a lesson step that looks at it before cutting it off
+
+Detaching the old root needs `umount` *inside* the new root, and util-linux's umount reads
+/proc/self/mountinfo (without it: "umount failed: No such file or directory"), so the recipes
+mount /proc into the new root before the pivot.
 
 What the kernel shows, measured on kernel 6.18 with util-linux 2.38 (tests/test_kinds_process_root.py):
 
@@ -34,7 +41,7 @@ import posixpath
 from typing import Any
 
 from ...observe.model import Mount, Snapshot
-from ..base import Field, Verdict, v_bool
+from ..base import Field, Verdict, v_bool, v_one_of
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
 from ..registry import register
 from ..select import name
@@ -72,6 +79,8 @@ class RootDir(ProcessExpectation):
         **SUBJECT_FIELDS,
         "dir": Field(v_abspath, doc="the directory that is the process's root, e.g. /tmp/nstutor-root"),
         "pivoted": Field(v_bool, default=False, doc="the root was changed with pivot_root and the old root detached"),
+        "old_root": Field(v_one_of("detached", "any"), default="detached",
+                          doc="with pivoted: detached (default), or any: the old root may still be attached"),
     }
 
     @classmethod
@@ -79,13 +88,15 @@ class RootDir(ProcessExpectation):
         out = super().extra_problems(spec)
         if "dir" not in spec and not spec.get("pivoted"):
             out.append("'root' needs dir (the new root directory) and/or pivoted: true")
+        if "old_root" in spec and not spec.get("pivoted"):
+            out.append("'root': old_root only means something with pivoted: true")
         return out
 
     def describe(self) -> str:
         who = self.subject_words
         if self.pivoted:
             return f"{who[0].upper()}{who[1:]} did pivot_root" + (f" into {self.dir}" if self.dir else "") + \
-                " in its own mount namespace and detached the old root"
+                " in its own mount namespace" + ("" if self.old_root == "any" else " and detached the old root")
         return f"the root directory of {who} is {self.dir}"
 
     def grade(self, snap: Snapshot) -> Verdict:
@@ -119,9 +130,12 @@ class RootDir(ProcessExpectation):
 
     def _grade_pivot(self, snap: Snapshot, proc) -> Verdict:
         mnt, host_mnt = proc.ns.get("mnt"), snap.host_ns.get("mnt")
-        recipe = (f"unshare --mount sh -c 'mount --bind {self.dir or 'DIR'} {self.dir or 'DIR'} && "
-                  f"cd {self.dir or 'DIR'} && mkdir -p old && pivot_root . old && exec /bin/sh -c "
-                  f"\"umount -l /old; exec {proc.command}\"'")
+        d = self.dir or "DIR"
+        program = posixpath.basename(proc.cmdline[0]) if proc.cmdline else proc.comm
+        detach = "" if self.old_root == "any" else "umount -l /old && "
+        recipe = (f"unshare --mount sh -c 'mount --bind {d} {d} && mount -t proc proc {d}/proc && cd {d} && "
+                  f"pivot_root . old && {detach}exec {proc.command}' (the new root needs the directories old "
+                  f"and proc, and {program}{' and umount' if detach else ''} with their libraries)")
         if mnt is None:
             return self.fail(f"{name(proc)}: mount namespace unreadable", unreadable(proc, "mnt", snap) + ".")
         if mnt == host_mnt:
@@ -153,14 +167,22 @@ class RootDir(ProcessExpectation):
                              f"The / of {name(proc)} is still the host's root filesystem: it has not done "
                              f"pivot_root. Start it with: {recipe}")
         old = [m for m in table if same_fs_root(m, host_root)]
-        if old:
+        if old and self.old_root != "any":
             where = old[0].target
+            has_proc = any(m.target == "/proc" and m.fstype == "proc" for m in table)
+            need = "" if has_proc else (" umount reads /proc/self/mountinfo, and there is no /proc in that "
+                                        "namespace yet: mount it first, nsenter --target "
+                                        f"{proc.pid} --mount mount -t proc proc /proc (mount, too, must be in "
+                                        "the new root), or start again with /proc mounted:")
             return self.fail(observed + f"; the host's root is still attached at {where}",
                              f"pivot_root was done, but the old root is still attached at {where}, so the "
-                             f"whole host filesystem is reachable. Detach it inside, right after pivot_root: "
-                             f"umount -l {where} (then start the command; see: {recipe})")
+                             f"whole host filesystem is reachable from inside. Detach it from inside the "
+                             f"namespace: nsenter --target {proc.pid} --mount umount -l {where} (the umount "
+                             f"that runs is the new root's own copy).{need or ' Or start again with:'} {recipe}")
         evidence: dict[str, Any] = {"pid": proc.pid, "mnt": mnt, "root_mount": {
             "source": new.source, "fstype": new.fstype, "root": new.root}, "mounts": len(table)}
+        if old:
+            evidence["old_root"] = old[0].target
         if self.dir:
             want = posixpath.normpath(self.dir)
             paths = host_paths(new, host_table)
@@ -171,4 +193,5 @@ class RootDir(ProcessExpectation):
                 evidence["dir"] = want
             else:
                 observed += " (that filesystem is not mounted on the host, so nstutor cannot name its directory)"
-        return self.ok(observed + "; the old root is detached", evidence)
+        tail = f"; the old root is still attached at {old[0].target}" if old else "; the old root is detached"
+        return self.ok(observed + tail, evidence)

@@ -7,6 +7,12 @@ key               optional: its key (ipcmk prints it; ipcs -m lists it)
 absent_from_host  the process has its own ipc namespace and the host's has no segment like it
                   (same size/key; with neither given, only the namespace is compared, so an
                   unrelated segment of some host program never fails the check)
+
+A host segment "like it" counts only when its creator (cpid) is no longer running, or is ipcmk:
+that is what `ipcmk -M 4096` typed without nsenter leaves behind (ipcmk exits at once). A
+segment that a running program made and keeps (a desktop or a database often has some) is that
+program's, so it is named in the verdict but never fails the check, and nstutor never suggests
+removing it.
 """
 from __future__ import annotations
 
@@ -21,6 +27,12 @@ from ..select import name
 
 def show(seg: ShmSegment) -> str:
     return f"shmid {seg.shmid}, key {seg.key:#010x}, {seg.size} bytes"
+
+
+def left_behind(snap: Snapshot, seg: ShmSegment) -> bool:
+    """Made by a program that is gone (or by ipcmk): a learner's stray segment, not a live program's."""
+    creator = snap.processes.get(seg.cpid)
+    return creator is None or creator.comm == "ipcmk"
 
 
 @register
@@ -74,6 +86,11 @@ class ShmIn(ProcessExpectation):
             else:
                 msg = (f"The ipc namespace of {name(proc)} has {len(segments)} "
                        f"{plural(len(segments), 'segment')}, but none of {self._wanted()}. Make one: {make}")
+            wanted = self.size is not None or self.key is not None
+            strays = self._host_strays(snap) if wanted and not shares_host else []
+            if strays:
+                msg += (f". The host's ipc namespace has one ({show(strays[0])}): ipcmk ran outside the "
+                        f"namespace, where the process cannot see it. Remove that one: ipcrm -m {strays[0].shmid}")
             return self.fail(observed, msg)
         seg = found[0]
         evidence: dict[str, Any] = {"pid": proc.pid, "ipc": ipc, "shmid": seg.shmid, "key": seg.key,
@@ -84,13 +101,26 @@ class ShmIn(ProcessExpectation):
                 return self.fail(observed + "; the host's segments could not be read",
                                  "nstutor could not read the host's shared memory segments to compare with.")
             twins = [s for s in host_segments if self._matches(s)]
-            if twins:
-                return self.fail(observed + f"; the host's ipc namespace has {show(twins[0])}",
-                                 f"The host's ipc namespace has a segment of {self._wanted()} too: it was "
-                                 f"probably made outside the namespace (ipcmk without nsenter). Remove the "
-                                 f"host's: ipcrm -m {twins[0].shmid}")
+            strays = [s for s in twins if left_behind(snap, s)]
+            if strays:
+                return self.fail(observed + f"; the host's ipc namespace has {show(strays[0])} too",
+                                 f"The host's ipc namespace has a segment of {self._wanted()} as well, made by "
+                                 f"a program that has exited (ipcmk typed without nsenter leaves exactly "
+                                 f"this). The host can see that one; the namespace's own segment it cannot. "
+                                 f"Remove the host's: ipcrm -m {strays[0].shmid}")
             evidence["host_ipc"] = host_ipc
+            if twins:
+                users = ", ".join(f"shmid {s.shmid} of pid {s.cpid}" for s in twins[:3])
+                observed += (f"; the host has {len(twins)} {plural(len(twins), 'segment')} of that size kept by "
+                             f"running programs ({users}), not made for this lesson")
+            else:
+                observed += "; the host's ipc namespace has none like it"
         return self.ok(observed, evidence)
+
+    def _host_strays(self, snap: Snapshot) -> list[ShmSegment]:
+        host_ipc = snap.host_ns.get("ipc")
+        host_segments = snap.shm.get(host_ipc, ()) if host_ipc is not None else ()
+        return [s for s in host_segments if self._matches(s) and left_behind(snap, s)]
 
     def _wanted(self) -> str:
         parts = []
