@@ -166,7 +166,7 @@ def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
     procs = select.innermost(select.select(snap, selector))
     if not procs:
         return Missing(f"no running process matches ({what})",
-                       f"there is no {what} running, so there is no netns to look in: start it first.")
+                       f"{what} is not running, so there is no netns to look in: start it first.")
     inodes = {p.ns.get("net") for p in procs}
     if None in inodes:
         unreadable = [p for p in procs if p.ns.get("net") is None]
@@ -201,18 +201,36 @@ def unreadable(ns: NetNS) -> Missing | None:
     return None
 
 
-def missing_link(snap: Snapshot, ns: NetNS, name: str) -> Missing:
-    """Explain that *ns* has no link *name*: where it is instead, or what is there."""
+#: Link kinds the kernel never moves between network namespaces (`ip link set X netns Y` fails).
+NETNS_LOCAL_KINDS = {"bridge", "vrf", "openvswitch"}
+
+
+def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) -> Missing:
+    """Explain that *ns* has no link *name*: where it is instead, or what is there.
+
+    A link of that name elsewhere is worth moving when it is one end of a veth (made, then
+    moved, is how veths are done) or was made in the host by mistake. Anything else of the
+    same name in another namespace is that namespace's own (every node has its cni0 and
+    flannel.1), so the advice is to make one here: *make*, the command, when the caller knows it.
+    """
     blocked = unreadable(ns)
     if blocked:
         return blocked
     elsewhere = [(other, link) for other, link in find_links(snap, name) if other.inode != ns.inode]
     observed = f"{where(ns)} has {link_names(ns)}"
-    if elsewhere:
-        other, _ = elsewhere[0]
+    movable = [(other, link) for other, link in elsewhere
+               if link.kind not in NETNS_LOCAL_KINDS and name != "lo" and (link.kind == "veth" or other.is_host)]
+    if movable:
+        other, _ = movable[0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
         return Missing(f"{name} is in {where(other)}; {observed}",
                        f"{name} is in {where(other)}, expected {where(ns)}: {move}")
+    if elsewhere:
+        others = ", ".join(where(other) for other, _ in elsewhere[:3])
+        return Missing(f"{name} is in {others}; {observed}",
+                       f"{where(ns)} has no {name} of its own ({others} "
+                       f"{'has' if len(elsewhere) == 1 else 'have'} one, but each network namespace needs "
+                       f"its own)" + (f": {make}" if make else f"; {where(ns)} has {link_names(ns)}"))
     return Missing(observed, f"{where(ns)} has no interface {name}; it has {link_names(ns)}")
 
 

@@ -1,13 +1,12 @@
 """What a parsed lesson is: front matter, the markdown body, and its check steps."""
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..checks.base import Expectation
+from .requirements import is_met, why_unmet
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class Lesson:
     number: int                     # from the file name NN-<id>.md (order in the catalog)
     body: str                       # the markdown after the front matter
     steps: tuple[Step, ...]
-    requires: tuple[str, ...] = ()  # tools on PATH, or "root"
+    requires: tuple[str, ...] = ()  # tools on PATH, "root" or "k8s-node" (see requirements.py)
     cleanup: Mapping[str, Any] = field(default_factory=dict)
     setup: str = ""                 # shell run by `nstutor setup` / verify-lesson (trusted lessons only)
     summary: str = ""
@@ -53,12 +52,9 @@ class Lesson:
         return next((s for s in self.steps if s.id == step_id), None)
 
     def unmet_requirements(self) -> list[str]:
-        """The entries of `requires` this machine does not meet: "root", or a command not on PATH."""
-        return [req for req in self.requires
-                if (os.geteuid() != 0 if req == "root" else shutil.which(req) is None)]
+        """The entries of `requires` this machine does not meet."""
+        return [req for req in self.requires if not is_met(req)]
 
     def missing_requirements(self) -> list[str]:
         """Why this lesson cannot be done here, in plain words ([] when it can)."""
-        return ["needs root: run it with sudo" if req == "root"
-                else f"needs the command '{req}', which is not installed"
-                for req in self.unmet_requirements()]
+        return [why_unmet(req) for req in self.unmet_requirements()]

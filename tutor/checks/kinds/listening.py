@@ -123,6 +123,9 @@ class ListeningExpectation(Expectation):
         if elsewhere:
             other = elsewhere[0]
             place = "in the host's netns" if other.is_host else f"in netns {where(other)}"
+            if ns.is_host:
+                return (f"{self.port} is listening, but {place}, not in the host's: stop it there and start the "
+                        f"server from a shell on the host itself (not under ip netns exec or nsenter)")
             return (f"{self.port} is listening, but {place}, not in {_where_host(ns)}: stop it there and start "
                     f"the server inside {where(ns)}" + (f" ({_run_in(ns)} ...)" if _run_in(ns) else ""))
         if ns.error and not ns.sockets:

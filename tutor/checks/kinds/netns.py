@@ -63,7 +63,8 @@ class NetnsExpectation(Expectation):
                     return self.fail(observed, f"the root netns has more than lo ({', '.join(extra)}); "
                                      "that is normal for the host: this check is meant for a namespace of its own")
                 return self.fail(observed, f"{where(ns)} should have nothing but lo, and it also has "
-                                 f"{', '.join(extra)}: " + "; ".join(cmd_in(ns, f"link del {n}") for n in extra[:3]))
+                                 f"{', '.join(extra)}: " + "; ".join(cmd_in(ns, f"link del {n}")
+                                                                     for n in _to_delete(ns, extra)[:3]))
         if self.lo_up is not None:
             lo = ns.link("lo")
             if lo is None:
@@ -77,6 +78,18 @@ class NetnsExpectation(Expectation):
             evidence["lo"] = "UP" if lo.admin_up else "DOWN"
         observed = f"{where(ns)} exists (net:[{ns.inode}]) with {', '.join(evidence['links']) or 'no links'}"
         return self.ok(observed, evidence)
+
+
+def _to_delete(ns, names: list[str]) -> list[str]:
+    """The links to delete so that *names* are gone: one end of a veth pair takes its peer with it."""
+    out: list[str] = []
+    for name in names:
+        link = ns.link(name)
+        peer = link.peer_name if link is not None and link.kind == "veth" and link.peer_netns == ns.inode else None
+        if peer in out:
+            continue
+        out.append(name)
+    return out
 
 
 def _removal(ns) -> str:

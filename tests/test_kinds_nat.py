@@ -1,0 +1,172 @@
+"""masquerade on the real kernel: rules are added to the host's nat table and read back.
+
+Every rule a test adds has a TEST-NET-2 source (198.51.100.x/32, never a real sender) and the
+comment nstutor-test-<uid>; the finalizer deletes every rule carrying that comment (and the test's
+own chain), from each iptables backend, whether the test passed or not.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import shlex
+import shutil
+
+import pytest
+
+from conftest import sh
+from tutor.checks.base import SpecError
+from tutor.checks.kinds import nat_rule
+from tutor.checks.kinds.nat_rule import parse_rule, read_nat_rules
+from tutor.checks.registry import build
+from tutor.observe import take_snapshot
+
+pytestmark = [pytest.mark.needs_root,
+              pytest.mark.skipif(not shutil.which("iptables"), reason="iptables is not installed")]
+
+
+def grade(spec: dict):
+    return build({"masquerade": spec}).grade(take_snapshot())
+
+
+def passes(spec: dict):
+    v = grade(spec)
+    assert v.passed, f"expected a pass for {spec}:\nobserved: {v.observed}\nmessage: {v.message}"
+    assert v.evidence
+    return v
+
+
+def fails(spec: dict, *fragments: str):
+    v = grade(spec)
+    assert not v.passed, f"expected a failure for {spec}: {v.observed}"
+    for fragment in fragments:
+        assert fragment in v.message, f"{fragment!r} not in {v.message!r}"
+    return v
+
+
+@pytest.fixture
+def nat(uid):
+    """nat('POSTROUTING -s ... -j MASQUERADE', tool='iptables') appends a rule tagged with the test's comment;
+    nat.chain(name) creates a chain. Everything is removed at teardown."""
+    tag = f"nstutor-test-{uid}"
+    tools: set[str] = set()
+    chains: list[tuple[str, str]] = []
+
+    class Nat:
+        source = f"198.51.100.{int(uid[2:], 16) % 250 + 1}/32"
+        bridge = f"{uid}br"
+
+        def __call__(self, rule: str, tool: str = "iptables") -> None:
+            tools.add(tool)
+            sh(f"{tool} -w 5 -t nat -A {rule} -m comment --comment {tag}")
+
+        def chain(self, name: str, tool: str = "iptables") -> None:
+            tools.add(tool)
+            sh(f"{tool} -w 5 -t nat -N {name}")
+            chains.append((tool, name))
+
+    yield Nat()
+    for tool in tools:
+        for line in sh(f"{tool} -w 5 -t nat -S", check=False).stdout.splitlines():
+            if tag in line and line.startswith("-A "):
+                sh(f"{tool} -w 5 -t nat -D {line[3:]}", check=False)
+    for tool, name in chains:
+        sh(f"{tool} -w 5 -t nat -X {name}", check=False)
+    for tool in tools:
+        assert tag not in sh(f"{tool} -w 5 -t nat -S", check=False).stdout
+
+
+def test_docker_style_rule_passes(nat):
+    spec = {"source": nat.source, "not_out": nat.bridge}
+    fails(spec, f"there is no MASQUERADE rule for {nat.source} in the nat table: "
+                f"iptables -t nat -A POSTROUTING -s {nat.source} ! -o {nat.bridge} -j MASQUERADE")
+    nat(f"POSTROUTING -s {nat.source} ! -o {nat.bridge} -j MASQUERADE")
+    v = passes(spec)
+    assert v.evidence["chain"] == "POSTROUTING" and f"! -o {nat.bridge}" in v.evidence["rule"]
+    passes({"source": nat.source})                     # no interface condition asked for
+
+
+def test_wrong_direction_and_no_exclusion(nat):
+    spec = {"source": nat.source, "not_out": nat.bridge}
+    nat(f"POSTROUTING -s {nat.source} -o {nat.bridge} -j MASQUERADE")
+    fails(spec, f"masquerades only packets that leave BY {nat.bridge}", "The '!' goes before -o",
+          f"iptables -t nat -D POSTROUTING -s {nat.source} -o {nat.bridge}")
+    passes({"source": nat.source})
+
+
+def test_rule_without_the_bridge_exclusion(nat):
+    nat(f"POSTROUTING -s {nat.source} -j MASQUERADE")
+    fails({"source": nat.source, "not_out": nat.bridge}, "even those that stay on", "Exclude the bridge")
+
+
+def test_snat_instead_of_masquerade(nat):
+    nat(f"POSTROUTING -s {nat.source} ! -o {nat.bridge} -j SNAT --to-source 198.51.100.254")
+    fails({"source": nat.source, "not_out": nat.bridge}, "jumps to SNAT, not MASQUERADE", "to a fixed address")
+
+
+def test_a_wider_subnet_is_not_the_subnet(nat):
+    wide = str(ipaddress.ip_network(nat.source.replace("/32", "/31"), strict=False))
+    nat(f"POSTROUTING -s {wide} ! -o {nat.bridge} -j MASQUERADE")
+    fails({"source": nat.source, "not_out": nat.bridge}, f"there is a MASQUERADE rule for {wide}",
+          f"not for exactly {nat.source}")
+
+
+def test_rule_in_a_chain_of_its_own(nat, uid):
+    chain = f"NSTUTOR-{uid.upper()}"
+    nat.chain(chain)
+    nat(f"{chain} -s {nat.source} ! -o {nat.bridge} -j MASQUERADE")
+    fails({"source": nat.source, "not_out": nat.bridge}, f"is in chain {chain}, which POSTROUTING never jumps to")
+    nat(f"POSTROUTING -s {nat.source} -j {chain}")       # as kube-proxy and flannel do
+    v = passes({"source": nat.source, "not_out": nat.bridge})
+    assert v.evidence["chain"] == chain
+
+
+def test_legacy_backend_is_read_when_its_table_is_loaded(nat):
+    legacy = shutil.which("iptables-legacy")
+    if not legacy or not nat_rule._legacy_nat_loaded():
+        pytest.skip("no iptables-legacy nat table here (and loading one would change the machine)")
+    nat(f"POSTROUTING -s {nat.source} ! -o {nat.bridge} -j MASQUERADE", tool="iptables-legacy")
+    v = passes({"source": nat.source, "not_out": nat.bridge})
+    assert v.evidence["backend"] == "legacy"
+    assert "iptables-legacy" in v.observed
+
+
+def test_without_root_or_iptables_a_clear_message(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    fails({"source": "10.22.0.0/24"}, "needs root: run nstutor with sudo")
+    monkeypatch.setattr(nat_rule, "_tool", lambda name: None)
+    v = fails({"source": "10.22.0.0/24"}, "iptables is not installed", "apt install iptables")
+    assert read_nat_rules().rules == ()
+    assert v.observed == "the nat table could not be read"
+
+
+def test_parse_rule_negation_and_quoting():
+    r = parse_rule('-A POSTROUTING -s 10.22.0.0/24 ! -o nsbr0 -m comment --comment "a b" -j MASQUERADE', "nft")
+    assert (r.chain, r.source, r.out, r.out_negated, r.target) == ("POSTROUTING", "10.22.0.0/24", "nsbr0", True,
+                                                                   "MASQUERADE")
+    r = parse_rule("-A POSTROUTING ! -s 10.0.0.0/8 -o eth0 -j RETURN", "nft")
+    assert r.source_negated and not r.out_negated and r.target == "RETURN"
+    assert parse_rule("-P POSTROUTING ACCEPT", "nft") is None
+    assert parse_rule('-A X -s "unclosed', "nft") is None
+
+
+@pytest.mark.parametrize("spec, problem", [
+    ({"source": "10.22.0.1/24"}, "host bits must be zero"),
+    ({"source": "fd00::/64"}, "IPv6"),
+    ({"source": "10.22.0.0/24", "not_out": "a/b"}, "not an interface name"),
+    ({}, "missing the required field 'source'"),
+])
+def test_bad_specs_are_refused(spec, problem):
+    with pytest.raises(SpecError, match=problem):
+        build({"masquerade": spec})
+
+
+def test_reading_changes_nothing(nat):
+    legacy_before = nat_rule._legacy_nat_loaded()
+    tools = [t for t in ("iptables-nft", "iptables-legacy" if legacy_before else "") if t and shutil.which(t)]
+
+    def tables() -> str:
+        return "".join(sh(f"{shlex.quote(t)} -w 5 -t nat -S", check=False).stdout for t in tools)
+
+    before = tables()
+    grade({"source": nat.source})
+    assert tables() == before and nat_rule._legacy_nat_loaded() == legacy_before

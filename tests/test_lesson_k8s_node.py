@@ -1,0 +1,176 @@
+"""Lesson 16 (k8s-node): its check steps, graded against an emulated Kubernetes pod on the real kernel.
+
+CI has no Kubernetes node, so `verify-lesson k8s-node` skips the lesson. What the lesson's checks
+look for is still reproduced here: a process whose comm is `pause` (a copy of sleep, file named
+`pause`) holding new net, ipc and uts namespaces, and two members that join its net and ipc (and
+uts, as containerd does) with nsenter and unshare their own mnt and pid, with the command lines of
+the seed's myweb2 containers: `nginx: master process ...` (which also listens on port 80 in the
+pod's netns) and `/bin/bash -c while true; do sleep 5; curl localhost; done`.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_until
+from kinds_process_support import PYTHON, comm_of, number, pids_matching, wait_proc
+from tutor.checks.runner import grade_step
+from tutor.lessons import parse_lesson
+from tutor.lessons.model import Lesson
+from tutor.observe import take_snapshot
+from tutor.verify import verify_lesson
+
+LESSON = Path(__file__).resolve().parents[1] / "lessons" / "16-k8s-node.md"
+NGINX_TITLE = "nginx: master process nginx -g daemon off;"
+NETSHOOT_LOOP = "while true; do sleep 5; curl localhost; done"
+#: The nginx stand-in: listens on port 80 (wildcard) in whatever netns it is in, and waits.
+NGINX = ("import signal, socket\n"
+         "s = socket.socket()\n"
+         "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         "s.bind(('0.0.0.0', 80))\n"
+         "s.listen()\n"
+         "signal.pause()\n")
+
+
+@pytest.fixture(scope="module")
+def lesson() -> Lesson:
+    parsed, problems = parse_lesson(LESSON, trusted=True)
+    assert problems == [], [str(p) for p in problems]
+    assert [s.id for s in parsed.steps] == ["nginx", "pod", "localhost"]
+    return parsed
+
+
+def grade_all(lesson: Lesson) -> dict:
+    snap = take_snapshot()
+    return {step.id: grade_step(step, snap) for step in lesson.steps}
+
+
+def messages(result) -> str:
+    return "\n".join(v.message for v in result.failures)
+
+
+def only_pause(pause: int) -> bool:
+    """Is the emulated pause the only process named pause here (other tests may run pods too)?"""
+    return [p for p in pids_matching("") if _comm(p) == "pause"] == [pause]
+
+
+def _comm(pid: int) -> str:
+    try:
+        return comm_of(pid)
+    except OSError:
+        return ""
+
+
+def join(pause: int, types: str) -> list[str]:
+    return ["nsenter"] + [f"--{t}=/proc/{pause}/ns/{t}" for t in types.split()]
+
+
+@pytest.fixture
+def pod(spawn, uid, tmp_path):
+    """Builds the emulated pod piece by piece; everything is killed at teardown (spawn)."""
+    pause_file = tmp_path / "pause"
+    shutil.copy("/bin/sleep", pause_file)
+    seconds = number(uid, 16)
+
+    class Pod:
+        pause: int = 0
+
+        def start_pause(self) -> int:
+            spawn(["unshare", "--net", "--ipc", "--uts", str(pause_file), seconds])
+            self.pause = wait_until(
+                lambda: next((p for p in pids_matching(f"^{pause_file} {seconds}$") if comm_of(p) == "pause"), None),
+                what="the emulated pause")
+            return self.pause
+
+        def start_nginx(self, joins: str = "net ipc uts", unshare: str = "--mount --pid") -> int:
+            spawn(join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", "bash", "-c", 'exec -a "$0" "$@"',
+                                             NGINX_TITLE, PYTHON, "-c", NGINX])
+            pid, = wait_proc("^nginx: master process")
+            return pid
+
+        def start_netshoot(self, joins: str = "net ipc uts", unshare: str = "--mount --pid") -> int:
+            spawn(join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", "/bin/bash", "-c", NETSHOOT_LOOP])
+            pid, = wait_proc("^/bin/bash -c while true; do sleep 5; curl localhost")
+            return pid
+
+    return Pod()
+
+
+pytestmark = pytest.mark.needs_root
+
+
+def test_every_step_passes_against_an_emulated_pod(lesson, pod):
+    pause = pod.start_pause()
+    assert comm_of(pause) == "pause"
+    before = grade_all(lesson)
+    assert not any(r.passed for r in before.values())
+    assert "pgrep -a -f '^nginx: master process'" in messages(before["nginx"])
+    if only_pause(pause):      # other tests' pauses make the pod kind ask which pause is meant first
+        assert "whose command line matches '^nginx: master process'" in messages(before["pod"])
+
+    nginx = pod.start_nginx()
+    netshoot = pod.start_netshoot()
+    results = wait_until(lambda: (lambda r: r if all(x.passed for x in r.values()) else None)(grade_all(lesson)),
+                         what="every step of lesson 16 to pass",
+                         timeout=10)
+    pod_verdict, = results["pod"].verdicts
+    assert pod_verdict.evidence["pause"]["pid"] == pause
+    assert [m["pid"] for m in pod_verdict.evidence["members"]] == [nginx, netshoot]
+    listening = results["localhost"].verdicts[0]
+    assert nginx in listening.evidence["pids"]
+
+
+def test_a_container_outside_the_pods_network(lesson, pod):
+    pause = pod.start_pause()
+    pod.start_nginx()
+    netshoot = pod.start_netshoot(joins="ipc uts")       # forgot the pod's network: it is in the host's
+    results = wait_until(lambda: (lambda r: r if r["nginx"].passed else None)(grade_all(lesson)),
+                         what="the nginx step to pass")
+    assert not results["pod"].passed
+    text = messages(results["pod"])
+    if only_pause(pause):
+        assert f"(pid {netshoot}) has its own net namespace" in text and f"nsenter --net=/proc/{pause}/ns/net" in text
+    assert not results["localhost"].passed
+    assert "80 is listening, but in netns" in messages(results["localhost"])
+
+
+def test_a_container_without_its_own_mount_and_pid(lesson, pod):
+    pod.start_pause()
+    nginx = pod.start_nginx(unshare="")                  # joined the pod, but kept the host's mnt and pid
+    pod.start_netshoot()
+    # the network is still the pod's: the localhost step passes once the stand-in has bound port 80
+    results = wait_until(lambda: (lambda r: r if r["localhost"].passed else None)(grade_all(lesson)),
+                         what="the localhost step to pass")
+    assert not results["nginx"].passed
+    assert "mnt" in messages(results["nginx"]) and "pid" in messages(results["nginx"])
+    text = messages(results["pod"])
+    assert f"(pid {nginx}) shares the pause's mnt namespace" in text
+    assert f"(pid {nginx}) shares the pause's pid namespace" in text
+
+
+def test_skipped_with_a_clear_reason_without_kubectl(lesson, monkeypatch):
+    assert {"kubectl", "root"} <= set(lesson.requires)
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None if cmd == "kubectl" else real_which(cmd, *a, **k))
+    lines: list[str] = []
+    report = verify_lesson(lesson, echo=lines.append)
+    assert report.skipped and "needs the command 'kubectl', which is not installed" in report.skipped
+    assert lines and lines[0].startswith("SKIP k8s-node:")
+
+
+def test_k8s_node_requirement_is_a_running_kubelet(lesson, tmp_path, spawn):
+    """`requires: [k8s-node]` is met only where a kubelet runs (kubectl alone, e.g. the gcloud
+    copy on a workstation, does not make a node)."""
+    from tutor.lessons.requirements import kubelet_running, why_unmet
+    assert "k8s-node" in lesson.requires
+    if kubelet_running():
+        pytest.skip("a real kubelet runs on this machine")
+    assert "k8s-node" in lesson.unmet_requirements()
+    assert "no kubelet runs on this machine" in why_unmet("k8s-node")
+    fake = tmp_path / "kubelet"
+    shutil.copy("/bin/sleep", fake)
+    proc = spawn([str(fake), "600"])
+    wait_until(lambda: _comm(proc.pid) == "kubelet", what="the stand-in kubelet")
+    assert kubelet_running() and "k8s-node" not in lesson.unmet_requirements()

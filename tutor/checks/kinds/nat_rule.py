@@ -1,0 +1,279 @@
+"""masquerade: a MASQUERADE rule in the host's iptables nat table (read only; no packet is sent).
+
+    - masquerade: {source: 10.22.0.0/24, not_out: nsbr0}
+    - masquerade: {source: 10.22.0.0/24}                   # any output-interface condition
+    - masquerade: {source: 172.16.1.0/24, chain: POSTROUTING}
+
+This is docker's `-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE`: packets from the
+containers' subnet that leave by any interface except their own bridge get the outgoing
+interface's address as their source. The rule may sit in `chain` itself or in a chain that
+`chain` jumps to (kube-proxy and flannel keep theirs in chains of their own).
+
+The rules are read with `iptables-nft -t nat -S` and, when its nat table is already loaded
+(/proc/net/ip_tables_names), `iptables-legacy -t nat -S`: a rule in either is in force. Reading
+never changes anything: the legacy tool is not run when its table is absent, because running it
+would load a kernel module. Reading the rules needs root.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from ...observe.model import Snapshot
+from ..base import Expectation, Field, Verdict, v_str
+from ..registry import register
+
+SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
+LEGACY_TABLES = "/proc/net/ip_tables_names"
+
+
+def v_source(value: Any) -> str | None:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except (ValueError, TypeError):
+        return f"{value!r} is not a network prefix like 10.22.0.0/24 (host bits must be zero)"
+    if net.version != 4:
+        return f"{value!r} is IPv6; this kind reads the IPv4 nat table (iptables), not ip6tables"
+    return None
+
+
+def v_ifname(value: Any) -> str | None:
+    if not isinstance(value, str) or not value or "/" in value or len(value) > 15 or " " in value:
+        return f"{value!r} is not an interface name like nsbr0"
+    return None
+
+
+# --------------------------------------------------------------- reading the rules
+@dataclass(frozen=True)
+class NatRule:
+    backend: str                 # "nft", "legacy" or "iptables"
+    text: str                    # the line as `iptables -S` prints it
+    chain: str
+    target: str | None = None
+    source: str | None = None
+    source_negated: bool = False
+    out: str | None = None
+    out_negated: bool = False
+
+    def source_net(self):
+        if self.source is None:
+            return None
+        try:
+            return ipaddress.ip_network(self.source, strict=False)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class NatRead:
+    rules: tuple[NatRule, ...]
+    backends: tuple[str, ...]    # the tools that were read
+    problem: str | None = None   # why nothing could be read (then rules is empty)
+
+
+def parse_rule(line: str, backend: str) -> NatRule | None:
+    """One `-A CHAIN ...` line of `iptables -S` (None for policies and anything unreadable)."""
+    try:
+        args = shlex.split(line)
+    except ValueError:
+        return None
+    if len(args) < 2 or args[0] != "-A":
+        return None
+    facts: dict[str, Any] = {}
+    negate = False
+    i = 2
+    while i < len(args):
+        arg = args[i]
+        if arg == "!":
+            negate = True
+            i += 1
+            continue
+        value = args[i + 1] if i + 1 < len(args) else None
+        if arg in ("-s", "--source"):
+            facts["source"], facts["source_negated"] = value, negate
+        elif arg in ("-o", "--out-interface"):
+            facts["out"], facts["out_negated"] = value, negate
+        elif arg in ("-j", "--jump", "-g", "--goto"):
+            facts["target"] = value
+        negate = False
+        i += 1
+    return NatRule(backend, line.strip(), args[1], **facts)
+
+
+def _tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for directory in SBIN:
+        path = os.path.join(directory, name)
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _legacy_nat_loaded() -> bool:
+    try:
+        with open(LEGACY_TABLES) as f:
+            return "nat" in f.read().split()
+    except OSError:
+        return False
+
+
+def _backends() -> list[tuple[str, str]]:
+    """(label, path) of the tools to read: nft always, legacy only if its nat table exists."""
+    out = []
+    nft, legacy = _tool("iptables-nft"), _tool("iptables-legacy")
+    if nft:
+        out.append(("nft", nft))
+    if legacy and _legacy_nat_loaded():
+        out.append(("legacy", legacy))
+    if nft or legacy:
+        return out
+    plain = _tool("iptables")
+    if plain is None:
+        return []
+    try:
+        version = subprocess.run([plain, "--version"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return [("iptables", plain)]
+    if "nf_tables" in version or _legacy_nat_loaded():
+        return [("iptables", plain)]
+    return [("iptables", "")]   # a legacy iptables whose nat table was never loaded: nothing to read
+
+
+def read_nat_rules() -> NatRead:
+    """Every rule of the nat table, from each backend that has one. Changes nothing."""
+    backends = _backends()
+    if not backends:
+        return NatRead((), (), "iptables is not installed, so nstutor cannot read the NAT rules "
+                               "(Debian/Ubuntu: apt install iptables)")
+    if os.geteuid() != 0:
+        return NatRead((), (), "reading the firewall rules needs root: run nstutor with sudo")
+    rules: list[NatRule] = []
+    used: list[str] = []
+    errors: list[str] = []
+    for label, path in backends:
+        if not path:
+            used.append(label)
+            continue
+        try:
+            res = subprocess.run([path, "-w", "5", "-t", "nat", "-S"], capture_output=True, text=True, timeout=10,
+                                 env={**os.environ, "LC_ALL": "C"})
+        except (OSError, subprocess.SubprocessError) as exc:
+            errors.append(f"{os.path.basename(path)}: {exc}")
+            continue
+        if res.returncode != 0:
+            err = res.stderr.strip().splitlines()
+            text = err[-1] if err else f"exit {res.returncode}"
+            if "does not exist" in text or "Table does not exist" in text:
+                used.append(label)          # no nat table: no rules there
+                continue
+            if "ermission denied" in text or "must be root" in text:
+                return NatRead((), (), "reading the firewall rules needs root: run nstutor with sudo")
+            errors.append(f"{os.path.basename(path)}: {text}")
+            continue
+        used.append(label)
+        rules.extend(r for r in (parse_rule(line, label) for line in res.stdout.splitlines()) if r)
+    if not used:
+        return NatRead((), (), "nstutor could not read the nat table: " + "; ".join(errors))
+    return NatRead(tuple(rules), tuple(used))
+
+
+# --------------------------------------------------------------- the expectation
+def _reachable_chains(rules: tuple[NatRule, ...], start: str) -> list[str]:
+    """*start* and every chain it jumps to, directly or not (kube-proxy/flannel keep rules in their own)."""
+    seen = [start]
+    for chain in seen:
+        for rule in rules:
+            if rule.chain == chain and rule.target and rule.target not in seen and \
+                    any(r.chain == rule.target for r in rules):
+                seen.append(rule.target)
+    return seen
+
+
+@register
+class MasqueradeExpectation(Expectation):
+    kind = "masquerade"
+    fields = {
+        "source": Field(v_source, required=True, doc="the containers' subnet, e.g. 10.22.0.0/24"),
+        "not_out": Field(v_ifname, doc="the bridge excluded with '! -o', e.g. nsbr0"),
+        "chain": Field(v_str, default="POSTROUTING", doc="the nat chain (or one it jumps to)"),
+    }
+
+    def _rule_args(self) -> str:
+        args = f"-s {self.source}"
+        if self.not_out:
+            args += f" ! -o {self.not_out}"
+        return args + " -j MASQUERADE"
+
+    def _add(self) -> str:
+        return f"iptables -t nat -A {self.chain} {self._rule_args()}"
+
+    def describe(self) -> str:
+        text = f"a MASQUERADE rule for {self.source}"
+        if self.not_out:
+            text += f" leaving by any interface but {self.not_out}"
+        return text + f" (nat {self.chain})"
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        read = read_nat_rules()
+        if read.problem:
+            return self.fail("the nat table could not be read", read.problem)
+        want = ipaddress.ip_network(self.source)
+        chains = _reachable_chains(read.rules, self.chain)
+        masq = [r for r in read.rules if r.target == "MASQUERADE"]
+        shown = masq or [r for r in read.rules if r.chain == self.chain]
+        observed = (f"nat rules ({'/'.join(read.backends)}): "
+                    + ("; ".join(r.text for r in shown[:5]) or f"none in {self.chain}"))
+
+        mine = [r for r in masq if r.source_net() == want and not r.source_negated]
+        placed = [r for r in mine if r.chain in chains]
+        for rule in placed:
+            if self.not_out is None or (rule.out == self.not_out and rule.out_negated):
+                return self.ok(f"{rule.text} ({_backend_words(rule.backend)})",
+                               {"rule": rule.text, "chain": rule.chain, "backend": rule.backend,
+                                "source": self.source, "not_out": self.not_out})
+        if placed:
+            return self.fail(observed, self._wrong_interface(placed[0]))
+        if mine:
+            rule = mine[0]
+            return self.fail(observed, f"the rule '{rule.text}' is in chain {rule.chain}, which {self.chain} never "
+                             f"jumps to, so no packet meets it: iptables -t nat -D {rule.text[3:]}; {self._add()}")
+        others = [r for r in read.rules if r.chain in chains and r.source_net() == want and not r.source_negated]
+        if others:
+            rule = others[0]
+            what = f"jumps to {rule.target}" if rule.target else "has no target"
+            extra = (" SNAT also rewrites the source, but to a fixed address; MASQUERADE takes the address of "
+                     "whichever interface the packet leaves by, which is what docker uses.") \
+                if rule.target == "SNAT" else ""
+            return self.fail(observed, f"the rule for {self.source} in nat {rule.chain} {what}, not MASQUERADE."
+                             f"{extra} Add the MASQUERADE rule: {self._add()}")
+        near = [r for r in masq if r.source_net() is not None and r.source_net() != want
+                and r.source_net().overlaps(want)]
+        if near:
+            rule = near[0]
+            return self.fail(observed, f"there is a MASQUERADE rule for {rule.source}, but not for exactly "
+                             f"{self.source} (the containers' subnet): {self._add()}")
+        return self.fail(observed, f"there is no MASQUERADE rule for {self.source} in the nat table: {self._add()}")
+
+    def _wrong_interface(self, rule: NatRule) -> str:
+        delete = f"iptables -t nat -D {rule.text[3:]}"
+        if rule.out is None:
+            return (f"'{rule.text}' masquerades every packet from {self.source}, even those that stay on "
+                    f"{self.not_out} between two containers (each would see the bridge's address instead of the "
+                    f"other container's). Exclude the bridge: {delete}; {self._add()}")
+        if rule.out == self.not_out:   # "-o nsbr0" without "!"
+            return (f"'{rule.text}' masquerades only packets that leave BY {self.not_out}, i.e. towards the "
+                    f"containers: the opposite of what is wanted. The '!' goes before -o: {delete}; {self._add()}")
+        side = f"all but {rule.out}" if rule.out_negated else f"only {rule.out}"
+        return (f"'{rule.text}' applies to packets leaving by {side}, expected all but {self.not_out}: "
+                f"{delete}; {self._add()}")
+
+
+def _backend_words(backend: str) -> str:
+    return {"nft": "iptables-nft", "legacy": "iptables-legacy"}.get(backend, "iptables")
