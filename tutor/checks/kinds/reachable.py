@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from ...observe.model import NetNS, Route, Snapshot
 from ...observe.setns import each_in_namespace
 from ..base import Expectation, Field, Verdict, v_int, v_ip
-from ..refs import Missing, describe_netns_ref, netns_ref_problem, owners_of_ip, resolve_netns, where
+from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_problem, owners_of_ip, resolve_netns, where
 from ..registry import register
 from .link import carries_traffic, why_not_up
 from .route import LOCAL_TABLE, route_key, route_text
@@ -78,6 +78,46 @@ def _leaves_machine(ns: NetNS, dev: str | None, depth: int = 0) -> str | None:
     if link.kind == "vxlan" and link.vxlan is not None and link.vxlan.dev and depth < 3:
         return _leaves_machine(ns, link.vxlan.dev, depth + 1)
     return None
+
+
+def _down_link_for_subnet(snap: Snapshot, ns: NetNS, ip: ipaddress._BaseAddress):
+    """(link, cidr) of a link in *ns* with an address on *ip*'s subnet that does not carry traffic."""
+    for addr in ns.addresses:
+        try:
+            net = ipaddress.ip_interface(addr.cidr).network
+        except ValueError:
+            continue
+        link = ns.link(addr.dev)
+        if ip in net and net.prefixlen < net.max_prefixlen and link is not None and not carries_traffic(link, snap):
+            return link, addr.cidr
+    return None
+
+
+def _peer(snap: Snapshot, link) -> tuple[NetNS, object] | None:
+    """A veth's other end as (its netns, its link), when nstutor could resolve it."""
+    if link is None or link.kind != "veth" or link.peer_netns is None:
+        return None
+    ns = snap.netns.get(link.peer_netns)
+    peer = next((l for l in ns.links if l.ifindex == link.peer_ifindex), None) if ns is not None else None
+    return (ns, peer) if peer is not None else None
+
+
+def _bridge_gap(snap: Snapshot, a_ns: NetNS, a_link, b_ns: NetNS, b_link) -> str | None:
+    """Two containers cabled to one switch: is one cable's far end not plugged into the bridge?"""
+    a, b = _peer(snap, a_link), _peer(snap, b_link)
+    if a is None or b is None or a[0].inode != b[0].inode:
+        return None
+    (host, a_end), (_, b_end) = a, b
+    if a_end.master == b_end.master:
+        return None
+    for (ns, link, end), (_, _, other) in (((a_ns, a_link, a_end), (b_ns, b_link, b_end)),
+                                           ((b_ns, b_link, b_end), (a_ns, a_link, a_end))):
+        if end.master is None and other.master is not None:
+            return (f"the other end of {where(ns)}/{link.name}, {end.name} in {where(host)}, is not a port of "
+                    f"any bridge, while {other.name} is a port of {other.master}: "
+                    f"{cmd_in(host, f'link set {end.name} master {other.master}')}")
+    return (f"the far ends of the two cables are ports of different bridges ({a_end.name} of {a_end.master}, "
+            f"{b_end.name} of {b_end.master}): put both on one bridge")
 
 
 # --------------------------------------------------------------- the probe
@@ -209,6 +249,54 @@ def probe(ns: NetNS, ip: str, port: int | None) -> ProbeResult:
     return result or ProbeResult(False, "the probe did not run")
 
 
+# --------------------------------------------------------------- routers on the way
+def _routers_between(snap: Snapshot, src: NetNS, dst: NetNS, ip: str) -> list[NetNS]:
+    """The namespaces that route a packet from *src* to *ip* and the answer back, from the
+    snapshot's routes: each hop is the netns owning the gateway the previous one uses."""
+    routers: list[NetNS] = []
+    for start, target in ((src, ip), (dst, _first_address(src))):
+        if target is None:
+            continue
+        ns, seen = start, {start.inode}
+        for _ in range(8):
+            route = _route_to(ns, ipaddress.ip_address(target))
+            if route is None or not route.via:
+                break
+            nxt = next((o[0] for o in owners_of_ip(snap, route.via) if o[0].inode != ns.inode), None)
+            if nxt is None or nxt.inode in seen or nxt.inode in (src.inode, dst.inode):
+                break
+            seen.add(nxt.inode)
+            if all(r.inode != nxt.inode for r in routers):
+                routers.append(nxt)
+            ns = nxt
+    return routers
+
+
+def _first_address(ns: NetNS) -> str | None:
+    for addr in ns.addresses:
+        ip = addr.cidr.split("/")[0]
+        if not ipaddress.ip_address(ip).is_loopback and not ipaddress.ip_address(ip).is_link_local:
+            return ip
+    return None
+
+
+def _forwarding(ns: NetNS, ip: str) -> bool | None:
+    """Is IP forwarding on in *ns* (read in a throwaway thread inside it)? None: could not tell."""
+    path = _netns_path(ns)
+    if path is None:
+        return None
+    knob = "/proc/sys/net/ipv6/conf/all/forwarding" if ":" in ip else "/proc/sys/net/ipv4/ip_forward"
+
+    def read(_key):
+        if os.stat("/proc/thread-self/ns/net").st_ino != ns.inode:
+            return None
+        with open(knob) as f:
+            return f.read().strip() != "0"
+
+    result = each_in_namespace("net", [(path, "forwarding")], read).get("forwarding")
+    return result if isinstance(result, bool) else None
+
+
 # --------------------------------------------------------------- the expectation
 @register
 class ReachableExpectation(Expectation):
@@ -262,6 +350,12 @@ class ReachableExpectation(Expectation):
             unsafe = next(filter(None, (_leaves_machine(src, r.dev) for r in _best_routes(src, target).values())),
                           None)
             if unsafe:
+                down = _down_link_for_subnet(snap, src, target)
+                if down is not None:
+                    return self.fail(f"{where(src)} would send it by: {route_text(route)}",
+                                     f"{where(src)}'s {down[0].name} has {down[1]}, but {why_not_up(snap, src, down[0])}; "
+                                     f"while it is down the kernel drops its route to that subnet, so the packet "
+                                     f"would leave through {route.dev} instead (nstutor did not probe)")
                 return self.fail(f"{where(src)} would send it by: {route_text(route)}",
                                  f"nstutor did not probe: {unsafe}, and nstutor only sends probes that stay "
                                  f"inside this machine. Check the routes in {where(src)}.")
@@ -287,7 +381,17 @@ class ReachableExpectation(Expectation):
         dest = owner_ns.link(owner_dev)
         if dest is not None and not carries_traffic(dest, snap):
             return f"{head}: {why_not_up(snap, owner_ns, dest)}"
+        gap = _bridge_gap(snap, src, src.link(route.dev) if route is not None and route.dev else None,
+                          owner_ns, dest)
+        if gap:
+            return f"{head}: {gap}"
         if self.port and "refused" in result.detail:
             return f"{result.detail}: start a server on port {self.port} in {where(owner_ns)}"
+        for router in _routers_between(snap, src, owner_ns, self.to):
+            if not router.is_host and _forwarding(router, self.to) is False:    # the host's is not ours to advise on
+                knob = "net.ipv6.conf.all.forwarding" if ":" in self.to else "net.ipv4.ip_forward"
+                return (f"{head}: {where(router)} routes this packet (it owns a gateway on the way) but does "
+                        f"not forward packets ({knob} is 0 there), so it drops them: "
+                        f"{cmd_in(router, f'-w {knob}=1', tool='sysctl')}")
         return (f"{head}. The links on the way are up; check that {where(owner_ns)} has a route back to "
                 f"{where(src)}'s address, and firewall rules (iptables -S in both)")

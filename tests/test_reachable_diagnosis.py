@@ -1,0 +1,46 @@
+"""`reachable` explains the two bridge mistakes learners make most (lesson 11): a container's cable
+whose host end is not plugged into the bridge, and a bridge left down on the host."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from conftest import sh
+from test_kinds_network import fails
+
+pytestmark = pytest.mark.needs_root
+
+
+def subnet() -> str:
+    return f"10.{random.randint(200, 250)}.{random.randint(0, 255)}"
+
+
+def test_a_cable_not_plugged_into_the_bridge_is_named(netns, uid):
+    host, c1, c2 = netns("h"), netns("a"), netns("b")
+    net = subnet()
+    sh(f"ip -n {host} link add {uid}br type bridge && ip -n {host} link set {uid}br up")
+    for ns, n in ((c1, 2), (c2, 3)):
+        sh(f"ip link add eth0 netns {ns} type veth peer name {uid}v{n} netns {host}")
+        sh(f"ip -n {ns} addr add {net}.{n}/24 dev eth0 && ip -n {ns} link set eth0 up")
+        sh(f"ip -n {host} link set {uid}v{n} up")
+    sh(f"ip -n {host} link set {uid}v2 master {uid}br")         # c2's cable is left unplugged
+    verdict = fails({"reachable": {"from": c1, "to": f"{net}.3"}})
+    assert f"{uid}v3 in {host}, is not a port of any bridge, while {uid}v2 is a port of {uid}br" in verdict.message
+    assert f"ip -n {host} link set {uid}v3 master {uid}br" in verdict.message
+
+
+def test_a_bridge_that_is_down_is_named_instead_of_the_default_route(netns, links, uid):
+    default = sh("ip -4 route show default", check=False).stdout.split()
+    if "dev" not in default:
+        pytest.skip("the host has no default route, so a down bridge gives a plain 'no route' here")
+    c1 = netns("a")
+    net = subnet()
+    links.append(f"{uid}br")
+    sh(f"ip link add {uid}br type bridge && ip addr add {net}.1/24 dev {uid}br")     # left down
+    sh(f"ip link add eth0 netns {c1} type veth peer name {uid}v2 && ip link set {uid}v2 master {uid}br")
+    links.append(f"{uid}v2")
+    sh(f"ip -n {c1} addr add {net}.2/24 dev eth0 && ip -n {c1} link set eth0 up")
+    verdict = fails({"reachable": {"from": "host", "to": f"{net}.2"}})
+    assert f"{uid}br has {net}.1/24" in verdict.message and "drops its route to that subnet" in verdict.message
+    assert f"ip link set {uid}br up" in verdict.message
