@@ -7,6 +7,8 @@ below, which name a condition a command cannot express:
 * ``k8s-node``: this machine is a Kubernetes node: a kubelet (or k3s) process is running here, so
   pod sandboxes (pause processes) and containers are processes of this machine's /proc. A kind
   cluster counts: its node containers' processes are this host's processes.
+* ``userns``: an unprivileged user may create a user namespace (none of the three switches that
+  distributions use to forbid it is set).
 """
 from __future__ import annotations
 
@@ -20,6 +22,25 @@ SPECIAL = {
     "k8s-node": "needs a Kubernetes node: no kubelet runs on this machine (start a kind cluster, or use a "
                 "kubeadm/k3s node)",
 }
+
+#: sysctl file -> the value that forbids unprivileged user namespaces
+USERNS_BLOCKERS = {
+    "/proc/sys/kernel/unprivileged_userns_clone": "0",              # Debian/Ubuntu kernels before 6.x
+    "/proc/sys/user/max_user_namespaces": "0",
+    "/proc/sys/kernel/apparmor_restrict_unprivileged_userns": "1",  # Ubuntu 23.10 and later
+}
+
+
+def userns_blocker() -> str | None:
+    """The sysctl that forbids unprivileged user namespaces here, as 'name = value', or None."""
+    for path, bad in USERNS_BLOCKERS.items():
+        try:
+            with open(path) as f:
+                if f.read().strip() == bad:
+                    return f"{path.removeprefix('/proc/sys/').replace('/', '.')} = {bad}"
+        except OSError:
+            continue
+    return None
 
 
 def kubelet_running(proc: str = "/proc") -> bool:
@@ -39,8 +60,13 @@ def is_met(requirement: str) -> bool:
         return os.geteuid() == 0
     if requirement == "k8s-node":
         return kubelet_running()
+    if requirement == "userns":
+        return userns_blocker() is None
     return shutil.which(requirement) is not None
 
 
 def why_unmet(requirement: str) -> str:
+    if requirement == "userns":
+        return (f"needs unprivileged user namespaces, which this machine forbids ({userns_blocker()}); "
+                "the lesson's first section says how to allow them")
     return SPECIAL.get(requirement, f"needs the command '{requirement}', which is not installed")

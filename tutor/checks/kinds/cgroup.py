@@ -14,10 +14,21 @@ tolerance          default 5 (percentage points of one CPU)
 
 Works on cgroup v2 (cpu.max) and v1/hybrid (cpu.cfs_quota_us / cpu.cfs_period_us): the snapshot's
 CpuLimit says which; suggested commands follow it.
+
+Measuring over a window of several periods. A limited loop runs in bursts: with the curriculum's
+1 s period it runs 100 ms and then waits 900 ms. Between two snapshots a fraction of a second apart
+(the live view snapshots again at once when the learner asks for a check) it has used 0% or 30%,
+and even a window of 1.1 s can hold two bursts (18%). So each check remembers the members' CPU
+times from the snapshots it has graded and measures over the last MEASURE_PERIODS periods (at
+least MIN_WINDOW_S), where a burst more or less moves the result by at most a third of the quota.
+Until it has seen that much (the first grade of a one-shot `nstutor check`), it uses the
+snapshot's own rate: the runner takes those one second apart.
 """
 from __future__ import annotations
 
+import os
 import posixpath
+import threading
 from typing import Any
 
 from ...observe.model import CpuLimit, Process, Snapshot
@@ -27,6 +38,45 @@ from ..registry import register
 from ..select import name
 
 SUGGESTED_PERIOD_US = 1_000_000   # the curriculum's period: 1 s
+MEASURE_PERIODS = 3               # measure over this many periods of the limit ...
+MIN_WINDOW_S = 2.0                # ... and at least this long
+MAX_WINDOW_S = 10.0               # ... and at most this long (a very long period is not waited out)
+KEEP_S = 15.0                     # samples older than window + this are dropped
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def measure_window(period_us: int | None) -> float:
+    """Seconds of CPU time history a measurement needs for a limit with this period."""
+    period_s = (period_us or SUGGESTED_PERIOD_US) / 1_000_000
+    return min(MAX_WINDOW_S, max(MIN_WINDOW_S, MEASURE_PERIODS * period_s))
+
+
+class CpuHistory:
+    """The members' cumulative CPU times as seen in earlier snapshots: (monotonic, {pid: (start, ticks)}).
+
+    Only facts from snapshots are kept (no I/O): grading stays a function of the snapshots seen."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._samples: list[tuple[float, dict[int, tuple[int, int]]]] = []
+
+    def rate(self, now: float, members: list[Process], window: float) -> tuple[float, float] | None:
+        """Record this snapshot; return (% of one CPU summed over members, seconds measured over), or
+        None when no earlier sample at least *window* old has every member (same pid, same start)."""
+        current = {p.pid: (p.start_ticks, p.cpu_ticks) for p in members}
+        with self._lock:
+            if not self._samples or now > self._samples[-1][0]:
+                self._samples.append((now, current))
+            self._samples = [s for s in self._samples if now - s[0] <= window + KEEP_S]
+            for when, seen in reversed(self._samples):
+                age = now - when
+                if age < window:
+                    continue
+                if all(pid in seen and seen[pid][0] == start for pid, (start, _) in current.items()):
+                    used = sum(ticks - seen[pid][1] for pid, (_, ticks) in current.items())
+                    return 100.0 * used / CLOCK_TICKS / age, age
+                return None          # the newest old-enough sample predates a member: no window yet
+        return None
 
 
 def v_percent(value: Any) -> str | None:
@@ -67,6 +117,7 @@ class CgroupCpu(Expectation):
         self.needs_cpu_rate = bool(self.measured)
         self.path = self.name if self.name.startswith("/") else "/" + self.name.strip("/")
         self.path = posixpath.normpath(self.path)
+        self.history = CpuHistory()
 
     @classmethod
     def extra_problems(cls, spec: dict) -> list[str]:
@@ -180,20 +231,28 @@ class CgroupCpu(Expectation):
         evidence["members"] = [p.pid for p in members]
 
         if self.measured and members and len(members) == len(self.members):
+            window = measure_window(limit.period_us if limit is not None else None)
+            measured = self.history.rate(snap.monotonic, members, window)
             rates = [p.cpu_percent for p in members]
-            if any(r is None for r in rates):
+            if measured is None and any(r is None for r in rates):
                 observed.append("CPU use not measured yet")
                 problems.append("nstutor needs two looks a moment apart to measure CPU use: check again "
                                 "in a second.")
             else:
-                used = sum(rates)
+                if measured is not None:
+                    used, over = measured
+                    evidence["window_s"] = round(over, 1)
+                    during = f" over the last {over:.1f} s"
+                else:
+                    used, during = sum(rates), ""
                 evidence["cpu_percent"] = round(used, 1)
                 want = self.cpu_limit_percent
-                observed.append(f"measured CPU use {used:.1f}% of one CPU")
+                observed.append(f"measured CPU use {used:.1f}% of one CPU{during}")
                 if used > want + self.tolerance:
                     problems.append(f"The members use {used:.1f}% of a CPU, more than the {want:g}% limit "
                                     f"(± {self.tolerance:g}): the limit is not holding them. Are they in "
-                                    f"{self.path}, and is its limit set?")
+                                    f"{self.path}, and is its limit set? (Just moved them in? The time "
+                                    f"before the move counts too: check again in a few seconds.)")
                 elif used < want - self.tolerance:
                     problems.append(f"The members use only {used:.1f}% of a CPU, well under the {want:g}% "
                                     f"limit: is the busy loop running (a sleeping process uses nothing)? "

@@ -8,6 +8,12 @@ inside   the uid inside the namespace (default 0: root in there)
 outside  a uid number; "owner": the uid that owns the process as the host sees it (/proc/PID is
          owned by the mapped uid); "non-root": any uid but 0 (root inside is nobody special outside)
 
+A lesson cannot know the learner's uid in advance, so "the user who started it" is said with
+words: `owner` is the uid the kernel really runs the process as (its credentials outside,
+which is whoever ran unshare; writing a uid_map never changes them), and `non-root` rules out
+uid 0. Both together mean "mapped onto the invoking, unprivileged user", whatever uid that is
+(1000 for a learner, 65534 when verify-lesson runs the solution as nobody).
+
 From /proc/PID/uid_map, lines "inside outside count", as the host sees them.
 """
 from __future__ import annotations
@@ -21,6 +27,14 @@ from ..registry import register
 from ..select import name
 
 OUTSIDE_WORDS = ("owner", "non-root")
+
+#: Where a root shell is all the learner has open.
+AS_USER = " (from a root shell: runuser -u YOURNAME -- ...)"
+#: When no process is there at all, the likeliest reason in this lesson is that unshare was refused.
+BLOCKED_NOTE = (" If unshare --user printed 'Operation not permitted' (or 'write failed /proc/self/uid_map', "
+                "or 'No space left on device'), this system does not let unprivileged users make user "
+                "namespaces: see sysctl kernel.unprivileged_userns_clone, "
+                "kernel.apparmor_restrict_unprivileged_userns and user.max_user_namespaces.")
 
 
 def v_outside(value: Any) -> str | None:
@@ -60,7 +74,7 @@ class UidMap(ProcessExpectation):
     def grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
         if picked.proc is None:
-            return self.fail(picked.observed, picked.message)
+            return self.fail(picked.observed, picked.message + BLOCKED_NOTE)
         proc = picked.proc
         user = proc.ns.get("user")
         if user is None:
@@ -70,7 +84,7 @@ class UidMap(ProcessExpectation):
             return self.fail(f"{name(proc)} is in the host's user namespace ({user}): uid {proc.uid} is uid "
                              f"{proc.uid} everywhere",
                              f"{name(proc)} has no user namespace of its own. Start it in one, as your "
-                             f"normal user (not root, no sudo): kill {proc.pid}; {start}")
+                             f"normal user (not root, no sudo): kill {proc.pid}; {start}{AS_USER}")
         info = snap.userns.get(user)
         if info is None:
             return self.fail(f"{name(proc)} is in its own user namespace ({user}); its uid_map could not be read",
@@ -101,7 +115,7 @@ class UidMap(ProcessExpectation):
                 return self.fail(observed,
                                  f"uid {self.inside} inside is root (uid 0) outside too: the namespace was made "
                                  f"by root, so it protects nothing. Start it as your normal user (not with sudo): "
-                                 f"{start}")
+                                 f"kill {proc.pid}; {start}{AS_USER}")
         elif outside != self.outside:
             return self.fail(observed,
                              f"uid {self.inside} inside maps to uid {outside}, expected uid {self.outside}. "

@@ -1,0 +1,190 @@
+"""Lessons 8 (user) and 9 (cgroups): the kind changes they brought, on the real kernel.
+
+* uid_map: a map written by hand (what --map-root-user does) is graded like --map-root-user's;
+  the messages say how to start the process as a normal user from a root shell, and, when there
+  is no process at all, that the system may forbid unprivileged user namespaces.
+* cgroup measured: CPU use is measured over several periods of the limit, remembered across the
+  snapshots a check grades, so a busy loop held at 10% with a 1 s period reads ~10% even when
+  snapshots come 0.3 s apart (a single short window reads 0% or 30%).
+
+Processes are `sleep <lesson><uid digits>` or `sh -c 'while :; do :; done' busy-<uid>` and cgroups
+nstutor-cpu-<uid>: nothing here can match a learner's objects.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import time
+
+import pytest
+
+from conftest import sh, wait_until
+from kinds_process_support import assert_fail, assert_pass, number, wait_proc
+from tutor.checks.kinds.cgroup import CpuHistory, measure_window
+from tutor.checks.registry import build
+from tutor.observe import take_snapshot
+from tutor.observe.cgroups import cpu_hierarchy
+from tutor.observe.model import Process
+
+pytestmark = pytest.mark.needs_root
+
+NOBODY = 65534
+AS_NOBODY = f"setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups"
+
+
+def needs_setpriv() -> None:
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to start a process as an unprivileged user")
+
+
+# --------------------------------------------------------------- lesson 8: uid_map
+def test_hand_written_map_passes_like_map_root_user(spawn, uid):
+    """Step 2 of the lesson: `unshare --user` leaves the map empty; the owner writes '0 UID 1'."""
+    needs_setpriv()
+    n = number(uid, 1008)
+    sel = f"^sleep {n}$"
+    spawn(f"{AS_NOBODY} unshare --user sleep {n}")
+    pid, = wait_proc(sel)
+    assert_fail({"uid_map": {"cmdline": sel, "outside": "owner"}}, "uid_map: empty", f"/proc/{pid}/uid_map")
+    # as the same unprivileged user, from outside: allowed once, for its own uid only
+    sh(f"{AS_NOBODY} sh -c 'echo \"0 {NOBODY} 1\" > /proc/{pid}/uid_map'")
+    v = assert_pass({"uid_map": {"cmdline": sel, "inside": 0, "outside": "owner"}})
+    assert v.evidence["uid_map"] == [[0, NOBODY, 1]] and v.evidence["outside"] == NOBODY
+    assert_pass({"uid_map": {"cmdline": sel, "outside": "non-root"}})
+    # a second write is refused by the kernel: the map is fixed once written
+    res = sh(f"{AS_NOBODY} sh -c 'echo \"0 {NOBODY} 1\" > /proc/{pid}/uid_map'", check=False)
+    assert res.returncode != 0
+
+
+def test_uid_map_messages_for_a_root_shell(spawn, uid):
+    """Made by root (a root shell, sudo) or without --user: say how to run it as a normal user."""
+    m, k = number(uid, 2008), number(uid, 3008)
+    spawn(f"unshare --user --map-root-user sleep {m}")
+    spawn(f"sleep {k}")
+    by_root, = wait_proc(f"^sleep {m}$")
+    plain, = wait_proc(f"^sleep {k}$")
+    assert_fail({"uid_map": {"cmdline": f"^sleep {m}$", "outside": "non-root"}},
+                "is root (uid 0) outside too", f"kill {by_root}; unshare --user --map-root-user sleep {m}",
+                "runuser -u YOURNAME --")
+    assert_fail({"uid_map": {"cmdline": f"^sleep {k}$", "outside": "owner"}},
+                "the host's user namespace", f"kill {plain}", "runuser -u YOURNAME --")
+
+
+def test_uid_map_missing_process_mentions_blocked_user_namespaces(uid):
+    sel = f"^sleep {number(uid, 4008)}$"
+    assert_fail({"uid_map": {"cmdline": sel, "outside": "owner"}},
+                "no running process", "Operation not permitted", "kernel.unprivileged_userns_clone",
+                "kernel.apparmor_restrict_unprivileged_userns", "user.max_user_namespaces")
+
+
+# --------------------------------------------------------------- lesson 9: measured over a window
+@pytest.fixture
+def limited_cgroup(uid):
+    """A cgroup nstutor-cpu-<uid> limited to 10% with a 1 s period (the lesson's numbers)."""
+    _mode, root = cpu_hierarchy()
+    if root is None:
+        pytest.skip("no cgroup hierarchy with the cpu controller is mounted here")
+    v2 = os.path.exists(os.path.join(root, "cgroup.controllers"))
+    if v2:
+        with open(os.path.join(root, "cgroup.subtree_control")) as f:
+            if "cpu" not in f.read().split():
+                pytest.skip("cgroup v2 without +cpu in the root's cgroup.subtree_control; not changing it")
+    directory = os.path.join(root, f"nstutor-cpu-{uid}")
+    os.mkdir(directory)
+    if v2:
+        write(f"{directory}/cpu.max", "100000 1000000")
+    else:
+        write(f"{directory}/cpu.cfs_period_us", "1000000")
+        write(f"{directory}/cpu.cfs_quota_us", "100000")
+    yield directory
+    with open(f"{directory}/cgroup.procs") as f:
+        for pid in f.read().split():
+            try:
+                write(f"{root}/cgroup.procs", pid)
+            except OSError:
+                pass                  # exited meanwhile
+    wait_until(lambda: removed(directory), what=f"rmdir {directory}")
+
+
+def write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def removed(directory: str) -> bool:
+    try:
+        os.rmdir(directory)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return True
+        if exc.errno == errno.EBUSY:
+            return False
+        raise
+    return True
+
+
+def nr_throttled(directory: str) -> int:
+    with open(f"{directory}/cpu.stat") as f:
+        return int(dict(line.split() for line in f if line.strip()).get("nr_throttled", 0))
+
+
+def test_measured_use_is_steady_between_close_snapshots(spawn, uid, limited_cgroup):
+    directory = limited_cgroup
+    spawn(f"sh -c 'while :; do :; done' busy-{uid}")
+    busy, = wait_proc(f"busy-{uid}$")
+    write(f"{directory}/cgroup.procs", str(busy))
+    wait_until(lambda: nr_throttled(directory) >= 2, timeout=10, what="the limit to hold the loop back twice")
+    name = os.path.basename(directory)
+    check = build({"cgroup": {"name": name, "cpu_limit_percent": 10, "members": [f"busy-{uid}$"],
+                              "measured": True}})
+    assert measure_window(1_000_000) == 3.0
+    snap, windowed = None, []
+    started = time.monotonic()
+    while time.monotonic() - started < 6.0:
+        snap = take_snapshot(snap)
+        v = check.grade(snap)
+        if "window_s" in v.evidence or not v.passed and "over the last" in v.observed:
+            windowed.append(v)
+        time.sleep(0.3)          # a measurement interval, like a learner pressing "check" again
+    assert len(windowed) >= 6, [v.observed for v in windowed]
+    for v in windowed:
+        assert v.passed, v.observed + " | " + v.message
+        assert v.evidence["window_s"] >= 3.0 and 5 <= v.evidence["cpu_percent"] <= 15, v.evidence
+
+
+def test_measured_use_over_a_window_catches_an_unlimited_loop(spawn, uid):
+    """A loop nothing limits (the root cgroup): the window shows ~100%."""
+    if cpu_hierarchy()[1] is None:
+        pytest.skip("no cgroup hierarchy with the cpu controller is mounted here")
+    spawn(f"sh -c 'while :; do :; done' busy-{uid}")
+    wait_proc(f"busy-{uid}$")
+    check = build({"cgroup": {"name": "/", "cpu_limit_percent": 10, "members": [f"busy-{uid}$"],
+                              "measured": True}})
+    snap, last = None, None
+    started = time.monotonic()
+    while time.monotonic() - started < 3.6:
+        snap = take_snapshot(snap)
+        last = check.grade(snap)
+        time.sleep(0.3)
+    assert not last.passed and "over the last" in last.observed, last.observed
+    assert "more than the 10% limit" in last.message and "check again in a few seconds" in last.message
+
+
+# --------------------------------------------------------------- CpuHistory edge cases (pure)
+def proc(pid: int, start: int, ticks: int) -> Process:
+    return Process(pid, 1, "sh", ("sh",), "R", 0, {}, cpu_ticks=ticks, start_ticks=start)
+
+
+def test_cpu_history_needs_a_whole_window_of_the_same_processes():
+    hz = os.sysconf("SC_CLK_TCK")
+    h = CpuHistory()
+    assert h.rate(100.0, [proc(5, 1, 0)], 3.0) is None              # nothing older yet
+    assert h.rate(101.0, [proc(5, 1, hz // 10)], 3.0) is None
+    used, over = h.rate(103.0, [proc(5, 1, 3 * hz // 10)], 3.0)      # 0.3 s of CPU in 3 s
+    assert over == 3.0 and abs(used - 10.0) < 0.5
+    assert h.rate(102.5, [proc(5, 1, 0)], 3.0) is None               # out of order: not recorded, too young
+    assert h.rate(103.0, [proc(5, 1, 3 * hz // 10)], 3.0) == (used, over)
+    # the loop was restarted (same pid, new start time): no window until one has passed
+    assert h.rate(104.0, [proc(5, 2, 0)], 3.0) is None
+    assert h.rate(107.0, [proc(5, 2, 3 * hz // 10)], 3.0)[1] == 3.0

@@ -1,0 +1,21 @@
+"""`requires:` words that are conditions, not commands: userns (lesson 8)."""
+from __future__ import annotations
+
+from tutor.lessons import requirements
+
+
+def test_userns_is_unmet_where_a_sysctl_forbids_it(tmp_path, monkeypatch):
+    clone, apparmor = tmp_path / "unprivileged_userns_clone", tmp_path / "apparmor_restrict_unprivileged_userns"
+    clone.write_text("1\n")
+    apparmor.write_text("0\n")
+    monkeypatch.setattr(requirements, "USERNS_BLOCKERS", {str(clone): "0", str(apparmor): "1"})
+    assert requirements.is_met("userns") and requirements.userns_blocker() is None
+    apparmor.write_text("1\n")
+    assert not requirements.is_met("userns")
+    reason = requirements.why_unmet("userns")
+    assert "forbids" in reason and "apparmor_restrict_unprivileged_userns = 1" in reason
+
+
+def test_this_machine_allows_user_namespaces_as_the_lesson_needs():
+    # The VM and CI run lesson 8 for real; if this fails, verify-lesson would skip it with the reason.
+    assert requirements.userns_blocker() is None
