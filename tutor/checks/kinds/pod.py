@@ -23,7 +23,7 @@ from ...observe.model import Process, Snapshot
 from ..base import Expectation, Field, Verdict, v_list_of, v_nstypes, v_selector
 from ..procs import nsenter_cmd, ns_summary, pick, unreadable, unshare_cmd, words
 from ..registry import register
-from ..select import describe_selector, name
+from ..select import describe_selector, innermost, name, select
 
 #: Types a pause must hold of its own when they are listed as shared.
 POD_OWNED = ("mnt", "net", "pid", "uts", "ipc")
@@ -67,9 +67,26 @@ class Pod(Expectation):
                                          for m in members for t in self.shared)
 
         picked = pick(snap, self.pause, "the pause", prefer=holds_members)
-        if picked.proc is None:
-            return self.fail(picked.observed, picked.message)
         pause = picked.proc
+        if pause is None:
+            pauses = innermost(select(snap, self.pause))
+            if len(pauses) <= 1:
+                return self.fail(picked.observed, picked.message)
+            # A node runs one pause per pod: never advise stopping any. Take the pause that holds
+            # most of the members' namespaces, and let the member problems say what is missing.
+            def shared_with(candidate: Process) -> int:
+                return sum(1 for m in members for t in self.shared
+                           if candidate.ns.get(t) is not None and candidate.ns.get(t) == m.ns.get(t))
+            pause = max(pauses, key=shared_with)
+            if not members or shared_with(pause) == 0:
+                seen = ", ".join(name(p) for p in pauses[:5]) + (" ..." if len(pauses) > 5 else "")
+                return self.fail(f"{len(pauses)} pause processes run here ({seen}); none holds a member's "
+                                 f"{words(self.shared)}" + (f"; {'; '.join(member_observed)}" if member_observed else ""),
+                                 "\n".join(problems + [
+                                     f"Several pods run here, each with its own pause. The one meant is the pause "
+                                     f"whose {words(self.shared)} namespaces the members are in, and no pause "
+                                     f"has the members yet: start (or join) the members with nsenter --target "
+                                     f"PAUSE_PID {' '.join('--' + ('mount' if t == 'mnt' else t) for t in self.shared)} ..."]))
         types = list(self.shared) + [t for t in self.private if t not in self.shared]
         observed = [f"pause {name(pause)}: {ns_summary(snap, pause, types)}"] + member_observed
 
@@ -146,5 +163,15 @@ class Pod(Expectation):
             command = unshare_cmd(list(self.private), command)
         if self.shared:
             command = nsenter_cmd(pause.pid, list(self.shared), command)
-        out[-1] += f" Stop it (kill {proc.pid}) and start it with: {command}"
+        out[-1] += f" Stop it {kill_cmd(proc)} and start it with: {command}"
         return out
+
+
+def kill_cmd(proc: Process) -> str:
+    """How to stop a process: PID 1 of a pid namespace ignores signals it has no handler for (a
+    plain kill, SIGTERM, included) when they come from outside, so a container's first process
+    usually needs SIGKILL."""
+    if len(proc.nspid) > 1 and proc.nspid[-1] == 1:
+        return (f"with kill -KILL {proc.pid} (it is PID 1 of its pid namespace, so it ignores a plain "
+                f"kill {proc.pid})")
+    return f"(kill {proc.pid})"

@@ -1,0 +1,178 @@
+"""file: a file as a process sees it, in that process's mount namespace (and not in another's).
+
+    - file: {cmdline: '^app-a ', path: /tmp/from-app-a, absent_in: ' app-b$'}
+    - file: {cmdline: ' app-b$', path: /tmp/app-b.log, contains: 'Address already in use'}
+
+path       absolute path inside the process's mount namespace (read through /proc/PID/root)
+contains   optional regular expression the file's text must contain (its first 64 KiB)
+absent_in  optional process selector: the same path must NOT exist in that process's mount namespace
+
+Unlike most kinds this one reads from the machine while grading, because file contents are not
+part of a snapshot: it only opens regular files read-only and non-blocking, through
+/proc/PID/root, after making sure the pid still belongs to the process the snapshot saw.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+from typing import Any
+
+from ...observe.model import Process, Snapshot
+from ..base import Field, Verdict, v_selector
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, v_regex
+from ..registry import register
+from ..select import describe_selector, name
+from .mount import clean, v_abspath
+
+READ_LIMIT = 64 * 1024
+
+
+class Gone(Exception):
+    """The process exited (or its pid was reused) since the snapshot."""
+
+
+def _same_process(proc: Process) -> bool:
+    try:
+        with open(f"/proc/{proc.pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    fields = data[data.rfind(b")") + 2:].split()
+    return not proc.start_ticks or (len(fields) > 19 and int(fields[19]) == proc.start_ticks)
+
+
+def look(proc: Process, path: str) -> tuple[str, str | None]:
+    """('file', text) / ('missing', None) / ('other', what it is) / ('error', why), inside proc's root."""
+    if not _same_process(proc):
+        raise Gone()
+    full = f"/proc/{proc.pid}/root{path}"
+    try:
+        st = os.lstat(full)
+    except FileNotFoundError:
+        return "missing", None
+    except NotADirectoryError:
+        return "missing", None
+    except OSError as exc:
+        return "error", exc.strerror or str(exc)
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a directory" if stat.S_ISDIR(st.st_mode) else "a symbolic link" if stat.S_ISLNK(st.st_mode)
+                else "not a regular file")
+        return "other", what
+    try:
+        fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        return "error", exc.strerror or str(exc)
+    try:
+        data = os.read(fd, READ_LIMIT)
+    except OSError as exc:
+        return "error", exc.strerror or str(exc)
+    finally:
+        os.close(fd)
+    return "file", data.decode(errors="replace")
+
+
+def _tmp_note(snap: Snapshot, proc: Process, path: str) -> str:
+    """Which mount the path's directory is on, in that process's mount table (why a file is shared)."""
+    table = snap.mounts.get(proc.ns.get("mnt", -1), ())
+    best = None
+    for m in table:
+        target = clean(m.target)
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            if best is None or len(target) >= len(clean(best.target)):
+                best = m
+    if best is None:
+        return ""
+    return f"{path} is on the mount at {clean(best.target)} ({best.fstype} from {best.source})"
+
+
+@register
+class FileIn(ProcessExpectation):
+    kind = "file"
+    fields = {
+        **SUBJECT_FIELDS,
+        "path": Field(v_abspath, required=True, doc="the path inside the process's mount namespace"),
+        "contains": Field(v_regex, doc="a regular expression the file's text must contain"),
+        "absent_in": Field(v_selector, doc="a process in whose mount namespace the path must not exist"),
+    }
+
+    def describe(self) -> str:
+        text = f"{self.path} exists in the mount namespace of {self.subject_words}"
+        if self.contains:
+            text += f" and contains {self.contains!r}"
+        if self.absent_in is not None:
+            text += f", but not in the one of {describe_selector(self.absent_in)}"
+        return text
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        try:
+            return self._grade(snap)
+        except Gone:
+            return self.fail("the process exited while nstutor was looking",
+                             "The process the snapshot saw has exited; start it again and check once more.")
+
+    def _grade(self, snap: Snapshot) -> Verdict:
+        picked = pick(snap, self.subject)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        proc = picked.proc
+        path = clean(self.path)
+        mnt = proc.ns.get("mnt")
+        host = " (the host's)" if mnt is not None and mnt == snap.host_ns.get("mnt") else ""
+        state, value = look(proc, path)
+        observed = f"{path} in the mount namespace {mnt}{host} of {name(proc)}: "
+        enter = f"nsenter --target {proc.pid} --mount"
+        if state == "error":
+            return self.fail(observed + f"unreadable ({value})",
+                             f"nstutor could not read /proc/{proc.pid}/root{path}: {value}"
+                             + ("" if snap.is_root else "; run nstutor with sudo") + ".")
+        if state == "other":
+            return self.fail(observed + str(value), f"{path} there is {value}, not a file.")
+        if state == "missing":
+            message = f"There is no {path} in the mount namespace of {name(proc)}."
+            if self.contains is None:
+                message += f" Create it from inside: {enter} sh -c 'echo hello > {path}'."
+            else:
+                message += " The program writes it when it runs; look at how the lesson starts it."
+            if host == "" and os.path.exists(path) and snap.host_ns.get("mnt") is not None:
+                message += (f" A {path} exists in the host's mount namespace: it was made outside the "
+                            f"container (a command run without {enter}).")
+            return self.fail(observed + "missing", message)
+        text = str(value)
+        if self.contains is not None and not re.search(self.contains, text):
+            last = next((ln for ln in reversed(text.splitlines()) if ln.strip()), "")
+            shown = f"; its last line: {last[:120]!r}" if last else "; it is empty"
+            return self.fail(observed + f"present, without {self.contains!r}{shown}",
+                             f"{path} is there but does not contain {self.contains!r}{shown}. "
+                             f"Read it yourself: {enter} cat {path}")
+        evidence: dict[str, Any] = {"pid": proc.pid, "mnt": mnt, "path": path, "bytes": len(text.encode())}
+        observed += "present" + (f", contains {self.contains!r}" if self.contains else "")
+        if self.absent_in is None:
+            return self.ok(observed, evidence)
+
+        other_pick = pick(snap, self.absent_in, "the process that must not see it")
+        if other_pick.proc is None:
+            return self.fail(f"{observed}; {other_pick.observed}", other_pick.message)
+        other = other_pick.proc
+        other_mnt = other.ns.get("mnt")
+        if other_mnt is not None and other_mnt == mnt:
+            return self.fail(f"{observed}; {name(other)} is in the same mount namespace ({mnt})",
+                             f"{name(proc)} and {name(other)} share one mount namespace, so they see the same "
+                             f"files. Each container needs its own: start them with unshare --mount.")
+        other_state, _ = look(other, path)
+        observed += f"; in the mount namespace {other_mnt} of {name(other)}: " + (
+            "absent" if other_state == "missing" else "present")
+        if other_state != "missing":
+            note = _tmp_note(snap, other, path)
+            return self.fail(observed,
+                             f"{name(other)} sees {path} too, although it has its own mount namespace: a new "
+                             f"mount namespace starts as a copy of the old one, so both still use the same "
+                             f"filesystem there" + (f" ({note})" if note else "") + ". A container gets a "
+                             f"private directory by mounting its own filesystem on it, e.g. "
+                             f"mount -t tmpfs NAME {posix_dir(path)} inside each container.")
+        evidence["absent_in"] = {"pid": other.pid, "mnt": other_mnt}
+        return self.ok(observed, evidence)
+
+
+def posix_dir(path: str) -> str:
+    return os.path.dirname(path) or "/"

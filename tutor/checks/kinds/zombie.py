@@ -1,0 +1,67 @@
+"""zombie: an orphan's zombie left behind by a PID 1 that does not reap (the contrast to no_zombies).
+
+    - zombie: {cmdline: '^sleep 1114$'}
+
+The process named is any process of the pid namespace (usually its PID 1). The check passes
+when that namespace holds a zombie whose parent is its PID 1: an orphan was handed to PID 1,
+exited, and PID 1 never called wait() for it. That is what a pod without a reaping pause looks
+like; no_zombies checks the opposite.
+"""
+from __future__ import annotations
+
+from ...observe.model import Snapshot
+from ..base import Verdict
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural, unreadable
+from ..registry import register
+from ..select import name
+from .no_zombies import pid_ns_of
+from .parent import pid1_of
+
+
+@register
+class Zombie(ProcessExpectation):
+    kind = "zombie"
+    fields = dict(SUBJECT_FIELDS)
+
+    def describe(self) -> str:
+        return f"a zombie left unreaped by PID 1 of the pid namespace of {self.subject_words}"
+
+    def grade(self, snap: Snapshot) -> Verdict:
+        picked = pick(snap, self.subject)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        proc = picked.proc
+        pidns = proc.ns.get("pid")
+        if pidns is None:
+            return self.fail(f"{name(proc)}: pid namespace unreadable", unreadable(proc, "pid", snap) + ".")
+        if pidns == snap.host_ns.get("pid"):
+            return self.fail(f"{name(proc)} is in the host's pid namespace ({pidns})",
+                             f"{name(proc)} is in the host's pid namespace, whose PID 1 (init) reaps every "
+                             f"orphan. The contrast needs a pid namespace of its own with a PID 1 that does "
+                             f"not reap: kill {proc.pid}; unshare --pid --fork --mount-proc {proc.command}")
+        init = pid1_of(snap, pidns)
+        if init is None:
+            return self.fail(f"pid namespace {pidns} of {name(proc)} has no running PID 1",
+                             "Its PID 1 has exited, and with it the whole namespace: start it again (see the "
+                             "lesson).")
+        members = [p for p in snap.processes.values() if pid_ns_of(snap, p) == pidns]
+        zombies = sorted((p for p in members if p.is_zombie), key=lambda p: p.pid)
+        adopted = [z for z in zombies if z.ppid == init.pid]
+        where = f"pid namespace {pidns}, whose PID 1 is {name(init)}"
+        make_orphan = f"nsenter --target {init.pid} --pid --mount sh -c 'sleep 1 & exit'"
+        if adopted:
+            return self.ok(f"{len(adopted)} {plural(len(adopted), 'zombie')} in {where}, never reaped: "
+                           + ", ".join(f"[{z.comm}] (pid {z.pid})" for z in adopted[:5]),
+                           {"pid1": init.pid, "pid_ns": pidns, "zombies": [z.pid for z in adopted]})
+        if zombies:
+            parents = ", ".join(sorted({str(z.ppid) for z in zombies}))
+            return self.fail(f"{len(zombies)} {plural(len(zombies), 'zombie')} in {where}, with parent(s) {parents}",
+                             f"There are zombies, but their parent is not PID 1: they are not orphans, their own "
+                             f"parent just has not collected them yet. Make an orphan instead, whose parent exits "
+                             f"first: {make_orphan}")
+        running = [p for p in members if p.ppid == init.pid and not p.is_zombie and p.pid != init.pid]
+        waiting = (f" {name(running[0])} is an orphan of PID 1 that is still running: when it exits it stays a "
+                   f"zombie." if running else "")
+        return self.fail(f"no zombie in {where}",
+                         f"No orphan has exited in there yet.{waiting} Make one: {make_orphan} "
+                         f"(the sh exits at once; sleep is handed to PID 1 and exits a second later).")
