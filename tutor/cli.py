@@ -7,10 +7,12 @@
     nstutor lint [PATH...]        check lesson files; file:line for every problem
     nstutor snapshot [--json]     what nstutor sees of this machine
     nstutor kinds                 the expectation kinds a check block may use
+    nstutor setup LESSON          build a lesson's lab (lesson 15's nodes), showing progress
     nstutor whoami [NAME]         show or set the name your progress exports carry
     nstutor progress [--lesson ID] [--all]          your progress, lesson by lesson
     nstutor progress export --format json|csv [-o FILE]
     nstutor report FILES_OR_DIRS... [--csv OUT] [--html OUT]   merge learners' exports
+    nstutor pause                 the pause process of a hand-made pod (lessons 13 and 14)
 
 Exit codes: 0 success / all checked steps pass, 1 a step fails or lint found problems (report:
 an input file was skipped), 2 a usage error or an unknown lesson.
@@ -206,6 +208,23 @@ def cmd_verify(args) -> int:
     return EXIT_FAIL if failed else EXIT_OK
 
 
+def cmd_setup(args) -> int:
+    """Build a lesson's lab (its setup script: lesson 15's nodes), printing its progress as it goes."""
+    from .lessons.cleanup import run_setup
+    lesson = _lesson_or_usage(args.lesson)
+    if not lesson.setup:
+        print(f"Lesson '{lesson.id}' has no lab to build: its steps start from nothing.")
+        return EXIT_OK
+    if os.geteuid() != 0:
+        raise UsageError("setup builds the lesson's lab for real: run it as root (sudo)")
+    print(f"Building the lab of lesson '{lesson.id}' (only what is missing):", flush=True)
+    log = run_setup(lesson, progress=lambda line: print(f"  {line}", flush=True))
+    for line in log.errors:
+        print(f"  problem: {line}", file=sys.stderr)
+    print("The lab is ready." if log.ok else "The setup did not finish.")
+    return EXIT_OK if log.ok else EXIT_FAIL
+
+
 def cmd_reset(args) -> int:
     """Remove what a lesson made (its declared cleanup), after asking."""
     from .lessons.cleanup import run_cleanup
@@ -332,6 +351,12 @@ def cmd_report(args) -> int:
     return EXIT_FAIL if data.skipped else EXIT_OK
 
 
+def cmd_pause(args) -> int:
+    """`nstutor pause`: a pod's pause process (see tutor/pause.py)."""
+    from . import pause
+    return pause.main(args.rest)
+
+
 def cmd_app(args) -> int:
     try:
         from .app.main import run_app
@@ -342,7 +367,8 @@ def cmd_app(args) -> int:
 
 
 # --------------------------------------------------------------- argument parsing
-COMMANDS = {"list", "check", "lint", "snapshot", "kinds", "verify-lesson", "reset", "whoami", "progress", "report"}
+COMMANDS = {"list", "check", "lint", "snapshot", "kinds", "verify-lesson", "setup", "reset", "whoami", "progress", "report",
+            "pause"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -379,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true")
     p.set_defaults(func=cmd_verify)
 
+    p = sub.add_parser("setup", help="build a lesson's lab (e.g. lesson 15's nodes), showing its progress (root)")
+    p.add_argument("lesson")
+    p.set_defaults(func=cmd_setup)
+
     p = sub.add_parser("reset", help="remove what a lesson made (asks first)")
     p.add_argument("lesson")
     p.add_argument("--yes", action="store_true", help="do not ask")
@@ -397,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=("json", "csv"), default="json")
     e.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     e.set_defaults(func=cmd_progress_export)
+
+    p = sub.add_parser("pause", help="the tiny pause program of lessons 13-14 (comm 'pause'; sleeps, reaps)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_pause)
 
     p = sub.add_parser("report", help="merge learners' JSON exports into a class report (CSV, HTML)")
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="export files, or directories holding them")
@@ -417,6 +452,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"nstutor: {err}", file=sys.stderr)
                 return EXIT_USAGE
         return cmd_app(argparse.Namespace(lesson=argv[0] if argv else None))
+    if argv[0] == "pause":      # its own arguments, untouched by argparse (it may run as PID 1)
+        try:
+            return cmd_pause(argparse.Namespace(rest=argv[1:]))
+        except BrokenPipeError:
+            return EXIT_OK
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ no netns, host link, host mount, cgroup, declared path or process left behind.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,15 @@ def verify_lesson(lesson: Lesson, echo=print) -> LessonReport:
 
     note_log(run_cleanup(lesson), "cleanup before")
     before = fingerprint(lesson)
-    note_log(run_setup(lesson), "setup")
+
+    def setup_line(line: str) -> None:
+        echo(f"  setup: {line}")
+        if echo is print:
+            sys.stdout.flush()         # as it happens, even into a pipe
+
+    if lesson.setup:
+        setup_line("running the lesson's setup script")
+    note_log(run_setup(lesson, progress=setup_line), "setup")
 
     _, results = _grade_all(lesson)
     for step in lesson.steps:

@@ -26,6 +26,7 @@ from .lesson_markdown import LessonMarkdown
 from .live import LiveUpdate
 from .live_panel import LivePanel
 from .modals import ConfirmScreen, SolutionScreen
+from .setup_screen import SetupScreen, lab_absent, setup_blocker
 from .panel_views import load_focus, load_views
 from .state import LessonState
 from .step_card import StepCard
@@ -57,6 +58,7 @@ class LessonScreen(Screen):
                 tooltip="your shell; type exit to come back (steps are re-checked)"),
         Binding("p", "toggle_panel", "Text/Panel", tooltip="switch between the lesson text and the live panel"),
         Binding("r", "reset", "Reset lesson", show=False, tooltip="remove what this lesson made (asks first)"),
+        Binding("b", "build", "Build lab", tooltip="build this lesson's lab (its setup); adds only what is missing"),
         Binding("n", "next_lesson", "Next lesson", show=False),
         Binding("j", "step(1)", "Next step", show=False, tooltip="also: click a step, or arrows in the list"),
         Binding("k", "step(-1)", "Previous step", show=False),
@@ -113,6 +115,7 @@ class LessonScreen(Screen):
         self._ready = True
         if self.app.last_update is not None and self.app.last_update.lesson_id == self.lesson.id:
             self.apply_update(self.app.last_update)
+        self._offer_setup_if_needed()
 
     async def _load_text(self) -> None:
         await self.query_one(LessonMarkdown).update(self.lesson.body)
@@ -349,6 +352,38 @@ class LessonScreen(Screen):
                         timeout=10)
         else:
             self.notify("; ".join(done) or "nothing to remove", title="Reset done", timeout=5)
+        self.app.live.request(explicit=True)
+        self._offer_setup_if_needed()
+
+    # ------------------------------------------------------------------ the lesson's lab (setup)
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "build" and not self.lesson.setup:
+            return False                # only lessons with a setup have a lab to build
+        return True
+
+    def _offer_setup_if_needed(self) -> None:
+        """A lesson with a setup whose lab is not there (first visit, or after a reset): ask to build it."""
+        if not lab_absent(self.lesson) or setup_blocker(self.lesson):
+            return
+        body = ("This lesson starts from a lab that nstutor builds for you with the lesson's setup script "
+                "(the lesson text says what is in it). Everything is made inside the lesson's own network "
+                "namespaces: your machine's interfaces, routes and firewall are not touched.\n\n"
+                "Build it now? You can also do it later: press b.")
+        self.app.push_screen(ConfirmScreen("Build the lab?", body, yes="Build", yes_variant="primary"),
+                             self._build_answered)
+
+    def _build_answered(self, yes: bool | None) -> None:
+        if yes:
+            self.action_build()
+
+    def action_build(self) -> None:
+        problem = setup_blocker(self.lesson)
+        if problem:
+            self.notify(f"Cannot build the lab: {problem}.", severity="warning", timeout=6)
+            return
+        self.app.push_screen(SetupScreen(self.lesson), self._build_done)
+
+    def _build_done(self, ok: bool | None) -> None:
         self.app.live.request(explicit=True)
 
     def action_next_lesson(self) -> None:

@@ -16,16 +16,16 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
-    def __init__(self, title: str, body: str, yes: str = "Yes") -> None:
+    def __init__(self, title: str, body: str, yes: str = "Yes", yes_variant: str = "error") -> None:
         super().__init__(classes="dialog-screen")
-        self.title_text, self.body, self.yes = title, body, yes
+        self.title_text, self.body, self.yes, self.yes_variant = title, body, yes, yes_variant
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
             yield Static(self.body, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button(f"{self.yes} (y)", variant=self.yes_variant, id="yes")
                 yield Button("No (n)", variant="primary", id="no")
 
     def on_mount(self) -> None:

@@ -60,11 +60,11 @@ class BridgeExpectation(Expectation):
         ns, name = place
         br = ns.link(name)
         if br is None:
-            missing = missing_link(snap, ns, name)
+            make = cmd_in(ns, f'link add {name} type bridge')
+            missing = missing_link(snap, ns, name, make=make)
             if find_links(snap, name) or ns.error:
                 return self.fail(*missing)
-            return self.fail(missing.observed, f"{where(ns)} has no bridge {name}: "
-                             f"{cmd_in(ns, f'link add {name} type bridge')}")
+            return self.fail(missing.observed, f"{where(ns)} has no bridge {name}: {make}")
         ports = sorted(l.name for l in ns.links if l.master == br.name)
         observed = (f"{br.name} in {where(ns)}: {kind_name(br)}, {state_words(br)}, "
                     f"ports: {', '.join(ports) or 'none'}")

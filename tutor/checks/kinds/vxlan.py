@@ -69,7 +69,7 @@ class VxlanExpectation(Expectation):
         ns, name = place
         link = ns.link(name)
         if link is None:
-            missing = missing_link(snap, ns, name)
+            missing = missing_link(snap, ns, name, make=self._add_command(ns, name, None))
             if find_links(snap, name) or ns.error:
                 return self.fail(*missing)
             return self.fail(missing.observed, f"{where(ns)} has no vxlan device {name}: "
