@@ -1,15 +1,29 @@
 """pid1: the process is PID 1 of its own pid namespace, and has another pid on the host.
 
     - pid1: {cmdline: '^sleep 1004$'}
+    - pid1: {cmdline: '^sleep 1004$', own_proc: true}
     - pid1: {comm: pause}
 
 Read from NSpid in /proc/PID/status: the pid in each nested pid namespace, the host's
 first ("NSpid: 4242 1" = pid 4242 on the host, 1 inside its own namespace).
+
+own_proc  also: the /proc that the process sees (in its mount namespace) is a procfs of its own
+          pid namespace, so `ps` run there lists only the processes of that namespace. This is
+          what `unshare --mount-proc` arranges. Like the `file` kind, this reads from the
+          machine while grading (it lists /proc/PID/root/proc and reads one stat file there,
+          read-only), because what a procfs mount shows is not part of a snapshot.
+
+How it tells whose /proc it is: a procfs lists every process under its pid *in the pid
+namespace the procfs belongs to*. If the process appears in it under its inner pid (the last
+NSpid entry, 1 for PID 1) with its own start time, the procfs is its namespace's; if it appears
+under its host pid, it is the host's /proc.
 """
 from __future__ import annotations
 
+import os
+
 from ...observe.model import Process, Snapshot
-from ..base import Verdict
+from ..base import Field, Verdict, v_bool
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
@@ -19,13 +33,58 @@ def nspid_text(proc: Process) -> str:
     return "NSpid: " + " ".join(map(str, proc.nspid))
 
 
+def _start_ticks(path: str) -> int | None:
+    """starttime (field 22) of the stat file at *path*, or None if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2:].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+class ProcView:
+    """What /proc looks like from inside a process's mount namespace."""
+
+    def __init__(self, proc: Process, proc_root: str = "/proc") -> None:
+        self.error: str | None = None
+        self.gone = False
+        self.pids: list[int] = []
+        self.shows_as: int | None = None       # the pid under which this procfs lists the process
+        ticks = _start_ticks(f"{proc_root}/{proc.pid}/stat")
+        if ticks is None or (proc.start_ticks and ticks != proc.start_ticks):
+            self.gone = True                   # exited, or its pid now belongs to another process
+            return
+        base = f"{proc_root}/{proc.pid}/root/proc"
+        try:
+            self.pids = sorted(int(e) for e in os.listdir(base) if e.isdigit())
+        except OSError as exc:
+            self.error = exc.strerror or str(exc)
+            return
+        for candidate in dict.fromkeys((proc.pid_in_own_ns, proc.pid)):
+            if candidate in self.pids and _start_ticks(f"{base}/{candidate}/stat") == ticks:
+                self.shows_as = candidate
+                break
+
+
 @register
 class PidOne(ProcessExpectation):
     kind = "pid1"
-    fields = dict(SUBJECT_FIELDS)
+    fields = {
+        **SUBJECT_FIELDS,
+        "own_proc": Field(v_bool, default=False,
+                          doc="the /proc it sees belongs to its own pid namespace (ps inside lists only its tree)"),
+    }
 
     def describe(self) -> str:
-        return f"{self.subject_words[0].upper()}{self.subject_words[1:]} is PID 1 in its own pid namespace"
+        text = f"{self.subject_words[0].upper()}{self.subject_words[1:]} is PID 1 in its own pid namespace"
+        if self.own_proc:
+            text += ", and the /proc it sees lists only that namespace's processes"
+        return text
 
     def grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
@@ -51,8 +110,53 @@ class PidOne(ProcessExpectation):
                 f"{name(proc)} is pid {proc.nspid[-1]} in its own pid namespace ({nspid_text(proc)})",
                 f"{name(proc)} is in a new pid namespace but is pid {proc.nspid[-1]} there, not 1. {who}"
                 f"Make it the first process there: {fix} (a shell in between would be PID 1; use exec).")
-        return self.ok(f"{name(proc)} is PID 1 in pid namespace {proc.ns.get('pid')} ({nspid_text(proc)})",
-                       {"pid": proc.pid, "nspid": list(proc.nspid), "pid_ns": proc.ns.get("pid")})
+        observed = (f"{name(proc)} is PID 1 in pid namespace {proc.ns.get('pid')} ({nspid_text(proc)}: "
+                    f"pid {proc.pid} on the host, 1 inside)")
+        evidence = {"pid": proc.pid, "nspid": list(proc.nspid), "pid_ns": proc.ns.get("pid")}
+        if not self.own_proc:
+            return self.ok(observed, evidence)
+        return self._grade_proc(snap, proc, observed, evidence)
+
+    def _grade_proc(self, snap: Snapshot, proc: Process, observed: str, evidence: dict) -> Verdict:
+        view = ProcView(proc)
+        if view.gone:
+            return self.fail(f"{name(proc)} exited while nstutor was looking",
+                             "The process the snapshot saw has exited; start it again and check once more.")
+        if view.error is not None:
+            return self.fail(observed + f"; its /proc is unreadable ({view.error})",
+                             f"nstutor could not list /proc/{proc.pid}/root/proc: {view.error}"
+                             + ("" if snap.is_root else "; run nstutor with sudo") + ".")
+        mnt = proc.ns.get("mnt")
+        host_mnt = mnt is not None and mnt == snap.host_ns.get("mnt")
+        restart = (f"stop it (kill -KILL {proc.pid}: as PID 1 of its namespace it ignores a plain kill) "
+                   f"and start it again with: unshare --pid --fork --mount-proc {proc.command}")
+        if not view.pids:
+            where = "the host's mount namespace" if host_mnt else f"its mount namespace ({mnt})"
+            inside = ("" if host_mnt else
+                      f" Or mount one now, inside its namespaces: nsenter --target {proc.pid} --pid --mount "
+                      f"mount -t proc proc /proc.")
+            return self.fail(observed + f"; /proc in {where} lists no processes (no procfs is mounted there)",
+                             f"There is no procfs at /proc for {name(proc)}, so ps there shows nothing at all: "
+                             + restart + "." + inside)
+        listed = f"/proc as it sees it lists {len(view.pids)} process{'es' if len(view.pids) != 1 else ''}"
+        if view.shows_as == proc.pid_in_own_ns:
+            return self.ok(observed + f"; {listed}, itself as pid {view.shows_as}",
+                           {**evidence, "proc_pids": view.pids[:50], "proc_count": len(view.pids)})
+        if view.shows_as is not None:
+            whose = f"itself under its host pid {view.shows_as}: it is the host's /proc"
+        else:
+            whose = f"not itself as pid {proc.pid_in_own_ns}: it belongs to another pid namespace"
+        if host_mnt:
+            why = (f"{name(proc)} shares the host's mount namespace, so its /proc is the host's, and ps there "
+                   f"shows every process on the machine. --mount-proc gives it a mount namespace of its own "
+                   f"with a fresh /proc for its pid namespace: {restart}.")
+        else:
+            why = (f"{name(proc)} has its own mount namespace ({mnt}), but the /proc in it belongs to another "
+                   f"pid namespace (a copy of the host's, or one mounted from outside the new pid namespace), "
+                   f"so ps there shows the wrong processes. Mount a "
+                   f"fresh one from inside both namespaces: nsenter --target {proc.pid} --pid --mount "
+                   f"mount -t proc proc /proc (that is what --mount-proc does). Or: {restart}.")
+        return self.fail(observed + f"; {listed}, {whose}", why)
 
     @staticmethod
     def _first_in(snap: Snapshot, proc: Process) -> Process | None:

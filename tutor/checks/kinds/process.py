@@ -136,6 +136,13 @@ class ProcessNamespaces(ProcessExpectation):
 
         if not problems:
             return self.ok("; ".join(observed), evidence)
+        # Namespaces are fixed at start, so the fix is a restart, and the new command line must keep
+        # the namespaces of its own that this check asks for, not only add the missing one: a sleep
+        # started with --uts but without --ipc is restarted with both.
+        for t in self.own:
+            if t not in unshare_types:
+                unshare_types.append(t)
+        unshare_types = [t for t in NS_TYPES if t in unshare_types]
         return self.fail("; ".join(observed), " ".join(problems) + self._fix(proc, unshare_types,
                                                                                nsenter_types, other_pid))
 
