@@ -11,11 +11,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..lessons import Lesson
+from ..lessons.requirements import short_unmet
 
 
 def short_missing(lesson: Lesson) -> list[str]:
     """What is missing, in a word or two per item (the details pane says it in full)."""
-    return ["not root" if req == "root" else f"no {req}" for req in lesson.unmet_requirements()]
+    return [short_unmet(req) for req in lesson.unmet_requirements()]
 
 
 def progress_cell(passed: int, total: int) -> Text:

@@ -65,6 +65,14 @@ def is_met(requirement: str) -> bool:
     return shutil.which(requirement) is not None
 
 
+SHORT = {"root": "not root", "k8s-node": "not a k8s node", "userns": "userns forbidden"}
+
+
+def short_unmet(requirement: str) -> str:
+    """A word or two for a catalog column: 'not root', 'no kubectl'."""
+    return SHORT.get(requirement, f"no {requirement}")
+
+
 def why_unmet(requirement: str) -> str:
     if requirement == "userns":
         return (f"needs unprivileged user namespaces, which this machine forbids ({userns_blocker()}); "
