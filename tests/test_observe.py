@@ -297,3 +297,18 @@ def test_observer_follows_reparenting_and_exit_of_quiet_processes(spawn, uid):
         assert moved.pid == first.pid and moved.ppid != parent.pid
         os.kill(first.pid, 9)
         wait_until(lambda: first.pid not in obs.snapshot().processes, what="the killed sleep to go")
+
+
+def test_a_path_that_now_names_another_netns_is_not_read_under_the_old_inode(netns):
+    """`ip netns del A; ip netns add A` between looking at /run/netns/A and opening it: the reader
+    must not file the new namespace's links under the old inode (nor the host's, nor anyone's)."""
+    a, b = netns("a"), netns("b")
+    sh(f"ip -n {b} link add br0 type bridge")
+    inode_a = os.stat(f"/run/netns/{a}").st_ino
+    stale = NetnsHandle(inode_a, (a,), (), f"/run/netns/{b}", False)     # the path now leads to b
+    problems: list[str] = []
+    seen = read_network([stale], problems)
+    assert inode_a not in seen or (seen[inode_a].links == () and seen[inode_a].error)
+    assert any("changed while nstutor looked" in p for p in problems), problems
+    fresh = NetnsHandle(inode_a, (a,), (), f"/run/netns/{a}", False)
+    assert [l.name for l in read_network([fresh], [])[inode_a].links] == ["lo"]

@@ -19,6 +19,7 @@ that is gone at each snapshot, and `release_missing_named()` does it at once whe
 """
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import threading
@@ -70,6 +71,11 @@ class NetworkReader:
         groups = rtnl.event_groups() if self.persistent else 0
 
         def make(inode: int):
+            # The path was looked at a moment ago; `ip netns add/del` may have changed what it
+            # refers to since. Never file one namespace's sockets under another's inode.
+            here = os.stat("/proc/thread-self/ns/net").st_ino
+            if here != inode:
+                raise OSError(errno.EAGAIN, f"it changed while nstutor looked (net:[{here}], not net:[{inode}])")
             route = rtnl.open_socket(groups)
             try:
                 diag = sockets.open_diag_socket()
