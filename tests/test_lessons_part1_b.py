@@ -20,6 +20,7 @@ import pytest
 
 from conftest import sh, wait_until
 from kinds_process_support import assert_fail, assert_pass, number, wait_proc
+from test_kinds_process_root import host_mount_points
 from tutor.checks.kinds.root import RootDir
 from tutor.observe import take_snapshot
 
@@ -37,11 +38,6 @@ for cmd in sh sleep ls umount; do
   done
 done
 """
-
-
-def host_mount_points() -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f]
 
 
 @pytest.fixture

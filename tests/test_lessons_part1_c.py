@@ -12,7 +12,6 @@ nstutor-cpu-<uid>: nothing here can match a learner's objects.
 """
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import time
@@ -21,6 +20,7 @@ import pytest
 
 from conftest import sh, wait_until
 from kinds_process_support import assert_fail, assert_pass, number, wait_proc
+from test_kinds_process_cgroup import removed, throttled, write
 from tutor.checks.kinds.cgroup import CpuHistory, measure_window
 from tutor.checks.registry import build
 from tutor.observe import take_snapshot
@@ -107,34 +107,12 @@ def limited_cgroup(uid):
     wait_until(lambda: removed(directory), what=f"rmdir {directory}")
 
 
-def write(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def removed(directory: str) -> bool:
-    try:
-        os.rmdir(directory)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return True
-        if exc.errno == errno.EBUSY:
-            return False
-        raise
-    return True
-
-
-def nr_throttled(directory: str) -> int:
-    with open(f"{directory}/cpu.stat") as f:
-        return int(dict(line.split() for line in f if line.strip()).get("nr_throttled", 0))
-
-
 def test_measured_use_is_steady_between_close_snapshots(spawn, uid, limited_cgroup):
     directory = limited_cgroup
     spawn(f"sh -c 'while :; do :; done' busy-{uid}")
     busy, = wait_proc(f"busy-{uid}$")
     write(f"{directory}/cgroup.procs", str(busy))
-    wait_until(lambda: nr_throttled(directory) >= 2, timeout=10, what="the limit to hold the loop back twice")
+    wait_until(lambda: throttled(directory) >= 2, timeout=10, what="the limit to hold the loop back twice")
     name = os.path.basename(directory)
     check = build({"cgroup": {"name": name, "cpu_limit_percent": 10, "members": [f"busy-{uid}$"],
                               "measured": True}})
