@@ -85,7 +85,7 @@ def cmd_check(args) -> int:
                              f"(steps: {', '.join(s.id for s in lesson.steps)})")
         steps = (step,)
     snap = snapshot_for(steps)
-    results = [grade_step(s, snap, probes=not args.no_probe) for s in steps]
+    results = [grade_step(s, snap, probes=not args.no_probe, lesson=lesson) for s in steps]
     passed = all(r.passed for r in results)
     _record_attempts(lesson, results)
     if args.json:
@@ -95,8 +95,8 @@ def cmd_check(args) -> int:
         print(f"{lesson.title}  ({lesson.id})")
         for r in results:
             print(f"  {'PASS' if r.passed else 'FAIL'}  {r.id}: {r.title}")
-            for v in r.failures:
-                print(f"        - {v.message or v.observed}")
+            for text in dict.fromkeys(v.message or v.observed for v in r.failures):   # each reason once
+                print(f"        - {text}")
         print(f"{sum(r.passed for r in results)}/{len(results)} steps pass")
         if not snap.is_root:
             _root_note()

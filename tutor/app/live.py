@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..checks.base import Verdict
-from ..checks.runner import StepResult, grade_expectation
+from ..checks.runner import StepResult, grade_expectation, lab_advice
 from ..lessons import Lesson
 from ..observe import Snapshot
 
@@ -188,5 +188,6 @@ class LiveChecker:
                 else:
                     verdict = self._probe_cache[key]
                 verdicts.append(verdict)
-            results.append(StepResult(step.id, step.title, all(v.passed for v in verdicts), tuple(verdicts)))
+            verdicts = lab_advice(lesson, tuple(verdicts))
+            results.append(StepResult(step.id, step.title, all(v.passed for v in verdicts), verdicts))
         return results, probe

@@ -27,9 +27,12 @@ from ..lessons.cleanup import progress_fraction, run_setup
 
 
 def lab_absent(lesson: Lesson) -> bool:
-    """True when the lesson has a setup and nothing it declares (netns, host links) exists yet."""
+    """True when the lesson has a setup and its lab is not there: a netns of its `lab` is missing,
+    or (without `lab`) nothing its cleanup declares (netns, host links) exists yet."""
     if not lesson.setup:
         return False
+    if lesson.lab:
+        return not all(Path("/run/netns", n).exists() for n in lesson.lab)
     spec = lesson.cleanup or {}
     netns = [Path("/run/netns", str(n)) for n in spec.get("netns", [])]
     links = [Path("/sys/class/net", str(n)) for n in spec.get("links", [])]

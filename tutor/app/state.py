@@ -57,7 +57,8 @@ class StepState:
     def failures(self) -> list[str]:
         if self.result is None or self.result.passed:
             return []
-        return [failure_text(v) for v in self.result.failures]
+        # several expectations can fail for one reason (the same missing netns): say it once
+        return list(dict.fromkeys(failure_text(v) for v in self.result.failures))
 
     @property
     def hints(self) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """Grade a lesson's steps against a snapshot."""
 from __future__ import annotations
 
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..observe import Snapshot, take_snapshot
 from .base import Expectation, Verdict
@@ -40,9 +41,32 @@ def grade_expectation(exp: Expectation, snap: Snapshot, *, probes: bool = True) 
                        "nstutor could not grade this expectation; please report it with `nstutor snapshot --json`.")
 
 
-def grade_step(step, snap: Snapshot, *, probes: bool = True) -> StepResult:
+def grade_step(step, snap: Snapshot, *, probes: bool = True, lesson=None) -> StepResult:
+    """Grade every expectation of *step*. With *lesson*, a namespace its setup builds (its `lab`)
+    that is missing is explained as "the lab is not built", not as something to make by hand."""
     verdicts = tuple(grade_expectation(e, snap, probes=probes) for e in step.expectations)
+    if lesson is not None:
+        verdicts = lab_advice(lesson, verdicts)
     return StepResult(step.id, step.title, all(v.passed for v in verdicts), verdicts)
+
+
+_NO_NETNS = re.compile(r"there is no network namespace (\S+?)[:,]")
+
+
+def lab_advice(lesson, verdicts: tuple[Verdict, ...]) -> tuple[Verdict, ...]:
+    if not lesson.lab:
+        return verdicts
+    missing = {}
+    for i, v in enumerate(verdicts):
+        match = None if v.passed else _NO_NETNS.search(v.message or "")
+        if match and match.group(1) in lesson.lab:
+            missing[i] = match.group(1)
+    if not missing:
+        return verdicts
+    names = sorted(set(missing.values()), key=lesson.lab.index)
+    message = (f"the lesson's lab is not built (no {', '.join(names)}): press b in the app, "
+               f"or run: sudo nstutor setup {lesson.id}")
+    return tuple(replace(v, message=message) if i in missing else v for i, v in enumerate(verdicts))
 
 
 def needs_cpu_rate(steps) -> bool:

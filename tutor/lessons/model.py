@@ -44,6 +44,7 @@ class Lesson:
     requires: tuple[str, ...] = ()  # tools on PATH, "root" or "k8s-node" (see requirements.py)
     cleanup: Mapping[str, Any] = field(default_factory=dict)
     setup: str = ""                 # shell run by `nstutor setup` / verify-lesson (trusted lessons only)
+    lab: tuple[str, ...] = ()       # the netns that setup builds (a missing one means: build the lab)
     summary: str = ""
     content_hash: str = ""          # sha256 of the file, so progress notices a changed lesson
     trusted: bool = False           # shipped with nstutor (may run its shell snippets)

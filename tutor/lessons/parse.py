@@ -19,7 +19,7 @@ from ..checks.base import SpecError
 from ..checks.registry import build
 from .model import Lesson, Problem, Step
 
-FRONT_KEYS = {"id", "title", "minutes", "requires", "cleanup", "setup", "summary"}
+FRONT_KEYS = {"id", "title", "minutes", "requires", "cleanup", "setup", "lab", "summary"}
 REQUIRED_FRONT = ("id", "title", "minutes")
 STEP_KEYS = {"id", "title", "expect", "hint", "hints", "solution", "explain"}
 CLEANUP_KEYS = {"netns", "links", "processes", "cgroups", "paths", "mounts", "script"}
@@ -100,6 +100,7 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
         requires=tuple(str(r) for r in requires) if isinstance(requires, list) else (),
         cleanup=front.get("cleanup") if isinstance(front.get("cleanup"), dict) else {},
         setup=str(front.get("setup") or ""),
+        lab=tuple(str(n) for n in front.get("lab") or ()) if isinstance(front.get("lab"), list) else (),
         summary=str(front.get("summary") or ""),
         content_hash=hashlib.sha256(raw).hexdigest(),
         trusted=trusted,
@@ -142,6 +143,11 @@ def _check_front(front: dict, path: Path, problem) -> None:
         problem(1, "'requires' must be a list of command names (or 'root'), e.g. [ip, unshare]")
     if match and "id" in front and str(front["id"]) != match.group(2):
         problem(1, f"the id '{front['id']}' does not match the file name (expected '{match.group(2)}')")
+    if "lab" in front:
+        if not (isinstance(front["lab"], list) and all(isinstance(n, str) for n in front["lab"])):
+            problem(1, "'lab' must be the list of network namespaces the setup builds, e.g. [node1, node2]")
+        elif not front.get("setup"):
+            problem(1, "'lab' names what the setup builds, but this lesson has no 'setup'")
     cleanup = front.get("cleanup")
     if cleanup is not None:
         if not isinstance(cleanup, dict):
