@@ -247,10 +247,10 @@ POD_FOCUS = Focus(processes=({"comm": "pause"}, {"cmdline": "app-a"}, "^sleep 10
 
 
 # =============================================================== the list of views
-def test_views_are_seven_with_one_key_each_topology_first():
-    assert [v.key for v in VIEWS] == ["1", "2", "3", "4", "5", "6", "7"]
+def test_views_are_eight_with_one_key_each_topology_first():
+    assert [v.key for v in VIEWS] == ["1", "2", "3", "4", "5", "6", "7", "8"]
     assert [v.name for v in VIEWS] == ["topology", "namespaces", "network", "bridges", "routes", "neighbours",
-                                       "processes"]
+                                       "processes", "isolation"]
     assert views.view_for_key("1").name == "topology" and views.view_for_key("9") is None
     for v in VIEWS:
         assert v.title and callable(v.render)

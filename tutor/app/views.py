@@ -633,7 +633,13 @@ VIEWS: tuple[View, ...] = (
     View("5", "routes", "Routes", _table_view("routes", routes_table)),
     View("6", "neighbours", "Neighbours & fdb", _table_view("neighbours", neighbours_table)),
     View("7", "processes", "Processes", render_processes_view),
+    View("8", "isolation", "Isolation", lambda *args: _isolation_view(*args)),
 )
+
+
+def _isolation_view(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
+    from .isolation_view import isolation_table
+    return _table_view("isolation", isolation_table)(snap, previous, focus, width)
 
 
 def view_for_key(key: str) -> View | None:
