@@ -49,7 +49,7 @@ def test_process_shared_with_and_private_from(spawn, uid):
 
     # joined only uts: the ipc namespace is the host's, not the holder's
     assert_fail({"process": {"cmdline": f"^sleep {m}$", "shared_with": {"process": other, "types": ["ipc"]}}},
-                f"has its own ipc namespace ({host_inode('ipc')}); 'sleep {n}' (pid {holder})'s is "
+                f"is still in the host's ipc namespace ({host_inode('ipc')}); 'sleep {n}' (pid {holder})'s is "
                 f"{ns_inode(holder, 'ipc')}",
                 f"nsenter --ipc=/proc/{holder}/ns/ipc sleep {m}")
     assert_fail({"process": {"cmdline": f"^sleep {m}$", "private_from": {"process": other, "types": ["uts"]}}},
@@ -69,7 +69,7 @@ def test_process_selector_none_or_several(spawn, uid):
     spawn(f"sleep {n}")
     a, b = wait_proc(f"^sleep {n}$", count=2)
     assert_fail({"process": {"cmdline": f"^sleep {n}$"}}, "2 processes match", f"(pid {a})", f"(pid {b})",
-                f"kill {b}")
+                f"kill {a}")
 
 
 # --------------------------------------------------------------- lesson 5: pid1

@@ -88,13 +88,13 @@ def test_pod_member_that_did_not_join_the_net_namespace(spawn, uid, start_pause)
     fix = (f"nsenter --net=/proc/{pause}/ns/net --ipc=/proc/{pause}/ns/ipc --uts=/proc/{pause}/ns/uts "
            f"unshare --mount --pid --fork sleep {c}")
     v = assert_fail({"pod": pod},
-                    f"'sleep {c}' (pid {pc}) has its own net namespace ({host_inode('net')}); "
+                    f"'sleep {c}' (pid {pc}) is still in the host's net namespace ({host_inode('net')}); "
                     f"the pause's is {ns_inode(pause, 'net')}", f"kill {pc}", fix)
     assert "ipc namespace" not in v.message and "uts namespace" not in v.message
     # the DESIGN's example message, from the process kind
     assert_fail({"process": {"cmdline": f"^sleep {c}$",
                              "shared_with": {"process": pause_selector(uid), "types": ["net"]}}},
-                f"has its own net namespace ({host_inode('net')}); ", f"(pid {pause})'s is {ns_inode(pause, 'net')}",
+                f"is still in the host's net namespace ({host_inode('net')}); ", f"(pid {pause})'s is {ns_inode(pause, 'net')}",
                 f"nsenter --net=/proc/{pause}/ns/net")
 
 

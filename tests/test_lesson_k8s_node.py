@@ -130,7 +130,7 @@ def test_a_container_outside_the_pods_network(lesson, pod, spawn, tmp_path):
                          what="the nginx step to pass")
     assert not results["pod"].passed
     text = messages(results["pod"])
-    assert f"(pid {netshoot}) has its own net namespace" in text and f"nsenter --net=/proc/{pause}/ns/net" in text
+    assert f"(pid {netshoot}) is still in the host's net namespace" in text and f"nsenter --net=/proc/{pause}/ns/net" in text
     assert f"kill {pause}" not in text and "stop them" not in text
     assert not results["localhost"].passed
     assert "80 is listening, but in netns" in messages(results["localhost"])

@@ -44,3 +44,21 @@ def test_a_bridge_that_is_down_is_named_instead_of_the_default_route(netns, link
     verdict = fails({"reachable": {"from": "host", "to": f"{net}.2"}})
     assert f"{uid}br has {net}.1/24" in verdict.message and "drops its route to that subnet" in verdict.message
     assert f"ip link set {uid}br up" in verdict.message
+
+
+def test_the_hosts_own_interfaces_are_never_suggested_for_a_move(netns, links, uid):
+    """A link of the right name that the host uses (its uplink) is never to be moved into a lesson
+    namespace; a fresh, unused veth end in the host is."""
+    from tutor.observe import take_snapshot
+    snap = take_snapshot()
+    host = next(ns for ns in snap.netns.values() if ns.is_host)
+    used = next((r.dev for r in host.routes if r.dst == "default" and r.dev), None)
+    if used is None:
+        pytest.skip("the host has no default route to protect here")
+    c1 = netns("c")
+    verdict = fails({"link": {"dev": f"{c1}/{used}"}})
+    assert f"link set {used} netns" not in verdict.message, verdict.message
+    links.append(f"{uid}h")
+    sh(f"ip link add {uid}h type veth peer name {uid}p netns {c1}")
+    verdict = fails({"link": {"dev": f"{c1}/{uid}h"}})
+    assert f"ip link set {uid}h netns {c1}" in verdict.message

@@ -104,9 +104,10 @@ def pick(snap: Snapshot, selector: Any, role: str = "",
         shown = ", ".join(name(p) for p in matches[:5]) + (" ..." if len(matches) > 5 else "")
         return Pick(None,
                     f"{lead}{len(matches)} processes match ({who}): {shown}",
-                    f"{lead}nstutor needs exactly one process {detail}. If the others are leftovers of an "
-                    f"earlier try, stop them (kill {' '.join(str(p.pid) for p in matches[1:6])}); otherwise "
-                    f"make the pattern more precise (anchor it: '^sleep 1001$'). See them: {find_command(sel)}")
+                    f"{lead}nstutor needs exactly one process {detail}, and there are {len(matches)}. The older "
+                    f"ones are probably left over from an earlier try: stop them "
+                    f"(kill {' '.join(str(p.pid) for p in matches[:-1][:5])}) and keep the newest "
+                    f"({name(matches[-1])}), or stop them all and start again. See them: {find_command(sel)}")
     # None: say what came close, so a typo or an exited process is obvious.
     zombies = select(snap, {**sel, "zombie": True})
     zombies = [p for p in zombies if p.is_zombie]

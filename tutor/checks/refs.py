@@ -218,8 +218,7 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
         return blocked
     elsewhere = [(other, link) for other, link in find_links(snap, name) if other.inode != ns.inode]
     observed = f"{where(ns)} has {link_names(ns)}"
-    movable = [(other, link) for other, link in elsewhere
-               if link.kind not in NETNS_LOCAL_KINDS and name != "lo" and (link.kind == "veth" or other.is_host)]
+    movable = [(other, link) for other, link in elsewhere if _safe_to_move(other, link)]
     if movable:
         other, _ = movable[0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
@@ -232,6 +231,23 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
                        f"{'has' if len(elsewhere) == 1 else 'have'} one, but each network namespace needs "
                        f"its own)" + (f": {make}" if make else f"; {where(ns)} has {link_names(ns)}"))
     return Missing(observed, f"{where(ns)} has no interface {name}; it has {link_names(ns)}")
+
+
+MOVABLE_KINDS = ("veth", "macvlan", "ipvlan", "dummy")
+
+
+def _safe_to_move(ns: NetNS, link: Link) -> bool:
+    """Would `ip link set LINK netns ...` be sound advice? Only for the kinds a lesson makes and
+    moves, and, in the host, never for a link the host uses: one with an address (other than
+    link-local) or a route. A machine's own eth0 (hardware, or a veth when the VM is itself a
+    container) must never be sent into a lesson's namespace: that would cut the machine off."""
+    if link.name == "lo" or link.kind in NETNS_LOCAL_KINDS or link.kind not in MOVABLE_KINDS:
+        return False
+    if not ns.is_host:
+        return True
+    has_address = any(a.dev == link.name and not a.cidr.lower().startswith("fe80:") for a in ns.addresses)
+    has_route = any(r.dev == link.name for r in ns.routes if r.table == 254 and not r.dst.lower().startswith("fe80:"))
+    return not (has_address or has_route)
 
 
 def netns_arg(ns: NetNS) -> str:

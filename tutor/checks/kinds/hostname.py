@@ -53,9 +53,9 @@ class Hostname(ProcessExpectation):
                                  f"{name(proc)} is in the host's uts namespace, whose hostname is {inside!r}. "
                                  f"Give it its own (kill {proc.pid}; unshare --uts {proc.command}), "
                                  f"then set the name inside: nsenter --target <its pid> --uts hostname {self.hostname}")
-            return self.fail(observed,
-                             f"The hostname in its uts namespace is {inside!r} (a new uts namespace starts "
-                             f"with a copy of the host's name), expected {self.hostname!r}: {set_inside}")
+            why = (" (a new uts namespace starts with a copy of the host's name)" if inside == host_name else "")
+            return self.fail(observed, f"The hostname in its uts namespace is {inside!r}{why}, expected "
+                                       f"{self.hostname!r}: {set_inside}")
         if self.host_unchanged:
             if host_name is None:
                 return self.fail(observed, "nstutor could not read the host's hostname to compare with.")

@@ -141,7 +141,8 @@ class Pod(Expectation):
             if mine is None:
                 out.append(unreadable(proc, t, snap) + ".")
             elif theirs is not None and mine != theirs:
-                out.append(f"{name(proc)} has its own {t} namespace ({mine}); the pause's is {theirs}.")
+                where = "is still in the host's" if mine == snap.host_ns.get(t) else "has its own"
+                out.append(f"{name(proc)} {where} {t} namespace ({mine}); the pause's is {theirs}.")
         for t in self.private:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
             if mine is None:

@@ -114,9 +114,14 @@ class ProcessNamespaces(ProcessExpectation):
                 if mine is None or theirs is None:
                     problems.append(unreadable(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine != theirs:
-                    problems.append(f"{name(proc)} has its own {t} namespace ({mine}); "
+                    where = ("is still in the host's" if mine == snap.host_ns.get(t) else "has its own")
+                    problems.append(f"{name(proc)} {where} {t} namespace ({mine}); "
                                     f"{name(other.proc)}'s is {theirs}.")
                     nsenter_types.append(t)
+            if nsenter_types:
+                # The restart must join every namespace the check asks to share, not only the
+                # missing ones: the new process starts with none of the old one's.
+                nsenter_types = list(self.shared_with["types"])
         if self.private_from:
             other = pick(snap, self.private_from["process"], "the process to differ from")
             if other.proc is None:

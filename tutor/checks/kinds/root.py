@@ -135,7 +135,7 @@ class RootDir(ProcessExpectation):
         detach = "" if self.old_root == "any" else "umount -l /old && "
         recipe = (f"unshare --mount sh -c 'mount --bind {d} {d} && mount -t proc proc {d}/proc && cd {d} && "
                   f"pivot_root . old && {detach}exec {proc.command}' (the new root needs the directories old "
-                  f"and proc, and {program}{' and umount' if detach else ''} with their libraries)")
+                  f"and proc, and {program}{', umount' if detach else ''} and sh, each with its libraries)")
         if mnt is None:
             return self.fail(f"{name(proc)}: mount namespace unreadable", unreadable(proc, "mnt", snap) + ".")
         if mnt == host_mnt:
