@@ -129,3 +129,18 @@ def test_cleanup_removes_declared_objects(tmp_path, uid, spawn):
     assert log.ok, log.errors
     assert not marked.exists() and not Path(f"/run/netns/{uid}c").exists()
     assert proc.wait(timeout=5) is not None
+
+
+def test_cleanup_removes_a_cgroup_made_on_the_wrong_filesystem(uid):
+    """The v2 command on a v1/hybrid host makes a plain directory (with plain files) on the tmpfs at
+    /sys/fs/cgroup; the lesson's cleanup must remove it as well."""
+    from tutor.lessons.cleanup import filesystem_of, remove_cgroup
+    if filesystem_of(Path("/sys/fs/cgroup")) != "tmpfs":
+        pytest.skip("/sys/fs/cgroup is not a tmpfs here (cgroup v2): the mistake cannot be made")
+    stray = Path(f"/sys/fs/cgroup/nstutor-{uid}")
+    stray.mkdir()
+    (stray / "cpu.max").write_text("100000 1000000\n")
+    log = ActionLog()
+    remove_cgroup(f"nstutor-{uid}", log)
+    assert log.ok, log.errors
+    assert not stray.exists()

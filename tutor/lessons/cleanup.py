@@ -184,11 +184,30 @@ def cgroup_dirs(name: str) -> list[Path]:
     return out
 
 
+def filesystem_of(path: Path) -> str:
+    """The type of the filesystem *path* is on (from the mount table: the longest mount point above it)."""
+    best, fstype = "", ""
+    target = str(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4].replace("\\040", " ")
+            sep = fields.index("-")
+            if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                best, fstype = point, fields[sep + 1]
+    return fstype
+
+
 def remove_cgroup(name: str, log: ActionLog) -> None:
     if SAFE_MARK not in name:
         log.errors.append(f"refusing to remove cgroup {name!r}: lesson cgroups must contain '{SAFE_MARK}'")
         return
     for path in cgroup_dirs(name):
+        if filesystem_of(path) not in ("cgroup", "cgroup2"):
+            # e.g. the v2 command typed on a v1/hybrid host: mkdir made a plain directory on the
+            # tmpfs at /sys/fs/cgroup, and echo made plain files in it. Not a cgroup: remove it.
+            remove_path(str(path), log)
+            continue
         # children first (rmdir only works on empty cgroups)
         for child in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
             _rmdir(child, log)
