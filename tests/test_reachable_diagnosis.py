@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from conftest import sh
+from conftest import sh, wait_until
 from test_kinds_network import fails
 
 pytestmark = pytest.mark.needs_root
@@ -62,3 +62,17 @@ def test_the_hosts_own_interfaces_are_never_suggested_for_a_move(netns, links, u
     sh(f"ip link add {uid}h type veth peer name {uid}p netns {c1}")
     verdict = fails({"link": {"dev": f"{c1}/{uid}h"}})
     assert f"ip link set {uid}h netns {c1}" in verdict.message
+
+
+def test_a_down_end_is_named_instead_of_no_route(netns, uid):
+    red, blue = netns("r"), netns("b")
+    net = subnet()
+    sh(f"ip link add veth0 netns {red} type veth peer name veth1 netns {blue}")
+    sh(f"ip -n {red} addr add {net}.2/24 dev veth0 && ip -n {blue} addr add {net}.3/24 dev veth1")
+    verdict = fails({"reachable": {"from": red, "to": f"{net}.3"}})        # both ends still DOWN
+    assert f"veth0 has {net}.2/24, but" in verdict.message and "no route to that subnet" in verdict.message
+    assert f"ip -n {red} link set veth0 up" in verdict.message
+    sh(f"ip -n {red} link set veth0 up && ip -n {blue} link set veth1 up && ip -n {red} addr del {net}.2/24 dev veth0")
+    wait_until(lambda: "fe80::" in sh(f"ip -n {red} addr show dev veth0").stdout, what="veth0's link-local address")
+    verdict = fails({"address": {"dev": f"{red}/veth0", "cidr": f"{net}.2/24"}})
+    assert "(it has no address)" in verdict.message                       # fe80:: is not counted

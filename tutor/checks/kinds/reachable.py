@@ -342,6 +342,11 @@ class ReachableExpectation(Expectation):
         if not local:
             route = _route_to(src, target)
             if route is None:
+                down = _down_link_for_subnet(snap, src, target)
+                if down is not None:
+                    return self.fail(f"{where(src)} has no route to {self.to}",
+                                     f"{where(src)}'s {down[0].name} has {down[1]}, but {why_not_up(snap, src, down[0])}; "
+                                     f"until it is up the kernel keeps no route to that subnet")
                 return self.fail(f"{where(src)} has no route to {self.to}",
                                  f"{where(src)} has no route to {self.to} ({owner_cidr} is on {owner_dev} in "
                                  f"{where(owner_ns)}): give {where(src)} an address on that subnet, or a route "
