@@ -233,3 +233,10 @@ def test_uid_map(spawn, uid):
     wait_proc(f"^sleep {j}$")
     assert_fail({"uid_map": {"cmdline": f"^sleep {j}$", "outside": "owner"}},
                 f"the host's user namespace ({host_inode('user')})", f"unshare --user --map-root-user sleep {j}")
+
+
+def test_a_typo_in_the_command_gets_a_did_you_mean(spawn, uid):
+    n = number(uid, 1001)
+    spawn(f"sleep {n}9")                        # one digit too many
+    wait_proc(f"^sleep {n}9$")
+    assert_fail({"process": {"cmdline": f"^sleep {n}$"}}, f"Did you mean 'sleep {n}9'?")

@@ -14,6 +14,7 @@ namespace facts and the commands that messages suggest.
 """
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 from dataclasses import dataclass
@@ -126,10 +127,26 @@ def pick(snap: Snapshot, selector: Any, role: str = "",
         elif by_comm:
             near = (f" There is a process named {sel['comm']!r} ({name(by_comm[0])}), "
                     f"but its command line does not match {sel['cmdline']!r}.")
+    if not near and "cmdline" in sel:
+        close = _close_commands(snap, str(sel["cmdline"]))
+        if close:
+            near = f" Did you mean {' or '.join(repr(c) for c in close)}? Its command line must match exactly."
     blind = "" if snap.is_root else " (nstutor is not running as root, so it may not see every process: use sudo)"
     return Pick(None,
                 f"{lead}no running process {detail}{blind}",
-                f"{lead}start it first (see the lesson's commands), then look for it: {find_command(sel)}.{near}")
+                f"{lead}no process {detail} is running: start it first (see the lesson's commands), then look "
+                f"for it: {find_command(sel)}.{near}")
+
+
+def _close_commands(snap: Snapshot, pattern: str) -> list[str]:
+    """Running command lines that look like a typo of the literal one *pattern* wants ('^sleep 1003$')."""
+    literal = re.sub(r"\\(.)", r"\1", pattern.strip("^$"))
+    if not literal or any(ch in literal for ch in "[]()*+?|{}"):
+        return []
+    first = literal.split()[0] if literal.split() else ""
+    commands = {p.command for p in snap.processes.values()
+                if not p.is_zombie and p.command.split()[:1] == [first]}
+    return difflib.get_close_matches(literal, sorted(commands), n=2, cutoff=0.8)
 
 
 # --------------------------------------------------------------- namespace helpers
