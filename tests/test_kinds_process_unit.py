@@ -157,7 +157,7 @@ def test_cgroup_v2_commands_and_measure():
     failed(item, snap(busy, cgroups=v2({})), "mkdir /sys/fs/cgroup/nstutor-cpu",
            "echo +cpu > /sys/fs/cgroup/cgroup.subtree_control", "echo '100000 1000000' > /sys/fs/cgroup/nstutor-cpu/cpu.max")
     failed(item, snap(busy, cgroups=v2({"/nstutor-cpu": (None, 100000)})), "has no CPU limit yet",
-           "echo '10000 100000' > /sys/fs/cgroup/nstutor-cpu/cpu.max")
+           "echo '100000 1000000' > /sys/fs/cgroup/nstutor-cpu/cpu.max")
     outside = proc(80, "python3 busy.py", comm="python3", cgroup="/user.slice", cpu_percent=99.0)
     failed(item, snap(outside, cgroups=v2({"/nstutor-cpu": (100000, 1000000)})), "is in cgroup /user.slice",
            "echo 80 > /sys/fs/cgroup/nstutor-cpu/cgroup.procs")

@@ -191,7 +191,7 @@ class CgroupCpu(Expectation):
             elif limit.quota_us is None:
                 observed.append(f"{self.path}: no limit (quota max, period {limit.period_us} us, v{version})")
                 problems.append(f"{self.path} has no CPU limit yet. Set it: "
-                                f"{self._limit_cmd(version, directory, limit.period_us)}")
+                                f"{self._limit_cmd(version, directory, SUGGESTED_PERIOD_US)}")
             else:
                 observed.append(f"{self.path}: {limit.percent:g}% of a CPU (quota {limit.quota_us} / "
                                 f"period {limit.period_us} us, v{version})")
@@ -258,5 +258,6 @@ class CgroupCpu(Expectation):
                                     f"limit: is the busy loop running (a sleeping process uses nothing)? "
                                     f"Check with: top -p {','.join(str(p.pid) for p in members)}")
         if problems:
-            return self.fail("; ".join(observed), " ".join(problems))
+            # one problem per line: some end in a command, and a full stop would end up in the paste
+            return self.fail("; ".join(observed), "\n".join(problems))
         return self.ok("; ".join(observed), evidence)
