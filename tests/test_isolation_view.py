@@ -51,3 +51,20 @@ def test_isolation_view_of_a_quiet_machine_says_what_is_absent():
     text = shown(take_snapshot())
     assert "HOSTNAMES" in text and "(host)" in text
     assert "CPU LIMITS" in text
+
+
+def test_a_pivot_root_shows_as_a_root(spawn, uid, tmp_path):
+    """After pivot_root, readlink /proc/PID/root says "/": the view reads the namespace's mount table."""
+    import shutil
+    root = tmp_path / "nstutor-root"
+    for d in ("bin", "old", "lib", "lib64", "usr"):
+        (root / d).mkdir(parents=True)
+    n = number(uid, 12)
+    spawn(f"unshare --mount --propagation private sh -c 'mount --bind {root} {root} && cd {root} && "
+          f"mount --rbind /usr usr && mount --rbind /lib lib && mount --rbind /lib64 lib64 && "
+          f"cp /bin/sleep bin/ && pivot_root . old && exec /bin/sleep {n}'", shell=True)
+    pid, = wait_proc(f"^/bin/sleep {n}$")
+    text = " ".join(shown(take_snapshot(), Focus(processes=(f"^/bin/sleep {n}$",))).split())
+    assert f"▸ pid {pid} /bin/sleep {n}: / is {root} of" in text, text
+    assert "[kdevtmpfs]" not in text
+    shutil.rmtree(root, ignore_errors=True)

@@ -44,12 +44,23 @@ def isolation_table(snap: Snapshot, res: Resolved, focus: Focus):
         if proc.root not in (None, "/") and not proc.is_zombie and proc.pid in shown:
             rows.append(Row(("root", proc.pid), (f"pid {proc.pid}", f"{proc.comm}: / is {proc.root}"),
                             focus=proc.pid in res.pids))
+    # pivot_root: inside its own mount namespace the process's / is "/", so readlink shows nothing;
+    # the mount table tells: its "/" mount is another directory than the host's.
+    host_root = _root_mount(snap, snap.host_ns.get("mnt"))
+    for m in textview.mount_rows(snap):
+        root = _root_mount(snap, m.inode)
+        if (m.is_host or root is None or host_root is None or root == host_root or m.pid is None
+                or _kernel_thread(m.command)):
+            continue
+        rows.append(Row(("pivot", m.inode), (f"pid {m.pid}", f"{m.command}: / is {root[1]} of {root[0]} "
+                                                                f"(pivot_root, mnt {m.inode})"),
+                        focus=ns_focus("mnt", m.inode) or m.pid in res.pids))
     sections.append(Section("roots", "ROOTS (processes whose / is not the host's: chroot, pivot_root)",
                             tuple(rows[:20]), empty="(every process sees the host's /)"))
 
     rows = []
     for m in textview.mount_rows(snap):
-        if m.is_host or not (m.added or ns_focus("mnt", m.inode)):
+        if m.is_host or not (m.added or ns_focus("mnt", m.inode)) or _kernel_thread(m.command):
             continue
         focused = ns_focus("mnt", m.inode)
         who = f"pid {m.pid} {m.command}" if m.pid is not None else "no process"
@@ -95,6 +106,19 @@ def isolation_table(snap: Snapshot, res: Resolved, focus: Focus):
 
     return Table(("", ""), "ll", tuple(sections), max_col=(24,), min_col=(8,),
                  caption="What each process is given besides the network: hostname, root, mounts, IPC, ids, CPU")
+
+
+def _kernel_thread(command: str) -> bool:
+    """kdevtmpfs and friends run in a mount namespace of their own: not a container, not shown."""
+    return command.startswith("[")
+
+
+def _root_mount(snap: Snapshot, mnt_inode) -> tuple[str, str] | None:
+    """(source, directory) of the mount at / in a mount namespace's table."""
+    for mount in snap.mounts.get(mnt_inode, ()):
+        if mount.target == "/":
+            return mount.source, mount.root or "/"
+    return None
 
 
 def _roots_worth_showing(snap: Snapshot) -> set[int]:
