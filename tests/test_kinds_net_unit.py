@@ -186,7 +186,7 @@ def test_route_match_and_mismatch():
 def test_listening_elsewhere_names_the_netns():
     c1 = NetNS(RED, ("c1",), (), False, sockets=(Socket("tcp", socket.AF_INET, "0.0.0.0", 8081, 1, "LISTEN"),))
     v = grade({"listening": {"port": 8081}}, snap(host(), c1))
-    assert not v.passed and v.message.startswith("8081 is listening, but in netns c1, not in the host's")
+    assert not v.passed and v.message.startswith("8081 is listening in netns c1, but not in the host's")
     v = grade({"listening": {"netns": "c1", "port": 8081, "proto": "udp"}}, snap(host(), c1))
     assert not v.passed and "open for tcp, not udp" in v.message
     v = grade({"listening": {"netns": "c1", "port": 8081, "ip": "10.0.0.1"}}, snap(host(), c1))

@@ -411,7 +411,7 @@ def test_listening_tcp_where_and_by_whom(netns, spawn, uid):
     assert v.evidence["ip"] == "0.0.0.0"
     if f":{port} " not in sh("ss -Hltn").stdout:        # the host does not happen to use this port
         v = fails({"listening": {"port": port}})
-        assert v.message.startswith(f"{port} is listening, but in netns {c1}, not in the host's")
+        assert v.message.startswith(f"{port} is listening in netns {c1}, but not in the host's")
     v = fails({"listening": {"netns": c1, "port": port, "proto": "udp"}})
     assert v.message == f"port {port} is open for tcp, not udp, in {c1}"
     v = fails({"listening": {"netns": c1, "port": port, "process": {"cmdline": f"other-{uid}"}}})

@@ -133,7 +133,7 @@ def test_a_container_outside_the_pods_network(lesson, pod, spawn, tmp_path):
     assert f"(pid {netshoot}) is still in the host's net namespace" in text and f"nsenter --net=/proc/{pause}/ns/net" in text
     assert f"kill {pause}" not in text and "stop them" not in text
     assert not results["localhost"].passed
-    assert "80 is listening, but in netns" in messages(results["localhost"])
+    assert "80 is listening in netns" in messages(results["localhost"])
 
 
 def test_a_container_without_its_own_mount_and_pid(lesson, pod):

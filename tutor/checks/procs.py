@@ -102,6 +102,7 @@ def pick(snap: Snapshot, selector: Any, role: str = "",
     if len(matches) == 1:
         return Pick(matches[0])
     if len(matches) > 1:
+        matches = sorted(matches, key=lambda p: (p.start_ticks, p.pid))     # oldest first (pids wrap)
         shown = ", ".join(name(p) for p in matches[:5]) + (" ..." if len(matches) > 5 else "")
         return Pick(None,
                     f"{lead}{len(matches)} processes match ({who}): {shown}",

@@ -175,7 +175,7 @@ def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
     if len(inodes) > 1:
         listing = "; ".join(f"{select.name(p)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
         return Missing(f"{len(procs)} processes match, in different network namespaces: {listing}",
-                       f"more than one {what} is running and they are in different network namespaces; "
+                       f"more than one process ({what.removeprefix('a process ')}) is running and they are in different network namespaces; "
                        f"stop the ones you do not mean (kill PID), then check again.")
     inode = inodes.pop()
     ns = snap.netns.get(inode)

@@ -123,11 +123,15 @@ class ListeningExpectation(Expectation):
         if elsewhere:
             other = elsewhere[0]
             place = "in the host's netns" if other.is_host else f"in netns {where(other)}"
+            # Never "stop it": that server may be another step's (a port belongs to one netns, and a
+            # lesson can want the same port open in two of them).
             if ns.is_host:
-                return (f"{self.port} is listening, but {place}, not in the host's: stop it there and start the "
-                        f"server from a shell on the host itself (not under ip netns exec or nsenter)")
-            return (f"{self.port} is listening, but {place}, not in {_where_host(ns)}: stop it there and start "
-                    f"the server inside {where(ns)}" + (f" ({_run_in(ns)} ...)" if _run_in(ns) else ""))
+                return (f"{self.port} is listening {place}, but not in the host's (each network namespace "
+                        f"has its own ports): start a server from a shell on the host itself (not under "
+                        f"ip netns exec or nsenter)")
+            return (f"{self.port} is listening {place}, but not in {_where_host(ns)} (each network namespace "
+                    f"has its own ports): start a server inside {where(ns)}"
+                    + (f" ({_run_in(ns)} ...)" if _run_in(ns) else ""))
         if ns.error and not ns.sockets:
             return f"nstutor could not read the sockets of {where(ns)} ({ns.error}); run it as root (sudo)."
         if self.proto == "udp":
