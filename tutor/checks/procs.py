@@ -15,8 +15,10 @@ namespace facts and the commands that messages suggest.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shlex
+import shutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -174,6 +176,42 @@ def unshare_cmd(types: list[str], command: str) -> str:
 def nsenter_cmd(pid: int, types: list[str], command: str) -> str:
     opts = [f"--{NSENTER_OPTION[t]}=/proc/{pid}/ns/{t}" for t in types]
     return " ".join(["nsenter", *opts, command])
+
+
+def kill_cmd(proc: Process) -> str:
+    """How to stop a process: PID 1 of a pid namespace ignores signals it has no handler for (a
+    plain kill, SIGTERM, included) when they come from outside, so a container's first process
+    usually needs SIGKILL."""
+    if len(proc.nspid) > 1 and proc.nspid[-1] == 1:
+        return (f"with kill -KILL {proc.pid} (it is PID 1 of its pid namespace, so it ignores a plain "
+                f"kill {proc.pid})")
+    return f"(kill {proc.pid})"
+
+
+def _runnable(command: str) -> bool:
+    """Can this command line be typed again as it is? Not when its argv[0] was renamed with
+    `exec -a app-a ...`, or was a relative path: then only the lesson's own command will do."""
+    try:
+        program = shlex.split(command)[0]
+    except (ValueError, IndexError):
+        return False
+    return os.path.isfile(program) if "/" in program else shutil.which(program) is not None
+
+
+def restart_advice(proc: Process, unshare_types: list[str], nsenter_types: list[str], nsenter_pid: int | None) -> str:
+    """' Stop it (...) and start it again with: CMD': namespaces are fixed when a process starts,
+    so the fix is a restart with the right unshare/nsenter in front."""
+    prefix = ""
+    if nsenter_types and nsenter_pid is not None:
+        prefix = nsenter_cmd(nsenter_pid, nsenter_types, "").strip()
+    if unshare_types:
+        prefix = f"{prefix} {unshare_cmd(unshare_types, '').strip()}".strip()
+    stop = f" Stop it {kill_cmd(proc)}"
+    if not prefix:
+        return f"{stop} and start it again as the lesson shows."
+    if _runnable(proc.command):
+        return f"{stop} and start it again with: {prefix} {proc.command}"
+    return f"{stop} and start it again with the lesson's command, run under: {prefix} ..."
 
 
 def unreadable(proc: Process, ns_type: str, snap: Snapshot) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ...observe.model import Process, Snapshot
 from ..base import Expectation, Field, Verdict, v_list_of, v_nstypes, v_selector
-from ..procs import nsenter_cmd, ns_summary, pick, unreadable, unshare_cmd, words
+from ..procs import ns_summary, pick, restart_advice, unreadable, unshare_cmd, words
 from ..registry import register
 from ..select import describe_selector, innermost, name, select
 
@@ -159,20 +159,5 @@ class Pod(Expectation):
             return out
         # One command that would start this member right: enter the pause's shared namespaces,
         # then unshare every private type (all of them: a restarted member needs them all again).
-        command = proc.command
-        if self.private:
-            command = unshare_cmd(list(self.private), command)
-        if self.shared:
-            command = nsenter_cmd(pause.pid, list(self.shared), command)
-        out[-1] += f" Stop it {kill_cmd(proc)} and start it with: {command}"
+        out[-1] += restart_advice(proc, list(self.private), list(self.shared), pause.pid)
         return out
-
-
-def kill_cmd(proc: Process) -> str:
-    """How to stop a process: PID 1 of a pid namespace ignores signals it has no handler for (a
-    plain kill, SIGTERM, included) when they come from outside, so a container's first process
-    usually needs SIGKILL."""
-    if len(proc.nspid) > 1 and proc.nspid[-1] == 1:
-        return (f"with kill -KILL {proc.pid} (it is PID 1 of its pid namespace, so it ignores a plain "
-                f"kill {proc.pid})")
-    return f"(kill {proc.pid})"

@@ -19,8 +19,8 @@ from typing import Any
 
 from ...observe.model import NS_TYPES, Process, Snapshot
 from ..base import Field, Verdict, v_nstypes, v_selector
-from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, nsenter_cmd, pick,
-                     unreadable, unshare_cmd, words)
+from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, pick,
+                     restart_advice, unreadable, words)
 from ..registry import register
 from ..select import describe_selector, name
 
@@ -164,14 +164,7 @@ class ProcessNamespaces(ProcessExpectation):
 
     def _fix(self, proc: Process, unshare_types: list[str], nsenter_types: list[str], other_pid: int | None) -> str:
         """One command line that would start the process right (namespaces are fixed at start)."""
-        command = proc.command
-        if unshare_types:
-            command = unshare_cmd(unshare_types, command)
-        if nsenter_types and other_pid is not None:
-            command = nsenter_cmd(other_pid, nsenter_types, command)
-        if command == proc.command:
-            return f" Stop it (kill {proc.pid}) and start it again as the lesson shows."
-        return f" Stop it (kill {proc.pid}) and start it again with: {command}"
+        return restart_advice(proc, unshare_types, nsenter_types, other_pid)
 
 
 def _option(ns_type: str) -> str:
