@@ -76,3 +76,11 @@ def test_a_down_end_is_named_instead_of_no_route(netns, uid):
     wait_until(lambda: "fe80::" in sh(f"ip -n {red} addr show dev veth0").stdout, what="veth0's link-local address")
     verdict = fails({"address": {"dev": f"{red}/veth0", "cidr": f"{net}.2/24"}})
     assert "(it has no address)" in verdict.message                       # fe80:: is not counted
+
+
+def test_a_wrong_address_is_named_for_removal(netns):
+    ns = netns("w")
+    sh(f"ip -n {ns} link add br0 type bridge && ip -n {ns} addr add 172.16.9.1/24 dev br0")
+    verdict = fails({"address": {"dev": f"{ns}/br0", "cidr": "172.16.1.1/24"}})
+    assert f"ip -n {ns} addr add 172.16.1.1/24 dev br0" in verdict.message
+    assert f"if 172.16.9.1/24 was a mistake, remove it: ip -n {ns} addr del 172.16.9.1/24 dev br0" in verdict.message

@@ -86,4 +86,10 @@ class AddressExpectation(Expectation):
                              f"{other_cidr} is on {other_dev} in {where(other_ns)}, not on {name} in {where(ns)} "
                              f"(an address belongs to one netns): "
                              f"{cmd_in(other_ns, f'addr del {other_cidr} dev {other_dev}')}; {add}")
-        return self.fail(observed, f"{name} in {where(ns)} does not have {self.cidr} (it has {have}): {add}")
+        # A wrong address of the same family left in place keeps its route (and may shadow another
+        # subnet, as a stray 172.16.x address on a node's cni0 does): say how to remove it too.
+        wrong = [a.cidr for a in on_dev if not a.cidr.lower().startswith("fe80:") and _iface(a.cidr) is not None
+                 and _iface(a.cidr).version == want.version]
+        remove = "".join(f"; if {cidr} was a mistake, remove it: {cmd_in(ns, f'addr del {cidr} dev {name}')}"
+                         for cidr in wrong[:2])
+        return self.fail(observed, f"{name} in {where(ns)} does not have {self.cidr} (it has {have}): {add}{remove}")
