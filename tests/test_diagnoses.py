@@ -1,5 +1,6 @@
-"""`reachable` explains the two bridge mistakes learners make most (lesson 11): a container's cable
-whose host end is not plugged into the bridge, and a bridge left down on the host."""
+"""Network checks that explain the mistakes learners made in the lessons' walk-throughs: a cable not
+plugged into the bridge, a bridge or veth end left down, the host's own uplink never offered for a
+move, a wrong address left in place, and a vxlan with several wrong settings."""
 from __future__ import annotations
 
 import random
@@ -84,3 +85,15 @@ def test_a_wrong_address_is_named_for_removal(netns):
     verdict = fails({"address": {"dev": f"{ns}/br0", "cidr": "172.16.1.1/24"}})
     assert f"ip -n {ns} addr add 172.16.1.1/24 dev br0" in verdict.message
     assert f"if 172.16.9.1/24 was a mistake, remove it: ip -n {ns} addr del 172.16.9.1/24 dev br0" in verdict.message
+
+
+def test_vxlan_names_every_wrong_setting_and_keeps_the_mac_when_remade(netns):
+    ns = netns("x")
+    sh(f"ip -n {ns} link add flannel.1 address 02:f1:00:00:00:09 type vxlan id 1 dstport 4789 local 192.0.2.99 "
+       "nolearning")
+    verdict = fails({"vxlan": {"dev": f"{ns}/flannel.1", "vni": 1, "port": 8472, "local": "192.0.2.10",
+                               "learning": False}})
+    assert "destination port 4789, expected 8472; local address 192.0.2.99, expected 192.0.2.10" in verdict.message
+    assert "These are set when the device is made" in verdict.message
+    assert ("type vxlan id 1 dstport 8472 local 192.0.2.10 nolearning address 02:f1:00:00:00:09"
+            in verdict.message), verdict.message
