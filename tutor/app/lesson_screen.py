@@ -131,7 +131,7 @@ class LessonScreen(Screen):
 
     # ------------------------------------------------------------------ live results
     def apply_update(self, update: LiveUpdate) -> None:
-        if not self._ready:
+        if not self._ready or not self.query(StepList):     # not laid out yet, or being taken down
             return
         if update.snap is None:                 # the live loop could not observe: say why
             self.update_error = update.error
