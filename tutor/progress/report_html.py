@@ -112,15 +112,23 @@ def _matrix_cell(learner: Learner, lesson: LessonInfo) -> str:
 
 
 # ---------------------------------------------------------------------- charts (inline SVG)
+LABEL_W, BAR_W, VALUES_W = 300, 520, 380      # label column, bars, the numbers after the bars
+
+
+def _svg_open(ident: str, label: str, height: int) -> str:
+    width = LABEL_W + BAR_W + VALUES_W
+    return (f'<svg class="chart" id="{ident}" role="img" aria-label="{escape(label)}" '
+            f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px">')
+
+
 def _stuck_chart(stats: list[StepStat]) -> str:
     if not stats:
         return '<p class="muted">Nobody failed a check, asked for a hint or viewed a solution yet.</p>'
-    label_w, bar_w, row_h, right = 300, 520, 34, 380
+    label_w, bar_w, row_h = LABEL_W, BAR_W, 34
     biggest = max(s.failed_attempts + s.hints + s.solutions for s in stats) or 1
     scale = bar_w / biggest
     height = row_h * len(stats) + 40
-    out = [f'<svg class="chart" id="stuck-chart" role="img" aria-label="Where the group gets stuck" '
-           f'viewBox="0 0 {label_w + bar_w + right} {height}" width="100%" style="max-width:{label_w + bar_w + right}px">']
+    out = [_svg_open("stuck-chart", "Where the group gets stuck", height)]
     for i, s in enumerate(stats):
         y = 10 + i * row_h
         out.append(f'<text class="label" x="{label_w - 10}" y="{y + 20}" text-anchor="end">'
@@ -150,12 +158,11 @@ def _time_chart(times: list[LessonTime]) -> str:
     times = [t for t in times if t.minutes]
     if not times:
         return '<p class="muted">No time recorded yet (time counts while a lesson is open in the app).</p>'
-    label_w, bar_w, row_h, right = 300, 520, 30, 380
+    label_w, bar_w, row_h = LABEL_W, BAR_W, 30
     biggest = max(max(t.minutes) for t in times) or 1
     scale = bar_w / biggest
     height = row_h * len(times) + 16
-    out = [f'<svg class="chart" id="time-chart" role="img" aria-label="Time per lesson" '
-           f'viewBox="0 0 {label_w + bar_w + right} {height}" width="100%" style="max-width:{label_w + bar_w + right}px">']
+    out = [_svg_open("time-chart", "Time per lesson", height)]
     for i, t in enumerate(times):
         y = 8 + i * row_h
         name = f"{t.number}. {t.lesson}" if t.number is not None else t.lesson

@@ -26,6 +26,18 @@ def pid_ns_of(snap: Snapshot, proc: Process) -> int | None:
     return ino
 
 
+def subject_and_pid_ns(exp: ProcessExpectation, snap: Snapshot) -> tuple[Process, int] | Verdict:
+    """The process a zombie check names and its pid namespace inode, or the failed verdict saying why not."""
+    picked = pick(snap, exp.subject)
+    if picked.proc is None:
+        return exp.fail(picked.observed, picked.message)
+    proc = picked.proc
+    pidns = proc.ns.get("pid")
+    if pidns is None:
+        return exp.fail(f"{name(proc)}: pid namespace unreadable", unreadable(proc, "pid", snap) + ".")
+    return proc, pidns
+
+
 @register
 class NoZombies(ProcessExpectation):
     kind = "no_zombies"
@@ -35,13 +47,10 @@ class NoZombies(ProcessExpectation):
         return f"no zombie process in the pid namespace of {self.subject_words}"
 
     def grade(self, snap: Snapshot) -> Verdict:
-        picked = pick(snap, self.subject)
-        if picked.proc is None:
-            return self.fail(picked.observed, picked.message)
-        proc = picked.proc
-        pidns = proc.ns.get("pid")
-        if pidns is None:
-            return self.fail(f"{name(proc)}: pid namespace unreadable", unreadable(proc, "pid", snap) + ".")
+        found = subject_and_pid_ns(self, snap)
+        if isinstance(found, Verdict):
+            return found
+        proc, pidns = found
         members = [p for p in snap.processes.values() if pid_ns_of(snap, p) == pidns]
         zombies = sorted((p for p in members if p.is_zombie), key=lambda p: p.pid)
         init = next((p for p in members if not p.is_zombie and p.nspid and p.nspid[-1] == 1

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from ...observe.model import Snapshot
 from ..base import Verdict
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural, unreadable
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, plural
 from ..registry import register
 from ..select import name
-from .no_zombies import pid_ns_of
+from .no_zombies import pid_ns_of, subject_and_pid_ns
 from .parent import pid1_of
 
 
@@ -27,13 +27,10 @@ class Zombie(ProcessExpectation):
         return f"a zombie left unreaped by PID 1 of the pid namespace of {self.subject_words}"
 
     def grade(self, snap: Snapshot) -> Verdict:
-        picked = pick(snap, self.subject)
-        if picked.proc is None:
-            return self.fail(picked.observed, picked.message)
-        proc = picked.proc
-        pidns = proc.ns.get("pid")
-        if pidns is None:
-            return self.fail(f"{name(proc)}: pid namespace unreadable", unreadable(proc, "pid", snap) + ".")
+        found = subject_and_pid_ns(self, snap)
+        if isinstance(found, Verdict):
+            return found
+        proc, pidns = found
         if pidns == snap.host_ns.get("pid"):
             return self.fail(f"{name(proc)} is in the host's pid namespace ({pidns})",
                              f"{name(proc)} is in the host's pid namespace, whose PID 1 (init) reaps every "
