@@ -64,6 +64,15 @@ def wait_proc(pattern: str, count: int = 1) -> list[int]:
                       what=f"{count} process(es) matching {pattern!r}")
 
 
+def children(pid: int) -> list[int]:
+    """The pids whose parent is *pid* (every thread's children file)."""
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(c) for c in f.read().split()]
+    return out
+
+
 def comm_of(pid: int) -> str:
     with open(f"/proc/{pid}/comm") as f:
         return f.read().strip()

@@ -8,21 +8,13 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_until
-from kinds_process_support import PYTHON, assert_fail, assert_pass, comm_of, number, wait_proc
+from kinds_process_support import PYTHON, assert_fail, assert_pass, children, comm_of, number, wait_proc
 from tutor.checks.base import SpecError
 from tutor.checks.registry import build
 
 pytestmark = pytest.mark.needs_root
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            out += [int(c) for c in f.read().split()]
-    return out
 
 
 def state(pid: int) -> str | None:

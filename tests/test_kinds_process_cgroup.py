@@ -23,10 +23,10 @@ pytestmark = pytest.mark.needs_root
 PERIOD = 1_000_000
 
 
-@pytest.fixture
-def cpu_cgroup(uid):
-    """cpu_cgroup(percent or None) -> (cgroup path, directory) of a new nstutor-cpu-<uid>[-k]."""
-    mode, root = cpu_hierarchy()
+def cpu_root_or_skip() -> tuple[str, bool]:
+    """(the cpu controller's root directory, whether it is cgroup v2); skips the test where there is
+    none, or where v2 would need +cpu switched on at the root (tests never change that)."""
+    _mode, root = cpu_hierarchy()
     if root is None:
         pytest.skip("no cgroup hierarchy with the cpu controller is mounted here")
     v2 = os.path.exists(os.path.join(root, "cgroup.controllers"))
@@ -34,6 +34,13 @@ def cpu_cgroup(uid):
         with open(os.path.join(root, "cgroup.subtree_control")) as f:
             if "cpu" not in f.read().split():
                 pytest.skip("cgroup v2 without +cpu in the root's cgroup.subtree_control; not changing it")
+    return root, v2
+
+
+@pytest.fixture
+def cpu_cgroup(uid):
+    """cpu_cgroup(percent or None) -> (cgroup path, directory) of a new nstutor-cpu-<uid>[-k]."""
+    root, v2 = cpu_root_or_skip()
     made: list[str] = []
 
     def make(percent: float | None) -> tuple[str, str]:

@@ -42,7 +42,11 @@ def minimal_root(uid):
         shutil.rmtree(root, ignore_errors=True)
         raise
     yield root
-    # Never delete through a mount: the test's mounts live in private mount namespaces only.
+    remove_root(root)
+
+
+def remove_root(root: str) -> None:
+    """Never delete through a mount: the tests' mounts live in private mount namespaces only."""
     if any(p == root or p.startswith(root + "/") for p in host_mount_points()):
         pytest.fail(f"{root} has a mount in the host's namespace; left in place, remove it by hand")
     shutil.rmtree(root)

@@ -82,7 +82,7 @@ def test_process_messages_quote_inodes_and_the_fix():
     s = snap(pause, app_b)
     item = {"process": {"cmdline": "^app-b", "shared_with": {"process": {"comm": "pause"},
                                                              "types": ["net", "ipc", "uts"]}}}
-    v = failed(item, s, "has its own net namespace (4026532401); 'pause' (pid 20)'s is 4026532215",
+    failed(item, s, "has its own net namespace (4026532401); 'pause' (pid 20)'s is 4026532215",
                "start it again with the lesson's command, run under: "
                "nsenter --net=/proc/20/ns/net --ipc=/proc/20/ns/ipc --uts=/proc/20/ns/uts ...")   # app-b is no program
     ok = grade({"process": {"cmdline": "^app-b", "shared_with": {"process": {"comm": "pause"},

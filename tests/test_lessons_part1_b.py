@@ -20,7 +20,7 @@ import pytest
 
 from conftest import sh, wait_until
 from kinds_process_support import assert_fail, assert_pass, number, wait_proc
-from test_kinds_process_root import host_mount_points
+from test_kinds_process_root import host_mount_points, remove_root
 from tutor.checks.kinds.root import RootDir
 from tutor.observe import take_snapshot
 
@@ -50,9 +50,7 @@ def lesson_root(uid):
         shutil.rmtree(root, ignore_errors=True)
         raise
     yield root
-    if any(p == root or p.startswith(root + "/") for p in host_mount_points()):
-        pytest.fail(f"{root} has a mount in the host's namespace; left in place, remove it by hand")
-    shutil.rmtree(root)
+    remove_root(root)
 
 
 def pivot(root: str, n: str, proc: bool = True) -> str:

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import sh, wait_until
 from kinds_process_support import assert_fail, assert_pass, number, wait_proc
-from test_kinds_process_cgroup import removed, throttled, write
+from test_kinds_process_cgroup import cpu_root_or_skip, removed, throttled, write
 from tutor.checks.kinds.cgroup import CpuHistory, measure_window
 from tutor.checks.registry import build
 from tutor.observe import take_snapshot
@@ -82,14 +82,7 @@ def test_uid_map_missing_process_mentions_blocked_user_namespaces(uid):
 @pytest.fixture
 def limited_cgroup(uid):
     """A cgroup nstutor-cpu-<uid> limited to 10% with a 1 s period (the lesson's numbers)."""
-    _mode, root = cpu_hierarchy()
-    if root is None:
-        pytest.skip("no cgroup hierarchy with the cpu controller is mounted here")
-    v2 = os.path.exists(os.path.join(root, "cgroup.controllers"))
-    if v2:
-        with open(os.path.join(root, "cgroup.subtree_control")) as f:
-            if "cpu" not in f.read().split():
-                pytest.skip("cgroup v2 without +cpu in the root's cgroup.subtree_control; not changing it")
+    root, v2 = cpu_root_or_skip()
     directory = os.path.join(root, f"nstutor-cpu-{uid}")
     os.mkdir(directory)
     if v2:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_until
-from kinds_process_support import PYTHON, assert_pass, comm_of, number, pids_matching, wait_proc
+from kinds_process_support import PYTHON, assert_pass, children, comm_of, number, pids_matching, wait_proc
 from tutor import pause
 
 pytestmark = pytest.mark.needs_root
@@ -30,14 +30,6 @@ def state_and_ppid(pid: int) -> tuple[str, int] | None:
     except OSError:
         return None
     return fields[0], int(fields[1])
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            out += [int(c) for c in f.read().split()]
-    return out
 
 
 def nspid(pid: int) -> list[int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from progress_support import StepPlan, demo_catalog, demo_class, make_export, write_export
+from progress_support import StepPlan, demo_class, make_export, write_export
 from tutor.progress.merge import load_class
 from tutor.progress.report import stuck_steps
 from tutor.progress.report_html import render_html
