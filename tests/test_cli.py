@@ -57,7 +57,7 @@ def test_check_welcome_turns_from_fail_to_pass():
         first = doc["steps"][0]
         assert set(first) == {"id", "title", "passed", "expectations"}
         exp = first["expectations"][0]
-        assert set(exp) == {"kind", "passed", "expected", "observed", "message"}
+        assert set(exp) == {"kind", "passed", "expected", "observed", "message", "strays"}
         assert exp["kind"] == "netns" and not exp["passed"] and "ip netns add hello" in exp["message"]
 
         sh("ip netns add hello")

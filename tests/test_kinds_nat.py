@@ -170,3 +170,44 @@ def test_reading_changes_nothing(nat):
     before = tables()
     grade({"source": nat.source})
     assert tables() == before and nat_rule._legacy_nat_loaded() == legacy_before
+
+
+# --------------------------------------------------------------- wrong rules beside the right one: the learner's strays
+def test_a_wrong_rule_beside_the_right_one_fails_and_names_its_removal(nat, uid):
+    spec = {"source": nat.source, "not_out": nat.bridge}
+    nat(f"POSTROUTING -s {nat.source} ! -o {nat.bridge} -j MASQUERADE")
+    nat(f"POSTROUTING -s {nat.source} -o {nat.bridge} -j MASQUERADE")      # the '!' forgotten once
+    wrong = f"-A POSTROUTING -s {nat.source} -o {nat.bridge} -m comment --comment nstutor-test-{uid} -j MASQUERADE"
+    v = fails(spec, "is right, but beside it is the nat rule", f"-o {nat.bridge} where '! -o {nat.bridge}' was meant",
+              f"remove the stray: iptables -t nat -D {wrong[3:]}")
+    stray, = v.strays
+    assert stray.remove == ("iptables", "-t", "nat", "-D", *shlex.split(wrong)[1:])
+    sh(stray.command)                                # exactly that rule goes, nothing else
+    v = passes(spec)
+    assert v.strays == ()
+
+
+def test_a_wrong_subnet_naming_the_bridge_is_a_stray_and_another_subnet_is_not(nat, uid):
+    spec = {"source": nat.source, "not_out": nat.bridge}
+    wide = str(ipaddress.ip_network(nat.source.replace("/32", "/31"), strict=False))
+    other = f"203.0.113.{int(uid[2:], 16) % 250 + 1}/32"                   # TEST-NET-3: no overlap
+    nat(f"POSTROUTING -s {other} ! -o {nat.bridge} -j MASQUERADE")          # decoy
+    nat(f"POSTROUTING -s {wide} ! -o {nat.bridge} -j MASQUERADE")
+    v = fails(spec, f"there is a MASQUERADE rule for {wide}")
+    stray, = v.strays
+    assert f"source {wide}, not the containers' subnet {nat.source}" in stray.what
+    assert f"remove the stray: {stray.command}" in v.message and stray.remove[5:7] == ("-s", wide)
+    nat(f"POSTROUTING -s {nat.source} ! -o {nat.bridge} -j MASQUERADE")
+    v = fails(spec, "is right, but beside it")          # the wide one still masquerades the bridge's traffic
+    assert [s.remove for s in v.strays] == [stray.remove]
+    sh(stray.command)
+    assert passes(spec).strays == ()
+
+
+def test_wrong_rules_alone_carry_their_strays(nat):
+    spec = {"source": nat.source, "not_out": nat.bridge}
+    nat(f"POSTROUTING -s {nat.source} -j MASQUERADE")
+    v = fails(spec, "Exclude the bridge")
+    stray, = v.strays
+    assert "so it also rewrites traffic between the containers" in stray.what
+    assert stray.command in v.message

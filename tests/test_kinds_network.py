@@ -117,7 +117,8 @@ def test_veth_end_in_the_wrong_netns(netns, links, uid):
     links.append(host_end)
     passes({"veth": {"ends": [host_end, f"{green}/eth0"]}})
     v = fails({"veth": {"ends": [f"{blue}/{host_end}", f"{green}/eth0"]}})
-    assert v.message == f"{host_end} is in the root netns, expected {blue}: ip link set {host_end} netns {blue}"
+    assert v.message == (f"{host_end} is in the root netns, expected {blue}: ip link set {host_end} netns {blue}"
+                         f" (or, to start over, remove the stray: ip link del {host_end})")
 
 
 def test_veth_ends_of_two_different_pairs(netns):

@@ -12,6 +12,7 @@ pure function of the snapshot: no I/O, except kinds marked `active` (probes).
 from __future__ import annotations
 
 import ipaddress
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -20,6 +21,24 @@ from ..observe.model import NS_TYPES, Snapshot
 
 # --------------------------------------------------------------- verdicts
 @dataclass(frozen=True)
+class Stray:
+    """A near miss of the learner's that the grader recognised: the learner's attempt at the
+    lesson's object, but wrong (netns Hello for hello, a MASQUERADE rule with -o for ! -o).
+
+    `remove` is an argv, never a shell string: names come from the kernel and may hold shell
+    characters, so `command` shows them quoted (shlex.join) and reset runs the argv as is."""
+    what: str                     # in words: "netns Hello (a case typo of hello)"
+    remove: tuple[str, ...]       # the exact command that removes it: ("ip", "netns", "del", "Hello")
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.remove)
+
+    def as_dict(self) -> dict:
+        return {"what": self.what, "remove": list(self.remove), "command": self.command}
+
+
+@dataclass(frozen=True)
 class Verdict:
     kind: str
     passed: bool
@@ -27,6 +46,7 @@ class Verdict:
     observed: str                 # what the kernel showed, in words
     message: str = ""             # when failed: what is wrong and the next thing to try
     evidence: Mapping[str, Any] = field(default_factory=dict)  # facts that made it pass (JSON-able)
+    strays: tuple[Stray, ...] = ()  # the learner's near misses seen beside (or instead of) the object
 
     def as_dict(self) -> dict:
         return {
@@ -35,6 +55,7 @@ class Verdict:
             "expected": self.expected,
             "observed": self.observed,
             "message": self.message,
+            "strays": [s.as_dict() for s in self.strays],
         }
 
 
@@ -207,8 +228,11 @@ class Expectation:
         return f"{self.kind} {self.spec}"
 
     # -- helpers for subclasses
-    def ok(self, observed: str, evidence: Mapping[str, Any] | None = None, expected: str | None = None) -> Verdict:
-        return Verdict(self.kind, True, expected or self.describe(), observed, "", dict(evidence or {}))
+    def ok(self, observed: str, evidence: Mapping[str, Any] | None = None, expected: str | None = None,
+           strays: tuple[Stray, ...] = ()) -> Verdict:
+        return Verdict(self.kind, True, expected or self.describe(), observed, "", dict(evidence or {}),
+                       tuple(strays))
 
-    def fail(self, observed: str, message: str, expected: str | None = None) -> Verdict:
-        return Verdict(self.kind, False, expected or self.describe(), observed, message)
+    def fail(self, observed: str, message: str, expected: str | None = None,
+             strays: tuple[Stray, ...] = ()) -> Verdict:
+        return Verdict(self.kind, False, expected or self.describe(), observed, message, {}, tuple(strays))

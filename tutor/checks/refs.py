@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from ..observe.model import Link, NetNS, Snapshot
 from . import select
+from .strays import netns_typos, removal_words, show
 
 HOST_NAMES = ("host", "root")
 
@@ -154,10 +155,14 @@ def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
     if ns is not None:
         return ns
     observed = f"network namespaces: {netns_list(snap)}"
-    near = [n for other in snap.netns.values() for n in other.names if n.lower() == str(ref).lower()]
-    if near:
-        return Missing(observed, f"there is no network namespace {ref}, but there is {near[0]}: names are "
-                                 f"case-sensitive. Make the right one: ip netns add {ref}")
+    typos = netns_typos(snap, str(ref))
+    if typos:
+        # the learner's attempt at this name: say so, with the command that removes it (see strays.py)
+        name = typos[0].remove[-1]
+        why = ("names are case-sensitive" if name.lower() == str(ref).lower()
+               else f"a one-letter typo of {ref}")
+        return Missing(observed, f"there is no network namespace {ref}, but there is {show(name)}: {why}. "
+                                 f"Make the right one: ip netns add {ref}; {removal_words(typos)}")
     return Missing(observed, f"there is no network namespace {ref}: ip netns add {ref}" + _visibility_note(snap))
 
 

@@ -6,6 +6,8 @@
 path       absolute path inside the process's mount namespace (read through /proc/PID/root)
 contains   optional regular expression the file's text must contain (its first 64 KiB)
 absent_in  optional process selector: the same path must NOT exist in that process's mount namespace
+absent_from_host  the path must not exist in the host's mount namespace either: a file there was made
+           by a command run without `nsenter --mount`, and is named as the learner's stray (rm PATH)
 
 Unlike most kinds this one reads from the machine while grading, because file contents are not
 part of a snapshot: it only opens regular files read-only and non-blocking, through
@@ -19,10 +21,11 @@ import stat
 from typing import Any
 
 from ...observe.model import Process, Snapshot
-from ..base import Field, Verdict, v_selector
+from ..base import Field, Stray, Verdict, v_bool, v_selector
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, v_regex
 from ..registry import register
 from ..select import describe_selector, name
+from ..strays import removal_words, show
 from .mount import clean, v_abspath
 
 READ_LIMIT = 64 * 1024
@@ -94,6 +97,7 @@ class FileIn(ProcessExpectation):
         "path": Field(v_abspath, required=True, doc="the path inside the process's mount namespace"),
         "contains": Field(v_regex, doc="a regular expression the file's text must contain"),
         "absent_in": Field(v_selector, doc="a process in whose mount namespace the path must not exist"),
+        "absent_from_host": Field(v_bool, default=False, doc="the path must not exist in the host's mount namespace"),
     }
 
     def describe(self) -> str:
@@ -102,14 +106,48 @@ class FileIn(ProcessExpectation):
             text += f" and contains {self.contains!r}"
         if self.absent_in is not None:
             text += f", but not in the one of {describe_selector(self.absent_in)}"
+        if self.absent_from_host:
+            text += ", nor in the host's"
         return text
 
     def grade(self, snap: Snapshot) -> Verdict:
         try:
-            return self._grade(snap)
+            verdict = self._grade(snap)
         except Gone:
-            return self.fail("the process exited while nstutor was looking",
-                             "The process the snapshot saw has exited; start it again and check once more.")
+            verdict = self.fail("the process exited while nstutor was looking",
+                                "The process the snapshot saw has exited; start it again and check once more.")
+        stray = self._host_stray(snap) if self.absent_from_host else None
+        if stray is None:
+            return verdict
+        path = clean(self.path)
+        told = (f"A {path} also exists in the host's mount namespace: it was made by a command run without "
+                f"--mount (nsenter --target PID --mount ...), so it landed in the host's {posix_dir(path)}, "
+                f"and the step says not there. R{removal_words((stray,))[1:]}.")
+        if verdict.passed:
+            return self.fail(verdict.observed + f"; the host's mount namespace has a {path} too", told,
+                             strays=(stray,))
+        # the host's file may be why the learner thinks it is done: say so after the main reason
+        return self.fail(verdict.observed, f"{verdict.message} {told}", strays=(stray,))
+
+    def _host_stray(self, snap: Snapshot) -> Stray | None:
+        """The path as a regular file in the host's mount namespace, as a stray to remove (else None)."""
+        host_mnt = snap.host_ns.get("mnt")
+        if host_mnt is None:
+            return None
+        # look through a process in the host's mount namespace, ourselves first (read-only, like look())
+        host_procs = sorted((p for p in snap.processes.values() if p.ns.get("mnt") == host_mnt),
+                            key=lambda p: p.pid != os.getpid())
+        path = clean(self.path)
+        for proc in host_procs[:3]:
+            try:
+                state, _ = look(proc, path)
+            except Gone:
+                continue
+            if state == "file":
+                return Stray(f"the file {show(path)} in the host's mount namespace (made without --mount)",
+                             ("rm", path))
+            return None
+        return None
 
     def _grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
@@ -134,7 +172,8 @@ class FileIn(ProcessExpectation):
                 message += f" Create it from inside: {enter} sh -c 'echo hello > {path}'."
             else:
                 message += " The program writes it when it runs; look at how the lesson starts it."
-            if host == "" and os.path.exists(path) and snap.host_ns.get("mnt") is not None:
+            if host == "" and not self.absent_from_host and os.path.exists(path) \
+                    and snap.host_ns.get("mnt") is not None:   # (absent_from_host says it with the rm)
                 message += (f" A {path} exists in the host's mount namespace: it was made outside the "
                             f"container (a command run without {enter}).")
             return self.fail(observed + "missing", message)

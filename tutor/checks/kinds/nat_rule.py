@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...observe.model import Snapshot
-from ..base import Expectation, Field, Verdict, v_str
+from ..base import Expectation, Field, Stray, Verdict, v_str
 from ..registry import register
+from ..strays import removal_words
 
 SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 LEGACY_TABLES = "/proc/net/ip_tables_names"
@@ -220,6 +221,9 @@ class MasqueradeExpectation(Expectation):
             text += f" leaving by any interface but {self.not_out}"
         return text + f" (nat {self.chain})"
 
+    def _right(self, rule: NatRule) -> bool:
+        return self.not_out is None or (rule.out == self.not_out and rule.out_negated)
+
     def grade(self, snap: Snapshot) -> Verdict:
         read = read_nat_rules()
         if read.problem:
@@ -230,20 +234,30 @@ class MasqueradeExpectation(Expectation):
         shown = masq or [r for r in read.rules if r.chain == self.chain]
         observed = (f"nat rules ({'/'.join(read.backends)}): "
                     + ("; ".join(r.text for r in shown[:5]) or f"none in {self.chain}"))
+        strays = self._strays(read.rules, chains)
+        found = tuple(stray for _, stray in strays)
 
         mine = [r for r in masq if r.source_net() == want and not r.source_negated]
         placed = [r for r in mine if r.chain in chains]
-        for rule in placed:
-            if self.not_out is None or (rule.out == self.not_out and rule.out_negated):
-                return self.ok(f"{rule.text} ({_backend_words(rule.backend)})",
-                               {"rule": rule.text, "chain": rule.chain, "backend": rule.backend,
-                                "source": self.source, "not_out": self.not_out})
+        right = next((r for r in placed if self._right(r)), None)
+        if right is not None:
+            if strays:
+                # A wrong rule beside the right one still rewrites the packets it matches (it may come
+                # first, or catch what the right one leaves out): the step is not done until it is gone.
+                rule, stray = strays[0]
+                return self.fail(observed + f"; wrong beside it: {rule.text}",
+                                 f"'{right.text}' is right, but beside it is {stray.what}: "
+                                 f"{removal_words(found)}", strays=found)
+            return self.ok(f"{right.text} ({_backend_words(right.backend)})",
+                           {"rule": right.text, "chain": right.chain, "backend": right.backend,
+                            "source": self.source, "not_out": self.not_out})
         if placed:
-            return self.fail(observed, self._wrong_interface(placed[0]))
+            return self.fail(observed, self._wrong_interface(placed[0]), strays=found)
         if mine:
             rule = mine[0]
             return self.fail(observed, f"the rule '{rule.text}' is in chain {rule.chain}, which {self.chain} never "
-                             f"jumps to, so no packet meets it: iptables -t nat -D {rule.text[3:]}; {self._add()}")
+                             f"jumps to, so no packet meets it: {_delete(rule).command}; {self._add()}",
+                             strays=found)
         others = [r for r in read.rules if r.chain in chains and r.source_net() == want and not r.source_negated]
         if others:
             rule = others[0]
@@ -252,17 +266,52 @@ class MasqueradeExpectation(Expectation):
                      "whichever interface the packet leaves by, which is what docker uses.") \
                 if rule.target == "SNAT" else ""
             return self.fail(observed, f"the rule for {self.source} in nat {rule.chain} {what}, not MASQUERADE."
-                             f"{extra} Add the MASQUERADE rule: {self._add()}")
+                             f"{extra} Add the MASQUERADE rule: {self._add()}"
+                             + (f"; {removal_words(found)}" if found else ""), strays=found)
         near = [r for r in masq if r.source_net() is not None and r.source_net() != want
                 and r.source_net().overlaps(want)]
         if near:
             rule = near[0]
             return self.fail(observed, f"there is a MASQUERADE rule for {rule.source}, but not for exactly "
-                             f"{self.source} (the containers' subnet): {self._add()}")
+                             f"{self.source} (the containers' subnet): {self._add()}"
+                             + (f"; {removal_words(found)}" if found else ""), strays=found)
         return self.fail(observed, f"there is no MASQUERADE rule for {self.source} in the nat table: {self._add()}")
 
+    def _strays(self, rules: tuple[NatRule, ...], chains: list[str]) -> list[tuple[NatRule, Stray]]:
+        """The learner's wrong rules for this step: a MASQUERADE (or SNAT) rule for exactly the lesson's
+        subnet that is not the right one, or a MASQUERADE rule for an overlapping subnet that names the
+        lesson's bridge. A rule for any other subnet (docker's 172.17.0.0/16) is never one."""
+        want = ipaddress.ip_network(self.source)
+        out = []
+        for rule in rules:
+            net = rule.source_net()
+            if rule.target not in ("MASQUERADE", "SNAT") or net is None or rule.source_negated:
+                continue
+            if rule.target == "MASQUERADE" and rule.chain in chains and net == want and self._right(rule):
+                continue
+            if net == want:
+                why = self._stray_reason(rule, chains)
+            elif rule.target == "MASQUERADE" and self.not_out and rule.out == self.not_out and net.overlaps(want):
+                why = f"source {rule.source}, not the containers' subnet {self.source}"
+            else:
+                continue
+            out.append((rule, Stray(f"the nat rule '{rule.text}' ({why})", _delete(rule).remove)))
+        return out
+
+    def _stray_reason(self, rule: NatRule, chains: list[str]) -> str:
+        if rule.target == "SNAT":
+            return "SNAT to a fixed address instead of MASQUERADE"
+        if rule.chain not in chains:
+            return f"in chain {rule.chain}, which {self.chain} never jumps to"
+        if rule.out is None:
+            return f"no '! -o {self.not_out}', so it also rewrites traffic between the containers"
+        if rule.out == self.not_out:
+            return f"-o {self.not_out} where '! -o {self.not_out}' was meant"
+        side = f"all but {rule.out}" if rule.out_negated else f"only {rule.out}"
+        return f"for packets leaving by {side}, not all but {self.not_out}"
+
     def _wrong_interface(self, rule: NatRule) -> str:
-        delete = f"iptables -t nat -D {rule.text[3:]}"
+        delete = _delete(rule).command
         if rule.out is None:
             return (f"'{rule.text}' masquerades every packet from {self.source}, even those that stay on "
                     f"{self.not_out} between two containers (each would see the bridge's address instead of the "
@@ -273,6 +322,22 @@ class MasqueradeExpectation(Expectation):
         side = f"all but {rule.out}" if rule.out_negated else f"only {rule.out}"
         return (f"'{rule.text}' applies to packets leaving by {side}, expected all but {self.not_out}: "
                 f"{delete}; {self._add()}")
+
+
+def _delete(rule: NatRule) -> Stray:
+    """The exact command that deletes *rule*: its own `-S` line after -D, with the tool of its backend."""
+    return Stray(rule.text, (_delete_tool(rule.backend), "-t", "nat", "-D", *shlex.split(rule.text)[1:]))
+
+
+def _delete_tool(backend: str) -> str:
+    """Plain `iptables` (what the learner typed) when it is that backend's tool, else the backend's own."""
+    named = {"nft": "iptables-nft", "legacy": "iptables-legacy"}.get(backend)
+    if named is None:
+        return "iptables"
+    plain, own = _tool("iptables"), _tool(named)
+    if plain and own and os.path.realpath(plain) == os.path.realpath(own):
+        return "iptables"
+    return named
 
 
 def _backend_words(backend: str) -> str:

@@ -6,10 +6,13 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...observe.model import Snapshot
 from ..base import Expectation, Field, Verdict, v_bool
-from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_problem, resolve_netns, unreadable, where
+from ..refs import HOST_NAMES, Missing, cmd_in, describe_netns_ref, netns_ref_problem, resolve_netns, unreadable, where
 from ..registry import register
+from ..strays import netns_typos
 
 
 @register
@@ -41,6 +44,13 @@ class NetnsExpectation(Expectation):
         return ", ".join(parts)
 
     def grade(self, snap: Snapshot) -> Verdict:
+        verdict = self._grade(snap)
+        # A typo of the lesson's name (Hello, hellp for hello) is the learner's stray whether or not
+        # the right one is there too: reset offers to remove it (resolve_netns names it when missing).
+        typos = netns_typos(snap, self.name) if isinstance(self.name, str) and self.name not in HOST_NAMES else ()
+        return replace(verdict, strays=typos) if typos else verdict
+
+    def _grade(self, snap: Snapshot) -> Verdict:
         ns = resolve_netns(snap, self.name)
         if self.absent:
             if isinstance(ns, Missing):

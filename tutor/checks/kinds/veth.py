@@ -11,9 +11,11 @@ only when the kernel does not say where the peer is.
 from __future__ import annotations
 
 from ...observe.model import Link, NetNS, Snapshot
-from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_list_of
-from ..refs import Missing, cmd_in, find_links, link_by_index, netns_arg, resolve_dev, unreadable, where
+from ..base import Expectation, Field, Stray, Verdict, v_bool, v_ifref, v_list_of
+from ..refs import (Missing, _safe_to_move, cmd_in, find_links, link_by_index, netns_arg, resolve_dev,
+                    unreadable, where)
 from ..registry import register
+from ..strays import removal_words, show
 from .link import kind_name, state_words, why_not_up
 
 
@@ -139,8 +141,14 @@ class VethExpectation(Expectation):
             if elsewhere:
                 other, link = elsewhere[0]
                 move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
+                # left in the host (made, never moved): the learner's stray, which reset may remove
+                stray = (Stray(f"the veth {show(name)} in the root netns (meant for {where(ns)})",
+                               ("ip", "link", "del", name))
+                         if other.is_host and link.kind == "veth" and _safe_to_move(other, link) else None)
                 return self.fail(f"{name} is in {where(other)} ({kind_name(link)}, {state_words(link)})",
-                                 f"{name} is in {where(other)}, expected {where(ns)}: {move}")
+                                 f"{name} is in {where(other)}, expected {where(ns)}: {move}"
+                                 + (f" (or, to start over, {removal_words((stray,))})" if stray else ""),
+                                 strays=(stray,) if stray else ())
         if len(absent) == 2:
             return self.fail(f"no {absent[0][1]} in {where(absent[0][0])} and no {absent[1][1]} in "
                              f"{where(absent[1][0])}",
