@@ -7,6 +7,10 @@
 Failures say which of these it is: the device is missing, the address is on another device
 (or in another netns), the same IP is there with another prefix ("10.11.11.2/32 is there,
 expected /24"), or the address is simply not there.
+
+The right address passes only alone: another address of its family on the same link, or the
+same IP on another link of the netns or in a netns cabled to it by a veth, fails with the
+`addr del` that removes it (a real device's addresses are never suggested for removal).
 """
 from __future__ import annotations
 
@@ -57,11 +61,14 @@ class AddressExpectation(Expectation):
 
         on_dev = [a for a in ns.addresses if a.dev == name]
         # the kernel gives every up link an fe80:: address of its own: not one the learner set
-        have = ", ".join(a.cidr for a in on_dev if not a.cidr.lower().startswith("fe80:")) or "no address"
+        have = ", ".join(a.cidr for a in on_dev if not _link_local(a.cidr)) or "no address"
         observed = f"{name} in {where(ns)} has {have}"
         for addr in on_dev:
             got = _iface(addr.cidr)
             if got == want:
+                clash = self._beside(snap, ns, name, addr.cidr, on_dev)
+                if clash is not None:
+                    return self.fail(observed if clash[0] is None else f"{clash[0]}; {observed}", clash[1])
                 return self.ok(observed, {"netns": where(ns), "dev": name, "cidr": addr.cidr,
                                           "addresses": [a.cidr for a in on_dev]})
         for addr in on_dev:
@@ -88,8 +95,48 @@ class AddressExpectation(Expectation):
                              f"{cmd_in(other_ns, f'addr del {other_cidr} dev {other_dev}')}; {add}")
         # A wrong address of the same family left in place keeps its route (and may shadow another
         # subnet, as a stray 172.16.x address on a node's cni0 does): say how to remove it too.
-        wrong = [a.cidr for a in on_dev if not a.cidr.lower().startswith("fe80:") and _iface(a.cidr) is not None
+        wrong = [a.cidr for a in on_dev if not _link_local(a.cidr) and _iface(a.cidr) is not None
                  and _iface(a.cidr).version == want.version]
         remove = "".join(f"; if {cidr} was a mistake, remove it: {cmd_in(ns, f'addr del {cidr} dev {name}')}"
                          for cidr in wrong[:2])
         return self.fail(observed, f"{name} in {where(ns)} does not have {self.cidr} (it has {have}): {add}{remove}")
+
+
+    def _beside(self, snap: Snapshot, ns, name: str, cidr: str, on_dev) -> tuple[str | None, str] | None:
+        """(observed, message) when the right address has a contradicting one beside it, else None.
+
+        A second address of the same family on the link brings its own route and answers for
+        its IP: 10.11.11.3/24 typed on RED's end as well makes RED answer its own pings to BLUE.
+        The same IP on another link of this netns, or in a netns cabled to this one by a veth
+        (veth-c1 given c1's 10.22.0.2), makes the wrong side answer for it."""
+        want = ipaddress.ip_interface(cidr)
+        extra = [a.cidr for a in on_dev if a.cidr != cidr and not _link_local(a.cidr)
+                 and _iface(a.cidr) is not None and _iface(a.cidr).version == want.version]
+        if extra and not is_real_device(ns, name):
+            return None, (f"{name} in {where(ns)} has {cidr}, and also {', '.join(extra)}, which the lesson does "
+                          f"not give it: an extra address brings its own route and answers for its IP. Remove it: "
+                          + "; ".join(cmd_in(ns, f"addr del {c} dev {name}") for c in extra[:3]))
+        for other_ns, other_dev, other_cidr in owners_of_ip(snap, str(want.ip)):
+            if other_ns.inode == ns.inode and other_dev == name:
+                continue
+            if other_ns.inode != ns.inode and not _cabled(ns, other_ns):
+                continue        # an unrelated namespace of its own (another lab) cannot take the packets
+            seen = f"{other_cidr} is on {other_dev} in {where(other_ns)} too"
+            if is_real_device(other_ns, other_dev):
+                return seen, (f"{want.ip} also belongs to {other_dev} in {where(other_ns)}, a real network "
+                              "device of this machine: leave it there and use another address for the lab")
+            side = "in the same netns" if other_ns.inode == ns.inode else "on the other side of the cable"
+            return seen, (f"{want.ip} is on {name} in {where(ns)}, and also on {other_dev} in {where(other_ns)} "
+                          f"({side}), so packets for it may be answered there instead. An address belongs to "
+                          f"one interface: {cmd_in(other_ns, f'addr del {other_cidr} dev {other_dev}')}")
+        return None
+
+
+def _link_local(cidr: str) -> bool:
+    return cidr.lower().startswith("fe80:")
+
+
+def _cabled(a, b) -> bool:
+    """Are namespaces *a* and *b* joined by a veth pair (one end in each)?"""
+    return any(l.kind == "veth" and l.peer_netns == b.inode for l in a.links) or \
+        any(l.kind == "veth" and l.peer_netns == a.inode for l in b.links)

@@ -5,7 +5,8 @@
     - bridge: {dev: nsbr0, ports: [vethc1], ports_up: true}
 
 Ports are the links whose master is the bridge; they always live in the bridge's own netns,
-so a port written "NS/name" must name that same netns. Extra ports are allowed.
+so a port written "NS/name" must name that same netns. With `ports`, those are all its ports: a
+port more (a third cable plugged in by mistake) fails, with the `nomaster` that unplugs it.
 `up: true` is about the bridge being switched on; a bridge with no port up has no carrier,
 which is said but not failed (a fresh bridge may rightly have no ports yet).
 """
@@ -98,6 +99,16 @@ class BridgeExpectation(Expectation):
                 return self.fail(observed, f"port {name} of {br.name} is in {where(ns)} but DOWN: "
                                  f"{cmd_in(ns, f'link set {name} up')}")
 
+        if self.ports:
+            wanted = {split_ifref(p)[1] for p in self.ports}
+            extra = [p for p in ports if p not in wanted]
+            if extra:
+                return self.fail(observed, f"{br.name} in {where(ns)} also has the port{'s' if len(extra) > 1 else ''} "
+                                 f"{', '.join(extra)}, which the lesson does not plug in (it wants only "
+                                 f"{', '.join(sorted(wanted))}): unplug it with "
+                                 + "; ".join(cmd_in(ns, f"link set {p} nomaster") for p in extra[:3])
+                                 + (" (or delete it: " + "; ".join(cmd_in(ns, f"link del {p}") for p in extra[:3])
+                                    + ")"))
         if br.admin_up and br.operstate == "DOWN":
             observed += " (no carrier: none of its ports is up yet)"
         evidence = {"netns": where(ns), "bridge": br.name, "operstate": br.operstate, "ports": ports}

@@ -9,6 +9,9 @@ source netns (setns on the existing namespace file, opened read-only: nothing is
 makes its socket there and sends exactly ONE ICMP echo, or makes ONE TCP connection
 attempt, with a one-second timeout. The calling thread never moves.
 
+A target that is also on an interface of the source netns itself fails without a probe (the
+source would answer it), unless it is a loopback address.
+
 Safety: nstutor only probes addresses that are assigned to an interface of some network
 namespace on this machine, and only when the source netns's route to it leaves through a
 virtual device (veth, bridge, vxlan, dummy, lo...), never straight out of a real network
@@ -338,6 +341,15 @@ class ReachableExpectation(Expectation):
                     "owner": {"netns": where(owner_ns), "dev": owner_dev, "cidr": owner_cidr}}
 
         local = any(o[0].inode == src.inode for o in owners)
+        mine = next((o for o in owners if o[0].inode == src.inode), None)
+        if mine is not None and owner_ns.inode != src.inode and not target.is_loopback:
+            # The source answers a ping to its own address itself: green would claim a path to the
+            # other side that nothing tested. The address meant is the other one (the lesson's).
+            return self.fail(f"{self.to} is on {mine[1]} in {where(src)} and on {owner_dev} in {where(owner_ns)}",
+                             f"{where(src)} has {self.to} itself (on {mine[1]}), so a probe to it is answered "
+                             f"by {where(src)} and never reaches {where(owner_ns)}, where the lesson puts it "
+                             f"(on {owner_dev}). Remove the one in {where(src)}: "
+                             f"{cmd_in(src, f'addr del {mine[2]} dev {mine[1]}')}")
         route = None
         if not local:
             route = _route_to(src, target)

@@ -4,8 +4,10 @@
     - route: {netns: node1, dst: 172.16.1.0/24, via: 172.16.1.0, dev: flannel.1, onlink: true}
     - route: {dst: 10.22.0.0/24, dev: nsbr0}                 # no netns = the host's
 
-Only the facts given are compared; several routes to the same prefix (ECMP, metrics) pass
-when any one of them matches.
+Only the facts given are compared. A matching route passes only alone: another route to the
+same prefix in the same table (a second default via a wrong gateway, with another metric) fails,
+with the `ip route del` that removes it; the kernel would use whichever has the lower metric.
+The host's own default routes are never suggested for removal.
 """
 from __future__ import annotations
 
@@ -139,6 +141,9 @@ class RouteExpectation(Expectation):
 
         for r in candidates:
             if mismatch(r) is None:
+                beside = [o for o in candidates if o is not r and o.table == r.table and mismatch(o) is not None]
+                if beside and not (ns.is_host and self.dst == "default"):
+                    return self.fail(observed, self._beside_message(ns, r, beside[0]))
                 return self.ok(f"{route_text(r)} in {where(ns)}",
                                {"netns": where(ns), "route": route_text(r), "dst": r.dst, "via": r.via,
                                 "dev": r.dev, "onlink": r.onlink})
@@ -155,6 +160,17 @@ class RouteExpectation(Expectation):
             message += (f" (first, {self.via} must be on the subnet of one of {where(ns)}'s addresses, "
                         "or the kernel refuses the route as 'Nexthop has invalid gateway')")
         return self.fail(observed, message)
+
+
+    def _beside_message(self, ns: NetNS, good: Route, bad: Route) -> str:
+        table = "" if bad.table == 254 else f" table {bad.table}"
+        text = (f"{where(ns)} has the {_dst_words(self.dst)} {route_text(good)}, and also {route_text(bad)}: two "
+                f"routes to one destination, and the kernel uses the one with the lower metric, which may be "
+                f"the wrong one. ")
+        if bad.proto == "kernel":
+            return text + (f"The second comes from an address on {bad.dev} in that subnet: remove that address "
+                           f"({cmd_in(ns, f'-br addr show dev {bad.dev}')} shows it; then ip addr del)")
+        return text + f"Remove it: {cmd_in(ns, f'route del {route_text(bad)}{table}')}"
 
 
 def _gateway_is_connected(ns: NetNS, via: str) -> bool:
