@@ -5,9 +5,11 @@
     - listening: {netns_of: {comm: pause}, port: 8080, process: {cmdline: app-a}}
     - listening: {netns: RED, port: 53, proto: udp, ip: 10.11.11.2}
 
-A socket bound to the wildcard address (0.0.0.0 or ::) counts for any `ip`. When the port is
-not open where expected, the message says where it is open instead ("8081 is listening, but
-in c1, not in the host's").
+A socket bound to the wildcard address (0.0.0.0 or ::) counts for any `ip`, except a loopback
+one: `ip: 127.0.0.1` means "on the loopback only", and a server on 0.0.0.0 can be reached from
+other machines too, so it fails with the restart that binds it right. When the port is not open
+where expected, the message says where it is open instead ("8081 is listening, but in c1, not
+in the host's").
 """
 from __future__ import annotations
 
@@ -90,6 +92,12 @@ class ListeningExpectation(Expectation):
 
         if not matching:
             return self.fail(observed, self._why_not(snap, ns, on_port, opened))
+        if self.ip is not None and _is_loopback(self.ip) and not any(s.ip not in WILDCARDS for s in matching):
+            return self.fail(observed, f"port {self.port} is open in {where(ns)}, but on {matching[0].ip}, every "
+                             f"address of {'the host' if ns.is_host else where(ns)}, so other machines can reach it "
+                             f"too; the lesson keeps it on the loopback: stop it "
+                             f"({_kill_words(snap, matching[0])}) and start it again bound to {self.ip} "
+                             f"(python3 -m http.server ... --bind {self.ip})")
         if self.process is not None:
             wanted = {p.pid for p in select.select(snap, self.process)}
             held = [s for s in matching if wanted & set(s.pids)]
@@ -149,3 +157,15 @@ def _run_in(ns: NetNS) -> str:
     if ns.pids:
         return f"nsenter --net=/proc/{ns.pids[0]}/ns/net"
     return f"nsenter --net=<net:[{ns.inode}]>"
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def _kill_words(snap: Snapshot, sock: Socket) -> str:
+    pids = [p for p in sock.pids if p in snap.processes]
+    return f"kill {' '.join(map(str, pids[:3]))}" if pids else "the server that holds it"
