@@ -11,6 +11,23 @@ netns it was made in, so the dumps can then run from any thread.
     only when an event says it changed. Listening sockets have no events and are
     re-read every time (one cheap sock_diag dump per netns).
 
+What a persistent reader keeps between reads, and why each is safe to keep (a long-lived reader
+may only keep what cannot change while it is kept: the app and a fresh `nstutor check` must
+never disagree):
+  * a netns's dump, until an event in that netns says it changed. One change sends no event to
+    the netns it affects: moving a veth's peer to another netns changes the peer's netns as seen
+    from this end. So a dump holding a veth whose peer cannot be found is dumped again at once,
+    and again on every read while the peer stays unresolved.
+  * an nsid (what netns A calls netns B), once the kernel has assigned one: an assigned id never
+    changes while both namespaces exist, and both are pinned by our open sockets. "No id yet" is
+    never kept: the kernel assigns ids lazily, the moment anything needs one.
+  * the model built from a dump, while neither it nor its veth peers' dumps changed; a build with
+    an unresolved peer is never reused.
+  * which socket inodes a process holds, while that process has not run (see ProcessReader.unchanged).
+Listening sockets themselves send no events and may be opened or closed in a netns by a process
+that lives in another one (setns, or a descriptor passed over a unix socket), so they are listed
+again in every netns on every read: one cheap sock_diag dump each.
+
 An open socket holds a reference to its netns, which would keep a deleted
 namespace (and the veths inside it) alive. So a persistent reader must release a
 netns as soon as it disappears: the Observer closes the sockets of every netns
@@ -30,10 +47,6 @@ from .model import Address, FdbEntry, Link, NetNS, Neighbour, Route, VxlanInfo
 from .netns import NetnsHandle
 from .setns import each_in_namespace
 
-#: A netns where nothing ran still has its sockets listed again at least every this many reads.
-SOCKETS_MAX_AGE = 4
-
-
 @dataclass
 class _Conn:
     """The open sockets of one netns, and the last raw dump of it."""
@@ -44,9 +57,6 @@ class _Conn:
     dirty: bool = False               # an event came during the last dump: dump again next time
     version: int = 0                  # +1 at each dump
     built: tuple | None = None        # (key, model parts) of the last build; see NetworkReader._build
-    built_now: bool = False           # this read rebuilt it (its links or a peer's changed)
-    sockets: tuple | None = None      # the last list of listening sockets, and how many reads ago
-    sockets_age: int = 0
     seq: int = 100
 
     def close(self) -> None:
@@ -62,9 +72,9 @@ class _Conn:
 class NetworkReader:
     persistent: bool = False
     conns: dict[int, _Conn] = field(default_factory=dict)
-    nsid_cache: dict[tuple[int, int], int | None] = field(default_factory=dict)  # (from, to) -> nsid
+    nsid_cache: dict[tuple[int, int], int] = field(default_factory=dict)  # (from, to) -> assigned nsid
     lock: threading.Lock = field(default_factory=threading.Lock)
-    generation: int = 0               # +1 whenever a netns is opened or released
+    fd_sockets: dict[int, frozenset[int]] = field(default_factory=dict)   # pid -> socket inodes it holds
 
     # ---------------------------------------------------------- connections
     def _open(self, handles: list[NetnsHandle], problems: list[str]) -> None:
@@ -93,7 +103,6 @@ class NetworkReader:
             if self.persistent:
                 route.setblocking(True)
             self.conns[inode] = _Conn(inode, route, diag)
-            self.generation += 1
 
     def release(self, inodes) -> None:
         """Close the sockets of these netns (so a deleted namespace can really go away)."""
@@ -102,24 +111,30 @@ class NetworkReader:
                 conn = self.conns.pop(inode, None)
                 if conn:
                     conn.close()
-                    self.generation += 1
-            self.nsid_cache = {k: v for k, v in self.nsid_cache.items() if k[0] in self.conns and k[1] in self.conns}
+            self._forget_nsids()
+
+    def _forget_nsids(self) -> None:
+        """Drop the ids of every pair that is no longer pinned by our sockets: once a netns is freed, its
+        inode number can be given to a new namespace, which the old id must not be taken for."""
+        self.nsid_cache = {k: v for k, v in self.nsid_cache.items() if k[0] in self.conns and k[1] in self.conns}
 
     def close(self) -> None:
         self.release(list(self.conns))
 
     # ---------------------------------------------------------- reading
-    def read(self, handles: list[NetnsHandle], problems: list[str], busy: set[int] | None = None) -> dict[int, NetNS]:
-        """Every netns's model. *busy* (persistent reader only): the netns in which a process started,
-        exited or ran since the last read; the others' listening sockets cannot have changed
-        (a socket is opened by a process running), so their last list is reused, though never for
-        longer than SOCKETS_MAX_AGE reads. None: list every netns's sockets."""
+    def read(self, handles: list[NetnsHandle], problems: list[str],
+             unchanged: frozenset[int] = frozenset()) -> dict[int, NetNS]:
+        """Every netns's model. *unchanged*: pids that have not run since the previous read, whose
+        open sockets a persistent reader may take from its last look (see the module's docstring)."""
         with self.lock:
             present = {h.inode for h in handles}
-            for inode in [i for i in self.conns if i not in present]:
+            gone = [i for i in self.conns if i not in present]
+            for inode in gone:
                 self.conns.pop(inode).close()
-                self.generation += 1
+            if gone:
+                self._forget_nsids()
             self._open(handles, problems)
+            dumped: set[int] = set()
             for handle in handles:
                 conn = self.conns.get(handle.inode)
                 if conn is None:
@@ -128,19 +143,35 @@ class NetworkReader:
                 if self.persistent and not changed:
                     changed = self._events_pending(conn)
                 if changed:
-                    try:
-                        conn.dump = self._dump(conn)
-                        conn.version += 1
-                    except OSError as exc:
-                        conn.dump = None
-                        problems.append(f"cannot read network namespace {handle.names[0] if handle.names else handle.inode}: "
-                                        f"{exc.strerror or exc}")
-            result = self._build(handles, problems, busy)
-            if not self.persistent:
+                    self._redump(conn, handle, problems)
+                    dumped.add(handle.inode)
+            result = self._build(handles, problems, unchanged)
+            # A veth whose peer is nowhere to be found may be a stale dump: its peer moved to another
+            # netns, which sends this netns no event. Dump those once more and build again.
+            stale = [h for h in handles if h.inode not in dumped and h.inode in self.conns
+                     and _has_unresolved_peer(result.get(h.inode))]
+            if stale:
+                for handle in stale:
+                    self._redump(self.conns[handle.inode], handle, problems)
+                result = self._build(handles, problems, unchanged)
+            if self.persistent:
+                alive = {pid for h in handles for pid in h.pids}
+                self.fd_sockets = {pid: s for pid, s in self.fd_sockets.items() if pid in alive}
+            else:
                 for conn in self.conns.values():
                     conn.close()
                 self.conns.clear()
+                self.fd_sockets.clear()
             return result
+
+    def _redump(self, conn: _Conn, handle: NetnsHandle, problems: list[str]) -> None:
+        try:
+            conn.dump = self._dump(conn)
+            conn.version += 1
+        except OSError as exc:
+            conn.dump = None
+            problems.append(f"cannot read network namespace {handle.names[0] if handle.names else handle.inode}: "
+                            f"{exc.strerror or exc}")
 
     @staticmethod
     def _events_pending(conn: _Conn) -> bool:
@@ -161,7 +192,7 @@ class NetworkReader:
         return {"links": links, "addresses": addrs, "routes": routes, "neighbours": neigh, "fdb": fdb}
 
     # ---------------------------------------------------------- building the model
-    def _build(self, handles: list[NetnsHandle], problems: list[str], busy: set[int] | None) -> dict[int, NetNS]:
+    def _build(self, handles: list[NetnsHandle], problems: list[str], unchanged: frozenset[int]) -> dict[int, NetNS]:
         by_inode = {h.inode: h for h in handles}
         # index -> raw link, per netns; and (netns, ifindex, peer ifindex) of every veth for peer matching
         indexes = {i: {l["index"]: l for l in c.dump["links"]} for i, c in self.conns.items() if c.dump}
@@ -178,36 +209,28 @@ class NetworkReader:
                 out[handle.inode] = NetNS(handle.inode, handle.names, handle.pids, handle.is_host,
                                           error="could not be read (see problems)")
                 continue
-            conn.built_now = conn.built is None or not self._still_valid(conn.built[0], conn)
-            if not conn.built_now:
+            if conn.built is not None and self._still_valid(conn.built[0], conn):
                 parts = conn.built[1]
             else:
                 deps: dict[int, int] = {}
                 parts = self._parts(handle.inode, conn.dump, indexes, by_inode, deps)
-                unresolved = any(l.kind == "veth" and l.peer_netns is None for l in parts[0])
-                conn.built = ((conn.version, tuple(deps.items()), self.generation if unresolved else None), parts)
-            socks = self._sockets(conn, handle, problems, busy)
+                # a build with an unresolved peer is never reused (see the module's docstring)
+                unresolved = any(_unresolved(l) for l in parts[0])
+                conn.built = None if unresolved else ((conn.version, tuple(deps.items())), parts)
+            socks = self._sockets(conn, handle, problems, unchanged)
             out[handle.inode] = NetNS(handle.inode, handle.names, handle.pids, handle.is_host, *parts, socks)
         return out
 
-    @staticmethod
-    def _sockets(conn: _Conn, handle: NetnsHandle, problems: list[str], busy: set[int] | None) -> tuple:
+    def _sockets(self, conn: _Conn, handle: NetnsHandle, problems: list[str], unchanged: frozenset[int]) -> tuple:
         if conn.diag is None:
             return ()
-        fresh = (busy is None or handle.inode in busy or conn.sockets is None or conn.built_now
-                 or conn.sockets_age >= SOCKETS_MAX_AGE)
-        if fresh:
-            conn.sockets = sockets.read_listening(conn.diag, problems, handle)
-            conn.sockets_age = 0
-        else:
-            conn.sockets_age += 1
-        return conn.sockets
+        return sockets.read_listening(conn.diag, problems, handle, self.fd_sockets, unchanged)
 
     def _still_valid(self, key: tuple, conn: _Conn) -> bool:
         """A built netns can be reused while neither it nor the netns its veth peers live in were
-        re-dumped (and, if a peer was not found, while no netns came or went)."""
-        version, deps, generation = key
-        if version != conn.version or (generation is not None and generation != self.generation):
+        re-dumped (builds with an unresolved peer are not kept at all)."""
+        version, deps = key
+        if version != conn.version:
             return False
         return all((other := self.conns.get(inode)) is not None and other.version == v for inode, v in deps)
 
@@ -250,16 +273,29 @@ class NetworkReader:
     def _peer_netns(self, inode: int, raw: dict, indexes: dict, by_inode: dict) -> int | None:
         """Which netns the veth's peer is in. The kernel tells us only an nsid (a number local to this
         netns), so: take every netns holding a veth at the peer's ifindex that points back at us, and
-        confirm with RTM_GETNSID which of them has that nsid here (cached: ids never change)."""
+        confirm with RTM_GETNSID which of them has that nsid here, and that its end's nsid leads back
+        to us (both dumps may not be equally fresh: a peer that just moved must not be matched on a
+        stale number)."""
         candidates = [other for other in self._veths.get((raw["link"], raw["index"]), ()) if other != inode]
-        conn = self.conns.get(inode)
         for other in candidates:
-            key = (inode, other)
-            if key not in self.nsid_cache:
-                self.nsid_cache[key] = self._query_nsid(conn, by_inode.get(other))
-            if self.nsid_cache[key] == raw["link_netnsid"]:
+            if self._nsid(inode, other, by_inode) != raw["link_netnsid"]:
+                continue
+            back = indexes.get(other, {}).get(raw["link"])
+            back_nsid = back.get("link_netnsid") if back else None
+            if back_nsid is not None and self._nsid(other, inode, by_inode) == back_nsid:
                 return other
         return None
+
+    def _nsid(self, inode: int, other: int, by_inode: dict) -> int | None:
+        """What netns *inode* calls netns *other*. Kept once assigned (it cannot change while both are
+        pinned by our sockets); "none assigned yet" is asked again next time, never kept."""
+        key = (inode, other)
+        found = self.nsid_cache.get(key)
+        if found is None:
+            found = self._query_nsid(self.conns.get(inode), by_inode.get(other))
+            if found is not None and inode in self.conns and other in self.conns:
+                self.nsid_cache[key] = found
+        return found
 
     @staticmethod
     def _query_nsid(conn: _Conn | None, handle: NetnsHandle | None) -> int | None:
@@ -276,6 +312,15 @@ class NetworkReader:
             return None
         finally:
             os.close(fd)
+
+
+def _unresolved(link: Link) -> bool:
+    """A veth whose other end nstutor could not place (the peer netns was not found)."""
+    return link.kind == "veth" and link.peer_ifindex is not None and link.peer_netns is None
+
+
+def _has_unresolved_peer(ns: NetNS | None) -> bool:
+    return ns is not None and any(_unresolved(l) for l in ns.links)
 
 
 def read_network(handles: list[NetnsHandle], problems: list[str]) -> dict[int, NetNS]:

@@ -3,12 +3,14 @@
 Read the way `lsns` and `ps` read them (no psutil here: at 2,000 processes
 psutil's per-process objects cost ~30x more than reading the few files we need).
 
-A `ProcessReader` may keep a cache between snapshots (the live app does): what a
-process is made of only changes when it execs, so for a process whose
-(pid, start time, comm) is unchanged we reuse its command line, owner,
-namespaces, NSpid and root, and re-read only /proc/PID/stat (state, CPU) and
-/proc/PID/cgroup (a process is moved between cgroups without exec). `unshare`,
-`nsenter` and `chroot` all exec their command afterwards, so they are seen.
+A `ProcessReader` may keep a cache between snapshots (the live app does). It keeps only
+what cannot have changed: a process's command line, owner, namespaces and root change
+only by its own doing (exec, setns(2), unshare(2), chroot(2), setuid(2), rewriting its
+argv), so they are reused only for a single-threaded process that has not run since
+they were read (its /proc/PID/schedstat is unchanged). Everything another process can
+change is read every time: the parent (re-parenting when the parent exits) from
+/proc/PID/stat, the cgroup (a process is moved between cgroups by someone else).
+A process that ran, or has several threads, is read again in full.
 """
 from __future__ import annotations
 
@@ -152,8 +154,9 @@ class ProcessReader:
     sched_fds: dict[int, int] = field(default_factory=dict)      # pid -> open /proc/PID/schedstat
     last_sched: dict[int, bytes] = field(default_factory=dict)
     single_threaded: set[int] = field(default_factory=set)       # pids whose last stat said 1 thread
-    #: after read(): the netns where a process appeared, exited, or ran since the previous read
-    busy_netns: set[int] = field(default_factory=set)
+    #: after read(): the pids that are the very Process of the previous read (single-threaded, have
+    #: not run since): what they hold, such as their open files, cannot have changed
+    unchanged: frozenset[int] = frozenset()
 
     def _stat_bytes(self, pid: int) -> bytes | None:
         """The text of /proc/PID/stat, through a kept fd when we keep state between snapshots."""
@@ -241,10 +244,12 @@ class ProcessReader:
                 new_cache[pid] = cache[pid]
                 new_stat[pid] = last_stat[pid]
                 continue
+            # it has not run since the last read, so nothing it does itself can have changed
+            unchanged = pid in quiet and pid in single
             raw = self._stat_bytes(pid)
             if not raw:
                 continue                            # exited while we looked
-            if (before is not None and raw == last_stat.get(pid) and before.cpu_percent == 0.0
+            if (unchanged and before is not None and raw == last_stat.get(pid) and before.cpu_percent == 0.0
                     and members is not None and members.get(pid) == before.cgroup and pid in cache):
                 procs[pid] = before                 # nothing about it changed
                 new_cache[pid] = cache[pid]
@@ -259,7 +264,7 @@ class ProcessReader:
             else:
                 single.discard(pid)
             static = cache.get(pid)
-            if static is None or static.start_ticks != start or static.comm != comm:
+            if static is None or static.start_ticks != start or static.comm != comm or not unchanged:
                 static = _read_static(pid, start, comm, host_pidns)
                 if static is None:
                     continue
@@ -270,14 +275,7 @@ class ProcessReader:
                 cpu_percent = 100.0 * (cpu - before.cpu_ticks) / CLOCK_TICKS / elapsed
             procs[pid] = Process(pid, ppid, comm, static.cmdline, state, static.uid, static.ns, static.nspid,
                                  static.root, _cgroup_of(pid, members), cpu, start, cpu_percent)
-        busy = set()
-        for pid, proc in procs.items():
-            if prev.get(pid) is not proc and "net" in proc.ns:   # new, or its stat text changed
-                busy.add(proc.ns["net"])
-        for pid, proc in prev.items():
-            if pid not in procs and "net" in proc.ns:
-                busy.add(proc.ns["net"])
-        self.busy_netns = busy
+        self.unchanged = frozenset(pid for pid, proc in procs.items() if prev.get(pid) is proc)
         if self.keep_cache:
             self.cache = new_cache
             self.last_stat = new_stat

@@ -34,7 +34,7 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
     procs = proc_reader.read(previous, problems)
     host_ns = host_namespaces(procs)
     handles = netns.discover(procs, host_ns.get("net"), problems)
-    network = net_reader.read(handles, problems, proc_reader.busy_netns if previous is not None else None)
+    network = net_reader.read(handles, problems, proc_reader.unchanged)
     table = namespace_table(procs, {h.inode: h.names for h in handles if h.names})
     hostnames = nsfacts.read_hostnames(procs, problems)
     mounts = nsfacts.read_mounts(procs, problems)

@@ -4,7 +4,9 @@
 (family, protocol). The diag socket is made inside the netns (see netlink.py),
 so it sees exactly that namespace's sockets. Which process holds a socket is
 found by matching socket inodes against /proc/PID/fd of the processes in that
-netns, and only when the set of listening sockets changed (it is the costly part).
+netns (the costly part). A caller that keeps state between reads passes what it found for
+each process last time; it is reused only for processes that have not run since, because a
+process must run to open, close or receive a descriptor.
 """
 from __future__ import annotations
 
@@ -23,9 +25,6 @@ _REQ_V1 = struct.Struct("=BBBB48sII")   # inet_diag_req (family, src_len, dst_le
 _MSG = struct.Struct("=BBBB2s2s16s16sIQIIIII")  # inet_diag_msg
 _HDR = struct.Struct("=IHHII")
 NLM_F_REQUEST, NLM_F_DUMP, NLMSG_DONE, NLMSG_ERROR = 0x1, 0x300, 3, 2
-
-_fd_owner_cache: dict[tuple[int, frozenset], dict[int, tuple[int, ...]]] = {}
-
 
 def open_diag_socket() -> socket.socket:
     """A sock_diag socket in the calling thread's network namespace."""
@@ -67,8 +66,10 @@ def _request(sock: socket.socket, msg_type: int, req: bytes) -> list[tuple]:
             return out
 
 
-def read_listening(sock: socket.socket, problems: list[str], handle) -> tuple[Socket, ...]:
-    """Listening TCP and bound UDP sockets of the netns the diag socket lives in."""
+def read_listening(sock: socket.socket, problems: list[str], handle, held: dict[int, frozenset[int]] | None = None,
+                   unchanged: frozenset[int] = frozenset()) -> tuple[Socket, ...]:
+    """Listening TCP and bound UDP sockets of the netns the diag socket lives in. *held* (pid ->
+    socket inodes) is updated with what was found; an entry is reused for a pid in *unchanged*."""
     found = []
     try:
         for fam, state, ip, port, inode in _dump_tcp_all_families(sock, 1 << TCP_LISTEN):
@@ -80,35 +81,39 @@ def read_listening(sock: socket.socket, problems: list[str], handle) -> tuple[So
         label = handle.names[0] if handle.names else f"net:[{handle.inode}]"
         problems.append(f"cannot list the sockets of {label}: {exc.strerror or exc}")
         return ()
-    owners = _owners(handle.inode, handle.pids, frozenset(f[4] for f in found))
+    owners = _owners(handle.pids, frozenset(f[4] for f in found), {} if held is None else held, unchanged)
     return tuple(Socket(proto, fam, ip, port, inode, state, owners.get(inode, ()))
                  for proto, fam, ip, port, inode, state in sorted(found, key=lambda f: (f[0], f[3], f[2])))
 
 
-def _owners(netns: int, pids: tuple[int, ...], inodes: frozenset) -> dict[int, tuple[int, ...]]:
-    """socket inode -> pids holding it, among the processes of this netns (cached per set of sockets)."""
+def _owners(pids: tuple[int, ...], inodes: frozenset, held: dict[int, frozenset[int]],
+            unchanged: frozenset[int]) -> dict[int, tuple[int, ...]]:
+    """socket inode -> pids holding it, among the processes of this netns."""
     if not inodes:
         return {}
-    key = (netns, inodes)
-    if key in _fd_owner_cache:
-        return _fd_owner_cache[key]
-    wanted = {f"socket:[{i}]": i for i in inodes}
     owners: dict[int, list[int]] = {}
     for pid in pids:
-        fd_dir = f"/proc/{pid}/fd"
+        sockets_held = held.get(pid) if pid in unchanged else None
+        if sockets_held is None:
+            sockets_held = held[pid] = _socket_inodes(pid)
+        for inode in sockets_held & inodes:
+            owners.setdefault(inode, []).append(pid)
+    return {i: tuple(sorted(p)) for i, p in owners.items()}
+
+
+def _socket_inodes(pid: int) -> frozenset[int]:
+    """The inodes of every socket that process *pid* has open (empty if it is gone or hidden)."""
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return frozenset()
+    found = []
+    for fd in fds:
         try:
-            fds = os.listdir(fd_dir)
+            target = os.readlink(f"{fd_dir}/{fd}")
         except OSError:
             continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"{fd_dir}/{fd}")
-            except OSError:
-                continue
-            if target in wanted:
-                owners.setdefault(wanted[target], []).append(pid)
-    result = {i: tuple(sorted(set(p))) for i, p in owners.items()}
-    if len(_fd_owner_cache) > 512:
-        _fd_owner_cache.clear()
-    _fd_owner_cache[key] = result
-    return result
+        if target.startswith("socket:["):
+            found.append(int(target[8:-1]))
+    return frozenset(found)

@@ -1,0 +1,345 @@
+"""One verdict: the app's live loop and a fresh `nstutor check` never disagree.
+
+The live loop keeps one Observer for as long as the app runs; `nstutor check` starts from nothing.
+The Observer may only keep what cannot change while it keeps it (see tutor/observe/netlink.py and
+processes.py), so after any change has settled the two must give the same verdict, step by step.
+
+Two kinds of test:
+  * the ways a long-lived Observer went stale, each reproduced on the real kernel with unique names
+    (a veth's peer moved after the first look, a process that changed namespace without exec, a
+    listener opened in a netns by a process living in another one, a listener handed to a child);
+  * a randomized one: the real commands of lessons netns-veth, bridge and pod, typed into one learner
+    shell in random orders with random pauses and a few slips, through one long-lived LiveChecker
+    (the app's loop, with its own Observer). After each command, the live verdict of every step is
+    compared with a fresh check of the same state. These use the lessons' own object names, so they
+    clean up with the lessons' own cleanup before and after.
+
+NSTUTOR_PARITY_SEQUENCES (default 2) sets how many random sequences each lesson gets;
+NSTUTOR_PARITY_SEED replays one run (every failure prints its seed).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import random
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from conftest import sh, wait_until
+from tutor.checks.runner import grade_step
+from tutor.lessons.catalog import load_catalog
+from tutor.lessons.cleanup import run_cleanup
+from tutor.observe import Observer, take_snapshot
+
+pytestmark = pytest.mark.needs_root
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ------------------------------------------------------------------ helpers
+def _ns_named(snap, name):
+    return next((ns for ns in snap.netns.values() if name in ns.names), None)
+
+
+def _peer_of(snap, netns_name, link_name):
+    ns = _ns_named(snap, netns_name)
+    link = next((l for l in ns.links if l.name == link_name), None) if ns else None
+    if link is None:
+        return None
+    peer_ns = snap.netns.get(link.peer_netns) if link.peer_netns else None
+    return (peer_ns.names[0] if peer_ns and peer_ns.names else link.peer_netns, link.peer_name)
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Has *pid* installed a handler for *sig* yet (SigCgt in /proc/PID/status)?"""
+    with open(f"/proc/{pid}/status") as f:
+        caught = next(int(l.split()[1], 16) for l in f if l.startswith("SigCgt:"))
+    return bool(caught & (1 << (sig - 1)))
+
+
+@pytest.fixture
+def observer():
+    obs = Observer()
+    yield obs
+    obs.close()
+
+
+# ------------------------------------------------------------------ staleness, one way at a time
+def test_a_veth_peer_moved_after_the_first_look_is_seen_at_once(observer, netns, uid):
+    """The walk-through's reproduction: RED and BLUE, a veth made in the host, one end moved into RED,
+    then the other into BLUE, the Observer looking in between. Moving the second end sends RED no
+    event, and RED had no id for BLUE yet when the Observer first asked."""
+    red, blue = netns("R"), netns("B")
+    a, b = f"{uid}a", f"{uid}b"
+    for cmd in (f"ip link add {a} type veth peer name {b}", f"ip link set {a} netns {red}",
+                f"ip link set {b} netns {blue}"):
+        sh(cmd)
+        for _ in range(3):
+            observer.snapshot()
+    assert _peer_of(take_snapshot(), red, a) == (blue, b)          # what a fresh check sees
+    assert _peer_of(observer.snapshot(), red, a) == (blue, b)      # the live view, at its next look
+    assert _peer_of(observer.snapshot(), red, a) == (blue, b)      # and it stays right
+
+
+def test_a_process_that_changes_namespace_without_exec_is_seen(observer, spawn, uid):
+    """unshare(2) from a running process, no exec: same pid, start time and comm as before."""
+    script = textwrap.dedent("""
+        import ctypes, os, signal, sys, time
+        libc = ctypes.CDLL(None, use_errno=True)
+        def go(*_):
+            if libc.unshare(0x04000000) != 0:      # CLONE_NEWUTS
+                sys.exit(3)
+        signal.signal(signal.SIGUSR1, go)
+        while True:
+            time.sleep(0.05)
+    """)
+    proc = spawn([sys.executable, "-c", script, f"nsv-{uid}"])
+    wait_until(lambda: _catches(proc.pid, signal.SIGUSR1), what="the process to be ready")
+    host_uts = os.stat("/proc/self/ns/uts").st_ino
+    assert observer.snapshot().processes[proc.pid].ns["uts"] == host_uts
+    os.kill(proc.pid, signal.SIGUSR1)
+    wait_until(lambda: os.stat(f"/proc/{proc.pid}/ns/uts").st_ino != host_uts, what="the unshare")
+    new_uts = os.stat(f"/proc/{proc.pid}/ns/uts").st_ino
+    assert take_snapshot().processes[proc.pid].ns["uts"] == new_uts
+    assert observer.snapshot().processes[proc.pid].ns["uts"] == new_uts
+
+
+_LISTEN_FROM_OUTSIDE = textwrap.dedent("""
+    import ctypes, os, socket, sys, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    time.sleep(float(sys.argv[3]))
+    assert libc.setns(fd, 0x40000000) == 0          # CLONE_NEWNET
+    s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[2]))); s.listen()
+    assert libc.setns(home, 0x40000000) == 0        # back home: the listener stays in the other netns
+    time.sleep(600)
+""")
+
+
+def test_a_listener_opened_from_another_netns_is_seen_at_once(observer, netns, spawn, uid):
+    """A process living in the host's netns opens a listener inside another netns (setns there and
+    back). Nothing runs in that netns, yet its sockets changed."""
+    ns = netns("L")
+    observer.snapshot()
+    proc = spawn([sys.executable, "-c", _LISTEN_FROM_OUTSIDE, f"/run/netns/{ns}", "8471", "0.3"])
+    wait_until(lambda: "8471" in sh(f"ip netns exec {ns} ss -ltnH").stdout, what="the listener")
+    for _ in range(3):
+        observer.snapshot()                                 # the Observer has looked since, more than once
+    fresh = [s.port for s in _ns_named(take_snapshot(), ns).sockets]
+    live = [s.port for s in _ns_named(observer.snapshot(), ns).sockets]
+    assert fresh == [8471] and live == fresh
+    proc.kill()
+    proc.wait()
+    wait_until(lambda: "8471" not in sh(f"ip netns exec {ns} ss -ltnH").stdout, what="the listener to close")
+    assert [s.port for s in _ns_named(observer.snapshot(), ns).sockets] == []
+
+
+_HAND_OVER = textwrap.dedent("""
+    import os, signal, socket, sys, time
+    s = socket.socket(); s.bind(("127.0.0.1", 8472)); s.listen()
+    child = os.fork()
+    if child == 0:
+        time.sleep(600)
+        os._exit(0)
+    signal.sigwait([signal.SIGUSR1])    # the parent lets go of the listener by exiting
+""")
+
+
+def test_the_holder_of_a_listener_follows_a_hand_over(observer, netns, spawn, uid):
+    """A listener made by a parent that forks and then exits: the child alone holds it now."""
+    ns = netns("H")
+    parent = spawn(["ip", "netns", "exec", ns, sys.executable, "-c", _HAND_OVER])
+    wait_until(lambda: "8472" in sh(f"ip netns exec {ns} ss -ltnH").stdout, what="the listener")
+
+    def holders(snap):
+        socks = _ns_named(snap, ns).sockets
+        return socks[0].pids if socks else ()
+
+    wait_until(lambda: len(holders(observer.snapshot())) == 2, what="parent and child holding it")
+    os.kill(parent.pid, signal.SIGUSR1)
+    parent.wait(timeout=5)
+    fresh = holders(take_snapshot())
+    assert len(fresh) == 1 and parent.pid not in fresh
+    assert holders(observer.snapshot()) == fresh
+
+
+# ------------------------------------------------------------------ the randomized comparison
+class LearnerShell:
+    """One bash, fed line by line like a learner types: variables set by one line stay for the next."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(["bash", "--norc", "--noprofile"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True, cwd="/tmp")
+        self.count = 0
+
+    def type(self, line: str, timeout: float = 20.0) -> str:
+        self.count += 1
+        marker = f"__nstutor_done_{self.count}__"
+        self.proc.stdin.write(f"{line}\necho {marker}\n")
+        self.proc.stdin.flush()
+        out, deadline = [], time.monotonic() + timeout
+        while True:
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                raise AssertionError(f"the shell did not finish within {timeout}s: {line}")
+            text = self.proc.stdout.readline()
+            if text.strip() == marker:
+                return "".join(out)
+            out.append(text)
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=5)
+
+
+class LiveVerdicts:
+    """The app's live loop (LiveChecker with its own long-lived Observer), collecting what it delivers."""
+
+    def __init__(self) -> None:
+        from tutor.app.live import LiveChecker
+        self._cond = threading.Condition()
+        self._latest = None
+        self.checker = LiveChecker(self._deliver, probes=False, interval=0.5)
+        self.checker.start()
+
+    def _deliver(self, update) -> None:
+        with self._cond:
+            self._latest = update
+            self._cond.notify_all()
+
+    def after(self, moment: float, lesson_id: str, timeout: float = 10.0):
+        """The first delivered round whose snapshot was started after *moment* (monotonic)."""
+        self.checker.request()
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                u = self._latest
+                if u is not None and u.snap is not None and u.lesson_id == lesson_id and u.snap.monotonic > moment:
+                    return u
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("the live loop delivered nothing new in time")
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        self.checker.stop()
+
+
+def _outcome(results) -> tuple:
+    return tuple((r.id, r.passed, tuple((v.kind, v.passed, v.message) for v in r.verdicts)) for r in results)
+
+
+def _fresh(lesson) -> tuple:
+    snap = take_snapshot()
+    return _outcome(grade_step(step, snap, probes=False, lesson=lesson) for step in lesson.steps)
+
+
+#: Slips a learner makes on the way (each undoes part of the lesson), mixed into the commands.
+SLIPS = {
+    "netns-veth": ["ip netns del BLUE", "ip -n RED link set veth0 down", "ip -n RED addr flush dev veth0",
+                   "ip link add veth0 type veth peer name veth1", "ip netns add red"],
+    "bridge": ["ip link set veth-c1 nomaster", "ip link set nsbr0 down", "ip netns del c2",
+               "ip -n c1 route flush default"],
+    "pod": ["pkill -x -n pause", "pkill -f '^app-b'", "nsenter --target $(pgrep -n -x pause) --uts hostname web"],
+}
+
+
+def _commands(lesson) -> list[str]:
+    """Every command of every step's reference solution: a line, or the lines that together make one
+    complete command (a quote or loop spanning lines), the way an interactive shell reads them."""
+    out = []
+    for step in lesson.steps:
+        pending = ""
+        for line in step.solution.splitlines():
+            pending = f"{pending}\n{line}" if pending else line
+            if pending.strip() and _complete(pending):
+                out.append(pending)
+                pending = ""
+        assert not pending.strip(), f"{lesson.id}/{step.id}: an incomplete command: {pending!r}"
+    return out
+
+
+def _complete(text: str) -> bool:
+    if text.rstrip().endswith("\\"):
+        return False
+    return subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True).returncode == 0
+
+
+def _compare(live: LiveVerdicts, lesson, attempts: int = 6):
+    """(live, fresh) outcomes of one settled state: a fresh check before and after the live round agree,
+    so nothing changed around it. None if the machine never held still (a restart loop, say)."""
+    for _ in range(attempts):
+        started = time.monotonic()
+        before = _fresh(lesson)
+        update = live.after(started, lesson.id)
+        after = _fresh(lesson)
+        if before == after:
+            return _outcome(update.results), before
+    return None
+
+
+def _cleanup(lesson):
+    log = run_cleanup(lesson)
+    assert log.ok, log.errors
+
+
+@pytest.mark.parametrize("lesson_id", ["netns-veth", "bridge", "pod"])
+def test_the_live_verdict_equals_a_fresh_check_in_random_orders(lesson_id, record_property):
+    lesson = load_catalog().find(lesson_id)
+    sequences = int(os.environ.get("NSTUTOR_PARITY_SEQUENCES", "2"))
+    seed = int(os.environ.get("NSTUTOR_PARITY_SEED", str(random.randrange(1 << 30))))
+    rng = random.Random(seed)
+    compared = unsettled = 0
+    live = LiveVerdicts()
+    live.checker.set_lesson(lesson)
+    try:
+        for sequence in range(sequences):
+            _cleanup(lesson)
+            commands = _commands(lesson)
+            rng.shuffle(commands)
+            for slip in SLIPS[lesson_id]:
+                if rng.random() < 0.5:
+                    commands.insert(rng.randrange(len(commands) + 1), slip)
+            # the right order, after the shuffled one: every step ends up built at least once
+            commands += _commands(lesson)
+            shell = LearnerShell()
+            try:
+                for n, command in enumerate(commands):
+                    shell.type(command)
+                    time.sleep(rng.uniform(0.0, 0.6))    # a learner's pause between two commands
+                    pair = _compare(live, lesson)
+                    if pair is None:
+                        unsettled += 1
+                        continue
+                    mine, fresh = pair
+                    compared += len(fresh)
+                    assert mine == fresh, (f"seed {seed}, sequence {sequence}, after command {n}: {command!r}\n"
+                                           f"live:  {mine}\nfresh: {fresh}")
+            finally:
+                shell.close()
+            # and the CLI itself, as a learner runs it, on the final state
+            cli = subprocess.run([sys.executable, "-m", "tutor.cli", "check", lesson_id, "--json", "--no-probe"],
+                                 cwd=REPO, capture_output=True, text=True, timeout=60)
+            import json
+            steps = json.loads(cli.stdout)["steps"]
+            pair = _compare(live, lesson)
+            if pair is not None:
+                assert [(s["id"], s["passed"]) for s in steps] == [(r[0], r[1]) for r in pair[0]], f"seed {seed}"
+    finally:
+        live.close()
+        _cleanup(lesson)
+    print(f"{lesson_id}: {compared} step verdicts compared, 0 disagreements, {unsettled} unsettled states, seed {seed}")
+    record_property("verdicts_compared", compared)
+    assert compared > 0
