@@ -207,11 +207,11 @@ class LearnerShell:
 class LiveVerdicts:
     """The app's live loop (LiveChecker with its own long-lived Observer), collecting what it delivers."""
 
-    def __init__(self) -> None:
+    def __init__(self, probes: bool = False, **options) -> None:
         from tutor.app.live import LiveChecker
         self._cond = threading.Condition()
         self._latest = None
-        self.checker = LiveChecker(self._deliver, probes=False, interval=0.5)
+        self.checker = LiveChecker(self._deliver, probes=probes, interval=0.5, **options)
         self.checker.start()
 
     def _deliver(self, update) -> None:
@@ -343,3 +343,44 @@ def test_the_live_verdict_equals_a_fresh_check_in_random_orders(lesson_id, recor
     print(f"{lesson_id}: {compared} step verdicts compared, 0 disagreements, {unsettled} unsettled states, seed {seed}")
     record_property("verdicts_compared", compared)
     assert compared > 0
+
+
+def test_a_cached_probe_verdict_does_not_outlive_the_network_it_was_sent_through(netns, uid, tmp_path):
+    """The live loop probes now and then and shows the last probe's verdict in between. When the
+    network changes (here: the target's address is removed), it probes again within about a second,
+    however long its regular probe interval is, so it never shows a reach that a check would deny."""
+    from tutor.lessons import parse_lesson
+    a, b = netns("A"), netns("B")
+    sh(f"ip link add {uid}a netns {a} type veth peer name {uid}b netns {b}")
+    sh(f"ip -n {a} addr add 10.91.1.1/24 dev {uid}a && ip -n {b} addr add 10.91.1.2/24 dev {uid}b")
+    sh(f"ip -n {a} link set {uid}a up && ip -n {b} link set {uid}b up")
+    path = tmp_path / "01-probe.md"
+    path.write_text(textwrap.dedent(f"""\
+        ---
+        id: probe
+        title: A probe
+        ---
+        # A probe
+
+        ```check
+        id: reach
+        title: A reaches B
+        expect:
+          - reachable: {{from: {a}, to: 10.91.1.2}}
+        ```
+        """))
+    lesson, problems = parse_lesson(path)
+    assert lesson is not None, problems
+    live = LiveVerdicts(probes=True, probe_interval=600.0)
+    live.checker.set_lesson(lesson)
+    try:
+        wait_until(lambda: live.after(time.monotonic(), "probe").results[0].passed, timeout=10,
+                   what="the first probe to pass")
+        sh(f"ip -n {b} addr del 10.91.1.2/24 dev {uid}b")
+        assert not grade_step(lesson.steps[0], take_snapshot(), lesson=lesson).passed   # a fresh check
+        changed = time.monotonic()
+        wait_until(lambda: not live.after(time.monotonic(), "probe").results[0].passed, timeout=5,
+                   what="the live verdict to follow the change")
+        assert time.monotonic() - changed < 3.0
+    finally:
+        live.close()

@@ -11,8 +11,11 @@ watcher (`ip netns add` sends no netlink event), and the learner (check now, bac
 shell). Bursts are collapsed: snapshots are at least MIN_GAP apart.
 
 Active probes (the `reachable` kind sends one packet) never run on every round: only when
-the learner checks explicitly, or at most every `probe_interval` seconds; between probes
-the last probe's verdict is reused, so a reachable step does not flicker.
+the learner checks explicitly, when the network changed since the last probe (links,
+addresses, routes, neighbours, sockets of any netns; at most every PROBE_MIN_GAP seconds),
+or at least every `probe_interval` seconds (what netlink does not show, such as a firewall
+rule or a sysctl, is seen then). Between probes the last probe's verdict is reused, so a
+reachable step does not flicker; after a change it is at most PROBE_MIN_GAP old.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from ..lessons import Lesson
 from ..observe import Snapshot
 
 MIN_GAP = 0.1          # seconds between two snapshots, however often we are woken
+PROBE_MIN_GAP = 1.0    # seconds between two rounds of probes sent because the network changed
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class LiveChecker:
         self._previous: Snapshot | None = None
         self._probe_cache: dict[tuple[str, str, int], Verdict] = {}
         self._last_probe = float("-inf")
+        self._probed_network: tuple | None = None   # the network the cached probe verdicts were sent through
         self.rounds = 0                 # snapshots taken (for tests and the bench)
 
     # ------------------------------------------------------------ called from the UI thread
@@ -170,9 +175,12 @@ class LiveChecker:
             return [], False
         now = time.monotonic()
         has_probes = self.probes and any(e.active for s in lesson.steps for e in s.expectations)
-        probe = has_probes and (explicit or now - self._last_probe >= self.probe_interval)
+        network = _network_state(snap) if has_probes else None
+        probe = has_probes and (explicit or now - self._last_probe >= self.probe_interval
+                                or (network != self._probed_network and now - self._last_probe >= PROBE_MIN_GAP))
         if probe:
             self._last_probe = now
+            self._probed_network = network
         results = []
         for step in lesson.steps:
             verdicts = []
@@ -191,3 +199,13 @@ class LiveChecker:
             verdicts = lab_advice(lesson, tuple(verdicts))
             results.append(StepResult(step.id, step.title, all(v.passed for v in verdicts), verdicts))
         return results, probe
+
+
+def _network_state(snap: Snapshot) -> tuple:
+    """What a probe's outcome depends on that netlink shows. The Observer reuses unchanged parts as
+    the same objects, so comparing two of these is mostly identity checks."""
+    # Learned neighbours change by themselves (REACHABLE turns STALE; a probe's own ARP adds one):
+    # only entries someone set by hand count, or every probe would call for the next one.
+    return tuple((ns.inode, ns.links, ns.addresses, ns.routes, ns.sockets,
+                  tuple(n for n in ns.neighbours if n.state in ("PERMANENT", "NOARP")))
+                 for ns in snap.netns.values())
