@@ -18,7 +18,6 @@ import socket
 import textwrap
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from .model import (FdbEntry, Link, Mount, Namespace, Neighbour, NetNS, NS_TYPES, Route, Snapshot, Socket)
@@ -77,15 +76,25 @@ def to_jsonable(obj):
 
 
 # =============================================================== rows (data)
-@lru_cache(maxsize=256)
+_user_names: dict[int, str] = {}
+
+
 def user_name(uid: int | None) -> str:
-    """'root' for 0; the uid as text when it has no name; '-' for unknown."""
+    """'root' for 0; the uid as text when it has no name; '-' for unknown.
+
+    Names found are kept (a uid's name does not change during a lesson); a uid without a name is
+    looked up again next time, since lesson 8's learner may create that user a minute later."""
     if uid is None:
         return "-"
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except (KeyError, OverflowError):
-        return str(uid)
+    found = _user_names.get(uid)
+    if found is None:
+        try:
+            found = pwd.getpwuid(uid).pw_name
+        except (KeyError, OverflowError):
+            return str(uid)
+        if len(_user_names) < 4096:
+            _user_names[uid] = found
+    return found
 
 
 def _plural(n: int, one: str, many: str, number: bool = True) -> str:
