@@ -226,24 +226,48 @@ def cmd_setup(args) -> int:
 
 
 def cmd_reset(args) -> int:
-    """Remove what a lesson made (its declared cleanup), after asking."""
-    from .lessons.cleanup import run_cleanup
+    """Remove what a lesson made (its declared cleanup) and, one by one, the learner's strays of
+    it that nstutor recognises, after asking (--yes: everything)."""
+    from .lessons.cleanup import ActionLog, find_strays, remove_strays, run_cleanup
     lesson = _lesson_or_usage(args.lesson)
     spec = {k: v for k, v in lesson.cleanup.items() if k != "script"}
     print(f"This removes what lesson '{lesson.id}' makes: {spec or 'nothing declared'}"
           f"{' and runs its cleanup script' if lesson.cleanup.get('script') else ''}.")
-    if not args.yes:
+    strays = find_strays(lesson)
+    if strays:
+        print(f"nstutor also sees {len(strays)} stray(s) of this lesson: near misses of its objects, "
+              "which its cleanup does not remove:")
+        for stray in strays:
+            print(f"  - {stray.what}\n      remove with: {stray.command}")
+    if args.yes:
+        cleanup, chosen = True, strays
+    else:
         if not sys.stdin.isatty():
             raise UsageError("not a terminal: pass --yes to confirm the reset")
-        if input("Go ahead? [y/N] ").strip().lower() not in ("y", "yes"):
-            print("Nothing changed.")
-            return EXIT_OK
-    log = run_cleanup(lesson)
+        cleanup = _confirm("Go ahead? [y/N] ")
+        chosen = [s for s in strays if _confirm(f"Remove {s.what}? [y/N] ")]
+    if not cleanup and not chosen:
+        print("Nothing changed.")
+        return EXIT_OK
+    log = ActionLog()
+    if chosen:      # first: some are recognised only beside the lesson's objects (a veth left in the host)
+        remove_strays(lesson, chosen, log)
+    if cleanup:
+        done = run_cleanup(lesson)
+        log.done.extend(done.done)
+        log.errors.extend(done.errors)
     for line in log.done:
         print(f"  {line}")
     for line in log.errors:
         print(f"  problem: {line}", file=sys.stderr)
     return EXIT_OK if log.ok else EXIT_FAIL
+
+
+def _confirm(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def _open_store():

@@ -47,6 +47,14 @@ def cleanup_summary(lesson: Lesson) -> str:
     return "\n".join(lines) if lines else "  (this lesson declares nothing to remove)"
 
 
+def stray_summary(strays: list) -> str:
+    """The learner's strays that reset also removes, each with its command ("" when none)."""
+    if not strays:
+        return ""
+    lines = "\n".join(f"  {s.what}\n      {s.command}" for s in strays)
+    return f"\n\nand these strays of yours, near misses of the lesson's objects:\n{lines}"
+
+
 class LessonScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
@@ -328,8 +336,21 @@ class LessonScreen(Screen):
             self.app.live.resume(explicit=True)
 
     def action_reset(self) -> None:
+        # The learner's strays need a fresh snapshot (and the firewall read): look in a worker, then ask.
+        self.run_worker(self._find_strays, thread=True, exclusive=True, group="reset", exit_on_error=False)
+
+    def _find_strays(self) -> None:
+        from ..lessons.cleanup import find_strays
+        try:
+            strays = find_strays(self.lesson)
+        except Exception:  # noqa: BLE001 - not seeing strays must not stop the declared reset
+            strays = []
+        self.app.call_from_thread(self._ask_reset, strays)
+
+    def _ask_reset(self, strays: list) -> None:
+        self._reset_strays = strays
         body = (f"Remove what lesson '{self.lesson.id}' made, so you can start it again?\n\n"
-                f"{cleanup_summary(self.lesson)}\n\nYour progress record is kept.")
+                f"{cleanup_summary(self.lesson)}{stray_summary(strays)}\n\nYour progress record is kept.")
         self.app.push_screen(ConfirmScreen("Reset this lesson?", body, yes="Remove"), self._reset_answered)
 
     def _reset_answered(self, yes: bool | None) -> None:
@@ -338,10 +359,12 @@ class LessonScreen(Screen):
             self.run_worker(self._do_reset, thread=True, exclusive=True, group="reset", exit_on_error=False)
 
     def _do_reset(self) -> None:
-        from ..lessons.cleanup import run_cleanup
+        from ..lessons.cleanup import ActionLog, remove_strays, run_cleanup
         try:
-            log = run_cleanup(self.lesson)
-            done, errors = log.done, log.errors
+            log = ActionLog()
+            remove_strays(self.lesson, getattr(self, "_reset_strays", []), log)   # shown in the question
+            cleanup = run_cleanup(self.lesson)
+            done, errors = log.done + cleanup.done, log.errors + cleanup.errors
         except Exception as exc:  # noqa: BLE001
             done, errors = [], [f"reset failed: {exc}"]
         self.app.call_from_thread(self._reset_done, done, errors)

@@ -281,6 +281,27 @@ def run_cleanup(lesson: Lesson) -> ActionLog:
     return log
 
 
+def find_strays(lesson: Lesson) -> list:
+    """The learner's strays of *lesson* on the machine now: near misses its checks recognise
+    (netns Hello for hello, a wrong MASQUERADE rule, a file made in the host), each with its argv."""
+    from ..checks.strays import lesson_strays
+    return lesson_strays(lesson, observe.take_snapshot())
+
+
+def remove_strays(lesson: Lesson, chosen: list, log: ActionLog) -> None:
+    """Remove the strays the learner chose, each only if the lesson's checks still recognise it on a
+    fresh snapshot (the machine may have changed while the learner read the question): reset never
+    runs a command for anything it does not see, now, as a stray of this lesson."""
+    if not chosen:
+        return
+    current = {stray.remove for stray in find_strays(lesson)}
+    for stray in chosen:
+        if stray.remove not in current:
+            log.done.append(f"left {stray.what}: it is no longer there as it was")
+            continue
+        _run(list(stray.remove), log, f"removed {stray.what} ({stray.command})")
+
+
 def run_setup(lesson: Lesson, progress: Callable[[str], None] | None = None) -> ActionLog:
     """Run the lesson's setup script (e.g. lesson 15 builds its nodes). Trusted lessons only.
 
