@@ -17,6 +17,7 @@ from .checks.runner import StepResult, grade_step, needs_cpu_rate
 from .lessons.cleanup import CGROUP_ROOTS, ActionLog, run_cleanup, run_script, run_setup
 from .lessons.model import Lesson
 from . import observe
+from .observe.firewall import ruleset_lines
 
 PASS_DEADLINE_S = 15.0
 
@@ -58,7 +59,9 @@ def fingerprint(lesson: Lesson) -> dict[str, set[str]]:
         cgroups |= {f"{root}/{d}" for d in _listdir(root) if os.path.isdir(f"{root}/{d}")}
     paths = {p for p in map(str, lesson.cleanup.get("paths", [])) if os.path.lexists(p)}
     return {"netns": _listdir("/run/netns"), "host links": _listdir("/sys/class/net"),
-            "host mounts": mounts, "cgroups": cgroups, "paths": paths}
+            "host mounts": mounts, "cgroups": cgroups, "paths": paths,
+            # iptables rules a lesson's commands add (a MASQUERADE, a FORWARD ACCEPT on a Docker host)
+            "firewall rules": ruleset_lines()}
 
 
 def _session_processes(sids: set[int]) -> list[str]:

@@ -28,9 +28,12 @@ import struct
 import time
 from dataclasses import dataclass
 
+from ...observe.firewall import read_host_filter
 from ...observe.model import NetNS, Route, Snapshot
 from ...observe.setns import each_in_namespace
 from ..base import Expectation, Field, Verdict, v_int, v_ip
+from ..host_firewall import forward_blame, local_blame, unsure
+from ..netfilter import Packet
 from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_problem, owners_of_ip, resolve_netns, where
 from ..registry import register
 from .link import carries_traffic, why_not_up
@@ -121,6 +124,26 @@ def _bridge_gap(snap: Snapshot, a_ns: NetNS, a_link, b_ns: NetNS, b_link) -> str
                     f"{cmd_in(host, f'link set {end.name} master {other.master}')}")
     return (f"the far ends of the two cables are ports of different bridges ({a_end.name} of {a_end.master}, "
             f"{b_end.name} of {b_end.master}): put both on one bridge")
+
+
+def _host_bridge(snap: Snapshot, a_link, b_link) -> str | None:
+    """The bridge in the root netns that both cables' far ends are ports of (lesson 11's nsbr0)."""
+    a, b = _peer(snap, a_link), _peer(snap, b_link)
+    if a is None or b is None or a[0].inode != b[0].inode or not a[0].is_host:
+        return None
+    return a[1].master if a[1].master is not None and a[1].master == b[1].master else None
+
+
+def _host_side(snap: Snapshot, link) -> str | None:
+    """The root-netns interface a namespace's veth leads to: the bridge its far end is a port of, or the far end."""
+    peer = _peer(snap, link)
+    if peer is None or not peer[0].is_host:
+        return None
+    return peer[1].master or peer[1].name
+
+
+def _v4_on(ns: NetNS, dev: str | None) -> str | None:
+    return next((a.ip for a in ns.addresses if a.dev == dev and ":" not in a.ip), None)
 
 
 # --------------------------------------------------------------- the probe
@@ -404,6 +427,9 @@ class ReachableExpectation(Expectation):
             return f"{head}: {gap}"
         if self.port and "refused" in result.detail:
             return f"{result.detail}: start a server on port {self.port} in {where(owner_ns)}"
+        blame, note = self._host_firewall(snap, src, route, owner_ns, dest)
+        if blame:
+            return f"{head}: {blame}"
         for router in _routers_between(snap, src, owner_ns, self.to):
             if not router.is_host and _forwarding(router, self.to) is False:    # the host's is not ours to advise on
                 knob = "net.ipv6.conf.all.forwarding" if ":" in self.to else "net.ipv4.ip_forward"
@@ -411,4 +437,40 @@ class ReachableExpectation(Expectation):
                         f"not forward packets ({knob} is 0 there), so it drops them: "
                         f"{cmd_in(router, f'-w {knob}=1', tool='sysctl')}")
         return (f"{head}. The links on the way are up; check that {where(owner_ns)} has a route back to "
-                f"{where(src)}'s address, and firewall rules (iptables -S in both)")
+                f"{where(src)}'s address, and firewall rules (iptables -S in both)" + (f"; {note}" if note else ""))
+
+    def _host_firewall(self, snap, src: NetNS, route, owner_ns: NetNS, dest) -> tuple[str | None, str | None]:
+        """(why the host's firewall drops this exchange, or None; a note when it might but nstutor cannot
+        tell). Reads the host's filter table, and only for the two paths through the host that it sees:
+        a bridge in the root netns between two namespaces (FORWARD), or the host itself at one end
+        (OUTPUT and INPUT)."""
+        if ":" in self.to or route is None and not src.is_host:
+            return None, None
+        proto = 6 if self.port else 1
+        out = src.link(route.dev) if route is not None and route.dev else None
+        bridge = _host_bridge(snap, out, dest) if not (src.is_host or owner_ns.is_host) else None
+        if bridge is not None:
+            a = _v4_on(src, out.name)
+            if a is None:
+                return None, None
+            filt = read_host_filter()
+            blame = forward_blame(filt, bridge, a, self.to, proto, where(src), where(owner_ns))
+            if blame or filt.bridge_nf_iptables != 1:
+                return blame, None
+            return None, unsure(filt, "FORWARD", [Packet(bridge, bridge, a, self.to, proto),
+                                                  Packet(bridge, bridge, self.to, a, proto)],
+                                f"the host's FORWARD chain sees {bridge}'s frames (bridge-nf-call-iptables = 1)")
+        if src.is_host and not owner_ns.is_host and route is not None and route.dev:
+            dev, host_ip, other = route.dev, route.src or _v4_on(src, route.dev), self.to
+        elif owner_ns.is_host and not src.is_host:
+            dev, host_ip, other = _host_side(snap, out), self.to, _v4_on(src, out.name if out else None)
+        else:
+            return None, None
+        if not dev or not host_ip or not other:
+            return None, None
+        filt = read_host_filter()
+        blame = local_blame(filt, dev, host_ip, other, proto)
+        if blame:
+            return blame, None
+        return None, unsure(filt, "INPUT", [Packet(dev, None, other, host_ip, proto)],
+                            "the host's INPUT chain sees these packets")

@@ -1,0 +1,267 @@
+"""The host's packet filter, read only: iptables' filter table and the bridge netfilter switches.
+
+Why nstutor reads it: on a Docker host, dockerd turns `net.ipv4.ip_forward` on, sets the
+filter table's FORWARD policy to DROP and loads br_netfilter. From then on every frame a bridge
+passes between two of its ports also goes through the host's FORWARD chain
+(`net.bridge.bridge-nf-call-iptables = 1`), so two namespaces on a bridge of the learner's own
+cannot ping each other until a rule lets that bridge's traffic through. The `reachable` kind
+reads this only after a probe failed, to say why; deciding what the rules do to a packet is the
+kind's job (tutor/checks/netfilter.py), not this module's.
+
+What is read, and how:
+- `iptables -t filter -S` of each backend that has a filter table: iptables-nft always, and
+  iptables-legacy only when its filter table is already loaded (/proc/net/ip_tables_names),
+  the same choice the masquerade kind makes for the nat table. Running the legacy tool on a
+  machine that never loaded its table would load a kernel module; listing with iptables-nft
+  creates nothing (an absent table lists as the built-in chains with policy ACCEPT, which is
+  what the kernel does with such packets).
+- /proc/sys/net/bridge/bridge-nf-call-iptables (and -ip6tables): absent when br_netfilter is
+  not loaded, and then bridged frames never meet iptables at all.
+
+Reading never changes anything, each tool gets a short timeout, and whatever could not be read
+is said in `problems` instead of raising. Everything is read in the caller's network namespace:
+call it from a thread that never moved (the host's, for nstutor).
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
+LEGACY_TABLES = "/proc/net/ip_tables_names"
+BRIDGE_NF = "/proc/sys/net/bridge/bridge-nf-call-{}"
+TIMEOUT_S = 5
+BUILTIN = ("INPUT", "FORWARD", "OUTPUT")
+
+#: Options whose value is the next word, and the name a Rule keeps them under.
+_MATCHES = {"-i": "in", "--in-interface": "in", "-o": "out", "--out-interface": "out",
+            "-s": "source", "--source": "source", "-d": "dest", "--destination": "dest",
+            "-p": "proto", "--protocol": "proto"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One `-A CHAIN ...` line of `iptables -S`, split into what nstutor can reason about."""
+    chain: str
+    text: str                                   # the line as iptables printed it
+    target: str | None                          # -j or -g target (None: the rule only counts)
+    goto: bool = False                          # -g: the target chain returns to our caller
+    matches: tuple[tuple[str, str, bool], ...] = ()   # (in|out|source|dest|proto, value, negated)
+    other: tuple[str, ...] = ()                 # match options nstutor does not evaluate (-m conntrack ...)
+
+    def match(self, name: str) -> tuple[str, bool] | None:
+        return next(((v, neg) for n, v, neg in self.matches if n == name), None)
+
+
+@dataclass(frozen=True)
+class FilterTable:
+    """The filter table of one iptables backend."""
+    backend: str                                # "nft", "legacy" or "iptables" (a tool without a suffix)
+    command: str                                # what a learner types to change it: "iptables", "iptables-legacy"
+    policies: tuple[tuple[str, str], ...]       # (built-in chain, policy)
+    rules: tuple[Rule, ...]
+    chains: tuple[str, ...] = ()                # user chains declared with -N (some may be empty)
+
+    def policy(self, chain: str) -> str | None:
+        return next((p for c, p in self.policies if c == chain), None)
+
+    def chain(self, name: str) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.chain == name)
+
+    def has_chain(self, name: str) -> bool:
+        return self.policy(name) is not None or name in self.chains
+
+
+@dataclass(frozen=True)
+class HostFilter:
+    """What nstutor could read of the host's packet filter."""
+    tables: tuple[FilterTable, ...]             # one per backend read (empty when nothing could be read)
+    bridge_nf_iptables: int | None              # None: br_netfilter is not loaded
+    bridge_nf_ip6tables: int | None
+    problems: tuple[str, ...] = ()              # what could not be read, in words
+
+
+# --------------------------------------------------------------- parsing `iptables -S`
+def parse_rule(line: str) -> Rule | None:
+    """One `-A CHAIN ...` line (None for policies, -N lines and anything unreadable)."""
+    try:
+        args = shlex.split(line)
+    except ValueError:
+        return None
+    if len(args) < 2 or args[0] != "-A":
+        return None
+    matches: list[tuple[str, str, bool]] = []
+    other: list[str] = []
+    target, goto, negate = None, False, False
+    i = 2
+    while i < len(args):
+        arg = args[i]
+        value = args[i + 1] if i + 1 < len(args) else ""
+        if arg == "!":
+            negate = True
+            i += 1
+            continue
+        if arg in _MATCHES:
+            matches.append((_MATCHES[arg], value, negate))
+            i += 2
+        elif arg in ("-j", "--jump", "-g", "--goto"):
+            target, goto = value, arg in ("-g", "--goto")
+            break                     # what follows are the target's own options (--reject-with ...)
+        elif arg in ("-m", "--match") and value == "comment":
+            i += 2                    # a comment matches every packet
+        elif arg == "--comment":
+            i += 2
+        else:
+            other.append(("! " if negate else "") + arg)
+            i += 1
+        negate = False
+    return Rule(args[1], line.strip(), target, goto, tuple(matches), tuple(other))
+
+
+def parse_table(text: str, backend: str, command: str) -> FilterTable:
+    policies, chains, rules = [], [], []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == "-P":
+            policies.append((words[1], words[2]))
+        elif len(words) >= 2 and words[0] == "-N":
+            chains.append(words[1])
+        else:
+            rule = parse_rule(line)
+            if rule is not None:
+                rules.append(rule)
+    return FilterTable(backend, command, tuple(policies), tuple(rules), tuple(chains))
+
+
+# --------------------------------------------------------------- which tools to run
+def _tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for directory in SBIN:
+        path = os.path.join(directory, name)
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _legacy_loaded(table: str) -> bool:
+    try:
+        with open(LEGACY_TABLES) as f:
+            return table in f.read().split()
+    except OSError:
+        return False
+
+
+def _typed_as(path: str, label: str) -> str:
+    """The command a learner types for this backend: plain `iptables` when that is the same program."""
+    plain = _tool("iptables")
+    if plain and os.path.realpath(plain) == os.path.realpath(path):
+        return "iptables"
+    return f"iptables-{label}"
+
+
+def backends(table: str = "filter") -> list[tuple[str, str, str]]:
+    """(label, path, command) of each tool to read *table* with; path "" means "nothing to read"."""
+    out = []
+    nft, legacy = _tool("iptables-nft"), _tool("iptables-legacy")
+    if nft:
+        out.append(("nft", nft, _typed_as(nft, "nft")))
+    if legacy and _legacy_loaded(table):
+        out.append(("legacy", legacy, _typed_as(legacy, "legacy")))
+    if nft or legacy:
+        return out
+    plain = _tool("iptables")
+    if plain is None:
+        return []
+    try:
+        version = subprocess.run([plain, "--version"], capture_output=True, text=True, timeout=TIMEOUT_S).stdout
+    except (OSError, subprocess.SubprocessError):
+        return [("iptables", plain, "iptables")]
+    if "nf_tables" in version or _legacy_loaded(table):
+        return [("iptables", plain, "iptables")]
+    return [("iptables", "", "iptables")]   # a legacy iptables whose table was never loaded
+
+
+# --------------------------------------------------------------- reading
+def _bridge_nf(family: str) -> int | None:
+    try:
+        with open(BRIDGE_NF.format(family)) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def read_host_filter() -> HostFilter:
+    """The filter table of every backend that has one, and the bridge netfilter switches."""
+    nf4, nf6 = _bridge_nf("iptables"), _bridge_nf("ip6tables")
+    tools = backends("filter")
+    if not tools:
+        return HostFilter((), nf4, nf6, ("iptables is not installed, so nstutor cannot read the host's firewall",))
+    if os.geteuid() != 0:
+        return HostFilter((), nf4, nf6, ("reading the host's firewall needs root: run nstutor with sudo",))
+    tables: list[FilterTable] = []
+    problems: list[str] = []
+    for label, path, command in tools:
+        if not path:        # legacy iptables, filter table never loaded: every packet is accepted
+            tables.append(FilterTable(label, command, tuple((c, "ACCEPT") for c in BUILTIN), ()))
+            continue
+        try:
+            res = subprocess.run([path, "-w", "2", "-t", "filter", "-S"], capture_output=True, text=True,
+                                 timeout=TIMEOUT_S, env={**os.environ, "LC_ALL": "C"})
+        except (OSError, subprocess.SubprocessError) as exc:
+            problems.append(f"{os.path.basename(path)} -S did not answer: {exc}")
+            continue
+        if res.returncode != 0:
+            err = res.stderr.strip().splitlines()
+            problems.append(f"{os.path.basename(path)} -S failed: {err[-1] if err else f'exit {res.returncode}'}")
+            continue
+        tables.append(parse_table(res.stdout, label, command))
+    return HostFilter(tuple(tables), nf4, nf6, tuple(problems))
+
+
+# --------------------------------------------------------------- the whole ruleset, to compare
+def ruleset_lines() -> set[str]:
+    """Every table, chain, policy and rule of each iptables backend, as `iptables-save` prints them
+    without what changes by itself (comments, packet counters): "nft filter: -A FORWARD ...". A
+    rule present twice is listed twice ("... (copy 2)"), so a second copy left behind shows."""
+    out: set[str] = set()
+    if os.geteuid() != 0:
+        return out
+    tools = [("nft", _tool("iptables-nft-save"))]
+    if _legacy_loaded_any():
+        tools.append(("legacy", _tool("iptables-legacy-save")))
+    if not any(path for _, path in tools):
+        tools = [("iptables", _tool("iptables-save"))]
+    for label, path in tools:
+        if not path:
+            continue
+        try:
+            res = subprocess.run([path], capture_output=True, text=True, timeout=TIMEOUT_S,
+                                 env={**os.environ, "LC_ALL": "C"})
+        except (OSError, subprocess.SubprocessError):
+            continue
+        table, seen = "?", {}
+        for line in res.stdout.splitlines():
+            if not line or line.startswith("#") or line == "COMMIT":
+                continue
+            if line.startswith("*"):
+                table = line[1:]
+                line = "(table)"
+            elif line.startswith(":") and line.endswith("]"):
+                line = line[:line.rfind("[")].rstrip()
+            key = f"{label} {table}: {line}"
+            seen[key] = seen.get(key, 0) + 1
+            out.add(key if seen[key] == 1 else f"{key} (copy {seen[key]})")
+    return out
+
+
+def _legacy_loaded_any() -> bool:
+    try:
+        with open(LEGACY_TABLES) as f:
+            return bool(f.read().split())
+    except OSError:
+        return False
