@@ -172,3 +172,30 @@ def test_the_host_file_is_a_stray_even_when_the_container_is_gone(uid):
         elif os.path.exists(path):
             os.unlink(path)
     wait_until(lambda: not os.path.exists(path), what="cleanup")
+
+
+# --------------------------------------------------------------- wrong addresses on the lesson's device
+@pytest.mark.needs_root
+def test_wrong_addresses_on_the_lesson_device_are_strays(netns, uid):
+    red, blue = netns("R"), netns("B")
+    sh(f"ip link add veth0 netns {red} type veth peer name veth1 netns {blue}")
+    sh(f"ip -n {red} link add other0 type veth peer name other1")         # a second link in RED
+    item = {"address": {"dev": f"{red}/veth0", "cidr": "10.11.11.2/24"}}
+    sh(f"ip -n {red} addr add 10.11.11.2/16 dev veth0")                 # the prefix length mistyped
+    sh(f"ip -n {blue} addr add 10.11.11.2/24 dev veth1")                # another netns: never a stray
+    v = grade(item)
+    assert not v.passed
+    assert v.strays == (Stray(f"the address 10.11.11.2/16 on veth0 in {red} (the lesson's IP with another prefix "
+                              "length)", ("ip", "-n", red, "addr", "del", "10.11.11.2/16", "dev", "veth0")),)
+    assert f"ip -n {red} addr del 10.11.11.2/16 dev veth0" in v.message
+    subprocess.run(list(v.strays[0].remove), check=True)
+
+    sh(f"ip -n {red} addr add 10.11.11.2/24 dev other0")                # the right IP on the wrong device
+    v = grade(item)
+    assert [s.remove for s in v.strays] == [("ip", "-n", red, "addr", "del", "10.11.11.2/24", "dev", "other0")]
+    assert "the IP meant for veth0" in v.strays[0].what
+    subprocess.run(list(v.strays[0].remove), check=True)
+    sh(f"ip -n {red} addr add 10.11.11.2/24 dev veth0")
+    sh(f"ip -n {blue} addr del 10.11.11.2/24 dev veth1")
+    v = grade(item)
+    assert v.passed and v.strays == ()

@@ -15,12 +15,14 @@ same IP on another link of the netns or in a netns cabled to it by a veth, fails
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 from ...observe.model import Snapshot
-from ..base import Expectation, Field, Verdict, v_cidr, v_ifref
+from ..base import Expectation, Field, Stray, Verdict, v_cidr, v_ifref
 from ..refs import (Missing, cmd_in, describe_ifref, dev_netns_problem, is_real_device, missing_link,
                     netns_ref_problem, owners_of_ip, resolve_dev, where)
 from ..registry import register
+from ..strays import ip_argv, show
 
 
 def _iface(cidr: str):
@@ -47,6 +49,40 @@ class AddressExpectation(Expectation):
         return f"{self.cidr} on {describe_ifref(self.dev, self.netns)}"
 
     def grade(self, snap: Snapshot) -> Verdict:
+        verdict = self._grade(snap)
+        if verdict.passed:
+            return verdict
+        strays = self._strays(snap)
+        return replace(verdict, strays=strays) if strays else verdict
+
+    def _strays(self, snap: Snapshot) -> tuple[Stray, ...]:
+        """The learner's wrong addresses for this check, as strays for reset: another address of the
+        family on the lesson's device (10.11.11.2/16, 10.11.11.20/24 for 10.11.11.2/24), and this IP on
+        another device of the lesson's (non-host) netns. Never on a real device, never in a netns only
+        a pid names (no exact name for a later removal), never in another netns."""
+        place = resolve_dev(snap, self.dev, self.netns)
+        if isinstance(place, Missing):
+            return ()
+        ns, name = place
+        want = ipaddress.ip_interface(self.cidr)
+        out = []
+        for addr in ns.addresses:
+            got = _iface(addr.cidr)
+            if got is None or got.version != want.version or _link_local(addr.cidr) \
+                    or (addr.dev == name and got == want) or is_real_device(ns, addr.dev):
+                continue
+            if addr.dev == name:
+                why = "the lesson's IP with another prefix length" if got.ip == want.ip else f"not {self.cidr}"
+            elif got.ip == want.ip and not ns.is_host:
+                why = f"the IP meant for {name}"
+            else:
+                continue
+            argv = ip_argv(ns, "addr", "del", addr.cidr, "dev", addr.dev)
+            if argv is not None:
+                out.append(Stray(f"the address {addr.cidr} on {show(addr.dev)} in {where(ns)} ({why})", argv))
+        return tuple(out)
+
+    def _grade(self, snap: Snapshot) -> Verdict:
         place = resolve_dev(snap, self.dev, self.netns)
         if isinstance(place, Missing):
             return self.fail(*place)
