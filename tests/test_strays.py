@@ -199,3 +199,20 @@ def test_wrong_addresses_on_the_lesson_device_are_strays(netns, uid):
     sh(f"ip -n {blue} addr del 10.11.11.2/24 dev veth1")
     v = grade(item)
     assert v.passed and v.strays == ()
+
+
+@pytest.mark.needs_root
+def test_a_lesson_never_calls_one_of_its_own_names_a_stray(netns, uid, tmp_path):
+    from tutor.checks.strays import lesson_strays
+    from tutor.lessons.parse import parse_lesson
+    a, b = f"{uid}nodea", f"{uid}nodeb"           # one letter apart, both the lesson's own
+    text = (f"---\nid: demo\ntitle: Demo\nminutes: 5\ncleanup: {{netns: [{a}, {b}]}}\n---\n# Demo\n\n"
+            "```check\nid: one\ntitle: One\nexpect:\n"
+            f"  - netns: {a}\n  - netns: {b}\nhint: x\nsolution: |\n  true\n```\n")
+    path = tmp_path / "demo.md"
+    path.write_text(text)
+    lesson, problems = parse_lesson(path)
+    assert lesson is not None, problems
+    netns("nodea"), netns("nodeb"), netns("nodeA")
+    assert grade({"netns": a}).strays != ()      # the kind alone cannot know nodeb is the lesson's
+    assert [s.remove[-1] for s in lesson_strays(lesson, take_snapshot())] == [f"{uid}nodeA"]

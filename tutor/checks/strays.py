@@ -82,11 +82,14 @@ def removal_words(strays: tuple[Stray, ...] | list[Stray]) -> str:
 def lesson_strays(lesson, snap: Snapshot) -> list[Stray]:
     """Every stray the lesson's steps recognise on *snap*, each once (graded without probes)."""
     from .runner import grade_step
+    # a name the lesson itself makes is never a typo of another of its names (its cleanup has it)
+    own = {("ip", "netns", "del", str(n)) for n in [*(lesson.cleanup or {}).get("netns", []), *(lesson.lab or [])]}
     seen: dict[tuple[str, ...], Stray] = {}
     for step in lesson.steps:
         for verdict in grade_step(step, snap, probes=False).verdicts:
             for stray in verdict.strays:
-                seen.setdefault(stray.remove, stray)
+                if stray.remove not in own:
+                    seen.setdefault(stray.remove, stray)
     return list(seen.values())
 
 
