@@ -66,6 +66,7 @@ def test_netns_typos_are_named_with_their_removal_and_decoys_are_not(netns, uid)
     v = grade({"netns": {"name": want, "only_lo": True}})
     assert v.passed
     assert {s.remove[-1] for s in v.strays} == {case, edit}
+    assert f"; beside it netns {case} (a case typo of {want}): ip netns del {case}" in v.observed
 
 
 @pytest.mark.needs_root

@@ -48,7 +48,12 @@ class NetnsExpectation(Expectation):
         # A typo of the lesson's name (Hello, hellp for hello) is the learner's stray whether or not
         # the right one is there too: reset offers to remove it (resolve_netns names it when missing).
         typos = netns_typos(snap, self.name) if isinstance(self.name, str) and self.name not in HOST_NAMES else ()
-        return replace(verdict, strays=typos) if typos else verdict
+        if not typos:
+            return verdict
+        if verdict.passed:      # right, and the learner's attempt beside it: say how to take that away
+            return replace(verdict, strays=typos, observed=f"{verdict.observed}; beside it "
+                           + "; ".join(f"{s.what}: {s.command}" for s in typos))
+        return replace(verdict, strays=typos)
 
     def _grade(self, snap: Snapshot) -> Verdict:
         ns = resolve_netns(snap, self.name)
