@@ -4,8 +4,11 @@
 1. Cold start to first frame: `python -m tutor LESSON` (exactly what `nstutor LESSON` runs) is
    started in a pseudo-terminal of 120x36, --runs times; the clock runs from spawning the process
    until the terminal has received a whole first frame (the lesson's title in the header and the
-   footer's keys). Progress lives in a temporary NSTUTOR_DATA_DIR made before the runs (a
-   returning learner's store exists already).
+   footer's keys). Progress lives in a temporary NSTUTOR_DATA_DIR, empty before the first run
+   (never the store of whoever runs the bench). So run 1 is a learner's first start: its first
+   frame is the lesson under the dialog that asks for the learner's name, which takes every key
+   typed, q included. The bench answers it as a new learner does (types a name, Enter) and checks
+   the name was saved; runs 2.. are a returning learner's starts, with no dialog.
 2. Idle live loop at scale: the scenario of bench/snapshot.py (200 netns, 400 veth ends, 20
    bridges, 2,000 processes; its Scenario/build/cleanup are imported) is built, the app is opened
    on LESSON in a pseudo-terminal, and after a warm-up the CPU time of the app process (all its
@@ -15,8 +18,9 @@
    a loop that stopped, or a snapshot that did not see the scenario, fails the run.
 
 The last line is machine-readable:
-    first_frame_ms=<median> idle_cpu_pct=<x> rss_mb=<x>
-Targets: first frame < 1000 ms, idle live loop < 5 % of one core, RSS < 120 MB.
+    first_frame_ms=<median of all runs> idle_cpu_pct=<x> rss_mb=<x> first_start_ms=<run 1>
+Targets: first frame < 1000 ms (the median, and the first start), idle live loop < 5 % of one core,
+RSS < 120 MB.
 
 Run as root from the repository:   sudo /opt/nstutor/bin/python bench/app.py
 Quicker:                           ... bench/app.py --runs 3 --idle 10 --netns 20 --procs 200
@@ -50,6 +54,9 @@ import snapshot as scale  # noqa: E402  bench/snapshot.py: the scale scenario
 
 SIZE = (120, 36)
 LESSON = "netns-veth"
+#: What the bench types into the first start's name dialog, as a new learner would. It has a q in
+#: it: in the dialog q is part of the name, not the app's quit key.
+LEARNER = "Quinn Bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -97,7 +104,26 @@ class Terminal:
             self.pump(0.005)
         raise BenchError(f"no first frame within {timeout:.0f} s")
 
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def wait_for_more(self, markers: list[bytes], since: int, timeout: float, what: str) -> None:
+        """Wait until every marker appears in what the app wrote after byte *since*."""
+        deadline = time.monotonic() + timeout
+        while not all(m in self.output[since:] for m in markers):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"no {what} within {timeout:.0f} s")
+            self.pump(0.01)
+
+    def kill(self) -> None:
+        """Stop the app at once (the run already failed: its error is the one to report)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        os.close(self.master)
+
     def quit(self) -> int:
+        """Press q; the app's exit status. A SIGKILL after 15 s if it did not quit (BenchError)."""
         try:
             os.write(self.master, b"q")
         except OSError:
@@ -105,10 +131,14 @@ class Terminal:
         end = time.monotonic() + 15
         while self.proc.poll() is None and time.monotonic() < end:
             self.pump(0.05)
-        if self.proc.poll() is None:
+        killed = self.proc.poll() is None
+        if killed:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         os.close(self.master)
+        if killed:
+            tail = bytes(self.output[-1500:]).decode(errors="replace")
+            raise BenchError(f"the app did not quit within 15 s of q (a dialog took the key?): ...{tail}")
         return self.proc.returncode
 
 
@@ -116,19 +146,50 @@ def frame_markers(lesson) -> list[bytes]:
     return [lesson.title.encode(), b"Quit"]
 
 
+#: The first start's frame: the lesson, with the name dialog drawn over it (its title and both keys).
+NAME_DIALOG = [b"Your name", b"Save (Enter)", b"Skip (Esc)"]
+SAVED = b"your progress exports will say"       # the app's notice ("Saved: ..."; styles split the rest)
+
+
+def answer_name_dialog(term: Terminal) -> None:
+    """Type a name and Enter, as a new learner does; wait for the app to confirm it saved it."""
+    since = len(term.output)
+    term.type(LEARNER.encode())
+    term.type(b"\r")
+    term.wait_for_more([SAVED, LEARNER.encode()], since, timeout=15, what="confirmation that the name dialog saved the name")
+
+
+def saved_name(data_dir: Path) -> str | None:
+    from tutor.progress.store import ProgressStore
+    with ProgressStore.open(data_dir / "progress.sqlite3") as store:
+        return store.learner_name()
+
+
 def cold_start(lesson, runs: int, data_dir: Path) -> list[float]:
+    """First frame of *runs* starts; run 1 is a first start (empty *data_dir*: the name dialog)."""
     env = dict(os.environ, TERM="xterm-256color", NSTUTOR_DATA_DIR=str(data_dir))
     times = []
     for n in range(runs):
+        first = not any(data_dir.iterdir())
         term = Terminal([sys.executable, "-m", "tutor", lesson.id], env)
         try:
-            seconds = term.wait_for(frame_markers(lesson), timeout=30)
-        finally:
-            code = term.quit()
+            seconds = term.wait_for(frame_markers(lesson) + (NAME_DIALOG if first else []), timeout=30)
+            if first:
+                answer_name_dialog(term)
+        except BaseException:
+            term.kill()
+            raise
+        code = term.quit()
         if code != 0:
             raise BenchError(f"the app exited with {code} after run {n + 1}")
         times.append(seconds * 1000)
-        print(f"  run {n + 1}: first frame {times[-1]:6.0f} ms")
+        if first:
+            if saved_name(data_dir) != LEARNER:
+                raise BenchError(f"the name dialog did not save the name typed ({LEARNER!r}): {saved_name(data_dir)!r}")
+            print(f"  run {n + 1} (first start, the name dialog): first frame {times[-1]:6.0f} ms; "
+                  f"answered it with {LEARNER!r} and Enter")
+        else:
+            print(f"  run {n + 1}: first frame {times[-1]:6.0f} ms")
     return times
 
 
@@ -179,8 +240,10 @@ def idle_loop(lesson, sc, idle: float, warmup: float, data_dir: Path) -> dict:
         term.pump(idle)
         t1, c1 = time.monotonic(), cpu_seconds(term.proc.pid)
         rss = rss_mb(term.proc.pid)
-    finally:
-        code = term.quit()
+    except BaseException:
+        term.kill()
+        raise
+    code = term.quit()
     if code != 0:
         raise BenchError(f"the app exited with {code}")
     result = json.loads(stats.read_text())
@@ -249,10 +312,9 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGHUP, interrupted)
     scale._become_subreaper()
 
+    # empty: run 1 is a first start. Never the store of whoever runs the bench.
     data_dir = Path(tempfile.mkdtemp(prefix="nstutor-bench-"))
-    from tutor.progress.store import ProgressStore
     os.environ["NSTUTOR_DATA_DIR"] = str(data_dir)
-    ProgressStore.open().close()              # the learner's store exists already
     status, frames, live = 0, None, None
     sc = None
     try:
@@ -283,7 +345,8 @@ def main(argv=None) -> int:
         return status or 1
     ff_med = statistics.median(frames)
     print("\n== summary")
-    print(f"  first frame   median {ff_med:6.0f} ms   min {min(frames):6.0f}   max {max(frames):6.0f}  (n={len(frames)})")
+    print(f"  first frame   median {ff_med:6.0f} ms   min {min(frames):6.0f}   max {max(frames):6.0f}  (n={len(frames)}); "
+          f"the first start (name dialog) {frames[0]:.0f} ms")
     print(f"  idle loop     {live['cpu_pct']:.2f} % of one core over {live['seconds']:.1f} s, of which the live thread "
           f"(Observer.snapshot + grading) {live['live_pct']:.2f} %, the UI and the rest "
           f"{live['cpu_pct'] - live['live_pct']:.2f} %; {live['rounds']} rounds, "
@@ -293,13 +356,16 @@ def main(argv=None) -> int:
     missed = []
     if ff_med >= 1000:
         missed.append(f"first frame {ff_med:.0f} ms >= 1000")
+    if frames[0] >= 1000:
+        missed.append(f"first start {frames[0]:.0f} ms >= 1000")
     if live["cpu_pct"] >= 5:
         missed.append(f"idle CPU {live['cpu_pct']:.1f} % >= 5")
     if live["rss"] >= 120:
         missed.append(f"RSS {live['rss']:.0f} MiB >= 120")
-    print("  targets       " + ("met (first frame < 1 s, idle < 5 %, RSS < 120 MB)" if not missed
+    print("  targets       " + ("met (first frame < 1 s, first start too, idle < 5 %, RSS < 120 MB)" if not missed
                                  else "MISSED: " + "; ".join(missed)))
-    print(f"first_frame_ms={ff_med:.0f} idle_cpu_pct={live['cpu_pct']:.2f} rss_mb={live['rss']:.1f}")
+    print(f"first_frame_ms={ff_med:.0f} idle_cpu_pct={live['cpu_pct']:.2f} rss_mb={live['rss']:.1f} "
+          f"first_start_ms={frames[0]:.0f}")
     return status
 
 

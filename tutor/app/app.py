@@ -86,10 +86,14 @@ class NstutorApp(App):
         # the live loop starts after the first frame (its first snapshot would compete with it).
         if target is None or not self.open_lesson(target):
             self.push_screen(CatalogScreen(id="catalog-screen"))
+        # call_after_refresh hands the callback to the screen on top when it runs, and a screen
+        # dismissed before its next refresh drops it: so the name dialog is pushed only after the
+        # live loop's start is queued on the catalog or lesson (answering the dialog at once, Esc
+        # before it was drawn, left a live loop that never started).
         self.call_after_refresh(self.live.start)
         self._exit_when_the_terminal_goes()
         if self.ask_name and self.progress.should_ask_name():
-            self._ask_name_once()
+            self.call_after_refresh(self._ask_name_once)
 
     def _ask_name_once(self) -> None:
         """The display name progress exports carry: asked on the first start, kept, never asked again

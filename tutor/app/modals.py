@@ -98,7 +98,8 @@ class HelpScreen(ModalScreen[None]):
 
 class NameScreen(ModalScreen["str | None"]):
     """Asks once for the name the learner's progress exports carry. Enter keeps it (after the
-    *check* callable, which returns why a name cannot be used, or None); Escape skips."""
+    *check* callable, which returns why a name cannot be used, or None); Escape skips. The input
+    has the focus, so every printable key (q included, the app's quit key elsewhere) is typed."""
 
     BINDINGS = [Binding("escape", "skip", "Skip")]
 
@@ -113,6 +114,10 @@ class NameScreen(ModalScreen["str | None"]):
                          "collects progress exports, this name is how they will know yours. "
                          "You can change it later with: nstutor whoami NAME", classes="dialog-body")
             yield Input(placeholder="e.g. Ada Lovelace", id="name-input", max_length=80)
+            # A learner who does not expect a dialog presses q to quit, and sees it typed: say so.
+            yield Static("Enter saves it. Esc skips it: you will not be asked again. Every key you type "
+                         "here is part of the name, q too; Ctrl+C quits nstutor.", id="name-keys",
+                         classes="dialog-note")
             yield Static("", id="name-problem", classes="dialog-note")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (Enter)", variant="primary", id="save")

@@ -1,0 +1,36 @@
+"""The benchmarks run, at toy scale, on a machine where nstutor has never started (no learner name yet)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.needs_root
+REPO = Path(__file__).resolve().parent.parent
+LAST_LINE = re.compile(r"^first_frame_ms=(\d+) idle_cpu_pct=([\d.]+) rss_mb=([\d.]+) first_start_ms=(\d+)$")
+
+
+def test_bench_app_measures_a_first_start_at_toy_scale(tmp_path):
+    """A first start shows the name dialog, which takes every key typed, q included: the bench
+    answers it as a new learner would, and still measures every start and the idle loop."""
+    if any(name.startswith("nsb-") for name in os.listdir("/run/netns") if os.path.isdir("/run/netns")):
+        pytest.skip("another benchmark run's nsb-* netns exist now (the bench refuses to share them)")
+    fresh = tmp_path / "data"
+    fresh.mkdir()
+    env = dict(os.environ, XDG_DATA_HOME=str(fresh), NSTUTOR_DATA_DIR=str(fresh / "nstutor"))
+    res = subprocess.run([sys.executable, "bench/app.py", "--runs", "2", "--idle", "5", "--warmup", "1",
+                          "--netns", "2", "--procs", "10", "--bridges", "1"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    last = res.stdout.strip().splitlines()[-1]
+    match = LAST_LINE.match(last)
+    assert match, f"last line is not the machine-readable one: {last!r}\n{out}"
+    first_frame, cpu, rss, first_start = float(match[1]), float(match[2]), float(match[3]), float(match[4])
+    assert 0 < first_frame < 30_000 and 0 < first_start < 30_000 and 0 <= cpu < 100 and 0 < rss < 1024, last
+    assert "run 1 (first start, the name dialog): " in out and "answered it" in out, out
+    assert list(fresh.iterdir()) == [], "the bench wrote into the progress store of whoever ran it"
