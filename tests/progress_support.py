@@ -38,9 +38,12 @@ class StepPlan:
 
 
 def record(store: ProgressStore, lesson: Lesson, step_id: str, plan: StepPlan) -> None:
+    """Each failure and the pass as the learner's `nstutor check LESSON --step STEP`, each failure a
+    different wrong state (the same state checked twice is one attempt)."""
     for n in range(plan.fails):
         verdict = Verdict("netns", False, "netns RED", "no netns RED", f"there is no netns RED (try {n})")
-        store.record_check(lesson, [StepResult(step_id, step_id, False, (verdict,))], source="cli")
+        store.record_check(lesson, [StepResult(step_id, step_id, False, (verdict,))], source="cli",
+                           in_front=step_id, named=True)
     for level in range(1, plan.hints + 1):
         store.record_hint(lesson.id, step_id, level)
     if plan.solution:
@@ -48,7 +51,8 @@ def record(store: ProgressStore, lesson: Lesson, step_id: str, plan: StepPlan) -
     if plan.passes:
         verdict = Verdict("veth", True, "veth pair", "RED/veth0 <-> BLUE/veth1", "",
                           {"ends": [{"netns": "RED", "name": "veth0"}, {"netns": "BLUE", "name": "veth1"}]})
-        store.record_check(lesson, [StepResult(step_id, step_id, True, (verdict,))], source="cli")
+        store.record_check(lesson, [StepResult(step_id, step_id, True, (verdict,))], source="cli",
+                           in_front=step_id, named=True)
 
 
 def make_export(directory: Path, name: str, plan: dict[tuple[str, str], StepPlan], *, catalog: Catalog | None = None,

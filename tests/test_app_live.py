@@ -229,7 +229,7 @@ def test_a_failing_store_is_reported_once_and_never_raises():
 
     class Broken:
         def __getattr__(self, name):
-            def fail(*args):
+            def fail(*args, **kwargs):
                 raise OSError("database is locked")
             return fail
 

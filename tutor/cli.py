@@ -87,7 +87,7 @@ def cmd_check(args) -> int:
     snap = snapshot_for(steps)
     results = [grade_step(s, snap, probes=not args.no_probe, lesson=lesson) for s in steps]
     passed = all(r.passed for r in results)
-    _record_attempts(lesson, results)
+    _record_attempts(lesson, results, args.step, snap.taken_at)
     if args.json:
         print(json.dumps({"lesson": lesson.id, "passed": passed, "steps": [r.as_dict() for r in results]},
                          indent=2))
@@ -103,15 +103,27 @@ def cmd_check(args) -> int:
     return EXIT_OK if passed else EXIT_FAIL
 
 
-def _record_attempts(lesson, results) -> None:
-    """Record one attempt per checked step in the learner's progress store (the app records the
-    same way). A store problem is a one-line warning on stderr, never a failed check."""
+def _record_attempts(lesson, results, step: str | None, observed_at: float) -> None:
+    """Record this check in the learner's progress store: an attempt at the step in front of them
+    (*step* when named with --step, else the first failing one; see tutor/progress/store.py). A
+    store problem is a one-line warning on stderr, never a failed check."""
     try:
         from .progress import record_check
     except ImportError as err:  # e.g. a Python built without sqlite3
         print(f"nstutor: warning: this check was not saved to your progress: {err}", file=sys.stderr)
         return
-    record_check(lesson, results)
+    record_check(lesson, results, step=step, observed_at=observed_at)
+
+
+def _begin_lab_change(lesson, kind: str):
+    """Note in the progress store that a setup/reset of *lesson* starts, so what it changes is not
+    counted as the learner's attempts (tutor/progress/store.py); returns the call that notes its end."""
+    try:
+        from .progress import begin_lab_change, end_lab_change
+    except ImportError:  # e.g. a Python built without sqlite3: nothing is recorded anyway
+        return lambda: None
+    begin_lab_change(lesson.id, kind)
+    return lambda: end_lab_change(lesson.id, kind)
 
 
 def cmd_whoami(args) -> int:
@@ -198,7 +210,13 @@ def cmd_verify(args) -> int:
     lessons = list(catalog.lessons) if args.all else [_lesson_or_usage(i) for i in args.lessons]
     if os.geteuid() != 0:
         raise UsageError("verify-lesson builds and removes the lessons' objects for real: run it as root (sudo)")
-    reports = [verify_lesson(lesson) for lesson in lessons]
+    reports = []
+    for lesson in lessons:
+        end_lab_change = _begin_lab_change(lesson, "verify")    # its solutions are not the learner's attempts
+        try:
+            reports.append(verify_lesson(lesson))
+        finally:
+            end_lab_change()
     passed = [r for r in reports if r.ok]
     skipped = [r for r in reports if r.skipped]
     failed = [r for r in reports if r.failures]
@@ -218,7 +236,11 @@ def cmd_setup(args) -> int:
     if os.geteuid() != 0:
         raise UsageError("setup builds the lesson's lab for real: run it as root (sudo)")
     print(f"Building the lab of lesson '{lesson.id}' (only what is missing):", flush=True)
-    log = run_setup(lesson, progress=lambda line: print(f"  {line}", flush=True))
+    end_lab_change = _begin_lab_change(lesson, "setup")
+    try:
+        log = run_setup(lesson, progress=lambda line: print(f"  {line}", flush=True))
+    finally:
+        end_lab_change()
     for line in log.errors:
         print(f"  problem: {line}", file=sys.stderr)
     print("The lab is ready." if log.ok else "The setup did not finish.")
@@ -249,6 +271,7 @@ def cmd_reset(args) -> int:
     if not cleanup and not chosen:
         print("Nothing changed.")
         return EXIT_OK
+    end_lab_change = _begin_lab_change(lesson, "reset")    # what follows is not the learner's attempts
     log = ActionLog()
     if chosen:      # first: some are recognised only beside the lesson's objects (a veth left in the host)
         remove_strays(lesson, chosen, log)
@@ -256,6 +279,7 @@ def cmd_reset(args) -> int:
         done = run_cleanup(lesson)
         log.done.extend(done.done)
         log.errors.extend(done.errors)
+    end_lab_change()
     for line in log.done:
         print(f"  {line}")
     for line in log.errors:

@@ -85,6 +85,7 @@ class LessonScreen(Screen):
         self.update_error: str | None = None
         self.selected: str | None = None
         self._announce_check = False
+        self._reset_at: float | None = None    # a reset finished: select the first step again once seen
         self._time_mark = time.monotonic()
         self.text_loaded = False       # the lesson text is drawn (it comes right after the first frame)
         self._ready = False            # composed and mounted: updates before that wait for on_mount
@@ -150,8 +151,12 @@ class LessonScreen(Screen):
         self.update_error = None
         self.previous, self.snap = update.previous, update.snap
         changes = self.state.apply(update.results)
-        if changes.changed or update.explicit:
-            self.app.progress.record_check(self.lesson, update.results)
+        # The learner's own check is `c` only: the explicit round after the shell, a reset or a
+        # build is nstutor looking again, not the learner asking.
+        asked = self._announce_check and update.explicit
+        if changes.changed or asked:
+            self.app.progress.record_check(self.lesson, update.results, in_front=self.selected, explicit=asked,
+                                           observed_at=update.snap.taken_at)
         for step_id in changes.newly_passed:
             if self.state.rounds > 1:
                 self.notify(f"✔ {self.lesson.step(step_id).title}", title="Step passed", timeout=4)
@@ -163,6 +168,11 @@ class LessonScreen(Screen):
             nxt = self.state.current()
             if nxt is not None:
                 self._select(nxt.step.id)
+        if self._reset_at is not None and update.snap.taken_at > self._reset_at:
+            self._reset_at = None       # the learner starts again: the first step not passing is in front
+            first = self.state.current()
+            if first is not None:
+                self._select(first.step.id)
         if changes.completed:
             self._announce_complete()
         if self._announce_check and update.explicit:
@@ -356,6 +366,7 @@ class LessonScreen(Screen):
     def _reset_answered(self, yes: bool | None) -> None:
         if yes:
             self.notify("Removing the lesson's objects…", timeout=3)
+            self.app.progress.begin_lab_change(self.lesson.id, "reset")
             self.run_worker(self._do_reset, thread=True, exclusive=True, group="reset", exit_on_error=False)
 
     def _do_reset(self) -> None:
@@ -370,6 +381,8 @@ class LessonScreen(Screen):
         self.app.call_from_thread(self._reset_done, done, errors)
 
     def _reset_done(self, done: list[str], errors: list[str]) -> None:
+        self.app.progress.end_lab_change(self.lesson.id)
+        self._reset_at = time.time()
         if errors:
             self.notify("\n".join(errors), title="Reset: some things could not be removed", severity="error",
                         timeout=10)

@@ -38,14 +38,21 @@ class MemoryStore:
     def _get(self, lesson_id: str, step_id: str) -> MemoryStepProgress:
         return self._steps.setdefault((lesson_id, step_id), MemoryStepProgress())
 
-    def record_check(self, lesson, results, source: str = "app") -> None:
+    def record_check(self, lesson, results, source: str = "app", **context) -> None:
+        # Only what the screen shows (passed, ever passed); a pass is the one attempt it counts.
         for res in results:
             prog = self._get(lesson.id, res.id)
-            if res.passed != prog.passed or source != "app":
+            if res.passed and not prog.passed:
                 prog.attempts += 1
             if res.passed and not prog.ever_passed:
                 prog.ever_passed, prog.first_pass = True, time.time()
             prog.passed = res.passed
+
+    def begin_lab_change(self, lesson_id: str, kind: str) -> None:
+        pass
+
+    def end_lab_change(self, lesson_id: str) -> None:
+        pass
 
     def record_hint(self, lesson_id: str, step_id: str, level: int) -> None:
         prog = self._get(lesson_id, step_id)
@@ -93,10 +100,13 @@ class Progress:
         try:
             return getattr(self.store, method)(*args)
         except Exception as exc:  # noqa: BLE001
-            log.warning("progress store %s failed: %r", method, exc)
-            if self.problem is None:
-                self.problem = f"progress could not be saved ({exc})"
+            self._failed(method, exc)
             return default
+
+    def _failed(self, method: str, exc: BaseException) -> None:
+        log.warning("progress store %s failed: %r", method, exc)
+        if self.problem is None:
+            self.problem = f"progress could not be saved ({exc})"
 
     def take_problem(self) -> str | None:
         """The first storage problem, once (so the UI says it one time)."""
@@ -105,9 +115,23 @@ class Progress:
             return self.problem
         return None
 
-    def record_check(self, lesson, results) -> None:
-        """Hand every grading round over; the store decides what is an attempt (source "app")."""
-        self._call("record_check", lesson, list(results), "app")
+    def record_check(self, lesson, results, *, in_front: str | None = None, explicit: bool = False,
+                     observed_at: float | None = None) -> None:
+        """Hand every grading round over with what the learner is doing: the step *in_front* of
+        them (selected), whether they asked for this grade (*explicit*: `c`), and when the graded
+        snapshot was taken. The store decides what is an attempt (source "app")."""
+        try:
+            self.store.record_check(lesson, list(results), "app", in_front=in_front, explicit=explicit,
+                                    observed_at=observed_at)
+        except Exception as exc:  # noqa: BLE001 - same as _call
+            self._failed("record_check", exc)
+
+    def begin_lab_change(self, lesson_id: str, kind: str) -> None:
+        """A reset or build of the lesson starts: what it changes is not the learner's attempt."""
+        self._call("begin_lab_change", lesson_id, kind)
+
+    def end_lab_change(self, lesson_id: str) -> None:
+        self._call("end_lab_change", lesson_id)
 
     def record_hint(self, lesson_id: str, step_id: str, level: int) -> None:
         self._call("record_hint", lesson_id, step_id, level)

@@ -73,6 +73,8 @@ class SetupScreen(ModalScreen[bool]):
                 yield Button("Close (enter)", variant="primary", id="close", disabled=True)
 
     def on_mount(self) -> None:
+        # What the setup builds is not the learner's attempt (see tutor/progress/store.py).
+        self.app.progress.begin_lab_change(self.lesson.id, "setup")
         self.run_worker(self._build, thread=True, exclusive=True, group="setup", exit_on_error=False)
 
     def _build(self) -> None:
@@ -94,6 +96,7 @@ class SetupScreen(ModalScreen[bool]):
         self._paint_lines()
 
     def done(self, errors: list[str]) -> None:
+        self.app.progress.end_lab_change(self.lesson.id)
         self.finished, self.ok = True, not errors
         bar = self.query_one(ProgressBar)
         if self.ok:

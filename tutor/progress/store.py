@@ -2,24 +2,50 @@
 
 What an *attempt* is
 --------------------
-An attempt is one graded outcome of one step, stored with its time, whether it passed, which
-expectations failed (kind + message) and, for a pass, the evidence (the facts the passing verdicts
-observed). Who grades decides when one is recorded:
+An attempt is what the learner does to a step, never what nstutor does: it is **the learner's own
+check** of the step in front of them, or **a change to the machine state the step looks at while
+it is the step in front of them**. Re-grades of unchanged state, of steps not in front (not yet
+reached, or already done), and of anything changed by a setup or a reset are not attempts. A
+learner who makes no mistake records 0 failed attempts.
 
-* ``source="cli"`` (``nstutor check``): the learner asked, so every call records one attempt for
-  every step it checked.
-* ``source="app"``: the app grades about once a second, so it records an attempt only when a step's
-  outcome *changes* against the latest outcome in the database: pass <-> fail, or a different set of
-  failing expectation kinds. When only the wording of the failures changes (a message carrying a
-  measured value, say) it records at most once a minute, so the database does not grow by a row a
-  second. A step the app sees for the first time is recorded as an attempt if it already passes;
-  a first failure is only remembered as the starting point (nothing was attempted yet), so opening
-  a lesson does not count a failed attempt on every step.
+* *In front*: in the app, the step the learner has selected (the app selects the first step not
+  passed, and moves on when it passes). ``nstutor check LESSON --step S``: S (the learner named it).
+  ``nstutor check LESSON``: the first failing step; later failing steps are not reached yet. The
+  command line sees the machine only when asked, so a step that was not in front at the learner's
+  previous check starts from its state now (earlier steps' progress moved it): only from the next
+  check on can it count a failure.
+* *The state the step looks at*: the facts its failing verdicts show (kind, expected, observed,
+  message), not the whole snapshot. Measured values (a number with a decimal point followed by
+  ``%`` or ``s``: CPU use and its window) are left out: they move without the learner.
+* Each step keeps a *trail*: the states it went through since its current attempt began, the
+  first being its *baseline* (the state when nstutor first saw it, when it came in front, or after
+  a setup/reset). While a step is not in front, its baseline simply follows the machine.
+* A **pass** is always recorded (one passed attempt, with its evidence) when a step turns green,
+  wherever it is, unless a setup/reset made it so; a step that stays green records nothing more.
+* A **failed attempt** at the step in front is recorded when
+  - the learner checks it (the app's ``c``, ``nstutor check``) and it fails in a state that differs
+    from its baseline (checking a step the learner has not touched, or checking the same state
+    twice, is not a new attempt); or
+  - its state goes back to one it was in earlier in the trail: the learner undid a change, so that
+    detour was a mistake (one failed attempt per detour, carrying the failures of the state left;
+    none when a check already counted part of that detour: it is the same mistake).
+  A half-done step (one of two namespaces made, a veth end not yet moved) is not a failure: a
+  change that moves the step forward never counts by itself. A step graded for the first time is
+  its baseline, except that ``--step S`` of a step never seen is a failed attempt when it fails
+  (the learner named it; nothing shows it untouched).
+* **Setup and reset** done through nstutor (``nstutor reset``/``setup``, the app's reset and build,
+  ``verify-lesson``) call ``begin_lab_change()`` / ``end_lab_change()``: what is graded in between,
+  or from a snapshot taken before the end, only updates the latest outcome, and the end clears every
+  trail of the lesson, so the first state seen afterwards is the new baseline. A change left open
+  (a crash) stops counting after ``LAB_CHANGE_STALE`` seconds.
+
+The app grades about once a second; a grade that changes none of this writes nothing (a change in
+failure wording alone refreshes the latest message at most once a minute).
 
 Probes (the ``reachable`` kind) only run when asked for; a verdict the runner marks "not probed" is
 unknown, not failed: it is left out of the failures, a step whose only failures are unprobed is not
-recorded at all, and an unprobed kind is ignored when comparing with the previous outcome (so
-pressing "check" and the next background grade do not flip-flop).
+recorded at all, and an unprobed kind is ignored when comparing with earlier states (so pressing
+"check" and the next background grade do not flip-flop).
 
 The lesson's ``content_hash`` is kept per lesson. When a check is recorded against a different
 version of the lesson file, the store adopts the new hash, keeps the old one and the time, and
@@ -45,15 +71,17 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Sequence
 
+from .attempts import MESSAGE_ONLY_INTERVAL, NOT_PROBED  # noqa: F401 - re-exported for callers and tests
+from .attempts import Context, Latest, decide, outcome
 from .paths import StoreLocation, hand_over, location_for, make_directory
 
 BUSY_TIMEOUT = 5.0                 # seconds a writer waits for another nstutor window's transaction
-MESSAGE_ONLY_INTERVAL = 60.0       # app: a change in failure wording alone is recorded at most this often
-NOT_PROBED = "not probed"          # Verdict.observed the runner uses for a probe it did not send
 MAX_NAME_LENGTH = 80
 SOURCES = ("app", "cli")
+LAB_CHANGES = ("reset", "setup", "verify")
+LAB_CHANGE_STALE = 900.0           # seconds after which a setup/reset that never ended stops counting
 
 # Each entry brings the schema from version i to i + 1. Never edit a released entry: append one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -99,6 +127,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                kind      TEXT NOT NULL,                   -- 'hint' | 'solution'
                level     INTEGER)""",
     ),
+    (
+        # Honest attempts (see the module docstring): the states a step went through since its
+        # current attempt began, and the open/closed setup-or-reset window of each lesson.
+        "ALTER TABLE steps ADD COLUMN trail TEXT NOT NULL DEFAULT '[]'",   # JSON [[state entry, ...], ...]
+        "ALTER TABLE lessons ADD COLUMN lab_change_started REAL",
+        "ALTER TABLE lessons ADD COLUMN lab_change_done REAL",
+        "ALTER TABLE lessons ADD COLUMN cli_front TEXT",  # the step in front at the latest `nstutor check`
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -117,60 +153,6 @@ class StepProgress:
     hints_shown: int = 0               # highest hint level shown (0: none)
     solution_viewed: bool = False
     last_message: str | None = None    # first failure of the latest outcome, None when it passed
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """One step's graded result, reduced to what the store keeps."""
-    step_id: str
-    passed: bool | None                        # None: only unprobed expectations are in the way
-    failures: tuple[tuple[str, str], ...]      # sorted (kind, message), unprobed ones left out
-    unknown_kinds: frozenset[str]              # kinds that were not probed this time
-    evidence: tuple[Mapping[str, Any], ...]    # passing verdicts' facts (kept for a pass)
-
-    @property
-    def message(self) -> str | None:
-        return self.failures[0][1] if self.failures else None
-
-
-@dataclass(frozen=True)
-class _Latest:
-    passed: bool
-    failures: tuple[tuple[str, str], ...]
-    at: float
-
-
-def _outcome(result) -> _Outcome:
-    unknown = [v for v in result.verdicts if not v.passed and v.observed == NOT_PROBED]
-    failed = [v for v in result.verdicts if not v.passed and v.observed != NOT_PROBED]
-    failures = tuple(sorted((v.kind, v.message or v.observed or v.expected or "") for v in failed))
-    passed: bool | None = bool(result.passed)
-    if not passed and not failed:
-        passed = None
-    evidence = tuple({"kind": v.kind, "observed": v.observed, "evidence": _jsonable(v.evidence)}
-                     for v in result.verdicts if v.passed)
-    return _Outcome(result.id, passed, failures, frozenset(v.kind for v in unknown), evidence)
-
-
-def _jsonable(value: Any) -> Any:
-    """Evidence is meant to be JSON-able; make sure of it (sets, paths, tuples become lists/strings)."""
-    return json.loads(json.dumps(value if isinstance(value, Mapping) else {"value": value},
-                                 default=lambda o: sorted(o, key=str) if isinstance(o, (set, frozenset)) else str(o)))
-
-
-def _is_change(new: _Outcome, old: _Latest | None, now: float) -> str | None:
-    """For the app: 'attempt' when *new* is worth an attempt row, 'baseline' when only the latest
-    outcome should be remembered, None when nothing changed."""
-    if new.passed is None:
-        return None
-    if old is None:
-        return "attempt" if new.passed else "baseline"
-    old_failures = tuple(f for f in old.failures if f[0] not in new.unknown_kinds)
-    if new.passed == old.passed and new.failures == old_failures:
-        return None
-    if new.passed != old.passed or sorted(k for k, _ in new.failures) != sorted(k for k, _ in old_failures):
-        return "attempt"
-    return "attempt" if now - old.at >= MESSAGE_ONLY_INTERVAL else None
 
 
 def clean_name(name: str) -> str:
@@ -287,54 +269,110 @@ class ProgressStore:
         known = self._known_hash.get(lesson.id)
         return known is not None and (not lesson.content_hash or known == lesson.content_hash)
 
-    def _latest(self, conn: sqlite3.Connection, lesson_id: str) -> dict[str, _Latest]:
-        rows = conn.execute("SELECT step_id, last_passed, last_failures, last_at FROM steps "
+    def _latest(self, conn: sqlite3.Connection, lesson_id: str) -> dict[str, Latest]:
+        rows = conn.execute("SELECT step_id, last_passed, last_failures, last_at, trail FROM steps "
                             "WHERE lesson_id = ? AND last_passed IS NOT NULL", (lesson_id,))
-        return {step: _Latest(bool(passed), tuple(tuple(f) for f in json.loads(failures)), at or 0.0)
-                for step, passed, failures, at in rows}
+        return {step: Latest(bool(passed), tuple(tuple(f) for f in json.loads(failures)), at or 0.0,
+                             tuple(tuple(state) for state in json.loads(trail or "[]")))
+                for step, passed, failures, at, trail in rows}
+
+    def _in_lab_change(self, conn: sqlite3.Connection, lesson_id: str, observed_at: float, now: float) -> bool:
+        """Was the state graded at *observed_at* made (or being made) by a setup/reset?"""
+        row = conn.execute("SELECT lab_change_started, lab_change_done FROM lessons WHERE lesson_id = ?",
+                           (lesson_id,)).fetchone()
+        if not row or row[0] is None:
+            return False
+        started, done = row
+        if done is None or done < started:
+            return now - started < LAB_CHANGE_STALE       # still running (unless it crashed long ago)
+        return observed_at < done                          # a snapshot taken before it ended
 
     # ------------------------------------------------------------------ recording checks
-    def record_check(self, lesson, results: Sequence, source: str = "app") -> int:
+    def record_check(self, lesson, results: Sequence, source: str = "app", *, in_front: str | None = None,
+                     named: bool = False, explicit: bool | None = None,
+                     observed_at: float | None = None) -> int:
         """Record graded *results* (StepResult) of *lesson*; returns how many attempts were written.
-        See the module docstring for what counts as an attempt for each *source*."""
+
+        *in_front*: the step in front of the learner (the app: the selected step; `check --step S`:
+        S, with *named*); None: the first failing step. *explicit*: the learner asked for this grade
+        (default: True for source "cli"). *observed_at*: when the graded snapshot was taken (epoch
+        seconds; default now). The module docstring says what counts as an attempt."""
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
         now = time.time()
-        outcomes = [_outcome(r) for r in results]
-        if source == "app":
-            # Cheap read first: a second-by-second grade that changed nothing writes nothing.
-            with self._guard() as conn:
-                latest = self._latest(conn, lesson.id)
-            if self._hash_settled(lesson) and not any(_is_change(o, latest.get(o.step_id), now) for o in outcomes):
+        observed_at = now if observed_at is None else observed_at
+        outcomes = [outcome(r) for r in results]
+        if in_front is None:
+            in_front = next((o.step_id for o in outcomes if o.passed is False), None)
+        if explicit is None:
+            explicit = source == "cli"
+
+        def decisions(conn):
+            arrived = False
+            if source == "cli" and not named:
+                row = conn.execute("SELECT cli_front FROM lessons WHERE lesson_id = ?", (lesson.id,)).fetchone()
+                # NULL: never checked from the command line; '': everything passed at the last check
+                # (a step failing now broke after it, in front of the learner).
+                arrived = not row or row[0] is None or row[0] not in ("", in_front)
+            ctx = Context(in_front, explicit, named=named, arrived=arrived, now=now,
+                          lab_change=self._in_lab_change(conn, lesson.id, observed_at, now))
+            latest = self._latest(conn, lesson.id)
+            return [(o, latest.get(o.step_id), decide(o, latest.get(o.step_id), ctx)) for o in outcomes]
+
+        # Cheap read first: a second-by-second grade that changed nothing writes nothing.
+        with self._guard() as conn:
+            if source == "app" and self._hash_settled(lesson) and all(d is None for _, _, d in decisions(conn)):
                 return 0
         written = 0
         with self._write() as conn:
             self._adopt_hash(conn, lesson, now)
-            latest = self._latest(conn, lesson.id) if source == "app" else {}
-            for o in outcomes:
-                if o.passed is None:
+            if source == "cli":
+                from_before = decisions(conn)      # decided against the previous check's step in front
+                conn.execute("UPDATE lessons SET cli_front = ? WHERE lesson_id = ?", (in_front or "", lesson.id))
+            for o, old, d in (from_before if source == "cli" else decisions(conn)):   # inside the transaction
+                if d is None:
                     continue
-                what = _is_change(o, latest.get(o.step_id), now) if source == "app" else "attempt"
-                if what is None:
-                    continue
-                if what == "attempt":
+                if d.attempt is not None:
                     conn.execute(
                         "INSERT INTO attempts (at, lesson_id, step_id, source, passed, failures, evidence, "
                         "content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (now, lesson.id, o.step_id, source, int(o.passed),
-                         json.dumps([{"kind": k, "message": m} for k, m in o.failures]),
-                         json.dumps(list(o.evidence), sort_keys=True) if o.passed else None,
+                        (now, lesson.id, o.step_id, source, int(d.attempt == "pass"),
+                         json.dumps([{"kind": k, "message": m} for k, m in d.failures]),
+                         json.dumps(list(o.evidence), sort_keys=True) if d.attempt == "pass" else None,
                          lesson.content_hash or ""))
                     written += 1
+                trail = d.trail if d.trail is not None else (old.trail if old is not None else ())
                 conn.execute(
                     "INSERT INTO steps (lesson_id, step_id, first_pass, last_passed, last_failures, last_message, "
-                    "last_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lesson_id, step_id) DO UPDATE SET "
+                    "last_at, trail) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lesson_id, step_id) DO UPDATE SET "
                     "first_pass = COALESCE(steps.first_pass, excluded.first_pass), "
                     "last_passed = excluded.last_passed, last_failures = excluded.last_failures, "
-                    "last_message = excluded.last_message, last_at = excluded.last_at",
-                    (lesson.id, o.step_id, now if (o.passed and what == "attempt") else None, int(o.passed),
-                     json.dumps([list(f) for f in o.failures]), o.message, now))
+                    "last_message = excluded.last_message, last_at = excluded.last_at, trail = excluded.trail",
+                    (lesson.id, o.step_id, now if d.attempt == "pass" else None, int(bool(o.passed)),
+                     json.dumps([list(f) for f in o.failures]), o.message, now,
+                     json.dumps([list(state) for state in trail])))
         return written
+
+    def begin_lab_change(self, lesson_id: str, kind: str) -> None:
+        """A setup, reset or verify-lesson run (*kind*) starts changing *lesson_id*'s objects: what
+        is graded until end_lab_change() is not the learner's doing (an event row keeps it)."""
+        if kind not in LAB_CHANGES:
+            raise ValueError(f"kind must be one of {LAB_CHANGES}, not {kind!r}")
+        now = time.time()
+        with self._write() as conn:
+            self._touch_lesson(conn, lesson_id, now)
+            conn.execute("UPDATE lessons SET lab_change_started = ?, lab_change_done = NULL WHERE lesson_id = ?",
+                         (now, lesson_id))
+            conn.execute("INSERT INTO events (at, lesson_id, step_id, kind) VALUES (?, ?, NULL, ?)",
+                         (now, lesson_id, kind))
+
+    def end_lab_change(self, lesson_id: str) -> None:
+        """The change is over: the first state each step shows from now on is its new baseline."""
+        now = time.time()
+        with self._write() as conn:
+            self._touch_lesson(conn, lesson_id, now)
+            conn.execute("UPDATE lessons SET lab_change_done = ? WHERE lesson_id = ?", (now, lesson_id))
+            conn.execute("UPDATE steps SET trail = '[]' WHERE lesson_id = ?", (lesson_id,))
 
     def lesson_changed(self, lesson) -> bool:
         """True when the progress kept for *lesson* was recorded against another version of its file
