@@ -92,7 +92,13 @@ def _owners(pids: tuple[int, ...], inodes: frozenset, held: dict[int, frozenset[
     if not inodes:
         return {}
     owners: dict[int, list[int]] = {}
+    me = os.getpid()
     for pid in pids:
+        if pid == me:
+            # nstutor itself holds no listening socket (only netlink ones), and it runs every round
+            # with thousands of descriptors open (two sockets per netns, a stat file per process):
+            # reading them all again each round would cost more than the rest of the snapshot
+            continue
         sockets_held = held.get(pid) if pid in unchanged else None
         if sockets_held is None:
             sockets_held = held[pid] = _socket_inodes(pid)
