@@ -2,8 +2,10 @@
 through `nstutor check`, with `ip` commands run beside it on the real kernel, then read back from
 `nstutor progress export` (JSON) and the class report (`nstutor report --csv`).
 
-What an attempt is: tutor/progress/store.py (module docstring) and the README. The lesson's object
-names are fixed (RED, BLUE, veth0): run under the shared lock,
+Lesson 13 (pod) is done the same way, each step's solution pasted beside the app.
+
+What an attempt is: tutor/progress/store.py (module docstring) and the README. The lessons' object
+names are fixed (RED, BLUE, veth0, pause): run under the shared lock,
 `flock /tmp/nstutor-lesson.lock /opt/nstutor/bin/python -m pytest tests/test_attempts_live.py`.
 """
 from __future__ import annotations
@@ -158,6 +160,33 @@ async def test_a_flawless_learner_in_the_app_records_no_failed_attempt(lab, tmp_
             assert {s: counts[s] for s in STEPS[n + 1:]} \
                 == {s: (int(screen(app).state.steps[s].passed), 0) for s in STEPS[n + 1:]}
     assert reported(lab, tmp_path) == {s: 0 for s in STEPS}
+
+
+@pytest.mark.needs_root
+async def test_a_flawless_learner_of_the_pod_lesson_records_no_failed_attempt(tmp_path):
+    """The walk-through's case ("pod/hostname: 4 failed" for a learner who made no mistake there):
+    each step's solution pasted into a shell beside the app, one step at a time."""
+    if subprocess.run(["pgrep", "-x", "pause"], capture_output=True).returncode == 0:
+        pytest.skip("a pause process already runs (another test without the lock?); not touching it")
+    data = tmp_path / "data"
+    data.mkdir()
+    app = NstutorApp("pod", store_path=data / DB_NAME)
+    steps = [s.id for s in app.catalog.find("pod").steps]
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await open_lesson(pilot, app)
+            for step in app.catalog.find("pod").steps:
+                assert screen(app).selected == step.id
+                subprocess.run(["bash", "-c", step.solution], check=False, timeout=60,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                await wait_for(pilot, lambda: screen(app).state.steps[step.id].passed, timeout=30,
+                               what=f"{step.id} to pass")
+        res = nstutor(data, "progress", "export")
+        pod = next(l for l in json.loads(res.stdout)["lessons"] if l["id"] == "pod")
+        assert {s["id"]: (s["attempts"], s["failed_attempts"]) for s in pod["steps"]} \
+            == {s: (1, 0) for s in steps}, recorded(data)
+    finally:
+        assert nstutor(data, "reset", "pod", "--yes").returncode == 0
 
 
 # --------------------------------------------------------------- (b) one mistake: one failed attempt
