@@ -100,7 +100,9 @@ def unmount_empty_run_netns() -> str:
         except FileNotFoundError:
             return "unmounted"
         if entries:
-            pytest.skip(f"{RUN_NETNS} holds {', '.join(sorted(entries))}: not unmounting another test's netns")
+            names = sorted(entries)
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            pytest.skip(f"{RUN_NETNS} holds {shown}: not unmounting another test's netns")
         res = subprocess.run(["umount", RUN_NETNS], capture_output=True, text=True)
         if res.returncode != 0:
             pytest.skip(f"{RUN_NETNS} cannot be unmounted now ({res.stderr.strip() or res.returncode}): in use")

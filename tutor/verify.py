@@ -18,6 +18,8 @@ from .lessons.cleanup import CGROUP_ROOTS, ActionLog, run_cleanup, run_script, r
 from .lessons.model import Lesson
 from . import observe
 from .observe.firewall import ruleset_lines
+from .observe.netns import RUN_NETNS
+from .observe.nsfacts import unescape
 
 PASS_DEADLINE_S = 15.0
 
@@ -49,16 +51,68 @@ def _listdir(path: str) -> set[str]:
         return set()
 
 
-def fingerprint(lesson: Lesson) -> dict[str, set[str]]:
-    """What a lesson could leave behind, as sets of names, to compare before and after."""
-    mounts = set()
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        mounts.add(line.split()[4])
+@dataclass(frozen=True)
+class HostMount:
+    """One mount of the host's table. Equal only to itself (the kernel's mount id): a second tmpfs
+    stacked on a mount point that existed before is a new mount, not the old one."""
+    mount_id: int
+    target: str
+    fstype: str
+
+    def __str__(self) -> str:
+        return f"{self.target} ({self.fstype})"
+
+
+def host_mounts(mountinfo: str, netns_names: set[str]) -> set[HostMount]:
+    """The mounts in *mountinfo* (a /proc/PID/mountinfo text) that a lesson could leave behind.
+
+    Two kinds are not counted here. iproute2's own /run/netns: on first use `ip netns add` binds
+    the directory on itself (and makes it shared) and never takes it away, so a VM that never ran
+    `ip netns add` gains it during any netns lesson. And the nsfs mount of each netns named in
+    *netns_names* (/run/netns/NAME): the netns itself is compared and reported by name. Anything
+    else is counted, on /run/netns too: another filesystem or directory mounted there, a netns file
+    whose name is not listed, an nsfs mount somewhere else that keeps a deleted netns alive.
+    """
+    rows: dict[int, tuple[int, str, str, str, str]] = {}
+    for line in mountinfo.splitlines():
+        parts = line.split(" ")  # ID PARENT MAJ:MIN ROOT TARGET OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+        try:
+            sep = parts.index("-", 6)
+            rows[int(parts[0])] = (int(parts[1]), parts[2], unescape(parts[3]), unescape(parts[4]), parts[sep + 1])
+        except (ValueError, IndexError):
+            continue
+    out = set()
+    for mount_id, (parent_id, dev, root, target, fstype) in rows.items():
+        if target == RUN_NETNS and _binds_itself(rows.get(parent_id), dev, root):
+            continue
+        if fstype == "nsfs" and os.path.dirname(target) == RUN_NETNS and os.path.basename(target) in netns_names:
+            continue
+        out.add(HostMount(mount_id, target, fstype))
+    return out
+
+
+def _binds_itself(parent, dev: str, root: str) -> bool:
+    """Is this mount on /run/netns the very directory it covers (iproute2's `mount --bind /run/netns
+    /run/netns`)? Then it is of its parent's filesystem (same device), and its root is the path of
+    /run/netns inside that filesystem. Also true for a self-bind stacked on a self-bind."""
+    if parent is None:
+        return False
+    _, parent_dev, parent_root, parent_target, _ = parent
+    below = os.path.relpath(RUN_NETNS, parent_target)
+    if parent_dev != dev or below.startswith(".."):
+        return False
+    return os.path.normpath(os.path.join(parent_root, below)) == root
+
+
+def fingerprint(lesson: Lesson) -> dict[str, set]:
+    """What a lesson could leave behind, as sets (of names, or of HostMount), to compare before and after."""
+    netns = _listdir(RUN_NETNS)
+    mounts = host_mounts(Path("/proc/self/mountinfo").read_text(), netns)
     cgroups = set()
     for root in CGROUP_ROOTS:
         cgroups |= {f"{root}/{d}" for d in _listdir(root) if os.path.isdir(f"{root}/{d}")}
     paths = {p for p in map(str, lesson.cleanup.get("paths", [])) if os.path.lexists(p)}
-    return {"netns": _listdir("/run/netns"), "host links": _listdir("/sys/class/net"),
+    return {"netns": netns, "host links": _listdir("/sys/class/net"),
             "host mounts": mounts, "cgroups": cgroups, "paths": paths,
             # iptables rules a lesson's commands add (a MASQUERADE, a FORWARD ACCEPT on a Docker host)
             "firewall rules": ruleset_lines()}
@@ -163,7 +217,7 @@ def verify_lesson(lesson: Lesson, echo=print) -> LessonReport:
     deadline = time.monotonic() + 5
     while True:
         after = fingerprint(lesson)
-        leftovers = {k: sorted(after[k] - before[k]) for k in after if after[k] - before[k]}
+        leftovers = {k: sorted({str(x) for x in after[k] - before[k]}) for k in after if after[k] - before[k]}
         stray = _session_processes(sids)
         if (not leftovers and not stray) or time.monotonic() > deadline:
             break
