@@ -596,8 +596,12 @@ def _lines(title: str, rows: Sequence, width: int, indent: int) -> list[str]:
 
 
 def render_lsns(snap: Snapshot, width: int = WIDTH) -> list[str]:
-    return ["NAMESPACES (like lsns; named netns with no process included)"] + \
+    out = ["NAMESPACES (like lsns; named netns with no process included)"] + \
         _table(lsns_rows(snap), width, indent=2, wrap_last=False)
+    if not any(ns.names for ns in snap.netns.values()):
+        # a fresh VM before its first `ip netns add` (often no /run/netns at all): not a blind spot
+        out.append("  (no named network namespace yet: `ip netns add NAME` makes one)")
+    return out
 
 
 def render_netns(snap: Snapshot, ns: NetNS, width: int = WIDTH) -> list[str]:
@@ -666,7 +670,12 @@ def render_header(snap: Snapshot) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.taken_at))
     who = "as root" if snap.is_root else "NOT as root: other users' namespaces are hidden"
     return (f"nstutor snapshot {when}, took {snap.duration_ms:.0f} ms, {who}; "
-            f"{len(snap.processes)} processes, {len(snap.netns)} network namespaces")
+            f"{len(snap.processes)} processes, {_netns_count(snap)}")
+
+
+def _netns_count(snap: Snapshot) -> str:
+    n = len(snap.netns)      # 1 on a fresh VM: only the host's
+    return f"{n} network namespace{'' if n == 1 else 's'}"
 
 
 def render_text(snap: Snapshot, width: int = WIDTH) -> str:
