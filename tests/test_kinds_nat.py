@@ -18,7 +18,7 @@ from tutor.checks.base import SpecError
 from tutor.checks.kinds import nat_rule
 from tutor.checks.kinds.nat_rule import parse_rule, read_nat_rules
 from tutor.checks.registry import build
-from tutor.observe import take_snapshot
+from tutor.observe import firewall, take_snapshot
 
 pytestmark = [pytest.mark.needs_root,
               pytest.mark.skipif(not shutil.which("iptables"), reason="iptables is not installed")]
@@ -122,7 +122,7 @@ def test_rule_in_a_chain_of_its_own(nat, uid):
 
 def test_legacy_backend_is_read_when_its_table_is_loaded(nat):
     legacy = shutil.which("iptables-legacy")
-    if not legacy or not nat_rule._legacy_nat_loaded():
+    if not legacy or not firewall.legacy_table_loaded("nat"):
         pytest.skip("no iptables-legacy nat table here (and loading one would change the machine)")
     nat(f"POSTROUTING -s {nat.source} ! -o {nat.bridge} -j MASQUERADE", tool="iptables-legacy")
     v = passes({"source": nat.source, "not_out": nat.bridge})
@@ -133,7 +133,7 @@ def test_legacy_backend_is_read_when_its_table_is_loaded(nat):
 def test_without_root_or_iptables_a_clear_message(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     fails({"source": "10.22.0.0/24"}, "needs root: run nstutor with sudo")
-    monkeypatch.setattr(nat_rule, "_tool", lambda name: None)
+    monkeypatch.setattr(firewall, "find_tool", lambda name: None)
     v = fails({"source": "10.22.0.0/24"}, "iptables is not installed", "apt install iptables")
     assert read_nat_rules().rules == ()
     assert v.observed == "the nat table could not be read"
@@ -161,7 +161,7 @@ def test_bad_specs_are_refused(spec, problem):
 
 
 def test_reading_changes_nothing(nat):
-    legacy_before = nat_rule._legacy_nat_loaded()
+    legacy_before = firewall.legacy_table_loaded("nat")
     tools = [t for t in ("iptables-nft", "iptables-legacy" if legacy_before else "") if t and shutil.which(t)]
 
     def tables() -> str:
@@ -169,7 +169,7 @@ def test_reading_changes_nothing(nat):
 
     before = tables()
     grade({"source": nat.source})
-    assert tables() == before and nat_rule._legacy_nat_loaded() == legacy_before
+    assert tables() == before and firewall.legacy_table_loaded("nat") == legacy_before
 
 
 # --------------------------------------------------------------- wrong rules beside the right one: the learner's strays

@@ -137,7 +137,8 @@ def parse_table(text: str, backend: str, command: str) -> FilterTable:
 
 
 # --------------------------------------------------------------- which tools to run
-def _tool(name: str) -> str | None:
+def find_tool(name: str) -> str | None:
+    """The path of an iptables program, also in the sbin folders a non-root PATH leaves out."""
     found = shutil.which(name)
     if found:
         return found
@@ -148,7 +149,8 @@ def _tool(name: str) -> str | None:
     return None
 
 
-def _legacy_loaded(table: str) -> bool:
+def legacy_table_loaded(table: str) -> bool:
+    """Has the legacy (x_tables) backend loaded *table*? Reading a legacy table that is not loaded would load it."""
     try:
         with open(LEGACY_TABLES) as f:
             return table in f.read().split()
@@ -158,7 +160,7 @@ def _legacy_loaded(table: str) -> bool:
 
 def _typed_as(path: str, label: str) -> str:
     """The command a learner types for this backend: plain `iptables` when that is the same program."""
-    plain = _tool("iptables")
+    plain = find_tool("iptables")
     if plain and os.path.realpath(plain) == os.path.realpath(path):
         return "iptables"
     return f"iptables-{label}"
@@ -167,21 +169,21 @@ def _typed_as(path: str, label: str) -> str:
 def backends(table: str = "filter") -> list[tuple[str, str, str]]:
     """(label, path, command) of each tool to read *table* with; path "" means "nothing to read"."""
     out = []
-    nft, legacy = _tool("iptables-nft"), _tool("iptables-legacy")
+    nft, legacy = find_tool("iptables-nft"), find_tool("iptables-legacy")
     if nft:
         out.append(("nft", nft, _typed_as(nft, "nft")))
-    if legacy and _legacy_loaded(table):
+    if legacy and legacy_table_loaded(table):
         out.append(("legacy", legacy, _typed_as(legacy, "legacy")))
     if nft or legacy:
         return out
-    plain = _tool("iptables")
+    plain = find_tool("iptables")
     if plain is None:
         return []
     try:
         version = subprocess.run([plain, "--version"], capture_output=True, text=True, timeout=TIMEOUT_S).stdout
     except (OSError, subprocess.SubprocessError):
         return [("iptables", plain, "iptables")]
-    if "nf_tables" in version or _legacy_loaded(table):
+    if "nf_tables" in version or legacy_table_loaded(table):
         return [("iptables", plain, "iptables")]
     return [("iptables", "", "iptables")]   # a legacy iptables whose table was never loaded
 
@@ -231,11 +233,11 @@ def ruleset_lines() -> set[str]:
     out: set[str] = set()
     if os.geteuid() != 0:
         return out
-    tools = [("nft", _tool("iptables-nft-save"))]
+    tools = [("nft", find_tool("iptables-nft-save"))]
     if _legacy_loaded_any():
-        tools.append(("legacy", _tool("iptables-legacy-save")))
+        tools.append(("legacy", find_tool("iptables-legacy-save")))
     if not any(path for _, path in tools):
-        tools = [("iptables", _tool("iptables-save"))]
+        tools = [("iptables", find_tool("iptables-save"))]
     for label, path in tools:
         if not path:
             continue

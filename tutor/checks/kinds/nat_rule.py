@@ -19,18 +19,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import shlex
-import shutil
 import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+from ...observe import firewall
 from ...observe.model import Snapshot
 from ..base import Expectation, Field, Stray, Verdict, v_str
 from ..registry import register
 from ..strays import removal_words
 
-SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
-LEGACY_TABLES = "/proc/net/ip_tables_names"
 
 
 def v_source(value: Any) -> str | None:
@@ -106,45 +104,9 @@ def parse_rule(line: str, backend: str) -> NatRule | None:
     return NatRule(backend, line.strip(), args[1], **facts)
 
 
-def _tool(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for directory in SBIN:
-        path = os.path.join(directory, name)
-        if os.access(path, os.X_OK):
-            return path
-    return None
-
-
-def _legacy_nat_loaded() -> bool:
-    try:
-        with open(LEGACY_TABLES) as f:
-            return "nat" in f.read().split()
-    except OSError:
-        return False
-
-
 def _backends() -> list[tuple[str, str]]:
     """(label, path) of the tools to read: nft always, legacy only if its nat table exists."""
-    out = []
-    nft, legacy = _tool("iptables-nft"), _tool("iptables-legacy")
-    if nft:
-        out.append(("nft", nft))
-    if legacy and _legacy_nat_loaded():
-        out.append(("legacy", legacy))
-    if nft or legacy:
-        return out
-    plain = _tool("iptables")
-    if plain is None:
-        return []
-    try:
-        version = subprocess.run([plain, "--version"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        return [("iptables", plain)]
-    if "nf_tables" in version or _legacy_nat_loaded():
-        return [("iptables", plain)]
-    return [("iptables", "")]   # a legacy iptables whose nat table was never loaded: nothing to read
+    return [(label, path) for label, path, _typed in firewall.backends("nat")]
 
 
 def read_nat_rules() -> NatRead:
@@ -334,7 +296,7 @@ def _delete_tool(backend: str) -> str:
     named = {"nft": "iptables-nft", "legacy": "iptables-legacy"}.get(backend)
     if named is None:
         return "iptables"
-    plain, own = _tool("iptables"), _tool(named)
+    plain, own = firewall.find_tool("iptables"), firewall.find_tool(named)
     if plain and own and os.path.realpath(plain) == os.path.realpath(own):
         return "iptables"
     return named
