@@ -179,32 +179,10 @@ def test_lesson_bridge_cleanup_touches_no_rule_of_docker_or_of_anyone(docker, ui
 
 def test_verify_lesson_names_a_firewall_rule_its_cleanup_left(docker, tmp_path, uid):
     """verify-lesson compares the firewall too: a lesson whose cleanup forgets its rule fails, by name."""
-    import textwrap
-    from tutor.lessons import parse_lesson
+    from demo_lesson import make_lesson
     from tutor.verify import verify_lesson
     rule = f"FORWARD -i {uid}br -o {uid}br -j ACCEPT"
-    path = tmp_path / "01-demo.md"
-    path.write_text(textwrap.dedent(f"""\
-        ---
-        id: demo
-        title: Demo
-        minutes: 1
-        cleanup: {{netns: [{uid}a]}}
-        ---
-        # Demo
-
-        ```check
-        id: made
-        title: make it
-        expect:
-          - netns: {{name: {uid}a}}
-        hint: ip netns add {uid}a
-        solution: |
-          ip netns add {uid}a; iptables -I {rule}
-        ```
-        """))
-    lesson, problems = parse_lesson(path, trusted=True)
-    assert problems == [], problems
+    lesson = make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}a]", solution=f"ip netns add {uid}a; iptables -I {rule}")
     try:
         report = verify_lesson(lesson, echo=lambda *_: None)
         assert any(f.startswith("cleanup left firewall rules behind") and f"-A {rule}" in f

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import sh
+from demo_lesson import make_lesson
 from fresh_vm import RUN_NETNS, is_mount_point, lesson_lock, unmount_empty_run_netns
-from tutor.lessons import parse_lesson
 from tutor.verify import verify_lesson
 
 pytestmark = pytest.mark.needs_root
@@ -61,30 +61,7 @@ def test_verify_welcome_passes_on_a_vm_before_its_first_ip_netns_add(fresh_run_n
 
 
 def stray_mount_lesson(tmp_path: Path, uid: str, solution: str) -> object:
-    text = textwrap.dedent(f"""\
-        ---
-        id: stray
-        title: Stray
-        minutes: 1
-        cleanup: {{netns: [{uid}a]}}
-        ---
-        # Stray
-
-        ```check
-        id: made
-        title: make it
-        expect:
-          - netns: {{name: {uid}a}}
-        hint: ip netns add {uid}a
-        solution: |
-          {solution}
-        ```
-        """)
-    path = tmp_path / "01-stray.md"
-    path.write_text(text)
-    lesson, problems = parse_lesson(path, trusted=True)
-    assert problems == [], problems
-    return lesson
+    return make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}a]", solution=solution, lesson_id="stray")
 
 
 def test_a_tmpfs_the_lesson_left_mounted_is_still_reported_on_a_fresh_vm(fresh_run_netns, tmp_path, uid):

@@ -19,7 +19,6 @@ NSTUTOR_PARITY_SEED replays one run (every failure prints its seed).
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import random
 import re

@@ -5,12 +5,12 @@ import contextlib
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from conftest import sh
+from demo_lesson import make_lesson
 from docker_host import DockerHost, missing_reason, running_dockerd
 from tutor.lessons import load_catalog, parse_lesson
 from tutor.lessons.cleanup import ActionLog, remove_cgroup, remove_path, run_cleanup
@@ -18,34 +18,6 @@ from tutor.verify import verify_lesson
 
 pytestmark = pytest.mark.needs_root
 REPO = Path(__file__).resolve().parent.parent
-
-
-def make_lesson(tmp_path: Path, uid: str, step_extra: str = "", cleanup: str = "", solution: str = "") -> object:
-    text = textwrap.dedent(f"""\
-        ---
-        id: demo
-        title: Demo
-        minutes: 1
-        cleanup: {{{cleanup}}}
-        ---
-        # Demo
-
-        ```check
-        id: made
-        title: make it
-        expect:
-          - netns: {{name: {uid}a}}
-        {step_extra}
-        hint: ip netns add {uid}a
-        solution: |
-          {solution or f"ip netns add {uid}a"}
-        ```
-        """)
-    path = tmp_path / "01-demo.md"
-    path.write_text(text)
-    lesson, problems = parse_lesson(path, trusted=True)
-    assert problems == [], problems
-    return lesson
 
 
 #: The lessons whose traffic crosses a bridge or a router, for the Docker host whose dockerd stopped.
