@@ -111,3 +111,10 @@ def test_every_package_is_packaged():
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "tutor").rglob("__init__.py")}
     assert found <= listed, f"add to pyproject.toml [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+def test_reset_says_in_words_what_it_removes_and_without_a_terminal_removes_nothing():
+    res = run_cli("reset", "bridge", stdin=subprocess.DEVNULL)
+    assert res.returncode == 2 and "pass --yes" in res.stderr
+    assert "network namespaces: c1, c2" in res.stdout and "links: nsbr0" in res.stdout
+    assert "{" not in res.stdout                # not the raw front matter mapping

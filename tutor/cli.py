@@ -250,11 +250,9 @@ def cmd_setup(args) -> int:
 def cmd_reset(args) -> int:
     """Remove what a lesson made (its declared cleanup) and, one by one, the learner's strays of
     it that nstutor recognises, after asking (--yes: everything)."""
-    from .lessons.cleanup import ActionLog, find_strays, remove_strays, run_cleanup
+    from .lessons.cleanup import ActionLog, cleanup_summary, find_strays, remove_strays, run_cleanup
     lesson = _lesson_or_usage(args.lesson)
-    spec = {k: v for k, v in lesson.cleanup.items() if k != "script"}
-    print(f"This removes what lesson '{lesson.id}' makes: {spec or 'nothing declared'}"
-          f"{' and runs its cleanup script' if lesson.cleanup.get('script') else ''}.")
+    print(f"This removes what lesson '{lesson.id}' makes:\n{cleanup_summary(lesson)}")
     strays = find_strays(lesson)
     if strays:
         print(f"nstutor also sees {len(strays)} stray(s) of this lesson: near misses of its objects, "

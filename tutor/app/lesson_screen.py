@@ -36,17 +36,6 @@ VIEWS = load_views()
 TIME_FLUSH_SECONDS = 30.0
 
 
-def cleanup_summary(lesson: Lesson) -> str:
-    """What reset removes, in plain words, from the lesson's cleanup declaration."""
-    spec = lesson.cleanup or {}
-    words = {"netns": "network namespaces", "links": "links", "processes": "processes matching",
-             "mounts": "mounts", "cgroups": "cgroups", "paths": "files"}
-    lines = [f"  {words[k]}: {', '.join(map(str, spec[k]))}" for k in words if spec.get(k)]
-    if spec.get("script"):
-        lines.append("  and the lesson's cleanup script")
-    return "\n".join(lines) if lines else "  (this lesson declares nothing to remove)"
-
-
 def stray_summary(strays: list) -> str:
     """The learner's strays that reset also removes, each with its command ("" when none)."""
     if not strays:
@@ -359,6 +348,7 @@ class LessonScreen(Screen):
 
     def _ask_reset(self, strays: list) -> None:
         self._reset_strays = strays
+        from ..lessons.cleanup import cleanup_summary
         body = (f"Remove what lesson '{self.lesson.id}' made, so you can start it again?\n\n"
                 f"{cleanup_summary(self.lesson)}{stray_summary(strays)}\n\nYour progress record is kept.")
         self.app.push_screen(ConfirmScreen("Reset this lesson?", body, yes="Remove"), self._reset_answered)

@@ -256,6 +256,17 @@ def _unmount_below(path: Path, log: ActionLog) -> None:
         _run(["umount", "-l", target], log, f"unmounted {target}")
 
 
+def cleanup_summary(lesson: Lesson) -> str:
+    """What reset removes, in plain words, from the lesson's cleanup declaration."""
+    spec = lesson.cleanup or {}
+    words = {"netns": "network namespaces", "links": "links", "processes": "processes matching",
+             "mounts": "mounts", "cgroups": "cgroups", "paths": "files"}
+    lines = [f"  {words[k]}: {', '.join(map(str, spec[k]))}" for k in words if spec.get(k)]
+    if spec.get("script"):
+        lines.append("  and the lesson's cleanup script")
+    return "\n".join(lines) if lines else "  (this lesson declares nothing to remove)"
+
+
 def run_cleanup(lesson: Lesson) -> ActionLog:
     """Remove exactly what the lesson declares. Safe to run when nothing is there."""
     log = ActionLog()
