@@ -97,3 +97,23 @@ def test_vxlan_names_every_wrong_setting_and_keeps_the_mac_when_remade(netns):
     assert "These are set when the device is made" in verdict.message
     assert ("type vxlan id 1 dstport 8472 local 192.0.2.10 nolearning address 02:f1:00:00:00:09"
             in verdict.message), verdict.message
+
+
+def test_the_hosts_uplink_is_never_offered_as_a_cable_end_or_a_bridge_port(netns, uid):
+    """Lesson 11's walk-through on a real VM: with c1 made and its cable not yet, the veth check said
+    "eth0 is in the root netns, expected c1: ip link set eth0 netns c1" about the VM's own network
+    card, which would cut the machine (and the learner's ssh) off. The bridge kind could say the same
+    of a port. Neither may offer a move of a link the host uses."""
+    from tutor.observe import take_snapshot
+    snap = take_snapshot()
+    host = next(ns for ns in snap.netns.values() if ns.is_host)
+    used = next((r.dev for r in host.routes if r.dst == "default" and r.dev), None)
+    if used is None:
+        pytest.skip("the host has no default route to protect here")
+    c1 = netns("c")
+    verdict = fails({"veth": {"ends": [f"{uid}v", f"{c1}/{used}"]}})
+    assert f"link set {used} netns" not in verdict.message, verdict.message
+    assert f"ip link add {uid}v type veth peer name {used} netns {c1}" in verdict.message, verdict.message
+    sh(f"ip -n {c1} link add {uid}br type bridge")
+    verdict = fails({"bridge": {"dev": f"{c1}/{uid}br", "ports": [used]}})
+    assert f"link set {used} netns" not in verdict.message, verdict.message

@@ -137,7 +137,9 @@ class VethExpectation(Expectation):
     def _missing_end(self, snap, places, found, absent) -> Verdict:
         """At least one end is not where the check wants it: say where it is, or how to make the pair."""
         for ns, name in absent:
-            elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode]
+            # only a link it is sound to move (a veth end, not the machine's own eth0 that happens
+            # to share the name a container's end is given): anything else is not this cable
+            elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and _safe_to_move(o, l)]
             if elsewhere:
                 other, link = elsewhere[0]
                 move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
@@ -161,7 +163,7 @@ class VethExpectation(Expectation):
             if peer is not None:
                 pns, plink = peer
                 fixes = []
-                if pns.inode != ns.inode:
+                if pns.inode != ns.inode and _safe_to_move(pns, plink):
                     fixes.append(cmd_in(pns, f"link set {plink.name} netns {netns_arg(ns)}"))
                 if plink.name != name:
                     fixes.append(cmd_in(ns, f"link set {plink.name} down"))
