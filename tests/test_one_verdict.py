@@ -491,3 +491,50 @@ async def test_the_app_agrees_with_a_fresh_check_through_the_walk_through(tmp_pa
             assert app.screen.state.steps["cable"].passed
     finally:
         _cleanup(lesson)
+
+
+def test_a_firewall_rule_is_followed_by_the_live_probe_within_seconds(netns, links, uid, tmp_path):
+    """A firewall rule sends no rtnetlink event, yet it decides a probe: the live loop listens to
+    nftables' own change events and probes again about a second later, instead of at its next
+    regular probe (here 600 s away). The rule is the test's own: one address of its own subnet, a
+    unique comment, removed afterwards."""
+    from tutor.lessons import parse_lesson
+    ns = netns("F")
+    sh(f"ip link add {uid}h type veth peer name {uid}c netns {ns}")
+    links.append(f"{uid}h")
+    sh(f"ip addr add 10.94.1.1/24 dev {uid}h && ip link set {uid}h up")
+    sh(f"ip -n {ns} addr add 10.94.1.2/24 dev {uid}c && ip -n {ns} link set {uid}c up")
+    path = tmp_path / "01-fw.md"
+    path.write_text(textwrap.dedent("""\
+        ---
+        id: fw
+        title: A firewall
+        ---
+        # A firewall
+
+        ```check
+        id: reach
+        title: The host reaches the namespace
+        expect:
+          - reachable: {from: host, to: 10.94.1.2}
+        ```
+        """))
+    lesson, problems = parse_lesson(path)
+    assert lesson is not None, problems
+    rule = f"OUTPUT -d 10.94.1.2/32 -m comment --comment nstutor-test-{uid} -j DROP"
+    had_tables = _tables()
+    live = LiveVerdicts(probes=True, probe_interval=600.0)
+    live.checker.set_lesson(lesson)
+    try:
+        wait_until(lambda: live.after(time.monotonic(), "fw").results[0].passed, timeout=10,
+                   what="the first probe to pass")
+        sh(f"iptables -I {rule}")
+        changed = time.monotonic()
+        wait_until(lambda: not live.after(time.monotonic(), "fw").results[0].passed, timeout=8,
+                   what="the live verdict to follow the new rule")
+        assert time.monotonic() - changed < 4.0
+    finally:
+        live.close()
+        sh(f"while iptables -D {rule} 2>/dev/null; do :; done")
+        if "filter" not in had_tables:
+            _drop_empty_table("filter")

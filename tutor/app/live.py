@@ -12,9 +12,9 @@ shell). Bursts are collapsed: snapshots are at least MIN_GAP apart.
 
 Active probes (the `reachable` kind sends one packet) never run on every round: only when
 the learner checks explicitly, when the network changed since the last probe (links,
-addresses, routes, neighbours, sockets of any netns; at most every PROBE_MIN_GAP seconds),
-or at least every `probe_interval` seconds (what netlink does not show, such as a firewall
-rule or a sysctl, is seen then). Between probes the last probe's verdict is reused, so a
+addresses, routes, neighbours, sockets of any netns, the host's nftables rules; at most every
+PROBE_MIN_GAP seconds), or at least every `probe_interval` seconds (what no event shows, such
+as a sysctl or an iptables-legacy rule, is seen then). Between probes the last probe's verdict is reused, so a
 reachable step does not flicker; after a change it is at most PROBE_MIN_GAP old.
 """
 from __future__ import annotations
@@ -206,6 +206,6 @@ def _network_state(snap: Snapshot) -> tuple:
     the same objects, so comparing two of these is mostly identity checks."""
     # Learned neighbours change by themselves (REACHABLE turns STALE; a probe's own ARP adds one):
     # only entries someone set by hand count, or every probe would call for the next one.
-    return tuple((ns.inode, ns.links, ns.addresses, ns.routes, ns.sockets,
-                  tuple(n for n in ns.neighbours if n.state in ("PERMANENT", "NOARP")))
-                 for ns in snap.netns.values())
+    return (snap.firewall_changes,) + tuple((ns.inode, ns.links, ns.addresses, ns.routes, ns.sockets,
+                                             tuple(n for n in ns.neighbours if n.state in ("PERMANENT", "NOARP")))
+                                            for ns in snap.netns.values())

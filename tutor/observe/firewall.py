@@ -25,6 +25,7 @@ call it from a thread that never moved (the host's, for nstutor).
 from __future__ import annotations
 
 import os
+import socket
 import shlex
 import shutil
 import subprocess
@@ -267,3 +268,82 @@ def _legacy_loaded_any() -> bool:
             return bool(f.read().split())
     except OSError:
         return False
+
+
+# --------------------------------------------------------------- change events
+NETLINK_NETFILTER = 12
+NFNLGRP_NFTABLES = 7
+
+
+def _nf_tables_present() -> bool:
+    """Is nf_tables in the kernel already (built in, or a module that is loaded)? Only then may we
+    subscribe: on a kernel with it as an unloaded module, subscribing would load it."""
+    if os.path.exists("/sys/module/nf_tables"):
+        return True
+    try:
+        with open("/proc/modules") as f:
+            if any(line.split(" ", 1)[0] == "nf_tables" for line in f):
+                return True
+    except FileNotFoundError:
+        return True              # a kernel without loadable modules: what it has is built in
+    except OSError:
+        return False
+    try:
+        with open(f"/lib/modules/{os.uname().release}/modules.builtin") as f:
+            return any(line.rstrip().endswith("/nf_tables.ko") for line in f)
+    except OSError:
+        return False
+
+
+class RulesetWatch:
+    """Has the host's nftables ruleset (what iptables-nft writes) changed since the last look?
+
+    A firewall rule sends no rtnetlink event, so a live view would only notice one at its next
+    probe. nf_tables announces every change on a netlink group of its own; this listens there,
+    read-only. Subscribing would load nf_tables if it were not loaded, so while the module is
+    absent nothing is opened (there is no ruleset to watch); the moment it appears counts as a
+    change, since whatever loaded it may have added a rule. iptables-legacy sends no events:
+    such a host is seen at the live view's regular probes."""
+
+    def __init__(self) -> None:
+        self.changes = 0
+        self._sock: socket.socket | None = None
+        self._open()
+
+    def _open(self) -> bool:
+        if not _nf_tables_present():
+            return False
+        try:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER)
+            sock.bind((0, 1 << (NFNLGRP_NFTABLES - 1)))
+            sock.setblocking(False)
+        except OSError:          # not root, or no nfnetlink: nothing to watch
+            return False
+        self._sock = sock
+        return True
+
+    def poll(self) -> int:
+        """How many changes were seen so far (a counter: compare two readings)."""
+        if self._sock is None:
+            if self._open():
+                self.changes += 1
+            return self.changes
+        came = False
+        while True:
+            try:
+                if not self._sock.recv(65536):
+                    break
+                came = True
+            except BlockingIOError:
+                break
+            except OSError:      # ENOBUFS: events were lost, which means something changed
+                came = True
+                break
+        if came:
+            self.changes += 1
+        return self.changes
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None

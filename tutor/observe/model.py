@@ -254,6 +254,7 @@ class Snapshot:
     cgroups: CgroupInfo
     is_root: bool                              # taken with root privileges
     problems: tuple[str, ...] = ()             # what could not be seen, in plain words
+    firewall_changes: int = 0                  # a long-lived Observer's count of nftables changes (0: not watched)
 
     # ---- lookups used by the grader and the views
     def netns_by_name(self, name: str) -> NetNS | None:

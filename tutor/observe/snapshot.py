@@ -23,10 +23,12 @@ from . import cgroups, netns, nsfacts
 from .model import Snapshot, frozen_map
 from .netlink import NetworkReader
 from .processes import ProcessReader, host_namespaces, namespace_table
+from .firewall import RulesetWatch
 from .watch import NetnsDirWatcher
 
 
-def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None) -> Snapshot:
+def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None,
+              firewall_changes: int = 0) -> Snapshot:
     started = time.monotonic()
     wall = time.time()
     problems: list[str] = []
@@ -57,6 +59,7 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
         cgroups=cgroup_info,
         is_root=os.geteuid() == 0,
         problems=tuple(problems),
+        firewall_changes=firewall_changes,
     )
 
 
@@ -87,6 +90,7 @@ class Observer:
         self._previous: Snapshot | None = None
         self._on_netns_change = on_netns_change
         self._watcher = NetnsDirWatcher(self._netns_dir_changed)
+        self._rules = RulesetWatch()      # firewall rules send no rtnetlink event: see firewall.py
 
     def _netns_dir_changed(self) -> None:
         self.release_missing()
@@ -94,7 +98,7 @@ class Observer:
             self._on_netns_change()
 
     def snapshot(self) -> Snapshot:
-        snap = _assemble(self._procs, self._net, self._previous)
+        snap = _assemble(self._procs, self._net, self._previous, self._rules.poll())
         self._previous = snap
         return snap
 
@@ -111,6 +115,7 @@ class Observer:
 
     def close(self) -> None:
         self._watcher.close()
+        self._rules.close()
         self._net.close()
         self._procs.close()
 
