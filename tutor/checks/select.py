@@ -44,9 +44,9 @@ def describe_selector(value: Any) -> str:
     sel = normalise(value)
     parts = []
     if "comm" in sel:
-        parts.append(f"named {sel['comm']!r}")
+        parts.append(f"named '{sel['comm']}'")
     if "cmdline" in sel:
-        parts.append(f"whose command line matches {sel['cmdline']!r}")
+        parts.append(f"whose command line matches '{sel['cmdline']}'")
     return "a process " + " and ".join(parts)
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..checks.select import select
+from ..checks.select import describe_selector, select
 from .. import observe
 from .model import Lesson
 
@@ -257,13 +257,21 @@ def _unmount_below(path: Path, log: ActionLog) -> None:
 
 
 def cleanup_summary(lesson: Lesson) -> str:
-    """What reset removes, in plain words, from the lesson's cleanup declaration."""
+    """What reset removes, in plain words, from the lesson's cleanup declaration (and the commands
+    of its cleanup script, so a learner sees that firewall rules they added go too)."""
     spec = lesson.cleanup or {}
-    words = {"netns": "network namespaces", "links": "links", "processes": "processes matching",
-             "mounts": "mounts", "cgroups": "cgroups", "paths": "files"}
+    words = {"netns": "network namespaces", "links": "links", "mounts": "mounts", "cgroups": "cgroups",
+             "paths": "files"}
     lines = [f"  {words[k]}: {', '.join(map(str, spec[k]))}" for k in words if spec.get(k)]
-    if spec.get("script"):
-        lines.append("  and the lesson's cleanup script")
+    for selector in spec.get("processes") or ():
+        lines.append(f"  {describe_selector(selector)}")
+    script = [l.strip() for l in str(spec.get("script") or "").splitlines()
+              if l.strip() and not l.strip().startswith("#") and l.strip() != "true"]
+    if script:
+        lines.append("  and runs the lesson's cleanup script:")
+        lines.extend(f"    {l}" for l in script[:8])
+        if len(script) > 8:
+            lines.append(f"    ... ({len(script) - 8} more lines)")
     return "\n".join(lines) if lines else "  (this lesson declares nothing to remove)"
 
 
