@@ -217,3 +217,32 @@ def test_a_lesson_never_calls_one_of_its_own_names_a_stray(netns, uid, tmp_path)
     netns("nodea"), netns("nodeb"), netns("nodeA")
     assert grade({"netns": a}).strays != ()      # the kind alone cannot know nodeb is the lesson's
     assert [s.remove[-1] for s in lesson_strays(lesson, take_snapshot())] == [f"{uid}nodeA"]
+
+
+def test_a_stray_beside_a_right_object_is_shown_where_the_learner_looks(netns, uid, tmp_path):
+    """A green step with the learner's near miss beside it (hello made, and Hello too): the step
+    stays green, and `nstutor check` and the app's step card both say what sits beside it and the
+    command that removes it (the walk-through found it only in --json)."""
+    from rich.console import Console
+    from tutor.app.state import StepState
+    from tutor.app.step_card import card_body
+    from tutor.cli import step_lines
+    from tutor.checks.runner import grade_step
+    from tutor.lessons import parse_lesson
+    right = netns("hello")
+    typo = netns("Hello")
+    path = tmp_path / "01-typo.md"
+    path.write_text(f"---\nid: typo\ntitle: Typo\n---\n# Typo\n\n```check\nid: made\ntitle: make it\n"
+                    f"expect:\n  - netns: {{name: {right}}}\n```\n")
+    lesson, problems = parse_lesson(path)
+    assert lesson is not None, problems
+    result = grade_step(lesson.steps[0], take_snapshot(), lesson=lesson)
+    assert result.passed
+    state = StepState(lesson.steps[0])
+    state.result = result
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))
+    console.print(card_body(state, selected=True))
+    card = console.export_text()
+    assert f"beside it: netns {typo}" in card and f"ip netns del {typo}" in card, card
+    cli = "\n".join(step_lines(result))
+    assert cli.startswith("  PASS") and f"beside it: netns {typo}" in cli and f"ip netns del {typo}" in cli, cli

@@ -94,13 +94,21 @@ def cmd_check(args) -> int:
     else:
         print(f"{lesson.title}  ({lesson.id})")
         for r in results:
-            print(f"  {'PASS' if r.passed else 'FAIL'}  {r.id}: {r.title}")
-            for text in dict.fromkeys(v.message or v.observed for v in r.failures):   # each reason once
-                print(f"        - {text}")
+            print("\n".join(step_lines(r)))
         print(f"{sum(r.passed for r in results)}/{len(results)} steps pass")
         if not snap.is_root:
             _root_note()
     return EXIT_OK if passed else EXIT_FAIL
+
+
+def step_lines(result) -> list[str]:
+    """One step of `nstutor check` as text: PASS/FAIL, each reason once, and any near miss of the
+    learner's that sits beside a right object (with the command that removes it)."""
+    lines = [f"  {'PASS' if result.passed else 'FAIL'}  {result.id}: {result.title}"]
+    lines += [f"        - {text}" for text in dict.fromkeys(v.message or v.observed for v in result.failures)]
+    lines += [f"        beside it: {stray.what}; remove it with: {stray.command}"
+              for stray in dict.fromkeys(s for v in result.verdicts if v.passed for s in v.strays)]
+    return lines
 
 
 def _record_attempts(lesson, results, step: str | None, observed_at: float) -> None:

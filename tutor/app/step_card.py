@@ -65,6 +65,11 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
         parts.append(line)
         if verdict is not None and not verdict.passed:
             parts.append(Text("      " + failure_text(verdict), style="yellow" if dark else "dark_orange3"))
+        elif verdict is not None:
+            # right, but a near miss of the learner's sits beside it: say so, with its removal
+            for stray in verdict.strays:
+                parts.append(Text(f"      beside it: {stray.what}; remove it with: {stray.command}",
+                                  style="yellow" if dark else "dark_orange3"))
     for n, hint in enumerate(state.hints, 1):
         parts.append(Text.assemble(("  Hint ", "bold cyan"), (f"{n}: ", "bold cyan"), hint))
     if state.solution_viewed and step.solution:
