@@ -125,3 +125,12 @@ def test_reset_names_the_processes_and_the_script_commands_it_will_run():
     assert "a process named 'pause'" in pod and "'comm'" not in pod          # not the raw selector mapping
     bridge = run_cli("reset", "bridge", stdin=subprocess.DEVNULL).stdout
     assert "iptables -D FORWARD -i nsbr0 -o nsbr0 -j ACCEPT" in bridge       # the learner's rule goes too
+
+
+def test_no_probe_says_a_probe_step_is_unknown_not_failed():
+    """With --no-probe a reachable step was not checked at all: it is neither PASS nor FAIL (the
+    walk-through's `check --no-probe` said "4/8 steps pass" where the app, which probes, said 7/8)."""
+    out = run_cli("check", "netns-veth", "--no-probe").stdout
+    assert "----  ping:" in out and "not probed" in out, out
+    assert "FAIL  ping" not in out, out
+    assert "1 not probed (--no-probe)" in out, out

@@ -95,7 +95,9 @@ def cmd_check(args) -> int:
         print(f"{lesson.title}  ({lesson.id})")
         for r in results:
             print("\n".join(step_lines(r)))
-        print(f"{sum(r.passed for r in results)}/{len(results)} steps pass")
+        unprobed = sum(r.unprobed for r in results)
+        print(f"{sum(r.passed for r in results)}/{len(results)} steps pass"
+              + (f"; {unprobed} not probed (--no-probe)" if unprobed else ""))
         if not snap.is_root:
             _root_note()
     return EXIT_OK if passed else EXIT_FAIL
@@ -104,6 +106,8 @@ def cmd_check(args) -> int:
 def step_lines(result) -> list[str]:
     """One step of `nstutor check` as text: PASS/FAIL, each reason once, and any near miss of the
     learner's that sits beside a right object (with the command that removes it)."""
+    if result.unprobed:             # --no-probe: the probe was not sent, so nothing is known
+        return [f"  ----  {result.id}: {result.title} (not probed: run without --no-probe)"]
     lines = [f"  {'PASS' if result.passed else 'FAIL'}  {result.id}: {result.title}"]
     lines += [f"        - {text}" for text in dict.fromkeys(v.message or v.observed for v in result.failures)]
     lines += [f"        beside it: {stray.what}; remove it with: {stray.command}"

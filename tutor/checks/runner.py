@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from ..observe import Snapshot, take_snapshot
 from .base import Expectation, Verdict
 
+NOT_PROBED = "not probed"      # Verdict.observed of a probe that was not sent
+
 
 @dataclass(frozen=True)
 class StepResult:
@@ -19,6 +21,11 @@ class StepResult:
     @property
     def failures(self) -> tuple[Verdict, ...]:
         return tuple(v for v in self.verdicts if not v.passed)
+
+    @property
+    def unprobed(self) -> bool:
+        """Failing only because its probes were not sent (--no-probe): unknown, not wrong."""
+        return bool(self.failures) and all(v.observed == NOT_PROBED for v in self.failures)
 
     def as_dict(self) -> dict:
         return {
@@ -32,7 +39,7 @@ class StepResult:
 def grade_expectation(exp: Expectation, snap: Snapshot, *, probes: bool = True) -> Verdict:
     """Grade one expectation; never raises (a bug in a kind becomes a failed verdict that says so)."""
     if exp.active and not probes:
-        return Verdict(exp.kind, False, exp.describe(), "not probed",
+        return Verdict(exp.kind, False, exp.describe(), NOT_PROBED,
                        "This check sends a probe; it runs when you check the step (press c or run nstutor check).")
     try:
         return exp.grade(snap)
