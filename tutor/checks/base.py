@@ -47,6 +47,11 @@ class Verdict:
     message: str = ""             # when failed: what is wrong and the next thing to try
     evidence: Mapping[str, Any] = field(default_factory=dict)  # facts that made it pass (JSON-able)
     strays: tuple[Stray, ...] = ()  # the learner's near misses seen beside (or instead of) the object
+    # Text in observed/message that only lists other objects for orientation ("the host has docker0,
+    # eth0, lo"): not the state of the object checked, so the progress store leaves it out of the
+    # state a step looks at (progress/attempts.py, _state); an unrelated interface coming and going
+    # must not look like the learner changing the step.
+    context: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {
@@ -233,6 +238,8 @@ class Expectation:
         return Verdict(self.kind, True, expected or self.describe(), observed, "", dict(evidence or {}),
                        tuple(strays))
 
-    def fail(self, observed: str, message: str, expected: str | None = None,
+    def fail(self, observed: str, message: str, context: tuple[str, ...] = (), *, expected: str | None = None,
              strays: tuple[Stray, ...] = ()) -> Verdict:
-        return Verdict(self.kind, False, expected or self.describe(), observed, message, {}, tuple(strays))
+        """A failing verdict; *context* as in Verdict (third, so `self.fail(*missing)` carries a Missing's)."""
+        return Verdict(self.kind, False, expected or self.describe(), observed, message, {}, tuple(strays),
+                       tuple(context))

@@ -9,9 +9,11 @@ A netns reference is one of:
 
 An interface reference is "RED/veth0" (veth0 inside RED) or plain "veth0" (the host's).
 
-Resolvers return the object, or a `Missing` (observed, message) that a kind turns into a
+Resolvers return the object, or a `Missing` (observed, message, context) that a kind turns into a
 failing verdict with `self.fail(*missing)`: the message says what is missing and the next
-command to try, e.g. "there is no network namespace RED: ip netns add RED".
+command to try, e.g. "there is no network namespace RED: ip netns add RED". Its *context* is the
+text in observed/message that lists what else is there (the host's other interfaces): shown to
+the learner, but not the state of what the check looks for (Verdict.context).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class Missing(NamedTuple):
     """Why a reference could not be resolved: what the snapshot shows, and what to do."""
     observed: str
     message: str
+    context: tuple[str, ...] = ()   # listings of other objects in the texts above (see Verdict.context)
 
 
 # --------------------------------------------------------------- lint helpers
@@ -154,7 +157,11 @@ def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
     ns = snap.netns_by_name(ref)
     if ns is not None:
         return ns
-    observed = f"network namespaces: {netns_list(snap)}"
+    # Every namespace there is, for orientation: context (another tool's namespaces come and go);
+    # the learner's attempts at this name are recognised apart, as typos.
+    listing = netns_list(snap)
+    context = (listing,)
+    observed = f"network namespaces: {listing}"
     typos = netns_typos(snap, str(ref))
     if typos:
         # the learner's attempt at this name: say so, with the command that removes it (see strays.py)
@@ -162,8 +169,9 @@ def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
         why = ("names are case-sensitive" if name.lower() == str(ref).lower()
                else f"a one-letter typo of {ref}")
         return Missing(observed, f"there is no network namespace {ref}, but there is {show(name)}: {why}. "
-                                 f"Make the right one: ip netns add {ref}; {removal_words(typos)}")
-    return Missing(observed, f"there is no network namespace {ref}: ip netns add {ref}" + _visibility_note(snap))
+                                 f"Make the right one: ip netns add {ref}; {removal_words(typos)}", context)
+    return Missing(observed, f"there is no network namespace {ref}: ip netns add {ref}" + _visibility_note(snap),
+                   context)
 
 
 def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
@@ -222,20 +230,24 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     if blocked:
         return blocked
     elsewhere = [(other, link) for other, link in find_links(snap, name) if other.inode != ns.inode]
-    observed = f"{where(ns)} has {link_names(ns)}"
+    # Every interface of the namespace, for orientation: context, not the missing link's state
+    # (an unrelated veth coming and going, as `docker run` does, changes it).
+    listing = link_names(ns)
+    context = (listing,)
+    observed = f"{where(ns)} has {listing}"
     movable = [(other, link) for other, link in elsewhere if _safe_to_move(other, link)]
     if movable:
         other, _ = movable[0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
         return Missing(f"{name} is in {where(other)}; {observed}",
-                       f"{name} is in {where(other)}, expected {where(ns)}: {move}")
+                       f"{name} is in {where(other)}, expected {where(ns)}: {move}", context)
     if elsewhere:
         others = ", ".join(where(other) for other, _ in elsewhere[:3])
         return Missing(f"{name} is in {others}; {observed}",
                        f"{where(ns)} has no {name} of its own ({others} "
                        f"{'has' if len(elsewhere) == 1 else 'have'} one, but each network namespace needs "
-                       f"its own)" + (f": {make}" if make else f"; {where(ns)} has {link_names(ns)}"))
-    return Missing(observed, f"{where(ns)} has no interface {name}; it has {link_names(ns)}")
+                       f"its own)" + (f": {make}" if make else f"; {where(ns)} has {listing}"), context)
+    return Missing(observed, f"{where(ns)} has no interface {name}; it has {listing}", context)
 
 
 MOVABLE_KINDS = ("veth", "macvlan", "ipvlan", "dummy")

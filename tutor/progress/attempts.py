@@ -32,7 +32,7 @@ class Outcome:
     failures: tuple[tuple[str, str], ...]      # sorted (kind, message), unprobed ones left out
     unknown_kinds: frozenset[str]              # kinds that were not probed this time
     evidence: tuple[Mapping[str, Any], ...]    # passing verdicts' facts (kept for a pass)
-    state: State = ()                          # the facts the failing verdicts observed (see _state)
+    state: State = ()                          # the facts the failing verdicts observed, context left out (_state)
 
     @property
     def message(self) -> str | None:
@@ -80,12 +80,26 @@ def outcome(result) -> Outcome:
 
 
 def _state(failed) -> State:
-    """The facts the failing verdicts observed, measured values masked, as short stable entries."""
+    """The facts the failing verdicts observed, as short stable entries.
+
+    Left out: measured values (they move by themselves), and each verdict's `context`, the text
+    that only lists other objects for orientation ("the host has docker0, eth0, lo" beside "no
+    nsbr0"). The kind that writes such a listing names it (Verdict.context), so this takes out
+    exactly that text rather than guessing at wording: what changes the state is the checked
+    object itself, never an unrelated interface that `docker run` or another tool adds and removes."""
     entries = []
     for v in failed:
-        text = "\x1f".join(_MEASURED.sub("#", str(part or "")) for part in (v.expected, v.observed, v.message))
+        text = "\x1f".join(_MEASURED.sub("#", _without(str(part or ""), v.context))
+                           for part in (v.expected, v.observed, v.message))
         entries.append(f"{v.kind}:{hashlib.sha1(text.encode()).hexdigest()[:12]}")
     return tuple(sorted(entries))
+
+
+def _without(text: str, context) -> str:
+    """*text* with each listing of *context* replaced by one mark (longest first: one may hold another)."""
+    for listing in sorted((c for c in context if c), key=len, reverse=True):
+        text = text.replace(listing, "\u2026")
+    return text
 
 
 def jsonable(value: Any) -> Any:

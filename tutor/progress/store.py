@@ -16,7 +16,11 @@ learner who makes no mistake records 0 failed attempts.
   check on can it count a failure.
 * *The state the step looks at*: the facts its failing verdicts show (kind, expected, observed,
   message), not the whole snapshot. Measured values (a number with a decimal point followed by
-  ``%`` or ``s``: CPU use and its window) are left out: they move without the learner.
+  ``%`` or ``s``: CPU use and its window) are left out: they move without the learner. So is a
+  verdict's ``context``, the listing of other objects it shows for orientation ("the host has
+  docker0, eth0, lo" beside "no nsbr0", every netns beside "no netns RED"): an interface or
+  namespace that something else adds and removes (every ``docker run``) is not the learner changing
+  the step; the step's own objects, and near misses of their names, are.
 * Each step keeps a *trail*: the states it went through since its current attempt began, the
   first being its *baseline* (the state when nstutor first saw it, when it came in front, or after
   a setup/reset). While a step is not in front, its baseline simply follows the machine.

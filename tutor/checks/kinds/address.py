@@ -92,8 +92,7 @@ class AddressExpectation(Expectation):
 
         link = ns.link(name)
         if link is None:
-            missing = missing_link(snap, ns, name)
-            return self.fail(missing.observed, missing.message)
+            return self.fail(*missing_link(snap, ns, name))
 
         on_dev = [a for a in ns.addresses if a.dev == name]
         # the kernel gives every up link an fe80:: address of its own: not one the learner set

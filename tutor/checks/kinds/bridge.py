@@ -65,7 +65,7 @@ class BridgeExpectation(Expectation):
             missing = missing_link(snap, ns, name, make=make)
             if find_links(snap, name) or ns.error:
                 return self.fail(*missing)
-            return self.fail(missing.observed, f"{where(ns)} has no bridge {name}: {make}")
+            return self.fail(missing.observed, f"{where(ns)} has no bridge {name}: {make}", missing.context)
         ports = sorted(l.name for l in ns.links if l.master == br.name)
         observed = (f"{br.name} in {where(ns)}: {kind_name(br)}, {state_words(br)}, "
                     f"ports: {', '.join(ports) or 'none'}")

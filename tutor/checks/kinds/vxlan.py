@@ -75,7 +75,7 @@ class VxlanExpectation(Expectation):
             if find_links(snap, name) or ns.error:
                 return self.fail(*missing)
             return self.fail(missing.observed, f"{where(ns)} has no vxlan device {name}: "
-                             f"{self._add_command(ns, name, None)}")
+                             f"{self._add_command(ns, name, None)}", missing.context)
         recreate = f"{cmd_in(ns, f'link del {name}')}; {self._add_command(ns, name, link)}"
         if link.kind != "vxlan":
             return self.fail(f"{name} in {where(ns)} is a {kind_name(link)}",
