@@ -13,6 +13,17 @@ from test_kinds_network import fails
 pytestmark = pytest.mark.needs_root
 
 
+def host_uplink() -> str:
+    """The link the host's default route leaves by (the machine's own network card): never to be moved."""
+    from tutor.observe import take_snapshot
+    snap = take_snapshot()
+    host = next(ns for ns in snap.netns.values() if ns.is_host)
+    used = next((r.dev for r in host.routes if r.dst == "default" and r.dev), None)
+    if used is None:
+        pytest.skip("the host has no default route to protect here")
+    return used
+
+
 def subnet() -> str:
     return f"10.{random.randint(200, 250)}.{random.randint(0, 255)}"
 
@@ -50,12 +61,7 @@ def test_a_bridge_that_is_down_is_named_instead_of_the_default_route(netns, link
 def test_the_hosts_own_interfaces_are_never_suggested_for_a_move(netns, links, uid):
     """A link of the right name that the host uses (its uplink) is never to be moved into a lesson
     namespace; a fresh, unused veth end in the host is."""
-    from tutor.observe import take_snapshot
-    snap = take_snapshot()
-    host = next(ns for ns in snap.netns.values() if ns.is_host)
-    used = next((r.dev for r in host.routes if r.dst == "default" and r.dev), None)
-    if used is None:
-        pytest.skip("the host has no default route to protect here")
+    used = host_uplink()
     c1 = netns("c")
     verdict = fails({"link": {"dev": f"{c1}/{used}"}})
     assert f"link set {used} netns" not in verdict.message, verdict.message
@@ -104,12 +110,7 @@ def test_the_hosts_uplink_is_never_offered_as_a_cable_end_or_a_bridge_port(netns
     "eth0 is in the root netns, expected c1: ip link set eth0 netns c1" about the VM's own network
     card, which would cut the machine (and the learner's ssh) off. The bridge kind could say the same
     of a port. Neither may offer a move of a link the host uses."""
-    from tutor.observe import take_snapshot
-    snap = take_snapshot()
-    host = next(ns for ns in snap.netns.values() if ns.is_host)
-    used = next((r.dev for r in host.routes if r.dst == "default" and r.dev), None)
-    if used is None:
-        pytest.skip("the host has no default route to protect here")
+    used = host_uplink()
     c1 = netns("c")
     verdict = fails({"veth": {"ends": [f"{uid}v", f"{c1}/{used}"]}})
     assert f"link set {used} netns" not in verdict.message, verdict.message

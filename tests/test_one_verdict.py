@@ -414,32 +414,26 @@ def test_the_live_verdict_equals_a_fresh_check_in_random_orders(lesson_id, recor
     assert compared > 0
 
 
+def _reach_lesson(tmp_path, lesson_id: str, source: str, target: str):
+    """A one-step lesson of our own whose step is one probe: *source* reaches *target*."""
+    from tutor.lessons import parse_lesson
+    path = tmp_path / f"01-{lesson_id}.md"
+    path.write_text(f"---\nid: {lesson_id}\ntitle: A probe\n---\n# A probe\n\n```check\nid: reach\n"
+                    f"title: {source} reaches {target}\nexpect:\n  - reachable: {{from: {source}, to: {target}}}\n```\n")
+    lesson, problems = parse_lesson(path)
+    assert lesson is not None, problems
+    return lesson
+
+
 def test_a_cached_probe_verdict_does_not_outlive_the_network_it_was_sent_through(netns, uid, tmp_path):
     """The live loop probes now and then and shows the last probe's verdict in between. When the
     network changes (here: the target's address is removed), it probes again within about a second,
     however long its regular probe interval is, so it never shows a reach that a check would deny."""
-    from tutor.lessons import parse_lesson
     a, b = netns("A"), netns("B")
     sh(f"ip link add {uid}a netns {a} type veth peer name {uid}b netns {b}")
     sh(f"ip -n {a} addr add 10.91.1.1/24 dev {uid}a && ip -n {b} addr add 10.91.1.2/24 dev {uid}b")
     sh(f"ip -n {a} link set {uid}a up && ip -n {b} link set {uid}b up")
-    path = tmp_path / "01-probe.md"
-    path.write_text(textwrap.dedent(f"""\
-        ---
-        id: probe
-        title: A probe
-        ---
-        # A probe
-
-        ```check
-        id: reach
-        title: A reaches B
-        expect:
-          - reachable: {{from: {a}, to: 10.91.1.2}}
-        ```
-        """))
-    lesson, problems = parse_lesson(path)
-    assert lesson is not None, problems
+    lesson = _reach_lesson(tmp_path, "probe", a, "10.91.1.2")
     live = LiveVerdicts(probes=True, probe_interval=600.0)
     live.checker.set_lesson(lesson)
     try:
@@ -498,29 +492,12 @@ def test_a_firewall_rule_is_followed_by_the_live_probe_within_seconds(netns, lin
     nftables' own change events and probes again about a second later, instead of at its next
     regular probe (here 600 s away). The rule is the test's own: one address of its own subnet, a
     unique comment, removed afterwards."""
-    from tutor.lessons import parse_lesson
     ns = netns("F")
     sh(f"ip link add {uid}h type veth peer name {uid}c netns {ns}")
     links.append(f"{uid}h")
     sh(f"ip addr add 10.94.1.1/24 dev {uid}h && ip link set {uid}h up")
     sh(f"ip -n {ns} addr add 10.94.1.2/24 dev {uid}c && ip -n {ns} link set {uid}c up")
-    path = tmp_path / "01-fw.md"
-    path.write_text(textwrap.dedent("""\
-        ---
-        id: fw
-        title: A firewall
-        ---
-        # A firewall
-
-        ```check
-        id: reach
-        title: The host reaches the namespace
-        expect:
-          - reachable: {from: host, to: 10.94.1.2}
-        ```
-        """))
-    lesson, problems = parse_lesson(path)
-    assert lesson is not None, problems
+    lesson = _reach_lesson(tmp_path, "fw", "host", "10.94.1.2")
     rule = f"OUTPUT -d 10.94.1.2/32 -m comment --comment nstutor-test-{uid} -j DROP"
     had_tables = _tables()
     live = LiveVerdicts(probes=True, probe_interval=600.0)
