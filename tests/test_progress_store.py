@@ -99,10 +99,14 @@ WRITER = textwrap.dedent("""
         sys.exit(3)
     store = ProgressStore.open(db)
     n = 0
+    pid = os.getpid()
     while count < 0 or n < count:
-        passed = n % 3 == 0
-        verdict = Verdict("netns", passed, "e", "o", "" if passed else f"failure {{n}}",
-                          {{"n": n, "step": step}} if passed else {{}})
+        # Every record is a new state, also across writers of one step: a writer's first record
+        # fails with its own pid (a pass right after the last writer's pass would be "still green",
+        # not an attempt), and no two failures have the same message.
+        passed = n % 3 == 2
+        verdict = Verdict("netns", passed, "e", "o", "" if passed else f"failure {{pid}}-{{n}}",
+                          {{"n": n, "step": step, "pid": pid}} if passed else {{}})
         # `nstutor check stress --step STEP`, a new state each time: every call is an attempt
         store.record_check(lesson, [StepResult(step, step, passed, (verdict,))], source="cli", in_front=step,
                            named=True)
