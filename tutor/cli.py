@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .elevate import how_to_run_as_root, rerun_as_root, this_command
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -51,7 +52,8 @@ def _lesson_or_usage(lesson_id: str):
 def _root_note(out=sys.stderr) -> None:
     if os.geteuid() != 0:
         print("note: not running as root, so nstutor cannot see other users' namespaces or the contents of "
-              "network namespaces; rerun with sudo for a full check.", file=out)
+              f"network namespaces. For a full check, run it as root: {how_to_run_as_root(this_command())}",
+              file=out)
 
 
 # --------------------------------------------------------------- commands
@@ -77,6 +79,7 @@ def cmd_list(args) -> int:
 def cmd_check(args) -> int:
     from .checks.runner import grade_step, snapshot_for
     lesson = _lesson_or_usage(args.lesson)
+    rerun_as_root("checking a lesson against every namespace")
     steps = lesson.steps
     if args.step:
         step = lesson.step(args.step)
@@ -220,8 +223,10 @@ def cmd_verify(args) -> int:
     if args.all == bool(args.lessons):
         raise UsageError("name lessons to verify, or --all")
     lessons = list(catalog.lessons) if args.all else [_lesson_or_usage(i) for i in args.lessons]
+    rerun_as_root("verify-lesson")
     if os.geteuid() != 0:
-        raise UsageError("verify-lesson builds and removes the lessons' objects for real: run it as root (sudo)")
+        raise UsageError("verify-lesson builds and removes the lessons' objects for real: run it as root: "
+                         + how_to_run_as_root(this_command()))
     reports = []
     for lesson in lessons:
         end_lab_change = _begin_lab_change(lesson, "verify")    # its solutions are not the learner's attempts
@@ -245,8 +250,10 @@ def cmd_setup(args) -> int:
     if not lesson.setup:
         print(f"Lesson '{lesson.id}' has no lab to build: its steps start from nothing.")
         return EXIT_OK
+    rerun_as_root("building a lesson's lab")
     if os.geteuid() != 0:
-        raise UsageError("setup builds the lesson's lab for real: run it as root (sudo)")
+        raise UsageError("setup builds the lesson's lab for real: run it as root: "
+                         + how_to_run_as_root(this_command()))
     print(f"Building the lab of lesson '{lesson.id}' (only what is missing):", flush=True)
     end_lab_change = _begin_lab_change(lesson, "setup")
     try:
@@ -264,6 +271,7 @@ def cmd_reset(args) -> int:
     it that nstutor recognises, after asking (--yes: everything)."""
     from .lessons.cleanup import ActionLog, cleanup_summary, find_strays, remove_strays, run_cleanup
     lesson = _lesson_or_usage(args.lesson)
+    rerun_as_root("removing a lesson's objects")
     print(f"This removes what lesson '{lesson.id}' makes:\n{cleanup_summary(lesson)}")
     strays = find_strays(lesson)
     if strays:
@@ -421,6 +429,7 @@ def cmd_app(args) -> int:
     except ImportError:
         print("The full-screen app is not available in this build; here are the lessons:\n")
         return cmd_list(argparse.Namespace(json=False))
+    rerun_as_root("seeing every namespace")
     return run_app(lesson_id=args.lesson)
 
 
