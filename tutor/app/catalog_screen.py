@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from ..lessons import Lesson
 from ..lessons.requirements import short_unmet
+from ..elevate import how_to_run_as_root
 
 
 def short_missing(lesson: Lesson) -> list[str]:
@@ -86,7 +87,7 @@ class CatalogScreen(Screen):
         lines = []
         if os.geteuid() != 0:
             lines.append("Not running as root: you can read every lesson, but most checks cannot see inside "
-                         "namespaces. Quit (q) and rerun with: sudo nstutor")
+                         "namespaces. Quit (q) and rerun: " + how_to_run_as_root("nstutor"))
         for problem in catalog.problems[:3]:
             lines.append(f"Lesson file problem: {problem}")
         banner = self.query_one("#catalog-banner", Static)

@@ -31,6 +31,7 @@ from .panel_views import load_focus, load_views
 from .state import LessonState
 from .step_card import StepCard
 from .step_list import StepList
+from ..elevate import how_to_run_as_root
 
 VIEWS = load_views()
 TIME_FLUSH_SECONDS = 30.0
@@ -198,7 +199,8 @@ class LessonScreen(Screen):
             blocked = [s.step.id for s in st if not s.passed]
             what = f"steps {', '.join(blocked)} cannot be checked" if blocked else "some checks cannot run"
             lines.append(Text(f"Not root: nstutor cannot see inside other namespaces, so {what}. "
-                              f"Quit (q) and rerun: sudo nstutor {self.lesson.id}", style="bold yellow"))
+                              f"Quit (q) and rerun: {how_to_run_as_root(f'nstutor {self.lesson.id}')}",
+                              style="bold yellow"))
         other = [m for m in missing if not m.startswith("needs root")]
         if other:
             lines.append(Text("This machine: " + "; ".join(other), style="yellow"))

@@ -24,6 +24,7 @@ from textual.widgets import Button, ProgressBar, Static
 
 from ..lessons import Lesson
 from ..lessons.cleanup import progress_fraction, run_setup
+from ..elevate import how_to_run_as_root
 
 
 def lab_absent(lesson: Lesson) -> bool:
@@ -46,7 +47,7 @@ def setup_blocker(lesson: Lesson) -> str | None:
     if not lesson.trusted:
         return "this lesson pack is not trusted to run shell, so its setup is not run"
     if os.geteuid() != 0:
-        return "building the lab needs root: quit (q) and rerun nstutor with sudo"
+        return "building the lab needs root: quit (q) and rerun: " + how_to_run_as_root("nstutor")
     return None
 
 

@@ -72,7 +72,7 @@ def lab_advice(lesson, verdicts: tuple[Verdict, ...]) -> tuple[Verdict, ...]:
         return verdicts
     names = sorted(set(missing.values()), key=lesson.lab.index)
     message = (f"the lesson's lab is not built (no {', '.join(names)}): press b in the app, "
-               f"or run: sudo nstutor setup {lesson.id}")
+               f"or run: nstutor setup {lesson.id}")
     return tuple(replace(v, message=message) if i in missing else v for i, v in enumerate(verdicts))
 
 
