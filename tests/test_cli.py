@@ -118,13 +118,13 @@ def test_every_package_is_packaged():
 def test_reset_says_in_words_what_it_removes_and_without_a_terminal_removes_nothing():
     res = run_cli("reset", "bridge", stdin=subprocess.DEVNULL)
     assert res.returncode == 2 and "pass --yes" in res.stderr
-    assert "network namespaces: c1, c2" in res.stdout and "links: nsbr0" in res.stdout
+    assert "the network namespaces c1 and c2" in res.stdout and "the links nsbr0, veth-c1 and veth-c2" in res.stdout
     assert "{" not in res.stdout                # not the raw front matter mapping
 
 
 def test_reset_names_the_processes_and_the_script_commands_it_will_run():
     pod = run_cli("reset", "pod", stdin=subprocess.DEVNULL).stdout
-    assert "a process named 'pause'" in pod and "'comm'" not in pod          # not the raw selector mapping
+    assert "processes named pause (started as `… nstutor pause`" in pod and "comm" not in pod  # not the selector
     bridge = run_cli("reset", "bridge", stdin=subprocess.DEVNULL).stdout
     assert "iptables -D FORWARD -i nsbr0 -o nsbr0 -j ACCEPT" in bridge       # the learner's rule goes too
 

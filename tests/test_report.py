@@ -107,7 +107,7 @@ def test_all_good_input_exits_zero_and_prints_a_summary(tmp_path):
     doc = make_export(tmp_path, "Ada", {("rooms", "made"): StepPlan(passes=True)})
     res = report([write_export(tmp_path / "ada.json", doc)])
     assert res.returncode == 0, res.stderr
-    assert "Ada" in res.stdout and "1/5" in res.stdout and "1 learners from 1 file" in res.stderr
+    assert "Ada" in res.stdout and "1/5" in res.stdout and "1 learner from 1 file." in res.stderr
 
 
 def test_csv_has_a_row_per_learner_and_step_and_a_summary(tmp_path):

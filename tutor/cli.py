@@ -67,12 +67,14 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps({"lessons": rows}, indent=2))
         return EXIT_OK
-    width = max((len(r["id"]) for r in rows), default=2)
+    from .texts import cell_width, counted, pad
+    width = max((cell_width(r["id"]) for r in rows), default=2)
     for r in rows:
         state = "ready" if r["ready"] else "; ".join(r["missing"])
-        print(f"{r['number']:>2}  {r['id']:<{width}}  {r['minutes']:>3} min  {r['title']}  [{state}]")
+        print(f"{r['number']:>2}  {pad(r['id'], width)}  {r['minutes']:>3} min  {r['title']}  [{state}]")
     if catalog.problems:
-        print(f"warning: the lessons have {len(catalog.problems)} problem(s); see `nstutor lint`", file=sys.stderr)
+        print(f"warning: the lessons have {counted(len(catalog.problems), 'problem')}; see `nstutor lint`",
+              file=sys.stderr)
     return EXIT_OK
 
 
@@ -99,7 +101,7 @@ def cmd_check(args) -> int:
         for r in results:
             print("\n".join(step_lines(r)))
         unprobed = sum(r.unprobed for r in results)
-        print(f"{sum(r.passed for r in results)}/{len(results)} steps pass"
+        print(f"{sum(r.passed for r in results)}/{len(results)} {'step passes' if len(results) == 1 else 'steps pass'}"
               + (f"; {unprobed} not probed (--no-probe)" if unprobed else ""))
         if not snap.is_root:
             _root_note()
@@ -190,7 +192,9 @@ def cmd_lint(args) -> int:
         for problem in problems:
             print(problem)
         total += len(problems)
-    print(f"{len(paths)} lesson file(s), {total} problem(s)", file=sys.stderr)
+    from .texts import counted
+    print(f"{counted(len(paths), 'lesson file')}, {counted(total, 'problem') if total else 'no problems'}",
+          file=sys.stderr)
     return EXIT_FAIL if total else EXIT_OK
 
 
@@ -270,12 +274,13 @@ def cmd_reset(args) -> int:
     """Remove what a lesson made (its declared cleanup) and, one by one, the learner's strays of
     it that nstutor recognises, after asking (--yes: everything)."""
     from .lessons.cleanup import ActionLog, cleanup_summary, find_strays, remove_strays, run_cleanup
+    from .texts import counted
     lesson = _lesson_or_usage(args.lesson)
     rerun_as_root("removing a lesson's objects")
     print(f"This removes what lesson '{lesson.id}' makes:\n{cleanup_summary(lesson)}")
     strays = find_strays(lesson)
     if strays:
-        print(f"nstutor also sees {len(strays)} stray(s) of this lesson: near misses of its objects, "
+        print(f"nstutor also sees {counted(len(strays), 'stray')} of this lesson: near misses of its objects, "
               "which its cleanup does not remove:")
         for stray in strays:
             print(f"  - {stray.what}\n      remove with: {stray.command}")
@@ -374,8 +379,11 @@ def cmd_progress_export(args) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     _write_output(Path(args.output), text)
-    print(f"Wrote {args.output}: {sum(l['steps_passed'] for l in doc['lessons'])} steps passed, "
-          f"{len(doc['lessons'])} lessons, learner {doc['learner']['name']}.", file=sys.stderr)
+    from .texts import counted
+    lessons = doc["lessons"]
+    print(f"Wrote {args.output}: {sum(l['steps_passed'] for l in lessons)} of "
+          f"{counted(sum(l['steps_total'] for l in lessons), 'step')} passed in {counted(len(lessons), 'lesson')}, "
+          f"learner {doc['learner']['name']}.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -393,7 +401,8 @@ def _write_output(path: Path, text: str) -> None:
 
 def cmd_report(args) -> int:
     from .progress.merge import load_class
-    from .progress.report import learner_summary, write_csv
+    from .progress.report import summary_lines, write_csv
+    from .texts import counted
     from .progress.report_html import render_html
     data = load_class(args.paths)
     for skipped in data.skipped:
@@ -408,12 +417,11 @@ def cmd_report(args) -> int:
             raise UsageError(f"cannot write {args.csv}: {err.strerror or err}") from None
         print(f"Wrote {', '.join(map(str, written))}")
     if not (args.html or args.csv):
-        for row in learner_summary(data):
-            print(f"{row['learner']:<24} {row['steps_passed']:>3}/{row['steps_total']:<3} steps "
-                  f"{row['percent']:>3}%  {row['lessons_completed']:>2} lessons complete  {row['minutes']:>5.0f} min")
-    used = data.files_read
-    print(f"{len(data.learners)} learners from {used} file{'s' if used != 1 else ''}"
-          f"{f'; {len(data.skipped)} skipped' if data.skipped else ''}.", file=sys.stderr)
+        for line in summary_lines(data):
+            print(line)
+    skipped = f"; {counted(len(data.skipped), 'file')} skipped" if data.skipped else ""
+    print(f"{counted(len(data.learners), 'learner')} from {counted(data.files_read, 'file')}{skipped}.",
+          file=sys.stderr)
     return EXIT_FAIL if data.skipped else EXIT_OK
 
 

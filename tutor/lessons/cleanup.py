@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..checks.select import describe_selector, select
+from ..checks.select import select
+from ..texts import counted
 from .. import observe
+from .cleanup_words import cleanup_phrases
 from .model import Lesson
 
 CGROUP_ROOTS = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct",
@@ -200,7 +202,7 @@ def filesystem_of(path: Path) -> str:
 
 def remove_cgroup(name: str, log: ActionLog) -> None:
     if SAFE_MARK not in name:
-        log.errors.append(f"refusing to remove cgroup {name!r}: lesson cgroups must contain '{SAFE_MARK}'")
+        log.errors.append(f"refusing to remove the cgroup {name}: lesson cgroups must contain '{SAFE_MARK}'")
         return
     for path in cgroup_dirs(name):
         if filesystem_of(path) not in ("cgroup", "cgroup2"):
@@ -227,7 +229,7 @@ def _rmdir(path: Path, log: ActionLog) -> None:
 def remove_path(raw: str, log: ActionLog) -> None:
     path = Path(raw)
     if SAFE_MARK not in raw or not path.is_absolute() or path == Path("/"):
-        log.errors.append(f"refusing to remove {raw!r}: lesson paths must be absolute and contain '{SAFE_MARK}'")
+        log.errors.append(f"refusing to remove {raw}: lesson paths must be absolute and contain '{SAFE_MARK}'")
         return
     try:
         if path.is_symlink() or path.is_file():
@@ -257,22 +259,36 @@ def _unmount_below(path: Path, log: ActionLog) -> None:
 
 
 def cleanup_summary(lesson: Lesson) -> str:
-    """What reset removes, in plain words, from the lesson's cleanup declaration (and the commands
-    of its cleanup script, so a learner sees that firewall rules they added go too)."""
+    """What reset removes, in words, one line per kind of thing the lesson's cleanup declares (see
+    cleanup_words), then the commands of its cleanup script, so a learner sees that firewall rules
+    they added go too."""
     spec = lesson.cleanup or {}
-    words = {"netns": "network namespaces", "links": "links", "mounts": "mounts", "cgroups": "cgroups",
-             "paths": "files"}
-    lines = [f"  {words[k]}: {', '.join(map(str, spec[k]))}" for k in words if spec.get(k)]
-    for selector in spec.get("processes") or ():
-        lines.append(f"  {describe_selector(selector)}")
-    script = [l.strip() for l in str(spec.get("script") or "").splitlines()
-              if l.strip() and not l.strip().startswith("#") and l.strip() != "true"]
+    lines = [f"  - {phrase}" for phrase in cleanup_phrases(spec)]
+    script = script_commands(str(spec.get("script") or ""))
     if script:
-        lines.append("  and runs the lesson's cleanup script:")
-        lines.extend(f"    {l}" for l in script[:8])
+        lines.append(f"  - {'and ' if lines else ''}runs these commands (the lesson's cleanup script):")
+        lines.extend(f"      {l}" for l in script[:8])
         if len(script) > 8:
-            lines.append(f"    ... ({len(script) - 8} more lines)")
+            lines.append(f"      ... (and {counted(len(script) - 8, 'more line')})")
     return "\n".join(lines) if lines else "  (this lesson declares nothing to remove)"
+
+
+_QUIET = re.compile(r"\s*(?:\|\|\s*true|[12&]?>\s*/dev/null(?:\s+2>&1)?|2>&1)(?=\s|;|$)")
+_UNTIL_GONE = re.compile(r"^while\s+(.+?);\s*do\s*:;\s*done$")
+
+
+def script_commands(script: str) -> list[str]:
+    """The commands of a cleanup script as a person reads them: without comments, blank lines,
+    `2>/dev/null` and `|| true` (they only keep the script quiet), and `while CMD; do :; done`
+    (delete a rule as often as it was added) said in words."""
+    out = []
+    for line in script.splitlines():
+        line = _QUIET.sub("", line.strip()).strip()
+        if not line or line.startswith("#") or line == "true":
+            continue
+        loop = _UNTIL_GONE.match(line)
+        out.append(f"{loop.group(1)}   (repeated, so every copy goes)" if loop else line)
+    return out
 
 
 def run_cleanup(lesson: Lesson) -> ActionLog:
@@ -284,19 +300,22 @@ def run_cleanup(lesson: Lesson) -> ActionLog:
         _run(["umount", "-l", str(target)], log, f"unmounted {target}")
     for name in spec.get("netns", []):
         if Path(f"/run/netns/{name}").exists():
-            _run(["ip", "netns", "del", str(name)], log, f"deleted netns {name}")
+            _run(["ip", "netns", "del", str(name)], log, f"deleted the network namespace {name}")
     for name in spec.get("links", []):
         if Path(f"/sys/class/net/{name}").exists():
-            _run(["ip", "link", "del", str(name)], log, f"deleted link {name}")
+            _run(["ip", "link", "del", str(name)], log, f"deleted the link {name}")
     for name in spec.get("cgroups", []):
         remove_cgroup(str(name), log)
     for raw in spec.get("paths", []):
         remove_path(str(raw), log)
     if spec.get("script"):
         if lesson.trusted:
-            run_script(str(spec["script"]), log, "cleanup script")
+            script = ActionLog()
+            run_script(str(spec["script"]), script, "the cleanup script")
+            log.done += ["ran the cleanup script"] * len(script.done)
+            log.errors += script.errors
         else:
-            log.errors.append("cleanup script skipped: this lesson pack is not trusted to run shell")
+            log.errors.append("the cleanup script was not run: this lesson pack is not trusted to run shell commands")
     return log
 
 
@@ -331,5 +350,5 @@ def run_setup(lesson: Lesson, progress: Callable[[str], None] | None = None) -> 
         if lesson.trusted:
             run_script(lesson.setup, log, "setup", timeout=300, progress=progress)
         else:
-            log.errors.append("setup skipped: this lesson pack is not trusted to run shell")
+            log.errors.append("the setup script was not run: this lesson pack is not trusted to run shell commands")
     return log

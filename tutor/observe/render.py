@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from ..texts import cell_width, fit, pad, wrap
 from .model import (FdbEntry, Link, Mount, Namespace, Neighbour, NetNS, NS_TYPES, Route, Snapshot, Socket)
 
 WIDTH = 100
@@ -537,7 +538,7 @@ def cgroup_rows(snap: Snapshot) -> list[CgroupRow]:
 
 # =============================================================== text formatting
 def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+    return fit(text, max(width, 1))
 
 
 def format_table(headers: Sequence[str] | None, rows: Iterable[Sequence[str]], align: str = "",
@@ -553,24 +554,24 @@ def format_table(headers: Sequence[str] | None, rows: Iterable[Sequence[str]], a
         return []
     ncols = len(rows[0])
     sized = ([tuple(headers)] if headers else []) + rows
-    widths = [min(max(len(r[i]) for r in sized), max_col) for i in range(ncols - 1)]
+    widths = [min(max(cell_width(r[i]) for r in sized), max_col) for i in range(ncols - 1)]
     start = indent + sum(w + 2 for w in widths)
     room = max(width - start, 16)
     last_right = len(align) >= ncols and align[ncols - 1] == "r"
-    last_width = min(max(len(r[-1]) for r in sized), room)
+    last_width = min(max(cell_width(r[-1]) for r in sized), room)
 
     def line(cells: Sequence[str]) -> list[str]:
         parts = []
         for i, w in enumerate(widths):
             cell = _fit(cells[i], w)
-            parts.append(cell.rjust(w) if i < len(align) and align[i] == "r" else cell.ljust(w))
+            parts.append(pad(cell, w, right=i < len(align) and align[i] == "r"))
         last = cells[-1]
-        if wrap_last and len(last) > room:
-            pieces = textwrap.wrap(last, room, break_long_words=False, break_on_hyphens=False) or [""]
+        if wrap_last and cell_width(last) > room:
+            pieces = wrap(last, room) or [""]
         else:
             pieces = [_fit(last, room)]
             if last_right:
-                pieces[0] = pieces[0].rjust(last_width)
+                pieces[0] = pad(pieces[0], last_width, right=True)
         head = " " * indent + "  ".join(parts + [pieces[0]])
         return [head.rstrip()] + [(" " * start + p).rstrip() for p in pieces[1:]]
 

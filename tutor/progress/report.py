@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..texts import cell_width, counted, fit, noun, pad
 from .export import STEP_COLUMNS, to_csv
 from .merge import ClassData
 
@@ -127,6 +128,18 @@ def learner_summary(data: ClassData) -> list[dict[str, Any]]:
             "minutes": round(sum(learner.time_spent(l.id) for l in data.lessons) / 60, 1),
         })
     return rows
+
+
+def summary_lines(data: ClassData, name_cap: int = 40) -> list[str]:
+    """`nstutor report` without --csv/--html: one aligned line per learner. Names are measured in
+    terminal cells (a Korean or Chinese name takes two per character), so the columns after them
+    line up whatever script the names are in."""
+    rows = learner_summary(data)
+    width = min(max((cell_width(r["learner"]) for r in rows), default=0), name_cap)
+    total = max((len(str(r["steps_total"])) for r in rows), default=1)
+    return [f"{pad(fit(r['learner'], width), width)}  {r['steps_passed']:>{total}}/{r['steps_total']:<{total}} "
+            f"{noun(r['steps_total'], 'step')}  {r['percent']:>3}%  {r['minutes']:>5.0f} min  "
+            f"{counted(r['lessons_completed'], 'lesson')} complete" for r in rows]
 
 
 def summary_path(csv_path: Path) -> Path:

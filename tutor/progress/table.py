@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..texts import cell_width, counted, noun, pad
+
 MARKS = {"passed": "\u2714", "started": "\u2718", "not started": "\u00b7"}
 
 
@@ -11,7 +13,7 @@ def progress_table(doc: Mapping[str, Any], *, lesson_id: str | None = None, all_
     """Lessons with steps passed / total and minutes; the steps of every started lesson (of every
     lesson with *all_steps*, of one with *lesson_id*) with status, attempts, hints and solution."""
     lessons = [l for l in doc.get("lessons", []) if lesson_id is None or l["id"] == lesson_id]
-    width = max((len(l["id"]) for l in lessons), default=4)
+    width = max((cell_width(l["id"]) for l in lessons), default=4)
     lines = [f"Progress of {doc['learner']['name']}", ""]
     total = passed = 0
     for lesson in lessons:
@@ -24,13 +26,14 @@ def progress_table(doc: Mapping[str, Any], *, lesson_id: str | None = None, all_
                  else "in progress" if started else "")
         changed = "  (lesson changed since)" if lesson.get("recorded_on_other_version") else ""
         number = f"{lesson['number']:>2}" if isinstance(lesson.get("number"), int) else " -"
-        lines.append(f"{number}  {lesson['id']:<{width}}  {done:>2}/{lesson['steps_total']:<2} steps  "
+        lines.append(f"{number}  {pad(lesson['id'], width)}  {done:>2}/{lesson['steps_total']:<2} "
+                     f"{pad(noun(lesson['steps_total'], 'step'), 5)}  "
                      f"{lesson['time_spent_s'] / 60:>4.0f} min  {state}{changed}".rstrip())
         if started or all_steps or lesson_id:
-            step_width = max(len(s["id"]) for s in steps) if steps else 0
+            step_width = max(cell_width(s["id"]) for s in steps) if steps else 0
             for step in steps:
-                lines.append(f"      {MARKS.get(step['status'], '?')} {step['id']:<{step_width}}  {_step_facts(step)}")
-    lines += ["", f"{passed} of {total} steps passed."]
+                lines.append(f"      {MARKS.get(step['status'], '?')} {pad(step['id'], step_width)}  {_step_facts(step)}")
+    lines += ["", f"{passed} of {counted(total, 'step')} passed."]
     return "\n".join(lines)
 
 
@@ -46,9 +49,9 @@ def _step_facts(step: Mapping[str, Any]) -> str:
     else:
         return "not started"
     if step["attempts"]:
-        facts.append(f"{step['attempts']} attempt{'s' if step['attempts'] != 1 else ''}")
+        facts.append(counted(step["attempts"], "attempt"))
     if step["hints_shown"]:
-        facts.append(f"{step['hints_shown']} hint{'s' if step['hints_shown'] != 1 else ''}")
+        facts.append(counted(step["hints_shown"], "hint"))
     if step["solution_viewed"]:
         facts.append("solution viewed")
     return ", ".join(facts)

@@ -1,0 +1,139 @@
+"""A lesson's cleanup declaration in words, for the question reset asks before removing anything.
+
+    netns: [RED, BLUE]                   -> the network namespaces RED and BLUE
+    links: [nsbr0]                       -> the link nsbr0
+    processes: ['^sleep 1001$', '^app-a ']  -> the processes `sleep 1001` and `app-a …`
+    processes: [{comm: pause, cmdline: '(nstutor pause|-m tutor\\.pause)$'}]
+                                         -> processes named pause (started as `… nstutor pause` or `… -m tutor.pause`)
+    mounts: [/mnt/x]                     -> what is mounted on /mnt/x
+    cgroups: [nstutor-cpu]               -> the cgroup nstutor-cpu
+    paths: [/tmp/nstutor-root]           -> the directory /tmp/nstutor-root
+
+A process selector's cmdline is a regular expression; the learner reads the command it stands
+for: the literal text, '…' where anything may come before or after, an optional part left out,
+the choices of an alternation each shown. A pattern beyond that (classes, repeats) is shown as a
+pattern, said to be one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..texts import noun, words
+
+try:                                    # Python 3.11+
+    from re import _constants as _sre_c, _parser as _sre_p
+except ImportError:                     # pragma: no cover - Python 3.10
+    import sre_constants as _sre_c      # type: ignore[no-redef]
+    import sre_parse as _sre_p          # type: ignore[no-redef]
+
+MORE = "…"
+_MAX_CHOICES = 4
+_BEGIN = {_sre_c.AT_BEGINNING, _sre_c.AT_BEGINNING_STRING}
+_END = {_sre_c.AT_END, _sre_c.AT_END_STRING}
+
+
+def cleanup_phrases(spec: Mapping[str, Any] | None) -> list[str]:
+    """One phrase per kind of thing the declaration removes, in the order cleanup removes them
+    (the script is not here: its commands are shown as they are, see cleanup_summary)."""
+    spec = spec or {}
+    phrases = []
+    if spec.get("processes"):
+        phrases.append(processes_phrase(spec["processes"]))
+    if spec.get("mounts"):
+        phrases.append("what is mounted on " + words(map(str, spec["mounts"])))
+    for key, one in (("netns", "network namespace"), ("links", "link"), ("cgroups", "cgroup")):
+        names = [str(n) for n in spec.get(key) or ()]
+        if names:
+            phrases.append(f"the {noun(len(names), one)} {words(names)}")
+    if spec.get("paths"):
+        phrases.append(paths_phrase([str(p) for p in spec["paths"]]))
+    return phrases
+
+
+def paths_phrase(paths: list[str]) -> str:
+    """'the directory /tmp/nstutor-root', 'the files A and B', by what is there now."""
+    groups: dict[str, list[str]] = {}
+    for raw in paths:
+        path = Path(raw)
+        kind = ("directory" if path.is_dir() and not path.is_symlink()
+                else "file" if path.exists() or path.is_symlink() else "file or directory")
+        groups.setdefault(kind, []).append(raw)
+    many = {"directory": "directories", "file or directory": "files or directories"}
+    return words(f"the {noun(len(names), kind, many.get(kind))} {words(names)}" for kind, names in groups.items())
+
+
+def processes_phrase(selectors: list) -> str:
+    """'processes named pause (started as …)' per named selector, and one 'the processes `a` and `b`'
+    for the selectors that give only a command line."""
+    named, commands, patterns = [], [], []
+    for sel in selectors:
+        sel = {"cmdline": sel} if isinstance(sel, str) else dict(sel)
+        pattern = str(sel["cmdline"]) if "cmdline" in sel else None
+        shown = command_words(pattern) if pattern is not None else None
+        if "comm" in sel:
+            named.append(f"processes named {sel['comm']}" + (
+                "" if pattern is None else f" (started as {shown})" if shown
+                else f" whose command line matches the pattern `{pattern}`"))
+        elif shown:
+            commands.append(shown)
+        else:
+            patterns.append(f"processes whose command line matches the pattern `{pattern}`")
+    if commands:
+        named.append(f"the {noun(len(commands), 'process', 'processes')} {words(commands)}")
+    return words(named + patterns)
+
+
+def command_words(pattern: str) -> str | None:
+    """A cmdline pattern as the command(s) it stands for: "`sleep 1001`", "`app-a …`",
+    "`… nstutor pause` or `… -m tutor.pause`"; None for a pattern that is more than that."""
+    choices = _commands(pattern)
+    return " or ".join(f"`{c}`" for c in choices) if choices else None
+
+
+def _commands(pattern: str) -> list[str] | None:
+    try:
+        items = list(_sre_p.parse(pattern))
+    except Exception:  # noqa: BLE001 - an invalid pattern is lint's business; here it is just shown
+        return None
+    begins = bool(items) and items[0][0] == _sre_c.AT and items[0][1] in _BEGIN
+    ends = bool(items) and items[-1][0] == _sre_c.AT and items[-1][1] in _END
+    middle = items[int(begins):len(items) - int(ends)]
+    texts = _texts(middle)
+    if not texts:
+        return None
+    out = []
+    for text in texts:
+        text = text.strip()
+        if not text:
+            return None
+        out.append(("" if begins else f"{MORE} ") + text + ("" if ends else f" {MORE}"))
+    return list(dict.fromkeys(out))
+
+
+def _texts(items) -> list[str] | None:
+    """The literal strings a sequence of parsed regex items stands for (optional parts left out),
+    or None when it holds anything but literals, groups, alternations and optional parts."""
+    out = [""]
+    for op, arg in items:
+        if op == _sre_c.LITERAL:
+            choices = [chr(arg)]
+        elif op == _sre_c.SUBPATTERN:
+            choices = _texts(arg[-1])
+        elif op == _sre_c.BRANCH:
+            choices = []
+            for alternative in arg[1]:
+                sub = _texts(alternative)
+                if sub is None:
+                    return None
+                choices += sub
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and arg[0] == 0 and arg[1] == 1:
+            choices = [""]                  # an optional part: the command without it
+        else:
+            return None
+        if choices is None:
+            return None
+        out = [a + b for a in out for b in choices]
+        if len(out) > _MAX_CHOICES:
+            return None
+    return out
