@@ -2,56 +2,134 @@
 # Install nstutor on a Debian/Ubuntu lab VM: the kernel tools the lessons use, and nstutor itself
 # in its own virtual environment (/opt/nstutor), linked as /usr/local/bin/nstutor.
 #
-#   sudo ./install.sh           tools + nstutor
-#   sudo ./install.sh --test    the same, plus what the test suite needs (pytest, tmux, chromium, and
-#                               docker.io + nftables for the Docker-host tests, installed but not started)
+#   ./install.sh           tools + nstutor
+#   ./install.sh --test    the same, plus what the test suite needs (pytest, tmux, chromium, and
+#                          docker.io + nftables for the Docker-host tests, installed but not started)
+#
+# Root is needed (packages, /opt, and the lessons build namespaces). In a root shell it just runs;
+# as a user with sudo it runs itself again through sudo; with neither it says how to become root.
+# What apt-get and pip print goes to a log, shown only when a stage fails: a machine's own pip
+# configuration and debconf print notices that are not errors and should not look like them.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 prefix="${NSTUTOR_PREFIX:-/opt/nstutor}"
-extras=""
-apt_extra=()
-engines=()
-if [[ "${1:-}" == "--test" ]]; then
-  extras="[test]"
-  apt_extra=(tmux chromium)
-  engines=(docker.io nftables)
-fi
+link="${NSTUTOR_LINK:-/usr/local/bin/nstutor}"
+
+testing=""
+case "${1:-}" in
+  "") ;;
+  --test) testing=1 ;;
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "install.sh: unknown option '$1' (use --test, or no option)" >&2; exit 2 ;;
+esac
 
 if [[ $EUID -ne 0 ]]; then
-  echo "install.sh: run it as root (sudo ./install.sh): nstutor's lessons build namespaces, which needs root." >&2
+  if command -v sudo >/dev/null; then
+    echo "==> installing needs root: running install.sh again with sudo"
+    exec sudo -- "$here/install.sh" "$@"
+  fi
+  echo "install.sh: installing needs root, and this machine has no sudo." >&2
+  echo "  Log in as root (or run: su -c '$here/install.sh $*') and run it again." >&2
   exit 2
 fi
 
-if command -v apt-get >/dev/null; then
-  echo "==> installing the lesson tools with apt-get"
+started=$SECONDS
+log="$(mktemp /tmp/nstutor-install.XXXXXX.log)"
+lesson_tools=(iproute2 util-linux bridge-utils iputils-ping procps tcpdump iptables psmisc python3 python3-venv)
+test_tools=(tmux chromium)
+engines=(docker.io nftables)
+total=3
+[[ -n $testing ]] && total=4
+n=0
+
+stage() { n=$((n + 1)); printf '==> [%d/%d] %s\n' "$n" "$total" "$*"; }
+note() { printf '    %s\n' "$*"; }
+# Run a command with its output in the log; on failure show the command and the log's end.
+quiet() {
+  if ! "$@" >>"$log" 2>&1; then
+    echo "install.sh: this step failed: $*" >&2
+    echo "--- the last lines of $log:" >&2
+    tail -n 25 "$log" >&2
+    exit 1
+  fi
+}
+missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" == "install ok installed" ]] || echo "$pkg"
+  done
+}
+apt_updated=""
+apt_install() {
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends \
-    iproute2 util-linux bridge-utils iputils-ping procps tcpdump iptables psmisc \
-    python3 python3-venv "${apt_extra[@]}" >/dev/null
-  if (( ${#engines[@]} )) && ! { command -v dockerd && command -v nft; } >/dev/null; then
-    # The Docker-host tests start (and stop) a dockerd of their own. A dockerd the package starts would
-    # turn every other test's machine into a Docker host, so the package's services are not started:
-    # policy-rc.d says "not now" to invoke-rc.d / deb-systemd-invoke during this install only.
-    echo "==> installing ${engines[*]} for the Docker-host tests (not started)"
+  if [[ -z $apt_updated ]]; then quiet apt-get update -q; apt_updated=1; fi
+  quiet apt-get install -y -q --no-install-recommends "$@"
+}
+
+# ---------------------------------------------------------------- 1. the lessons' tools
+stage "the tools the lessons use (${lesson_tools[*]})"
+if ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
+  note "no apt-get here: install these yourself with your package manager"
+else
+  mapfile -t need < <(missing_packages "${lesson_tools[@]}")
+  if (( ${#need[@]} )); then
+    note "installing ${need[*]} with apt-get (a minute or two)"
+    apt_install "${need[@]}"
+  else
+    note "all installed already"
+  fi
+fi
+
+# ---------------------------------------------------------------- 2. what the tests need
+if [[ -n $testing ]] && command -v apt-get >/dev/null; then
+  stage "what the tests need (${test_tools[*]}; ${engines[*]}, installed but not started)"
+  mapfile -t need < <(missing_packages "${test_tools[@]}" "${engines[@]}")
+  if (( ${#need[@]} )); then
+    note "installing ${need[*]} with apt-get"
+    # The Docker-host tests start (and stop) a dockerd of their own. A dockerd the package starts
+    # would turn every other test's machine into a Docker host, so the package's services are not
+    # started: policy-rc.d says "not now" to invoke-rc.d / deb-systemd-invoke during this install.
     policy=/usr/sbin/policy-rc.d
     made_policy=""
     if [[ ! -e $policy ]]; then
       printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
       trap '[[ -n $made_policy ]] && rm -f "$policy"' EXIT
     fi
-    apt-get install -y -qq --no-install-recommends "${engines[@]}" >/dev/null
+    apt_install "${need[@]}"
     if [[ -n $made_policy ]]; then rm -f "$policy"; made_policy=""; fi
+  else
+    note "all installed already"
   fi
-else
-  echo "==> no apt-get here: install iproute2, util-linux, bridge-utils, iputils-ping, procps, tcpdump, iptables yourself"
+elif [[ -n $testing ]]; then
+  stage "what the tests need: no apt-get here, install ${test_tools[*]} ${engines[*]} yourself"
 fi
 
+# ---------------------------------------------------------------- 3. a Python environment of its own
 python="${PYTHON:-python3}"
-echo "==> installing nstutor into $prefix"
-"$python" -m venv "$prefix"
-"$prefix/bin/python" -m pip install -q --upgrade pip
-"$prefix/bin/python" -m pip install -q "$here$extras"
-ln -sf "$prefix/bin/nstutor" /usr/local/bin/nstutor
-echo "==> done: $(nstutor --version). Start it with: sudo nstutor"
+if [[ -x $prefix/bin/python ]]; then
+  stage "its Python environment, $prefix (there already: reused)"
+else
+  stage "its Python environment, $prefix"
+fi
+quiet "$python" -m venv "$prefix"
+quiet "$prefix/bin/python" -m pip install --upgrade pip
+
+# ---------------------------------------------------------------- 4. nstutor itself
+what="nstutor"
+[[ -n $testing ]] && what="nstutor and the test tools (pytest, ...)"
+stage "$what, from $here"
+quiet "$prefix/bin/python" -m pip install "$here$([[ -n $testing ]] && echo '[test]')"
+quiet ln -sf "$prefix/bin/nstutor" "$link"
+version="$("$prefix/bin/nstutor" --version)"
+note "$version, linked as $link"
+rm -f "$log"
+
+# How to start it, for the shell the learner is in: nstutor runs itself through sudo when a user
+# who has sudo starts it, so `nstutor` is right in both cases; a sudo user is told that it will ask.
+if [[ -n "${SUDO_USER:-}" && "${SUDO_USER}" != root ]]; then
+  start="nstutor   (as ${SUDO_USER} it asks sudo for root itself; sudo nstutor works too)"
+else
+  start="nstutor"
+fi
+echo "==> done in $((SECONDS - started)) s: $version. Start it with: $start"
