@@ -22,7 +22,7 @@ def run_cli(*args: str, cwd: str | Path = REPO, **kw) -> subprocess.CompletedPro
 def test_unknown_lesson_is_a_usage_error(capsys):
     assert main(["check", "no-such-lesson"]) == 2
     err = capsys.readouterr().err
-    assert "unknown lesson 'no-such-lesson'" in err and "welcome" in err
+    assert "unknown lesson 'no-such-lesson'" in err and "nstutor list shows the lessons" in err
 
 
 def test_unknown_step_is_a_usage_error(capsys):

@@ -1,7 +1,8 @@
 """The nstutor command line: the same engine as the app, without the TUI.
 
     nstutor                       open the app (catalog)
-    nstutor LESSON_ID             open the app on that lesson
+    nstutor LESSON                open the app on that lesson (its id, number or file name:
+                                  tutor/lessons/lookup.py; near misses get a "did you mean")
     nstutor list [--json]         lessons, minutes, whether they can run here
     nstutor check LESSON [--step STEP] [--json] [--no-probe]
     nstutor lint [PATH...]        check lesson files; file:line for every problem
@@ -40,13 +41,24 @@ def _catalog():
     return load_catalog()
 
 
-def _lesson_or_usage(lesson_id: str):
-    catalog = _catalog()
-    lesson = catalog.find(lesson_id)
+def _lesson_or_usage(name: str, catalog=None):
+    """The lesson *name* means (its id, number or file name: tutor/lessons/lookup.py), else a usage
+    error that suggests the near misses."""
+    from .lessons.lookup import find_lesson, unknown_lesson
+    catalog = catalog or _catalog()
+    lesson = find_lesson(catalog, name)
     if lesson is None:
-        known = ", ".join(l.id for l in catalog.lessons) or "none"
-        raise UsageError(f"unknown lesson '{lesson_id}' (lessons: {known})")
+        raise UsageError(unknown_lesson(catalog, name))
     return lesson
+
+
+def _step_or_usage(lesson, name: str):
+    """The step *name* means (its id, or its number as the app lists them), else a usage error."""
+    from .lessons.lookup import find_step, unknown_step
+    step = find_step(lesson, name)
+    if step is None:
+        raise UsageError(unknown_step(lesson, name))
+    return step
 
 
 def _root_note(out=sys.stderr) -> None:
@@ -81,18 +93,12 @@ def cmd_list(args) -> int:
 def cmd_check(args) -> int:
     from .checks.runner import grade_step, snapshot_for
     lesson = _lesson_or_usage(args.lesson)
+    steps = (_step_or_usage(lesson, args.step),) if args.step else lesson.steps
     rerun_as_root("checking a lesson against every namespace")
-    steps = lesson.steps
-    if args.step:
-        step = lesson.step(args.step)
-        if step is None:
-            raise UsageError(f"lesson '{lesson.id}' has no step '{args.step}' "
-                             f"(steps: {', '.join(s.id for s in lesson.steps)})")
-        steps = (step,)
     snap = snapshot_for(steps)
     results = [grade_step(s, snap, probes=not args.no_probe, lesson=lesson) for s in steps]
     passed = all(r.passed for r in results)
-    _record_attempts(lesson, results, args.step, snap.taken_at)
+    _record_attempts(lesson, results, steps[0].id if args.step else None, snap.taken_at)
     if args.json:
         print(json.dumps({"lesson": lesson.id, "passed": passed, "steps": [r.as_dict() for r in results]},
                          indent=2))
@@ -183,8 +189,10 @@ def cmd_lint(args) -> int:
             paths.extend(sorted(x for x in p.glob("*.md") if x.name.lower() != "readme.md"))
         elif p.exists():
             paths.append(p)
+        elif (lesson := _shipped_lesson(raw)) is not None:     # `nstutor lint 11` or `lint bridge`
+            paths.append(lesson.path)
         else:
-            print(f"{p}: no such file or directory", file=sys.stderr)
+            print(f"{p}: no such file or directory, nor a lesson", file=sys.stderr)
             return EXIT_USAGE
     total = 0
     for path in paths:
@@ -196,6 +204,11 @@ def cmd_lint(args) -> int:
     print(f"{counted(len(paths), 'lesson file')}, {counted(total, 'problem') if total else 'no problems'}",
           file=sys.stderr)
     return EXIT_FAIL if total else EXIT_OK
+
+
+def _shipped_lesson(name: str):
+    from .lessons.lookup import find_lesson
+    return find_lesson(_catalog(), name)
 
 
 def cmd_snapshot(args) -> int:
@@ -226,7 +239,7 @@ def cmd_verify(args) -> int:
     catalog = _catalog()
     if args.all == bool(args.lessons):
         raise UsageError("name lessons to verify, or --all")
-    lessons = list(catalog.lessons) if args.all else [_lesson_or_usage(i) for i in args.lessons]
+    lessons = list(catalog.lessons) if args.all else [_lesson_or_usage(i, catalog) for i in args.lessons]
     rerun_as_root("verify-lesson")
     if os.geteuid() != 0:
         raise UsageError("verify-lesson builds and removes the lessons' objects for real: run it as root: "
@@ -361,9 +374,10 @@ def cmd_progress(args) -> int:
         doc = _progress_doc(store, ask=False)
     finally:
         store.close()
-    if args.lesson and not any(l["id"] == args.lesson for l in doc["lessons"]):
-        _lesson_or_usage(args.lesson)
-    print(progress_table(doc, lesson_id=args.lesson, all_steps=args.all))
+    lesson_id = args.lesson
+    if lesson_id and not any(l["id"] == lesson_id for l in doc["lessons"]):
+        lesson_id = _lesson_or_usage(lesson_id).id
+    print(progress_table(doc, lesson_id=lesson_id, all_steps=args.all))
     return EXIT_OK
 
 
@@ -442,73 +456,102 @@ def cmd_app(args) -> int:
 
 
 # --------------------------------------------------------------- argument parsing
-COMMANDS = {"list", "check", "lint", "snapshot", "kinds", "verify-lesson", "setup", "reset", "whoami", "progress", "report",
-            "pause"}
+USAGE = """nstutor [LESSON]           open the app (on LESSON: its id or number)
+       nstutor COMMAND [ARGS...]  run one command; nstutor COMMAND --help says more"""
+
+EXAMPLES = """examples:
+  nstutor 10                          open lesson 10 (netns-veth) in the app
+  nstutor list                        the lessons, with their numbers
+  nstutor check bridge --step ports   check one step of a lesson against this machine
+  nstutor reset 11                    remove what lesson 11 made (asks first)
+  nstutor progress export -o me.json  write your progress to a file to hand in
+
+exit codes: 0 success, 1 a step fails (or lint found problems), 2 a usage error or an unknown lesson"""
+
+LESSON_HELP = "the lesson's id or number, e.g. bridge or 11"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a 'did you mean' for a mistyped choice (`progress exprot`, `--format jsno`)."""
+
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            from .lessons.lookup import close_matches, either
+            near = close_matches(str(value), [str(c) for c in action.choices])
+            hint = f"did you mean {either(near)}?" if near else f"choose from {', '.join(map(str, action.choices))}"
+            raise argparse.ArgumentError(action, f"invalid choice '{value}': {hint}")
+        super()._check_value(action, value)
+
+
+def _command(sub, name: str, summary: str, **kw) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary is its line in `nstutor --help` and its own --help's."""
+    return sub.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".", **kw)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nstutor", description="Learn what a container really is, "
-                                     "on your own machine's kernel.")
+    parser = Parser(prog="nstutor", usage=USAGE, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    description="Learn what a container really is, on your own machine's kernel.")
     parser.add_argument("--version", action="version", version=f"nstutor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="nstutor", title="commands")
 
-    p = sub.add_parser("list", help="list the lessons")
-    p.add_argument("--json", action="store_true")
+    p = _command(sub, "list", "list the lessons: number, id, minutes, whether they can run here")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("check", help="check a lesson's steps against this machine")
-    p.add_argument("lesson")
-    p.add_argument("--step")
-    p.add_argument("--json", action="store_true")
+    p = _command(sub, "check", "check a lesson's steps against this machine now (exit 1 if one fails)")
+    p.add_argument("lesson", metavar="LESSON", help=LESSON_HELP)
+    p.add_argument("--step", help="only this step: its id or its number in the lesson")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--no-probe", action="store_true", help="do not send reachability probes")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("lint", help="check lesson files for mistakes")
-    p.add_argument("paths", nargs="*")
+    p = _command(sub, "lint", "check lesson files for mistakes (file:line for each)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="lesson files or directories, or lessons by id or number "
+                   "(default: every lesson)")
     p.set_defaults(func=cmd_lint)
 
-    p = sub.add_parser("snapshot", help="print what nstutor sees of this machine")
-    p.add_argument("--json", action="store_true")
+    p = _command(sub, "snapshot", "print what nstutor sees of this machine")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_snapshot)
 
-    p = sub.add_parser("kinds", help="the expectation kinds for lesson authors")
+    p = _command(sub, "kinds", "list the expectation kinds a lesson's check blocks may use (for lesson authors)")
     p.set_defaults(func=cmd_kinds)
 
-    p = sub.add_parser("verify-lesson", help="prove lessons work: fail first, pass after each solution, "
-                       "clean up completely (root)")
-    p.add_argument("lessons", nargs="*")
-    p.add_argument("--all", action="store_true")
+    p = _command(sub, "verify-lesson", "prove lessons work: each step fails first, passes after its solution, "
+                 "cleanup leaves nothing (root)")
+    p.add_argument("lessons", nargs="*", metavar="LESSON", help=LESSON_HELP)
+    p.add_argument("--all", action="store_true", help="every lesson")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("setup", help="build a lesson's lab (e.g. lesson 15's nodes), showing its progress (root)")
-    p.add_argument("lesson")
+    p = _command(sub, "setup", "build a lesson's lab (e.g. lesson 15's nodes), showing its progress (root)")
+    p.add_argument("lesson", metavar="LESSON", help=LESSON_HELP)
     p.set_defaults(func=cmd_setup)
 
-    p = sub.add_parser("reset", help="remove what a lesson made (asks first)")
-    p.add_argument("lesson")
+    p = _command(sub, "reset", "remove what a lesson made, and your near misses of it (asks first)")
+    p.add_argument("lesson", metavar="LESSON", help=LESSON_HELP)
     p.add_argument("--yes", action="store_true", help="do not ask")
     p.set_defaults(func=cmd_reset)
 
-    p = sub.add_parser("whoami", help="show or set your name in progress exports")
+    p = _command(sub, "whoami", "show or set your name in progress exports")
     p.add_argument("name", nargs="*", help="your display name (no quotes needed)")
     p.set_defaults(func=cmd_whoami)
 
-    p = sub.add_parser("progress", help="your progress; `progress export` writes it to hand in")
-    p.add_argument("--lesson", help="show only this lesson, with all its steps")
+    p = _command(sub, "progress", "show your progress; `nstutor progress export` writes it to hand in")
+    p.add_argument("--lesson", metavar="LESSON", help="show only this lesson (id or number), with all its steps")
     p.add_argument("--all", action="store_true", help="list the steps of every lesson, started or not")
     p.set_defaults(func=cmd_progress)
-    progress_sub = p.add_subparsers(dest="progress_command", metavar="export")
-    e = progress_sub.add_parser("export", help="write your progress as JSON (for the class report) or CSV")
-    e.add_argument("--format", choices=("json", "csv"), default="json")
+    progress_sub = p.add_subparsers(dest="progress_command", metavar="export", title="commands")
+    e = _command(progress_sub, "export", "write your progress as JSON (for the class report) or CSV")
+    e.add_argument("--format", choices=("json", "csv"), default="json", help="json (the default) or csv")
     e.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     e.set_defaults(func=cmd_progress_export)
 
-    p = sub.add_parser("pause", help="the tiny pause program of lessons 13-14 (comm 'pause'; sleeps, reaps)",
-                       add_help=False)
+    p = _command(sub, "pause", "the tiny pause program of lessons 13-14 (named 'pause'; sleeps, reaps orphans)",
+                 add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_pause)
 
-    p = sub.add_parser("report", help="merge learners' JSON exports into a class report (CSV, HTML)")
+    p = _command(sub, "report", "merge learners' JSON exports into a class report (CSV, HTML)")
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="export files, or directories holding them")
     p.add_argument("--csv", metavar="OUT", help="one row per learner x step (and OUT-summary.csv per learner)")
     p.add_argument("--html", metavar="OUT", help="one self-contained page with the matrix and charts")
@@ -516,23 +559,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_names(parser: argparse.ArgumentParser) -> list[str]:
+    """The commands *parser* knows, so a new one is never mistaken for a lesson."""
+    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices]
+
+
+def _app_lesson(argv: list[str], commands: list[str]):
+    """`nstutor` or `nstutor LESSON`: the lesson to open (None: the catalog). A first word that is
+    no lesson is a usage error that says which slip it looks like: a command's, a lesson's, or
+    neither (then where the lessons and commands are listed)."""
+    from .lessons.lookup import close_matches, either, find_lesson, similarity, suggest_lessons, unknown_lesson
+    if not argv:
+        return None
+    catalog = _catalog()
+    word, rest = argv[0], argv[1:]
+    lesson = find_lesson(catalog, word)
+    if lesson is not None:
+        if rest and rest[0] in commands:                 # `nstutor bridge check`
+            raise UsageError(f"the command comes first: nstutor {' '.join([rest[0], word, *rest[1:]])}")
+        if rest:
+            options = " " + " ".join(rest) if rest[0].startswith("-") else ""
+            raise UsageError(f"'nstutor {word}' opens the app and takes nothing after the lesson; "
+                             f"to check it: nstutor check {word}{options}")
+        return lesson
+    near_commands = close_matches(word, commands)
+    near_lessons = suggest_lessons(catalog, word)
+    # More words after it (`nstutor chekc bridge`) make a command the likelier slip.
+    if near_commands and (rest or not near_lessons
+                          or similarity(word, near_commands[0]) >= similarity(word, near_lessons[0])):
+        raise UsageError(f"unknown command '{word}': did you mean {either(near_commands)}?")
+    if near_lessons or word.isdigit():
+        raise UsageError(unknown_lesson(catalog, word))
+    raise UsageError(f"unknown lesson or command '{word}': nstutor list shows the lessons; "
+                     "nstutor --help the commands")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `nstutor` and `nstutor LESSON_ID` open the app.
-    if not argv or (not argv[0].startswith("-") and argv[0] not in COMMANDS):
-        if argv:
-            try:
-                _lesson_or_usage(argv[0])
-            except UsageError as err:
-                print(f"nstutor: {err}", file=sys.stderr)
-                return EXIT_USAGE
-        return cmd_app(argparse.Namespace(lesson=argv[0] if argv else None))
-    if argv[0] == "pause":      # its own arguments, untouched by argparse (it may run as PID 1)
+    if argv and argv[0] == "pause":      # its own arguments, untouched by argparse (it may run as PID 1)
         try:
             return cmd_pause(argparse.Namespace(rest=argv[1:]))
         except BrokenPipeError:
             return EXIT_OK
     parser = build_parser()
+    # `nstutor` and `nstutor LESSON` open the app.
+    if not argv or (not argv[0].startswith("-") and argv[0] not in command_names(parser)):
+        if {"-h", "--help"} & set(argv[1:]):
+            parser.print_help()
+            return EXIT_OK
+        try:
+            lesson = _app_lesson(argv, command_names(parser))
+        except UsageError as err:
+            print(f"nstutor: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        return cmd_app(argparse.Namespace(lesson=lesson.id if lesson else None))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help

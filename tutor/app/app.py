@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from ..lessons import Catalog, load_catalog
+from ..lessons.lookup import find_lesson
 from ..observe import Snapshot
 from ..paths import assets_dir
 from .catalog_screen import CatalogScreen
@@ -158,7 +159,7 @@ class NstutorApp(App):
     def open_lesson(self, lesson_id: str) -> bool:
         """Show a lesson: on top of the catalog, or in place of the lesson shown now."""
         from .lesson_screen import LessonScreen
-        lesson = self.catalog.find(lesson_id)
+        lesson = find_lesson(self.catalog, lesson_id)       # an id, or a number as `nstutor 10` gives
         if lesson is None:
             self.notify(f"No lesson '{lesson_id}'.", severity="error")
             return False
@@ -167,7 +168,7 @@ class NstutorApp(App):
             self.switch_screen(LessonScreen(lesson))
         else:
             if isinstance(self.screen, CatalogScreen) and self.screen.is_mounted:
-                self.screen.select_lesson(lesson_id)
+                self.screen.select_lesson(lesson.id)
             self.push_screen(LessonScreen(lesson))
         return True
 
