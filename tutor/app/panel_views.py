@@ -14,6 +14,7 @@ from typing import Callable
 from rich.text import Text
 
 from ..observe import render
+from ..texts import fit
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _per_netns(*makers):
 
 def _processes(snap, width):
     procs = sorted(snap.processes.values(), key=lambda p: p.pid)
-    return [f"{p.pid:>7} {p.ppid:>7} {p.command}"[:width] for p in procs]
+    return [fit(f"{p.pid:>7} {p.ppid:>7} {p.command}", width) for p in procs]    # cells, not characters
 
 
 FALLBACK_VIEWS = {v.key: v for v in (
