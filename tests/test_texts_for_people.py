@@ -269,3 +269,11 @@ def test_the_apps_plain_process_list_keeps_within_its_width(spawn, uid):
     line = wait_until(lambda: next((l for l in _processes(take_snapshot(), 40) if f"김철수{uid}" in l), None),
                       what="the process in the list")
     assert cell_width(line) <= 40, line
+
+
+def test_the_apps_word_wrap_counts_cells():
+    from tutor.app.views import wrap_words
+    for text in ("테스트 네임스페이스 하나 둘 셋 넷", "가나다라마바사아자차카타파하", "🐳 whale 🐳🐳🐳🐳🐳🐳", "plain ascii words here"):
+        lines = wrap_words(text, 10)
+        assert all(cell_width(line) <= 10 for line in lines), lines
+        assert "".join(lines).replace(" ", "") == text.replace(" ", ""), lines     # nothing lost

@@ -26,6 +26,7 @@ from .lesson_markdown import LessonMarkdown
 from .live import LiveUpdate
 from .live_panel import LivePanel
 from .modals import ConfirmScreen, SolutionScreen
+from .notices import NoticeBar
 from .setup_screen import SetupScreen, lab_absent, setup_blocker
 from .panel_views import load_focus, load_views
 from .state import LessonState
@@ -73,7 +74,11 @@ class LessonScreen(Screen):
         self.snap = None
         self.previous = None
         self.update_error: str | None = None
+        # The step in front of the learner, the one h and s act on: the first step not passing, unless
+        # the learner picked another in the step list (click, arrows, j/k). None: every step passes and
+        # the learner picked none.
         self.selected: str | None = None
+        self._picked = False           # `selected` is the learner's pick, not the app's
         self._announce_check = False
         self._reset_at: float | None = None    # a reset finished: select the first step again once seen
         self._time_mark = time.monotonic()
@@ -93,6 +98,7 @@ class LessonScreen(Screen):
                 yield LessonMarkdown(id="lesson-text")
             yield LivePanel(VIEWS, id="live")
         yield Static(id="lesson-banner")
+        yield NoticeBar(id="notices")
         yield StepList(id="steps")
         yield Footer()
 
@@ -154,15 +160,10 @@ class LessonScreen(Screen):
             st = self.state.steps[step_id]
             reason = st.failures[0] if st.failures else ""
             self.notify(f"{st.step.title}: {reason}", title="✘ A passed step broke", severity="warning", timeout=8)
-        if self.selected in changes.newly_passed and not changes.completed:
-            nxt = self.state.current()
-            if nxt is not None:
-                self._select(nxt.step.id)
         if self._reset_at is not None and update.snap.taken_at > self._reset_at:
             self._reset_at = None       # the learner starts again: the first step not passing is in front
-            first = self.state.current()
-            if first is not None:
-                self._select(first.step.id)
+            self._picked = False
+        self._follow_progress(changes.newly_passed)
         if changes.completed:
             self._announce_complete()
         if self._announce_check and update.explicit:
@@ -184,6 +185,19 @@ class LessonScreen(Screen):
         else:
             self.notify("Every step passes, and that was the last lesson.", title="🎉 Lesson complete",
                         timeout=10)
+
+    # ------------------------------------------------------------------ notices
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """This screen's notices go to its notice line above the step list, not to toasts, which
+        would cover the text or the panel (notices.py says why). *message* and *title* are
+        markdown (a hint's `code` is styled, its backticks not shown); *markup* is ignored: a
+        failure reason's brackets are text, never Textual markup."""
+        bars = self.query(NoticeBar)
+        if not bars:            # being built or taken down: a toast is better than nothing
+            self.app.notify(message, title=title, severity=severity, timeout=timeout or 5.0, markup=False)
+            return
+        bars.first().post(message, title=title, severity=severity, timeout=timeout or 5.0)
 
     # ------------------------------------------------------------------ painting
     def _paint_banner(self) -> None:
@@ -246,9 +260,10 @@ class LessonScreen(Screen):
     # ------------------------------------------------------------------ step selection
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         new = event.option.id
-        if new == self.selected:
-            return
+        if new == self.selected or new != self.query_one(StepList).selected_id:
+            return          # the app's own move (selected set first), or a stale event the app overtook
         old, self.selected = self.selected, new
+        self._picked = True             # the learner moved it: h and s act on this step now
         for step_id in (old, new):
             if step_id:
                 self._paint_card_id(step_id)
@@ -256,13 +271,38 @@ class LessonScreen(Screen):
         if self._ready:
             self._scroll_to_card(new)      # the learner picked a step: show it in the text
 
-    def _select(self, step_id: str) -> None:
+    def _select(self, step_id: str | None) -> None:
         """Move the selection without scrolling the text (the app did it, not the learner): the
-        highlight event that follows finds `selected` already set and does nothing more."""
-        self.selected = step_id
+        highlight event that follows finds `selected` already set and does nothing more.
+        None: no step is in front (every step passes), and the list marks none."""
+        old, self.selected = self.selected, step_id
         self.query_one(StepList).select_step(step_id)
+        if old != step_id and self._ready:
+            for changed in (old, step_id):
+                if changed:
+                    self._paint_card_id(changed)
+
+    def _follow_progress(self, newly_passed: list[str]) -> None:
+        """After a round: the first step not passing comes in front, unless the learner picked a
+        step that still fails. A pick ends when the picked step passes, or (a passed step picked
+        to read again) when any step passes: the learner's work has moved on."""
+        if self._picked and self.selected is not None:
+            picked = self.state.steps.get(self.selected)
+            if picked is None or (picked.passed and newly_passed):
+                self._picked = False
+        if self._picked:
+            return
+        first = self.state.current()
+        self._select(first.step.id if first is not None else None)
+
+    def in_front(self):
+        """The StepState of the step in front (h and s act on it), or None."""
+        return self.state.steps.get(self.selected) if self.selected else None
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id != self.selected:
+            self._select(event.option.id)
+        self._picked = True             # enter or a click on a step: the learner's choice, even the app's one
         self._scroll_to_card(event.option.id)
 
     def _scroll_to_card(self, step_id: str | None) -> None:
@@ -288,10 +328,12 @@ class LessonScreen(Screen):
         self.toggle_class("-panel-only")
 
     def action_hint(self) -> None:
-        step_id = self.selected
-        if step_id is None:
+        st = self.in_front()
+        if st is None:
+            self.notify("Every step passes: no hint needed. To read a step's hints again, pick it in the "
+                        "step list (click it, or j/k) and press h.", title="Lesson complete", timeout=6)
             return
-        st = self.state.steps[step_id]
+        step_id = st.step.id
         if not st.step.hints:
             self.notify("This step has no hints; press s for the solution.", timeout=4)
             return
@@ -302,16 +344,21 @@ class LessonScreen(Screen):
         self.app.progress.record_hint(self.lesson.id, step_id, st.hints_shown)
         self._repaint_step(step_id)
         self._scroll_to_card(step_id)
-        self.notify(hint, title=f"Hint {st.hints_shown}/{len(st.step.hints)}: {st.step.title}", timeout=12)
+        passes = " (it passes already)" if st.passed else ""
+        self.notify(hint, title=f"Hint {st.hints_shown}/{len(st.step.hints)} for step "
+                                f"{self._numbers.get(step_id, '?')}{passes}: {st.step.title}", timeout=12)
 
     def action_solution(self) -> None:
-        step_id = self.selected
-        if step_id is None:
+        st = self.in_front()
+        if st is None:
+            self.notify("Every step passes. To see a step's solution again, pick it in the step list "
+                        "(click it, or j/k) and press s.", title="Lesson complete", timeout=6)
             return
+        step_id = st.step.id
         solution = self.state.view_solution(step_id)
         self.app.progress.record_solution(self.lesson.id, step_id)
         self._repaint_step(step_id)
-        self.app.push_screen(SolutionScreen(self.state.steps[step_id].step.title, solution,
+        self.app.push_screen(SolutionScreen(f"step {self._numbers.get(step_id, '?')}, {st.step.title}", solution,
                                             self.app.current_theme.dark))
 
     def action_check(self) -> None:

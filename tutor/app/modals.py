@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from .inline_markdown import inline_text
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Yes / no. Dismisses with True only on an explicit yes (y, or the Yes button)."""
@@ -39,6 +41,10 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class SolutionScreen(ModalScreen[None]):
+    """A step's solution. The solution is shell (verify-lesson runs it), so it is shown as
+    highlighted shell, never as markdown: its `# comment` lines are comments, not headings.
+    The title is the step's markdown title, rendered."""
+
     BINDINGS = [Binding("escape,enter,s,q", "close", "Close")]
 
     def __init__(self, title: str, solution: str, dark: bool = True) -> None:
@@ -47,7 +53,8 @@ class SolutionScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"Solution: {self.title_text}", classes="dialog-title", markup=False)
+            yield Static(Text("Solution: ").append_text(inline_text(self.title_text)), classes="dialog-title",
+                         markup=False)
             code = self.solution.rstrip() or "(this step has no solution text)"
             yield Static(Syntax(code, "bash", theme="ansi_dark" if self.dark else "ansi_light",
                                 background_color="default", word_wrap=True), classes="dialog-body")

@@ -12,6 +12,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.widgets import Static
 
+from .inline_markdown import CODE_STYLE, CODE_STYLE_LIGHT, inline_text
 from .state import Status, StepState, failure_text
 
 STATUS_WORDS = {Status.UNCHECKED: "checking…", Status.PASSED: "✔ passed", Status.FAILING: "✘ not yet",
@@ -50,7 +51,8 @@ class StepCard(Static):
 
 def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
     step = state.step
-    parts: list = [Text(step.title, style="bold")]
+    code = CODE_STYLE if dark else CODE_STYLE_LIGHT       # the author's `code` in hints, titles, explanations
+    parts: list = [inline_text(step.title, code_style=code, base_style="bold")]
     verdicts = state.result.verdicts if state.result else ()
     for i, exp in enumerate(step.expectations):
         verdict = verdicts[i] if i < len(verdicts) else None
@@ -71,13 +73,13 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
                 parts.append(Text(f"      beside it: {stray.what}; remove it with: {stray.command}",
                                   style="yellow" if dark else "dark_orange3"))
     for n, hint in enumerate(state.hints, 1):
-        parts.append(Text.assemble(("  Hint ", "bold cyan"), (f"{n}: ", "bold cyan"), hint))
+        parts.append(Text.assemble(("  Hint ", "bold cyan"), (f"{n}: ", "bold cyan"), inline_text(hint, code_style=code)))
     if state.solution_viewed and step.solution:
         parts.append(Text("  Solution:", style="bold magenta"))
         parts.append(Syntax(step.solution.rstrip(), "bash", theme="ansi_dark" if dark else "ansi_light",
                             background_color="default", padding=(0, 0, 0, 4)))
     if state.passed and step.explain:
-        parts.append(Text("  " + step.explain, style="italic green"))
+        parts.append(Text("  ").append_text(inline_text(step.explain, code_style=code, base_style="italic green")))
     if selected and not state.passed:
         keys = ["h hint"] if state.hints_left else []
         if step.solution and not state.solution_viewed:

@@ -1,7 +1,9 @@
 """The step list: one line per step with its state; under a failing step, why it fails.
 
 An OptionList, so arrows, j/k and the mouse all move the selection, and the selected step
-is the one h (hint) and s (solution) act on. Every failing expectation's message is shown
+is the one h (hint) and s (solution) act on: the step in front of the learner. Its line
+starts with a marker (▶) and is drawn in the list's cursor style even when the list does
+not have the focus (.tcss), so it is plain which step the keys will act on. Every failing expectation's message is shown
 under the selected step and under any step that broke again after passing.
 Only the options whose text changed are replaced on each live round.
 """
@@ -12,19 +14,23 @@ from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from .inline_markdown import inline_text
 from .state import ICONS, LessonState, Status, StepState
 
 STYLES = {Status.UNCHECKED: "dim", Status.PASSED: "bold green", Status.FAILING: "bold red",
           Status.BROKEN: "bold red"}
+FRONT_MARK = "▶ "        # the step in front; the other lines start with as many blanks
 
 
 def step_prompt(number: int, state: StepState, detail: bool) -> Text:
-    """One step's line; with *detail* (or when it broke again), why it fails, one line per expectation."""
+    """One step's line; *detail*: it is the step in front (marked, and why it fails, one line per
+    failing expectation; a step that broke again always says why)."""
     status = state.status
     text = Text()
+    text.append(FRONT_MARK if detail else " " * len(FRONT_MARK), style="bold")
     text.append(f"{ICONS[status]} ", style=STYLES[status])
     text.append(f"{number}. ", style="dim")
-    text.append(state.step.title, style="green" if status is Status.PASSED else "")
+    text.append_text(inline_text(state.step.title, base_style="green" if status is Status.PASSED else ""))
     extras = []
     if status is Status.BROKEN:
         extras.append("broken again")
@@ -36,8 +42,8 @@ def step_prompt(number: int, state: StepState, detail: bool) -> Text:
         text.append(f"  ({', '.join(extras)})", style="dim italic")
     if detail or status is Status.BROKEN:
         for message in state.failures:
-            text.append("\n    ↳ ", style="red")
-            text.append(message, style="yellow")
+            text.append("\n      ↳ ", style="red")
+            text.append(message, style="yellow")     # what the kernel showed: literal, never markdown
     return text
 
 
@@ -64,7 +70,11 @@ class StepList(OptionList):
                     self.replace_option_prompt_at_index(i, prompts[i])
         self._texts = texts
 
-    def select_step(self, step_id: str) -> None:
+    def select_step(self, step_id: str | None) -> None:
+        """Highlight *step_id*; None highlights none (no step is in front)."""
+        if step_id is None:
+            self.highlighted = None
+            return
         try:
             self.highlighted = self.get_option_index(step_id)
         except Exception:  # noqa: BLE001 - an unknown id just leaves the selection alone

@@ -247,21 +247,23 @@ def _pieces(text: str, width: int, wrap: bool) -> list[str]:
 
 
 def wrap_words(text: str, width: int) -> list[str]:
-    """Greedy word wrap at spaces; a word longer than the line is cut into pieces (textwrap is 5x slower)."""
+    """Greedy word wrap at spaces, in cells; a word longer than the line is cut into pieces (textwrap is
+    5x slower, and counts characters: a line of Korean words would come out twice too wide)."""
     out: list[str] = []
     line = ""
     for word in text.split(" "):
         if not word:
             continue
-        while len(word) > width:
+        while text_width(word) > width:
             if line:
                 out.append(line)
                 line = ""
-            out.append(word[:width])
-            word = word[width:]
+            piece = word[:width] if word.isascii() else _cells_prefix(word, width)
+            out.append(piece)
+            word = word[len(piece):]
         if not line:
             line = word
-        elif len(line) + 1 + len(word) <= width:
+        elif text_width(line) + 1 + text_width(word) <= width:
             line = f"{line} {word}"
         else:
             out.append(line)
@@ -269,6 +271,16 @@ def wrap_words(text: str, width: int) -> list[str]:
     if line or not out:
         out.append(line)
     return out
+
+
+def _cells_prefix(word: str, width: int) -> str:
+    """The longest start of *word* that fits in *width* cells (at least one character)."""
+    used = 0
+    for i, ch in enumerate(word):
+        used += cell_len(ch)
+        if used > width:
+            return word[:max(i, 1)]
+    return word
 
 
 def render_table(table: Table, previous: Table | None, width: int = 100) -> Text:
