@@ -475,6 +475,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, with a 'did you mean' for a mistyped choice (`progress exprot`, `--format jsno`)."""
 
     def _check_value(self, action, value):
+        # argparse's own hook for a value outside `choices` (its message lists them all, no suggestion)
         if action.choices is not None and value not in action.choices:
             from .lessons.lookup import close_matches, either
             near = close_matches(str(value), [str(c) for c in action.choices])
