@@ -39,11 +39,11 @@ def test_isolation_view_shows_what_the_part_one_lessons_build(spawn, uid, cpu_cg
     text = " ".join(text.split())                                   # columns are padded to the panel's width
     uts = snap.processes[pid].ns["uts"]
     assert f"▸ uts {uts} box-{uid} (pid {pid} sleep {n})" in text
-    assert f"▸ mnt {snap.processes[pid].ns['mnt']} 1 mount(s) the host has not" in text
+    assert f"▸ mnt {snap.processes[pid].ns['mnt']} 1 mount the host has not" in text
     assert "▸ /mnt none tmpfs" in text
     assert f"▸ ipc {snap.processes[pid].ns['ipc']} key" in text and "4096 bytes" in text
     assert "uid map 0 0 1 gid map 0 0 1 (pid" in text            # root inside is root outside here
-    assert f"{path} 20% of one CPU" in text and "1 process(es); " in text and "of a CPU in the last sample" in text
+    assert f"{path} 20% of one CPU" in text and "1 process; " in text and "of a CPU in the last sample" in text
     assert f"sleep {n}2" not in text                                # chroot / changes nothing
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..observe import render as textview
 from ..observe.model import Snapshot
+from ..texts import counted
 from .focus import Focus, Resolved
 
 MOUNTS_PER_NS = 6
@@ -64,7 +65,7 @@ def isolation_table(snap: Snapshot, res: Resolved, focus: Focus):
             continue
         focused = ns_focus("mnt", m.inode)
         who = f"pid {m.pid} {m.command}" if m.pid is not None else "no process"
-        rows.append(Row(("mnt", m.inode), (f"mnt {m.inode}", f"{len(m.added)} mount(s) the host has not; {who}"),
+        rows.append(Row(("mnt", m.inode), (f"mnt {m.inode}", f"{counted(len(m.added), 'mount')} the host has not; {who}"),
                         ("", NOTE), focus=focused))
         for mount in m.added[:MOUNTS_PER_NS]:
             rows.append(Row(("mnt", m.inode, mount.target, mount.fstype, mount.source),
@@ -100,7 +101,7 @@ def isolation_table(snap: Snapshot, res: Resolved, focus: Focus):
     for c in textview.cgroup_rows(snap):
         cpu = f"; {used[c.path]:.0f}% of a CPU in the last sample" if c.path in used else ""
         focused = any(p.cgroup == c.path for pid in res.pids if (p := snap.processes.get(pid)))
-        rows.append(Row(("cg", c.path), (c.path, f"{c.limit}; {c.nprocs} process(es){cpu}"), focus=focused))
+        rows.append(Row(("cg", c.path), (c.path, f"{c.limit}; {counted(c.nprocs, 'process')}{cpu}"), focus=focused))
     mode = snap.cgroups.mode if snap.cgroups else "?"
     sections.append(Section("cgroups", f"CPU LIMITS (cgroups, {mode})", tuple(rows), empty="(no CPU limits set)"))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import shlex
 
 from ..observe.model import Snapshot
+from ..texts import counted
 from .base import Stray
 
 MIN_EDIT_LENGTH = 4
@@ -64,7 +65,7 @@ def netns_typos(snap: Snapshot, wanted: str) -> tuple[Stray, ...]:
             kind = typo_of(name, wanted)
             if kind is None:
                 continue
-            held = (f"; deleting the name leaves {len(ns.pids)} process(es) in it running"
+            held = (f"; deleting the name leaves {counted(len(ns.pids), 'process')} in it running"
                     if ns.pids else "")
             out.append(Stray(f"netns {show(name)} ({kind} of {wanted}{held})", ("ip", "netns", "del", name)))
     return tuple(sorted(out, key=lambda s: s.remove))

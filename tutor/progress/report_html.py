@@ -13,6 +13,7 @@ from html import escape
 from typing import Iterable
 
 from .. import __version__
+from ..texts import counted, noun
 from .merge import ClassData, Learner, LessonInfo
 from .report import LessonTime, StepStat, lesson_times, learner_summary, stuck_steps
 
@@ -55,8 +56,8 @@ def render_html(data: ClassData, *, generated: datetime | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>nstutor class report</title>", f"<style>{CSS}</style></head><body>",
         "<h1>nstutor class report</h1>",
-        f'<p class="meta">{len(data.learners)} learner{"s" if len(data.learners) != 1 else ""}, '
-        f"{len(data.lessons)} lessons, from {data.files_read} export file{'s' if data.files_read != 1 else ''}. "
+        f'<p class="meta">{counted(len(data.learners), "learner")}, '
+        f"{counted(len(data.lessons), 'lesson')}, from {counted(data.files_read, 'export file')}. "
         f"Made {escape(generated.strftime('%Y-%m-%d %H:%M UTC'))} by nstutor {escape(__version__)}.</p>",
     ]
     if data.skipped:
@@ -141,7 +142,7 @@ def _stuck_chart(stats: list[StepStat]) -> str:
                 out.append(f'<rect class="bar" x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}" '
                            f'fill="{colour}"><title>{value} {what}</title></rect>')
                 x += w
-        out.append(f'<text class="value" x="{x + 8:.1f}" y="{y + 20}">{s.failed_attempts} failed, {s.hints} hints, '
+        out.append(f'<text class="value" x="{x + 8:.1f}" y="{y + 20}">{s.failed_attempts} failed, {counted(s.hints, "hint")}, '
                    f"{s.solutions} sol., {s.passed}/{s.tried or 0} passed</text>")
     y = height - 14
     out.append(f'<rect x="{label_w}" y="{y - 11}" width="14" height="14" fill="var(--fail)"/>'
@@ -194,11 +195,11 @@ def _details(data: ClassData) -> list[str]:
         key = learner.key.split(":", 1)[1] if learner.key.startswith("id:") else learner.name
         row = summary.get(key, {})
         out.append(f'<details class="learner"><summary>{escape(learner.name)}: {row.get("steps_passed", 0)} of '
-                   f'{row.get("steps_total", 0)} steps, {_plural(row.get("lessons_completed", 0), "lesson")} complete, '
+                   f'{counted(row.get("steps_total", 0), "step")}, {counted(row.get("lessons_completed", 0), "lesson")} complete, '
                    f'{row.get("minutes", 0):.0f} min</summary>')
-        out.append(f'<p class="muted">Machine{"s" if len(learner.hostnames) > 1 else ""}: '
+        out.append(f'<p class="muted">{noun(len(learner.hostnames), "Machine")}: '
                    f'{escape(", ".join(learner.hostnames))}; latest export {escape(learner.exported_at)}; '
-                   f'{len(learner.files)} file{"s" if len(learner.files) > 1 else ""}.</p>')
+                   f'{counted(len(learner.files), "file")}.</p>')
         out.append('<div class="scroll"><table class="detail"><thead><tr><th>Lesson</th><th>Step</th><th>Status</th>'
                    "<th>Attempts</th><th>Failed</th><th>Hints</th><th>Solution</th><th>First pass</th>"
                    "<th>Still failing with</th></tr></thead><tbody>")
@@ -223,9 +224,6 @@ def _detail_rows(learner: Learner, lessons: list[LessonInfo]) -> Iterable[str]:
                    f'<td>{"viewed" if step.get("solution_viewed") else ""}</td>'
                    f'<td>{escape(str(step.get("first_pass") or ""))}</td><td>{escape(str(message or ""))}</td></tr>')
 
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _num(value) -> str:

@@ -32,6 +32,7 @@ import threading
 from typing import Any
 
 from ...observe.model import CpuLimit, Process, Snapshot
+from ...texts import counted
 from ..base import Expectation, Field, Verdict, v_bool, v_list_of, v_number, v_selector, v_str
 from ..procs import pick
 from ..registry import register
@@ -208,7 +209,7 @@ class CgroupCpu(Expectation):
                 return self.fail(f"no cgroup {self.path} under the cpu controller (cgroup v{version})",
                                  f"There is no cgroup {self.path}. Create it: "
                                  f"{self._create_cmd(snap, version, directory)}")
-            observed.append(f"{self.path} exists ({len(inside)} processes in it)")
+            observed.append(f"{self.path} exists ({counted(len(inside), 'process')} in it)")
 
         members: list[Process] = []
         for i, selector in enumerate(self.members, 1):

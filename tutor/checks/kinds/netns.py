@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...observe.model import Snapshot
+from ...texts import counted
 from ..base import Expectation, Field, Verdict, v_bool
 from ..refs import HOST_NAMES, Missing, cmd_in, describe_netns_ref, netns_ref_problem, resolve_netns, unreadable, where
 from ..registry import register
@@ -60,7 +61,7 @@ class NetnsExpectation(Expectation):
         if self.absent:
             if isinstance(ns, Missing):
                 return self.ok(f"no network namespace {self.name}", {"netns": self.name, "absent": True})
-            return self.fail(f"{where(ns)} exists (net:[{ns.inode}], {len(ns.pids)} process(es) in it)",
+            return self.fail(f"{where(ns)} exists (net:[{ns.inode}], {counted(len(ns.pids), 'process')} in it)",
                              f"{where(ns)} still exists: {_removal(ns)}")
         if isinstance(ns, Missing):
             return self.fail(*ns)

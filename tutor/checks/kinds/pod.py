@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...observe.model import Process, Snapshot
+from ...texts import counted
 from ..base import Expectation, Field, Verdict, v_list_of, v_nstypes, v_selector
 from ..procs import ns_summary, pick, restart_advice, unreadable, unshare_cmd, words
 from ..registry import register
@@ -53,7 +54,7 @@ class Pod(Expectation):
         return []
 
     def describe(self) -> str:
-        return (f"a pod: {len(self.members)} member(s) share {words(self.shared)} with "
+        return (f"a pod: {counted(len(self.members), 'member')} share {words(self.shared)} with "
                 f"{describe_selector(self.pause)}" + (f" and have their own {words(self.private)}"
                                                       if self.private else ""))
 
