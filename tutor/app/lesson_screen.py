@@ -344,9 +344,10 @@ class LessonScreen(Screen):
         self.app.progress.record_hint(self.lesson.id, step_id, st.hints_shown)
         self._repaint_step(step_id)
         self._scroll_to_card(step_id)
+        # the step's title is in the marked line of the step list and on its card: the number says which
         passes = " (it passes already)" if st.passed else ""
-        self.notify(hint, title=f"Hint {st.hints_shown}/{len(st.step.hints)} for step "
-                                f"{self._numbers.get(step_id, '?')}{passes}: {st.step.title}", timeout=12)
+        self.notify(hint, title=f"Hint {st.hints_shown}/{len(st.step.hints)}, step "
+                                f"{self._numbers.get(step_id, '?')}{passes}:", timeout=12)
 
     def action_solution(self) -> None:
         st = self.in_front()

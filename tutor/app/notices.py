@@ -37,7 +37,7 @@ class Notice:
         out = Text()
         if self.title:
             out.append_text(inline_text(self.title, base_style="bold"))
-            out.append("  ")
+            out.append(" " if self.title.endswith(":") else "  ")
         out.append_text(inline_text(self.message, code_style="bold cyan" if dark else "bold dark_cyan"))
         return out
 
