@@ -215,15 +215,19 @@ def test_every_shipped_hint_renders_as_written_less_its_backticks():
 
 
 # --------------------------------------------------------------- where notices go
-async def test_a_notice_covers_neither_the_text_nor_the_panel_nor_the_steps(app, names):
-    async with app.run_test(size=SIZE) as pilot:
+@pytest.mark.parametrize("size", [SIZE, (80, 24)], ids=["wide", "80x24"])
+async def test_a_notice_covers_neither_the_text_nor_the_panel_nor_the_steps(app, names, size):
+    async with app.run_test(size=size) as pilot:
         await first_round(pilot, app)
         screen = screen_of(app)
         screen.notify(f"`ip netns add {names[1]}` is the next command", title="A notice")
         bar = screen.query_one(NoticeBar)
         await wait_for(pilot, lambda: bar.display and bar.region.height > 0, what="the notice line")
-        for other in ("#lesson-scroll", "#live", "#steps"):
-            assert not bar.region.overlaps(screen.query_one(other).region), other
+        shown = [screen.query_one(other) for other in ("#lesson-scroll", "#live", "#steps")]
+        assert any(w.display and w.region.area for w in shown[:2])     # what the learner reads is there
+        for widget in shown:
+            assert not bar.region.overlaps(widget.region), widget.id
+        assert any(f"ip netns add {names[1]} is the next command" in line for line in drawn(app))
 
 
 async def test_a_notice_is_not_drawn_over_the_help_and_waits_for_it_to_close(app, names):
