@@ -50,7 +50,8 @@ class LessonScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("escape", "catalog", "Lessons", tooltip="back to the list of lessons"),
-        Binding("h", "hint", "Hint", tooltip="the next hint, one at a time, for the step in front (▶ in the step list)"),
+        Binding("h", "hint", "Hint",
+                tooltip="the next hint, one at a time, for the step in front (▶ in the step list)"),
         Binding("s", "solution", "Solution", tooltip="the solution of the step in front (recorded as viewed)"),
         Binding("c", "check", "Check", tooltip="check every step now, sending probes (ping) too"),
         Binding("exclamation_mark", "shell", "Shell", key_display="!",
@@ -59,7 +60,8 @@ class LessonScreen(Screen):
         Binding("r", "reset", "Reset lesson", show=False, tooltip="remove what this lesson made (asks first)"),
         Binding("b", "build", "Build lab", tooltip="build this lesson's lab (its setup); adds only what is missing"),
         Binding("n", "next_lesson", "Next lesson", show=False),
-        Binding("j", "step(1)", "Next step", show=False, tooltip="puts another step in front; also: click a step, or arrows in the list"),
+        Binding("j", "step(1)", "Next step", show=False,
+                tooltip="puts another step in front; also: click a step, or arrows in the list"),
         Binding("k", "step(-1)", "Previous step", show=False),
     ] + [Binding(view.key, f"view('{view.key}')", f"View: {view.title}", show=False) for view in VIEWS.values()]
 

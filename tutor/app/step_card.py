@@ -73,7 +73,8 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
                 parts.append(Text(f"      beside it: {stray.what}; remove it with: {stray.command}",
                                   style="yellow" if dark else "dark_orange3"))
     for n, hint in enumerate(state.hints, 1):
-        parts.append(Text.assemble(("  Hint ", "bold cyan"), (f"{n}: ", "bold cyan"), inline_text(hint, code_style=code)))
+        parts.append(Text.assemble(("  Hint ", "bold cyan"), (f"{n}: ", "bold cyan"),
+                                   inline_text(hint, code_style=code)))
     if state.solution_viewed and step.solution:
         parts.append(Text("  Solution:", style="bold magenta"))
         parts.append(Syntax(step.solution.rstrip(), "bash", theme="ansi_dark" if dark else "ansi_light",
