@@ -318,6 +318,8 @@ def cmd_reset(args) -> int:
     end_lab_change()
     for line in log.done:
         print(f"  {line}")
+    if not log.done and log.ok:
+        print("  nothing of it was there to remove")
     for line in log.errors:
         print(f"  problem: {line}", file=sys.stderr)
     return EXIT_OK if log.ok else EXIT_FAIL

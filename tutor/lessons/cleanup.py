@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..checks.select import select
-from ..texts import counted
+from ..checks.select import name, select
+from ..texts import counted, noun, words
 from .. import observe
 from .cleanup_words import cleanup_phrases
 from .model import Lesson
@@ -146,6 +146,11 @@ def run_script(script: str, log: ActionLog, what: str, timeout: float = 120,
 def kill_processes(selectors: list, log: ActionLog, timeout: float = 3.0) -> None:
     snap = observe.take_snapshot()
     victims = {p.pid: p for sel in selectors for p in select(snap, sel)}
+    if victims:     # said before they go: which ones, so a learner sees their `sleep 1003` was one
+        shown = [name(p) for p in list(victims.values())[:4]]
+        more = f" and {counted(len(victims) - 4, 'more process', 'more processes')}" if len(victims) > 4 else ""
+        listed = f"{', '.join(shown)}{more}" if more else words(shown)
+        log.done.append(f"stopped {noun(len(victims), 'the process', 'the processes')} {listed}")
     for pid in victims:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -155,8 +160,6 @@ def kill_processes(selectors: list, log: ActionLog, timeout: float = 3.0) -> Non
             time.sleep(0.05)
     for pid in victims:
         _signal(pid, signal.SIGKILL)
-    if selectors:
-        log.done.append("stopped the lesson's processes")
 
 
 def _signal(pid: int, sig: int) -> None:
