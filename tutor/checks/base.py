@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
 from ..observe.model import NS_TYPES, Snapshot
+from ..texts import noun
 
 
 # --------------------------------------------------------------- verdicts
@@ -149,7 +150,7 @@ def v_nstypes(value: Any) -> str | None:
         return f"must be a list of namespace types out of {', '.join(NS_TYPES)}"
     bad = [v for v in value if v not in NS_TYPES]
     if bad:
-        return f"unknown namespace type(s) {', '.join(map(str, bad))}; known: {', '.join(NS_TYPES)}"
+        return f"unknown namespace {noun(len(bad), 'type')} {', '.join(map(str, bad))}; known: {', '.join(NS_TYPES)}"
     return None
 
 

@@ -21,6 +21,7 @@ import ipaddress
 from typing import Any, NamedTuple
 
 from ..observe.model import Link, NetNS, Snapshot
+from ..texts import noun
 from . import select
 from .strays import netns_typos, removal_words, show
 
@@ -44,7 +45,7 @@ def netns_ref_problem(value: Any) -> str | None:
     if isinstance(value, dict):
         if set(value) != {"netns_of"}:
             return ("a network namespace is a name (RED, host) or {netns_of: {comm: NAME}}; "
-                    f"got the key(s) {', '.join(map(str, value))}")
+                    f"got the {noun(len(value), 'key')} {', '.join(map(str, value))}")
         err = select.selector_problem(value["netns_of"])
         return f"netns_of: {err}" if err else None
     return "a network namespace is a name (RED, host) or {netns_of: {comm: NAME}}"

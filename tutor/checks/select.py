@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from ..observe.model import Process, Snapshot
+from ..texts import noun
 
 _KEYS = {"comm", "cmdline", "zombie"}
 
@@ -25,7 +26,7 @@ def selector_problem(value: Any) -> str | None:
         return "a process is selected with {comm: NAME} and/or {cmdline: REGEX}"
     unknown = set(value) - _KEYS
     if unknown:
-        return f"unknown selector key(s) {', '.join(sorted(unknown))}; use comm and/or cmdline"
+        return f"unknown selector {noun(len(unknown), 'key')} {', '.join(sorted(unknown))}; use comm and/or cmdline"
     if "comm" not in value and "cmdline" not in value:
         return "a process selector needs comm or cmdline"
     if "cmdline" in value:
