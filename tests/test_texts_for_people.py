@@ -277,3 +277,17 @@ def test_the_apps_word_wrap_counts_cells():
         lines = wrap_words(text, 10)
         assert all(cell_width(line) <= 10 for line in lines), lines
         assert "".join(lines).replace(" ", "") == text.replace(" ", ""), lines     # nothing lost
+
+
+def test_reset_names_the_processes_it_stopped_and_says_nothing_when_none_ran(spawn, uid):
+    from tutor.lessons.cleanup import ActionLog, kill_processes
+    seconds = 2000 + int(uid[2:], 16) % 5000
+    proc = spawn(f"sleep {seconds}")
+    wait_until(lambda: Path(f"/proc/{proc.pid}/cmdline").read_bytes().startswith(b"sleep"), what="sleep to start")
+    log = ActionLog()
+    kill_processes([f"^sleep {seconds}$"], log)
+    assert log.done == [f"stopped the process 'sleep {seconds}' (pid {proc.pid})"], log.done
+    wait_until(lambda: proc.poll() is not None, what="the process to go")
+    again = ActionLog()
+    kill_processes([f"^sleep {seconds}$"], again)
+    assert again.done == [] and again.ok
