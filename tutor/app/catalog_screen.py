@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ..lessons import Lesson
+from ..texts import counted
 from ..lessons.requirements import short_unmet
 from ..elevate import how_to_run_as_root
 
@@ -83,7 +84,7 @@ class CatalogScreen(Screen):
     def _banner(self) -> None:
         catalog = self.app.catalog
         done = sum(1 for l in catalog.lessons if l.steps and self.app.progress.steps_passed(l) >= len(l.steps))
-        self.sub_title = f"{len(catalog.lessons)} lessons · {done} done"
+        self.sub_title = f"{counted(len(catalog.lessons), 'lesson')} · {done} done"
         lines = []
         if os.geteuid() != 0:
             lines.append("Not running as root: you can read every lesson, but most checks cannot see inside "
@@ -116,7 +117,7 @@ class CatalogScreen(Screen):
             return
         text = Text()
         text.append(f"{lesson.title}", style="bold")
-        text.append(f"   ({lesson.id}, {lesson.minutes} min, {len(lesson.steps)} steps)\n", style="dim")
+        text.append(f"   ({lesson.id}, {lesson.minutes} min, {counted(len(lesson.steps), 'step')})\n", style="dim")
         if lesson.summary:
             text.append(lesson.summary + "\n")
         missing = lesson.missing_requirements()

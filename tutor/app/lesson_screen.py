@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
 from ..lessons import Lesson
+from ..texts import counted, noun
 from .lesson_markdown import LessonMarkdown
 from .live import LiveUpdate
 from .live_panel import LivePanel
@@ -170,7 +171,7 @@ class LessonScreen(Screen):
             self._announce_complete()
         if self._announce_check and update.explicit:
             self._announce_check = False
-            self.notify(f"{self.state.npassed} of {len(self.state.steps)} steps pass"
+            self.notify(f"{self.state.npassed} of {counted(len(self.state.steps), 'step')} {'passes' if self.state.npassed == 1 else 'pass'}"
                         + (" (probes sent)" if update.probed else ""), title="Checked", timeout=3)
         for step_id in changes.changed:
             self._paint_card_id(step_id)
@@ -208,7 +209,7 @@ class LessonScreen(Screen):
         if st.complete:
             nxt = self.app.catalog.next_after(self.lesson.id)
             tail = f" Press n for the next lesson: {nxt.title}." if nxt else " That was the last lesson."
-            lines.append(Text(f"✔ Lesson complete: all {len(st.steps)} steps pass.{tail}", style="bold green"))
+            lines.append(Text(f"✔ Lesson complete: {'its step passes' if len(st.steps) == 1 else f'all {len(st.steps)} steps pass'}.{tail}", style="bold green"))
         missing = self.lesson.missing_requirements()
         not_root = (self.snap is not None and not self.snap.is_root) or os.geteuid() != 0
         if not_root:
@@ -235,7 +236,7 @@ class LessonScreen(Screen):
 
     def _set_status(self) -> None:
         st = self.state
-        self.sub_title = f"{st.npassed}/{len(st.steps)} steps" + (" · complete" if st.complete else "")
+        self.sub_title = f"{st.npassed}/{len(st.steps)} {noun(len(st.steps), 'step')}" + (" · complete" if st.complete else "")
 
     def _paint_all(self) -> None:
         for card in self.query(StepCard):
@@ -470,8 +471,8 @@ class LessonScreen(Screen):
             self.notify("This is the last lesson.", timeout=3)
             return
         if not self.state.complete:
-            self.notify(f"Opening the next lesson; this one has {len(self.state.steps) - self.state.npassed} "
-                        "step(s) still to do (escape: lessons).", timeout=4)
+            self.notify(f"Opening the next lesson; this one has {counted(len(self.state.steps) - self.state.npassed, 'step')} "
+                        "still to do (escape: lessons).", timeout=4)
         self.app.open_lesson(nxt.id)
 
     def action_catalog(self) -> None:
