@@ -1,8 +1,22 @@
-"""The catalog: every lesson in order, with its length, your progress, and whether it can run here."""
+"""The catalog: every lesson in order, with its length, your progress, and whether it can run here.
+
+The table never cuts a cell and never puts a column off-screen. As the terminal narrows it gives
+things up in this order (`catalog_layout`), each still said in full in the details pane below:
+
+1. "Here" shows only ✔ or ✘ (not "ready" or what is missing),
+2. the minutes column goes,
+3. the progress bar goes (the steps done, "2/3", stay),
+4. titles wrap at word boundaries (a row gets taller).
+
+So 120 columns show everything; 80 show number, title, progress bar and ✔/✘; 60 show number,
+title (some on two lines), steps done and ✔/✘.
+"""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,14 +35,85 @@ def short_missing(lesson: Lesson) -> list[str]:
     return [short_unmet(req) for req in lesson.unmet_requirements()]
 
 
-def progress_cell(passed: int, total: int) -> Text:
+def progress_cell(passed: int, total: int, bar: bool = True) -> Text:
     if total == 0:
         return Text("-", style="dim")
     if passed >= total:
         return Text(f"✔ {passed}/{total}", style="bold green")
+    if not bar:
+        return Text(f"{passed}/{total}")
     bar_len = 6
     filled = round(bar_len * passed / total)
     return Text.assemble(("█" * filled, "green"), ("░" * (bar_len - filled), "dim"), f" {passed}/{total}")
+
+
+def ready_cell(missing: list[str], full: bool = True) -> Text:
+    if not missing:
+        return Text("✔ ready" if full else "✔", style="green")
+    return Text("✘ " + ", ".join(missing) if full else "✘", style="red")
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """*text* in lines of at most *width* cells, broken between words (a word longer than a line
+    gets a line of its own, cut only if it is longer than *width* itself)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and cell_len(lines[-1]) + 1 + cell_len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+@dataclass(frozen=True)
+class CatalogLayout:
+    here_in_words: bool       # "✔ ready" / "✘ not root" rather than ✔ / ✘
+    minutes: bool
+    bar: bool                 # the progress bar before "2/3"
+    title_width: int          # titles longer than this wrap
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(key, header) of the columns shown."""
+        cols = [("num", "#"), ("title", "Lesson")]
+        if self.minutes:
+            cols.append(("minutes", "Min"))
+        cols += [("progress", "Progress" if self.bar else "Steps"), ("ready", "Here")]
+        return cols
+
+
+def catalog_layout(lessons: list[tuple[str, int, Text, Text]], width: int, padding: int = 1) -> CatalogLayout:
+    """The richest layout whose columns fit *width* cells: *lessons* are (title, minutes,
+    progress cell with the bar, ready cell in words), to measure what each column needs."""
+    def need(header: str, cells: list[str]) -> int:
+        return max([cell_len(header)] + [cell_len(c) for c in cells]) + 2 * padding
+
+    titles = [t for t, _, _, _ in lessons]
+    num = need("#", ["00"])
+    title = need("Lesson", titles)
+    minutes = need("Min", [str(m) for _, m, _, _ in lessons])
+    bar = need("Progress", [p.plain for _, _, p, _ in lessons])
+    steps = need("Steps", [p.plain.split(" ")[-1] if not p.plain.startswith("✔") else p.plain
+                           for _, _, p, _ in lessons])
+    words = need("Here", [r.plain for _, _, _, r in lessons])
+    mark = need("Here", ["✔"])
+    longest = title - 2 * padding
+    for layout, rest in ((CatalogLayout(True, True, True, longest), num + minutes + bar + words),
+                         (CatalogLayout(False, True, True, longest), num + minutes + bar + mark),
+                         (CatalogLayout(False, False, True, longest), num + bar + mark),
+                         (CatalogLayout(False, False, False, longest), num + steps + mark)):
+        if rest + title <= width:
+            return layout
+    room = max(width - num - steps - mark - 2 * padding, cell_len("Lesson"), 12)
+    return CatalogLayout(False, False, False, room)
+
+
+class CatalogTable(DataTable):
+    """The lessons' table, which keeps the selected row in view when it gets shorter (the details
+    pane below grows for a lesson with more to say)."""
+
+    def on_resize(self, event) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.cursor_row, scroll=True)
 
 
 class CatalogScreen(Screen):
@@ -42,20 +127,16 @@ class CatalogScreen(Screen):
         yield Header(show_clock=False, icon="◆")
         with Vertical(id="catalog-body"):
             yield Static(id="catalog-banner", markup=False)
-            yield DataTable(id="catalog", cursor_type="row", zebra_stripes=False)
+            yield CatalogTable(id="catalog", cursor_type="row", zebra_stripes=False)
             yield Static(id="lesson-detail")
         yield Footer()
+
+    columns_shown: CatalogLayout | None = None       # the layout the table is built for
 
     def on_mount(self) -> None:
         self.title = "nstutor"
         table = self.query_one("#catalog", DataTable)
-        table.add_column("#", key="num")
-        table.add_column("Lesson", key="title")
-        table.add_column("Min", key="minutes")
-        table.add_column("Progress", key="progress")
-        table.add_column("Here", key="ready")
-        for lesson in self.app.catalog.lessons:
-            table.add_row(*self._cells(lesson), key=lesson.id)
+        self._fill(self.app.size.width)
         self._banner()
         table.focus()
         last = self.app.progress.last_lesson()
@@ -66,20 +147,48 @@ class CatalogScreen(Screen):
     def on_screen_resume(self) -> None:
         self.refresh_progress()
 
+    def on_resize(self, event) -> None:
+        self._fill(event.size.width)
+
+    def _fill(self, screen_width: int) -> None:
+        """(Re)build the table's columns and rows for the layout that fits *screen_width*."""
+        table = self.query_one("#catalog", DataTable)
+        lessons = self.app.catalog.lessons
+        measures = [(l.title, l.minutes, self._progress(l, bar=True), ready_cell(short_missing(l))) for l in lessons]
+        # the vertical scrollbar's room is kept even when all rows fit: a banner can take rows later
+        width = screen_width - table.styles.scrollbar_size_vertical
+        layout = catalog_layout(measures, width, table.cell_padding)
+        if layout == self.columns_shown:
+            return
+        selected = self.selected_lesson() if self.columns_shown is not None else None
+        self.columns_shown = layout
+        table.clear(columns=True)
+        for key, header in layout.columns():
+            table.add_column(header, key=key)
+        for lesson in lessons:
+            cells = self._cells(lesson, layout)
+            title = cells[1]
+            table.add_row(*cells, key=lesson.id, height=len(title.plain.splitlines()) or 1)
+        if selected is not None:
+            self.select_lesson(selected.id)
+
     def refresh_progress(self) -> None:
         table = self.query_one("#catalog", DataTable)
         for lesson in self.app.catalog.lessons:
-            passed = self.app.progress.steps_passed(lesson)
-            table.update_cell(lesson.id, "progress", progress_cell(passed, len(lesson.steps)))
+            table.update_cell(lesson.id, "progress", self._progress(lesson, self.columns_shown.bar))
         self._banner()
         self._detail()
 
-    def _cells(self, lesson: Lesson) -> tuple:
-        missing = short_missing(lesson)
-        ready = Text("✔ ready", style="green") if not missing else Text("✘ " + ", ".join(missing), style="red")
-        passed = self.app.progress.steps_passed(lesson)
-        return (Text(f"{lesson.number:02d}", style="dim"), lesson.title, Text(str(lesson.minutes), justify="right"),
-                progress_cell(passed, len(lesson.steps)), ready)
+    def _progress(self, lesson: Lesson, bar: bool) -> Text:
+        return progress_cell(self.app.progress.steps_passed(lesson), len(lesson.steps), bar)
+
+    def _cells(self, lesson: Lesson, layout: CatalogLayout) -> tuple:
+        title = "\n".join(wrap_words(lesson.title, layout.title_width))
+        cells = [Text(f"{lesson.number:02d}", style="dim"), Text(title)]
+        if layout.minutes:
+            cells.append(Text(str(lesson.minutes), justify="right"))
+        cells += [self._progress(lesson, layout.bar), ready_cell(short_missing(lesson), layout.here_in_words)]
+        return tuple(cells)
 
     def _banner(self) -> None:
         catalog = self.app.catalog

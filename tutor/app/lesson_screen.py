@@ -23,7 +23,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 
 from ..lessons import Lesson
 from ..texts import counted, noun
-from .lesson_markdown import LessonMarkdown
+from .lesson_markdown import LessonMarkdown, LessonScroll, lesson_pane_width, widest_block
 from .live import LiveUpdate
 from .live_panel import LivePanel
 from .modals import ConfirmScreen, SolutionScreen
@@ -97,7 +97,7 @@ class LessonScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
         with Horizontal(id="lesson-body"):
-            with VerticalScroll(id="lesson-scroll"):
+            with LessonScroll(id="lesson-scroll"):
                 yield LessonMarkdown(id="lesson-text")
             yield LivePanel(VIEWS, id="live")
         yield Static(id="lesson-banner")
@@ -113,6 +113,7 @@ class LessonScreen(Screen):
         if current is not None:
             self._select(current.step.id)
         self.query_one("#lesson-scroll").focus()
+        self._fit_panes(self.app.size.width)
         self._paint_all()
         # The text is the costliest part to build (a few hundred ms for a long lesson): it is built
         # just after the screen, which makes the first frame come ~20-30 % sooner (bench/app.py).
@@ -124,6 +125,18 @@ class LessonScreen(Screen):
         if self.app.last_update is not None and self.app.last_update.lesson_id == self.lesson.id:
             self.apply_update(self.app.last_update)
         self._offer_setup_if_needed()
+
+    def on_resize(self, event) -> None:
+        self._fit_panes(event.size.width)
+
+    def _fit_panes(self, width: int) -> None:
+        """Side by side, the lesson pane is as wide as its widest code block needs, within the room the
+        live panel leaves (app.tcss gives the panel the rest: all of it when p hides the text). A
+        narrow screen shows one pane at a time, at full width."""
+        if not hasattr(self, "_widest"):
+            self._widest = widest_block(self.lesson.body)
+        wide = width >= self.HORIZONTAL_BREAKPOINTS[1][0]
+        self.query_one("#lesson-scroll").styles.width = lesson_pane_width(width, self._widest) if wide else None
 
     async def _load_text(self) -> None:
         await self.query_one(LessonMarkdown).update(self.lesson.body)
