@@ -15,17 +15,16 @@ from pathlib import Path
 import pytest
 
 from conftest import sh
-from test_app import SIZE, wait_for
+from test_app import SIZE, fixed, wait_for
+from test_app_scenes import empty
 from tutor.app.app import NstutorApp
+from tutor.app.catalog_screen import CatalogScreen
 from tutor.app.inline_markdown import inline_text
 from tutor.app.lesson_screen import LessonScreen
 from tutor.app.modals import HelpScreen, SolutionScreen
 from tutor.app.notices import NoticeBar
 from tutor.app.step_list import FRONT_MARK, StepList
 from tutor.lessons import Catalog, load_catalog, parse_lesson
-
-pytestmark = pytest.mark.needs_root
-
 
 @pytest.fixture
 def names():
@@ -128,6 +127,7 @@ async def first_round(pilot, app):
 
 
 # --------------------------------------------------------------- h and s act on the step in front
+@pytest.mark.needs_root
 async def test_h_gives_the_first_failing_step_its_hint_not_a_passed_one(app, names):
     async with app.run_test(size=SIZE) as pilot:
         await first_round(pilot, app)
@@ -148,6 +148,7 @@ async def test_h_gives_the_first_failing_step_its_hint_not_a_passed_one(app, nam
         assert screen.state.steps["two"].solution_viewed and not screen.state.steps["one"].solution_viewed
 
 
+@pytest.mark.needs_root
 async def test_a_picked_step_is_in_front_until_it_passes(app, names):
     async with app.run_test(size=SIZE) as pilot:
         await first_round(pilot, app)
@@ -166,6 +167,7 @@ async def test_a_picked_step_is_in_front_until_it_passes(app, names):
         await wait_for(pilot, lambda: hints_shown(app)["two"] == 1, what="two's hint")
 
 
+@pytest.mark.needs_root
 async def test_when_every_step_passes_h_says_so_and_a_picked_step_gives_its_hint(app, names):
     sh(f"ip netns add {names[1]}")
     sh(f"ip netns add {names[2]}")
@@ -187,6 +189,7 @@ async def test_when_every_step_passes_h_says_so_and_a_picked_step_gives_its_hint
 
 
 # --------------------------------------------------------------- markdown rendered
+@pytest.mark.needs_root
 async def test_a_hint_shows_its_command_without_backticks(app, names):
     async with app.run_test(size=SIZE) as pilot:
         await first_round(pilot, app)
@@ -215,6 +218,7 @@ def test_every_shipped_hint_renders_as_written_less_its_backticks():
 
 
 # --------------------------------------------------------------- where notices go
+@pytest.mark.needs_root
 @pytest.mark.parametrize("size", [SIZE, (80, 24)], ids=["wide", "80x24"])
 async def test_a_notice_covers_neither_the_text_nor_the_panel_nor_the_steps(app, names, size):
     async with app.run_test(size=size) as pilot:
@@ -230,8 +234,9 @@ async def test_a_notice_covers_neither_the_text_nor_the_panel_nor_the_steps(app,
         assert any(f"ip netns add {names[1]} is the next command" in line for line in drawn(app))
 
 
+@pytest.mark.needs_root
 async def test_a_notice_is_not_drawn_over_the_help_and_waits_for_it_to_close(app, names):
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:      # toasts on, as in a terminal
         await first_round(pilot, app)
         screen = screen_of(app)
         await pilot.press("question_mark")
@@ -247,10 +252,29 @@ async def test_a_notice_is_not_drawn_over_the_help_and_waits_for_it_to_close(app
         for y in range(help_region.y, help_region.bottom):   # the help's rows, as drawn: unchanged
             assert now[y][help_region.x:help_region.right] == help_lines[y][help_region.x:help_region.right], y
         assert not any("Step passed" in line for line in now)
-        assert not app.screen.query("Toast")
+        from textual.widgets._toast import Toast, ToastRack
+        assert not app.screen.get_child_by_type(ToastRack).query(Toast)
 
         passed = next(n for n in screen.query_one(NoticeBar).history if "Step passed" in n.plain)
         assert passed.left == passed.timeout                # its time did not run behind the help
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen), what="back to the lesson")
         await wait_for(pilot, lambda: any("Step passed" in line for line in drawn(app)), what="the notice shown")
+
+
+async def test_toasts_elsewhere_are_not_drawn_over_the_help(tmp_path):
+    """The catalog still uses Textual's toasts: while the help is open they are not drawn."""
+    app = NstutorApp(store_path=tmp_path / "p.db", snapshot_source=fixed(empty()), probes=False, resume_last=False)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:      # toasts on, as in a terminal
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen), what="the catalog")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        app.notify("`ip netns add hello` toast text", timeout=30)
+        from textual.widgets._toast import Toast, ToastRack
+        await wait_for(pilot, lambda: app.screen.get_child_by_type(ToastRack).query(Toast),
+                       what="the toast to be mounted on the help screen")
+        await pilot.pause(0.3)
+        assert not any("toast text" in line for line in drawn(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen), what="back to the catalog")
+        await wait_for(pilot, lambda: any("toast text" in line for line in drawn(app)), what="the toast, now shown")
