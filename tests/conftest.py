@@ -123,7 +123,7 @@ def private_progress_store(tmp_path_factory):
 def pytest_collection_modifyitems(config, items):
     # Most tests need root: they build namespaces for real. Say so clearly instead of failing oddly.
     if os.geteuid() != 0:
-        skip = pytest.mark.skip(reason="needs root (tests build real namespaces): run with sudo")
+        skip = pytest.mark.skip(reason="needs root (tests build real namespaces): run tests/run, as root")
         for item in items:
             if "needs_root" in item.keywords:
                 item.add_marker(skip)

@@ -132,7 +132,7 @@ def test_legacy_backend_is_read_when_its_table_is_loaded(nat):
 
 def test_without_root_or_iptables_a_clear_message(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    fails({"source": "10.22.0.0/24"}, "needs root: run nstutor with sudo")
+    fails({"source": "10.22.0.0/24"}, "needs root: run nstutor as root")
     monkeypatch.setattr(firewall, "find_tool", lambda name: None)
     v = fails({"source": "10.22.0.0/24"}, "iptables is not installed", "apt install iptables")
     assert read_nat_rules().rules == ()

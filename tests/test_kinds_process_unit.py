@@ -52,7 +52,7 @@ def test_selection_explains_none_several_and_zombies():
     failed({"pid1": "^sleep 1001$"}, s, "2 processes match", "(pid 10)", "(pid 11)", "kill 10",
            "pgrep -a -f '^sleep 1001$'")
     failed({"pid1": "^sleep 1009$"}, s, "only a zombie", "parent (pid 1)")
-    failed({"pid1": "^sleep 1004$"}, s, "no running process whose command line matches", "sudo",
+    failed({"pid1": "^sleep 1004$"}, s, "no running process whose command line matches", "run nstutor as root",
            "pgrep -a -f '^sleep 1004$'")
     failed({"pid1": {"comm": "pause", "cmdline": "app"}}, s, "named 'python3', not 'pause'")
     failed({"pid1": {"comm": "pause"}}, s, "pgrep -a -x pause")
@@ -94,7 +94,7 @@ def test_process_messages_quote_inodes_and_the_fix():
 def test_process_unreadable_namespace_is_said():
     p = Process(5, 1, "sleep", ("sleep", "1001"), "S", 0, {"mnt": HOST["mnt"]})
     failed({"process": {"cmdline": "sleep", "own": ["uts"]}}, snap(p, is_root=False),
-           "could not read /proc/5/ns/uts", "sudo")
+           "could not read /proc/5/ns/uts", "run nstutor as root")
 
 
 # --------------------------------------------------------------- pid1
@@ -121,7 +121,7 @@ def test_hostname_host_renamed():
 def test_mount_and_shm_unreadable_tables():
     p = proc(50, "sleep 1006", own={"mnt": 61, "ipc": 62})
     s = snap(p, mounts={HOST["mnt"]: (ROOT_MOUNT,)}, shm={HOST["ipc"]: ()}, is_root=False)
-    failed({"mount": {"cmdline": "1006", "target": "/mnt/x"}}, s, "could not read /proc/50/mountinfo", "sudo")
+    failed({"mount": {"cmdline": "1006", "target": "/mnt/x"}}, s, "could not read /proc/50/mountinfo", "run nstutor as root")
     failed({"shm": {"cmdline": "1006"}}, s, "could not read the shared memory segments of ipc namespace 62")
 
 

@@ -131,7 +131,7 @@ def test_host_to_container_meets_output_and_input_only():
 
 
 def test_unsure_says_what_could_not_be_read_or_evaluated():
-    unread = HostFilter((), 1, 1, ("reading the host's firewall needs root: run nstutor with sudo",))
+    unread = HostFilter((), 1, 1, ("reading the host's firewall needs root: run nstutor as root",))
     assert "needs root" in unsure(unread, "FORWARD", [C1_C2], "x")
     odd = host(table(DOCKER, "-A FORWARD -o nsbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"))
     assert "iptables -S FORWARD" in unsure(odd, "FORWARD", [C1_C2], "the chain sees it")

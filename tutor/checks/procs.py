@@ -134,7 +134,7 @@ def pick(snap: Snapshot, selector: Any, role: str = "",
         close = _close_commands(snap, str(sel["cmdline"]))
         if close:
             near = f" Did you mean {' or '.join(repr(c) for c in close)}? Its command line must match exactly."
-    blind = "" if snap.is_root else " (nstutor is not running as root, so it may not see every process: use sudo)"
+    blind = "" if snap.is_root else " (nstutor is not running as root, so it may not see every process: run nstutor as root)"
     return Pick(None,
                 f"{lead}no running process {detail}{blind}",
                 f"{lead}no process {detail} is running: start it first (see the lesson's commands), then look "
@@ -216,7 +216,7 @@ def restart_advice(proc: Process, unshare_types: list[str], nsenter_types: list[
 
 def unreadable(proc: Process, ns_type: str, snap: Snapshot) -> str:
     """Why a namespace inode is missing, in words."""
-    why = "" if snap.is_root else "; run nstutor with sudo"
+    why = "" if snap.is_root else "; run nstutor as root"
     return f"nstutor could not read /proc/{proc.pid}/ns/{ns_type} of {name(proc)}{why}"
 
 

@@ -139,7 +139,7 @@ def link_names(ns: NetNS) -> str:
 
 # --------------------------------------------------------------- netns
 def _visibility_note(snap: Snapshot) -> str:
-    return "" if snap.is_root else " (nstutor is not running as root, so it may not see every namespace: run it with sudo)"
+    return "" if snap.is_root else " (nstutor is not running as root, so it may not see every namespace: run nstutor as root)"
 
 
 def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
@@ -211,7 +211,7 @@ def unreadable(ns: NetNS) -> Missing | None:
     """A Missing when the snapshot could not read this netns's links (so "no such link" would lie)."""
     if ns.error and not ns.links:
         return Missing(f"nstutor could not read {where(ns)}: {ns.error}",
-                       f"nstutor could not look inside {where(ns)} ({ns.error}); run it as root (sudo).")
+                       f"nstutor could not look inside {where(ns)} ({ns.error}); run nstutor as root.")
     return None
 
 

@@ -18,7 +18,7 @@ import shutil
 NODE_AGENTS = ("kubelet", "k3s-server", "k3s-agent", "k3s")
 
 SPECIAL = {
-    "root": "needs root: run it with sudo",
+    "root": "needs root: run nstutor as root",
     "k8s-node": "needs a Kubernetes node: no kubelet runs on this machine (start a kind cluster, or use a "
                 "kubeadm/k3s node)",
 }

@@ -205,7 +205,7 @@ def read_host_filter() -> HostFilter:
     if not tools:
         return HostFilter((), nf4, nf6, ("iptables is not installed, so nstutor cannot read the host's firewall",))
     if os.geteuid() != 0:
-        return HostFilter((), nf4, nf6, ("reading the host's firewall needs root: run nstutor with sudo",))
+        return HostFilter((), nf4, nf6, ("reading the host's firewall needs root: run nstutor as root",))
     tables: list[FilterTable] = []
     problems: list[str] = []
     for label, path, command in tools:

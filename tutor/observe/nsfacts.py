@@ -40,7 +40,7 @@ DENIED = {errno.EACCES, errno.EPERM}
 #: How many thread visits a setns reader makes at most (the next rounds only retry the
 #: namespaces whose process exited during the previous one).
 MAX_ROUNDS = 3
-SUDO_HINT = "permission denied (run nstutor with sudo to look inside other namespaces)"
+SUDO_HINT = "permission denied (run nstutor as root to look inside other namespaces)"
 
 
 class _Moved:

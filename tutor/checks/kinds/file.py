@@ -163,7 +163,7 @@ class FileIn(ProcessExpectation):
         if state == "error":
             return self.fail(observed + f"unreadable ({value})",
                              f"nstutor could not read /proc/{proc.pid}/root{path}: {value}"
-                             + ("" if snap.is_root else "; run nstutor with sudo") + ".")
+                             + ("" if snap.is_root else "; run nstutor as root") + ".")
         if state == "other":
             return self.fail(observed + str(value), f"{path} there is {value}, not a file.")
         if state == "missing":

@@ -149,7 +149,7 @@ class LinkExpectation(Expectation):
         if link is None:
             if ns.error and not ns.links:
                 return self.fail(f"nstutor could not read {where(ns)}: {ns.error}",
-                                 f"nstutor could not look inside {where(ns)}; run it as root (sudo).")
+                                 f"nstutor could not look inside {where(ns)}; run nstutor as root.")
             return self.ok(f"{where(ns)} has no {name}", {"netns": where(ns), "absent": name})
         observed = f"{name} is in {where(ns)} ({kind_name(link)}, {state_words(link)})"
         if is_real_device(ns, name):

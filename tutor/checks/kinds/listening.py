@@ -141,7 +141,7 @@ class ListeningExpectation(Expectation):
                     f"has its own ports): start a server inside {where(ns)}"
                     + (f" ({_run_in(ns)} ...)" if _run_in(ns) else ""))
         if ns.error and not ns.sockets:
-            return f"nstutor could not read the sockets of {where(ns)} ({ns.error}); run it as root (sudo)."
+            return f"nstutor could not read the sockets of {where(ns)} ({ns.error}); run nstutor as root."
         if self.proto == "udp":
             return f"nothing is bound to udp port {self.port} in {where(ns)}: start the server there"
         example = f"{_run_in(ns)} python3 -m http.server {self.port}".strip()

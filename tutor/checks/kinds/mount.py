@@ -69,7 +69,7 @@ class MountIn(ProcessExpectation):
         if table is None:
             return self.fail(f"{name(proc)} is in {where}; its mount table could not be read",
                              f"nstutor could not read /proc/{proc.pid}/mountinfo"
-                             + ("." if snap.is_root else "; run nstutor with sudo."))
+                             + ("." if snap.is_root else "; run nstutor as root."))
         here = mounts_at(table, target)
         if self.absent_from_host and shares_host:
             seen = f"{show(here[-1])} is mounted at {target}" if here else f"nothing is mounted at {target}"

@@ -116,7 +116,7 @@ def read_nat_rules() -> NatRead:
         return NatRead((), (), "iptables is not installed, so nstutor cannot read the NAT rules "
                                "(Debian/Ubuntu: apt install iptables)")
     if os.geteuid() != 0:
-        return NatRead((), (), "reading the firewall rules needs root: run nstutor with sudo")
+        return NatRead((), (), "reading the firewall rules needs root: run nstutor as root")
     rules: list[NatRule] = []
     used: list[str] = []
     errors: list[str] = []
@@ -137,7 +137,7 @@ def read_nat_rules() -> NatRead:
                 used.append(label)          # no nat table: no rules there
                 continue
             if "ermission denied" in text or "must be root" in text:
-                return NatRead((), (), "reading the firewall rules needs root: run nstutor with sudo")
+                return NatRead((), (), "reading the firewall rules needs root: run nstutor as root")
             errors.append(f"{os.path.basename(path)}: {text}")
             continue
         used.append(label)

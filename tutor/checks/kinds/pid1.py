@@ -95,7 +95,7 @@ class PidOne(ProcessExpectation):
         if not proc.nspid:
             return self.fail(f"{name(proc)}: NSpid unreadable",
                              f"nstutor could not read NSpid from /proc/{proc.pid}/status."
-                             + ("" if snap.is_root else " Run nstutor with sudo."))
+                             + ("" if snap.is_root else " Run nstutor as root."))
         if len(proc.nspid) == 1:
             return self.fail(
                 f"{name(proc)} is in the host's pid namespace ({nspid_text(proc)})",
@@ -125,7 +125,7 @@ class PidOne(ProcessExpectation):
         if view.error is not None:
             return self.fail(observed + f"; its /proc is unreadable ({view.error})",
                              f"nstutor could not list /proc/{proc.pid}/root/proc: {view.error}"
-                             + ("" if snap.is_root else "; run nstutor with sudo") + ".")
+                             + ("" if snap.is_root else "; run nstutor as root") + ".")
         mnt = proc.ns.get("mnt")
         host_mnt = mnt is not None and mnt == snap.host_ns.get("mnt")
         restart = (f"stop it (kill -KILL {proc.pid}: as PID 1 of its namespace it ignores a plain kill) "

@@ -43,7 +43,7 @@ class ProcfsView(ProcessExpectation):
         if view.error is not None:
             return self.fail(f"{name(proc)}: its /proc is unreadable ({view.error})",
                              f"nstutor could not list /proc/{proc.pid}/root/proc: {view.error}"
-                             + ("" if snap.is_root else "; run nstutor with sudo") + ".")
+                             + ("" if snap.is_root else "; run nstutor as root") + ".")
         listed = f"/proc as {name(proc)} sees it lists {len(view.pids)} process{'es' if len(view.pids) != 1 else ''}"
         evidence = {"pid": proc.pid, "pid_in_own_ns": inner, "proc_count": len(view.pids), "pid_ns": proc.ns.get("pid")}
         if view.shows_as == inner:

@@ -176,7 +176,7 @@ def _ping_once(ip: str) -> ProbeResult:
         try:    # unprivileged ping sockets, where net.ipv4.ping_group_range allows them
             sock, raw = socket.socket(family, socket.SOCK_DGRAM, proto), False
         except OSError:
-            return ProbeResult(False, "sending a ping needs root (a raw ICMP socket): run nstutor with sudo")
+            return ProbeResult(False, "sending a ping needs root (a raw ICMP socket): run nstutor as root")
     ident, seq = secrets.randbits(16), 1
     token = b"nstutor-" + secrets.token_bytes(8)
     header = struct.pack("!BBHHH", request, 0, 0, ident, seq)
@@ -270,7 +270,7 @@ def probe(ns: NetNS, ip: str, port: int | None) -> ProbeResult:
     result = each_in_namespace("net", [(path, "probe")], run).get("probe")
     if isinstance(result, OSError):
         if result.errno in (errno.EPERM, errno.EACCES):
-            return ProbeResult(False, "entering the namespace needs root: run nstutor with sudo")
+            return ProbeResult(False, "entering the namespace needs root: run nstutor as root")
         return ProbeResult(False, f"could not enter {where(ns)}: {result.strerror or result}")
     return result or ProbeResult(False, "the probe did not run")
 

@@ -112,7 +112,7 @@ class RootDir(ProcessExpectation):
         if proc.root is None:
             return self.fail(f"{name(proc)}: root unreadable",
                              f"nstutor could not read /proc/{proc.pid}/root"
-                             + ("." if snap.is_root else "; run nstutor with sudo."))
+                             + ("." if snap.is_root else "; run nstutor as root."))
         observed = f"the root of {name(proc)} is {proc.root}"
         if posixpath.normpath(proc.root) == want:
             return self.ok(observed, {"pid": proc.pid, "root": proc.root})
@@ -155,7 +155,7 @@ class RootDir(ProcessExpectation):
         if table is None or host_table is None:
             return self.fail(f"{name(proc)} is in its own mount namespace ({mnt}); a mount table is unreadable",
                              f"nstutor could not read the mount tables of {name(proc)} and of the host"
-                             + ("." if snap.is_root else "; run nstutor with sudo."))
+                             + ("." if snap.is_root else "; run nstutor as root."))
         new, host_root = root_mount(table), root_mount(host_table)
         if new is None or host_root is None:
             return self.fail(f"{name(proc)}: no '/' mount in {'its' if new is None else 'the host'} mount table",

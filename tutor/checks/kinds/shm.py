@@ -71,7 +71,7 @@ class ShmIn(ProcessExpectation):
         if segments is None:
             return self.fail(f"{name(proc)} is in {where}; its segments could not be read",
                              f"nstutor could not read the shared memory segments of ipc namespace {ipc}"
-                             + ("." if snap.is_root else "; run nstutor with sudo."))
+                             + ("." if snap.is_root else "; run nstutor as root."))
         listed = "; ".join(show(s) for s in segments) or "no segments"
         observed = f"{name(proc)} is in {where}: {listed}"
         if self.absent_from_host and shares_host:

@@ -89,7 +89,7 @@ class UidMap(ProcessExpectation):
         if info is None:
             return self.fail(f"{name(proc)} is in its own user namespace ({user}); its uid_map could not be read",
                              f"nstutor could not read /proc/{proc.pid}/uid_map"
-                             + ("." if snap.is_root else "; run nstutor with sudo."))
+                             + ("." if snap.is_root else "; run nstutor as root."))
         observed = f"{name(proc)} is in its own user namespace ({user}), uid_map: {map_text(info.uid_map)}"
         if not info.uid_map:
             return self.fail(observed,

@@ -83,7 +83,7 @@ class VxlanExpectation(Expectation):
         info = link.vxlan
         if info is None:
             return self.fail(f"{name} in {where(ns)} is a vxlan, but nstutor could not read its settings",
-                             "nstutor could not read the vxlan details; run it as root (sudo) and check "
+                             "nstutor could not read the vxlan details; run nstutor as root and check "
                              f"with {cmd_in(ns, f'-d link show {name}')}")
         observed = (f"{name} in {where(ns)}: vxlan id {info.vni} dstport {info.port} local {info.local or '-'} "
                     f"dev {info.dev or '-'} {'learning' if info.learning else 'nolearning'}, mtu {link.mtu}, "
