@@ -142,6 +142,16 @@ def test_a_mistyped_step_or_choice_gets_a_suggestion():
     assert "invalid choice 'jsno': did you mean 'json'?" in usage_error("progress", "export", "--format", "jsno")
 
 
+def test_a_mistyped_option_gets_a_suggestion_from_its_own_command():
+    err = usage_error("check", "bridge", "--stpe", "ports")
+    assert err.endswith("nstutor check: error: unknown option '--stpe': did you mean '--step'?")
+    assert err.startswith("usage: nstutor check ")         # that command's usage, not the top level's
+    assert "did you mean '--format'?" in usage_error("progress", "export", "--fromat", "csv")
+    assert "did you mean '--json'?" in usage_error("list", "--jsn")
+    assert "unknown option '--zzzzzz' (see nstutor list --help)" in usage_error("list", "--zzzzzz")
+    assert "unexpected 'extra' (see nstutor list --help)" in usage_error("list", "extra")
+
+
 def test_lookup_refuses_a_number_or_case_that_fits_two_lessons(tmp_path):
     def lesson(name: str, lesson_id: str) -> None:
         (tmp_path / name).write_text(textwrap.dedent(f"""\

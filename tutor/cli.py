@@ -485,6 +485,32 @@ class Parser(argparse.ArgumentParser):
             raise argparse.ArgumentError(action, f"invalid choice '{value}': {hint}")
         super()._check_value(action, value)
 
+    def parse_args(self, args=None, namespace=None):
+        # argparse's own message for a mistyped option is "unrecognized arguments: --stpe"; say
+        # which option was meant, from the options of the command that was given.
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command, message = self._unrecognized(parsed, extras)
+            command.error(message)              # with that command's usage line
+        return parsed
+
+    def _unrecognized(self, parsed, extras: list[str]) -> tuple[argparse.ArgumentParser, str]:
+        from .lessons.lookup import close_matches, either
+        parser: argparse.ArgumentParser = self
+        for dest in ("command", "progress_command"):          # down to the (sub)command that was given
+            chosen = getattr(parsed, dest, None)
+            sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+            if chosen is None or sub is None or chosen not in sub.choices:
+                break
+            parser = sub.choices[chosen]
+        options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+        word = extras[0]
+        if word.startswith("-"):
+            near = close_matches(word.split("=", 1)[0], options)
+            what = f"unknown option '{word}'"
+            return parser, (f"{what}: did you mean {either(near)}?" if near else f"{what} (see {parser.prog} --help)")
+        return parser, f"unexpected '{' '.join(extras)}' (see {parser.prog} --help)"
+
 
 def _command(sub, name: str, summary: str, **kw) -> argparse.ArgumentParser:
     """A subcommand whose one-line summary is its line in `nstutor --help` and its own --help's."""
