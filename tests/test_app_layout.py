@@ -145,6 +145,25 @@ async def test_every_code_block_of_every_lesson_can_be_read_whole(size, tmp_path
                 await assert_readable_on_screen(pilot, app, screen, fence)
 
 
+async def test_the_panes_follow_a_resized_terminal(tmp_path):
+    """A lesson with a 108-cell diagram: the pane takes what it needs where there is room, one pane at
+    a time on a narrow terminal, and back."""
+    from tutor.app.lesson_markdown import lesson_pane_width, widest_block
+    app = NstutorApp("bridge", store_path=tmp_path / "p.db", snapshot_source=fixed(red_blue_cable()),
+                     probes=False, catalog=CATALOG)
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen = await open_lesson(pilot, app, "bridge")
+        pane, panel = screen.query_one("#lesson-scroll"), screen.query_one("#live")
+        widest = widest_block(screen.lesson.body)
+        assert widest == 108
+        assert pane.size.width == lesson_pane_width(200, widest) == 113 and panel.outer_size.width == 200 - 113
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: pane.size.width == 80 and not panel.display, what="the text alone, full width")
+        await pilot.resize_terminal(120, 40)
+        await wait_for(pilot, lambda: pane.size.width == 72 and panel.display, what="side by side again")
+        assert panel.outer_size.width == 120 - 72          # the panel keeps its least width (48), the diagram scrolls
+
+
 # --------------------------------------------------------------- p: the panel gets the room
 LONG_COMMAND = ("python3 -m http.server 8080 --bind 10.11.11.2 --directory /srv/lesson-netns-veth/static/"
                 "files")
