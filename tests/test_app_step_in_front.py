@@ -278,3 +278,19 @@ async def test_toasts_elsewhere_are_not_drawn_over_the_help(tmp_path):
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen), what="back to the catalog")
         await wait_for(pilot, lambda: any("toast text" in line for line in drawn(app)), what="the toast, now shown")
+
+
+async def test_a_long_reason_in_the_step_list_wraps_under_itself(tmp_path):
+    from test_app_scenes import red_blue_cable
+    app = NstutorApp("netns-veth", store_path=tmp_path / "p.db", snapshot_source=fixed(red_blue_cable()),
+                     probes=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.updates >= 1, what="first round")
+        steps = screen_of(app).query_one(StepList)
+        await pilot.pause(0.2)
+        rows = drawn(app)[steps.region.y:steps.region.bottom]
+        why = [i for i, row in enumerate(rows) if row.lstrip().startswith("↳")]
+        assert why, rows
+        first = why[0]
+        assert len(rows[first].rstrip()) > 60, rows          # long enough to wrap at 80 columns
+        assert rows[first + 1].startswith(" " * 8) and rows[first + 1].strip(), rows

@@ -20,7 +20,8 @@ from textual.widgets import Static
 
 from .inline_markdown import inline_text
 
-MAX_SHOWN = 3           # the newest ones; older ones wait (they are rarely still relevant)
+MAX_SHOWN = 3           # the newest ones; older ones wait under them while their time runs
+MAX_SHOWN_NARROW = 1    # 80x24: the lesson text keeps its rows
 TICK_SECONDS = 0.25
 
 
@@ -99,7 +100,7 @@ class NoticeBar(Vertical):
             self._stale = True
             return
         self._stale = False
-        shown = self.active[-MAX_SHOWN:]
+        shown = self.active[-(MAX_SHOWN_NARROW if self.screen.has_class("-narrow") else MAX_SHOWN):]
         dark = self.app.current_theme.dark if self.app.current_theme else True
         self.remove_children()
         if shown:

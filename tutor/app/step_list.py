@@ -20,11 +20,13 @@ from .state import ICONS, LessonState, Status, StepState
 STYLES = {Status.UNCHECKED: "dim", Status.PASSED: "bold green", Status.FAILING: "bold red",
           Status.BROKEN: "bold red"}
 FRONT_MARK = "▶ "        # the step in front; the other lines start with as many blanks
+WHY = "      ↳ "            # a failing expectation's line; its wrapped lines are indented as far
 
 
-def step_prompt(number: int, state: StepState, detail: bool) -> Text:
+def step_prompt(number: int, state: StepState, detail: bool, width: int = 0, console=None) -> Text:
     """One step's line; *detail*: it is the step in front (marked, and why it fails, one line per
-    failing expectation; a step that broke again always says why)."""
+    failing expectation; a step that broke again always says why). With *width* (and the
+    *console* that measures cells), a long reason wraps under itself, not at the left edge."""
     status = state.status
     text = Text()
     text.append(FRONT_MARK if detail else " " * len(FRONT_MARK), style="bold")
@@ -42,9 +44,19 @@ def step_prompt(number: int, state: StepState, detail: bool) -> Text:
         text.append(f"  ({', '.join(extras)})", style="dim italic")
     if detail or status is Status.BROKEN:
         for message in state.failures:
-            text.append("\n      ↳ ", style="red")
-            text.append(message, style="yellow")     # what the kernel showed: literal, never markdown
+            text.append("\n" + WHY, style="red")
+            text.append_text(_hanging(message, width - len(WHY), console))
     return text
+
+
+def _hanging(message: str, width: int, console) -> Text:
+    """*message* (what the kernel showed: literal, never markdown) wrapped to *width* cells, its
+    continuation lines indented under its first."""
+    text = Text(message, style="yellow")
+    if console is None or width < 20:
+        return text
+    lines = text.wrap(console, width)
+    return Text("\n" + " " * len(WHY)).join(lines)
 
 
 class StepList(OptionList):
@@ -54,10 +66,15 @@ class StepList(OptionList):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._texts: list[str] = []
+        self._shown: tuple[LessonState, str | None] | None = None
+        self._width = 0
 
     def show_state(self, state: LessonState, selected: str | None) -> None:
+        self._shown = (state, selected)
         states = state.ordered()
-        prompts = [step_prompt(i, s, s.step.id == selected) for i, s in enumerate(states, 1)]
+        width = self._width = self.scrollable_content_region.width
+        prompts = [step_prompt(i, s, s.step.id == selected, width, self.app.console)
+                   for i, s in enumerate(states, 1)]
         texts = [p.markup for p in prompts]
         if len(texts) != len(self._texts):
             highlighted = self.highlighted
@@ -69,6 +86,11 @@ class StepList(OptionList):
                 if old != new:
                     self.replace_option_prompt_at_index(i, prompts[i])
         self._texts = texts
+
+    def on_resize(self) -> None:
+        """The reasons were wrapped for the old width: wrap them again."""
+        if self._shown is not None and self.scrollable_content_region.width != self._width:
+            self.show_state(*self._shown)
 
     def select_step(self, step_id: str | None) -> None:
         """Highlight *step_id*; None highlights none (no step is in front)."""
