@@ -238,4 +238,6 @@ QUIET_KEYS = {"tab", "shift+tab", "super+c", "ctrl+c", "ctrl+q"}
 HELP_ABOUT = ("Arrows, PgUp/PgDn scroll what has the focus; tab moves the focus; enter opens. "
               "Type the lesson's commands in your own shell (a second terminal, or ! here). Steps turn green "
               "by themselves when the kernel agrees; nothing you do in nstutor changes the machine except "
-              "reset, which asks first. Mouse: click a lesson, a step, or a view name.")
+              "reset, which asks first. The step marked ▶ is the one in front of you: the first that "
+              "does not pass yet, or the one you picked; h and s give its hint and solution. "
+              "Mouse: click a lesson, a step, or a view name.")
