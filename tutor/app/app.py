@@ -236,6 +236,7 @@ QUIET_KEYS = {"tab", "shift+tab", "super+c", "ctrl+c", "ctrl+q"}
 
 
 HELP_ABOUT = ("Arrows, PgUp/PgDn scroll what has the focus; tab moves the focus; enter opens. "
+              "A diagram wider than the lesson pane has a scrollbar under it: left/right slide it. "
               "Type the lesson's commands in your own shell (a second terminal, or ! here). Steps turn green "
               "by themselves when the kernel agrees; nothing you do in nstutor changes the machine except "
               "reset, which asks first. The step marked ▶ is the one in front of you: the first that "
