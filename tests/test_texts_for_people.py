@@ -295,23 +295,18 @@ def test_reset_names_the_processes_it_stopped_and_says_nothing_when_none_ran(spa
 
 async def test_the_apps_reset_question_is_in_words_too(tmp_path):
     """The app asks with the same words (and answering no removes nothing)."""
-    import time
+    from test_app import wait_for
     from tutor.app.app import NstutorApp
     from tutor.app.lesson_screen import LessonScreen
     from tutor.app.modals import ConfirmScreen
     app = NstutorApp("pod", store_path=tmp_path / "progress.sqlite3")
     async with app.run_test(size=(120, 36)) as pilot:
-        async def until(condition, what, timeout=10.0):
-            deadline = time.monotonic() + timeout
-            while not condition():
-                assert time.monotonic() < deadline, f"timed out waiting for {what}"
-                await pilot.pause(0.05)
-
-        await until(lambda: isinstance(app.screen, LessonScreen) and app.updates >= 1, "the lesson")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and app.updates >= 1, 10,
+                       what="the lesson")
         await pilot.press("r")
-        await until(lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, what="the question")
         body = app.screen.body
         assert "processes named pause (started as `… nstutor pause`" in body, body
         assert not MACHINE_SYNTAX.search(body.split("and these strays")[0]), body
         await pilot.press("n")
-        await until(lambda: isinstance(app.screen, LessonScreen), "the dialog to close")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen), 10, what="the dialog to close")

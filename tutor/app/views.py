@@ -21,12 +21,13 @@ import socket
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Iterable, Sequence
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.text import Span, Text
 
 from ..observe import render as textview
 from ..observe.model import NetNS, Snapshot
+from ..texts import cell_width as text_width, fit
 from .focus import Focus, Resolved
 
 # --------------------------------------------------------------- styles
@@ -48,21 +49,6 @@ def state_style(state: str) -> str:
 
 
 # --------------------------------------------------------------- text fitting
-def text_width(s: str) -> int:
-    return len(s) if s.isascii() else cell_len(s)
-
-
-def fit(s: str, width: int) -> str:
-    """*s* cut to *width* cells, ending in '…' when cut."""
-    if width <= 0:
-        return ""
-    if text_width(s) <= width:
-        return s
-    if s.isascii():
-        return s[: width - 1] + "…"
-    return set_cell_size(s, width - 1) + "…"
-
-
 def pad(s: str, width: int, right: bool = False) -> str:
     """*s* fitted and padded to exactly *width* cells."""
     s = fit(s, width)
@@ -316,7 +302,7 @@ def render_table(table: Table, previous: Table | None, width: int = 100) -> Text
         tall = False
         for n, i in enumerate(visible):
             text = "" if i < blank else cells[i]
-            tw = len(text) if text.isascii() else cell_len(text)
+            tw = text_width(text)
             if tw > widths[n]:
                 if wrap and widths[n] >= 4:
                     tall = True
