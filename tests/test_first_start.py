@@ -140,3 +140,17 @@ async def test_first_start_on_a_fresh_vm_asks_the_name_then_shows_the_catalog_an
                 assert time.monotonic() - started < 5
         finally:
             sh("ip netns del hello", check=False)
+
+
+async def test_on_a_lesson_the_saved_name_is_said_on_the_notice_line_not_in_a_toast(tmp_path):
+    """`nstutor 10` on a first start: the confirmation must not cover the lesson or the panel."""
+    from test_app import notices
+    store = tmp_path / "progress.sqlite3"
+    app = NstutorApp("welcome", store_path=store, snapshot_source=fixed(empty()), probes=False, ask_name=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, NameScreen), what="the name question")
+        await pilot.press(*"Ada", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen), what="the lesson")
+        await wait_for(pilot, lambda: any("exports will say Ada" in n for n in notices(app)),
+                       what="the confirmation on the notice line")
+        assert not app._notifications, [n.message for n in app._notifications]

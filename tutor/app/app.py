@@ -112,7 +112,8 @@ class NstutorApp(App):
             self.progress.mark_name_asked()
             if name:
                 self.progress.set_learner_name(name)
-                self.notify(f"Saved: your progress exports will say {clean_name(name)}.")
+                # the screen's own notice place: the lesson screen's notice line, else a toast
+                self.screen.notify(f"Saved: your progress exports will say {clean_name(name)}.")
 
         self.push_screen(NameScreen(problem), answered)
 
