@@ -310,3 +310,15 @@ async def test_the_apps_reset_question_is_in_words_too(tmp_path):
         assert not MACHINE_SYNTAX.search(body.split("and these strays")[0]), body
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen), 10, what="the dialog to close")
+
+
+def test_no_lesson_assumes_sudo():
+    """A lab VM's root shell often has no sudo: a lesson that says how to become root names the
+    root shell first, and never tells the learner to put sudo in front of commands."""
+    import re
+    for path in sorted((REPO / "lessons").glob("*.md")):
+        prose = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+        for paragraph in prose.split("\n\n"):
+            if "sudo -i" in paragraph:
+                assert "root shell" in paragraph, f"{path.name}: {paragraph.strip()[:200]}"
+            assert "put `sudo` in" not in paragraph, f"{path.name}: {paragraph.strip()[:200]}"

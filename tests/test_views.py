@@ -652,3 +652,17 @@ def test_a_view_given_no_focus_at_all_draws_as_without_a_lesson():
     for v in VIEWS:
         assert plain(v.render(flannel(), flannel(), None, 80), 80) == plain(v.render(flannel(), flannel(), Focus(), 80),
                                                                          80), v.name
+
+
+def test_a_switched_on_link_without_carrier_reads_no_carrier_not_down():
+    """`ip -br` says DOWN for a veth end that is up while its peer is not (kernel 6.x), which a
+    learner reads as "my `ip link set up` failed": the panel says NO-CARRIER, in yellow."""
+    snap = red_blue()
+    half = replace_netns(snap, dataclasses.replace(snap.netns[BLUE], links=(
+        lo(BLUE, False), link(BLUE, 6, "veth1", "veth", up=True, state="DOWN", peer=(RED, 5, "veth0")))))
+    for view in ("topology", "bridges"):
+        render(view, half, LESSON_10)                              # every view that shows states draws
+    text = render("topology", half, LESSON_10)
+    assert "NO-CARRIER⟧" in marked(text, "yellow")
+    veth1 = next(line for line in text.plain.splitlines() if "veth1 " in line and "/24" in line)
+    assert "NO-CARRIER" in veth1 and "DOWN" not in veth1

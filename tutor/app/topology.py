@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from ..observe.model import Link, NetNS, Snapshot
-from ..observe.render import link_state
+from ..observe.render import link_state, panel_state
 from .focus import Focus
 from .views import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, fit, state_style, text_width
 
@@ -357,7 +357,7 @@ class BoxMaker:
         return Line([(fit(text, inner), NOTE)])
 
     def link_lines(self, ns: NetNS, link: Link, addrs: dict[str, list[str]], inner: int, branch: str) -> list[Line]:
-        state = link_state(link)
+        state = panel_state(link)
         mine = addrs.get(link.name, [])
         tag = ""
         if link.kind == "bridge":

@@ -31,7 +31,7 @@ from ..texts import cell_width as text_width, fit
 from .focus import Focus, Resolved
 
 # --------------------------------------------------------------- styles
-STATE_STYLES = {"UP": "green", "DOWN": "red", "LOWERLAYERDOWN": "yellow", "DORMANT": "yellow",
+STATE_STYLES = {"UP": "green", "DOWN": "red", "LOWERLAYERDOWN": "yellow", "NO-CARRIER": "yellow", "DORMANT": "yellow",
                 "NOTPRESENT": "red"}
 CHANGED = "reverse"              # a new row, or a changed cell (watch -d)
 REMOVED = "dim strike"           # a row that was there in the previous snapshot
@@ -544,14 +544,14 @@ def bridges_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
         for link in sorted(ns.links, key=lambda l: l.ifindex):
             if link.kind != "bridge":
                 continue
-            state = textview.link_state(link)
+            state = textview.panel_state(link)
             mine_bridge = is_mine(res, ns, link)
             ports = sorted((p for p in ns.links if p.master == link.name), key=lambda p: p.name)
             if not ports:
                 rows.append(Row((ns.inode, link.name, ""), (link.name, state, "(no ports)", ""),
                                 ("", state_style(state), NOTE, ""), focus=mine_bridge))
             for i, port in enumerate(ports):
-                pstate = textview.link_state(port)
+                pstate = textview.panel_state(port)
                 mine = mine_bridge or is_mine(res, ns, port)
                 peer = _peer(snap, port)
                 rows.append(Row((ns.inode, link.name, port.name), (link.name, state, port.name, f"{pstate} {peer}".strip()),

@@ -207,6 +207,16 @@ def link_state(link: Link) -> str:
     return link.operstate if link.admin_up else "DOWN"
 
 
+def panel_state(link: Link) -> str:
+    """link_state, except that a link switched on but without carrier reads NO-CARRIER (the flag
+    `ip link` shows for it). `ip -br` says DOWN for both, and a learner who has just typed
+    `ip link set X up` reads DOWN as "my command failed" while the link only waits for its peer
+    (a veth) or its first port (a bridge)."""
+    if link.admin_up and link.operstate in ("DOWN", "LOWERLAYERDOWN"):
+        return "NO-CARRIER"
+    return link_state(link)
+
+
 def _peer_text(snap: Snapshot, link: Link) -> str | None:
     if link.kind != "veth":
         return None

@@ -6,7 +6,7 @@
     - link: {dev: c1/eth0, absent: true}
 
 `up: true` means the interface can carry traffic: switched on (`ip link set X up`) and not
-DOWN or LOWERLAYERDOWN. `state` compares the kernel's operstate exactly (UP, DOWN, UNKNOWN...).
+DOWN or LOWERLAYERDOWN (a veth: its peer switched on too). `state` compares the kernel's operstate exactly (UP, DOWN, UNKNOWN...).
 """
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def state_words(link: Link) -> str:
     if link.operstate in ("UP", "UNKNOWN"):
         return "UP"
     return f"switched on but {link.operstate}"
+
+
+def no_carrier_state(link: Link) -> str:
+    """The state `ip link` shows for a switched-on end whose peer is off: DOWN on recent kernels
+    (6.x, measured), LOWERLAYERDOWN on some older ones; say the one this kernel shows."""
+    return link.operstate if link.operstate in ("DOWN", "LOWERLAYERDOWN") else "DOWN"
 
 
 def carries_traffic(link: Link, snap: Snapshot | None = None) -> bool:
@@ -56,7 +62,7 @@ def why_not_up(snap: Snapshot, ns: NetNS, link: Link) -> str:
         if peer is not None and not peer[1].admin_up:
             pns, plink = peer
             return (f"{link.name} in {where(ns)} is up, but its peer {plink.name} in {where(pns)} is DOWN, so it "
-                    f"shows LOWERLAYERDOWN (a cable plugged in at one end only): "
+                    f"shows NO-CARRIER and {no_carrier_state(link)} (a cable plugged in at one end only): "
                     f"{cmd_in(pns, f'link set {plink.name} up')}")
         return (f"{link.name} in {where(ns)} is up, but shows {link.operstate}: a veth carries traffic only "
                 f"when its peer{' ' + link.peer_name if link.peer_name else ''} is up too")

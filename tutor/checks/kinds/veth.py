@@ -119,7 +119,7 @@ class VethExpectation(Expectation):
                                  f"{cmd_in(bns, f'link set {b.name} up')}")
             if down:
                 return self.fail(observed, why_not_up(snap, *down[0])
-                                 + " (the other end shows LOWERLAYERDOWN until then)")
+                                 + " (the other end shows NO-CARRIER until then)")
             # Both switched on is all a veth needs (its carrier is its peer being on); operstate may
             # still read DOWN for up to a second after `ip link set up`, which is not the learner's fault.
         if self.up is False:
