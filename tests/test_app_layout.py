@@ -311,3 +311,19 @@ async def test_catalog_changes_columns_when_the_terminal_is_resized(tmp_path):
         assert app.screen.selected_lesson().id == app.catalog.lessons[4].id      # the cursor stays on its lesson
         await pilot.resize_terminal(120, 30)
         await wait_for(pilot, lambda: len(table.ordered_columns) == 5, what="every column back")
+
+
+async def test_the_opening_diagrams_fit_whole_at_120_columns(tmp_path):
+    """The first picture of lessons 1, 10, 11 and 13 (cut at 120x40 before) fits its pane with no
+    sliding: a learner sees the whole diagram at the most common laptop terminal size."""
+    app = NstutorApp("welcome", store_path=tmp_path / "p.db", snapshot_source=fixed(red_blue_cable()),
+                     probes=False, catalog=CATALOG)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for lesson_id in ("welcome", "netns-veth", "bridge", "pod"):
+            if app.lesson_screen().lesson.id != lesson_id:
+                app.open_lesson(lesson_id)
+            screen = await open_lesson(pilot, app, lesson_id)
+            first = next(f for f in screen.query(LessonFence) if f.step_id is None)
+            need = cell_len(widest_line(first)[1]) + 1
+            assert need <= first.scrollable_content_region.width and first.max_scroll_x == 0, \
+                f"{lesson_id}: its first diagram needs {need} cells, the pane has {first.scrollable_content_region.width}"
