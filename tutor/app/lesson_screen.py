@@ -47,6 +47,15 @@ def stray_summary(strays: list) -> str:
     return f"\n\nand these strays of yours, near misses of the lesson's objects:\n{lines}"
 
 
+def lab_change_words(lesson: Lesson, kind: str) -> str:
+    """What the learner is told when a setup/reset from another shell took passed steps back."""
+    name = f"Lesson {lesson.number}" if lesson.number else f"Lesson '{lesson.id}'"
+    done = {"reset": f"{name} was reset",
+            "setup": f"{name}'s lab was built again",
+            "verify": f"{name} was run by verify-lesson (its solutions, then its cleanup)"}.get(kind, f"{name} changed")
+    return f"{done} (from another shell): its steps are back to not done"
+
+
 class LessonScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
@@ -161,8 +170,11 @@ class LessonScreen(Screen):
         if update.lesson_id != self.lesson.id:
             return
         self.update_error = None
+        seen_before = self.snap.taken_at if self.snap is not None else None    # the last round this screen saw
         self.previous, self.snap = update.previous, update.snap
         changes = self.state.apply(update.results)
+        if changes.newly_broken:
+            self._take_lab_change(changes, seen_before, update.snap.taken_at)
         # The learner's own check is `c` only: the explicit round after the shell, a reset or a
         # build is nstutor looking again, not the learner asking.
         asked = self._announce_check and update.explicit
@@ -192,6 +204,18 @@ class LessonScreen(Screen):
         panel = self.query_one(LivePanel)
         panel.show(update.snap, update.previous, f"{update.snap.duration_ms:.0f} ms")
         self._paint_banner()
+
+    def _take_lab_change(self, changes, since: float | None, until: float) -> None:
+        """Passed steps fail now. If a setup/reset of this lesson ran since they were last seen
+        passing (this app's reset or build, or `nstutor reset` in another shell: the progress store
+        records both, and takes their outcome as a new baseline), they are back to not done: no
+        "broke" alarm. A break with no lab change in that window (the learner's own) still alarms."""
+        change = self.app.progress.lab_change_between(self.lesson.id, since, until)
+        if change is None:
+            return
+        self.state.lab_changed(changes)
+        if not change.by_this_app:      # the app's own reset or build says so itself
+            self.notify(lab_change_words(self.lesson, change.kind), timeout=6)
 
     def _announce_complete(self) -> None:
         nxt = self.app.catalog.next_after(self.lesson.id)
@@ -443,7 +467,7 @@ class LessonScreen(Screen):
             self.notify("\n".join(errors), title="Reset: some things could not be removed", severity="error",
                         timeout=10)
         else:
-            self.notify("; ".join(done) or "nothing to remove", title="Reset done", timeout=5)
+            self.notify("the lesson's steps are back to not done", title="Reset done:", timeout=5)
         self.app.live.request(explicit=True)
         self._offer_setup_if_needed()
 

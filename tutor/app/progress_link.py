@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ class MemoryStore:
         self._steps: dict[tuple[str, str], MemoryStepProgress] = {}
         self._last: str | None = None
         self.seconds: dict[str, float] = {}
+        self._lab: dict[str, tuple[str, float, float | None]] = {}     # lesson -> (kind, started, done)
 
     def _get(self, lesson_id: str, step_id: str) -> MemoryStepProgress:
         return self._steps.setdefault((lesson_id, step_id), MemoryStepProgress())
@@ -48,11 +49,23 @@ class MemoryStore:
                 prog.ever_passed, prog.first_pass = True, time.time()
             prog.passed = res.passed
 
-    def begin_lab_change(self, lesson_id: str, kind: str) -> None:
-        pass
+    def begin_lab_change(self, lesson_id: str, kind: str) -> float:
+        self._lab[lesson_id] = (kind, time.time(), None)
+        return self._lab[lesson_id][1]
 
     def end_lab_change(self, lesson_id: str) -> None:
-        pass
+        if lesson_id in self._lab:
+            kind, started, _ = self._lab[lesson_id]
+            self._lab[lesson_id] = (kind, started, time.time())
+
+    def lab_change_between(self, lesson_id: str, since: float | None, until: float):
+        """As ProgressStore.lab_change_between, for this app's own changes (others cannot be seen)."""
+        if lesson_id not in self._lab:
+            return None
+        from ..progress.attempts import LabChange
+        from ..progress.store import LAB_CHANGE_STALE
+        change = LabChange(*self._lab[lesson_id])
+        return change if change.ran_between(since, until, time.time(), LAB_CHANGE_STALE) else None
 
     def record_hint(self, lesson_id: str, step_id: str, level: int) -> None:
         prog = self._get(lesson_id, step_id)
@@ -84,6 +97,7 @@ class Progress:
         self.store = store
         self.problem = problem
         self._warned = False
+        self._own_lab_changes: set[tuple[str, float]] = set()    # (lesson, started) this app began
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> "Progress":
@@ -128,7 +142,18 @@ class Progress:
 
     def begin_lab_change(self, lesson_id: str, kind: str) -> None:
         """A reset or build of the lesson starts: what it changes is not the learner's attempt."""
-        self._call("begin_lab_change", lesson_id, kind)
+        started = self._call("begin_lab_change", lesson_id, kind)
+        if started is not None:
+            self._own_lab_changes.add((lesson_id, started))
+
+    def lab_change_between(self, lesson_id: str, since: float | None, until: float):
+        """The setup/reset of *lesson_id* that ran between *since* and *until* (a step seen passing,
+        then failing), or None: the store's record (ProgressStore.lab_change_between), with
+        `by_this_app` set when this app began it (its reset or build, not another shell)."""
+        change = self._call("lab_change_between", lesson_id, since, until)
+        if change is None:
+            return None
+        return replace(change, by_this_app=(lesson_id, change.started) in self._own_lab_changes)
 
     def end_lab_change(self, lesson_id: str) -> None:
         self._call("end_lab_change", lesson_id)

@@ -74,6 +74,7 @@ class Changes:
     """What one grading round changed, so the screen can say it (toasts) and redraw only that."""
     newly_passed: list[str] = field(default_factory=list)
     newly_broken: list[str] = field(default_factory=list)
+    undone: list[str] = field(default_factory=list)       # passed steps a setup/reset took back (no alarm)
     changed: list[str] = field(default_factory=list)      # step ids whose result text changed
     completed: bool = False                               # the lesson became complete this round
 
@@ -134,6 +135,17 @@ class LessonState:
         changes.completed = complete and not self.was_complete
         self.was_complete = complete
         return changes
+
+    def lab_changed(self, changes: Changes) -> None:
+        """This round's breaks were made by a setup/reset (the progress store says one ran while
+        they happened): the lesson starts again, so they are no alarm, and a step failing now is
+        simply not done (not "broken again"), the way the store takes it as a new baseline."""
+        changes.undone, changes.newly_broken = changes.newly_broken, []
+        for step_id, state in self.steps.items():
+            if not state.passed and state.passed_before:
+                state.passed_before = False
+                if step_id not in changes.changed:      # its card drops "broken again" too
+                    changes.changed.append(step_id)
 
     def show_hint(self, step_id: str) -> str | None:
         """Reveal the next hint of a step; returns it, or None when there are no more."""

@@ -60,6 +60,26 @@ class Context:
 
 
 @dataclass(frozen=True)
+class LabChange:
+    """One setup, reset or verify-lesson run of a lesson (begin_lab_change .. end_lab_change)."""
+    kind: str                     # "reset" | "setup" | "verify"
+    started: float                # epoch seconds
+    done: float | None            # None: not ended yet
+    by_this_app: bool = False     # begun by the app asking (its own reset or build), not another shell
+
+    def ran_between(self, since: float | None, until: float, now: float, stale: float) -> bool:
+        """Did this change run at some moment after *since* (None: ever) and up to *until*? A step
+        seen passing at *since* and failing at *until* broke in that window: if the change ran in it,
+        the break is the change's doing (a new baseline), not the learner's. A change that never
+        ended counts until *stale* seconds after it started (the run crashed)."""
+        if self.started > until:
+            return False
+        if self.done is None or self.done < self.started:
+            return now - self.started < stale
+        return since is None or self.done > since
+
+
+@dataclass(frozen=True)
 class Decision:
     attempt: str | None                        # "pass" | "fail" | None: write an attempt row
     failures: tuple[tuple[str, str], ...] = () # the failures the attempt row carries

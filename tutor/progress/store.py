@@ -41,7 +41,9 @@ learner who makes no mistake records 0 failed attempts.
   ``verify-lesson``) call ``begin_lab_change()`` / ``end_lab_change()``: what is graded in between,
   or from a snapshot taken before the end, only updates the latest outcome, and the end clears every
   trail of the lesson, so the first state seen afterwards is the new baseline. A change left open
-  (a crash) stops counting after ``LAB_CHANGE_STALE`` seconds.
+  (a crash) stops counting after ``LAB_CHANGE_STALE`` seconds. The app asks the same record
+  (``lab_change_between()``) before it calls a passed step "broken": a break a lab change made is
+  the lesson starting again, no alarm.
 
 The app grades about once a second; a grade that changes none of this writes nothing (a change in
 failure wording alone refreshes the latest message at most once a minute).
@@ -78,7 +80,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from .attempts import MESSAGE_ONLY_INTERVAL, NOT_PROBED  # noqa: F401 - re-exported for callers and tests
-from .attempts import Context, Latest, decide, outcome
+from .attempts import Context, LabChange, Latest, decide, outcome
 from .paths import StoreLocation, hand_over, location_for, make_directory
 
 BUSY_TIMEOUT = 5.0                 # seconds a writer waits for another nstutor window's transaction
@@ -291,6 +293,21 @@ class ProgressStore:
             return now - started < LAB_CHANGE_STALE       # still running (unless it crashed long ago)
         return observed_at < done                          # a snapshot taken before it ended
 
+    def lab_change_between(self, lesson_id: str, since: float | None, until: float) -> LabChange | None:
+        """The latest setup/reset/verify-lesson of *lesson_id* if it ran at some moment between *since*
+        and *until* (epoch seconds: when a step was last seen passing, and first seen failing), else
+        None. The app asks this when a passed step fails, so that a break made by a lab change is
+        no alarm, by the same record that makes it no attempt here (LabChange.ran_between)."""
+        with self._guard() as conn:
+            row = conn.execute("SELECT lab_change_started, lab_change_done FROM lessons WHERE lesson_id = ?",
+                               (lesson_id,)).fetchone()
+            if not row or row[0] is None:
+                return None
+            kind = conn.execute("SELECT kind FROM events WHERE lesson_id = ? AND at = ? ORDER BY id DESC LIMIT 1",
+                                (lesson_id, row[0])).fetchone()
+        change = LabChange(kind[0] if kind else "reset", row[0], row[1])
+        return change if change.ran_between(since, until, time.time(), LAB_CHANGE_STALE) else None
+
     # ------------------------------------------------------------------ recording checks
     def record_check(self, lesson, results: Sequence, source: str = "app", *, in_front: str | None = None,
                      named: bool = False, explicit: bool | None = None,
@@ -357,9 +374,10 @@ class ProgressStore:
                      json.dumps([list(state) for state in trail])))
         return written
 
-    def begin_lab_change(self, lesson_id: str, kind: str) -> None:
+    def begin_lab_change(self, lesson_id: str, kind: str) -> float:
         """A setup, reset or verify-lesson run (*kind*) starts changing *lesson_id*'s objects: what
-        is graded until end_lab_change() is not the learner's doing (an event row keeps it)."""
+        is graded until end_lab_change() is not the learner's doing (an event row keeps it).
+        Returns when it started (LabChange.started, so the app knows its own)."""
         if kind not in LAB_CHANGES:
             raise ValueError(f"kind must be one of {LAB_CHANGES}, not {kind!r}")
         now = time.time()
@@ -369,6 +387,7 @@ class ProgressStore:
                          (now, lesson_id))
             conn.execute("INSERT INTO events (at, lesson_id, step_id, kind) VALUES (?, ?, NULL, ?)",
                          (now, lesson_id, kind))
+        return now
 
     def end_lab_change(self, lesson_id: str) -> None:
         """The change is over: the first state each step shows from now on is its new baseline."""
