@@ -100,6 +100,8 @@ async def test_the_apps_own_reset_is_one_notice_and_no_broke_alarm(demo, tmp_pat
         await seen_failing(pilot, app, time.time())
         assert_no_alarm(app)
         assert any("Reset done: the lesson's steps are back to not done" in n for n in notices(app)), notices(app)
+        # the header says what passes now, and what the catalog's ✔ 1/1 counts: the step was done before
+        assert app.lesson_screen().sub_title == "0/1 step · 1 done before"
 
 
 @pytest.mark.needs_root

@@ -289,6 +289,31 @@ def test_a_lab_change_that_never_ended_stops_counting(store, monkeypatch):
     assert store.record_check(les, [result("made", ok())], "app") == 1
 
 
+def test_the_app_asks_whether_a_lab_change_ran_while_a_step_broke(store, monkeypatch):
+    """lab_change_between(since, until): a step seen passing at *since*, failing at *until*; the
+    latest setup/reset answers when it ran in between (the app then raises no "broke" alarm)."""
+    clock = [1_000_000.0]
+    monkeypatch.setattr(store_mod.time, "time", lambda: clock[0])
+    assert store.lab_change_between("demo", 999_990.0, clock[0]) is None          # none ever
+    started = store.begin_lab_change("demo", "reset")
+    assert started == clock[0]
+    running = store.lab_change_between("demo", clock[0] - 1, clock[0] + 0.5)
+    assert (running.kind, running.started, running.done) == ("reset", started, None)
+    clock[0] += 2
+    store.end_lab_change("demo")
+    # a reset quicker than the app's interval: passing before it began, failing after it ended
+    assert store.lab_change_between("demo", started - 0.5, clock[0] + 0.5).done == clock[0]
+    assert store.lab_change_between("demo", started + 1, clock[0] + 0.5) is not None   # seen passing during it
+    # a break after it ended (the learner's own) or before it began: not the reset's doing
+    assert store.lab_change_between("demo", clock[0] + 1, clock[0] + 2) is None
+    assert store.lab_change_between("demo", started - 3, started - 1) is None
+    assert store.lab_change_between("other", started - 1, clock[0]) is None
+    store.begin_lab_change("demo", "setup")
+    assert store.lab_change_between("demo", clock[0] - 1, clock[0] + 1).kind == "setup"
+    clock[0] += store_mod.LAB_CHANGE_STALE + 1                                   # it never ended (a crash)
+    assert store.lab_change_between("demo", clock[0] - 1, clock[0]) is None
+
+
 def test_app_records_a_step_that_already_passes_at_first_sight(store):
     les = lesson(steps=("made",))
     assert store.record_check(les, [result("made", ok(name="hello"))], "app") == 1

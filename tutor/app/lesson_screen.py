@@ -273,7 +273,10 @@ class LessonScreen(Screen):
 
     def _set_status(self) -> None:
         st = self.state
-        self.sub_title = f"{st.npassed}/{len(st.steps)} {noun(len(st.steps), 'step')}" + (" · complete" if st.complete else "")
+        # steps passing now; those passed before (the catalog's ✔ counts them) but not now, e.g. after a reset
+        before = sum(1 for s in st if s.ever_passed and not s.passed)
+        self.sub_title = (f"{st.npassed}/{len(st.steps)} {noun(len(st.steps), 'step')}"
+                          + (f" · {before} done before" if before else "") + (" · complete" if st.complete else ""))
 
     def _paint_all(self) -> None:
         for card in self.query(StepCard):
