@@ -7,6 +7,7 @@ explanation once it passes. The card's border colour follows the step's state.
 """
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.syntax import Syntax
 from rich.text import Text
@@ -18,6 +19,27 @@ from .state import Status, StepState, failure_text
 STATUS_WORDS = {Status.UNCHECKED: "checking…", Status.PASSED: "✔ passed", Status.FAILING: "✘ not yet",
                 Status.BROKEN: "✘ broken again"}
 STATE_CLASSES = {s: f"-{s.value}" for s in Status}
+SOLUTION_INDENT = 4       # a solution's commands; a command too long for the card goes on 2 further in
+REASON_INDENT = 6         # why an expectation fails, under it
+
+
+class Hanging:
+    """*prefix* then *body*, wrapped to the card's width with every continuation line *indent*
+    cells in (default: under the body's first character), so a wrapped line stays under the
+    text it continues and nothing is cut at the card's border."""
+
+    def __init__(self, prefix: Text | str, body: Text, indent: int | None = None) -> None:
+        self.prefix = Text(prefix) if isinstance(prefix, str) else prefix
+        self.body = body
+        self.indent = cell_len(self.prefix.plain) if indent is None else indent
+
+    def __rich_console__(self, console, options):
+        first = cell_len(self.prefix.plain)
+        room = max(options.max_width - max(first, self.indent), 8)
+        # wrapped whatever the body says (a highlighted command comes marked no_wrap), long words folded
+        lines = self.body.wrap(console, room, no_wrap=False, overflow="fold") if self.body.plain else [Text()]
+        out = [self.prefix + lines[0]] + [Text(" " * self.indent) + line for line in lines[1:]]
+        yield Text("\n").join(out)
 
 
 class StepCard(Static):
@@ -56,31 +78,30 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
     verdicts = state.result.verdicts if state.result else ()
     for i, exp in enumerate(step.expectations):
         verdict = verdicts[i] if i < len(verdicts) else None
-        line = Text("  ")
+        mark = Text("  ")
         if verdict is None:
-            line.append("… ", style="dim")
+            mark.append("… ", style="dim")
         elif verdict.passed:
-            line.append("✔ ", style="green")
+            mark.append("✔ ", style="green")
         else:
-            line.append("✘ ", style="red")
-        line.append(verdict.expected if verdict else exp.describe())
-        parts.append(line)
+            mark.append("✘ ", style="red")
+        parts.append(Hanging(mark, Text(verdict.expected if verdict else exp.describe())))
+        warn = "yellow" if dark else "dark_orange3"
         if verdict is not None and not verdict.passed:
-            parts.append(Text("      " + failure_text(verdict), style="yellow" if dark else "dark_orange3"))
+            parts.append(Hanging(" " * REASON_INDENT, Text(failure_text(verdict), style=warn)))
         elif verdict is not None:
             # right, but a near miss of the learner's sits beside it: say so, with its removal
             for stray in verdict.strays:
-                parts.append(Text(f"      beside it: {stray.what}; remove it with: {stray.command}",
-                                  style="yellow" if dark else "dark_orange3"))
+                parts.append(Hanging(" " * REASON_INDENT,
+                                     Text(f"beside it: {stray.what}; remove it with: {stray.command}", style=warn)))
     for n, hint in enumerate(state.hints, 1):
-        parts.append(Text.assemble(("  Hint ", "bold cyan"), (f"{n}: ", "bold cyan"),
-                                   inline_text(hint, code_style=code)))
+        parts.append(Hanging(Text.assemble(("  Hint ", "bold cyan"), (f"{n}: ", "bold cyan")),
+                             inline_text(hint, code_style=code)))
     if state.solution_viewed and step.solution:
         parts.append(Text("  Solution:", style="bold magenta"))
-        parts.append(Syntax(step.solution.rstrip(), "bash", theme="ansi_dark" if dark else "ansi_light",
-                            background_color="default", padding=(0, 0, 0, 4)))
+        parts += solution_lines(step.solution, dark)
     if state.passed and step.explain:
-        parts.append(Text("  ").append_text(inline_text(step.explain, code_style=code, base_style="italic green")))
+        parts.append(Hanging("  ", inline_text(step.explain, code_style=code, base_style="italic green")))
     if selected and not state.passed:
         keys = ["h hint"] if state.hints_left else []
         if step.solution and not state.solution_viewed:
@@ -88,4 +109,14 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
         keys.append("c check now")
         parts.append(Text("  " + " · ".join(keys), style="dim"))
     return Group(*parts)
+
+
+def solution_lines(solution: str, dark: bool = True) -> list[Hanging]:
+    """The solution's commands, highlighted, one per line: a command wider than the card wraps
+    (never cut: a learner copies it), its continuation 2 cells further in than the commands."""
+    syntax = Syntax("", "bash", theme="ansi_dark" if dark else "ansi_light", background_color="default")
+    highlighted = syntax.highlight(solution.rstrip())
+    highlighted.rstrip()
+    lines = highlighted.split("\n")
+    return [Hanging(" " * SOLUTION_INDENT, line, indent=SOLUTION_INDENT + 2) for line in lines]
 

@@ -32,7 +32,7 @@ def step_prompt(number: int, state: StepState, detail: bool, width: int = 0, con
     text.append(FRONT_MARK if detail else " " * len(FRONT_MARK), style="bold")
     text.append(f"{ICONS[status]} ", style=STYLES[status])
     text.append(f"{number}. ", style="dim")
-    text.append_text(inline_text(state.step.title, base_style="green" if status is Status.PASSED else ""))
+    title = inline_text(state.step.title, base_style="green" if status is Status.PASSED else "")
     extras = []
     if status is Status.BROKEN:
         extras.append("broken again")
@@ -41,22 +41,23 @@ def step_prompt(number: int, state: StepState, detail: bool, width: int = 0, con
     if state.solution_viewed:
         extras.append("solution viewed")
     if extras:
-        text.append(f"  ({', '.join(extras)})", style="dim italic")
+        title.append(f"  ({', '.join(extras)})", style="dim italic")
+    # a title too long for the line wraps under itself, not under the marker and the number
+    text.append_text(_hanging(title, width - text.cell_len, console, text.cell_len))
     if detail or status is Status.BROKEN:
         for message in state.failures:
             text.append("\n" + WHY, style="red")
-            text.append_text(_hanging(message, width - len(WHY), console))
+            text.append_text(_hanging(Text(message, style="yellow"), width - len(WHY), console, len(WHY)))
     return text
 
 
-def _hanging(message: str, width: int, console) -> Text:
-    """*message* (what the kernel showed: literal, never markdown) wrapped to *width* cells, its
-    continuation lines indented under its first."""
-    text = Text(message, style="yellow")
+def _hanging(text: Text, width: int, console, indent: int) -> Text:
+    """*text* wrapped to *width* cells, its continuation lines *indent* cells in: under its first.
+    (A failure reason is what the kernel showed: literal, never markdown.)"""
     if console is None or width < 20:
         return text
     lines = text.wrap(console, width)
-    return Text("\n" + " " * len(WHY)).join(lines)
+    return Text("\n" + " " * indent).join(lines)
 
 
 class StepList(OptionList):
