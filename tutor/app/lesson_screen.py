@@ -69,7 +69,9 @@ class LessonScreen(Screen):
         Binding("p", "toggle_panel", "Text/Panel", tooltip="switch between the lesson text and the live panel"),
         Binding("r", "reset", "Reset lesson", show=False, tooltip="remove what this lesson made (asks first)"),
         Binding("b", "build", "Build lab", tooltip="build this lesson's lab (its setup); adds only what is missing"),
-        Binding("n", "next_lesson", "Next lesson", show=False),
+        # n: shown in the footer once the lesson is complete (check_action); before, it works unshown
+        Binding("n", "next_lesson", "Next lesson"),
+        Binding("n", "next_lesson_early", "Next lesson", show=False),
         Binding("j", "step(1)", "Next step", show=False,
                 tooltip="puts another step in front; also: click a step, or arrows in the list"),
         Binding("k", "step(-1)", "Previous step", show=False),
@@ -192,8 +194,6 @@ class LessonScreen(Screen):
             self._reset_at = None       # the learner starts again: the first step not passing is in front
             self._picked = False
         self._follow_progress(changes.newly_passed)
-        if changes.completed:
-            self._announce_complete()
         if self._announce_check and update.explicit:
             self._announce_check = False
             self.notify(f"{self.state.npassed} of {counted(len(self.state.steps), 'step')} {'passes' if self.state.npassed == 1 else 'pass'}"
@@ -216,15 +216,6 @@ class LessonScreen(Screen):
         self.state.lab_changed(changes)
         if not change.by_this_app:      # the app's own reset or build says so itself
             self.notify(lab_change_words(self.lesson, change.kind), timeout=6)
-
-    def _announce_complete(self) -> None:
-        nxt = self.app.catalog.next_after(self.lesson.id)
-        if nxt is not None:
-            self.notify(f"Every step passes. Press n for the next lesson: {nxt.title}",
-                        title="🎉 Lesson complete", timeout=10)
-        else:
-            self.notify("Every step passes, and that was the last lesson.", title="🎉 Lesson complete",
-                        timeout=10)
 
     # ------------------------------------------------------------------ notices
     def notify(self, message: str, *, title: str = "", severity: str = "information",
@@ -277,6 +268,10 @@ class LessonScreen(Screen):
         before = sum(1 for s in st if s.ever_passed and not s.passed)
         self.sub_title = (f"{st.npassed}/{len(st.steps)} {noun(len(st.steps), 'step')}"
                           + (f" · {before} done before" if before else "") + (" · complete" if st.complete else ""))
+        # "Lesson complete" is the banner's, said once (no notice too); the footer offers n meanwhile
+        if st.complete != getattr(self, "_footer_complete", False):
+            self._footer_complete = st.complete
+            self.refresh_bindings()
 
     def _paint_all(self) -> None:
         for card in self.query(StepCard):
@@ -478,6 +473,9 @@ class LessonScreen(Screen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "build" and not self.lesson.setup:
             return False                # only lessons with a setup have a lab to build
+        if action in ("next_lesson", "next_lesson_early"):
+            # one of the two n bindings is live: the shown one once the lesson is complete
+            return self.state.complete == (action == "next_lesson")
         return True
 
     def _offer_setup_if_needed(self) -> None:
@@ -504,6 +502,9 @@ class LessonScreen(Screen):
 
     def _build_done(self, ok: bool | None) -> None:
         self.app.live.request(explicit=True)
+
+    def action_next_lesson_early(self) -> None:
+        self.action_next_lesson()
 
     def action_next_lesson(self) -> None:
         nxt = self.app.catalog.next_after(self.lesson.id)
