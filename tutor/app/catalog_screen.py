@@ -20,7 +20,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -28,6 +28,7 @@ from ..lessons import Lesson
 from ..texts import counted
 from ..lessons.requirements import short_unmet
 from ..elevate import how_to_run_as_root
+from .notices import NoticeBar
 
 
 def short_missing(lesson: Lesson) -> list[str]:
@@ -109,7 +110,11 @@ def catalog_layout(lessons: list[tuple[str, int, Text, Text]], width: int, paddi
 
 class CatalogTable(DataTable):
     """The lessons' table, which keeps the selected row in view when it gets shorter (the details
-    pane below grows for a lesson with more to say)."""
+    pane below grows for a lesson with more to say). Home and End go to the first and last lesson
+    (the stock table scrolls sideways on them)."""
+
+    BINDINGS = [Binding("home", "scroll_top", "First lesson", show=False),
+                Binding("end", "scroll_bottom", "Last lesson", show=False)]
 
     def on_resize(self, event) -> None:
         if self.row_count:
@@ -128,8 +133,20 @@ class CatalogScreen(Screen):
         with Vertical(id="catalog-body"):
             yield Static(id="catalog-banner", markup=False)
             yield CatalogTable(id="catalog", cursor_type="row", zebra_stripes=False)
-            yield Static(id="lesson-detail")
+            yield NoticeBar(id="notices")          # notices take rows of their own: no toast over the table
+            with VerticalScroll(id="lesson-detail"):     # scrolls when a lesson says more than its room
+                yield Static(id="lesson-detail-text")
         yield Footer()
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """The catalog's notices go to its notice line under the table, as the lesson screen's do
+        (notices.py): a toast would be drawn over the lessons' table. *markup* is ignored."""
+        bars = self.query(NoticeBar)
+        if not bars:            # being built or taken down: a toast is better than nothing
+            self.app.notify(message, title=title, severity=severity, timeout=timeout or 5.0, markup=False)
+            return
+        bars.first().post(message, title=title, severity=severity, timeout=timeout or 5.0)
 
     columns_shown: CatalogLayout | None = None       # the layout the table is built for
 
@@ -220,7 +237,7 @@ class CatalogScreen(Screen):
 
     def _detail(self) -> None:
         lesson = self.selected_lesson()
-        detail = self.query_one("#lesson-detail", Static)
+        detail = self.query_one("#lesson-detail-text", Static)
         if lesson is None:
             detail.update("No lessons found.")
             return
