@@ -1,12 +1,13 @@
 """The lesson screen's notices ("Step passed", a hint, "Checked: 3 of 5 steps pass"): a line
-of its own above the step list, instead of Textual's toasts.
+of its own above the step list, instead of Textual's toasts. The catalog has one too, under
+its table (the first start's "Saved: ..." would otherwise be a toast over the lessons).
 
 Why not toasts: a toast is drawn over whatever is under it, and on the lesson screen that is
 always something the learner reads (the lesson text on an 80-column terminal, the live panel
 or the help screen on a wide one). A notice line takes its own rows while it has something
 to say, so it covers nothing; and it sits right above the step list it talks about.
 
-A notice's time runs only while the lesson screen is in front, and one that arrives while a
+A notice's time runs only while its screen is in front, and one that arrives while a
 dialog (the help, a solution) is open is not drawn until the dialog closes (not even on the
 dimmed screen around it): it waits, and is then shown for its full time.
 """
