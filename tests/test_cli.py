@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import sh
+from conftest import sh, wait_until
 from tutor.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,15 +115,46 @@ def test_every_package_is_packaged():
     assert found <= listed, f"add to pyproject.toml [tool.setuptools] packages: {sorted(found - listed)}"
 
 
-def test_reset_says_in_words_what_it_removes_and_without_a_terminal_removes_nothing():
+@pytest.fixture
+def netns_c1():
+    """Lesson 11's netns c1, made for the test (as a learner half-way through the lesson)."""
+    if Path("/run/netns/c1").exists() or Path("/run/netns/c2").exists():
+        pytest.skip("a netns c1 or c2 already exists on this machine; not touching it")
+    sh("ip netns add c1")
+    yield "c1"
+    sh("ip netns del c1", check=False)
+
+
+@pytest.mark.needs_root
+def test_reset_says_in_words_what_it_removes_and_without_a_terminal_removes_nothing(netns_c1):
     res = run_cli("reset", "bridge", stdin=subprocess.DEVNULL)
     assert res.returncode == 2 and "pass --yes" in res.stderr
-    assert "the network namespaces c1 and c2" in res.stdout and "the links nsbr0, veth-c1 and veth-c2" in res.stdout
+    assert "This removes what lesson 11 (bridge) made and is still on this machine:" in res.stdout
+    # only what is here: c1, not c2 or the links nobody made yet
+    assert "  - the network namespace c1\n" in res.stdout and "c2" not in res.stdout.split("runs these")[0]
+    assert "the links" not in res.stdout
     assert "{" not in res.stdout                # not the raw front matter mapping
+    assert Path("/run/netns/c1").exists()       # asked, not answered: nothing removed
 
 
+def test_reset_of_a_lesson_with_nothing_on_the_machine_says_so():
+    res = run_cli("reset", "welcome", stdin=subprocess.DEVNULL)
+    if "hello" in res.stdout:
+        pytest.skip("a netns hello exists on this machine")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "Nothing that lesson 1 (welcome) makes is on this machine now.\nNothing to reset.\n"
+
+
+@pytest.mark.needs_root
 def test_reset_names_the_processes_and_the_script_commands_it_will_run():
-    pod = run_cli("reset", "pod", stdin=subprocess.DEVNULL).stdout
+    pause = subprocess.Popen([sys.executable, "-m", "tutor.pause"], cwd=REPO)
+    try:
+        comm = Path(f"/proc/{pause.pid}/comm")
+        wait_until(lambda: comm.read_text().strip() == "pause", timeout=10, what="the pause program to name itself")
+        pod = run_cli("reset", "pod", stdin=subprocess.DEVNULL).stdout
+    finally:
+        pause.terminate()
+        pause.wait(timeout=10)
     assert "processes named pause (started as `… nstutor pause`" in pod and "comm" not in pod  # not the selector
     bridge = run_cli("reset", "bridge", stdin=subprocess.DEVNULL).stdout
     assert "iptables -D FORWARD -i nsbr0 -o nsbr0 -j ACCEPT" in bridge       # the learner's rule goes too

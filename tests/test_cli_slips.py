@@ -58,7 +58,7 @@ def test_check_takes_a_step_by_its_number_as_the_app_lists_it():
 def test_reset_setup_progress_and_lint_take_a_number():
     reset = run_cli("reset", "11")                  # no terminal and no --yes: it only says what it would do
     assert reset.returncode == 2 and "pass --yes" in reset.stderr, reset.stderr
-    assert "'bridge'" in reset.stdout and "unknown lesson" not in reset.stderr
+    assert "lesson 11 (bridge)" in reset.stdout and "unknown lesson" not in reset.stderr
     setup = run_cli("setup", "10")                  # lesson 10 has no lab: nothing is built
     assert setup.returncode == 0 and "'netns-veth' has no lab" in setup.stdout, setup.stdout + setup.stderr
     progress = run_cli("progress", "--lesson", "10")

@@ -286,23 +286,36 @@ def cmd_setup(args) -> int:
 def cmd_reset(args) -> int:
     """Remove what a lesson made (its declared cleanup) and, one by one, the learner's strays of
     it that nstutor recognises, after asking (--yes: everything)."""
-    from .lessons.cleanup import ActionLog, cleanup_summary, find_strays, remove_strays, run_cleanup
+    from .lessons.cleanup import ActionLog, cleanup_present, cleanup_summary, find_strays, remove_strays, run_cleanup
     from .texts import counted
     lesson = _lesson_or_usage(args.lesson)
     rerun_as_root("removing a lesson's objects")
-    print(f"This removes what lesson '{lesson.id}' makes:\n{cleanup_summary(lesson)}")
+    present = cleanup_present(lesson)       # the question names only what is really here
+    objects = any(present.get(k) for k in ("netns", "links", "processes", "mounts", "cgroups", "paths"))
+    if objects:
+        print(f"This removes what lesson {lesson.label} made and is still on this machine:\n"
+              f"{cleanup_summary(lesson, present)}")
+    elif present.get("script"):
+        print(f"Nothing that lesson {lesson.label} makes is on this machine now, but its cleanup commands may "
+              f"still find something (rules it adds, for example):\n{cleanup_summary(lesson, present)}")
+    else:
+        print(f"Nothing that lesson {lesson.label} makes is on this machine now.")
+    offer_cleanup = objects or bool(present.get("script"))
     strays = find_strays(lesson)
     if strays:
         print(f"nstutor also sees {counted(len(strays), 'stray')} of this lesson: near misses of its objects, "
               "which its cleanup does not remove:")
         for stray in strays:
             print(f"  - {stray.what}\n      remove with: {stray.command}")
+    if not offer_cleanup and not strays:
+        print("Nothing to reset.")
+        return EXIT_OK
     if args.yes:
-        cleanup, chosen = True, strays
+        cleanup, chosen = offer_cleanup, strays
     else:
         if not sys.stdin.isatty():
             raise UsageError("not a terminal: pass --yes to confirm the reset")
-        cleanup = _confirm("Go ahead? [y/N] ")
+        cleanup = offer_cleanup and _confirm("Go ahead? [y/N] ")
         chosen = [s for s in strays if _confirm(f"Remove {s.what}? [y/N] ")]
     if not cleanup and not chosen:
         print("Nothing changed.")

@@ -427,18 +427,31 @@ class LessonScreen(Screen):
         self.run_worker(self._find_strays, thread=True, exclusive=True, group="reset", exit_on_error=False)
 
     def _find_strays(self) -> None:
-        from ..lessons.cleanup import find_strays
+        from ..lessons.cleanup import cleanup_present, find_strays
         try:
             strays = find_strays(self.lesson)
         except Exception:  # noqa: BLE001 - not seeing strays must not stop the declared reset
             strays = []
-        self.app.call_from_thread(self._ask_reset, strays)
+        present = cleanup_present(self.lesson)      # the question names only what is really here
+        self.app.call_from_thread(self._ask_reset, strays, present)
 
-    def _ask_reset(self, strays: list) -> None:
+    def _ask_reset(self, strays: list, present: dict) -> None:
         self._reset_strays = strays
         from ..lessons.cleanup import cleanup_summary
-        body = (f"Remove what lesson '{self.lesson.id}' made, so you can start it again?\n\n"
-                f"{cleanup_summary(self.lesson)}{stray_summary(strays)}\n\nYour progress record is kept.")
+        label = self.lesson.label
+        objects = any(present.get(k) for k in ("netns", "links", "processes", "mounts", "cgroups", "paths"))
+        if objects:
+            intro = f"Remove what lesson {label} made and is still here, so you can start it again?\n\n"
+        elif present.get("script"):
+            intro = (f"Nothing that lesson {label} makes is here now, but its cleanup commands may still find "
+                     "something (rules it adds, for example). Run them?\n\n")
+        elif strays:
+            intro = f"Nothing that lesson {label} makes is here now."
+        else:
+            self.notify(f"Nothing that lesson {label} makes is on this machine now: nothing to reset.")
+            return
+        summary = cleanup_summary(self.lesson, present) if objects or present.get("script") else ""
+        body = f"{intro}{summary}{stray_summary(strays)}\n\nYour progress record is kept."
         self.app.push_screen(ConfirmScreen("Reset this lesson?", body, yes="Remove"), self._reset_answered)
 
     def _reset_answered(self, yes: bool | None) -> None:

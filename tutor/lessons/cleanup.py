@@ -261,11 +261,37 @@ def _unmount_below(path: Path, log: ActionLog) -> None:
         _run(["umount", "-l", target], log, f"unmounted {target}")
 
 
-def cleanup_summary(lesson: Lesson) -> str:
+def cleanup_present(lesson: Lesson) -> dict:
+    """The lesson's cleanup declaration cut down to what is on the machine now (its script, which
+    may remove rules nobody can list beforehand, is kept): a reset question names only what it
+    would really remove. Reading only: this looks, it changes nothing."""
+    spec = dict(lesson.cleanup or {})
+    lists = {key: [str(v) for v in spec.get(key) or ()] for key in ("netns", "links", "cgroups", "paths", "mounts")}
+    mounted = set()
+    if lists["mounts"]:
+        with open("/proc/self/mountinfo") as f:
+            mounted = {line.split()[4].replace("\\040", " ") for line in f}
+    present = {
+        "netns": [n for n in lists["netns"] if os.path.lexists(f"/run/netns/{n}")],
+        "links": [n for n in lists["links"] if os.path.lexists(f"/sys/class/net/{n}")],
+        "cgroups": [n for n in lists["cgroups"] if cgroup_dirs(n)],
+        "paths": [p for p in lists["paths"] if os.path.lexists(p)],
+        "mounts": [m for m in lists["mounts"] if m in mounted],
+    }
+    for key, names in present.items():
+        if spec.get(key):
+            spec[key] = names
+    if spec.get("processes"):
+        snap = observe.take_snapshot()
+        spec["processes"] = [sel for sel in spec["processes"] if select(snap, sel)]
+    return spec
+
+
+def cleanup_summary(lesson: Lesson, spec: dict | None = None) -> str:
     """What reset removes, in words, one line per kind of thing the lesson's cleanup declares (see
     cleanup_words), then the commands of its cleanup script, so a learner sees that firewall rules
-    they added go too."""
-    spec = lesson.cleanup or {}
+    they added go too. *spec*: a cut-down declaration (cleanup_present) instead of the lesson's."""
+    spec = (lesson.cleanup or {}) if spec is None else spec
     lines = [f"  - {phrase}" for phrase in cleanup_phrases(spec)]
     script = script_commands(str(spec.get("script") or ""))
     if script:

@@ -52,6 +52,12 @@ class Lesson:
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
+    @property
+    def label(self) -> str:
+        """How a message names the lesson: '11 (bridge)', by the number the catalog shows and
+        learners type; a lesson whose file has no number, by its id."""
+        return f"{self.number} ({self.id})" if self.number != 999 else self.id
+
     def unmet_requirements(self) -> list[str]:
         """The entries of `requires` this machine does not meet."""
         return [req for req in self.requires if not is_met(req)]
