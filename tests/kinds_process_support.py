@@ -13,6 +13,7 @@ import sys
 
 from conftest import wait_until
 from tutor.checks.registry import build
+from tutor.checks.runner import wants_of
 from tutor.observe import take_snapshot
 
 PYTHON = sys.executable
@@ -79,7 +80,8 @@ def comm_of(pid: int) -> str:
 
 
 def grade(item: dict, snap=None):
-    return build(item).grade(snap or take_snapshot())
+    exp = build(item)
+    return exp.grade(snap or take_snapshot(wants=wants_of([exp])))
 
 
 def assert_pass(item: dict, snap=None):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from conftest import sh
 from kinds_process_support import pids_matching
-from tutor.checks.runner import grade_step
+from tutor.checks.runner import grade_step, wants_of_steps
 from tutor.lessons import parse_lesson
 from tutor.observe import take_snapshot
 
@@ -79,7 +79,8 @@ class ShippedLesson:
             bash(self.step(step_id).solution)
 
     def grade(self, step_id: str, snap=None):
-        return grade_step(self.step(step_id), snap or take_snapshot(), lesson=self.lesson)
+        step = self.step(step_id)
+        return grade_step(step, snap or take_snapshot(wants=wants_of_steps([step])), lesson=self.lesson)
 
     def messages(self, step_id: str) -> str:
         return " | ".join(v.observed + " :: " + v.message for v in self.grade(step_id).failures)

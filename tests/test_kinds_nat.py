@@ -13,19 +13,19 @@ import shutil
 
 import pytest
 
-from conftest import sh
+from conftest import sh, wait_until
 from tutor.checks.base import SpecError
-from tutor.checks.kinds import nat_rule
-from tutor.checks.kinds.nat_rule import parse_rule, read_nat_rules
 from tutor.checks.registry import build
-from tutor.observe import firewall, take_snapshot
+from tutor.checks.runner import grade_expectation, wants_of
+from tutor.observe import Observer, firewall, take_snapshot
 
 pytestmark = [pytest.mark.needs_root,
               pytest.mark.skipif(not shutil.which("iptables"), reason="iptables is not installed")]
 
 
 def grade(spec: dict):
-    return build({"masquerade": spec}).grade(take_snapshot())
+    exp = build({"masquerade": spec})
+    return grade_expectation(exp, take_snapshot(wants=wants_of([exp])))
 
 
 def passes(spec: dict):
@@ -135,18 +135,8 @@ def test_without_root_or_iptables_a_clear_message(monkeypatch):
     fails({"source": "10.22.0.0/24"}, "needs root: run nstutor as root")
     monkeypatch.setattr(firewall, "find_tool", lambda name: None)
     v = fails({"source": "10.22.0.0/24"}, "iptables is not installed", "apt install iptables")
-    assert read_nat_rules().rules == ()
+    assert firewall.read_nat().tables == ()
     assert v.observed == "the nat table could not be read"
-
-
-def test_parse_rule_negation_and_quoting():
-    r = parse_rule('-A POSTROUTING -s 10.22.0.0/24 ! -o nsbr0 -m comment --comment "a b" -j MASQUERADE', "nft")
-    assert (r.chain, r.source, r.out, r.out_negated, r.target) == ("POSTROUTING", "10.22.0.0/24", "nsbr0", True,
-                                                                   "MASQUERADE")
-    r = parse_rule("-A POSTROUTING ! -s 10.0.0.0/8 -o eth0 -j RETURN", "nft")
-    assert r.source_negated and not r.out_negated and r.target == "RETURN"
-    assert parse_rule("-P POSTROUTING ACCEPT", "nft") is None
-    assert parse_rule('-A X -s "unclosed', "nft") is None
 
 
 @pytest.mark.parametrize("spec, problem", [
@@ -211,3 +201,23 @@ def test_wrong_rules_alone_carry_their_strays(nat):
     stray, = v.strays
     assert "so it also rewrites traffic between the containers" in stray.what
     assert stray.command in v.message
+
+
+def test_the_live_observer_reads_the_nat_table_only_when_asked_and_again_only_after_a_change(nat):
+    """The app's loop snapshots about once a second; with lesson 11 open it used to run iptables -t nat -S
+    each time. Now the Observer reads the table when a check wants it, and keeps it until nftables
+    announces a change (RulesetWatch), so a rule the learner adds is still seen at the next round."""
+    exp = build({"masquerade": {"source": nat.source, "not_out": nat.bridge}})
+    wants = wants_of([exp])
+    with Observer() as obs:
+        assert obs.snapshot().nat is None and obs.nat_reads == 0          # nobody asked: nothing run
+        assert not grade_expectation(exp, obs.snapshot(wants)).passed
+        if not (obs._rules.watching and firewall.nat_cacheable(firewall.backends("nat"))):
+            pytest.skip("no nftables change events here (iptables-legacy in use): the table is read every round")
+        for _ in range(3):
+            obs.snapshot(wants)
+        assert obs.nat_reads == 1
+        nat(f"POSTROUTING -s {nat.source} ! -o {nat.bridge} -j MASQUERADE")
+        wait_until(lambda: grade_expectation(exp, obs.snapshot(wants)).passed, timeout=5,
+                   what="the live observer to see the new rule")
+        assert obs.nat_reads >= 2

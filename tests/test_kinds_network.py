@@ -18,7 +18,7 @@ import pytest
 from conftest import sh, wait_until
 from tutor.checks.base import SpecError
 from tutor.checks.registry import build
-from tutor.checks.runner import grade_expectation
+from tutor.checks.runner import grade_expectation, wants_of
 from tutor.observe import take_snapshot
 
 pytestmark = pytest.mark.needs_root
@@ -26,7 +26,8 @@ pytestmark = pytest.mark.needs_root
 
 def grade(item, snap=None):
     """Build one expectation and grade it the way the app does (a grader bug becomes a failed verdict)."""
-    verdict = grade_expectation(build(item), snap or take_snapshot())
+    exp = build(item)
+    verdict = grade_expectation(exp, snap or take_snapshot(wants=wants_of([exp])))
     assert "internal error" not in verdict.observed, verdict
     return verdict
 

@@ -7,7 +7,8 @@ What these pin down, beyond tests/test_kinds_process*.py:
   own message; the in-place fix the message suggests really works when typed.
 * PID 1 of a pid namespace ignores a plain `kill` from the host (the reason the messages and the
   lesson say `kill -KILL`), and when it dies the kernel kills the rest of its namespace.
-* A process that exits between the snapshot and grading is reported as such, not misjudged.
+* A process that exits between the snapshot's process list and the read of its /proc (the part
+  its check asked for) is reported as such, not misjudged.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import pytest
 
 from conftest import sh, wait_until
 from kinds_process_support import assert_fail, assert_pass, host_inode, ns_inode, number, pids_matching, wait_proc
-from tutor.observe import take_snapshot
+from tutor.checks.registry import build
+from tutor.checks.runner import wants_of
+from tutor.observe import answer, take_snapshot
 
 pytestmark = pytest.mark.needs_root
 
@@ -96,9 +99,11 @@ def test_own_proc_process_exits_before_grading(spawn, uid):
     n = number(uid, 1004)
     spawn(f"unshare --pid --fork --mount-proc sleep {n}")
     pid, = wait_proc(f"^sleep {n}$")
-    snap = take_snapshot()
+    standing = take_snapshot()               # the process list still has it
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: gone(pid), what=f"pid {pid} to exit")
+    snap = answer(standing, wants_of([build(own_proc(n))]))
+    assert snap.own_proc[pid].gone
     assert_fail(own_proc(n), "exited while nstutor was looking", "start it again", snap=snap)
 
 

@@ -34,7 +34,7 @@ import time
 import pytest
 
 from conftest import sh, wait_until
-from tutor.checks.runner import grade_step
+from tutor.checks.runner import grade_step, snapshot_for
 from tutor.lessons.catalog import load_catalog
 from tutor.lessons.cleanup import run_cleanup
 from tutor.observe import Observer, take_snapshot
@@ -252,7 +252,7 @@ def _outcome(results, without_probes: bool = False) -> tuple:
 
 
 def _fresh(lesson) -> tuple:
-    snap = take_snapshot()
+    snap = snapshot_for(lesson.steps)          # what `nstutor check` takes
     return _outcome(grade_step(step, snap, probes=False, lesson=lesson) for step in lesson.steps)
 
 
@@ -465,7 +465,8 @@ async def test_the_app_agrees_with_a_fresh_check_through_the_walk_through(tmp_pa
             async def settle(what: str):
                 deadline = time.monotonic() + 4.0
                 while True:
-                    fresh = _outcome((grade_step(step, take_snapshot(), probes=False, lesson=lesson)
+                    snap = snapshot_for(lesson.steps)
+                    fresh = _outcome((grade_step(step, snap, probes=False, lesson=lesson)
                                       for step in lesson.steps), without_probes=True)
                     screen = app.screen if isinstance(app.screen, LessonScreen) else None
                     shown = _outcome((s.result for s in screen.state.steps.values()), without_probes=True) if screen and all(

@@ -24,7 +24,7 @@ from conftest import sh, wait_until
 from tutor.app.app import NstutorApp
 from tutor.app.lesson_screen import LessonScreen
 from tutor.app.modals import ConfirmScreen
-from tutor.checks.runner import grade_step
+from tutor.checks.runner import grade_step, snapshot_for
 from tutor.lessons import load_catalog
 from tutor.lessons.cleanup import ActionLog, run_cleanup, run_script
 from tutor.observe import take_snapshot
@@ -203,12 +203,12 @@ def test_lesson_13_step_4_fails_while_the_host_has_from_app_a_and_reset_removes_
     for step_id in LESSON_13_UP_TO_PRIVATE_TMP:
         step = lesson.step(step_id)
         run_script(step.solution, ActionLog(), step_id)
-        wait_until(lambda: grade_step(step, take_snapshot(), probes=False).passed, timeout=20,
+        wait_until(lambda: grade_step(step, snapshot_for([step]), probes=False).passed, timeout=20,
                    what=f"step {step_id} to pass")
     step = lesson.step("private-tmp")
     Path("/tmp/from-app-a").write_text("hello from the host\n")     # the learner forgot --mount once
     Path("/tmp/from-app-a-keep").write_text("mine\n")               # a decoy
-    result = grade_step(step, take_snapshot(), probes=False)
+    result = grade_step(step, snapshot_for([step]), probes=False)
     assert not result.passed
     message = " ".join(v.message for v in result.failures)
     assert "also exists in the host's mount namespace" in message and "rm /tmp/from-app-a" in message

@@ -15,12 +15,14 @@ from conftest import sh, wait_until
 from kinds_process_support import assert_fail, assert_pass, number, wait_proc
 from tutor.checks.base import Stray
 from tutor.checks.registry import build
+from tutor.checks.runner import wants_of, wants_of_steps
 from tutor.checks.strays import typo_of
 from tutor.observe import take_snapshot
 
 
 def grade(item: dict):
-    return build(item).grade(take_snapshot())
+    exp = build(item)
+    return exp.grade(take_snapshot(wants=wants_of([exp])))
 
 
 # --------------------------------------------------------------- what counts as a typo
@@ -216,7 +218,7 @@ def test_a_lesson_never_calls_one_of_its_own_names_a_stray(netns, uid, tmp_path)
     assert lesson is not None, problems
     netns("nodea"), netns("nodeb"), netns("nodeA")
     assert grade({"netns": a}).strays != ()      # the kind alone cannot know nodeb is the lesson's
-    assert [s.remove[-1] for s in lesson_strays(lesson, take_snapshot())] == [f"{uid}nodeA"]
+    assert [s.remove[-1] for s in lesson_strays(lesson, take_snapshot(wants=wants_of_steps(lesson.steps)))] == [f"{uid}nodeA"]
 
 
 def test_a_stray_beside_a_right_object_is_shown_where_the_learner_looks(netns, uid, tmp_path):

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checks.runner import StepResult, grade_step, needs_cpu_rate
+from .checks.runner import StepResult, grade_step, needs_cpu_rate, wants_of_steps
 from .lessons.cleanup import CGROUP_ROOTS, ActionLog, run_cleanup, run_script, run_setup
 from .lessons.model import Lesson
 from . import observe
@@ -137,7 +137,7 @@ def _session_processes(sids: set[int]) -> list[str]:
 
 # --------------------------------------------------------------- grading with a deadline
 def _grade_all(lesson: Lesson, previous=None):
-    snap = observe.take_snapshot(previous)
+    snap = observe.take_snapshot(previous, wants_of_steps(lesson.steps))
     return snap, {s.id: grade_step(s, snap) for s in lesson.steps}
 
 

@@ -6,6 +6,10 @@ deliver. The UI thread never waits for any of it; it only receives `LiveUpdate`s
 Textual's thread-safe post_message) and asks for things with `request()`, `set_lesson()`,
 `pause()`.
 
+Each snapshot reads what the open lesson's checks want beyond the standing parts (the nat table,
+files inside a process's root: checks.runner.wants_of), and only that; the Observer keeps the nat
+table until nftables announces a change.
+
 Wake-ups come from: the interval (at least once a second), the Observer's /run/netns
 watcher (`ip netns add` sends no netlink event), and the learner (check now, back from the
 shell). Bursts are collapsed: snapshots are at least MIN_GAP apart.
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..checks.base import Verdict
-from ..checks.runner import StepResult, grade_expectation, lab_advice
+from ..checks.runner import StepResult, grade_expectation, lab_advice, wants_of_steps
 from ..lessons import Lesson
 from ..observe import Snapshot
 
@@ -47,6 +51,7 @@ class LiveUpdate:
 
 
 SnapshotSource = Callable[[], Snapshot]
+LessonSnapshot = Callable[[Lesson | None], Snapshot]     # a snapshot with what this lesson's checks want
 
 
 class LiveChecker:
@@ -118,11 +123,17 @@ class LiveChecker:
     def _run(self) -> None:
         observer = None
         try:
-            source = self._source
-            if source is None:
+            if self._source is None:
                 from ..observe import Observer
-                observer = Observer(on_netns_change=self._wake.set)
-                source = observer.snapshot
+                observer = live = Observer(on_netns_change=self._wake.set)
+
+                def source(lesson: Lesson | None) -> Snapshot:   # with what the lesson's checks want read
+                    return live.snapshot(wants_of_steps(lesson.steps) if lesson is not None else None)
+            else:
+                fixed = self._source     # a test's frozen snapshots: nothing more to read
+
+                def source(lesson: Lesson | None) -> Snapshot:
+                    return fixed()
             self._loop(source)
         except Exception as exc:  # noqa: BLE001 - report instead of dying silently
             self._emit(None, None, (), False, False, 0.0, f"the live view stopped: {exc!r}")
@@ -130,7 +141,7 @@ class LiveChecker:
             if observer is not None:
                 observer.close()
 
-    def _loop(self, source: SnapshotSource) -> None:
+    def _loop(self, source: LessonSnapshot) -> None:
         last = float("-inf")
         due = time.monotonic()
         while not self._stop.is_set():
@@ -149,7 +160,7 @@ class LiveChecker:
                 continue
             started = last = time.monotonic()
             try:
-                snap = source()
+                snap = source(lesson)
             except Exception as exc:  # noqa: BLE001 - one bad round must not end the live view
                 self._emit(None, self._previous, (), explicit, False, 0.0, f"could not observe: {exc!r}")
                 due = started + self.interval

@@ -7,7 +7,10 @@ An expectation is one line under `expect:` in a ```check block, e.g.
 Its kind ("veth") picks a class from the registry; its fields are validated by
 the class's `fields` (the lint uses the same table, so lesson authors get
 file:line errors before a learner ever sees the check). `grade(snapshot)` is a
-pure function of the snapshot: no I/O, except kinds marked `active` (probes).
+pure function of the snapshot: no I/O, except kinds marked `active` (probes). A kind
+that needs a part of the machine the standing snapshot leaves out (the nat table, a
+file inside a process's root) says so in `wants(snapshot)`; observe reads that into
+the snapshot before grading (observe.snapshot.answer), and grade() reads it there.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
-from ..observe.model import NS_TYPES, Snapshot
+from ..observe.model import NOTHING, NS_TYPES, Snapshot, Wants
 from ..texts import noun
 
 
@@ -63,6 +66,11 @@ class Verdict:
             "message": self.message,
             "strays": [s.as_dict() for s in self.strays],
         }
+
+
+class NotObserved(Exception):
+    """grade() found no answer to what its wants() asked for: the snapshot was taken without
+    them (a caller that did not pass checks.runner.wants_of). The runner says so in the verdict."""
 
 
 # --------------------------------------------------------------- field validation
@@ -226,6 +234,11 @@ class Expectation:
         return []
 
     # -- grading
+    def wants(self, snap: Snapshot) -> Wants:
+        """The snapshot parts grade() reads beyond the standing ones. *snap* has the standing parts,
+        so a kind can name the processes its selectors pick. Pure, like grade()."""
+        return NOTHING
+
     def grade(self, snap: Snapshot) -> Verdict:  # pragma: no cover - abstract
         raise NotImplementedError
 

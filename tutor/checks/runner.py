@@ -5,8 +5,10 @@ import re
 import time
 from dataclasses import dataclass, replace
 
-from ..observe import Snapshot, take_snapshot
-from .base import Expectation, Verdict
+from typing import Callable, Iterable
+
+from ..observe import NOTHING, Snapshot, Wants, take_snapshot
+from .base import Expectation, NotObserved, Verdict
 
 NOT_PROBED = "not probed"      # Verdict.observed of a probe that was not sent
 
@@ -43,6 +45,9 @@ def grade_expectation(exp: Expectation, snap: Snapshot, *, probes: bool = True) 
                        "This check sends a probe; it runs when you check the step (press c or run nstutor check).")
     try:
         return exp.grade(snap)
+    except NotObserved as exc:
+        return Verdict(exp.kind, False, exp.describe(), "not observed",
+                       f"nstutor took this snapshot without {exc} (a bug in the caller; please report it).")
     except Exception as exc:  # noqa: BLE001 - a grader bug must not take the app down
         return Verdict(exp.kind, False, exp.describe(), f"internal error: {exc!r}",
                        "nstutor could not grade this expectation; please report it with `nstutor snapshot --json`.")
@@ -80,10 +85,30 @@ def needs_cpu_rate(steps) -> bool:
     return any(e.needs_cpu_rate for s in steps for e in s.expectations)
 
 
+def wants_of(expectations: Iterable[Expectation]) -> Callable[[Snapshot], Wants]:
+    """What these expectations will read beyond the standing snapshot, as observe asks it: a
+    function of the standing snapshot (a kind names its process by a selector)."""
+    exps = tuple(expectations)
+
+    def wanted(snap: Snapshot) -> Wants:
+        out = NOTHING
+        for exp in exps:
+            try:
+                out = out | exp.wants(snap)
+            except Exception:  # noqa: BLE001 - a kind's bug shows in its verdict (NotObserved), not here
+                continue
+        return out
+    return wanted
+
+
+def wants_of_steps(steps) -> Callable[[Snapshot], Wants]:
+    return wants_of(e for s in steps for e in s.expectations)
+
+
 def snapshot_for(steps, previous: Snapshot | None = None, sample_seconds: float = 1.0) -> Snapshot:
-    """A snapshot good enough for these steps: if any needs CPU rates and there is no previous
-    snapshot to compare with, take two, *sample_seconds* apart."""
+    """A snapshot good enough for these steps: with what their kinds want read (wants_of), and if
+    any needs CPU rates and there is no previous snapshot to compare with, two, *sample_seconds* apart."""
     if needs_cpu_rate(steps) and previous is None:
         previous = take_snapshot()
         time.sleep(sample_seconds)  # a measurement interval, not a wait for a condition
-    return take_snapshot(previous)
+    return take_snapshot(previous, wants_of_steps(steps))

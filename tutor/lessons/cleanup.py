@@ -351,8 +351,9 @@ def run_cleanup(lesson: Lesson) -> ActionLog:
 def find_strays(lesson: Lesson) -> list:
     """The learner's strays of *lesson* on the machine now: near misses its checks recognise
     (netns Hello for hello, a wrong MASQUERADE rule, a file made in the host), each with its argv."""
+    from ..checks.runner import wants_of_steps
     from ..checks.strays import lesson_strays
-    return lesson_strays(lesson, observe.take_snapshot())
+    return lesson_strays(lesson, observe.take_snapshot(wants=wants_of_steps(lesson.steps)))
 
 
 def remove_strays(lesson: Lesson, chosen: list, log: ActionLog) -> None:

@@ -1,4 +1,7 @@
-"""The host's packet filter, read only: iptables' filter table and the bridge netfilter switches.
+"""The host's packet filter, read only: iptables' filter and nat tables, the bridge netfilter switches.
+
+The nat table is read for the masquerade kind, only when a loaded check asks for it (observe.Wants);
+a long-lived Observer keeps it until RulesetWatch sees an nftables change (see nat_cacheable).
 
 Why nstutor reads it: on a Docker host, dockerd turns `net.ipv4.ip_forward` on, sets the
 filter table's FORWARD policy to DROP and loads br_netfilter. From then on every frame a bridge
@@ -198,6 +201,28 @@ def _bridge_nf(family: str) -> int | None:
         return None
 
 
+class _ToolFailed(Exception):
+    """`iptables -S` did not give the rules: *answered* False when it did not run or answer at all."""
+
+    def __init__(self, text: str, answered: bool) -> None:
+        super().__init__(text)
+        self.text, self.answered = text, answered
+
+
+def _list_rules(path: str, table: str, wait: int) -> str:
+    """What `PATH -w WAIT -t TABLE -S` prints (raises _ToolFailed with the tool's last error line)."""
+    try:
+        res = subprocess.run([path, "-w", str(wait), "-t", table, "-S"], capture_output=True, text=True,
+                             timeout=wait + TIMEOUT_S,
+                             env={**os.environ, "LC_ALL": "C"})
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise _ToolFailed(str(exc), answered=False) from None
+    if res.returncode != 0:
+        err = res.stderr.strip().splitlines()
+        raise _ToolFailed(err[-1] if err else f"exit {res.returncode}", answered=True)
+    return res.stdout
+
+
 def read_host_filter() -> HostFilter:
     """The filter table of every backend that has one, and the bridge netfilter switches."""
     nf4, nf6 = _bridge_nf("iptables"), _bridge_nf("ip6tables")
@@ -213,17 +238,65 @@ def read_host_filter() -> HostFilter:
             tables.append(FilterTable(label, command, tuple((c, "ACCEPT") for c in BUILTIN), ()))
             continue
         try:
-            res = subprocess.run([path, "-w", "2", "-t", "filter", "-S"], capture_output=True, text=True,
-                                 timeout=TIMEOUT_S, env={**os.environ, "LC_ALL": "C"})
-        except (OSError, subprocess.SubprocessError) as exc:
-            problems.append(f"{os.path.basename(path)} -S did not answer: {exc}")
+            text = _list_rules(path, "filter", 2)
+        except _ToolFailed as failed:
+            how = "failed" if failed.answered else "did not answer"
+            problems.append(f"{os.path.basename(path)} -S {how}: {failed.text}")
             continue
-        if res.returncode != 0:
-            err = res.stderr.strip().splitlines()
-            problems.append(f"{os.path.basename(path)} -S failed: {err[-1] if err else f'exit {res.returncode}'}")
-            continue
-        tables.append(parse_table(res.stdout, label, command))
+        tables.append(parse_table(text, label, command))
     return HostFilter(tuple(tables), nf4, nf6, tuple(problems))
+
+
+# --------------------------------------------------------------- the nat table (the masquerade kind)
+NAT_NEEDS_ROOT = "reading the firewall rules needs root: run nstutor as root"
+NAT_NO_TOOL = ("iptables is not installed, so nstutor cannot read the NAT rules "
+               "(Debian/Ubuntu: apt install iptables)")
+
+
+@dataclass(frozen=True)
+class NatRead:
+    """The host's nat table, one FilterTable per backend read (the same record as the filter table's)."""
+    tables: tuple[FilterTable, ...]
+    problem: str | None = None           # why nothing could be read (then tables is empty)
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        return tuple(t.backend for t in self.tables)
+
+
+def read_nat(tools: list[tuple[str, str, str]] | None = None) -> NatRead:
+    """Every rule of the nat table, from each backend that has one (*tools*: backends("nat")). Changes nothing."""
+    tools = backends("nat") if tools is None else tools
+    if not tools:
+        return NatRead((), NAT_NO_TOOL)
+    if os.geteuid() != 0:
+        return NatRead((), NAT_NEEDS_ROOT)
+    tables: list[FilterTable] = []
+    errors: list[str] = []
+    for label, path, command in tools:
+        if not path:        # legacy iptables whose nat table was never loaded: no rules there
+            tables.append(FilterTable(label, command, (), ()))
+            continue
+        try:
+            text = _list_rules(path, "nat", 5)
+        except _ToolFailed as failed:
+            if "does not exist" in failed.text:          # no nat table: no rules there
+                tables.append(FilterTable(label, command, (), ()))
+                continue
+            if "ermission denied" in failed.text or "must be root" in failed.text:
+                return NatRead((), NAT_NEEDS_ROOT)
+            errors.append(f"{os.path.basename(path)}: {failed.text}")
+            continue
+        tables.append(parse_table(text, label, command))
+    if not tables:
+        return NatRead((), "nstutor could not read the nat table: " + "; ".join(errors))
+    return NatRead(tuple(tables))
+
+
+def nat_cacheable(tools: list[tuple[str, str, str]]) -> bool:
+    """May a nat table read with these tools be kept until RulesetWatch sees a change? Only when
+    every backend is nftables (iptables-legacy sends no change events) or has nothing to read."""
+    return all(label == "nft" or not path for label, path, _ in tools)
 
 
 # --------------------------------------------------------------- the whole ruleset, to compare
@@ -321,6 +394,11 @@ class RulesetWatch:
             return False
         self._sock = sock
         return True
+
+    @property
+    def watching(self) -> bool:
+        """Is it listening now? (If not, a change would go unseen: nothing may be cached on it.)"""
+        return self._sock is not None
 
     def poll(self) -> int:
         """How many changes were seen so far (a counter: compare two readings)."""

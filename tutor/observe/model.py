@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from .firewall import NatRead
 
 #: The eight namespace types, in the order lsns prints them.
 NS_TYPES = ("mnt", "net", "pid", "uts", "ipc", "user", "cgroup", "time")
@@ -237,6 +240,43 @@ class CgroupInfo:
     limits: Mapping[str, CpuLimit] = field(default_factory=lambda: EMPTY)  # cgroup path -> limit (for paths processes are in, and their ancestors)
 
 
+# --------------------------------------------------------------- parts read only when a check asks
+@dataclass(frozen=True)
+class Wants:
+    """Snapshot parts some check will read beyond the standing ones, which cost too much to read
+    for every snapshot (a program run, files opened inside a process's root). A kind says what it
+    wants (checks/base.py Expectation.wants), observe reads exactly that into the snapshot, and
+    grading reads only the snapshot."""
+    nat: bool = False                                     # the host's iptables nat table
+    files: frozenset[tuple[int | None, str]] = frozenset()  # (pid, path); pid None: the host's mount ns
+    own_proc: frozenset[int] = frozenset()                # pids whose view of /proc is wanted
+
+    def __or__(self, other: "Wants") -> "Wants":
+        return Wants(self.nat or other.nat, self.files | other.files, self.own_proc | other.own_proc)
+
+    def __bool__(self) -> bool:
+        return self.nat or bool(self.files) or bool(self.own_proc)
+
+
+NOTHING = Wants()
+
+
+@dataclass(frozen=True, slots=True)
+class FileFact:
+    """A path as one process sees it (through /proc/PID/root), or as the host's mount namespace has it."""
+    state: str                   # "file", "missing", "other" (not a regular file), "error", "gone" (the process exited)
+    detail: str | None = None    # file: its text (the first 64 KiB; None for the host's); other: what it is; error: why
+
+
+@dataclass(frozen=True, slots=True)
+class ProcView:
+    """What the /proc in a process's mount namespace lists."""
+    gone: bool = False                   # the process exited (or its pid was reused) before it was read
+    error: str | None = None             # why its /proc could not be listed
+    pids: tuple[int, ...] = ()           # the pids that /proc lists
+    shows_as: int | None = None          # the pid under which that /proc lists the process itself
+
+
 # --------------------------------------------------------------- the snapshot
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -255,6 +295,11 @@ class Snapshot:
     is_root: bool                              # taken with root privileges
     problems: tuple[str, ...] = ()             # what could not be seen, in plain words
     firewall_changes: int = 0                  # a long-lived Observer's count of nftables changes (0: not watched)
+    # ---- parts read only when a check asked for them (Wants); absent when nobody asked
+    nat: "NatRead | None" = None               # the host's iptables nat table
+    files: Mapping[tuple[int | None, str], FileFact] = field(default_factory=lambda: EMPTY)  # (pid, or None
+    #                                          for the host's mount ns, path) -> fact
+    own_proc: Mapping[int, ProcView] = field(default_factory=lambda: EMPTY)  # pid -> what the /proc it sees lists
 
     # ---- lookups used by the grader and the views
     def netns_by_name(self, name: str) -> NetNS | None:

@@ -8,6 +8,11 @@ This module only orchestrates; each source of facts has its own module:
   cgroups.py    cgroup mode and CPU limits
 Each reader records what it could not see in `problems` and goes on.
 
+Some parts are read only when a check asks for them (`wants`, see model.Wants): the nat table
+(firewall.py) and what a process sees in its own root (inside.py). *wants* is called with the
+snapshot of the standing parts (a check names a process by a selector, so it needs the processes
+to say which pid), and its answer is read into the same snapshot: grading then reads nothing.
+
 `take_snapshot()` starts from nothing each time (the CLI). `Observer` keeps what
 is worth keeping between snapshots (open netlink sockets that tell it which
 netns changed, what each process was made of at exec), which is what makes the
@@ -15,16 +20,40 @@ live panel cheap: see bench/snapshot.py.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from typing import Callable
+from typing import Callable, Union
 
-from . import cgroups, netns, nsfacts
-from .model import Snapshot, frozen_map
+from . import cgroups, firewall, inside, netns, nsfacts
+from .model import NOTHING, Snapshot, Wants, frozen_map
 from .netlink import NetworkReader
 from .processes import ProcessReader, host_namespaces, namespace_table
 from .firewall import RulesetWatch
 from .watch import NetnsDirWatcher
+
+
+#: What a caller wants read beyond the standing parts: fixed, or decided from the standing snapshot.
+WantsFor = Union[Wants, Callable[[Snapshot], Wants], None]
+NatSource = Callable[[], "firewall.NatRead"]
+
+
+def answer(snap: Snapshot, wants: WantsFor, read_nat: NatSource = firewall.read_nat) -> Snapshot:
+    """*snap* with the parts *wants* asks for read in (a new Snapshot; *snap* is not changed)."""
+    asked = wants(snap) if callable(wants) else (wants or NOTHING)
+    if not asked:
+        return snap
+    files = {}
+    for pid, path in sorted(asked.files, key=lambda k: (k[0] is not None, k[0] or 0, k[1])):
+        proc = snap.processes.get(pid) if pid is not None else None
+        if pid is None:
+            files[(pid, path)] = inside.read_host_file(snap, path)
+        elif proc is not None:
+            files[(pid, path)] = inside.read_file(proc, path)
+    own_proc = {pid: inside.read_own_proc(snap.processes[pid]) for pid in sorted(asked.own_proc)
+                if pid in snap.processes}
+    return dataclasses.replace(snap, nat=read_nat() if asked.nat else None,
+                               files=frozen_map(files), own_proc=frozen_map(own_proc))
 
 
 def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None,
@@ -63,13 +92,14 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
     )
 
 
-def take_snapshot(previous: Snapshot | None = None) -> Snapshot:
+def take_snapshot(previous: Snapshot | None = None, wants: WantsFor = None) -> Snapshot:
     """Observe the machine from scratch. Never changes anything.
 
     *previous*, if given, is used to compute per-process CPU use (cpu_percent)
-    over the time between the two snapshots.
+    over the time between the two snapshots. *wants*: the parts to read beyond the
+    standing ones (checks.runner.wants_of(steps) says what a lesson's checks read).
     """
-    return _assemble(ProcessReader(), NetworkReader(persistent=False), previous)
+    return answer(_assemble(ProcessReader(), NetworkReader(persistent=False), previous), wants)
 
 
 class Observer:
@@ -91,16 +121,34 @@ class Observer:
         self._on_netns_change = on_netns_change
         self._watcher = NetnsDirWatcher(self._netns_dir_changed)
         self._rules = RulesetWatch()      # firewall rules send no rtnetlink event: see firewall.py
+        self._nat: tuple[tuple, "firewall.NatRead"] | None = None   # (what it was read under, the read)
+        self.nat_reads = 0                # how often the nat table was read (for tests and the bench)
 
     def _netns_dir_changed(self) -> None:
         self.release_missing()
         if self._on_netns_change is not None:
             self._on_netns_change()
 
-    def snapshot(self) -> Snapshot:
-        snap = _assemble(self._procs, self._net, self._previous, self._rules.poll())
+    def snapshot(self, wants: WantsFor = None) -> Snapshot:
+        """*wants* as in take_snapshot; the nat table is read again only when it may have changed."""
+        changes = self._rules.poll()
+        snap = answer(_assemble(self._procs, self._net, self._previous, changes), wants,
+                      lambda: self._read_nat(changes))
         self._previous = snap
         return snap
+
+    def _read_nat(self, changes: int) -> "firewall.NatRead":
+        """The nat table, kept while nftables announces no change. The key holds the tools too: an
+        iptables installed, or a legacy table loaded, meanwhile reads again."""
+        tools = firewall.backends("nat")
+        key = (changes, tuple(tools))
+        if self._nat is not None and self._nat[0] == key:
+            return self._nat[1]
+        read = firewall.read_nat(tools)
+        self.nat_reads += 1
+        keep = self._rules.watching and firewall.nat_cacheable(tools) and not read.problem
+        self._nat = (key, read) if keep else None
+        return read
 
     @property
     def previous(self) -> Snapshot | None:

@@ -9,70 +9,39 @@ absent_in  optional process selector: the same path must NOT exist in that proce
 absent_from_host  the path must not exist in the host's mount namespace either: a file there was made
            by a command run without `nsenter --mount`, and is named as the learner's stray (rm PATH)
 
-Unlike most kinds this one reads from the machine while grading, because file contents are not
-part of a snapshot: it only opens regular files read-only and non-blocking, through
-/proc/PID/root, after making sure the pid still belongs to the process the snapshot saw.
+File contents are not part of the standing snapshot: wants() asks for the path in each process
+the check names (and in the host's mount namespace), observe reads them into `snap.files`
+(observe/inside.py: regular files only, read-only and non-blocking, through /proc/PID/root, after
+making sure the pid still belongs to the process the snapshot saw), and grade() reads only that.
 """
 from __future__ import annotations
 
-import os
+import posixpath
 import re
-import stat
 from typing import Any
 
-from ...observe.model import Process, Snapshot
-from ..base import Field, Stray, Verdict, v_bool, v_selector
+from ...observe.model import FileFact, Process, Snapshot, Wants
+from ..base import Field, NotObserved, Stray, Verdict, v_bool, v_selector
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, v_regex
 from ..registry import register
 from ..select import describe_selector, name
 from ..strays import removal_words, show
 from .mount import clean, v_abspath
 
-READ_LIMIT = 64 * 1024
-
 
 class Gone(Exception):
-    """The process exited (or its pid was reused) since the snapshot."""
+    """The process exited (or its pid was reused) before observe looked at the file."""
 
 
-def _same_process(proc: Process) -> bool:
-    try:
-        with open(f"/proc/{proc.pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    fields = data[data.rfind(b")") + 2:].split()
-    return not proc.start_ticks or (len(fields) > 19 and int(fields[19]) == proc.start_ticks)
-
-
-def look(proc: Process, path: str) -> tuple[str, str | None]:
-    """('file', text) / ('missing', None) / ('other', what it is) / ('error', why), inside proc's root."""
-    if not _same_process(proc):
+def look(snap: Snapshot, proc: Process | None, path: str) -> tuple[str, str | None]:
+    """('file', text) / ('missing', None) / ('other', what it is) / ('error', why): *path* inside
+    *proc*'s root (None: the host's mount namespace), as the snapshot's `files` part has it."""
+    fact: FileFact | None = snap.files.get((proc.pid if proc is not None else None, path))
+    if fact is None:
+        raise NotObserved(f"the file {path}")
+    if fact.state == "gone":
         raise Gone()
-    full = f"/proc/{proc.pid}/root{path}"
-    try:
-        st = os.lstat(full)
-    except FileNotFoundError:
-        return "missing", None
-    except NotADirectoryError:
-        return "missing", None
-    except OSError as exc:
-        return "error", exc.strerror or str(exc)
-    if not stat.S_ISREG(st.st_mode):
-        what = ("a directory" if stat.S_ISDIR(st.st_mode) else "a symbolic link" if stat.S_ISLNK(st.st_mode)
-                else "not a regular file")
-        return "other", what
-    try:
-        fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        return "error", exc.strerror or str(exc)
-    try:
-        data = os.read(fd, READ_LIMIT)
-    except OSError as exc:
-        return "error", exc.strerror or str(exc)
-    finally:
-        os.close(fd)
-    return "file", data.decode(errors="replace")
+    return fact.state, fact.detail
 
 
 def _tmp_note(snap: Snapshot, proc: Process, path: str) -> str:
@@ -110,6 +79,16 @@ class FileIn(ProcessExpectation):
             text += ", nor in the host's"
         return text
 
+    def wants(self, snap: Snapshot) -> Wants:
+        path = clean(self.path)
+        procs = [pick(snap, self.subject).proc]
+        if self.absent_in is not None:
+            procs.append(pick(snap, self.absent_in, "the process that must not see it").proc)
+        files = {(p.pid, path) for p in procs if p is not None}
+        if snap.host_ns.get("mnt") is not None:     # a file made in the host by mistake is named
+            files.add((None, path))
+        return Wants(files=frozenset(files))
+
     def grade(self, snap: Snapshot) -> Verdict:
         try:
             verdict = self._grade(snap)
@@ -131,23 +110,24 @@ class FileIn(ProcessExpectation):
 
     def _host_stray(self, snap: Snapshot) -> Stray | None:
         """The path as a regular file in the host's mount namespace, as a stray to remove (else None)."""
-        host_mnt = snap.host_ns.get("mnt")
-        if host_mnt is None:
+        if snap.host_ns.get("mnt") is None:
             return None
-        # look through a process in the host's mount namespace, ourselves first (read-only, like look())
-        host_procs = sorted((p for p in snap.processes.values() if p.ns.get("mnt") == host_mnt),
-                            key=lambda p: p.pid != os.getpid())
         path = clean(self.path)
-        for proc in host_procs[:3]:
-            try:
-                state, _ = look(proc, path)
-            except Gone:
-                continue
-            if state == "file":
-                return Stray(f"the file {show(path)} in the host's mount namespace (made without --mount)",
-                             ("rm", path))
+        try:
+            state, _ = look(snap, None, path)
+        except Gone:                     # no process of the host's mount namespace could be looked through
             return None
+        if state == "file":
+            return Stray(f"the file {show(path)} in the host's mount namespace (made without --mount)",
+                         ("rm", path))
         return None
+
+    def _in_host(self, snap: Snapshot, path: str) -> bool:
+        """Does *path* exist in the host's mount namespace (as a file or anything else)?"""
+        try:
+            return look(snap, None, path)[0] in ("file", "other")
+        except Gone:
+            return False
 
     def _grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
@@ -157,7 +137,7 @@ class FileIn(ProcessExpectation):
         path = clean(self.path)
         mnt = proc.ns.get("mnt")
         host = " (the host's)" if mnt is not None and mnt == snap.host_ns.get("mnt") else ""
-        state, value = look(proc, path)
+        state, value = look(snap, proc, path)
         observed = f"{path} in the mount namespace {mnt}{host} of {name(proc)}: "
         enter = f"nsenter --target {proc.pid} --mount"
         if state == "error":
@@ -172,8 +152,8 @@ class FileIn(ProcessExpectation):
                 message += f" Create it from inside: {enter} sh -c 'echo hello > {path}'."
             else:
                 message += " The program writes it when it runs; look at how the lesson starts it."
-            if host == "" and not self.absent_from_host and os.path.exists(path) \
-                    and snap.host_ns.get("mnt") is not None:   # (absent_from_host says it with the rm)
+            if host == "" and not self.absent_from_host and snap.host_ns.get("mnt") is not None \
+                    and self._in_host(snap, path):   # (absent_from_host says it with the rm)
                 message += (f" A {path} exists in the host's mount namespace: it was made outside the "
                             f"container (a command run without {enter}).")
             return self.fail(observed + "missing", message)
@@ -198,7 +178,7 @@ class FileIn(ProcessExpectation):
             return self.fail(f"{observed}; {name(other)} is in the same mount namespace ({mnt})",
                              f"{name(proc)} and {name(other)} share one mount namespace, so they see the same "
                              f"files. Each container needs its own: start them with unshare --mount.")
-        other_state, _ = look(other, path)
+        other_state, _ = look(snap, other, path)
         observed += f"; in the mount namespace {other_mnt} of {name(other)}: " + (
             "absent" if other_state == "missing" else "present")
         if other_state != "missing":
@@ -214,4 +194,4 @@ class FileIn(ProcessExpectation):
 
 
 def posix_dir(path: str) -> str:
-    return os.path.dirname(path) or "/"
+    return posixpath.dirname(path) or "/"

@@ -9,26 +9,22 @@ containers' subnet that leave by any interface except their own bridge get the o
 interface's address as their source. The rule may sit in `chain` itself or in a chain that
 `chain` jumps to (kube-proxy and flannel keep theirs in chains of their own).
 
-The rules are read with `iptables-nft -t nat -S` and, when its nat table is already loaded
-(/proc/net/ip_tables_names), `iptables-legacy -t nat -S`: a rule in either is in force. Reading
-never changes anything: the legacy tool is not run when its table is absent, because running it
-would load a kernel module. Reading the rules needs root.
+The rules are the snapshot's `nat` part (observe/firewall.py read_nat, asked for by wants()):
+`iptables-nft -t nat -S` and, when its nat table is already loaded, `iptables-legacy -t nat -S`;
+a rule in either is in force. Reading them needs root, and grading reads nothing itself.
 """
 from __future__ import annotations
 
 import ipaddress
-import os
 import shlex
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from ...observe import firewall
-from ...observe.model import Snapshot
-from ..base import Expectation, Field, Stray, Verdict, v_str
+from ...observe.firewall import FilterTable, NatRead, Rule
+from ...observe.model import Snapshot, Wants
+from ..base import Expectation, Field, NotObserved, Stray, Verdict, v_str
 from ..registry import register
 from ..strays import removal_words
-
 
 
 def v_source(value: Any) -> str | None:
@@ -47,17 +43,44 @@ def v_ifname(value: Any) -> str | None:
     return None
 
 
-# --------------------------------------------------------------- reading the rules
+# --------------------------------------------------------------- the rules, as this kind reads them
 @dataclass(frozen=True)
 class NatRule:
-    backend: str                 # "nft", "legacy" or "iptables"
-    text: str                    # the line as `iptables -S` prints it
-    chain: str
-    target: str | None = None
-    source: str | None = None
-    source_negated: bool = False
-    out: str | None = None
-    out_negated: bool = False
+    """One rule of the nat table with the backend it came from (a view of firewall.Rule, no parsing)."""
+    rule: Rule
+    table: FilterTable
+
+    @property
+    def text(self) -> str:
+        return self.rule.text
+
+    @property
+    def chain(self) -> str:
+        return self.rule.chain
+
+    @property
+    def target(self) -> str | None:
+        return self.rule.target
+
+    @property
+    def backend(self) -> str:
+        return self.table.backend
+
+    @property
+    def source(self) -> str | None:
+        return (self.rule.match("source") or (None, False))[0]
+
+    @property
+    def source_negated(self) -> bool:
+        return (self.rule.match("source") or (None, False))[1]
+
+    @property
+    def out(self) -> str | None:
+        return (self.rule.match("out") or (None, False))[0]
+
+    @property
+    def out_negated(self) -> bool:
+        return (self.rule.match("out") or (None, False))[1]
 
     def source_net(self):
         if self.source is None:
@@ -68,83 +91,8 @@ class NatRule:
             return None
 
 
-@dataclass(frozen=True)
-class NatRead:
-    rules: tuple[NatRule, ...]
-    backends: tuple[str, ...]    # the tools that were read
-    problem: str | None = None   # why nothing could be read (then rules is empty)
-
-
-def parse_rule(line: str, backend: str) -> NatRule | None:
-    """One `-A CHAIN ...` line of `iptables -S` (None for policies and anything unreadable)."""
-    try:
-        args = shlex.split(line)
-    except ValueError:
-        return None
-    if len(args) < 2 or args[0] != "-A":
-        return None
-    facts: dict[str, Any] = {}
-    negate = False
-    i = 2
-    while i < len(args):
-        arg = args[i]
-        if arg == "!":
-            negate = True
-            i += 1
-            continue
-        value = args[i + 1] if i + 1 < len(args) else None
-        if arg in ("-s", "--source"):
-            facts["source"], facts["source_negated"] = value, negate
-        elif arg in ("-o", "--out-interface"):
-            facts["out"], facts["out_negated"] = value, negate
-        elif arg in ("-j", "--jump", "-g", "--goto"):
-            facts["target"] = value
-        negate = False
-        i += 1
-    return NatRule(backend, line.strip(), args[1], **facts)
-
-
-def _backends() -> list[tuple[str, str]]:
-    """(label, path) of the tools to read: nft always, legacy only if its nat table exists."""
-    return [(label, path) for label, path, _typed in firewall.backends("nat")]
-
-
-def read_nat_rules() -> NatRead:
-    """Every rule of the nat table, from each backend that has one. Changes nothing."""
-    backends = _backends()
-    if not backends:
-        return NatRead((), (), "iptables is not installed, so nstutor cannot read the NAT rules "
-                               "(Debian/Ubuntu: apt install iptables)")
-    if os.geteuid() != 0:
-        return NatRead((), (), "reading the firewall rules needs root: run nstutor as root")
-    rules: list[NatRule] = []
-    used: list[str] = []
-    errors: list[str] = []
-    for label, path in backends:
-        if not path:
-            used.append(label)
-            continue
-        try:
-            res = subprocess.run([path, "-w", "5", "-t", "nat", "-S"], capture_output=True, text=True, timeout=10,
-                                 env={**os.environ, "LC_ALL": "C"})
-        except (OSError, subprocess.SubprocessError) as exc:
-            errors.append(f"{os.path.basename(path)}: {exc}")
-            continue
-        if res.returncode != 0:
-            err = res.stderr.strip().splitlines()
-            text = err[-1] if err else f"exit {res.returncode}"
-            if "does not exist" in text or "Table does not exist" in text:
-                used.append(label)          # no nat table: no rules there
-                continue
-            if "ermission denied" in text or "must be root" in text:
-                return NatRead((), (), "reading the firewall rules needs root: run nstutor as root")
-            errors.append(f"{os.path.basename(path)}: {text}")
-            continue
-        used.append(label)
-        rules.extend(r for r in (parse_rule(line, label) for line in res.stdout.splitlines()) if r)
-    if not used:
-        return NatRead((), (), "nstutor could not read the nat table: " + "; ".join(errors))
-    return NatRead(tuple(rules), tuple(used))
+def nat_rules(read: NatRead) -> tuple[NatRule, ...]:
+    return tuple(NatRule(rule, table) for table in read.tables for rule in table.rules)
 
 
 # --------------------------------------------------------------- the expectation
@@ -186,17 +134,23 @@ class MasqueradeExpectation(Expectation):
     def _right(self, rule: NatRule) -> bool:
         return self.not_out is None or (rule.out == self.not_out and rule.out_negated)
 
+    def wants(self, snap: Snapshot) -> Wants:
+        return Wants(nat=True)
+
     def grade(self, snap: Snapshot) -> Verdict:
-        read = read_nat_rules()
+        read = snap.nat
+        if read is None:
+            raise NotObserved("the nat table")
         if read.problem:
             return self.fail("the nat table could not be read", read.problem)
+        rules = nat_rules(read)
         want = ipaddress.ip_network(self.source)
-        chains = _reachable_chains(read.rules, self.chain)
-        masq = [r for r in read.rules if r.target == "MASQUERADE"]
-        shown = masq or [r for r in read.rules if r.chain == self.chain]
+        chains = _reachable_chains(rules, self.chain)
+        masq = [r for r in rules if r.target == "MASQUERADE"]
+        shown = masq or [r for r in rules if r.chain == self.chain]
         observed = (f"nat rules ({'/'.join(read.backends)}): "
                     + ("; ".join(r.text for r in shown[:5]) or f"none in {self.chain}"))
-        strays = self._strays(read.rules, chains)
+        strays = self._strays(rules, chains)
         found = tuple(stray for _, stray in strays)
 
         mine = [r for r in masq if r.source_net() == want and not r.source_negated]
@@ -220,7 +174,7 @@ class MasqueradeExpectation(Expectation):
             return self.fail(observed, f"the rule '{rule.text}' is in chain {rule.chain}, which {self.chain} never "
                              f"jumps to, so no packet meets it: {_delete(rule).command}; {self._add()}",
                              strays=found)
-        others = [r for r in read.rules if r.chain in chains and r.source_net() == want and not r.source_negated]
+        others = [r for r in rules if r.chain in chains and r.source_net() == want and not r.source_negated]
         if others:
             rule = others[0]
             what = f"jumps to {rule.target}" if rule.target else "has no target"
@@ -287,19 +241,9 @@ class MasqueradeExpectation(Expectation):
 
 
 def _delete(rule: NatRule) -> Stray:
-    """The exact command that deletes *rule*: its own `-S` line after -D, with the tool of its backend."""
-    return Stray(rule.text, (_delete_tool(rule.backend), "-t", "nat", "-D", *shlex.split(rule.text)[1:]))
-
-
-def _delete_tool(backend: str) -> str:
-    """Plain `iptables` (what the learner typed) when it is that backend's tool, else the backend's own."""
-    named = {"nft": "iptables-nft", "legacy": "iptables-legacy"}.get(backend)
-    if named is None:
-        return "iptables"
-    plain, own = firewall.find_tool("iptables"), firewall.find_tool(named)
-    if plain and own and os.path.realpath(plain) == os.path.realpath(own):
-        return "iptables"
-    return named
+    """The exact command that deletes *rule*: its own `-S` line after -D, with the tool of its backend
+    (plain `iptables`, what the learner typed, when that is the backend's tool: FilterTable.command)."""
+    return Stray(rule.text, (rule.table.command, "-t", "nat", "-D", *shlex.split(rule.text)[1:]))
 
 
 def _backend_words(backend: str) -> str:

@@ -9,9 +9,9 @@ first ("NSpid: 4242 1" = pid 4242 on the host, 1 inside its own namespace).
 
 own_proc  also: the /proc that the process sees (in its mount namespace) is a procfs of its own
           pid namespace, so `ps` run there lists only the processes of that namespace. This is
-          what `unshare --mount-proc` arranges. Like the `file` kind, this reads from the
-          machine while grading (it lists /proc/PID/root/proc and reads one stat file there,
-          read-only), because what a procfs mount shows is not part of a snapshot.
+          what `unshare --mount-proc` arranges. What a procfs mount shows is not part of the
+          standing snapshot: wants() asks for it, and observe lists /proc/PID/root/proc into
+          `snap.own_proc` (observe/inside.py read_own_proc, read-only).
 
 How it tells whose /proc it is: a procfs lists every process under its pid *in the pid
 namespace the procfs belongs to*. If the process appears in it under its inner pid (the last
@@ -20,10 +20,8 @@ under its host pid, it is the host's /proc.
 """
 from __future__ import annotations
 
-import os
-
-from ...observe.model import Process, Snapshot
-from ..base import Field, Verdict, v_bool
+from ...observe.model import Process, ProcView, Snapshot, Wants
+from ..base import Field, NotObserved, Verdict, v_bool
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
@@ -33,42 +31,17 @@ def nspid_text(proc: Process) -> str:
     return "NSpid: " + " ".join(map(str, proc.nspid))
 
 
-def _start_ticks(path: str) -> int | None:
-    """starttime (field 22) of the stat file at *path*, or None if it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2:].split()
-    try:
-        return int(fields[19])
-    except (IndexError, ValueError):
-        return None
+def own_proc_of(snap: Snapshot, proc: Process) -> ProcView:
+    """What the /proc in *proc*'s mount namespace lists, as the snapshot's `own_proc` part has it."""
+    view = snap.own_proc.get(proc.pid)
+    if view is None:
+        raise NotObserved(f"the /proc that pid {proc.pid} sees")
+    return view
 
 
-class ProcView:
-    """What /proc looks like from inside a process's mount namespace."""
-
-    def __init__(self, proc: Process, proc_root: str = "/proc") -> None:
-        self.error: str | None = None
-        self.gone = False
-        self.pids: list[int] = []
-        self.shows_as: int | None = None       # the pid under which this procfs lists the process
-        ticks = _start_ticks(f"{proc_root}/{proc.pid}/stat")
-        if ticks is None or (proc.start_ticks and ticks != proc.start_ticks):
-            self.gone = True                   # exited, or its pid now belongs to another process
-            return
-        base = f"{proc_root}/{proc.pid}/root/proc"
-        try:
-            self.pids = sorted(int(e) for e in os.listdir(base) if e.isdigit())
-        except OSError as exc:
-            self.error = exc.strerror or str(exc)
-            return
-        for candidate in dict.fromkeys((proc.pid_in_own_ns, proc.pid)):
-            if candidate in self.pids and _start_ticks(f"{base}/{candidate}/stat") == ticks:
-                self.shows_as = candidate
-                break
+def want_own_proc(snap: Snapshot, subject) -> Wants:
+    proc = pick(snap, subject).proc
+    return Wants(own_proc=frozenset({proc.pid})) if proc is not None else Wants()
 
 
 @register
@@ -85,6 +58,9 @@ class PidOne(ProcessExpectation):
         if self.own_proc:
             text += ", and the /proc it sees lists only that namespace's processes"
         return text
+
+    def wants(self, snap: Snapshot) -> Wants:
+        return want_own_proc(snap, self.subject) if self.own_proc else Wants()
 
     def grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
@@ -118,7 +94,7 @@ class PidOne(ProcessExpectation):
         return self._grade_proc(snap, proc, observed, evidence)
 
     def _grade_proc(self, snap: Snapshot, proc: Process, observed: str, evidence: dict) -> Verdict:
-        view = ProcView(proc)
+        view = own_proc_of(snap, proc)
         if view.gone:
             return self.fail(f"{name(proc)} exited while nstutor was looking",
                              "The process the snapshot saw has exited; start it again and check once more.")
@@ -141,7 +117,7 @@ class PidOne(ProcessExpectation):
         listed = f"/proc as it sees it lists {len(view.pids)} process{'es' if len(view.pids) != 1 else ''}"
         if view.shows_as == proc.pid_in_own_ns:
             return self.ok(observed + f"; {listed}, itself as pid {view.shows_as}",
-                           {**evidence, "proc_pids": view.pids[:50], "proc_count": len(view.pids)})
+                           {**evidence, "proc_pids": list(view.pids[:50]), "proc_count": len(view.pids)})
         if view.shows_as is not None:
             whose = f"itself under its host pid {view.shows_as}: it is the host's /proc"
         else:

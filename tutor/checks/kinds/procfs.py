@@ -8,18 +8,18 @@ mount namespace of its own. `unshare --mount --mount-proc` then mounts a procfs 
 namespace, so `ps -ef` in there lists the pod, the pause as PID 1; a plain `unshare --mount`
 keeps its copy of the host's /proc, and ps lists every process of the machine.
 
-Read as pid1's own_proc reads it (pid1.ProcView, read-only, while grading): a procfs lists each
-process under its pid in the pid namespace the procfs belongs to, so the process must appear
-in it under its innermost pid (the last NSpid entry).
+Read as pid1's own_proc reads it (wants() asks, observe/inside.py read_own_proc lists it into
+`snap.own_proc`): a procfs lists each process under its pid in the pid namespace the procfs
+belongs to, so the process must appear in it under its innermost pid (the last NSpid entry).
 """
 from __future__ import annotations
 
-from ...observe.model import Snapshot
+from ...observe.model import Snapshot, Wants
 from ..base import Verdict
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
-from .pid1 import ProcView
+from .pid1 import own_proc_of, want_own_proc
 
 
 @register
@@ -30,13 +30,16 @@ class ProcfsView(ProcessExpectation):
     def describe(self) -> str:
         return f"the /proc that {self.subject_words} sees lists the processes of its own pid namespace"
 
+    def wants(self, snap: Snapshot) -> Wants:
+        return want_own_proc(snap, self.subject)
+
     def grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
         if picked.proc is None:
             return self.fail(picked.observed, picked.message)
         proc = picked.proc
         inner = proc.pid_in_own_ns
-        view = ProcView(proc)
+        view = own_proc_of(snap, proc)
         if view.gone:
             return self.fail(f"{name(proc)} exited while nstutor was looking",
                              "The process the snapshot saw has exited; start it again and check once more.")

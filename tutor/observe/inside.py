@@ -1,0 +1,110 @@
+"""What a process sees in its own root: a file at a path, and the /proc mounted there.
+
+Read for the `file`, `pid1 {own_proc: true}` and `procfs` kinds, only when a loaded check asks
+(observe.Wants), right after the processes were read: a file's text and what a procfs mount lists
+are not part of the standing snapshot. Everything goes through /proc/PID/root, read-only: regular
+files are opened O_RDONLY|O_NONBLOCK|O_NOFOLLOW (a fifo or a device is never opened), and only
+after making sure the pid still belongs to the process the snapshot saw (its start time), so a
+reused pid is never read as the old process. Nothing is cached: a file can change at any time.
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+from .model import FileFact, Process, ProcView, Snapshot
+
+PROC = "/proc"
+READ_LIMIT = 64 * 1024
+HOST_LOOKS = 3          # processes of the host's mount namespace to try, in case some exit meanwhile
+
+
+def _stat(path: str) -> tuple[str, int] | None:
+    """(state, starttime) from the stat file at *path* (fields 3 and 22), or None if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 2:].split()
+    try:
+        return fields[0].decode(), int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _still(proc: Process) -> int | None:
+    """The start time of *proc*'s pid if it is still that process, running (None: it exited, is a
+    zombie, whose root and /proc went with it, or the pid was reused)."""
+    stat_ = _stat(f"{PROC}/{proc.pid}/stat")
+    if stat_ is None or stat_[0] == "Z" or (proc.start_ticks and stat_[1] != proc.start_ticks):
+        return None
+    return stat_[1]
+
+
+def read_file(proc: Process, path: str, with_text: bool = True) -> FileFact:
+    """*path* inside *proc*'s mount namespace: its text (*with_text*), or why there is none."""
+    if _still(proc) is None:
+        return FileFact("gone")
+    full = f"{PROC}/{proc.pid}/root{path}"
+    try:
+        st = os.lstat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return FileFact("missing")
+    except OSError as exc:
+        return FileFact("error", exc.strerror or str(exc))
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a directory" if stat.S_ISDIR(st.st_mode) else "a symbolic link" if stat.S_ISLNK(st.st_mode)
+                else "not a regular file")
+        return FileFact("other", what)
+    if not with_text:
+        return FileFact("file")
+    try:
+        fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        return FileFact("error", exc.strerror or str(exc))
+    try:
+        data = os.read(fd, READ_LIMIT)
+    except OSError as exc:
+        return FileFact("error", exc.strerror or str(exc))
+    finally:
+        os.close(fd)
+    return FileFact("file", data.decode(errors="replace"))
+
+
+def read_host_file(snap: Snapshot, path: str) -> FileFact:
+    """Is there a *path* in the host's mount namespace (its text is not read: only whether it is a
+    file), looked at through a process that is in it, ourselves first. "gone" when no such process
+    could be looked through."""
+    host_mnt = snap.host_ns.get("mnt")
+    if host_mnt is None:
+        return FileFact("gone")
+    me = os.getpid()
+    host_procs = sorted((p for p in snap.processes.values() if p.ns.get("mnt") == host_mnt),
+                        key=lambda p: p.pid != me)
+    for proc in host_procs[:HOST_LOOKS]:
+        fact = read_file(proc, path, with_text=False)
+        if fact.state != "gone":
+            return fact
+    return FileFact("gone")
+
+
+def read_own_proc(proc: Process) -> ProcView:
+    """What the /proc in *proc*'s mount namespace lists, and under which pid it lists *proc* itself.
+
+    A procfs lists every process under its pid in the pid namespace the procfs belongs to: the
+    process appears under its inner pid (the last NSpid entry) in its own namespace's procfs, and
+    under its host pid in the host's."""
+    ticks = _still(proc)
+    if ticks is None:
+        return ProcView(gone=True)
+    base = f"{PROC}/{proc.pid}/root/proc"
+    try:
+        pids = tuple(sorted(int(e) for e in os.listdir(base) if e.isdigit()))
+    except OSError as exc:
+        return ProcView(error=exc.strerror or str(exc))
+    for candidate in dict.fromkeys((proc.pid_in_own_ns, proc.pid)):
+        seen = _stat(f"{base}/{candidate}/stat") if candidate in pids else None
+        if seen is not None and seen[1] == ticks:
+            return ProcView(pids=pids, shows_as=candidate)
+    return ProcView(pids=pids)
