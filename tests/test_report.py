@@ -81,6 +81,7 @@ def test_bad_files_are_named_with_the_reason_and_the_rest_still_builds(tmp_path)
     (folder / "foreign.json").write_text(json.dumps({"name": "package.json of something"}))
     (folder / "future.json").write_text(json.dumps(dict(good, format_version=99, tool_version="9.0")))
     (folder / "binary.json").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    (folder / "lab-env.json").write_text("export X=1\n")           # a text file, but no JSON at all
     bad_steps = copy.deepcopy(good)
     bad_steps["lessons"][0]["steps"][1]["attempts"] = "many"
     write_export(folder / "malformed.json", bad_steps)
@@ -95,6 +96,7 @@ def test_bad_files_are_named_with_the_reason_and_the_rest_still_builds(tmp_path)
     assert "not an nstutor progress export" in reasons["foreign.json"]
     assert "newer nstutor" in reasons["future.json"] and "9.0" in reasons["future.json"]
     assert "not a text file" in reasons["binary.json"]
+    assert reasons["lab-env.json"].endswith("not an nstutor progress export: it is not JSON (from line 1, column 1 on)")
     assert "attempts is not a number" in reasons["malformed.json"]
     assert "cannot be read" in reasons["dangling.json"]
     assert "no such file" in reasons["missing-dir"]

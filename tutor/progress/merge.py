@@ -106,7 +106,7 @@ def load_export(path: Path) -> Export | Skipped:
     except json.JSONDecodeError as exc:
         if exc.pos >= len(text.rstrip()) - 1:
             return Skipped(str(path), f"truncated: the JSON stops before it is complete (line {exc.lineno})")
-        return Skipped(str(path), f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+        return Skipped(str(path), f"not an nstutor progress export: it is not JSON (from line {exc.lineno}, column {exc.colno} on)")
     problem = validate(doc)
     if problem:
         return Skipped(str(path), problem)
