@@ -138,3 +138,19 @@ def test_installed_wheel_lists_lessons_from_tmp(installed, tmp_path):
     # --json too: the same lessons, found in tutor/lessons_data inside the installed copy.
     rows = json.loads(_run([sys.executable, str(script), "list", "--json"], cwd=tmp_path, env=env).stdout)["lessons"]
     assert sorted(r["id"] for r in rows) == sorted(_lesson_ids())
+
+
+def test_no_private_imports_from_textual_or_rich():
+    """Textual and rich keep their private modules (`textual.widgets._markdown`) free to change
+    between releases: nstutor imports only their public names."""
+    import ast
+    offenders = []
+    for path in sorted((REPO / "tutor").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                parts = name.split(".")
+                if parts[0] in ("textual", "rich") and any(p.startswith("_") for p in parts[1:]):
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}: {name}")
+    assert not offenders, offenders
