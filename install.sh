@@ -119,6 +119,9 @@ quiet "$prefix/bin/python" -m pip install --upgrade pip
 what="nstutor"
 [[ -n $testing ]] && what="nstutor and the test tools (pytest, ...)"
 stage "$what, from $here"
+# pip builds in the clone's build/, and setuptools never empties it: a module renamed or removed
+# since the last install would be installed again beside its successor. Start from a clean one.
+rm -rf "$here/build"
 quiet "$prefix/bin/python" -m pip install "$here$([[ -n $testing ]] && echo '[test]')"
 quiet ln -sf "$prefix/bin/nstutor" "$link"
 version="$("$prefix/bin/nstutor" --version)"

@@ -101,7 +101,7 @@ def test_the_checker_finds_what_it_looks_for(tmp_path):
         ".read_text()", "firewall.read_nat() from tutor/observe", "socket.socket()"])
 
 
-@pytest.mark.parametrize("name", ["kinds/nat_rule.py", "kinds/file.py", "kinds/pid1.py", "kinds/procfs.py"])
+@pytest.mark.parametrize("name", ["kinds/masquerade.py", "kinds/file.py", "kinds/pid1.py", "kinds/procfs.py"])
 def test_the_kinds_that_read_observed_parts_touch_nothing(name):
     assert offences(CHECKS / name) == []
 

@@ -120,6 +120,10 @@ def test_the_readme_first_command_as_written_in_a_root_shell_without_sudo(shared
     first, _ = readme_commands()
     assert "sudo" not in first, "a root shell without sudo could not run it"
     data = shared_dir / "data"
+    # What an old install leaves in the clone's build/: a module since renamed must not come back
+    stale = REPO / "build" / "lib" / "tutor" / "stale_module_from_an_old_build.py"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("raise SystemExit('a stale build was installed')\n")
     session = "nstutor-first-" + secrets.token_hex(3)
     # A first start: no progress, no name yet. COLUMNS/LINES would override the pane's real size.
     command = (f"env -u COLUMNS -u LINES -u SUDO_USER PATH={path_without_sudo} NSTUTOR_DATA_DIR={data} "
@@ -145,6 +149,9 @@ def test_the_readme_first_command_as_written_in_a_root_shell_without_sudo(shared
     for noise in ("WARNING", "Location", "debconf", "Traceback", "sudo: command not found"):
         assert noise not in install, install
     assert (data / "progress.sqlite3").exists(), "the app ran, as root, and kept its progress"
+    installed = subprocess.run(["/opt/nstutor/bin/python", "-c", "import tutor, pathlib; print(pathlib.Path(tutor.__file__).parent)"],
+                               capture_output=True, text=True, cwd="/", timeout=30).stdout.strip()
+    assert installed and not (Path(installed) / stale.name).exists(), "a stale build/ was installed"
 
 
 def shlex_quote(text: str) -> str:

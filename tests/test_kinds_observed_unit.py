@@ -3,7 +3,7 @@
 These kinds grade parts of the snapshot that observe reads only when a check asks (observe.Wants):
 the nat table, files inside a process's root, the /proc a process sees. Here the parts are written
 by hand, so every branch of each kind's verdict is reached without touching the machine; the
-real-kernel tests (tests/test_kinds_nat.py, tests/test_kinds_process*.py, tests/test_lessons_part1_*.py)
+real-kernel tests (tests/test_kinds_nat.py, tests/test_kinds_process*.py, tests/test_lessons_*.py)
 check that observe reads the same facts from the kernel.
 """
 from __future__ import annotations
