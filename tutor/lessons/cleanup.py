@@ -189,17 +189,24 @@ def cgroup_dirs(name: str) -> list[Path]:
     return out
 
 
+def mounts() -> list[tuple[str, str]]:
+    """(mount point, filesystem type) of every mount nstutor's own mount namespace has, in the
+    table's order: the one place cleanup reads /proc/self/mountinfo."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            out.append((fields[4].replace("\\040", " "), fields[fields.index("-") + 1]))
+    return out
+
+
 def filesystem_of(path: Path) -> str:
     """The type of the filesystem *path* is on (from the mount table: the longest mount point above it)."""
     best, fstype = "", ""
     target = str(path)
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            point = fields[4].replace("\\040", " ")
-            sep = fields.index("-")
-            if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
-                best, fstype = point, fields[sep + 1]
+    for point, kind in mounts():
+        if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, fstype = point, kind
     return fstype
 
 
@@ -252,11 +259,8 @@ def _unmount_below(path: Path, log: ActionLog) -> None:
     *path* first, deepest first."""
     top = str(path.resolve())
     prefix = top + "/"
-    targets = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        target = line.split()[4].replace("\\040", " ")
-        if target.startswith(prefix) or target == top:     # the path itself too (a stray host mount)
-            targets.append(target)
+    # the path itself too (a stray host mount)
+    targets = [target for target, _ in mounts() if target.startswith(prefix) or target == top]
     for target in sorted(targets, key=len, reverse=True):
         _run(["umount", "-l", target], log, f"unmounted {target}")
 
@@ -267,10 +271,7 @@ def cleanup_present(lesson: Lesson) -> dict:
     would really remove. Reading only: this looks, it changes nothing."""
     spec = dict(lesson.cleanup or {})
     lists = {key: [str(v) for v in spec.get(key) or ()] for key in ("netns", "links", "cgroups", "paths", "mounts")}
-    mounted = set()
-    if lists["mounts"]:
-        with open("/proc/self/mountinfo") as f:
-            mounted = {line.split()[4].replace("\\040", " ") for line in f}
+    mounted = {target for target, _ in mounts()} if lists["mounts"] else set()
     present = {
         "netns": [n for n in lists["netns"] if os.path.lexists(f"/run/netns/{n}")],
         "links": [n for n in lists["links"] if os.path.lexists(f"/sys/class/net/{n}")],
