@@ -570,12 +570,12 @@ def test_focus_is_hashable_and_matches_processes_like_the_selectors():
     a = Focus(processes=({"comm": "pause"}, "^sleep 1001$"))
     assert a == Focus(processes=({"comm": "pause"}, "^sleep 1001$")) and len({a, Focus(processes=({"comm": "pause"},
                                                                                              "^sleep 1001$"))}) == 1
-    assert a.matches_process(proc(7, 1, "pause", "/pause"))
-    assert a.matches_process(proc(8, 1, "sleep", "sleep 1001"))
-    assert not a.matches_process(proc(9, 1, "sleep", "sleep 10011"))
-    assert not a.matches_process(proc(10, 1, "pause", "/pause", state="Z"))     # zombies only when asked
-    assert Focus(processes=({"comm": "pause", "zombie": True},)).matches_process(proc(10, 1, "pause", "", state="Z"))
-    assert not Focus(processes=({"cmdline": "("},)).matches_process(proc(11, 1, "x", "("))   # bad regex: no match
+    snap = snapshot([host_netns()], [proc(1, 0, "systemd", "/sbin/init"), proc(7, 1, "pause", "/pause"),
+                                     proc(8, 1, "sleep", "sleep 1001"), proc(9, 1, "sleep", "sleep 10011"),
+                                     proc(10, 1, "pause", "/pause", state="Z"), proc(11, 1, "x", "(")])
+    assert a.resolve(snap).pids == {7, 8}                # not 10011, nor the zombie pause: zombies only when asked
+    assert Focus(processes=({"comm": "pause", "zombie": True},)).resolve(snap).pids == {7, 10}
+    assert Focus(processes=({"cmdline": "("},)).resolve(snap).pids == set()      # bad regex: no match
 
 
 def test_focus_resolves_names_links_and_processes_to_inodes():

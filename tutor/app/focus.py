@@ -6,20 +6,20 @@ does (netns names, "RED/veth0" interface references, process selectors), and res
 against a snapshot when a view needs inodes and pids.
 
 `lesson_focus(lesson)` derives the focus from the lesson itself: its cleanup declaration
-(what it makes) and the fields of its check expectations (what it looks at). It reads the
-YAML fields by name, so a new expectation kind that uses the usual field names (netns, dev,
-ends, ports, comm, cmdline, process, members...) is picked up without changes here.
+(what it makes) and what its check expectations name (Expectation.refers_to, which each kind
+derives from its fields). Nothing here knows a kind's fields, so a new kind is highlighted as
+soon as it is registered. Processes are matched by tutor.checks.select, as the grader does.
 """
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..observe.model import Process, Snapshot
-
-HOST_NAMES = ("host", "root")
+from ..checks.base import Expectation, LinkRef, NetnsRef, ProcessRef, SpecError
+from ..checks.refs import HOST_NAMES
+from ..checks.registry import build
+from ..checks.select import select, selector_problem
+from ..observe.model import Snapshot
 
 
 def _freeze(value: Any) -> Any:
@@ -29,44 +29,6 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
     return value
-
-
-class _Matcher:
-    """One compiled process selector ({comm, cmdline, zombie} or a cmdline string)."""
-
-    __slots__ = ("comm", "pattern", "zombie")
-
-    def __init__(self, selector: Any):
-        sel = {"cmdline": selector} if isinstance(selector, str) else dict(selector or {})
-        self.comm = sel.get("comm")
-        try:
-            self.pattern = re.compile(str(sel["cmdline"])) if "cmdline" in sel else None
-        except re.error:
-            # A bad pattern is the lint's business; here it simply matches nothing.
-            self.pattern = re.compile(r"(?!)")
-        self.zombie = bool(sel.get("zombie", False))
-        if self.comm is None and self.pattern is None:
-            self.pattern = re.compile(r"(?!)")
-
-    def __call__(self, proc: Process) -> bool:
-        if proc.is_zombie and not self.zombie:
-            return False
-        if self.comm is not None and proc.comm != self.comm:
-            return False
-        return self.pattern is None or bool(self.pattern.search(" ".join(proc.cmdline)))
-
-
-_MATCHERS: dict[Any, _Matcher] = {}
-
-
-def _matcher(selector: Any) -> _Matcher:
-    key = _freeze(selector)
-    found = _MATCHERS.get(key)
-    if found is None:
-        if len(_MATCHERS) > 256:
-            _MATCHERS.clear()
-        found = _MATCHERS[key] = _Matcher(selector)
-    return found
 
 
 @dataclass(frozen=True)
@@ -87,8 +49,8 @@ class Focus:
     processes: tuple = ()                      # selectors as in tutor.checks.select
 
     def __post_init__(self) -> None:
-        # compiled once per Focus: matches_process runs for every process of every snapshot
-        object.__setattr__(self, "_matchers", tuple(_matcher(sel) for sel in self.processes))
+        # A selector the lint would refuse (a bad regex) matches nothing here rather than raising.
+        object.__setattr__(self, "_selectors", tuple(sel for sel in self.processes if selector_problem(sel) is None))
         object.__setattr__(self, "_hash", hash((self.netns, self.links, _freeze(self.processes))))
 
     def __hash__(self) -> int:                 # selectors may be dicts: hash a frozen copy
@@ -101,15 +63,6 @@ class Focus:
     @property
     def is_empty(self) -> bool:
         return not (self.netns or self.links or self.processes)
-
-    def matches_process(self, proc: Process) -> bool:
-        """True when *proc* is one of the lesson's processes (nstutor itself never is)."""
-        if not self._matchers or proc.pid == os.getpid():
-            return False
-        for match in self._matchers:
-            if match(proc):
-                return True
-        return False
 
     def resolve(self, snap: Snapshot) -> Resolved:
         """Inodes and pids of the lesson's objects in *snap* (cached for the last few snapshots)."""
@@ -139,18 +92,17 @@ class Focus:
         pids: set[int] = set()
         spaces: set[tuple[str, int]] = {("net", inode) for inode in named}
         proc_netns: set[int] = set()
-        if self._matchers:
-            me = os.getpid()
-            matchers = self._matchers
-            for proc in snap.processes.values():
-                if proc.pid != me and any(match(proc) for match in matchers):
-                    pids.add(proc.pid)
-                    for nstype, inode in proc.ns.items():
-                        # A process shares most namespaces with the host; those are not the lesson's.
-                        if snap.host_ns.get(nstype) != inode:
-                            spaces.add((nstype, inode))
-                            if nstype == "net":
-                                proc_netns.add(inode)
+        for selector in self._selectors:
+            for proc in select(snap, selector):          # the grader's matcher (nstutor itself never matches)
+                if proc.pid in pids:
+                    continue
+                pids.add(proc.pid)
+                for nstype, inode in proc.ns.items():
+                    # A process shares most namespaces with the host; those are not the lesson's.
+                    if snap.host_ns.get(nstype) != inode:
+                        spaces.add((nstype, inode))
+                        if nstype == "net":
+                            proc_netns.add(inode)
         netns = named | proc_netns | {inode for inode, _ in links}
         spaces |= {("net", inode) for inode in netns if inode != host_net or inode in named}
         return Resolved(frozenset(netns), frozenset(named | proc_netns), frozenset(links), frozenset(pids),
@@ -168,33 +120,36 @@ class _Collector:
         self.processes: list[Any] = []
         self._seen: set[Any] = set()
 
-    def add_netns(self, ref: Any) -> str | None:
-        """A netns reference: a name, or {netns_of: selector}. Returns the name (None for netns_of)."""
+    def add(self, ref: NetnsRef | LinkRef | ProcessRef) -> None:
+        """One thing an expectation names (Expectation.refers_to)."""
+        if isinstance(ref, NetnsRef):
+            self.add_netns(ref.ref)
+        elif isinstance(ref, LinkRef):
+            self.add_link(ref.dev, ref.netns)
+        elif isinstance(ref, ProcessRef):
+            self.add_process(ref.selector)
+
+    def add_netns(self, ref: Any) -> None:
+        """A netns reference: a name, or {netns_of: selector} (then that process is the lesson's)."""
         if isinstance(ref, dict):
             if "netns_of" in ref:
                 self.add_process(ref["netns_of"])
-            return None
-        if isinstance(ref, str) and ref:
+        elif isinstance(ref, str) and ref:
             self.netns.add(ref)
-            return ref
-        return None
 
-    def add_link(self, ref: Any, netns: Any = None) -> None:
-        """An interface reference "RED/veth0" or "veth0" (in *netns*, default the host)."""
-        if not isinstance(ref, str) or not ref:
+    def add_link(self, dev: Any, netns: Any = None) -> None:
+        """An interface *dev* in the netns reference *netns* (None: the host's)."""
+        if not isinstance(dev, str) or not dev:
             return
-        if "/" in ref:
-            owner, dev = ref.split("/", 1)
-            self.add_netns(owner)
-        else:
-            owner, dev = (netns if isinstance(netns, str) else None), ref
-            if isinstance(netns, dict):
-                self.add_netns(netns)   # the device's netns is a process's: focus that process
-                return
-        if owner is None or owner in HOST_NAMES:
+        if isinstance(netns, dict):
+            self.add_netns(netns)   # the device's netns is a process's: focus that process
+            return
+        if isinstance(netns, str) and netns:
+            self.add_netns(netns)
+        if not isinstance(netns, str) or netns in HOST_NAMES:
             self.links.add(dev)
         else:
-            self.links.add(f"{owner}/{dev}")
+            self.links.add(f"{netns}/{dev}")
 
     def add_process(self, selector: Any) -> None:
         if isinstance(selector, (str, dict)) and selector:
@@ -203,54 +158,33 @@ class _Collector:
                 self._seen.add(key)
                 self.processes.append(selector)
 
-    def add_spec(self, kind: str, spec: dict) -> None:
-        netns = spec.get("netns")
-        if kind == "netns":
-            self.add_netns(spec.get("name"))
-        elif netns is not None:
-            self.add_netns(netns)
-        if "from" in spec:
-            self.add_netns(spec["from"])
-        if "netns_of" in spec:
-            self.add_process(spec["netns_of"])
-        dev = spec.get("dev")
-        if isinstance(dev, str):
-            self.add_link(dev, netns)
-            owner = dev.split("/", 1)[0] if "/" in dev else netns
-            for port in spec.get("ports") or ():
-                self.add_link(port, owner)
-            if isinstance(spec.get("underlay"), str):
-                self.add_link(spec["underlay"], owner)
-        for end in spec.get("ends") or ():
-            self.add_link(end)
-        # the process kinds: the subject is {comm, cmdline} at the top level
-        subject = {k: spec[k] for k in ("comm", "cmdline") if k in spec}
-        if subject:
-            self.add_process(subject)
-        if "process" in spec:
-            self.add_process(spec["process"])
-        for rel in ("shared_with", "private_from"):
-            if isinstance(spec.get(rel), dict):
-                self.add_process(spec[rel].get("process"))
-        if "pause" in spec:
-            self.add_process(spec["pause"])
-        for member in spec.get("members") or ():
-            self.add_process(member)
 
-
-def focus_from(cleanup: dict | None = None, specs: Iterable[tuple[str, dict]] = ()) -> Focus:
-    """A Focus from a cleanup declaration and (kind, spec) pairs of expectations."""
+def focus_from(cleanup: dict | None = None,
+               expectations: Iterable[Expectation | tuple[str, Any]] = ()) -> Focus:
+    """A Focus from a cleanup declaration and expectations: Expectation objects, or (kind, spec)
+    pairs as a lesson writes them. A pair that does not build names nothing (the lint says why)."""
     c = _Collector()
     cleanup = cleanup if isinstance(cleanup, dict) else {}
     for name in _as_list(cleanup.get("netns")):
         c.add_netns(name)
-    for name in _as_list(cleanup.get("links")):
-        c.add_link(name)
+    for ref in _as_list(cleanup.get("links")):
+        if isinstance(ref, str):               # "RED/veth0", or "veth0" for the host's
+            owner, slash, dev = ref.partition("/")
+            if slash:
+                c.add_link(dev, owner)
+            else:
+                c.add_link(ref)
     for sel in _as_list(cleanup.get("processes")):
         c.add_process(sel)
-    for kind, spec in specs:
-        if isinstance(spec, dict):
-            c.add_spec(kind, spec)
+    for exp in expectations:
+        if not isinstance(exp, Expectation):
+            try:
+                kind, spec = exp
+                exp = build({kind: spec})
+            except (SpecError, TypeError, ValueError):
+                continue
+        for ref in exp.refers_to():
+            c.add(ref)
     return Focus(frozenset(c.netns), frozenset(c.links), tuple(c.processes))
 
 
@@ -264,5 +198,5 @@ def lesson_focus(lesson: Any) -> Focus:
     """The objects a lesson makes (cleanup) and checks (its steps' expectations)."""
     if lesson is None:
         return Focus.empty()
-    specs = [(exp.kind, exp.spec) for step in getattr(lesson, "steps", ()) for exp in step.expectations]
-    return focus_from(getattr(lesson, "cleanup", None), specs)
+    expectations = [exp for step in getattr(lesson, "steps", ()) for exp in step.expectations]
+    return focus_from(getattr(lesson, "cleanup", None), expectations)

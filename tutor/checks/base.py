@@ -11,13 +11,19 @@ pure function of the snapshot: no I/O, except kinds marked `active` (probes). A 
 that needs a part of the machine the standing snapshot leaves out (the nat table, a
 file inside a process's root) says so in `wants(snapshot)`; observe reads that into
 the snapshot before grading (observe.snapshot.answer), and grade() reads it there.
+
+What an expectation names (its network namespaces, interfaces and processes) follows from its
+fields: a validator that takes one of those says so (`@naming(NETNS)` on netns_ref_problem,
+LINK on v_ifref and v_ifname, PROCESS on v_selector), and `refers_to()` yields them as typed
+references. The live panel highlights them (app/focus.py), so a new kind is highlighted without
+the panel knowing its fields.
 """
 from __future__ import annotations
 
 import ipaddress
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from ..observe.model import NOTHING, NS_TYPES, Snapshot, Wants
 from ..texts import noun
@@ -84,14 +90,62 @@ class SpecError(ValueError):
 
 Validator = Callable[[Any], "str | None"]   # returns an error sentence or None
 
+# What a field's value names, when it names something on the machine (see Expectation.refers_to).
+NETNS = "netns"        # a netns reference: RED, host, net:[4026532401], {netns_of: SELECTOR}
+LINK = "link"          # an interface: RED/veth0, or a bare name in the expectation's netns
+PROCESS = "process"    # a process selector (tutor.checks.select)
+NAMEABLE = (NETNS, LINK, PROCESS)
+
+
+def naming(what: str) -> Callable[[Validator], Validator]:
+    """Declare that the fields a validator checks name a NETNS, LINK or PROCESS (a list of them
+    too: v_list_of passes the declaration on). Every Field with that validator then names it."""
+    if what not in NAMEABLE:
+        raise ValueError(f"a field names one of {', '.join(NAMEABLE)}, not {what!r}")
+
+    def mark(validator: Validator) -> Validator:
+        validator.names = what        # type: ignore[attr-defined]
+        return validator
+    return mark
+
 
 @dataclass(frozen=True)
 class Field:
-    """One field of an expectation: its validator, whether it is required, and a default."""
+    """One field of an expectation: its validator, whether it is required, and a default.
+
+    `names` is what its value names on the machine (NETNS, LINK, PROCESS or None), taken from the
+    validator's declaration (see naming()); give it only for a validator that does not declare it."""
     validate: Validator
     required: bool = False
     default: Any = None
     doc: str = ""
+    names: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.names is None:
+            object.__setattr__(self, "names", getattr(self.validate, "names", None))
+        elif self.names not in NAMEABLE:
+            raise ValueError(f"a field names one of {', '.join(NAMEABLE)}, not {self.names!r}")
+
+
+# --------------------------------------------------------------- what an expectation names
+@dataclass(frozen=True)
+class NetnsRef:
+    """A network namespace an expectation names, as it writes it (a name, or {netns_of: SELECTOR})."""
+    ref: Any
+
+
+@dataclass(frozen=True)
+class LinkRef:
+    """An interface an expectation names: its bare name and the netns reference it is in (None: the host's)."""
+    dev: str
+    netns: Any = None
+
+
+@dataclass(frozen=True)
+class ProcessRef:
+    """A process an expectation names, by its selector (tutor.checks.select)."""
+    selector: Any
 
 
 def v_str(value: Any) -> str | None:
@@ -146,10 +200,19 @@ def v_mac(value: Any) -> str | None:
     return f"{value!r} is not a MAC address like 0a:58:ac:10:00:01"
 
 
+@naming(LINK)
 def v_ifref(value: Any) -> str | None:
     """An interface in a netns: "RED/veth0", or "veth0" for the host's netns."""
     if not isinstance(value, str) or not value or value.count("/") > 1 or value.endswith("/"):
         return f"{value!r} is not an interface reference like RED/veth0 (or veth0 for the host)"
+    return None
+
+
+@naming(LINK)
+def v_ifname(value: Any) -> str | None:
+    """A bare interface name, in the expectation's own netns (the kernel allows 15 characters)."""
+    if not isinstance(value, str) or not value or "/" in value or len(value) > 15 or " " in value:
+        return f"{value!r} is not an interface name like nsbr0"
     return None
 
 
@@ -173,6 +236,8 @@ def v_list_of(item: Validator, *, length: int | None = None) -> Validator:
             if err:
                 return err
         return None
+    if getattr(item, "names", None):
+        check.names = item.names      # type: ignore[attr-defined]  # a list of what the item names
     return check
 
 
@@ -182,6 +247,7 @@ def v_one_of(*choices: Any) -> Validator:
     return check
 
 
+@naming(PROCESS)
 def v_selector(value: Any) -> str | None:
     """A process selector: {comm: NAME} and/or {cmdline: REGEX}, or a plain string (= cmdline regex)."""
     from .select import selector_problem
@@ -241,6 +307,42 @@ class Expectation:
 
     def grade(self, snap: Snapshot) -> Verdict:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # -- what it names
+    def refers_to(self) -> Iterator[NetnsRef | LinkRef | ProcessRef]:
+        """The network namespaces, interfaces and processes this expectation names, in the order of
+        its fields: every field that names something (Field.names), each item of a list.
+
+        A bare interface name is in the expectation's own netns (home_netns()). Override, calling
+        super(), for what a field alone cannot say (a selector made of several fields, one nested
+        in a mapping)."""
+        home = self.home_netns()
+        for name, fld in self.fields.items():
+            value = self.spec.get(name)
+            if fld.names is None or value is None:
+                continue
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                if fld.names == NETNS:
+                    yield NetnsRef(item)
+                elif fld.names == PROCESS:
+                    yield ProcessRef(item)
+                elif isinstance(item, str):
+                    owner, slash, dev = item.partition("/")
+                    yield LinkRef(dev, owner) if slash else LinkRef(item, home)
+
+    def home_netns(self) -> Any:
+        """The netns a bare interface name of this expectation is in: its netns field's value; else
+        the namespace its first field naming one interface says (`dev: node2/cni0` puts `ports:
+        [veth-pod1]` beside the bridge); else None, the host's. As the kinds resolve them (refs.resolve_dev)."""
+        for name, fld in self.fields.items():
+            if fld.names == NETNS and self.spec.get(name) is not None:
+                return self.spec[name]
+        for name, fld in self.fields.items():
+            value = self.spec.get(name)
+            if fld.names == LINK and isinstance(value, str):
+                owner, slash, _ = value.partition("/")
+                return owner if slash else None
+        return None
 
     def describe(self) -> str:
         """A short human description of what is expected (used as Verdict.expected by default)."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..observe.model import Process, Snapshot
-from .base import Expectation, Field, v_str
+from .base import Expectation, Field, ProcessRef, v_str
 from .select import describe_selector, innermost, name, normalise, select
 
 # --------------------------------------------------------------- subject fields
@@ -57,6 +57,13 @@ class ProcessExpectation(Expectation):
             return [f"'{cls.kind}' needs comm and/or cmdline to say which process it is about, "
                     f"e.g. - {cls.kind}: {{cmdline: '^sleep 1001$', ...}}"]
         return []
+
+    def refers_to(self):
+        """The process this check is about first (its selector is two fields, comm and cmdline), then
+        what the kind's other fields name."""
+        if self.subject:
+            yield ProcessRef(self.subject)
+        yield from super().refers_to()
 
     @property
     def subject(self) -> dict:

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from ..observe.model import Link, NetNS, Snapshot
 from ..texts import noun
 from . import select
+from .base import NETNS, naming
 from .strays import netns_typos, removal_words, show
 
 HOST_NAMES = ("host", "root")
@@ -36,6 +37,7 @@ class Missing(NamedTuple):
 
 
 # --------------------------------------------------------------- lint helpers
+@naming(NETNS)
 def netns_ref_problem(value: Any) -> str | None:
     """Validator for a netns reference field (see the module docstring)."""
     if isinstance(value, str):

@@ -33,7 +33,7 @@ from typing import Any
 
 from ...observe.model import CpuLimit, Process, Snapshot
 from ...texts import counted
-from ..base import Expectation, Field, Verdict, v_bool, v_list_of, v_number, v_selector, v_str
+from ..base import PROCESS, Expectation, Field, Verdict, naming, v_bool, v_list_of, v_number, v_selector, v_str
 from ..procs import pick
 from ..registry import register
 from ..select import name
@@ -86,6 +86,7 @@ def v_percent(value: Any) -> str | None:
     return "must be a positive number (percent of one CPU, e.g. 10)"
 
 
+@naming(PROCESS)
 def v_members(value: Any) -> str | None:
     if isinstance(value, list) and not value:
         return "must list at least one process selector"

@@ -22,7 +22,7 @@ from typing import Any
 
 from ...observe.firewall import FilterTable, NatRead, Rule
 from ...observe.model import Snapshot, Wants
-from ..base import Expectation, Field, NotObserved, Stray, Verdict, v_str
+from ..base import Expectation, Field, NotObserved, Stray, Verdict, v_ifname, v_str
 from ..registry import register
 from ..strays import removal_words
 
@@ -34,12 +34,6 @@ def v_source(value: Any) -> str | None:
         return f"{value!r} is not a network prefix like 10.22.0.0/24 (host bits must be zero)"
     if net.version != 4:
         return f"{value!r} is IPv6; this kind reads the IPv4 nat table (iptables), not ip6tables"
-    return None
-
-
-def v_ifname(value: Any) -> str | None:
-    if not isinstance(value, str) or not value or "/" in value or len(value) > 15 or " " in value:
-        return f"{value!r} is not an interface name like nsbr0"
     return None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ...observe.model import Process, Snapshot
 from ...texts import counted
-from ..base import Expectation, Field, Verdict, v_list_of, v_nstypes, v_selector
+from ..base import PROCESS, Expectation, Field, Verdict, naming, v_list_of, v_nstypes, v_selector
 from ..procs import ns_summary, pick, restart_advice, unreadable, unshare_cmd, words
 from ..registry import register
 from ..select import describe_selector, innermost, name, select
@@ -30,6 +30,7 @@ from ..select import describe_selector, innermost, name, select
 POD_OWNED = ("mnt", "net", "pid", "uts", "ipc")
 
 
+@naming(PROCESS)
 def v_members(value: Any) -> str | None:
     if isinstance(value, list) and not value:
         return "must list at least one member process selector"

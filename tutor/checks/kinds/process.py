@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...observe.model import NS_TYPES, Process, Snapshot
-from ..base import Field, Verdict, v_nstypes, v_selector
+from ..base import Field, ProcessRef, Verdict, v_nstypes, v_selector
 from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, pick,
                      restart_advice, unreadable, words)
 from ..registry import register
@@ -54,6 +54,14 @@ class ProcessNamespaces(ProcessExpectation):
             out.append(f"'process': {', '.join(sorted(shared & private))} cannot be both shared with "
                        f"and private from the same process")
         return out
+
+    def refers_to(self):
+        """The subject, and the processes of shared_with and private_from: their selector sits inside
+        a mapping ({process: SELECTOR, types: [...]}), which the field alone does not say."""
+        yield from super().refers_to()
+        for relation in (self.shared_with, self.private_from):
+            if relation:
+                yield ProcessRef(relation["process"])
 
     def describe(self) -> str:
         parts = []

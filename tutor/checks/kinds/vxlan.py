@@ -11,7 +11,7 @@ whole command, built from the expected values.
 from __future__ import annotations
 
 from ...observe.model import Link, NetNS, Snapshot
-from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_int, v_ip, v_str
+from ..base import Expectation, Field, Verdict, v_bool, v_ifname, v_ifref, v_int, v_ip
 from ..refs import Missing, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_link, netns_ref_problem, \
     resolve_dev, where
 from ..registry import register
@@ -28,7 +28,7 @@ class VxlanExpectation(Expectation):
         "vni": Field(v_int, doc="VXLAN network identifier (`id`)"),
         "port": Field(v_int, doc="destination UDP port (`dstport`), e.g. 8472 or 4789"),
         "local": Field(v_ip, doc="local tunnel endpoint address"),
-        "underlay": Field(v_str, doc="underlay device (`dev` in ip link add)"),
+        "underlay": Field(v_ifname, doc="underlay device (`dev` in ip link add)"),
         "learning": Field(v_bool, doc="source-address learning on (true) / nolearning (false)"),
         "mtu": Field(v_int),
     }
