@@ -56,6 +56,12 @@ def test_a_kind_names_what_its_fields_take():
     assert list(listening.refers_to()) == [NetnsRef({"netns_of": {"comm": "pause"}}), ProcessRef("app-a")]
     assert list(pod.refers_to()) == [ProcessRef({"comm": "pause"}), ProcessRef("app-a"), ProcessRef({"cmdline": "app-b"})]
     assert list(masquerade.refers_to()) == [LinkRef("nsbr0", None)]
+    (route,) = exps({"route": {"netns": {"netns_of": {"comm": "pause"}}, "dst": "default", "dev": "eth0"}})
+    assert list(route.refers_to()) == [NetnsRef({"netns_of": {"comm": "pause"}}),
+                                       LinkRef("eth0", {"netns_of": {"comm": "pause"}})]
+    focus = focus_from(None, [route])          # a process's netns: the panel follows the process
+    assert focus.processes == ({"comm": "pause"},) and not focus.links
+    assert focus.resolve(tv.pod_snapshot()).named_netns == {tv.POD_NET}
 
 
 def test_process_kinds_name_their_subject_and_the_processes_inside_their_fields():
