@@ -1,4 +1,4 @@
-"""The live panel's views (tutor.app.views, pstree, focus): golden text on hand-built snapshots.
+"""The live panel's views (tutor.app.panel.views, pstree, focus): golden text on hand-built snapshots.
 
 The kernel's real state is never stable enough for exact text, so these tests build Snapshot
 objects by hand in the shapes of the curriculum (RED/BLUE, a bridge with c1 and c2, a pod, the
@@ -19,10 +19,10 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from tutor.app import views
-from tutor.app.focus import Focus, focus_from, lesson_focus
-from tutor.app.pstree import render_pstree
-from tutor.app.views import VIEWS, render_table, Row, Section, Table
+from tutor.app.panel import views
+from tutor.app.panel.focus import Focus, focus_from, lesson_focus
+from tutor.app.panel.processes import render_pstree
+from tutor.app.panel.views import VIEWS, render_table, Row, Section, Table
 from tutor.observe.model import (Address, CgroupInfo, FdbEntry, Link, Namespace, Neighbour, NetNS, Process, Route,
                                  Snapshot, VxlanInfo, frozen_map)
 
@@ -638,7 +638,7 @@ def test_an_unreadable_namespace_says_why_instead_of_showing_nothing():
     text = plain(render("network", snap, LESSON_11), 100)
     assert "▸ c1 net:[4026532501]  permission denied (run nstutor as root) ──" in text
     assert "(no interfaces read)" in text
-    from tutor.app.topology import render_topology
+    from tutor.app.panel.topology import render_topology
     box = plain(render_topology(snap, LESSON_11, 60), 60)
     assert "permission denied" in box
 

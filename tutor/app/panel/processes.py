@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..observe.model import Process, Snapshot
+from ...observe.model import Process, Snapshot
 from .focus import Focus
 from .views import CHANGED, FOCUS_MARK, FOCUS_ROW, NOTE, TextBuilder, clean, fit, text_width
 

@@ -15,9 +15,9 @@ Rows of the lesson's processes and namespaces are marked, as everywhere else.
 """
 from __future__ import annotations
 
-from ..observe import render as textview
-from ..observe.model import Snapshot
-from ..texts import counted
+from ...observe import render as textview
+from ...observe.model import Snapshot
+from ...texts import counted
 from .focus import Focus, Resolved
 
 MOUNTS_PER_NS = 6

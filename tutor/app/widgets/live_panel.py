@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from ..observe import Snapshot
+from ...observe import Snapshot
 
 
 class LivePanel(Vertical):

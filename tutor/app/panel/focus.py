@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..observe.model import Process, Snapshot
+from ...observe.model import Process, Snapshot
 
 HOST_NAMES = ("host", "root")
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from ..observe.model import Link, NetNS, Snapshot
-from ..observe.render import link_state, panel_state
+from ...observe.model import Link, NetNS, Snapshot
+from ...observe.render import link_state, panel_state
 from .focus import Focus
 from .views import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, fit, state_style, text_width
 

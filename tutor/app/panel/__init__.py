@@ -13,8 +13,8 @@ from typing import Callable
 
 from rich.text import Text
 
-from ..observe import render
-from ..texts import fit
+from ...observe import render
+from ...texts import fit
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.text import Span, Text
 
-from ..observe import render as textview
-from ..observe.model import NetNS, Snapshot
-from ..texts import cell_width as text_width, fit
+from ...observe import render as textview
+from ...observe.model import NetNS, Snapshot
+from ...texts import cell_width as text_width, fit
 from .focus import Focus, Resolved
 
 # --------------------------------------------------------------- styles
@@ -611,7 +611,7 @@ def render_topology_view(snap: Snapshot, previous: Snapshot | None, focus: Focus
 
 
 def render_processes_view(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
-    from .pstree import render_pstree
+    from .processes import render_pstree
     return render_pstree(snap, focus or NO_FOCUS, width, previous=previous)
 
 
@@ -636,7 +636,7 @@ VIEWS: tuple[View, ...] = (
 
 
 def _isolation_view(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
-    from .isolation_view import isolation_table
+    from .isolation import isolation_table
     return _table_view("isolation", isolation_table)(snap, previous, focus, width)
 
 
