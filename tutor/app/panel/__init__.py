@@ -1,96 +1,40 @@
-"""Where the live panel's views come from.
+"""The live panel's views, and which key shows which.
 
-The views proper live in tutor/app/views.py (VIEWS: key -> View with `key`, `title`,
-`render(snap, previous, focus, width)`) and what a lesson cares about in tutor/app/focus.py
-(`lesson_focus(lesson)`). This module imports them, and falls back to plain views built on
-tutor.observe.render when they are not there (a partial checkout), so the app always has
-a live panel.
+Each view is a module of this package with a `render(snapshot, previous, focus, width)` function
+(see view.py): topology, namespaces, network, bridges, routes, neighbours, processes, isolation.
+They draw with the layout helpers and table engine of layout.py, and highlight what focus.py says
+the lesson is about. `VIEWS` lists them in display order, each with the one key that selects it;
+a new view is a module here and a line in `VIEWS`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from . import bridges, isolation, namespaces, neighbours, network, processes, routes, topology
+from .focus import Focus, lesson_focus
+from .view import View
 
-from rich.text import Text
-
-from ...observe import render
-from ...texts import fit
-
-
-@dataclass(frozen=True)
-class PlainView:
-    key: str
-    title: str
-    lines: Callable
-
-    def render(self, snap, previous, focus, width: int):
-        width = max(width, 20)
-        if snap is None:
-            return Text("(no snapshot yet)")
-        out = self.lines(snap, width)
-        return Text("\n".join(out) if out else "(nothing here)", no_wrap=True, overflow="ellipsis")
+VIEWS: tuple[View, ...] = (
+    View("1", "topology", "Topology", topology.render),
+    View("2", "namespaces", "Namespaces", namespaces.render),
+    View("3", "network", "Links & addresses", network.render),
+    View("4", "bridges", "Bridges", bridges.render),
+    View("5", "routes", "Routes", routes.render),
+    View("6", "neighbours", "Neighbours & fdb", neighbours.render),
+    View("7", "processes", "Processes", processes.render),
+    View("8", "isolation", "Isolation", isolation.render),
+)
 
 
-def _network(snap, width):
-    out = []
-    for ns in render.ordered_netns(snap):
-        out += render.render_netns(snap, ns, width) + [""]
-    return out
+def view_for_key(key: str) -> View | None:
+    return next((v for v in VIEWS if v.key == key), None)
 
 
-def _bridges(snap, width):
-    rows = render.bridge_rows(snap)
-    if not rows:
-        return ["(no bridges)"]
-    return render.format_table(("NETNS",) + rows[0].HEADERS, ((r.netns_label,) + r.cells() for r in rows),
-                               width=width)
-
-
-def _per_netns(*makers):
-    def lines(snap, width):
-        out = []
-        for ns in render.ordered_netns(snap):
-            rows = [r.text for make in makers for r in make(snap, ns)]
-            if rows:
-                out.append(ns.label)
-                out += [f"  {t}" for t in rows]
-        return out or ["(none)"]
-    return lines
-
-
-def _processes(snap, width):
-    procs = sorted(snap.processes.values(), key=lambda p: p.pid)
-    return [fit(f"{p.pid:>7} {p.ppid:>7} {p.command}", width) for p in procs]    # cells, not characters
-
-
-FALLBACK_VIEWS = {v.key: v for v in (
-    PlainView("1", "namespaces", lambda snap, width: render.render_lsns(snap, width)),
-    PlainView("2", "network", _network),
-    PlainView("3", "bridges", _bridges),
-    PlainView("4", "routes", _per_netns(render.route_rows)),
-    PlainView("5", "neigh/fdb", _per_netns(render.neighbour_rows, render.fdb_rows)),
-    PlainView("6", "processes", _processes),
-)}
-
-
-def load_views() -> dict:
+def views_by_key() -> dict[str, View]:
     """The views by their key (one keystroke), in display order."""
-    try:
-        from .views import VIEWS
-        views = VIEWS.values() if hasattr(VIEWS, "values") else VIEWS
-        if views:
-            return {view.key: view for view in views}
-    except ImportError:
-        pass
-    return dict(FALLBACK_VIEWS)
+    return {view.key: view for view in VIEWS}
 
 
-def load_focus(lesson):
-    """What the lesson is about (for highlighting), or None when focus.py is not there."""
-    try:
-        from .focus import Focus, lesson_focus
-    except ImportError:
-        return None
+def focus_for(lesson) -> Focus:
+    """What *lesson* is about, for highlighting; a bug in focus loses the highlighting, not the lesson."""
     try:
         return lesson_focus(lesson)
     except Exception:  # noqa: BLE001 - a focus bug only loses highlighting

@@ -29,13 +29,13 @@ from ..widgets.live_panel import LivePanel
 from .modals import ConfirmScreen, SolutionScreen
 from ..widgets.notices import NoticeBar
 from .setup import SetupScreen, lab_absent, setup_blocker
-from ..panel import load_focus, load_views
+from ..panel import focus_for, views_by_key
 from ..state import LessonState
 from ..widgets.step_card import StepCard
 from ..widgets.step_list import StepList
 from ...elevate import how_to_run_as_root
 
-VIEWS = load_views()
+VIEWS = views_by_key()
 TIME_FLUSH_SECONDS = 30.0
 
 
@@ -117,7 +117,7 @@ class LessonScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(LivePanel).set_focus_info(load_focus(self.lesson))
+        self.query_one(LivePanel).set_focus_info(focus_for(self.lesson))
         steps = self.query_one(StepList)
         steps.show_state(self.state, None)
         current = self.state.current() or (self.state.ordered()[0] if self.state.steps else None)
