@@ -4,8 +4,9 @@ Pure functions over the snapshot (no I/O; the one lookup is uid -> user name thr
 pwd, cached). Data and formatting are kept apart, the way rich separates rendering
 from data: each section has a `*_rows(snap)` function returning small row records
 (typed fields + `cells()` giving the strings in column order, and a `HEADERS` tuple),
-and `format_table()` turns rows into text. The live panel of the app can feed the same
-rows to a DataTable.
+and `format_table()` turns rows into plain text. The app's live panel builds its tables from
+the same rows and draws them with its own engine (tutor/app/panel/layout.py: styles, changes
+since the last snapshot, the lesson's rows marked, columns dropped to fit a narrow panel).
 
 The text view leaves out what is always there and never interesting (IPv6 link-local
 routes, NOARP neighbours, multicast fdb entries); the JSON has everything.
@@ -558,6 +559,8 @@ def format_table(headers: Sequence[str] | None, rows: Iterable[Sequence[str]], a
     Columns but the last are as wide as their widest cell (at most *max_col*, longer cells are
     cut with '…'); the last column gets the rest of the line and wraps onto indented continuation
     lines (or is cut, with wrap_last=False). *align* has one 'l' or 'r' per column.
+    This is the plain-text table of `nstutor snapshot`, which people and scripts read; the live
+    panel's styled, changing tables are tutor/app/panel/layout.render_table's job.
     """
     rows = [tuple(r) for r in rows]
     if not rows:
