@@ -193,7 +193,7 @@ class NstutorApp(App):
         self.theme = LIGHT if self.current_theme.dark else DARK
         screen = self.lesson_screen()
         if screen is not None:
-            screen._paint_all()
+            screen.paint_all()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -218,7 +218,8 @@ def panel_state(link: Link) -> str:
     return link_state(link)
 
 
-def _peer_text(snap: Snapshot, link: Link) -> str | None:
+def peer_text(snap: Snapshot, link: Link) -> str | None:
+    """Where a veth's other end is ("NETNS/name", or just the name in the same netns); None for other kinds."""
     if link.kind != "veth":
         return None
     if link.peer_netns is None:
@@ -263,7 +264,7 @@ def link_rows(snap: Snapshot, ns: NetNS) -> list[LinkRow]:
             notes.append(f"master {link.master}")
         if link.mtu not in (1500, 65536):
             notes.append(f"mtu {link.mtu}")
-        rows.append(LinkRow(ns.inode, link.name, _peer_text(snap, link), link_state(link), link.mac or "",
+        rows.append(LinkRow(ns.inode, link.name, peer_text(snap, link), link_state(link), link.mac or "",
                             tuple(addrs.get(link.name, ())), tuple(notes)))
     return rows
 
@@ -343,7 +344,8 @@ def neighbour_rows(snap: Snapshot, ns: NetNS) -> list[TextRow]:
     return [TextRow(ns.inode, neighbour_text(n)) for n in ns.neighbours if n.state != "NOARP"]
 
 
-def _multicast(mac: str) -> bool:
+def is_multicast(mac: str) -> bool:
+    """A multicast MAC (the low bit of its first byte): the bridge's own fdb entries, left out of the views."""
     try:
         return bool(int(mac.split(":")[0], 16) & 1)
     except ValueError:
@@ -366,7 +368,7 @@ def fdb_text(e: FdbEntry) -> str:
 
 def fdb_rows(snap: Snapshot, ns: NetNS) -> list[TextRow]:
     """Entries with a remote VTEP (vxlan) and unicast entries; multicast ones are left out."""
-    return [TextRow(ns.inode, fdb_text(e)) for e in ns.fdb if e.dst or not _multicast(e.mac)]
+    return [TextRow(ns.inode, fdb_text(e)) for e in ns.fdb if e.dst or not is_multicast(e.mac)]
 
 
 def socket_text(s: Socket) -> str:

@@ -12,7 +12,7 @@ from .view import table_view
 def _peer(snap: Snapshot, link) -> str:
     if link is None or link.kind != "veth":
         return ""
-    text = textview._peer_text(snap, link)
+    text = textview.peer_text(snap, link)
     return f"<-> {text}" if text else ""
 
 

@@ -27,7 +27,7 @@ from typing import Hashable, Iterable, Sequence
 from rich.cells import cell_len
 from rich.text import Span, Text
 
-from ...texts import cell_width as text_width, fit
+from ...texts import cell_width as text_width, fit, pad
 
 # --------------------------------------------------------------- styles
 STATE_STYLES = {"UP": "green", "DOWN": "red", "LOWERLAYERDOWN": "yellow", "NO-CARRIER": "yellow", "DORMANT": "yellow",
@@ -48,13 +48,6 @@ def state_style(state: str) -> str:
 
 
 # --------------------------------------------------------------- text fitting
-def pad(s: str, width: int, right: bool = False) -> str:
-    """*s* fitted and padded to exactly *width* cells."""
-    s = fit(s, width)
-    fill = " " * (width - text_width(s))
-    return fill + s if right else s + fill
-
-
 def clean(s: str) -> str:
     """Control characters (a command line may hold any byte) shown as '?', so they cannot drive the terminal."""
     if s.isprintable():
@@ -328,7 +321,7 @@ def render_table(table: Table, previous: Table | None, width: int = 100) -> Text
             for n, i in enumerate(visible):
                 piece = columns[n][line] if line < len(columns[n]) else ""
                 if n < last_n:
-                    piece = pad(piece, widths[n], right[n])
+                    piece = pad(piece, widths[n], right[n])        # pieces are fitted already
                 add(piece, style_of(row_style, styles[i] if i < nstyles else "", i in changed))
                 if n < last_n:
                     add(gap)

@@ -21,7 +21,7 @@ def neighbours_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
             rows.append(Row((ns.inode, "neigh", n.ip, n.dev), ("neigh", textview.neighbour_text(n)), (NOTE, ""),
                             focus=mine))
         for e in ns.fdb:
-            if not e.dst and textview._multicast(e.mac):
+            if not e.dst and textview.is_multicast(e.mac):
                 continue
             rows.append(Row((ns.inode, "fdb", e.mac, e.dev, e.dst, e.vlan, e.master),
                             ("fdb", textview.fdb_text(e)), (NOTE, ""), focus=mine))

@@ -125,7 +125,7 @@ class LessonScreen(Screen):
             self._select(current.step.id)
         self.query_one("#lesson-scroll").focus()
         self._fit_panes(self.app.size.width)
-        self._paint_all()
+        self.paint_all()
         # The text is the costliest part to build (a few hundred ms for a long lesson): it is built
         # just after the screen, which makes the first frame come ~20-30 % sooner (bench/app.py).
         self.set_timer(0.02, self._load_text)
@@ -273,7 +273,7 @@ class LessonScreen(Screen):
             self._footer_complete = st.complete
             self.refresh_bindings()
 
-    def _paint_all(self) -> None:
+    def paint_all(self) -> None:
         for card in self.query(StepCard):
             self.paint_card(card)
         self._paint_banner()
