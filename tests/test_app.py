@@ -19,13 +19,13 @@ import pytest
 from conftest import sh
 from test_app_scenes import empty, red_blue_cable, red_blue_up, welcome_done
 from tutor.app.app import DARK, LIGHT, NstutorApp
-from tutor.app.catalog_screen import CatalogScreen
-from tutor.app.lesson_screen import LessonScreen
-from tutor.app.live_panel import LivePanel
-from tutor.app.modals import ConfirmScreen, HelpScreen, NameScreen, SolutionScreen
+from tutor.app.screens.catalog import CatalogScreen
+from tutor.app.screens.lesson import LessonScreen
+from tutor.app.widgets.live_panel import LivePanel
+from tutor.app.screens.modals import ConfirmScreen, HelpScreen, NameScreen, SolutionScreen
 from tutor.app.state import Status
-from tutor.app.step_card import StepCard
-from tutor.app.step_list import StepList
+from tutor.app.widgets.step_card import StepCard
+from tutor.app.widgets.step_list import StepList
 from tutor.progress.store import ProgressStore
 from tutor.elevate import how_to_run_as_root
 
@@ -62,7 +62,7 @@ def plain(widget) -> str:
 
 def notices(app) -> list[str]:
     """What the lesson screen said in its notice line (it has no toasts), markdown rendered."""
-    from tutor.app.notices import NoticeBar
+    from tutor.app.widgets.notices import NoticeBar
     return [n.plain for n in app.lesson_screen().query_one(NoticeBar).history]
 
 

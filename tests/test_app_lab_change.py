@@ -23,10 +23,10 @@ from conftest import sh
 from demo_lesson import make_lesson
 from test_app import notices, status, wait_for
 from tutor.app.app import NstutorApp
-from tutor.app.lesson_screen import LessonScreen
-from tutor.app.modals import ConfirmScreen
+from tutor.app.screens.lesson import LessonScreen
+from tutor.app.screens.modals import ConfirmScreen
 from tutor.app.state import Status
-from tutor.app.step_list import StepList
+from tutor.app.widgets.step_list import StepList
 from tutor.lessons import Catalog
 from tutor.progress.paths import DB_NAME
 

@@ -21,9 +21,9 @@ from textual.strip import Strip
 from test_app import fixed, wait_for
 from test_app_scenes import RED, _proc, red_blue_cable
 from tutor.app.app import NstutorApp
-from tutor.app.lesson_markdown import LessonFence
-from tutor.app.lesson_screen import LessonScreen
-from tutor.app.live_panel import LivePanel
+from tutor.app.widgets.lesson_markdown import LessonFence
+from tutor.app.screens.lesson import LessonScreen
+from tutor.app.widgets.live_panel import LivePanel
 from tutor.lessons import load_catalog
 from tutor.observe.model import frozen_map
 
@@ -148,7 +148,7 @@ async def test_every_code_block_of_every_lesson_can_be_read_whole(size, tmp_path
 async def test_the_panes_follow_a_resized_terminal(tmp_path):
     """A lesson with a 108-cell diagram: the pane takes what it needs where there is room, one pane at
     a time on a narrow terminal, and back."""
-    from tutor.app.lesson_markdown import lesson_pane_width, widest_block
+    from tutor.app.widgets.lesson_markdown import lesson_pane_width, widest_block
     app = NstutorApp("bridge", store_path=tmp_path / "p.db", snapshot_source=fixed(red_blue_cable()),
                      probes=False, catalog=CATALOG)
     async with app.run_test(size=(200, 50)) as pilot:
@@ -234,7 +234,7 @@ async def test_catalog_shows_only_whole_cells_and_every_column_on_screen(size, t
         headers = [col.label.plain for col in table.ordered_columns]
         header_row = screen_rows(app)[table.region.y].crop(table.region.x, table.region.right).text
         assert header_row.split() == headers
-        # what each width gives up, on purpose (tutor/app/catalog_screen.py says why)
+        # what each width gives up, on purpose (tutor/app/screens/catalog.py says why)
         expect = {60: ["#", "Lesson", "Steps", "Here"], 80: ["#", "Lesson", "Progress", "Here"],
                   120: ["#", "Lesson", "Min", "Progress", "Here"]}[width]
         assert headers == expect

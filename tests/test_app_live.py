@@ -1,4 +1,4 @@
-"""The live loop (tutor.app.live) and the lesson state (tutor.app.state), without a terminal.
+"""The live loop (tutor.app.live_checker) and the lesson state (tutor.app.state), without a terminal.
 
 The loop is fed a snapshot source the test controls, so what it does each round (grade,
 probe or not, report a failure, stop) can be counted exactly; a counting `active`
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from test_app_scenes import empty, welcome_done
-from tutor.app.live import LiveChecker
+from tutor.app.live_checker import LiveChecker
 from tutor.app.state import LessonState, Status
 from tutor.checks.base import Expectation, Verdict
 from tutor.checks.runner import grade_step

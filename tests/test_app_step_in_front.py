@@ -18,12 +18,12 @@ from conftest import sh
 from test_app import SIZE, fixed, wait_for
 from test_app_scenes import empty
 from tutor.app.app import NstutorApp
-from tutor.app.catalog_screen import CatalogScreen
-from tutor.app.inline_markdown import inline_text
-from tutor.app.lesson_screen import LessonScreen
-from tutor.app.modals import HelpScreen, SolutionScreen
-from tutor.app.notices import NoticeBar
-from tutor.app.step_list import FRONT_MARK, StepList
+from tutor.app.screens.catalog import CatalogScreen
+from tutor.app.widgets.inline_markdown import inline_text
+from tutor.app.screens.lesson import LessonScreen
+from tutor.app.screens.modals import HelpScreen, SolutionScreen
+from tutor.app.widgets.notices import NoticeBar
+from tutor.app.widgets.step_list import FRONT_MARK, StepList
 from tutor.lessons import Catalog, load_catalog, parse_lesson
 
 @pytest.fixture

@@ -19,11 +19,11 @@ from rich.console import Console
 from test_app import fixed, notices, plain, wait_for
 from test_app_scenes import empty, welcome_done
 from tutor.app.app import NstutorApp
-from tutor.app.catalog_screen import CatalogScreen
-from tutor.app.lesson_screen import LessonScreen
+from tutor.app.screens.catalog import CatalogScreen
+from tutor.app.screens.lesson import LessonScreen
 from tutor.app.state import ICONS
-from tutor.app.step_card import StepCard
-from tutor.app.step_list import StepList
+from tutor.app.widgets.step_card import StepCard
+from tutor.app.widgets.step_list import StepList
 from tutor.lessons import load_catalog
 
 SIZES = [(80, 24), (120, 40), (200, 50)]
@@ -186,8 +186,8 @@ async def test_n_is_not_in_the_footer_before_the_lesson_is_complete_and_still_wo
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
 async def test_the_name_saved_notice_covers_nothing_in_the_catalog(tmp_path, size):
     from textual.widgets._toast import Toast, ToastRack
-    from tutor.app.modals import NameScreen
-    from tutor.app.notices import NoticeBar
+    from tutor.app.screens.modals import NameScreen
+    from tutor.app.widgets.notices import NoticeBar
     app = NstutorApp(store_path=tmp_path / "p.db", snapshot_source=fixed(empty()), probes=False, ask_name=True)
     async with app.run_test(size=size, notifications=True) as pilot:      # toasts on, as in a terminal
         await wait_for(pilot, lambda: isinstance(app.screen, NameScreen), what="the name question")

@@ -23,8 +23,8 @@ import pytest
 from conftest import sh
 from test_app import wait_for as app_wait_for
 from tutor.app.app import NstutorApp
-from tutor.app.lesson_screen import LessonScreen
-from tutor.app.modals import ConfirmScreen
+from tutor.app.screens.lesson import LessonScreen
+from tutor.app.screens.modals import ConfirmScreen
 from tutor.progress.paths import DB_NAME
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,9 +16,9 @@ from fresh_vm import RUN_NETNS, is_mount_point, lesson_lock, unmount_empty_run_n
 from test_app import SIZE, fixed, plain, wait_for
 from test_app_scenes import empty
 from tutor.app.app import NstutorApp
-from tutor.app.catalog_screen import CatalogScreen
-from tutor.app.lesson_screen import LessonScreen
-from tutor.app.modals import NameScreen
+from tutor.app.screens.catalog import CatalogScreen
+from tutor.app.screens.lesson import LessonScreen
+from tutor.app.screens.modals import NameScreen
 from tutor.progress.store import ProgressStore
 from textual.widgets import Input, Static
 

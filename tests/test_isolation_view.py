@@ -7,8 +7,8 @@ from rich.console import Console
 
 from kinds_process_support import number, wait_proc
 from test_kinds_process_cgroup import cpu_cgroup  # noqa: F401 - a fixture
-from tutor.app.focus import Focus
-from tutor.app.views import view_for_key
+from tutor.app.panel.focus import Focus
+from tutor.app.panel import view_for_key
 from tutor.observe import take_snapshot
 
 pytestmark = pytest.mark.needs_root

@@ -1,6 +1,6 @@
 """What an expectation names (Expectation.refers_to), and the live panel's focus built from it.
 
-The panel highlights a lesson's objects: its focus (tutor/app/focus.py) is what the lesson's
+The panel highlights a lesson's objects: its focus (tutor/app/panel/focus.py) is what the lesson's
 cleanup declares and what its expectations name. An expectation says what it names through its
 fields (a field that takes a netns reference, an interface or a process selector says so), so the
 focus sees every selector a kind takes, a new kind's included, without knowing its fields.
@@ -16,7 +16,7 @@ import pytest
 
 import test_views as tv          # the snapshot builders (a module import, so its tests are not collected twice)
 from test_lessons import lesson_text
-from tutor.app.focus import focus_from, lesson_focus
+from tutor.app.panel.focus import focus_from, lesson_focus
 from tutor.checks.base import (LINK, PROCESS, Field, LinkRef, NetnsRef, ProcessRef, naming, v_ifref, v_list_of,
                                v_str)
 from tutor.checks.registry import KINDS, build, load_kinds

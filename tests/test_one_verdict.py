@@ -211,7 +211,7 @@ class LiveVerdicts:
     """The app's live loop (LiveChecker with its own long-lived Observer), collecting what it delivers."""
 
     def __init__(self, probes: bool = False, **options) -> None:
-        from tutor.app.live import LiveChecker
+        from tutor.app.live_checker import LiveChecker
         self._cond = threading.Condition()
         self._latest = None
         self.checker = LiveChecker(self._deliver, probes=probes, interval=0.5, **options)
@@ -456,7 +456,7 @@ async def test_the_app_agrees_with_a_fresh_check_through_the_walk_through(tmp_pa
     must come to equal a fresh `nstutor check` within a few seconds (before the fix, step 2 stayed red
     with "cannot see the peer of veth0" while the check said PASS)."""
     from tutor.app.app import NstutorApp
-    from tutor.app.lesson_screen import LessonScreen
+    from tutor.app.screens.lesson import LessonScreen
     lesson = load_catalog().find("netns-veth")
     _cleanup(lesson)
     app = NstutorApp("netns-veth", store_path=tmp_path / "progress.db")

@@ -116,6 +116,16 @@ def test_wheel_ships_lessons_and_assets(wheel):
     assert "License-Expression: MIT" in text, "the wheel's metadata lost its SPDX license"
 
 
+def test_wheel_ships_every_module(wheel):
+    """Every module under tutor/ is in the wheel: a new sub-package missing from pyproject.toml's package
+    list would install without its modules (`nstutor list` does not import the app, so it would not tell)."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "tutor").rglob("*.py")}
+    assert "tutor/app/panel/layout.py" in modules
+    missing = sorted(modules - names)
+    assert not missing, f"modules missing from the wheel (is their package in pyproject.toml?): {missing}"
+
 def test_installed_wheel_lists_lessons_from_tmp(installed, tmp_path):
     env = _clean_env(installed)
     # Which tutor does this interpreter import from a directory under /tmp? It must be the wheel's.

@@ -202,9 +202,9 @@ def _text(widget) -> str:
 @pytest.mark.needs_root
 async def test_the_app_offers_to_build_a_missing_lab_and_shows_each_line(tmp_path, uid, lab_cleanup):
     from textual.widgets import ProgressBar
-    from tutor.app.lesson_screen import LessonScreen
-    from tutor.app.modals import ConfirmScreen
-    from tutor.app.setup_screen import SetupScreen
+    from tutor.app.screens.lesson import LessonScreen
+    from tutor.app.screens.modals import ConfirmScreen
+    from tutor.app.screens.setup import SetupScreen
 
     flag = tmp_path / "seen"
     setup = "\n".join([
@@ -242,8 +242,8 @@ async def test_the_app_offers_to_build_a_missing_lab_and_shows_each_line(tmp_pat
 
 @pytest.mark.needs_root
 async def test_b_builds_again_and_a_failure_is_shown(tmp_path, uid, lab_cleanup):
-    from tutor.app.lesson_screen import LessonScreen
-    from tutor.app.setup_screen import SetupScreen
+    from tutor.app.screens.lesson import LessonScreen
+    from tutor.app.screens.setup import SetupScreen
 
     sh(f"ip netns add {uid}lab")                         # the lab is there: no offer on opening
     lesson = make_lesson(tmp_path, uid, 'echo "## step 1/1: checking"\necho "the underlay is broken" >&2\nexit 1')
@@ -266,7 +266,7 @@ async def test_b_builds_again_and_a_failure_is_shown(tmp_path, uid, lab_cleanup)
 
 async def test_lessons_without_a_setup_have_no_build_key(tmp_path):
     from tutor.app.app import NstutorApp
-    from tutor.app.lesson_screen import LessonScreen
+    from tutor.app.screens.lesson import LessonScreen
     app = NstutorApp("netns-veth", store_path=tmp_path / "progress.db", probes=False)
     async with app.run_test(size=(110, 34)) as pilot:
         await _wait(pilot, lambda: isinstance(app.screen, LessonScreen), what="the lesson")

@@ -227,7 +227,7 @@ def test_a_stray_beside_a_right_object_is_shown_where_the_learner_looks(netns, u
     command that removes it (the walk-through found it only in --json)."""
     from rich.console import Console
     from tutor.app.state import StepState
-    from tutor.app.step_card import card_body
+    from tutor.app.widgets.step_card import card_body
     from tutor.cli import step_lines
     from tutor.checks.runner import grade_step
     from tutor.lessons import parse_lesson

@@ -1,4 +1,4 @@
-"""The topology view (tutor.app.topology): the curriculum's three shapes as golden pictures, plus the
+"""The topology view (tutor.app.panel.topology): the curriculum's three shapes as golden pictures, plus the
 real kernel: RED and BLUE made with `ip`, snapshotted, and drawn.
 
 Golden pictures were read by eye before they were frozen here; a change in them is a change in what
@@ -14,8 +14,8 @@ from rich.cells import cell_len
 import test_views as tv          # the snapshot builders (a module import, so its tests are not collected twice)
 from conftest import sh, wait_until
 from test_views import frozen, marked, plain
-from tutor.app.focus import Focus
-from tutor.app.topology import cables, render_topology, tunnels
+from tutor.app.panel.focus import Focus
+from tutor.app.panel.topology import cables, render_topology, tunnels
 
 FLANNEL = Focus(frozenset({"node1", "node2", "node3", "underlay", "pod-1", "pod-2"}))
 

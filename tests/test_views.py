@@ -1,4 +1,4 @@
-"""The live panel's views (tutor.app.views, pstree, focus): golden text on hand-built snapshots.
+"""The live panel's views (tutor.app.panel: its views, layout and focus): golden text on hand-built snapshots.
 
 The kernel's real state is never stable enough for exact text, so these tests build Snapshot
 objects by hand in the shapes of the curriculum (RED/BLUE, a bridge with c1 and c2, a pod, the
@@ -19,10 +19,10 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from tutor.app import views
-from tutor.app.focus import Focus, focus_from, lesson_focus
-from tutor.app.pstree import render_pstree
-from tutor.app.views import VIEWS, render_table, Row, Section, Table
+from tutor.app.panel.focus import Focus, focus_from, lesson_focus
+from tutor.app.panel.processes import render_pstree
+from tutor.app.panel import VIEWS, view_for_key
+from tutor.app.panel.layout import Row, Section, Table, mark_changes, render_table
 from tutor.observe.model import (Address, CgroupInfo, FdbEntry, Link, Namespace, Neighbour, NetNS, Process, Route,
                                  Snapshot, VxlanInfo, frozen_map)
 
@@ -251,7 +251,7 @@ def test_views_are_eight_with_one_key_each_topology_first():
     assert [v.key for v in VIEWS] == ["1", "2", "3", "4", "5", "6", "7", "8"]
     assert [v.name for v in VIEWS] == ["topology", "namespaces", "network", "bridges", "routes", "neighbours",
                                        "processes", "isolation"]
-    assert views.view_for_key("1").name == "topology" and views.view_for_key("9") is None
+    assert view_for_key("1").name == "topology" and view_for_key("9") is None
     for v in VIEWS:
         assert v.title and callable(v.render)
 
@@ -503,7 +503,7 @@ def test_the_first_snapshot_marks_nothing_as_changed():
 def test_mark_changes_keys_rows_by_identity():
     rows = [Row(("ns", "a"), ("a", "UP")), Row(("ns", "b"), ("b", "UP"))]
     later = [Row(("ns", "b"), ("b", "DOWN")), Row(("ns", "c"), ("c", "UP"))]
-    marks = views.mark_changes(later, rows)
+    marks = mark_changes(later, rows)
     assert [(m.row.key, m.status, set(m.changed_cells)) for m in marks] == [
         (("ns", "b"), "changed", {1}), (("ns", "c"), "new", set()), (("ns", "a"), "gone", set())]
 
@@ -638,7 +638,7 @@ def test_an_unreadable_namespace_says_why_instead_of_showing_nothing():
     text = plain(render("network", snap, LESSON_11), 100)
     assert "▸ c1 net:[4026532501]  permission denied (run nstutor as root) ──" in text
     assert "(no interfaces read)" in text
-    from tutor.app.topology import render_topology
+    from tutor.app.panel.topology import render_topology
     box = plain(render_topology(snap, LESSON_11, 60), 60)
     assert "permission denied" in box
 

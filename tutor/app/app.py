@@ -25,9 +25,9 @@ from ..lessons import Catalog, load_catalog
 from ..lessons.lookup import find_lesson
 from ..observe import Snapshot
 from ..paths import assets_dir
-from .catalog_screen import CatalogScreen
-from .live import LiveChecker, LiveUpdate
-from .modals import HelpScreen, NameScreen
+from .screens.catalog import CatalogScreen
+from .live_checker import LiveChecker, LiveUpdate
+from .screens.modals import HelpScreen, NameScreen
 from .progress_link import Progress
 
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -151,7 +151,7 @@ class NstutorApp(App):
 
     # ------------------------------------------------------------------ navigation
     def lesson_screen(self):
-        from .lesson_screen import LessonScreen
+        from .screens.lesson import LessonScreen
         for screen in reversed(self.screen_stack):
             if isinstance(screen, LessonScreen):
                 return screen
@@ -159,7 +159,7 @@ class NstutorApp(App):
 
     def open_lesson(self, lesson_id: str) -> bool:
         """Show a lesson: on top of the catalog, or in place of the lesson shown now."""
-        from .lesson_screen import LessonScreen
+        from .screens.lesson import LessonScreen
         lesson = find_lesson(self.catalog, lesson_id)       # an id, or a number as `nstutor 10` gives
         if lesson is None:
             self.notify(f"No lesson '{lesson_id}'.", severity="error")
@@ -193,7 +193,7 @@ class NstutorApp(App):
         self.theme = LIGHT if self.current_theme.dark else DARK
         screen = self.lesson_screen()
         if screen is not None:
-            screen._paint_all()
+            screen.paint_all()
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

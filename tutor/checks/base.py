@@ -15,7 +15,7 @@ the snapshot before grading (observe.snapshot.answer), and grade() reads it ther
 What an expectation names (its network namespaces, interfaces and processes) follows from its
 fields: a validator that takes one of those says so (`@naming(NETNS)` on netns_ref_problem,
 LINK on v_ifref and v_ifname, PROCESS on v_selector), and `refers_to()` yields them as typed
-references. The live panel highlights them (app/focus.py), so a new kind is highlighted without
+references. The live panel highlights them (app/panel/focus.py), so a new kind is highlighted without
 the panel knowing its fields.
 """
 from __future__ import annotations

@@ -4,8 +4,9 @@ Pure functions over the snapshot (no I/O; the one lookup is uid -> user name thr
 pwd, cached). Data and formatting are kept apart, the way rich separates rendering
 from data: each section has a `*_rows(snap)` function returning small row records
 (typed fields + `cells()` giving the strings in column order, and a `HEADERS` tuple),
-and `format_table()` turns rows into text. The live panel of the app can feed the same
-rows to a DataTable.
+and `format_table()` turns rows into plain text. The app's live panel builds its tables from
+the same rows and draws them with its own engine (tutor/app/panel/layout.py: styles, changes
+since the last snapshot, the lesson's rows marked, columns dropped to fit a narrow panel).
 
 The text view leaves out what is always there and never interesting (IPv6 link-local
 routes, NOARP neighbours, multicast fdb entries); the JSON has everything.
@@ -217,7 +218,8 @@ def panel_state(link: Link) -> str:
     return link_state(link)
 
 
-def _peer_text(snap: Snapshot, link: Link) -> str | None:
+def peer_text(snap: Snapshot, link: Link) -> str | None:
+    """Where a veth's other end is ("NETNS/name", or just the name in the same netns); None for other kinds."""
     if link.kind != "veth":
         return None
     if link.peer_netns is None:
@@ -262,7 +264,7 @@ def link_rows(snap: Snapshot, ns: NetNS) -> list[LinkRow]:
             notes.append(f"master {link.master}")
         if link.mtu not in (1500, 65536):
             notes.append(f"mtu {link.mtu}")
-        rows.append(LinkRow(ns.inode, link.name, _peer_text(snap, link), link_state(link), link.mac or "",
+        rows.append(LinkRow(ns.inode, link.name, peer_text(snap, link), link_state(link), link.mac or "",
                             tuple(addrs.get(link.name, ())), tuple(notes)))
     return rows
 
@@ -342,7 +344,8 @@ def neighbour_rows(snap: Snapshot, ns: NetNS) -> list[TextRow]:
     return [TextRow(ns.inode, neighbour_text(n)) for n in ns.neighbours if n.state != "NOARP"]
 
 
-def _multicast(mac: str) -> bool:
+def is_multicast(mac: str) -> bool:
+    """A multicast MAC (the low bit of its first byte): the bridge's own fdb entries, left out of the views."""
     try:
         return bool(int(mac.split(":")[0], 16) & 1)
     except ValueError:
@@ -365,7 +368,7 @@ def fdb_text(e: FdbEntry) -> str:
 
 def fdb_rows(snap: Snapshot, ns: NetNS) -> list[TextRow]:
     """Entries with a remote VTEP (vxlan) and unicast entries; multicast ones are left out."""
-    return [TextRow(ns.inode, fdb_text(e)) for e in ns.fdb if e.dst or not _multicast(e.mac)]
+    return [TextRow(ns.inode, fdb_text(e)) for e in ns.fdb if e.dst or not is_multicast(e.mac)]
 
 
 def socket_text(s: Socket) -> str:
@@ -558,6 +561,8 @@ def format_table(headers: Sequence[str] | None, rows: Iterable[Sequence[str]], a
     Columns but the last are as wide as their widest cell (at most *max_col*, longer cells are
     cut with '…'); the last column gets the rest of the line and wraps onto indented continuation
     lines (or is cut, with wrap_last=False). *align* has one 'l' or 'r' per column.
+    This is the plain-text table of `nstutor snapshot`, which people and scripts read; the live
+    panel's styled, changing tables are tutor/app/panel/layout.render_table's job.
     """
     rows = [tuple(r) for r in rows]
     if not rows:

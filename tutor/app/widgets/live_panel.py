@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from ..observe import Snapshot
+from ...observe import Snapshot
 
 
 class LivePanel(Vertical):
@@ -66,7 +66,7 @@ class LivePanel(Vertical):
         """The view names, each clickable; when they do not fit, keys only and the current title."""
         note = f"  [dim]{self.note}[/]" if self.note else ""
         width = self.size.width - 2 if self.is_mounted and self.size.width else 200
-        full = [(key, f"{key} {getattr(view, 'name', view.title)}") for key, view in self.views.items()]
+        full = [(key, f"{key} {view.name}") for key, view in self.views.items()]
         if sum(len(label) + 2 for _, label in full) + len(self.note) + 2 > width:
             current = self.views.get(self.current)
             full = [(key, f"{key} {current.title}" if key == self.current and current else key)

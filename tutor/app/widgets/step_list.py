@@ -15,7 +15,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from .inline_markdown import inline_text
-from .state import ICONS, LessonState, Status, StepState
+from ..state import ICONS, LessonState, Status, StepState
 
 STYLES = {Status.UNCHECKED: "dim", Status.PASSED: "bold green", Status.FAILING: "bold red",
           Status.BROKEN: "bold red"}

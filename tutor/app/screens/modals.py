@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from .inline_markdown import inline_text
+from ..widgets.inline_markdown import inline_text
 
 
 class ConfirmScreen(ModalScreen[bool]):

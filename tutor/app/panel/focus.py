@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..checks.base import Expectation, LinkRef, NetnsRef, ProcessRef, SpecError
-from ..checks.refs import HOST_NAMES
-from ..checks.registry import build
-from ..checks.select import select, selector_problem
-from ..observe.model import Snapshot
+from ...checks.base import Expectation, LinkRef, NetnsRef, ProcessRef, SpecError
+from ...checks.refs import HOST_NAMES
+from ...checks.registry import build
+from ...checks.select import select, selector_problem
+from ...observe.model import Snapshot
 
 
 def _freeze(value: Any) -> Any:

@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from ..observe.model import Link, NetNS, Snapshot
-from ..observe.render import link_state, panel_state
+from ...observe.model import Link, NetNS, Snapshot
+from ...observe.render import link_state, panel_state
+from ...texts import cell_width as text_width, fit
 from .focus import Focus
-from .views import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, fit, state_style, text_width
+from .layout import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, state_style
+from .view import NO_FOCUS
 
 MAX_BOXES = 12               # namespaces drawn at most; the rest is "+N more"
 MAX_LINK_LINES = 10          # links listed in one box at most
@@ -599,3 +601,8 @@ def _draw_rails(lines: list[Line], groups: list[set[tuple[int, str]]], right: in
         if suffix.strip():
             line.parts.append((suffix, TUNNEL))
     return ["┄┄ vxlan tunnel (inside UDP, over the underlay)"]
+
+
+def render(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> Text:
+    """The view's render function (see view.py)."""
+    return render_topology(snap, focus or NO_FOCUS, width, previous=previous)

@@ -24,11 +24,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from ..lessons import Lesson
-from ..texts import counted
-from ..lessons.requirements import short_unmet
-from ..elevate import how_to_run_as_root
-from .notices import NoticeBar
+from ...lessons import Lesson
+from ...texts import counted
+from ...lessons.requirements import short_unmet
+from ...elevate import how_to_run_as_root
+from ..widgets.notices import NoticeBar
 
 
 def short_missing(lesson: Lesson) -> list[str]:
@@ -141,7 +141,7 @@ class CatalogScreen(Screen):
     def notify(self, message: str, *, title: str = "", severity: str = "information",
                timeout: float | None = None, markup: bool = True) -> None:
         """The catalog's notices go to its notice line under the table, as the lesson screen's do
-        (notices.py): a toast would be drawn over the lessons' table. *markup* is ignored."""
+        (widgets/notices.py): a toast would be drawn over the lessons' table. *markup* is ignored."""
         bars = self.query(NoticeBar)
         if not bars:            # being built or taken down: a toast is better than nothing
             self.app.notify(message, title=title, severity=severity, timeout=timeout or 5.0, markup=False)

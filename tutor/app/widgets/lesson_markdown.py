@@ -21,7 +21,7 @@ from textual.content import Content
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownFence
 
-from ..lessons.parse import markdown_parser
+from ...lessons.parse import markdown_parser
 from .step_card import StepCard
 
 

@@ -21,21 +21,21 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
-from ..lessons import Lesson
-from ..texts import counted, noun
-from .lesson_markdown import LessonMarkdown, LessonScroll, lesson_pane_width, widest_block
-from .live import LiveUpdate
-from .live_panel import LivePanel
+from ...lessons import Lesson
+from ...texts import counted, noun
+from ..widgets.lesson_markdown import LessonMarkdown, LessonScroll, lesson_pane_width, widest_block
+from ..live_checker import LiveUpdate
+from ..widgets.live_panel import LivePanel
 from .modals import ConfirmScreen, SolutionScreen
-from .notices import NoticeBar
-from .setup_screen import SetupScreen, lab_absent, setup_blocker
-from .panel_views import load_focus, load_views
-from .state import LessonState
-from .step_card import StepCard
-from .step_list import StepList
-from ..elevate import how_to_run_as_root
+from ..widgets.notices import NoticeBar
+from .setup import SetupScreen, lab_absent, setup_blocker
+from ..panel import focus_for, views_by_key
+from ..state import LessonState
+from ..widgets.step_card import StepCard
+from ..widgets.step_list import StepList
+from ...elevate import how_to_run_as_root
 
-VIEWS = load_views()
+VIEWS = views_by_key()
 TIME_FLUSH_SECONDS = 30.0
 
 
@@ -117,7 +117,7 @@ class LessonScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(LivePanel).set_focus_info(load_focus(self.lesson))
+        self.query_one(LivePanel).set_focus_info(focus_for(self.lesson))
         steps = self.query_one(StepList)
         steps.show_state(self.state, None)
         current = self.state.current() or (self.state.ordered()[0] if self.state.steps else None)
@@ -125,7 +125,7 @@ class LessonScreen(Screen):
             self._select(current.step.id)
         self.query_one("#lesson-scroll").focus()
         self._fit_panes(self.app.size.width)
-        self._paint_all()
+        self.paint_all()
         # The text is the costliest part to build (a few hundred ms for a long lesson): it is built
         # just after the screen, which makes the first frame come ~20-30 % sooner (bench/app.py).
         self.set_timer(0.02, self._load_text)
@@ -221,7 +221,7 @@ class LessonScreen(Screen):
     def notify(self, message: str, *, title: str = "", severity: str = "information",
                timeout: float | None = None, markup: bool = True) -> None:
         """This screen's notices go to its notice line above the step list, not to toasts, which
-        would cover the text or the panel (notices.py says why). *message* and *title* are
+        would cover the text or the panel (widgets/notices.py says why). *message* and *title* are
         markdown (a hint's `code` is styled, its backticks not shown); *markup* is ignored: a
         failure reason's brackets are text, never Textual markup."""
         bars = self.query(NoticeBar)
@@ -273,7 +273,7 @@ class LessonScreen(Screen):
             self._footer_complete = st.complete
             self.refresh_bindings()
 
-    def _paint_all(self) -> None:
+    def paint_all(self) -> None:
         for card in self.query(StepCard):
             self.paint_card(card)
         self._paint_banner()
@@ -427,7 +427,7 @@ class LessonScreen(Screen):
         self.run_worker(self._find_strays, thread=True, exclusive=True, group="reset", exit_on_error=False)
 
     def _find_strays(self) -> None:
-        from ..lessons.cleanup import cleanup_present, find_strays
+        from ...lessons.cleanup import cleanup_present, find_strays
         try:
             strays = find_strays(self.lesson)
         except Exception:  # noqa: BLE001 - not seeing strays must not stop the declared reset
@@ -437,7 +437,7 @@ class LessonScreen(Screen):
 
     def _ask_reset(self, strays: list, present: dict) -> None:
         self._reset_strays = strays
-        from ..lessons.cleanup import cleanup_summary
+        from ...lessons.cleanup import cleanup_summary
         label = self.lesson.label
         objects = any(present.get(k) for k in ("netns", "links", "processes", "mounts", "cgroups", "paths"))
         if objects:
@@ -461,7 +461,7 @@ class LessonScreen(Screen):
             self.run_worker(self._do_reset, thread=True, exclusive=True, group="reset", exit_on_error=False)
 
     def _do_reset(self) -> None:
-        from ..lessons.cleanup import ActionLog, remove_strays, run_cleanup
+        from ...lessons.cleanup import ActionLog, remove_strays, run_cleanup
         try:
             log = ActionLog()
             remove_strays(self.lesson, getattr(self, "_reset_strays", []), log)   # shown in the question

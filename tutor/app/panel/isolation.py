@@ -15,16 +15,17 @@ Rows of the lesson's processes and namespaces are marked, as everywhere else.
 """
 from __future__ import annotations
 
-from ..observe import render as textview
-from ..observe.model import Snapshot
-from ..texts import counted
+from ...observe import render as textview
+from ...observe.model import Snapshot
+from ...texts import counted
 from .focus import Focus, Resolved
+from .layout import NOTE, Row, Section, Table
+from .view import table_view
 
 MOUNTS_PER_NS = 6
 
 
-def isolation_table(snap: Snapshot, res: Resolved, focus: Focus):
-    from .views import NOTE, Row, Section, Table
+def isolation_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
     mine = res.namespaces
 
     def ns_focus(nstype: str, inode: int) -> bool:
@@ -130,3 +131,6 @@ def _roots_worth_showing(snap: Snapshot) -> set[int]:
         if proc.root not in (None, "/") and (parent is None or parent.root != proc.root):
             out.add(proc.pid)
     return out
+
+
+render = table_view("isolation", isolation_table)

@@ -22,9 +22,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 
-from ..lessons import Lesson
-from ..lessons.cleanup import progress_fraction, run_setup
-from ..elevate import how_to_run_as_root
+from ...lessons import Lesson
+from ...lessons.cleanup import progress_fraction, run_setup
+from ...elevate import how_to_run_as_root
 
 
 def lab_absent(lesson: Lesson) -> bool:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..observe.model import Process, Snapshot
+from ...observe.model import Process, Snapshot
+from ...texts import cell_width as text_width, fit
 from .focus import Focus
-from .views import CHANGED, FOCUS_MARK, FOCUS_ROW, NOTE, TextBuilder, clean, fit, text_width
+from .layout import CHANGED, FOCUS_MARK, FOCUS_ROW, NOTE, TextBuilder, clean
+from .view import NO_FOCUS
 
 #: the order pstree prints namespace types in
 PSTREE_NS_ORDER = ("ipc", "mnt", "net", "pid", "user", "uts", "cgroup", "time")
@@ -149,3 +151,8 @@ def render_pstree(snap: Snapshot, focus: Focus, width: int, previous: Snapshot |
     if hidden > 0:
         out.add(fit(f"({hidden} other process{'es' if hidden != 1 else ''}, all in the host's namespaces, not shown)", width) + "\n", NOTE)
     return out.text()
+
+
+def render(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> Text:
+    """The view's render function (see view.py)."""
+    return render_pstree(snap, focus or NO_FOCUS, width, previous=previous)

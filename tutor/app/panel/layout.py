@@ -1,34 +1,33 @@
-"""The live panel's views: pure functions from a Snapshot to rich renderables.
+"""How the live panel lays out text: styles, cell-exact fitting and wrapping, and the table engine.
 
-Data and rendering stay apart, the way rich does it: each table view turns a snapshot into
-`Section`s of `Row`s (stable keys, plain string cells, a base style per cell), and one
-generic renderer lays them out in the panel's width and marks what changed since the
-previous snapshot, like `watch -d`: a new row, and a changed cell, are shown reversed; a row
-that disappeared is shown once, struck through. Rows of the lesson (its `Focus`) carry a
-"▸" in the left gutter and are bold.
+Data and rendering stay apart, the way rich does it: a table view (one module each in this
+package) turns a snapshot into `Section`s of `Row`s (stable keys, plain string cells, a base
+style per cell), and `render_table` lays them out in the panel's width and marks what changed
+since the previous table of the same view, like `watch -d`: a new row, and a changed cell, are
+shown reversed; a row that disappeared is shown once, struck through. Rows of the lesson (its
+focus) carry a "▸" in the left gutter and are bold.
 
-`VIEWS` lists the views in display order, each with the one key that selects it. Widgets
-call `view.render(snapshot, previous, focus, width)` and show the result; nothing here does
-I/O or keeps state beyond a small cache of the rows of the last few snapshots (so the
-previous snapshot's rows are not rebuilt on every refresh).
+A table draws about `Table.max_rows` (300) rows: on a host with 200 containers the rest is summed
+up in one line, but the lesson's rows and changed rows always show.
 
-A table view draws about `Table.max_rows` (300) rows: on a host with 200 containers the rest
-is summed up in one line, but the lesson's rows and changed rows always show.
+This is not observe/render.format_table's job: that one prints a snapshot as plain lines for
+`nstutor snapshot` (no styles, no previous snapshot, no focus, nothing dropped to fit), and its
+output is what scripts and the CLI tests read. This one draws a rich Text for a panel that
+changes every second. Both measure in cells with tutor.texts.
+
+Nothing here knows a view, a snapshot or a lesson: the views import this module, never the other
+way round. The topology and processes views draw their own pictures with `TextBuilder` and the
+styles below.
 """
 from __future__ import annotations
 
-import socket
-from dataclasses import dataclass, field
-from typing import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Hashable, Iterable, Sequence
 
 from rich.cells import cell_len
-from rich.console import RenderableType
 from rich.text import Span, Text
 
-from ..observe import render as textview
-from ..observe.model import NetNS, Snapshot
-from ..texts import cell_width as text_width, fit
-from .focus import Focus, Resolved
+from ...texts import cell_width as text_width, fit, pad
 
 # --------------------------------------------------------------- styles
 STATE_STYLES = {"UP": "green", "DOWN": "red", "LOWERLAYERDOWN": "yellow", "NO-CARRIER": "yellow", "DORMANT": "yellow",
@@ -49,13 +48,6 @@ def state_style(state: str) -> str:
 
 
 # --------------------------------------------------------------- text fitting
-def pad(s: str, width: int, right: bool = False) -> str:
-    """*s* fitted and padded to exactly *width* cells."""
-    s = fit(s, width)
-    fill = " " * (width - text_width(s))
-    return fill + s if right else s + fill
-
-
 def clean(s: str) -> str:
     """Control characters (a command line may hold any byte) shown as '?', so they cannot drive the terminal."""
     if s.isprintable():
@@ -183,7 +175,7 @@ def mark_sections(current: Sequence[Section], previous: Sequence[Section] | None
     return out
 
 
-def _unique_keys(rows: Iterable[Row]) -> tuple[Row, ...]:
+def unique_keys(rows: Iterable[Row]) -> tuple[Row, ...]:
     """Rows with duplicate keys get an occurrence number, so every key is unique."""
     seen: dict[Hashable, int] = {}
     out = []
@@ -329,7 +321,7 @@ def render_table(table: Table, previous: Table | None, width: int = 100) -> Text
             for n, i in enumerate(visible):
                 piece = columns[n][line] if line < len(columns[n]) else ""
                 if n < last_n:
-                    piece = pad(piece, widths[n], right[n])
+                    piece = pad(piece, widths[n], right[n])        # pieces are fitted already
                 add(piece, style_of(row_style, styles[i] if i < nstyles else "", i in changed))
                 if n < last_n:
                     add(gap)
@@ -401,244 +393,3 @@ def _within_budget(marked: list[tuple[Section, str, list[Marked]]], budget: int
         else:
             hidden_sections += 1
     return kept, hidden_rows, hidden_sections
-
-
-NO_FOCUS = Focus.empty()          # what a view uses when it is given no focus (None): no lesson open
-
-
-# --------------------------------------------------------------- per-snapshot cache
-_CACHE: dict[tuple, tuple[Snapshot, object]] = {}
-_CACHE_SIZE = 32
-
-
-def cached(kind: str, snap: Snapshot, focus: Focus, build: Callable[[], object]) -> object:
-    """*build()* once per (view, snapshot, focus): the previous snapshot's rows are reused."""
-    key = (kind, id(snap), focus)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is snap:
-        return hit[1]
-    value = build()
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = (snap, value)
-    return value
-
-
-def _table_view(kind: str, build: Callable[[Snapshot, Resolved, Focus], Table]):
-    """A View.render function for a table view built by *build*."""
-    def render(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
-        focus = focus or NO_FOCUS
-        table = cached(kind, snap, focus, lambda: build(snap, focus.resolve(snap), focus))
-        before = None
-        if previous is not None:
-            before = cached(kind, previous, focus, lambda: build(previous, focus.resolve(previous), focus))
-        return render_table(table, before, width=width)
-    return render
-
-
-# --------------------------------------------------------------- the namespaces view
-def netns_order(snap: Snapshot, res: Resolved) -> list[NetNS]:
-    """The lesson's netns first (oldest first: the order the learner made them), then the host,
-    named ones by name and unnamed ones."""
-    ordered = textview.ordered_netns(snap)
-    mine = sorted((ns for ns in ordered if ns.inode in res.netns), key=lambda n: (not n.names, n.inode))
-    return mine + [ns for ns in ordered if ns.inode not in res.netns]
-
-
-def namespaces_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
-    rows = []
-    for r in textview.lsns_rows(snap):
-        command = clean(r.command)
-        if r.type == "net" and r.names and r.pid is not None:
-            command = f"{command}  (netns {', '.join(r.names)})"
-        host = snap.host_ns.get(r.type) == r.inode
-        rows.append(Row((r.inode, r.type),
-                        (str(r.inode), r.type, str(r.nprocs), "-" if r.pid is None else str(r.pid), r.user, command),
-                        ("dim" if host else "", "", "", "", "", NOTE if r.pid is None else ""),
-                        focus=(r.type, r.inode) in res.namespaces))
-    caption = "Namespaces, like lsns (+ named netns that no process is in)"
-    return Table(textview.LsnsRow.HEADERS, textview.LsnsRow.ALIGN,
-                 (Section("all", "", _unique_keys(rows), empty="no namespaces could be read"),),
-                 max_col=(10, 6, 6, 7, 10), min_col=(10, 6, 2, 3, 4), caption=caption,
-                 wrap=False, drop=(4, 2), min_last=14)
-
-
-# --------------------------------------------------------------- the network view
-def is_mine(res: Resolved, ns: NetNS, link) -> bool:
-    """A link of the lesson: in a namespace it names, named itself, or the far end of a cable into one."""
-    if link is None:
-        return False
-    return (ns.inode in res.named_netns or (ns.inode, link.name) in res.links
-            or (link.peer_netns is not None and link.peer_netns != ns.inode and link.peer_netns in res.named_netns))
-
-
-def _netns_note(ns: NetNS) -> str:
-    if ns.error:
-        return ns.error
-    if not ns.pids:
-        return "no process"
-    if len(ns.pids) == 1:
-        return f"pid {ns.pids[0]}"
-    return f"{len(ns.pids)} processes"
-
-
-def _netns_title(ns: NetNS) -> str:
-    if ns.label == f"net:[{ns.inode}]":
-        return ns.label
-    return f"{ns.label} net:[{ns.inode}]"
-
-
-def network_table_for(width: int) -> Callable[[Snapshot, Resolved, Focus], Table]:
-    show_mac = width >= 100
-
-    def build(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
-        sections = []
-        for ns in netns_order(snap, res):
-            rows = []
-            by_name = {l.name: l for l in ns.links}
-            for r in textview.link_rows(snap, ns):
-                last = " ".join(r.addresses)
-                if r.notes:
-                    last = f"{last}  ({', '.join(r.notes)})" if last else f"({', '.join(r.notes)})"
-                mine = is_mine(res, ns, by_name.get(r.name))
-                if show_mac:
-                    rows.append(Row((ns.inode, r.name), (r.display_name, r.state, r.mac, last),
-                                    ("", state_style(r.state), NOTE, ""), focus=mine))
-                else:
-                    rows.append(Row((ns.inode, r.name), (r.display_name, r.state, last),
-                                    ("", state_style(r.state), ""), focus=mine))
-            sections.append(Section(ns.inode, _netns_title(ns), tuple(rows), focus=ns.inode in res.named_netns,
-                                    empty="(no interfaces read)", note=_netns_note(ns)))
-        headers = ("LINK", "STATE", "MAC", "ADDRESSES") if show_mac else ("LINK", "STATE", "ADDRESSES")
-        return Table(headers, "llll" if show_mac else "lll", tuple(sections),
-                     max_col=(34, 14, 17) if show_mac else (34, 14), min_col=(8, 7, 17), min_last=14,
-                     drop=(2,) if show_mac else (),
-                     caption="Links and addresses per network namespace, like ip -br link / ip -br addr")
-    return build
-
-
-def render_network(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
-    # The MAC column comes and goes with the width, so the rows are cached per kind of layout.
-    focus = focus or NO_FOCUS
-    kind = "network-mac" if width >= 100 else "network"
-    build = network_table_for(width)
-    table = cached(kind, snap, focus, lambda: build(snap, focus.resolve(snap), focus))
-    before = None
-    if previous is not None:
-        before = cached(kind, previous, focus, lambda: build(previous, focus.resolve(previous), focus))
-    return render_table(table, before, width=width)
-
-
-# --------------------------------------------------------------- the bridges view
-def _peer(snap: Snapshot, link) -> str:
-    if link is None or link.kind != "veth":
-        return ""
-    text = textview._peer_text(snap, link)
-    return f"<-> {text}" if text else ""
-
-
-def bridges_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
-    sections = []
-    for ns in netns_order(snap, res):
-        rows = []
-        for link in sorted(ns.links, key=lambda l: l.ifindex):
-            if link.kind != "bridge":
-                continue
-            state = textview.panel_state(link)
-            mine_bridge = is_mine(res, ns, link)
-            ports = sorted((p for p in ns.links if p.master == link.name), key=lambda p: p.name)
-            if not ports:
-                rows.append(Row((ns.inode, link.name, ""), (link.name, state, "(no ports)", ""),
-                                ("", state_style(state), NOTE, ""), focus=mine_bridge))
-            for i, port in enumerate(ports):
-                pstate = textview.panel_state(port)
-                mine = mine_bridge or is_mine(res, ns, port)
-                peer = _peer(snap, port)
-                rows.append(Row((ns.inode, link.name, port.name), (link.name, state, port.name, f"{pstate} {peer}".strip()),
-                                ("", state_style(state), "", state_style(pstate)), focus=mine, blank=2 if i else 0))
-        if rows or ns.inode in res.netns:
-            sections.append(Section(ns.inode, _netns_title(ns), tuple(rows), focus=ns.inode in res.named_netns,
-                                    empty="(no bridges)"))
-    return Table(("BRIDGE", "STATE", "PORT", "STATE / PEER"), "llll", tuple(sections),
-                 max_col=(16, 8, 16), min_col=(6, 4, 7), min_last=10,
-                 caption="Bridges and their ports, like brctl show (veth ports with their peers)")
-
-
-# --------------------------------------------------------------- routes
-def routes_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
-    sections = []
-    for ns in netns_order(snap, res):
-        mine = ns.inode in res.named_netns
-        routes = [r for r in ns.routes if not (r.family == socket.AF_INET6 and r.dst.startswith("fe80::"))]
-        routes.sort(key=lambda r: r.family != socket.AF_INET)
-        rows = tuple(Row((ns.inode, textview.route_text(r)), (textview.route_text(r),), focus=mine) for r in routes)
-        if rows or ns.inode in res.netns:
-            sections.append(Section(ns.inode, _netns_title(ns), _unique_keys(rows), focus=mine,
-                                    empty="(no routes)"))
-    return Table(("",), "l", tuple(sections), caption="Routes per network namespace, like ip route")
-
-
-# --------------------------------------------------------------- neighbours and fdb
-def neighbours_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
-    sections = []
-    for ns in netns_order(snap, res):
-        mine = ns.inode in res.named_netns
-        rows = []
-        for n in ns.neighbours:
-            if n.state == "NOARP":
-                continue
-            rows.append(Row((ns.inode, "neigh", n.ip, n.dev), ("neigh", textview.neighbour_text(n)), (NOTE, ""),
-                            focus=mine))
-        for e in ns.fdb:
-            if not e.dst and textview._multicast(e.mac):
-                continue
-            rows.append(Row((ns.inode, "fdb", e.mac, e.dev, e.dst, e.vlan, e.master),
-                            ("fdb", textview.fdb_text(e)), (NOTE, ""), focus=mine))
-        if rows or ns.inode in res.netns:
-            sections.append(Section(ns.inode, _netns_title(ns), _unique_keys(rows), focus=mine,
-                                    empty="(no neighbours, no fdb entries)"))
-    return Table(("", "ENTRY"), "ll", tuple(sections), max_col=(5,), min_col=(5,),
-                 caption="Neighbours (ip neigh) and forwarding entries (bridge fdb) per network namespace")
-
-
-# --------------------------------------------------------------- the views
-RenderFn = Callable[[Snapshot, "Snapshot | None", "Focus | None", int], RenderableType]
-
-
-def render_topology_view(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
-    from .topology import render_topology
-    return render_topology(snap, focus or NO_FOCUS, width, previous=previous)
-
-
-def render_processes_view(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
-    from .pstree import render_pstree
-    return render_pstree(snap, focus or NO_FOCUS, width, previous=previous)
-
-
-@dataclass(frozen=True)
-class View:
-    key: str                 # the one key that selects it
-    name: str                # short id ("topology")
-    title: str               # what the panel's header says
-    render: RenderFn = field(compare=False)
-
-
-VIEWS: tuple[View, ...] = (
-    View("1", "topology", "Topology", render_topology_view),
-    View("2", "namespaces", "Namespaces", _table_view("namespaces", namespaces_table)),
-    View("3", "network", "Links & addresses", render_network),
-    View("4", "bridges", "Bridges", _table_view("bridges", bridges_table)),
-    View("5", "routes", "Routes", _table_view("routes", routes_table)),
-    View("6", "neighbours", "Neighbours & fdb", _table_view("neighbours", neighbours_table)),
-    View("7", "processes", "Processes", render_processes_view),
-    View("8", "isolation", "Isolation", lambda *args: _isolation_view(*args)),
-)
-
-
-def _isolation_view(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
-    from .isolation_view import isolation_table
-    return _table_view("isolation", isolation_table)(snap, previous, focus, width)
-
-
-def view_for_key(key: str) -> View | None:
-    return next((v for v in VIEWS if v.key == key), None)

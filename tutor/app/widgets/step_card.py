@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from .inline_markdown import CODE_STYLE, CODE_STYLE_LIGHT, inline_text
-from .state import Status, StepState, failure_text
+from ..state import Status, StepState, failure_text
 
 STATUS_WORDS = {Status.UNCHECKED: "checking…", Status.PASSED: "✔ passed", Status.FAILING: "✘ not yet",
                 Status.BROKEN: "✘ broken again"}

@@ -1,0 +1,69 @@
+"""What a panel view is, and what every table view does the same way.
+
+A view is a pure function from snapshots to a rich renderable:
+`render(snapshot, previous, focus, width)`. The previous snapshot is there so changes can be
+marked; focus says what the lesson is about (None: no lesson open). Nothing here does I/O or
+keeps state beyond a small cache of the tables of the last few snapshots, so the previous
+snapshot's rows are not rebuilt on every refresh.
+
+The registry (which key shows which view) is the package's __init__.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from rich.console import RenderableType
+
+from ...observe.model import Snapshot
+from .focus import Focus, Resolved
+from .layout import Table, render_table
+
+RenderFn = Callable[[Snapshot, "Snapshot | None", "Focus | None", int], RenderableType]
+BuildFn = Callable[[Snapshot, Resolved, Focus], Table]
+
+NO_FOCUS = Focus.empty()          # what a view uses when it is given no focus (None): no lesson open
+
+
+@dataclass(frozen=True)
+class View:
+    key: str                 # the one key that selects it
+    name: str                # short id ("topology")
+    title: str               # what the panel's header says
+    render: RenderFn = field(compare=False)
+
+
+# --------------------------------------------------------------- per-snapshot cache
+_CACHE: dict[tuple, tuple[Snapshot, object]] = {}
+_CACHE_SIZE = 32
+
+
+def cached(kind: str, snap: Snapshot, focus: Focus, build: Callable[[], object]) -> object:
+    """*build()* once per (view, snapshot, focus): the previous snapshot's rows are reused."""
+    key = (kind, id(snap), focus)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is snap:
+        return hit[1]
+    value = build()
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (snap, value)
+    return value
+
+
+def render_cached_table(kind: str, build: BuildFn, snap: Snapshot, previous: Snapshot | None, focus: Focus | None,
+                        width: int) -> RenderableType:
+    """The table *build* makes of *snap*, drawn with its changes since *previous*; both tables cached as *kind*."""
+    focus = focus or NO_FOCUS
+    table = cached(kind, snap, focus, lambda: build(snap, focus.resolve(snap), focus))
+    before = None
+    if previous is not None:
+        before = cached(kind, previous, focus, lambda: build(previous, focus.resolve(previous), focus))
+    return render_table(table, before, width=width)
+
+
+def table_view(kind: str, build: BuildFn) -> RenderFn:
+    """A View.render function for a table view built by *build*."""
+    def render(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width: int) -> RenderableType:
+        return render_cached_table(kind, build, snap, previous, focus, width)
+    return render
