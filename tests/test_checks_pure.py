@@ -34,7 +34,6 @@ STILL_TOUCHING = {
     "kinds/cgroup.py": "os.sysconf(SC_CLK_TCK) at import",
     "procs.py": "shutil.which / os.path.isfile: can the process's command be typed again as it is",
     "select.py": "os.getpid(): a selector never matches nstutor itself",
-    "runner.py": "snapshot_for() takes the CLI's snapshot (orchestration, not grading)",
 }
 
 
