@@ -102,4 +102,3 @@ def wants_of(expectations: Iterable[Expectation]) -> Callable[[Snapshot], Wants]
 
 def wants_of_steps(steps) -> Callable[[Snapshot], Wants]:
     return wants_of(e for s in steps for e in s.expectations)
-
