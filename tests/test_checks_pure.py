@@ -31,10 +31,6 @@ PURE_OBSERVE = {"model"}
 STILL_TOUCHING = {
     "kinds/reachable.py": "sends its probes (ping, a TCP connect), stats /run/netns and /proc/PID/ns, "
                           "and reads the host filter after a failure",
-    "kinds/cgroup.py": "os.sysconf(SC_CLK_TCK) at import",
-    "procs.py": "shutil.which / os.path.isfile: can the process's command be typed again as it is",
-    "select.py": "os.getpid(): a selector never matches nstutor itself",
-    "runner.py": "snapshot_for() takes the CLI's snapshot (orchestration, not grading)",
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import wait_until
 from kinds_process_support import assert_fail, assert_pass, grade, number, wait_proc
 from tutor.checks.registry import build
-from tutor.checks.runner import snapshot_for
+from tutor.grade import snapshot_for
 from tutor.observe.cgroups import cpu_hierarchy
 
 pytestmark = pytest.mark.needs_root

@@ -150,12 +150,12 @@ def proc(pid: int, start: int, ticks: int) -> Process:
 def test_cpu_history_needs_a_whole_window_of_the_same_processes():
     hz = os.sysconf("SC_CLK_TCK")
     h = CpuHistory()
-    assert h.rate(100.0, [proc(5, 1, 0)], 3.0) is None              # nothing older yet
-    assert h.rate(101.0, [proc(5, 1, hz // 10)], 3.0) is None
-    used, over = h.rate(103.0, [proc(5, 1, 3 * hz // 10)], 3.0)      # 0.3 s of CPU in 3 s
+    assert h.rate(100.0, [proc(5, 1, 0)], 3.0, hz) is None              # nothing older yet
+    assert h.rate(101.0, [proc(5, 1, hz // 10)], 3.0, hz) is None
+    used, over = h.rate(103.0, [proc(5, 1, 3 * hz // 10)], 3.0, hz)      # 0.3 s of CPU in 3 s
     assert over == 3.0 and abs(used - 10.0) < 0.5
-    assert h.rate(102.5, [proc(5, 1, 0)], 3.0) is None               # out of order: not recorded, too young
-    assert h.rate(103.0, [proc(5, 1, 3 * hz // 10)], 3.0) == (used, over)
+    assert h.rate(102.5, [proc(5, 1, 0)], 3.0, hz) is None               # out of order: not recorded, too young
+    assert h.rate(103.0, [proc(5, 1, 3 * hz // 10)], 3.0, hz) == (used, over)
     # the loop was restarted (same pid, new start time): no window until one has passed
-    assert h.rate(104.0, [proc(5, 2, 0)], 3.0) is None
-    assert h.rate(107.0, [proc(5, 2, 3 * hz // 10)], 3.0)[1] == 3.0
+    assert h.rate(104.0, [proc(5, 2, 0)], 3.0, hz) is None
+    assert h.rate(107.0, [proc(5, 2, 3 * hz // 10)], 3.0, hz)[1] == 3.0

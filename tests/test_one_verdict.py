@@ -34,7 +34,8 @@ import time
 import pytest
 
 from conftest import sh, wait_until
-from tutor.checks.runner import grade_step, snapshot_for
+from tutor.checks.runner import grade_step
+from tutor.grade import snapshot_for
 from tutor.lessons.catalog import load_catalog
 from tutor.lessons.cleanup import run_cleanup
 from tutor.observe import Observer, take_snapshot

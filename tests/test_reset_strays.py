@@ -24,7 +24,8 @@ from conftest import sh, wait_until
 from tutor.app.app import NstutorApp
 from tutor.app.screens.lesson import LessonScreen
 from tutor.app.screens.modals import ConfirmScreen
-from tutor.checks.runner import grade_step, snapshot_for
+from tutor.checks.runner import grade_step
+from tutor.grade import snapshot_for
 from tutor.lessons import load_catalog
 from tutor.lessons.cleanup import ActionLog, run_cleanup, run_script
 from tutor.observe import take_snapshot

@@ -91,7 +91,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .checks.runner import grade_step, snapshot_for
+    from .checks.runner import grade_step
+    from .grade import snapshot_for
     lesson = _lesson_or_usage(args.lesson)
     steps = (_step_or_usage(lesson, args.step),) if args.step else lesson.steps
     rerun_as_root("checking a lesson against every namespace")

@@ -20,6 +20,7 @@ from . import observe
 from .observe.firewall import ruleset_lines
 from .observe.netns import RUN_NETNS
 from .observe.nsfacts import unescape
+from .observe.procfs import proc_path, read_stat
 
 PASS_DEADLINE_S = 15.0
 
@@ -107,7 +108,7 @@ def _binds_itself(parent, dev: str, root: str) -> bool:
 def fingerprint(lesson: Lesson) -> dict[str, set]:
     """What a lesson could leave behind, as sets (of names, or of HostMount), to compare before and after."""
     netns = _listdir(RUN_NETNS)
-    mounts = host_mounts(Path("/proc/self/mountinfo").read_text(), netns)
+    mounts = host_mounts(Path(proc_path("self", "mountinfo")).read_text(), netns)
     cgroups = set()
     for root in CGROUP_ROOTS:
         cgroups |= {f"{root}/{d}" for d in _listdir(root) if os.path.isdir(f"{root}/{d}")}
@@ -121,17 +122,10 @@ def fingerprint(lesson: Lesson) -> dict[str, set]:
 def _session_processes(sids: set[int]) -> list[str]:
     """Live processes still in the sessions our solution scripts started."""
     out = []
-    for entry in _listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        comm = stat[stat.find(b"(") + 1:stat.rfind(b")")].decode(errors="replace")
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if fields[0] != b"Z" and int(fields[3]) in sids:
-            out.append(f"{comm} (pid {entry})")
+    for entry in _listdir(proc_path()):
+        stat = read_stat(entry) if entry.isdigit() else None
+        if stat is not None and not stat.is_zombie and stat.session in sids:
+            out.append(f"{stat.comm} (pid {entry})")
     return out
 
 

@@ -24,6 +24,7 @@ from textual.message import Message
 from ..lessons import Catalog, load_catalog
 from ..lessons.lookup import find_lesson
 from ..observe import Snapshot
+from ..observe.procfs import proc_path
 from ..paths import assets_dir
 from .screens.catalog import CatalogScreen
 from .live_checker import LiveChecker, LiveUpdate
@@ -36,7 +37,7 @@ DARK, LIGHT = "textual-dark", "textual-light"
 def terminal_is_gone(fd: int = 0) -> bool:
     """True when the terminal on *fd* was closed by the other side (its pty device was deleted)."""
     try:
-        return os.readlink(f"/proc/self/fd/{fd}").endswith(" (deleted)")
+        return os.readlink(proc_path("self", "fd", fd)).endswith(" (deleted)")
     except OSError:
         return False
 

@@ -15,14 +15,12 @@ namespace facts and the commands that messages suggest.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import shlex
-import shutil
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..observe.model import Process, Snapshot
+from ..observe.model import Process, Snapshot, Wants
 from .base import Expectation, Field, ProcessRef, v_str
 from .select import describe_selector, innermost, name, normalise, select
 
@@ -195,19 +193,33 @@ def kill_cmd(proc: Process) -> str:
     return f"(kill {proc.pid})"
 
 
-def _runnable(command: str) -> bool:
-    """Can this command line be typed again as it is? Not when its argv[0] was renamed with
-    `exec -a app-a ...`, or was a relative path: then only the lesson's own command will do."""
+def program_of(proc: Process) -> str | None:
+    """The argv[0] of *proc*'s command line as a shell would split it (None: it cannot be split)."""
     try:
-        program = shlex.split(command)[0]
+        return shlex.split(proc.command)[0]
     except (ValueError, IndexError):
-        return False
-    return os.path.isfile(program) if "/" in program else shutil.which(program) is not None
+        return None
 
 
-def restart_advice(proc: Process, unshare_types: list[str], nsenter_types: list[str], nsenter_pid: int | None) -> str:
+def want_programs(procs: list[Process | None]) -> Wants:
+    """Ask observe whether these processes' commands can be typed again (for restart_advice)."""
+    return Wants(programs=frozenset(p for p in map(program_of, filter(None, procs)) if p is not None))
+
+
+def _runnable(snap: Snapshot, proc: Process) -> bool:
+    """Can this command line be typed again as it is? Not when its argv[0] was renamed with
+    `exec -a app-a ...`, or was a relative path: then only the lesson's own command will do.
+    Observe answers it (Snapshot.programs, asked for with want_programs); unasked, it is not
+    taken as runnable, and the advice names the lesson's command instead."""
+    program = program_of(proc)
+    return program is not None and snap.programs.get(program, False)
+
+
+def restart_advice(snap: Snapshot, proc: Process, unshare_types: list[str], nsenter_types: list[str],
+                   nsenter_pid: int | None) -> str:
     """' Stop it (...) and start it again with: CMD': namespaces are fixed when a process starts,
-    so the fix is a restart with the right unshare/nsenter in front."""
+    so the fix is a restart with the right unshare/nsenter in front. The kind's wants() asks
+    want_programs() for *proc*, so that CMD is its own command line when that can be typed."""
     prefix = ""
     if nsenter_types and nsenter_pid is not None:
         prefix = nsenter_cmd(nsenter_pid, nsenter_types, "").strip()
@@ -216,7 +228,7 @@ def restart_advice(proc: Process, unshare_types: list[str], nsenter_types: list[
     stop = f" Stop it {kill_cmd(proc)}"
     if not prefix:
         return f"{stop} and start it again as the lesson shows."
-    if _runnable(proc.command):
+    if _runnable(snap, proc):
         return f"{stop} and start it again with: {prefix} {proc.command}"
     return f"{stop} and start it again with the lesson's command, run under: {prefix} ..."
 

@@ -1,13 +1,12 @@
-"""Grade a lesson's steps against a snapshot."""
+"""Grade a lesson's steps against a snapshot (taking one is the caller's: tutor/grade.py snapshot_for)."""
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, replace
 
 from typing import Callable, Iterable
 
-from ..observe import NOTHING, Snapshot, Wants, take_snapshot
+from ..observe import NOTHING, Snapshot, Wants
 from .base import Expectation, NotObserved, Verdict
 
 NOT_PROBED = "not probed"      # Verdict.observed of a probe that was not sent
@@ -103,12 +102,3 @@ def wants_of(expectations: Iterable[Expectation]) -> Callable[[Snapshot], Wants]
 
 def wants_of_steps(steps) -> Callable[[Snapshot], Wants]:
     return wants_of(e for s in steps for e in s.expectations)
-
-
-def snapshot_for(steps, previous: Snapshot | None = None, sample_seconds: float = 1.0) -> Snapshot:
-    """A snapshot good enough for these steps: with what their kinds want read (wants_of), and if
-    any needs CPU rates and there is no previous snapshot to compare with, two, *sample_seconds* apart."""
-    if needs_cpu_rate(steps) and previous is None:
-        previous = take_snapshot()
-        time.sleep(sample_seconds)  # a measurement interval, not a wait for a condition
-    return take_snapshot(previous, wants_of_steps(steps))

@@ -5,11 +5,10 @@
     process: 'sleep 1001'                   # shorthand for {cmdline: ...}
     process: {comm: sleep, cmdline: '1004'} # both must hold
 
-Zombies are skipped unless {zombie: true}. nstutor's own processes never match.
+Zombies are skipped unless {zombie: true}. nstutor's own processes (Snapshot.self_pids) never match.
 """
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -57,10 +56,10 @@ def select(snap: Snapshot, value: Any) -> list[Process]:
     comm = sel.get("comm")
     pattern = re.compile(str(sel["cmdline"])) if "cmdline" in sel else None
     want_zombie = bool(sel.get("zombie", False))
-    me = os.getpid()
+    me = snap.self_pids
     out = []
     for proc in snap.processes.values():
-        if proc.pid == me or (proc.is_zombie and not want_zombie):
+        if proc.pid in me or (proc.is_zombie and not want_zombie):
             continue
         if comm is not None and proc.comm != comm:
             continue

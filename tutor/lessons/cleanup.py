@@ -32,6 +32,7 @@ from typing import Callable
 from ..checks.select import name, select
 from ..texts import counted, noun, words
 from .. import observe
+from ..observe.procfs import proc_path, same_process
 from .cleanup_words import cleanup_phrases
 from .model import Lesson
 
@@ -155,7 +156,7 @@ def kill_processes(selectors: list, log: ActionLog, timeout: float = 3.0) -> Non
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while victims and time.monotonic() < deadline:
-        victims = {pid: p for pid, p in victims.items() if _alive(pid, p.start_ticks)}
+        victims = {pid: p for pid, p in victims.items() if same_process(pid, p.start_ticks)}
         if victims:
             time.sleep(0.05)
     for pid in victims:
@@ -167,15 +168,6 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _alive(pid: int, start_ticks: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    fields = stat[stat.rfind(b")") + 2:].split()
-    return fields[0] != b"Z" and int(fields[19]) == start_ticks
 
 
 def cgroup_dirs(name: str) -> list[Path]:
@@ -193,7 +185,7 @@ def mounts() -> list[tuple[str, str]]:
     """(mount point, filesystem type) of every mount nstutor's own mount namespace has, in the
     table's order: the one place cleanup reads /proc/self/mountinfo."""
     out = []
-    with open("/proc/self/mountinfo") as f:
+    with open(proc_path("self", "mountinfo")) as f:
         for line in f:
             fields = line.split()
             out.append((fields[4].replace("\\040", " "), fields[fields.index("-") + 1]))

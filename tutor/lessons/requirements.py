@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from ..observe.procfs import proc_path
+
 NODE_AGENTS = ("kubelet", "k3s-server", "k3s-agent", "k3s")
 
 SPECIAL = {
@@ -23,27 +25,29 @@ SPECIAL = {
                 "kubeadm/k3s node)",
 }
 
-#: sysctl file -> the value that forbids unprivileged user namespaces
+#: sysctl (its file under /proc/sys) -> the value that forbids unprivileged user namespaces
 USERNS_BLOCKERS = {
-    "/proc/sys/kernel/unprivileged_userns_clone": "0",              # Debian/Ubuntu kernels before 6.x
-    "/proc/sys/user/max_user_namespaces": "0",
-    "/proc/sys/kernel/apparmor_restrict_unprivileged_userns": "1",  # Ubuntu 23.10 and later
+    "kernel/unprivileged_userns_clone": "0",              # Debian/Ubuntu kernels before 6.x
+    "user/max_user_namespaces": "0",
+    "kernel/apparmor_restrict_unprivileged_userns": "1",  # Ubuntu 23.10 and later
 }
 
 
 def userns_blocker() -> str | None:
     """The sysctl that forbids unprivileged user namespaces here, as 'name = value', or None."""
-    for path, bad in USERNS_BLOCKERS.items():
+    for sysctl, bad in USERNS_BLOCKERS.items():
         try:
-            with open(path) as f:
+            with open(proc_path("sys", sysctl)) as f:
                 if f.read().strip() == bad:
-                    return f"{path.removeprefix('/proc/sys/').replace('/', '.')} = {bad}"
+                    return f"{sysctl.replace('/', '.')} = {bad}"
         except OSError:
             continue
     return None
 
 
-def kubelet_running(proc: str = "/proc") -> bool:
+def kubelet_running(proc: str | None = None) -> bool:
+    """Does a node agent run here? *proc*: the procfs to look in (the machine's by default)."""
+    proc = proc or proc_path()
     for entry in os.listdir(proc):
         if entry.isdigit():
             try:

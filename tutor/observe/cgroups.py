@@ -14,6 +14,7 @@ import os
 import select
 
 from .model import CgroupInfo, CpuLimit, frozen_map
+from .procfs import proc_path
 
 V2_ROOT = "/sys/fs/cgroup"
 
@@ -41,7 +42,7 @@ class _MountWatch:
         self.result: tuple[str, str | None] | None = None
         self._poll = None
         try:
-            self._fd = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+            self._fd = os.open(proc_path("self", "mountinfo"), os.O_RDONLY | os.O_CLOEXEC)
             self._poll = select.poll()
             self._poll.register(self._fd, select.POLLPRI | select.POLLERR)
         except OSError:
@@ -75,7 +76,7 @@ def _parse_cpu_hierarchy() -> tuple[str, str | None]:
     v2_mount = None
     has_v1 = False
     try:
-        with open("/proc/self/mountinfo") as f:
+        with open(proc_path("self", "mountinfo")) as f:
             for line in f:
                 left, _, right = line.partition(" - ")
                 fields = left.split()

@@ -34,9 +34,11 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from .procfs import proc_path
+
 SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
-LEGACY_TABLES = "/proc/net/ip_tables_names"
-BRIDGE_NF = "/proc/sys/net/bridge/bridge-nf-call-{}"
+LEGACY_TABLES = "net/ip_tables_names"         # under /proc
+BRIDGE_NF = "sys/net/bridge/bridge-nf-call-{}"    # under /proc
 TIMEOUT_S = 5
 BUILTIN = ("INPUT", "FORWARD", "OUTPUT")
 
@@ -156,7 +158,7 @@ def find_tool(name: str) -> str | None:
 def legacy_table_loaded(table: str) -> bool:
     """Has the legacy (x_tables) backend loaded *table*? Reading a legacy table that is not loaded would load it."""
     try:
-        with open(LEGACY_TABLES) as f:
+        with open(proc_path(LEGACY_TABLES)) as f:
             return table in f.read().split()
     except OSError:
         return False
@@ -195,7 +197,7 @@ def backends(table: str = "filter") -> list[tuple[str, str, str]]:
 # --------------------------------------------------------------- reading
 def _bridge_nf(family: str) -> int | None:
     try:
-        with open(BRIDGE_NF.format(family)) as f:
+        with open(proc_path(BRIDGE_NF.format(family))) as f:
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
@@ -337,7 +339,7 @@ def ruleset_lines() -> set[str]:
 
 def _legacy_loaded_any() -> bool:
     try:
-        with open(LEGACY_TABLES) as f:
+        with open(proc_path(LEGACY_TABLES)) as f:
             return bool(f.read().split())
     except OSError:
         return False
@@ -354,7 +356,7 @@ def _nf_tables_present() -> bool:
     if os.path.exists("/sys/module/nf_tables"):
         return True
     try:
-        with open("/proc/modules") as f:
+        with open(proc_path("modules")) as f:
             if any(line.split(" ", 1)[0] == "nf_tables" for line in f):
                 return True
     except FileNotFoundError:

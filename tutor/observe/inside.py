@@ -13,40 +13,24 @@ import os
 import stat
 
 from .model import FileFact, Process, ProcView, Snapshot
+from .procfs import proc_path, read_stat, same_process
 
-PROC = "/proc"
 READ_LIMIT = 64 * 1024
 HOST_LOOKS = 3          # processes of the host's mount namespace to try, in case some exit meanwhile
-
-
-def _stat(path: str) -> tuple[str, int] | None:
-    """(state, starttime) from the stat file at *path* (fields 3 and 22), or None if it cannot be read."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2:].split()
-    try:
-        return fields[0].decode(), int(fields[19])
-    except (IndexError, ValueError):
-        return None
 
 
 def _still(proc: Process) -> int | None:
     """The start time of *proc*'s pid if it is still that process, running (None: it exited, is a
     zombie, whose root and /proc went with it, or the pid was reused)."""
-    stat_ = _stat(f"{PROC}/{proc.pid}/stat")
-    if stat_ is None or stat_[0] == "Z" or (proc.start_ticks and stat_[1] != proc.start_ticks):
-        return None
-    return stat_[1]
+    stat = same_process(proc.pid, proc.start_ticks)
+    return None if stat is None else stat.start_ticks
 
 
 def read_file(proc: Process, path: str, with_text: bool = True) -> FileFact:
     """*path* inside *proc*'s mount namespace: its text (*with_text*), or why there is none."""
     if _still(proc) is None:
         return FileFact("gone")
-    full = f"{PROC}/{proc.pid}/root{path}"
+    full = proc_path(proc.pid, "root") + path
     try:
         st = os.lstat(full)
     except (FileNotFoundError, NotADirectoryError):
@@ -98,13 +82,13 @@ def read_own_proc(proc: Process) -> ProcView:
     ticks = _still(proc)
     if ticks is None:
         return ProcView(gone=True)
-    base = f"{PROC}/{proc.pid}/root/proc"
+    base = proc_path(proc.pid, "root", "proc")
     try:
         pids = tuple(sorted(int(e) for e in os.listdir(base) if e.isdigit()))
     except OSError as exc:
         return ProcView(error=exc.strerror or str(exc))
     for candidate in dict.fromkeys((proc.pid_in_own_ns, proc.pid)):
-        seen = _stat(f"{base}/{candidate}/stat") if candidate in pids else None
-        if seen is not None and seen[1] == ticks:
+        seen = read_stat(candidate, root=base) if candidate in pids else None
+        if seen is not None and seen.start_ticks == ticks:
             return ProcView(pids=pids, shows_as=candidate)
     return ProcView(pids=pids)

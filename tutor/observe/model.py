@@ -250,12 +250,14 @@ class Wants:
     nat: bool = False                                     # the host's iptables nat table
     files: frozenset[tuple[int | None, str]] = frozenset()  # (pid, path); pid None: the host's mount ns
     own_proc: frozenset[int] = frozenset()                # pids whose view of /proc is wanted
+    programs: frozenset[str] = frozenset()                # argv[0]s: can each be typed again as it is?
 
     def __or__(self, other: "Wants") -> "Wants":
-        return Wants(self.nat or other.nat, self.files | other.files, self.own_proc | other.own_proc)
+        return Wants(self.nat or other.nat, self.files | other.files, self.own_proc | other.own_proc,
+                     self.programs | other.programs)
 
     def __bool__(self) -> bool:
-        return self.nat or bool(self.files) or bool(self.own_proc)
+        return self.nat or bool(self.files) or bool(self.own_proc) or bool(self.programs)
 
 
 NOTHING = Wants()
@@ -293,6 +295,8 @@ class Snapshot:
     userns: Mapping[int, UserNsInfo]           # user inode -> id maps
     cgroups: CgroupInfo
     is_root: bool                              # taken with root privileges
+    self_pids: frozenset[int] = frozenset()    # the observer's own processes (nstutor): no selector means them
+    clock_ticks: int = 100                     # clock ticks per second (SC_CLK_TCK): the unit of cpu_ticks
     problems: tuple[str, ...] = ()             # what could not be seen, in plain words
     firewall_changes: int = 0                  # a long-lived Observer's count of nftables changes (0: not watched)
     # ---- parts read only when a check asked for them (Wants); absent when nobody asked
@@ -300,6 +304,8 @@ class Snapshot:
     files: Mapping[tuple[int | None, str], FileFact] = field(default_factory=lambda: EMPTY)  # (pid, or None
     #                                          for the host's mount ns, path) -> fact
     own_proc: Mapping[int, ProcView] = field(default_factory=lambda: EMPTY)  # pid -> what the /proc it sees lists
+    programs: Mapping[str, bool] = field(default_factory=lambda: EMPTY)      # argv[0] -> a shell here finds it
+    #                                          as typed (a path to a file, or a name on PATH; not `exec -a` names)
 
     # ---- lookups used by the grader and the views
     def netns_by_name(self, name: str) -> NetNS | None:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from . import rtnl, sockets
 from .model import Address, FdbEntry, Link, NetNS, Neighbour, Route, VxlanInfo
 from .netns import NetnsHandle
+from .procfs import proc_path
 from .setns import each_in_namespace
 
 @dataclass
@@ -83,7 +84,7 @@ class NetworkReader:
         def make(inode: int):
             # The path was looked at a moment ago; `ip netns add/del` may have changed what it
             # refers to since. Never file one namespace's sockets under another's inode.
-            here = os.stat("/proc/thread-self/ns/net").st_ino
+            here = os.stat(proc_path("thread-self", "ns", "net")).st_ino
             if here != inode:
                 raise OSError(errno.EAGAIN, f"it changed while nstutor looked (net:[{here}], not net:[{inode}])")
             route = rtnl.open_socket(groups)

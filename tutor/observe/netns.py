@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .procfs import proc_path
+
 RUN_NETNS = "/run/netns"
 
 
@@ -24,7 +26,7 @@ class NetnsHandle:
 
 def _nsfs_device() -> int | None:
     try:
-        return os.stat("/proc/self/ns/net").st_dev
+        return os.stat(proc_path("self", "ns", "net")).st_dev
     except OSError:
         return None
 
@@ -66,11 +68,11 @@ def discover(procs, host_net: int | None, problems: list[str]) -> list[NetnsHand
         pids = tuple(sorted(pids_by_ns.get(inode, ())))
         names = tuple(named.get(inode, ()))
         if inode == host_net:
-            path = "/proc/self/ns/net" if _own_net() == inode else f"/proc/{pids[0]}/ns/net" if pids else ""
+            path = proc_path("self", "ns", "net") if _own_net() == inode else proc_path(pids[0], "ns", "net") if pids else ""
         elif names:
             path = f"{RUN_NETNS}/{names[0]}"
         else:
-            path = f"/proc/{pids[0]}/ns/net"
+            path = proc_path(pids[0], "ns", "net")
         handles.append(NetnsHandle(inode, names, pids, path, inode == host_net))
     handles.sort(key=lambda h: (not h.is_host, not h.names, h.names, h.inode))
     return handles
@@ -78,6 +80,6 @@ def discover(procs, host_net: int | None, problems: list[str]) -> list[NetnsHand
 
 def _own_net() -> int | None:
     try:
-        return os.stat("/proc/self/ns/net").st_ino
+        return os.stat(proc_path("self", "ns", "net")).st_ino
     except OSError:
         return None

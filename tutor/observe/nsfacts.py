@@ -32,6 +32,7 @@ from typing import Callable, Mapping
 
 from .model import IdMap, Mount, Process, ShmSegment, UserNsInfo
 from .processes import members_by_ns
+from .procfs import proc_path
 from .setns import each_in_namespace
 
 #: errno values that mean "this process is gone (or a zombie)": try the next one of the namespace.
@@ -79,7 +80,7 @@ def read_shm(procs: Mapping[int, Process], problems: list[str]) -> dict[int, tup
     def shm_table(inode: int):
         if _thread_ns_inode("ipc") != inode:
             return MOVED
-        return _read_text("/proc/sysvipc/shm")
+        return _read_text(proc_path("sysvipc", "shm"))
 
     def read_all() -> dict[int, tuple[ShmSegment, ...]]:
         raw = _visit_each("ipc", _members(procs, "ipc"), shm_table, problems,
@@ -214,7 +215,7 @@ def _members(procs: Mapping[int, Process], nstype: str) -> dict[int, list[int]]:
 
 def _thread_ns_inode(nstype: str) -> int | None:
     try:
-        return os.stat(f"/proc/thread-self/ns/{nstype}").st_ino
+        return os.stat(proc_path("thread-self", "ns", nstype)).st_ino
     except OSError:
         return None
 
@@ -280,7 +281,7 @@ def _visit_each(nstype: str, groups: dict[int, list[int]], func: Callable[[int],
         for inode in sorted(pending):
             index = next_pid[inode]
             if index < len(groups[inode]):
-                items.append((f"/proc/{groups[inode][index]}/ns/{nstype}", inode))
+                items.append((proc_path(groups[inode][index], "ns", nstype), inode))
                 next_pid[inode] = index + 1
             else:
                 pending.discard(inode)  # no process left to try
@@ -322,7 +323,7 @@ def _read_per_process(pids: list[int], nstype: str, inode: int, names: tuple[str
     empty: tuple[str, ...] | None = None
     for pid in pids:
         try:
-            dirfd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            dirfd = os.open(proc_path(pid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             last = exc
             continue

@@ -21,8 +21,7 @@ from typing import Mapping
 
 from .cgroups import cpu_cgroup_members, cpu_cgroup_path
 from .model import NS_TYPES, Namespace, Process, Snapshot
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+from .procfs import CLOCK_TICKS, parse_stat, proc_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ def _intern(ns: dict[str, int]) -> Mapping[str, int]:
 
 def _ns_inodes(pid: int) -> dict[str, int]:
     out = {}
-    base = f"/proc/{pid}/ns/"
+    base = proc_path(pid, "ns", "")
     for nstype in NS_TYPES:
         try:
             link = os.readlink(base + nstype)       # "net:[4026531840]"
@@ -66,7 +65,7 @@ def _ns_inodes(pid: int) -> dict[str, int]:
 
 def _nspid(pid: int) -> tuple[int, ...]:
     try:
-        with open(f"/proc/{pid}/status", "rb") as f:
+        with open(proc_path(pid, "status"), "rb") as f:
             for line in f:
                 if line.startswith(b"NSpid:"):
                     return tuple(int(x) for x in line.split()[1:])
@@ -75,38 +74,27 @@ def _nspid(pid: int) -> tuple[int, ...]:
     return (pid,)
 
 
-def _read_bytes(path: str) -> bytes:
+def _read_bytes(where: str) -> bytes:
     """A small /proc file with plain os calls (about a third of the cost of open().read())."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(where, os.O_RDONLY | os.O_CLOEXEC)
     try:
         return os.read(fd, 4096)
     finally:
         os.close(fd)
 
 
-def _read_or_none(path: str) -> bytes | None:
+def _read_or_none(where: str) -> bytes | None:
     try:
-        return _read_bytes(path)
+        return _read_bytes(where)
     except OSError:
         return None
 
 
-def _parse_stat(data: bytes) -> tuple | None:
-    if not data:
-        return None
-    # comm is in parentheses and may itself contain spaces and ')': split at the last ')'
-    close = data.rfind(b")")
-    comm = data[data.find(b"(") + 1:close].decode(errors="replace")
-    rest = data[close + 2:].split()
-    # (comm, state, ppid, utime + stime, start time, number of threads)
-    return comm, rest[0].decode(), int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[19]), int(rest[17])
-
-
 def _read_static(pid: int, start_ticks: int, comm: str, host_pidns: int | None) -> _Static | None:
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:  # may be longer than a page: read it all
+        with open(proc_path(pid, "cmdline"), "rb") as f:  # may be longer than a page: read it all
             raw = f.read()
-        uid = os.stat(f"/proc/{pid}").st_uid
+        uid = os.stat(proc_path(pid)).st_uid
     except OSError:
         return None
     cmdline = tuple(a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")) if raw else ()
@@ -114,7 +102,7 @@ def _read_static(pid: int, start_ticks: int, comm: str, host_pidns: int | None) 
     # NSpid has more than one entry only in a nested pid namespace: skip the costly status read otherwise
     nspid = _nspid(pid) if ns.get("pid") not in (None, host_pidns) else (pid,)
     try:
-        root = os.readlink(f"/proc/{pid}/root")
+        root = os.readlink(proc_path(pid, "root"))
     except OSError:
         root = None
     return _Static(start_ticks, comm, cmdline, uid, ns, nspid, root)
@@ -122,7 +110,7 @@ def _read_static(pid: int, start_ticks: int, comm: str, host_pidns: int | None) 
 
 def _read_cgroup(pid: int) -> str | None:
     try:
-        with open(f"/proc/{pid}/cgroup", "rb") as f:
+        with open(proc_path(pid, "cgroup"), "rb") as f:
             return cpu_cgroup_path(f.read().decode(errors="replace"))
     except OSError:
         return None
@@ -161,9 +149,9 @@ class ProcessReader:
     def _stat_bytes(self, pid: int) -> bytes | None:
         """The text of /proc/PID/stat, through a kept fd when we keep state between snapshots."""
         if not self.keep_cache:
-            return _read_or_none(f"/proc/{pid}/stat")
+            return _read_or_none(proc_path(pid, "stat"))
         data = self._pread_kept(self.stat_fds, pid, "stat", 4096)
-        return data if data is not None else _read_or_none(f"/proc/{pid}/stat")
+        return data if data is not None else _read_or_none(proc_path(pid, "stat"))
 
     def _sched_bytes(self, pid: int) -> bytes | None:
         """/proc/PID/schedstat (run time in ns): a third of the cost of stat, and it changes whenever
@@ -183,7 +171,7 @@ class ProcessReader:
         if len(self.stat_fds) + len(self.sched_fds) >= self.max_fds:
             return None
         try:
-            fd = os.open(f"/proc/{pid}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(proc_path(pid, name), os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
         try:
@@ -218,7 +206,7 @@ class ProcessReader:
 
     def read(self, previous: Snapshot | None, problems: list[str]) -> dict[int, Process]:
         try:
-            pids = sorted(int(e) for e in os.listdir("/proc") if e.isdigit())   # so groups come out sorted
+            pids = sorted(int(e) for e in os.listdir(proc_path()) if e.isdigit())   # so groups come out sorted
         except OSError as exc:
             problems.append(f"cannot list /proc: {exc.strerror}")
             return {}
@@ -255,11 +243,11 @@ class ProcessReader:
                 new_cache[pid] = cache[pid]
                 new_stat[pid] = raw
                 continue
-            stat = _parse_stat(raw)
+            stat = parse_stat(raw)
             if stat is None:
                 continue
-            comm, state, ppid, cpu, start, threads = stat
-            if threads == 1:
+            comm, state, ppid, cpu, start = stat.comm, stat.state, stat.ppid, stat.cpu_ticks, stat.start_ticks
+            if stat.threads == 1:
                 single.add(pid)
             else:
                 single.discard(pid)
@@ -301,9 +289,9 @@ def _now() -> float:
 
 
 def _host_pidns() -> int | None:
-    for path in ("/proc/1/ns/pid", "/proc/self/ns/pid"):
+    for where in (proc_path(1, "ns", "pid"), proc_path("self", "ns", "pid")):
         try:
-            return os.stat(path).st_ino
+            return os.stat(where).st_ino
         except OSError:
             continue
     return None
@@ -319,7 +307,7 @@ def host_namespaces(procs: dict[int, Process]) -> dict[str, int]:
     for nstype in NS_TYPES:
         if nstype not in host:
             try:
-                host[nstype] = os.stat(f"/proc/self/ns/{nstype}").st_ino
+                host[nstype] = os.stat(proc_path("self", "ns", nstype)).st_ino
             except OSError:
                 pass
     return host

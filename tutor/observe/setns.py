@@ -18,6 +18,8 @@ import os
 import threading
 from typing import Callable, Iterable, TypeVar
 
+from .procfs import proc_path
+
 CLONE_NEWNET = 0x40000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
@@ -51,7 +53,7 @@ def each_in_namespace(
     results: dict = {}
 
     def worker() -> None:
-        home = os.open(f"/proc/thread-self/ns/{nstype}", os.O_RDONLY | os.O_CLOEXEC)
+        home = os.open(proc_path("thread-self", "ns", nstype), os.O_RDONLY | os.O_CLOEXEC)
         try:
             for path, key in items:
                 try:

@@ -9,9 +9,10 @@ This module only orchestrates; each source of facts has its own module:
 Each reader records what it could not see in `problems` and goes on.
 
 Some parts are read only when a check asks for them (`wants`, see model.Wants): the nat table
-(firewall.py) and what a process sees in its own root (inside.py). *wants* is called with the
-snapshot of the standing parts (a check names a process by a selector, so it needs the processes
-to say which pid), and its answer is read into the same snapshot: grading then reads nothing.
+(firewall.py), what a process sees in its own root (inside.py), and whether a command can be typed
+again as it is (commands.py). *wants* is called with the snapshot of the standing parts (a check
+names a process by a selector, so it needs the processes to say which pid), and its answer is read
+into the same snapshot: grading then reads nothing.
 
 `take_snapshot()` starts from nothing each time (the CLI). `Observer` keeps what
 is worth keeping between snapshots (open netlink sockets that tell it which
@@ -25,10 +26,11 @@ import os
 import time
 from typing import Callable, Union
 
-from . import cgroups, firewall, inside, netns, nsfacts
+from . import cgroups, commands, firewall, inside, netns, nsfacts
 from .model import NOTHING, Snapshot, Wants, frozen_map
 from .netlink import NetworkReader
 from .processes import ProcessReader, host_namespaces, namespace_table
+from .procfs import CLOCK_TICKS
 from .firewall import RulesetWatch
 from .watch import NetnsDirWatcher
 
@@ -52,8 +54,10 @@ def answer(snap: Snapshot, wants: WantsFor, read_nat: NatSource = firewall.read_
             files[(pid, path)] = inside.read_file(proc, path)
     own_proc = {pid: inside.read_own_proc(snap.processes[pid]) for pid in sorted(asked.own_proc)
                 if pid in snap.processes}
+    programs = {program: commands.runnable(program) for program in sorted(asked.programs)}
     return dataclasses.replace(snap, nat=read_nat() if asked.nat else None,
-                               files=frozen_map(files), own_proc=frozen_map(own_proc))
+                               files=frozen_map(files), own_proc=frozen_map(own_proc),
+                               programs=frozen_map(programs))
 
 
 def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None,
@@ -87,6 +91,8 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
         userns=frozen_map(userns),
         cgroups=cgroup_info,
         is_root=os.geteuid() == 0,
+        self_pids=frozenset({os.getpid()}),
+        clock_ticks=CLOCK_TICKS,
         problems=tuple(problems),
         firewall_changes=firewall_changes,
     )

@@ -15,6 +15,7 @@ import socket
 import struct
 
 from .model import Socket
+from .procfs import proc_path
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -109,7 +110,7 @@ def _owners(pids: tuple[int, ...], inodes: frozenset, held: dict[int, frozenset[
 
 def _socket_inodes(pid: int) -> frozenset[int]:
     """The inodes of every socket that process *pid* has open (empty if it is gone or hidden)."""
-    fd_dir = f"/proc/{pid}/fd"
+    fd_dir = proc_path(pid, "fd")
     try:
         fds = os.listdir(fd_dir)
     except OSError:

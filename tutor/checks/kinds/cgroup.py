@@ -26,7 +26,6 @@ snapshot's own rate: the runner takes those one second apart.
 """
 from __future__ import annotations
 
-import os
 import posixpath
 import threading
 from typing import Any
@@ -43,7 +42,6 @@ MEASURE_PERIODS = 3               # measure over this many periods of the limit 
 MIN_WINDOW_S = 2.0                # ... and at least this long
 MAX_WINDOW_S = 10.0               # ... and at most this long (a very long period is not waited out)
 KEEP_S = 15.0                     # samples older than window + this are dropped
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def measure_window(period_us: int | None) -> float:
@@ -61,9 +59,11 @@ class CpuHistory:
         self._lock = threading.Lock()
         self._samples: list[tuple[float, dict[int, tuple[int, int]]]] = []
 
-    def rate(self, now: float, members: list[Process], window: float) -> tuple[float, float] | None:
+    def rate(self, now: float, members: list[Process], window: float,
+             clock_ticks: int) -> tuple[float, float] | None:
         """Record this snapshot; return (% of one CPU summed over members, seconds measured over), or
-        None when no earlier sample at least *window* old has every member (same pid, same start)."""
+        None when no earlier sample at least *window* old has every member (same pid, same start).
+        *clock_ticks*: the ticks per second of the members' CPU times (Snapshot.clock_ticks)."""
         current = {p.pid: (p.start_ticks, p.cpu_ticks) for p in members}
         with self._lock:
             if not self._samples or now > self._samples[-1][0]:
@@ -75,7 +75,7 @@ class CpuHistory:
                     continue
                 if all(pid in seen and seen[pid][0] == start for pid, (start, _) in current.items()):
                     used = sum(ticks - seen[pid][1] for pid, (_, ticks) in current.items())
-                    return 100.0 * used / CLOCK_TICKS / age, age
+                    return 100.0 * used / clock_ticks / age, age
                 return None          # the newest old-enough sample predates a member: no window yet
         return None
 
@@ -234,7 +234,7 @@ class CgroupCpu(Expectation):
 
         if self.measured and members and len(members) == len(self.members):
             window = measure_window(limit.period_us if limit is not None else None)
-            measured = self.history.rate(snap.monotonic, members, window)
+            measured = self.history.rate(snap.monotonic, members, window, snap.clock_ticks)
             rates = [p.cpu_percent for p in members]
             if measured is None and any(r is None for r in rates):
                 observed.append("CPU use not measured yet")

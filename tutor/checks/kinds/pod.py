@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...observe.model import Process, Snapshot
+from ...observe.model import Process, Snapshot, Wants
 from ...texts import counted
 from ..base import PROCESS, Expectation, Field, Verdict, naming, v_list_of, v_nstypes, v_selector
-from ..procs import ns_summary, pick, restart_advice, unreadable, unshare_cmd, words
+from ..procs import ns_summary, pick, restart_advice, unreadable, unshare_cmd, want_programs, words
 from ..registry import register
 from ..select import describe_selector, innermost, name, select
 
@@ -58,6 +58,9 @@ class Pod(Expectation):
         return (f"a pod: {counted(len(self.members), 'member')} share {words(self.shared)} with "
                 f"{describe_selector(self.pause)}" + (f" and have their own {words(self.private)}"
                                                       if self.private else ""))
+
+    def wants(self, snap: Snapshot) -> Wants:
+        return want_programs(self._pick_members(snap)[0])     # for the members' restart advice
 
     def grade(self, snap: Snapshot) -> Verdict:
         members, member_observed, problems = self._pick_members(snap)
@@ -161,5 +164,5 @@ class Pod(Expectation):
             return out
         # One command that would start this member right: enter the pause's shared namespaces,
         # then unshare every private type (all of them: a restarted member needs them all again).
-        out[-1] += restart_advice(proc, list(self.private), list(self.shared), pause.pid)
+        out[-1] += restart_advice(snap, proc, list(self.private), list(self.shared), pause.pid)
         return out

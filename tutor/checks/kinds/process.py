@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...observe.model import NS_TYPES, Process, Snapshot
+from ...observe.model import NS_TYPES, Process, Snapshot, Wants
 from ..base import Field, ProcessRef, Verdict, v_nstypes, v_selector
 from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, pick,
-                     restart_advice, unreadable, words)
+                     restart_advice, unreadable, want_programs, words)
 from ..registry import register
 from ..select import describe_selector, name
 
@@ -77,6 +77,9 @@ class ProcessNamespaces(ProcessExpectation):
                          f"{describe_selector(self.private_from['process'])}")
         what = self.subject_words[0].upper() + self.subject_words[1:]
         return f"{what} runs" + (" with " + "; ".join(parts) if parts else "")
+
+    def wants(self, snap: Snapshot) -> Wants:
+        return want_programs([pick(snap, self.subject).proc])     # for the restart advice
 
     def grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
@@ -156,8 +159,8 @@ class ProcessNamespaces(ProcessExpectation):
             if t not in unshare_types:
                 unshare_types.append(t)
         unshare_types = [t for t in NS_TYPES if t in unshare_types]
-        return self.fail("; ".join(observed), " ".join(problems) + self._fix(proc, unshare_types,
-                                                                               nsenter_types, other_pid))
+        fix = self._fix(snap, proc, unshare_types, nsenter_types, other_pid)
+        return self.fail("; ".join(observed), " ".join(problems) + fix)
 
     def _types(self) -> list[str]:
         seen: list[str] = []
@@ -170,9 +173,10 @@ class ProcessNamespaces(ProcessExpectation):
                     seen.append(t)
         return seen or ["mnt", "net", "pid", "uts", "ipc", "user"]
 
-    def _fix(self, proc: Process, unshare_types: list[str], nsenter_types: list[str], other_pid: int | None) -> str:
+    def _fix(self, snap: Snapshot, proc: Process, unshare_types: list[str], nsenter_types: list[str],
+             other_pid: int | None) -> str:
         """One command line that would start the process right (namespaces are fixed at start)."""
-        return restart_advice(proc, unshare_types, nsenter_types, other_pid)
+        return restart_advice(snap, proc, unshare_types, nsenter_types, other_pid)
 
 
 def _option(ns_type: str) -> str:
