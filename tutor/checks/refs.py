@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, NamedTuple
 
-from ..observe.model import Link, NetNS, Snapshot
+from ..observe.model import MAIN_TABLE, Link, NetNS, Snapshot
 from ..texts import noun
 from . import select
 from .strays import netns_typos, removal_words, show
@@ -264,7 +264,7 @@ def _safe_to_move(ns: NetNS, link: Link) -> bool:
     if not ns.is_host:
         return True
     has_address = any(a.dev == link.name and not a.cidr.lower().startswith("fe80:") for a in ns.addresses)
-    has_route = any(r.dev == link.name for r in ns.routes if r.table == 254 and not r.dst.lower().startswith("fe80:"))
+    has_route = any(r.dev == link.name for r in ns.routes if r.table == MAIN_TABLE and not r.dst.lower().startswith("fe80:"))
     return not (has_address or has_route)
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from ..texts import cell_width, fit, pad, wrap
-from .model import (FdbEntry, Link, Mount, Namespace, Neighbour, NetNS, NS_TYPES, Route, Snapshot, Socket)
+from .model import (MAIN_TABLE, FdbEntry, Link, Mount, Namespace, Neighbour, NetNS, NS_TYPES, Route, Snapshot,
+                    Socket)
 
 WIDTH = 100
 FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6"}
@@ -305,24 +306,32 @@ class TextRow:
         return (self.text,)
 
 
-def route_text(route: Route) -> str:
-    """A route as `ip route` prints it."""
+def route_text(route: Route, *, details: bool = True) -> str:
+    """A route as `ip route` prints it (details=False: as route_args())."""
     parts = [route.dst]
     if route.via:
         parts.append(f"via {route.via}")
     if route.dev:
         parts.append(f"dev {route.dev}")
-    if route.table != 254:
-        parts.append(f"table {route.table}")
-    if route.proto and route.proto != "boot":
-        parts.append(f"proto {route.proto}")
-    if route.scope and route.scope not in ("global", "universe"):
-        parts.append(f"scope {route.scope}")
-    if route.src:
-        parts.append(f"src {route.src}")
+    if details:
+        if route.table != MAIN_TABLE:
+            parts.append(f"table {route.table}")
+        if route.proto and route.proto != "boot":
+            parts.append(f"proto {route.proto}")
+        if route.scope and route.scope not in ("global", "universe"):
+            parts.append(f"scope {route.scope}")
+        if route.src:
+            parts.append(f"src {route.src}")
     if route.onlink:
         parts.append("onlink")
     return " ".join(parts)
+
+
+def route_args(route: Route) -> str:
+    """A route as `ip route add` and `ip route del` take it: destination, gateway, device, onlink
+    (no table, protocol, scope or source address). The checks quote a route so, in their messages
+    and in the commands they suggest."""
+    return route_text(route, details=False)
 
 
 def route_rows(snap: Snapshot, ns: NetNS) -> list[TextRow]:

@@ -6,7 +6,8 @@ or, for a vxlan device, which remote tunnel endpoint (dst) a MAC lives behind.
 """
 from __future__ import annotations
 
-from ...observe.model import FdbEntry, Snapshot
+from ...observe.model import Snapshot
+from ...observe.render import fdb_text
 from ..base import Expectation, Field, Verdict, v_ifref, v_ip, v_mac
 from ..refs import (
     Missing,
@@ -21,15 +22,6 @@ from ..refs import (
 )
 from ..registry import register
 from .route import same_ip
-
-
-def fdb_text(e: FdbEntry) -> str:
-    text = f"{e.mac} dev {e.dev}"
-    if e.dst:
-        text += f" dst {e.dst}"
-    if e.master:
-        text += f" master {e.master}"
-    return text + (" permanent" if e.permanent else "")
 
 
 @register

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ...observe.model import Neighbour, Snapshot
+from ...observe.render import neighbour_text
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_mac
 from ..refs import (
     Missing,
@@ -22,10 +23,6 @@ from ..registry import register
 from .route import same_ip
 
 LEARNED_OK = ("REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP")
-
-
-def neigh_text(n: Neighbour) -> str:
-    return f"{n.ip} dev {n.dev} " + (f"lladdr {n.mac} " if n.mac else "") + n.state
 
 
 @register
@@ -63,7 +60,7 @@ class NeighbourExpectation(Expectation):
         ns, dev = owner
 
         entries = [n for n in ns.neighbours if same_ip(n.ip, self.ip)]
-        listing = "; ".join(neigh_text(n) for n in entries) or f"no entry for {self.ip}"
+        listing = "; ".join(neighbour_text(n) for n in entries) or f"no entry for {self.ip}"
         observed = f"neighbours in {where(ns)}: {listing}"
         replace = cmd_in(ns, f"neigh replace {self.ip} lladdr {(self.mac or 'MAC').lower()} dev {dev or 'DEV'}"
                          + (" nud permanent" if self.permanent is not False else ""))
@@ -80,7 +77,7 @@ class NeighbourExpectation(Expectation):
                              f"expected {dev}: {replace}")
         for n in on_dev:
             if self._matches(n):
-                return self.ok(neigh_text(n) + f" in {where(ns)}",
+                return self.ok(neighbour_text(n) + f" in {where(ns)}",
                                {"netns": where(ns), "ip": n.ip, "dev": n.dev, "mac": n.mac, "state": n.state})
         n = on_dev[0]
         if n.mac is None or n.state in ("FAILED", "INCOMPLETE"):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from ...observe.model import NetNS, Route, Snapshot
+from ...observe.model import LOCAL_TABLE, MAIN_TABLE, NetNS, Route, Snapshot
+from ...observe.render import route_args
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_prefix
 from ..refs import (
     Missing,
@@ -29,9 +30,6 @@ from ..refs import (
 )
 from ..registry import register
 
-LOCAL_TABLE = 255
-
-
 def route_key(dst: str, family: int | None = None):
     """A comparable destination: ("default", family) or an ip_network."""
     if dst == "default":
@@ -43,17 +41,6 @@ def route_key(dst: str, family: int | None = None):
     if net.prefixlen == 0:
         return ("default", socket.AF_INET6 if net.version == 6 else socket.AF_INET)
     return net
-
-
-def route_text(route: Route) -> str:
-    text = route.dst
-    if route.via:
-        text += f" via {route.via}"
-    if route.dev:
-        text += f" dev {route.dev}"
-    if route.onlink:
-        text += " onlink"
-    return text
 
 
 def same_ip(a: str | None, b: str | None) -> bool:
@@ -108,14 +95,9 @@ class RouteExpectation(Expectation):
         return text + f" in {describe_netns_ref(self._netns_ref())}"
 
     def _route_args(self) -> str:
-        args = f"{self.dst}"
-        if self.via:
-            args += f" via {self.via}"
-        if self.dev:
-            args += f" dev {split_ifref(self.dev)[1]}"
-        if self.onlink:
-            args += " onlink"
-        return args
+        """The expected route as `ip route add` takes it."""
+        dev = split_ifref(self.dev)[1] if self.dev else None
+        return route_args(Route(self.dst, self.family, dev=dev, via=self.via, onlink=bool(self.onlink)))
 
     def grade(self, snap: Snapshot) -> Verdict:
         owner = resolve_table_owner(snap, self.dev, self.netns)
@@ -126,8 +108,8 @@ class RouteExpectation(Expectation):
         want = route_key(self.dst, self.family)
         routes = [r for r in ns.routes if r.table != LOCAL_TABLE and r.family == self.family]
         candidates = [r for r in routes if route_key(r.dst, r.family) == want]
-        candidates.sort(key=lambda r: r.table != 254)
-        listing = "; ".join(route_text(r) for r in routes[:8]) or "no routes"
+        candidates.sort(key=lambda r: r.table != MAIN_TABLE)
+        listing = "; ".join(route_args(r) for r in routes[:8]) or "no routes"
         observed = f"routes in {where(ns)}: {listing}"
 
         def mismatch(r: Route) -> str | None:
@@ -144,8 +126,8 @@ class RouteExpectation(Expectation):
                 beside = [o for o in candidates if o is not r and o.table == r.table and mismatch(o) is not None]
                 if beside and not (ns.is_host and self.dst == "default"):
                     return self.fail(observed, self._beside_message(ns, r, beside[0]))
-                return self.ok(f"{route_text(r)} in {where(ns)}",
-                               {"netns": where(ns), "route": route_text(r), "dst": r.dst, "via": r.via,
+                return self.ok(f"{route_args(r)} in {where(ns)}",
+                               {"netns": where(ns), "route": route_args(r), "dst": r.dst, "via": r.via,
                                 "dev": r.dev, "onlink": r.onlink})
         if candidates and ns.is_host and self.dst == "default":
             # Changing the machine's own default route could cut it off the network: say, do not suggest.
@@ -163,14 +145,14 @@ class RouteExpectation(Expectation):
 
 
     def _beside_message(self, ns: NetNS, good: Route, bad: Route) -> str:
-        table = "" if bad.table == 254 else f" table {bad.table}"
-        text = (f"{where(ns)} has the {_dst_words(self.dst)} {route_text(good)}, and also {route_text(bad)}: two "
-                f"routes to one destination, and the kernel uses the one with the lower metric, which may be "
+        table = "" if bad.table == MAIN_TABLE else f" table {bad.table}"
+        text = (f"{where(ns)} has the {_dst_words(self.dst)} {route_args(good)}, and also {route_args(bad)}: "
+                f"two routes to one destination, and the kernel uses the one with the lower metric, which may be "
                 f"the wrong one. ")
         if bad.proto == "kernel":
             return text + (f"The second comes from an address on {bad.dev} in that subnet: remove that address "
                            f"({cmd_in(ns, f'-br addr show dev {bad.dev}')} shows it; then ip addr del)")
-        return text + f"Remove it: {cmd_in(ns, f'route del {route_text(bad)}{table}')}"
+        return text + f"Remove it: {cmd_in(ns, f'route del {route_args(bad)}{table}')}"
 
 
 def _gateway_is_connected(ns: NetNS, via: str) -> bool:
