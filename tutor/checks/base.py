@@ -188,6 +188,13 @@ def v_selector(value: Any) -> str | None:
     return selector_problem(value)
 
 
+def v_selectors(value: Any) -> str | None:
+    """A non-empty list of process selectors (a cgroup's or a pod's members)."""
+    if isinstance(value, list) and not value:
+        return "must list at least one process selector"
+    return v_list_of(v_selector)(value)
+
+
 # --------------------------------------------------------------- the base class
 class Expectation:
     """Base of every expectation kind. Subclasses set `kind`, `fields`, and implement grade()."""

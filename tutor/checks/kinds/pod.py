@@ -17,11 +17,9 @@ Each failure names the member and the namespace, with inodes, and the command th
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ...observe.model import Process, Snapshot
 from ...texts import counted
-from ..base import Expectation, Field, Verdict, v_list_of, v_nstypes, v_selector
+from ..base import Expectation, Field, Verdict, v_nstypes, v_selector, v_selectors
 from ..procs import ns_summary, pick, restart_advice, unreadable, unshare_cmd, words
 from ..registry import register
 from ..select import describe_selector, innermost, name, select
@@ -30,18 +28,12 @@ from ..select import describe_selector, innermost, name, select
 POD_OWNED = ("mnt", "net", "pid", "uts", "ipc")
 
 
-def v_members(value: Any) -> str | None:
-    if isinstance(value, list) and not value:
-        return "must list at least one member process selector"
-    return v_list_of(v_selector)(value)
-
-
 @register
 class Pod(Expectation):
     kind = "pod"
     fields = {
         "pause": Field(v_selector, required=True, doc="the pause process, e.g. {comm: pause}"),
-        "members": Field(v_members, required=True, doc="the containers' processes"),
+        "members": Field(v_selectors, required=True, doc="the containers' processes"),
         "shared": Field(v_nstypes, default=["net", "ipc", "uts"], doc="types shared with the pause"),
         "private": Field(v_nstypes, default=["mnt", "pid"], doc="types each member has of its own"),
     }
