@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..observe.model import Process, Snapshot
-from .base import Expectation, Field, v_str
+from .base import Expectation, Field, Verdict, v_str
 from .select import describe_selector, innermost, name, normalise, select
 
 # --------------------------------------------------------------- subject fields
@@ -66,6 +66,11 @@ class ProcessExpectation(Expectation):
     def subject_words(self) -> str:
         """'the process named pause' / 'the process whose command line matches ...'."""
         return "the" + describe_selector(self.subject)[1:]
+
+    def fail_ns_unreadable(self, snap: Snapshot, proc: Process, ns_type: str) -> Verdict:
+        """The failed verdict when *proc*'s namespace of *ns_type*, which the check is about, has no inode."""
+        what = "mount" if ns_type == "mnt" else ns_type
+        return self.fail(f"{name(proc)}: {what} namespace unreadable", ns_unreadable_reason(proc, ns_type, snap) + ".")
 
 
 # --------------------------------------------------------------- picking one process
@@ -214,8 +219,8 @@ def restart_advice(proc: Process, unshare_types: list[str], nsenter_types: list[
     return f"{stop} and start it again with the lesson's command, run under: {prefix} ..."
 
 
-def unreadable(proc: Process, ns_type: str, snap: Snapshot) -> str:
-    """Why a namespace inode is missing, in words."""
+def ns_unreadable_reason(proc: Process, ns_type: str, snap: Snapshot) -> str:
+    """Why the snapshot has no inode for *proc*'s namespace of *ns_type*, as a sentence for a message."""
     why = "" if snap.is_root else "; run nstutor as root"
     return f"nstutor could not read /proc/{proc.pid}/ns/{ns_type} of {name(proc)}{why}"
 

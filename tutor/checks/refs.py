@@ -207,8 +207,8 @@ def find_links(snap: Snapshot, name: str) -> list[tuple[NetNS, Link]]:
     return out
 
 
-def unreadable(ns: NetNS) -> Missing | None:
-    """A Missing when the snapshot could not read this netns's links (so "no such link" would lie)."""
+def netns_unreadable(ns: NetNS) -> Missing | None:
+    """A Missing when the snapshot could not read this netns's links (so "no such link" would lie), else None."""
     if ns.error and not ns.links:
         return Missing(f"nstutor could not read {where(ns)}: {ns.error}",
                        f"nstutor could not look inside {where(ns)} ({ns.error}); run nstutor as root.")
@@ -227,7 +227,7 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     same name in another namespace is that namespace's own (every node has its cni0 and
     flannel.1), so the advice is to make one here: *make*, the command, when the caller knows it.
     """
-    blocked = unreadable(ns)
+    blocked = netns_unreadable(ns)
     if blocked:
         return blocked
     elsewhere = [(other, link) for other, link in find_links(snap, name) if other.inode != ns.inode]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...observe.model import Snapshot
 from ..base import Field, Verdict, v_bool, v_str
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
 
@@ -35,7 +35,7 @@ class Hostname(ProcessExpectation):
         proc = picked.proc
         uts = proc.ns.get("uts")
         if uts is None:
-            return self.fail(f"{name(proc)}: uts namespace unreadable", unreadable(proc, "uts", snap) + ".")
+            return self.fail_ns_unreadable(snap, proc, "uts")
         inside = snap.hostnames.get(uts)
         host_uts = snap.host_ns.get("uts")
         host_name = snap.hostnames.get(host_uts) if host_uts is not None else None

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...observe.model import Mount, Snapshot
 from ..base import Field, Verdict, v_bool, v_str
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
 
@@ -59,7 +59,7 @@ class MountIn(ProcessExpectation):
         target = clean(self.target)
         mnt = proc.ns.get("mnt")
         if mnt is None:
-            return self.fail(f"{name(proc)}: mount namespace unreadable", unreadable(proc, "mnt", snap) + ".")
+            return self.fail_ns_unreadable(snap, proc, "mnt")
         host_mnt = snap.host_ns.get("mnt")
         shares_host = mnt == host_mnt
         table = snap.mounts.get(mnt)

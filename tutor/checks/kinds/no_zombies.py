@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ...observe.model import Process, Snapshot
 from ..base import Verdict
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural, unreadable
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural
 from ..registry import register
 from ..select import name
 
@@ -34,7 +34,7 @@ def subject_and_pid_ns(exp: ProcessExpectation, snap: Snapshot) -> tuple[Process
     proc = picked.proc
     pidns = proc.ns.get("pid")
     if pidns is None:
-        return exp.fail(f"{name(proc)}: pid namespace unreadable", unreadable(proc, "pid", snap) + ".")
+        return exp.fail_ns_unreadable(snap, proc, "pid")
     return proc, pidns
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from ...observe.model import Process, Snapshot
 from ...texts import counted
 from ..base import Expectation, Field, Verdict, v_nstypes, v_selector, v_selectors
-from ..procs import ns_summary, pick, restart_advice, unreadable, unshare_cmd, words
+from ..procs import ns_summary, ns_unreadable_reason, pick, restart_advice, unshare_cmd, words
 from ..registry import register
 from ..select import describe_selector, innermost, name, select
 
@@ -88,7 +88,7 @@ class Pod(Expectation):
                         and pause.ns.get(t) == snap.host_ns.get(t)]
         for t in self.shared:
             if pause.ns.get(t) is None:
-                problems.append(unreadable(pause, t, snap) + ".")
+                problems.append(ns_unreadable_reason(pause, t, snap) + ".")
         if held_by_host:
             problems.append(f"The pause {name(pause)} is in the host's {words(held_by_host)} "
                             f"{'namespace' if len(held_by_host) == 1 else 'namespaces'}: a pod's pause holds new "
@@ -132,14 +132,14 @@ class Pod(Expectation):
         for t in self.shared:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
             if mine is None:
-                out.append(unreadable(proc, t, snap) + ".")
+                out.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif theirs is not None and mine != theirs:
                 where = "is still in the host's" if mine == snap.host_ns.get(t) else "has its own"
                 out.append(f"{name(proc)} {where} {t} namespace ({mine}); the pause's is {theirs}.")
         for t in self.private:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
             if mine is None:
-                out.append(unreadable(proc, t, snap) + ".")
+                out.append(ns_unreadable_reason(proc, t, snap) + ".")
                 continue
             if mine == theirs:
                 out.append(f"{name(proc)} shares the pause's {t} namespace ({mine}); it should have its own.")

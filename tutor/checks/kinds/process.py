@@ -19,8 +19,8 @@ from typing import Any
 
 from ...observe.model import NS_TYPES, Process, Snapshot
 from ..base import Field, Verdict, v_nstypes, v_selector
-from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, pick,
-                     restart_advice, unreadable, words)
+from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, ns_unreadable_reason, pick,
+                     restart_advice, words)
 from ..registry import register
 from ..select import describe_selector, name
 
@@ -84,7 +84,7 @@ class ProcessNamespaces(ProcessExpectation):
         for t in self.own:
             ino, host = proc.ns.get(t), snap.host_ns.get(t)
             if ino is None:
-                problems.append(unreadable(proc, t, snap) + ".")
+                problems.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif host is None:
                 problems.append(f"nstutor does not know the host's {t} namespace to compare with.")
             elif ino == host:
@@ -93,7 +93,7 @@ class ProcessNamespaces(ProcessExpectation):
         for t in self.host:
             ino, host = proc.ns.get(t), snap.host_ns.get(t)
             if ino is None:
-                problems.append(unreadable(proc, t, snap) + ".")
+                problems.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif host is not None and ino != host:
                 problems.append(f"{name(proc)} has its own {t} namespace ({ino}); the host's is {host}: "
                                 f"start it without unshare's {_option(t)}.")
@@ -112,7 +112,7 @@ class ProcessNamespaces(ProcessExpectation):
             for t in self.shared_with["types"]:
                 mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
                 if mine is None or theirs is None:
-                    problems.append(unreadable(proc if mine is None else other.proc, t, snap) + ".")
+                    problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine != theirs:
                     where = ("is still in the host's" if mine == snap.host_ns.get(t) else "has its own")
                     problems.append(f"{name(proc)} {where} {t} namespace ({mine}); "
@@ -132,7 +132,7 @@ class ProcessNamespaces(ProcessExpectation):
             for t in self.private_from["types"]:
                 mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
                 if mine is None or theirs is None:
-                    problems.append(unreadable(proc if mine is None else other.proc, t, snap) + ".")
+                    problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine == theirs:
                     problems.append(f"{name(proc)} shares its {t} namespace ({mine}) with {name(other.proc)}; "
                                     f"it should have its own.")

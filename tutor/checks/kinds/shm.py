@@ -20,7 +20,7 @@ from typing import Any
 
 from ...observe.model import ShmSegment, Snapshot
 from ..base import Field, Verdict, v_bool, v_int
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural, unreadable
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural
 from ..registry import register
 from ..select import name
 
@@ -61,7 +61,7 @@ class ShmIn(ProcessExpectation):
         proc = picked.proc
         ipc = proc.ns.get("ipc")
         if ipc is None:
-            return self.fail(f"{name(proc)}: ipc namespace unreadable", unreadable(proc, "ipc", snap) + ".")
+            return self.fail_ns_unreadable(snap, proc, "ipc")
         host_ipc = snap.host_ns.get("ipc")
         shares_host = ipc == host_ipc
         where = f"the host's ipc namespace ({ipc})" if shares_host else f"its own ipc namespace ({ipc})"

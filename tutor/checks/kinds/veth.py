@@ -13,7 +13,7 @@ from __future__ import annotations
 from ...observe.model import Link, NetNS, Snapshot
 from ..base import Expectation, Field, Stray, Verdict, v_bool, v_ifref, v_list_of
 from ..refs import (Missing, _safe_to_move, cmd_in, find_links, link_by_index, netns_arg, resolve_dev,
-                    unreadable, where)
+                    netns_unreadable, where)
 from ..registry import register
 from ..strays import removal_words, show
 from .link import kind_name, state_words, why_not_up
@@ -81,7 +81,7 @@ class VethExpectation(Expectation):
         found: list[tuple[NetNS, Link]] = []
         absent: list[tuple[NetNS, str]] = []
         for ns, name in places:
-            blocked = unreadable(ns)
+            blocked = netns_unreadable(ns)
             if blocked:
                 return self.fail(*blocked)
             link = ns.link(name)
