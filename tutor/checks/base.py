@@ -15,6 +15,7 @@ the snapshot before grading (observe.snapshot.answer), and grade() reads it ther
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
@@ -151,6 +152,17 @@ def v_ifref(value: Any) -> str | None:
     if not isinstance(value, str) or not value or value.count("/") > 1 or value.endswith("/"):
         return f"{value!r} is not an interface reference like RED/veth0 (or veth0 for the host)"
     return None
+
+
+def v_abspath(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith("/"):
+        return None
+    return f"{value!r} is not an absolute path like /mnt/nstutor-private"
+
+
+def clean_path(path: str) -> str:
+    """A path as the kernel's mount table spells it (no // or trailing /), to compare with one."""
+    return posixpath.normpath(path) if path else path
 
 
 def v_nstypes(value: Any) -> str | None:

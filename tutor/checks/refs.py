@@ -236,7 +236,7 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     listing = link_names(ns)
     context = (listing,)
     observed = f"{where(ns)} has {listing}"
-    movable = [(other, link) for other, link in elsewhere if _safe_to_move(other, link)]
+    movable = [(other, link) for other, link in elsewhere if safe_to_move(other, link)]
     if movable:
         other, _ = movable[0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
@@ -254,7 +254,7 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
 MOVABLE_KINDS = ("veth", "macvlan", "ipvlan", "dummy")
 
 
-def _safe_to_move(ns: NetNS, link: Link) -> bool:
+def safe_to_move(ns: NetNS, link: Link) -> bool:
     """Would `ip link set LINK netns ...` be sound advice? Only for the kinds a lesson makes and
     moves, and, in the host, never for a link the host uses: one with an address (other than
     link-local) or a route. A machine's own eth0 (hardware, or a veth when the VM is itself a

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ...observe.model import Snapshot
 from ...observe.render import fdb_text
+from ..addresses import same_ip
 from ..base import Expectation, Field, Verdict, v_ifref, v_ip, v_mac
 from ..refs import (
     Missing,
@@ -21,7 +22,6 @@ from ..refs import (
     where,
 )
 from ..registry import register
-from .route import same_ip
 
 
 @register

@@ -8,28 +8,17 @@ absent_from_host  nothing is mounted at target in the host's mount namespace (th
 """
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 
 from ...observe.model import Mount, Snapshot
-from ..base import Field, Verdict, v_bool, v_str
+from ..base import Field, Verdict, clean_path, v_abspath, v_bool, v_str
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
 
 
-def v_abspath(value: Any) -> str | None:
-    if isinstance(value, str) and value.startswith("/"):
-        return None
-    return f"{value!r} is not an absolute path like /mnt/nstutor-private"
-
-
-def clean(path: str) -> str:
-    return posixpath.normpath(path) if path else path
-
-
 def mounts_at(table: tuple[Mount, ...], target: str) -> list[Mount]:
-    return [m for m in table if clean(m.target) == target]
+    return [m for m in table if clean_path(m.target) == target]
 
 
 def show(m: Mount) -> str:
@@ -56,7 +45,7 @@ class MountIn(ProcessExpectation):
         if picked.proc is None:
             return self.fail(picked.observed, picked.message)
         proc = picked.proc
-        target = clean(self.target)
+        target = clean_path(self.target)
         mnt = proc.ns.get("mnt")
         if mnt is None:
             return self.fail_ns_unreadable(snap, proc, "mnt")

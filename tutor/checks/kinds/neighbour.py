@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ...observe.model import Neighbour, Snapshot
 from ...observe.render import neighbour_text
+from ..addresses import same_ip
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_mac
 from ..refs import (
     Missing,
@@ -20,7 +21,6 @@ from ..refs import (
     where,
 )
 from ..registry import register
-from .route import same_ip
 
 LEARNED_OK = ("REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP")
 

@@ -6,36 +6,16 @@ A zombie has exited but its parent has not collected its exit status (wait()). W
 dies, its children are re-parented to PID 1 of their pid namespace, which must reap them: the
 pause of a pod with a shared pid namespace does exactly that.
 
-A zombie's /proc/PID/ns/pid stays readable (its other ns links vanish), so membership is decided
-by that inode; if even that is missing, by its parent's pid namespace.
+Membership of the pid namespace is decided as tutor/checks/pid_namespaces.py says.
 """
 from __future__ import annotations
 
-from ...observe.model import Process, Snapshot
+from ...observe.model import Snapshot
 from ..base import Verdict
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural
+from ..pid_namespaces import pid1_of, pid_ns_of, subject_and_pid_ns
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, plural
 from ..registry import register
 from ..select import name
-
-
-def pid_ns_of(snap: Snapshot, proc: Process) -> int | None:
-    ino = proc.ns.get("pid")
-    if ino is None:
-        parent = snap.processes.get(proc.ppid)
-        ino = parent.ns.get("pid") if parent is not None else None
-    return ino
-
-
-def subject_and_pid_ns(exp: ProcessExpectation, snap: Snapshot) -> tuple[Process, int] | Verdict:
-    """The process a zombie check names and its pid namespace inode, or the failed verdict saying why not."""
-    picked = pick(snap, exp.subject)
-    if picked.proc is None:
-        return exp.fail(picked.observed, picked.message)
-    proc = picked.proc
-    pidns = proc.ns.get("pid")
-    if pidns is None:
-        return exp.fail_ns_unreadable(snap, proc, "pid")
-    return proc, pidns
 
 
 @register
@@ -53,8 +33,7 @@ class NoZombies(ProcessExpectation):
         proc, pidns = found
         members = [p for p in snap.processes.values() if pid_ns_of(snap, p) == pidns]
         zombies = sorted((p for p in members if p.is_zombie), key=lambda p: p.pid)
-        init = next((p for p in members if not p.is_zombie and p.nspid and p.nspid[-1] == 1
-                     and p.ns.get("pid") == pidns), None)
+        init = pid1_of(snap, pidns)
         host = " (the host's)" if pidns == snap.host_ns.get("pid") else ""
         where = f"pid namespace {pidns}{host} of {name(proc)}"
         if not zombies:

@@ -32,13 +32,13 @@ from ...observe.firewall import read_host_filter
 from ...observe.model import LOCAL_TABLE, NetNS, Route, Snapshot
 from ...observe.render import route_args
 from ...observe.setns import each_in_namespace
+from ..addresses import route_key
 from ..base import Expectation, Field, Verdict, v_int, v_ip
 from ..host_firewall import forward_blame, local_blame, unsure
+from ..link_state import carries_traffic, why_not_up
 from ..netfilter import Packet
 from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_problem, owners_of_ip, resolve_netns, where
 from ..registry import register
-from .link import carries_traffic, why_not_up
-from .route import route_key
 
 TIMEOUT = 1.0
 #: Link kinds whose packets stay inside this machine (a vxlan is checked through its underlay too).

@@ -41,11 +41,10 @@ import posixpath
 from typing import Any
 
 from ...observe.model import Mount, Snapshot
-from ..base import Field, Verdict, v_bool, v_one_of
+from ..base import Field, Verdict, v_abspath, v_bool, v_one_of
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
-from .mount import v_abspath
 
 
 def root_mount(table: tuple[Mount, ...]) -> Mount | None:

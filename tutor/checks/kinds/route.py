@@ -16,6 +16,7 @@ import socket
 
 from ...observe.model import LOCAL_TABLE, MAIN_TABLE, NetNS, Route, Snapshot
 from ...observe.render import route_args
+from ..addresses import route_key, same_ip
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_prefix
 from ..refs import (
     Missing,
@@ -29,28 +30,6 @@ from ..refs import (
     where,
 )
 from ..registry import register
-
-def route_key(dst: str, family: int | None = None):
-    """A comparable destination: ("default", family) or an ip_network."""
-    if dst == "default":
-        return ("default", family)
-    try:
-        net = ipaddress.ip_network(dst, strict=False)
-    except ValueError:
-        return dst
-    if net.prefixlen == 0:
-        return ("default", socket.AF_INET6 if net.version == 6 else socket.AF_INET)
-    return net
-
-
-def same_ip(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return a == b
-    try:
-        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
-    except ValueError:
-        return a == b
-
 
 @register
 class RouteExpectation(Expectation):

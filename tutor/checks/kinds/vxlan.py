@@ -11,12 +11,12 @@ whole command, built from the expected values.
 from __future__ import annotations
 
 from ...observe.model import Link, NetNS, Snapshot
+from ..addresses import same_ip
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_int, v_ip, v_str
+from ..link_state import kind_name, state_words
 from ..refs import Missing, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_link, netns_ref_problem, \
     resolve_dev, where
 from ..registry import register
-from .link import kind_name, state_words
-from .route import same_ip
 
 
 @register

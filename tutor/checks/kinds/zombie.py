@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from ...observe.model import Snapshot
 from ..base import Verdict
+from ..pid_namespaces import pid1_of, pid_ns_of, subject_and_pid_ns
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, plural
 from ..registry import register
 from ..select import name
-from .no_zombies import pid_ns_of, subject_and_pid_ns
-from .parent import pid1_of
 
 
 @register
