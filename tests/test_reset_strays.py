@@ -26,7 +26,8 @@ from tutor.app.lesson_screen import LessonScreen
 from tutor.app.modals import ConfirmScreen
 from tutor.checks.runner import grade_step, snapshot_for
 from tutor.lessons import load_catalog
-from tutor.lessons.cleanup import ActionLog, run_cleanup, run_script
+from tutor.lessons.cleanup import run_cleanup
+from tutor.lessons.scripts import ActionLog, run_script
 from tutor.observe import take_snapshot
 
 pytestmark = pytest.mark.needs_root

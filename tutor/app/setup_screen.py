@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 
 from ..lessons import Lesson
-from ..lessons.cleanup import progress_fraction, run_setup
+from ..lessons.setup import progress_fraction, run_setup
 from ..elevate import how_to_run_as_root
 
 
