@@ -6,8 +6,6 @@ by that inode; if even that is missing, by its parent's pid namespace.
 from __future__ import annotations
 
 from ..observe.model import Process, Snapshot
-from .base import Verdict
-from .procs import ProcessExpectation, pick
 
 
 def pid_ns_of(snap: Snapshot, proc: Process) -> int | None:
@@ -27,15 +25,3 @@ def pid1_of(snap: Snapshot, pidns: int | None) -> Process | None:
         if p.ns.get("pid") == pidns and p.nspid and p.nspid[-1] == 1 and not p.is_zombie:
             return p
     return None
-
-
-def subject_and_pid_ns(exp: ProcessExpectation, snap: Snapshot) -> tuple[Process, int] | Verdict:
-    """The process a zombie check names and its pid namespace inode, or the failed verdict saying why not."""
-    picked = pick(snap, exp.subject)
-    if picked.proc is None:
-        return exp.fail(picked.observed, picked.message)
-    proc = picked.proc
-    pidns = proc.ns.get("pid")
-    if pidns is None:
-        return exp.fail_ns_unreadable(snap, proc, "pid")
-    return proc, pidns

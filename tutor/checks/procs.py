@@ -67,6 +67,17 @@ class ProcessExpectation(Expectation):
         """'the process named pause' / 'the process whose command line matches ...'."""
         return "the" + describe_selector(self.subject)[1:]
 
+    def subject_and_ns(self, snap: Snapshot, ns_type: str) -> tuple[Process, int] | Verdict:
+        """The process the check is about and the inode of its namespace of *ns_type*, or the
+        failed verdict saying why not (no such process, several, or its namespace unreadable)."""
+        picked = pick(snap, self.subject)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        inode = picked.proc.ns.get(ns_type)
+        if inode is None:
+            return self.fail_ns_unreadable(snap, picked.proc, ns_type)
+        return picked.proc, inode
+
     def fail_ns_unreadable(self, snap: Snapshot, proc: Process, ns_type: str) -> Verdict:
         """The failed verdict when *proc*'s namespace of *ns_type*, which the check is about, has no inode."""
         what = "mount" if ns_type == "mnt" else ns_type

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...observe.model import Mount, Snapshot
 from ..base import Field, Verdict, clean_path, v_abspath, v_bool, v_str
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
+from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
 
@@ -41,14 +41,11 @@ class MountIn(ProcessExpectation):
         return text + (", not in the host's" if self.absent_from_host else "")
 
     def grade(self, snap: Snapshot) -> Verdict:
-        picked = pick(snap, self.subject)
-        if picked.proc is None:
-            return self.fail(picked.observed, picked.message)
-        proc = picked.proc
+        found = self.subject_and_ns(snap, "mnt")
+        if isinstance(found, Verdict):
+            return found
+        proc, mnt = found
         target = clean_path(self.target)
-        mnt = proc.ns.get("mnt")
-        if mnt is None:
-            return self.fail_ns_unreadable(snap, proc, "mnt")
         host_mnt = snap.host_ns.get("mnt")
         shares_host = mnt == host_mnt
         table = snap.mounts.get(mnt)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ...observe.model import Snapshot
 from ..base import Verdict
-from ..pid_namespaces import pid1_of, pid_ns_of, subject_and_pid_ns
+from ..pid_namespaces import pid1_of, pid_ns_of
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, plural
 from ..registry import register
 from ..select import name
@@ -27,7 +27,7 @@ class NoZombies(ProcessExpectation):
         return f"no zombie process in the pid namespace of {self.subject_words}"
 
     def grade(self, snap: Snapshot) -> Verdict:
-        found = subject_and_pid_ns(self, snap)
+        found = self.subject_and_ns(snap, "pid")
         if isinstance(found, Verdict):
             return found
         proc, pidns = found

@@ -20,7 +20,7 @@ from typing import Any
 
 from ...observe.model import ShmSegment, Snapshot
 from ..base import Field, Verdict, v_bool, v_int
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, plural
 from ..registry import register
 from ..select import name
 
@@ -55,13 +55,10 @@ class ShmIn(ProcessExpectation):
         return (self.size is None or seg.size == self.size) and (self.key is None or seg.key == self.key)
 
     def grade(self, snap: Snapshot) -> Verdict:
-        picked = pick(snap, self.subject)
-        if picked.proc is None:
-            return self.fail(picked.observed, picked.message)
-        proc = picked.proc
-        ipc = proc.ns.get("ipc")
-        if ipc is None:
-            return self.fail_ns_unreadable(snap, proc, "ipc")
+        found = self.subject_and_ns(snap, "ipc")
+        if isinstance(found, Verdict):
+            return found
+        proc, ipc = found
         host_ipc = snap.host_ns.get("ipc")
         shares_host = ipc == host_ipc
         where = f"the host's ipc namespace ({ipc})" if shares_host else f"its own ipc namespace ({ipc})"

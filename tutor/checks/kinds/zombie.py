@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ...observe.model import Snapshot
 from ..base import Verdict
-from ..pid_namespaces import pid1_of, pid_ns_of, subject_and_pid_ns
+from ..pid_namespaces import pid1_of, pid_ns_of
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, plural
 from ..registry import register
 from ..select import name
@@ -26,7 +26,7 @@ class Zombie(ProcessExpectation):
         return f"a zombie left unreaped by PID 1 of the pid namespace of {self.subject_words}"
 
     def grade(self, snap: Snapshot) -> Verdict:
-        found = subject_and_pid_ns(self, snap)
+        found = self.subject_and_ns(snap, "pid")
         if isinstance(found, Verdict):
             return found
         proc, pidns = found
