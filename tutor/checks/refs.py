@@ -264,7 +264,8 @@ def safe_to_move(ns: NetNS, link: Link) -> bool:
     if not ns.is_host:
         return True
     has_address = any(a.dev == link.name and not a.cidr.lower().startswith("fe80:") for a in ns.addresses)
-    has_route = any(r.dev == link.name for r in ns.routes if r.table == MAIN_TABLE and not r.dst.lower().startswith("fe80:"))
+    has_route = any(r.dev == link.name for r in ns.routes
+                    if r.table == MAIN_TABLE and not r.dst.lower().startswith("fe80:"))
     return not (has_address or has_route)
 
 

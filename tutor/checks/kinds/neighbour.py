@@ -8,40 +8,24 @@ from __future__ import annotations
 from ...observe.model import Neighbour, Snapshot
 from ...observe.render import neighbour_text
 from ..addresses import same_ip
-from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_mac
-from ..refs import (
-    Missing,
-    cmd_in,
-    describe_netns_ref,
-    dev_netns_problem,
-    netns_ref_of,
-    netns_ref_problem,
-    resolve_table_owner,
-    split_ifref,
-    where,
-)
+from ..base import Field, Verdict, v_bool, v_ifref, v_ip, v_mac
+from ..refs import Missing, cmd_in, split_ifref, where
 from ..registry import register
+from ..table_entry import NETNS_FIELD, TableEntryExpectation
 
 LEARNED_OK = ("REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP")
 
 
 @register
-class NeighbourExpectation(Expectation):
+class NeighbourExpectation(TableEntryExpectation):
     kind = "neighbour"
     fields = {
-        "netns": Field(netns_ref_problem, doc="RED, host (the default), or {netns_of: ...}"),
+        "netns": NETNS_FIELD,
         "dev": Field(v_ifref, doc="the device the entry is on"),
         "ip": Field(v_ip, required=True),
         "mac": Field(v_mac, doc="the link-layer address it resolves to"),
         "permanent": Field(v_bool, doc="added by hand (nud permanent) rather than learned"),
     }
-
-    @classmethod
-    def extra_problems(cls, spec: dict) -> list[str]:
-        return dev_netns_problem(spec)
-
-    def _netns_ref(self):
-        return netns_ref_of(self.dev, self.netns)
 
     def describe(self) -> str:
         text = f"a neighbour entry {self.ip}"
@@ -51,10 +35,10 @@ class NeighbourExpectation(Expectation):
             text += f" on {split_ifref(self.dev)[1]}"
         if self.permanent is not None:
             text += " (permanent)" if self.permanent else " (learned)"
-        return text + f" in {describe_netns_ref(self._netns_ref())}"
+        return text + self.in_netns_words()
 
     def grade(self, snap: Snapshot) -> Verdict:
-        owner = resolve_table_owner(snap, self.dev, self.netns)
+        owner = self.table_owner(snap)
         if isinstance(owner, Missing):
             return self.fail(*owner)
         ns, dev = owner

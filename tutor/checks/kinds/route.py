@@ -17,25 +17,16 @@ import socket
 from ...observe.model import LOCAL_TABLE, MAIN_TABLE, NetNS, Route, Snapshot
 from ...observe.render import route_args
 from ..addresses import route_key, same_ip
-from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_prefix
-from ..refs import (
-    Missing,
-    cmd_in,
-    describe_netns_ref,
-    dev_netns_problem,
-    netns_ref_of,
-    netns_ref_problem,
-    resolve_table_owner,
-    split_ifref,
-    where,
-)
+from ..base import Field, Verdict, v_bool, v_ifref, v_ip, v_prefix
+from ..refs import Missing, cmd_in, split_ifref, where
 from ..registry import register
+from ..table_entry import NETNS_FIELD, TableEntryExpectation
 
 @register
-class RouteExpectation(Expectation):
+class RouteExpectation(TableEntryExpectation):
     kind = "route"
     fields = {
-        "netns": Field(netns_ref_problem, doc="RED, host (the default), or {netns_of: ...}"),
+        "netns": NETNS_FIELD,
         "dst": Field(v_prefix, required=True, doc="default, or a prefix like 10.22.0.0/24"),
         "via": Field(v_ip, doc="gateway address"),
         "dev": Field(v_ifref, doc="outgoing device (its name, or NS/name)"),
@@ -44,7 +35,7 @@ class RouteExpectation(Expectation):
 
     @classmethod
     def extra_problems(cls, spec: dict) -> list[str]:
-        out = dev_netns_problem(spec)
+        out = super().extra_problems(spec)
         if spec.get("onlink") and not spec.get("via"):
             out.append("'route': onlink only means something with a gateway (via)")
         dst, via = spec["dst"], spec.get("via")
@@ -60,9 +51,6 @@ class RouteExpectation(Expectation):
             return socket.AF_INET6
         return socket.AF_INET
 
-    def _netns_ref(self):
-        return netns_ref_of(self.dev, self.netns)
-
     def describe(self) -> str:
         text = "a default route" if self.dst == "default" else f"a route to {self.dst}"
         if self.via:
@@ -71,7 +59,7 @@ class RouteExpectation(Expectation):
             text += f" dev {split_ifref(self.dev)[1]}"
         if self.onlink:
             text += " onlink"
-        return text + f" in {describe_netns_ref(self._netns_ref())}"
+        return text + self.in_netns_words()
 
     def _route_args(self) -> str:
         """The expected route as `ip route add` takes it."""
@@ -79,7 +67,7 @@ class RouteExpectation(Expectation):
         return route_args(Route(self.dst, self.family, dev=dev, via=self.via, onlink=bool(self.onlink)))
 
     def grade(self, snap: Snapshot) -> Verdict:
-        owner = resolve_table_owner(snap, self.dev, self.netns)
+        owner = self.table_owner(snap)
         if isinstance(owner, Missing):
             return self.fail(*owner)
         ns, dev = owner
