@@ -252,15 +252,3 @@ def ns_summary(snap: Snapshot, proc: Process, types: list[str]) -> str:
 
 def same_ns_processes(snap: Snapshot, ns_type: str, inode: int) -> list[Process]:
     return sorted((p for p in snap.processes.values() if p.ns.get(ns_type) == inode), key=lambda p: p.pid)
-
-
-def words(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return one if n == 1 else (many or one + "s")

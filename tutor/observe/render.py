@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from ..texts import cell_width, fit, pad, wrap
+from ..texts import cell_width, counted, fit, noun, pad, wrap
 from .model import (MAIN_TABLE, FdbEntry, Link, Mount, Namespace, Neighbour, NetNS, NS_TYPES, Route, Snapshot,
                     Socket)
 
@@ -99,11 +99,6 @@ def user_name(uid: int | None) -> str:
     return found
 
 
-def _plural(n: int, one: str, many: str, number: bool = True) -> str:
-    word = one if n == 1 else many
-    return f"{n} {word}" if number else word
-
-
 def _held_by(names: Sequence[str]) -> str:
     if not names:
         return "(no process)"
@@ -162,7 +157,7 @@ class NetnsRow:
             return _held_by(self.names)
         if len(self.pids) > 5:
             return f"{len(self.pids)} processes"
-        return f"{_plural(len(self.pids), 'process', 'processes', number=False)} {', '.join(map(str, self.pids))}"
+        return f"{noun(len(self.pids), 'process', 'processes')} {', '.join(map(str, self.pids))}"
 
     def cells(self) -> tuple[str, ...]:
         return (self.label, str(self.inode), str(len(self.pids)), str(self.nlinks), self.note)
@@ -444,8 +439,8 @@ class MountNsRow:
     def summary(self) -> str:
         who = f"pid {self.pid} {self.command}" if self.pid is not None else "no process"
         if self.is_host:
-            return f"mnt {self.inode} (host): {_plural(self.nmounts, 'mount', 'mounts')}; {who}"
-        return (f"mnt {self.inode}: {_plural(self.nmounts, 'mount', 'mounts')}, {len(self.added)} not in the "
+            return f"mnt {self.inode} (host): {counted(self.nmounts, 'mount')}; {who}"
+        return (f"mnt {self.inode}: {counted(self.nmounts, 'mount')}, {len(self.added)} not in the "
                 f"host's, {self.missing} of the host's absent; {who}")
 
 

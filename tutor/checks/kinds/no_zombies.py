@@ -11,9 +11,10 @@ Membership of the pid namespace is decided as tutor/checks/pid_namespaces.py say
 from __future__ import annotations
 
 from ...observe.model import Snapshot
+from ...texts import counted
 from ..base import Verdict
 from ..pid_namespaces import pid1_of, pid_ns_of
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, plural
+from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
 
@@ -37,7 +38,7 @@ class NoZombies(ProcessExpectation):
         host = " (the host's)" if pidns == snap.host_ns.get("pid") else ""
         where = f"pid namespace {pidns}{host} of {name(proc)}"
         if not zombies:
-            return self.ok(f"{len(members)} {plural(len(members), 'process', 'processes')} in {where}, no zombie",
+            return self.ok(f"{counted(len(members), 'process', 'processes')} in {where}, no zombie",
                            {"pid": proc.pid, "pid_ns": pidns, "processes": len(members),
                             "pid1": init.pid if init else None})
         lines = []
@@ -46,7 +47,7 @@ class NoZombies(ProcessExpectation):
             pname = name(parent) if parent else f"pid {z.ppid}"
             lines.append(f"{name(z)} whose parent is {pname}")
         more = f" and {len(zombies) - 5} more" if len(zombies) > 5 else ""
-        observed = (f"{len(zombies)} {plural(len(zombies), 'zombie')} in {where}: " + "; ".join(lines) + more)
+        observed = (f"{counted(len(zombies), 'zombie')} in {where}: " + "; ".join(lines) + more)
         parents = sorted({z.ppid for z in zombies})
         if init is not None and parents == [init.pid]:
             advice = (f"Their parent is PID 1 of the namespace, {name(init)}, and it does not reap its "
@@ -57,4 +58,4 @@ class NoZombies(ProcessExpectation):
             reaper = f"PID 1 there, {name(init)}, which reaps it" if init else "PID 1 of the namespace"
             advice = (f"The parent has not collected the exit status (wait()). Stop the parent "
                       f"(kill {' '.join(map(str, to_kill))}): its zombie children pass to {reaper}.")
-        return self.fail(observed, f"{len(zombies)} {plural(len(zombies), 'zombie')} in {where}. {advice}")
+        return self.fail(observed, f"{counted(len(zombies), 'zombie')} in {where}. {advice}")

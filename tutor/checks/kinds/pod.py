@@ -18,9 +18,9 @@ Each failure names the member and the namespace, with inodes, and the command th
 from __future__ import annotations
 
 from ...observe.model import Process, Snapshot
-from ...texts import counted
+from ...texts import counted, words
 from ..base import Expectation, Field, Verdict, v_nstypes, v_selector, v_selectors
-from ..procs import ns_summary, ns_unreadable_reason, pick, restart_advice, unshare_cmd, words
+from ..procs import ns_summary, ns_unreadable_reason, pick, restart_advice, unshare_cmd
 from ..registry import register
 from ..select import describe_selector, innermost, name, select
 

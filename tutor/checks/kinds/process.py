@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...observe.model import NS_TYPES, Process, Snapshot
+from ...texts import words
 from ..base import Field, Verdict, v_nstypes, v_selector
 from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, ns_unreadable_reason, pick,
-                     restart_advice, words)
+                     restart_advice)
 from ..registry import register
 from ..select import describe_selector, name
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...observe.model import ShmSegment, Snapshot
+from ...texts import counted, noun
 from ..base import Field, Verdict, v_bool, v_int
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, plural
+from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
 
@@ -82,7 +83,7 @@ class ShmIn(ProcessExpectation):
                 msg = f"The ipc namespace of {name(proc)} has no shared memory segment. Make one inside it: {make}"
             else:
                 msg = (f"The ipc namespace of {name(proc)} has {len(segments)} "
-                       f"{plural(len(segments), 'segment')}, but none of {self._wanted()}. Make one: {make}")
+                       f"{noun(len(segments), 'segment')}, but none of {self._wanted()}. Make one: {make}")
             wanted = self.size is not None or self.key is not None
             strays = self._host_strays(snap) if wanted and not shares_host else []
             if strays:
@@ -108,7 +109,7 @@ class ShmIn(ProcessExpectation):
             evidence["host_ipc"] = host_ipc
             if twins:
                 users = ", ".join(f"shmid {s.shmid} of pid {s.cpid}" for s in twins[:3])
-                observed += (f"; the host has {len(twins)} {plural(len(twins), 'segment')} of that size kept by "
+                observed += (f"; the host has {counted(len(twins), 'segment')} of that size kept by "
                              f"running programs ({users}), not made for this lesson")
             else:
                 observed += "; the host's ipc namespace has none like it"
