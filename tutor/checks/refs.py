@@ -251,6 +251,15 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     return Missing(observed, f"{where(ns)} has no interface {name}; it has {listing}", context)
 
 
+def missing_device(snap: Snapshot, ns: NetNS, name: str, what: str, make: str) -> Missing:
+    """Explain that *ns* has no *what* (a bridge, a vxlan device) called *name*: as missing_link()
+    does when one is elsewhere or the netns is unreadable, else with the command *make* that makes it."""
+    missing = missing_link(snap, ns, name, make=make)
+    if find_links(snap, name) or ns.error:
+        return missing
+    return Missing(missing.observed, f"{where(ns)} has no {what} {name}: {make}", missing.context)
+
+
 MOVABLE_KINDS = ("veth", "macvlan", "ipvlan", "dummy")
 
 

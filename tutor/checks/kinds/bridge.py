@@ -15,7 +15,7 @@ from __future__ import annotations
 from ...observe.model import Snapshot
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_list_of
 from ..link_state import kind_name, state_words
-from ..refs import (Missing, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_link, netns_arg,
+from ..refs import (Missing, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_device, netns_arg,
                     netns_ref_problem, resolve_dev, safe_to_move, same_ref, split_ifref, where)
 from ..registry import register
 
@@ -61,11 +61,7 @@ class BridgeExpectation(Expectation):
         ns, name = place
         br = ns.link(name)
         if br is None:
-            make = cmd_in(ns, f'link add {name} type bridge')
-            missing = missing_link(snap, ns, name, make=make)
-            if find_links(snap, name) or ns.error:
-                return self.fail(*missing)
-            return self.fail(missing.observed, f"{where(ns)} has no bridge {name}: {make}", missing.context)
+            return self.fail(*missing_device(snap, ns, name, "bridge", cmd_in(ns, f'link add {name} type bridge')))
         ports = sorted(l.name for l in ns.links if l.master == br.name)
         observed = (f"{br.name} in {where(ns)}: {kind_name(br)}, {state_words(br)}, "
                     f"ports: {', '.join(ports) or 'none'}")
