@@ -21,7 +21,7 @@ from docker_host import DockerHost, missing_reason, ruleset
 from tutor.checks.registry import build
 from tutor.checks.runner import grade_expectation
 from tutor.lessons import load_catalog
-from tutor.lessons.cleanup import ActionLog, run_script
+from tutor.lessons.scripts import ActionLog, run_script
 from tutor.observe import take_snapshot
 
 pytestmark = [pytest.mark.needs_root, pytest.mark.skipif(bool(missing_reason()), reason=missing_reason() or "")]

@@ -27,7 +27,8 @@ from tutor.app.screens.modals import ConfirmScreen
 from tutor.checks.runner import grade_step
 from tutor.grade import snapshot_for
 from tutor.lessons import load_catalog
-from tutor.lessons.cleanup import ActionLog, run_cleanup, run_script
+from tutor.lessons.cleanup import run_cleanup
+from tutor.lessons.scripts import ActionLog, run_script
 from tutor.observe import take_snapshot
 
 pytestmark = pytest.mark.needs_root

@@ -18,7 +18,9 @@ import pytest
 
 from conftest import sh
 from tutor.lessons.catalog import Catalog
-from tutor.lessons.cleanup import ActionLog, progress_fraction, run_cleanup, run_script, run_setup
+from tutor.lessons.cleanup import run_cleanup
+from tutor.lessons.scripts import ActionLog, run_script
+from tutor.lessons.setup import progress_fraction, run_setup
 from tutor.lessons.parse import parse_lesson
 from tutor.verify import verify_lesson
 

@@ -289,7 +289,8 @@ def test_the_apps_word_wrap_counts_cells():
 
 
 def test_reset_names_the_processes_it_stopped_and_says_nothing_when_none_ran(spawn, uid):
-    from tutor.lessons.cleanup import ActionLog, kill_processes
+    from tutor.lessons.cleanup import kill_processes
+    from tutor.lessons.scripts import ActionLog
     seconds = 2000 + int(uid[2:], 16) % 5000
     proc = spawn(f"sleep {seconds}")
     wait_until(lambda: Path(f"/proc/{proc.pid}/cmdline").read_bytes().startswith(b"sleep"), what="sleep to start")

@@ -13,7 +13,8 @@ from conftest import sh
 from demo_lesson import make_lesson
 from docker_host import DockerHost, missing_reason, running_dockerd
 from tutor.lessons import load_catalog, parse_lesson
-from tutor.lessons.cleanup import ActionLog, remove_cgroup, remove_path, run_cleanup
+from tutor.lessons.cleanup import remove_cgroup, remove_path, run_cleanup
+from tutor.lessons.scripts import ActionLog
 from tutor.verify import verify_lesson
 
 pytestmark = pytest.mark.needs_root

@@ -263,7 +263,7 @@ def cmd_verify(args) -> int:
 
 def cmd_setup(args) -> int:
     """Build a lesson's lab (its setup script: lesson 15's nodes), printing its progress as it goes."""
-    from .lessons.cleanup import run_setup
+    from .lessons.setup import run_setup
     lesson = _lesson_or_usage(args.lesson)
     if not lesson.setup:
         print(f"Lesson '{lesson.id}' has no lab to build: its steps start from nothing.")
@@ -287,7 +287,8 @@ def cmd_setup(args) -> int:
 def cmd_reset(args) -> int:
     """Remove what a lesson made (its declared cleanup) and, one by one, the learner's strays of
     it that nstutor recognises, after asking (--yes: everything)."""
-    from .lessons.cleanup import ActionLog, cleanup_present, cleanup_summary, find_strays, remove_strays, run_cleanup
+    from .lessons.cleanup import cleanup_present, cleanup_summary, find_strays, remove_strays, run_cleanup
+    from .lessons.scripts import ActionLog
     from .texts import counted
     lesson = _lesson_or_usage(args.lesson)
     rerun_as_root("removing a lesson's objects")

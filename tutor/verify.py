@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks.runner import StepResult, grade_step, needs_cpu_rate, wants_of_steps
-from .lessons.cleanup import CGROUP_ROOTS, ActionLog, run_cleanup, run_script, run_setup
+from .lessons.cleanup import CGROUP_ROOTS, run_cleanup
 from .lessons.model import Lesson
+from .lessons.scripts import ActionLog, run_script
+from .lessons.setup import run_setup
 from . import observe
 from .observe.firewall import ruleset_lines
 from .observe.netns import RUN_NETNS

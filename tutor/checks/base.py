@@ -21,6 +21,7 @@ the panel knowing its fields.
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator, Mapping
@@ -216,6 +217,17 @@ def v_ifname(value: Any) -> str | None:
     return None
 
 
+def v_abspath(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith("/"):
+        return None
+    return f"{value!r} is not an absolute path like /mnt/nstutor-private"
+
+
+def clean_path(path: str) -> str:
+    """A path as the kernel's mount table spells it (no // or trailing /), to compare with one."""
+    return posixpath.normpath(path) if path else path
+
+
 def v_nstypes(value: Any) -> str | None:
     if not isinstance(value, list) or not value:
         return f"must be a list of namespace types out of {', '.join(NS_TYPES)}"
@@ -252,6 +264,14 @@ def v_selector(value: Any) -> str | None:
     """A process selector: {comm: NAME} and/or {cmdline: REGEX}, or a plain string (= cmdline regex)."""
     from .select import selector_problem
     return selector_problem(value)
+
+
+@naming(PROCESS)
+def v_selectors(value: Any) -> str | None:
+    """A non-empty list of process selectors (a cgroup's or a pod's members)."""
+    if isinstance(value, list) and not value:
+        return "must list at least one process selector"
+    return v_list_of(v_selector)(value)
 
 
 # --------------------------------------------------------------- the base class

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..observe.model import Process, Snapshot, Wants
-from .base import Expectation, Field, ProcessRef, v_str
+from .base import Expectation, Field, ProcessRef, Verdict, v_str
 from .select import describe_selector, innermost, name, normalise, select
 
 # --------------------------------------------------------------- subject fields
@@ -71,6 +71,22 @@ class ProcessExpectation(Expectation):
     def subject_words(self) -> str:
         """'the process named pause' / 'the process whose command line matches ...'."""
         return "the" + describe_selector(self.subject)[1:]
+
+    def subject_and_ns(self, snap: Snapshot, ns_type: str) -> tuple[Process, int] | Verdict:
+        """The process the check is about and the inode of its namespace of *ns_type*, or the
+        failed verdict saying why not (no such process, several, or its namespace unreadable)."""
+        picked = pick(snap, self.subject)
+        if picked.proc is None:
+            return self.fail(picked.observed, picked.message)
+        inode = picked.proc.ns.get(ns_type)
+        if inode is None:
+            return self.fail_ns_unreadable(snap, picked.proc, ns_type)
+        return picked.proc, inode
+
+    def fail_ns_unreadable(self, snap: Snapshot, proc: Process, ns_type: str) -> Verdict:
+        """The failed verdict when *proc*'s namespace of *ns_type*, which the check is about, has no inode."""
+        what = "mount" if ns_type == "mnt" else ns_type
+        return self.fail(f"{name(proc)}: {what} namespace unreadable", ns_unreadable_reason(proc, ns_type, snap) + ".")
 
 
 # --------------------------------------------------------------- picking one process
@@ -233,8 +249,8 @@ def restart_advice(snap: Snapshot, proc: Process, unshare_types: list[str], nsen
     return f"{stop} and start it again with the lesson's command, run under: {prefix} ..."
 
 
-def unreadable(proc: Process, ns_type: str, snap: Snapshot) -> str:
-    """Why a namespace inode is missing, in words."""
+def ns_unreadable_reason(proc: Process, ns_type: str, snap: Snapshot) -> str:
+    """Why the snapshot has no inode for *proc*'s namespace of *ns_type*, as a sentence for a message."""
     why = "" if snap.is_root else "; run nstutor as root"
     return f"nstutor could not read /proc/{proc.pid}/ns/{ns_type} of {name(proc)}{why}"
 
@@ -255,15 +271,3 @@ def ns_summary(snap: Snapshot, proc: Process, types: list[str]) -> str:
 
 def same_ns_processes(snap: Snapshot, ns_type: str, inode: int) -> list[Process]:
     return sorted((p for p in snap.processes.values() if p.ns.get(ns_type) == inode), key=lambda p: p.pid)
-
-
-def words(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return one if n == 1 else (many or one + "s")

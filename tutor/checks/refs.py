@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, NamedTuple
 
-from ..observe.model import Link, NetNS, Snapshot
+from ..observe.model import MAIN_TABLE, Link, NetNS, Snapshot
 from ..texts import noun
 from . import select
 from .base import NETNS, naming
@@ -209,8 +209,8 @@ def find_links(snap: Snapshot, name: str) -> list[tuple[NetNS, Link]]:
     return out
 
 
-def unreadable(ns: NetNS) -> Missing | None:
-    """A Missing when the snapshot could not read this netns's links (so "no such link" would lie)."""
+def netns_unreadable(ns: NetNS) -> Missing | None:
+    """A Missing when the snapshot could not read this netns's links (so "no such link" would lie), else None."""
     if ns.error and not ns.links:
         return Missing(f"nstutor could not read {where(ns)}: {ns.error}",
                        f"nstutor could not look inside {where(ns)} ({ns.error}); run nstutor as root.")
@@ -229,7 +229,7 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     same name in another namespace is that namespace's own (every node has its cni0 and
     flannel.1), so the advice is to make one here: *make*, the command, when the caller knows it.
     """
-    blocked = unreadable(ns)
+    blocked = netns_unreadable(ns)
     if blocked:
         return blocked
     elsewhere = [(other, link) for other, link in find_links(snap, name) if other.inode != ns.inode]
@@ -238,7 +238,7 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     listing = link_names(ns)
     context = (listing,)
     observed = f"{where(ns)} has {listing}"
-    movable = [(other, link) for other, link in elsewhere if _safe_to_move(other, link)]
+    movable = [(other, link) for other, link in elsewhere if safe_to_move(other, link)]
     if movable:
         other, _ = movable[0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
@@ -253,10 +253,19 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     return Missing(observed, f"{where(ns)} has no interface {name}; it has {listing}", context)
 
 
+def missing_device(snap: Snapshot, ns: NetNS, name: str, what: str, make: str) -> Missing:
+    """Explain that *ns* has no *what* (a bridge, a vxlan device) called *name*: as missing_link()
+    does when one is elsewhere or the netns is unreadable, else with the command *make* that makes it."""
+    missing = missing_link(snap, ns, name, make=make)
+    if find_links(snap, name) or ns.error:
+        return missing
+    return Missing(missing.observed, f"{where(ns)} has no {what} {name}: {make}", missing.context)
+
+
 MOVABLE_KINDS = ("veth", "macvlan", "ipvlan", "dummy")
 
 
-def _safe_to_move(ns: NetNS, link: Link) -> bool:
+def safe_to_move(ns: NetNS, link: Link) -> bool:
     """Would `ip link set LINK netns ...` be sound advice? Only for the kinds a lesson makes and
     moves, and, in the host, never for a link the host uses: one with an address (other than
     link-local) or a route. A machine's own eth0 (hardware, or a veth when the VM is itself a
@@ -266,7 +275,8 @@ def _safe_to_move(ns: NetNS, link: Link) -> bool:
     if not ns.is_host:
         return True
     has_address = any(a.dev == link.name and not a.cidr.lower().startswith("fe80:") for a in ns.addresses)
-    has_route = any(r.dev == link.name for r in ns.routes if r.table == 254 and not r.dst.lower().startswith("fe80:"))
+    has_route = any(r.dev == link.name for r in ns.routes
+                    if r.table == MAIN_TABLE and not r.dst.lower().startswith("fe80:"))
     return not (has_address or has_route)
 
 

@@ -1,4 +1,4 @@
-"""Lesson setup and cleanup: the only code (besides probes) that changes the machine.
+"""Lesson cleanup: with setup (setup.py), the only code (besides probes) that changes the machine.
 
 A lesson declares what it makes in its front matter:
 
@@ -23,11 +23,8 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..checks.select import name, select
 from ..texts import counted, noun, words
@@ -35,21 +32,11 @@ from .. import observe
 from ..observe.procfs import proc_path, same_process
 from .cleanup_words import cleanup_phrases
 from .model import Lesson
+from .scripts import ActionLog, run_script
 
 CGROUP_ROOTS = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct",
                 "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
 SAFE_MARK = "nstutor"
-
-
-@dataclass
-class ActionLog:
-    """What setup/cleanup did, in plain lines, and what went wrong."""
-    done: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 def _run(cmd: list[str], log: ActionLog, what: str, quiet_missing: bool = True) -> None:
@@ -64,84 +51,6 @@ def _is_missing(stderr: str) -> bool:
     text = stderr.lower()
     return any(s in text for s in ("no such file", "cannot find device", "does not exist", "not mounted",
                                    "no such device", "invalid argument", "no mount point specified"))
-
-
-#: A setup script reports progress by printing lines that start with this mark, e.g.
-#: `echo "## step 2/5: node2 on the underlay"`; everything else it prints is ignored.
-PROGRESS_MARK = "## "
-_STEP = re.compile(r"^\s*(?:step\s+)?(\d+)\s*/\s*(\d+)\b", re.IGNORECASE)
-
-
-def progress_fraction(line: str) -> tuple[int, int] | None:
-    """(done, total) from a progress line such as "step 2/5: node2 on the underlay", else None."""
-    match = _STEP.match(line)
-    if not match:
-        return None
-    done, total = int(match.group(1)), int(match.group(2))
-    return (min(done, total), total) if total > 0 else None
-
-
-class _ProgressReader:
-    """Hands on the progress lines a script has written to a file so far, one complete line at a time.
-
-    Reads with pread at its own offset: the script's stdout shares the file's offset, which
-    must stay where the script writes next."""
-
-    def __init__(self, fd: int, callback: Callable[[str], None]) -> None:
-        self.fd, self.callback, self.offset, self.pending = fd, callback, 0, b""
-
-    def poll(self, final: bool = False) -> None:
-        while chunk := os.pread(self.fd, 65536, self.offset):
-            self.offset += len(chunk)
-            self.pending += chunk
-        *lines, self.pending = self.pending.split(b"\n")
-        if final and self.pending:
-            lines, self.pending = lines + [self.pending], b""
-        for raw in lines:
-            line = raw.decode(errors="replace")
-            if line.startswith(PROGRESS_MARK) and line[len(PROGRESS_MARK):].strip():
-                try:
-                    self.callback(line[len(PROGRESS_MARK):].strip())
-                except Exception:  # noqa: BLE001  (a display problem must not stop the script)
-                    pass
-
-
-def run_script(script: str, log: ActionLog, what: str, timeout: float = 120,
-               progress: Callable[[str], None] | None = None) -> int | None:
-    """Run a lesson's shell snippet with bash in a new session; background jobs it starts live on.
-
-    With *progress*, the script's progress lines (see PROGRESS_MARK) are handed to it, without
-    the mark, while the script runs (from the calling thread, within 50 ms of being printed).
-    Returns the session id (the bash pid) so a caller can later find what the script left running.
-    """
-    # stdout and stderr go to files, not pipes: background jobs would hold a pipe open forever
-    with tempfile.TemporaryFile("w+") as errors, tempfile.TemporaryFile("w+") as output:
-        proc = subprocess.Popen(["bash", "-c", script], stdin=subprocess.DEVNULL,
-                                stdout=output if progress else subprocess.DEVNULL,
-                                stderr=errors, text=True, start_new_session=True)
-        reader = _ProgressReader(output.fileno(), progress) if progress else None
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                proc.wait(timeout=0.05 if reader else max(0.0, deadline - time.monotonic()))
-                break
-            except subprocess.TimeoutExpired:
-                if reader:
-                    reader.poll()
-                if time.monotonic() >= deadline:
-                    proc.kill()
-                    proc.wait()
-                    log.errors.append(f"{what}: did not finish within {timeout:.0f} s")
-                    return proc.pid
-        if reader:
-            reader.poll(final=True)
-        errors.seek(0)
-        err = errors.read()
-    if proc.returncode == 0:
-        log.done.append(what)
-    else:
-        log.errors.append(f"{what} exited {proc.returncode}: {err.strip()[-400:]}")
-    return proc.pid
 
 
 def kill_processes(selectors: list, log: ActionLog, timeout: float = 3.0) -> None:
@@ -361,17 +270,3 @@ def remove_strays(lesson: Lesson, chosen: list, log: ActionLog) -> None:
             log.done.append(f"left {stray.what}: it is no longer there as it was")
             continue
         _run(list(stray.remove), log, f"removed {stray.what} ({stray.command})")
-
-
-def run_setup(lesson: Lesson, progress: Callable[[str], None] | None = None) -> ActionLog:
-    """Run the lesson's setup script (e.g. lesson 15 builds its nodes). Trusted lessons only.
-
-    *progress*, if given, receives the script's progress lines as they come (see PROGRESS_MARK).
-    """
-    log = ActionLog()
-    if lesson.setup:
-        if lesson.trusted:
-            run_script(lesson.setup, log, "setup", timeout=300, progress=progress)
-        else:
-            log.errors.append("the setup script was not run: this lesson pack is not trusted to run shell commands")
-    return log

@@ -113,6 +113,11 @@ class Address:
         return self.cidr.split("/")[0]
 
 
+#: Routing tables by number (linux/rtnetlink.h): `ip route` shows the main one; the local one
+#: (the machine's own addresses) observe leaves out, as `ip route` does.
+MAIN_TABLE, LOCAL_TABLE = 254, 255
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     dst: str                 # "default" or a prefix like "10.22.0.0/24"
@@ -120,7 +125,7 @@ class Route:
     dev: str | None = None
     via: str | None = None
     onlink: bool = False
-    table: int = 254         # main
+    table: int = MAIN_TABLE
     proto: str | None = None
     scope: str | None = None
     src: str | None = None

@@ -21,8 +21,9 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from ..texts import cell_width, fit, pad, wrap
-from .model import (FdbEntry, Link, Mount, Namespace, Neighbour, NetNS, NS_TYPES, Route, Snapshot, Socket)
+from ..texts import cell_width, counted, fit, noun, pad, wrap
+from .model import (MAIN_TABLE, FdbEntry, Link, Mount, Namespace, Neighbour, NetNS, NS_TYPES, Route, Snapshot,
+                    Socket)
 
 WIDTH = 100
 FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6"}
@@ -99,11 +100,6 @@ def user_name(uid: int | None) -> str:
     return found
 
 
-def _plural(n: int, one: str, many: str, number: bool = True) -> str:
-    word = one if n == 1 else many
-    return f"{n} {word}" if number else word
-
-
 def _held_by(names: Sequence[str]) -> str:
     if not names:
         return "(no process)"
@@ -162,7 +158,7 @@ class NetnsRow:
             return _held_by(self.names)
         if len(self.pids) > 5:
             return f"{len(self.pids)} processes"
-        return f"{_plural(len(self.pids), 'process', 'processes', number=False)} {', '.join(map(str, self.pids))}"
+        return f"{noun(len(self.pids), 'process', 'processes')} {', '.join(map(str, self.pids))}"
 
     def cells(self) -> tuple[str, ...]:
         return (self.label, str(self.inode), str(len(self.pids)), str(self.nlinks), self.note)
@@ -307,24 +303,32 @@ class TextRow:
         return (self.text,)
 
 
-def route_text(route: Route) -> str:
-    """A route as `ip route` prints it."""
+def route_text(route: Route, *, details: bool = True) -> str:
+    """A route as `ip route` prints it (details=False: as route_args())."""
     parts = [route.dst]
     if route.via:
         parts.append(f"via {route.via}")
     if route.dev:
         parts.append(f"dev {route.dev}")
-    if route.table != 254:
-        parts.append(f"table {route.table}")
-    if route.proto and route.proto != "boot":
-        parts.append(f"proto {route.proto}")
-    if route.scope and route.scope not in ("global", "universe"):
-        parts.append(f"scope {route.scope}")
-    if route.src:
-        parts.append(f"src {route.src}")
+    if details:
+        if route.table != MAIN_TABLE:
+            parts.append(f"table {route.table}")
+        if route.proto and route.proto != "boot":
+            parts.append(f"proto {route.proto}")
+        if route.scope and route.scope not in ("global", "universe"):
+            parts.append(f"scope {route.scope}")
+        if route.src:
+            parts.append(f"src {route.src}")
     if route.onlink:
         parts.append("onlink")
     return " ".join(parts)
+
+
+def route_args(route: Route) -> str:
+    """A route as `ip route add` and `ip route del` take it: destination, gateway, device, onlink
+    (no table, protocol, scope or source address). The checks quote a route so, in their messages
+    and in the commands they suggest."""
+    return route_text(route, details=False)
 
 
 def route_rows(snap: Snapshot, ns: NetNS) -> list[TextRow]:
@@ -438,8 +442,8 @@ class MountNsRow:
     def summary(self) -> str:
         who = f"pid {self.pid} {self.command}" if self.pid is not None else "no process"
         if self.is_host:
-            return f"mnt {self.inode} (host): {_plural(self.nmounts, 'mount', 'mounts')}; {who}"
-        return (f"mnt {self.inode}: {_plural(self.nmounts, 'mount', 'mounts')}, {len(self.added)} not in the "
+            return f"mnt {self.inode} (host): {counted(self.nmounts, 'mount')}; {who}"
+        return (f"mnt {self.inode}: {counted(self.nmounts, 'mount')}, {len(self.added)} not in the "
                 f"host's, {self.missing} of the host's absent; {who}")
 
 

@@ -461,7 +461,8 @@ class LessonScreen(Screen):
             self.run_worker(self._do_reset, thread=True, exclusive=True, group="reset", exit_on_error=False)
 
     def _do_reset(self) -> None:
-        from ...lessons.cleanup import ActionLog, remove_strays, run_cleanup
+        from ...lessons.cleanup import remove_strays, run_cleanup
+        from ...lessons.scripts import ActionLog
         try:
             log = ActionLog()
             remove_strays(self.lesson, getattr(self, "_reset_strays", []), log)   # shown in the question

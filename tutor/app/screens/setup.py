@@ -1,7 +1,7 @@
 """Building a lesson's lab (its `setup:` script), with the script's progress shown as it runs.
 
 A setup script reports progress with lines such as `## step 2/5: node2 on the underlay`
-(tutor.lessons.cleanup.PROGRESS_MARK). `SetupScreen` runs the script in a thread worker and
+(tutor.lessons.scripts.PROGRESS_MARK). `SetupScreen` runs the script in a thread worker and
 shows each line as it arrives: a progress bar when the lines say "N/M", a list of what is
 done and what is being built, and at the end what went wrong, if anything. It dismisses with
 True when the setup succeeded.
@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 
 from ...lessons import Lesson
-from ...lessons.cleanup import progress_fraction, run_setup
+from ...lessons.setup import progress_fraction, run_setup
 from ...elevate import how_to_run_as_root
 
 

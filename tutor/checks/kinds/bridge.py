@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from ...observe.model import Snapshot
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_list_of
-from ..refs import (Missing, _safe_to_move, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_link,
-                    netns_arg, netns_ref_problem, resolve_dev, same_ref, split_ifref, where)
+from ..link_state import kind_name, state_words
+from ..refs import (Missing, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_device, netns_arg,
+                    netns_ref_problem, resolve_dev, safe_to_move, same_ref, split_ifref, where)
 from ..registry import register
-from .link import kind_name, state_words
 
 
 @register
@@ -61,11 +61,7 @@ class BridgeExpectation(Expectation):
         ns, name = place
         br = ns.link(name)
         if br is None:
-            make = cmd_in(ns, f'link add {name} type bridge')
-            missing = missing_link(snap, ns, name, make=make)
-            if find_links(snap, name) or ns.error:
-                return self.fail(*missing)
-            return self.fail(missing.observed, f"{where(ns)} has no bridge {name}: {make}", missing.context)
+            return self.fail(*missing_device(snap, ns, name, "bridge", cmd_in(ns, f'link add {name} type bridge')))
         ports = sorted(l.name for l in ns.links if l.master == br.name)
         observed = (f"{br.name} in {where(ns)}: {kind_name(br)}, {state_words(br)}, "
                     f"ports: {', '.join(ports) or 'none'}")
@@ -82,7 +78,7 @@ class BridgeExpectation(Expectation):
             name = split_ifref(port)[1]
             link = ns.link(name)
             if link is None:
-                elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and _safe_to_move(o, l)]
+                elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and safe_to_move(o, l)]
                 if elsewhere:
                     other, _ = elsewhere[0]
                     return self.fail(observed, f"{name} is in {where(other)}, but a port of {br.name} must be in "

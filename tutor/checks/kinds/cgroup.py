@@ -32,7 +32,7 @@ from typing import Any
 
 from ...observe.model import CpuLimit, Process, Snapshot
 from ...texts import counted
-from ..base import PROCESS, Expectation, Field, Verdict, naming, v_bool, v_list_of, v_number, v_selector, v_str
+from ..base import Expectation, Field, Verdict, v_bool, v_number, v_selectors, v_str
 from ..procs import pick
 from ..registry import register
 from ..select import name
@@ -86,13 +86,6 @@ def v_percent(value: Any) -> str | None:
     return "must be a positive number (percent of one CPU, e.g. 10)"
 
 
-@naming(PROCESS)
-def v_members(value: Any) -> str | None:
-    if isinstance(value, list) and not value:
-        return "must list at least one process selector"
-    return v_list_of(v_selector)(value)
-
-
 def in_cgroup(proc: Process, path: str) -> bool:
     if proc.cgroup is None:
         return False
@@ -109,7 +102,7 @@ class CgroupCpu(Expectation):
     fields = {
         "name": Field(v_str, required=True, doc="the cgroup's name (nstutor-cpu) or path (/lab/nstutor-cpu)"),
         "cpu_limit_percent": Field(v_percent, doc="the CPU limit in % of one CPU"),
-        "members": Field(v_members, default=[], doc="processes that must be in the cgroup"),
+        "members": Field(v_selectors, default=[], doc="processes that must be in the cgroup"),
         "measured": Field(v_bool, default=False, doc="the members' measured CPU use stays near the limit"),
         "tolerance": Field(v_number, default=5, doc="allowed distance from the limit, in percentage points"),
     }

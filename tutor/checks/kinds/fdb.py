@@ -6,48 +6,24 @@ or, for a vxlan device, which remote tunnel endpoint (dst) a MAC lives behind.
 """
 from __future__ import annotations
 
-from ...observe.model import FdbEntry, Snapshot
-from ..base import Expectation, Field, Verdict, v_ifref, v_ip, v_mac
-from ..refs import (
-    Missing,
-    cmd_in,
-    describe_netns_ref,
-    dev_netns_problem,
-    netns_ref_of,
-    netns_ref_problem,
-    resolve_table_owner,
-    split_ifref,
-    where,
-)
+from ...observe.model import Snapshot
+from ...observe.render import fdb_text
+from ..addresses import same_ip
+from ..base import Field, Verdict, v_ifref, v_ip, v_mac
+from ..refs import Missing, cmd_in, split_ifref, where
 from ..registry import register
-from .route import same_ip
-
-
-def fdb_text(e: FdbEntry) -> str:
-    text = f"{e.mac} dev {e.dev}"
-    if e.dst:
-        text += f" dst {e.dst}"
-    if e.master:
-        text += f" master {e.master}"
-    return text + (" permanent" if e.permanent else "")
+from ..table_entry import NETNS_FIELD, TableEntryExpectation
 
 
 @register
-class FdbExpectation(Expectation):
+class FdbExpectation(TableEntryExpectation):
     kind = "fdb"
     fields = {
-        "netns": Field(netns_ref_problem, doc="RED, host (the default), or {netns_of: ...}"),
+        "netns": NETNS_FIELD,
         "dev": Field(v_ifref, doc="the port or vxlan device the entry is on"),
         "mac": Field(v_mac, required=True),
         "dst": Field(v_ip, doc="remote VTEP address (vxlan)"),
     }
-
-    @classmethod
-    def extra_problems(cls, spec: dict) -> list[str]:
-        return dev_netns_problem(spec)
-
-    def _netns_ref(self):
-        return netns_ref_of(self.dev, self.netns)
 
     def describe(self) -> str:
         text = f"an fdb entry {self.mac.lower()}"
@@ -55,10 +31,10 @@ class FdbExpectation(Expectation):
             text += f" on {split_ifref(self.dev)[1]}"
         if self.dst:
             text += f" to {self.dst}"
-        return text + f" in {describe_netns_ref(self._netns_ref())}"
+        return text + self.in_netns_words()
 
     def grade(self, snap: Snapshot) -> Verdict:
-        owner = resolve_table_owner(snap, self.dev, self.netns)
+        owner = self.table_owner(snap)
         if isinstance(owner, Missing):
             return self.fail(*owner)
         ns, dev = owner

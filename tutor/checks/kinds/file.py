@@ -21,12 +21,11 @@ import re
 from typing import Any
 
 from ...observe.model import FileFact, Process, Snapshot, Wants
-from ..base import Field, NotObserved, Stray, Verdict, v_bool, v_selector
+from ..base import Field, NotObserved, Stray, Verdict, clean_path, v_abspath, v_bool, v_selector
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, v_regex
 from ..registry import register
 from ..select import describe_selector, name
 from ..strays import removal_words, show
-from .mount import clean, v_abspath
 
 
 class Gone(Exception):
@@ -49,13 +48,13 @@ def _tmp_note(snap: Snapshot, proc: Process, path: str) -> str:
     table = snap.mounts.get(proc.ns.get("mnt", -1), ())
     best = None
     for m in table:
-        target = clean(m.target)
+        target = clean_path(m.target)
         if path == target or path.startswith(target.rstrip("/") + "/"):
-            if best is None or len(target) >= len(clean(best.target)):
+            if best is None or len(target) >= len(clean_path(best.target)):
                 best = m
     if best is None:
         return ""
-    return f"{path} is on the mount at {clean(best.target)} ({best.fstype} from {best.source})"
+    return f"{path} is on the mount at {clean_path(best.target)} ({best.fstype} from {best.source})"
 
 
 @register
@@ -80,7 +79,7 @@ class FileIn(ProcessExpectation):
         return text
 
     def wants(self, snap: Snapshot) -> Wants:
-        path = clean(self.path)
+        path = clean_path(self.path)
         procs = [pick(snap, self.subject).proc]
         if self.absent_in is not None:
             procs.append(pick(snap, self.absent_in, "the process that must not see it").proc)
@@ -98,7 +97,7 @@ class FileIn(ProcessExpectation):
         stray = self._host_stray(snap) if self.absent_from_host else None
         if stray is None:
             return verdict
-        path = clean(self.path)
+        path = clean_path(self.path)
         told = (f"A {path} also exists in the host's mount namespace: it was made by a command run without "
                 f"--mount (nsenter --target PID --mount ...), so it landed in the host's {posix_dir(path)}, "
                 f"and the step says not there. R{removal_words((stray,))[1:]}.")
@@ -112,7 +111,7 @@ class FileIn(ProcessExpectation):
         """The path as a regular file in the host's mount namespace, as a stray to remove (else None)."""
         if snap.host_ns.get("mnt") is None:
             return None
-        path = clean(self.path)
+        path = clean_path(self.path)
         try:
             state, _ = look(snap, None, path)
         except Gone:                     # no process of the host's mount namespace could be looked through
@@ -134,7 +133,7 @@ class FileIn(ProcessExpectation):
         if picked.proc is None:
             return self.fail(picked.observed, picked.message)
         proc = picked.proc
-        path = clean(self.path)
+        path = clean_path(self.path)
         mnt = proc.ns.get("mnt")
         host = " (the host's)" if mnt is not None and mnt == snap.host_ns.get("mnt") else ""
         state, value = look(snap, proc, path)

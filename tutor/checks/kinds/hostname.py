@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...observe.model import Snapshot
 from ..base import Field, Verdict, v_bool, v_str
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
+from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
 
@@ -29,13 +29,10 @@ class Hostname(ProcessExpectation):
         return text + (f"; the host's hostname is not {self.hostname!r}" if self.host_unchanged else "")
 
     def grade(self, snap: Snapshot) -> Verdict:
-        picked = pick(snap, self.subject)
-        if picked.proc is None:
-            return self.fail(picked.observed, picked.message)
-        proc = picked.proc
-        uts = proc.ns.get("uts")
-        if uts is None:
-            return self.fail(f"{name(proc)}: uts namespace unreadable", unreadable(proc, "uts", snap) + ".")
+        found = self.subject_and_ns(snap, "uts")
+        if isinstance(found, Verdict):
+            return found
+        proc, uts = found
         inside = snap.hostnames.get(uts)
         host_uts = snap.host_ns.get("uts")
         host_name = snap.hostnames.get(host_uts) if host_uts is not None else None

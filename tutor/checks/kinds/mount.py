@@ -8,28 +8,17 @@ absent_from_host  nothing is mounted at target in the host's mount namespace (th
 """
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 
 from ...observe.model import Mount, Snapshot
-from ..base import Field, Verdict, v_bool, v_str
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
+from ..base import Field, Verdict, clean_path, v_abspath, v_bool, v_str
+from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
 
 
-def v_abspath(value: Any) -> str | None:
-    if isinstance(value, str) and value.startswith("/"):
-        return None
-    return f"{value!r} is not an absolute path like /mnt/nstutor-private"
-
-
-def clean(path: str) -> str:
-    return posixpath.normpath(path) if path else path
-
-
 def mounts_at(table: tuple[Mount, ...], target: str) -> list[Mount]:
-    return [m for m in table if clean(m.target) == target]
+    return [m for m in table if clean_path(m.target) == target]
 
 
 def show(m: Mount) -> str:
@@ -52,14 +41,11 @@ class MountIn(ProcessExpectation):
         return text + (", not in the host's" if self.absent_from_host else "")
 
     def grade(self, snap: Snapshot) -> Verdict:
-        picked = pick(snap, self.subject)
-        if picked.proc is None:
-            return self.fail(picked.observed, picked.message)
-        proc = picked.proc
-        target = clean(self.target)
-        mnt = proc.ns.get("mnt")
-        if mnt is None:
-            return self.fail(f"{name(proc)}: mount namespace unreadable", unreadable(proc, "mnt", snap) + ".")
+        found = self.subject_and_ns(snap, "mnt")
+        if isinstance(found, Verdict):
+            return found
+        proc, mnt = found
+        target = clean_path(self.target)
         host_mnt = snap.host_ns.get("mnt")
         shares_host = mnt == host_mnt
         table = snap.mounts.get(mnt)

@@ -6,45 +6,26 @@
 from __future__ import annotations
 
 from ...observe.model import Neighbour, Snapshot
-from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_mac
-from ..refs import (
-    Missing,
-    cmd_in,
-    describe_netns_ref,
-    dev_netns_problem,
-    netns_ref_of,
-    netns_ref_problem,
-    resolve_table_owner,
-    split_ifref,
-    where,
-)
+from ...observe.render import neighbour_text
+from ..addresses import same_ip
+from ..base import Field, Verdict, v_bool, v_ifref, v_ip, v_mac
+from ..refs import Missing, cmd_in, split_ifref, where
 from ..registry import register
-from .route import same_ip
+from ..table_entry import NETNS_FIELD, TableEntryExpectation
 
 LEARNED_OK = ("REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT", "NOARP")
 
 
-def neigh_text(n: Neighbour) -> str:
-    return f"{n.ip} dev {n.dev} " + (f"lladdr {n.mac} " if n.mac else "") + n.state
-
-
 @register
-class NeighbourExpectation(Expectation):
+class NeighbourExpectation(TableEntryExpectation):
     kind = "neighbour"
     fields = {
-        "netns": Field(netns_ref_problem, doc="RED, host (the default), or {netns_of: ...}"),
+        "netns": NETNS_FIELD,
         "dev": Field(v_ifref, doc="the device the entry is on"),
         "ip": Field(v_ip, required=True),
         "mac": Field(v_mac, doc="the link-layer address it resolves to"),
         "permanent": Field(v_bool, doc="added by hand (nud permanent) rather than learned"),
     }
-
-    @classmethod
-    def extra_problems(cls, spec: dict) -> list[str]:
-        return dev_netns_problem(spec)
-
-    def _netns_ref(self):
-        return netns_ref_of(self.dev, self.netns)
 
     def describe(self) -> str:
         text = f"a neighbour entry {self.ip}"
@@ -54,16 +35,16 @@ class NeighbourExpectation(Expectation):
             text += f" on {split_ifref(self.dev)[1]}"
         if self.permanent is not None:
             text += " (permanent)" if self.permanent else " (learned)"
-        return text + f" in {describe_netns_ref(self._netns_ref())}"
+        return text + self.in_netns_words()
 
     def grade(self, snap: Snapshot) -> Verdict:
-        owner = resolve_table_owner(snap, self.dev, self.netns)
+        owner = self.table_owner(snap)
         if isinstance(owner, Missing):
             return self.fail(*owner)
         ns, dev = owner
 
         entries = [n for n in ns.neighbours if same_ip(n.ip, self.ip)]
-        listing = "; ".join(neigh_text(n) for n in entries) or f"no entry for {self.ip}"
+        listing = "; ".join(neighbour_text(n) for n in entries) or f"no entry for {self.ip}"
         observed = f"neighbours in {where(ns)}: {listing}"
         replace = cmd_in(ns, f"neigh replace {self.ip} lladdr {(self.mac or 'MAC').lower()} dev {dev or 'DEV'}"
                          + (" nud permanent" if self.permanent is not False else ""))
@@ -80,7 +61,7 @@ class NeighbourExpectation(Expectation):
                              f"expected {dev}: {replace}")
         for n in on_dev:
             if self._matches(n):
-                return self.ok(neigh_text(n) + f" in {where(ns)}",
+                return self.ok(neighbour_text(n) + f" in {where(ns)}",
                                {"netns": where(ns), "ip": n.ip, "dev": n.dev, "mac": n.mac, "state": n.state})
         n = on_dev[0]
         if n.mac is None or n.state in ("FAILED", "INCOMPLETE"):

@@ -11,7 +11,8 @@ from dataclasses import replace
 from ...observe.model import Snapshot
 from ...texts import counted
 from ..base import Expectation, Field, Verdict, v_bool
-from ..refs import HOST_NAMES, Missing, cmd_in, describe_netns_ref, netns_ref_problem, resolve_netns, unreadable, where
+from ..refs import (HOST_NAMES, Missing, cmd_in, describe_netns_ref, netns_ref_problem, netns_unreadable, resolve_netns,
+                    where)
 from ..registry import register
 from ..strays import netns_typos
 
@@ -68,7 +69,7 @@ class NetnsExpectation(Expectation):
 
         evidence = {"netns": where(ns), "inode": ns.inode, "links": sorted(l.name for l in ns.links)}
         if self.only_lo or self.lo_up is not None:
-            blocked = unreadable(ns)
+            blocked = netns_unreadable(ns)
             if blocked:
                 return self.fail(*blocked)
         if self.only_lo:

@@ -6,36 +6,17 @@ A zombie has exited but its parent has not collected its exit status (wait()). W
 dies, its children are re-parented to PID 1 of their pid namespace, which must reap them: the
 pause of a pod with a shared pid namespace does exactly that.
 
-A zombie's /proc/PID/ns/pid stays readable (its other ns links vanish), so membership is decided
-by that inode; if even that is missing, by its parent's pid namespace.
+Membership of the pid namespace is decided as tutor/checks/pid_namespaces.py says.
 """
 from __future__ import annotations
 
-from ...observe.model import Process, Snapshot
+from ...observe.model import Snapshot
+from ...texts import counted
 from ..base import Verdict
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural, unreadable
+from ..pid_namespaces import pid1_of, pid_ns_of
+from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
-
-
-def pid_ns_of(snap: Snapshot, proc: Process) -> int | None:
-    ino = proc.ns.get("pid")
-    if ino is None:
-        parent = snap.processes.get(proc.ppid)
-        ino = parent.ns.get("pid") if parent is not None else None
-    return ino
-
-
-def subject_and_pid_ns(exp: ProcessExpectation, snap: Snapshot) -> tuple[Process, int] | Verdict:
-    """The process a zombie check names and its pid namespace inode, or the failed verdict saying why not."""
-    picked = pick(snap, exp.subject)
-    if picked.proc is None:
-        return exp.fail(picked.observed, picked.message)
-    proc = picked.proc
-    pidns = proc.ns.get("pid")
-    if pidns is None:
-        return exp.fail(f"{name(proc)}: pid namespace unreadable", unreadable(proc, "pid", snap) + ".")
-    return proc, pidns
 
 
 @register
@@ -47,18 +28,17 @@ class NoZombies(ProcessExpectation):
         return f"no zombie process in the pid namespace of {self.subject_words}"
 
     def grade(self, snap: Snapshot) -> Verdict:
-        found = subject_and_pid_ns(self, snap)
+        found = self.subject_and_ns(snap, "pid")
         if isinstance(found, Verdict):
             return found
         proc, pidns = found
         members = [p for p in snap.processes.values() if pid_ns_of(snap, p) == pidns]
         zombies = sorted((p for p in members if p.is_zombie), key=lambda p: p.pid)
-        init = next((p for p in members if not p.is_zombie and p.nspid and p.nspid[-1] == 1
-                     and p.ns.get("pid") == pidns), None)
+        init = pid1_of(snap, pidns)
         host = " (the host's)" if pidns == snap.host_ns.get("pid") else ""
         where = f"pid namespace {pidns}{host} of {name(proc)}"
         if not zombies:
-            return self.ok(f"{len(members)} {plural(len(members), 'process', 'processes')} in {where}, no zombie",
+            return self.ok(f"{counted(len(members), 'process', 'processes')} in {where}, no zombie",
                            {"pid": proc.pid, "pid_ns": pidns, "processes": len(members),
                             "pid1": init.pid if init else None})
         lines = []
@@ -67,7 +47,7 @@ class NoZombies(ProcessExpectation):
             pname = name(parent) if parent else f"pid {z.ppid}"
             lines.append(f"{name(z)} whose parent is {pname}")
         more = f" and {len(zombies) - 5} more" if len(zombies) > 5 else ""
-        observed = (f"{len(zombies)} {plural(len(zombies), 'zombie')} in {where}: " + "; ".join(lines) + more)
+        observed = (f"{counted(len(zombies), 'zombie')} in {where}: " + "; ".join(lines) + more)
         parents = sorted({z.ppid for z in zombies})
         if init is not None and parents == [init.pid]:
             advice = (f"Their parent is PID 1 of the namespace, {name(init)}, and it does not reap its "
@@ -78,4 +58,4 @@ class NoZombies(ProcessExpectation):
             reaper = f"PID 1 there, {name(init)}, which reaps it" if init else "PID 1 of the namespace"
             advice = (f"The parent has not collected the exit status (wait()). Stop the parent "
                       f"(kill {' '.join(map(str, to_kill))}): its zombie children pass to {reaper}.")
-        return self.fail(observed, f"{len(zombies)} {plural(len(zombies), 'zombie')} in {where}. {advice}")
+        return self.fail(observed, f"{counted(len(zombies), 'zombie')} in {where}. {advice}")

@@ -11,21 +11,12 @@ those happened instead, and why.
 """
 from __future__ import annotations
 
-from ...observe.model import Process, Snapshot
+from ...observe.model import Snapshot
 from ..base import Field, Verdict, v_selector
+from ..pid_namespaces import pid1_of
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import describe_selector, name
-
-
-def pid1_of(snap: Snapshot, pidns: int | None) -> Process | None:
-    """PID 1 of a pid namespace (the process whose last NSpid is 1 there)."""
-    if pidns is None:
-        return None
-    for p in snap.processes.values():
-        if p.ns.get("pid") == pidns and p.nspid and p.nspid[-1] == 1 and not p.is_zombie:
-            return p
-    return None
 
 
 @register

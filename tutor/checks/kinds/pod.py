@@ -17,12 +17,10 @@ Each failure names the member and the namespace, with inodes, and the command th
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ...observe.model import Process, Snapshot, Wants
-from ...texts import counted
-from ..base import PROCESS, Expectation, Field, Verdict, naming, v_list_of, v_nstypes, v_selector
-from ..procs import ns_summary, pick, restart_advice, unreadable, unshare_cmd, want_programs, words
+from ...texts import counted, words
+from ..base import Expectation, Field, Verdict, v_nstypes, v_selector, v_selectors
+from ..procs import ns_summary, ns_unreadable_reason, pick, restart_advice, unshare_cmd, want_programs
 from ..registry import register
 from ..select import describe_selector, innermost, name, select
 
@@ -30,19 +28,12 @@ from ..select import describe_selector, innermost, name, select
 POD_OWNED = ("mnt", "net", "pid", "uts", "ipc")
 
 
-@naming(PROCESS)
-def v_members(value: Any) -> str | None:
-    if isinstance(value, list) and not value:
-        return "must list at least one member process selector"
-    return v_list_of(v_selector)(value)
-
-
 @register
 class Pod(Expectation):
     kind = "pod"
     fields = {
         "pause": Field(v_selector, required=True, doc="the pause process, e.g. {comm: pause}"),
-        "members": Field(v_members, required=True, doc="the containers' processes"),
+        "members": Field(v_selectors, required=True, doc="the containers' processes"),
         "shared": Field(v_nstypes, default=["net", "ipc", "uts"], doc="types shared with the pause"),
         "private": Field(v_nstypes, default=["mnt", "pid"], doc="types each member has of its own"),
     }
@@ -100,7 +91,7 @@ class Pod(Expectation):
                         and pause.ns.get(t) == snap.host_ns.get(t)]
         for t in self.shared:
             if pause.ns.get(t) is None:
-                problems.append(unreadable(pause, t, snap) + ".")
+                problems.append(ns_unreadable_reason(pause, t, snap) + ".")
         if held_by_host:
             problems.append(f"The pause {name(pause)} is in the host's {words(held_by_host)} "
                             f"{'namespace' if len(held_by_host) == 1 else 'namespaces'}: a pod's pause holds new "
@@ -144,14 +135,14 @@ class Pod(Expectation):
         for t in self.shared:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
             if mine is None:
-                out.append(unreadable(proc, t, snap) + ".")
+                out.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif theirs is not None and mine != theirs:
                 where = "is still in the host's" if mine == snap.host_ns.get(t) else "has its own"
                 out.append(f"{name(proc)} {where} {t} namespace ({mine}); the pause's is {theirs}.")
         for t in self.private:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
             if mine is None:
-                out.append(unreadable(proc, t, snap) + ".")
+                out.append(ns_unreadable_reason(proc, t, snap) + ".")
                 continue
             if mine == theirs:
                 out.append(f"{name(proc)} shares the pause's {t} namespace ({mine}); it should have its own.")

@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...observe.model import NS_TYPES, Process, Snapshot, Wants
+from ...texts import words
 from ..base import Field, ProcessRef, Verdict, v_nstypes, v_selector
-from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, pick,
-                     restart_advice, unreadable, want_programs, words)
+from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, ns_unreadable_reason, pick,
+                     restart_advice, want_programs)
 from ..registry import register
 from ..select import describe_selector, name
 
@@ -95,7 +96,7 @@ class ProcessNamespaces(ProcessExpectation):
         for t in self.own:
             ino, host = proc.ns.get(t), snap.host_ns.get(t)
             if ino is None:
-                problems.append(unreadable(proc, t, snap) + ".")
+                problems.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif host is None:
                 problems.append(f"nstutor does not know the host's {t} namespace to compare with.")
             elif ino == host:
@@ -104,7 +105,7 @@ class ProcessNamespaces(ProcessExpectation):
         for t in self.host:
             ino, host = proc.ns.get(t), snap.host_ns.get(t)
             if ino is None:
-                problems.append(unreadable(proc, t, snap) + ".")
+                problems.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif host is not None and ino != host:
                 problems.append(f"{name(proc)} has its own {t} namespace ({ino}); the host's is {host}: "
                                 f"start it without unshare's {_option(t)}.")
@@ -123,7 +124,7 @@ class ProcessNamespaces(ProcessExpectation):
             for t in self.shared_with["types"]:
                 mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
                 if mine is None or theirs is None:
-                    problems.append(unreadable(proc if mine is None else other.proc, t, snap) + ".")
+                    problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine != theirs:
                     where = ("is still in the host's" if mine == snap.host_ns.get(t) else "has its own")
                     problems.append(f"{name(proc)} {where} {t} namespace ({mine}); "
@@ -143,7 +144,7 @@ class ProcessNamespaces(ProcessExpectation):
             for t in self.private_from["types"]:
                 mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
                 if mine is None or theirs is None:
-                    problems.append(unreadable(proc if mine is None else other.proc, t, snap) + ".")
+                    problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine == theirs:
                     problems.append(f"{name(proc)} shares its {t} namespace ({mine}) with {name(other.proc)}; "
                                     f"it should have its own.")

@@ -29,15 +29,16 @@ import time
 from dataclasses import dataclass
 
 from ...observe.firewall import read_host_filter
-from ...observe.model import NetNS, Route, Snapshot
+from ...observe.model import LOCAL_TABLE, NetNS, Route, Snapshot
+from ...observe.render import route_args
 from ...observe.setns import each_in_namespace
+from ..addresses import route_key
 from ..base import Expectation, Field, Verdict, v_int, v_ip
 from ..host_firewall import forward_blame, local_blame, unsure
+from ..link_state import carries_traffic, why_not_up
 from ..netfilter import Packet
 from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_problem, owners_of_ip, resolve_netns, where
 from ..registry import register
-from .link import carries_traffic, why_not_up
-from .route import LOCAL_TABLE, route_key, route_text
 
 TIMEOUT = 1.0
 #: Link kinds whose packets stay inside this machine (a vxlan is checked through its underlay too).
@@ -392,14 +393,14 @@ class ReachableExpectation(Expectation):
             if unsafe:
                 down = _down_link_for_subnet(snap, src, target)
                 if down is not None:
-                    return self.fail(f"{where(src)} would send it by: {route_text(route)}",
+                    return self.fail(f"{where(src)} would send it by: {route_args(route)}",
                                      f"{where(src)}'s {down[0].name} has {down[1]}, but {why_not_up(snap, src, down[0])}; "
                                      f"while it is down the kernel drops its route to that subnet, so the packet "
                                      f"would leave through {route.dev} instead (nstutor did not probe)")
-                return self.fail(f"{where(src)} would send it by: {route_text(route)}",
+                return self.fail(f"{where(src)} would send it by: {route_args(route)}",
                                  f"nstutor did not probe: {unsafe}, and nstutor only sends probes that stay "
                                  f"inside this machine. Check the routes in {where(src)}.")
-            evidence["route"] = route_text(route)
+            evidence["route"] = route_args(route)
 
         result = probe(src, self.to, self.port)
         what = f"one TCP connection to {self.to}:{self.port}" if self.port else f"one ping to {self.to}"

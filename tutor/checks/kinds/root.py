@@ -41,11 +41,10 @@ import posixpath
 from typing import Any
 
 from ...observe.model import Mount, Snapshot
-from ..base import Field, Verdict, v_bool, v_one_of
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
+from ..base import Field, Verdict, v_abspath, v_bool, v_one_of
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
-from .mount import v_abspath
 
 
 def root_mount(table: tuple[Mount, ...]) -> Mount | None:
@@ -137,7 +136,7 @@ class RootDir(ProcessExpectation):
                   f"pivot_root . old && {detach}exec {proc.command}' (the new root needs the directories old "
                   f"and proc, and {program}{', umount' if detach else ''} and sh, each with its libraries)")
         if mnt is None:
-            return self.fail(f"{name(proc)}: mount namespace unreadable", unreadable(proc, "mnt", snap) + ".")
+            return self.fail_ns_unreadable(snap, proc, "mnt")
         if mnt == host_mnt:
             return self.fail(f"{name(proc)} is in the host's mount namespace ({mnt}); its root is {proc.root}",
                              f"pivot_root changes the root of a whole mount namespace, so the process needs "

@@ -14,62 +14,19 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from ...observe.model import NetNS, Route, Snapshot
-from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_ip, v_prefix
-from ..refs import (
-    Missing,
-    cmd_in,
-    describe_netns_ref,
-    dev_netns_problem,
-    netns_ref_of,
-    netns_ref_problem,
-    resolve_table_owner,
-    split_ifref,
-    where,
-)
+from ...observe.model import LOCAL_TABLE, MAIN_TABLE, NetNS, Route, Snapshot
+from ...observe.render import route_args
+from ..addresses import route_key, same_ip
+from ..base import Field, Verdict, v_bool, v_ifref, v_ip, v_prefix
+from ..refs import Missing, cmd_in, split_ifref, where
 from ..registry import register
-
-LOCAL_TABLE = 255
-
-
-def route_key(dst: str, family: int | None = None):
-    """A comparable destination: ("default", family) or an ip_network."""
-    if dst == "default":
-        return ("default", family)
-    try:
-        net = ipaddress.ip_network(dst, strict=False)
-    except ValueError:
-        return dst
-    if net.prefixlen == 0:
-        return ("default", socket.AF_INET6 if net.version == 6 else socket.AF_INET)
-    return net
-
-
-def route_text(route: Route) -> str:
-    text = route.dst
-    if route.via:
-        text += f" via {route.via}"
-    if route.dev:
-        text += f" dev {route.dev}"
-    if route.onlink:
-        text += " onlink"
-    return text
-
-
-def same_ip(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return a == b
-    try:
-        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
-    except ValueError:
-        return a == b
-
+from ..table_entry import NETNS_FIELD, TableEntryExpectation
 
 @register
-class RouteExpectation(Expectation):
+class RouteExpectation(TableEntryExpectation):
     kind = "route"
     fields = {
-        "netns": Field(netns_ref_problem, doc="RED, host (the default), or {netns_of: ...}"),
+        "netns": NETNS_FIELD,
         "dst": Field(v_prefix, required=True, doc="default, or a prefix like 10.22.0.0/24"),
         "via": Field(v_ip, doc="gateway address"),
         "dev": Field(v_ifref, doc="outgoing device (its name, or NS/name)"),
@@ -78,7 +35,7 @@ class RouteExpectation(Expectation):
 
     @classmethod
     def extra_problems(cls, spec: dict) -> list[str]:
-        out = dev_netns_problem(spec)
+        out = super().extra_problems(spec)
         if spec.get("onlink") and not spec.get("via"):
             out.append("'route': onlink only means something with a gateway (via)")
         dst, via = spec["dst"], spec.get("via")
@@ -94,9 +51,6 @@ class RouteExpectation(Expectation):
             return socket.AF_INET6
         return socket.AF_INET
 
-    def _netns_ref(self):
-        return netns_ref_of(self.dev, self.netns)
-
     def describe(self) -> str:
         text = "a default route" if self.dst == "default" else f"a route to {self.dst}"
         if self.via:
@@ -105,20 +59,15 @@ class RouteExpectation(Expectation):
             text += f" dev {split_ifref(self.dev)[1]}"
         if self.onlink:
             text += " onlink"
-        return text + f" in {describe_netns_ref(self._netns_ref())}"
+        return text + self.in_netns_words()
 
     def _route_args(self) -> str:
-        args = f"{self.dst}"
-        if self.via:
-            args += f" via {self.via}"
-        if self.dev:
-            args += f" dev {split_ifref(self.dev)[1]}"
-        if self.onlink:
-            args += " onlink"
-        return args
+        """The expected route as `ip route add` takes it."""
+        dev = split_ifref(self.dev)[1] if self.dev else None
+        return route_args(Route(self.dst, self.family, dev=dev, via=self.via, onlink=bool(self.onlink)))
 
     def grade(self, snap: Snapshot) -> Verdict:
-        owner = resolve_table_owner(snap, self.dev, self.netns)
+        owner = self.table_owner(snap)
         if isinstance(owner, Missing):
             return self.fail(*owner)
         ns, dev = owner
@@ -126,8 +75,8 @@ class RouteExpectation(Expectation):
         want = route_key(self.dst, self.family)
         routes = [r for r in ns.routes if r.table != LOCAL_TABLE and r.family == self.family]
         candidates = [r for r in routes if route_key(r.dst, r.family) == want]
-        candidates.sort(key=lambda r: r.table != 254)
-        listing = "; ".join(route_text(r) for r in routes[:8]) or "no routes"
+        candidates.sort(key=lambda r: r.table != MAIN_TABLE)
+        listing = "; ".join(route_args(r) for r in routes[:8]) or "no routes"
         observed = f"routes in {where(ns)}: {listing}"
 
         def mismatch(r: Route) -> str | None:
@@ -144,8 +93,8 @@ class RouteExpectation(Expectation):
                 beside = [o for o in candidates if o is not r and o.table == r.table and mismatch(o) is not None]
                 if beside and not (ns.is_host and self.dst == "default"):
                     return self.fail(observed, self._beside_message(ns, r, beside[0]))
-                return self.ok(f"{route_text(r)} in {where(ns)}",
-                               {"netns": where(ns), "route": route_text(r), "dst": r.dst, "via": r.via,
+                return self.ok(f"{route_args(r)} in {where(ns)}",
+                               {"netns": where(ns), "route": route_args(r), "dst": r.dst, "via": r.via,
                                 "dev": r.dev, "onlink": r.onlink})
         if candidates and ns.is_host and self.dst == "default":
             # Changing the machine's own default route could cut it off the network: say, do not suggest.
@@ -163,14 +112,14 @@ class RouteExpectation(Expectation):
 
 
     def _beside_message(self, ns: NetNS, good: Route, bad: Route) -> str:
-        table = "" if bad.table == 254 else f" table {bad.table}"
-        text = (f"{where(ns)} has the {_dst_words(self.dst)} {route_text(good)}, and also {route_text(bad)}: two "
-                f"routes to one destination, and the kernel uses the one with the lower metric, which may be "
+        table = "" if bad.table == MAIN_TABLE else f" table {bad.table}"
+        text = (f"{where(ns)} has the {_dst_words(self.dst)} {route_args(good)}, and also {route_args(bad)}: "
+                f"two routes to one destination, and the kernel uses the one with the lower metric, which may be "
                 f"the wrong one. ")
         if bad.proto == "kernel":
             return text + (f"The second comes from an address on {bad.dev} in that subnet: remove that address "
                            f"({cmd_in(ns, f'-br addr show dev {bad.dev}')} shows it; then ip addr del)")
-        return text + f"Remove it: {cmd_in(ns, f'route del {route_text(bad)}{table}')}"
+        return text + f"Remove it: {cmd_in(ns, f'route del {route_args(bad)}{table}')}"
 
 
 def _gateway_is_connected(ns: NetNS, via: str) -> bool:

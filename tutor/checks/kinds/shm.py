@@ -19,8 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...observe.model import ShmSegment, Snapshot
+from ...texts import counted, noun
 from ..base import Field, Verdict, v_bool, v_int
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, plural, unreadable
+from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
 
@@ -55,13 +56,10 @@ class ShmIn(ProcessExpectation):
         return (self.size is None or seg.size == self.size) and (self.key is None or seg.key == self.key)
 
     def grade(self, snap: Snapshot) -> Verdict:
-        picked = pick(snap, self.subject)
-        if picked.proc is None:
-            return self.fail(picked.observed, picked.message)
-        proc = picked.proc
-        ipc = proc.ns.get("ipc")
-        if ipc is None:
-            return self.fail(f"{name(proc)}: ipc namespace unreadable", unreadable(proc, "ipc", snap) + ".")
+        found = self.subject_and_ns(snap, "ipc")
+        if isinstance(found, Verdict):
+            return found
+        proc, ipc = found
         host_ipc = snap.host_ns.get("ipc")
         shares_host = ipc == host_ipc
         where = f"the host's ipc namespace ({ipc})" if shares_host else f"its own ipc namespace ({ipc})"
@@ -85,7 +83,7 @@ class ShmIn(ProcessExpectation):
                 msg = f"The ipc namespace of {name(proc)} has no shared memory segment. Make one inside it: {make}"
             else:
                 msg = (f"The ipc namespace of {name(proc)} has {len(segments)} "
-                       f"{plural(len(segments), 'segment')}, but none of {self._wanted()}. Make one: {make}")
+                       f"{noun(len(segments), 'segment')}, but none of {self._wanted()}. Make one: {make}")
             wanted = self.size is not None or self.key is not None
             strays = self._host_strays(snap) if wanted and not shares_host else []
             if strays:
@@ -111,7 +109,7 @@ class ShmIn(ProcessExpectation):
             evidence["host_ipc"] = host_ipc
             if twins:
                 users = ", ".join(f"shmid {s.shmid} of pid {s.cpid}" for s in twins[:3])
-                observed += (f"; the host has {len(twins)} {plural(len(twins), 'segment')} of that size kept by "
+                observed += (f"; the host has {counted(len(twins), 'segment')} of that size kept by "
                              f"running programs ({users}), not made for this lesson")
             else:
                 observed += "; the host's ipc namespace has none like it"

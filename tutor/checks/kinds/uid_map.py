@@ -22,7 +22,7 @@ from typing import Any
 
 from ...observe.model import IdMap, Snapshot
 from ..base import Field, Verdict, v_int
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, unreadable
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
 
@@ -78,7 +78,7 @@ class UidMap(ProcessExpectation):
         proc = picked.proc
         user = proc.ns.get("user")
         if user is None:
-            return self.fail(f"{name(proc)}: user namespace unreadable", unreadable(proc, "user", snap) + ".")
+            return self.fail_ns_unreadable(snap, proc, "user")
         start = f"unshare --user --map-root-user {proc.command}"
         if user == snap.host_ns.get("user"):
             return self.fail(f"{name(proc)} is in the host's user namespace ({user}): uid {proc.uid} is uid "

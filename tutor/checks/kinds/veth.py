@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from ...observe.model import Link, NetNS, Snapshot
 from ..base import Expectation, Field, Stray, Verdict, v_bool, v_ifref, v_list_of
-from ..refs import (Missing, _safe_to_move, cmd_in, find_links, link_by_index, netns_arg, resolve_dev,
-                    unreadable, where)
+from ..link_state import kind_name, state_words, why_not_up
+from ..refs import (Missing, cmd_in, find_links, link_by_index, netns_arg, netns_unreadable, resolve_dev,
+                    safe_to_move, where)
 from ..registry import register
 from ..strays import removal_words, show
-from .link import kind_name, state_words, why_not_up
 
 
 def _peer_phrase(snap: Snapshot, link: Link) -> str:
@@ -81,7 +81,7 @@ class VethExpectation(Expectation):
         found: list[tuple[NetNS, Link]] = []
         absent: list[tuple[NetNS, str]] = []
         for ns, name in places:
-            blocked = unreadable(ns)
+            blocked = netns_unreadable(ns)
             if blocked:
                 return self.fail(*blocked)
             link = ns.link(name)
@@ -139,14 +139,14 @@ class VethExpectation(Expectation):
         for ns, name in absent:
             # only a link it is sound to move (a veth end, not the machine's own eth0 that happens
             # to share the name a container's end is given): anything else is not this cable
-            elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and _safe_to_move(o, l)]
+            elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and safe_to_move(o, l)]
             if elsewhere:
                 other, link = elsewhere[0]
                 move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
                 # left in the host (made, never moved): the learner's stray, which reset may remove
                 stray = (Stray(f"the veth {show(name)} in the root netns (meant for {where(ns)})",
                                ("ip", "link", "del", name))
-                         if other.is_host and link.kind == "veth" and _safe_to_move(other, link) else None)
+                         if other.is_host and link.kind == "veth" and safe_to_move(other, link) else None)
                 return self.fail(f"{name} is in {where(other)} ({kind_name(link)}, {state_words(link)})",
                                  f"{name} is in {where(other)}, expected {where(ns)}: {move}"
                                  + (f" (or, to start over, {removal_words((stray,))})" if stray else ""),
@@ -163,7 +163,7 @@ class VethExpectation(Expectation):
             if peer is not None:
                 pns, plink = peer
                 fixes = []
-                if pns.inode != ns.inode and _safe_to_move(pns, plink):
+                if pns.inode != ns.inode and safe_to_move(pns, plink):
                     fixes.append(cmd_in(pns, f"link set {plink.name} netns {netns_arg(ns)}"))
                 if plink.name != name:
                     fixes.append(cmd_in(ns, f"link set {plink.name} down"))

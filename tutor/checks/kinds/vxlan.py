@@ -11,12 +11,12 @@ whole command, built from the expected values.
 from __future__ import annotations
 
 from ...observe.model import Link, NetNS, Snapshot
+from ..addresses import same_ip
 from ..base import Expectation, Field, Verdict, v_bool, v_ifname, v_ifref, v_int, v_ip
-from ..refs import Missing, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_link, netns_ref_problem, \
-    resolve_dev, where
+from ..link_state import kind_name, state_words
+from ..refs import Missing, cmd_in, describe_ifref, dev_netns_problem, missing_device, netns_ref_problem, resolve_dev, \
+    where
 from ..registry import register
-from .link import kind_name, state_words
-from .route import same_ip
 
 
 @register
@@ -71,11 +71,7 @@ class VxlanExpectation(Expectation):
         ns, name = place
         link = ns.link(name)
         if link is None:
-            missing = missing_link(snap, ns, name, make=self._add_command(ns, name, None))
-            if find_links(snap, name) or ns.error:
-                return self.fail(*missing)
-            return self.fail(missing.observed, f"{where(ns)} has no vxlan device {name}: "
-                             f"{self._add_command(ns, name, None)}", missing.context)
+            return self.fail(*missing_device(snap, ns, name, "vxlan device", self._add_command(ns, name, None)))
         recreate = f"{cmd_in(ns, f'link del {name}')}; {self._add_command(ns, name, link)}"
         if link.kind != "vxlan":
             return self.fail(f"{name} in {where(ns)} is a {kind_name(link)}",

@@ -10,12 +10,12 @@ like; no_zombies checks the opposite.
 from __future__ import annotations
 
 from ...observe.model import Snapshot
+from ...texts import counted
 from ..base import Verdict
-from ..procs import SUBJECT_FIELDS, ProcessExpectation, plural
+from ..pid_namespaces import pid1_of, pid_ns_of
+from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
-from .no_zombies import pid_ns_of, subject_and_pid_ns
-from .parent import pid1_of
 
 
 @register
@@ -27,7 +27,7 @@ class Zombie(ProcessExpectation):
         return f"a zombie left unreaped by PID 1 of the pid namespace of {self.subject_words}"
 
     def grade(self, snap: Snapshot) -> Verdict:
-        found = subject_and_pid_ns(self, snap)
+        found = self.subject_and_ns(snap, "pid")
         if isinstance(found, Verdict):
             return found
         proc, pidns = found
@@ -47,12 +47,12 @@ class Zombie(ProcessExpectation):
         where = f"pid namespace {pidns}, whose PID 1 is {name(init)}"
         make_orphan = f"nsenter --target {init.pid} --pid --mount sh -c 'sleep 1 & exit'"
         if adopted:
-            return self.ok(f"{len(adopted)} {plural(len(adopted), 'zombie')} in {where}, never reaped: "
+            return self.ok(f"{counted(len(adopted), 'zombie')} in {where}, never reaped: "
                            + ", ".join(f"[{z.comm}] (pid {z.pid})" for z in adopted[:5]),
                            {"pid1": init.pid, "pid_ns": pidns, "zombies": [z.pid for z in adopted]})
         if zombies:
             parents = ", ".join(sorted({str(z.ppid) for z in zombies}))
-            return self.fail(f"{len(zombies)} {plural(len(zombies), 'zombie')} in {where}, with parent(s) {parents}",
+            return self.fail(f"{counted(len(zombies), 'zombie')} in {where}, with parent(s) {parents}",
                              f"There are zombies, but their parent is not PID 1: they are not orphans, their own "
                              f"parent just has not collected them yet. Make an orphan instead, whose parent exits "
                              f"first: {make_orphan}")
