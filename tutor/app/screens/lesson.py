@@ -30,7 +30,7 @@ from .modals import ConfirmScreen, SolutionScreen
 from ..widgets.notices import NoticeBar
 from .setup import SetupScreen, lab_absent, setup_blocker
 from ..panel import focus_for, views_by_key
-from ..state import LessonState
+from ..state import LessonState, StepState
 from ..widgets.step_card import StepCard
 from ..widgets.step_list import StepList
 from ...elevate import how_to_run_as_root
@@ -333,7 +333,7 @@ class LessonScreen(Screen):
         first = self.state.current()
         self._select(first.step.id if first is not None else None)
 
-    def in_front(self):
+    def in_front(self) -> StepState | None:
         """The StepState of the step in front (h and s act on it), or None."""
         return self.state.steps.get(self.selected) if self.selected else None
 
@@ -365,11 +365,18 @@ class LessonScreen(Screen):
     def action_toggle_panel(self) -> None:
         self.toggle_class("-panel-only")
 
-    def action_hint(self) -> None:
+    def _step_asked_about(self, done: str) -> StepState | None:
+        """The step h or s is about (the one in front), or None after saying, with *done*, that
+        every step passes and how to pick a finished one."""
         st = self.in_front()
         if st is None:
-            self.notify("Every step passes: no hint needed. To read a step's hints again, pick it in the "
-                        "step list (click it, or j/k) and press h.", title="Lesson complete", timeout=6)
+            self.notify(done, title="Lesson complete", timeout=6)
+        return st
+
+    def action_hint(self) -> None:
+        st = self._step_asked_about("Every step passes: no hint needed. To read a step's hints again, pick it in "
+                                    "the step list (click it, or j/k) and press h.")
+        if st is None:
             return
         step_id = st.step.id
         if not st.step.hints:
@@ -388,10 +395,9 @@ class LessonScreen(Screen):
                                 f"{self._numbers.get(step_id, '?')}{passes}:", timeout=12)
 
     def action_solution(self) -> None:
-        st = self.in_front()
+        st = self._step_asked_about("Every step passes. To see a step's solution again, pick it in the step list "
+                                    "(click it, or j/k) and press s.")
         if st is None:
-            self.notify("Every step passes. To see a step's solution again, pick it in the step list "
-                        "(click it, or j/k) and press s.", title="Lesson complete", timeout=6)
             return
         step_id = st.step.id
         solution = self.state.view_solution(step_id)

@@ -40,7 +40,17 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class SolutionScreen(ModalScreen[None]):
+class ReadOnlyDialog(ModalScreen[None]):
+    """A dialog that only shows something: its one button, and its close binding, dismiss it."""
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class SolutionScreen(ReadOnlyDialog):
     """A step's solution. The solution is shell (verify-lesson runs it), so it is shown as
     highlighted shell, never as markdown: its `# comment` lines are comments, not headings.
     The title is the step's markdown title, rendered."""
@@ -63,14 +73,8 @@ class SolutionScreen(ModalScreen[None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close (esc)", variant="primary", id="close")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None)
 
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ReadOnlyDialog):
     """The keys of the screen underneath, grouped: this screen's, then the app's."""
 
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
@@ -95,12 +99,6 @@ class HelpScreen(ModalScreen[None]):
                     yield Static(self.about, classes="dialog-note", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close (esc)", variant="primary", id="close")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class NameScreen(ModalScreen["str | None"]):
