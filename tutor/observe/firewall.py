@@ -305,7 +305,8 @@ def nat_cacheable(tools: list[tuple[str, str, str]]) -> bool:
 def ruleset_lines() -> set[str]:
     """Every table, chain, policy and rule of each iptables backend, as `iptables-save` prints them
     without what changes by itself (comments, packet counters): "nft filter: -A FORWARD ...". A
-    rule present twice is listed twice ("... (copy 2)"), so a second copy left behind shows."""
+    rule present twice is listed twice ("... (copy 2)"), so a second copy left behind shows.
+    A table that filters nothing is left out (see save_lines)."""
     out: set[str] = set()
     if os.geteuid() != 0:
         return out
@@ -322,19 +323,50 @@ def ruleset_lines() -> set[str]:
                                  env={**os.environ, "LC_ALL": "C"})
         except (OSError, subprocess.SubprocessError):
             continue
-        table, seen = "?", {}
-        for line in res.stdout.splitlines():
-            if not line or line.startswith("#") or line == "COMMIT":
-                continue
-            if line.startswith("*"):
-                table = line[1:]
-                line = "(table)"
-            elif line.startswith(":") and line.endswith("]"):
-                line = line[:line.rfind("[")].rstrip()
+        out |= save_lines(label, res.stdout)
+    return out
+
+
+#: The chains iptables makes by itself in its tables (the first command that names a table makes it).
+BASE_CHAINS = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
+
+
+def save_lines(label: str, text: str) -> set[str]:
+    """The lines of one backend's `iptables-save` output, as ruleset_lines gives them.
+
+    A table holding no rule, only its base chains with policy ACCEPT, is left out: iptables-nft
+    makes it the first time any command names the table (a lesson's `iptables -t nat -A ...` on a
+    machine that had no nat table yet), deleting the rule leaves it, and it changes no packet. So a
+    lesson whose cleanup deletes every rule it added leaves the machine as it found it."""
+    tables: dict[str, list[str]] = {}
+    table = "?"
+    for line in text.splitlines():
+        if not line or line.startswith("#") or line == "COMMIT":
+            continue
+        if line.startswith("*"):
+            table = line[1:]
+            line = "(table)"
+        elif line.startswith(":") and line.endswith("]"):
+            line = line[:line.rfind("[")].rstrip()
+        tables.setdefault(table, []).append(line)
+    out: set[str] = set()
+    for table, lines in tables.items():
+        if all(_filters_nothing(line) for line in lines):
+            continue
+        seen: dict[str, int] = {}
+        for line in lines:
             key = f"{label} {table}: {line}"
             seen[key] = seen.get(key, 0) + 1
             out.add(key if seen[key] == 1 else f"{key} (copy {seen[key]})")
     return out
+
+
+def _filters_nothing(line: str) -> bool:
+    """A table header, or a base chain whose policy lets every packet through."""
+    if line == "(table)":
+        return True
+    chain, _, policy = line[1:].partition(" ")
+    return line.startswith(":") and chain in BASE_CHAINS and policy.strip() == "ACCEPT"
 
 
 def _legacy_loaded_any() -> bool:
