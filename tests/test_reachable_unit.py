@@ -153,7 +153,7 @@ def test_a_failed_probe_with_a_link_down_names_it_and_the_result_words_the_netns
     assert not v.passed
     assert v.observed == "one ping to 10.11.11.3 from RED: no answer within 1 second"
     assert v.message.startswith("10.11.11.3 did not answer from RED (no answer within 1 second): ")
-    gone = Machine({Probe(RED, "10.11.11.3"): ProbeResult(False, "gone", trouble="gone")})
+    gone = Machine({Probe(RED, "10.11.11.3"): ProbeResult(False, "the netns is gone", trouble="gone")})
     v = graded({"reachable": {"from": "RED", "to": "10.11.11.3"}}, s, gone)
     assert v.observed == "one ping to 10.11.11.3 from RED: RED is gone (nothing names it any more)"
 
@@ -242,3 +242,13 @@ def test_a_router_with_forwarding_off_is_read_after_the_failure_and_named():
 def test_a_router_that_forwards_is_not_blamed():
     v = graded({"reachable": {"from": "A", "to": "10.50.2.2"}}, routed_chain(), Machine(forwarding={ROUTER: True}))
     assert "The links on the way are up" in v.message and "ip_forward" not in v.message
+
+
+# --------------------------------------------------------------- observe's own guard
+def test_observe_sends_nothing_to_an_address_no_netns_has_nor_from_a_netns_it_cannot_see():
+    from tutor.observe.probes import send
+    s = red_blue()
+    refused = send(s, Probe(RED, "192.0.2.7"))
+    assert not refused.ok and refused.trouble is None and "did not send it" in refused.detail
+    gone = send(s, Probe(424242, "10.11.11.3"))
+    assert not gone.ok and gone.trouble == "gone"

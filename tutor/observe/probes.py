@@ -34,17 +34,17 @@ def send(snap: Snapshot, probe: Probe) -> ProbeResult:
     """Send *probe* from inside its netns, in a throwaway thread."""
     ns = snap.netns.get(probe.netns)
     if ns is None:
-        return ProbeResult(False, "gone", trouble="gone")
+        return ProbeResult(False, "the netns is gone (nothing names it any more)", trouble="gone")
     if not _on_this_machine(snap, probe.ip):
         return ProbeResult(False, f"{probe.ip} is on no interface of this machine, so nstutor did not send it")
     path = netns_path(ns)
     if path is None:
-        return ProbeResult(False, "gone", trouble="gone")
+        return ProbeResult(False, "the netns is gone (nothing names it any more)", trouble="gone")
 
     def run(_key) -> ProbeResult:
         # The namespace file could have been replaced since the snapshot: make sure we are where we meant.
         if os.stat("/proc/thread-self/ns/net").st_ino != ns.inode:
-            return ProbeResult(False, "changed", trouble="changed")
+            return ProbeResult(False, "the netns changed since nstutor looked", trouble="changed")
         return _ping_once(probe.ip) if probe.port is None else _connect_once(probe.ip, probe.port)
 
     result = each_in_namespace("net", [(path, "probe")], run).get("probe")
