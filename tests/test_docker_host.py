@@ -19,7 +19,7 @@ import pytest
 from conftest import sh
 from docker_host import DockerHost, missing_reason, ruleset
 from tutor.checks.registry import build
-from tutor.checks.runner import grade_expectation
+from tutor.checks.runner import grade_expectation, wants_of
 from tutor.lessons import load_catalog
 from tutor.lessons.scripts import ActionLog, run_script
 from tutor.observe import take_snapshot
@@ -40,7 +40,8 @@ def docker():
 
 def reach(src: str, dst: str, port: int | None = None):
     spec = {"from": src, "to": dst} | ({"port": port} if port else {})
-    return grade_expectation(build({"reachable": spec}), take_snapshot())
+    exp = build({"reachable": spec})
+    return grade_expectation(exp, take_snapshot(wants=wants_of([exp])))
 
 
 @pytest.fixture

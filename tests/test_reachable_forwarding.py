@@ -11,14 +11,15 @@ import pytest
 
 from conftest import sh
 from tutor.checks.registry import build
-from tutor.checks.runner import grade_expectation
+from tutor.checks.runner import grade_expectation, wants_of
 from tutor.observe import take_snapshot
 
 pytestmark = pytest.mark.needs_root
 
 
 def grade(item):
-    return grade_expectation(build(item), take_snapshot())
+    exp = build(item)
+    return grade_expectation(exp, take_snapshot(wants=wants_of([exp])))     # the probe is sent as observe reads
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def cmd_check(args) -> int:
     lesson = _lesson_or_usage(args.lesson)
     steps = (_step_or_usage(lesson, args.step),) if args.step else lesson.steps
     rerun_as_root("checking a lesson against every namespace")
-    snap = snapshot_for(steps)
+    snap = snapshot_for(steps, probes=not args.no_probe)
     results = [grade_step(s, snap, probes=not args.no_probe, lesson=lesson) for s in steps]
     passed = all(r.passed for r in results)
     _record_attempts(lesson, results, steps[0].id if args.step else None, snap.taken_at)

@@ -8,7 +8,8 @@ Textual's thread-safe post_message) and asks for things with `request()`, `set_l
 
 Each snapshot reads what the open lesson's checks want beyond the standing parts (the nat table,
 files inside a process's root: checks.runner.wants_of), and only that; the Observer keeps the nat
-table until nftables announces a change.
+table until nftables announces a change. Probes are not in it: they are sent only in a probe round
+(below), into that round's snapshot (observe.answer_probes).
 
 Wake-ups come from: the interval (at least once a second), the Observer's /run/netns
 watcher (`ip netns add` sends no netlink event), and the learner (check now, back from the
@@ -31,7 +32,7 @@ from typing import Callable
 from ..checks.base import Verdict
 from ..checks.runner import StepResult, grade_expectation, lab_advice, wants_of_steps
 from ..lessons import Lesson
-from ..observe import Snapshot
+from ..observe import Snapshot, answer_probes
 
 MIN_GAP = 0.1          # seconds between two snapshots, however often we are woken
 PROBE_MIN_GAP = 1.0    # seconds between two rounds of probes sent because the network changed
@@ -127,8 +128,8 @@ class LiveChecker:
                 from ..observe import Observer
                 observer = live = Observer(on_netns_change=self._wake.set)
 
-                def source(lesson: Lesson | None) -> Snapshot:   # with what the lesson's checks want read
-                    return live.snapshot(wants_of_steps(lesson.steps) if lesson is not None else None)
+                def source(lesson: Lesson | None) -> Snapshot:   # what the lesson's checks want, probes aside
+                    return live.snapshot(wants_of_steps(lesson.steps, probes=False) if lesson is not None else None)
             else:
                 fixed = self._source     # a test's frozen snapshots: nothing more to read
 
@@ -192,6 +193,7 @@ class LiveChecker:
         if probe:
             self._last_probe = now
             self._probed_network = network
+            snap = answer_probes(snap, wants_of_steps(lesson.steps))    # send this round's probes
         results = []
         for step in lesson.steps:
             verdicts = []

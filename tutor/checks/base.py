@@ -7,10 +7,10 @@ An expectation is one line under `expect:` in a ```check block, e.g.
 Its kind ("veth") picks a class from the registry; its fields are validated by
 the class's `fields` (the lint uses the same table, so lesson authors get
 file:line errors before a learner ever sees the check). `grade(snapshot)` is a
-pure function of the snapshot: no I/O, except kinds marked `active` (probes). A kind
-that needs a part of the machine the standing snapshot leaves out (the nat table, a
-file inside a process's root) says so in `wants(snapshot)`; observe reads that into
-the snapshot before grading (observe.snapshot.answer), and grade() reads it there.
+pure function of the snapshot: no I/O. A kind that needs a part of the machine the
+standing snapshot leaves out (the nat table, a file inside a process's root, a probe's
+answer) says so in `wants(snapshot)`; observe reads that into the snapshot before
+grading (observe.snapshot.answer), and grade() reads it there.
 
 What an expectation names (its network namespaces, interfaces and processes) follows from its
 fields: a validator that takes one of those says so (`@naming(NETNS)` on netns_ref_problem,
@@ -280,7 +280,8 @@ class Expectation:
 
     kind: ClassVar[str] = ""
     fields: ClassVar[dict[str, Field]] = {}
-    #: A probe sends a packet or opens a connection: it runs only when the caller allows probes.
+    #: Its wants() asks for a probe (a packet sent, a connection opened): observe sends it only when the
+    #: caller allows probes (runner.wants_of(probes=...)); without, the runner says "not probed".
     active: ClassVar[bool] = False
     #: Needs per-process CPU rates: the runner makes sure the snapshot has a previous one to compare to.
     needs_cpu_rate: ClassVar[bool] = False

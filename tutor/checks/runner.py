@@ -84,10 +84,12 @@ def needs_cpu_rate(steps) -> bool:
     return any(e.needs_cpu_rate for s in steps for e in s.expectations)
 
 
-def wants_of(expectations: Iterable[Expectation]) -> Callable[[Snapshot], Wants]:
+def wants_of(expectations: Iterable[Expectation], *, probes: bool = True) -> Callable[[Snapshot], Wants]:
     """What these expectations will read beyond the standing snapshot, as observe asks it: a
-    function of the standing snapshot (a kind names its process by a selector)."""
-    exps = tuple(expectations)
+    function of the standing snapshot (a kind names its process by a selector). *probes* False
+    leaves out what the active kinds want (their packets above all): grade_expectation says
+    "not probed" for them, so observe must not send them."""
+    exps = tuple(e for e in expectations if probes or not e.active)
 
     def wanted(snap: Snapshot) -> Wants:
         out = NOTHING
@@ -100,5 +102,5 @@ def wants_of(expectations: Iterable[Expectation]) -> Callable[[Snapshot], Wants]
     return wanted
 
 
-def wants_of_steps(steps) -> Callable[[Snapshot], Wants]:
-    return wants_of(e for s in steps for e in s.expectations)
+def wants_of_steps(steps, *, probes: bool = True) -> Callable[[Snapshot], Wants]:
+    return wants_of((e for s in steps for e in s.expectations), probes=probes)

@@ -255,7 +255,7 @@ def find_strays(lesson: Lesson) -> list:
     (netns Hello for hello, a wrong MASQUERADE rule, a file made in the host), each with its argv."""
     from ..checks.runner import wants_of_steps
     from ..checks.strays import lesson_strays
-    return lesson_strays(lesson, observe.take_snapshot(wants=wants_of_steps(lesson.steps)))
+    return lesson_strays(lesson, observe.take_snapshot(wants=wants_of_steps(lesson.steps, probes=False)))
 
 
 def remove_strays(lesson: Lesson, chosen: list, log: ActionLog) -> None:

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
 if TYPE_CHECKING:
-    from .firewall import NatRead
+    from .firewall import HostFilter, NatRead
 
 #: The eight namespace types, in the order lsns prints them.
 NS_TYPES = ("mnt", "net", "pid", "uts", "ipc", "user", "cgroup", "time")
@@ -246,23 +246,51 @@ class CgroupInfo:
 
 
 # --------------------------------------------------------------- parts read only when a check asks
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One packet a check asks observe to send (observe/probes.py): from inside one netns, ONE ICMP
+    echo to *ip*, or ONE TCP connection attempt to ip:port, with a one-second timeout. The kind that
+    asks has already decided that the packet stays inside this machine (checks/kinds/reachable.py)."""
+    netns: int                    # inode of the netns it is sent from
+    ip: str                       # the destination address
+    port: int | None = None       # TCP port; None: one ping
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """What one Probe found. *trouble* says why it was not sent at all, where the words name the
+    netns it was to leave from (the kind words that): "gone" (nothing names it any more), "changed"
+    (the file that names it holds another netns now), "enter" (setns failed; *detail* says how)."""
+    ok: bool
+    detail: str                   # what happened, in words
+    rtt_ms: float | None = None
+    trouble: str | None = None
+
+
 @dataclass(frozen=True)
 class Wants:
     """Snapshot parts some check will read beyond the standing ones, which cost too much to read
-    for every snapshot (a program run, files opened inside a process's root). A kind says what it
-    wants (checks/base.py Expectation.wants), observe reads exactly that into the snapshot, and
-    grading reads only the snapshot."""
+    for every snapshot (a program run, files opened inside a process's root, a packet sent). A kind
+    says what it wants (checks/base.py Expectation.wants), observe reads exactly that into the
+    snapshot, and grading reads only the snapshot. A kind may want more once what it asked for is in
+    (a failed probe calls for the host's filter table): observe asks again once (snapshot.answer)."""
     nat: bool = False                                     # the host's iptables nat table
     files: frozenset[tuple[int | None, str]] = frozenset()  # (pid, path); pid None: the host's mount ns
     own_proc: frozenset[int] = frozenset()                # pids whose view of /proc is wanted
     programs: frozenset[str] = frozenset()                # argv[0]s: can each be typed again as it is?
+    probes: frozenset[Probe] = frozenset()                # packets to send (only when probes are allowed)
+    host_filter: bool = False                             # the host's iptables filter table
+    forwarding: frozenset[tuple[int, int]] = frozenset()  # (netns inode, IP version 4/6): is forwarding on
 
     def __or__(self, other: "Wants") -> "Wants":
-        return Wants(self.nat or other.nat, self.files | other.files, self.own_proc | other.own_proc,
-                     self.programs | other.programs)
+        return Wants(nat=self.nat or other.nat, files=self.files | other.files,
+                     own_proc=self.own_proc | other.own_proc, programs=self.programs | other.programs,
+                     probes=self.probes | other.probes, host_filter=self.host_filter or other.host_filter,
+                     forwarding=self.forwarding | other.forwarding)
 
     def __bool__(self) -> bool:
-        return self.nat or bool(self.files) or bool(self.own_proc) or bool(self.programs)
+        return (self.nat or bool(self.files) or bool(self.own_proc) or bool(self.programs) or bool(self.probes)
+                or self.host_filter or bool(self.forwarding))
 
 
 NOTHING = Wants()
@@ -311,6 +339,10 @@ class Snapshot:
     own_proc: Mapping[int, ProcView] = field(default_factory=lambda: EMPTY)  # pid -> what the /proc it sees lists
     programs: Mapping[str, bool] = field(default_factory=lambda: EMPTY)      # argv[0] -> a shell here finds it
     #                                          as typed (a path to a file, or a name on PATH; not `exec -a` names)
+    probes: Mapping[Probe, ProbeResult] = field(default_factory=lambda: EMPTY)  # the packets sent, and what came back
+    host_filter: "HostFilter | None" = None     # the host's iptables filter table
+    forwarding: Mapping[tuple[int, int], bool | None] = field(default_factory=lambda: EMPTY)  # (netns inode,
+    #                                          IP version) -> forwarding on (None: could not tell)
 
     # ---- lookups used by the grader and the views
     def netns_by_name(self, name: str) -> NetNS | None:

@@ -9,10 +9,11 @@ This module only orchestrates; each source of facts has its own module:
 Each reader records what it could not see in `problems` and goes on.
 
 Some parts are read only when a check asks for them (`wants`, see model.Wants): the nat table
-(firewall.py), what a process sees in its own root (inside.py), and whether a command can be typed
-again as it is (commands.py). *wants* is called with the snapshot of the standing parts (a check
-names a process by a selector, so it needs the processes to say which pid), and its answer is read
-into the same snapshot: grading then reads nothing.
+(firewall.py), what a process sees in its own root (inside.py), whether a command can be typed
+again as it is (commands.py), and probes (probes.py). *wants* is called with the snapshot of the
+standing parts (a check names a process by a selector, so it needs the processes to say which
+pid), and its answer is read into the same snapshot: grading then reads nothing. A probe's result
+can call for more (answer_probes asks *wants* again).
 
 `take_snapshot()` starts from nothing each time (the CLI). `Observer` keeps what
 is worth keeping between snapshots (open netlink sockets that tell it which
@@ -26,8 +27,8 @@ import os
 import time
 from typing import Callable, Union
 
-from . import cgroups, commands, firewall, inside, netns, nsfacts
-from .model import NOTHING, Snapshot, Wants, frozen_map
+from . import cgroups, commands, firewall, inside, netns, nsfacts, probes
+from .model import NOTHING, Probe, ProbeResult, Snapshot, Wants, frozen_map
 from .netlink import NetworkReader
 from .processes import ProcessReader, host_namespaces, namespace_table
 from .procfs import CLOCK_TICKS
@@ -42,7 +43,8 @@ NatSource = Callable[[], "firewall.NatRead"]
 
 def answer(snap: Snapshot, wants: WantsFor, read_nat: NatSource = firewall.read_nat) -> Snapshot:
     """*snap* with the parts *wants* asks for read in (a new Snapshot; *snap* is not changed)."""
-    asked = wants(snap) if callable(wants) else (wants or NOTHING)
+    want = _as_function(wants)
+    asked = want(snap)
     if not asked:
         return snap
     files = {}
@@ -55,9 +57,44 @@ def answer(snap: Snapshot, wants: WantsFor, read_nat: NatSource = firewall.read_
     own_proc = {pid: inside.read_own_proc(snap.processes[pid]) for pid in sorted(asked.own_proc)
                 if pid in snap.processes}
     programs = {program: commands.runnable(program) for program in sorted(asked.programs)}
-    return dataclasses.replace(snap, nat=read_nat() if asked.nat else None,
+    snap = dataclasses.replace(snap, nat=read_nat() if asked.nat else None,
                                files=frozen_map(files), own_proc=frozen_map(own_proc),
                                programs=frozen_map(programs))
+    return answer_probes(snap, want)
+
+
+def answer_probes(snap: Snapshot, wants: WantsFor,
+                  send: Callable[[Snapshot, Probe], ProbeResult] = probes.send,
+                  read_filter: Callable[[], "firewall.HostFilter"] = firewall.read_host_filter,
+                  read_forwarding: Callable[..., bool | None] = probes.read_forwarding) -> Snapshot:
+    """*snap* with the probes *wants* asks for sent, and what their results call for read: a failed
+    probe's diagnosis wants the host's filter table and the forwarding switch of the routers on the
+    way. So *wants* is asked again once the probes are answered (two rounds at most: the second
+    asks nothing that would call for a third). Only what *snap* does not hold yet is read, so the
+    live loop can send a lesson's probes into a snapshot taken without them. The filter table is
+    read only after a failure, as before: it runs iptables, and a passing probe needs no reason."""
+    want = _as_function(wants)
+    for _ in range(2):
+        asked = want(snap)
+        new = sorted(asked.probes - snap.probes.keys(), key=lambda p: (p.netns, p.ip, p.port or 0))
+        read_filter_now = asked.host_filter and snap.host_filter is None
+        switches = sorted(asked.forwarding - snap.forwarding.keys())
+        if not (new or read_filter_now or switches):
+            break
+        sent = {p: send(snap, p) for p in new}
+        read = {(inode, version): read_forwarding(snap.netns[inode], version) if inode in snap.netns else None
+                for inode, version in switches}
+        snap = dataclasses.replace(snap, probes=frozen_map({**snap.probes, **sent}),
+                                   host_filter=read_filter() if read_filter_now else snap.host_filter,
+                                   forwarding=frozen_map({**snap.forwarding, **read}))
+    return snap
+
+
+def _as_function(wants: WantsFor) -> Callable[[Snapshot], Wants]:
+    if callable(wants):
+        return wants
+    fixed = wants or NOTHING
+    return lambda _snap: fixed
 
 
 def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None,

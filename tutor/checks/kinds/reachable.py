@@ -4,43 +4,40 @@
     - reachable: {from: c1, to: 10.22.0.3, port: 80}
     - reachable: {from: {netns_of: {comm: pause}}, to: 172.16.2.2}
 
-This is the one kind that does something (it is `active`): a throwaway thread enters the
-source netns (setns on the existing namespace file, opened read-only: nothing is created),
-makes its socket there and sends exactly ONE ICMP echo, or makes ONE TCP connection
-attempt, with a one-second timeout. The calling thread never moves.
+This is the one kind that asks for a packet (it is `active`): its wants() asks observe for one
+Probe (observe/probes.py sends exactly ONE ICMP echo, or makes ONE TCP connection attempt, from
+inside the source netns, with a one-second timeout), and grade() reads the result from the
+snapshot. When probes are not allowed (--no-probe, the app between its probe rounds) nothing is
+asked, and the runner says "not probed".
 
 A target that is also on an interface of the source netns itself fails without a probe (the
 source would answer it), unless it is a loopback address.
 
-Safety: nstutor only probes addresses that are assigned to an interface of some network
-namespace on this machine, and only when the source netns's route to it leaves through a
-virtual device (veth, bridge, vxlan, dummy, lo...), never straight out of a real network
-card. So a probe cannot be aimed at another machine.
+Safety, decided from the snapshot before anything is asked: nstutor only probes addresses that are
+assigned to an interface of some network namespace on this machine, and only when the source
+netns's route to it leaves through a virtual device (veth, bridge, vxlan, dummy, lo...), never
+straight out of a real network card. So a probe cannot be aimed at another machine.
+
+After a failed probe the diagnosis may want more: the host's filter table (when the path crosses
+the host) and the IP forwarding switch of each router on the way. wants() asks for them once the
+failed result is in the snapshot (observe asks again: snapshot.answer_probes).
 """
 from __future__ import annotations
 
-import errno
 import ipaddress
-import os
-import secrets
 import socket
-import struct
-import time
 from dataclasses import dataclass
 
-from ...observe.firewall import read_host_filter
-from ...observe.model import LOCAL_TABLE, NetNS, Route, Snapshot
+from ...observe.model import LOCAL_TABLE, MAIN_TABLE, NOTHING, NetNS, Probe, ProbeResult, Route, Snapshot, Wants
 from ...observe.render import route_args
-from ...observe.setns import each_in_namespace
 from ..addresses import route_key
-from ..base import Expectation, Field, Verdict, v_int, v_ip
+from ..base import Expectation, Field, NotObserved, Verdict, v_int, v_ip
 from ..host_firewall import forward_blame, local_blame, unsure
 from ..link_state import carries_traffic, why_not_up
 from ..netfilter import Packet
 from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_problem, owners_of_ip, resolve_netns, where
 from ..registry import register
 
-TIMEOUT = 1.0
 #: Link kinds whose packets stay inside this machine (a vxlan is checked through its underlay too).
 VIRTUAL_KINDS = {"veth", "bridge", "vxlan", "dummy", "vrf", "geneve", "netkit"}
 
@@ -68,7 +65,7 @@ def _best_routes(ns: NetNS, ip: ipaddress._BaseAddress) -> dict[int, Route]:
 def _route_to(ns: NetNS, ip: ipaddress._BaseAddress) -> Route | None:
     """The route the main table would use (or, without one there, the best of any other table)."""
     best = _best_routes(ns, ip)
-    return best.get(254) or next(iter(best.values()), None)
+    return best.get(MAIN_TABLE) or next(iter(best.values()), None)
 
 
 def _leaves_machine(ns: NetNS, dev: str | None, depth: int = 0) -> str | None:
@@ -147,135 +144,6 @@ def _v4_on(ns: NetNS, dev: str | None) -> str | None:
     return next((a.ip for a in ns.addresses if a.dev == dev and ":" not in a.ip), None)
 
 
-# --------------------------------------------------------------- the probe
-@dataclass(frozen=True)
-class ProbeResult:
-    ok: bool
-    detail: str                 # what happened, in words
-    rtt_ms: float | None = None
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
-
-
-def _ping_once(ip: str) -> ProbeResult:
-    """One ICMP echo to *ip* from the calling thread's netns; waits at most TIMEOUT seconds."""
-    v6 = ipaddress.ip_address(ip).version == 6
-    family, proto = (socket.AF_INET6, socket.IPPROTO_ICMPV6) if v6 else (socket.AF_INET, socket.IPPROTO_ICMP)
-    request, reply = (128, 129) if v6 else (8, 0)
-    unreachable = {1: "destination unreachable", 3: "time exceeded"} if v6 else \
-                  {3: "destination unreachable", 11: "time exceeded"}
-    try:
-        sock, raw = socket.socket(family, socket.SOCK_RAW, proto), True
-    except PermissionError:
-        try:    # unprivileged ping sockets, where net.ipv4.ping_group_range allows them
-            sock, raw = socket.socket(family, socket.SOCK_DGRAM, proto), False
-        except OSError:
-            return ProbeResult(False, "sending a ping needs root (a raw ICMP socket): run nstutor as root")
-    ident, seq = secrets.randbits(16), 1
-    token = b"nstutor-" + secrets.token_bytes(8)
-    header = struct.pack("!BBHHH", request, 0, 0, ident, seq)
-    packet = header[:2] + (b"\0\0" if v6 else struct.pack("!H", _checksum(header + token))) + header[4:] + token
-    with sock:
-        started = time.monotonic()
-        deadline = started + TIMEOUT
-        try:
-            sock.sendto(packet, (ip, 0))
-        except OSError as exc:
-            return ProbeResult(False, f"the ping could not be sent: {exc.strerror or exc}")
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return ProbeResult(False, f"no answer within {TIMEOUT:g} second")
-            sock.settimeout(left)
-            try:
-                data, _ = sock.recvfrom(2048)
-            except (TimeoutError, socket.timeout):
-                return ProbeResult(False, f"no answer within {TIMEOUT:g} second")
-            except OSError as exc:
-                return ProbeResult(False, f"the ping failed: {exc.strerror or exc}")
-            icmp = data[(data[0] & 0x0F) * 4:] if (raw and not v6) else data
-            if len(icmp) < 8:
-                continue
-            kind, code, _, rid, rseq = struct.unpack("!BBHHH", icmp[:8])
-            if kind == reply and rseq == seq and (rid == ident or not raw) and icmp[8:] == token:
-                return ProbeResult(True, "answered", (time.monotonic() - started) * 1000.0)
-            if kind in unreachable and _quotes_our_echo(icmp[8:], v6, ident, raw):
-                return ProbeResult(False, f"{unreachable[kind]} (ICMP code {code})")
-
-
-def _quotes_our_echo(quoted: bytes, v6: bool, ident: int, raw: bool) -> bool:
-    """Does an ICMP error carry our echo request (the original packet is quoted after the header)?"""
-    offset = 40 if v6 else (quoted[0] & 0x0F) * 4 if quoted else 0
-    inner = quoted[offset:offset + 8]
-    if len(inner) < 8:
-        return False
-    return not raw or struct.unpack("!H", inner[4:6])[0] == ident
-
-
-def _connect_once(ip: str, port: int) -> ProbeResult:
-    """One TCP connection attempt to ip:port from the calling thread's netns, at most TIMEOUT seconds."""
-    family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(TIMEOUT)
-        started = time.monotonic()
-        try:
-            sock.connect((ip, port))
-        except (TimeoutError, socket.timeout):
-            return ProbeResult(False, f"no answer within {TIMEOUT:g} second")
-        except ConnectionRefusedError:
-            return ProbeResult(False, f"{ip} answered, but refused the connection: nothing listens on port {port}")
-        except OSError as exc:
-            return ProbeResult(False, f"the connection failed: {exc.strerror or exc}")
-        return ProbeResult(True, "connected", (time.monotonic() - started) * 1000.0)
-
-
-def _netns_path(ns: NetNS) -> str | None:
-    """A file that names *ns* (opened read-only by the probe thread; nothing is ever created)."""
-    for name in ns.names:
-        if os.path.exists(f"/run/netns/{name}"):
-            return f"/run/netns/{name}"
-    try:
-        if os.stat("/proc/self/ns/net").st_ino == ns.inode:
-            return "/proc/self/ns/net"
-    except OSError:
-        pass
-    for pid in ns.pids:
-        path = f"/proc/{pid}/ns/net"
-        try:
-            if os.stat(path).st_ino == ns.inode:
-                return path
-        except OSError:
-            continue
-    return None
-
-
-def probe(ns: NetNS, ip: str, port: int | None) -> ProbeResult:
-    """Send the one probe from inside *ns*, in a throwaway thread."""
-    path = _netns_path(ns)
-    if path is None:
-        return ProbeResult(False, f"{where(ns)} is gone (nothing names it any more)")
-
-    def run(_key) -> ProbeResult:
-        # The namespace file could have been replaced since the snapshot: make sure we are where we meant.
-        if os.stat("/proc/thread-self/ns/net").st_ino != ns.inode:
-            return ProbeResult(False, f"{where(ns)} changed since nstutor looked; check again")
-        return _ping_once(ip) if port is None else _connect_once(ip, port)
-
-    result = each_in_namespace("net", [(path, "probe")], run).get("probe")
-    if isinstance(result, OSError):
-        if result.errno in (errno.EPERM, errno.EACCES):
-            return ProbeResult(False, "entering the namespace needs root: run nstutor as root")
-        return ProbeResult(False, f"could not enter {where(ns)}: {result.strerror or result}")
-    return result or ProbeResult(False, "the probe did not run")
-
-
 # --------------------------------------------------------------- routers on the way
 def _routers_between(snap: Snapshot, src: NetNS, dst: NetNS, ip: str) -> list[NetNS]:
     """The namespaces that route a packet from *src* to *ip* and the answer back, from the
@@ -307,23 +175,6 @@ def _first_address(ns: NetNS) -> str | None:
     return None
 
 
-def _forwarding(ns: NetNS, ip: str) -> bool | None:
-    """Is IP forwarding on in *ns* (read in a throwaway thread inside it)? None: could not tell."""
-    path = _netns_path(ns)
-    if path is None:
-        return None
-    knob = "/proc/sys/net/ipv6/conf/all/forwarding" if ":" in ip else "/proc/sys/net/ipv4/ip_forward"
-
-    def read(_key):
-        if os.stat("/proc/thread-self/ns/net").st_ino != ns.inode:
-            return None
-        with open(knob) as f:
-            return f.read().strip() != "0"
-
-    result = each_in_namespace("net", [(path, "forwarding")], read).get("forwarding")
-    return result if isinstance(result, bool) else None
-
-
 # --------------------------------------------------------------- the expectation
 @register
 class ReachableExpectation(Expectation):
@@ -349,7 +200,40 @@ class ReachableExpectation(Expectation):
         what = f"TCP port {self.port} of {self.to}" if self.port else self.to
         return f"{what} reachable from {describe_netns_ref(self.source)}"
 
+    def wants(self, snap: Snapshot) -> Wants:
+        """The probe, once it is known to be safe; after it failed, what the diagnosis reads."""
+        plan = self._plan(snap)
+        if isinstance(plan, Verdict):
+            return NOTHING                   # fails without a probe: nothing to send
+        probe = Wants(probes=frozenset({plan.probe}))
+        result = snap.probes.get(plan.probe)
+        if result is None or result.ok or result.detail.startswith(NEEDS_ROOT):
+            return probe
+        dest = plan.owner_ns.link(plan.owner_dev)
+        version = 6 if ":" in self.to else 4
+        routers = _routers_between(snap, plan.src, plan.owner_ns, self.to)
+        return probe | Wants(host_filter=self._filter_question(snap, plan.src, plan.route, plan.owner_ns, dest)
+                             is not None,
+                             forwarding=frozenset((r.inode, version) for r in routers if not r.is_host))
+
     def grade(self, snap: Snapshot) -> Verdict:
+        plan = self._plan(snap)
+        if isinstance(plan, Verdict):
+            return plan
+        src, evidence = plan.src, plan.evidence
+        result = snap.probes.get(plan.probe)
+        if result is None:
+            raise NotObserved(f"the probe from {where(src)} to {self.to}")
+        detail = _in_words(src, result)
+        what = f"one TCP connection to {self.to}:{self.port}" if self.port else f"one ping to {self.to}"
+        if result.ok:
+            evidence["rtt_ms"] = round(result.rtt_ms or 0.0, 3)
+            return self.ok(f"{what} from {where(src)}: {detail} in {result.rtt_ms:.1f} ms", evidence)
+        observed = f"{what} from {where(src)}: {detail}"
+        return self.fail(observed, self._diagnose(snap, src, plan.route, plan.owner_ns, plan.owner_dev, detail))
+
+    def _plan(self, snap: Snapshot) -> "Verdict | _Plan":
+        """The probe to send, or the failed verdict that makes sending one pointless or unsafe."""
         src = resolve_netns(snap, self.source)
         if isinstance(src, Missing):
             return self.fail(*src)
@@ -401,20 +285,13 @@ class ReachableExpectation(Expectation):
                                  f"nstutor did not probe: {unsafe}, and nstutor only sends probes that stay "
                                  f"inside this machine. Check the routes in {where(src)}.")
             evidence["route"] = route_args(route)
+        return _Plan(src, route, owner_ns, owner_dev, evidence, Probe(src.inode, self.to, self.port))
 
-        result = probe(src, self.to, self.port)
-        what = f"one TCP connection to {self.to}:{self.port}" if self.port else f"one ping to {self.to}"
-        if result.ok:
-            evidence["rtt_ms"] = round(result.rtt_ms or 0.0, 3)
-            return self.ok(f"{what} from {where(src)}: {result.detail} in {result.rtt_ms:.1f} ms", evidence)
-        observed = f"{what} from {where(src)}: {result.detail}"
-        return self.fail(observed, self._diagnose(snap, src, route, owner_ns, owner_dev, result))
-
-    def _diagnose(self, snap, src, route, owner_ns, owner_dev, result: ProbeResult) -> str:
+    def _diagnose(self, snap, src, route, owner_ns, owner_dev, detail: str) -> str:
         """The most likely reason, from the snapshot: a link on the way that is down, or the way back."""
-        if result.detail.startswith(("sending a ping needs root", "entering the namespace needs root")):
-            return result.detail
-        head = f"{self.to} did not answer from {where(src)} ({result.detail})"
+        if detail.startswith(NEEDS_ROOT):
+            return detail
+        head = f"{self.to} did not answer from {where(src)} ({detail})"
         if route is not None and route.dev:
             out = src.link(route.dev)
             if out is not None and not carries_traffic(out, snap):
@@ -426,13 +303,14 @@ class ReachableExpectation(Expectation):
                           owner_ns, dest)
         if gap:
             return f"{head}: {gap}"
-        if self.port and "refused" in result.detail:
-            return f"{result.detail}: start a server on port {self.port} in {where(owner_ns)}"
+        if self.port and "refused" in detail:
+            return f"{detail}: start a server on port {self.port} in {where(owner_ns)}"
         blame, note = self._host_firewall(snap, src, route, owner_ns, dest)
         if blame:
             return f"{head}: {blame}"
+        version = 6 if ":" in self.to else 4
         for router in _routers_between(snap, src, owner_ns, self.to):
-            if not router.is_host and _forwarding(router, self.to) is False:    # the host's is not ours to advise on
+            if not router.is_host and _forwarding(snap, router, version) is False:    # the host's is not ours to advise on
                 knob = "net.ipv6.conf.all.forwarding" if ":" in self.to else "net.ipv4.ip_forward"
                 return (f"{head}: {where(router)} routes this packet (it owns a gateway on the way) but does "
                         f"not forward packets ({knob} is 0 there), so it drops them: "
@@ -440,38 +318,83 @@ class ReachableExpectation(Expectation):
         return (f"{head}. The links on the way are up; check that {where(owner_ns)} has a route back to "
                 f"{where(src)}'s address, and firewall rules (iptables -S in both)" + (f"; {note}" if note else ""))
 
-    def _host_firewall(self, snap, src: NetNS, route, owner_ns: NetNS, dest) -> tuple[str | None, str | None]:
-        """(why the host's firewall drops this exchange, or None; a note when it might but nstutor cannot
-        tell). Reads the host's filter table, and only for the two paths through the host that it sees:
-        a bridge in the root netns between two namespaces (FORWARD), or the host itself at one end
-        (OUTPUT and INPUT)."""
+    def _filter_question(self, snap, src: NetNS, route, owner_ns: NetNS, dest):
+        """Which of the two paths through the host that nstutor sees this exchange takes, as what to
+        ask the host's filter table: ("forward", bridge, source address) for a bridge in the root netns
+        between two namespaces (FORWARD), ("local", device, host address, other address) for the host
+        itself at one end (OUTPUT and INPUT). None: neither (or IPv6), so the filter is not read."""
         if ":" in self.to or route is None and not src.is_host:
-            return None, None
-        proto = 6 if self.port else 1
+            return None
         out = src.link(route.dev) if route is not None and route.dev else None
         bridge = _host_bridge(snap, out, dest) if not (src.is_host or owner_ns.is_host) else None
         if bridge is not None:
             a = _v4_on(src, out.name)
-            if a is None:
-                return None, None
-            filt = read_host_filter()
+            return ("forward", bridge, a) if a is not None else None
+        if src.is_host and not owner_ns.is_host and route is not None and route.dev:
+            dev, host_ip, other = route.dev, route.src or _v4_on(src, route.dev), self.to
+        elif owner_ns.is_host and not src.is_host:
+            dev, host_ip, other = _host_side(snap, out), self.to, _v4_on(src, out.name if out else None)
+        else:
+            return None
+        if not dev or not host_ip or not other:
+            return None
+        return ("local", dev, host_ip, other)
+
+    def _host_firewall(self, snap, src: NetNS, route, owner_ns: NetNS, dest) -> tuple[str | None, str | None]:
+        """(why the host's firewall drops this exchange, or None; a note when it might but nstutor cannot
+        tell), from the host's filter table in the snapshot (wants asked for it after the failure)."""
+        question = self._filter_question(snap, src, route, owner_ns, dest)
+        if question is None:
+            return None, None
+        filt = snap.host_filter
+        if filt is None:
+            raise NotObserved("the host's filter table")
+        proto = 6 if self.port else 1
+        if question[0] == "forward":
+            _, bridge, a = question
             blame = forward_blame(filt, bridge, a, self.to, proto, where(src), where(owner_ns))
             if blame or filt.bridge_nf_iptables != 1:
                 return blame, None
             return None, unsure(filt, "FORWARD", [Packet(bridge, bridge, a, self.to, proto),
                                                   Packet(bridge, bridge, self.to, a, proto)],
                                 f"the host's FORWARD chain sees {bridge}'s frames (bridge-nf-call-iptables = 1)")
-        if src.is_host and not owner_ns.is_host and route is not None and route.dev:
-            dev, host_ip, other = route.dev, route.src or _v4_on(src, route.dev), self.to
-        elif owner_ns.is_host and not src.is_host:
-            dev, host_ip, other = _host_side(snap, out), self.to, _v4_on(src, out.name if out else None)
-        else:
-            return None, None
-        if not dev or not host_ip or not other:
-            return None, None
-        filt = read_host_filter()
+        _, dev, host_ip, other = question
         blame = local_blame(filt, dev, host_ip, other, proto)
         if blame:
             return blame, None
         return None, unsure(filt, "INPUT", [Packet(dev, None, other, host_ip, proto)],
                             "the host's INPUT chain sees these packets")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A probe found safe to send, with what grading and the diagnosis need of how it was found."""
+    src: NetNS
+    route: Route | None
+    owner_ns: NetNS
+    owner_dev: str
+    evidence: dict
+    probe: Probe
+
+
+#: How a probe result begins that failed for want of root (nothing to diagnose on the way).
+NEEDS_ROOT = ("sending a ping needs root", "entering the namespace needs root")
+
+
+def _in_words(src: NetNS, result: ProbeResult) -> str:
+    """The result's detail, with the source netns named where observe could not (it has no words for it)."""
+    if result.trouble == "gone":
+        return f"{where(src)} is gone (nothing names it any more)"
+    if result.trouble == "changed":
+        return f"{where(src)} changed since nstutor looked; check again"
+    if result.trouble == "enter":
+        return f"could not enter {where(src)}: {result.detail}"
+    return result.detail
+
+
+def _forwarding(snap: Snapshot, router: NetNS, version: int) -> bool | None:
+    """Is IP forwarding on in *router*, as observe read it (None: it could not tell)?"""
+    key = (router.inode, version)
+    if key not in snap.forwarding:
+        raise NotObserved(f"the forwarding switch of {where(router)}")
+    return snap.forwarding[key]
