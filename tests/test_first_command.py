@@ -198,10 +198,11 @@ def test_a_user_without_sudo_is_told_how_to_become_root(script, path_without_sud
     assert "command not found" not in res.stderr
 
 
-# nstutor itself: imports done as root (this Python may live where nobody cannot read), then the
+# nstutor itself: imports done as root (this Python may live where nobody cannot read: so every module
+# the tested commands import, lazily too, such as tutor.grade for check), then the
 # child drops to nobody and runs the CLI with a terminal on stdin and stderr, or without.
 CHILD = (
-    "import os, sys, tutor.cli, tutor.elevate, tutor.lessons, tutor.checks.runner;"
+    "import os, sys, tutor.cli, tutor.elevate, tutor.lessons, tutor.checks.runner, tutor.grade, tutor.lessons.cleanup;"
     "tutor.lessons.load_catalog();"
     "os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534);"
     "sys.argv = ['nstutor', *sys.argv[1:]];"
