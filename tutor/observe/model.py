@@ -25,6 +25,43 @@ def frozen_map(d: dict | None) -> Mapping:
     return MappingProxyType(dict(d or {}))
 
 
+# --------------------------------------------------------------- containers (issue 14)
+#: The engines nstutor reads, by the name a lesson and a selector use.
+ENGINES = ("docker", "podman", "containerd")
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """A container as its engine records it (read-only: never through its CLI on each snapshot).
+
+    Which namespaces it has is not a field: it is its main process's (`Snapshot.processes[pid].ns`),
+    so every relation between containers is decided by namespace inode, as for any process."""
+    engine: str                    # one of ENGINES
+    id: str                        # the full id (64 hex digits for all three)
+    name: str                      # docker: without the leading '/'; containerd/CRI: the Kubernetes container name
+    image: str                     # as the engine names it: nstutor-box, localhost/podman-pause:4.3.1-0, ...
+    state: str                     # the engine's word: running, paused, restarting, exited, created, ...
+    pid: int | None                # its main process on this machine (None when it is not running)
+    pod: str | None = None         # a Podman pod's name, or a Kubernetes pod as "namespace/name"
+    infra: bool = False            # the pod's infra container (Podman) or sandbox / pause (Kubernetes)
+    network: str | None = None     # how its network was asked for: bridge, host, none, container:<name>, a network name
+
+    @property
+    def label(self) -> str:
+        """How a learner names it: 'web (docker)', 'podweb-a (podman, pod podweb)'."""
+        pod = f", pod {self.pod}" if self.pod else ""
+        return f"{self.name} ({self.engine}{pod})"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """Whether an engine could be read, for a lesson's requirement and the panel's note."""
+    engine: str                    # one of ENGINES
+    state: str                     # "running", "absent" (not installed), "stopped" (installed, not running),
+    #                                "denied" (its records need root), "error" (read, but not understood)
+    detail: str | None = None      # for people: "dockerd is not running: start it with ..." (None when running)
+
+
 # --------------------------------------------------------------- processes
 @dataclass(frozen=True, slots=True)
 class Process:
@@ -332,6 +369,8 @@ class Snapshot:
     clock_ticks: int = 100                     # clock ticks per second (SC_CLK_TCK): the unit of cpu_ticks
     problems: tuple[str, ...] = ()             # what could not be seen, in plain words
     firewall_changes: int = 0                  # a long-lived Observer's count of nftables changes (0: not watched)
+    containers: tuple[Container, ...] = ()     # every engine's containers, running or not (issue 14)
+    engines: tuple[EngineState, ...] = ()      # one per engine in ENGINES: could it be read, and if not why
     # ---- parts read only when a check asked for them (Wants); absent when nobody asked
     nat: "NatRead | None" = None               # the host's iptables nat table
     files: Mapping[tuple[int | None, str], FileFact] = field(default_factory=lambda: EMPTY)  # (pid, or None
@@ -365,3 +404,18 @@ class Snapshot:
 
     def children(self, pid: int) -> list[Process]:
         return [p for p in self.processes.values() if p.ppid == pid]
+
+    def container(self, name: str, engine: str | None = None) -> Container | None:
+        """A container by name (and engine, where two engines have one of that name): the running one first."""
+        found = [c for c in self.containers if c.name == name and (engine is None or c.engine == engine)]
+        return next((c for c in found if c.pid is not None), found[0] if found else None)
+
+    def containers_in_pod(self, pod: str, engine: str | None = None) -> list[Container]:
+        return [c for c in self.containers if c.pod == pod and (engine is None or c.engine == engine)]
+
+    def container_of_pid(self, pid: int) -> Container | None:
+        """The container whose main process is *pid* (not its children: see tutor/checks/select.py)."""
+        return next((c for c in self.containers if c.pid == pid), None)
+
+    def engine(self, name: str) -> EngineState | None:
+        return next((e for e in self.engines if e.engine == name), None)
