@@ -16,6 +16,10 @@ from typing import Callable
 
 import pytest
 
+#: Podman's settings for this suite (runc + cgroupfs, ulimits within this VM's limits): every
+#: podman a test starts, directly or through a lesson's commands, inherits it.
+os.environ.setdefault("CONTAINERS_CONF", os.path.join(os.path.dirname(os.path.abspath(__file__)), "containers.conf"))
+
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 5.0, interval: float = 0.02, what: str = "condition"):
