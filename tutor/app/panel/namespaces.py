@@ -1,11 +1,12 @@
 """View 2, "Namespaces": every namespace on the machine, like lsns (plus named netns that no
-process is in), the lesson's marked.
+process is in), the lesson's marked; a container's namespaces say whose they are ("(web (docker))").
 """
 from __future__ import annotations
 
 from ...observe import render as textview
 from ...observe.model import Snapshot
 from .focus import Focus, Resolved
+from .container_names import namespace_label
 from .layout import NOTE, Row, Section, Table, clean, unique_keys
 from .view import table_view
 
@@ -16,6 +17,9 @@ def namespaces_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
         command = clean(r.command)
         if r.type == "net" and r.names and r.pid is not None:
             command = f"{command}  (netns {', '.join(r.names)})"
+        containers = namespace_label(snap, r.type, r.inode)
+        if containers:
+            command = f"{command}  ({containers})"
         host = snap.host_ns.get(r.type) == r.inode
         rows.append(Row((r.inode, r.type),
                         (str(r.inode), r.type, str(r.nprocs), "-" if r.pid is None else str(r.pid), r.user, command),
