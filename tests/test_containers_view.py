@@ -337,3 +337,21 @@ def test_every_view_fits_with_containers(width):
         text = v.render(snap, snap, Focus(), width)
         for line in text.plain.splitlines():
             assert cell_len(line) <= width, f"{v.name} at {width}: {line!r}"
+
+
+def test_every_view_with_200_containers_stays_fast_and_bounded():
+    """tests/test_views.py's machine (200 netns on docker0, 2,000 processes), its nginx processes docker
+    containers now. Like the test there, this only catches a blow-up (the panel's budget is 20 ms a view)."""
+    def with_containers(snap):
+        cs = tuple(Container("docker", ids(1000 + i), f"c{i}", "nginx", "running", 10001 + 2 * i) for i in range(200))
+        return dataclasses.replace(snap, containers=cs, engines=RUNNING)
+    previous, current = with_containers(tv.big_snapshot()), with_containers(tv.big_snapshot(variant=1))
+    focus = Focus(processes=({"comm": "nginx", "cmdline": "process 7$"},))
+    for f in (Focus(), focus):
+        for v in VIEWS:
+            v.render(previous, None, f, 120)
+            best = min(tv._timed(lambda: v.render(current, previous, f, 120)) for _ in range(3))
+            assert best < 200, f"{v.name}: {best:.0f} ms"
+    lines = plain(containers.render(current, previous, focus, 120), 120).splitlines()
+    assert lines[2].split()[:3] == ["▸", "docker", "c7"] and "eth0 ═ veth0007 → docker0" in lines[2]   # the lesson's first
+    assert [l.split()[1] for l in lines[3:6]] == ["c0", "c1", "c2"]   # then in natural order: c2 before c10

@@ -16,11 +16,14 @@ With no container, the view says why from each engine's state ("docker: dockerd 
 """
 from __future__ import annotations
 
+import re
+
 from rich.console import RenderableType
 from rich.text import Text
 
 from ...observe.model import ENGINES, Container, Snapshot
 from ...texts import fit
+from .container_names import by_namespace
 from .focus import Focus, Resolved
 from .layout import NOTE, Row, Section, Table, TextBuilder, clean, wrap_words
 from .view import BuildFn, render_cached_table
@@ -47,8 +50,7 @@ def shares_text(snap: Snapshot, c: Container) -> str:
     if proc is None:
         return "-" if c.pid is None else "(its process is not seen)"
     mine = proc.ns
-    others = [(o, snap.processes.get(o.pid)) for o in snap.containers
-              if o is not c and o.pid is not None and o.pid != c.pid]
+    index = by_namespace(snap)           # built once per snapshot: 200 containers cost no more than 2
     groups: dict[tuple[str, ...], list[str]] = {}       # partners -> types shared with exactly them
     own: list[str] = []
     host: list[str] = []
@@ -60,9 +62,10 @@ def shares_text(snap: Snapshot, c: Container) -> str:
             if nstype in HOST_TYPES:
                 host.append(nstype)
             continue
-        partners = tuple(_partner_name(o) for o, p in others if p is not None and p.ns.get(nstype) == inode)
+        partners = tuple(dict.fromkeys(_partner_name(o) for o in index.get((nstype, inode), ())
+                                       if o is not c and o.pid != c.pid))
         if partners:
-            groups.setdefault(tuple(dict.fromkeys(partners)), []).append(nstype)
+            groups.setdefault(partners, []).append(nstype)
         else:
             own.append(nstype)
     parts = [f"{'+'.join(types)}: {', '.join(partners)}" for partners, types in groups.items()]
@@ -110,7 +113,12 @@ def veth_text(snap: Snapshot, c: Container) -> str:
 
 def _sort_key(c: Container, res: Resolved) -> tuple:
     engine = ENGINES.index(c.engine) if c.engine in ENGINES else len(ENGINES)
-    return (c.pid not in res.pids, engine, c.pod or "", not c.infra, c.name, c.id)
+    return (c.pid not in res.pids, engine, _natural(c.pod or ""), not c.infra, _natural(c.name), c.id)
+
+
+def _natural(name: str) -> list:
+    """c2 before c10."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]
 
 
 def _pod_cell(c: Container) -> str:
