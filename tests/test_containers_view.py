@@ -19,7 +19,7 @@ from tutor.app.panel.container_names import group_label, netns_label
 from tutor.app.panel.focus import Focus
 from tutor.app.panel.topology import render_topology
 from tutor.checks.select import selector_problem
-from tutor.observe.model import Container, EngineState
+from tutor.observe.model import ENGINES, Container, EngineState
 
 WEB_NET, NONET, POD_NET = 4026532701, 4026532702, 4026532703
 WEB_PID_NS = 4026532711
@@ -93,7 +93,7 @@ def rows_of(text: str) -> dict[str, str]:
     for line in text.splitlines()[2:]:
         words = line[2:].split()
         if words:
-            out.setdefault(words[0] if words[0] not in ("docker", "podman") else words[1], line)
+            out.setdefault(words[0] if words[0] not in ENGINES else words[1], line)
     return out
 
 
@@ -355,3 +355,22 @@ def test_every_view_with_200_containers_stays_fast_and_bounded():
     lines = plain(containers.render(current, previous, focus, 120), 120).splitlines()
     assert lines[2].split()[:3] == ["▸", "docker", "c7"] and "eth0 ═ veth0007 → docker0" in lines[2]   # the lesson's first
     assert [l.split()[1] for l in lines[3:6]] == ["c0", "c1", "c2"]   # then in natural order: c2 before c10
+
+
+def test_a_kubernetes_pod_shares_with_its_pause_and_says_pause():
+    """containerd/CRI: the sandbox is the pause (infra=True, named as the pod); shareProcessNamespace puts all three
+    in one pid namespace."""
+    shared = {**POD_SHARED, "pid": 4026532760}
+    procs = engine_processes()[:1] + [proc(6000, 1, "pause", "/pause", container_namespaces(11, **shared)),
+                                      proc(6010, 1, "nginx", "nginx -g daemon off;", container_namespaces(12, **shared)),
+                                      proc(6020, 1, "sleep", "sleep 3604", container_namespaces(13, **shared))]
+    pod = netns(POD_NET, ("cni-1b2c3d4e-0000-4000-8000-00000000abcd",), [lo(POD_NET)], pids=(6000, 6010, 6020))
+    snap = dataclasses.replace(snapshot([tv.host_netns(), pod], procs), engines=RUNNING, containers=(
+        Container("containerd", ids(30), "myweb2", "registry.k8s.io/pause:3.6", "running", 6000, pod="default/myweb2",
+                  infra=True),
+        Container("containerd", ids(31), "myweb2-nginx", "nginx", "running", 6010, pod="default/myweb2"),
+        Container("containerd", ids(32), "myweb2-sleep", "busybox", "running", 6020, pod="default/myweb2")))
+    rows = rows_of(plain(containers.render(snap, None, Focus(), 200), 200))
+    assert "default/myweb2 (pause)" in rows["myweb2"]
+    assert rows["myweb2-nginx"].endswith("net+ipc+uts+pid: pod default/myweb2 pause, myweb2-sleep; own: mnt")
+    assert netns_label(snap, POD_NET) == "pod default/myweb2 (containerd)"

@@ -24,6 +24,11 @@ _CACHE: dict[int, tuple[Snapshot, dict[tuple[str, int], tuple[Container, ...]]]]
 _CACHE_SIZE = 8
 
 
+def infra_word(c: Container) -> str:
+    """What a pod's infra container is called where it runs: Kubernetes calls its sandbox's process the pause."""
+    return "pause" if c.engine == "containerd" else "infra"
+
+
 def _order(c: Container) -> tuple:
     return (c.pod or "", not c.infra, c.name, c.engine)
 

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from ...observe.model import ENGINES, Container, Snapshot
 from ...texts import fit
-from .container_names import by_namespace
+from .container_names import by_namespace, infra_word
 from .focus import Focus, Resolved
 from .layout import NOTE, Row, Section, Table, TextBuilder, clean, wrap_words
 from .view import BuildFn, render_cached_table
@@ -41,7 +41,7 @@ CAPTION = "Containers from their engines' records; what they share, by namespace
 
 # --------------------------------------------------------------- what a row says
 def _partner_name(c: Container) -> str:
-    return f"pod {c.pod} infra" if c.infra and c.pod else c.name
+    return f"pod {c.pod} {infra_word(c)}" if c.infra and c.pod else c.name
 
 
 def shares_text(snap: Snapshot, c: Container) -> str:
@@ -124,12 +124,12 @@ def _natural(name: str) -> list:
 def _pod_cell(c: Container) -> str:
     if not c.pod:
         return "-"
-    return f"{c.pod} (infra)" if c.infra else c.pod
+    return f"{c.pod} ({infra_word(c)})" if c.infra else c.pod
 
 
 def _container_cell(c: Container) -> str:
     """Engine, pod and name in one cell, for the narrow layout."""
-    bits = [c.engine] + ([f"pod {c.pod}"] if c.pod else []) + (["infra"] if c.infra else [])
+    bits = [c.engine] + ([f"pod {c.pod}"] if c.pod else []) + ([infra_word(c)] if c.infra else [])
     return f"{clean(c.name)} ({', '.join(bits)})"
 
 

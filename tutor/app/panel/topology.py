@@ -36,7 +36,7 @@ from rich.text import Text
 from ...observe.model import Link, NetNS, Snapshot
 from ...observe.render import link_state, panel_state
 from ...texts import cell_width as text_width, fit
-from .container_names import in_namespace, netns_label
+from .container_names import in_namespace, infra_word, netns_label
 from .focus import Focus
 from .layout import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, state_style
 from .view import NO_FOCUS
@@ -361,7 +361,7 @@ class BoxMaker:
         if len(containers) < 2 or not all(c.pod for c in containers):
             return []
         names = [c.name for c in containers if not c.infra]
-        infra = " + infra" if any(c.infra for c in containers) else ""
+        infra = next((f" + {infra_word(c)}" for c in containers if c.infra), "")
         return [Line([(fit(f"containers: {', '.join(names)}{infra}", inner), NOTE)])]
 
     def process_line(self, ns: NetNS, inner: int) -> Line:
