@@ -374,3 +374,13 @@ def test_a_kubernetes_pod_shares_with_its_pause_and_says_pause():
     assert "default/myweb2 (pause)" in rows["myweb2"]
     assert rows["myweb2-nginx"].endswith("net+ipc+uts+pid: pod default/myweb2 pause, myweb2-sleep; own: mnt")
     assert netns_label(snap, POD_NET) == "pod default/myweb2 (containerd)"
+
+
+def test_control_characters_in_an_engines_names_are_not_sent_to_the_terminal():
+    snap = engines_scene()
+    evil = tuple(dataclasses.replace(c, name=c.name + "\x1b[2J", pod=c.pod and c.pod + "\x07") for c in snap.containers)
+    snap = dataclasses.replace(snap, containers=evil)
+    for v in VIEWS:
+        for width in (40, 200):
+            text = v.render(snap, None, Focus(), width).plain
+            assert "\x1b" not in text and "\x07" not in text, v.name

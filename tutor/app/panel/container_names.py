@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from ...observe.model import Container, Snapshot
+from .layout import clean
 
 #: the names engines give the netns they make (Podman, CNI): not a learner's name, so a container label replaces them
 ENGINE_NETNS_NAME = re.compile(r"^(netns|cni)-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
@@ -64,7 +65,12 @@ def in_namespace(snap: Snapshot, nstype: str, inode: int | None) -> tuple[Contai
 
 def group_label(containers: tuple[Container, ...] | list[Container]) -> str:
     """How a learner names the containers sharing one namespace: 'web (docker)', 'web, web-side (docker)',
-    'pod podweb (podman)' (a pod's infra and containers), 'a (docker), b (podman)'."""
+    'pod podweb (podman)' (a pod's infra and containers), 'a (docker), b (podman)'. Engines' names are
+    shown with control characters as '?', like every name the panel draws."""
+    return clean(_group_label(containers))
+
+
+def _group_label(containers: tuple[Container, ...] | list[Container]) -> str:
     if not containers:
         return ""
     pods = {(c.pod, c.engine) for c in containers}

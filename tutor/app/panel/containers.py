@@ -1,15 +1,16 @@
 """View 9, "Containers": every container the engines record, with what the kernel says about it.
 
     ENGINE  NAME      POD  PID   STATE    VETH → PORT                  SHARES
-    docker  web       -    4242  running  eth0 ═ veth1a2b3c → docker0  net+pid: web-side; own: mnt ipc uts
-    docker  web-side  -    4301  running  eth0 ═ veth1a2b3c → docker0  net+pid: web; own: mnt ipc uts
+    docker  web       -    4242  running  eth0 ═ veth1a2b3c → docker0  net+pid: web-side; own: ipc uts mnt
+    docker  web-side  -    4301  running  eth0 ═ veth1a2b3c → docker0  net+pid: web; own: ipc uts mnt
 
 Names, pods and states are the engines' (Snapshot.containers); everything after them is the
 kernel's: which namespaces a container shares with which other containers is decided by the
 inodes of their main processes' namespaces (the host's ones are said as "host"), and its veth is
 followed to the other end in the host (or wherever that end is) and to the bridge that end is a
-port of (docker0, podman0, cni0). A narrow panel (below 120 cells) folds engine, pod and state
-into one CONTAINER column ("web (docker)") and, at the narrowest, leaves the veth out.
+port of (docker0, podman0, cni0). A narrow panel (below 120 cells) folds engine and pod into one
+CONTAINER column ("web (docker)"), says a stopped container's state where its pid would be and,
+at the narrowest, leaves the veth out.
 
 With no container, the view says why from each engine's state ("docker: dockerd is not running
 ..."). The lesson's containers (their main process is one of the focus's) are marked.
@@ -41,7 +42,7 @@ CAPTION = "Containers from their engines' records; what they share, by namespace
 
 # --------------------------------------------------------------- what a row says
 def _partner_name(c: Container) -> str:
-    return f"pod {c.pod} {infra_word(c)}" if c.infra and c.pod else c.name
+    return clean(f"pod {c.pod} {infra_word(c)}" if c.infra and c.pod else c.name)
 
 
 def shares_text(snap: Snapshot, c: Container) -> str:

@@ -38,7 +38,7 @@ from ...observe.render import link_state, panel_state
 from ...texts import cell_width as text_width, fit
 from .container_names import in_namespace, infra_word, netns_label
 from .focus import Focus
-from .layout import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, state_style
+from .layout import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, clean, state_style
 from .view import NO_FOCUS
 
 MAX_BOXES = 12               # namespaces drawn at most; the rest is "+N more"
@@ -360,7 +360,7 @@ class BoxMaker:
         containers = in_namespace(self.snap, "net", ns.inode)
         if len(containers) < 2 or not all(c.pod for c in containers):
             return []
-        names = [c.name for c in containers if not c.infra]
+        names = [clean(c.name) for c in containers if not c.infra]
         infra = next((f" + {infra_word(c)}" for c in containers if c.infra), "")
         return [Line([(fit(f"containers: {', '.join(names)}{infra}", inner), NOTE)])]
 
