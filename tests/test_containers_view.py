@@ -319,8 +319,10 @@ def test_the_topology_with_a_focus_on_a_container_titles_its_box():
 def test_other_views_carry_container_names():
     snap = engines_scene()
     namespaces = plain(tv.render("namespaces", snap, Focus(), 120), 120)
-    assert f"{WEB_NET}  net" in namespaces and "httpd -f -p 80  (web, web-side (docker))" in namespaces
-    assert "sleep 3601  (nonet (docker))" in namespaces
+    assert f"{WEB_NET}  net" in namespaces and "httpd -f -p 80  [web, web-side (docker)]" in namespaces
+    assert "sleep 3601  [nonet (docker)]" in namespaces
+    assert "/catatonit -P  [pod podweb (podman)]  (netns netns-1b2c3d4e" in namespaces
+    assert "httpd -f -p 8080  [podweb-a (podman, pod podweb)]" in namespaces       # its own mnt
     network = plain(tv.render("network", snap, Focus(), 100), 100)
     assert f"web, web-side (docker) net:[{WEB_NET}]" in network and f"pod podweb (podman) net:[{POD_NET}]" in network
     bridges = plain(tv.render("bridges", snap, Focus(), 100), 100)

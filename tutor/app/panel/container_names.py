@@ -78,6 +78,8 @@ def _group_label(containers: tuple[Container, ...] | list[Container]) -> str:
         pod, engine = next(iter(pods))
         if pod and (len(containers) > 1 or containers[0].infra):
             return f"pod {pod} ({engine})"
+    if len(containers) == 1:
+        return containers[0].label
     engines = {c.engine for c in containers}
     if len(engines) == 1:
         return f"{', '.join(c.name for c in containers)} ({next(iter(engines))})"

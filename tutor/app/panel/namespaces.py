@@ -1,5 +1,5 @@
 """View 2, "Namespaces": every namespace on the machine, like lsns (plus named netns that no
-process is in), the lesson's marked; a container's namespaces say whose they are ("(web (docker))").
+process is in), the lesson's marked; a container's namespaces say whose they are ("[web (docker)]").
 """
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ def namespaces_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
     rows = []
     for r in textview.lsns_rows(snap):
         command = clean(r.command)
+        containers = namespace_label(snap, r.type, r.inode)
+        if containers:                      # before a netns name: Podman's netns-<uuid> would push it out
+            command = f"{command}  [{containers}]"
         if r.type == "net" and r.names and r.pid is not None:
             command = f"{command}  (netns {', '.join(r.names)})"
-        containers = namespace_label(snap, r.type, r.inode)
-        if containers:
-            command = f"{command}  ({containers})"
         host = snap.host_ns.get(r.type) == r.inode
         rows.append(Row((r.inode, r.type),
                         (str(r.inode), r.type, str(r.nprocs), "-" if r.pid is None else str(r.pid), r.user, command),
