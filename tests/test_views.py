@@ -247,11 +247,11 @@ POD_FOCUS = Focus(processes=({"comm": "pause"}, {"cmdline": "app-a"}, "^sleep 10
 
 
 # =============================================================== the list of views
-def test_views_are_eight_with_one_key_each_topology_first():
-    assert [v.key for v in VIEWS] == ["1", "2", "3", "4", "5", "6", "7", "8"]
+def test_views_are_nine_with_one_key_each_topology_first():
+    assert [v.key for v in VIEWS] == ["1", "2", "3", "4", "5", "6", "7", "8", "9"]
     assert [v.name for v in VIEWS] == ["topology", "namespaces", "network", "bridges", "routes", "neighbours",
-                                       "processes", "isolation"]
-    assert view_for_key("1").name == "topology" and view_for_key("9") is None
+                                       "processes", "isolation", "containers"]
+    assert view_for_key("1").name == "topology" and view_for_key("0") is None
     for v in VIEWS:
         assert v.title and callable(v.render)
 

@@ -1,14 +1,15 @@
 """The live panel's views, and which key shows which.
 
 Each view is a module of this package with a `render(snapshot, previous, focus, width)` function
-(see view.py): topology, namespaces, network, bridges, routes, neighbours, processes, isolation.
+(see view.py): topology, namespaces, network, bridges, routes, neighbours, processes, isolation,
+containers.
 They draw with the layout helpers and table engine of layout.py, and highlight what focus.py says
 the lesson is about. `VIEWS` lists them in display order, each with the one key that selects it;
 a new view is a module here and a line in `VIEWS`.
 """
 from __future__ import annotations
 
-from . import bridges, isolation, namespaces, neighbours, network, processes, routes, topology
+from . import bridges, containers, isolation, namespaces, neighbours, network, processes, routes, topology
 from .focus import Focus, lesson_focus
 from .view import View
 
@@ -21,6 +22,7 @@ VIEWS: tuple[View, ...] = (
     View("6", "neighbours", "Neighbours & fdb", neighbours.render),
     View("7", "processes", "Processes", processes.render),
     View("8", "isolation", "Isolation", isolation.render),
+    View("9", "containers", "Containers", containers.render, shown=containers.shown),
 )
 
 

@@ -1,8 +1,10 @@
-"""View 4, "Bridges": each bridge with its ports, like `brctl show`, a veth port with its peer."""
+"""View 4, "Bridges": each bridge with its ports, like `brctl show`, a veth port with its peer
+(a container's end named by its container: "<-> web (docker)/eth0")."""
 from __future__ import annotations
 
 from ...observe import render as textview
 from ...observe.model import Snapshot
+from .container_names import in_namespace, netns_label
 from .focus import Focus, Resolved
 from .layout import NOTE, Row, Section, Table, state_style
 from .netns_sections import is_mine, netns_order, netns_title
@@ -12,6 +14,10 @@ from .view import table_view
 def _peer(snap: Snapshot, link) -> str:
     if link is None or link.kind != "veth":
         return ""
+    if link.peer_netns is not None and link.peer_netns != link.netns and in_namespace(snap, "net", link.peer_netns):
+        # a container's end: named by the container, as `docker ps` would ("web (docker)/eth0")
+        peer = link.peer_name or (f"if{link.peer_ifindex}" if link.peer_ifindex is not None else "?")
+        return f"<-> {netns_label(snap, link.peer_netns)}/{peer}"
     text = textview.peer_text(snap, link)
     return f"<-> {text}" if text else ""
 
@@ -36,7 +42,7 @@ def bridges_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
                 rows.append(Row((ns.inode, link.name, port.name), (link.name, state, port.name, f"{pstate} {peer}".strip()),
                                 ("", state_style(state), "", state_style(pstate)), focus=mine, blank=2 if i else 0))
         if rows or ns.inode in res.netns:
-            sections.append(Section(ns.inode, netns_title(ns), tuple(rows), focus=ns.inode in res.named_netns,
+            sections.append(Section(ns.inode, netns_title(ns, snap), tuple(rows), focus=ns.inode in res.named_netns,
                                     empty="(no bridges)"))
     return Table(("BRIDGE", "STATE", "PORT", "STATE / PEER"), "llll", tuple(sections),
                  max_col=(16, 8, 16), min_col=(6, 4, 7), min_last=10,

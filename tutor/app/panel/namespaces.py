@@ -1,11 +1,12 @@
 """View 2, "Namespaces": every namespace on the machine, like lsns (plus named netns that no
-process is in), the lesson's marked.
+process is in), the lesson's marked; a container's namespaces say whose they are ("[web (docker)]").
 """
 from __future__ import annotations
 
 from ...observe import render as textview
 from ...observe.model import Snapshot
 from .focus import Focus, Resolved
+from .container_names import namespace_label
 from .layout import NOTE, Row, Section, Table, clean, unique_keys
 from .view import table_view
 
@@ -14,6 +15,9 @@ def namespaces_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
     rows = []
     for r in textview.lsns_rows(snap):
         command = clean(r.command)
+        containers = namespace_label(snap, r.type, r.inode)
+        if containers:                      # before a netns name: Podman's netns-<uuid> would push it out
+            command = f"{command}  [{containers}]"
         if r.type == "net" and r.names and r.pid is not None:
             command = f"{command}  (netns {', '.join(r.names)})"
         host = snap.host_ns.get(r.type) == r.inode

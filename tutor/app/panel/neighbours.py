@@ -26,7 +26,7 @@ def neighbours_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
             rows.append(Row((ns.inode, "fdb", e.mac, e.dev, e.dst, e.vlan, e.master),
                             ("fdb", textview.fdb_text(e)), (NOTE, ""), focus=mine))
         if rows or ns.inode in res.netns:
-            sections.append(Section(ns.inode, netns_title(ns), unique_keys(rows), focus=mine,
+            sections.append(Section(ns.inode, netns_title(ns, snap), unique_keys(rows), focus=mine,
                                     empty="(no neighbours, no fdb entries)"))
     return Table(("", "ENTRY"), "ll", tuple(sections), max_col=(5,), min_col=(5,),
                  caption="Neighbours (ip neigh) and forwarding entries (bridge fdb) per network namespace")

@@ -1,5 +1,5 @@
 """What the views with a section per network namespace share: the order of the sections, their
-titles and notes, and which links are the lesson's.
+titles and notes (a container's netns titled by its containers), and which links are the lesson's.
 
 Used by the network, bridges, routes and neighbours views (the topology draws its own boxes).
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ...observe import render as textview
 from ...observe.model import NetNS, Snapshot
+from .container_names import netns_label
 from .focus import Resolved
 
 
@@ -37,7 +38,9 @@ def netns_note(ns: NetNS) -> str:
     return f"{len(ns.pids)} processes"
 
 
-def netns_title(ns: NetNS) -> str:
-    if ns.label == f"net:[{ns.inode}]":
-        return ns.label
-    return f"{ns.label} net:[{ns.inode}]"
+def netns_title(ns: NetNS, snap: Snapshot | None = None) -> str:
+    """"RED net:[4026532401]"; a container's netns by its containers: "web (docker) net:[4026532701]"."""
+    label = netns_label(snap, ns.inode) if snap is not None else ns.label
+    if label == f"net:[{ns.inode}]":
+        return label
+    return f"{label} net:[{ns.inode}]"

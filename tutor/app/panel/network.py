@@ -34,7 +34,7 @@ def network_table_for(width: int) -> BuildFn:
                 else:
                     rows.append(Row((ns.inode, r.name), (r.display_name, r.state, last),
                                     ("", state_style(r.state), ""), focus=mine))
-            sections.append(Section(ns.inode, netns_title(ns), tuple(rows), focus=ns.inode in res.named_netns,
+            sections.append(Section(ns.inode, netns_title(ns, snap), tuple(rows), focus=ns.inode in res.named_netns,
                                     empty="(no interfaces read)", note=netns_note(ns)))
         headers = ("LINK", "STATE", "MAC", "ADDRESSES") if show_mac else ("LINK", "STATE", "ADDRESSES")
         return Table(headers, "llll" if show_mac else "lll", tuple(sections),

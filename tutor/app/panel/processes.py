@@ -7,7 +7,9 @@ A lab VM runs hundreds of processes, so the tree keeps only:
 * every process with a namespace other than the host's (it is in a container, or a lab
   namespace), with its ancestors so that the tree stays connected;
 
-everything else is summed up in one line. Kernel threads never show.
+everything else is summed up in one line. Kernel threads never show. A container's main process
+says which container it is (`httpd(4242,ipc,mnt,net,pid,uts) [web (docker)] -f`), from its engine's
+records.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .view import NO_FOCUS
 #: the order pstree prints namespace types in
 PSTREE_NS_ORDER = ("ipc", "mnt", "net", "pid", "user", "uts", "cgroup", "time")
 NS_STYLE = "yellow"
+CONTAINER_STYLE = "magenta"
 MAX_LINES = 400
 
 
@@ -86,6 +89,7 @@ def render_pstree(snap: Snapshot, focus: Focus, width: int, previous: Snapshot |
         out.add(fit("No process in a namespace of its own, and none of this lesson's yet.", width) + "\n", NOTE)
         return out.text()
     before = set(previous.processes) if previous is not None else None
+    container_of = {c.pid: c for c in snap.containers if c.pid is not None}
     children: dict[int, list[Process]] = {}
     roots = []
     for pid in show:
@@ -122,6 +126,8 @@ def render_pstree(snap: Snapshot, focus: Focus, width: int, previous: Snapshot |
         room = width - len(gutter) - text_width(prefix + branch)
         out.add(gutter + prefix + branch, "dim")
         head = label + nstext + ")"
+        container = container_of.get(p.pid)
+        tag = f" [{clean(container.label)}]" if container is not None else ""
         if text_width(head) >= room:
             out.add(fit(head, room), base or None)
         else:
@@ -130,6 +136,10 @@ def render_pstree(snap: Snapshot, focus: Focus, width: int, previous: Snapshot |
                 out.add(nstext, f"{base} {NS_STYLE}".strip())
             out.add(")", base or None)
             rest = room - text_width(head)
+            if tag and rest > 4:
+                tag = fit(tag, rest)
+                out.add(tag, f"{base} {CONTAINER_STYLE}".strip())
+                rest -= text_width(tag)
             if args and rest > 4:
                 out.add(" " + fit(args, rest - 1), NOTE)
         out.newline()

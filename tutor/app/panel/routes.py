@@ -20,7 +20,7 @@ def routes_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
         routes.sort(key=lambda r: r.family != socket.AF_INET)
         rows = tuple(Row((ns.inode, textview.route_text(r)), (textview.route_text(r),), focus=mine) for r in routes)
         if rows or ns.inode in res.netns:
-            sections.append(Section(ns.inode, netns_title(ns), unique_keys(rows), focus=mine,
+            sections.append(Section(ns.inode, netns_title(ns, snap), unique_keys(rows), focus=mine,
                                     empty="(no routes)"))
     return Table(("",), "l", tuple(sections), caption="Routes per network namespace, like ip route")
 

@@ -18,6 +18,10 @@ Inside a box: each link with its state and addresses; a bridge lists its ports u
 vxlan device says where its forwarding entries send packets ("→ node2, node3"). VXLAN tunnels
 between boxes are drawn as a dashed rail on the right that ties the tunnel ends together.
 
+A container's netns is titled by its containers ("web (docker)", "pod podweb (podman)") rather than
+net:[inode] (container_names.py says how that is decided), so containers show by name on the
+bridges their engines plug them into: docker0, podman0, cni0.
+
 Which namespaces: with a lesson focus, the lesson's namespaces and those cabled (or tunnelled)
 to them directly; without one, every namespace with a link other than lo, capped.
 """
@@ -32,8 +36,9 @@ from rich.text import Text
 from ...observe.model import Link, NetNS, Snapshot
 from ...observe.render import link_state, panel_state
 from ...texts import cell_width as text_width, fit
+from .container_names import in_namespace, infra_word, netns_label
 from .focus import Focus
-from .layout import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, state_style
+from .layout import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, clean, state_style
 from .view import NO_FOCUS
 
 MAX_BOXES = 12               # namespaces drawn at most; the rest is "+N more"
@@ -189,7 +194,8 @@ def plan(snap: Snapshot, focus: Focus) -> Plan:
 
     def rank(inode: int):
         ns = snap.netns[inode]
-        return (inode not in core, inode != host, -degree.get(inode, 0), not ns.names, _natural(ns.label))
+        return (inode not in core, inode != host, -degree.get(inode, 0), not ns.names,
+                _natural(netns_label(snap, inode)))
 
     ordered = sorted(wanted, key=rank)
     boxes = ordered[:MAX_BOXES]
@@ -230,7 +236,7 @@ def build_tree(snap: Snapshot, p: Plan) -> tuple[list[int], dict[int, list[tuple
                     placed.add(there)
                     used.add(id(c))
                     kids.append((there, c))
-            kids.sort(key=lambda kc: _natural(snap.netns[kc[0]].label))
+            kids.sort(key=lambda kc: _natural(netns_label(snap, kc[0])))
             children[here] = kids
             queue.extend(k for k, _ in kids)
     # cabled groups first (the busiest hub on top); lone namespaces after, in the plan's order (lesson first)
@@ -343,9 +349,20 @@ class BoxMaker:
                     out.append(Line([("  (no ports yet)", NOTE)]))
         if hidden:
             out.append(Line([(fit(f"(+{hidden} other link{'s' if hidden != 1 else ''})", inner), NOTE)]))
+        if not ns.is_host:
+            out.extend(self.container_lines(ns, inner))
         if not ns.is_host and ns.pids:
             out.append(self.process_line(ns, inner))
         return out or [Line([("(no links)", NOTE)])]
+
+    def container_lines(self, ns: NetNS, inner: int) -> list[Line]:
+        """A pod's box is titled by the pod: its containers are named inside."""
+        containers = in_namespace(self.snap, "net", ns.inode)
+        if len(containers) < 2 or not all(c.pod for c in containers):
+            return []
+        names = [clean(c.name) for c in containers if not c.infra]
+        infra = next((f" + {infra_word(c)}" for c in containers if c.infra), "")
+        return [Line([(fit(f"containers: {', '.join(names)}{infra}", inner), NOTE)])]
 
     def process_line(self, ns: NetNS, inner: int) -> Line:
         """The processes in this netns (a pod's pause and containers), as many as fit."""
@@ -376,7 +393,7 @@ class BoxMaker:
             if link.peer_netns == ns.inode:
                 peer = f"═ {link.peer_name or '?'}"
             elif link.peer_netns is not None:
-                peer = f"═ {self.snap.netns_label(link.peer_netns)}/{link.peer_name or '?'}"
+                peer = f"═ {netns_label(self.snap, link.peer_netns)}/{link.peer_name or '?'}"
         name_style = CHANGED if self._changed(ns, link, mine) else "bold"
         head: list[tuple[str, str]] = []
         if branch:
@@ -472,7 +489,7 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
         drawn_peers |= {(c.a, c.a_dev), (c.b, c.b_dev)}
     targets: dict[tuple[int, str], list[str]] = {}
     for t in p.tunnels:
-        where = snap.netns_label(t.b) if t.b is not None else t.dst
+        where = netns_label(snap, t.b) if t.b is not None else t.dst
         targets.setdefault((t.a, t.a_dev), []).append(where)
     maker = BoxMaker(snap, p, drawn_peers, previous, targets)
 
@@ -492,7 +509,7 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
     for r in roots:
         set_depth(r, 0)
     natural = max(depth[i] * STEP + maker.natural_width(snap.netns[i]) + 4 for i in p.boxes)
-    title_need = max(depth[i] * STEP + text_width(snap.netns[i].label) + 7 for i in p.boxes)
+    title_need = max(depth[i] * STEP + text_width(netns_label(snap, i)) + 7 for i in p.boxes)
     right = max(min(max(natural, title_need), width - reserve), min(width - reserve, 16))
     lines: list[Line] = []
 
@@ -517,8 +534,8 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
     if extra:
         lines.append(Line([("", "")]))
         for c in extra:
-            text = [("also cabled: ", NOTE), (f"{snap.netns_label(c.a)}/{c.a_dev}", "bold"), (" ═════ ", CABLE),
-                     (f"{snap.netns_label(c.b)}/{c.b_dev}", "bold")]
+            text = [("also cabled: ", NOTE), (f"{netns_label(snap, c.a)}/{c.a_dev}", "bold"), (" ═════ ", CABLE),
+                     (f"{netns_label(snap, c.b)}/{c.b_dev}", "bold")]
             lines.append(Line(_fit_parts(text, width)))
     rail_rows = _draw_rails(lines, groups[:rails], right, width) if rails else []
     # (no legend without a rail: a tunnel to a machine elsewhere is said in its box, "┄→ 203.0.113.9")
@@ -538,7 +555,7 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
 def _frame(ns: NetNS, maker: BoxMaker, inner: int, prefix: str, focused: bool, has_kids: bool) -> list[Line]:
     """The box of one netns: top border with its name, content lines, bottom border."""
     title_style = f"{TITLE} {CHANGED}" if maker.is_new(ns) else (FOCUS_TITLE if focused else TITLE)
-    label = fit(ns.label, max(inner - 2, 1))
+    label = fit(netns_label(maker.snap, ns.inode), max(inner - 2, 1))
     top_fill = max(inner - text_width(label), 1)          # the space after the name, then ─ up to the corner
     lines = [Line([(prefix, "dim"), ("┌─ ", "dim"), (label, title_style), (" " + "─" * (top_fill - 1), "dim"),
                    ("┐", "dim")])]

@@ -20,6 +20,7 @@ from .focus import Focus, Resolved
 from .layout import Table, render_table
 
 RenderFn = Callable[[Snapshot, "Snapshot | None", "Focus | None", int], RenderableType]
+ShownFn = Callable[["Snapshot | None", "Focus | None"], bool]
 BuildFn = Callable[[Snapshot, Resolved, Focus], Table]
 
 NO_FOCUS = Focus.empty()          # what a view uses when it is given no focus (None): no lesson open
@@ -31,6 +32,17 @@ class View:
     name: str                # short id ("topology")
     title: str               # what the panel's header says
     render: RenderFn = field(compare=False)
+    # Whether the view bar offers it for this snapshot and lesson (None: always). A view that only
+    # matters on some machines (containers) stays out of the bar elsewhere; its key works everywhere.
+    shown: ShownFn | None = field(default=None, compare=False)
+
+    def offered(self, snap: Snapshot | None, focus: Focus | None) -> bool:
+        if self.shown is None:
+            return True
+        try:
+            return bool(self.shown(snap, focus))
+        except Exception:  # noqa: BLE001 - a bug here only hides a view's name from the bar
+            return False
 
 
 # --------------------------------------------------------------- per-snapshot cache

@@ -6,7 +6,9 @@ since the previous snapshot and rows the lesson is about are highlighted by the 
 Nothing here touches the kernel: the live thread hands over snapshots.
 
 A view is only redrawn when something it is drawn from changed: the snapshot, the
-previous one (its highlights), the width, the focus or the view itself.
+previous one (its highlights), the width, the focus or the view itself. The bar names a view
+only where it is offered (View.shown: the containers view on a machine with an engine or in a
+lesson about containers); every key works anyway.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class LivePanel(Vertical):
         self.note = ""
         self._drawn_key: tuple | None = None
         self._last_text: Text | None = None
+        self._offered: tuple = self._offered_keys()
 
     def compose(self) -> ComposeResult:
         yield Static(self._bar(), id="view-bar", markup=True)
@@ -38,6 +41,7 @@ class LivePanel(Vertical):
     # ---------------------------------------------------------------- public
     def set_focus_info(self, focus) -> None:
         self.focus_info = focus
+        self._refresh_bar()
         self.redraw()
 
     def select(self, key: str) -> bool:
@@ -54,6 +58,8 @@ class LivePanel(Vertical):
         if note != self.note:
             self.note = note
             self.query_one("#view-bar", Static).update(self._bar())
+        else:
+            self._refresh_bar()
         self.redraw()
 
     @property
@@ -62,15 +68,28 @@ class LivePanel(Vertical):
         return view.title if view else ""
 
     # ---------------------------------------------------------------- drawing
+    def _offered_keys(self) -> tuple:
+        """The views the bar names now: those offered for this snapshot and lesson, and the current one."""
+        return tuple(key for key, view in self.views.items()
+                     if key == self.current or view.offered(self.snap, self.focus_info))
+
+    def _refresh_bar(self) -> None:
+        """Redraw the bar when the views it offers changed (a container engine came or went)."""
+        offered = self._offered_keys()
+        if offered != self._offered and self.is_mounted:
+            self._offered = offered
+            self.query_one("#view-bar", Static).update(self._bar())
+
     def _bar(self) -> str:
         """The view names, each clickable; when they do not fit, keys only and the current title."""
+        self._offered = self._offered_keys()
         note = f"  [dim]{self.note}[/]" if self.note else ""
         width = self.size.width - 2 if self.is_mounted and self.size.width else 200
-        full = [(key, f"{key} {view.name}") for key, view in self.views.items()]
+        full = [(key, f"{key} {self.views[key].name}") for key in self._offered]
         if sum(len(label) + 2 for _, label in full) + len(self.note) + 2 > width:
             current = self.views.get(self.current)
             full = [(key, f"{key} {current.title}" if key == self.current and current else key)
-                    for key in self.views]
+                    for key in self._offered]
         parts = []
         for key, label in full:
             if key == self.current:
