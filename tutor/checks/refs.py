@@ -186,17 +186,17 @@ def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
     inodes = {p.ns.get("net") for p in procs}
     if None in inodes:
         unreadable = [p for p in procs if p.ns.get("net") is None]
-        return Missing(f"cannot read the network namespace of {select.name(unreadable[0])}",
+        return Missing(f"cannot read the network namespace of {select.name(unreadable[0], snap)}",
                        "nstutor could not read /proc/PID/ns/net" + _visibility_note(snap) + ".")
     if len(inodes) > 1:
-        listing = "; ".join(f"{select.name(p)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
+        listing = "; ".join(f"{select.name(p, snap)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
         return Missing(f"{len(procs)} processes match, in different network namespaces: {listing}",
                        f"more than one process ({what.removeprefix('a process ')}) is running and they are in different network namespaces; "
                        f"stop the ones you do not mean (kill PID), then check again.")
     inode = inodes.pop()
     ns = snap.netns.get(inode)
     if ns is None:
-        return Missing(f"{select.name(procs[0])} is in net:[{inode}], which the snapshot could not read",
+        return Missing(f"{select.name(procs[0], snap)} is in net:[{inode}], which the snapshot could not read",
                        "nstutor could not look into that process's network namespace" + _visibility_note(snap) + ".")
     return ns
 

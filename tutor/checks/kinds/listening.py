@@ -106,7 +106,7 @@ class ListeningExpectation(Expectation):
                 if not holders:
                     return self.fail(observed, f"port {self.port} is open in {where(ns)}, but nstutor cannot see "
                                      "which process holds it; run nstutor as root (sudo).")
-                names = ", ".join(select.name(snap.processes[p]) if p in snap.processes else f"pid {p}"
+                names = ", ".join(select.name(snap.processes[p], snap) if p in snap.processes else f"pid {p}"
                                   for p in holders[:3])
                 return self.fail(observed + f" (held by {names})",
                                  f"port {self.port} is open in {where(ns)}, but by {names}, not by "

@@ -75,7 +75,7 @@ class Pod(Expectation):
                            if candidate.ns.get(t) is not None and candidate.ns.get(t) == m.ns.get(t))
             pause = max(pauses, key=shared_with)
             if not members or shared_with(pause) == 0:
-                seen = ", ".join(name(p) for p in pauses[:5]) + (" ..." if len(pauses) > 5 else "")
+                seen = ", ".join(name(p, snap) for p in pauses[:5]) + (" ..." if len(pauses) > 5 else "")
                 return self.fail(f"{len(pauses)} pause processes run here ({seen}); none holds a member's "
                                  f"{words(self.shared)}" + (f"; {'; '.join(member_observed)}" if member_observed else ""),
                                  "\n".join(problems + [
@@ -84,7 +84,7 @@ class Pod(Expectation):
                                      f"has the members yet: start (or join) the members with nsenter --target "
                                      f"PAUSE_PID {' '.join('--' + ('mount' if t == 'mnt' else t) for t in self.shared)} ..."]))
         types = list(self.shared) + [t for t in self.private if t not in self.shared]
-        observed = [f"pause {name(pause)}: {ns_summary(snap, pause, types)}"] + member_observed
+        observed = [f"pause {name(pause, snap)}: {ns_summary(snap, pause, types)}"] + member_observed
 
         # The pause itself must hold new namespaces, or "shared" means nothing.
         held_by_host = [t for t in self.shared if t in POD_OWNED and pause.ns.get(t) is not None
@@ -93,13 +93,13 @@ class Pod(Expectation):
             if pause.ns.get(t) is None:
                 problems.append(ns_unreadable_reason(pause, t, snap) + ".")
         if held_by_host:
-            problems.append(f"The pause {name(pause)} is in the host's {words(held_by_host)} "
+            problems.append(f"The pause {name(pause, snap)} is in the host's {words(held_by_host)} "
                             f"{'namespace' if len(held_by_host) == 1 else 'namespaces'}: a pod's pause holds new "
                             f"ones. Start it with: "
                             f"{unshare_cmd([t for t in self.shared if t in POD_OWNED], pause.command)}")
 
         for proc in members:
-            observed.append(f"{name(proc)}: {ns_summary(snap, proc, types)}")
+            observed.append(f"{name(proc, snap)}: {ns_summary(snap, proc, types)}")
             problems.extend(self._member_problems(snap, pause, proc, members))
 
         if problems:
@@ -123,7 +123,7 @@ class Pod(Expectation):
                 problems.append(got.message)
                 continue
             if got.proc.pid in first_member:
-                problems.append(f"Members {first_member[got.proc.pid]} and {i} both select {name(got.proc)}: "
+                problems.append(f"Members {first_member[got.proc.pid]} and {i} both select {name(got.proc, snap)}: "
                                 f"make each member's pattern match only its own container.")
                 continue
             first_member[got.proc.pid] = i
@@ -138,18 +138,18 @@ class Pod(Expectation):
                 out.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif theirs is not None and mine != theirs:
                 where = "is still in the host's" if mine == snap.host_ns.get(t) else "has its own"
-                out.append(f"{name(proc)} {where} {t} namespace ({mine}); the pause's is {theirs}.")
+                out.append(f"{name(proc, snap)} {where} {t} namespace ({mine}); the pause's is {theirs}.")
         for t in self.private:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
             if mine is None:
                 out.append(ns_unreadable_reason(proc, t, snap) + ".")
                 continue
             if mine == theirs:
-                out.append(f"{name(proc)} shares the pause's {t} namespace ({mine}); it should have its own.")
+                out.append(f"{name(proc, snap)} shares the pause's {t} namespace ({mine}); it should have its own.")
                 continue
             twins = [m for m in members if m is not proc and m.ns.get(t) == mine]
             if twins:
-                out.append(f"{name(proc)} shares its {t} namespace ({mine}) with {name(twins[0])}; "
+                out.append(f"{name(proc, snap)} shares its {t} namespace ({mine}) with {name(twins[0], snap)}; "
                            f"each container should have its own.")
         if not out:
             return out

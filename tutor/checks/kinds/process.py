@@ -91,7 +91,7 @@ class ProcessNamespaces(ProcessExpectation):
         unshare_types: list[str] = []       # what a fixed command line would unshare
         nsenter_types: list[str] = []       # ... and enter
         evidence: dict[str, Any] = {"pid": proc.pid, "ns": {t: proc.ns.get(t) for t in NS_TYPES if t in proc.ns}}
-        observed = [f"{name(proc)}: {ns_summary(snap, proc, self._types())}"]
+        observed = [f"{name(proc, snap)}: {ns_summary(snap, proc, self._types())}"]
 
         for t in self.own:
             ino, host = proc.ns.get(t), snap.host_ns.get(t)
@@ -100,14 +100,14 @@ class ProcessNamespaces(ProcessExpectation):
             elif host is None:
                 problems.append(f"nstutor does not know the host's {t} namespace to compare with.")
             elif ino == host:
-                problems.append(f"{name(proc)} shares the host's {t} namespace ({ino}); it should have its own.")
+                problems.append(f"{name(proc, snap)} shares the host's {t} namespace ({ino}); it should have its own.")
             unshare_types.append(t)
         for t in self.host:
             ino, host = proc.ns.get(t), snap.host_ns.get(t)
             if ino is None:
                 problems.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif host is not None and ino != host:
-                problems.append(f"{name(proc)} has its own {t} namespace ({ino}); the host's is {host}: "
+                problems.append(f"{name(proc, snap)} has its own {t} namespace ({ino}); the host's is {host}: "
                                 f"start it without unshare's {_option(t)}.")
         other_pid = None
         if self.shared_with:
@@ -120,15 +120,15 @@ class ProcessNamespaces(ProcessExpectation):
             other_pid = other.proc.pid
             evidence["shared_with"] = {"pid": other.proc.pid,
                                        "ns": {t: other.proc.ns.get(t) for t in self.shared_with["types"]}}
-            observed.append(f"{name(other.proc)}: {ns_summary(snap, other.proc, self.shared_with['types'])}")
+            observed.append(f"{name(other.proc, snap)}: {ns_summary(snap, other.proc, self.shared_with['types'])}")
             for t in self.shared_with["types"]:
                 mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
                 if mine is None or theirs is None:
                     problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine != theirs:
                     where = ("is still in the host's" if mine == snap.host_ns.get(t) else "has its own")
-                    problems.append(f"{name(proc)} {where} {t} namespace ({mine}); "
-                                    f"{name(other.proc)}'s is {theirs}.")
+                    problems.append(f"{name(proc, snap)} {where} {t} namespace ({mine}); "
+                                    f"{name(other.proc, snap)}'s is {theirs}.")
                     nsenter_types.append(t)
             if nsenter_types:
                 # The restart must join every namespace the check asks to share, not only the
@@ -140,13 +140,13 @@ class ProcessNamespaces(ProcessExpectation):
                 return self.fail("; ".join(observed + [other.observed]), other.message)
             evidence["private_from"] = {"pid": other.proc.pid,
                                         "ns": {t: other.proc.ns.get(t) for t in self.private_from["types"]}}
-            observed.append(f"{name(other.proc)}: {ns_summary(snap, other.proc, self.private_from['types'])}")
+            observed.append(f"{name(other.proc, snap)}: {ns_summary(snap, other.proc, self.private_from['types'])}")
             for t in self.private_from["types"]:
                 mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
                 if mine is None or theirs is None:
                     problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine == theirs:
-                    problems.append(f"{name(proc)} shares its {t} namespace ({mine}) with {name(other.proc)}; "
+                    problems.append(f"{name(proc, snap)} shares its {t} namespace ({mine}) with {name(other.proc, snap)}; "
                                     f"it should have its own.")
                     if t not in unshare_types:
                         unshare_types.append(t)
