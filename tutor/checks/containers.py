@@ -230,7 +230,13 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
         else:
             notes.append(f"docker joins only another container's namespaces ({option} container:NAME), "
                          f"not a process's")
+    proc = snap.processes.get(c.pid) if c.pid is not None else None
+
+    def hosts(t: str) -> bool:
+        return proc is not None and proc.ns.get(t) is not None and proc.ns.get(t) == snap.host_ns.get(t)
     for t in host:
+        if t in ("user", "time") and (hosts(t) or t == "time"):
+            continue                    # the engines' default: no option needed (and none exists for time)
         if t in HOST_OPTION:
             options.append(HOST_OPTION[t])
         else:
@@ -238,7 +244,7 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
     for t in own:
         if t in OWN_OPTION.get(c.engine, {}):
             options.append(OWN_OPTION[c.engine][t])
-        elif t == "user" and c.engine == "docker":
+        elif t == "user" and c.engine == "docker" and hosts("user"):
             notes.append("docker gives a container a user namespace of its own only when dockerd runs with "
                          "--userns-remap")
     if cannot:
@@ -248,7 +254,7 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
     remove = remove_command(c)
     fix = f"{remove}; {run_command(c.engine, c.name, options, c.image)}"
     return (f" Its namespaces are fixed when {c.engine} creates it: {fix}"
-            + (f" (note: {'; '.join(notes)})" if notes else "") + ".")
+            + (f" (note: {'; '.join(notes)})." if notes else ""))
 
 
 def pod_advice(member: Container, pause: Container, shared: Iterable[str], private: Iterable[str]) -> str:
@@ -262,11 +268,11 @@ def pod_advice(member: Container, pause: Container, shared: Iterable[str], priva
         target = f"pod {pod}" if pod else f"{pause.label}"
         run = (run_command("podman", member.name, [f"--pod {q(pod)}"], member.image) if pod
                else run_command(member.engine, member.name, [], member.image))
-        return f" It is in {where}, not in {target}: {remove}; {run}."
+        return f" It is in {where}, not in {target}: {remove}; {run}"
     share = [t for t in shared if t in POD_SHARES]
     pid_note = (" (a pod from podman kube play: set shareProcessNamespace in its spec and play it again with "
                 "podman kube play --replace)" if "pid" in set(shared) | set(private) else "")
     return (f" A pod's containers get the namespaces the pod shares, fixed when the pod is created: "
             f"podman pod rm -f {q(pod)}; podman pod create --name {q(pod)} --share {','.join(share) or 'none'}; "
             f"then run its containers again ({run_command('podman', member.name, [f'--pod {q(pod)}'], member.image)})"
-            f"{pid_note}.")
+            f"{pid_note}")

@@ -6,6 +6,7 @@ A netns reference is one of:
     host  (or root)           the host's own network namespace
     net:[4026532401]          a namespace by inode (what the live panel shows for unnamed ones)
     {netns_of: {comm: pause}} the network namespace a process is in (a process selector)
+    {netns_of: {container: web}}  ... a container's ({pod: podweb}: the pod's, which its containers share)
 
 An interface reference is "RED/veth0" (veth0 inside RED) or plain "veth0" (the host's).
 
@@ -22,7 +23,7 @@ from typing import Any, NamedTuple
 
 from ..observe.model import MAIN_TABLE, Link, NetNS, Snapshot
 from ..texts import noun
-from . import select
+from . import containers, select
 from .base import NETNS, naming
 from .strays import netns_typos, removal_words, show
 
@@ -46,11 +47,12 @@ def netns_ref_problem(value: Any) -> str | None:
         return None
     if isinstance(value, dict):
         if set(value) != {"netns_of"}:
-            return ("a network namespace is a name (RED, host) or {netns_of: {comm: NAME}}; "
+            return ("a network namespace is a name (RED, host) or {netns_of: {comm: NAME}} "
+                    "(or {netns_of: {container: NAME}}); "
                     f"got the {noun(len(value), 'key')} {', '.join(map(str, value))}")
         err = select.selector_problem(value["netns_of"])
         return f"netns_of: {err}" if err else None
-    return "a network namespace is a name (RED, host) or {netns_of: {comm: NAME}}"
+    return "a network namespace is a name (RED, host) or {netns_of: {comm: NAME}} (or {netns_of: {container: NAME}})"
 
 
 def split_ifref(ref: str) -> tuple[str | None, str]:
@@ -180,6 +182,9 @@ def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
 def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
     what = select.describe_selector(selector)
     procs = select.innermost(select.select(snap, selector))
+    if not procs and select.is_container_selector(selector):
+        observed, message = containers.missing(snap, selector)
+        return Missing(observed, f"{message} (there is no netns to look in until it runs)")
     if not procs:
         return Missing(f"no running process matches ({what})",
                        f"{what} is not running, so there is no netns to look in: start it first.")
@@ -188,6 +193,11 @@ def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
         unreadable = [p for p in procs if p.ns.get("net") is None]
         return Missing(f"cannot read the network namespace of {select.name(unreadable[0], snap)}",
                        "nstutor could not read /proc/PID/ns/net" + _visibility_note(snap) + ".")
+    if len(inodes) > 1 and select.is_container_selector(selector):
+        listing = "; ".join(f"{select.name(p, snap)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
+        return Missing(f"{len(procs)} containers match, in different network namespaces: {listing}",
+                       f"{what} means containers in different network namespaces, so there is no one netns to look in: "
+                       f"name one container, e.g. {{netns_of: {{container: NAME, engine: ENGINE}}}}.")
     if len(inodes) > 1:
         listing = "; ".join(f"{select.name(p, snap)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
         return Missing(f"{len(procs)} processes match, in different network namespaces: {listing}",

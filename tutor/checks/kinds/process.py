@@ -10,6 +10,13 @@ shared_with  {process: SELECTOR, types: [...]}: same namespace as that other pro
              match, e.g. one pause per pod on a node, the one it shares them with is meant)
 private_from {process: SELECTOR, types: [...]}: a different namespace from that other process
 
+Any of the selectors may name a container ({container: web-side, engine: docker}, {pod: podweb,
+infra: true}): its main process is meant, and the fix is the engine's (`docker rm -f web-side; docker
+run -d --name web-side --network container:web --pid container:web ...`):
+
+    - process: {container: web-side, engine: docker, shared_with: {process: {container: web}, types: [net, pid]},
+                private_from: {process: {container: web}, types: [mnt]}}
+
 Namespaces are compared by inode, as `ls -l /proc/PID/ns` and lsns show them. A running
 process cannot change its namespaces from outside, so every fix is "start it again with...".
 """
@@ -22,6 +29,7 @@ from ...texts import words
 from ..base import Field, ProcessRef, Verdict, v_nstypes, v_selector
 from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, ns_unreadable_reason, pick,
                      restart_advice, want_programs)
+from ..containers import recreate_advice
 from ..registry import register
 from ..select import describe_selector, name
 
@@ -107,8 +115,9 @@ class ProcessNamespaces(ProcessExpectation):
             if ino is None:
                 problems.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif host is not None and ino != host:
-                problems.append(f"{name(proc, snap)} has its own {t} namespace ({ino}); the host's is {host}: "
-                                f"start it without unshare's {_option(t)}.")
+                how = ("" if snap.container_of_pid(proc.pid) is not None
+                       else f": start it without unshare's {_option(t)}")
+                problems.append(f"{name(proc, snap)} has its own {t} namespace ({ino}); the host's is {host}{how}.")
         other_pid = None
         if self.shared_with:
             types = self.shared_with["types"]
@@ -176,8 +185,15 @@ class ProcessNamespaces(ProcessExpectation):
 
     def _fix(self, snap: Snapshot, proc: Process, unshare_types: list[str], nsenter_types: list[str],
              other_pid: int | None) -> str:
-        """One command line that would start the process right (namespaces are fixed at start)."""
-        return restart_advice(snap, proc, unshare_types, nsenter_types, other_pid)
+        """One command line that would start the process right (namespaces are fixed at start): for a
+        container, its engine's (the container is removed and run again with the right options)."""
+        container = snap.container_of_pid(proc.pid)
+        if container is None:
+            return restart_advice(snap, proc, unshare_types, nsenter_types, other_pid)
+        other = snap.container_of_pid(other_pid) if other_pid is not None else None
+        join = {t: other if other is not None else other_pid for t in nsenter_types if other_pid is not None}
+        return recreate_advice(snap, container, join, host=list(self.host),
+                               own=[t for t in unshare_types if t not in join])
 
 
 def _option(ns_type: str) -> str:
