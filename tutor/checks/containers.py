@@ -42,6 +42,18 @@ def _k8s(pod: str | None) -> tuple[str, str]:
     return (ns, pod_name) if slash else ("default", ns)
 
 
+def network_words(snap: Snapshot, network: str) -> str:
+    """A network mode as a learner types it: docker records --network container:web as
+    container:<web's id>, which is named again here."""
+    if not network.startswith("container:"):
+        return network
+    ref = network.split(":", 1)[1]
+    for c in snap.containers:
+        if ref and (c.id == ref or c.id.startswith(ref) or c.name == ref):
+            return f"container:{c.name}"
+    return network
+
+
 # --------------------------------------------------------------- the engines' commands
 def list_command(value: Any) -> str:
     """The command that shows the learner what the selector looks for."""
@@ -215,7 +227,7 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
         options.append(f"--pod {q(c.pod)}")
     concerned = set(join) | set(host) | set(own)
     if not c.pod and c.network and "net" not in concerned and c.network not in ("bridge", "default"):
-        options.append(f"--network {q(c.network)}")
+        options.append(f"--network {q(network_words(snap, c.network))}")
     cannot: list[str] = []
     for t, other in join.items():
         if isinstance(other, Container) and other.pod and other.infra and other.pod == c.pod:

@@ -248,7 +248,9 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     listing = link_names(ns)
     context = (listing,)
     observed = f"{where(ns)} has {listing}"
-    movable = [(other, link) for other, link in elsewhere if safe_to_move(other, link)]
+    # A container's interface is its engine's: never advise taking it away from the container.
+    movable = [(other, link) for other, link in elsewhere
+               if safe_to_move(other, link) and not _a_containers(snap, other)]
     if movable:
         other, _ = movable[0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
@@ -261,6 +263,12 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
                        f"{'has' if len(elsewhere) == 1 else 'have'} one, but each network namespace needs "
                        f"its own)" + (f": {make}" if make else f"; {where(ns)} has {listing}"), context)
     return Missing(observed, f"{where(ns)} has no interface {name}; it has {listing}", context)
+
+
+def _a_containers(snap: Snapshot, ns: NetNS) -> bool:
+    """Is *ns* the network namespace of a container (its engine's record names a process in it)?"""
+    pids = set(ns.pids)
+    return any(c.pid in pids for c in snap.containers if c.pid is not None)
 
 
 def missing_device(snap: Snapshot, ns: NetNS, name: str, what: str, make: str) -> Missing:

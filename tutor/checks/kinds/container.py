@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from ...observe.model import ENGINES, Container, Process, Snapshot
 from ..base import Expectation, Field, ProcessRef, Verdict, v_bool, v_one_of, v_str
-from ..containers import kubelet_advice, missing, q, remove_command, run_command, start_command
+from ..containers import kubelet_advice, missing, network_words, q, remove_command, run_command, start_command
 from ..registry import register
 from ..select import containers_of, name
 
@@ -144,9 +144,7 @@ class ContainerRuns(Expectation):
     def _network(self, snap: Snapshot, c: Container, proc: Process | None) -> tuple[str, str | None]:
         """(what was seen of its network, the problem or None). By inode where it is a relation."""
         want = self.network
-        record = "bridge" if c.network in _BRIDGE_WORDS else (c.network or "unknown")
-        if record.startswith("container:"):
-            record = "container:" + _container_name(snap, record.split(":", 1)[1])
+        record = "bridge" if c.network in _BRIDGE_WORDS else network_words(snap, c.network or "unknown")
         if proc is None or proc.ns.get("net") is None:
             # Stopped (or its netns unreadable): only the engine's record can say.
             seen = f"{c.engine}'s record: " + (f"--network {record}" if c.network else "no network mode")
@@ -221,10 +219,3 @@ def _network_options(mode: str) -> list[str]:
         return [f"--network container:{q(mode.split(':', 1)[1])}"]
     return [f"--network {mode}"]
 
-
-def _container_name(snap: Snapshot, ref: str) -> str:
-    """docker records --network container:web as container:<web's id>: name it again."""
-    for c in snap.containers:
-        if ref and (c.id == ref or c.id.startswith(ref) or c.name == ref):
-            return c.name
-    return ref

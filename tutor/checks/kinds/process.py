@@ -190,8 +190,10 @@ class ProcessNamespaces(ProcessExpectation):
         container = snap.container_of_pid(proc.pid)
         if container is None:
             return restart_advice(snap, proc, unshare_types, nsenter_types, other_pid)
+        # The new container starts with none of the old one's options: join all it should share.
         other = snap.container_of_pid(other_pid) if other_pid is not None else None
-        join = {t: other if other is not None else other_pid for t in nsenter_types if other_pid is not None}
+        shared = list(self.shared_with["types"]) if self.shared_with and other_pid is not None else []
+        join = {t: other if other is not None else other_pid for t in shared}
         return recreate_advice(snap, container, join, host=list(self.host),
                                own=[t for t in unshare_types if t not in join])
 
