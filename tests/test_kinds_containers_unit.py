@@ -367,3 +367,234 @@ def test_a_kind_with_a_netns_field_looks_inside_a_container():
     assert v.passed, text(v)
     v = grade({"link": {"dev": "eth0", "netns": {"netns_of": {"container": "nonet"}}}}, s)
     assert not v.passed and "has no eth0 of its own" in v.message and "link set" not in v.message
+
+
+# =============================================================== the pod kind with a real pod
+PODWEB = {"pause": {"pod": "podweb", "infra": True}, "members": [{"pod": "podweb"}],
+          "shared": ["net", "ipc", "uts"], "private": ["mnt", "pid"]}
+
+
+def with_ns(s, at: int, **ns):
+    p = s.processes[at]
+    return dataclasses.replace(s, processes=frozen_map({**s.processes, at: dataclasses.replace(p, ns={**p.ns, **ns})}))
+
+
+def test_in_pod_podweb_the_infra_holds_net_ipc_uts_and_each_container_has_its_own_mnt_and_pid():
+    v = passes({"pod": PODWEB}, machine())
+    assert [m["pid"] for m in v.evidence["members"]] == [5100, 5200] and v.evidence["pause"]["pid"] == 5000
+    assert "infra container of pod podweb (podman, pid 5000)" in v.observed
+    assert build({"pod": PODWEB}).describe() == ("a pod: the containers of pod podweb share net, ipc and uts with the "
+                                                 "infra container of pod podweb and have their own mnt and pid")
+    by_name = {**PODWEB, "members": [{"container": "podweb-a"}, {"container": "podweb-b", "engine": "podman"}]}
+    assert passes({"pod": by_name}, machine()).evidence == v.evidence
+    assert build({"pod": by_name}).describe().startswith("a pod: 2 members share")
+
+
+def test_a_pod_member_that_misses_a_namespace_is_fixed_by_the_pods_share():
+    s = with_ns(machine(), 5200, pid=1501)            # podweb-b in podweb-a's pid namespace
+    fails({"pod": PODWEB}, s, "container podweb-b (podman, pod podweb, pid 5200) shares its pid namespace (1501) with "
+          "container podweb-a", "podman pod rm -f podweb; podman pod create --name podweb --share net,ipc,uts",
+          "podman run -d --name podweb-b --pod podweb localhost/nstutor-box ...", "podman kube play --replace")
+    s = with_ns(machine(), 5100, ipc=4026539000)
+    v = fails({"pod": PODWEB}, s, "container podweb-a (podman, pod podweb, pid 5100) has its own ipc namespace "
+              "(4026539000); the pause's is 4026532702", "podman pod create --name podweb --share net,ipc,uts")
+    assert "nsenter" not in v.message and "unshare" not in v.message
+
+
+def test_a_container_outside_the_pod_is_run_again_in_it():
+    members = {**PODWEB, "members": [{"container": "podweb-a"}, {"container": "nonet"}]}
+    fails({"pod": members}, machine(), "container nonet (docker, pid 4400) has its own net namespace",
+          "It is in no pod, not in pod podweb: docker rm -f nonet; podman run -d --name nonet --pod podweb nstutor-box ...")
+
+
+def test_an_infra_container_in_the_hosts_network_and_a_missing_pod():
+    s = with_ns(machine(), 5000, net=HOST["net"])
+    fails({"pod": PODWEB}, s, "The infra container of pod podweb (podman, pid 5000) is in the host's net namespace",
+          "podman pod rm -f podweb; podman pod create --name podweb --share net,ipc,uts")
+    fails({"pod": {**PODWEB, "pause": {"pod": "podwebb", "infra": True}, "members": [{"pod": "podwebb"}]}}, machine(),
+          "there is no pod podwebb: podman pod create --name podwebb")
+
+
+def test_a_kubernetes_pod_is_fixed_in_its_spec():
+    sandbox = Container("containerd", ids(20), "myweb2", "registry.k8s.io/pause:3.6", "running", 5000,
+                        pod="default/myweb2", infra=True)
+    nginx = Container("containerd", ids(21), "nginx", "nginx", "running", 5100, pod="default/myweb2")
+    sidecar = Container("containerd", ids(22), "sidecar", "busybox", "running", 5200, pod="default/myweb2")
+    s = machine(containers=(sandbox, nginx, sidecar), engines=running(("containerd",)))
+    spec = {"pause": {"pod": "default/myweb2", "infra": True, "engine": "containerd"},
+            "members": [{"pod": "default/myweb2", "engine": "containerd"}], "shared": ["net", "ipc"], "private": ["mnt"]}
+    v = passes({"pod": spec}, s)
+    assert "pause (sandbox) of pod default/myweb2 (containerd, pid 5000)" in v.observed
+    fails({"pod": spec}, with_ns(s, 5200, net=4026539001), "container sidecar (containerd, pod default/myweb2, pid 5200) "
+          "has its own net namespace", " The kubelet makes a pod", "kubectl delete pod -n default myweb2; kubectl apply -f POD.yaml")
+
+
+# =============================================================== the container kind
+def test_the_docker_lessons_containers_pass():
+    s = machine()
+    v = passes({"container": {"name": "web", "engine": "docker", "network": "bridge"}}, s)
+    assert v.evidence["pid"] == 4242 and v.evidence["network"] == "bridge" and v.evidence["ns"]["net"] == WEB_NET
+    assert "container web (docker, pid 4242): running; image nstutor-box" in v.observed
+    passes({"container": {"name": "web-side", "engine": "docker", "network": "container:web"}}, s)
+    passes({"container": {"name": "nonet", "engine": "docker", "network": "none"}}, s)
+    passes({"container": {"name": "hostnet", "engine": "docker", "network": "host"}}, s)
+    passes({"container": {"name": "podweb-a", "engine": "podman", "pod": "podweb", "infra": False}}, s)
+    passes({"container": {"name": "0a1b2c3d4e5f-infra", "engine": "podman", "pod": "podweb", "infra": True,
+                          "network": "bridge"}}, s)
+    stopped = replaced(s, "web", state="exited", pid=None)
+    passes({"container": {"name": "web", "engine": "docker", "running": False}}, stopped)
+    passes({"container": {"name": "web", "engine": "docker", "running": False, "network": "bridge"}}, stopped)
+
+
+def test_a_missing_stopped_or_misplaced_container_is_named_with_the_fix():
+    s = machine()
+    fails({"container": {"name": "web", "engine": "podman"}}, s, "there is no podman container web; seen: web (docker), "
+          "running", "docker rm -f web; podman run -d --name web ...")
+    fails({"container": {"name": "db", "engine": "docker"}}, s, "no container named db: docker run -d --name db ...")
+    fails({"container": {"name": "web", "engine": "docker"}}, replaced(s, "web", state="exited", pid=None),
+          "web (docker): exited, not running", "container web (docker) exists but is not running (exited): docker start web")
+    fails({"container": {"name": "web", "engine": "docker", "running": False}}, s,
+          "container web (docker, pid 4242): running", "this step wants it stopped: docker stop web")
+    fails({"container": {"name": "web", "engine": "docker"}}, replaced(s, "web", pid=9999),
+          "web (docker) runs as pid 9999, which nstutor does not see")
+    no_docker = dataclasses.replace(s, containers=tuple(c for c in s.containers if c.engine != "docker"),
+                                    engines=(EngineState("docker", "stopped", "dockerd is not running: start it with dockerd"),
+                                             *running(("podman",))[1:]))
+    fails({"container": {"name": "web", "engine": "docker"}}, no_docker,
+          "no record of docker's containers: dockerd is not running", "cannot be found: dockerd is not running")
+    fails({"container": {"name": "podweb-a", "engine": "podman", "pod": "other"}}, s,
+          "container podweb-a is in pod podweb, not in pod other.",
+          "podman rm -f podweb-a; podman run -d --name podweb-a --pod other localhost/nstutor-box ...")
+    fails({"container": {"name": "podweb-a", "engine": "podman", "pod": "podweb", "infra": True}}, s,
+          "container podweb-a is not its pod's infra container", "made by `podman pod create`")
+
+
+@pytest.mark.parametrize("cname, want, fragments", [
+    ("web", "host", ["has a network namespace of its own (net:[4026532500]); the host's is net:[4026531831]",
+                     "docker rm -f web; docker run -d --name web --network host nstutor-box ..."]),
+    ("hostnet", "bridge", ["is in the host's network namespace (net:[4026531831]), as --network host makes it",
+                           "docker run -d --name hostnet nstutor-box ..."]),
+    ("hostnet", "none", ["is in the host's network namespace", "--network none nstutor-box ..."]),
+    ("web", "none", ["container web has eth0 besides lo", "docker run -d --name web --network none nstutor-box ..."]),
+    ("web-side", "bridge", ["was made with --network container:web, so it has that container's network",
+                            "docker run -d --name web-side nstutor-box ..."]),
+    ("nonet", "container:web", ["container nonet is in net:[4026532600], and container web (docker, pid 4242) in "
+                                "net:[4026532500]", "--network container:web nstutor-box ..."]),
+    ("nonet", "bridge", ["container nonet was made with --network none, not bridge."]),
+    ("web-side", "container:db", ["should share the netns of container db: no container named db"]),
+])
+def test_a_wrong_network_mode_is_decided_by_inode_and_names_the_run_that_makes_it(cname, want, fragments):
+    fails({"container": {"name": cname, "engine": "docker", "network": want}}, machine(), *fragments)
+
+
+def test_the_network_mode_by_the_kernel_when_the_record_is_silent_and_by_the_record_when_stopped():
+    s = replaced(machine(), "web", network=None)
+    v = passes({"container": {"name": "web", "engine": "docker", "network": "bridge"}}, s)
+    assert "docker's record: no network mode" in v.observed
+    lonely = dataclasses.replace(s, netns=frozen_map({**s.netns, WEB_NET: dataclasses.replace(
+        s.netns[WEB_NET], links=(lo(WEB_NET), Link(WEB_NET, 3, "dummy0", "dummy", True, "UP", 1500, None)))}))
+    fails({"container": {"name": "web", "engine": "docker", "network": "bridge"}}, lonely,
+          "network namespace has no veth (dummy0, lo), so it is on no bridge")
+    # the inode decides: a record that says container:web while the kernel shows another netns fails
+    moved = replaced(machine(), "nonet", network=f"container:{ids(1)}")
+    fails({"container": {"name": "nonet", "engine": "docker", "network": "container:web"}}, moved,
+          "docker's record: --network container:web", "they do not share a network namespace")
+    stopped = replaced(machine(), "web", state="exited", pid=None)
+    fails({"container": {"name": "web", "engine": "docker", "running": False, "network": "host"}}, stopped,
+          "docker's record: --network bridge", "container web was made with --network bridge, not host.")
+
+
+def test_the_container_kinds_lint():
+    assert "container" in load_kinds()
+    for spec, problem in [
+        ({"engine": "docker"}, "'container' is missing the required field 'name'"),
+        ({"name": "web"}, "'container' is missing the required field 'engine'"),
+        ({"name": "web", "engine": "lxc"}, "'container.engine': must be one of docker, podman, containerd"),
+        ({"name": "web", "engine": "docker", "network": "macvlan"}, "'macvlan' is not a network mode: bridge, host, "
+                                                                      "none or container:NAME"),
+        ({"name": "web", "engine": "docker", "network": "container:"}, "is not a network mode"),
+        ({"name": "web", "engine": "docker", "pod": "p"}, "docker has no pods"),
+        ({"name": "web", "engine": "containerd", "network": "host"}, "a Kubernetes container has its pod's network"),
+        ({"name": "a", "engine": "podman", "pod": "p", "network": "host"}, "a pod's containers have the pod's network"),
+        ({"name": "web", "engine": "docker", "running": "yes"}, "'container.running': must be true or false"),
+        ({"name": "web", "engine": "docker", "image": "x"}, "'container' has no field 'image'"),
+    ]:
+        with pytest.raises(SpecError) as err:
+            build({"container": spec})
+        assert any(problem in p for p in err.value.problems), (problem, err.value.problems)
+
+
+def test_a_kubernetes_container_stopped_or_running():
+    nginx = Container("containerd", ids(21), "nginx", "nginx", "exited", None, pod="default/myweb2")
+    s = machine(containers=(nginx,), engines=running(("containerd",)))
+    fails({"container": {"name": "nginx", "engine": "containerd", "pod": "default/myweb2"}}, s,
+          "the kubelet restarts a pod's containers itself", "kubectl describe pod -n default myweb2")
+    s = machine(containers=(dataclasses.replace(nginx, state="running", pid=5100),), engines=running(("containerd",)))
+    passes({"container": {"name": "nginx", "engine": "containerd", "pod": "default/myweb2"}}, s)
+    fails({"container": {"name": "nginx", "engine": "containerd", "pod": "default/other"}}, s,
+          "is in pod default/myweb2, not in pod default/other", "kubectl delete pod")
+
+
+# =============================================================== what it names, for the panel
+def test_a_container_kind_names_its_container_and_the_one_whose_network_it_shares():
+    side, = [build({"container": {"name": "web-side", "engine": "docker", "network": "container:web"}})]
+    assert list(side.refers_to()) == [ProcessRef({"container": "web-side", "engine": "docker"}),
+                                      ProcessRef({"container": "web", "engine": "docker"})]
+    process = build({"process": WEB_SIDE_SHARES})
+    assert list(process.refers_to()) == [ProcessRef({"container": "web-side", "engine": "docker"}),
+                                         ProcessRef({"container": "web"}), ProcessRef({"container": "web"})]
+    pod = build({"pod": PODWEB})
+    focus = focus_from(None, [side, pod])
+    resolved = focus.resolve(machine())
+    assert resolved.pids == {4300, 4242, 5000, 5100, 5200}
+    assert WEB_NET in resolved.netns and POD_NET in resolved.netns
+
+
+# =============================================================== authors: nstutor kinds, lint
+def test_nstutor_kinds_lists_the_container_kind_and_its_fields(capsys):
+    assert main(["kinds"]) == 0
+    out = capsys.readouterr().out
+    line = next(i for i, l in enumerate(out.splitlines()) if l.startswith("container "))
+    fields = out.splitlines()[line + 1]
+    assert "container: a container exists under an engine" in out.splitlines()[line]
+    assert "fields: name*, engine*, running, network, pod, infra" in fields
+    assert "container, pod, engine, infra" in out.splitlines()[out.splitlines().index(
+        next(l for l in out.splitlines() if l.startswith("process "))) + 1]
+
+
+def test_a_lesson_using_containers_lints_clean_and_its_slips_are_found(tmp_path):
+    good = tmp_path / "13-demo-docker.md"
+    good.write_text(LESSON.format(network="bridge", sel="{container: web}"))
+    _, problems = parse_lesson(good)
+    assert [p.message for p in problems] == []
+    bad = tmp_path / "14-demo-docker.md"
+    bad.write_text(LESSON.format(network="brdge", sel="{container: web, comm: httpd}"))
+    _, problems = parse_lesson(bad)
+    text_ = "\n".join(map(str, problems))
+    assert "'brdge' is not a network mode" in text_ and "comm cannot go with container or pod" in text_
+    assert main(["lint", str(good)]) == 0 and main(["lint", str(bad)]) != 0
+
+
+LESSON = """---
+id: demo-docker
+title: Demo
+minutes: 5
+---
+# Demo
+
+Some prose.
+
+```check
+id: web-runs
+title: web runs under Docker
+expect:
+  - container: {{name: web, engine: docker, network: {network}}}
+  - process: {{container: web-side, engine: docker, shared_with: {{process: {sel}, types: [net, pid]}},
+               private_from: {{process: {{container: web}}, types: [mnt]}}}}
+  - link: {{dev: eth0, netns: {{netns_of: {{container: web, engine: docker}}}}}}
+  - pod: {{pause: {{pod: podweb, infra: true}}, members: [{{pod: podweb}}]}}
+hint: docker run -d --name web nstutor-box httpd -f -p 80
+solution: |
+  docker run -d --name web nstutor-box httpd -f -p 80
+```
+"""

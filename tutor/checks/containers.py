@@ -93,6 +93,11 @@ def run_command(engine: str, name: str, options: Iterable[str] = (), image: str 
     return " ".join(parts)
 
 
+def sentence(text: str) -> str:
+    """*text* as the start of a sentence (its first letter a capital)."""
+    return text[:1].upper() + text[1:]
+
+
 def kubelet_advice(pod: str | None) -> str:
     ns, pod_name = _k8s(pod)
     return (f"the kubelet makes a pod's containers and namespaces from its Pod spec (hostNetwork, hostPID, "
@@ -219,7 +224,7 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
     *join*: type -> the container (or a plain process's pid) whose namespace it should share;
     *host*: types it should share with the host; *own*: types it should have of its own."""
     if c.engine == "containerd":
-        return " The " + kubelet_advice(c.pod) + "."
+        return " " + sentence(kubelet_advice(c.pod)) + "."
     options: list[str] = []
     notes: list[str] = []
     host, own = list(host), list(own)
@@ -272,7 +277,7 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
 def pod_advice(member: Container, pause: Container, shared: Iterable[str], private: Iterable[str]) -> str:
     """What fixes a pod's member that does not share what it should with the pod's infra (or shares too much)."""
     if member.engine == "containerd" or pause.engine == "containerd":
-        return " The " + kubelet_advice(pause.pod or member.pod) + "."
+        return " " + sentence(kubelet_advice(pause.pod or member.pod)) + "."
     pod = pause.pod
     if member.pod != pod or pod is None:
         where = f"pod {member.pod}" if member.pod else "no pod"

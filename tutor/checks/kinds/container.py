@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from ...observe.model import ENGINES, Container, Process, Snapshot
 from ..base import Expectation, Field, ProcessRef, Verdict, v_bool, v_one_of, v_str
-from ..containers import kubelet_advice, missing, network_words, q, remove_command, run_command, start_command
+from ..containers import kubelet_advice, missing, network_words, q, remove_command, run_command, sentence, start_command
 from ..registry import register
 from ..select import containers_of, name
 
@@ -202,7 +202,7 @@ class ContainerRuns(Expectation):
     def _fix(self, c: Container, options: list[str] | None) -> str:
         """The engine's command that makes the container right (its network and pod are fixed when it is made)."""
         if c.engine == "containerd":
-            return " The " + kubelet_advice(c.pod) + "."
+            return " " + sentence(kubelet_advice(c.pod)) + "."
         if options is None:
             return ""
         engine = "podman" if any(o.startswith("--pod ") for o in options) else c.engine
