@@ -30,7 +30,7 @@ from typing import Any
 from ...observe.model import Process, Snapshot, Wants
 from ...texts import counted, words
 from ..base import Expectation, Field, Verdict, v_nstypes, v_selector, v_selectors
-from ..containers import pod_advice, remove_command
+from ..containers import pod_advice, q, remove_command, run_command
 from ..procs import Pick, ns_summary, ns_unreadable_reason, pick, restart_advice, unshare_cmd, want_programs
 from ..registry import register
 from ..select import describe_selector, innermost, is_pod_members, name, select
@@ -130,12 +130,13 @@ class Pod(Expectation):
         if c is None:
             return f"Start it with: {unshare_cmd(shared, pause.command)}"
         if c.engine == "containerd":
-            return "The kubelet runs a pod in the host's namespaces only when its spec says so (hostNetwork, hostPID, hostIPC): remove those and create the pod again."
+            return ("The kubelet runs a pod in the host's namespaces only when its spec says so (hostNetwork, "
+                    "hostPID, hostIPC): remove those and create the pod again.")
         if c.pod:
-            return (f"Create the pod again without --network host (and sharing {words(shared)}): podman pod rm -f {c.pod}; "
-                    f"podman pod create --name {c.pod} --share {','.join(t for t in shared if t != 'mnt')}")
-        remove = remove_command(c)
-        return f"Run it again without the host's namespaces: {remove}; {c.engine} run -d --name {c.name} {c.image} ..."
+            share = ",".join(t for t in shared if t != "mnt")
+            return (f"Create the pod again without --network host (and sharing {words(shared)}): "
+                    f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} --share {share}")
+        return f"Run it again without the host's namespaces: {remove_command(c)}; {run_command(c.engine, c.name, [], c.image)}"
 
     def _pick_members(self, snap: Snapshot) -> tuple[list[Process], list[str], list[str]]:
         """(members found, what was seen of those not found, problems)."""
