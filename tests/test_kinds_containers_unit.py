@@ -21,7 +21,7 @@ from tutor.checks.registry import build, load_kinds
 from tutor.checks.select import describe_selector, name, select, selector_problem, the_selected
 from tutor.cli import main
 from tutor.lessons.parse import parse_lesson
-from tutor.observe.model import Container, EngineState, Link, NetNS, frozen_map
+from tutor.observe.model import CgroupInfo, Container, EngineState, Link, NetNS, Socket, frozen_map
 
 # --------------------------------------------------------------- a machine with Docker and Podman
 WEB_NET, NONET_NET, POD_NET = 4026532500, 4026532600, 4026532700
@@ -598,3 +598,30 @@ solution: |
   docker run -d --name web nstutor-box httpd -f -p 80
 ```
 """
+
+
+# =============================================================== more kinds that take a selector
+def test_listening_in_a_containers_netns_held_by_the_container():
+    import socket as socket_mod
+    s = machine()
+    httpd = Socket("tcp", socket_mod.AF_INET, "0.0.0.0", 80, 77, "LISTEN", pids=(4242,))
+    nc = Socket("tcp", socket_mod.AF_INET, "0.0.0.0", 8082, 78, "LISTEN", pids=(4500,))
+    s = dataclasses.replace(s, netns=frozen_map({**s.netns,
+                                                 WEB_NET: dataclasses.replace(s.netns[WEB_NET], sockets=(httpd,)),
+                                                 HOST["net"]: dataclasses.replace(s.netns[HOST["net"]], sockets=(nc,))}))
+    passes({"listening": {"netns_of": {"container": "web", "engine": "docker"}, "port": 80,
+                          "process": {"container": "web"}}}, s)
+    passes({"listening": {"netns": {"netns_of": {"container": "web-side"}}, "port": 80}}, s)   # it shares web's netns
+    passes({"listening": {"netns": "host", "port": 8082, "process": {"container": "hostnet"}}}, s)
+    v = fails({"listening": {"netns_of": {"container": "web"}, "port": 80, "process": {"container": "web-side"}}}, s)
+    assert "container web (docker, pid 4242)" in text(v)
+    fails({"listening": {"netns_of": {"container": "nonet"}, "port": 80}}, s)
+
+
+def test_a_container_as_a_cgroup_member():
+    s = machine()
+    moved = dataclasses.replace(s.processes[4242], cgroup="/docker/" + ids(1))
+    s = dataclasses.replace(s, processes=frozen_map({**s.processes, 4242: moved}),
+                            cgroups=CgroupInfo("v2", "/sys/fs/cgroup", frozen_map({})))
+    fails({"cgroup": {"name": "nstutor-cpu", "members": [{"container": "web"}]}}, s,
+          f"container web (docker, pid 4242) is in cgroup /docker/{ids(1)}")

@@ -101,12 +101,17 @@ def describe_ifref(ref: str, netns: Any = None) -> str:
 
 
 # --------------------------------------------------------------- how messages name things
-def where(ns: NetNS) -> str:
-    """A netns as a phrase that follows 'in': "RED", "the root netns", "the netns of pid 4242"."""
+def where(ns: NetNS, snap: Snapshot | None = None) -> str:
+    """A netns as a phrase that follows 'in': "RED", "the root netns", "the netns of pid 4242"; with
+    the snapshot, a container's by its container: "the netns of container web (docker, net:[4026532500])"."""
     if ns.names:
         return ns.names[0]
     if ns.is_host:
         return "the root netns"
+    holders = [c for c in snap.containers if c.pid is not None and c.pid in ns.pids] if snap is not None else []
+    if holders:
+        c = min(holders, key=lambda c: (not c.infra, c.pid))     # a pod's infra first, then the oldest pid
+        return f"the netns of {select.container_words(c)} ({c.engine}, net:[{ns.inode}])"
     if ns.pids:
         return f"the netns of pid {ns.pids[0]} (net:[{ns.inode}])"
     return f"net:[{ns.inode}]"
@@ -247,22 +252,22 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     # (an unrelated veth coming and going, as `docker run` does, changes it).
     listing = link_names(ns)
     context = (listing,)
-    observed = f"{where(ns)} has {listing}"
+    observed = f"{where(ns, snap)} has {listing}"
     # A container's interface is its engine's: never advise taking it away from the container.
     movable = [(other, link) for other, link in elsewhere
                if safe_to_move(other, link) and not _a_containers(snap, other)]
     if movable:
         other, _ = movable[0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
-        return Missing(f"{name} is in {where(other)}; {observed}",
-                       f"{name} is in {where(other)}, expected {where(ns)}: {move}", context)
+        return Missing(f"{name} is in {where(other, snap)}; {observed}",
+                       f"{name} is in {where(other, snap)}, expected {where(ns, snap)}: {move}", context)
     if elsewhere:
-        others = ", ".join(where(other) for other, _ in elsewhere[:3])
+        others = ", ".join(where(other, snap) for other, _ in elsewhere[:3])
         return Missing(f"{name} is in {others}; {observed}",
-                       f"{where(ns)} has no {name} of its own ({others} "
+                       f"{where(ns, snap)} has no {name} of its own ({others} "
                        f"{'has' if len(elsewhere) == 1 else 'have'} one, but each network namespace needs "
-                       f"its own)" + (f": {make}" if make else f"; {where(ns)} has {listing}"), context)
-    return Missing(observed, f"{where(ns)} has no interface {name}; it has {listing}", context)
+                       f"its own)" + (f": {make}" if make else f"; {where(ns, snap)} has {listing}"), context)
+    return Missing(observed, f"{where(ns, snap)} has no interface {name}; it has {listing}", context)
 
 
 def _a_containers(snap: Snapshot, ns: NetNS) -> bool:
@@ -277,7 +282,7 @@ def missing_device(snap: Snapshot, ns: NetNS, name: str, what: str, make: str) -
     missing = missing_link(snap, ns, name, make=make)
     if find_links(snap, name) or ns.error:
         return missing
-    return Missing(missing.observed, f"{where(ns)} has no {what} {name}: {make}", missing.context)
+    return Missing(missing.observed, f"{where(ns, snap)} has no {what} {name}: {make}", missing.context)
 
 
 MOVABLE_KINDS = ("veth", "macvlan", "ipvlan", "dummy")
