@@ -48,18 +48,18 @@ def carries_traffic(link: Link, snap: Snapshot | None = None) -> bool:
 def why_not_up(snap: Snapshot, ns: NetNS, link: Link) -> str:
     """Why *link* is not carrying traffic, and the command that fixes it."""
     if not link.admin_up:
-        return f"{link.name} is in {where(ns)} but DOWN: {cmd_in(ns, f'link set {link.name} up')}"
+        return f"{link.name} is in {where(ns, snap)} but DOWN: {cmd_in(ns, f'link set {link.name} up')}"
     if link.kind == "veth":
         peer = link_by_index(snap, link.peer_netns, link.peer_ifindex)
         if peer is not None and not peer[1].admin_up:
             pns, plink = peer
-            return (f"{link.name} in {where(ns)} is up, but its peer {plink.name} in {where(pns)} is DOWN, so it "
+            return (f"{link.name} in {where(ns, snap)} is up, but its peer {plink.name} in {where(pns, snap)} is DOWN, so it "
                     f"shows NO-CARRIER and {no_carrier_state(link)} (a cable plugged in at one end only): "
                     f"{cmd_in(pns, f'link set {plink.name} up')}")
-        return (f"{link.name} in {where(ns)} is up, but shows {link.operstate}: a veth carries traffic only "
+        return (f"{link.name} in {where(ns, snap)} is up, but shows {link.operstate}: a veth carries traffic only "
                 f"when its peer{' ' + link.peer_name if link.peer_name else ''} is up too")
     if link.kind == "bridge":
-        return (f"{link.name} in {where(ns)} is switched on but has no carrier ({link.operstate}): a bridge "
+        return (f"{link.name} in {where(ns, snap)} is switched on but has no carrier ({link.operstate}): a bridge "
                 f"comes UP when at least one of its ports is up; add a port and bring it up")
-    return (f"{link.name} in {where(ns)} is switched on but {link.operstate}: the device under it "
+    return (f"{link.name} in {where(ns, snap)} is switched on but {link.operstate}: the device under it "
             f"(its lower layer or peer) is not up")

@@ -6,6 +6,7 @@ expectation with the same keys as a selector (tutor.checks.select):
     - pid1: {cmdline: '^sleep 1004$'}
     - hostname: {comm: sleep, cmdline: '1003', hostname: lab-box}
     - pid1: '^sleep 1004$'            # shorthand: a plain string is the cmdline pattern
+    - process: {container: web-side, engine: docker, shared_with: ...}   # a container's main process
 
 `ProcessExpectation` provides those fields; `pick()` turns a selector into
 exactly one process or explains why not (none: which selector and the command
@@ -20,9 +21,11 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..observe.model import Process, Snapshot, Wants
-from .base import Expectation, Field, ProcessRef, Verdict, v_str
-from .select import describe_selector, innermost, name, normalise, select
+from ..observe.model import ENGINES, Process, Snapshot, Wants
+from . import containers
+from .base import Expectation, Field, ProcessRef, Verdict, v_bool, v_one_of, v_str
+from .select import (CONTAINER_KEYS, describe_selector, is_container_selector, innermost, name, normalise, select,
+                     selector_problem, the_selected)
 
 # --------------------------------------------------------------- subject fields
 
@@ -40,7 +43,13 @@ def v_regex(value: Any) -> str | None:
 SUBJECT_FIELDS: dict[str, Field] = {
     "comm": Field(v_str, doc="the process's kernel name (/proc/PID/comm, at most 15 characters), e.g. pause"),
     "cmdline": Field(v_regex, doc="a regular expression searched in its command line, e.g. '^sleep 1001$'"),
+    "container": Field(v_str, doc="instead of comm/cmdline: the main process of the container of that name"),
+    "pod": Field(v_str, doc="instead of comm/cmdline: a pod's container (Podman pod name, or Kubernetes namespace/name)"),
+    "engine": Field(v_one_of(*ENGINES), doc=f"with container or pod: only that engine's ({', '.join(ENGINES)})"),
+    "infra": Field(v_bool, doc="with pod: the pod's infra container (Podman) or pause (Kubernetes)"),
 }
+#: The fields that together say which process a ProcessExpectation is about (a selector, tutor.checks.select).
+SUBJECT_KEYS = ("comm", "cmdline", *CONTAINER_KEYS)
 
 
 class ProcessExpectation(Expectation):
@@ -51,10 +60,11 @@ class ProcessExpectation(Expectation):
 
     @classmethod
     def extra_problems(cls, spec: dict) -> list[str]:
-        if "comm" not in spec and "cmdline" not in spec:
-            return [f"'{cls.kind}' needs comm and/or cmdline to say which process it is about, "
-                    f"e.g. - {cls.kind}: {{cmdline: '^sleep 1001$', ...}}"]
-        return []
+        if not any(k in spec for k in ("comm", "cmdline", "container", "pod")):
+            return [f"'{cls.kind}' needs comm and/or cmdline (or container) to say which process it is about, "
+                    f"e.g. - {cls.kind}: {{cmdline: '^sleep 1001$', ...}} or {{container: web, engine: docker, ...}}"]
+        err = selector_problem({k: spec[k] for k in SUBJECT_KEYS if k in spec})
+        return [f"'{cls.kind}': {err}"] if err else []
 
     def refers_to(self):
         """The process this check is about first (its selector is two fields, comm and cmdline), then
@@ -65,12 +75,12 @@ class ProcessExpectation(Expectation):
 
     @property
     def subject(self) -> dict:
-        return {k: self.spec[k] for k in ("comm", "cmdline") if k in self.spec}
+        return {k: self.spec[k] for k in SUBJECT_KEYS if k in self.spec}
 
     @property
     def subject_words(self) -> str:
-        """'the process named pause' / 'the process whose command line matches ...'."""
-        return "the" + describe_selector(self.subject)[1:]
+        """'the process named pause' / 'the process whose command line matches ...' / 'the container web'."""
+        return the_selected(self.subject)
 
     def subject_and_ns(self, snap: Snapshot, ns_type: str) -> tuple[Process, int] | Verdict:
         """The process the check is about and the inode of its namespace of *ns_type*, or the
@@ -86,7 +96,7 @@ class ProcessExpectation(Expectation):
     def fail_ns_unreadable(self, snap: Snapshot, proc: Process, ns_type: str) -> Verdict:
         """The failed verdict when *proc*'s namespace of *ns_type*, which the check is about, has no inode."""
         what = "mount" if ns_type == "mnt" else ns_type
-        return self.fail(f"{name(proc)}: {what} namespace unreadable", ns_unreadable_reason(proc, ns_type, snap) + ".")
+        return self.fail(f"{name(proc, snap)}: {what} namespace unreadable", ns_unreadable_reason(proc, ns_type, snap) + ".")
 
 
 # --------------------------------------------------------------- picking one process
@@ -101,6 +111,8 @@ class Pick:
 def find_command(selector: Any) -> str:
     """The command a learner runs to look for the process themselves."""
     sel = normalise(selector)
+    if is_container_selector(sel):
+        return containers.list_command(sel)
     if "cmdline" in sel:
         return f"pgrep -a -f {shlex.quote(str(sel['cmdline']))}"
     return f"pgrep -a -x {shlex.quote(str(sel['comm']))}"
@@ -124,21 +136,26 @@ def pick(snap: Snapshot, selector: Any, role: str = "",
             return Pick(preferred[0])
     if len(matches) == 1:
         return Pick(matches[0])
+    if is_container_selector(sel):
+        # Named by an engine's record: say what the engine has (stopped, under another engine, absent).
+        if matches:
+            return Pick(None, *containers.several(snap, sel, matches, lead))
+        return Pick(None, *containers.missing(snap, sel, lead))
     if len(matches) > 1:
         matches = sorted(matches, key=lambda p: (p.start_ticks, p.pid))     # oldest first (pids wrap)
-        shown = ", ".join(name(p) for p in matches[:5]) + (" ..." if len(matches) > 5 else "")
+        shown = ", ".join(name(p, snap) for p in matches[:5]) + (" ..." if len(matches) > 5 else "")
         return Pick(None,
                     f"{lead}{len(matches)} processes match ({who}): {shown}",
                     f"{lead}nstutor needs exactly one process {detail}, and there are {len(matches)}. The older "
                     f"ones are probably left over from an earlier try: stop them "
                     f"(kill {' '.join(str(p.pid) for p in matches[:-1][:5])}) and keep the newest "
-                    f"({name(matches[-1])}), or stop them all and start again. See them: {find_command(sel)}")
+                    f"({name(matches[-1], snap)}), or stop them all and start again. See them: {find_command(sel)}")
     # None: say what came close, so a typo or an exited process is obvious.
     zombies = select(snap, {**sel, "zombie": True})
     zombies = [p for p in zombies if p.is_zombie]
     if zombies:
         return Pick(None,
-                    f"{lead}only a zombie matches ({who}): {name(zombies[0])} has exited",
+                    f"{lead}only a zombie matches ({who}): {name(zombies[0], snap)} has exited",
                     f"{lead}the process has exited and its parent (pid {zombies[0].ppid}) has not reaped it. "
                     f"Start it again (see the lesson), then check: {find_command(sel)}")
     near = ""
@@ -149,7 +166,7 @@ def pick(snap: Snapshot, selector: Any, role: str = "",
             near = (f" Processes whose command line matches are named "
                     f"{', '.join(sorted({repr(p.comm) for p in by_cmd}))}, not {sel['comm']!r}.")
         elif by_comm:
-            near = (f" There is a process named {sel['comm']!r} ({name(by_comm[0])}), "
+            near = (f" There is a process named {sel['comm']!r} ({name(by_comm[0], snap)}), "
                     f"but its command line does not match {sel['cmdline']!r}.")
     if not near and "cmdline" in sel:
         close = _close_commands(snap, str(sel["cmdline"]))
@@ -252,7 +269,7 @@ def restart_advice(snap: Snapshot, proc: Process, unshare_types: list[str], nsen
 def ns_unreadable_reason(proc: Process, ns_type: str, snap: Snapshot) -> str:
     """Why the snapshot has no inode for *proc*'s namespace of *ns_type*, as a sentence for a message."""
     why = "" if snap.is_root else "; run nstutor as root"
-    return f"nstutor could not read /proc/{proc.pid}/ns/{ns_type} of {name(proc)}{why}"
+    return f"nstutor could not read /proc/{proc.pid}/ns/{ns_type} of {name(proc, snap)}{why}"
 
 
 def host_note(snap: Snapshot, ns_type: str, inode: int | None) -> str:

@@ -6,6 +6,7 @@ A netns reference is one of:
     host  (or root)           the host's own network namespace
     net:[4026532401]          a namespace by inode (what the live panel shows for unnamed ones)
     {netns_of: {comm: pause}} the network namespace a process is in (a process selector)
+    {netns_of: {container: web}}  ... a container's ({pod: podweb}: the pod's, which its containers share)
 
 An interface reference is "RED/veth0" (veth0 inside RED) or plain "veth0" (the host's).
 
@@ -22,7 +23,7 @@ from typing import Any, NamedTuple
 
 from ..observe.model import MAIN_TABLE, Link, NetNS, Snapshot
 from ..texts import noun
-from . import select
+from . import containers, select
 from .base import NETNS, naming
 from .strays import netns_typos, removal_words, show
 
@@ -46,11 +47,12 @@ def netns_ref_problem(value: Any) -> str | None:
         return None
     if isinstance(value, dict):
         if set(value) != {"netns_of"}:
-            return ("a network namespace is a name (RED, host) or {netns_of: {comm: NAME}}; "
+            return ("a network namespace is a name (RED, host) or {netns_of: {comm: NAME}} "
+                    "(or {netns_of: {container: NAME}}); "
                     f"got the {noun(len(value), 'key')} {', '.join(map(str, value))}")
         err = select.selector_problem(value["netns_of"])
         return f"netns_of: {err}" if err else None
-    return "a network namespace is a name (RED, host) or {netns_of: {comm: NAME}}"
+    return "a network namespace is a name (RED, host) or {netns_of: {comm: NAME}} (or {netns_of: {container: NAME}})"
 
 
 def split_ifref(ref: str) -> tuple[str | None, str]:
@@ -99,12 +101,17 @@ def describe_ifref(ref: str, netns: Any = None) -> str:
 
 
 # --------------------------------------------------------------- how messages name things
-def where(ns: NetNS) -> str:
-    """A netns as a phrase that follows 'in': "RED", "the root netns", "the netns of pid 4242"."""
+def where(ns: NetNS, snap: Snapshot | None = None) -> str:
+    """A netns as a phrase that follows 'in': "RED", "the root netns", "the netns of pid 4242"; with
+    the snapshot, a container's by its container: "the netns of container web (docker, net:[4026532500])"."""
     if ns.names:
         return ns.names[0]
     if ns.is_host:
         return "the root netns"
+    holders = [c for c in snap.containers if c.pid is not None and c.pid in ns.pids] if snap is not None else []
+    if holders:
+        c = min(holders, key=lambda c: (not c.infra, c.pid))     # a pod's infra first, then the oldest pid
+        return f"the netns of {select.container_words(c)} ({c.engine}, net:[{ns.inode}])"
     if ns.pids:
         return f"the netns of pid {ns.pids[0]} (net:[{ns.inode}])"
     return f"net:[{ns.inode}]"
@@ -180,23 +187,31 @@ def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
 def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
     what = select.describe_selector(selector)
     procs = select.innermost(select.select(snap, selector))
+    if not procs and select.is_container_selector(selector):
+        observed, message = containers.missing(snap, selector)
+        return Missing(observed, f"{message} (there is no netns to look in until it runs)")
     if not procs:
         return Missing(f"no running process matches ({what})",
                        f"{what} is not running, so there is no netns to look in: start it first.")
     inodes = {p.ns.get("net") for p in procs}
     if None in inodes:
         unreadable = [p for p in procs if p.ns.get("net") is None]
-        return Missing(f"cannot read the network namespace of {select.name(unreadable[0])}",
+        return Missing(f"cannot read the network namespace of {select.name(unreadable[0], snap)}",
                        "nstutor could not read /proc/PID/ns/net" + _visibility_note(snap) + ".")
+    if len(inodes) > 1 and select.is_container_selector(selector):
+        listing = "; ".join(f"{select.name(p, snap)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
+        return Missing(f"{len(procs)} containers match, in different network namespaces: {listing}",
+                       f"{what} means containers in different network namespaces, so there is no one netns to look in: "
+                       f"name one container, e.g. {{netns_of: {{container: NAME, engine: ENGINE}}}}.")
     if len(inodes) > 1:
-        listing = "; ".join(f"{select.name(p)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
+        listing = "; ".join(f"{select.name(p, snap)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
         return Missing(f"{len(procs)} processes match, in different network namespaces: {listing}",
                        f"more than one process ({what.removeprefix('a process ')}) is running and they are in different network namespaces; "
                        f"stop the ones you do not mean (kill PID), then check again.")
     inode = inodes.pop()
     ns = snap.netns.get(inode)
     if ns is None:
-        return Missing(f"{select.name(procs[0])} is in net:[{inode}], which the snapshot could not read",
+        return Missing(f"{select.name(procs[0], snap)} is in net:[{inode}], which the snapshot could not read",
                        "nstutor could not look into that process's network namespace" + _visibility_note(snap) + ".")
     return ns
 
@@ -237,20 +252,28 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     # (an unrelated veth coming and going, as `docker run` does, changes it).
     listing = link_names(ns)
     context = (listing,)
-    observed = f"{where(ns)} has {listing}"
-    movable = [(other, link) for other, link in elsewhere if safe_to_move(other, link)]
+    observed = f"{where(ns, snap)} has {listing}"
+    # A container's interface is its engine's: never advise taking it away from the container.
+    movable = [(other, link) for other, link in elsewhere
+               if safe_to_move(other, link) and not _a_containers(snap, other)]
     if movable:
         other, _ = movable[0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
-        return Missing(f"{name} is in {where(other)}; {observed}",
-                       f"{name} is in {where(other)}, expected {where(ns)}: {move}", context)
+        return Missing(f"{name} is in {where(other, snap)}; {observed}",
+                       f"{name} is in {where(other, snap)}, expected {where(ns, snap)}: {move}", context)
     if elsewhere:
-        others = ", ".join(where(other) for other, _ in elsewhere[:3])
+        others = ", ".join(where(other, snap) for other, _ in elsewhere[:3])
         return Missing(f"{name} is in {others}; {observed}",
-                       f"{where(ns)} has no {name} of its own ({others} "
+                       f"{where(ns, snap)} has no {name} of its own ({others} "
                        f"{'has' if len(elsewhere) == 1 else 'have'} one, but each network namespace needs "
-                       f"its own)" + (f": {make}" if make else f"; {where(ns)} has {listing}"), context)
-    return Missing(observed, f"{where(ns)} has no interface {name}; it has {listing}", context)
+                       f"its own)" + (f": {make}" if make else f"; {where(ns, snap)} has {listing}"), context)
+    return Missing(observed, f"{where(ns, snap)} has no interface {name}; it has {listing}", context)
+
+
+def _a_containers(snap: Snapshot, ns: NetNS) -> bool:
+    """Is *ns* the network namespace of a container (its engine's record names a process in it)?"""
+    pids = set(ns.pids)
+    return any(c.pid in pids for c in snap.containers if c.pid is not None)
 
 
 def missing_device(snap: Snapshot, ns: NetNS, name: str, what: str, make: str) -> Missing:
@@ -259,7 +282,7 @@ def missing_device(snap: Snapshot, ns: NetNS, name: str, what: str, make: str) -
     missing = missing_link(snap, ns, name, make=make)
     if find_links(snap, name) or ns.error:
         return missing
-    return Missing(missing.observed, f"{where(ns)} has no {what} {name}: {make}", missing.context)
+    return Missing(missing.observed, f"{where(ns, snap)} has no {what} {name}: {make}", missing.context)
 
 
 MOVABLE_KINDS = ("veth", "macvlan", "ipvlan", "dummy")

@@ -5,6 +5,19 @@
     process: 'sleep 1001'                   # shorthand for {cmdline: ...}
     process: {comm: sleep, cmdline: '1004'} # both must hold
 
+A container is named by its engine's record (Snapshot.containers), and means its main process:
+
+    process: {container: web}                        # the container named web, under any engine
+    process: {container: web, engine: docker}        # ... under Docker only
+    process: {pod: podweb}                           # the pod's containers (its infra excluded)
+    process: {pod: podweb, infra: true}              # the pod's infra container (Podman) or pause (Kubernetes)
+    process: {container: nginx, pod: default/myweb2} # a Kubernetes container, by its name in that pod
+
+comm, cmdline and zombie do not go with container or pod: a container selector means the one
+process the engine started (its namespaces are the container's), not something matched in it;
+another process inside a container is named by {cmdline: ...} alone. A container that exists
+but is not running selects no process (tutor/checks/containers.py says why, with the command).
+
 Zombies are skipped unless {zombie: true}. nstutor's own processes (Snapshot.self_pids) never match.
 """
 from __future__ import annotations
@@ -12,20 +25,28 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..observe.model import Process, Snapshot
+from ..observe.model import ENGINES, Container, Process, Snapshot
 from ..texts import noun
 
-_KEYS = {"comm", "cmdline", "zombie"}
+PROCESS_KEYS = ("comm", "cmdline", "zombie")
+CONTAINER_KEYS = ("container", "pod", "engine", "infra")
+_KEYS = set(PROCESS_KEYS) | set(CONTAINER_KEYS)
+
+_HOW = ("a process is selected with {comm: NAME} and/or {cmdline: REGEX}, "
+        "a container with {container: NAME} or {pod: NAME}")
 
 
 def selector_problem(value: Any) -> str | None:
     if isinstance(value, str):
         value = {"cmdline": value}
     if not isinstance(value, dict) or not value:
-        return "a process is selected with {comm: NAME} and/or {cmdline: REGEX}"
+        return _HOW
     unknown = set(value) - _KEYS
     if unknown:
-        return f"unknown selector {noun(len(unknown), 'key')} {', '.join(sorted(unknown))}; use comm and/or cmdline"
+        return (f"unknown selector {noun(len(unknown), 'key')} {', '.join(sorted(map(str, unknown)))}; "
+                f"use comm and/or cmdline, or container/pod (with engine, infra)")
+    if any(k in value for k in CONTAINER_KEYS):
+        return _container_problem(value)
     if "comm" not in value and "cmdline" not in value:
         return "a process selector needs comm or cmdline"
     if "cmdline" in value:
@@ -36,12 +57,62 @@ def selector_problem(value: Any) -> str | None:
     return None
 
 
+def _container_problem(value: dict) -> str | None:
+    mixed = [k for k in PROCESS_KEYS if k in value]
+    if mixed and ("container" in value or "pod" in value):
+        return (f"{', '.join(mixed)} cannot go with container or pod: a container selector means the "
+                f"container's main process; name another process inside it with {{cmdline: ...}} alone")
+    if "container" not in value and "pod" not in value:
+        given = ", ".join(k for k in CONTAINER_KEYS if k in value)
+        return (f"{given} only narrows a container selector: give {{container: NAME}} or {{pod: NAME}} "
+                f"(e.g. {{container: web, engine: docker}}, {{pod: podweb, infra: true}})")
+    for key in ("container", "pod"):
+        if key in value and not (isinstance(value[key], str) and value[key].strip()):
+            return f"{key} must be a {key}'s name, like {'web' if key == 'container' else 'podweb'}"
+    if "engine" in value and value["engine"] not in ENGINES:
+        return f"unknown engine {value['engine']!r}; known: {', '.join(ENGINES)}"
+    if "infra" in value:
+        if not isinstance(value["infra"], bool):
+            return "infra must be true or false"
+        if "pod" not in value or "container" in value:
+            return ("infra goes with pod alone: {pod: NAME, infra: true} is the pod's infra container "
+                    "(Podman) or pause (Kubernetes)")
+    if "pod" in value and value.get("engine") == "docker":
+        return "docker has no pods: a pod is podman's (podman pod create) or Kubernetes' (engine: containerd)"
+    return None
+
+
 def normalise(value: Any) -> dict:
     return {"cmdline": value} if isinstance(value, str) else dict(value)
 
 
+def is_container_selector(value: Any) -> bool:
+    """Does the selector name containers (by their engine's record) rather than match processes?"""
+    return isinstance(value, dict) and ("container" in value or "pod" in value)
+
+
+def is_pod_members(value: Any) -> bool:
+    """{pod: NAME} alone (infra not asked for): it may mean several processes, one per container."""
+    return is_container_selector(value) and "container" not in value and not value.get("infra", False)
+
+
+def _engine_note(engine: str | None) -> str:
+    return f" ({engine})" if engine else ""
+
+
 def describe_selector(value: Any) -> str:
+    """In words: 'a process named 'pause'', 'the container web (docker)', 'the infra container of
+    pod podweb (podman)'."""
     sel = normalise(value)
+    if is_container_selector(sel):
+        engine = sel.get("engine")
+        if "container" in sel:
+            pod = f" of pod {sel['pod']}" if "pod" in sel else ""
+            return f"the container {sel['container']}{pod}{_engine_note(engine)}"
+        if sel.get("infra"):
+            infra = "pause (sandbox)" if engine == "containerd" else "infra container"
+            return f"the {infra} of pod {sel['pod']}{_engine_note(engine)}"
+        return f"the containers of pod {sel['pod']}{_engine_note(engine)}"
     parts = []
     if "comm" in sel:
         parts.append(f"named '{sel['comm']}'")
@@ -50,13 +121,45 @@ def describe_selector(value: Any) -> str:
     return "a process " + " and ".join(parts)
 
 
+def the_selected(value: Any) -> str:
+    """describe_selector() as the subject of a sentence: 'the process named 'pause'', 'the container web'."""
+    words = describe_selector(value)
+    return "the " + words[2:] if words.startswith("a ") else words
+
+
+def containers_of(snap: Snapshot, value: Any) -> list[Container]:
+    """The container records a container selector names, running or not (records order)."""
+    sel = normalise(value)
+    engine = sel.get("engine")
+    out = []
+    for c in snap.containers:
+        if engine is not None and c.engine != engine:
+            continue
+        if "container" in sel and c.name != sel["container"]:
+            continue
+        if "pod" in sel:
+            if c.pod != sel["pod"]:
+                continue
+            if "container" not in sel and c.infra != bool(sel.get("infra", False)):
+                continue
+        out.append(c)
+    return out
+
+
 def select(snap: Snapshot, value: Any) -> list[Process]:
     """Processes matching the selector, lowest pid first."""
     sel = normalise(value)
+    me = snap.self_pids
+    if is_container_selector(sel):
+        found: dict[int, Process] = {}
+        for c in containers_of(snap, sel):
+            proc = snap.processes.get(c.pid) if c.pid is not None else None
+            if proc is not None and proc.pid not in me and not proc.is_zombie:
+                found[proc.pid] = proc
+        return [found[pid] for pid in sorted(found)]
     comm = sel.get("comm")
     pattern = re.compile(str(sel["cmdline"])) if "cmdline" in sel else None
     want_zombie = bool(sel.get("zombie", False))
-    me = snap.self_pids
     out = []
     for proc in snap.processes.values():
         if proc.pid in me or (proc.is_zombie and not want_zombie):
@@ -78,8 +181,20 @@ def innermost(procs: list[Process]) -> list[Process]:
     return [p for p in procs if p.pid not in parents] or procs
 
 
-def name(proc: Process) -> str:
-    """How messages name a process: 'sleep 1001' (pid 4242)."""
+def container_words(c: Container) -> str:
+    """A container as a noun: 'container web', 'infra container of pod podweb', 'pause (sandbox) of pod default/myweb2'."""
+    if c.infra and c.pod:
+        return f"{'pause (sandbox)' if c.engine == 'containerd' else 'infra container'} of pod {c.pod}"
+    return f"container {c.name}"
+
+
+def name(proc: Process, snap: Snapshot | None = None) -> str:
+    """How messages name a process: 'sleep 1001' (pid 4242); with the snapshot, a container's main
+    process by its container: container web (docker, pid 4242)."""
+    c = snap.container_of_pid(proc.pid) if snap is not None else None
+    if c is not None:
+        pod = f", pod {c.pod}" if c.pod and not c.infra else ""
+        return f"{container_words(c)} ({c.engine}{pod}, pid {proc.pid})"
     cmd = proc.command
     if len(cmd) > 60:
         cmd = cmd[:57] + "..."

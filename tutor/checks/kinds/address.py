@@ -79,7 +79,7 @@ class AddressExpectation(Expectation):
                 continue
             argv = ip_argv(ns, "addr", "del", addr.cidr, "dev", addr.dev)
             if argv is not None:
-                out.append(Stray(f"the address {addr.cidr} on {show(addr.dev)} in {where(ns)} ({why})", argv))
+                out.append(Stray(f"the address {addr.cidr} on {show(addr.dev)} in {where(ns, snap)} ({why})", argv))
         return tuple(out)
 
     def _grade(self, snap: Snapshot) -> Verdict:
@@ -97,14 +97,14 @@ class AddressExpectation(Expectation):
         on_dev = [a for a in ns.addresses if a.dev == name]
         # the kernel gives every up link an fe80:: address of its own: not one the learner set
         have = ", ".join(a.cidr for a in on_dev if not _link_local(a.cidr)) or "no address"
-        observed = f"{name} in {where(ns)} has {have}"
+        observed = f"{name} in {where(ns, snap)} has {have}"
         for addr in on_dev:
             got = _iface(addr.cidr)
             if got == want:
                 clash = self._beside(snap, ns, name, addr.cidr, on_dev)
                 if clash is not None:
                     return self.fail(observed if clash[0] is None else f"{clash[0]}; {observed}", clash[1])
-                return self.ok(observed, {"netns": where(ns), "dev": name, "cidr": addr.cidr,
+                return self.ok(observed, {"netns": where(ns, snap), "dev": name, "cidr": addr.cidr,
                                           "addresses": [a.cidr for a in on_dev]})
         for addr in on_dev:
             got = _iface(addr.cidr)
@@ -116,16 +116,16 @@ class AddressExpectation(Expectation):
         # Not on this device: is that IP somewhere else on the machine?
         for other_ns, other_dev, other_cidr in owners_of_ip(snap, str(want.ip)):
             if is_real_device(other_ns, other_dev):
-                return self.fail(f"{other_cidr} is on {other_dev} in {where(other_ns)}; {observed}",
-                                 f"{want.ip} already belongs to {other_dev} in {where(other_ns)}, a real network "
+                return self.fail(f"{other_cidr} is on {other_dev} in {where(other_ns, snap)}; {observed}",
+                                 f"{want.ip} already belongs to {other_dev} in {where(other_ns, snap)}, a real network "
                                  "device of this machine: leave it there and use another address for the lab")
             if other_ns.inode == ns.inode:
-                return self.fail(f"{other_cidr} is on {other_dev} in {where(ns)}; {observed}",
+                return self.fail(f"{other_cidr} is on {other_dev} in {where(ns, snap)}; {observed}",
                                  f"{other_cidr} is on {other_dev}, not on {name}: "
                                  f"{cmd_in(ns, f'addr del {other_cidr} dev {other_dev}')}; {add}")
         for other_ns, other_dev, other_cidr in owners_of_ip(snap, str(want.ip)):
-            return self.fail(f"{other_cidr} is on {other_dev} in {where(other_ns)}; {observed}",
-                             f"{other_cidr} is on {other_dev} in {where(other_ns)}, not on {name} in {where(ns)} "
+            return self.fail(f"{other_cidr} is on {other_dev} in {where(other_ns, snap)}; {observed}",
+                             f"{other_cidr} is on {other_dev} in {where(other_ns, snap)}, not on {name} in {where(ns, snap)} "
                              f"(an address belongs to one netns): "
                              f"{cmd_in(other_ns, f'addr del {other_cidr} dev {other_dev}')}; {add}")
         # A wrong address of the same family left in place keeps its route (and may shadow another
@@ -134,7 +134,7 @@ class AddressExpectation(Expectation):
                  and _iface(a.cidr).version == want.version]
         remove = "".join(f"; if {cidr} was a mistake, remove it: {cmd_in(ns, f'addr del {cidr} dev {name}')}"
                          for cidr in wrong[:2])
-        return self.fail(observed, f"{name} in {where(ns)} does not have {self.cidr} (it has {have}): {add}{remove}")
+        return self.fail(observed, f"{name} in {where(ns, snap)} does not have {self.cidr} (it has {have}): {add}{remove}")
 
 
     def _beside(self, snap: Snapshot, ns, name: str, cidr: str, on_dev) -> tuple[str | None, str] | None:
@@ -148,7 +148,7 @@ class AddressExpectation(Expectation):
         extra = [a.cidr for a in on_dev if a.cidr != cidr and not _link_local(a.cidr)
                  and _iface(a.cidr) is not None and _iface(a.cidr).version == want.version]
         if extra and not is_real_device(ns, name):
-            return None, (f"{name} in {where(ns)} has {cidr}, and also {', '.join(extra)}, which the lesson does "
+            return None, (f"{name} in {where(ns, snap)} has {cidr}, and also {', '.join(extra)}, which the lesson does "
                           f"not give it: an extra address brings its own route and answers for its IP. Remove it: "
                           + "; ".join(cmd_in(ns, f"addr del {c} dev {name}") for c in extra[:3]))
         for other_ns, other_dev, other_cidr in owners_of_ip(snap, str(want.ip)):
@@ -156,12 +156,12 @@ class AddressExpectation(Expectation):
                 continue
             if other_ns.inode != ns.inode and not _cabled(ns, other_ns):
                 continue        # an unrelated namespace of its own (another lab) cannot take the packets
-            seen = f"{other_cidr} is on {other_dev} in {where(other_ns)} too"
+            seen = f"{other_cidr} is on {other_dev} in {where(other_ns, snap)} too"
             if is_real_device(other_ns, other_dev):
-                return seen, (f"{want.ip} also belongs to {other_dev} in {where(other_ns)}, a real network "
+                return seen, (f"{want.ip} also belongs to {other_dev} in {where(other_ns, snap)}, a real network "
                               "device of this machine: leave it there and use another address for the lab")
             side = "in the same netns" if other_ns.inode == ns.inode else "on the other side of the cable"
-            return seen, (f"{want.ip} is on {name} in {where(ns)}, and also on {other_dev} in {where(other_ns)} "
+            return seen, (f"{want.ip} is on {name} in {where(ns, snap)}, and also on {other_dev} in {where(other_ns, snap)} "
                           f"({side}), so packets for it may be answered there instead. An address belongs to "
                           f"one interface: {cmd_in(other_ns, f'addr del {other_cidr} dev {other_dev}')}")
         return None

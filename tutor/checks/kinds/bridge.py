@@ -63,15 +63,15 @@ class BridgeExpectation(Expectation):
         if br is None:
             return self.fail(*missing_device(snap, ns, name, "bridge", cmd_in(ns, f'link add {name} type bridge')))
         ports = sorted(l.name for l in ns.links if l.master == br.name)
-        observed = (f"{br.name} in {where(ns)}: {kind_name(br)}, {state_words(br)}, "
+        observed = (f"{br.name} in {where(ns, snap)}: {kind_name(br)}, {state_words(br)}, "
                     f"ports: {', '.join(ports) or 'none'}")
         if br.kind != "bridge":
-            return self.fail(observed, f"{br.name} in {where(ns)} is a {kind_name(br)}, not a bridge: "
+            return self.fail(observed, f"{br.name} in {where(ns, snap)} is a {kind_name(br)}, not a bridge: "
                              f"{cmd_in(ns, f'link del {br.name}')}; {cmd_in(ns, f'link add {br.name} type bridge')}")
         if self.up is True and not br.admin_up:
-            return self.fail(observed, f"{br.name} is in {where(ns)} but DOWN: {cmd_in(ns, f'link set {br.name} up')}")
+            return self.fail(observed, f"{br.name} is in {where(ns, snap)} but DOWN: {cmd_in(ns, f'link set {br.name} up')}")
         if self.up is False and br.admin_up:
-            return self.fail(observed, f"{br.name} in {where(ns)} is up, expected down: "
+            return self.fail(observed, f"{br.name} in {where(ns, snap)} is up, expected down: "
                              f"{cmd_in(ns, f'link set {br.name} down')}")
 
         for port in self.ports:
@@ -81,10 +81,10 @@ class BridgeExpectation(Expectation):
                 elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and safe_to_move(o, l)]
                 if elsewhere:
                     other, _ = elsewhere[0]
-                    return self.fail(observed, f"{name} is in {where(other)}, but a port of {br.name} must be in "
-                                     f"{where(ns)}, where the bridge is: "
+                    return self.fail(observed, f"{name} is in {where(other, snap)}, but a port of {br.name} must be in "
+                                     f"{where(ns, snap)}, where the bridge is: "
                                      f"{cmd_in(other, f'link set {name} netns {netns_arg(ns)}')}")
-                return self.fail(observed, f"{where(ns)} has no interface {name} to be a port of {br.name}: create "
+                return self.fail(observed, f"{where(ns, snap)} has no interface {name} to be a port of {br.name}: create "
                                  f"it (usually the host end of a veth pair), then "
                                  f"{cmd_in(ns, f'link set {name} master {br.name}')}")
             if link.master != br.name:
@@ -92,14 +92,14 @@ class BridgeExpectation(Expectation):
                 return self.fail(observed, f"{name} {now}, expected a port of {br.name}: "
                                  f"{cmd_in(ns, f'link set {name} master {br.name}')}")
             if self.ports_up and not link.admin_up:
-                return self.fail(observed, f"port {name} of {br.name} is in {where(ns)} but DOWN: "
+                return self.fail(observed, f"port {name} of {br.name} is in {where(ns, snap)} but DOWN: "
                                  f"{cmd_in(ns, f'link set {name} up')}")
 
         if self.ports:
             wanted = {split_ifref(p)[1] for p in self.ports}
             extra = [p for p in ports if p not in wanted]
             if extra:
-                return self.fail(observed, f"{br.name} in {where(ns)} also has the port{'s' if len(extra) > 1 else ''} "
+                return self.fail(observed, f"{br.name} in {where(ns, snap)} also has the port{'s' if len(extra) > 1 else ''} "
                                  f"{', '.join(extra)}, which the lesson does not plug in (it wants only "
                                  f"{', '.join(sorted(wanted))}): unplug it with "
                                  + "; ".join(cmd_in(ns, f"link set {p} nomaster") for p in extra[:3])
@@ -107,6 +107,6 @@ class BridgeExpectation(Expectation):
                                     + ")"))
         if br.admin_up and br.operstate == "DOWN":
             observed += " (no carrier: none of its ports is up yet)"
-        evidence = {"netns": where(ns), "bridge": br.name, "operstate": br.operstate, "ports": ports}
+        evidence = {"netns": where(ns, snap), "bridge": br.name, "operstate": br.operstate, "ports": ports}
         return self.ok(observed, evidence)
 

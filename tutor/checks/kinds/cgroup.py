@@ -215,14 +215,14 @@ class CgroupCpu(Expectation):
             proc = picked.proc
             members.append(proc)
             if proc.cgroup is None:
-                observed.append(f"{name(proc)}: cgroup unreadable")
+                observed.append(f"{name(proc, snap)}: cgroup unreadable")
                 problems.append(f"nstutor could not read /proc/{proc.pid}/cgroup.")
             elif not in_cgroup(proc, self.path):
-                observed.append(f"{name(proc)} is in cgroup {proc.cgroup}")
-                problems.append(f"{name(proc)} is in cgroup {proc.cgroup}, not in {self.path}. Move it in: "
+                observed.append(f"{name(proc, snap)} is in cgroup {proc.cgroup}")
+                problems.append(f"{name(proc, snap)} is in cgroup {proc.cgroup}, not in {self.path}. Move it in: "
                                 f"echo {proc.pid} > {directory}/cgroup.procs")
             else:
-                observed.append(f"{name(proc)} is in cgroup {proc.cgroup}")
+                observed.append(f"{name(proc, snap)} is in cgroup {proc.cgroup}")
         evidence["members"] = [p.pid for p in members]
 
         if self.measured and members and len(members) == len(self.members):

@@ -42,20 +42,20 @@ class FdbExpectation(TableEntryExpectation):
         mac = self.mac.lower()
         entries = [e for e in ns.fdb if e.mac.lower() == mac]
         listing = "; ".join(fdb_text(e) for e in entries[:6]) or f"no entry for {mac}"
-        observed = f"fdb in {where(ns)}: {listing}"
+        observed = f"fdb in {where(ns, snap)}: {listing}"
         args = f"fdb %s {mac} dev {dev or 'DEV'}" + (f" dst {self.dst}" if self.dst else "")
 
         on_dev = [e for e in entries if dev is None or e.dev == dev]
         for e in on_dev:
             if self.dst is None or same_ip(e.dst, self.dst):
-                return self.ok(fdb_text(e) + f" in {where(ns)}",
-                               {"netns": where(ns), "mac": e.mac, "dev": e.dev, "dst": e.dst})
+                return self.ok(fdb_text(e) + f" in {where(ns, snap)}",
+                               {"netns": where(ns, snap), "mac": e.mac, "dev": e.dev, "dst": e.dst})
         if on_dev:
             now = on_dev[0].dst or "no remote"
-            return self.fail(observed, f"{mac} on {dev or on_dev[0].dev} in {where(ns)} points to {now}, expected "
+            return self.fail(observed, f"{mac} on {dev or on_dev[0].dev} in {where(ns, snap)} points to {now}, expected "
                              f"{self.dst}: {cmd_in(ns, args % 'replace', tool='bridge')}")
         if entries:
-            return self.fail(observed, f"the fdb entry for {mac} in {where(ns)} is on {entries[0].dev}, expected "
+            return self.fail(observed, f"the fdb entry for {mac} in {where(ns, snap)} is on {entries[0].dev}, expected "
                              f"{dev}: {cmd_in(ns, args % 'add', tool='bridge')}")
-        return self.fail(observed, f"{where(ns)} has no fdb entry for {mac}"
+        return self.fail(observed, f"{where(ns, snap)} has no fdb entry for {mac}"
                          + (f" on {dev}" if dev else "") + f": {cmd_in(ns, args % 'append', tool='bridge')}")

@@ -137,7 +137,7 @@ class FileIn(ProcessExpectation):
         mnt = proc.ns.get("mnt")
         host = " (the host's)" if mnt is not None and mnt == snap.host_ns.get("mnt") else ""
         state, value = look(snap, proc, path)
-        observed = f"{path} in the mount namespace {mnt}{host} of {name(proc)}: "
+        observed = f"{path} in the mount namespace {mnt}{host} of {name(proc, snap)}: "
         enter = f"nsenter --target {proc.pid} --mount"
         if state == "error":
             return self.fail(observed + f"unreadable ({value})",
@@ -146,7 +146,7 @@ class FileIn(ProcessExpectation):
         if state == "other":
             return self.fail(observed + str(value), f"{path} there is {value}, not a file.")
         if state == "missing":
-            message = f"There is no {path} in the mount namespace of {name(proc)}."
+            message = f"There is no {path} in the mount namespace of {name(proc, snap)}."
             if self.contains is None:
                 message += f" Create it from inside: {enter} sh -c 'echo hello > {path}'."
             else:
@@ -174,16 +174,16 @@ class FileIn(ProcessExpectation):
         other = other_pick.proc
         other_mnt = other.ns.get("mnt")
         if other_mnt is not None and other_mnt == mnt:
-            return self.fail(f"{observed}; {name(other)} is in the same mount namespace ({mnt})",
-                             f"{name(proc)} and {name(other)} share one mount namespace, so they see the same "
+            return self.fail(f"{observed}; {name(other, snap)} is in the same mount namespace ({mnt})",
+                             f"{name(proc, snap)} and {name(other, snap)} share one mount namespace, so they see the same "
                              f"files. Each container needs its own: start them with unshare --mount.")
         other_state, _ = look(snap, other, path)
-        observed += f"; in the mount namespace {other_mnt} of {name(other)}: " + (
+        observed += f"; in the mount namespace {other_mnt} of {name(other, snap)}: " + (
             "absent" if other_state == "missing" else "present")
         if other_state != "missing":
             note = _tmp_note(snap, other, path)
             return self.fail(observed,
-                             f"{name(other)} sees {path} too, although it has its own mount namespace: a new "
+                             f"{name(other, snap)} sees {path} too, although it has its own mount namespace: a new "
                              f"mount namespace starts as a copy of the old one, so both still use the same "
                              f"filesystem there" + (f" ({note})" if note else "") + ". A container gets a "
                              f"private directory by mounting its own filesystem on it, e.g. "

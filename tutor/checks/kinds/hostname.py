@@ -38,7 +38,7 @@ class Hostname(ProcessExpectation):
         host_name = snap.hostnames.get(host_uts) if host_uts is not None else None
         shares_host = uts == host_uts
         where = f"the host's uts namespace ({uts})" if shares_host else f"its own uts namespace ({uts})"
-        observed = f"{name(proc)} is in {where}, hostname {inside!r}"
+        observed = f"{name(proc, snap)} is in {where}, hostname {inside!r}"
         if not shares_host:
             observed += f"; the host's hostname is {host_name!r}"
         set_inside = f"nsenter --target {proc.pid} --uts hostname {self.hostname}"
@@ -47,7 +47,7 @@ class Hostname(ProcessExpectation):
         if inside != self.hostname:
             if shares_host:
                 return self.fail(observed,
-                                 f"{name(proc)} is in the host's uts namespace, whose hostname is {inside!r}. "
+                                 f"{name(proc, snap)} is in the host's uts namespace, whose hostname is {inside!r}. "
                                  f"Give it its own (kill {proc.pid}; unshare --uts {proc.command}), "
                                  f"then set the name inside: nsenter --target <its pid> --uts hostname {self.hostname}")
             why = (" (a new uts namespace starts with a copy of the host's name)" if inside == host_name else "")

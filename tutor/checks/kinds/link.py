@@ -65,31 +65,31 @@ class LinkExpectation(Expectation):
         if isinstance(found, Missing):
             return self.fail(*found)
         ns, link = found
-        observed = (f"{link.name} in {where(ns)}: {kind_name(link)}, {state_words(link)}, mtu {link.mtu}"
+        observed = (f"{link.name} in {where(ns, snap)}: {kind_name(link)}, {state_words(link)}, mtu {link.mtu}"
                     + (f", master {link.master}" if link.master else "") + (f", mac {link.mac}" if link.mac else ""))
         name = link.name
 
         if self.link_kind is not None and link.kind != self.link_kind:
-            return self.fail(observed, f"{name} in {where(ns)} is a {kind_name(link)}, not a {self.link_kind}: "
+            return self.fail(observed, f"{name} in {where(ns, snap)} is a {kind_name(link)}, not a {self.link_kind}: "
                              f"delete it ({cmd_in(ns, f'link del {name}')}) and create it with type {self.link_kind}")
         if self.up is True and not carries_traffic(link, snap):
             return self.fail(observed, why_not_up(snap, ns, link))
         if self.up is False and link.admin_up:
-            return self.fail(observed, f"{name} in {where(ns)} is up, expected down: {cmd_in(ns, f'link set {name} down')}")
+            return self.fail(observed, f"{name} in {where(ns, snap)} is up, expected down: {cmd_in(ns, f'link set {name} down')}")
         if self.state is not None and link.operstate != self.state:
             hint = why_not_up(snap, ns, link) if self.state == "UP" else f"expected state {self.state}"
-            return self.fail(observed, f"{name} in {where(ns)} has state {link.operstate}; {hint}")
+            return self.fail(observed, f"{name} in {where(ns, snap)} has state {link.operstate}; {hint}")
         if self.mtu is not None and link.mtu != self.mtu:
-            return self.fail(observed, f"{name} in {where(ns)} has MTU {link.mtu}, expected {self.mtu}: "
+            return self.fail(observed, f"{name} in {where(ns, snap)} has MTU {link.mtu}, expected {self.mtu}: "
                              f"{cmd_in(ns, f'link set {name} mtu {self.mtu}')}")
         if self.master is not None and link.master != self.master:
             now = f"is a port of {link.master}" if link.master else "is not a port of any bridge"
-            return self.fail(observed, f"{name} in {where(ns)} {now}, expected {self.master}: "
+            return self.fail(observed, f"{name} in {where(ns, snap)} {now}, expected {self.master}: "
                              f"{cmd_in(ns, f'link set {name} master {self.master}')}")
         if self.mac is not None and (link.mac or "").lower() != self.mac.lower():
-            return self.fail(observed, f"{name} in {where(ns)} has MAC {link.mac}, expected {self.mac.lower()}: "
+            return self.fail(observed, f"{name} in {where(ns, snap)} has MAC {link.mac}, expected {self.mac.lower()}: "
                              f"{cmd_in(ns, f'link set {name} address {self.mac.lower()}')}")
-        evidence = {"netns": where(ns), "name": name, "ifindex": link.ifindex, "kind": link.kind,
+        evidence = {"netns": where(ns, snap), "name": name, "ifindex": link.ifindex, "kind": link.kind,
                     "operstate": link.operstate, "mtu": link.mtu, "master": link.master, "mac": link.mac}
         return self.ok(observed, evidence)
 
@@ -101,11 +101,11 @@ class LinkExpectation(Expectation):
         link = ns.link(name)
         if link is None:
             if ns.error and not ns.links:
-                return self.fail(f"nstutor could not read {where(ns)}: {ns.error}",
-                                 f"nstutor could not look inside {where(ns)}; run nstutor as root.")
-            return self.ok(f"{where(ns)} has no {name}", {"netns": where(ns), "absent": name})
-        observed = f"{name} is in {where(ns)} ({kind_name(link)}, {state_words(link)})"
+                return self.fail(f"nstutor could not read {where(ns, snap)}: {ns.error}",
+                                 f"nstutor could not look inside {where(ns, snap)}; run nstutor as root.")
+            return self.ok(f"{where(ns, snap)} has no {name}", {"netns": where(ns, snap), "absent": name})
+        observed = f"{name} is in {where(ns, snap)} ({kind_name(link)}, {state_words(link)})"
         if is_real_device(ns, name):
             return self.fail(observed, f"{name} is a real network device of this machine; nstutor will not "
                              "suggest deleting it")
-        return self.fail(observed, f"{name} should be gone from {where(ns)}: {cmd_in(ns, f'link del {name}')}")
+        return self.fail(observed, f"{name} should be gone from {where(ns, snap)}: {cmd_in(ns, f'link del {name}')}")

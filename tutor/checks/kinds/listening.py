@@ -88,13 +88,13 @@ class ListeningExpectation(Expectation):
         opened = [s for s in on_port if is_open(s, self.proto)]
         matching = [s for s in opened if covers(s, self.ip)]
         listing = ", ".join(sock_text(s) for s in on_port) or f"nothing on port {self.port}"
-        observed = f"in {where(ns)}: {listing}"
+        observed = f"in {where(ns, snap)}: {listing}"
 
         if not matching:
             return self.fail(observed, self._why_not(snap, ns, on_port, opened))
         if self.ip is not None and _is_loopback(self.ip) and not any(s.ip not in WILDCARDS for s in matching):
-            return self.fail(observed, f"port {self.port} is open in {where(ns)}, but on {matching[0].ip}, every "
-                             f"address of {'the host' if ns.is_host else where(ns)}, so other machines can reach it "
+            return self.fail(observed, f"port {self.port} is open in {where(ns, snap)}, but on {matching[0].ip}, every "
+                             f"address of {'the host' if ns.is_host else where(ns, snap)}, so other machines can reach it "
                              f"too; the lesson keeps it on the loopback: stop it "
                              f"({_kill_words(snap, matching[0])}) and start it again bound to {self.ip} "
                              f"(python3 -m http.server ... --bind {self.ip})")
@@ -104,33 +104,33 @@ class ListeningExpectation(Expectation):
             if not held:
                 holders = sorted({pid for s in matching for pid in s.pids})
                 if not holders:
-                    return self.fail(observed, f"port {self.port} is open in {where(ns)}, but nstutor cannot see "
+                    return self.fail(observed, f"port {self.port} is open in {where(ns, snap)}, but nstutor cannot see "
                                      "which process holds it; run nstutor as root (sudo).")
-                names = ", ".join(select.name(snap.processes[p]) if p in snap.processes else f"pid {p}"
+                names = ", ".join(select.name(snap.processes[p], snap) if p in snap.processes else f"pid {p}"
                                   for p in holders[:3])
                 return self.fail(observed + f" (held by {names})",
-                                 f"port {self.port} is open in {where(ns)}, but by {names}, not by "
+                                 f"port {self.port} is open in {where(ns, snap)}, but by {names}, not by "
                                  f"{select.describe_selector(self.process)}: stop that one first, then start yours.")
             matching = held
         sock = matching[0]
-        return self.ok(f"{sock_text(sock)} is open in {where(ns)}",
-                       {"netns": where(ns), "proto": sock.proto, "ip": sock.ip, "port": sock.port,
+        return self.ok(f"{sock_text(sock)} is open in {where(ns, snap)}",
+                       {"netns": where(ns, snap), "proto": sock.proto, "ip": sock.ip, "port": sock.port,
                         "pids": list(sock.pids)})
 
     def _why_not(self, snap: Snapshot, ns: NetNS, on_port: list[Socket], opened: list[Socket]) -> str:
         if opened:   # open, but bound to another address
             bound = ", ".join(s.ip for s in opened)
-            return (f"port {self.port} is open in {where(ns)}, but only on {bound}, not on {self.ip}: "
+            return (f"port {self.port} is open in {where(ns, snap)}, but only on {bound}, not on {self.ip}: "
                     f"bind the server to {self.ip} or to 0.0.0.0")
         other_proto = "udp" if self.proto == "tcp" else "tcp"
         if any(is_open(s, other_proto) for s in on_port):
-            return f"port {self.port} is open for {other_proto}, not {self.proto}, in {where(ns)}"
+            return f"port {self.port} is open for {other_proto}, not {self.proto}, in {where(ns, snap)}"
         elsewhere = [o for o in snap.netns.values() if o.inode != ns.inode
                      and any(s.port == self.port and is_open(s, self.proto) and covers(s, self.ip) for s in o.sockets)]
         elsewhere.sort(key=lambda o: (not o.is_host, o.label))
         if elsewhere:
             other = elsewhere[0]
-            place = "in the host's netns" if other.is_host else f"in netns {where(other)}"
+            place = "in the host's netns" if other.is_host else f"in netns {where(other, snap)}"
             # Never "stop it": that server may be another step's (a port belongs to one netns, and a
             # lesson can want the same port open in two of them).
             if ns.is_host:
@@ -138,14 +138,14 @@ class ListeningExpectation(Expectation):
                         f"has its own ports): start a server from a shell on the host itself (not under "
                         f"ip netns exec or nsenter)")
             return (f"{self.port} is listening {place}, but not in {_where_host(ns)} (each network namespace "
-                    f"has its own ports): start a server inside {where(ns)}"
+                    f"has its own ports): start a server inside {where(ns, snap)}"
                     + (f" ({_run_in(ns)} ...)" if _run_in(ns) else ""))
         if ns.error and not ns.sockets:
-            return f"nstutor could not read the sockets of {where(ns)} ({ns.error}); run nstutor as root."
+            return f"nstutor could not read the sockets of {where(ns, snap)} ({ns.error}); run nstutor as root."
         if self.proto == "udp":
-            return f"nothing is bound to udp port {self.port} in {where(ns)}: start the server there"
+            return f"nothing is bound to udp port {self.port} in {where(ns, snap)}: start the server there"
         example = f"{_run_in(ns)} python3 -m http.server {self.port}".strip()
-        return f"nothing listens on tcp port {self.port} in {where(ns)}: start a server there, e.g. {example}"
+        return f"nothing listens on tcp port {self.port} in {where(ns, snap)}: start a server there, e.g. {example}"
 
 
 def _run_in(ns: NetNS) -> str:

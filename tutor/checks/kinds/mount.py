@@ -53,14 +53,14 @@ class MountIn(ProcessExpectation):
         mount_cmd = (f"nsenter --target {proc.pid} --mount mount -t {self.fstype or 'tmpfs'} "
                      f"{self.fstype or 'tmpfs'} {target}")
         if table is None:
-            return self.fail(f"{name(proc)} is in {where}; its mount table could not be read",
+            return self.fail(f"{name(proc, snap)} is in {where}; its mount table could not be read",
                              f"nstutor could not read /proc/{proc.pid}/mountinfo"
                              + ("." if snap.is_root else "; run nstutor as root."))
         here = mounts_at(table, target)
         if self.absent_from_host and shares_host:
             seen = f"{show(here[-1])} is mounted at {target}" if here else f"nothing is mounted at {target}"
-            return self.fail(f"{name(proc)} is in {where}; {seen}",
-                             f"{name(proc)} shares the host's mount namespace, so anything mounted there is "
+            return self.fail(f"{name(proc, snap)} is in {where}; {seen}",
+                             f"{name(proc, snap)} shares the host's mount namespace, so anything mounted there is "
                              f"mounted for the whole machine. Start it in its own (kill {proc.pid}; "
                              f"unshare --mount {proc.command}), then mount inside it: "
                              f"nsenter --target <its pid> --mount mount -t {self.fstype or 'tmpfs'} "
@@ -73,22 +73,22 @@ class MountIn(ProcessExpectation):
             # lesson mount: "umount" is advised only for a path the lesson owns (named nstutor, as
             # cleanup paths are) or one the check says the host must not have.
             if on_host and (self.absent_from_host or "nstutor" in target):
-                return self.fail(f"{name(proc)} is in {where}; nothing is mounted at {target} there, but the "
+                return self.fail(f"{name(proc, snap)} is in {where}; nothing is mounted at {target} there, but the "
                                  f"host has {show(on_host[-1])} at {target}",
                                  f"{target} was mounted in the host's mount namespace, not in the one of "
-                                 f"{name(proc)} (mount without nsenter runs on the host). Undo it on the host: "
+                                 f"{name(proc, snap)} (mount without nsenter runs on the host). Undo it on the host: "
                                  f"umount {target}; then mount inside: {mount_cmd}")
-            return self.fail(f"{name(proc)} is in {where}; nothing is mounted at {target} there "
+            return self.fail(f"{name(proc, snap)} is in {where}; nothing is mounted at {target} there "
                              f"({len(table)} mounts)",
-                             f"Nothing is mounted at {target} inside the mount namespace of {name(proc)}. "
+                             f"Nothing is mounted at {target} inside the mount namespace of {name(proc, snap)}. "
                              f"Mount it from inside: {mount_cmd} (the directory must exist: mkdir -p {target})")
         if self.fstype and not any(m.fstype == self.fstype for m in here):
-            return self.fail(f"{name(proc)} is in {where}; at {target}: {', '.join(show(m) for m in here)}",
+            return self.fail(f"{name(proc, snap)} is in {where}; at {target}: {', '.join(show(m) for m in here)}",
                              f"{target} is mounted, but as {here[-1].fstype}, not {self.fstype}. "
                              f"Unmount it and mount a {self.fstype}: nsenter --target {proc.pid} --mount "
                              f"umount {target}; {mount_cmd}")
         good = [m for m in here if not self.fstype or m.fstype == self.fstype][-1]
-        observed = f"{name(proc)} is in {where}; {show(good)} is mounted at {target}"
+        observed = f"{name(proc, snap)} is in {where}; {show(good)} is mounted at {target}"
         evidence: dict[str, Any] = {"pid": proc.pid, "mnt": mnt, "target": target, "fstype": good.fstype,
                                     "source": good.source, "mount_id": good.mount_id}
         if self.absent_from_host:

@@ -45,37 +45,37 @@ class NeighbourExpectation(TableEntryExpectation):
 
         entries = [n for n in ns.neighbours if same_ip(n.ip, self.ip)]
         listing = "; ".join(neighbour_text(n) for n in entries) or f"no entry for {self.ip}"
-        observed = f"neighbours in {where(ns)}: {listing}"
+        observed = f"neighbours in {where(ns, snap)}: {listing}"
         replace = cmd_in(ns, f"neigh replace {self.ip} lladdr {(self.mac or 'MAC').lower()} dev {dev or 'DEV'}"
                          + (" nud permanent" if self.permanent is not False else ""))
 
         if not entries:
             if self.mac is None and not self.permanent:
-                return self.fail(observed, f"{where(ns)} has not resolved {self.ip} yet: it learns the MAC with "
+                return self.fail(observed, f"{where(ns, snap)} has not resolved {self.ip} yet: it learns the MAC with "
                                  f"the first packet sent there ({_exec(ns, f'ping -c 1 -W 1 {self.ip}')})")
-            return self.fail(observed, f"{where(ns)} has no neighbour entry for {self.ip}: "
+            return self.fail(observed, f"{where(ns, snap)} has no neighbour entry for {self.ip}: "
                              + replace.replace(" replace ", " add ", 1))
         on_dev = [n for n in entries if dev is None or n.dev == dev]
         if not on_dev:
-            return self.fail(observed, f"the entry for {self.ip} in {where(ns)} is on {entries[0].dev}, "
+            return self.fail(observed, f"the entry for {self.ip} in {where(ns, snap)} is on {entries[0].dev}, "
                              f"expected {dev}: {replace}")
         for n in on_dev:
             if self._matches(n):
-                return self.ok(neighbour_text(n) + f" in {where(ns)}",
-                               {"netns": where(ns), "ip": n.ip, "dev": n.dev, "mac": n.mac, "state": n.state})
+                return self.ok(neighbour_text(n) + f" in {where(ns, snap)}",
+                               {"netns": where(ns, snap), "ip": n.ip, "dev": n.dev, "mac": n.mac, "state": n.state})
         n = on_dev[0]
         if n.mac is None or n.state in ("FAILED", "INCOMPLETE"):
             why = f"{self.ip} did not answer (state {n.state})"
-            return self.fail(observed, f"the entry for {self.ip} in {where(ns)} has no MAC: {why}"
+            return self.fail(observed, f"the entry for {self.ip} in {where(ns, snap)} has no MAC: {why}"
                              + (f"; add it by hand: {replace}" if self.mac else
                                 "; check the link to it is up and the addresses are on one subnet"))
         if self.mac is not None and n.mac.lower() != self.mac.lower():
-            return self.fail(observed, f"{self.ip} in {where(ns)} resolves to {n.mac}, expected "
+            return self.fail(observed, f"{self.ip} in {where(ns, snap)} resolves to {n.mac}, expected "
                              f"{self.mac.lower()}: {replace}")
         if self.permanent and n.state != "PERMANENT":
-            return self.fail(observed, f"the entry for {self.ip} in {where(ns)} was learned ({n.state}), "
+            return self.fail(observed, f"the entry for {self.ip} in {where(ns, snap)} was learned ({n.state}), "
                              f"not added by hand: {replace}")
-        return self.fail(observed, f"the entry for {self.ip} in {where(ns)} is PERMANENT (added by hand), "
+        return self.fail(observed, f"the entry for {self.ip} in {where(ns, snap)} is PERMANENT (added by hand), "
                          f"expected a learned one: {cmd_in(ns, f'neigh del {self.ip} dev {n.dev}')}")
 
     def _matches(self, n: Neighbour) -> bool:

@@ -62,12 +62,12 @@ class NetnsExpectation(Expectation):
         if self.absent:
             if isinstance(ns, Missing):
                 return self.ok(f"no network namespace {self.name}", {"netns": self.name, "absent": True})
-            return self.fail(f"{where(ns)} exists (net:[{ns.inode}], {counted(len(ns.pids), 'process')} in it)",
-                             f"{where(ns)} still exists: {_removal(ns)}")
+            return self.fail(f"{where(ns, snap)} exists (net:[{ns.inode}], {counted(len(ns.pids), 'process')} in it)",
+                             f"{where(ns, snap)} still exists: {_removal(ns)}")
         if isinstance(ns, Missing):
             return self.fail(*ns)
 
-        evidence = {"netns": where(ns), "inode": ns.inode, "links": sorted(l.name for l in ns.links)}
+        evidence = {"netns": where(ns, snap), "inode": ns.inode, "links": sorted(l.name for l in ns.links)}
         if self.only_lo or self.lo_up is not None:
             blocked = netns_unreadable(ns)
             if blocked:
@@ -75,25 +75,25 @@ class NetnsExpectation(Expectation):
         if self.only_lo:
             extra = sorted(l.name for l in ns.links if l.name != "lo")
             if extra:
-                observed = f"{where(ns)} has {', '.join(['lo'] + extra) if ns.link('lo') else ', '.join(extra)}"
+                observed = f"{where(ns, snap)} has {', '.join(['lo'] + extra) if ns.link('lo') else ', '.join(extra)}"
                 if ns.is_host:   # never suggest deleting the machine's own interfaces
                     return self.fail(observed, f"the root netns has more than lo ({', '.join(extra)}); "
                                      "that is normal for the host: this check is meant for a namespace of its own")
-                return self.fail(observed, f"{where(ns)} should have nothing but lo, and it also has "
+                return self.fail(observed, f"{where(ns, snap)} should have nothing but lo, and it also has "
                                  f"{', '.join(extra)}: " + "; ".join(cmd_in(ns, f"link del {n}")
                                                                      for n in _to_delete(ns, extra)[:3]))
         if self.lo_up is not None:
             lo = ns.link("lo")
             if lo is None:
-                return self.fail(f"{where(ns)} has no lo", f"{where(ns)} has no loopback at all, which is odd; "
+                return self.fail(f"{where(ns, snap)} has no lo", f"{where(ns, snap)} has no loopback at all, which is odd; "
                                  f"make a fresh namespace ({_removal(ns)}, then create it again)")
             if lo.admin_up != self.lo_up:
                 state = "UP" if lo.admin_up else "DOWN"
                 want = "up" if self.lo_up else "down"
-                return self.fail(f"lo in {where(ns)} is {state}",
-                                 f"lo in {where(ns)} is {state}: {cmd_in(ns, f'link set lo {want}')}")
+                return self.fail(f"lo in {where(ns, snap)} is {state}",
+                                 f"lo in {where(ns, snap)} is {state}: {cmd_in(ns, f'link set lo {want}')}")
             evidence["lo"] = "UP" if lo.admin_up else "DOWN"
-        observed = f"{where(ns)} exists (net:[{ns.inode}]) with {', '.join(evidence['links']) or 'no links'}"
+        observed = f"{where(ns, snap)} exists (net:[{ns.inode}]) with {', '.join(evidence['links']) or 'no links'}"
         return self.ok(observed, evidence)
 
 

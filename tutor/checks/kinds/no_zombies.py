@@ -36,7 +36,7 @@ class NoZombies(ProcessExpectation):
         zombies = sorted((p for p in members if p.is_zombie), key=lambda p: p.pid)
         init = pid1_of(snap, pidns)
         host = " (the host's)" if pidns == snap.host_ns.get("pid") else ""
-        where = f"pid namespace {pidns}{host} of {name(proc)}"
+        where = f"pid namespace {pidns}{host} of {name(proc, snap)}"
         if not zombies:
             return self.ok(f"{counted(len(members), 'process', 'processes')} in {where}, no zombie",
                            {"pid": proc.pid, "pid_ns": pidns, "processes": len(members),
@@ -44,18 +44,18 @@ class NoZombies(ProcessExpectation):
         lines = []
         for z in zombies[:5]:
             parent = snap.processes.get(z.ppid)
-            pname = name(parent) if parent else f"pid {z.ppid}"
-            lines.append(f"{name(z)} whose parent is {pname}")
+            pname = name(parent, snap) if parent else f"pid {z.ppid}"
+            lines.append(f"{name(z, snap)} whose parent is {pname}")
         more = f" and {len(zombies) - 5} more" if len(zombies) > 5 else ""
         observed = (f"{counted(len(zombies), 'zombie')} in {where}: " + "; ".join(lines) + more)
         parents = sorted({z.ppid for z in zombies})
         if init is not None and parents == [init.pid]:
-            advice = (f"Their parent is PID 1 of the namespace, {name(init)}, and it does not reap its "
+            advice = (f"Their parent is PID 1 of the namespace, {name(init, snap)}, and it does not reap its "
                       f"children. PID 1 of a pod must wait() for orphans, as a real pause does; "
                       f"start nstutor's pause (or another reaping init) as PID 1 instead.")
         else:
             to_kill = [p for p in parents if init is None or p != init.pid]
-            reaper = f"PID 1 there, {name(init)}, which reaps it" if init else "PID 1 of the namespace"
+            reaper = f"PID 1 there, {name(init, snap)}, which reaps it" if init else "PID 1 of the namespace"
             advice = (f"The parent has not collected the exit status (wait()). Stop the parent "
                       f"(kill {' '.join(map(str, to_kill))}): its zombie children pass to {reaper}.")
         return self.fail(observed, f"{counted(len(zombies), 'zombie')} in {where}. {advice}")

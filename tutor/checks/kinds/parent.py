@@ -37,8 +37,8 @@ class Parent(ProcessExpectation):
         proc = picked.proc
         wanted = pick(snap, self.parent, "the parent", prefer=lambda p: p.pid == proc.ppid)
         actual = snap.processes.get(proc.ppid)
-        actual_text = name(actual) if actual else f"pid {proc.ppid}"
-        observed = f"{name(proc)} has the parent {actual_text}"
+        actual_text = name(actual, snap) if actual else f"pid {proc.ppid}"
+        observed = f"{name(proc, snap)} has the parent {actual_text}"
         if wanted.proc is None:
             return self.fail(f"{observed}; {wanted.observed}", wanted.message)
         parent = wanted.proc
@@ -51,9 +51,9 @@ class Parent(ProcessExpectation):
         if mine is not None and theirs is not None and mine != theirs:
             host = " (the host's)" if mine == snap.host_ns.get("pid") else ""
             return self.fail(observed,
-                             f"{name(proc)} is in pid namespace {mine}{host}, {name(parent)} in {theirs}. "
+                             f"{name(proc, snap)} is in pid namespace {mine}{host}, {name(parent, snap)} in {theirs}. "
                              f"An orphan is adopted by PID 1 of its own pid namespace, so "
-                             f"{name(parent)} can only adopt processes started inside its namespace. "
+                             f"{name(parent, snap)} can only adopt processes started inside its namespace. "
                              f"Stop it (kill {proc.pid}) and start it in there: "
                              f"nsenter --target {parent.pid} --pid --mount sh -c '{proc.command} & exit'")
         if actual is not None and init is not None and actual.pid != init.pid:
@@ -63,7 +63,7 @@ class Parent(ProcessExpectation):
                              f"right away (sh -c '{proc.command} & exit'), or stop the parent (kill {actual.pid}).")
         if init is not None and init.pid != parent.pid:
             return self.fail(observed,
-                             f"PID 1 of its pid namespace is {name(init)}, not {name(parent)}: orphans go to "
+                             f"PID 1 of its pid namespace is {name(init, snap)}, not {name(parent, snap)}: orphans go to "
                              f"PID 1. Make {describe_selector(self.parent)} PID 1 of the namespace.")
-        return self.fail(observed, f"Its parent is {actual_text}, not {name(parent)}. Stop it (kill {proc.pid}) "
+        return self.fail(observed, f"Its parent is {actual_text}, not {name(parent, snap)}. Stop it (kill {proc.pid}) "
                                    f"and start it again as the lesson shows.")

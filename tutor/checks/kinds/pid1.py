@@ -69,24 +69,24 @@ class PidOne(ProcessExpectation):
         proc = picked.proc
         fix = f"unshare --pid --fork --mount-proc {proc.command}"
         if not proc.nspid:
-            return self.fail(f"{name(proc)}: NSpid unreadable",
+            return self.fail(f"{name(proc, snap)}: NSpid unreadable",
                              f"nstutor could not read NSpid from /proc/{proc.pid}/status."
                              + ("" if snap.is_root else " Run nstutor as root."))
         if len(proc.nspid) == 1:
             return self.fail(
-                f"{name(proc)} is in the host's pid namespace ({nspid_text(proc)})",
-                f"{name(proc)} has only its host pid {proc.pid}: it is in the host's pid namespace. "
+                f"{name(proc, snap)} is in the host's pid namespace ({nspid_text(proc)})",
+                f"{name(proc, snap)} has only its host pid {proc.pid}: it is in the host's pid namespace. "
                 f"Start it as the first process of a new one (kill {proc.pid} first): {fix}. "
                 f"--fork matters: without it unshare runs the command in the old pid namespace "
                 f"and only its children would be in the new one.")
         if proc.nspid[-1] != 1:
             first = self._first_in(snap, proc)
-            who = f"PID 1 there is {name(first)}. " if first else ""
+            who = f"PID 1 there is {name(first, snap)}. " if first else ""
             return self.fail(
-                f"{name(proc)} is pid {proc.nspid[-1]} in its own pid namespace ({nspid_text(proc)})",
-                f"{name(proc)} is in a new pid namespace but is pid {proc.nspid[-1]} there, not 1. {who}"
+                f"{name(proc, snap)} is pid {proc.nspid[-1]} in its own pid namespace ({nspid_text(proc)})",
+                f"{name(proc, snap)} is in a new pid namespace but is pid {proc.nspid[-1]} there, not 1. {who}"
                 f"Make it the first process there: {fix} (a shell in between would be PID 1; use exec).")
-        observed = (f"{name(proc)} is PID 1 in pid namespace {proc.ns.get('pid')} ({nspid_text(proc)}: "
+        observed = (f"{name(proc, snap)} is PID 1 in pid namespace {proc.ns.get('pid')} ({nspid_text(proc)}: "
                     f"pid {proc.pid} on the host, 1 inside)")
         evidence = {"pid": proc.pid, "nspid": list(proc.nspid), "pid_ns": proc.ns.get("pid")}
         if not self.own_proc:
@@ -96,7 +96,7 @@ class PidOne(ProcessExpectation):
     def _grade_proc(self, snap: Snapshot, proc: Process, observed: str, evidence: dict) -> Verdict:
         view = own_proc_of(snap, proc)
         if view.gone:
-            return self.fail(f"{name(proc)} exited while nstutor was looking",
+            return self.fail(f"{name(proc, snap)} exited while nstutor was looking",
                              "The process the snapshot saw has exited; start it again and check once more.")
         if view.error is not None:
             return self.fail(observed + f"; its /proc is unreadable ({view.error})",
@@ -112,7 +112,7 @@ class PidOne(ProcessExpectation):
                       f" Or mount one now, inside its namespaces: nsenter --target {proc.pid} --pid --mount "
                       f"mount -t proc proc /proc.")
             return self.fail(observed + f"; /proc in {where} lists no processes (no procfs is mounted there)",
-                             f"There is no procfs at /proc for {name(proc)}, so ps there shows nothing at all: "
+                             f"There is no procfs at /proc for {name(proc, snap)}, so ps there shows nothing at all: "
                              + restart + "." + inside)
         listed = f"/proc as it sees it lists {len(view.pids)} process{'es' if len(view.pids) != 1 else ''}"
         if view.shows_as == proc.pid_in_own_ns:
@@ -123,11 +123,11 @@ class PidOne(ProcessExpectation):
         else:
             whose = f"not itself as pid {proc.pid_in_own_ns}: it belongs to another pid namespace"
         if host_mnt:
-            why = (f"{name(proc)} shares the host's mount namespace, so its /proc is the host's, and ps there "
+            why = (f"{name(proc, snap)} shares the host's mount namespace, so its /proc is the host's, and ps there "
                    f"shows every process on the machine. --mount-proc gives it a mount namespace of its own "
                    f"with a fresh /proc for its pid namespace: {restart}.")
         else:
-            why = (f"{name(proc)} has its own mount namespace ({mnt}), but the /proc in it belongs to another "
+            why = (f"{name(proc, snap)} has its own mount namespace ({mnt}), but the /proc in it belongs to another "
                    f"pid namespace (a copy of the host's, or one mounted from outside the new pid namespace), "
                    f"so ps there shows the wrong processes. Mount a "
                    f"fresh one from inside both namespaces: nsenter --target {proc.pid} --pid --mount "

@@ -14,15 +14,26 @@ The pause must hold namespaces of its own for the shared mnt/net/pid/uts/ipc typ
 "share" the host's network with a pause that also uses it are not a pod. (user, cgroup and time are
 not held to that: pods commonly run in the host's user namespace.)
 Each failure names the member and the namespace, with inodes, and the command that would start it right.
+
+A real pod is named by its engine's records (tutor.checks.select): its infra container (Podman) or
+pause (Kubernetes) is the pause, and `{pod: NAME}` as a member means every container of the pod:
+
+    - pod: {pause: {pod: podweb, infra: true}, members: [{pod: podweb}], shared: [net, ipc, uts], private: [mnt, pid]}
+
+Still decided by inode only; the fix it names is then the engine's (`podman pod create --share ...`,
+`podman run --pod podweb ...`, or the Pod spec for Kubernetes).
 """
 from __future__ import annotations
+
+from typing import Any
 
 from ...observe.model import Process, Snapshot, Wants
 from ...texts import counted, words
 from ..base import Expectation, Field, Verdict, v_nstypes, v_selector, v_selectors
-from ..procs import ns_summary, ns_unreadable_reason, pick, restart_advice, unshare_cmd, want_programs
+from ..containers import pod_advice, q, remove_command, run_command
+from ..procs import Pick, ns_summary, ns_unreadable_reason, pick, restart_advice, unshare_cmd, want_programs
 from ..registry import register
-from ..select import describe_selector, innermost, name, select
+from ..select import describe_selector, innermost, is_pod_members, name, select
 
 #: Types a pause must hold of its own when they are listed as shared.
 POD_OWNED = ("mnt", "net", "pid", "uts", "ipc")
@@ -46,7 +57,10 @@ class Pod(Expectation):
         return []
 
     def describe(self) -> str:
-        return (f"a pod: {counted(len(self.members), 'member')} share {words(self.shared)} with "
+        pods = [describe_selector(m) for m in self.members if is_pod_members(m)]
+        others = len(self.members) - len(pods)
+        who = words(pods + ([counted(others, 'member')] if others else []))
+        return (f"a pod: {who} share {words(self.shared)} with "
                 f"{describe_selector(self.pause)}" + (f" and have their own {words(self.private)}"
                                                       if self.private else ""))
 
@@ -75,7 +89,7 @@ class Pod(Expectation):
                            if candidate.ns.get(t) is not None and candidate.ns.get(t) == m.ns.get(t))
             pause = max(pauses, key=shared_with)
             if not members or shared_with(pause) == 0:
-                seen = ", ".join(name(p) for p in pauses[:5]) + (" ..." if len(pauses) > 5 else "")
+                seen = ", ".join(name(p, snap) for p in pauses[:5]) + (" ..." if len(pauses) > 5 else "")
                 return self.fail(f"{len(pauses)} pause processes run here ({seen}); none holds a member's "
                                  f"{words(self.shared)}" + (f"; {'; '.join(member_observed)}" if member_observed else ""),
                                  "\n".join(problems + [
@@ -84,7 +98,7 @@ class Pod(Expectation):
                                      f"has the members yet: start (or join) the members with nsenter --target "
                                      f"PAUSE_PID {' '.join('--' + ('mount' if t == 'mnt' else t) for t in self.shared)} ..."]))
         types = list(self.shared) + [t for t in self.private if t not in self.shared]
-        observed = [f"pause {name(pause)}: {ns_summary(snap, pause, types)}"] + member_observed
+        observed = [f"{_pause_words(snap, pause)}: {ns_summary(snap, pause, types)}"] + member_observed
 
         # The pause itself must hold new namespaces, or "shared" means nothing.
         held_by_host = [t for t in self.shared if t in POD_OWNED and pause.ns.get(t) is not None
@@ -93,13 +107,12 @@ class Pod(Expectation):
             if pause.ns.get(t) is None:
                 problems.append(ns_unreadable_reason(pause, t, snap) + ".")
         if held_by_host:
-            problems.append(f"The pause {name(pause)} is in the host's {words(held_by_host)} "
+            problems.append(f"The {_pause_words(snap, pause)} is in the host's {words(held_by_host)} "
                             f"{'namespace' if len(held_by_host) == 1 else 'namespaces'}: a pod's pause holds new "
-                            f"ones. Start it with: "
-                            f"{unshare_cmd([t for t in self.shared if t in POD_OWNED], pause.command)}")
+                            f"ones. " + self._pause_fix(snap, pause))
 
         for proc in members:
-            observed.append(f"{name(proc)}: {ns_summary(snap, proc, types)}")
+            observed.append(f"{name(proc, snap)}: {ns_summary(snap, proc, types)}")
             problems.extend(self._member_problems(snap, pause, proc, members))
 
         if problems:
@@ -110,6 +123,21 @@ class Pod(Expectation):
         }
         return self.ok("; ".join(observed), evidence)
 
+    def _pause_fix(self, snap: Snapshot, pause: Process) -> str:
+        """How to start the pause so that it holds the namespaces of the pod."""
+        c = snap.container_of_pid(pause.pid)
+        shared = [t for t in self.shared if t in POD_OWNED]
+        if c is None:
+            return f"Start it with: {unshare_cmd(shared, pause.command)}"
+        if c.engine == "containerd":
+            return ("The kubelet runs a pod in the host's namespaces only when its spec says so (hostNetwork, "
+                    "hostPID, hostIPC): remove those and create the pod again.")
+        if c.pod:
+            share = ",".join(t for t in shared if t != "mnt")
+            return (f"Create the pod again without --network host (and sharing {words(shared)}): "
+                    f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} --share {share}")
+        return f"Run it again without the host's namespaces: {remove_command(c)}; {run_command(c.engine, c.name, [], c.image)}"
+
     def _pick_members(self, snap: Snapshot) -> tuple[list[Process], list[str], list[str]]:
         """(members found, what was seen of those not found, problems)."""
         members: list[Process] = []
@@ -117,17 +145,19 @@ class Pod(Expectation):
         problems: list[str] = []
         first_member: dict[int, int] = {}      # pid -> number of the member selector that chose it
         for i, selector in enumerate(self.members, 1):
-            got = pick(snap, selector, f"member {i} ({describe_selector(selector)})")
-            if got.proc is None:
-                observed.append(got.observed)
-                problems.append(got.message)
-                continue
-            if got.proc.pid in first_member:
-                problems.append(f"Members {first_member[got.proc.pid]} and {i} both select {name(got.proc)}: "
-                                f"make each member's pattern match only its own container.")
-                continue
-            first_member[got.proc.pid] = i
-            members.append(got.proc)
+            role = f"member {i} ({describe_selector(selector)})"
+            for got in _member_picks(snap, selector, role):
+                if got.proc is None:
+                    observed.append(got.observed)
+                    problems.append(got.message)
+                    continue
+                if got.proc.pid in first_member:
+                    if first_member[got.proc.pid] != i:
+                        problems.append(f"Members {first_member[got.proc.pid]} and {i} both select "
+                                        f"{name(got.proc, snap)}: make each member's pattern match only its own container.")
+                    continue
+                first_member[got.proc.pid] = i
+                members.append(got.proc)
         return members, observed, problems
 
     def _member_problems(self, snap: Snapshot, pause: Process, proc: Process, members: list[Process]) -> list[str]:
@@ -138,22 +168,41 @@ class Pod(Expectation):
                 out.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif theirs is not None and mine != theirs:
                 where = "is still in the host's" if mine == snap.host_ns.get(t) else "has its own"
-                out.append(f"{name(proc)} {where} {t} namespace ({mine}); the pause's is {theirs}.")
+                out.append(f"{name(proc, snap)} {where} {t} namespace ({mine}); the pause's is {theirs}.")
         for t in self.private:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
             if mine is None:
                 out.append(ns_unreadable_reason(proc, t, snap) + ".")
                 continue
             if mine == theirs:
-                out.append(f"{name(proc)} shares the pause's {t} namespace ({mine}); it should have its own.")
+                out.append(f"{name(proc, snap)} shares the pause's {t} namespace ({mine}); it should have its own.")
                 continue
             twins = [m for m in members if m is not proc and m.ns.get(t) == mine]
             if twins:
-                out.append(f"{name(proc)} shares its {t} namespace ({mine}) with {name(twins[0])}; "
+                out.append(f"{name(proc, snap)} shares its {t} namespace ({mine}) with {name(twins[0], snap)}; "
                            f"each container should have its own.")
         if not out:
+            return out
+        member_c, pause_c = snap.container_of_pid(proc.pid), snap.container_of_pid(pause.pid)
+        if member_c is not None and pause_c is not None:
+            # Real containers: the engine made their namespaces, so its command is the fix.
+            out[-1] += pod_advice(member_c, pause_c, self.shared, self.private)
             return out
         # One command that would start this member right: enter the pause's shared namespaces,
         # then unshare every private type (all of them: a restarted member needs them all again).
         out[-1] += restart_advice(snap, proc, list(self.private), list(self.shared), pause.pid)
         return out
+
+
+def _pause_words(snap: Snapshot, pause: Process) -> str:
+    """'pause 'pause' (pid 42)', or the container: 'infra container of pod podweb (podman, pid 42)'."""
+    return name(pause, snap) if snap.container_of_pid(pause.pid) is not None else f"pause {name(pause, snap)}"
+
+
+def _member_picks(snap: Snapshot, selector: Any, role: str) -> list:
+    """What one member selector picks: one process, or, for {pod: NAME}, each container of the pod."""
+    if is_pod_members(selector):
+        found = innermost(select(snap, selector))
+        if found:
+            return [Pick(p) for p in found]
+    return [pick(snap, selector, role)]

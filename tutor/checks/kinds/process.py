@@ -10,6 +10,13 @@ shared_with  {process: SELECTOR, types: [...]}: same namespace as that other pro
              match, e.g. one pause per pod on a node, the one it shares them with is meant)
 private_from {process: SELECTOR, types: [...]}: a different namespace from that other process
 
+Any of the selectors may name a container ({container: web-side, engine: docker}, {pod: podweb,
+infra: true}): its main process is meant, and the fix is the engine's (`docker rm -f web-side; docker
+run -d --name web-side --network container:web --pid container:web ...`):
+
+    - process: {container: web-side, engine: docker, shared_with: {process: {container: web}, types: [net, pid]},
+                private_from: {process: {container: web}, types: [mnt]}}
+
 Namespaces are compared by inode, as `ls -l /proc/PID/ns` and lsns show them. A running
 process cannot change its namespaces from outside, so every fix is "start it again with...".
 """
@@ -22,6 +29,7 @@ from ...texts import words
 from ..base import Field, ProcessRef, Verdict, v_nstypes, v_selector
 from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, ns_unreadable_reason, pick,
                      restart_advice, want_programs)
+from ..containers import recreate_advice
 from ..registry import register
 from ..select import describe_selector, name
 
@@ -91,7 +99,7 @@ class ProcessNamespaces(ProcessExpectation):
         unshare_types: list[str] = []       # what a fixed command line would unshare
         nsenter_types: list[str] = []       # ... and enter
         evidence: dict[str, Any] = {"pid": proc.pid, "ns": {t: proc.ns.get(t) for t in NS_TYPES if t in proc.ns}}
-        observed = [f"{name(proc)}: {ns_summary(snap, proc, self._types())}"]
+        observed = [f"{name(proc, snap)}: {ns_summary(snap, proc, self._types())}"]
 
         for t in self.own:
             ino, host = proc.ns.get(t), snap.host_ns.get(t)
@@ -100,15 +108,16 @@ class ProcessNamespaces(ProcessExpectation):
             elif host is None:
                 problems.append(f"nstutor does not know the host's {t} namespace to compare with.")
             elif ino == host:
-                problems.append(f"{name(proc)} shares the host's {t} namespace ({ino}); it should have its own.")
+                problems.append(f"{name(proc, snap)} shares the host's {t} namespace ({ino}); it should have its own.")
             unshare_types.append(t)
         for t in self.host:
             ino, host = proc.ns.get(t), snap.host_ns.get(t)
             if ino is None:
                 problems.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif host is not None and ino != host:
-                problems.append(f"{name(proc)} has its own {t} namespace ({ino}); the host's is {host}: "
-                                f"start it without unshare's {_option(t)}.")
+                how = ("" if snap.container_of_pid(proc.pid) is not None
+                       else f": start it without unshare's {_option(t)}")
+                problems.append(f"{name(proc, snap)} has its own {t} namespace ({ino}); the host's is {host}{how}.")
         other_pid = None
         if self.shared_with:
             types = self.shared_with["types"]
@@ -120,15 +129,15 @@ class ProcessNamespaces(ProcessExpectation):
             other_pid = other.proc.pid
             evidence["shared_with"] = {"pid": other.proc.pid,
                                        "ns": {t: other.proc.ns.get(t) for t in self.shared_with["types"]}}
-            observed.append(f"{name(other.proc)}: {ns_summary(snap, other.proc, self.shared_with['types'])}")
+            observed.append(f"{name(other.proc, snap)}: {ns_summary(snap, other.proc, self.shared_with['types'])}")
             for t in self.shared_with["types"]:
                 mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
                 if mine is None or theirs is None:
                     problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine != theirs:
                     where = ("is still in the host's" if mine == snap.host_ns.get(t) else "has its own")
-                    problems.append(f"{name(proc)} {where} {t} namespace ({mine}); "
-                                    f"{name(other.proc)}'s is {theirs}.")
+                    problems.append(f"{name(proc, snap)} {where} {t} namespace ({mine}); "
+                                    f"{name(other.proc, snap)}'s is {theirs}.")
                     nsenter_types.append(t)
             if nsenter_types:
                 # The restart must join every namespace the check asks to share, not only the
@@ -140,13 +149,13 @@ class ProcessNamespaces(ProcessExpectation):
                 return self.fail("; ".join(observed + [other.observed]), other.message)
             evidence["private_from"] = {"pid": other.proc.pid,
                                         "ns": {t: other.proc.ns.get(t) for t in self.private_from["types"]}}
-            observed.append(f"{name(other.proc)}: {ns_summary(snap, other.proc, self.private_from['types'])}")
+            observed.append(f"{name(other.proc, snap)}: {ns_summary(snap, other.proc, self.private_from['types'])}")
             for t in self.private_from["types"]:
                 mine, theirs = proc.ns.get(t), other.proc.ns.get(t)
                 if mine is None or theirs is None:
                     problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine == theirs:
-                    problems.append(f"{name(proc)} shares its {t} namespace ({mine}) with {name(other.proc)}; "
+                    problems.append(f"{name(proc, snap)} shares its {t} namespace ({mine}) with {name(other.proc, snap)}; "
                                     f"it should have its own.")
                     if t not in unshare_types:
                         unshare_types.append(t)
@@ -176,8 +185,17 @@ class ProcessNamespaces(ProcessExpectation):
 
     def _fix(self, snap: Snapshot, proc: Process, unshare_types: list[str], nsenter_types: list[str],
              other_pid: int | None) -> str:
-        """One command line that would start the process right (namespaces are fixed at start)."""
-        return restart_advice(snap, proc, unshare_types, nsenter_types, other_pid)
+        """One command line that would start the process right (namespaces are fixed at start): for a
+        container, its engine's (the container is removed and run again with the right options)."""
+        container = snap.container_of_pid(proc.pid)
+        if container is None:
+            return restart_advice(snap, proc, unshare_types, nsenter_types, other_pid)
+        # The new container starts with none of the old one's options: join all it should share.
+        other = snap.container_of_pid(other_pid) if other_pid is not None else None
+        shared = list(self.shared_with["types"]) if self.shared_with and other_pid is not None else []
+        join = {t: other if other is not None else other_pid for t in shared}
+        return recreate_advice(snap, container, join, host=list(self.host),
+                               own=[t for t in unshare_types if t not in join])
 
 
 def _option(ns_type: str) -> str:

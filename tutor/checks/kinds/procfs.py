@@ -41,13 +41,13 @@ class ProcfsView(ProcessExpectation):
         inner = proc.pid_in_own_ns
         view = own_proc_of(snap, proc)
         if view.gone:
-            return self.fail(f"{name(proc)} exited while nstutor was looking",
+            return self.fail(f"{name(proc, snap)} exited while nstutor was looking",
                              "The process the snapshot saw has exited; start it again and check once more.")
         if view.error is not None:
-            return self.fail(f"{name(proc)}: its /proc is unreadable ({view.error})",
+            return self.fail(f"{name(proc, snap)}: its /proc is unreadable ({view.error})",
                              f"nstutor could not list /proc/{proc.pid}/root/proc: {view.error}"
                              + ("" if snap.is_root else "; run nstutor as root") + ".")
-        listed = f"/proc as {name(proc)} sees it lists {len(view.pids)} process{'es' if len(view.pids) != 1 else ''}"
+        listed = f"/proc as {name(proc, snap)} sees it lists {len(view.pids)} process{'es' if len(view.pids) != 1 else ''}"
         evidence = {"pid": proc.pid, "pid_in_own_ns": inner, "proc_count": len(view.pids), "pid_ns": proc.ns.get("pid")}
         if view.shows_as == inner:
             return self.ok(f"{listed}, itself as pid {inner} (pid {proc.pid} on the host)", evidence)
@@ -61,7 +61,7 @@ class ProcfsView(ProcessExpectation):
             whose = f"not itself as pid {inner}: it belongs to another pid namespace"
         how = (f"Mount its own from inside both namespaces: {mount_here} (that is what unshare --mount-proc "
                f"does)" if mount_here else
-               f"{name(proc)} shares the host's mount namespace, so it cannot have a /proc of its own: start it "
+               f"{name(proc, snap)} shares the host's mount namespace, so it cannot have a /proc of its own: start it "
                f"with unshare --mount --mount-proc")
         return self.fail(f"{listed}, {whose}",
-                         f"The /proc that {name(proc)} sees does not belong to its pid namespace ({whose}). {how}.")
+                         f"The /proc that {name(proc, snap)} sees does not belong to its pid namespace ({whose}). {how}.")

@@ -117,7 +117,7 @@ def _bridge_gap(snap: Snapshot, a_ns: NetNS, a_link, b_ns: NetNS, b_link) -> str
     for (ns, link, end), (_, _, other) in (((a_ns, a_link, a_end), (b_ns, b_link, b_end)),
                                            ((b_ns, b_link, b_end), (a_ns, a_link, a_end))):
         if end.master is None and other.master is not None:
-            return (f"the other end of {where(ns)}/{link.name}, {end.name} in {where(host)}, is not a port of "
+            return (f"the other end of {where(ns, snap)}/{link.name}, {end.name} in {where(host, snap)}, is not a port of "
                     f"any bridge, while {other.name} is a port of {other.master}: "
                     f"{cmd_in(host, f'link set {end.name} master {other.master}')}")
     return (f"the far ends of the two cables are ports of different bridges ({a_end.name} of {a_end.master}, "
@@ -223,13 +223,13 @@ class ReachableExpectation(Expectation):
         src, evidence = plan.src, plan.evidence
         result = snap.probes.get(plan.probe)
         if result is None:
-            raise NotObserved(f"the probe from {where(src)} to {self.to}")
+            raise NotObserved(f"the probe from {where(src, snap)} to {self.to}")
         detail = _in_words(src, result)
         what = f"one TCP connection to {self.to}:{self.port}" if self.port else f"one ping to {self.to}"
         if result.ok:
             evidence["rtt_ms"] = round(result.rtt_ms or 0.0, 3)
-            return self.ok(f"{what} from {where(src)}: {detail} in {result.rtt_ms:.1f} ms", evidence)
-        observed = f"{what} from {where(src)}: {detail}"
+            return self.ok(f"{what} from {where(src, snap)}: {detail} in {result.rtt_ms:.1f} ms", evidence)
+        observed = f"{what} from {where(src, snap)}: {detail}"
         return self.fail(observed, self._diagnose(snap, src, plan.route, plan.owner_ns, plan.owner_dev, detail))
 
     def _plan(self, snap: Snapshot) -> "Verdict | _Plan":
@@ -245,18 +245,18 @@ class ReachableExpectation(Expectation):
                              "nstutor only probes addresses on this machine. Add the address first "
                              f"(ip -n NS addr add {self.to}/PREFIX dev DEV).")
         owner_ns, owner_dev, owner_cidr = next((o for o in owners if o[0].inode != src.inode), owners[0])
-        evidence = {"from": where(src), "to": self.to, "port": self.port,
-                    "owner": {"netns": where(owner_ns), "dev": owner_dev, "cidr": owner_cidr}}
+        evidence = {"from": where(src, snap), "to": self.to, "port": self.port,
+                    "owner": {"netns": where(owner_ns, snap), "dev": owner_dev, "cidr": owner_cidr}}
 
         local = any(o[0].inode == src.inode for o in owners)
         mine = next((o for o in owners if o[0].inode == src.inode), None)
         if mine is not None and owner_ns.inode != src.inode and not target.is_loopback:
             # The source answers a ping to its own address itself: green would claim a path to the
             # other side that nothing tested. The address meant is the other one (the lesson's).
-            return self.fail(f"{self.to} is on {mine[1]} in {where(src)} and on {owner_dev} in {where(owner_ns)}",
-                             f"{where(src)} has {self.to} itself (on {mine[1]}), so a probe to it is answered "
-                             f"by {where(src)} and never reaches {where(owner_ns)}, where the lesson puts it "
-                             f"(on {owner_dev}). Remove the one in {where(src)}: "
+            return self.fail(f"{self.to} is on {mine[1]} in {where(src, snap)} and on {owner_dev} in {where(owner_ns, snap)}",
+                             f"{where(src, snap)} has {self.to} itself (on {mine[1]}), so a probe to it is answered "
+                             f"by {where(src, snap)} and never reaches {where(owner_ns, snap)}, where the lesson puts it "
+                             f"(on {owner_dev}). Remove the one in {where(src, snap)}: "
                              f"{cmd_in(src, f'addr del {mine[2]} dev {mine[1]}')}")
         route = None
         if not local:
@@ -264,12 +264,12 @@ class ReachableExpectation(Expectation):
             if route is None:
                 down = _down_link_for_subnet(snap, src, target)
                 if down is not None:
-                    return self.fail(f"{where(src)} has no route to {self.to}",
-                                     f"{where(src)}'s {down[0].name} has {down[1]}, but {why_not_up(snap, src, down[0])}; "
+                    return self.fail(f"{where(src, snap)} has no route to {self.to}",
+                                     f"{where(src, snap)}'s {down[0].name} has {down[1]}, but {why_not_up(snap, src, down[0])}; "
                                      f"until it is up the kernel keeps no route to that subnet")
-                return self.fail(f"{where(src)} has no route to {self.to}",
-                                 f"{where(src)} has no route to {self.to} ({owner_cidr} is on {owner_dev} in "
-                                 f"{where(owner_ns)}): give {where(src)} an address on that subnet, or a route "
+                return self.fail(f"{where(src, snap)} has no route to {self.to}",
+                                 f"{where(src, snap)} has no route to {self.to} ({owner_cidr} is on {owner_dev} in "
+                                 f"{where(owner_ns, snap)}): give {where(src, snap)} an address on that subnet, or a route "
                                  "to it")
             # Policy rules could pick another table: every table's choice must stay on this machine.
             unsafe = next(filter(None, (_leaves_machine(src, r.dev) for r in _best_routes(src, target).values())),
@@ -277,13 +277,13 @@ class ReachableExpectation(Expectation):
             if unsafe:
                 down = _down_link_for_subnet(snap, src, target)
                 if down is not None:
-                    return self.fail(f"{where(src)} would send it by: {route_args(route)}",
-                                     f"{where(src)}'s {down[0].name} has {down[1]}, but {why_not_up(snap, src, down[0])}; "
+                    return self.fail(f"{where(src, snap)} would send it by: {route_args(route)}",
+                                     f"{where(src, snap)}'s {down[0].name} has {down[1]}, but {why_not_up(snap, src, down[0])}; "
                                      f"while it is down the kernel drops its route to that subnet, so the packet "
                                      f"would leave through {route.dev} instead (nstutor did not probe)")
-                return self.fail(f"{where(src)} would send it by: {route_args(route)}",
+                return self.fail(f"{where(src, snap)} would send it by: {route_args(route)}",
                                  f"nstutor did not probe: {unsafe}, and nstutor only sends probes that stay "
-                                 f"inside this machine. Check the routes in {where(src)}.")
+                                 f"inside this machine. Check the routes in {where(src, snap)}.")
             evidence["route"] = route_args(route)
         return _Plan(src, route, owner_ns, owner_dev, evidence, Probe(src.inode, self.to, self.port))
 
@@ -291,7 +291,7 @@ class ReachableExpectation(Expectation):
         """The most likely reason, from the snapshot: a link on the way that is down, or the way back."""
         if detail.startswith(NEEDS_ROOT):
             return detail
-        head = f"{self.to} did not answer from {where(src)} ({detail})"
+        head = f"{self.to} did not answer from {where(src, snap)} ({detail})"
         if route is not None and route.dev:
             out = src.link(route.dev)
             if out is not None and not carries_traffic(out, snap):
@@ -304,7 +304,7 @@ class ReachableExpectation(Expectation):
         if gap:
             return f"{head}: {gap}"
         if self.port and "refused" in detail:
-            return f"{detail}: start a server on port {self.port} in {where(owner_ns)}"
+            return f"{detail}: start a server on port {self.port} in {where(owner_ns, snap)}"
         blame, note = self._host_firewall(snap, src, route, owner_ns, dest)
         if blame:
             return f"{head}: {blame}"
@@ -312,11 +312,11 @@ class ReachableExpectation(Expectation):
         for router in _routers_between(snap, src, owner_ns, self.to):
             if not router.is_host and _forwarding(snap, router, version) is False:    # the host's is not ours to advise on
                 knob = "net.ipv6.conf.all.forwarding" if ":" in self.to else "net.ipv4.ip_forward"
-                return (f"{head}: {where(router)} routes this packet (it owns a gateway on the way) but does "
+                return (f"{head}: {where(router, snap)} routes this packet (it owns a gateway on the way) but does "
                         f"not forward packets ({knob} is 0 there), so it drops them: "
                         f"{cmd_in(router, f'-w {knob}=1', tool='sysctl')}")
-        return (f"{head}. The links on the way are up; check that {where(owner_ns)} has a route back to "
-                f"{where(src)}'s address, and firewall rules (iptables -S in both)" + (f"; {note}" if note else ""))
+        return (f"{head}. The links on the way are up; check that {where(owner_ns, snap)} has a route back to "
+                f"{where(src, snap)}'s address, and firewall rules (iptables -S in both)" + (f"; {note}" if note else ""))
 
     def _filter_question(self, snap, src: NetNS, route, owner_ns: NetNS, dest):
         """Which of the two paths through the host that nstutor sees this exchange takes, as what to
@@ -352,7 +352,7 @@ class ReachableExpectation(Expectation):
         proto = 6 if self.port else 1
         if question[0] == "forward":
             _, bridge, a = question
-            blame = forward_blame(filt, bridge, a, self.to, proto, where(src), where(owner_ns))
+            blame = forward_blame(filt, bridge, a, self.to, proto, where(src, snap), where(owner_ns, snap))
             if blame or filt.bridge_nf_iptables != 1:
                 return blame, None
             return None, unsure(filt, "FORWARD", [Packet(bridge, bridge, a, self.to, proto),
@@ -396,5 +396,5 @@ def _forwarding(snap: Snapshot, router: NetNS, version: int) -> bool | None:
     """Is IP forwarding on in *router*, as observe read it (None: it could not tell)?"""
     key = (router.inode, version)
     if key not in snap.forwarding:
-        raise NotObserved(f"the forwarding switch of {where(router)}")
+        raise NotObserved(f"the forwarding switch of {where(router, snap)}")
     return snap.forwarding[key]

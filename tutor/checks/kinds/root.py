@@ -109,10 +109,10 @@ class RootDir(ProcessExpectation):
     def _grade_chroot(self, snap: Snapshot, proc) -> Verdict:
         want = posixpath.normpath(self.dir)
         if proc.root is None:
-            return self.fail(f"{name(proc)}: root unreadable",
+            return self.fail(f"{name(proc, snap)}: root unreadable",
                              f"nstutor could not read /proc/{proc.pid}/root"
                              + ("." if snap.is_root else "; run nstutor as root."))
-        observed = f"the root of {name(proc)} is {proc.root}"
+        observed = f"the root of {name(proc, snap)} is {proc.root}"
         if posixpath.normpath(proc.root) == want:
             return self.ok(observed, {"pid": proc.pid, "root": proc.root})
         own_mnt = proc.ns.get("mnt") not in (None, snap.host_ns.get("mnt"))
@@ -124,7 +124,7 @@ class RootDir(ProcessExpectation):
         else:
             why = ""
         return self.fail(observed,
-                         f"The root of {name(proc)} is {proc.root}, expected {want}.{why} "
+                         f"The root of {name(proc, snap)} is {proc.root}, expected {want}.{why} "
                          f"Start it inside the new root: kill {proc.pid}; chroot {want} {proc.command}")
 
     def _grade_pivot(self, snap: Snapshot, proc) -> Verdict:
@@ -138,32 +138,32 @@ class RootDir(ProcessExpectation):
         if mnt is None:
             return self.fail_ns_unreadable(snap, proc, "mnt")
         if mnt == host_mnt:
-            return self.fail(f"{name(proc)} is in the host's mount namespace ({mnt}); its root is {proc.root}",
+            return self.fail(f"{name(proc, snap)} is in the host's mount namespace ({mnt}); its root is {proc.root}",
                              f"pivot_root changes the root of a whole mount namespace, so the process needs "
                              f"one of its own. Start it with: {recipe}")
         if proc.root not in (None, "/"):
             # The host names the root of a chroot; after pivot_root it sees "/" (module docstring).
             # Checked before the mount table: a chrooted process's mountinfo is empty when its root
             # is no mount point, so the table may well be missing.
-            return self.fail(f"{name(proc)} is in its own mount namespace ({mnt}); the host sees its root as "
+            return self.fail(f"{name(proc, snap)} is in its own mount namespace ({mnt}); the host sees its root as "
                              f"{proc.root}",
-                             f"The root of {name(proc)} is {proc.root} as the host sees it: that is a chroot "
+                             f"The root of {name(proc, snap)} is {proc.root} as the host sees it: that is a chroot "
                              f"(after pivot_root the host would see '/'). Its mount namespace still holds the "
                              f"whole host filesystem. Start it with: {recipe}")
         table, host_table = snap.mounts.get(mnt), snap.mounts.get(host_mnt) if host_mnt else None
         if table is None or host_table is None:
-            return self.fail(f"{name(proc)} is in its own mount namespace ({mnt}); a mount table is unreadable",
-                             f"nstutor could not read the mount tables of {name(proc)} and of the host"
+            return self.fail(f"{name(proc, snap)} is in its own mount namespace ({mnt}); a mount table is unreadable",
+                             f"nstutor could not read the mount tables of {name(proc, snap)} and of the host"
                              + ("." if snap.is_root else "; run nstutor as root."))
         new, host_root = root_mount(table), root_mount(host_table)
         if new is None or host_root is None:
-            return self.fail(f"{name(proc)}: no '/' mount in {'its' if new is None else 'the host'} mount table",
+            return self.fail(f"{name(proc, snap)}: no '/' mount in {'its' if new is None else 'the host'} mount table",
                              "nstutor could not find the '/' mount to compare.")
-        observed = (f"{name(proc)} is in its own mount namespace ({mnt}); its / is {new.fstype} {new.source} "
+        observed = (f"{name(proc, snap)} is in its own mount namespace ({mnt}); its / is {new.fstype} {new.source} "
                     f"{new.root} ({len(table)} mounts)")
         if same_fs_root(new, host_root):
             return self.fail(observed + "; that is the host's root",
-                             f"The / of {name(proc)} is still the host's root filesystem: it has not done "
+                             f"The / of {name(proc, snap)} is still the host's root filesystem: it has not done "
                              f"pivot_root. Start it with: {recipe}")
         old = [m for m in table if same_fs_root(m, host_root)]
         if old and self.old_root != "any":

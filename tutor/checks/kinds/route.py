@@ -77,7 +77,7 @@ class RouteExpectation(TableEntryExpectation):
         candidates = [r for r in routes if route_key(r.dst, r.family) == want]
         candidates.sort(key=lambda r: r.table != MAIN_TABLE)
         listing = "; ".join(route_args(r) for r in routes[:8]) or "no routes"
-        observed = f"routes in {where(ns)}: {listing}"
+        observed = f"routes in {where(ns, snap)}: {listing}"
 
         def mismatch(r: Route) -> str | None:
             if self.via is not None and not same_ip(r.via, self.via):
@@ -93,8 +93,8 @@ class RouteExpectation(TableEntryExpectation):
                 beside = [o for o in candidates if o is not r and o.table == r.table and mismatch(o) is not None]
                 if beside and not (ns.is_host and self.dst == "default"):
                     return self.fail(observed, self._beside_message(ns, r, beside[0]))
-                return self.ok(f"{route_args(r)} in {where(ns)}",
-                               {"netns": where(ns), "route": route_args(r), "dst": r.dst, "via": r.via,
+                return self.ok(f"{route_args(r)} in {where(ns, snap)}",
+                               {"netns": where(ns, snap), "route": route_args(r), "dst": r.dst, "via": r.via,
                                 "dev": r.dev, "onlink": r.onlink})
         if candidates and ns.is_host and self.dst == "default":
             # Changing the machine's own default route could cut it off the network: say, do not suggest.
@@ -102,11 +102,11 @@ class RouteExpectation(TableEntryExpectation):
                              f"{self._route_args()}; nstutor will not suggest changing the host's default route")
         if candidates:
             r = candidates[0]
-            return self.fail(observed, f"the {_dst_words(self.dst)} in {where(ns)} {mismatch(r)}, expected "
+            return self.fail(observed, f"the {_dst_words(self.dst)} in {where(ns, snap)} {mismatch(r)}, expected "
                              f"{self._route_args()}: {cmd_in(ns, f'route replace {self._route_args()}')}")
-        message = f"{where(ns)} has no {_dst_words(self.dst)}: {cmd_in(ns, f'route add {self._route_args()}')}"
+        message = f"{where(ns, snap)} has no {_dst_words(self.dst)}: {cmd_in(ns, f'route add {self._route_args()}')}"
         if self.via and not self.onlink and not _gateway_is_connected(ns, self.via):
-            message += (f" (first, {self.via} must be on the subnet of one of {where(ns)}'s addresses, "
+            message += (f" (first, {self.via} must be on the subnet of one of {where(ns, snap)}'s addresses, "
                         "or the kernel refuses the route as 'Nexthop has invalid gateway')")
         return self.fail(observed, message)
 

@@ -67,22 +67,22 @@ class ShmIn(ProcessExpectation):
         make = f"nsenter --target {proc.pid} --ipc ipcmk -M {size_opt}"
         segments = snap.shm.get(ipc)
         if segments is None:
-            return self.fail(f"{name(proc)} is in {where}; its segments could not be read",
+            return self.fail(f"{name(proc, snap)} is in {where}; its segments could not be read",
                              f"nstutor could not read the shared memory segments of ipc namespace {ipc}"
                              + ("." if snap.is_root else "; run nstutor as root."))
         listed = "; ".join(show(s) for s in segments) or "no segments"
-        observed = f"{name(proc)} is in {where}: {listed}"
+        observed = f"{name(proc, snap)} is in {where}: {listed}"
         if self.absent_from_host and shares_host:
             return self.fail(observed,
-                             f"{name(proc)} shares the host's ipc namespace, so its segments are the host's. "
+                             f"{name(proc, snap)} shares the host's ipc namespace, so its segments are the host's. "
                              f"Start it in its own (kill {proc.pid}; unshare --ipc {proc.command}), then make "
                              f"the segment inside: nsenter --target <its pid> --ipc ipcmk -M {size_opt}")
         found = [s for s in segments if self._matches(s)]
         if not found:
             if not segments:
-                msg = f"The ipc namespace of {name(proc)} has no shared memory segment. Make one inside it: {make}"
+                msg = f"The ipc namespace of {name(proc, snap)} has no shared memory segment. Make one inside it: {make}"
             else:
-                msg = (f"The ipc namespace of {name(proc)} has {len(segments)} "
+                msg = (f"The ipc namespace of {name(proc, snap)} has {len(segments)} "
                        f"{noun(len(segments), 'segment')}, but none of {self._wanted()}. Make one: {make}")
             wanted = self.size is not None or self.key is not None
             strays = self._host_strays(snap) if wanted and not shares_host else []

@@ -81,16 +81,16 @@ class UidMap(ProcessExpectation):
             return self.fail_ns_unreadable(snap, proc, "user")
         start = f"unshare --user --map-root-user {proc.command}"
         if user == snap.host_ns.get("user"):
-            return self.fail(f"{name(proc)} is in the host's user namespace ({user}): uid {proc.uid} is uid "
+            return self.fail(f"{name(proc, snap)} is in the host's user namespace ({user}): uid {proc.uid} is uid "
                              f"{proc.uid} everywhere",
-                             f"{name(proc)} has no user namespace of its own. Start it in one, as your "
+                             f"{name(proc, snap)} has no user namespace of its own. Start it in one, as your "
                              f"normal user (not root, no sudo): kill {proc.pid}; {start}{AS_USER}")
         info = snap.userns.get(user)
         if info is None:
-            return self.fail(f"{name(proc)} is in its own user namespace ({user}); its uid_map could not be read",
+            return self.fail(f"{name(proc, snap)} is in its own user namespace ({user}); its uid_map could not be read",
                              f"nstutor could not read /proc/{proc.pid}/uid_map"
                              + ("." if snap.is_root else "; run nstutor as root."))
-        observed = f"{name(proc)} is in its own user namespace ({user}), uid_map: {map_text(info.uid_map)}"
+        observed = f"{name(proc, snap)} is in its own user namespace ({user}), uid_map: {map_text(info.uid_map)}"
         if not info.uid_map:
             return self.fail(observed,
                              f"The uid_map of user namespace {user} is empty: nothing is mapped, so inside "

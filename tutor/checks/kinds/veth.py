@@ -23,7 +23,7 @@ def _peer_phrase(snap: Snapshot, link: Link) -> str:
     """Where a veth's peer is: "BLUE/veth9", or what little is known about it."""
     peer = link_by_index(snap, link.peer_netns, link.peer_ifindex)
     if peer is not None:
-        return f"{peer[1].name} in {where(peer[0])}"
+        return f"{peer[1].name} in {where(peer[0], snap)}"
     if link.peer_name:
         return link.peer_name + (f" in {snap.netns_label(link.peer_netns)}" if link.peer_netns else "")
     if link.peer_ifindex is not None:
@@ -93,23 +93,23 @@ class VethExpectation(Expectation):
             return self._missing_end(snap, places, found, absent)
 
         (ans, a), (bns, b) = found
-        observed = (f"{a.name} in {where(ans)} ({kind_name(a)}, {state_words(a)}, peer {_peer_phrase(snap, a)}); "
-                    f"{b.name} in {where(bns)} ({kind_name(b)}, {state_words(b)}, peer {_peer_phrase(snap, b)})")
+        observed = (f"{a.name} in {where(ans, snap)} ({kind_name(a)}, {state_words(a)}, peer {_peer_phrase(snap, a)}); "
+                    f"{b.name} in {where(bns, snap)} ({kind_name(b)}, {state_words(b)}, peer {_peer_phrase(snap, b)})")
         for ns, link in found:
             if link.kind != "veth":
-                return self.fail(observed, f"{link.name} in {where(ns)} is a {kind_name(link)}, not a veth: "
+                return self.fail(observed, f"{link.name} in {where(ns, snap)} is a {kind_name(link)}, not a veth: "
                                  f"{cmd_in(ns, f'link del {link.name}')}, then "
                                  f"{_create_command(places[0], places[1])}")
         for (ns, link), (ons, other) in ((found[0], found[1]), (found[1], found[0])):
             verdict = _is_peer(link, ons, other)
             if verdict is False:
-                return self.fail(observed, f"{link.name} in {where(ns)} is a veth, but its peer is "
-                                 f"{_peer_phrase(snap, link)}, not {other.name} in {where(ons)}: these are ends of "
+                return self.fail(observed, f"{link.name} in {where(ns, snap)} is a veth, but its peer is "
+                                 f"{_peer_phrase(snap, link)}, not {other.name} in {where(ons, snap)}: these are ends of "
                                  f"two different pairs. Delete them and make one pair: "
                                  f"{cmd_in(ans, f'link del {a.name}')}; {cmd_in(bns, f'link del {b.name}')}; "
                                  f"{_create_command(places[0], places[1])}")
             if verdict is None:
-                return self.fail(observed, f"nstutor cannot see the peer of {link.name} in {where(ns)}, so it cannot "
+                return self.fail(observed, f"nstutor cannot see the peer of {link.name} in {where(ns, snap)}, so it cannot "
                                  "tell whether the two are one pair; run nstutor as root (sudo).")
 
         if self.up is True:
@@ -126,10 +126,10 @@ class VethExpectation(Expectation):
             up = [(ns, link) for ns, link in found if link.admin_up]
             if up:
                 ns, link = up[0]
-                return self.fail(observed, f"{link.name} in {where(ns)} is up, expected down: "
+                return self.fail(observed, f"{link.name} in {where(ns, snap)} is up, expected down: "
                                  f"{cmd_in(ns, f'link set {link.name} down')}")
 
-        evidence = {"ends": [{"netns": where(ns), "name": link.name, "ifindex": link.ifindex,
+        evidence = {"ends": [{"netns": where(ns, snap), "name": link.name, "ifindex": link.ifindex,
                               "operstate": link.operstate, "mac": link.mac} for ns, link in found],
                     "peers": True}
         return self.ok(observed, evidence)
@@ -144,20 +144,20 @@ class VethExpectation(Expectation):
                 other, link = elsewhere[0]
                 move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
                 # left in the host (made, never moved): the learner's stray, which reset may remove
-                stray = (Stray(f"the veth {show(name)} in the root netns (meant for {where(ns)})",
+                stray = (Stray(f"the veth {show(name)} in the root netns (meant for {where(ns, snap)})",
                                ("ip", "link", "del", name))
                          if other.is_host and link.kind == "veth" and safe_to_move(other, link) else None)
-                return self.fail(f"{name} is in {where(other)} ({kind_name(link)}, {state_words(link)})",
-                                 f"{name} is in {where(other)}, expected {where(ns)}: {move}"
+                return self.fail(f"{name} is in {where(other, snap)} ({kind_name(link)}, {state_words(link)})",
+                                 f"{name} is in {where(other, snap)}, expected {where(ns, snap)}: {move}"
                                  + (f" (or, to start over, {removal_words((stray,))})" if stray else ""),
                                  strays=(stray,) if stray else ())
         if len(absent) == 2:
-            return self.fail(f"no {absent[0][1]} in {where(absent[0][0])} and no {absent[1][1]} in "
-                             f"{where(absent[1][0])}",
+            return self.fail(f"no {absent[0][1]} in {where(absent[0][0], snap)} and no {absent[1][1]} in "
+                             f"{where(absent[1][0], snap)}",
                              f"the pair does not exist yet: {_create_command(places[0], places[1])}")
         (ns, name), = absent
         (fns, flink), = found
-        observed = f"{flink.name} is in {where(fns)} (peer {_peer_phrase(snap, flink)}); {where(ns)} has no {name}"
+        observed = f"{flink.name} is in {where(fns, snap)} (peer {_peer_phrase(snap, flink)}); {where(ns, snap)} has no {name}"
         if flink.kind == "veth":
             peer = link_by_index(snap, flink.peer_netns, flink.peer_ifindex)
             if peer is not None:
@@ -168,8 +168,8 @@ class VethExpectation(Expectation):
                 if plink.name != name:
                     fixes.append(cmd_in(ns, f"link set {plink.name} down"))
                     fixes.append(cmd_in(ns, f"link set {plink.name} name {name}"))
-                return self.fail(observed, f"{flink.name}'s peer is {plink.name} in {where(pns)}, expected {name} "
-                                 f"in {where(ns)}: " + "; ".join(fixes))
-        return self.fail(observed, f"{where(ns)} has no interface {name}; delete {flink.name} "
+                return self.fail(observed, f"{flink.name}'s peer is {plink.name} in {where(pns, snap)}, expected {name} "
+                                 f"in {where(ns, snap)}: " + "; ".join(fixes))
+        return self.fail(observed, f"{where(ns, snap)} has no interface {name}; delete {flink.name} "
                          f"({cmd_in(fns, f'link del {flink.name}')}) and make the pair: "
                          f"{_create_command(places[0], places[1])}")

@@ -74,14 +74,14 @@ class VxlanExpectation(Expectation):
             return self.fail(*missing_device(snap, ns, name, "vxlan device", self._add_command(ns, name, None)))
         recreate = f"{cmd_in(ns, f'link del {name}')}; {self._add_command(ns, name, link)}"
         if link.kind != "vxlan":
-            return self.fail(f"{name} in {where(ns)} is a {kind_name(link)}",
-                             f"{name} in {where(ns)} is a {kind_name(link)}, not a vxlan: {recreate}")
+            return self.fail(f"{name} in {where(ns, snap)} is a {kind_name(link)}",
+                             f"{name} in {where(ns, snap)} is a {kind_name(link)}, not a vxlan: {recreate}")
         info = link.vxlan
         if info is None:
-            return self.fail(f"{name} in {where(ns)} is a vxlan, but nstutor could not read its settings",
+            return self.fail(f"{name} in {where(ns, snap)} is a vxlan, but nstutor could not read its settings",
                              "nstutor could not read the vxlan details; run nstutor as root and check "
                              f"with {cmd_in(ns, f'-d link show {name}')}")
-        observed = (f"{name} in {where(ns)}: vxlan id {info.vni} dstport {info.port} local {info.local or '-'} "
+        observed = (f"{name} in {where(ns, snap)}: vxlan id {info.vni} dstport {info.port} local {info.local or '-'} "
                     f"dev {info.dev or '-'} {'learning' if info.learning else 'nolearning'}, mtu {link.mtu}, "
                     f"{state_words(link)}")
 
@@ -96,12 +96,12 @@ class VxlanExpectation(Expectation):
             now, want = ("learning", "nolearning") if info.learning else ("nolearning", "learning")
             wrong.append(f"{now}, expected {want} (with nolearning the fdb is filled by hand, as flannel does)")
         if wrong:
-            return self.fail(observed, f"{name} in {where(ns)} has {'; '.join(wrong)}. "
+            return self.fail(observed, f"{name} in {where(ns, snap)} has {'; '.join(wrong)}. "
                              f"{'These are' if len(wrong) > 1 else 'This is'} set when the device is made, "
                              f"so re-create it: {recreate}")
         if self.mtu is not None and link.mtu != self.mtu:
-            return self.fail(observed, f"{name} in {where(ns)} has MTU {link.mtu}, expected {self.mtu}: "
+            return self.fail(observed, f"{name} in {where(ns, snap)} has MTU {link.mtu}, expected {self.mtu}: "
                              f"{cmd_in(ns, f'link set {name} mtu {self.mtu}')}")
-        evidence = {"netns": where(ns), "name": name, "vni": info.vni, "port": info.port, "local": info.local,
+        evidence = {"netns": where(ns, snap), "name": name, "vni": info.vni, "port": info.port, "local": info.local,
                     "underlay": info.dev, "learning": info.learning, "mtu": link.mtu}
         return self.ok(observed, evidence)

@@ -32,19 +32,19 @@ class Zombie(ProcessExpectation):
             return found
         proc, pidns = found
         if pidns == snap.host_ns.get("pid"):
-            return self.fail(f"{name(proc)} is in the host's pid namespace ({pidns})",
-                             f"{name(proc)} is in the host's pid namespace, whose PID 1 (init) reaps every "
+            return self.fail(f"{name(proc, snap)} is in the host's pid namespace ({pidns})",
+                             f"{name(proc, snap)} is in the host's pid namespace, whose PID 1 (init) reaps every "
                              f"orphan. The contrast needs a pid namespace of its own with a PID 1 that does "
                              f"not reap: kill {proc.pid}; unshare --pid --fork --mount-proc {proc.command}")
         init = pid1_of(snap, pidns)
         if init is None:
-            return self.fail(f"pid namespace {pidns} of {name(proc)} has no running PID 1",
+            return self.fail(f"pid namespace {pidns} of {name(proc, snap)} has no running PID 1",
                              "Its PID 1 has exited, and with it the whole namespace: start it again (see the "
                              "lesson).")
         members = [p for p in snap.processes.values() if pid_ns_of(snap, p) == pidns]
         zombies = sorted((p for p in members if p.is_zombie), key=lambda p: p.pid)
         adopted = [z for z in zombies if z.ppid == init.pid]
-        where = f"pid namespace {pidns}, whose PID 1 is {name(init)}"
+        where = f"pid namespace {pidns}, whose PID 1 is {name(init, snap)}"
         make_orphan = f"nsenter --target {init.pid} --pid --mount sh -c 'sleep 1 & exit'"
         if adopted:
             return self.ok(f"{counted(len(adopted), 'zombie')} in {where}, never reaped: "
@@ -57,7 +57,7 @@ class Zombie(ProcessExpectation):
                              f"parent just has not collected them yet. Make an orphan instead, whose parent exits "
                              f"first: {make_orphan}")
         running = [p for p in members if p.ppid == init.pid and not p.is_zombie and p.pid != init.pid]
-        waiting = (f" {name(running[0])} is an orphan of PID 1 that is still running: when it exits it stays a "
+        waiting = (f" {name(running[0], snap)} is an orphan of PID 1 that is still running: when it exits it stays a "
                    f"zombie." if running else "")
         return self.fail(f"no zombie in {where}",
                          f"No orphan has exited in there yet.{waiting} Make one: {make_orphan} "

@@ -1,0 +1,295 @@
+"""Containers in messages: why a container selector picked nothing, and the engine's command that fixes it.
+
+A container's namespaces are fixed when its engine creates it, so a wrong one is fixed by removing
+the container and running it again with the right options (`docker run --network container:web
+--pid container:web ...`), and a pod's by creating the pod again (`podman pod create --share ...`).
+The kinds (process, pod, container) and the references (`{netns_of: {container: web}}`) grade by
+namespace inode; this module only words what they found, from the engines' records in the snapshot
+(Snapshot.containers, Snapshot.engines) and each engine's command line.
+"""
+from __future__ import annotations
+
+import shlex
+from typing import Any, Iterable
+
+from ..observe.model import Container, Snapshot
+from ..texts import words
+from .select import containers_of, describe_selector, is_pod_members, name, normalise
+
+#: `run` options that join another container's namespace of each type (Docker has net, pid and ipc only).
+JOIN_OPTION = {
+    "docker": {"net": "--network", "pid": "--pid", "ipc": "--ipc"},
+    "podman": {"net": "--network", "pid": "--pid", "ipc": "--ipc", "uts": "--uts", "user": "--userns",
+               "cgroup": "--cgroupns"},
+}
+#: `run` options that keep the host's namespace of each type (no engine shares the host's mount namespace).
+HOST_OPTION = {"net": "--network host", "pid": "--pid host", "ipc": "--ipc host", "uts": "--uts host",
+               "user": "--userns host", "cgroup": "--cgroupns host"}
+#: Options for a namespace of its own where the engine's default is not one.
+OWN_OPTION = {"docker": {"cgroup": "--cgroupns private"},
+              "podman": {"cgroup": "--cgroupns private", "user": "--userns auto"}}
+#: What `podman pod create --share` can share.
+POD_SHARES = ("cgroup", "ipc", "net", "pid", "uts")
+
+
+def q(text: str) -> str:
+    return shlex.quote(text)
+
+
+def _k8s(pod: str | None) -> tuple[str, str]:
+    """A Kubernetes pod "namespace/name" as (namespace, name)."""
+    ns, slash, pod_name = (pod or "").partition("/")
+    return (ns, pod_name) if slash else ("default", ns)
+
+
+def network_words(snap: Snapshot, network: str) -> str:
+    """A network mode as a learner types it: docker records --network container:web as
+    container:<web's id>, which is named again here."""
+    if not network.startswith("container:"):
+        return network
+    ref = network.split(":", 1)[1]
+    for c in snap.containers:
+        if ref and (c.id == ref or c.id.startswith(ref) or c.name == ref):
+            return f"container:{c.name}"
+    return network
+
+
+# --------------------------------------------------------------- the engines' commands
+def list_command(value: Any) -> str:
+    """The command that shows the learner what the selector looks for."""
+    sel = normalise(value)
+    engine = sel.get("engine")
+    if engine == "containerd":
+        if "container" in sel:
+            return f"crictl ps -a --name {q(sel['container'])}"
+        return f"crictl pods --name {q(_k8s(sel['pod'])[1])}"
+    if "container" in sel:
+        def one(e: str) -> str:
+            return f"{e} ps -a --filter name=^{q(sel['container'])}$"
+        return one(engine) if engine else f"{one('docker')} (or {one('podman')})"
+    return f"podman ps -a --pod --filter pod={q(sel['pod'])}"
+
+
+def start_command(c: Container) -> str:
+    if c.engine == "containerd":
+        ns, pod = _k8s(c.pod)
+        return (f"the kubelet restarts a pod's containers itself; see why it stopped: "
+                f"kubectl describe pod -n {q(ns)} {q(pod)}")
+    if c.engine == "podman" and c.infra and c.pod:
+        return f"podman pod start {q(c.pod)}"
+    return f"{c.engine} start {q(c.name)}"
+
+
+def remove_command(c: Container) -> str | None:
+    if c.engine == "containerd":
+        return None
+    return f"{c.engine} rm -f {q(c.name)}"
+
+
+def run_command(engine: str, name: str, options: Iterable[str] = (), image: str | None = None) -> str:
+    """`docker run -d --name web OPTIONS IMAGE ...` (the image and command as the lesson has them)."""
+    parts = [engine, "run", "-d", "--name", q(name), *options]
+    parts.append(f"{q(image)} ..." if image else "...")
+    return " ".join(parts)
+
+
+def sentence(text: str) -> str:
+    """*text* as the start of a sentence (its first letter a capital)."""
+    return text[:1].upper() + text[1:]
+
+
+def kubelet_advice(pod: str | None) -> str:
+    ns, pod_name = _k8s(pod)
+    return (f"the kubelet makes a pod's containers and namespaces from its Pod spec (hostNetwork, hostPID, "
+            f"shareProcessNamespace): change the spec and create the pod again: kubectl delete pod -n {q(ns)} "
+            f"{q(pod_name)}; kubectl apply -f POD.yaml")
+
+
+def engine_trouble(snap: Snapshot, engine: str) -> str | None:
+    """Why nstutor has no record of *engine*'s containers (its EngineState's sentence), or None."""
+    state = snap.engine(engine)
+    if state is None or state.state == "running":
+        return None
+    return state.detail or f"{engine} is {state.state}"
+
+
+# --------------------------------------------------------------- selected nothing, or several
+def missing(snap: Snapshot, value: Any, lead: str = "") -> tuple[str, str]:
+    """(observed, message) when a container selector selects no running process."""
+    sel = normalise(value)
+    what = describe_selector(sel)
+    engine = sel.get("engine")
+    records = containers_of(snap, sel)
+    blind = "" if snap.is_root else " (nstutor is not running as root, so it may not see every process: run nstutor as root)"
+    if records:
+        stopped = [c for c in records if c.pid is None or c.state != "running"]
+        if stopped:
+            c = stopped[0]
+            return (f"{lead}{c.label} exists but is not running ({c.state})",
+                    f"{lead}{what} exists but is not running ({c.state}): {start_command(c)}")
+        c = records[0]
+        return (f"{lead}{c.label} runs as pid {c.pid}, which nstutor does not see{blind}",
+                f"{lead}{c.engine} says {what} runs as pid {c.pid}, but nstutor cannot see that process{blind}.")
+    engines = [engine] if engine else sorted({c.engine for c in snap.containers} | {"docker", "podman"})
+    trouble = [t for t in map(lambda e: engine_trouble(snap, e), engines) if t]
+    if engine and trouble:
+        return (f"{lead}no record of {engine}'s containers: {trouble[0]}",
+                f"{lead}{what} cannot be found: {trouble[0]}")
+    if "container" in sel:
+        return _no_container(snap, sel, what, lead, trouble)
+    return _no_pod_member(snap, sel, what, lead, trouble)
+
+
+def _elsewhere(c: Container) -> str:
+    return f"{c.label}, {c.state}"
+
+
+def _no_container(snap: Snapshot, sel: dict, what: str, lead: str, trouble: list[str]) -> tuple[str, str]:
+    wanted, engine, pod = sel["container"], sel.get("engine"), sel.get("pod")
+    same_name = [c for c in snap.containers if c.name == wanted]
+    if same_name:
+        other = same_name[0]
+        seen = "; ".join(_elsewhere(c) for c in same_name[:3])
+        if engine and other.engine != engine:
+            remove = remove_command(other)
+            fix = (f"{remove}; " if remove else "") + _make(engine, wanted, pod)
+            return (f"{lead}there is no {engine} container {wanted}; seen: {seen}",
+                    f"{lead}there is no {engine} container {wanted}, but {other.engine} has one ({other.state}): "
+                    f"this step wants it under {engine}: {fix}")
+        return (f"{lead}there is no container {wanted} in pod {pod}; seen: {seen}",
+                f"{lead}container {wanted} is in {('pod ' + other.pod) if other.pod else 'no pod'}, not in pod "
+                f"{pod}: " + ((remove_command(other) + "; ") if remove_command(other) else "")
+                + _make(engine or other.engine, wanted, pod))
+    note = f" ({'; '.join(trouble)})" if trouble else ""
+    return (f"{lead}no container named {wanted}{note}",
+            f"{lead}no container named {wanted}{note}: {_make(engine, wanted, pod)}")
+
+
+def _make(engine: str | None, name_: str, pod: str | None) -> str:
+    """The command that makes the container (where a learner makes it: not a Kubernetes one)."""
+    if engine == "containerd":
+        return kubelet_advice(pod)
+    if pod:
+        return run_command("podman", name_, [f"--pod {q(pod)}"])
+    if engine:
+        return run_command(engine, name_)
+    return f"{run_command('docker', name_)} (or podman run ...)"
+
+
+def _no_pod_member(snap: Snapshot, sel: dict, what: str, lead: str, trouble: list[str]) -> tuple[str, str]:
+    pod, engine = sel["pod"], sel.get("engine")
+    in_pod = snap.containers_in_pod(pod, engine)
+    if not in_pod:
+        note = f" ({'; '.join(trouble)})" if trouble else ""
+        make = (kubelet_advice(pod) if engine == "containerd" or "/" in pod
+                else f"podman pod create --name {q(pod)}")
+        return (f"{lead}no pod {pod}{note}", f"{lead}there is no pod {pod}{note}: {make}")
+    seen = "; ".join(_elsewhere(c) for c in in_pod[:4])
+    pod_engine = in_pod[0].engine
+    if sel.get("infra"):
+        make = (kubelet_advice(pod) if pod_engine == "containerd"
+                else f"podman pod rm -f {q(pod)}; podman pod create --name {q(pod)} (a pod made with --infra=false has none)")
+        return (f"{lead}pod {pod} has no infra container; seen: {seen}",
+                f"{lead}pod {pod} has no infra container: {make}")
+    make = (kubelet_advice(pod) if pod_engine == "containerd"
+            else run_command("podman", "NAME", [f"--pod {q(pod)}"]))
+    return (f"{lead}pod {pod} has no container besides its infra; seen: {seen}",
+            f"{lead}pod {pod} has no container of its own yet: {make}")
+
+
+def several(snap: Snapshot, value: Any, procs: list, lead: str = "") -> tuple[str, str]:
+    """(observed, message) when a container selector that must mean one process means several."""
+    sel = normalise(value)
+    what = describe_selector(sel)
+    shown = ", ".join(name(p, snap) for p in procs[:5]) + (" ..." if len(procs) > 5 else "")
+    found = [c for p in procs for c in [snap.container_of_pid(p.pid)] if c is not None]
+    if is_pod_members(sel):
+        hint = f"name one of them, e.g. {{container: {found[0].name}}}" if found else "name one container"
+    elif len({c.engine for c in found}) > 1:
+        hint = f"name the engine, e.g. {{container: {sel.get('container')}, engine: {found[0].engine}}}"
+    elif len({c.pod for c in found}) > 1:
+        hint = f"name the pod, e.g. {{container: {sel.get('container')}, pod: {found[0].pod}}}"
+    else:
+        hint = "name the one meant by its engine and pod"
+    return (f"{lead}{len(procs)} containers match ({what}): {shown}",
+            f"{lead}this check is about one container, and {what} means {len(procs)}: {hint}.")
+
+
+# --------------------------------------------------------------- namespaces fixed at creation
+def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | int], host: Iterable[str] = (),
+                    own: Iterable[str] = ()) -> str:
+    """' Its namespaces are fixed when docker creates it: docker rm -f web-side; docker run -d --name
+    web-side --network container:web --pid container:web nstutor-box ...'.
+
+    *join*: type -> the container (or a plain process's pid) whose namespace it should share;
+    *host*: types it should share with the host; *own*: types it should have of its own."""
+    if c.engine == "containerd":
+        return " " + sentence(kubelet_advice(c.pod)) + "."
+    options: list[str] = []
+    notes: list[str] = []
+    host, own = list(host), list(own)
+    if c.pod and not c.infra:
+        options.append(f"--pod {q(c.pod)}")
+    concerned = set(join) | set(host) | set(own)
+    if not c.pod and c.network and "net" not in concerned and c.network not in ("bridge", "default"):
+        options.append(f"--network {q(network_words(snap, c.network))}")
+    cannot: list[str] = []
+    for t, other in join.items():
+        if isinstance(other, Container) and other.pod and other.infra and other.pod == c.pod:
+            continue                    # --pod already joins what the pod shares
+        option = JOIN_OPTION.get(c.engine, {}).get(t)
+        if option is None:
+            cannot.append(t)
+        elif isinstance(other, Container):
+            options.append(f"{option} container:{q(other.name)}")
+        elif c.engine == "podman":
+            options.append(f"{option} ns:/proc/{other}/ns/{t}")
+        else:
+            notes.append(f"docker joins only another container's namespaces ({option} container:NAME), "
+                         f"not a process's")
+    proc = snap.processes.get(c.pid) if c.pid is not None else None
+
+    def hosts(t: str) -> bool:
+        return proc is not None and proc.ns.get(t) is not None and proc.ns.get(t) == snap.host_ns.get(t)
+    for t in host:
+        if t in ("user", "time") and (hosts(t) or t == "time"):
+            continue                    # the engines' default: no option needed (and none exists for time)
+        if t in HOST_OPTION:
+            options.append(HOST_OPTION[t])
+        else:
+            cannot.append(t)
+    for t in own:
+        if t in OWN_OPTION.get(c.engine, {}):
+            options.append(OWN_OPTION[c.engine][t])
+        elif t == "user" and c.engine == "docker" and hosts("user"):
+            notes.append("docker gives a container a user namespace of its own only when dockerd runs with "
+                         "--userns-remap")
+    if cannot:
+        notes.append(f"{c.engine} cannot share a container's {words(sorted(cannot))} namespace"
+                     + ("s" if len(cannot) > 1 else "") + (" (share files with a volume, -v, instead)"
+                                                           if "mnt" in cannot else ""))
+    remove = remove_command(c)
+    fix = f"{remove}; {run_command(c.engine, c.name, options, c.image)}"
+    return (f" Its namespaces are fixed when {c.engine} creates it: {fix}"
+            + (f" (note: {'; '.join(notes)})." if notes else ""))
+
+
+def pod_advice(member: Container, pause: Container, shared: Iterable[str], private: Iterable[str]) -> str:
+    """What fixes a pod's member that does not share what it should with the pod's infra (or shares too much)."""
+    if member.engine == "containerd" or pause.engine == "containerd":
+        return " " + sentence(kubelet_advice(pause.pod or member.pod)) + "."
+    pod = pause.pod
+    if member.pod != pod or pod is None:
+        where = f"pod {member.pod}" if member.pod else "no pod"
+        remove = remove_command(member)
+        target = f"pod {pod}" if pod else f"{pause.label}"
+        run = (run_command("podman", member.name, [f"--pod {q(pod)}"], member.image) if pod
+               else run_command(member.engine, member.name, [], member.image))
+        return f" It is in {where}, not in {target}: {remove}; {run}"
+    share = [t for t in shared if t in POD_SHARES]
+    pid_note = (" (a pod from podman kube play: set shareProcessNamespace in its spec and play it again with "
+                "podman kube play --replace)" if "pid" in set(shared) | set(private) else "")
+    return (f" A pod's containers get the namespaces the pod shares, fixed when the pod is created: "
+            f"podman pod rm -f {q(pod)}; podman pod create --name {q(pod)} --share {','.join(share) or 'none'}; "
+            f"then run its containers again ({run_command('podman', member.name, [f'--pod {q(pod)}'], member.image)})"
+            f"{pid_note}")
