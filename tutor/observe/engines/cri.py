@@ -327,7 +327,7 @@ class Reader:
     def _containers(self, records: dict[str, TaskRecord], members: dict[str, tuple[PodCgroup, list[Process]]],
                     processes: Mapping[int, Process]) -> list[Container]:
         out = []
-        for record in sorted(records.values(), key=lambda r: (r.kind != "sandbox", r.pod_namespace or "", r.pod_name or "", r.id)):
+        for record in records.values():
             sandbox = records.get(record.sandbox_id or "")
             namespace = record.pod_namespace or (sandbox.pod_namespace if sandbox else None)
             pod_name = record.pod_name or (sandbox.pod_name if sandbox else None)
@@ -339,7 +339,8 @@ class Reader:
                 name, image, infra = record.name or record.id[:12], record.image or "", False
             out.append(Container(ENGINE, record.id, name, image, "running" if pid is not None else "exited",
                                  pid, pod, infra))
-        return out
+        # By pod, its sandbox first, then by name: the order a learner reads `crictl ps` in.
+        return sorted(out, key=lambda c: (c.pod or "", not c.infra, c.name, c.id))
 
 
 def main_pid(init_pid: int | None, procs: list[Process], processes: Mapping[int, Process]) -> int | None:
