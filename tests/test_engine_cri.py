@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from conftest import wait_until
 from cri_node import (NGINX_TITLE, PAUSE_IMAGE, Node, copy_pause, cpu_root, myweb2, start_pod,
                       write_pod_records)
 from kinds_process_support import number
@@ -245,3 +246,47 @@ def test_the_sandbox_image_is_containerds_configured_one_or_unsaid(running_pod, 
     node.write_config(sandbox_image=None)
     containers, _ = cri.Reader().read(take_snapshot().processes)
     assert next(c for c in containers if c.infra).image == ""
+
+
+def test_a_task_ctr_or_nerdctl_made_in_the_k8s_namespace_is_not_a_pods(node):
+    os.makedirs(f"{node.task_dir()}/{ID}")
+    with open(f"{node.task_dir()}/{ID}/config.json", "w") as f:
+        json.dump({"ociVersion": "1.0.2-dev", "process": {"args": ["/bin/sh"]},
+                   "annotations": {"nerdctl/name": "hand-made"}}, f)
+    reader = cri.Reader()
+    assert reader.read({}) == ([], cri.EngineState("containerd", "running"))
+    assert reader.read({}) == ([], cri.EngineState("containerd", "running"))     # remembered, not read again
+
+
+@pytest.mark.needs_root
+def test_records_inside_a_kind_node_are_read_through_the_shims_root(node, spawn, uid, tmp_path):
+    """On kind the node is a container: containerd's records are in the node's mount namespace, not
+    the host's. The emulated shim mounts a tmpfs of its own on the state dir (the host's stays empty),
+    writes the sandbox's bundle there and starts the pause, in its kubepods cgroup, as its child."""
+    if not node.cgroup_root:
+        pytest.skip("no cgroup hierarchy with the cpu controller is mounted here")
+    os.makedirs(node.state)
+    pause_file, seconds = copy_pause(tmp_path), number(uid, 18)
+    pod = myweb2("systemd", "besteffort", uid, pause_file, seconds)
+    staging = Node(str(tmp_path / "staging"), node.config, node.cgroup_root, node.parent)
+    write_pod_records(staging, pod)                        # pid unknown yet: the shim writes init.pid
+    os.remove(f"{staging.task_dir()}/{pod.sandbox.id}/init.pid")
+    cgroup = node.make_cgroup(pod.sandbox.cgroup)
+    shim = ('mount -t tmpfs tmpfs "$STATE" || exit 1; T="$STATE/io.containerd.runtime.v2.task/k8s.io/$ID"; '
+            'mkdir -p "$T" && cp -r "$BUNDLE"/. "$T"/ || exit 1; '
+            'bash -c \'echo $$ > "$CG/cgroup.procs" && exec "$0" "$1"\' "$PAUSE" "$SLEEP_FOR" & '
+            'printf %s $! > "$T/init.pid"; wait')
+    shim_proc = spawn(["unshare", "--mount", "--propagation", "private", "bash", "-c", shim],
+                      env={**os.environ, "STATE": node.state, "ID": pod.sandbox.id, "CG": cgroup, "PAUSE": pause_file,
+                           "SLEEP_FOR": seconds, "BUNDLE": f"{staging.task_dir()}/{pod.sandbox.id}"})
+
+    def read():
+        containers, state = cri.Reader().read(take_snapshot().processes)
+        return (containers, state) if containers and containers[0].pid else None
+    containers, state = wait_until(read, what="the sandbox read through the shim's root")
+    assert not os.path.exists(node.task_dir())             # the host's state dir holds nothing
+    assert state == cri.EngineState("containerd", "running")
+    sandbox, = containers
+    assert (sandbox.name, sandbox.pod, sandbox.infra) == ("myweb2", "default/myweb2", True)
+    snap = take_snapshot()
+    assert snap.processes[sandbox.pid].comm == "pause" and snap.processes[sandbox.pid].ppid == shim_proc.pid

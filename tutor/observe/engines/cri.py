@@ -209,6 +209,7 @@ class Reader:
 
     def __init__(self) -> None:
         self._records: dict[tuple[str, str], TaskRecord] = {}   # (prefix, id) -> record
+        self._foreign: set[tuple[str, str]] = set()             # (prefix, id) of tasks that are not CRI's
         self._images: dict[str, str] = {}                       # prefix -> the pause image
 
     def read(self, processes: Mapping[int, Process]) -> tuple[list[Container], EngineState]:
@@ -233,6 +234,8 @@ class Reader:
         except OSError as exc:
             return [], EngineState(ENGINE, "error", f"containerd's records ({here}) could not be listed: "
                                    f"{exc.strerror or exc}")
+        listed = {("", n) for n in names or ()}
+        denied = False
         if names is not None:
             self._load("", here, names, records, problems)
         # Records not on this machine's filesystem: a kind node is a container, and its containerd
@@ -245,15 +248,22 @@ class Reader:
                     continue
                 tried.add(prefix)
                 try:
-                    listed = os.listdir(task_dir(prefix))
+                    there = os.listdir(task_dir(prefix))
+                except PermissionError:
+                    denied = True
+                    continue
                 except OSError:
                     continue                    # not a node's root, or it went away
-                self._load(prefix, task_dir(prefix), listed, records, problems)
+                listed |= {(prefix, n) for n in there}
+                self._load(prefix, task_dir(prefix), there, records, problems)
         missing -= records.keys()
-        self._forget(records)
+        self._forget(records, listed)
 
         containers = self._containers(records, members, processes)
         if names is None and not records:
+            if missing and denied:
+                return [], EngineState(ENGINE, "denied", f"{len(missing)} containers run in Kubernetes' kubepods cgroups "
+                                       "under containerd, whose records can be read only by root: run nstutor as root (sudo)")
             if missing:
                 return [], EngineState(ENGINE, "error",
                                        f"{len(missing)} containers run in Kubernetes' kubepods cgroups under containerd, "
@@ -261,6 +271,8 @@ class Reader:
             if not os.path.isdir(CONTAINERD_STATE):
                 return [], EngineState(ENGINE, "absent", f"containerd is not running here (there is no {CONTAINERD_STATE}): "
                                        "this machine is not a Kubernetes node with containerd")
+        if problems and not containers and all("only by root" in p for p in problems):
+            return [], EngineState(ENGINE, "denied", problems[0])
         if problems:
             return containers, EngineState(ENGINE, "error", "; ".join(problems[:3])
                                            + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""))
@@ -289,18 +301,16 @@ class Reader:
             if name in records:
                 continue
             key = (prefix, name)
+            if key in self._foreign:
+                continue
             record = self._records.get(key)
             if record is None or record.init_pid is None:
                 try:
                     record = read_record(os.path.join(directory, name), prefix)
-                except FileNotFoundError:
-                    if os.path.isdir(os.path.join(directory, name)):
-                        problems.append(f"{directory}/{name} has no config.json")
-                    continue                    # not a bundle, or the task went away meanwhile
-                except NotADirectoryError:
-                    continue
+                except (FileNotFoundError, NotADirectoryError):
+                    continue                    # not a bundle, being made, or the task went away meanwhile
                 except PermissionError:
-                    problems.append(f"{directory}/{name} can be read only by root")
+                    problems.append(f"{directory}/{name} can be read only by root: run nstutor as root (sudo)")
                     continue
                 except OSError as exc:
                     problems.append(f"{directory}/{name} could not be read: {exc.strerror or exc}")
@@ -309,15 +319,17 @@ class Reader:
                     problems.append(str(exc))
                     continue
                 if record is None:
+                    self._foreign.add(key)      # made by ctr or nerdctl, not by the kubelet: not a pod's
                     continue
                 self._records[key] = record
             records[name] = record
 
-    def _forget(self, records: dict[str, TaskRecord]) -> None:
+    def _forget(self, records: dict[str, TaskRecord], listed: set[tuple[str, str]]) -> None:
         """Drop what was kept for tasks that are gone, so a busy node's cache does not grow."""
         alive = {(r.prefix, r.id) for r in records.values()}
         for key in [k for k in self._records if k not in alive]:
             del self._records[key]
+        self._foreign &= listed
 
     def _image_of_sandbox(self, prefix: str) -> str:
         if prefix not in self._images:
