@@ -107,11 +107,15 @@ def node(tmp_path, monkeypatch, uid):
     made.remove_cgroups()
 
 
-def test_no_containerd_state_dir_is_absent(node):
+def test_no_containerd_task_state_is_absent(node):
     containers, state = cri.Reader().read({})
     assert containers == []
     assert state.state == "absent"
-    assert node.state in state.detail and "not a Kubernetes node with containerd" in state.detail
+    assert f"{node.state}/io.containerd.runtime.v2.task" in state.detail
+    assert "not a Kubernetes node with containerd" in state.detail
+    # Only shims' sockets (any runc shim puts them there, dockerd's included): still no containerd of Kubernetes.
+    os.makedirs(f"{node.state}/s")
+    assert cri.Reader().read({})[1].state == "absent"
 
 
 def test_containerd_without_kubernetes_runs_with_no_pods(node):

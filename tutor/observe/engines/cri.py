@@ -268,8 +268,11 @@ class Reader:
                 return [], EngineState(ENGINE, "error",
                                        f"{len(missing)} containers run in Kubernetes' kubepods cgroups under containerd, "
                                        f"but containerd's records are neither in {here} nor under their shims' roots")
-            if not os.path.isdir(CONTAINERD_STATE):
-                return [], EngineState(ENGINE, "absent", f"containerd is not running here (there is no {CONTAINERD_STATE}): "
+            # containerd's task plugin makes its state dir when it starts. /run/containerd alone
+            # says nothing: every runc shim puts its socket in /run/containerd/s, dockerd's too.
+            tasks = f"{CONTAINERD_STATE}/{TASK_DIR}"
+            if not os.path.isdir(tasks):
+                return [], EngineState(ENGINE, "absent", f"containerd has not run here (there is no {tasks}): "
                                        "this machine is not a Kubernetes node with containerd")
         if problems and not containers and all("only by root" in p for p in problems):
             return [], EngineState(ENGINE, "denied", problems[0])
