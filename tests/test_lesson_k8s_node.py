@@ -6,20 +6,30 @@ look for is still reproduced here: a process whose comm is `pause` (a copy of sl
 uts, as containerd does) with nsenter and unshare their own mnt and pid, with the command lines of
 the seed's myweb2 containers: `nginx: master process ...` (which also listens on port 80 in the
 pod's netns) and `/bin/bash -c while true; do sleep 5; curl localhost; done`.
+
+The checks name the pause and the containers as containerd records them ({pod: default/myweb2,
+engine: containerd, infra: true}, {container: myweb2-nginx}), so the emulated pod also leaves the
+records a node has (tests/cri_node.py): each process starts in a cgroup named as the kubelet and
+containerd name it, and a task bundle (config.json with the CRI annotations, init.pid) is written for
+it in a temporary containerd state directory that engines/cri.py is pointed at.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
 
 from conftest import wait_until
+from cri_node import Node, Task, container_id, cpu_root, systemd_cgroup
 from kinds_process_support import PYTHON, comm_of, number, pids_matching, wait_proc
 from tutor.checks.runner import grade_step
 from tutor.lessons import parse_lesson
 from tutor.lessons.model import Lesson
 from tutor.observe import take_snapshot
+from tutor.observe.engines import cri
 from tutor.verify import verify_lesson
 
 LESSON = Path(__file__).resolve().parents[1] / "lessons" / "16-k8s-node.md"
@@ -63,31 +73,88 @@ def join(pause: int, types: str) -> list[str]:
 
 
 @pytest.fixture
-def pod(spawn, uid, tmp_path):
-    """Builds the emulated pod piece by piece; everything is killed at teardown (spawn)."""
+def node(tmp_path, monkeypatch, uid):
+    """containerd's records of this emulated node: a state dir under tmp_path that engines/cri.py reads,
+    and kubepods cgroups under /nstutor-cri-<uid> (removed at teardown, after their processes)."""
+    root = cpu_root()
+    if root is None:
+        pytest.skip("no cgroup hierarchy with the cpu controller is mounted here")
+    state, config = str(tmp_path / "run" / "containerd"), str(tmp_path / "etc" / "containerd" / "config.toml")
+    monkeypatch.setattr(cri, "CONTAINERD_STATE", state)
+    monkeypatch.setattr(cri, "CONTAINERD_CONFIG", config)
+    made = Node(state, config, root, f"/nstutor-cri-{uid}")
+    made.write_config()
+    yield made
+    made.remove_cgroups()
+
+
+class Sandbox:
+    """One pod's records: its sandbox's id and uid, and a bundle per container started in it."""
+
+    def __init__(self, node: Node, namespace: str, name: str, seed: str):
+        self.node, self.namespace, self.name = node, namespace, name
+        self.uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"nstutor-k8s-{seed}-{namespace}-{name}"))
+        self.id = container_id(f"{seed}-{namespace}-{name}-sandbox")
+
+    def cgroup(self, cid: str) -> str:
+        """The cgroup directory of container *cid* of this pod (made now): a BestEffort pod, systemd driver."""
+        return self.node.make_cgroup(systemd_cgroup(self.uid, "besteffort", cid))
+
+    def record(self, cid: str, pid: int, container: str | None = None, image: str | None = None) -> None:
+        """The bundle containerd's CRI plugin writes: the sandbox's (container None) or a container's."""
+        annotations = {cri.CONTAINER_TYPE: "container" if container else "sandbox", cri.SANDBOX_ID: self.id,
+                       cri.SANDBOX_NAMESPACE: self.namespace, cri.SANDBOX_NAME: self.name,
+                       "io.kubernetes.cri.sandbox-uid": self.uid}
+        if container:
+            annotations |= {cri.CONTAINER_NAME: container, cri.IMAGE_NAME: image}
+        path = systemd_cgroup(self.uid, "besteffort", cid)
+        slice_ = path.split("/")[-2]
+        self.node.write_bundle(Task(cid, annotations[cri.CONTAINER_TYPE], container, image, [], path), annotations,
+                               f"{slice_}:cri-containerd:{cid}", [{"type": "pid"}, {"type": "mount"}], pid=pid)
+
+
+#: Runs the rest of the command line in the cgroup $CG, as runc starts a container in its cgroup.
+IN_CGROUP = ["bash", "-c", 'echo $$ > "$CG/cgroup.procs" && exec "$@"', "in-cgroup"]
+
+
+@pytest.fixture
+def pod(spawn, uid, tmp_path, node):
+    """Builds the emulated pod piece by piece, with containerd's records of it; everything is killed at
+    teardown (spawn)."""
     pause_file = tmp_path / "pause"
     shutil.copy("/bin/sleep", pause_file)
     seconds = number(uid, 16)
+    sandbox = Sandbox(node, "default", "myweb2", uid)
+
+    def in_cgroup(cid: str) -> dict:
+        return {"env": {**os.environ, "CG": sandbox.cgroup(cid)}}
 
     class Pod:
         pause: int = 0
 
         def start_pause(self) -> int:
-            spawn(["unshare", "--net", "--ipc", "--uts", str(pause_file), seconds])
+            spawn(IN_CGROUP + ["unshare", "--net", "--ipc", "--uts", str(pause_file), seconds], **in_cgroup(sandbox.id))
             self.pause = wait_until(
                 lambda: next((p for p in pids_matching(f"^{pause_file} {seconds}$") if comm_of(p) == "pause"), None),
                 what="the emulated pause")
+            sandbox.record(sandbox.id, self.pause)
             return self.pause
 
         def start_nginx(self, joins: str = "net ipc uts", unshare: str = "--mount --pid") -> int:
-            spawn(join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", "bash", "-c", 'exec -a "$0" "$@"',
-                                             NGINX_TITLE, PYTHON, "-c", NGINX])
+            cid = container_id(f"{uid}-nginx")
+            spawn(IN_CGROUP + join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", "bash", "-c",
+                                                         'exec -a "$0" "$@"', NGINX_TITLE, PYTHON, "-c", NGINX],
+                  **in_cgroup(cid))
             pid, = wait_proc("^nginx: master process")
+            sandbox.record(cid, pid, "myweb2-nginx", "docker.io/library/nginx:latest")
             return pid
 
         def start_netshoot(self, joins: str = "net ipc uts", unshare: str = "--mount --pid") -> int:
-            spawn(join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", "/bin/bash", "-c", NETSHOOT_LOOP])
+            cid = container_id(f"{uid}-netshoot")
+            spawn(IN_CGROUP + join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", "/bin/bash", "-c",
+                                                         NETSHOOT_LOOP], **in_cgroup(cid))
             pid, = wait_proc("^/bin/bash -c while true; do sleep 5; curl localhost")
+            sandbox.record(cid, pid, "myweb2-netshoot", "docker.io/nicolaka/netshoot:latest")
             return pid
 
     return Pod()
@@ -101,8 +168,8 @@ def test_every_step_passes_against_an_emulated_pod(lesson, pod):
     assert comm_of(pause) == "pause"
     before = grade_all(lesson)
     assert not any(r.passed for r in before.values())
-    assert "pgrep -a -f '^nginx: master process'" in messages(before["nginx"])
-    assert "whose command line matches '^nginx: master process'" in messages(before["pod"])
+    assert "myweb2-nginx" in messages(before["nginx"])
+    assert "myweb2-nginx" in messages(before["pod"])
 
     nginx = pod.start_nginx()
     netshoot = pod.start_netshoot()
@@ -116,13 +183,17 @@ def test_every_step_passes_against_an_emulated_pod(lesson, pod):
     assert nginx in listening.evidence["pids"]
 
 
-def test_a_container_outside_the_pods_network(lesson, pod, spawn, tmp_path):
+def test_a_container_outside_the_pods_network(lesson, pod, spawn, tmp_path, node, uid):
     # Another pod's pause on the same node: the check must pick ours, and never advise killing a pause.
     decoy = tmp_path / "decoy" / "pause"
     decoy.parent.mkdir()
     shutil.copy("/bin/sleep", decoy)
-    spawn(["unshare", "--net", "--ipc", "--uts", str(decoy), "600"])
-    wait_until(lambda: any(comm_of(p) == "pause" for p in pids_matching(f"^{decoy} 600$")), what="the decoy pause")
+    other = Sandbox(node, "kube-system", "coredns-5d78c9869d-x2k4q", uid)
+    spawn(IN_CGROUP + ["unshare", "--net", "--ipc", "--uts", str(decoy), "600"],
+          env={**os.environ, "CG": other.cgroup(other.id)})
+    decoy_pid = wait_until(lambda: next((p for p in pids_matching(f"^{decoy} 600$") if comm_of(p) == "pause"), None),
+                           what="the decoy pause")
+    other.record(other.id, decoy_pid)
     pause = pod.start_pause()
     pod.start_nginx()
     netshoot = pod.start_netshoot(joins="ipc uts")       # forgot the pod's network: it is in the host's
@@ -130,7 +201,8 @@ def test_a_container_outside_the_pods_network(lesson, pod, spawn, tmp_path):
                          what="the nginx step to pass")
     assert not results["pod"].passed
     text = messages(results["pod"])
-    assert f"(pid {netshoot}) is still in the host's net namespace" in text and f"nsenter --net=/proc/{pause}/ns/net" in text
+    assert f"pid {netshoot}" in text and "is still in the host's net namespace" in text
+    assert f"nsenter --net=/proc/{pause}/ns/net" in text
     assert f"kill {pause}" not in text and "stop them" not in text
     assert not results["localhost"].passed
     assert "80 is listening in netns" in messages(results["localhost"])
@@ -146,8 +218,8 @@ def test_a_container_without_its_own_mount_and_pid(lesson, pod):
     assert not results["nginx"].passed
     assert "mnt" in messages(results["nginx"]) and "pid" in messages(results["nginx"])
     text = messages(results["pod"])
-    assert f"(pid {nginx}) shares the pause's mnt namespace" in text
-    assert f"(pid {nginx}) shares the pause's pid namespace" in text
+    assert f"pid {nginx}" in text
+    assert "shares the pause's mnt namespace" in text and "shares the pause's pid namespace" in text
 
 
 def test_skipped_with_a_clear_reason_without_kubectl(lesson, monkeypatch):
