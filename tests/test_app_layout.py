@@ -218,7 +218,7 @@ CATALOG_SIZES = [(60, 24), (80, 24), (120, 40)]
 
 @pytest.mark.parametrize("size", CATALOG_SIZES, ids=[f"{w}x{h}" for w, h in CATALOG_SIZES])
 async def test_catalog_shows_only_whole_cells_and_every_column_on_screen(size, tmp_path, monkeypatch):
-    # the Here column frozen: a lab VM with every tool but no Kubernetes node (lesson 16 is not ready)
+    # the Here column frozen: a lab VM with every tool but no Kubernetes node (lesson 18 is not ready)
     monkeypatch.setattr("tutor.lessons.model.is_met", lambda req: req != "k8s-node")
     width = size[0]
     app = NstutorApp(store_path=tmp_path / "p.db", snapshot_source=fixed(red_blue_cable()), probes=False,

@@ -320,7 +320,7 @@ async def test_the_apps_reset_question_is_in_words_too(tmp_path):
             await pilot.press("r")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, what="the question")
             body = app.screen.body
-            assert body.startswith("Remove what lesson 13 (pod) made and is still here"), body
+            assert body.startswith("Remove what lesson 14 (pod) made and is still here"), body
             assert "processes named pause (started as `… nstutor pause`" in body, body
             assert not MACHINE_SYNTAX.search(body.split("and these strays")[0]), body
             await pilot.press("n")

@@ -116,7 +116,7 @@ def bridge_c1_c2() -> Snapshot:
 
 
 def flannel() -> Snapshot:
-    """Lesson 15: an underlay bridge, three nodes with cni0 and flannel.1, pods on node2 and node3."""
+    """Lesson 17: an underlay bridge, three nodes with cni0 and flannel.1, pods on node2 and node3."""
     under = netns(UNDERLAY, ["underlay"], [lo(UNDERLAY), link(UNDERLAY, 2, "br0", "bridge")] +
                   [link(UNDERLAY, 10 + k, f"veth-n{k}", "veth", master="br0", peer=(NODES[k - 1], 2, "eth0"))
                    for k in (1, 2, 3)])
