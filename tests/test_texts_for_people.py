@@ -146,6 +146,11 @@ def test_the_cli_reset_question_of_every_shipped_lesson_is_in_words():
      "processes named pause (started as `… nstutor pause` or `… -m tutor.pause`)"),
     ("processes", [{"comm": "pause"}], "processes named pause"),
     ("processes", ["^sleep [0-9]+$"], "processes whose command line matches the pattern `^sleep [0-9]+$`"),
+    ("containers", [{"engine": "docker", "name": "web"}], "the docker container web"),
+    ("containers", [{"engine": "docker", "name": "web"}, {"engine": "docker", "name": "nonet"}],
+     "the docker containers web and nonet"),
+    ("pods", [{"engine": "podman", "name": "podweb"}], "the podman pod podweb (and its containers)"),
+    ("images", [{"engine": "docker", "name": "nstutor-box"}], "the docker image nstutor-box"),
 ])
 def test_each_cleanup_entry_type_has_its_phrase(key, names, phrase):
     assert cleanup_phrases({key: names}) == [phrase]

@@ -287,13 +287,14 @@ def cmd_setup(args) -> int:
 def cmd_reset(args) -> int:
     """Remove what a lesson made (its declared cleanup) and, one by one, the learner's strays of
     it that nstutor recognises, after asking (--yes: everything)."""
-    from .lessons.cleanup import cleanup_present, cleanup_summary, find_strays, remove_strays, run_cleanup
+    from .lessons.cleanup import (cleanup_present, cleanup_summary, find_strays, names_objects, remove_strays,
+                                  run_cleanup)
     from .lessons.scripts import ActionLog
     from .texts import counted
     lesson = _lesson_or_usage(args.lesson)
     rerun_as_root("removing a lesson's objects")
     present = cleanup_present(lesson)       # the question names only what is really here
-    objects = any(present.get(k) for k in ("netns", "links", "processes", "mounts", "cgroups", "paths"))
+    objects = names_objects(present)
     if objects:
         print(f"This removes what lesson {lesson.label} made and is still on this machine:\n"
               f"{cleanup_summary(lesson, present)}")

@@ -253,6 +253,15 @@ def remove_engine_objects(spec, log: ActionLog) -> None:
                 log.errors.append(f"{what}: {engine} did not finish within {ENGINE_TIMEOUT_S} s")
 
 
+#: The keys of a cleanup declaration that name objects (the script does not: it may find nothing)
+OBJECT_KEYS = ("netns", "links", "processes", "mounts", "cgroups", "paths") + ENGINE_KEYS
+
+
+def names_objects(spec) -> bool:
+    """Does this (cut-down, see cleanup_present) declaration name any object to remove?"""
+    return any(spec.get(key) for key in OBJECT_KEYS)
+
+
 def cleanup_present(lesson: Lesson) -> dict:
     """The lesson's cleanup declaration cut down to what is on the machine now (its script, which
     may remove rules nobody can list beforehand, is kept): a reset question names only what it
