@@ -143,7 +143,7 @@ POD_NS = {"net": POD_NET, "uts": 4026532216, "ipc": 4026532217}
 
 
 def pod_processes() -> list[Process]:
-    """Lesson 2 and 13: a sleep with its own uts+ipc, and a pod (pause + app-a + app-b) under one shell."""
+    """Lessons 2 and 14: a sleep with its own uts+ipc, and a pod (pause + app-a + app-b) under one shell."""
     return [proc(1, 0, "systemd", "/sbin/init"), proc(2, 0, "kthreadd", ""), proc(20, 2, "kworker/0:1", ""),
             proc(500, 1, "sshd", "sshd: /usr/sbin/sshd -D"), proc(600, 500, "bash", "-bash"),
             proc(610, 600, "unshare", "unshare --uts --ipc sleep 1001", {"uts": 4026532300, "ipc": 4026532301}),
