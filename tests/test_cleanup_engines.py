@@ -85,3 +85,36 @@ def test_lint_says_what_a_cleanup_entry_should_be(tmp_path, entry, says):
                     "id: a\ntitle: A\nexpect:\n  - netns: {name: x}\nhint: h\nsolution: ip netns add x\n```\n")
     _, problems = parse_lesson(path)
     assert any(says in p.message for p in problems), problems
+
+
+def test_cleanup_removes_only_the_declared_docker_containers_and_image(tmp_path, uid, monkeypatch):
+    """The same on a real dockerd (the tests' own, tests/docker_host.py): Docker names a container
+    '/NAME' in its records, and cleanup finds it by exactly that."""
+    from docker_host import DockerHost, missing_reason, running_dockerd
+    if missing_reason():
+        pytest.skip(missing_reason())
+    if running_dockerd():
+        pytest.skip(f"a dockerd runs on this machine ({running_dockerd()[0]}): the tests start their own")
+    busybox = shutil.which("busybox")
+    if not busybox:
+        pytest.skip("busybox is not installed (apt-get install busybox-static)")
+    image, ours, neighbour = f"nstutor-{uid}", f"nstutor-{uid}", f"nstutor-{uid}x"
+    with DockerHost() as host:
+        monkeypatch.setenv("DOCKER_HOST", host.env["DOCKER_HOST"])
+
+        def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+            return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=check)
+        script = (f"d=$(mktemp -d); mkdir -p $d/bin; cp {busybox} $d/bin/busybox; ln -s busybox $d/bin/sleep; "
+                  f"tar -C $d -c . | docker import -c 'ENV PATH=/bin' - {image} >/dev/null; rc=$?; rm -rf $d; exit $rc")
+        subprocess.run(["bash", "-c", script], check=True, timeout=120)
+        docker("run", "-d", "--name", ours, image, "sleep", "600")
+        docker("run", "-d", "--name", neighbour, image, "sleep", "600")
+        lesson = make_lesson(tmp_path, uid, cleanup=f"containers: [{{engine: docker, name: {ours}}}]")
+        log = run_cleanup(lesson)
+        names = docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert log.ok and f"removed the docker container {ours}" in log.done, (log.done, log.errors)
+        assert ours not in names and neighbour in names, names
+        docker("rm", "-f", neighbour)
+        lesson = make_lesson(tmp_path, uid, cleanup=f"images: [{{engine: docker, name: {image}}}]")
+        log = run_cleanup(lesson)
+        assert log.ok and docker("image", "inspect", image, check=False).returncode != 0, log.errors
