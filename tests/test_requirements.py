@@ -88,6 +88,7 @@ def test_docker_and_podman_unmet_when_not_installed(monkeypatch):
         "needs Docker: the docker command is not installed: apt-get install docker.io"
     assert requirements.why_unmet("podman") == "needs Podman: podman is not installed: apt-get install podman"
     assert requirements.short_unmet("podman") == "no podman"
+    assert "apt-get install busybox-static" in requirements.why_unmet("busybox")
 
 
 def test_the_container_lessons_require_their_engine():

@@ -28,6 +28,8 @@ SPECIAL = {
     "root": "needs root: run nstutor as root",
     "k8s-node": "needs a Kubernetes node: no kubelet runs on this machine (start a kind cluster, or use a "
                 "kubeadm/k3s node)",
+    # a command, but the reason says which package: the container lessons' setup packs it into their image
+    "busybox": "needs busybox, the static one the setup packs into the lesson's image: apt-get install busybox-static",
 }
 
 #: sysctl (its file under /proc/sys) -> the value that forbids unprivileged user namespaces
