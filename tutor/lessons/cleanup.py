@@ -228,8 +228,8 @@ def engine_object_id(engine: str, key: str, name: str) -> str | None:
 def present_engine_objects(spec, key: str) -> list[dict]:
     """The entries of cleanup.<key> that exist now (reading only)."""
     usable: dict[str, bool] = {}
-    return [{"engine": engine, "name": name} for engine, name in engine_items(spec, key)
-            if _usable(engine, usable) and engine_object_id(engine, key, name)]
+    return [{"engine": engine, "name": object_name} for engine, object_name in engine_items(spec, key)
+            if _usable(engine, usable) and engine_object_id(engine, key, object_name)]
 
 
 def remove_engine_objects(spec, log: ActionLog) -> None:
@@ -237,16 +237,16 @@ def remove_engine_objects(spec, log: ActionLog) -> None:
     pods, then images (an image still used by a container is left, and that is said)."""
     usable: dict[str, bool] = {}
     for key in ENGINE_KEYS:
-        for engine, name in engine_items(spec, key):
-            if key == "images" and SAFE_MARK not in name:
-                log.errors.append(f"refusing to remove the image {name}: lesson images must contain '{SAFE_MARK}'")
+        for engine, object_name in engine_items(spec, key):
+            if key == "images" and SAFE_MARK not in object_name:
+                log.errors.append(f"refusing to remove the image {object_name}: lesson images must contain '{SAFE_MARK}'")
                 continue
             if (engine, key) not in _REMOVE or not _usable(engine, usable):
                 continue
-            ident = engine_object_id(engine, key, name)
+            ident = engine_object_id(engine, key, object_name)
             if ident is None:
                 continue
-            what = f"removed the {engine} {_WHAT[key]} {name}"
+            what = f"removed the {engine} {_WHAT[key]} {object_name}"
             try:
                 _run([*_REMOVE[(engine, key)], ident], log, what, timeout=ENGINE_TIMEOUT_S)
             except subprocess.TimeoutExpired:
