@@ -3,8 +3,9 @@
 # in its own virtual environment (/opt/nstutor), linked as /usr/local/bin/nstutor.
 #
 #   ./install.sh           tools + nstutor
-#   ./install.sh --test    the same, plus what the test suite needs (pytest, tmux, chromium, and
-#                          docker.io + nftables for the Docker-host tests, installed but not started)
+#   ./install.sh --test    the same, plus what the test suite needs (pytest, tmux, chromium,
+#                          docker.io + nftables for the Docker-host tests, installed but not started,
+#                          and podman, catatonit, runc, busybox-static for the container lessons)
 #
 # Root is needed (packages, /opt, and the lessons build namespaces). In a root shell it just runs;
 # as a user with sudo it runs itself again through sudo; with neither it says how to become root.
@@ -20,7 +21,7 @@ testing=""
 case "${1:-}" in
   "") ;;
   --test) testing=1 ;;
-  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "install.sh: unknown option '$1' (use --test, or no option)" >&2; exit 2 ;;
 esac
 
@@ -38,7 +39,7 @@ started=$SECONDS
 log="$(mktemp /tmp/nstutor-install.XXXXXX.log)"
 lesson_tools=(iproute2 util-linux bridge-utils iputils-ping procps tcpdump iptables psmisc python3 python3-venv)
 test_tools=(tmux chromium)
-engines=(docker.io nftables)
+engines=(docker.io nftables podman catatonit runc busybox-static)
 total=3
 [[ -n $testing ]] && total=4
 n=0

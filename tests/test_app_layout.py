@@ -218,7 +218,7 @@ CATALOG_SIZES = [(60, 24), (80, 24), (120, 40)]
 
 @pytest.mark.parametrize("size", CATALOG_SIZES, ids=[f"{w}x{h}" for w, h in CATALOG_SIZES])
 async def test_catalog_shows_only_whole_cells_and_every_column_on_screen(size, tmp_path, monkeypatch):
-    # the Here column frozen: a lab VM with every tool but no Kubernetes node (lesson 16 is not ready)
+    # the Here column frozen: a lab VM with every tool but no Kubernetes node (lesson 18 is not ready)
     monkeypatch.setattr("tutor.lessons.model.is_met", lambda req: req != "k8s-node")
     width = size[0]
     app = NstutorApp(store_path=tmp_path / "p.db", snapshot_source=fixed(red_blue_cable()), probes=False,
@@ -314,12 +314,12 @@ async def test_catalog_changes_columns_when_the_terminal_is_resized(tmp_path):
 
 
 async def test_the_opening_diagrams_fit_whole_at_120_columns(tmp_path):
-    """The first picture of lessons 1, 10, 11 and 13 (cut at 120x40 before) fits its pane with no
+    """The first picture of lessons 1, 10, 11, 13, 14 and 16 (cut at 120x40 before) fits its pane with no
     sliding: a learner sees the whole diagram at the most common laptop terminal size."""
     app = NstutorApp("welcome", store_path=tmp_path / "p.db", snapshot_source=fixed(red_blue_cable()),
                      probes=False, catalog=CATALOG)
     async with app.run_test(size=(120, 40)) as pilot:
-        for lesson_id in ("welcome", "netns-veth", "bridge", "pod"):
+        for lesson_id in ("welcome", "netns-veth", "bridge", "docker", "pod", "real-pod"):
             if app.lesson_screen().lesson.id != lesson_id:
                 app.open_lesson(lesson_id)
             screen = await open_lesson(pilot, app, lesson_id)

@@ -2,7 +2,7 @@
 through `nstutor check`, with `ip` commands run beside it on the real kernel, then read back from
 `nstutor progress export` (JSON) and the class report (`nstutor report --csv`).
 
-Lesson 13 (pod) is done the same way, each step's solution pasted beside the app.
+Lesson 14 (pod) is done the same way, each step's solution pasted beside the app.
 
 What an attempt is: tutor/progress/store.py (module docstring) and the README. The lessons' object
 names are fixed (RED, BLUE, veth0, pause): run under the shared lock,

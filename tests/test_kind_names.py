@@ -27,7 +27,7 @@ from tutor.observe.model import frozen_map
 
 
 def test_the_parent_and_absent_in_selectors_are_highlighted(tmp_path):
-    """Lesson 14's `parent: {comm: pause}` and lesson 13's `absent_in: ' app-b$'` name processes:
+    """Lesson 15's `parent: {comm: pause}` and lesson 14's `absent_in: ' app-b$'` name processes:
     the panel highlights them as it does a pod's members."""
     focus = focus_from(None, [
         ("parent", {"cmdline": "^sleep 1001$", "parent": {"comm": "pause"}}),

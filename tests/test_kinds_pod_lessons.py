@@ -1,4 +1,4 @@
-"""The kinds added for lessons 13 (pod) and 14 (shared-pid), on the real kernel: parent, zombie, file."""
+"""The kinds added for lessons 14 (pod) and 15 (shared-pid), on the real kernel: parent, zombie, file."""
 from __future__ import annotations
 
 import os
@@ -38,7 +38,7 @@ def pid1(spawn, command: str) -> int:
 
 @pytest.fixture
 def pod_pause(spawn, uid):
-    """nstutor's pause as PID 1 of a new pid namespace (lesson 14). `-X TAG` (an option Python
+    """nstutor's pause as PID 1 of a new pid namespace (lesson 15). `-X TAG` (an option Python
     accepts and ignores) puts the test's uid in its command line, so selectors find only it."""
     pause = pid1(spawn, f"{PYTHON} -X {uid} -m tutor.pause")
     wait_until(lambda: comm_of(pause) == "pause", what="the pause to rename itself")

@@ -1,4 +1,4 @@
-"""pod and no_zombies on the real kernel (lessons 13 and 14): a hand-made pod.
+"""pod and no_zombies on the real kernel (lessons 14 and 15): a hand-made pod.
 
 The pause is a small Python program that renames itself `pause` (prctl PR_SET_NAME, so its
 comm really is "pause") and sleeps; members join its namespaces with nsenter and unshare
@@ -120,7 +120,7 @@ def test_pod_whose_pause_holds_no_network(spawn, uid, start_pause):
                 "the pause: no running process named 'pause'")
 
 
-# --------------------------------------------------------------- lesson 14: no zombies
+# --------------------------------------------------------------- lesson 15: no zombies
 def make_zombie(spawn, pause: int, n: str) -> tuple[int, int]:
     """A process in the pause's pid ns that never reaps its child: returns (parent, zombie)."""
     spawn(f"nsenter --pid=/proc/{pause}/ns/pid sh -c 'sleep 0.01 & exec sleep {n}'")

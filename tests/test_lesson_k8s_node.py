@@ -1,4 +1,4 @@
-"""Lesson 16 (k8s-node): its check steps, graded against an emulated Kubernetes pod on the real kernel.
+"""Lesson 18 (k8s-node): its check steps, graded against an emulated Kubernetes pod on the real kernel.
 
 CI has no Kubernetes node, so `verify-lesson k8s-node` skips the lesson. What the lesson's checks
 look for is still reproduced here: a process whose comm is `pause` (a copy of sleep, file named
@@ -32,7 +32,7 @@ from tutor.observe import take_snapshot
 from tutor.observe.engines import cri
 from tutor.verify import verify_lesson
 
-LESSON = Path(__file__).resolve().parents[1] / "lessons" / "16-k8s-node.md"
+LESSON = Path(__file__).resolve().parents[1] / "lessons" / "18-k8s-node.md"
 NGINX_TITLE = "nginx: master process nginx -g daemon off;"
 NETSHOOT_LOOP = "while true; do sleep 5; curl localhost; done"
 #: The nginx stand-in: listens on port 80 (wildcard) in whatever netns it is in, and waits.
@@ -174,7 +174,7 @@ def test_every_step_passes_against_an_emulated_pod(lesson, pod):
     nginx = pod.start_nginx()
     netshoot = pod.start_netshoot()
     results = wait_until(lambda: (lambda r: r if all(x.passed for x in r.values()) else None)(grade_all(lesson)),
-                         what="every step of lesson 16 to pass",
+                         what="every step of lesson 18 to pass",
                          timeout=10)
     pod_verdict, = results["pod"].verdicts
     assert pod_verdict.evidence["pause"]["pid"] == pause

@@ -1,5 +1,5 @@
 """reachable: when a namespace that routes the packet on the way has IP forwarding off, the
-failed probe says so, names that namespace, and gives the sysctl that fixes it (lesson 15's
+failed probe says so, names that namespace, and gives the sysctl that fixes it (lesson 17's
 nodes are routers; forwarding is per network namespace).
 
 A chain of three namespaces made by the test: A -- R -- B, R routing between two subnets.

@@ -29,3 +29,70 @@ def test_lesson_8_runs_here_or_says_which_switch_forbids_it():
         assert "userns" not in lesson.unmet_requirements()
     else:
         assert any(blocker in reason for reason in lesson.missing_requirements())
+
+
+# --------------------------------------------------------------- docker and podman
+import socket
+import threading
+
+import pytest
+
+
+@pytest.fixture
+def fake_dockerd(tmp_path, monkeypatch):
+    """A unix socket that answers GET /_ping like dockerd (DOCKER_HOST points at it)."""
+    path = tmp_path / "docker.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    monkeypatch.setattr(requirements.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
+    yield path
+    stop.set()
+    thread.join(timeout=2)
+    server.close()
+
+
+def test_docker_is_met_when_dockerd_answers_its_ping(fake_dockerd):
+    assert requirements.is_met("docker")
+    assert requirements.docker_problem() is None
+
+
+def test_docker_unmet_says_dockerd_is_not_running_and_how_to_start_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    monkeypatch.setattr(requirements.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
+    assert not requirements.is_met("docker")
+    reason = requirements.why_unmet("docker")
+    assert reason.startswith("needs Docker: dockerd is not running") and "start it with" in reason
+    assert f"{tmp_path}/none.sock" in reason
+    assert requirements.short_unmet("docker") == "no dockerd"
+
+
+def test_docker_and_podman_unmet_when_not_installed(monkeypatch):
+    monkeypatch.setattr(requirements.shutil, "which", lambda cmd: None)
+    assert requirements.why_unmet("docker") == \
+        "needs Docker: the docker command is not installed: apt-get install docker.io"
+    assert requirements.why_unmet("podman") == "needs Podman: podman is not installed: apt-get install podman"
+    assert requirements.short_unmet("podman") == "no podman"
+    assert "apt-get install busybox-static" in requirements.why_unmet("busybox")
+
+
+def test_the_container_lessons_require_their_engine():
+    from tutor.lessons import load_catalog
+    catalog = load_catalog()
+    assert "docker" in catalog.find("docker").requires
+    assert "podman" in catalog.find("real-pod").requires

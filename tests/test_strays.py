@@ -125,7 +125,7 @@ def test_a_host_link_with_an_address_is_never_a_stray(netns, links, uid):
 
 # --------------------------------------------------------------- a file made in the host's mount namespace
 def container(spawn, n: str) -> int:
-    """`sleep N` in its own mount namespace with its own tmpfs on /tmp (like lesson 13's app-a)."""
+    """`sleep N` in its own mount namespace with its own tmpfs on /tmp (like lesson 14's app-a)."""
     spawn(f"unshare --mount --propagation private sh -c 'mount -t tmpfs nstutor-{n} /tmp && exec sleep {n}'")
     pid, = wait_proc(f"^sleep {n}$")
     return pid

@@ -146,6 +146,11 @@ def test_the_cli_reset_question_of_every_shipped_lesson_is_in_words():
      "processes named pause (started as `… nstutor pause` or `… -m tutor.pause`)"),
     ("processes", [{"comm": "pause"}], "processes named pause"),
     ("processes", ["^sleep [0-9]+$"], "processes whose command line matches the pattern `^sleep [0-9]+$`"),
+    ("containers", [{"engine": "docker", "name": "web"}], "the docker container web"),
+    ("containers", [{"engine": "docker", "name": "web"}, {"engine": "docker", "name": "nonet"}],
+     "the docker containers web and nonet"),
+    ("pods", [{"engine": "podman", "name": "podweb"}], "the podman pod podweb (and its containers)"),
+    ("images", [{"engine": "docker", "name": "nstutor-box"}], "the docker image nstutor-box"),
 ])
 def test_each_cleanup_entry_type_has_its_phrase(key, names, phrase):
     assert cleanup_phrases({key: names}) == [phrase]
@@ -320,7 +325,7 @@ async def test_the_apps_reset_question_is_in_words_too(tmp_path):
             await pilot.press("r")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, what="the question")
             body = app.screen.body
-            assert body.startswith("Remove what lesson 13 (pod) made and is still here"), body
+            assert body.startswith("Remove what lesson 14 (pod) made and is still here"), body
             assert "processes named pause (started as `… nstutor pause`" in body, body
             assert not MACHINE_SYNTAX.search(body.split("and these strays")[0]), body
             await pilot.press("n")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,12 @@ def test_every_shipped_lesson_verifies(tmp_path, docker):
     lesson fails before its solutions, passes after each one, and cleanup leaves nothing (the
     firewall included); a lesson this machine cannot run (no kubectl, say) is skipped with its
     reason, never silently. Docker's rules outlive dockerd until reboot: the lessons that forward
-    traffic are verified in that state too (only those, to keep CI short)."""
+    traffic are verified in that state too (only those, to keep CI short).
+
+    The container lessons run on real engines: `docker` where the test's dockerd runs (its socket
+    handed on as DOCKER_HOST), and is skipped with the reason a learner reads where none does;
+    `real-pod` wherever Podman is installed (tests/containers.conf, through conftest's
+    CONTAINERS_CONF, makes it work on a VM like CI's)."""
     catalog = load_catalog()
     for lesson in catalog.lessons:
         for name in lesson.cleanup.get("netns", []):
@@ -52,6 +58,8 @@ def test_every_shipped_lesson_verifies(tmp_path, docker):
         if docker.startswith("dockerd stopped"):
             assert not host.stop_daemon()
             which = FORWARDING_LESSONS
+        if docker == "dockerd running":
+            env["DOCKER_HOST"] = host.env["DOCKER_HOST"]
         res = subprocess.run([sys.executable, "-m", "tutor.cli", "verify-lesson", *which], cwd=REPO, env=env,
                              capture_output=True, text=True, timeout=1500)
     out = res.stdout + res.stderr
@@ -63,6 +71,19 @@ def test_every_shipped_lesson_verifies(tmp_path, docker):
         if verdict[0].startswith("SKIP"):
             assert len(verdict[0].split(":", 1)[1].strip()) > 5, f"{lesson.id} skipped without a reason"
     assert "leaves the machine as it found it" in out
+    if which == ["--all"]:
+        engine_lessons_verified(out, dockerd=docker == "dockerd running")
+
+
+def engine_lessons_verified(out: str, dockerd: bool) -> None:
+    """docker passed where dockerd ran and was skipped, saying so, where it did not; real-pod
+    passed where Podman is installed."""
+    if dockerd:
+        assert "PASS docker" in out.splitlines(), f"docker did not pass with a dockerd running:\n{out}"
+    else:
+        assert any(line.startswith("SKIP docker: needs Docker: dockerd is not running") for line in out.splitlines()), out
+    if shutil.which("podman"):
+        assert "PASS real-pod" in out.splitlines(), f"real-pod did not pass with podman installed:\n{out}"
 
 
 def test_good_demo_lesson_passes(tmp_path, uid):

@@ -116,7 +116,7 @@ def bridge_c1_c2() -> Snapshot:
 
 
 def flannel() -> Snapshot:
-    """Lesson 15: an underlay bridge, three nodes with cni0 and flannel.1, pods on node2 and node3."""
+    """Lesson 17: an underlay bridge, three nodes with cni0 and flannel.1, pods on node2 and node3."""
     under = netns(UNDERLAY, ["underlay"], [lo(UNDERLAY), link(UNDERLAY, 2, "br0", "bridge")] +
                   [link(UNDERLAY, 10 + k, f"veth-n{k}", "veth", master="br0", peer=(NODES[k - 1], 2, "eth0"))
                    for k in (1, 2, 3)])
@@ -143,7 +143,7 @@ POD_NS = {"net": POD_NET, "uts": 4026532216, "ipc": 4026532217}
 
 
 def pod_processes() -> list[Process]:
-    """Lesson 2 and 13: a sleep with its own uts+ipc, and a pod (pause + app-a + app-b) under one shell."""
+    """Lessons 2 and 14: a sleep with its own uts+ipc, and a pod (pause + app-a + app-b) under one shell."""
     return [proc(1, 0, "systemd", "/sbin/init"), proc(2, 0, "kthreadd", ""), proc(20, 2, "kworker/0:1", ""),
             proc(500, 1, "sshd", "sshd: /usr/sbin/sshd -D"), proc(600, 500, "bash", "-bash"),
             proc(610, 600, "unshare", "unshare --uts --ipc sleep 1001", {"uts": 4026532300, "ipc": 4026532301}),

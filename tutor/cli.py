@@ -8,12 +8,12 @@
     nstutor lint [PATH...]        check lesson files; file:line for every problem
     nstutor snapshot [--json]     what nstutor sees of this machine
     nstutor kinds                 the expectation kinds a check block may use
-    nstutor setup LESSON          build a lesson's lab (lesson 15's nodes), showing progress
+    nstutor setup LESSON          build a lesson's lab (lesson 17's nodes), showing progress
     nstutor whoami [NAME]         show or set the name your progress exports carry
     nstutor progress [--lesson ID] [--all]          your progress, lesson by lesson
     nstutor progress export --format json|csv [-o FILE]
     nstutor report FILES_OR_DIRS... [--csv OUT] [--html OUT]   merge learners' exports
-    nstutor pause                 the pause process of a hand-made pod (lessons 13 and 14)
+    nstutor pause                 the pause process of a hand-made pod (lessons 14 and 15)
 
 Exit codes: 0 success / all checked steps pass, 1 a step fails or lint found problems (report:
 an input file was skipped), 2 a usage error or an unknown lesson.
@@ -287,13 +287,14 @@ def cmd_setup(args) -> int:
 def cmd_reset(args) -> int:
     """Remove what a lesson made (its declared cleanup) and, one by one, the learner's strays of
     it that nstutor recognises, after asking (--yes: everything)."""
-    from .lessons.cleanup import cleanup_present, cleanup_summary, find_strays, remove_strays, run_cleanup
+    from .lessons.cleanup import (cleanup_present, cleanup_summary, find_strays, names_objects, remove_strays,
+                                  run_cleanup)
     from .lessons.scripts import ActionLog
     from .texts import counted
     lesson = _lesson_or_usage(args.lesson)
     rerun_as_root("removing a lesson's objects")
     present = cleanup_present(lesson)       # the question names only what is really here
-    objects = any(present.get(k) for k in ("netns", "links", "processes", "mounts", "cgroups", "paths"))
+    objects = names_objects(present)
     if objects:
         print(f"This removes what lesson {lesson.label} made and is still on this machine:\n"
               f"{cleanup_summary(lesson, present)}")
@@ -567,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every lesson")
     p.set_defaults(func=cmd_verify)
 
-    p = _command(sub, "setup", "build a lesson's lab (e.g. lesson 15's nodes), showing its progress (root)")
+    p = _command(sub, "setup", "build a lesson's lab (e.g. lesson 17's nodes), showing its progress (root)")
     p.add_argument("lesson", metavar="LESSON", help=LESSON_HELP)
     p.set_defaults(func=cmd_setup)
 
@@ -590,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     e.set_defaults(func=cmd_progress_export)
 
-    p = _command(sub, "pause", "the tiny pause program of lessons 13-14 (named 'pause'; sleeps, reaps orphans)",
+    p = _command(sub, "pause", "the tiny pause program of lessons 14-15 (named 'pause'; sleeps, reaps orphans)",
                  add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_pause)

@@ -3,18 +3,23 @@
 For each lesson: run its cleanup (and setup), confirm every step fails, run each
 step's solution in turn and confirm that step now passes and every earlier
 step still passes, run the cleanup, and confirm the machine is as it was:
-no netns, host link, host mount, cgroup, declared path or process left behind.
+no netns, host link, host mount, cgroup, declared path, firewall rule, process, container, pod
+or declared image left behind. What a container engine keeps for itself once it has run a
+container (docker0, its cgroup parent, its CNI chains) is not a lesson's leftover.
 """
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checks.runner import StepResult, grade_step, needs_cpu_rate, wants_of_steps
-from .lessons.cleanup import CGROUP_ROOTS, run_cleanup
+from .lessons.cleanup import CGROUP_ROOTS, present_engine_objects, run_cleanup
 from .lessons.model import Lesson
 from .lessons.scripts import ActionLog, run_script
 from .lessons.setup import run_setup
@@ -118,7 +123,83 @@ def fingerprint(lesson: Lesson) -> dict[str, set]:
     return {"netns": netns, "host links": _listdir("/sys/class/net"),
             "host mounts": mounts, "cgroups": cgroups, "paths": paths,
             # iptables rules a lesson's commands add (a MASQUERADE, a FORWARD ACCEPT on a Docker host)
-            "firewall rules": ruleset_lines()}
+            "firewall rules": ruleset_lines(),
+            # containers and pods of the engines the lesson requires, and the images it declares
+            "containers, pods and images": engine_objects(lesson)}
+
+
+ENGINE_LISTS = {"docker": [("container", ["docker", "ps", "-a", "--format", "{{.Names}}"])],
+                "podman": [("container", ["podman", "ps", "-a", "--format", "{{.Names}}"]),
+                           ("pod", ["podman", "pod", "ps", "--format", "{{.Name}}"])]}
+
+
+def engine_objects(lesson: Lesson) -> set[str]:
+    """'docker container web', 'podman pod podweb', 'podman image localhost/nstutor-box': what the
+    engines the lesson requires hold now (for containers and pods: all of them, so one a solution
+    made without declaring it shows too)."""
+    out: set[str] = set()
+    for engine, lists in ENGINE_LISTS.items():
+        if engine not in lesson.requires or not shutil.which(engine):
+            continue
+        for what, cmd in lists:
+            try:
+                res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if res.returncode == 0:
+                out |= {f"{engine} {what} {name}" for name in res.stdout.split()}
+    for item in present_engine_objects(lesson.cleanup, "images"):
+        out.add(f"{item['engine']} image {item['name']}")
+    return out
+
+
+# --------------------------------------------------------------- what an engine keeps for itself
+#: What a container engine makes once, for itself, the first time it runs a container, and keeps
+#: (until it stops, or for good): not the lesson's, so not a leftover of a lesson that requires the
+#: engine. Per-container objects (its veth, its netns, its CNI chain) are not here: they go with it.
+ENGINE_LINKS = {"docker": re.compile(r"^docker0$"), "podman": re.compile(r"^(cni-)?podman\d+$")}
+ENGINE_CGROUPS = {"docker": ("docker",), "podman": ("libpod_parent", "machine.slice")}
+ENGINE_RULES = {"docker": re.compile(r"DOCKER"), "podman": re.compile(r"CNI-FORWARD|CNI-ADMIN|NETAVARK")}
+PODMAN_ROOTS = ("/var/lib/containers/storage", "/run/containers/storage", "/run/libpod")
+
+
+def dockerd_roots() -> tuple[str, ...]:
+    """The data and exec roots of the dockerds running here (from their command lines; Docker's
+    defaults when not given): the nsfs mount of its host-network sandbox lives there."""
+    roots = []
+    for entry in _listdir(proc_path()):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(proc_path(entry, "cmdline")).read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or os.path.basename(argv[0].decode(errors="replace")) != "dockerd":
+            continue
+        args = [a.decode(errors="replace") for a in argv[1:]]
+        for option, default in (("--data-root", "/var/lib/docker"), ("--exec-root", "/run/docker")):
+            value = next((a.split("=", 1)[1] for a in args if a.startswith(option + "=")), None)
+            if value is None and option in args and args.index(option) + 1 < len(args):
+                value = args[args.index(option) + 1]
+            roots.append(value or default)
+    return tuple(roots) or ("/var/lib/docker", "/run/docker")
+
+
+def engine_owned(lesson: Lesson, kind: str, item) -> bool:
+    """Is *item* (of the fingerprint's *kind*) something an engine the lesson requires keeps for itself?"""
+    engines = [e for e in ("docker", "podman") if e in lesson.requires]
+    for engine in engines:
+        if kind == "host links" and ENGINE_LINKS[engine].match(str(item)):
+            return True
+        if kind == "cgroups" and os.path.basename(str(item)) in ENGINE_CGROUPS[engine]:
+            return True
+        if kind == "firewall rules" and ENGINE_RULES[engine].search(str(item)):
+            return True
+        if kind == "host mounts":
+            roots = dockerd_roots() if engine == "docker" else PODMAN_ROOTS
+            if any(item.target == r or item.target.startswith(r.rstrip("/") + "/") for r in roots):
+                return True
+    return False
 
 
 def _session_processes(sids: set[int]) -> list[str]:
@@ -213,7 +294,9 @@ def verify_lesson(lesson: Lesson, echo=print) -> LessonReport:
     deadline = time.monotonic() + 5
     while True:
         after = fingerprint(lesson)
-        leftovers = {k: sorted({str(x) for x in after[k] - before[k]}) for k in after if after[k] - before[k]}
+        leftovers = {k: sorted({str(x) for x in after[k] - before[k] if not engine_owned(lesson, k, x)})
+                     for k in after}
+        leftovers = {k: names for k, names in leftovers.items() if names}
         stray = _session_processes(sids)
         if (not leftovers and not stray) or time.monotonic() > deadline:
             break

@@ -9,12 +9,18 @@ A lesson declares what it makes in its front matter:
       mounts: [/mnt/nstutor-private]     # host mount points: umount
       cgroups: [nstutor-cpu]             # cgroup directories (v1 cpu/cpuacct or v2): rmdir
       paths: [/tmp/nstutor-root]         # files or directories: removed
+      containers: [{engine: docker, name: web}]        # docker rm -f / podman rm -f
+      pods: [{engine: podman, name: podweb}]           # podman pod rm -f
+      images: [{engine: docker, name: nstutor-box}]    # docker rmi / podman rmi (names contain "nstutor")
       script: |                          # shell, run last; shipped (trusted) lessons only
         iptables -t nat -D POSTROUTING -s 10.22.0.0/24 -j MASQUERADE 2>/dev/null || true
 
-Cleanup only ever touches what is declared, and refuses cgroups and paths whose
+Cleanup only ever touches what is declared, and refuses cgroups, paths and images whose
 names do not contain "nstutor", so a typo in a lesson can never remove a
-learner's own files.
+learner's own files. Containers and pods are removed through their engine's CLI (cleanup is
+explicit, so it may), each only after the engine has confirmed that an object with exactly
+that name exists (never an id prefix that happens to look like the name); an engine that is
+not installed or not running has nothing to remove, and says nothing.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from .. import observe
 from ..observe.procfs import proc_path, same_process
 from .cleanup_words import cleanup_phrases
 from .model import Lesson
+from .requirements import ENGINES
 from .scripts import ActionLog, run_script
 
 CGROUP_ROOTS = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct",
@@ -39,8 +46,8 @@ CGROUP_ROOTS = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgr
 SAFE_MARK = "nstutor"
 
 
-def _run(cmd: list[str], log: ActionLog, what: str, quiet_missing: bool = True) -> None:
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+def _run(cmd: list[str], log: ActionLog, what: str, quiet_missing: bool = True, timeout: float = 30) -> None:
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if res.returncode == 0:
         log.done.append(what)
     elif not (quiet_missing and _is_missing(res.stderr)):
@@ -166,6 +173,95 @@ def _unmount_below(path: Path, log: ActionLog) -> None:
         _run(["umount", "-l", target], log, f"unmounted {target}")
 
 
+# --------------------------------------------------------------- containers, pods and images
+ENGINE_KEYS = ("containers", "pods", "images")
+#: (engine, key) -> the inspect command and the template that prints "ID NAME"
+_INSPECT = {
+    ("docker", "containers"): (["docker", "container", "inspect", "-f", "{{.Id}} {{.Name}}"], "/"),
+    ("podman", "containers"): (["podman", "container", "inspect", "-f", "{{.Id}} {{.Name}}"], ""),
+    ("podman", "pods"): (["podman", "pod", "inspect", "-f", "{{.Id}} {{.Name}}"], ""),
+}
+_REMOVE = {
+    ("docker", "containers"): ["docker", "rm", "-f"],
+    ("podman", "containers"): ["podman", "rm", "-f", "-t", "0"],
+    ("podman", "pods"): ["podman", "pod", "rm", "-f", "-t", "0"],
+    ("docker", "images"): ["docker", "rmi"],
+    ("podman", "images"): ["podman", "rmi"],
+}
+_WHAT = {"containers": "container", "pods": "pod", "images": "image"}
+ENGINE_TIMEOUT_S = 60
+
+
+def engine_items(spec, key: str) -> list[tuple[str, str]]:
+    """(engine, name) of each well-formed entry of cleanup.<key> (lint reports the others)."""
+    out = []
+    for item in spec.get(key) or ():
+        if isinstance(item, dict) and str(item.get("engine")) in ENGINES and item.get("name"):
+            out.append((str(item["engine"]), str(item["name"])))
+    return out
+
+
+def _usable(engine: str, cache: dict[str, bool]) -> bool:
+    if engine not in cache:
+        cache[engine] = ENGINES[engine]() is None
+    return cache[engine]
+
+
+def engine_object_id(engine: str, key: str, name: str) -> str | None:
+    """The id of the engine's container/pod named exactly *name* (the image: its name), or None."""
+    try:
+        if key == "images":
+            res = subprocess.run([engine, "image", "inspect", "-f", "{{.Id}}", name],
+                                 capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
+            return name if res.returncode == 0 and res.stdout.strip() else None
+        cmd, prefix = _INSPECT[(engine, key)]
+        res = subprocess.run([*cmd, name], capture_output=True, text=True, timeout=ENGINE_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired, KeyError):
+        return None
+    for line in res.stdout.splitlines() if res.returncode == 0 else ():
+        ident, _, found = line.strip().partition(" ")
+        if ident and found == prefix + name:
+            return ident
+    return None
+
+
+def present_engine_objects(spec, key: str) -> list[dict]:
+    """The entries of cleanup.<key> that exist now (reading only)."""
+    usable: dict[str, bool] = {}
+    return [{"engine": engine, "name": object_name} for engine, object_name in engine_items(spec, key)
+            if _usable(engine, usable) and engine_object_id(engine, key, object_name)]
+
+
+def remove_engine_objects(spec, log: ActionLog) -> None:
+    """Containers first (a pod's own go with it, but a lone one named like a pod member too), then
+    pods, then images (an image still used by a container is left, and that is said)."""
+    usable: dict[str, bool] = {}
+    for key in ENGINE_KEYS:
+        for engine, object_name in engine_items(spec, key):
+            if key == "images" and SAFE_MARK not in object_name:
+                log.errors.append(f"refusing to remove the image {object_name}: lesson images must contain '{SAFE_MARK}'")
+                continue
+            if (engine, key) not in _REMOVE or not _usable(engine, usable):
+                continue
+            ident = engine_object_id(engine, key, object_name)
+            if ident is None:
+                continue
+            what = f"removed the {engine} {_WHAT[key]} {object_name}"
+            try:
+                _run([*_REMOVE[(engine, key)], ident], log, what, timeout=ENGINE_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                log.errors.append(f"{what}: {engine} did not finish within {ENGINE_TIMEOUT_S} s")
+
+
+#: The keys of a cleanup declaration that name objects (the script does not: it may find nothing)
+OBJECT_KEYS = ("netns", "links", "processes", "mounts", "cgroups", "paths") + ENGINE_KEYS
+
+
+def names_objects(spec) -> bool:
+    """Does this (cut-down, see cleanup_present) declaration name any object to remove?"""
+    return any(spec.get(key) for key in OBJECT_KEYS)
+
+
 def cleanup_present(lesson: Lesson) -> dict:
     """The lesson's cleanup declaration cut down to what is on the machine now (its script, which
     may remove rules nobody can list beforehand, is kept): a reset question names only what it
@@ -183,6 +279,9 @@ def cleanup_present(lesson: Lesson) -> dict:
     for key, names in present.items():
         if spec.get(key):
             spec[key] = names
+    for key in ENGINE_KEYS:
+        if spec.get(key):
+            spec[key] = present_engine_objects(spec, key)
     if spec.get("processes"):
         snap = observe.take_snapshot()
         spec["processes"] = [sel for sel in spec["processes"] if select(snap, sel)]
@@ -226,6 +325,7 @@ def run_cleanup(lesson: Lesson) -> ActionLog:
     """Remove exactly what the lesson declares. Safe to run when nothing is there."""
     log = ActionLog()
     spec = lesson.cleanup or {}
+    remove_engine_objects(spec, log)        # first: a container's processes are its engine's to stop
     kill_processes(list(spec.get("processes", [])), log)
     for target in spec.get("mounts", []):
         _run(["umount", "-l", str(target)], log, f"unmounted {target}")

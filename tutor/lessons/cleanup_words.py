@@ -8,6 +8,10 @@
     mounts: [/mnt/x]                     -> what is mounted on /mnt/x
     cgroups: [nstutor-cpu]               -> the cgroup nstutor-cpu
     paths: [/tmp/nstutor-root]           -> the directory /tmp/nstutor-root
+    containers: [{engine: docker, name: web}, {engine: docker, name: nonet}]
+                                         -> the docker containers web and nonet
+    pods: [{engine: podman, name: podweb}]   -> the podman pod podweb (and its containers)
+    images: [{engine: docker, name: nstutor-box}] -> the docker image nstutor-box
 
 A process selector's cmdline is a regular expression; the learner reads the command it stands
 for: the literal text, '…' where anything may come before or after, an optional part left out,
@@ -37,7 +41,7 @@ def cleanup_phrases(spec: Mapping[str, Any] | None) -> list[str]:
     """One phrase per kind of thing the declaration removes, in the order cleanup removes them
     (the script is not here: its commands are shown as they are, see cleanup_summary)."""
     spec = spec or {}
-    phrases = []
+    phrases = engine_phrases(spec)          # removed first: see cleanup.remove_engine_objects
     if spec.get("processes"):
         phrases.append(processes_phrase(spec["processes"]))
     if spec.get("mounts"):
@@ -49,6 +53,23 @@ def cleanup_phrases(spec: Mapping[str, Any] | None) -> list[str]:
     if spec.get("paths"):
         phrases.append(paths_phrase([str(p) for p in spec["paths"]]))
     return phrases
+
+
+def engine_phrases(spec: Mapping[str, Any]) -> list[str]:
+    """'the docker containers web and nonet', 'the podman pod podweb (and its containers)', per
+    engine, for the containers, pods and images the declaration names."""
+    out = []
+    for key, one, many in (("containers", "container", "containers"), ("pods", "pod", "pods"),
+                           ("images", "image", "images")):
+        by_engine: dict[str, list[str]] = {}
+        for item in spec.get(key) or ():
+            if isinstance(item, Mapping) and item.get("engine") and item.get("name"):
+                by_engine.setdefault(str(item["engine"]), []).append(str(item["name"]))
+        for engine, names in by_engine.items():
+            tail = " (and their containers)" if key == "pods" and len(names) > 1 else (
+                " (and its containers)" if key == "pods" else "")
+            out.append(f"the {engine} {noun(len(names), one, many)} {words(names)}{tail}")
+    return out
 
 
 def paths_phrase(paths: list[str]) -> str:

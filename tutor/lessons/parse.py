@@ -22,7 +22,8 @@ from .model import Lesson, Problem, Step
 FRONT_KEYS = {"id", "title", "minutes", "requires", "cleanup", "setup", "lab", "summary"}
 REQUIRED_FRONT = ("id", "title", "minutes")
 STEP_KEYS = {"id", "title", "expect", "hint", "hints", "solution", "explain"}
-CLEANUP_KEYS = {"netns", "links", "processes", "cgroups", "paths", "mounts", "script"}
+CLEANUP_KEYS = {"netns", "links", "processes", "cgroups", "paths", "mounts", "script", "containers", "pods", "images"}
+ENGINE_OBJECTS = {"containers": ("docker", "podman"), "pods": ("podman",), "images": ("docker", "podman")}
 FILE_NAME = re.compile(r"^(\d+)-([a-z0-9][a-z0-9-]*)\.md$")
 STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -172,6 +173,14 @@ def _check_cleanup_items(key: str, items: list, problem) -> None:
             err = selector_problem(item)
             if err:
                 problem(1, f"cleanup.processes: {err}")
+        elif key in ENGINE_OBJECTS:
+            engines = ENGINE_OBJECTS[key]
+            if not (isinstance(item, dict) and set(item) == {"engine", "name"} and item["engine"] in engines
+                    and isinstance(item["name"], str) and item["name"].strip() == item["name"] != ""
+                    and not item["name"].startswith("-") and " " not in item["name"]):
+                problem(1, f"cleanup.{key}: {item!r} must be {{engine: {'|'.join(engines)}, name: NAME}}")
+            elif key == "images" and "nstutor" not in item["name"]:
+                problem(1, f"cleanup.images: {item['name']!r} must contain 'nstutor' (e.g. nstutor-box)")
         elif not isinstance(item, str) or not item:
             problem(1, f"cleanup.{key}: {item!r} must be a name")
         elif key in ("paths", "cgroups") and "nstutor" not in item:

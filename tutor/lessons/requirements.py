@@ -9,11 +9,16 @@ below, which name a condition a command cannot express:
   cluster counts: its node containers' processes are this host's processes.
 * ``userns``: an unprivileged user may create a user namespace (none of the three switches that
   distributions use to forbid it is set).
+* ``docker``: the docker command is installed and a dockerd answers on its API socket (DOCKER_HOST
+  when it names a unix socket, else /run/docker.sock): asked once, with a short timeout.
+* ``podman``: podman is installed, with catatonit (the init of a pod's infra container). Podman has
+  no daemon, so there is nothing to be running.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 
 from ..observe.procfs import proc_path
 
@@ -23,6 +28,8 @@ SPECIAL = {
     "root": "needs root: run nstutor as root",
     "k8s-node": "needs a Kubernetes node: no kubelet runs on this machine (start a kind cluster, or use a "
                 "kubeadm/k3s node)",
+    # a command, but the reason says which package: the container lessons' setup packs it into their image
+    "busybox": "needs busybox, the static one the setup packs into the lesson's image: apt-get install busybox-static",
 }
 
 #: sysctl (its file under /proc/sys) -> the value that forbids unprivileged user namespaces
@@ -59,6 +66,62 @@ def kubelet_running(proc: str | None = None) -> bool:
     return False
 
 
+DOCKER_SOCKET = "/run/docker.sock"
+PING_TIMEOUT_S = 1.0
+#: where Debian's podman package looks for catatonit besides PATH
+CATATONIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/lib/podman/catatonit")
+
+
+def docker_socket() -> str:
+    """The socket the docker command talks to: DOCKER_HOST's when it names a unix socket."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return host[len("unix://"):] if host.startswith("unix://") else DOCKER_SOCKET
+
+
+def _start_docker() -> str:
+    if os.path.isdir("/run/systemd/system"):
+        return "start it with `systemctl start docker`"
+    return "start it with `service docker start` (or, as root, `dockerd &`)"
+
+
+def docker_problem() -> tuple[str, str] | None:
+    """Why Docker cannot be used here, as (a word or two, a sentence), or None when dockerd answers.
+    One GET /_ping on its socket: no docker CLI is run, and a dead socket costs at most a second."""
+    if not shutil.which("docker"):
+        return "no docker", "needs Docker: the docker command is not installed: apt-get install docker.io"
+    path = docker_socket()
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(PING_TIMEOUT_S)
+            sock.connect(path)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            answer = sock.recv(64)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return "no dockerd", f"needs Docker: dockerd is not running (nothing answers on {path}); {_start_docker()}"
+    except PermissionError:
+        return "docker denied", (f"needs Docker: this user may not use dockerd's socket {path}; "
+                                 "run nstutor as root (sudo)")
+    except OSError as exc:         # a timeout included: dockerd starting, restarting or stuck
+        return "no dockerd", (f"needs Docker: dockerd does not answer on {path} ({exc.strerror or exc}); "
+                              f"if it is not running, {_start_docker()}")
+    if not answer.startswith(b"HTTP/1.") or b" 200 " not in answer:
+        return "no dockerd", f"needs Docker: what answers on {path} is not a working dockerd; {_start_docker()}"
+    return None
+
+
+def podman_problem() -> tuple[str, str] | None:
+    """Why Podman cannot be used here, as (a word or two, a sentence), or None."""
+    if not shutil.which("podman"):
+        return "no podman", "needs Podman: podman is not installed: apt-get install podman"
+    if not shutil.which("catatonit") and not any(os.path.exists(p) for p in CATATONIT_PATHS):
+        return "no catatonit", ("needs Podman's catatonit, the init its pods' infra containers run: "
+                                "apt-get install catatonit")
+    return None
+
+
+ENGINES = {"docker": docker_problem, "podman": podman_problem}
+
+
 def is_met(requirement: str) -> bool:
     if requirement == "root":
         return os.geteuid() == 0
@@ -66,6 +129,8 @@ def is_met(requirement: str) -> bool:
         return kubelet_running()
     if requirement == "userns":
         return userns_blocker() is None
+    if requirement in ENGINES:
+        return ENGINES[requirement]() is None
     return shutil.which(requirement) is not None
 
 
@@ -73,7 +138,10 @@ SHORT = {"root": "not root", "k8s-node": "not a k8s node", "userns": "userns for
 
 
 def short_unmet(requirement: str) -> str:
-    """A word or two for a catalog column: 'not root', 'no kubectl'."""
+    """A word or two for a catalog column: 'not root', 'no kubectl', 'no dockerd'."""
+    if requirement in ENGINES:
+        problem = ENGINES[requirement]()
+        return problem[0] if problem else "ok"
     return SHORT.get(requirement, f"no {requirement}")
 
 
@@ -81,4 +149,7 @@ def why_unmet(requirement: str) -> str:
     if requirement == "userns":
         return (f"needs unprivileged user namespaces, which this machine forbids ({userns_blocker()}); "
                 "the lesson's first section says how to allow them")
+    if requirement in ENGINES:
+        problem = ENGINES[requirement]()
+        return problem[1] if problem else f"needs {requirement.capitalize()}, which answers now: try again"
     return SPECIAL.get(requirement, f"needs the command '{requirement}', which is not installed")
