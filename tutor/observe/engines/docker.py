@@ -147,7 +147,7 @@ class Reader:
                 raise _Trouble(*_not_listening(path))
             except ConnectionRefusedError:
                 self.close()
-                raise _Trouble("stopped", f"dockerd is not running (nothing answers on {path}): {START_HINT}")
+                raise _Trouble("stopped", f"dockerd is not running: {START_HINT}")
             except PermissionError:
                 self.close()
                 raise _Trouble("denied", f"{path} is dockerd's socket, and only root and the docker group may "
@@ -170,7 +170,7 @@ class Reader:
 
 def _not_listening(path: str) -> tuple[str, str]:
     if shutil.which("dockerd") or os.path.exists("/usr/bin/dockerd") or os.path.exists("/usr/sbin/dockerd"):
-        return "stopped", f"dockerd is not running (no socket at {path}): {START_HINT}"
+        return "stopped", f"dockerd is not running: {START_HINT}"
     return "absent", ("docker is not installed (Debian/Ubuntu: apt-get install docker.io)")
 
 
