@@ -262,8 +262,8 @@ def test_lsns_and_netns_rows_name_the_container():
     assert rows[("net", HOST_NET)].container == ""
     assert render.container_owners(snap) == {4242: snap.containers[0], 4300: snap.containers[0]}
     blue = [r for r in render.netns_rows(snap) if r.inode == BLUE][0]
-    assert blue.note == "process 4242; container web (docker)"
-    assert "container web (docker)" in render.render_netns(snap, snap.netns[BLUE])[0]
+    assert blue.note == "web (docker); process 4242"
+    assert "web (docker); process 4242" in render.render_netns(snap, snap.netns[BLUE])[0]
     d = json.loads(json.dumps(render.snapshot_to_dict(snap)))
     assert d["containers"][0]["name"] == "web" and d["containers"][0]["label"] == "web (docker)"
     assert d["engines"][1] == {"engine": "podman", "state": "absent",

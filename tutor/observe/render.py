@@ -182,9 +182,10 @@ def netns_containers(snap: Snapshot) -> dict[int, list[Container]]:
 
 
 def containers_text(found: Sequence[Container]) -> str:
-    """'web, web-side (docker)'; 'podweb-a, podweb-b (podman, pod podweb)'."""
+    """'web, web-side (docker)'; 'podweb-a, podweb-b (podman, pod podweb)': the infra first, then
+    by main pid (the order they were started in)."""
     groups: dict[tuple[str, str | None], list[str]] = {}
-    for c in found:
+    for c in sorted(found, key=lambda c: (not c.infra, c.pid or 0)):
         groups.setdefault((c.engine, c.pod), []).append(c.name + (" (infra)" if c.infra else ""))
     return "; ".join(f"{', '.join(names)} ({engine}{f', pod {pod}' if pod else ''})"
                      for (engine, pod), names in groups.items())
@@ -238,10 +239,10 @@ class NetnsRow:
             return self.error
         if not self.pids:
             return _held_by(self.names)
-        held = f"; container {self.containers}" if self.containers else ""
+        held = f"{self.containers}; " if self.containers else ""   # first: a narrow line cuts the pids
         if len(self.pids) > 5:
-            return f"{len(self.pids)} processes{held}"
-        return f"{noun(len(self.pids), 'process', 'processes')} {', '.join(map(str, self.pids))}{held}"
+            return f"{held}{len(self.pids)} processes"
+        return f"{held}{noun(len(self.pids), 'process', 'processes')} {', '.join(map(str, self.pids))}"
 
     def cells(self) -> tuple[str, ...]:
         return (self.label, str(self.inode), str(len(self.pids)), str(self.nlinks), self.note)

@@ -182,11 +182,14 @@ def _name(names) -> str:
 
 
 def _network(entry: dict, inspect: dict, names: Mapping[str, str]) -> str | None:
-    """HostConfig.NetworkMode, with container:<id> named as a learner typed it: container:<name>."""
+    """HostConfig.NetworkMode, with container:<id> named as a learner typed it: container:<name>.
+    "default" (no --network given) is Docker's bridge network on Linux: named so."""
     mode = (entry.get("HostConfig") or {}).get("NetworkMode") or \
         (inspect.get("HostConfig") or {}).get("NetworkMode")
     if not mode:
         return None
+    if mode == "default":
+        return "bridge"
     if mode.startswith("container:"):
         ref = mode[len("container:"):]
         for cid, name in names.items():
