@@ -230,3 +230,32 @@ def test_podman_pod_by_name_infra_and_pids(uid, tmp_path):
         subprocess.run(["podman", "rm", "-f", "-t", "0", created], capture_output=True, timeout=60)
         subprocess.run(["podman", "rmi", image], capture_output=True, timeout=60)
     assert not [c for c in take_snapshot().containers if c.name.startswith(uid)]
+
+
+def test_docker_warm_reads_list_only_after_an_event(dockerd, uid, tmp_path, monkeypatch):
+    """A kept Reader holds dockerd's event stream open and lists again only when it says something."""
+    needs_busybox()
+    env = dockerd.env
+    reader = docker.Reader(path=env["DOCKER_HOST"][len("unix://"):])
+    image, name = f"{uid}-box", f"{uid}-ev"
+    with open(busybox_tar(str(tmp_path / "box.tar")), "rb") as tar:
+        assert subprocess.run(["docker", "import", "-", image], stdin=tar, env=env, capture_output=True,
+                              timeout=60).returncode == 0
+    try:
+        procs = take_snapshot().processes
+        reader.read(procs), reader.read(procs)          # the second opens the stream
+        lists = reader.lists
+        for _ in range(5):
+            containers, state = reader.read(procs)
+        assert state.state == "running" and reader.lists == lists          # nothing happened: no list
+        run("docker", "run", "-d", "--name", name, image, "sleep", "1018", env=env)
+        found = wait_until(lambda: [c for c in reader.read(take_snapshot().processes)[0] if c.name == name],
+                           timeout=5, what="the new container, after its events")
+        assert found[0].state == "running" and found[0].pid
+        run("docker", "rm", "-f", name, env=env)
+        wait_until(lambda: not [c for c in reader.read(take_snapshot().processes)[0] if c.name == name],
+                   timeout=5, what="the removed container gone")
+    finally:
+        reader.close()
+        subprocess.run(["docker", "rm", "-f", name], env=env, capture_output=True, timeout=60)
+        subprocess.run(["docker", "rmi", image], env=env, capture_output=True, timeout=60)

@@ -1,9 +1,15 @@
 """Docker's containers, from dockerd's own API on its unix socket (read-only, never the CLI).
 
-One `GET /containers/json?all=1` per snapshot lists every container with its name, image, state
-and network mode. The main pid is only in `GET /containers/<id>/json`, so that is asked only for
-a container not seen before, or whose state changed, or whose pid has left the process table:
-a steady machine costs one short request per snapshot, whatever the number of containers.
+`GET /containers/json?all=1` lists every container with its name, image, state and network mode.
+The main pid is only in `GET /containers/<id>/json`, so that is asked only for a container not
+seen before, or whose state changed, or whose pid has left the process table.
+
+The list itself costs dockerd about 5 ms with 50 containers, too much for every live snapshot.
+So a reader read more than once (the app's Observer keeps it) also holds `GET /events` open,
+filtered to container events, and lists again only when dockerd sent something on it (a
+container created, started, died, renamed, removed...), when it closed it (dockerd stopping),
+when a main pid it knows has left the process table, or after REFRESH_S anyway. Reading that
+stream is one non-blocking recv: a steady machine costs almost nothing, however many containers.
 
 The socket is DOCKER_HOST's (unix://PATH) when set, else /run/docker.sock. Every request has a
 short timeout: a dockerd that hangs or restarts makes the snapshot say so, not wait.
@@ -15,6 +21,7 @@ import json
 import os
 import shutil
 import socket
+import time
 from typing import Mapping
 
 from ..model import Container, EngineState, Process
@@ -22,6 +29,8 @@ from ..model import Container, EngineState, Process
 ENGINE = "docker"
 DEFAULT_SOCKET = "/run/docker.sock"
 TIMEOUT_S = 0.5
+REFRESH_S = 10.0             # list again at least this often, events or not
+EVENTS_URL = '/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D'   # {"type":["container"]}
 START_HINT = "start it with `systemctl start docker` (or `dockerd &` where there is no systemd)"
 
 
@@ -73,6 +82,10 @@ class Reader:
         self._timeout = timeout
         self._conn: _UnixConnection | None = None
         self._inspected: dict[str, tuple[str, dict]] = {}   # id -> (list state it was read under, inspect)
+        self._reads = 0
+        self._events: socket.socket | None = None   # GET /events, held open once read twice
+        self._kept: tuple[float, list[Container]] | None = None   # (when listed, what it gave)
+        self.lists = 0                              # how often it listed (for tests and the bench)
 
     # ------------------------------------------------------------------ the one entry point
     def read(self, processes: Mapping[int, Process]) -> tuple[list[Container], EngineState]:
@@ -89,10 +102,75 @@ class Reader:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self._stop_watching()
+
+    # ------------------------------------------------------------------ is the last list still true?
+    def _stop_watching(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+        self._kept = None
+
+    def _watch(self, path: str) -> None:
+        """Open GET /events (before the list it guards is taken: nothing falls between)."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self._timeout)
+            sock.connect(path)
+            sock.sendall(f"GET {EVENTS_URL} HTTP/1.1\r\nHost: docker\r\n\r\n".encode())
+            # dockerd answers with its headers once it has subscribed us: from then on no change is missed
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise OSError("dockerd closed the events stream")
+                head += chunk
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise OSError(head.split(b"\r\n")[0].decode(errors="replace"))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            return                   # no stream: list on every read, as a one-shot reader does
+        self._events = sock
+
+    def _events_arrived(self) -> bool:
+        """Whether dockerd sent anything on the events stream (or closed it) since the last call."""
+        if self._events is None:
+            return True
+        arrived = False
+        while True:
+            try:
+                data = self._events.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return arrived
+            except OSError:
+                data = b""
+            if not data:             # closed: dockerd stopped or restarted
+                self._stop_watching()
+                return True
+            arrived = True
+
+    def _still_true(self, processes: Mapping[int, Process]) -> list[Container] | None:
+        if self._kept is None:
+            return None
+        when, containers = self._kept
+        if self._events_arrived() or time.monotonic() - when > REFRESH_S:
+            return None
+        if processes and any(c.pid is not None and c.pid not in processes for c in containers):
+            return None
+        return containers
 
     # ------------------------------------------------------------------ reading
     def _read(self, processes: Mapping[int, Process]) -> list[Container]:
+        self._reads += 1
+        kept = self._still_true(processes)
+        if kept is not None:
+            return kept
+        path = self._path if self._path is not None else socket_path()
+        if self._reads > 1 and self._events is None and path is not None:
+            self._watch(path)
         listed = self._get("/containers/json?all=1")
+        self.lists += 1
         if not isinstance(listed, list):
             raise _Trouble("error", "dockerd answered /containers/json with something that is not a list")
         names = {entry.get("Id", ""): _name(entry.get("Names")) for entry in listed}
@@ -110,6 +188,8 @@ class Reader:
                 network=_network(entry, inspect, names)))
         for gone in set(self._inspected) - seen:
             del self._inspected[gone]
+        if self._events is not None:
+            self._kept = (time.monotonic(), out)
         return out
 
     def _inspect(self, cid: str, state: str, processes: Mapping[int, Process]) -> dict:
