@@ -224,6 +224,10 @@ def test_podman_pod_by_name_infra_and_pids(uid, tmp_path):
             assert (c.state, c.pid, c.pod) == ("created", None, None)
         text = render_text(snap)
         assert f"podman  {a}" in text and f"{pod} (infra)" in text
+        run("podman", "start", created)
+        snap = wait_until(lambda: (s := obs.snapshot()) and s.container(created, "podman").state == "exited" and s,
+                          timeout=20, what=f"{created} seen as exited after it ran")
+        assert snap.container(created, "podman").pid is None
     finally:
         obs.close()
         subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", pod], capture_output=True, timeout=120)
@@ -259,3 +263,47 @@ def test_docker_warm_reads_list_only_after_an_event(dockerd, uid, tmp_path, monk
         reader.close()
         subprocess.run(["docker", "rm", "-f", name], env=env, capture_output=True, timeout=60)
         subprocess.run(["docker", "rmi", image], env=env, capture_output=True, timeout=60)
+
+
+def test_podman_kube_play_pod_with_a_shared_pid_namespace(uid, tmp_path):
+    """`podman kube play` of a Pod spec (the real-pod lesson's myweb3): pod name, infra, both
+    containers in one pid namespace (shareProcessNamespace), each with its own mnt."""
+    reason = podman_missing()
+    if reason:
+        pytest.skip(f"Podman: {reason}")
+    needs_busybox()
+    image, pod = f"localhost/{uid}-box", f"{uid}kube"
+    with open(busybox_tar(str(tmp_path / "box.tar")), "rb") as tar:
+        assert subprocess.run(["podman", "import", "-", image], stdin=tar, capture_output=True,
+                              timeout=60).returncode == 0
+    spec = tmp_path / "pod.yaml"
+    spec.write_text(f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {pod}
+spec:
+  shareProcessNamespace: true
+  containers:
+  - name: one
+    image: {image}
+    command: ["/bin/sleep", "1019"]
+  - name: two
+    image: {image}
+    command: ["/bin/sleep", "1020"]
+""")
+    try:
+        run("podman", "kube", "play", str(spec), timeout=120)
+        snap = take_snapshot()
+        members = snap.containers_in_pod(pod, "podman")
+        (infra,) = [c for c in members if c.infra]
+        others = sorted((c for c in members if not c.infra), key=lambda c: c.name)
+        assert [c.name for c in others] == [f"{pod}-one", f"{pod}-two"]
+        one, two = (snap.processes[c.pid] for c in others)
+        assert one.cmdline == ("/bin/sleep", "1019") and two.cmdline == ("/bin/sleep", "1020")
+        assert one.ns["pid"] == two.ns["pid"] and one.ns["net"] == two.ns["net"] == snap.processes[infra.pid].ns["net"]
+        assert one.ns["mnt"] != two.ns["mnt"]
+    finally:
+        subprocess.run(["podman", "kube", "down", str(spec)], capture_output=True, timeout=120)
+        subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", pod], capture_output=True, timeout=120)
+        subprocess.run(["podman", "rmi", image], capture_output=True, timeout=60)
+    assert not [c for c in take_snapshot().containers if c.name.startswith(uid)]
