@@ -124,7 +124,10 @@ def test_docker_containers_by_name_pid_state_and_network(dockerd, uid, tmp_path,
             "--pid", f"container:{names[0]}", image, "sleep", "1014", env=env)
         run("docker", "run", "-d", "--name", names[2], "--network", "none", image, "sleep", "1015", env=env)
         run("docker", "create", "--name", names[3], image, "sleep", "1", env=env)
+        run("docker", "exec", "-d", names[0], "sleep", "1021", env=env)     # another child of web's shim
         pids = {n: int(run("docker", "inspect", "-f", "{{.State.Pid}}", n, env=env)) for n in names[:3]}
+        wait_until(lambda: any(p.cmdline == ("sleep", "1021") for p in take_snapshot().processes.values()),
+                   timeout=10, what="the docker exec'd sleep")
 
         for snap in (take_snapshot(), obs.snapshot(), obs.snapshot()):     # cold, first, warm (cached)
             assert snap.engine("docker").state == "running" and snap.engine("docker").detail is None

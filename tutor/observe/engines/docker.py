@@ -1,8 +1,10 @@
 """Docker's containers, from dockerd's own API on its unix socket (read-only, never the CLI).
 
 `GET /containers/json?all=1` lists every container with its name, image, state and network mode.
-The main pid is only in `GET /containers/<id>/json`, so that is asked only for a container not
-seen before, or whose state changed, or whose pid has left the process table.
+The main pid is not in that list. The process table has it: each running container has a
+`containerd-shim-runc-v2 -namespace moby -id <id>` whose first child is the container's main
+process. Only a running container without such a shim (another runtime, an older shim) costs a
+`GET /containers/<id>/json`, asked again only when its state changed or its pid left the table.
 
 The list itself costs dockerd about 5 ms with 50 containers, too much for every live snapshot.
 So a reader read more than once (the app's Observer keeps it) also holds `GET /events` open,
@@ -73,7 +75,7 @@ class _Trouble(Exception):
 
 class Reader:
     """Docker's containers for each snapshot; keeps one connection and what each container's
-    inspect said (by id), so a warm snapshot is one request."""
+    inspect said (by id), and once read twice the event stream that says when to list again."""
     engine = ENGINE
 
     def __init__(self, path: str | None = None, timeout: float = TIMEOUT_S) -> None:
@@ -174,18 +176,23 @@ class Reader:
         if not isinstance(listed, list):
             raise _Trouble("error", "dockerd answered /containers/json with something that is not a list")
         names = {entry.get("Id", ""): _name(entry.get("Names")) for entry in listed}
+        shims = shim_children(processes)
         seen = set()
         out = []
         for entry in listed:
             cid = entry.get("Id", "")
             state = entry.get("State", "") or ""
             seen.add(cid)
-            inspect = self._inspect(cid, state, processes)
-            pid = (inspect.get("State") or {}).get("Pid") or None
+            pid = None
+            inspect: dict = {}
+            if state in ("running", "paused", "restarting"):
+                pid = shims.get(cid)
+                if pid is None:
+                    inspect = self._inspect(cid, state, processes)
+                    pid = (inspect.get("State") or {}).get("Pid") or None
             out.append(Container(
                 engine=ENGINE, id=cid, name=names[cid], image=entry.get("Image", "") or "",
-                state=state, pid=pid if pid and state in ("running", "paused", "restarting") else None,
-                network=_network(entry, inspect, names)))
+                state=state, pid=pid, network=_network(entry, inspect, names)))
         for gone in set(self._inspected) - seen:
             del self._inspected[gone]
         if self._events is not None:
@@ -246,6 +253,27 @@ class Reader:
             raise _Trouble("error", f"dockerd answered {url} with HTTP {response.status}: "
                                     f"{body[:200].decode(errors='replace').strip()}")
         return json.loads(body)
+
+
+def shim_children(processes: Mapping[int, Process]) -> dict[str, int]:
+    """container id -> its main process: the first-started child of `containerd-shim-runc-v2
+    -namespace moby -id <id>` (a later child is a `docker exec`)."""
+    shims: dict[int, str] = {}
+    for p in processes.values():
+        if p.comm.startswith("containerd-shim") and "moby" in p.cmdline:
+            argv = p.cmdline
+            for i, arg in enumerate(argv[:-1]):
+                if arg == "-id":
+                    shims[p.pid] = argv[i + 1]
+                    break
+    if not shims:
+        return {}
+    first: dict[str, Process] = {}
+    for p in processes.values():
+        cid = shims.get(p.ppid)
+        if cid is not None and (cid not in first or (p.start_ticks, p.pid) < (first[cid].start_ticks, first[cid].pid)):
+            first[cid] = p
+    return {cid: p.pid for cid, p in first.items()}
 
 
 def _not_listening(path: str) -> tuple[str, str]:
