@@ -521,6 +521,14 @@ def measure_containers(args) -> dict:
             run_env(["docker", "import", "-", "nsb-box"], env, tar)
 
         def warm(label: str, expect: int) -> list[float]:
+            from tutor.observe import take_snapshot
+            cold = []
+            for _ in range(args.cold):
+                t = time.monotonic()
+                take_snapshot()
+                cold.append((time.monotonic() - t) * 1000)
+            print(f"  cold take_snapshot(), {label}: median {stats(cold)[0]:6.1f} ms")
+            out[f"cold_{expect}"] = cold
             times = []
             with Observer() as obs:
                 obs.snapshot()
@@ -678,6 +686,8 @@ def main(argv=None) -> int:
         c = result["containers"]
         w0, wn, ps = stats(c["warm0"])[0], stats(c["warmN"])[0], stats(c["ps"])[0]
         e0, en = stats(c["engines_0"])[0], stats(c[f"engines_{args.containers}"])[0]
+        print(f"  containers    cold snapshot {stats(c['cold_0'])[0]:.1f} ms with 0, "
+              f"{stats(c[f'cold_{args.containers}'])[0]:.1f} ms with {args.containers}")
         print(f"  containers    warm snapshot {w0:.1f} ms with 0, {wn:.1f} ms with {args.containers} "
               f"(+{wn - w0:.1f} ms; the engines' records {e0:.3f} -> {en:.3f} ms, the rest is the kernel's "
               f"view of {args.containers} more containers); `docker ps` {ps:.1f} ms")
