@@ -99,7 +99,8 @@ def _as_function(wants: WantsFor) -> Callable[[Snapshot], Wants]:
 
 
 def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None,
-              firewall_changes: int = 0, engine_readers: list | None = None) -> Snapshot:
+              firewall_changes: int = 0, engine_readers: list | None = None,
+              mount_reader: "nsfacts.MountReader | None" = None) -> Snapshot:
     started = time.monotonic()
     wall = time.time()
     problems: list[str] = []
@@ -110,7 +111,7 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
     network = net_reader.read(handles, problems, proc_reader.unchanged)
     table = namespace_table(procs, {h.inode: h.names for h in handles if h.names})
     hostnames = nsfacts.read_hostnames(procs, problems)
-    mounts = nsfacts.read_mounts(procs, problems)
+    mounts = mount_reader.read(procs, problems) if mount_reader else nsfacts.read_mounts(procs, problems)
     shm = nsfacts.read_shm(procs, problems)
     userns = nsfacts.read_userns(procs, problems)
     cgroup_info = cgroups.read_cgroups(procs, problems)
@@ -170,6 +171,7 @@ class Observer:
         self._procs = ProcessReader(keep_cache=True)
         self._net = NetworkReader(persistent=True)
         self._engines = engines.readers()  # kept: each caches what it learnt by container id
+        self._mounts = nsfacts.MountReader()  # kept: each mount table read again only when it changed
         self._previous: Snapshot | None = None
         self._on_netns_change = on_netns_change
         self._watcher = NetnsDirWatcher(self._netns_dir_changed)
@@ -185,7 +187,7 @@ class Observer:
     def snapshot(self, wants: WantsFor = None) -> Snapshot:
         """*wants* as in take_snapshot; the nat table is read again only when it may have changed."""
         changes = self._rules.poll()
-        snap = answer(_assemble(self._procs, self._net, self._previous, changes, self._engines), wants,
+        snap = answer(_assemble(self._procs, self._net, self._previous, changes, self._engines, self._mounts), wants,
                       lambda: self._read_nat(changes))
         self._previous = snap
         return snap
@@ -220,6 +222,7 @@ class Observer:
         self._net.close()
         self._procs.close()
         engines.close_all(self._engines)
+        self._mounts.close()
 
     def __enter__(self) -> "Observer":
         return self
