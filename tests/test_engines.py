@@ -310,3 +310,32 @@ spec:
         subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", pod], capture_output=True, timeout=120)
         subprocess.run(["podman", "rmi", image], capture_output=True, timeout=60)
     assert not [c for c in take_snapshot().containers if c.name.startswith(uid)]
+
+
+def test_podman_network_modes(uid, tmp_path):
+    """Podman's own netns (bridge), none, host and container:<name>, from each bundle's OCI spec."""
+    reason = podman_missing()
+    if reason:
+        pytest.skip(f"Podman: {reason}")
+    needs_busybox()
+    image = f"localhost/{uid}-box"
+    names = {f"{uid}-br": (), f"{uid}-none": ("--network", "none"), f"{uid}-host": ("--network", "host"),
+             f"{uid}-ctr": ("--network", f"container:{uid}-br")}
+    with open(busybox_tar(str(tmp_path / "box.tar")), "rb") as tar:
+        assert subprocess.run(["podman", "import", "-", image], stdin=tar, capture_output=True,
+                              timeout=60).returncode == 0
+    try:
+        for name, how in names.items():
+            run("podman", "run", "-d", "--name", name, *how, image, "sleep", "1022")
+        snap = take_snapshot()
+        got = {name: snap.container(name, "podman").network for name in names}
+        assert got == {f"{uid}-br": "bridge", f"{uid}-none": "none", f"{uid}-host": "host",
+                       f"{uid}-ctr": f"container:{uid}-br"}
+        br, ctr, host = (snap.processes[snap.container(f"{uid}-{n}", "podman").pid] for n in ("br", "ctr", "host"))
+        assert br.ns["net"] == ctr.ns["net"] and host.ns["net"] == snap.host_ns["net"]
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", f"{uid}-ctr"], capture_output=True, timeout=60)
+        subprocess.run(["podman", "rm", "-f", "-i", "-t", "0", *[n for n in names if n != f"{uid}-ctr"]],
+                       capture_output=True, timeout=60)
+        subprocess.run(["podman", "rmi", image], capture_output=True, timeout=60)
+    assert not [c for c in take_snapshot().containers if c.name.startswith(uid)]
