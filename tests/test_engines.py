@@ -72,10 +72,12 @@ def test_docker_reader_with_a_hanging_daemon_gives_up_quickly(tmp_path):
     hung.bind(str(tmp_path / "hung.sock"))
     hung.listen(1)                       # accepts, never answers
     try:
-        started = time.monotonic()
-        containers, state = docker.Reader(path=str(tmp_path / "hung.sock"), timeout=0.2).read({})
-        assert time.monotonic() - started < 1.0
-        assert containers == [] and state.state == "error" and "did not answer within 0.2 s" in state.detail
+        reader = docker.Reader(path=str(tmp_path / "hung.sock"), timeout=0.2)
+        for _ in range(3):           # the first read lists; later ones (a kept reader) watch events first
+            started = time.monotonic()
+            containers, state = reader.read({})
+            assert time.monotonic() - started < 0.5
+            assert containers == [] and state.state == "error" and "did not answer within 0.2 s" in state.detail
     finally:
         hung.close()
 

@@ -130,6 +130,10 @@ class Reader:
             if not head.startswith(b"HTTP/1.1 200"):
                 raise OSError(head.split(b"\r\n")[0].decode(errors="replace"))
             sock.setblocking(False)
+        except (socket.timeout, BlockingIOError):   # BlockingIOError: its backlog is full
+            sock.close()             # a hanging dockerd: say so now rather than wait once more for the list
+            raise _Trouble("error", f"dockerd did not answer within {self._timeout:g} s on {path} "
+                                    "(starting or restarting?): nstutor looks again next time")
         except OSError:
             sock.close()
             return                   # no stream: list on every read, as a one-shot reader does
@@ -239,7 +243,7 @@ class Reader:
                 self.close()
                 raise _Trouble("denied", f"{path} is dockerd's socket, and only root and the docker group may "
                                          "use it: run nstutor with sudo, or add yourself to the docker group")
-            except socket.timeout:
+            except (socket.timeout, BlockingIOError):   # BlockingIOError: its backlog is full
                 self.close()
                 raise _Trouble("error", f"dockerd did not answer within {self._timeout:g} s on {path} "
                                         "(starting or restarting?): nstutor looks again next time")
