@@ -18,6 +18,10 @@ Then it times, in the same run:
     `bridge -n nsb-hub -j link`, one after the other, each parsed as JSON.
 Every snapshot is checked against the scenario (the netns, veth ends with resolved
 peers, bridges with their ports, the processes): a fast but blind snapshot is a failure.
+The containers case (`--containers N`, default 50; 0 skips it) times the warm snapshot on the
+same machine with none of its containers, then with N Docker containers running (a dockerd of its
+own, as tests/docker_host.py starts one, unless one answers on /run/docker.sock), side by side with
+`docker ps`; every snapshot must name all N with their pids.
 
 The last line is machine-readable:
     snapshot_ms=<median> tools_ms=<median> ratio=<tools/snapshot>
@@ -471,7 +475,122 @@ def measure(sc: Scenario, args) -> dict:
         print(f"  iter {n + 1:3d}: {tools[-1]:7.1f} ms  ({commands} commands)")
     out["tools"] = tools
     out["commands"] = commands
+    if args.containers:
+        out["containers"] = measure_containers(args)
     return out
+
+
+# --------------------------------------------------------------- containers (issue 14)
+CONTAINER = "nsb-c"          # our containers: nsb-c00 ..; our image: nsb-box
+
+
+def _docker_env() -> tuple[dict, object | None]:
+    """(environment for `docker`, the DockerHost we started or None): a running system dockerd is
+    used as it is; otherwise one of our own, as the tests start it."""
+    if os.path.exists("/run/docker.sock") and \
+            subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0:
+        return dict(os.environ), None
+    sys.path.insert(0, str(REPO / "tests"))
+    from docker_host import DockerHost, missing_reason
+    reason = missing_reason()
+    if reason:
+        raise BenchError(f"the containers case needs Docker: {reason} (or --containers 0)")
+    host = DockerHost().start()
+    return host.env, host
+
+
+def measure_containers(args) -> dict:
+    """Warm Observer snapshots with 0, then args.containers Docker containers running; `docker ps`."""
+    from tutor.observe import Observer, engines
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        raise BenchError("the containers case imports the host's busybox: apt-get install busybox-static")
+    n = args.containers
+    print(f"\n== containers: warm snapshots with 0 and with {n} Docker containers, x{args.iterations} each")
+    env, host = _docker_env()
+    old_host = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = env.get("DOCKER_HOST", "unix:///run/docker.sock")
+    names = [f"{CONTAINER}{i:02d}" for i in range(n)]
+    out: dict = {}
+    try:
+        with tempfile.TemporaryDirectory() as root:
+            os.makedirs(f"{root}/bin")
+            shutil.copy(busybox, f"{root}/bin/busybox")
+            os.symlink("busybox", f"{root}/bin/sleep")
+            tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
+            run_env(["docker", "import", "-", "nsb-box"], env, tar)
+
+        def warm(label: str, expect: int) -> list[float]:
+            from tutor.observe import take_snapshot
+            cold = []
+            for _ in range(args.cold):
+                t = time.monotonic()
+                take_snapshot()
+                cold.append((time.monotonic() - t) * 1000)
+            print(f"  cold take_snapshot(), {label}: median {stats(cold)[0]:6.1f} ms")
+            out[f"cold_{expect}"] = cold
+            times = []
+            with Observer() as obs:
+                obs.snapshot()
+                for _ in range(args.iterations):
+                    t = time.monotonic()
+                    snap = obs.snapshot()
+                    times.append((time.monotonic() - t) * 1000)
+                    ours = [c for c in snap.containers if c.name.startswith(CONTAINER) and c.pid in snap.processes]
+                    if len(ours) != expect:
+                        raise BenchError(f"{label}: the snapshot named {len(ours)} of our {expect} running containers")
+            med, p90 = stats(times)
+            print(f"  warm snapshot, {label}: median {med:6.1f} ms  p90 {p90:6.1f} ms")
+            # the engines' share of it: kept Readers (as the Observer keeps them) on the same processes
+            readers = engines.readers()
+            try:
+                for _ in range(2):
+                    engines.read_all(readers, snap.processes)
+                part = []
+                for _ in range(args.iterations):
+                    t = time.monotonic()
+                    engines.read_all(readers, snap.processes)
+                    part.append((time.monotonic() - t) * 1000)
+            finally:
+                engines.close_all(readers)
+            med, p90 = stats(part)
+            print(f"    of which the engines' records: median {med:6.3f} ms  p90 {p90:6.3f} ms")
+            out[f"engines_{expect}"] = part
+            return times
+
+        out["warm0"] = warm("0 containers", 0)
+        t = time.monotonic()
+        for name in names:
+            run_env(["docker", "run", "-d", "--name", name, "nsb-box", "sleep", "100000"], env)
+        print(f"  started {n} containers in {(time.monotonic() - t):.1f} s")
+        out["warmN"] = warm(f"{n} containers", n)
+        ps = []
+        for _ in range(args.iterations):
+            t = time.monotonic()
+            run_env(["docker", "ps", "-q"], env)
+            ps.append((time.monotonic() - t) * 1000)
+        med, p90 = stats(ps)
+        print(f"  docker ps:              median {med:6.1f} ms  p90 {p90:6.1f} ms")
+        out["ps"] = ps
+    finally:
+        if names:
+            subprocess.run(["docker", "rm", "-f", *names], env=env, capture_output=True, timeout=300)
+        subprocess.run(["docker", "rmi", "nsb-box"], env=env, capture_output=True, timeout=60)
+        if old_host is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = old_host
+        if host is not None:
+            problems = host.stop()
+            if problems:
+                print(f"  dockerd's host not fully restored: {problems}", file=sys.stderr)
+    return out
+
+
+def run_env(cmd: list[str], env: dict, stdin: bytes | None = None) -> None:
+    res = subprocess.run(cmd, input=stdin, capture_output=True, env=env, timeout=120)
+    if res.returncode != 0:
+        raise BenchError(f"`{' '.join(cmd)}` failed ({res.returncode}): {res.stderr.decode(errors='replace')[:300]}")
 
 
 # --------------------------------------------------------------- main
@@ -483,10 +602,14 @@ def parse_args(argv):
     p.add_argument("--bridges", type=int, default=20, help="bridges in the hub (default 20)")
     p.add_argument("--iterations", type=int, default=20, help="timed warm snapshots and tool runs (default 20)")
     p.add_argument("--cold", type=int, default=3, help="cold take_snapshot() runs (default 3)")
+    p.add_argument("--containers", type=int, default=50,
+                   help="Docker containers for the containers case (default 50; 0 skips it)")
     p.add_argument("--cleanup", action="store_true", help="remove what an interrupted run left behind, then exit")
     args = p.parse_args(argv)
     if not 1 <= args.netns <= 999:
         p.error("--netns must be between 1 and 999")
+    if not 0 <= args.containers <= 99:
+        p.error("--containers must be 0..99")
     if not 0 <= args.procs <= 99999 or args.iterations < 1 or args.cold < 1 or args.bridges < 1:
         p.error("--procs must be 0..99999; --iterations, --cold and --bridges at least 1")
     args.bridges = min(args.bridges, args.netns)
@@ -559,6 +682,15 @@ def main(argv=None) -> int:
     print(f"  warm snapshot median {warm_med:7.1f} ms   p90 {warm_p90:7.1f} ms   (Observer.snapshot(), n={len(result['warm'])})")
     print(f"  tools         median {tools_med:7.1f} ms   p90 {tools_p90:7.1f} ms   (n={len(result['tools'])})")
     print(f"  ratio tools/warm {tools_med / warm_med:.1f}x   tools/cold {tools_med / cold_med:.1f}x")
+    if "containers" in result:
+        c = result["containers"]
+        w0, wn, ps = stats(c["warm0"])[0], stats(c["warmN"])[0], stats(c["ps"])[0]
+        e0, en = stats(c["engines_0"])[0], stats(c[f"engines_{args.containers}"])[0]
+        print(f"  containers    cold snapshot {stats(c['cold_0'])[0]:.1f} ms with 0, "
+              f"{stats(c[f'cold_{args.containers}'])[0]:.1f} ms with {args.containers}")
+        print(f"  containers    warm snapshot {w0:.1f} ms with 0, {wn:.1f} ms with {args.containers} "
+              f"(+{wn - w0:.1f} ms; the engines' records {e0:.3f} -> {en:.3f} ms, the rest is the kernel's "
+              f"view of {args.containers} more containers); `docker ps` {ps:.1f} ms")
     print(f"  memory        RSS {rss:.1f} MiB after the snapshots (peak {hwm:.1f} MiB; {rss_before:.1f} MiB before)")
     targets = []
     if tools_med / warm_med < 5:

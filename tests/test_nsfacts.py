@@ -283,3 +283,29 @@ def test_parse_id_map():
     assert nsfacts.parse_id_map("         0       1000          1\n      1   100000  65536\n") == (
         IdMap(0, 1000, 1), IdMap(1, 100000, 65536))
     assert nsfacts.parse_id_map("") == ()
+
+
+def test_kept_mount_reader_reads_a_table_again_only_after_it_changed(spawn, uid, tmp_path):
+    """MountReader (the Observer's) keeps mountinfo open and re-reads on poll's POLLPRI: a mount and
+    an umount inside a private mount ns show in the next read; between them nothing is re-parsed."""
+    target = tmp_path / f"{uid}m"
+    target.mkdir()
+    pid = running_sleep(spawn("unshare --mount --propagation private sleep 1003"), "private mount ns")
+    procs = procs_for(pid)
+    inode = procs[pid].ns["mnt"]
+    reader = nsfacts.MountReader()
+    try:
+        problems: list[str] = []
+        first = reader.read(procs, problems)[inode]
+        assert problems == [] and not any(m.target == str(target) for m in first)
+        assert reader.read(procs, problems)[inode] is first          # unchanged: the very same tuple
+        subprocess.run(["nsenter", "-t", str(pid), "-m", "mount", "-t", "tmpfs", "-o", "size=1m", uid, str(target)],
+                       check=True)
+        after = reader.read(procs, problems)[inode]
+        assert [(m.fstype, m.source) for m in after if m.target == str(target)] == [("tmpfs", uid)]
+        subprocess.run(["nsenter", "-t", str(pid), "-m", "umount", str(target)], check=True)
+        assert not any(m.target == str(target) for m in reader.read(procs, problems)[inode])
+        assert problems == []
+    finally:
+        reader.close()
+    assert reader.read({}, []) == {}

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import sh, wait_until
 from tutor.observe import render
-from tutor.observe.model import (Address, CgroupInfo, CpuLimit, FdbEntry, IdMap, Link, Mount, Namespace,
+from tutor.observe.model import (Address, CgroupInfo, Container, CpuLimit, EngineState, FdbEntry, IdMap, Link, Mount, Namespace,
                                  Neighbour, NetNS, Process, Route, ShmSegment, Snapshot, Socket, UserNsInfo,
                                  VxlanInfo, frozen_map)
 
@@ -226,12 +226,66 @@ def test_user_name_falls_back_to_uid():
     assert render.user_name(None) == "-"
 
 
+# --------------------------------------------------------------- containers
+def with_containers() -> Snapshot:
+    """make_snapshot's pid 4242 (in BLUE) as a Docker container web, and its child as that container's;
+    a stopped one; docker running, podman absent."""
+    import dataclasses
+    snap = make_snapshot()
+    procs = dict(snap.processes)
+    procs[4300] = Process(4300, 4242, "sh", ("sh",), "S", 0, frozen_map(POD))
+    return dataclasses.replace(
+        snap, processes=frozen_map(procs),
+        containers=(Container("docker", "a" * 64, "web", "nstutor-box", "running", 4242, network="bridge"),
+                    Container("docker", "b" * 64, "old", "nstutor-box", "exited", None, network="container:web")),
+        engines=(EngineState("docker", "running"),
+                 EngineState("podman", "absent", "podman is not installed (Debian/Ubuntu: apt-get install podman)")))
+
+
+def test_containers_table_and_engine_lines():
+    snap = with_containers()
+    assert render.render_containers(snap) == [
+        "CONTAINERS (as Docker, Podman and containerd record them)",
+        "  ENGINE  NAME  POD  STATE     PID  IMAGE        NETWORK",
+        "  docker  web   -    running  4242  nstutor-box  bridge",
+        "  docker  old   -    exited      -  nstutor-box  container:web",
+        "  podman absent: podman is not installed (Debian/Ubuntu: apt-get install podman)",
+    ]
+    assert render.render_containers(make_snapshot()) == []      # a snapshot that did not look for them
+
+
+def test_lsns_and_netns_rows_name_the_container():
+    snap = with_containers()
+    rows = {(r.type, r.inode): r for r in render.lsns_rows(snap)}
+    assert rows[("net", BLUE)].container == "web (docker)"
+    assert rows[("net", BLUE)].cells()[-1] == "[web (docker)] sleep 1003"
+    assert rows[("net", HOST_NET)].container == ""
+    assert render.container_owners(snap) == {4242: snap.containers[0], 4300: snap.containers[0]}
+    blue = [r for r in render.netns_rows(snap) if r.inode == BLUE][0]
+    assert blue.note == "web (docker); process 4242"
+    assert "web (docker); process 4242" in render.render_netns(snap, snap.netns[BLUE])[0]
+    d = json.loads(json.dumps(render.snapshot_to_dict(snap)))
+    assert d["containers"][0]["name"] == "web" and d["containers"][0]["label"] == "web (docker)"
+    assert d["engines"][1] == {"engine": "podman", "state": "absent",
+                               "detail": "podman is not installed (Debian/Ubuntu: apt-get install podman)"}
+    assert d["container_of_pid"] == {"4242": "web (docker)", "4300": "web (docker)"}
+
+
+def test_containers_text_groups_by_engine_and_pod():
+    infra = Container("podman", "c" * 64, "abc-infra", "localhost/podman-pause:4.3.1-0", "running", 10,
+                      pod="podweb", infra=True)
+    a = Container("podman", "d" * 64, "podweb-a", "localhost/nstutor-box", "running", 11, pod="podweb")
+    web = Container("docker", "e" * 64, "web", "nstutor-box", "running", 12)
+    assert render.containers_text([infra, a, web]) == "abc-infra (infra), podweb-a (podman, pod podweb); web (docker)"
+
+
 # --------------------------------------------------------------- JSON
 def test_snapshot_to_dict_is_json_with_string_keys_and_records_as_dicts():
     snap = make_snapshot()
     d = json.loads(json.dumps(render.snapshot_to_dict(snap)))
     assert set(d) == {"taken_at", "duration_ms", "is_root", "host_ns", "namespaces", "processes", "netns",
-                      "hostnames", "mounts", "shm", "userns", "cgroups", "problems"}
+                      "hostnames", "mounts", "shm", "userns", "cgroups", "containers", "engines",
+                      "container_of_pid", "problems"}
     assert list(d["netns"]) == [str(HOST_NET), str(RED), str(BLUE)]
     red = d["netns"][str(RED)]
     assert red["label"] == "RED" and red["names"] == ["RED"] and red["pids"] == []

@@ -23,7 +23,12 @@ never disagree):
     never kept: the kernel assigns ids lazily, the moment anything needs one.
   * the model built from a dump, while neither it nor its veth peers' dumps changed; a build with
     an unresolved peer is never reused.
-  * which socket inodes a process holds, while that process has not run (see ProcessReader.unchanged).
+  * which socket inodes a process holds, while that process has not run (see ProcessReader.unchanged);
+    and who holds a netns's listening sockets, while that netns has the same listening sockets and
+    the same processes, for at most sockets.FULL_SCAN_EVERY reads. This one can be briefly out of
+    date: a process that closes its copy of a socket another process still holds, or receives one
+    over a unix socket, shows within that many reads (a host with containers has dozens of
+    multi-threaded shims that run every second, whose descriptors were otherwise all read each time).
 Listening sockets themselves send no events and may be opened or closed in a netns by a process
 that lives in another one (setns, or a descriptor passed over a unix socket), so they are listed
 again in every netns on every read: one cheap sock_diag dump each.
@@ -59,6 +64,7 @@ class _Conn:
     version: int = 0                  # +1 at each dump
     built: tuple | None = None        # (key, model parts) of the last build; see NetworkReader._build
     seq: int = 100
+    listening: dict = field(default_factory=dict)   # sockets.read_listening's memo of owners
 
     def close(self) -> None:
         for sock in (self.route, self.diag):
@@ -225,7 +231,8 @@ class NetworkReader:
     def _sockets(self, conn: _Conn, handle: NetnsHandle, problems: list[str], unchanged: frozenset[int]) -> tuple:
         if conn.diag is None:
             return ()
-        return sockets.read_listening(conn.diag, problems, handle, self.fd_sockets, unchanged)
+        return sockets.read_listening(conn.diag, problems, handle, self.fd_sockets, unchanged,
+                                      conn.listening if self.persistent else None)
 
     def _still_valid(self, key: tuple, conn: _Conn) -> bool:
         """A built netns can be reused while neither it nor the netns its veth peers live in were

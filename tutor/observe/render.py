@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from ..texts import cell_width, counted, fit, noun, pad, wrap
-from .model import (MAIN_TABLE, FdbEntry, Link, Mount, Namespace, Neighbour, NetNS, NS_TYPES, Route, Snapshot,
-                    Socket)
+from .model import (MAIN_TABLE, Container, FdbEntry, Link, Mount, Namespace, Neighbour, NetNS, NS_TYPES, Route,
+                    Snapshot, Socket)
 
 WIDTH = 100
 FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6"}
 #: derived values worth having in the JSON next to the fields (name -> property on the record)
-_EXTRAS = {"NetNS": ("label",), "Link": ("is_up",), "CpuLimit": ("percent",), "Process": ("command",)}
+_EXTRAS = {"NetNS": ("label",), "Link": ("is_up",), "CpuLimit": ("percent",), "Process": ("command",),
+           "Container": ("label",)}
 
 
 # =============================================================== JSON
@@ -51,6 +52,9 @@ def snapshot_to_dict(snap: Snapshot) -> dict:
         "shm": to_jsonable(snap.shm),
         "userns": to_jsonable(snap.userns),
         "cgroups": to_jsonable(snap.cgroups),
+        "containers": to_jsonable(snap.containers),
+        "engines": to_jsonable(snap.engines),
+        "container_of_pid": {str(pid): c.label for pid, c in sorted(container_owners(snap).items())},
         "problems": list(snap.problems),
     }
 
@@ -117,21 +121,99 @@ class LsnsRow:
     user: str
     command: str
     names: tuple[str, ...] = ()
+    container: str = ""           # the container its process belongs to ("web (docker)"), if any
 
     def cells(self) -> tuple[str, ...]:
+        command = f"[{self.container}] {self.command}" if self.container else self.command
         return (str(self.inode), self.type, str(self.nprocs), "-" if self.pid is None else str(self.pid),
-                self.user, self.command)
+                self.user, command)
 
 
 def lsns_rows(snap: Snapshot) -> list[LsnsRow]:
     """The lsns table, plus named netns that no process is in (lsns leaves those out)."""
     rows = []
+    owners = container_owners(snap)
     for ns in sorted(snap.namespaces, key=lambda n: (n.inode, _type_order(n.type))):
         if ns.pid is None:
             rows.append(LsnsRow(ns.inode, ns.type, 0, None, "-", _held_by(ns.names), ns.names))
         else:
-            rows.append(LsnsRow(ns.inode, ns.type, ns.nprocs, ns.pid, user_name(ns.uid), ns.command, ns.names))
+            owner = owners.get(ns.pid)
+            rows.append(LsnsRow(ns.inode, ns.type, ns.nprocs, ns.pid, user_name(ns.uid), ns.command, ns.names,
+                                owner.label if owner else ""))
     return rows
+
+
+# --------------------------------------------------------------- containers
+def container_owners(snap: Snapshot) -> dict[int, Container]:
+    """pid -> the container it belongs to: a container's main process and all its descendants
+    (what `docker exec` starts is a child of the engine's shim, not of the main process: it is
+    in the container's namespaces but not counted here)."""
+    if not snap.containers:
+        return {}
+    main = {c.pid: c for c in snap.containers if c.pid is not None and c.pid in snap.processes}
+    owners: dict[int, Container] = {}
+    for pid in snap.processes:
+        chain = []
+        at = pid
+        found = None
+        while at in snap.processes and at not in owners and len(chain) < 256:
+            if at in main:
+                found = main[at]
+                break
+            chain.append(at)
+            at = snap.processes[at].ppid
+        else:
+            found = owners.get(at)
+        if found is not None:
+            owners[at] = found
+            for p in chain:
+                owners[p] = found
+    return owners
+
+
+def netns_containers(snap: Snapshot) -> dict[int, list[Container]]:
+    """netns inode -> the running containers whose main process is in it (a pod's all share one)."""
+    out: dict[int, list[Container]] = {}
+    for c in snap.containers:
+        proc = snap.processes.get(c.pid) if c.pid is not None else None
+        if proc is not None and "net" in proc.ns:
+            out.setdefault(proc.ns["net"], []).append(c)
+    return out
+
+
+def containers_text(found: Sequence[Container]) -> str:
+    """'web, web-side (docker)'; 'podweb-a, podweb-b (podman, pod podweb)': the infra first, then
+    by main pid (the order they were started in)."""
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    for c in sorted(found, key=lambda c: (not c.infra, c.pid or 0)):
+        groups.setdefault((c.engine, c.pod), []).append(c.name + (" (infra)" if c.infra else ""))
+    return "; ".join(f"{', '.join(names)} ({engine}{f', pod {pod}' if pod else ''})"
+                     for (engine, pod), names in groups.items())
+
+
+@dataclass(frozen=True)
+class ContainerRow:
+    HEADERS = ("ENGINE", "NAME", "POD", "STATE", "PID", "IMAGE", "NETWORK")
+    ALIGN = "llllrll"
+    engine: str
+    name: str
+    pod: str | None
+    infra: bool
+    state: str
+    pid: int | None
+    image: str
+    network: str | None
+
+    def cells(self) -> tuple[str, ...]:
+        pod = (self.pod or "-") + (" (infra)" if self.infra else "")
+        return (self.engine, self.name, pod, self.state, "-" if self.pid is None else str(self.pid),
+                self.image or "-", self.network or "-")
+
+
+def container_rows(snap: Snapshot) -> list[ContainerRow]:
+    """Running ones first, then by engine, pod (infra first) and name."""
+    ordered = sorted(snap.containers, key=lambda c: (c.pid is None, c.engine, c.pod or "", not c.infra, c.name))
+    return [ContainerRow(c.engine, c.name, c.pod, c.infra, c.state, c.pid, c.image, c.network) for c in ordered]
 
 
 def _type_order(nstype: str) -> int:
@@ -149,6 +231,7 @@ class NetnsRow:
     pids: tuple[int, ...]
     nlinks: int
     error: str | None = None
+    containers: str = ""          # the containers in it: "web, web-side (docker)"
 
     @property
     def note(self) -> str:
@@ -156,9 +239,10 @@ class NetnsRow:
             return self.error
         if not self.pids:
             return _held_by(self.names)
+        held = f"{self.containers}; " if self.containers else ""   # first: a narrow line cuts the pids
         if len(self.pids) > 5:
-            return f"{len(self.pids)} processes"
-        return f"{noun(len(self.pids), 'process', 'processes')} {', '.join(map(str, self.pids))}"
+            return f"{held}{len(self.pids)} processes"
+        return f"{held}{noun(len(self.pids), 'process', 'processes')} {', '.join(map(str, self.pids))}"
 
     def cells(self) -> tuple[str, ...]:
         return (self.label, str(self.inode), str(len(self.pids)), str(self.nlinks), self.note)
@@ -171,7 +255,9 @@ def ordered_netns(snap: Snapshot) -> list[NetNS]:
 
 
 def netns_rows(snap: Snapshot) -> list[NetnsRow]:
-    return [NetnsRow(ns.inode, ns.label, ns.names, ns.is_host, tuple(sorted(ns.pids)), len(ns.links), ns.error)
+    held = netns_containers(snap)
+    return [NetnsRow(ns.inode, ns.label, ns.names, ns.is_host, tuple(sorted(ns.pids)), len(ns.links), ns.error,
+                     containers_text(held.get(ns.inode, ())))
             for ns in ordered_netns(snap)]
 
 
@@ -624,8 +710,12 @@ def render_lsns(snap: Snapshot, width: int = WIDTH) -> list[str]:
     return out
 
 
-def render_netns(snap: Snapshot, ns: NetNS, width: int = WIDTH) -> list[str]:
-    row = NetnsRow(ns.inode, ns.label, ns.names, ns.is_host, tuple(sorted(ns.pids)), len(ns.links), ns.error)
+def render_netns(snap: Snapshot, ns: NetNS, width: int = WIDTH,
+                 held: Mapping[int, Sequence[Container]] | None = None) -> list[str]:
+    """One netns's section; *held*: netns_containers(snap), when the caller has it already."""
+    held = netns_containers(snap) if held is None else held
+    row = NetnsRow(ns.inode, ns.label, ns.names, ns.is_host, tuple(sorted(ns.pids)), len(ns.links), ns.error,
+                   containers_text(held.get(ns.inode, ())))
     title = f"NETWORK NAMESPACE {ns.label}"
     if ns.label != f"net:[{ns.inode}]":
         title += f"  net:[{ns.inode}]"
@@ -639,6 +729,21 @@ def render_netns(snap: Snapshot, ns: NetNS, width: int = WIDTH) -> list[str]:
     for title, rows in (("routes", route_rows(snap, ns)), ("neighbours", neighbour_rows(snap, ns)),
                         ("fdb", fdb_rows(snap, ns)), ("listening", socket_rows(snap, ns))):
         out += _lines(title, rows, width, 2)
+    return out
+
+
+def render_containers(snap: Snapshot, width: int = WIDTH) -> list[str]:
+    """The containers table, and a line for each engine that could not be read (and why); nothing
+    for a snapshot that did not look for containers (made up by a test, or an engine-less build)."""
+    if not (snap.containers or snap.engines):
+        return []
+    out = ["CONTAINERS (as Docker, Podman and containerd record them)"]
+    rows = container_rows(snap)
+    out += _table(rows, width, indent=2, wrap_last=False) if rows else ["  (none)"]
+    for state in snap.engines:
+        if state.state != "running":
+            out += [_fit(f"  {state.engine} {state.state}: {line}" if i == 0 else f"    {line}", width)
+                    for i, line in enumerate(textwrap.wrap(state.detail or "", width - 20) or [""])]
     return out
 
 
@@ -700,8 +805,10 @@ def _netns_count(snap: Snapshot) -> str:
 
 def render_text(snap: Snapshot, width: int = WIDTH) -> str:
     """The whole snapshot for a human, in *width* columns."""
-    sections: list[list[str]] = [[_fit(render_header(snap), width)], render_lsns(snap, width)]
-    sections += [render_netns(snap, ns, width) for ns in ordered_netns(snap)]
+    sections: list[list[str]] = [[_fit(render_header(snap), width)], render_lsns(snap, width),
+                                 render_containers(snap, width)]
+    held = netns_containers(snap)
+    sections += [render_netns(snap, ns, width, held) for ns in ordered_netns(snap)]
     sections += [render_hostnames(snap, width), render_mounts(snap, width), render_shm(snap, width),
                  render_userns(snap, width), render_cgroups(snap, width), render_problems(snap, width)]
     return "\n\n".join("\n".join(s) for s in sections if s)

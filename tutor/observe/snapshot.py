@@ -6,6 +6,7 @@ This module only orchestrates; each source of facts has its own module:
   netlink.py    links, addresses, routes, neighbours, fdb, sockets of each netns (rtnl.py, sockets.py)
   nsfacts.py    hostname per uts ns, mounts per mnt ns, shm per ipc ns, id maps per user ns
   cgroups.py    cgroup mode and CPU limits
+  engines/      the containers Docker, Podman and containerd know of (their own records)
 Each reader records what it could not see in `problems` and goes on.
 
 Some parts are read only when a check asks for them (`wants`, see model.Wants): the nat table
@@ -27,7 +28,7 @@ import os
 import time
 from typing import Callable, Union
 
-from . import cgroups, commands, firewall, inside, netns, nsfacts, probes
+from . import cgroups, commands, engines, firewall, inside, netns, nsfacts, probes
 from .model import NOTHING, Probe, ProbeResult, Snapshot, Wants, frozen_map
 from .netlink import NetworkReader
 from .processes import ProcessReader, host_namespaces, namespace_table
@@ -98,7 +99,8 @@ def _as_function(wants: WantsFor) -> Callable[[Snapshot], Wants]:
 
 
 def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None,
-              firewall_changes: int = 0) -> Snapshot:
+              firewall_changes: int = 0, engine_readers: list | None = None,
+              mount_reader: "nsfacts.MountReader | None" = None) -> Snapshot:
     started = time.monotonic()
     wall = time.time()
     problems: list[str] = []
@@ -109,10 +111,11 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
     network = net_reader.read(handles, problems, proc_reader.unchanged)
     table = namespace_table(procs, {h.inode: h.names for h in handles if h.names})
     hostnames = nsfacts.read_hostnames(procs, problems)
-    mounts = nsfacts.read_mounts(procs, problems)
+    mounts = mount_reader.read(procs, problems) if mount_reader else nsfacts.read_mounts(procs, problems)
     shm = nsfacts.read_shm(procs, problems)
     userns = nsfacts.read_userns(procs, problems)
     cgroup_info = cgroups.read_cgroups(procs, problems)
+    containers, engine_states = engines.read_all(engine_readers or (), procs)
 
     return Snapshot(
         taken_at=wall,
@@ -132,6 +135,8 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
         clock_ticks=CLOCK_TICKS,
         problems=tuple(problems),
         firewall_changes=firewall_changes,
+        containers=containers,
+        engines=engine_states,
     )
 
 
@@ -142,7 +147,12 @@ def take_snapshot(previous: Snapshot | None = None, wants: WantsFor = None) -> S
     over the time between the two snapshots. *wants*: the parts to read beyond the
     standing ones (checks.runner.wants_of(steps) says what a lesson's checks read).
     """
-    return answer(_assemble(ProcessReader(), NetworkReader(persistent=False), previous), wants)
+    readers = engines.readers()
+    try:
+        return answer(_assemble(ProcessReader(), NetworkReader(persistent=False), previous,
+                                engine_readers=readers), wants)
+    finally:
+        engines.close_all(readers)
 
 
 class Observer:
@@ -160,6 +170,8 @@ class Observer:
         _raise_fd_limit()   # first: the readers size what they keep open by it
         self._procs = ProcessReader(keep_cache=True)
         self._net = NetworkReader(persistent=True)
+        self._engines = engines.readers()  # kept: each caches what it learnt by container id
+        self._mounts = nsfacts.MountReader()  # kept: each mount table read again only when it changed
         self._previous: Snapshot | None = None
         self._on_netns_change = on_netns_change
         self._watcher = NetnsDirWatcher(self._netns_dir_changed)
@@ -175,7 +187,7 @@ class Observer:
     def snapshot(self, wants: WantsFor = None) -> Snapshot:
         """*wants* as in take_snapshot; the nat table is read again only when it may have changed."""
         changes = self._rules.poll()
-        snap = answer(_assemble(self._procs, self._net, self._previous, changes), wants,
+        snap = answer(_assemble(self._procs, self._net, self._previous, changes, self._engines, self._mounts), wants,
                       lambda: self._read_nat(changes))
         self._previous = snap
         return snap
@@ -209,6 +221,8 @@ class Observer:
         self._rules.close()
         self._net.close()
         self._procs.close()
+        engines.close_all(self._engines)
+        self._mounts.close()
 
     def __enter__(self) -> "Observer":
         return self

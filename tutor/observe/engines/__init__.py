@@ -12,12 +12,51 @@ no containers and an EngineState that says why, in words a learner can act on.
 """
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+import importlib
+from typing import Iterable, Mapping, Protocol
 
-from ..model import Container, EngineState, Process
+from ..model import ENGINES, Container, EngineState, Process
+
+#: engine name -> the module of this package that reads it
+MODULES = {"docker": "docker", "podman": "podman", "containerd": "cri"}
 
 
 class Reader(Protocol):
     engine: str
 
     def read(self, processes: Mapping[int, Process]) -> tuple[list[Container], EngineState]: ...
+
+
+def readers() -> list[Reader]:
+    """One Reader per engine in ENGINES whose module is there, in that order."""
+    out = []
+    for engine in ENGINES:
+        try:
+            module = importlib.import_module(f".{MODULES[engine]}", __name__)
+        except ImportError:
+            continue
+        out.append(module.Reader())
+    return out
+
+
+def read_all(engine_readers: Iterable[Reader], processes: Mapping[int, Process]
+             ) -> tuple[tuple[Container, ...], tuple[EngineState, ...]]:
+    """Every reader's containers and state, for one snapshot. A reader that breaks its promise
+    never to raise is reported as that engine's error, and the snapshot goes on."""
+    containers: list[Container] = []
+    states: list[EngineState] = []
+    for reader in engine_readers:
+        try:
+            found, state = reader.read(processes)
+        except Exception as exc:
+            found, state = [], EngineState(reader.engine, "error", f"nstutor could not read {reader.engine}: {exc}")
+        containers.extend(found)
+        states.append(state)
+    return tuple(containers), tuple(states)
+
+
+def close_all(engine_readers: Iterable[Reader]) -> None:
+    for reader in engine_readers:
+        close = getattr(reader, "close", None)
+        if close is not None:
+            close()
