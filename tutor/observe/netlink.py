@@ -64,7 +64,6 @@ class _Conn:
     version: int = 0                  # +1 at each dump
     built: tuple | None = None        # (key, model parts) of the last build; see NetworkReader._build
     seq: int = 100
-    listening: dict = field(default_factory=dict)   # sockets.read_listening's memo of owners
 
     def close(self) -> None:
         for sock in (self.route, self.diag):
@@ -231,8 +230,7 @@ class NetworkReader:
     def _sockets(self, conn: _Conn, handle: NetnsHandle, problems: list[str], unchanged: frozenset[int]) -> tuple:
         if conn.diag is None:
             return ()
-        return sockets.read_listening(conn.diag, problems, handle, self.fd_sockets, unchanged,
-                                      conn.listening if self.persistent else None)
+        return sockets.read_listening(conn.diag, problems, handle, self.fd_sockets, unchanged)
 
     def _still_valid(self, key: tuple, conn: _Conn) -> bool:
         """A built netns can be reused while neither it nor the netns its veth peers live in were

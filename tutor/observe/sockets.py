@@ -67,22 +67,10 @@ def _request(sock: socket.socket, msg_type: int, req: bytes) -> list[tuple]:
             return out
 
 
-#: a kept netns's owners are looked up again at least every this many reads (see read_listening)
-FULL_SCAN_EVERY = 4
-
-
 def read_listening(sock: socket.socket, problems: list[str], handle, held: dict[int, frozenset[int]] | None = None,
-                   unchanged: frozenset[int] = frozenset(), memo: dict | None = None) -> tuple[Socket, ...]:
+                   unchanged: frozenset[int] = frozenset()) -> tuple[Socket, ...]:
     """Listening TCP and bound UDP sockets of the netns the diag socket lives in. *held* (pid ->
-    socket inodes) is updated with what was found; an entry is reused for a pid in *unchanged*.
-
-    *memo* (a dict the caller keeps per netns): while the netns has the same listening sockets and
-    the same processes as at the last look, their owners are taken from it, for up to
-    FULL_SCAN_EVERY reads. A process that opens a listening socket changes the first; one that
-    starts or exits (a fork inheriting one) the second. What is left, a process closing its copy
-    of a socket another still holds or receiving one over a unix socket, shows within that many
-    reads. It matters on a host with containers: their shims, multi-threaded Go processes that
-    wake every second, would otherwise have every descriptor read again each snapshot."""
+    socket inodes) is updated with what was found; an entry is reused for a pid in *unchanged*."""
     found = []
     try:
         for fam, state, ip, port, inode in _dump_tcp_all_families(sock, 1 << TCP_LISTEN):
@@ -94,15 +82,7 @@ def read_listening(sock: socket.socket, problems: list[str], handle, held: dict[
         label = handle.names[0] if handle.names else f"net:[{handle.inode}]"
         problems.append(f"cannot list the sockets of {label}: {exc.strerror or exc}")
         return ()
-    inodes = frozenset(f[4] for f in found)
-    key = (inodes, frozenset(handle.pids))
-    if memo is not None and memo.get("key") == key and memo.get("reads", FULL_SCAN_EVERY) < FULL_SCAN_EVERY:
-        owners = memo["owners"]
-        memo["reads"] += 1
-    else:
-        owners = _owners(handle.pids, inodes, {} if held is None else held, unchanged)
-        if memo is not None:
-            memo.update(key=key, owners=owners, reads=1)
+    owners = _owners(handle.pids, frozenset(f[4] for f in found), {} if held is None else held, unchanged)
     return tuple(Socket(proto, fam, ip, port, inode, state, owners.get(inode, ()))
                  for proto, fam, ip, port, inode, state in sorted(found, key=lambda f: (f[0], f[3], f[2])))
 
