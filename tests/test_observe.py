@@ -312,3 +312,38 @@ def test_a_path_that_now_names_another_netns_is_not_read_under_the_old_inode(net
     assert any("changed while nstutor looked" in p for p in problems), problems
     fresh = NetnsHandle(inode_a, (a,), (), f"/run/netns/{a}", False)
     assert [l.name for l in read_network([fresh], [])[inode_a].links] == ["lo"]
+
+
+def test_kept_owners_of_listening_sockets_follow_a_fork(netns):
+    """A kept Observer names a child that inherits a listening socket as its owner in the first
+    snapshot that has the child (owners are never taken from an earlier look)."""
+    from tutor.observe import Observer
+    name = netns()
+    code = ("import os,socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+            "s.bind(('0.0.0.0', 8091)); s.listen(); sys.stdin.readline(); os.fork(); time.sleep(60)")
+    import os, signal, subprocess
+    proc = subprocess.Popen(["nsenter", f"--net=/run/netns/{name}", sys.executable, "-c", code],
+                            stdin=subprocess.PIPE, start_new_session=True)
+    try:
+        _follow_a_fork(name, proc, Observer)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def _follow_a_fork(name, proc, Observer):
+    with Observer() as obs:
+        def owners():
+            ns = obs.snapshot().netns_by_name(name)
+            return next((s.pids for s in (ns.sockets if ns else ()) if s.port == 8091), None)
+        assert wait_until(owners, what="the listening socket") == (proc.pid,)
+        assert [owners() for _ in range(3)] == [(proc.pid,)] * 3
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        def child_seen():
+            snap = obs.snapshot()
+            child = [p.pid for p in snap.processes.values() if p.ppid == proc.pid]
+            ns = snap.netns_by_name(name)
+            return child and (child[0], next(s.pids for s in ns.sockets if s.port == 8091))
+        child, pids = wait_until(child_seen, what="the forked child")
+        assert pids == tuple(sorted((proc.pid, child))), "the first snapshot with the child must name it as an owner"

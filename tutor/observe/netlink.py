@@ -23,12 +23,11 @@ never disagree):
     never kept: the kernel assigns ids lazily, the moment anything needs one.
   * the model built from a dump, while neither it nor its veth peers' dumps changed; a build with
     an unresolved peer is never reused.
-  * which socket inodes a process holds, while that process has not run (see ProcessReader.unchanged);
-    and who holds a netns's listening sockets, while that netns has the same listening sockets and
-    the same processes, for at most sockets.FULL_SCAN_EVERY reads. This one can be briefly out of
-    date: a process that closes its copy of a socket another process still holds, or receives one
-    over a unix socket, shows within that many reads (a host with containers has dozens of
-    multi-threaded shims that run every second, whose descriptors were otherwise all read each time).
+  * which socket inodes a process holds, while that process has not run (see ProcessReader.unchanged).
+    Who holds a netns's listening sockets is not kept beyond that, even on a host with containers
+    (whose shims run every second, so their descriptors are read each time): a process that closes
+    its copy of a shared socket, or receives one over a unix socket, must show in the very next
+    read, or the app and a fresh `nstutor check` could disagree.
 Listening sockets themselves send no events and may be opened or closed in a netns by a process
 that lives in another one (setns, or a descriptor passed over a unix socket), so they are listed
 again in every netns on every read: one cheap sock_diag dump each.
