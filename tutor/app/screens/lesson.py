@@ -443,9 +443,9 @@ class LessonScreen(Screen):
 
     def _ask_reset(self, strays: list, present: dict) -> None:
         self._reset_strays = strays
-        from ...lessons.cleanup import cleanup_summary
+        from ...lessons.cleanup import cleanup_summary, names_objects
         label = self.lesson.label
-        objects = any(present.get(k) for k in ("netns", "links", "processes", "mounts", "cgroups", "paths"))
+        objects = names_objects(present)
         if objects:
             intro = f"Remove what lesson {label} made and is still here, so you can start it again?\n\n"
         elif present.get("script"):
