@@ -289,3 +289,48 @@ def test_no_advice_that_would_cut_the_machine_off():
     assert not v.passed and "will not suggest" in v.message and "replace" not in v.message
     v = grade({"netns": {"name": "host", "only_lo": True}}, s2)
     assert not v.passed and "link del" not in v.message
+
+
+# --------------------------------------------------------------- link: peer_master (a veth's far end on a bridge)
+def docker_like(master: str | None = "docker0", kind: str = "veth"):
+    """RED/eth0 <-> the host's vethab12cd3 (a name nobody chose), which is a port of *master*."""
+    eth0 = link(RED, 2, "eth0", kind, peer_netns=HOST, peer_ifindex=7, peer_name="vethab12cd3")
+    port = link(HOST, 7, "vethab12cd3", "veth", master=master, peer_netns=RED, peer_ifindex=2, peer_name="eth0")
+    bridges = (link(HOST, 3, "docker0", "bridge"), link(HOST, 4, "nsbr0", "bridge"))
+    red = NetNS(RED, ("RED",), (), False, links=(link(RED, 1, "lo", operstate="UNKNOWN"), eth0))
+    return snap(host(links=(link(HOST, 1, "lo", operstate="UNKNOWN"), link(HOST, 2, "eth0"), *bridges, port)), red)
+
+
+def test_peer_master_passes_when_the_far_end_is_a_port_of_that_bridge():
+    v = build({"link": {"dev": "RED/eth0", "kind": "veth", "peer_master": "docker0"}}).grade(docker_like())
+    assert v.passed, v.message
+    assert v.evidence["peer"] == "vethab12cd3 in the root netns, a port of docker0"
+
+
+@pytest.mark.parametrize("master, says", [
+    ("nsbr0", "is vethab12cd3 in the root netns"),
+    (None, "which is not a port of any bridge"),
+])
+def test_peer_master_names_the_far_end_and_the_command(master, says):
+    v = build({"link": {"dev": "RED/eth0", "peer_master": "docker0"}}).grade(docker_like(master))
+    assert not v.passed
+    assert says in v.message and "ip link set vethab12cd3 master docker0" in v.message, v.message
+    if master:
+        assert "a port of nsbr0, not of docker0" in v.message
+
+
+def test_peer_master_of_a_link_that_is_no_veth_or_whose_far_end_is_unseen():
+    not_veth = build({"link": {"dev": "RED/eth0", "peer_master": "docker0"}}).grade(docker_like(kind="dummy"))
+    assert not not_veth.passed and "not a veth" in not_veth.message
+    unseen = docker_like()
+    red = unseen.netns[RED]
+    lonely = NetNS(RED, ("RED",), (), False, links=(red.links[0], link(RED, 2, "eth0", "veth", peer_netns=HOST + 99,
+                                                                          peer_ifindex=7)))
+    v = build({"link": {"dev": "RED/eth0", "peer_master": "docker0"}}).grade(snap(unseen.netns[HOST], lonely))
+    assert not v.passed and "cannot see the other end" in v.message, v.message
+
+
+def test_peer_master_lint():
+    with pytest.raises(SpecError) as err:
+        build({"link": {"dev": "RED/eth0", "absent": True, "peer_master": "docker0"}})
+    assert "absent: true cannot be combined" in str(err.value)
