@@ -125,14 +125,23 @@ class NstutorApp(App):
         if self.is_headless:
             return
         try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._leave_a_gone_terminal)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         self.set_interval(2.0, self._check_terminal)
 
     def _check_terminal(self) -> None:
         if terminal_is_gone():
-            self.exit()
+            self._leave_a_gone_terminal()
+
+    def _leave_a_gone_terminal(self) -> None:
+        """Save, and end the process at once. Textual's own exit first writes its reset sequences to
+        the terminal; with nobody left to read them its writer queue fills and the exit blocks for
+        ever (seen: `nstutor 10` still running 45 minutes after its tmux session was killed, asleep,
+        its live thread holding a netlink socket in every netns). There is no terminal to restore."""
+        self.live.stop()
+        self.progress.close()
+        os._exit(0)
 
     def on_unmount(self) -> None:
         self.live.stop()
