@@ -6,6 +6,7 @@ clean by hand: ``ip netns list | grep ^nt``.
 """
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shlex
@@ -32,6 +33,20 @@ def wait_until(condition: Callable[[], object], timeout: float = 5.0, interval: 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def rmdir_once_idle(directory: str) -> bool:
+    """rmdir for a cgroup the kernel may still be emptying: True once it is gone, False while it
+    is busy (EBUSY: poll it with wait_until); any other error fails the test."""
+    try:
+        os.rmdir(directory)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return True
+        if exc.errno == errno.EBUSY:
+            return False
+        raise
+    return True
 
 
 def sh(cmd: str, check: bool = True) -> subprocess.CompletedProcess:

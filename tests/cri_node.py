@@ -14,7 +14,6 @@ itself "nginx: master process ..." with a worker child, and the netshoot loop.
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -22,7 +21,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 
-from conftest import wait_until
+from conftest import rmdir_once_idle, wait_until
 from tutor.observe.cgroups import cpu_hierarchy
 
 NGINX_TITLE = "nginx: master process nginx -g daemon off;"
@@ -104,7 +103,7 @@ class Node:
                         f.write(pid)
                 except OSError:
                     pass                # exited meanwhile
-            wait_until(lambda: _rmdir(directory), what=f"rmdir {directory}")
+            wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
 
     # -- containerd's records
     def write_config(self, sandbox_image: str | None = PAUSE_IMAGE) -> None:
@@ -152,18 +151,6 @@ class Node:
         if not os.path.lexists(f"{bundle}/work"):
             os.symlink(f"/var/lib/containerd/io.containerd.runtime.v2.task/k8s.io/{task.id}", f"{bundle}/work")
         return bundle
-
-
-def _rmdir(directory: str) -> bool:
-    try:
-        os.rmdir(directory)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return True
-        if exc.errno == errno.EBUSY:
-            return False
-        raise
-    return True
 
 
 def cpu_root() -> str | None:

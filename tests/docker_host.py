@@ -218,3 +218,23 @@ class DockerHost:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def started_for_a_module():
+    """The body of a module-scoped fixture: a started DockerHost (a skip with the reason where
+    dockerd cannot run here), stopped after the module's tests, with its clean-up checked.
+
+        @pytest.fixture(scope="module")
+        def dockerd():
+            yield from started_for_a_module()
+    """
+    import pytest
+    reason = missing_reason()
+    if reason:
+        pytest.skip(f"Docker: {reason}")
+    host = DockerHost().start()
+    try:
+        yield host
+    finally:
+        problems = host.stop()
+    assert not problems, problems

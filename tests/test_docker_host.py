@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import sh
-from docker_host import DockerHost, missing_reason, ruleset
+from docker_host import missing_reason, ruleset, started_for_a_module
 from tutor.checks.registry import build
 from tutor.checks.runner import grade_expectation, wants_of
 from tutor.lessons import load_catalog
@@ -30,12 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def docker():
-    host = DockerHost().start()
-    try:
-        yield host
-    finally:
-        problems = host.stop()
-    assert not problems, problems
+    yield from started_for_a_module()
 
 
 def reach(src: str, dst: str, port: int | None = None):

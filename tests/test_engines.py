@@ -17,7 +17,7 @@ import tarfile
 import pytest
 
 from conftest import wait_until
-from docker_host import DockerHost, missing_reason
+from docker_host import started_for_a_module
 from tutor.observe import Observer, take_snapshot
 from tutor.observe.engines import docker, podman
 from tutor.observe.render import render_text, snapshot_to_dict
@@ -99,15 +99,7 @@ def test_conmon_args():
 # --------------------------------------------------------------- Docker
 @pytest.fixture(scope="module")
 def dockerd():
-    reason = missing_reason()
-    if reason:
-        pytest.skip(f"Docker: {reason}")
-    host = DockerHost().start()
-    try:
-        yield host
-    finally:
-        problems = host.stop()
-        assert not problems, problems
+    yield from started_for_a_module()
 
 
 def test_docker_containers_by_name_pid_state_and_network(dockerd, uid, tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ import tempfile
 import pytest
 
 from conftest import wait_until
-from docker_host import DockerHost, missing_reason
+from docker_host import DockerHost, missing_reason, started_for_a_module
 from tutor.checks.registry import build
 from tutor.checks.runner import grade_expectation, wants_of
 from tutor.observe import take_snapshot
@@ -40,12 +40,7 @@ def docker(host: DockerHost, *args: str, check: bool = True, timeout: float = 60
 
 @pytest.fixture(scope="module")
 def host():
-    dockerd = DockerHost().start()
-    try:
-        yield dockerd
-    finally:
-        problems = dockerd.stop()
-    assert not problems, problems
+    yield from started_for_a_module()
 
 
 @pytest.fixture(scope="module")

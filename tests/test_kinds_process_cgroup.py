@@ -6,13 +6,12 @@ nstutor-cpu-<uid> and removed at teardown (their processes moved out first).
 """
 from __future__ import annotations
 
-import errno
 import os
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import wait_until
+from conftest import rmdir_once_idle, wait_until
 from kinds_process_support import assert_fail, assert_pass, grade, number, wait_proc
 from tutor.checks.registry import build
 from tutor.grade import snapshot_for
@@ -66,24 +65,12 @@ def cpu_cgroup(uid):
                     write(f"{root}/cgroup.procs", pid)
                 except OSError:
                     pass              # exited meanwhile
-        wait_until(lambda: removed(directory), what=f"rmdir {directory}")
+        wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
 
 
 def write(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
-
-
-def removed(directory: str) -> bool:
-    try:
-        os.rmdir(directory)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return True
-        if exc.errno == errno.EBUSY:
-            return False
-        raise
-    return True
 
 
 def throttled(directory: str) -> int:

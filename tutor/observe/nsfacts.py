@@ -29,7 +29,8 @@ import errno
 import os
 import re
 import select
-from typing import Callable, Mapping
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping
 
 from .model import IdMap, Mount, Process, ShmSegment, UserNsInfo
 from .processes import members_by_ns
@@ -191,33 +192,23 @@ def _open_per_process(pids: list[int], nstype: str, inode: int, name: str, probl
     """(an open descriptor of /proc/PID/<name>, its text) from the first pid still in namespace
     *inode*, checked as _read_per_process checks; the descriptor is None when all its processes
     show an empty table (dying or chrooted: nothing worth keeping). None: nothing could be read."""
-    last: OSError | None = None
+    tried = _Tried()
     empty = False
-    for pid in pids:
+    for dirfd in _proc_dirs_in(pids, nstype, inode, tried):
         try:
-            dirfd = os.open(proc_path(pid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as exc:
-            last = exc
-            continue
-        try:
-            if os.stat(f"ns/{nstype}", dir_fd=dirfd).st_ino != inode:
-                last = OSError(errno.ESRCH, "moved to another namespace")
-                continue
             fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dirfd)
         except OSError as exc:
-            last = exc
+            tried.last = exc
             continue
-        finally:
-            os.close(dirfd)
         text = _reread(fd)
         if text:
             return fd, text
         os.close(fd)
         empty = True
-        last = OSError(errno.ESRCH, "exited")
+        tried.last = OSError(errno.ESRCH, "exited")
     if empty:
         return None, ""
-    problems.append(f"could not read {what} {inode}: {_describe(last)}")
+    problems.append(f"could not read {what} {inode}: {_describe(tried.last)}")
     return None
 
 
@@ -422,38 +413,51 @@ def _visit_each(nstype: str, groups: dict[int, list[int]], func: Callable[[int],
 
 def _read_per_process(pids: list[int], nstype: str, inode: int, names: tuple[str, ...],
                       problems: list[str], what: str) -> tuple[str, ...] | None:
-    """Read /proc/PID/<name> for each name from the first pid still in namespace *inode*.
-
-    The files are opened relative to a descriptor of /proc/PID, after checking ns/<nstype>
-    through the same descriptor: if the pid was reused by another process meanwhile, the
-    old descriptor fails (ESRCH) instead of silently reading the newcomer.
-    """
-    last: OSError | None = None
+    """Read /proc/PID/<name> for each name from the first pid still in namespace *inode*
+    (see _proc_dirs_in: a reused pid fails instead of silently reading the newcomer)."""
+    tried = _Tried()
     empty: tuple[str, ...] | None = None
+    for dirfd in _proc_dirs_in(pids, nstype, inode, tried):
+        try:
+            texts = [_read_text(name, dir_fd=dirfd) for name in names]
+        except OSError as exc:
+            tried.last = exc
+            continue
+        if nstype == "mnt" and not texts[0]:
+            # a dying process shows an empty table, and so does a chrooted one (it sees only the
+            # mounts below its root): try the others, and settle for "empty" if all are like that
+            empty = tuple(texts)
+            tried.last = OSError(errno.ESRCH, "exited")
+            continue
+        return tuple(texts)
+    if empty is not None:
+        return empty
+    problems.append(f"could not read {what} {inode}: {_describe(tried.last)}")
+    return None
+
+
+@dataclass
+class _Tried:
+    """Why the last process tried could not be read, for the problem line when none could."""
+    last: OSError | None = None
+
+
+def _proc_dirs_in(pids: list[int], nstype: str, inode: int, tried: _Tried) -> Iterator[int]:
+    """A descriptor of /proc/PID for each of *pids* still in namespace *inode*, closed when the
+    loop moves on. The namespace is checked through the descriptor itself, and the caller opens
+    files relative to it: if the pid was reused meanwhile, the old descriptor fails (ESRCH)."""
     for pid in pids:
         try:
             dirfd = os.open(proc_path(pid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
-            last = exc
+            tried.last = exc
             continue
         try:
             if os.stat(f"ns/{nstype}", dir_fd=dirfd).st_ino != inode:
-                last = OSError(errno.ESRCH, "moved to another namespace")
+                tried.last = OSError(errno.ESRCH, "moved to another namespace")
                 continue
-            texts = [_read_text(name, dir_fd=dirfd) for name in names]
-            if nstype == "mnt" and not texts[0]:
-                # a dying process shows an empty table, and so does a chrooted one (it sees only the
-                # mounts below its root): try the others, and settle for "empty" if all are like that
-                empty = tuple(texts)
-                last = OSError(errno.ESRCH, "exited")
-                continue
-            return tuple(texts)
+            yield dirfd
         except OSError as exc:
-            last = exc
-            continue
+            tried.last = exc
         finally:
             os.close(dirfd)
-    if empty is not None:
-        return empty
-    problems.append(f"could not read {what} {inode}: {_describe(last)}")
-    return None
