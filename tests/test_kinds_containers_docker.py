@@ -3,15 +3,13 @@
 The docker lesson's shapes, with names of our own (conftest's uid): a bridge container web, a
 web-side with --network container:web --pid container:web, one with --network none, one with
 --network host, and one created but never started. The kernel's side (processes, namespaces,
-links) is a real snapshot; the engine's records are built here from `docker inspect`, because
-the Docker reader (tutor/observe/engines/docker.py) is written in parallel (issue 14): once it
-is in, `containers_of_inspect` gives way to take_snapshot()'s own Snapshot.containers.
+links) and the engine's records are a real snapshot (the Docker reader, tutor/observe/engines/
+docker.py), whose containers are checked against `docker inspect` on every grade.
 
 Starts dockerd and changes the host's firewall: run under /tmp/nstutor-lesson.lock.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -25,7 +23,7 @@ from docker_host import DockerHost, missing_reason, started_for_a_module
 from tutor.checks.registry import build
 from tutor.checks.runner import grade_expectation, wants_of
 from tutor.observe import take_snapshot
-from tutor.observe.model import Container, EngineState
+from tutor.observe.model import Container
 
 pytestmark = [pytest.mark.needs_root, pytest.mark.skipif(bool(missing_reason()), reason=missing_reason() or "")]
 APPLETS = ("sh", "sleep", "httpd", "nc", "ls", "cat")
@@ -91,10 +89,21 @@ def containers_of_inspect(host: DockerHost) -> tuple[Container, ...]:
 
 
 def grade(host: DockerHost, item: dict):
+    """Grade on a snapshot whose containers the Docker reader read (through the test dockerd's
+    socket, as DOCKER_HOST gives it to a learner's shell), checked against `docker inspect`."""
     exp = build(item)
-    snap = take_snapshot(wants=wants_of([exp]))
-    snap = dataclasses.replace(snap, containers=containers_of_inspect(host),
-                               engines=(EngineState("docker", "running"),))
+    before = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = host.env["DOCKER_HOST"]
+    try:
+        snap = take_snapshot(wants=wants_of([exp]))
+    finally:
+        if before is None:
+            del os.environ["DOCKER_HOST"]
+        else:
+            os.environ["DOCKER_HOST"] = before
+    assert snap.engine("docker").state == "running", snap.engine("docker")
+    seen = {(c.name, c.pid, c.state) for c in snap.containers if c.engine == "docker"}
+    assert seen == {(c.name, c.pid, c.state) for c in containers_of_inspect(host)}
     return grade_expectation(exp, snap)
 
 
