@@ -18,9 +18,9 @@ import time
 
 import pytest
 
-from conftest import sh, wait_until
+from conftest import rmdir_once_idle, sh, wait_until
 from kinds_process_support import assert_fail, assert_pass, number, wait_proc
-from test_kinds_process_cgroup import cpu_root_or_skip, removed, throttled, write
+from test_kinds_process_cgroup import cpu_root_or_skip, throttled, write
 from tutor.checks.kinds.cgroup import CpuHistory, measure_window
 from tutor.checks.registry import build
 from tutor.observe import take_snapshot
@@ -97,7 +97,7 @@ def limited_cgroup(uid):
                 write(f"{root}/cgroup.procs", pid)
             except OSError:
                 pass                  # exited meanwhile
-    wait_until(lambda: removed(directory), what=f"rmdir {directory}")
+    wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
 
 
 def test_measured_use_is_steady_between_close_snapshots(spawn, uid, limited_cgroup):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import sh, wait_until
+from conftest import rmdir_once_idle, sh, wait_until
 from tutor.observe import Observer, take_snapshot
 from tutor.observe.cgroups import cpu_cgroup_path, read_limit
 from tutor.observe.netlink import read_network
@@ -214,17 +214,7 @@ def test_cpu_limit_and_membership_of_a_real_cgroup(spawn, uid):
         if proc is not None:
             proc.kill()
             proc.wait()
-        wait_until(lambda: _try_rmdir(path), what="the test cgroup to be removed")
-
-
-def _try_rmdir(path):
-    try:
-        os.rmdir(path)
-        return True
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
+        wait_until(lambda: rmdir_once_idle(path), what="the test cgroup to be removed")
 
 
 def test_decoder_agrees_with_pyroute2(netns):
