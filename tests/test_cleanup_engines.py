@@ -123,8 +123,7 @@ def test_cleanup_removes_only_the_declared_docker_containers_and_image(tmp_path,
 async def test_the_apps_reset_offers_a_container_that_is_all_a_lesson_left(tmp_path, uid, box):
     """Found merging issue 14: the lesson screen listed the object keys by hand (netns, links, ...),
     so with only a container left it said 'nothing to reset'. It asks, and the container goes."""
-    import time
-
+    from test_app import wait_for
     from tutor.app.app import NstutorApp
     from tutor.app.screens.lesson import LessonScreen
     from tutor.app.screens.modals import ConfirmScreen
@@ -136,15 +135,9 @@ async def test_the_apps_reset_offers_a_container_that_is_all_a_lesson_left(tmp_p
     app = NstutorApp(lesson.id, store_path=tmp_path / "progress.sqlite3", catalog=Catalog((lesson,), ()),
                      probes=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        async def until(condition, what, timeout=15.0):
-            deadline = time.monotonic() + timeout
-            while not condition():
-                assert time.monotonic() < deadline, f"timed out waiting for {what}"
-                await pilot.pause(0.05)
-
-        await until(lambda: isinstance(app.screen, LessonScreen) and app.updates >= 1, "the lesson")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and app.updates >= 1, 15, "the lesson")
         await pilot.press("r")
-        await until(lambda: isinstance(app.screen, ConfirmScreen), "the reset question")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 15, "the reset question")
         assert ours in app.screen.body and "is still here" in app.screen.body, app.screen.body
         await pilot.press("y")
-        await until(lambda: not exists("container", ours), "the container to go", timeout=60)
+        await wait_for(pilot, lambda: not exists("container", ours), 60, "the container to go")
