@@ -3,6 +3,7 @@ and how the persistent Observer follows changes and lets deleted namespaces go."
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 
@@ -337,3 +338,56 @@ def _follow_a_fork(name, proc, Observer):
             return child and (child[0], next(s.pids for s in ns.sockets if s.port == 8091))
         child, pids = wait_until(child_seen, what="the forked child")
         assert pids == tuple(sorted((proc.pid, child))), "the first snapshot with the child must name it as an owner"
+
+
+#: A process whose main thread only waits. A worker thread reads orders from stdin; on "thread
+#: FIFO" it starts one more thread, which opens FIFO, reads a port from it and listens on that port.
+#: So the last step wakes only that newest thread: a thread made by a thread, not by the main one.
+_THREADED = r"""
+import socket, sys, threading
+def late(fifo):
+    with open(fifo) as f:
+        port = int(f.readline())
+    s = socket.socket(); s.bind(("127.0.0.1", port)); s.listen(); socket._kept = s
+    threading.Event().wait()
+def worker():
+    for line in sys.stdin:
+        threading.Thread(target=late, args=(line.split()[1],), daemon=True).start()
+threading.Thread(target=worker, daemon=True).start()
+threading.Event().wait()
+"""
+
+
+def test_a_quiet_multi_threaded_process_is_reused_and_any_thread_that_acts_is_seen(spawn, uid, tmp_path):
+    """Engines' shims and daemons have many threads. The kept Observer reuses such a process when
+    none of its threads ran (the same Process object as before), and reads it again as soon as any
+    thread does something: here a thread made by another thread opens a listening socket."""
+    port = 20000 + int(uid[2:], 16) % 20000
+    fifo = tmp_path / "port"
+    os.mkfifo(fifo)
+    # under a parent that only waits: a process whose parent ran is read again anyway (its parent
+    # may have exited), and this test is about what the process's own threads do
+    parent = spawn(["bash", "-c", f'{sys.executable} -c "$0" <&0 & wait', _THREADED], stdin=subprocess.PIPE)
+    pid = wait_until(lambda: next((p.pid for p in take_snapshot().processes.values() if p.ppid == parent.pid), None),
+                     what="the threaded process")
+    threads = lambda: len(os.listdir(f"/proc/{pid}/task"))
+    with Observer() as obs:
+        def reused() -> bool:
+            before = obs.snapshot().processes.get(pid)
+            return before is not None and obs.snapshot().processes.get(pid) is before
+
+        wait_until(lambda: threads() == 2, what="the process's two threads")
+        wait_until(reused, what="a quiet multi-threaded process to be the same Process object as before")
+        parent.stdin.write(f"thread {fifo}\n".encode())
+        parent.stdin.flush()
+        wait_until(lambda: threads() == 3, what="the third thread")
+        wait_until(reused, what="the process, quiet again with its new thread waiting on the fifo")
+        fd = os.open(fifo, os.O_WRONLY)           # wakes the third thread alone
+        os.write(fd, f"{port}\n".encode())
+        os.close(fd)
+
+        def listening(snap) -> bool:
+            return any(s.port == port and pid in s.pids for s in snap.host_netns().sockets)
+        wait_until(lambda: listening(take_snapshot()), what="the socket, in a fresh snapshot")
+        # right after a fresh snapshot saw it, the kept Observer must too
+        assert listening(obs.snapshot()), "the kept Observer missed what the newest thread did"

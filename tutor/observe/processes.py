@@ -6,11 +6,16 @@ psutil's per-process objects cost ~30x more than reading the few files we need).
 A `ProcessReader` may keep a cache between snapshots (the live app does). It keeps only
 what cannot have changed: a process's command line, owner, namespaces and root change
 only by its own doing (exec, setns(2), unshare(2), chroot(2), setuid(2), rewriting its
-argv), so they are reused only for a single-threaded process that has not run since
-they were read (its /proc/PID/schedstat is unchanged). Everything another process can
-change is read every time: the parent (re-parenting when the parent exits) from
-/proc/PID/stat, the cgroup (a process is moved between cgroups by someone else).
-A process that ran, or has several threads, is read again in full.
+argv), so they are reused only for a process none of whose threads has run since they were
+read (each thread's schedstat is unchanged). Everything another process can change is read
+every time: the parent (re-parenting when the parent exits) from /proc/PID/stat, the cgroup
+(a process is moved between cgroups by someone else). A process that ran is read again in full.
+
+Why every thread: a container engine's shims and daemons have ten threads or more, and any of
+them can open a socket or chroot. Why that is enough: a new thread is made by one that runs, so
+if none of the threads we know of ran, there is none we do not know of. A thread seen for the
+first time is believed quiet only from the next round on (its first schedstat was read after
+the facts it would vouch for).
 """
 from __future__ import annotations
 
@@ -140,10 +145,15 @@ class ProcessReader:
     #: unchanged (most sleeping processes) is the same Process object as last time, not a new one
     last_stat: dict[int, bytes] = field(default_factory=dict)
     sched_fds: dict[int, int] = field(default_factory=dict)      # pid -> open /proc/PID/schedstat
-    last_sched: dict[int, bytes] = field(default_factory=dict)
-    single_threaded: set[int] = field(default_factory=set)       # pids whose last stat said 1 thread
-    #: after read(): the pids that are the very Process of the previous read (single-threaded, have
-    #: not run since): what they hold, such as their open files, cannot have changed
+    #: pid -> {tid: open /proc/PID/task/TID/schedstat} of a multi-threaded process's other threads
+    thread_fds: dict[int, dict[int, int]] = field(default_factory=dict)
+    #: pid -> the schedstat of each of its threads (leader first), as the previous read saw them
+    last_sched: dict[int, tuple[bytes, ...]] = field(default_factory=dict)
+    #: pids whose every thread we watch: single-threaded ones, and multi-threaded ones whose
+    #: threads all have a kept schedstat descriptor (a process over the budget is read in full)
+    threads_known: set[int] = field(default_factory=set)
+    #: after read(): the pids that are the very Process of the previous read (none of their
+    #: threads has run since): what they hold, such as their open files, cannot have changed
     unchanged: frozenset[int] = frozenset()
 
     def _stat_bytes(self, pid: int) -> bytes | None:
@@ -168,7 +178,7 @@ class ProcessReader:
                 return os.pread(fd, size, 0)
             except OSError:                          # that process is gone; the pid may be a new one
                 os.close(fds.pop(pid))
-        if len(self.stat_fds) + len(self.sched_fds) >= self.max_fds:
+        if self._kept_fd_count() >= self.max_fds:
             return None
         try:
             fd = os.open(proc_path(pid, name), os.O_RDONLY | os.O_CLOEXEC)
@@ -182,8 +192,12 @@ class ProcessReader:
         fds[pid] = fd
         return data
 
+    def _kept_fd_count(self) -> int:
+        return len(self.stat_fds) + len(self.sched_fds) + sum(len(t) for t in self.thread_fds.values())
+
     def _quiet(self, pids: list[int]) -> set[int]:
-        """The processes that have not run since the previous read (same schedstat as then)."""
+        """The processes none of whose threads has run since the previous read (every thread's
+        schedstat the same as then). Only a process whose threads we all know can be quiet."""
         if not self.keep_cache:
             return set()
         last, now = self.last_sched, {}
@@ -192,17 +206,65 @@ class ProcessReader:
             data = self._sched_bytes(pid)
             if data is None:
                 continue
-            now[pid] = data
-            if data == last.get(pid):
+            others = self.thread_fds.get(pid)
+            if others:
+                seen = [data]
+                for tid, fd in others.items():
+                    try:
+                        seen.append(os.pread(fd, 256, 0))
+                    except OSError:              # that thread exited: it ran; the set is relisted
+                        seen = None
+                        break
+                if seen is None:
+                    continue
+                now[pid] = tuple(seen)
+            else:
+                now[pid] = (data,)
+            if now[pid] == last.get(pid):
                 quiet.add(pid)
         self.last_sched = now
         return quiet
 
+    def _know_threads(self, pid: int, threads: int) -> None:
+        """After a full read of *pid* (its stat says *threads*): watch each of its threads. A thread
+        seen for the first time makes the process unfit for reuse next round (see the docstring)."""
+        if threads == 1:
+            for fd in self.thread_fds.pop(pid, {}).values():
+                os.close(fd)
+            self.threads_known.add(pid)
+            return
+        kept = self.thread_fds.setdefault(pid, {})
+        try:
+            tids = {int(t) for t in os.listdir(proc_path(pid, "task")) if t.isdigit()} - {pid}
+        except OSError:
+            tids = None
+        fresh = False
+        if tids is not None:
+            for tid in [t for t in kept if t not in tids]:
+                os.close(kept.pop(tid))
+            for tid in sorted(tids - kept.keys()):
+                if self._kept_fd_count() >= self.max_fds:
+                    tids = None
+                    break
+                try:
+                    kept[tid] = os.open(proc_path(pid, "task", str(tid), "schedstat"), os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    tids = None                  # gone while we listed: the next read lists again
+                    break
+                fresh = True
+        if tids is None or fresh:
+            self.last_sched.pop(pid, None)
+        if tids is None:
+            self.threads_known.discard(pid)
+        else:
+            self.threads_known.add(pid)
+
     def close(self) -> None:
-        for fds in (self.stat_fds, self.sched_fds):
+        for fds in (self.stat_fds, self.sched_fds, *self.thread_fds.values()):
             for fd in fds.values():
                 os.close(fd)
             fds.clear()
+        self.thread_fds.clear()
 
     def read(self, previous: Snapshot | None, problems: list[str]) -> dict[int, Process]:
         try:
@@ -220,12 +282,12 @@ class ProcessReader:
         last_stat, new_stat = self.last_stat, {}
         # A process that did not run cannot have changed its state, CPU time or command, and its ppid
         # only changes when its parent exits (which the parent must run to do): such a process,
-        # single-threaded (schedstat is the main thread's), in the same cgroup, is reused as it was.
+        # all of whose threads we watch, in the same cgroup, is reused as it was.
         quiet = self._quiet(pids)
-        single = self.single_threaded
+        known = self.threads_known
         for pid in pids:
             before = prev.get(pid)
-            if (pid in quiet and before is not None and before.cpu_percent == 0.0 and pid in single
+            if (pid in quiet and before is not None and before.cpu_percent == 0.0 and pid in known
                     and (before.ppid in quiet or before.ppid == 0) and pid in cache and pid in last_stat
                     and members is not None and members.get(pid) == before.cgroup):
                 procs[pid] = before
@@ -233,7 +295,7 @@ class ProcessReader:
                 new_stat[pid] = last_stat[pid]
                 continue
             # it has not run since the last read, so nothing it does itself can have changed
-            unchanged = pid in quiet and pid in single
+            unchanged = pid in quiet and pid in known
             raw = self._stat_bytes(pid)
             if not raw:
                 continue                            # exited while we looked
@@ -247,10 +309,8 @@ class ProcessReader:
             if stat is None:
                 continue
             comm, state, ppid, cpu, start = stat.comm, stat.state, stat.ppid, stat.cpu_ticks, stat.start_ticks
-            if stat.threads == 1:
-                single.add(pid)
-            else:
-                single.discard(pid)
+            if self.keep_cache and not unchanged:
+                self._know_threads(pid, stat.threads)
             static = cache.get(pid)
             if static is None or static.start_ticks != start or static.comm != comm or not unchanged:
                 static = _read_static(pid, start, comm, host_pidns)
@@ -270,7 +330,10 @@ class ProcessReader:
             for fds in (self.stat_fds, self.sched_fds):
                 for pid in [p for p in fds if p not in procs]:
                     os.close(fds.pop(pid))
-            self.single_threaded &= procs.keys()
+            for pid in [p for p in self.thread_fds if p not in procs]:
+                for fd in self.thread_fds.pop(pid).values():
+                    os.close(fd)
+            self.threads_known &= procs.keys()
         return procs
 
 
