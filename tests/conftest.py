@@ -101,9 +101,9 @@ def spawn():
     def start(cmd: str | list[str], **kw) -> subprocess.Popen:
         shell = kw.pop("shell", False)
         argv = cmd if shell or isinstance(cmd, list) else shlex.split(cmd)
-        kw.setdefault("stdin", subprocess.DEVNULL)
-        proc = subprocess.Popen(argv, shell=shell, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True, **kw)
+        for stream in ("stdin", "stdout", "stderr"):
+            kw.setdefault(stream, subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, shell=shell, start_new_session=True, **kw)
         procs.append(proc)
         return proc
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import rmdir_once_idle, sh, wait_until
-from tutor.observe import Observer, take_snapshot
+from tutor.observe import Observer, sockets, take_snapshot
 from tutor.observe.cgroups import cpu_cgroup_path, read_limit
 from tutor.observe.netlink import read_network
 from tutor.observe.netns import NetnsHandle
@@ -391,3 +391,79 @@ def test_a_quiet_multi_threaded_process_is_reused_and_any_thread_that_acts_is_se
         wait_until(lambda: listening(take_snapshot()), what="the socket, in a fresh snapshot")
         # right after a fresh snapshot saw it, the kept Observer must too
         assert listening(obs.snapshot()), "the kept Observer missed what the newest thread did"
+
+
+#: Orders, one per line on stdin, each answered with "done": "tcp PATH PORT" / "udp PATH PORT": a
+#: thread enters the netns at PATH ("-": stay), opens a listening TCP or a bound UDP socket there,
+#: and comes back (as dockerd does for its DNS server); "connect": the newest socket connects (a
+#: UDP socket is then no longer listed: it is not "UNCONN" any more); "close": it is closed.
+_SOCKETS = r"""
+import ctypes, os, socket, sys, threading
+libc = ctypes.CDLL(None, use_errno=True)
+kept = []
+def make(kind, path, port):
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    if path != "-":
+        assert libc.setns(os.open(path, os.O_RDONLY), 0x40000000) == 0
+    s = socket.socket(type=socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    if kind == "tcp":
+        s.listen()
+    kept.append(s)
+    assert libc.setns(home, 0x40000000) == 0
+for line in sys.stdin:
+    words = line.split()
+    if words[0] in ("tcp", "udp"):
+        t = threading.Thread(target=make, args=(words[0], words[1], int(words[2]))); t.start(); t.join()
+    elif words[0] == "connect":
+        kept[-1].connect(("127.0.0.1", 9))
+    else:
+        kept.pop().close()
+    print("done", flush=True)
+"""
+
+
+def test_a_quiet_netns_keeps_its_socket_list_and_still_sees_what_changes_it(netns, spawn, uid, monkeypatch):
+    """The kept Observer lists a netns's sockets again only when something could have changed them.
+    A netns whose processes sleep is not listed again. Yet every change shows in the very next
+    snapshot: a socket opened in it from another netns (dockerd's DNS is made so) and its closing,
+    though nobody inside ran; a socket held only from outside that connects (no count changes); a
+    member's socket that connects (the member ran)."""
+    name = netns("so")
+    sh(f"ip -n {name} link set lo up")
+    port = 20000 + int(uid[2:], 16) % 20000
+    member = spawn(["ip", "netns", "exec", name, sys.executable, "-c", _SOCKETS],
+                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    outsider = spawn([sys.executable, "-c", _SOCKETS], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    listed: list[tuple] = []                    # the names of each netns whose sockets were listed
+    real = sockets.read_listening
+    monkeypatch.setattr(sockets, "read_listening", lambda *a, **k: listed.append(a[2].names) or real(*a, **k))
+
+    def order(proc, line: str) -> None:
+        proc.stdin.write(f"{line}\n".encode())
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b"done\n"
+
+    def ports(snap) -> list[tuple[str, int]]:
+        return sorted((s.proto, s.port) for s in snap.netns_by_name(name).sockets)
+
+    with Observer() as obs:
+        def kept() -> bool:
+            listed.clear()
+            snap = obs.snapshot()
+            return snap.netns_by_name(name).pids and (name,) not in listed
+        order(member, f"udp - {port + 1}")
+        wait_until(kept, what="the sleeping netns's sockets to be kept, not listed again")
+        assert ports(obs.snapshot()) == [("udp", port + 1)]
+        order(outsider, f"tcp /run/netns/{name} {port}")
+        assert ports(obs.snapshot()) == [("tcp", port), ("udp", port + 1)], "a socket made from outside was missed"
+        order(outsider, "close")
+        assert ports(obs.snapshot()) == [("udp", port + 1)], "the closing of a socket held from outside was missed"
+        order(outsider, f"udp /run/netns/{name} {port + 2}")
+        assert ports(obs.snapshot()) == [("udp", port + 1), ("udp", port + 2)]
+        order(outsider, "connect")
+        assert ports(obs.snapshot()) == [("udp", port + 1)], "a socket held from outside that connected was missed"
+        wait_until(kept, what="the sleeping netns's sockets to be kept again")
+        order(member, "connect")
+        assert ports(obs.snapshot()) == [], "a member's socket that connected was missed"
+        assert ports(take_snapshot()) == []

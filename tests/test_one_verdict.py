@@ -190,9 +190,11 @@ class LearnerShell:
         self.proc.stdin.flush()
         # raw reads of the pipe (a buffered readline would hide lines from select)
         fd, out, deadline = self.proc.stdout.fileno(), b"", time.monotonic() + timeout
+        # poll, not select: the Observer in this process keeps descriptors numbered over 1024
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
         while f"{marker}\n".encode() not in out:
-            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
-            if not ready:
+            if not poller.poll(max(deadline - time.monotonic(), 0) * 1000):
                 raise AssertionError(f"the shell did not finish within {timeout}s: {line}")
             chunk = os.read(fd, 65536)
             if not chunk:

@@ -8,8 +8,8 @@ netns it was made in, so the dumps can then run from any thread.
   * one-shot (`take_snapshot()`): open, dump everything, close;
   * persistent (`Observer`, the live app): sockets stay open, the rtnetlink one
     subscribed to link/address/route/neighbour events, and a netns is re-dumped
-    only when an event says it changed. Listening sockets have no events and are
-    re-read every time (one cheap sock_diag dump per netns).
+    only when an event says it changed. Listening sockets have no events: they are
+    listed again unless nothing that could change them happened (see below).
 
 What a persistent reader keeps between reads, and why each is safe to keep (a long-lived reader
 may only keep what cannot change while it is kept: the app and a fresh `nstutor check` must
@@ -24,14 +24,21 @@ never disagree):
   * the model built from a dump, while neither it nor its veth peers' dumps changed; a build with
     an unresolved peer is never reused.
   * which socket inodes a process holds, while that process has not run (see ProcessReader.unchanged).
-    Who holds a netns's listening sockets is not kept beyond that, even on a host with containers
-    (whose shims run every second, so their descriptors are read each time): a process that closes
-    its copy of a shared socket, or receives one over a unix socket, must show in the very next
-    read, or the app and a fresh `nstutor check` could disagree.
-Listening sockets themselves send no events and may be opened or closed in a netns by a process
-that lives in another one (setns, or a descriptor passed over a unix socket), so they are listed
-again in every netns on every read: one cheap sock_diag dump each.
-
+    Who holds a netns's listening sockets is not kept beyond that: a process that closes its copy
+    of a shared socket, or receives one over a unix socket, must show in the very next read, or the
+    app and a fresh `nstutor check` could disagree.
+  * a netns's list of listening sockets, which sends no events, while all of these hold:
+      - no rtnetlink event came from that netns (a kernel socket such as vxlan's comes with a link);
+      - its socket counters are the same (`sockets: used` and the per-protocol `inuse` of
+        /proc/net/sockstat and sockstat6, kept open from inside that netns): a socket made there by
+        a process of another netns (setns, as dockerd does for its DNS) counts;
+      - the same processes are in it, and none of them has run (each thread's schedstat: see
+        ProcessReader.unchanged): only a process that runs can bind, listen, connect or close;
+      - every socket of the list had an owner among them: a socket held only from outside (a
+        descriptor passed away, or a kernel socket) could change with no one in here running.
+    A busy netns (the host's, where something always runs) is listed on every read, as before; a
+    container whose processes sleep costs three preads instead of three dumps. Known blind spot: a
+    bound UDP socket that a member also passed to a process in another netns, connected there.
 An open socket holds a reference to its netns, which would keep a deleted
 namespace (and the veths inside it) alive. So a persistent reader must release a
 netns as soon as it disappears: the Observer closes the sockets of every netns
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -51,6 +59,11 @@ from .model import Address, FdbEntry, Link, NetNS, Neighbour, Route, VxlanInfo
 from .netns import NetnsHandle
 from .procfs import proc_path
 from .setns import each_in_namespace
+
+#: The per-netns counts in sockstat ("sockets: used 3", "TCP: inuse 1"...), not the machine-wide
+#: ones beside them (orphan, tw, alloc, mem), which change with any TCP traffic anywhere.
+_COUNTS = re.compile(rb"(?:used|inuse) \d+")
+
 
 @dataclass
 class _Conn:
@@ -63,6 +76,8 @@ class _Conn:
     version: int = 0                  # +1 at each dump
     built: tuple | None = None        # (key, model parts) of the last build; see NetworkReader._build
     seq: int = 100
+    counters: tuple[int, ...] = ()    # kept /proc/net/sockstat, sockstat6 fds opened inside this netns
+    listening: tuple | None = None    # (what it was listed under, the sockets); see the module docstring
 
     def close(self) -> None:
         for sock in (self.route, self.diag):
@@ -71,6 +86,18 @@ class _Conn:
                     sock.close()
                 except OSError:
                     pass
+        for fd in self.counters:
+            os.close(fd)
+        self.counters = ()
+
+    def socket_counters(self) -> bytes | None:
+        """This netns's socket counts, from the kept sockstat files (None: cannot tell)."""
+        if not self.counters:
+            return None
+        try:
+            return b" ".join(b" ".join(_COUNTS.findall(os.pread(fd, 1024, 0))) for fd in self.counters)
+        except OSError:
+            return None
 
 
 @dataclass
@@ -96,7 +123,7 @@ class NetworkReader:
                 diag = sockets.open_diag_socket()
             except OSError:
                 diag = None
-            return route, diag
+            return route, diag, sockets.open_counters() if self.persistent else ()
 
         wanted = [(h.path, h.inode) for h in handles if h.inode not in self.conns and h.path]
         for inode, result in each_in_namespace("net", wanted, make).items():
@@ -104,10 +131,10 @@ class NetworkReader:
                 label = next((h.names[0] for h in handles if h.inode == inode and h.names), f"net:[{inode}]")
                 problems.append(f"cannot look into network namespace {label}: {result.strerror or result}")
                 continue
-            route, diag = result
+            route, diag, counters = result
             if self.persistent:
                 route.setblocking(True)
-            self.conns[inode] = _Conn(inode, route, diag)
+            self.conns[inode] = _Conn(inode, route, diag, counters=counters)
 
     def release(self, inodes) -> None:
         """Close the sockets of these netns (so a deleted namespace can really go away)."""
@@ -229,7 +256,18 @@ class NetworkReader:
     def _sockets(self, conn: _Conn, handle: NetnsHandle, problems: list[str], unchanged: frozenset[int]) -> tuple:
         if conn.diag is None:
             return ()
-        return sockets.read_listening(conn.diag, problems, handle, self.fd_sockets, unchanged)
+        # what the list may be kept under (see the module docstring); read before the dump, so a
+        # change in between shows as a different key next time
+        key = None
+        if self.persistent and all(pid in unchanged for pid in handle.pids):
+            counts = conn.socket_counters()
+            key = (conn.version, handle.pids, counts) if counts is not None else None
+        if key is not None and conn.listening is not None and conn.listening[0] == key:
+            return conn.listening[1]
+        found = sockets.read_listening(conn.diag, problems, handle, self.fd_sockets, unchanged)
+        kept = key is not None and all(s.pids for s in found)
+        conn.listening = (key, found) if kept else None
+        return found
 
     def _still_valid(self, key: tuple, conn: _Conn) -> bool:
         """A built netns can be reused while neither it nor the netns its veth peers live in were

@@ -145,10 +145,12 @@ class ProcessReader:
     #: unchanged (most sleeping processes) is the same Process object as last time, not a new one
     last_stat: dict[int, bytes] = field(default_factory=dict)
     sched_fds: dict[int, int] = field(default_factory=dict)      # pid -> open /proc/PID/schedstat
-    #: pid -> {tid: open /proc/PID/task/TID/schedstat} of a multi-threaded process's other threads
-    thread_fds: dict[int, dict[int, int]] = field(default_factory=dict)
-    #: pid -> the schedstat of each of its threads (leader first), as the previous read saw them
-    last_sched: dict[int, tuple[bytes, ...]] = field(default_factory=dict)
+    last_sched: dict[int, bytes] = field(default_factory=dict)   # pid -> its main thread's schedstat then
+    #: pid -> {tid: [open /proc/PID/task/TID/schedstat, its text when last read]} of a multi-threaded
+    #: process's other threads. A thread's text is read only while the rest of its process is quiet:
+    #: an older text only makes a process look as if it ran, never the other way round.
+    thread_fds: dict[int, dict[int, list]] = field(default_factory=dict)
+    thread_fd_count: int = 0
     #: pids whose every thread we watch: single-threaded ones, and multi-threaded ones whose
     #: threads all have a kept schedstat descriptor (a process over the budget is read in full)
     threads_known: set[int] = field(default_factory=set)
@@ -193,7 +195,7 @@ class ProcessReader:
         return data
 
     def _kept_fd_count(self) -> int:
-        return len(self.stat_fds) + len(self.sched_fds) + sum(len(t) for t in self.thread_fds.values())
+        return len(self.stat_fds) + len(self.sched_fds) + self.thread_fd_count
 
     def _quiet(self, pids: list[int]) -> set[int]:
         """The processes none of whose threads has run since the previous read (every thread's
@@ -201,26 +203,14 @@ class ProcessReader:
         if not self.keep_cache:
             return set()
         last, now = self.last_sched, {}
+        threads = self.thread_fds
         quiet = set()
         for pid in pids:
             data = self._sched_bytes(pid)
             if data is None:
                 continue
-            others = self.thread_fds.get(pid)
-            if others:
-                seen = [data]
-                for tid, fd in others.items():
-                    try:
-                        seen.append(os.pread(fd, 256, 0))
-                    except OSError:              # that thread exited: it ran; the set is relisted
-                        seen = None
-                        break
-                if seen is None:
-                    continue
-                now[pid] = tuple(seen)
-            else:
-                now[pid] = (data,)
-            if now[pid] == last.get(pid):
+            now[pid] = data
+            if data == last.get(pid) and (pid not in threads or _threads_quiet(threads[pid])):
                 quiet.add(pid)
         self.last_sched = now
         return quiet
@@ -228,43 +218,48 @@ class ProcessReader:
     def _know_threads(self, pid: int, threads: int) -> None:
         """After a full read of *pid* (its stat says *threads*): watch each of its threads. A thread
         seen for the first time makes the process unfit for reuse next round (see the docstring)."""
+        kept = self.thread_fds.pop(pid, {})
+        tids = None
+        if threads > 1:
+            try:
+                tids = {int(t) for t in os.listdir(proc_path(pid, "task")) if t.isdigit()} - {pid}
+            except OSError:
+                pass                             # gone: the next read says so
+        for tid in [t for t in kept if tids is None or t not in tids]:
+            os.close(kept.pop(tid)[0])
+            self.thread_fd_count -= 1
         if threads == 1:
-            for fd in self.thread_fds.pop(pid, {}).values():
-                os.close(fd)
             self.threads_known.add(pid)
             return
-        kept = self.thread_fds.setdefault(pid, {})
-        try:
-            tids = {int(t) for t in os.listdir(proc_path(pid, "task")) if t.isdigit()} - {pid}
-        except OSError:
-            tids = None
-        fresh = False
-        if tids is not None:
-            for tid in [t for t in kept if t not in tids]:
-                os.close(kept.pop(tid))
-            for tid in sorted(tids - kept.keys()):
+        known = tids is not None
+        for tid in sorted(tids - kept.keys()) if known else ():
+            try:
                 if self._kept_fd_count() >= self.max_fds:
-                    tids = None
-                    break
-                try:
-                    kept[tid] = os.open(proc_path(pid, "task", str(tid), "schedstat"), os.O_RDONLY | os.O_CLOEXEC)
-                except OSError:
-                    tids = None                  # gone while we listed: the next read lists again
-                    break
-                fresh = True
-        if tids is None or fresh:
-            self.last_sched.pop(pid, None)
-        if tids is None:
-            self.threads_known.discard(pid)
-        else:
+                    raise OSError("over the descriptor budget")
+                fd = os.open(proc_path(pid, "task", str(tid), "schedstat"), os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                known = False                    # over budget, or gone while we listed
+                break
+            kept[tid] = [fd, os.pread(fd, 256, 0)]
+            self.thread_fd_count += 1
+            self.last_sched.pop(pid, None)       # its first text was read after the facts
+        if kept:
+            self.thread_fds[pid] = kept
+        if known:
             self.threads_known.add(pid)
+        else:
+            self.threads_known.discard(pid)
 
     def close(self) -> None:
-        for fds in (self.stat_fds, self.sched_fds, *self.thread_fds.values()):
+        for fds in (self.stat_fds, self.sched_fds):
             for fd in fds.values():
                 os.close(fd)
             fds.clear()
+        for kept in self.thread_fds.values():
+            for fd, _text in kept.values():
+                os.close(fd)
         self.thread_fds.clear()
+        self.thread_fd_count = 0
 
     def read(self, previous: Snapshot | None, problems: list[str]) -> dict[int, Process]:
         try:
@@ -331,10 +326,25 @@ class ProcessReader:
                 for pid in [p for p in fds if p not in procs]:
                     os.close(fds.pop(pid))
             for pid in [p for p in self.thread_fds if p not in procs]:
-                for fd in self.thread_fds.pop(pid).values():
+                for fd, _text in self.thread_fds.pop(pid).values():
                     os.close(fd)
+                    self.thread_fd_count -= 1
             self.threads_known &= procs.keys()
         return procs
+
+
+def _threads_quiet(kept: dict[int, list]) -> bool:
+    """Has none of these threads run since its text was last read? Stops at the first that has,
+    and keeps that one's new text (the others keep their older ones: see ProcessReader.thread_fds)."""
+    for entry in kept.values():
+        try:
+            text = os.pread(entry[0], 256, 0)
+        except OSError:                          # that thread exited: the next full read relists
+            return False
+        if text != entry[1]:
+            entry[1] = text
+            return False
+    return True
 
 
 def _fd_budget() -> int:

@@ -51,6 +51,9 @@ def each_in_namespace(
     vanished, permission denied...). The calling thread is never moved.
     """
     results: dict = {}
+    items = list(items)
+    if not items:
+        return results              # starting a thread for nothing costs more than the rest of a warm read
 
     def worker() -> None:
         home = os.open(proc_path("thread-self", "ns", nstype), os.O_RDONLY | os.O_CLOEXEC)

@@ -34,6 +34,20 @@ def open_diag_socket() -> socket.socket:
     return sock
 
 
+def open_counters() -> tuple[int, ...]:
+    """Kept descriptors of /proc/net/sockstat and sockstat6 of the calling thread's netns: the
+    kernel binds such a file to the netns it was opened in. () if sockstat cannot be opened;
+    sockstat6 is absent where IPv6 is off, and then no IPv6 socket can exist."""
+    fds = []
+    for name in ("sockstat", "sockstat6"):
+        try:
+            fds.append(os.open(proc_path("thread-self", "net", name), os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            if name == "sockstat":
+                return ()
+    return tuple(fds)
+
+
 def _dump(sock: socket.socket, family: int, proto: int, states: int) -> list[tuple]:
     """Sockets of one family and protocol (inet_diag_req_v2)."""
     return _request(sock, SOCK_DIAG_BY_FAMILY, _REQ.pack(family, proto, 0, states, b"\0" * 48))

@@ -38,13 +38,16 @@ class NetnsDirWatcher:
 
     def _run(self) -> None:
         watching = False
+        # poll, not select: the Observer keeps thousands of descriptors open, and select() cannot
+        # take one numbered 1024 or more
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
         while not self._stop.is_set():
             if not watching and os.path.isdir(self.directory):
                 # the directory appears with the first `ip netns add`: (re)try until it is there
                 watching = _libc.inotify_add_watch(self._fd, self.directory.encode(),
                                                    IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) >= 0
-            ready, _, _ = select.select([self._fd], [], [], 0.5)
-            if not ready:
+            if not poller.poll(500):
                 continue
             try:
                 data = os.read(self._fd, 65536)
