@@ -56,8 +56,8 @@ def test_docker_reader_without_dockerd_says_stopped_and_how_to_start_it(tmp_path
     missing = docker.Reader(path=str(tmp_path / "docker.sock"))
     containers, state = missing.read({})
     assert containers == [] and state.state == "stopped"
-    assert state.detail == ("dockerd is not running: start it with `systemctl start docker` "
-                            "(or `dockerd &` where there is no systemd)")
+    assert state.detail == f"dockerd is not running: {docker.start_hint()}"
+    assert "`service docker start`" in state.detail or "`systemctl start docker`" in state.detail
     # a socket file left behind by a dockerd that died: connection refused, the same sentence
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(tmp_path / "stale.sock"))

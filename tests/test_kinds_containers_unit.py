@@ -16,6 +16,7 @@ import pytest
 from test_kinds_process_unit import HOST, proc, snap as base_snap
 from tutor.app.panel.focus import focus_from
 from tutor.checks.base import ProcessRef, SpecError
+from tutor.checks.containers import missing
 from tutor.checks.refs import Missing, netns_ref_problem, resolve_netns
 from tutor.checks.registry import build, load_kinds
 from tutor.checks.select import describe_selector, name, select, selector_problem, the_selected
@@ -349,7 +350,9 @@ def test_the_netns_of_a_container_or_a_pod():
     assert resolve_netns(s, {"netns_of": {"pod": "podweb"}}).inode == POD_NET            # its containers share one
     assert resolve_netns(s, {"netns_of": {"pod": "podweb", "infra": True}}).inode == POD_NET
     gone = resolve_netns(replaced(s, "web", state="exited", pid=None), {"netns_of": {"container": "web"}})
-    assert isinstance(gone, Missing) and "docker start web" in gone.message and "no netns to look in" in gone.message
+    assert isinstance(gone, Missing) and "docker start web" in gone.message
+    # said in the very words of the container's own check, so a step that checks both says it once
+    assert tuple(gone)[:2] == missing(replaced(s, "web", state="exited", pid=None), {"container": "web"})
     split = replaced(s, "podweb-b", pid=4400)              # a "member" in another netns
     apart = resolve_netns(split, {"netns_of": {"pod": "podweb"}})
     assert isinstance(apart, Missing) and "containers in different network namespaces" in apart.message
@@ -625,3 +628,57 @@ def test_a_container_as_a_cgroup_member():
                             cgroups=CgroupInfo("v2", "/sys/fs/cgroup", frozen_map({})))
     fails({"cgroup": {"name": "nstutor-cpu", "members": [{"container": "web"}]}}, s,
           f"container web (docker, pid 4242) is in cgroup /docker/{ids(1)}")
+
+
+# =============================================================== an engine's own bridge; a server in a missing container
+def test_an_engines_own_bridge_is_not_the_learners_to_make():
+    """docker0 is dockerd's: without it, the fix is dockerd, never `ip link add docker0 type bridge`."""
+    s = machine()
+    no_bridge = dataclasses.replace(s, netns=frozen_map({**s.netns, HOST["net"]: dataclasses.replace(
+        s.netns[HOST["net"]], links=tuple(l for l in s.netns[HOST["net"]].links if l.name != "docker0"))}))
+    stopped = dataclasses.replace(no_bridge, engines=(
+        EngineState("docker", "stopped", "dockerd is not running: start it with dockerd &"), *running(("podman",))[1:]))
+    v = fails({"bridge": {"dev": "docker0"}}, stopped, "docker0 is dockerd's own bridge, made when dockerd starts: "
+              "dockerd is not running: start it with dockerd &")
+    assert "type bridge" not in text(v)
+    v = fails({"bridge": {"dev": "docker0"}}, no_bridge, "it is gone although dockerd runs", "restart dockerd")
+    assert "type bridge" not in text(v)
+    fails({"bridge": {"dev": "cni-podman0"}}, no_bridge, "cni-podman0 is Podman's own bridge")
+    # a bridge of the learner's own is still theirs to make
+    fails({"bridge": {"dev": "nsbr0"}}, no_bridge, "ip link add nsbr0 type bridge")
+
+
+def test_a_port_a_missing_container_should_hold_names_the_container_not_a_server_to_start():
+    s = machine()
+    gone = dataclasses.replace(s, containers=tuple(c for c in s.containers if c.name != "hostnet"),
+                               processes=frozen_map({p: v for p, v in s.processes.items() if p != 4500}))
+    v = fails({"listening": {"port": 8082, "ip": "127.0.0.1", "process": {"container": "hostnet", "engine": "docker"}}},
+              gone, "no container named hostnet: docker run -d --name hostnet")
+    assert "http.server" not in text(v) and "(or podman run" not in text(v)
+
+
+def test_a_step_says_a_missing_containers_reason_once_in_the_app_and_the_cli():
+    """The docker lesson's first step checks web three ways; with no web, both the app's step card
+    and `nstutor check` say why once (the walk-through saw it three times), and name only docker."""
+    import os
+    from pathlib import Path
+    from rich.console import Console
+    from tutor.app.state import StepState
+    from tutor.app.widgets.step_card import card_body
+    from tutor.checks.runner import grade_step
+    from tutor.cli import step_lines
+    lesson, problems = parse_lesson(Path(__file__).resolve().parent.parent / "lessons" / "13-docker.md")
+    assert lesson is not None, problems
+    s = machine()
+    no_web = dataclasses.replace(s, containers=tuple(c for c in s.containers if c.name != "web"))
+    result = grade_step(lesson.steps[0], no_web, lesson=lesson)
+    assert not result.passed and len(result.failures) >= 3
+    reason = "no container named web: docker run -d --name web"
+    cli = "\n".join(step_lines(result))
+    assert cli.count(reason) == 1 and "(or podman run" not in cli, cli
+    state = StepState(lesson.steps[0])
+    state.result = result
+    console = Console(width=300, record=True, file=open(os.devnull, "w"))
+    console.print(card_body(state, selected=True))
+    card = console.export_text()
+    assert card.count(reason) == 1 and card.count("(the same reason as above)") == len(result.failures) - 1, card

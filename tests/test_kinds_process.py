@@ -58,13 +58,13 @@ def test_process_shared_with_and_private_from(spawn, uid):
     # the other process is missing: say which selector found nothing
     assert_fail({"process": {"cmdline": f"^sleep {m}$",
                              "shared_with": {"process": f"^sleep {n}9$", "types": ["uts"]}}},
-                f"no running process whose command line matches '^sleep {n}9$'", f"pgrep -a -f '^sleep {n}9$'")
+                f"no process runs `sleep {n}9`", f"`sleep {n}9` is not running", f"pgrep -a -f '^sleep {n}9$'")
 
 
 def test_process_selector_none_or_several(spawn, uid):
     n = number(uid, 1001)
     assert_fail({"process": {"cmdline": f"^sleep {n}$"}},
-                f"no running process whose command line matches '^sleep {n}$'", f"pgrep -a -f '^sleep {n}$'")
+                f"no process runs `sleep {n}`", f"pgrep -a -f '^sleep {n}$'")
     spawn(f"sleep {n}")
     spawn(f"sleep {n}")
     a, b = wait_proc(f"^sleep {n}$", count=2)

@@ -52,7 +52,7 @@ def test_selection_explains_none_several_and_zombies():
     failed({"pid1": "^sleep 1001$"}, s, "2 processes match", "(pid 10)", "(pid 11)", "kill 10",
            "pgrep -a -f '^sleep 1001$'")
     failed({"pid1": "^sleep 1009$"}, s, "only a zombie", "parent (pid 1)")
-    failed({"pid1": "^sleep 1004$"}, s, "no running process whose command line matches", "run nstutor as root",
+    failed({"pid1": "^sleep 1004$"}, s, "no process runs `sleep 1004`", "`sleep 1004` is not running", "run nstutor as root",
            "pgrep -a -f '^sleep 1004$'")
     failed({"pid1": {"comm": "pause", "cmdline": "app"}}, s, "named 'python3', not 'pause'")
     failed({"pid1": {"comm": "pause"}}, s, "pgrep -a -x pause")

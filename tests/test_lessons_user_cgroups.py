@@ -74,7 +74,7 @@ def test_uid_map_messages_for_a_root_shell(spawn, uid):
 def test_uid_map_missing_process_mentions_blocked_user_namespaces(uid):
     sel = f"^sleep {number(uid, 4008)}$"
     assert_fail({"uid_map": {"cmdline": sel, "outside": "owner"}},
-                "no running process", "Operation not permitted", "kernel.unprivileged_userns_clone",
+                "is not running", "Operation not permitted", "kernel.unprivileged_userns_clone",
                 "kernel.apparmor_restrict_unprivileged_userns", "user.max_user_namespaces")
 
 

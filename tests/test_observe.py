@@ -467,3 +467,36 @@ def test_a_quiet_netns_keeps_its_socket_list_and_still_sees_what_changes_it(netn
         order(member, "connect")
         assert ports(obs.snapshot()) == [], "a member's socket that connected was missed"
         assert ports(take_snapshot()) == []
+
+
+def test_the_kept_lsns_table_follows_who_is_in_a_namespace(spawn, uid):
+    """The Observer reuses lsns rows that did not change; a row whose count, lowest process or that
+    process's command changed must be new on the very next snapshot."""
+    tag = int(uid[2:], 16)
+    first = spawn(f"unshare --uts sleep 1{tag}")
+
+    def rows(snap, inode):
+        return [(r.nprocs, r.pid, r.command) for r in snap.namespaces if r.type == "uts" and r.inode == inode]
+
+    with Observer() as obs:
+        proc = wait_until(lambda: (p := obs.snapshot().processes.get(first.pid)) and p.cmdline[:1] == ("sleep",) and p,
+                          what="the sleep in its own uts namespace")
+        uts = proc.ns["uts"]
+        for _ in range(2):
+            obs.snapshot()
+        assert rows(obs.snapshot(), uts) == [(1, first.pid, f"sleep 1{tag}")]
+        script = f"read line; exec sleep 2{tag}"
+        second = spawn(["nsenter", "--target", str(first.pid), "--uts", "sh", "-c", script], stdin=subprocess.PIPE)
+        wait_until(lambda: (p := obs.snapshot().processes.get(second.pid)) and p.comm == "sh", what="the second process")
+        assert rows(obs.snapshot(), uts) == [(2, first.pid, f"sleep 1{tag}")], "a second member was missed"
+        first.kill()
+        first.wait()
+        wait_until(lambda: first.pid not in obs.snapshot().processes, what="the first sleep to go")
+        assert rows(obs.snapshot(), uts) == [(1, second.pid, f"sh -c {script}")], "the lowest member changed"
+        for _ in range(2):
+            obs.snapshot()
+        second.stdin.write(b"go\n")
+        second.stdin.flush()
+        wait_until(lambda: obs.snapshot().processes[second.pid].comm == "sleep", what="the exec")
+        assert rows(obs.snapshot(), uts) == [(1, second.pid, f"sleep 2{tag}")], "the member's new command was missed"
+        assert rows(take_snapshot(), uts) == rows(obs.snapshot(), uts)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tutor.lessons import requirements
 from tutor.observe import procfs
+from tutor.observe.engines import docker
 
 
 def test_userns_is_unmet_where_a_sysctl_forbids_it(tmp_path, monkeypatch):
@@ -80,6 +81,16 @@ def test_docker_unmet_says_dockerd_is_not_running_and_how_to_start_it(tmp_path, 
     assert reason.startswith("needs Docker: dockerd is not running") and "start it with" in reason
     assert f"{tmp_path}/none.sock" in reason
     assert requirements.short_unmet("docker") == "no dockerd"
+    # the lesson list and the Containers view say it in the same words: the Docker reader's
+    _, state = docker.Reader().read({})
+    assert state.detail.split(": ", 1)[1] in reason, (state.detail, reason)
+
+
+def test_docker_named_by_a_remote_docker_host_is_unmet_and_says_why(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
+    monkeypatch.setattr(requirements.shutil, "which", lambda cmd: f"/usr/bin/{cmd}")
+    assert requirements.short_unmet("docker") == "remote docker"
+    assert "DOCKER_HOST names a remote daemon" in requirements.why_unmet("docker")
 
 
 def test_docker_and_podman_unmet_when_not_installed(monkeypatch):

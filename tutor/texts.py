@@ -1,5 +1,6 @@
-"""Small helpers for text people read: counts with the right plural, lists in words, and widths
-measured in terminal cells.
+"""Small helpers for text people read: counts with the right plural, lists in words, widths
+measured in terminal cells, and a command-line pattern said as the command it stands for
+(`^sleep 1013$` is `sleep 1013`: regex syntax is the lesson author's, not the learner's).
 
 A terminal shows East Asian wide characters (Korean, Chinese, Japanese) and most emoji in two
 cells, so a column padded with str.ljust() by len() is one cell too wide per such character and
@@ -11,6 +12,12 @@ from __future__ import annotations
 from typing import Iterable
 
 from rich.cells import cell_len, set_cell_size
+
+try:                                    # Python 3.11+
+    from re import _constants as _sre_c, _parser as _sre_p
+except ImportError:                     # pragma: no cover - Python 3.10
+    import sre_constants as _sre_c      # type: ignore[no-redef]
+    import sre_parse as _sre_p          # type: ignore[no-redef]
 
 _ES = ("s", "x", "z", "ch", "sh")
 
@@ -73,4 +80,66 @@ def wrap(text: str, width: int) -> list[str]:
         line, used = (f"{line} {word}", used + 1 + w) if line else (word, w)
     if line:
         out.append(line)
+    return out
+
+
+# --------------------------------------------------------------- a pattern as the command it stands for
+MORE = "…"
+_MAX_CHOICES = 4
+_BEGIN = {_sre_c.AT_BEGINNING, _sre_c.AT_BEGINNING_STRING}
+_END = {_sre_c.AT_END, _sre_c.AT_END_STRING}
+
+
+def command_words(pattern: str) -> str | None:
+    """A cmdline pattern as the command(s) it stands for: "`sleep 1001`", "`app-a …`",
+    "`… nstutor pause` or `… -m tutor.pause`"; None for a pattern that is more than that."""
+    choices = _commands(pattern)
+    return " or ".join(f"`{c}`" for c in choices) if choices else None
+
+
+def _commands(pattern: str) -> list[str] | None:
+    try:
+        items = list(_sre_p.parse(pattern))
+    except Exception:  # noqa: BLE001 - an invalid pattern is lint's business; here it is just shown
+        return None
+    begins = bool(items) and items[0][0] == _sre_c.AT and items[0][1] in _BEGIN
+    ends = bool(items) and items[-1][0] == _sre_c.AT and items[-1][1] in _END
+    middle = items[int(begins):len(items) - int(ends)]
+    texts = _texts(middle)
+    if not texts:
+        return None
+    out = []
+    for text in texts:
+        text = text.strip()
+        if not text:
+            return None
+        out.append(("" if begins else f"{MORE} ") + text + ("" if ends else f" {MORE}"))
+    return list(dict.fromkeys(out))
+
+
+def _texts(items) -> list[str] | None:
+    """The literal strings a sequence of parsed regex items stands for (optional parts left out),
+    or None when it holds anything but literals, groups, alternations and optional parts."""
+    out = [""]
+    for op, arg in items:
+        if op == _sre_c.LITERAL:
+            choices = [chr(arg)]
+        elif op == _sre_c.SUBPATTERN:
+            choices = _texts(arg[-1])
+        elif op == _sre_c.BRANCH:
+            choices = []
+            for alternative in arg[1]:
+                sub = _texts(alternative)
+                if sub is None:
+                    return None
+                choices += sub
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and arg[0] == 0 and arg[1] == 1:
+            choices = [""]                  # an optional part: the command without it
+        else:
+            return None
+        if choices is None:
+            return None
+        out = [a + b for a in out for b in choices]
+        if len(out) > _MAX_CHOICES:
+            return None
     return out

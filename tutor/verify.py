@@ -24,6 +24,7 @@ from .lessons.model import Lesson
 from .lessons.scripts import ActionLog, run_script
 from .lessons.setup import run_setup
 from . import observe
+from .observe.model import engine_of_link
 from .observe.firewall import ruleset_lines
 from .observe.netns import RUN_NETNS
 from .observe.nsfacts import unescape
@@ -157,7 +158,6 @@ def engine_objects(lesson: Lesson) -> set[str]:
 #: What a container engine makes once, for itself, the first time it runs a container, and keeps
 #: (until it stops, or for good): not the lesson's, so not a leftover of a lesson that requires the
 #: engine. Per-container objects (its veth, its netns, its CNI chain) are not here: they go with it.
-ENGINE_LINKS = {"docker": re.compile(r"^docker0$"), "podman": re.compile(r"^(cni-)?podman\d+$")}
 ENGINE_CGROUPS = {"docker": ("docker",), "podman": ("libpod_parent", "machine.slice")}
 ENGINE_RULES = {"docker": re.compile(r"DOCKER"), "podman": re.compile(r"CNI-FORWARD|CNI-ADMIN|NETAVARK")}
 PODMAN_ROOTS = ("/var/lib/containers/storage", "/run/containers/storage", "/run/libpod")
@@ -189,7 +189,7 @@ def engine_owned(lesson: Lesson, kind: str, item) -> bool:
     """Is *item* (of the fingerprint's *kind*) something an engine the lesson requires keeps for itself?"""
     engines = [e for e in ("docker", "podman") if e in lesson.requires]
     for engine in engines:
-        if kind == "host links" and ENGINE_LINKS[engine].match(str(item)):
+        if kind == "host links" and engine_of_link(str(item)) == engine:
             return True
         if kind == "cgroups" and os.path.basename(str(item)) in ENGINE_CGROUPS[engine]:
             return True

@@ -113,6 +113,17 @@ def engine_trouble(snap: Snapshot, engine: str) -> str | None:
     return state.detail or f"{engine} is {state.state}"
 
 
+def engine_bridge_missing(snap: Snapshot, engine: str, name: str) -> str:
+    """Why the host has no *name*, a bridge *engine* makes for itself, and what brings it back."""
+    trouble = engine_trouble(snap, engine)
+    if engine == "docker":
+        made = f"{name} is dockerd's own bridge, made when dockerd starts"
+        return f"{made}: {trouble}" if trouble else (f"{made}, and it is gone although dockerd runs (was it "
+                                                     f"deleted?): restart dockerd to make it again")
+    made = f"{name} is Podman's own bridge, made for the first container it runs on its default network"
+    return f"{made}: {trouble}" if trouble else f"{made}: {run_command('podman', 'NAME')}"
+
+
 # --------------------------------------------------------------- selected nothing, or several
 def missing(snap: Snapshot, value: Any, lead: str = "") -> tuple[str, str]:
     """(observed, message) when a container selector selects no running process."""

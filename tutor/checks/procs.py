@@ -173,9 +173,12 @@ def pick(snap: Snapshot, selector: Any, role: str = "",
         if close:
             near = f" Did you mean {' or '.join(repr(c) for c in close)}? Its command line must match exactly."
     blind = "" if snap.is_root else " (nstutor is not running as root, so it may not see every process: run nstutor as root)"
+    # "no process running `sleep 1013` is running" says it twice: with a command, name the command
+    command = detail[len("running "):] if detail.startswith("running ") else None
+    absent = f"{command} is not running" if command else f"no process {detail} is running"
     return Pick(None,
-                f"{lead}no running process {detail}{blind}",
-                f"{lead}no process {detail} is running: start it first (see the lesson's commands), then look "
+                f"{lead}{'no process runs ' + command if command else 'no running process ' + detail}{blind}",
+                f"{lead}{absent}: start it first (see the lesson's commands), then look "
                 f"for it: {find_command(sel)}.{near}")
 
 

@@ -188,8 +188,8 @@ def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
     what = select.describe_selector(selector)
     procs = select.innermost(select.select(snap, selector))
     if not procs and select.is_container_selector(selector):
-        observed, message = containers.missing(snap, selector)
-        return Missing(observed, f"{message} (there is no netns to look in until it runs)")
+        # said as the container's own check says it, so a step that checks both says it once
+        return Missing(*containers.missing(snap, selector))
     if not procs:
         return Missing(f"no running process matches ({what})",
                        f"{what} is not running, so there is no netns to look in: start it first.")

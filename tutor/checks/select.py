@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from ..observe.model import ENGINES, Container, Process, Snapshot
-from ..texts import noun
+from ..texts import command_words, noun
 
 PROCESS_KEYS = ("comm", "cmdline", "zombie")
 CONTAINER_KEYS = ("container", "pod", "engine", "infra")
@@ -117,7 +117,8 @@ def describe_selector(value: Any) -> str:
     if "comm" in sel:
         parts.append(f"named '{sel['comm']}'")
     if "cmdline" in sel:
-        parts.append(f"whose command line matches '{sel['cmdline']}'")
+        shown = command_words(str(sel["cmdline"]))
+        parts.append(f"running {shown}" if shown else f"whose command line matches '{sel['cmdline']}'")
     return "a process " + " and ".join(parts)
 
 

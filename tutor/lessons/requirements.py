@@ -20,6 +20,7 @@ import os
 import shutil
 import socket
 
+from ..observe.engines import docker
 from ..observe.procfs import proc_path
 
 NODE_AGENTS = ("kubelet", "k3s-server", "k3s-agent", "k3s")
@@ -66,22 +67,9 @@ def kubelet_running(proc: str | None = None) -> bool:
     return False
 
 
-DOCKER_SOCKET = "/run/docker.sock"
 PING_TIMEOUT_S = 1.0
 #: where Debian's podman package looks for catatonit besides PATH
 CATATONIT_PATHS = ("/usr/libexec/podman/catatonit", "/usr/lib/podman/catatonit")
-
-
-def docker_socket() -> str:
-    """The socket the docker command talks to: DOCKER_HOST's when it names a unix socket."""
-    host = os.environ.get("DOCKER_HOST", "")
-    return host[len("unix://"):] if host.startswith("unix://") else DOCKER_SOCKET
-
-
-def _start_docker() -> str:
-    if os.path.isdir("/run/systemd/system"):
-        return "start it with `systemctl start docker`"
-    return "start it with `service docker start` (or, as root, `dockerd &`)"
 
 
 def docker_problem() -> tuple[str, str] | None:
@@ -89,7 +77,10 @@ def docker_problem() -> tuple[str, str] | None:
     One GET /_ping on its socket: no docker CLI is run, and a dead socket costs at most a second."""
     if not shutil.which("docker"):
         return "no docker", "needs Docker: the docker command is not installed: apt-get install docker.io"
-    path = docker_socket()
+    path = docker.socket_path()
+    if path is None:
+        return "remote docker", ("needs Docker on this machine: DOCKER_HOST names a remote daemon, whose "
+                                 "containers are not this kernel's; unset DOCKER_HOST")
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(PING_TIMEOUT_S)
@@ -97,15 +88,15 @@ def docker_problem() -> tuple[str, str] | None:
             sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
             answer = sock.recv(64)
     except (FileNotFoundError, ConnectionRefusedError):
-        return "no dockerd", f"needs Docker: dockerd is not running (nothing answers on {path}); {_start_docker()}"
+        return "no dockerd", f"needs Docker: dockerd is not running (nothing answers on {path}); {docker.start_hint()}"
     except PermissionError:
         return "docker denied", (f"needs Docker: this user may not use dockerd's socket {path}; "
                                  "run nstutor as root (sudo)")
     except OSError as exc:         # a timeout included: dockerd starting, restarting or stuck
         return "no dockerd", (f"needs Docker: dockerd does not answer on {path} ({exc.strerror or exc}); "
-                              f"if it is not running, {_start_docker()}")
+                              f"if it is not running, {docker.start_hint()}")
     if not answer.startswith(b"HTTP/1.") or b" 200 " not in answer:
-        return "no dockerd", f"needs Docker: what answers on {path} is not a working dockerd; {_start_docker()}"
+        return "no dockerd", f"needs Docker: what answers on {path} is not a working dockerd; {docker.start_hint()}"
     return None
 
 

@@ -7,6 +7,7 @@ between threads and never changes after it is taken.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
@@ -28,6 +29,15 @@ def frozen_map(d: dict | None) -> Mapping:
 # --------------------------------------------------------------- containers (issue 14)
 #: The engines nstutor reads, by the name a lesson and a selector use.
 ENGINES = ("docker", "podman", "containerd")
+
+#: The host bridges an engine makes for itself, the first time it runs a container (dockerd's
+#: docker0 when it starts): not a learner's to make, nor a lesson's leftover.
+ENGINE_LINKS = {"docker": re.compile(r"^docker0$"), "podman": re.compile(r"^(cni-)?podman\d+$")}
+
+
+def engine_of_link(name: str) -> str | None:
+    """The engine that makes a host link of this name (docker0: docker), or None."""
+    return next((engine for engine, pattern in ENGINE_LINKS.items() if pattern.match(name)), None)
 
 
 @dataclass(frozen=True, slots=True)

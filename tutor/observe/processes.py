@@ -427,8 +427,10 @@ def members_by_ns(procs: Mapping[int, Process], nstype: str) -> dict[int, list[i
     return out
 
 
-def _pid(proc: Process) -> int:
-    return proc.pid
+#: The previous table: (type, inode) -> ((nprocs, first process, names), its row), and the rows in
+#: order. Most rows of a steady machine are the same from one snapshot to the next: they are
+#: reused, and so is the whole tuple when nothing at all changed (the panel then redraws nothing).
+_last_table: tuple[dict, tuple] = ({}, ())
 
 
 def namespace_table(procs: dict[int, Process], netns_names: dict[int, tuple[str, ...]]) -> tuple[Namespace, ...]:
@@ -436,20 +438,46 @@ def namespace_table(procs: dict[int, Process], netns_names: dict[int, tuple[str,
 
     Plus a row for each named netns that no process is in (lsns leaves those out; a learner who just
     ran `ip netns add` expects to see theirs)."""
+    global _last_table
     # group by namespace set first (few hundred sets for thousands of processes), then by namespace
-    groups: dict[tuple[str, int], list[tuple[int, Process]]] = {}   # (count, lowest pid) per set
+    groups: dict[tuple[str, int], list] = {}     # (type, inode) -> [count, lowest process]
     for _ns, members in ns_sets(procs):
-        summary = (len(members), members[0])   # procs is in pid order, so each group is too
-        for nstype, inode in members[0].ns.items():
-            groups.setdefault((nstype, inode), []).append(summary)
-    rows = []
-    for (nstype, inode), summaries in groups.items():
-        first = min((lowest for _, lowest in summaries), key=_pid)
-        rows.append(Namespace(inode, nstype, sum(count for count, _ in summaries), first.pid, first.uid,
-                              first.command, netns_names.get(inode, ()) if nstype == "net" else ()))
-    held = {inode for (nstype, inode) in groups if nstype == "net"}
-    for inode, names in netns_names.items():
-        if inode not in held:
-            rows.append(Namespace(inode, "net", 0, None, None, "", tuple(names)))
-    rows.sort(key=lambda r: (r.inode, NS_TYPES.index(r.type)))
-    return tuple(rows)
+        count, lowest = len(members), members[0]   # procs is in pid order, so each group is too
+        for key in lowest.ns.items():
+            entry = groups.get(key)
+            if entry is None:
+                groups[key] = [count, lowest]
+            else:
+                entry[0] += count
+                if lowest.pid < entry[1].pid:
+                    entry[1] = lowest
+    for inode in netns_names:
+        groups.setdefault(("net", inode), [0, None])
+    last, last_rows = _last_table
+    table = {}
+    same = len(groups) == len(last)
+    for key, (count, first) in groups.items():
+        names = tuple(netns_names.get(key[1], ())) if key[0] == "net" else ()
+        old = last.get(key)
+        if old is not None and _same_row(old[0], count, first, names):
+            table[key] = old
+            continue
+        same = False
+        row = (Namespace(key[1], key[0], count, first.pid, first.uid, first.command, names) if first is not None
+               else Namespace(key[1], "net", 0, None, None, "", names))
+        table[key] = ((count, first, names), row)
+    if same:
+        return last_rows
+    rows = tuple(sorted((row for _, row in table.values()), key=lambda r: (r.inode, NS_TYPES.index(r.type))))
+    _last_table = (table, rows)
+    return rows
+
+
+def _same_row(before: tuple, count: int, first: Process | None, names: tuple) -> bool:
+    was_count, was_first, was_names = before
+    if was_count != count or was_names != names:
+        return False
+    if was_first is first:
+        return True
+    return (first is not None and was_first is not None and was_first.pid == first.pid
+            and was_first.uid == first.uid and was_first.cmdline == first.cmdline and was_first.comm == first.comm)

@@ -76,6 +76,7 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
     code = CODE_STYLE if dark else CODE_STYLE_LIGHT       # the author's `code` in hints, titles, explanations
     parts: list = [inline_text(step.title, code_style=code, base_style="bold")]
     verdicts = state.result.verdicts if state.result else ()
+    said: set[str] = set()        # several expectations can fail for one reason: say it once
     for i, exp in enumerate(step.expectations):
         verdict = verdicts[i] if i < len(verdicts) else None
         mark = Text("  ")
@@ -88,7 +89,10 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
         parts.append(Hanging(mark, Text(verdict.expected if verdict else exp.describe())))
         warn = "yellow" if dark else "dark_orange3"
         if verdict is not None and not verdict.passed:
-            parts.append(Hanging(" " * REASON_INDENT, Text(failure_text(verdict), style=warn)))
+            reason = failure_text(verdict)
+            parts.append(Hanging(" " * REASON_INDENT, Text("(the same reason as above)", style="dim") if reason in said
+                                 else Text(reason, style=warn)))
+            said.add(reason)
         elif verdict is not None:
             # right, but a near miss of the learner's sits beside it: say so, with its removal
             for stray in verdict.strays:

@@ -12,7 +12,8 @@ which is said but not failed (a fresh bridge may rightly have no ports yet).
 """
 from __future__ import annotations
 
-from ...observe.model import Snapshot
+from ...observe.model import Snapshot, engine_of_link
+from ..containers import engine_bridge_missing
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_list_of
 from ..link_state import kind_name, state_words
 from ..refs import (Missing, cmd_in, describe_ifref, dev_netns_problem, find_links, missing_device, netns_arg,
@@ -61,6 +62,9 @@ class BridgeExpectation(Expectation):
         ns, name = place
         br = ns.link(name)
         if br is None:
+            engine = engine_of_link(name) if ns.is_host else None
+            if engine:
+                return self.fail(f"the host has no {name}", engine_bridge_missing(snap, engine, name))
             return self.fail(*missing_device(snap, ns, name, "bridge", cmd_in(ns, f'link add {name} type bridge')))
         ports = sorted(l.name for l in ns.links if l.master == br.name)
         observed = (f"{br.name} in {where(ns, snap)}: {kind_name(br)}, {state_words(br)}, "

@@ -19,7 +19,7 @@ from ...observe.model import NetNS, Snapshot, Socket
 from ..base import Expectation, Field, Verdict, v_int, v_ip, v_one_of, v_selector
 from ..refs import Missing, describe_netns_ref, netns_ref_problem, resolve_netns, where
 from ..registry import register
-from .. import select
+from .. import containers, select
 
 WILDCARDS = ("0.0.0.0", "::", "*")
 
@@ -90,6 +90,10 @@ class ListeningExpectation(Expectation):
         listing = ", ".join(sock_text(s) for s in on_port) or f"nothing on port {self.port}"
         observed = f"in {where(ns, snap)}: {listing}"
 
+        if (not matching and self.process is not None and select.is_container_selector(self.process)
+                and not select.select(snap, self.process)):
+            # the container that should hold it is not running: that, not a server to start, is the fix
+            return self.fail(*containers.missing(snap, self.process))
         if not matching:
             return self.fail(observed, self._why_not(snap, ns, on_port, opened))
         if self.ip is not None and _is_loopback(self.ip) and not any(s.ip not in WILDCARDS for s in matching):

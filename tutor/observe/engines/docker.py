@@ -33,7 +33,6 @@ DEFAULT_SOCKET = "/run/docker.sock"
 TIMEOUT_S = 0.5
 REFRESH_S = 10.0             # list again at least this often, events or not
 EVENTS_URL = '/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D'   # {"type":["container"]}
-START_HINT = "start it with `systemctl start docker` (or `dockerd &` where there is no systemd)"
 
 
 def socket_path(environ: Mapping[str, str] = os.environ) -> str | None:
@@ -45,6 +44,13 @@ def socket_path(environ: Mapping[str, str] = os.environ) -> str | None:
     if host.startswith("unix://"):
         return host[len("unix://"):]
     return None
+
+
+def start_hint() -> str:
+    """How to start dockerd on this machine, for a sentence that says it is not running."""
+    if os.path.isdir("/run/systemd/system"):
+        return "start it with `systemctl start docker`"
+    return "start it with `service docker start` (or, as root, `dockerd &`)"
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -238,7 +244,7 @@ class Reader:
                 raise _Trouble(*_not_listening(path))
             except ConnectionRefusedError:
                 self.close()
-                raise _Trouble("stopped", f"dockerd is not running: {START_HINT}")
+                raise _Trouble("stopped", f"dockerd is not running: {start_hint()}")
             except PermissionError:
                 self.close()
                 raise _Trouble("denied", f"{path} is dockerd's socket, and only root and the docker group may "
@@ -282,7 +288,7 @@ def shim_children(processes: Mapping[int, Process]) -> dict[str, int]:
 
 def _not_listening(path: str) -> tuple[str, str]:
     if shutil.which("dockerd") or os.path.exists("/usr/bin/dockerd") or os.path.exists("/usr/sbin/dockerd"):
-        return "stopped", f"dockerd is not running: {START_HINT}"
+        return "stopped", f"dockerd is not running: {start_hint()}"
     return "absent", ("docker is not installed (Debian/Ubuntu: apt-get install docker.io)")
 
 
