@@ -682,3 +682,18 @@ def test_a_step_says_a_missing_containers_reason_once_in_the_app_and_the_cli():
     console.print(card_body(state, selected=True))
     card = console.export_text()
     assert card.count(reason) == 1 and card.count("(the same reason as above)") == len(result.failures) - 1, card
+
+
+def test_pid1_of_a_container_is_fixed_by_the_engine_not_by_unshare():
+    """web-side joins web's pid namespace (pid 7 there): making it PID 1 means creating the container
+    again without --pid container:web; a pod's member means a pod with one pid namespace."""
+    v = fails({"pid1": {"container": "web-side", "engine": "docker"}}, machine(),
+              "is pid 7 in its pid namespace, not 1", "docker rm -f web-side; then docker run -d --name web-side ... "
+              "without that --pid")
+    assert "unshare" not in text(v)
+    s = machine()
+    in_host = dataclasses.replace(s, processes=frozen_map({**s.processes, 5100: dataclasses.replace(
+        s.processes[5100], nspid=(5100,), ns=frozen_map({**s.processes[5100].ns, "pid": HOST["pid"]}))}))
+    v = fails({"pid1": {"container": "podweb-a", "engine": "podman"}}, in_host, "in the host's pid namespace",
+              "podman pod create --name podweb --share +pid", "shareProcessNamespace: true")
+    assert "unshare" not in text(v)

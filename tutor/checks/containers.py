@@ -93,6 +93,19 @@ def run_command(engine: str, name: str, options: Iterable[str] = (), image: str 
     return " ".join(parts)
 
 
+def pid_namespace_advice(c: Container) -> str:
+    """How to make *c*'s main process PID 1 of a pid namespace: the engine decides that when it
+    creates the container (or the pod), so the fix is to create it again, never unshare."""
+    if c.engine == "containerd":
+        return sentence(kubelet_advice(c.pod))
+    if c.engine == "podman" and c.pod:
+        return (f"Pod {c.pod} was made without one shared pid namespace: make it again with one, "
+                f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} --share +pid (or, for a pod from "
+                f"a Pod spec, set shareProcessNamespace: true and run podman kube play --replace FILE)")
+    return (f"{c.label} was created to join another pid namespace (--pid host or --pid container:...): "
+            f"{remove_command(c)}; then {run_command(c.engine, c.name)} without that --pid")
+
+
 def sentence(text: str) -> str:
     """*text* as the start of a sentence (its first letter a capital)."""
     return text[:1].upper() + text[1:]

@@ -65,7 +65,7 @@ def discover(procs, host_net: int | None, problems: list[str]) -> list[NetnsHand
     named = named_netns(problems)
     handles = []
     for inode in set(pids_by_ns) | set(named) | ({host_net} if host_net else set()):
-        pids = tuple(sorted(pids_by_ns.get(inode, ())))
+        pids = tuple(pids_by_ns.get(inode, ()))           # members_by_ns lists them lowest first
         names = tuple(named.get(inode, ()))
         if inode == host_net:
             path = proc_path("self", "ns", "net") if _own_net() == inode else proc_path(pids[0], "ns", "net") if pids else ""

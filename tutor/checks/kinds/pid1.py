@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ...observe.model import Process, ProcView, Snapshot, Wants
 from ..base import Field, NotObserved, Verdict, v_bool
+from ..containers import pid_namespace_advice
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
@@ -67,11 +68,16 @@ class PidOne(ProcessExpectation):
         if picked.proc is None:
             return self.fail(picked.observed, picked.message)
         proc = picked.proc
+        container = snap.container_of_pid(proc.pid)
         fix = f"unshare --pid --fork --mount-proc {proc.command}"
         if not proc.nspid:
             return self.fail(f"{name(proc, snap)}: NSpid unreadable",
                              f"nstutor could not read NSpid from /proc/{proc.pid}/status."
                              + ("" if snap.is_root else " Run nstutor as root."))
+        if len(proc.nspid) == 1 and container is not None:
+            return self.fail(f"{name(proc, snap)} is in the host's pid namespace ({nspid_text(proc)})",
+                             f"{name(proc, snap)} has only its host pid {proc.pid}: it is in the host's pid "
+                             f"namespace. {pid_namespace_advice(container)}.")
         if len(proc.nspid) == 1:
             return self.fail(
                 f"{name(proc, snap)} is in the host's pid namespace ({nspid_text(proc)})",
@@ -82,6 +88,11 @@ class PidOne(ProcessExpectation):
         if proc.nspid[-1] != 1:
             first = self._first_in(snap, proc)
             who = f"PID 1 there is {name(first, snap)}. " if first else ""
+            if container is not None:
+                return self.fail(
+                    f"{name(proc, snap)} is pid {proc.nspid[-1]} in its own pid namespace ({nspid_text(proc)})",
+                    f"{name(proc, snap)} is pid {proc.nspid[-1]} in its pid namespace, not 1: {who}"
+                    f"{pid_namespace_advice(container)}.")
             return self.fail(
                 f"{name(proc, snap)} is pid {proc.nspid[-1]} in its own pid namespace ({nspid_text(proc)})",
                 f"{name(proc, snap)} is in a new pid namespace but is pid {proc.nspid[-1]} there, not 1. {who}"
