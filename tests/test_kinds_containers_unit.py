@@ -682,6 +682,10 @@ def test_a_step_says_a_missing_containers_reason_once_in_the_app_and_the_cli():
     console.print(card_body(state, selected=True))
     card = console.export_text()
     assert card.count(reason) == 1 and card.count("(the same reason as above)") == len(result.failures) - 1, card
+    # web there but stopped: the container check and the checks that name it say it in one sentence
+    stopped = grade_step(lesson.steps[0], replaced(s, "web", state="exited", pid=None), lesson=lesson)
+    cli = "\n".join(step_lines(stopped))
+    assert cli.count("exists but is not running (exited): docker start web") == 1, cli
 
 
 def test_pid1_of_a_container_is_fixed_by_the_engine_not_by_unshare():
