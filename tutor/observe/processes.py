@@ -10,6 +10,9 @@ argv), so they are reused only for a process none of whose threads has run since
 read (each thread's schedstat is unchanged). Everything another process can change is read
 every time: the parent (re-parenting when the parent exits) from /proc/PID/stat, the cgroup
 (a process is moved between cgroups by someone else). A process that ran is read again in full.
+The cgroup of a quiet process is read in the cgroups' thread lists of this round: it is reused
+only if its old cgroup's list holds its pid now; a process listed in no list read (moved into a
+cgroup the reader did not read, see cgroups.CgroupReader) is read again, /proc/PID/cgroup included.
 
 Why every thread: a container engine's shims and daemons have ten threads or more, and any of
 them can open a socket or chroot. Why that is enough: a new thread is made by one that runs, so
@@ -24,9 +27,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from .cgroups import cpu_cgroup_members, cpu_cgroup_path
+from .cgroups import CgroupReader, cpu_cgroup_members, cpu_cgroup_path
 from .model import NS_TYPES, Namespace, Process, Snapshot
-from .procfs import CLOCK_TICKS, parse_stat, proc_path
+from .procfs import CLOCK_TICKS, fd_budget, parse_stat, proc_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +124,14 @@ def _read_cgroup(pid: int) -> str | None:
         return None
 
 
+def _same_cgroup(members: dict[int, str] | None, pid: int, before: Process) -> bool:
+    """Is *pid* listed, in this round, in the thread list of the cgroup it was in? A pid listed
+    nowhere (moved into a cgroup not read, or a cgroup we could not name) is not the same."""
+    return members is not None and before.cgroup is not None and members.get(pid) == before.cgroup
+
+
 def _cgroup_of(pid: int, members: dict[int, str] | None) -> str | None:
-    """The CPU cgroup of *pid*: from the tree's cgroup.procs files when we have them (one read per
+    """The CPU cgroup of *pid*: from the tree's thread lists when we have them (one read per
     cgroup instead of one per process), else from /proc/PID/cgroup."""
     if members is not None:
         found = members.get(pid)
@@ -135,12 +144,14 @@ def _cgroup_of(pid: int, members: dict[int, str] | None) -> str | None:
 class ProcessReader:
     """Reads every process; with keep_cache=True it remembers what only changes on exec."""
     keep_cache: bool = False
+    #: where the cgroup members come from: a kept CgroupReader (the Observer's), or a walk of the tree
+    cgroups: CgroupReader | None = None
     cache: dict[int, _Static] = field(default_factory=dict)
     #: pid -> open /proc/PID/stat (kept with keep_cache): one pread per process and snapshot instead of
     #: open + read + close. Such an fd is tied to that very process: once it exits, reads fail (ESRCH),
     #: so a recycled pid is never mistaken for the old process.
     stat_fds: dict[int, int] = field(default_factory=dict)
-    max_fds: int = field(default_factory=lambda: _fd_budget())
+    max_fds: int = field(default_factory=lambda: fd_budget())
     #: pid -> the stat text of the previous snapshot: a process whose stat text, cgroup and CPU use are
     #: unchanged (most sleeping processes) is the same Process object as last time, not a new one
     last_stat: dict[int, bytes] = field(default_factory=dict)
@@ -271,7 +282,7 @@ class ProcessReader:
         prev = previous.processes if previous else {}
         elapsed = (_now() - previous.monotonic) if previous else 0.0
         procs: dict[int, Process] = {}
-        members = cpu_cgroup_members()
+        members = self.cgroups.members() if self.cgroups is not None else cpu_cgroup_members()
         cache = self.cache
         new_cache: dict[int, _Static] = {}
         last_stat, new_stat = self.last_stat, {}
@@ -284,7 +295,7 @@ class ProcessReader:
             before = prev.get(pid)
             if (pid in quiet and before is not None and before.cpu_percent == 0.0 and pid in known
                     and (before.ppid in quiet or before.ppid == 0) and pid in cache and pid in last_stat
-                    and members is not None and members.get(pid) == before.cgroup):
+                    and _same_cgroup(members, pid, before)):
                 procs[pid] = before
                 new_cache[pid] = cache[pid]
                 new_stat[pid] = last_stat[pid]
@@ -295,7 +306,7 @@ class ProcessReader:
             if not raw:
                 continue                            # exited while we looked
             if (unchanged and before is not None and raw == last_stat.get(pid) and before.cpu_percent == 0.0
-                    and members is not None and members.get(pid) == before.cgroup and pid in cache):
+                    and _same_cgroup(members, pid, before) and pid in cache):
                 procs[pid] = before                 # nothing about it changed
                 new_cache[pid] = cache[pid]
                 new_stat[pid] = raw
@@ -345,15 +356,6 @@ def _threads_quiet(kept: dict[int, list]) -> bool:
             entry[1] = text
             return False
     return True
-
-
-def _fd_budget() -> int:
-    """How many /proc/PID/stat files we may keep open: half of our own open-file limit."""
-    try:
-        import resource
-        return max(0, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2 - 256)
-    except (ImportError, OSError, ValueError):
-        return 0
 
 
 def _now() -> float:

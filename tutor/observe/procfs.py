@@ -88,3 +88,13 @@ def same_process(pid: int, start_ticks: int) -> Stat | None:
     if stat is None or stat.is_zombie or (start_ticks and stat.start_ticks != start_ticks):
         return None
     return stat
+
+
+def fd_budget() -> int:
+    """How many descriptors the process reader may keep open: half of our own open-file limit, less
+    room for the rest (sockets, files being read). The cgroup reader keeps an eighth of this much."""
+    try:
+        import resource
+        return max(0, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2 - 256)
+    except (ImportError, OSError, ValueError):
+        return 0

@@ -100,7 +100,8 @@ def _as_function(wants: WantsFor) -> Callable[[Snapshot], Wants]:
 
 def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None,
               firewall_changes: int = 0, engine_readers: list | None = None,
-              mount_reader: "nsfacts.MountReader | None" = None) -> Snapshot:
+              mount_reader: "nsfacts.MountReader | None" = None,
+              cgroup_reader: "cgroups.CgroupReader | None" = None) -> Snapshot:
     started = time.monotonic()
     wall = time.time()
     problems: list[str] = []
@@ -114,7 +115,7 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
     mounts = mount_reader.read(procs, problems) if mount_reader else nsfacts.read_mounts(procs, problems)
     shm = nsfacts.read_shm(procs, problems)
     userns = nsfacts.read_userns(procs, problems)
-    cgroup_info = cgroups.read_cgroups(procs, problems)
+    cgroup_info = cgroups.read_cgroups(procs, problems, cgroup_reader)
     containers, engine_states = engines.read_all(engine_readers or (), procs)
 
     return Snapshot(
@@ -168,7 +169,9 @@ class Observer:
         """*on_netns_change*, if given, is called (from a watcher thread) when a name appears in or
         leaves /run/netns: `ip netns add` sends no netlink event, so the app can refresh sooner."""
         _raise_fd_limit()   # first: the readers size what they keep open by it
-        self._procs = ProcessReader(keep_cache=True)
+        # kept: the cgroups processes were in, and their files open (members for the process reader)
+        self._cgroups = cgroups.CgroupReader()
+        self._procs = ProcessReader(keep_cache=True, cgroups=self._cgroups)
         self._net = NetworkReader(persistent=True)
         self._engines = engines.readers()  # kept: each caches what it learnt by container id
         self._mounts = nsfacts.MountReader()  # kept: each mount table read again only when it changed
@@ -187,7 +190,8 @@ class Observer:
     def snapshot(self, wants: WantsFor = None) -> Snapshot:
         """*wants* as in take_snapshot; the nat table is read again only when it may have changed."""
         changes = self._rules.poll()
-        snap = answer(_assemble(self._procs, self._net, self._previous, changes, self._engines, self._mounts), wants,
+        snap = answer(_assemble(self._procs, self._net, self._previous, changes, self._engines, self._mounts,
+                                self._cgroups), wants,
                       lambda: self._read_nat(changes))
         self._previous = snap
         return snap
@@ -223,6 +227,7 @@ class Observer:
         self._procs.close()
         engines.close_all(self._engines)
         self._mounts.close()
+        self._cgroups.close()
 
     def __enter__(self) -> "Observer":
         return self
