@@ -500,3 +500,20 @@ def test_the_kept_lsns_table_follows_who_is_in_a_namespace(spawn, uid):
         wait_until(lambda: obs.snapshot().processes[second.pid].comm == "sleep", what="the exec")
         assert rows(obs.snapshot(), uts) == [(1, second.pid, f"sleep 2{tag}")], "the member's new command was missed"
         assert rows(take_snapshot(), uts) == rows(obs.snapshot(), uts)
+
+
+#: Threads that come and go all the time: each lives a few microseconds.
+_CHURN = "import threading\nwhile True:\n    threading.Thread(target=lambda: None).start()\n"
+
+
+def test_the_kept_observer_survives_threads_that_exit_while_it_looks(spawn):
+    """A thread can exit between the listing of /proc/PID/task and the read of its schedstat (the
+    nsfacts helper saw Observer.snapshot() raise ProcessLookupError so): every snapshot must go on."""
+    churn = spawn([sys.executable, "-c", _CHURN])
+    with Observer() as obs:
+        deadline = time.monotonic() + 3.0
+        rounds = 0
+        while time.monotonic() < deadline:
+            snap = obs.snapshot()          # must not raise
+            rounds += 1
+        assert churn.pid in snap.processes and rounds > 20

@@ -251,7 +251,13 @@ class ProcessReader:
             except OSError:
                 known = False                    # over budget, or gone while we listed
                 break
-            kept[tid] = [fd, os.pread(fd, 256, 0)]
+            try:
+                text = os.pread(fd, 256, 0)
+            except OSError:                      # exited between the open and the read (ESRCH)
+                os.close(fd)
+                known = False
+                break
+            kept[tid] = [fd, text]
             self.thread_fd_count += 1
             self.last_sched.pop(pid, None)       # its first text was read after the facts
         if kept:
