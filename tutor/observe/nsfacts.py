@@ -22,6 +22,34 @@ Every reader checks that the process it reads from is still in the namespace
 it stands for (pids get reused), and never raises: what it could not see
 becomes a plain-words line in `problems`. Observing never changes anything:
 namespace files are only ever opened O_RDONLY.
+
+The live Observer keeps readers between snapshots (MountReader, HostnameReader, ShmReader), so
+that 50 containers' namespaces are not all entered for every snapshot. What they reuse, and why
+it cannot have changed (measured on Linux 6.18):
+  * A kept file holds its namespace, so its inode number stays that namespace's: the kernel
+    hands a freed namespace's inode to the very next namespace made (`unshare --uts` twice in a
+    row gets the same inode), but not while any file of the old one is open. Each read first
+    closes the files of the namespaces no process is in any more, so a namespace nobody is in
+    is kept for one snapshot at most.
+  * hostnames: /proc/sys/kernel/hostname flags POLLPRI (poll(2)) after every sethostname(2) and
+    every write to that file, in ANY uts namespace: the kernel has one event counter for the
+    file, not one per namespace (uts_proc_notify), and a poll that reports re-arms it. The
+    counter moves before sethostname (or the write) returns: sethostname moves it while it
+    still holds the uts lock that uname(2) takes to read. So: poll first; if anything was
+    reported, enter every namespace again; if not, no hostname changed since the previous read
+    began, and each namespace read then (held by the /proc/thread-self/ns/uts file its visiting
+    thread opened) keeps its name. A namespace made since copies its maker's name without an
+    event: it has a new inode (the old ones are held), so it is entered. A namespace's pid is
+    not proof enough instead of a held file: a process seen not to run while the processes are
+    listed may still exit, and its namespace's inode go to a new one, before the other
+    processes' namespaces are read.
+  * shm: /proc/sysvipc/shm answers for the ipc namespace of the thread that OPENED it, every
+    time it is read from offset 0 (a seq_file: pread(fd, n, 0) starts the table again). There
+    is no event for SysV IPC, so the kept file is read again for every snapshot, without setns.
+    Its pids and uids are told as the opener sees them (our pid and user namespaces, which a
+    visiting thread keeps), the same as in a from-scratch read.
+Beyond a budget of kept files (a sixteenth of our open-file limit each) a namespace is read
+the from-scratch way, every snapshot.
 """
 from __future__ import annotations
 
@@ -29,11 +57,12 @@ import errno
 import os
 import re
 import select
+import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
 from .model import IdMap, Mount, Process, ShmSegment, UserNsInfo
-from .processes import members_by_ns
+from .processes import members_by_ns, ns_sets
 from .procfs import proc_path
 from .setns import each_in_namespace
 
@@ -175,6 +204,198 @@ class MountReader:
             self._drop(inode)
 
 
+class _Kept:
+    """What a namespace visit found, with the file it keeps open for that namespace (None: over
+    the budget, nothing kept)."""
+
+    def __init__(self, fd: int | None, value) -> None:
+        self.fd, self.value = fd, value
+
+
+class _KeptFiles:
+    """A reader kept between snapshots that holds one open file per namespace (see the module
+    docstring: while it is open, the inode names that namespace and no other)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple] = {}      # inode -> (fd, what was read through it, ...)
+        self.max_fds = _kept_budget()
+        self.visits = 0                        # namespaces entered (a thread setns()ed into them)
+        self._lock = threading.Lock()          # Observer.close() may run while a snapshot reads
+
+    def _room(self) -> list[int]:
+        return [self.max_fds - len(self._kept)]
+
+    @staticmethod
+    def _take(room: list[int], fd: int) -> int | None:
+        """*fd* to keep while *room* lasts; closed (None) beyond it."""
+        if room[0] > 0:
+            room[0] -= 1
+            return fd
+        os.close(fd)
+        return None
+
+    def _forget_gone(self, present: set[int] | Mapping[int, list[int]]) -> None:
+        for inode in [i for i in self._kept if i not in present]:
+            self._drop(inode)
+
+    def _missing(self, procs: Mapping[int, Process], present: set[int]) -> dict[int, list[int]]:
+        """The members of each namespace in *present* that has no kept file (listing every
+        namespace's pids costs more than a snapshot's worth of kept reads: only when needed)."""
+        if present <= self._kept.keys():
+            return {}
+        return {inode: pids for inode, pids in _members(procs, self.nstype).items() if inode not in self._kept}
+
+    def _drop(self, inode: int) -> None:
+        os.close(self._kept.pop(inode)[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self.max_fds = 0                   # a read after close keeps nothing open
+            for inode in list(self._kept):
+                self._drop(inode)
+
+    def _count_visits(self, groups: Mapping[int, list[int]]) -> None:
+        own = _thread_ns_inode(self.nstype)
+        self.visits += sum(1 for inode in groups if inode != own)
+
+
+class HostnameReader(_KeptFiles):
+    """read_hostnames for a reader kept between snapshots (the live Observer): a namespace is
+    entered again only after poll(2) on /proc/sys/kernel/hostname reported a hostname change
+    somewhere (see the module docstring). Each namespace entered is held by a file of it, opened
+    by the visiting thread while inside; those of namespaces no process is in are closed first."""
+
+    nstype = "uts"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._poll = select.poll()
+        try:
+            self._notify: int | None = os.open(proc_path("sys", "kernel", "hostname"), os.O_RDONLY | os.O_CLOEXEC)
+            self._poll.register(self._notify, select.POLLPRI | select.POLLERR)
+        except OSError:
+            self._notify = None                # no notice of changes: keep nothing
+
+    def read(self, procs: Mapping[int, Process], problems: list[str]) -> dict[int, str]:
+        with self._lock:
+            return _guarded(problems, "hostnames", lambda: self._read(procs, problems))
+
+    def _read(self, procs: Mapping[int, Process], problems: list[str]) -> dict[int, str]:
+        present = _inodes(procs, "uts")
+        # first the poll, then the reads: a change made while we read is reported next time
+        if self._notify is None or self._poll.poll(0):
+            self._forget_gone(())
+        else:
+            self._forget_gone(present)
+        out = {inode: kept[1] for inode, kept in self._kept.items()}
+        missing = self._missing(procs, present)
+        if not missing:
+            return out
+        room = self._room() if self._notify is not None else [0]
+
+        def hostname(inode: int):
+            # the visiting thread's own namespace file: it holds the very namespace whose name we read
+            fd = os.open(proc_path("thread-self", "ns", "uts"), os.O_RDONLY | os.O_CLOEXEC)
+            name = None
+            try:
+                if os.fstat(fd).st_ino == inode:
+                    name = os.uname().nodename
+            finally:
+                if name is None:
+                    os.close(fd)
+            return MOVED if name is None else _Kept(self._take(room, fd), name)
+
+        self._count_visits(missing)
+        read = _visit_each("uts", missing, hostname, problems, "the hostname of uts namespace")
+        for inode, kept in read.items():
+            out[inode] = kept.value
+            if kept.fd is not None:
+                self._kept[inode] = (kept.fd, kept.value)
+        return out
+
+    def close(self) -> None:
+        super().close()
+        with self._lock:
+            if self._notify is not None:
+                self._poll.unregister(self._notify)
+                os.close(self._notify)
+                self._notify = None
+
+
+class ShmReader(_KeptFiles):
+    """read_shm for a reader kept between snapshots (the live Observer): each ipc namespace's
+    /proc/sysvipc/shm is opened once, by a thread inside that namespace, and read again through
+    pread for every snapshot, without entering the namespace (see the module docstring). The
+    file holds its namespace, segments and all: each read first closes the files of namespaces
+    that no process is in any more, so a dead namespace is kept for one snapshot at most."""
+
+    nstype = "ipc"
+
+    def read(self, procs: Mapping[int, Process], problems: list[str]) -> dict[int, tuple[ShmSegment, ...]]:
+        with self._lock:
+            return _guarded(problems, "shared memory segments", lambda: self._read(procs, problems))
+
+    def _read(self, procs: Mapping[int, Process], problems: list[str]) -> dict[int, tuple[ShmSegment, ...]]:
+        present = _inodes(procs, "ipc")
+        self._forget_gone(present)
+        out = {}
+        for inode, (fd, raw, segments) in list(self._kept.items()):
+            try:
+                now = _pread_all(fd)
+            except OSError:
+                self._drop(inode)              # read it the first way again, below
+                continue
+            if now != raw:
+                segments = parse_sysvipc_shm(now.decode("utf-8", errors="replace"))
+                self._kept[inode] = (fd, now, segments)
+            out[inode] = segments
+        missing = self._missing(procs, present)
+        if not missing:
+            return out
+        room = self._room()
+
+        def shm_file(inode: int):
+            if _thread_ns_inode("ipc") != inode:
+                return MOVED
+            fd = os.open(proc_path("sysvipc", "shm"), os.O_RDONLY | os.O_CLOEXEC)
+            raw = None
+            try:
+                raw = _pread_all(fd)
+            finally:
+                if raw is None:
+                    os.close(fd)
+            return _Kept(self._take(room, fd), raw)
+
+        self._count_visits(missing)
+        read = _visit_each("ipc", missing, shm_file, problems, "the shared memory segments of ipc namespace")
+        for inode, kept in read.items():
+            segments = parse_sysvipc_shm(kept.value.decode("utf-8", errors="replace"))
+            out[inode] = segments
+            if kept.fd is not None:
+                self._kept[inode] = (kept.fd, kept.value, segments)
+        return out
+
+
+def _kept_budget() -> int:
+    """How many namespace files one kept reader may hold: a sixteenth of our open-file limit (the
+    ProcessReader keeps up to half of it, see processes._fd_budget)."""
+    try:
+        import resource
+        return max(0, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 16)
+    except (ImportError, OSError, ValueError):
+        return 0
+
+
+def _pread_all(fd: int) -> bytes:
+    """A kept /proc file from its start: pread at 0 makes a seq_file produce it anew. One read
+    gives at most a page or so, and a short read is not the end: read on until one gives nothing."""
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 65536, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
 def _reread(fd: int) -> str:
     """The whole of a kept /proc file again, from its start ('' if it cannot be read any more)."""
     try:
@@ -311,6 +532,13 @@ def _guarded(problems: list[str], what: str, read: Callable[[], dict]) -> dict:
 def _members(procs: Mapping[int, Process], nstype: str) -> dict[int, list[int]]:
     """inode -> pids in that namespace, lowest first (the lowest is lsns's representative)."""
     return members_by_ns(procs, nstype)
+
+
+def _inodes(procs: Mapping[int, Process], nstype: str) -> set[int]:
+    """The namespaces of type *nstype* some process is in (what _members lists, without the pids)."""
+    found = {ns.get(nstype) for ns, _ in ns_sets(procs)}
+    found.discard(None)
+    return found
 
 
 def _thread_ns_inode(nstype: str) -> int | None:

@@ -101,7 +101,9 @@ def _as_function(wants: WantsFor) -> Callable[[Snapshot], Wants]:
 def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None,
               firewall_changes: int = 0, engine_readers: list | None = None,
               mount_reader: "nsfacts.MountReader | None" = None,
-              cgroup_reader: "cgroups.CgroupReader | None" = None) -> Snapshot:
+              cgroup_reader: "cgroups.CgroupReader | None" = None,
+              hostname_reader: "nsfacts.HostnameReader | None" = None,
+              shm_reader: "nsfacts.ShmReader | None" = None) -> Snapshot:
     started = time.monotonic()
     wall = time.time()
     problems: list[str] = []
@@ -111,9 +113,9 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
     handles = netns.discover(procs, host_ns.get("net"), problems)
     network = net_reader.read(handles, problems, proc_reader.unchanged)
     table = namespace_table(procs, {h.inode: h.names for h in handles if h.names})
-    hostnames = nsfacts.read_hostnames(procs, problems)
+    hostnames = hostname_reader.read(procs, problems) if hostname_reader else nsfacts.read_hostnames(procs, problems)
     mounts = mount_reader.read(procs, problems) if mount_reader else nsfacts.read_mounts(procs, problems)
-    shm = nsfacts.read_shm(procs, problems)
+    shm = shm_reader.read(procs, problems) if shm_reader else nsfacts.read_shm(procs, problems)
     userns = nsfacts.read_userns(procs, problems)
     cgroup_info = cgroups.read_cgroups(procs, problems, cgroup_reader)
     containers, engine_states = engines.read_all(engine_readers or (), procs)
@@ -162,6 +164,7 @@ class Observer:
     Keeps one rtnetlink socket (subscribed to change events) and one sock_diag socket
     per netns, and re-dumps a netns only when it changed. Those sockets would keep a
     deleted netns alive, so each snapshot() first releases every netns that is gone.
+    Likewise a file per mnt, uts and ipc namespace (see nsfacts' kept readers).
     Thread-safe: snapshot() may run in a worker thread while close() runs in another.
     """
 
@@ -175,6 +178,8 @@ class Observer:
         self._net = NetworkReader(persistent=True)
         self._engines = engines.readers()  # kept: each caches what it learnt by container id
         self._mounts = nsfacts.MountReader()  # kept: each mount table read again only when it changed
+        self._hostnames = nsfacts.HostnameReader()  # kept: namespaces entered again after a hostname change
+        self._shm = nsfacts.ShmReader()       # kept: each ipc namespace's table, re-read without entering it
         self._previous: Snapshot | None = None
         self._on_netns_change = on_netns_change
         self._watcher = NetnsDirWatcher(self._netns_dir_changed)
@@ -191,7 +196,7 @@ class Observer:
         """*wants* as in take_snapshot; the nat table is read again only when it may have changed."""
         changes = self._rules.poll()
         snap = answer(_assemble(self._procs, self._net, self._previous, changes, self._engines, self._mounts,
-                                self._cgroups), wants,
+                                self._cgroups, self._hostnames, self._shm), wants,
                       lambda: self._read_nat(changes))
         self._previous = snap
         return snap
@@ -228,6 +233,8 @@ class Observer:
         engines.close_all(self._engines)
         self._mounts.close()
         self._cgroups.close()
+        self._hostnames.close()
+        self._shm.close()
 
     def __enter__(self) -> "Observer":
         return self
