@@ -158,8 +158,8 @@ class ProcessReader:
     sched_fds: dict[int, int] = field(default_factory=dict)      # pid -> open /proc/PID/schedstat
     last_sched: dict[int, bytes] = field(default_factory=dict)   # pid -> its main thread's schedstat then
     #: pid -> {tid: [open /proc/PID/task/TID/schedstat, its text when last read]} of a multi-threaded
-    #: process's other threads. A thread's text is read only while the rest of its process is quiet:
-    #: an older text only makes a process look as if it ran, never the other way round.
+    #: process's other threads. They are read only while the main thread is quiet: an older text
+    #: only makes a process look as if it ran, never the other way round.
     thread_fds: dict[int, dict[int, list]] = field(default_factory=dict)
     thread_fd_count: int = 0
     #: pids whose every thread we watch: single-threaded ones, and multi-threaded ones whose
@@ -351,17 +351,19 @@ class ProcessReader:
 
 
 def _threads_quiet(kept: dict[int, list]) -> bool:
-    """Has none of these threads run since its text was last read? Stops at the first that has,
-    and keeps that one's new text (the others keep their older ones: see ProcessReader.thread_fds)."""
-    for entry in kept.values():
-        try:
-            text = os.pread(entry[0], 256, 0)
-        except OSError:                          # that thread exited: the next full read relists
-            return False
-        if text != entry[1]:
+    """Has none of these threads run since its text was last read? Keeps each one's new text (read
+    now, before the facts it vouches for; see ProcessReader.thread_fds)."""
+    entries = kept.values()
+    try:
+        texts = [os.pread(entry[0], 256, 0) for entry in entries]
+    except OSError:                              # a thread exited: the next full read relists
+        return False
+    quiet = True
+    for entry, text in zip(entries, texts):
+        if entry[1] != text:
             entry[1] = text
-            return False
-    return True
+            quiet = False
+    return quiet
 
 
 def _now() -> float:
