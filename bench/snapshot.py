@@ -482,6 +482,7 @@ def measure(sc: Scenario, args) -> dict:
 
 # --------------------------------------------------------------- containers (issue 14)
 CONTAINER = "nsb-c"          # our containers: nsb-c00 ..; our image: nsb-box
+SETTLE_S = 5.0               # after starting them, before timing (see measure_containers)
 
 
 def _docker_env() -> tuple[dict, object | None]:
@@ -563,6 +564,9 @@ def measure_containers(args) -> dict:
         for name in names:
             run_env(["docker", "run", "-d", "--name", name, "nsb-box", "sleep", "100000"], env)
         print(f"  started {n} containers in {(time.monotonic() - t):.1f} s")
+        # A container just started is busy for a moment (its shim's threads, containerd's
+        # bookkeeping): the budget is about a steady machine, the one a learner looks at.
+        time.sleep(SETTLE_S)
         out["warmN"] = warm(f"{n} containers", n)
         ps = []
         for _ in range(args.iterations):
