@@ -49,6 +49,19 @@ def rmdir_once_idle(directory: str) -> bool:
     return True
 
 
+def remove_cgroup(directory: str, root: str) -> None:
+    """A test's cgroup undone: whatever is still inside moved back to *root* (the spawn fixture kills
+    the processes later), then rmdir as soon as the kernel lets it."""
+    with open(f"{directory}/cgroup.procs") as f:
+        for pid in f.read().split():
+            try:
+                with open(f"{root}/cgroup.procs", "w") as out:
+                    out.write(pid)
+            except OSError:
+                pass                      # exited meanwhile
+    wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
+
+
 def sh(cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run a shell command (setup for a test); fail loudly with its stderr."""
     res = subprocess.run(cmd, shell=True, capture_output=True, text=True)

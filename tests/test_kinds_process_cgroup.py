@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import rmdir_once_idle, wait_until
+from conftest import remove_cgroup, wait_until
 from kinds_process_support import assert_fail, assert_pass, grade, number, wait_proc
 from tutor.checks.registry import build
 from tutor.grade import snapshot_for
@@ -58,14 +58,7 @@ def cpu_cgroup(uid):
 
     yield make
     for directory in reversed(made):
-        # The spawn fixture kills the processes later; move any still inside out, so rmdir can work.
-        with open(f"{directory}/cgroup.procs") as f:
-            for pid in f.read().split():
-                try:
-                    write(f"{root}/cgroup.procs", pid)
-                except OSError:
-                    pass              # exited meanwhile
-        wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
+        remove_cgroup(directory, root)
 
 
 def write(path: str, text: str) -> None:

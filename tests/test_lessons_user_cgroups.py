@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import rmdir_once_idle, sh, wait_until
+from conftest import remove_cgroup, sh, wait_until
 from kinds_process_support import assert_fail, assert_pass, number, wait_proc
 from test_kinds_process_cgroup import cpu_root_or_skip, throttled, write
 from tutor.checks.kinds.cgroup import CpuHistory, measure_window
@@ -91,13 +91,7 @@ def limited_cgroup(uid):
         write(f"{directory}/cpu.cfs_period_us", "1000000")
         write(f"{directory}/cpu.cfs_quota_us", "100000")
     yield directory
-    with open(f"{directory}/cgroup.procs") as f:
-        for pid in f.read().split():
-            try:
-                write(f"{root}/cgroup.procs", pid)
-            except OSError:
-                pass                  # exited meanwhile
-    wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
+    remove_cgroup(directory, root)
 
 
 def test_measured_use_is_steady_between_close_snapshots(spawn, uid, limited_cgroup):

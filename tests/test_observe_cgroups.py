@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import rmdir_once_idle, wait_until
+from conftest import remove_cgroup, rmdir_once_idle, wait_until
 from kinds_process_support import number
 from test_kinds_process_cgroup import cpu_root_or_skip, write
 from tutor.observe import Observer, cgroups, take_snapshot
@@ -41,13 +41,7 @@ def cgroup(uid):
     for directory in reversed(made):
         if not os.path.isdir(directory):
             continue                          # the test removed (or renamed) it
-        with open(f"{directory}/cgroup.procs") as f:
-            for pid in f.read().split():
-                try:
-                    write(f"{root}/cgroup.procs", pid)
-                except OSError:
-                    pass                      # exited meanwhile
-        wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
+        remove_cgroup(directory, root)
 
 
 def set_limit(cgroup, directory: str, quota: int, period: int = 100000) -> None:

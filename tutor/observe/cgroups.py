@@ -61,7 +61,7 @@ import os
 import select
 
 from .model import CgroupInfo, CpuLimit, frozen_map
-from .procfs import fd_budget, proc_path
+from .procfs import fd_budget, pread_all, proc_path
 
 V2_ROOT = "/sys/fs/cgroup"
 
@@ -192,20 +192,11 @@ def _read_path(path: str) -> bytes | None:
     except OSError:
         return None
     try:
-        return _read_whole(fd)
+        return pread_all(fd)
     except OSError:
         return None
     finally:
         os.close(fd)
-
-
-def _read_whole(fd: int) -> bytes:
-    """An open cgroup file from its start to its end (a pid list comes a page or so per read)."""
-    chunks, offset = [], 0
-    while chunk := os.pread(fd, 65536, offset):
-        chunks.append(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
 
 
 def _read_line(fd: int) -> bytes:
@@ -353,7 +344,7 @@ class CgroupReader:
         threads = THREADS_FILE[self._version]
         for path in self._known:
             if self._version == 2:
-                data = self._file(root, path, threads, _read_whole)
+                data = self._file(root, path, threads, pread_all)
             else:                          # v1: a kept descriptor shows the list of its first read
                 data = _read_path(os.path.join(root, path.lstrip("/"), threads))
             if data:

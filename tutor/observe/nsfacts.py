@@ -63,7 +63,7 @@ from typing import Callable, Iterator, Mapping
 
 from .model import IdMap, Mount, Process, ShmSegment, UserNsInfo
 from .processes import members_by_ns, ns_sets
-from .procfs import proc_path
+from .procfs import pread_all, proc_path
 from .setns import each_in_namespace
 
 #: errno values that mean "this process is gone (or a zombie)": try the next one of the namespace.
@@ -341,7 +341,7 @@ class ShmReader(_KeptFiles):
         out = {}
         for inode, (fd, raw, segments) in list(self._kept.items()):
             try:
-                now = _pread_all(fd)
+                now = pread_all(fd)
             except OSError:
                 self._drop(inode)              # read it the first way again, below
                 continue
@@ -360,7 +360,7 @@ class ShmReader(_KeptFiles):
             fd = os.open(proc_path("sysvipc", "shm"), os.O_RDONLY | os.O_CLOEXEC)
             raw = None
             try:
-                raw = _pread_all(fd)
+                raw = pread_all(fd)
             finally:
                 if raw is None:
                     os.close(fd)
@@ -384,16 +384,6 @@ def _kept_budget() -> int:
         return max(0, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 16)
     except (ImportError, OSError, ValueError):
         return 0
-
-
-def _pread_all(fd: int) -> bytes:
-    """A kept /proc file from its start: pread at 0 makes a seq_file produce it anew. One read
-    gives at most a page or so, and a short read is not the end: read on until one gives nothing."""
-    chunks, offset = [], 0
-    while chunk := os.pread(fd, 65536, offset):
-        chunks.append(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
 
 
 def _reread(fd: int) -> str:

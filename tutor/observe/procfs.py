@@ -98,3 +98,13 @@ def fd_budget() -> int:
         return max(0, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2 - 256)
     except (ImportError, OSError, ValueError):
         return 0
+
+
+def pread_all(fd: int) -> bytes:
+    """A kept kernel file from its start to its end: pread at 0 makes a seq_file or a cgroup list
+    produce it anew; one read gives at most a page or so, and a short read is not the end."""
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 65536, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
