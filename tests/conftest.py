@@ -51,14 +51,18 @@ def rmdir_once_idle(directory: str) -> bool:
 
 def remove_cgroup(directory: str, root: str) -> None:
     """A test's cgroup undone: whatever is still inside moved back to *root* (the spawn fixture kills
-    the processes later), then rmdir as soon as the kernel lets it."""
-    with open(f"{directory}/cgroup.procs") as f:
-        for pid in f.read().split():
-            try:
-                with open(f"{root}/cgroup.procs", "w") as out:
-                    out.write(pid)
-            except OSError:
-                pass                      # exited meanwhile
+    the processes later), then rmdir as soon as the kernel lets it. A cgroup already gone is fine."""
+    try:
+        with open(f"{directory}/cgroup.procs") as f:
+            pids = f.read().split()
+    except FileNotFoundError:
+        pids = []
+    for pid in pids:
+        try:
+            with open(f"{root}/cgroup.procs", "w") as out:
+                out.write(pid)
+        except OSError:
+            pass                          # exited meanwhile
     wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
 
 

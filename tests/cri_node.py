@@ -21,7 +21,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 
-from conftest import rmdir_once_idle, wait_until
+from conftest import remove_cgroup, wait_until
 from tutor.observe.cgroups import cpu_hierarchy
 
 NGINX_TITLE = "nginx: master process nginx -g daemon off;"
@@ -92,18 +92,7 @@ class Node:
     def remove_cgroups(self) -> None:
         """Move what still runs in them out to the root, then rmdir them, deepest first."""
         for directory in reversed(self.made):
-            try:
-                with open(f"{directory}/cgroup.procs") as f:
-                    pids = f.read().split()
-            except OSError:
-                pids = []
-            for pid in pids:
-                try:
-                    with open(f"{self.cgroup_root}/cgroup.procs", "w") as f:
-                        f.write(pid)
-                except OSError:
-                    pass                # exited meanwhile
-            wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
+            remove_cgroup(directory, self.cgroup_root)
 
     # -- containerd's records
     def write_config(self, sandbox_image: str | None = PAUSE_IMAGE) -> None:
