@@ -483,6 +483,7 @@ def measure(sc: Scenario, args) -> dict:
 # --------------------------------------------------------------- containers (issue 14)
 CONTAINER = "nsb-c"          # our containers: nsb-c00 ..; our image: nsb-box
 SETTLE_S = 5.0               # after starting them, before timing (see measure_containers)
+WARMUP_ROUNDS = 3            # untimed Observer rounds before the timed ones (see warm())
 
 
 def _docker_env() -> tuple[dict, object | None]:
@@ -531,17 +532,25 @@ def measure_containers(args) -> dict:
             print(f"  cold take_snapshot(), {label}: median {stats(cold)[0]:6.1f} ms")
             out[f"cold_{expect}"] = cold
             times = []
+            parts: dict[str, list[float]] = {}
             with Observer() as obs:
-                obs.snapshot()
+                # Three untimed rounds: a reader keeps what it saw twice unchanged (a thread must be
+                # seen once before its quiet can be vouched for), and the budget is about rounds after.
+                for _ in range(WARMUP_ROUNDS):
+                    obs.snapshot()
                 for _ in range(args.iterations):
                     t = time.monotonic()
                     snap = obs.snapshot()
                     times.append((time.monotonic() - t) * 1000)
+                    for part, ms in snap.parts_ms.items():
+                        parts.setdefault(part, []).append(ms)
                     ours = [c for c in snap.containers if c.name.startswith(CONTAINER) and c.pid in snap.processes]
                     if len(ours) != expect:
                         raise BenchError(f"{label}: the snapshot named {len(ours)} of our {expect} running containers")
             med, p90 = stats(times)
             print(f"  warm snapshot, {label}: median {med:6.1f} ms  p90 {p90:6.1f} ms")
+            print("    by part (median ms): " + ", ".join(f"{part} {stats(v)[0]:.2f}" for part, v in parts.items()))
+            out[f"parts_{label}"] = {part: stats(v)[0] for part, v in parts.items()}
             # the engines' share of it: kept Readers (as the Observer keeps them) on the same processes
             readers = engines.readers()
             try:
@@ -576,6 +585,12 @@ def measure_containers(args) -> dict:
         med, p90 = stats(ps)
         print(f"  docker ps:              median {med:6.1f} ms  p90 {p90:6.1f} ms")
         out["ps"] = ps
+        # The 0 case once more, the containers gone: the machine's own drift over the run, so a
+        # difference smaller than the two zeros' is not the containers'.
+        run_env(["docker", "rm", "-f", *names], env)
+        names = []
+        time.sleep(SETTLE_S)          # as after starting them: dockerd and containerd tidy up for a moment
+        out["warm0_after"] = warm("0 containers, after", 0)
     finally:
         if names:
             subprocess.run(["docker", "rm", "-f", *names], env=env, capture_output=True, timeout=300)
@@ -692,9 +707,14 @@ def main(argv=None) -> int:
         e0, en = stats(c["engines_0"])[0], stats(c[f"engines_{args.containers}"])[0]
         print(f"  containers    cold snapshot {stats(c['cold_0'])[0]:.1f} ms with 0, "
               f"{stats(c[f'cold_{args.containers}'])[0]:.1f} ms with {args.containers}")
-        print(f"  containers    warm snapshot {w0:.1f} ms with 0, {wn:.1f} ms with {args.containers} "
-              f"(+{wn - w0:.1f} ms; the engines' records {e0:.3f} -> {en:.3f} ms, the rest is the kernel's "
-              f"view of {args.containers} more containers); `docker ps` {ps:.1f} ms")
+        w0b = stats(c["warm0_after"])[0]
+        print(f"  containers    warm snapshot {w0:.1f} ms with 0, {wn:.1f} ms with {args.containers}, "
+              f"{w0b:.1f} ms with 0 again (+{wn - (w0 + w0b) / 2:.1f} ms over the zeros' mean; the engines' records "
+              f"{e0:.3f} -> {en:.3f} ms, the rest is the kernel's view of {args.containers} more containers); "
+              f"`docker ps` {ps:.1f} ms")
+        p0, pn = c["parts_0 containers"], c[f"parts_{args.containers} containers"]
+        print("  containers    what they add, by part (median ms): "
+              + ", ".join(f"{part} {pn[part] - p0.get(part, 0.0):+.2f}" for part in pn))
     print(f"  memory        RSS {rss:.1f} MiB after the snapshots (peak {hwm:.1f} MiB; {rss_before:.1f} MiB before)")
     targets = []
     if tools_med / warm_med < 5:

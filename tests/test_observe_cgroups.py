@@ -8,6 +8,7 @@ Cgroups made here are nstutor-cgr-<uid>[...] under the cpu controller's root, re
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import pytest
@@ -17,6 +18,7 @@ from kinds_process_support import number
 from test_kinds_process_cgroup import cpu_root_or_skip, write
 from tutor.observe import Observer, cgroups, take_snapshot
 from tutor.observe.cgroups import cpu_cgroup_members, cpu_cgroup_path
+from tutor.observe.cgroupwatch import TreeWatch
 from tutor.observe.model import Process
 
 pytestmark = pytest.mark.needs_root
@@ -173,8 +175,13 @@ def test_the_kept_observer_walks_the_tree_once_and_agrees_with_a_fresh_snapshot(
         differ = {p: (kept.processes[p].cgroup, fresh.processes[p].cgroup) for p in both
                   if kept.processes[p].cgroup != fresh.processes[p].cgroup}
         assert not differ
-        walked = cpu_cgroup_members()
+        # nothing written into the tree since: no list is read (a write elsewhere on the machine
+        # may come between two rounds, so until one round is quiet)
+        wait_until(lambda: obs._cgroups.members() is cgroups.UNMOVED, what="a round with no write in the tree")
+        write(f"{directory}/cgroup.procs", str(pid))     # a write (moving nothing): the lists are read
         members = obs._cgroups.members()
+        walked = cpu_cgroup_members()
+        assert members is not cgroups.UNMOVED
         assert members and all(walked.get(p, c) == c for p, c in members.items())
 
 
@@ -259,3 +266,92 @@ def test_v2_thread_lists_through_kept_descriptors_follow_moves(spawn, uid, monke
                 for p in f.read().split():
                     write(f"{v2_tree}{start}/cgroup.procs".replace("//", "/"), p)
             wait_until(lambda: rmdir_once_idle(directory), what=f"rmdir {directory}")
+
+
+# ------------------------------------------------------------ the tree watch (cgroupwatch.py)
+def settled(watch: TreeWatch) -> bool:
+    """A look that found nothing new (a write elsewhere on the machine may come first)."""
+    return not watch.changed()
+
+
+def test_the_tree_watch_reports_writes_mkdir_rename_and_rmdir_anywhere_in_the_tree(cgroup):
+    """What the kept reader's shortcut rests on: every way the lists or limits change is reported,
+    in a directory made after the watch started too, and nothing is reported when nothing happened."""
+    watch = TreeWatch(cgroup.root)
+    try:
+        assert watch.changed() and watch.reliable           # the first look: nothing known yet
+        wait_until(lambda: settled(watch), what="a look with no event")
+        assert not watch.changed()
+        path, directory = cgroup()                            # mkdir at the top
+        assert watch.changed()
+        wait_until(lambda: settled(watch), what="a look with no event")
+        _child_path, child = cgroup("/inner")                 # mkdir in a directory made meanwhile
+        assert watch.changed()
+        assert any(d == child for d in watch.dirs.values()), "the new directory is watched"
+        wait_until(lambda: settled(watch), what="a look with no event")
+        set_limit(cgroup, child, 20000)                       # a write two levels down, in the new one
+        assert watch.changed()
+        wait_until(lambda: settled(watch), what="a look with no event")
+        if not cgroup.v2:                                     # v2 refuses rename(2)
+            renamed = directory + "-moved"
+            os.rename(directory, renamed)
+            try:
+                assert watch.changed()
+                wait_until(lambda: settled(watch), what="a look with no event")
+                set_limit(cgroup, renamed + "/inner", 30000)   # under its new name: still watched
+                assert watch.changed()
+            finally:
+                os.rename(renamed, directory)
+            assert watch.changed()
+            wait_until(lambda: settled(watch), what="a look with no event")
+        wait_until(lambda: rmdir_once_idle(child), what=f"rmdir {child}")
+        assert watch.changed()
+    finally:
+        watch.close()
+
+
+def test_a_tree_too_big_to_watch_is_always_changed(cgroup):
+    """Past its budget of watches the watch cannot vouch for anything: every look says changed."""
+    cgroup()
+    watch = TreeWatch(cgroup.root, max_dirs=1)
+    try:
+        assert watch.changed()
+        assert not watch.reliable
+        assert all(watch.changed() for _ in range(3))
+    finally:
+        watch.close()
+
+
+_FORK_ON_USR1 = ("import signal, subprocess, sys\n"
+                 "signal.signal(signal.SIGUSR1, lambda *_: subprocess.Popen(['sleep', sys.argv[1]]))\n"
+                 "while True: signal.pause()")
+
+
+def test_a_child_forked_while_nothing_is_written_is_in_its_parents_cgroup(spawn, uid, cgroup):
+    """A fork writes nothing into the tree, so the kept reader reads no list that round: the new
+    process must still get the cgroup it was born in (its own /proc/PID/cgroup), not none."""
+    path, directory = cgroup()
+    parent = spawn([sys.executable, "-c", _FORK_ON_USR1, str(number(uid, 1106))])
+    write(f"{directory}/cgroup.procs", str(parent.pid))
+    kids: list[int] = []
+    with Observer() as obs:
+        def steady_round() -> bool:
+            lists = obs._cgroups.list_reads
+            obs.snapshot()
+            return obs._cgroups.list_reads == lists
+        wait_until(steady_round, what="a snapshot that read no cgroup list")
+        try:
+            os.kill(parent.pid, signal.SIGUSR1)
+
+            def child_in_a_steady_round():
+                lists = obs._cgroups.list_reads
+                snap = obs.snapshot()
+                found = [p for p in snap.processes.values() if p.ppid == parent.pid and p.comm == "sleep"]
+                kids[:] = [p.pid for p in found]
+                return found[0] if found and obs._cgroups.list_reads == lists else None
+            child = wait_until(child_in_a_steady_round, what="the child, in a round that read no list")
+            assert child.cgroup == path
+            assert obs.snapshot().processes[child.pid].cgroup == path     # and kept so
+        finally:
+            for pid in kids:
+                os.kill(pid, signal.SIGKILL)

@@ -60,6 +60,7 @@ import itertools
 import os
 import select
 
+from .cgroupwatch import TreeWatch
 from .model import CgroupInfo, CpuLimit, frozen_map
 from .procfs import fd_budget, pread_all, proc_path
 
@@ -175,6 +176,18 @@ def cpu_cgroup_members() -> dict[int, str] | None:
     except OSError:
         return None
     return members
+
+
+class Unmoved:
+    """What CgroupReader.members() answers when no process can have been moved since its last
+    answer (no write anywhere in the tree, see cgroupwatch.py): each process is in the cgroup the
+    caller found it in last time, and a process new since then is to be read from /proc/PID/cgroup."""
+
+    def __repr__(self) -> str:
+        return "UNMOVED"
+
+
+UNMOVED = Unmoved()
 
 
 #: The list of a cgroup's threads, by cgroup version (see the module docstring: why not cgroup.procs).
@@ -330,16 +343,32 @@ class CgroupReader:
         self._version = 2
         #: cgroups that held a process at the last read(): the thread lists members() reads
         self._known: frozenset[str] = frozenset()
+        #: every directory of the tree watched: what may have changed since the last round
+        self._watch: TreeWatch | None = None
+        self._moved = True                # a process may have been moved since members() last listed
+        self._limits_stale = True         # a limit, or the set of cgroups, may have changed since read()
+        self._listed = False              # members() has answered with lists under this watch
+        self._last_read: tuple[frozenset, CgroupInfo] | None = None   # (the cgroups of read(), its answer)
+        self.list_reads = 0               # rounds members() read the thread lists (for tests and the bench)
 
-    def members(self) -> dict[int, str] | None:
+    def members(self) -> dict[int, str] | None | Unmoved:
         """pid -> CPU cgroup path for the processes of the cgroups processes were in last time; a
-        pid not in the map is to be read from /proc/PID/cgroup. None if there is no cpu tree."""
+        pid not in the map is to be read from /proc/PID/cgroup. None if there is no cpu tree.
+        UNMOVED if nothing was written into the tree since the last answer (see cgroupwatch.py)."""
         _mode, root = self._sync()
         if root is None:
             return None
+        self._poll()
+        if not self._moved and self._listed:
+            return UNMOVED
+        self.list_reads += 1
+        self._moved = False
+        self._listed = True
         if not self._known:
             self.walks += 1
-            return cpu_cgroup_members()
+            found = cpu_cgroup_members()
+            self._listed = found is not None
+            return found
         members: dict[int, str] = {}
         threads = THREADS_FILE[self._version]
         for path in self._known:
@@ -356,8 +385,13 @@ class CgroupReader:
         mode, root = self._sync()
         if root is None:
             return _no_tree(mode, problems)
+        self._poll()
+        cgroups_now = frozenset(_cgroups_of(procs))
+        if not self._limits_stale and self._last_read is not None and self._last_read[0] == cgroups_now:
+            return self._last_read[1]        # nothing written, made, moved or removed in the tree since
+        reported = len(problems)
         paths, top = _limit_paths(procs, root, problems)
-        self._known = frozenset(filter(_plain, _cgroups_of(procs)))
+        self._known = frozenset(filter(_plain, cgroups_now))
         listings = {"/": top} if top is not None else {}
         limits = {}
         for path in paths:
@@ -366,11 +400,22 @@ class CgroupReader:
                 limits[path] = limit
         for path in [p for p in self._dirs if p not in paths]:    # paths holds every cgroup of _known
             self._drop(path)
-        return CgroupInfo(mode, root, frozen_map(limits))
+        info = CgroupInfo(mode, root, frozen_map(limits))
+        # kept only if all of it was read through the watched tree (a "/../x" path is outside it)
+        keep = len(problems) == reported and all(map(_plain, cgroups_now))
+        self._last_read = (cgroups_now, info) if keep else None
+        self._limits_stale = False
+        return info
 
     def close(self) -> None:
         for path in list(self._dirs):
             self._drop(path)
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        self._moved = self._limits_stale = True
+        self._listed = False
+        self._last_read = None
 
     def _sync(self) -> tuple[str, str | None]:
         """cpu_hierarchy(); every kept file is dropped first if a mount changed since."""
@@ -379,7 +424,13 @@ class CgroupReader:
             self.close()
             self._generation = generation
             self._version = cpu_version(mode, root) if root is not None else 2
+            self._watch = TreeWatch(root) if root is not None else None
         return mode, root
+
+    def _poll(self) -> None:
+        """Anything written, made, moved or removed in the tree since the last look: read it all again."""
+        if self._watch is None or self._watch.changed():
+            self._moved = self._limits_stale = True
 
     def _limit(self, root: str, path: str, listings: dict[str, dict[str, int]]) -> CpuLimit | None:
         names = LIMIT_FILES[self._version]

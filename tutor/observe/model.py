@@ -381,6 +381,7 @@ class Snapshot:
     firewall_changes: int = 0                  # a long-lived Observer's count of nftables changes (0: not watched)
     containers: tuple[Container, ...] = ()     # every engine's containers, running or not (issue 14)
     engines: tuple[EngineState, ...] = ()      # one per engine in ENGINES: could it be read, and if not why
+    parts_ms: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # what each reader took (bench/snapshot.py)
     # ---- parts read only when a check asked for them (Wants); absent when nobody asked
     nat: "NatRead | None" = None               # the host's iptables nat table
     files: Mapping[tuple[int | None, str], FileFact] = field(default_factory=lambda: EMPTY)  # (pid, or None

@@ -13,6 +13,8 @@ every time: the parent (re-parenting when the parent exits) from /proc/PID/stat,
 The cgroup of a quiet process is read in the cgroups' thread lists of this round: it is reused
 only if its old cgroup's list holds its pid now; a process listed in no list read (moved into a
 cgroup the reader did not read, see cgroups.CgroupReader) is read again, /proc/PID/cgroup included.
+Where nothing at all was written into the cgroup tree since the last round (cgroupwatch.py), no
+list is read: each process is where it was, and a new one's /proc/PID/cgroup is read.
 
 Why every thread: a container engine's shims and daemons have ten threads or more, and any of
 them can open a socket or chroot. Why that is enough: a new thread is made by one that runs, so
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from .cgroups import CgroupReader, cpu_cgroup_members, cpu_cgroup_path
+from .cgroups import UNMOVED, CgroupReader, Unmoved, cpu_cgroup_members, cpu_cgroup_path
 from .model import NS_TYPES, Namespace, Process, Snapshot
 from .procfs import CLOCK_TICKS, fd_budget, parse_stat, proc_path
 
@@ -124,15 +126,24 @@ def _read_cgroup(pid: int) -> str | None:
         return None
 
 
-def _same_cgroup(members: dict[int, str] | None, pid: int, before: Process) -> bool:
-    """Is *pid* listed, in this round, in the thread list of the cgroup it was in? A pid listed
-    nowhere (moved into a cgroup not read, or a cgroup we could not name) is not the same."""
+def _same_cgroup(members: dict[int, str] | None | Unmoved, pid: int, before: Process) -> bool:
+    """Is *pid* listed, in this round, in the thread list of the cgroup it was in (or was nothing
+    moved at all)? A pid listed nowhere (moved into a cgroup not read, or a cgroup we could not
+    name) is not the same."""
+    if members is UNMOVED:
+        return before.cgroup is not None
     return members is not None and before.cgroup is not None and members.get(pid) == before.cgroup
 
 
-def _cgroup_of(pid: int, members: dict[int, str] | None) -> str | None:
+def _cgroup_of(pid: int, members: dict[int, str] | None | Unmoved, before: Process | None,
+               start_ticks: int) -> str | None:
     """The CPU cgroup of *pid*: from the tree's thread lists when we have them (one read per
-    cgroup instead of one per process), else from /proc/PID/cgroup."""
+    cgroup instead of one per process), where nothing was moved the one it was in, else from
+    /proc/PID/cgroup (a new process: only a write moves a process, but a fork makes one)."""
+    if members is UNMOVED:
+        if before is not None and before.start_ticks == start_ticks and before.cgroup is not None:
+            return before.cgroup
+        return _read_cgroup(pid)
     if members is not None:
         found = members.get(pid)
         if found is not None:
@@ -334,7 +345,7 @@ class ProcessReader:
             if before is not None and before.start_ticks == start and elapsed > 0:
                 cpu_percent = 100.0 * (cpu - before.cpu_ticks) / CLOCK_TICKS / elapsed
             procs[pid] = Process(pid, ppid, comm, static.cmdline, state, static.uid, static.ns, static.nspid,
-                                 static.root, _cgroup_of(pid, members), cpu, start, cpu_percent)
+                                 static.root, _cgroup_of(pid, members, before, start), cpu, start, cpu_percent)
         self.unchanged = frozenset(pid for pid, proc in procs.items() if prev.get(pid) is proc)
         if self.keep_cache:
             self.cache = new_cache

@@ -107,18 +107,29 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
     started = time.monotonic()
     wall = time.time()
     problems: list[str] = []
+    parts: dict[str, float] = {}
+    clock = [started]
 
-    procs = proc_reader.read(previous, problems)
+    def timed(part: str, value):
+        """*value* (just computed), with the time since the last part booked to *part*."""
+        now = time.monotonic()
+        parts[part] = (now - clock[0]) * 1000.0
+        clock[0] = now
+        return value
+
+    procs = timed("processes", proc_reader.read(previous, problems))
     host_ns = host_namespaces(procs)
-    handles = netns.discover(procs, host_ns.get("net"), problems)
-    network = net_reader.read(handles, problems, proc_reader.unchanged)
-    table = namespace_table(procs, {h.inode: h.names for h in handles if h.names})
-    hostnames = hostname_reader.read(procs, problems) if hostname_reader else nsfacts.read_hostnames(procs, problems)
-    mounts = mount_reader.read(procs, problems) if mount_reader else nsfacts.read_mounts(procs, problems)
-    shm = shm_reader.read(procs, problems) if shm_reader else nsfacts.read_shm(procs, problems)
-    userns = nsfacts.read_userns(procs, problems)
-    cgroup_info = cgroups.read_cgroups(procs, problems, cgroup_reader)
-    containers, engine_states = engines.read_all(engine_readers or (), procs)
+    handles = timed("netns", netns.discover(procs, host_ns.get("net"), problems))
+    network = timed("network", net_reader.read(handles, problems, proc_reader.unchanged))
+    table = timed("ns_table", namespace_table(procs, {h.inode: h.names for h in handles if h.names}))
+    hostnames = timed("hostnames", hostname_reader.read(procs, problems) if hostname_reader
+                      else nsfacts.read_hostnames(procs, problems))
+    mounts = timed("mounts", mount_reader.read(procs, problems) if mount_reader
+                   else nsfacts.read_mounts(procs, problems))
+    shm = timed("shm", shm_reader.read(procs, problems) if shm_reader else nsfacts.read_shm(procs, problems))
+    userns = timed("userns", nsfacts.read_userns(procs, problems))
+    cgroup_info = timed("cgroups", cgroups.read_cgroups(procs, problems, cgroup_reader))
+    containers, engine_states = timed("engines", engines.read_all(engine_readers or (), procs))
 
     return Snapshot(
         taken_at=wall,
@@ -140,6 +151,7 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
         firewall_changes=firewall_changes,
         containers=containers,
         engines=engine_states,
+        parts_ms=frozen_map(parts),
     )
 
 
