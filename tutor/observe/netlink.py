@@ -78,6 +78,7 @@ class _Conn:
     seq: int = 100
     counters: tuple[int, ...] = ()    # kept /proc/net/sockstat, sockstat6 fds opened inside this netns
     listening: tuple | None = None    # (what it was listed under, the sockets); see the module docstring
+    counted: tuple | None = None      # (the sockstat texts, the counts in them) of the last look
 
     def close(self) -> None:
         for sock in (self.route, self.diag):
@@ -95,9 +96,14 @@ class _Conn:
         if not self.counters:
             return None
         try:
-            return b" ".join(b" ".join(_COUNTS.findall(os.pread(fd, 1024, 0))) for fd in self.counters)
+            texts = tuple(os.pread(fd, 1024, 0) for fd in self.counters)
         except OSError:
             return None
+        if self.counted is not None and self.counted[0] == texts:
+            return self.counted[1]        # the very same texts: the same counts, without parsing them
+        counts = b" ".join(b" ".join(_COUNTS.findall(text)) for text in texts)
+        self.counted = (texts, counts)
+        return counts
 
 
 @dataclass
@@ -226,14 +232,7 @@ class NetworkReader:
     # ---------------------------------------------------------- building the model
     def _build(self, handles: list[NetnsHandle], problems: list[str], unchanged: frozenset[int]) -> dict[int, NetNS]:
         by_inode = {h.inode: h for h in handles}
-        # index -> raw link, per netns; and (netns, ifindex, peer ifindex) of every veth for peer matching
-        indexes = {i: {l["index"]: l for l in c.dump["links"]} for i, c in self.conns.items() if c.dump}
-        # (ifindex, peer ifindex) -> netns holding such a veth: finds a peer's candidates in one lookup
-        self._veths: dict[tuple[int, int], list[int]] = {}
-        for inode, links in indexes.items():
-            for l in links.values():
-                if l["kind"] == "veth" and l["link"]:
-                    self._veths.setdefault((l["index"], l["link"]), []).append(inode)
+        indexes: dict = {}       # made only if a netns is built afresh (see _link_indexes)
         out: dict[int, NetNS] = {}
         for handle in handles:
             conn = self.conns.get(handle.inode)
@@ -245,6 +244,8 @@ class NetworkReader:
                 parts = conn.built[1]
             else:
                 deps: dict[int, int] = {}
+                if not indexes:
+                    indexes = self._link_indexes()
                 parts = self._parts(handle.inode, conn.dump, indexes, by_inode, deps)
                 # a build with an unresolved peer is never reused (see the module's docstring)
                 unresolved = any(_unresolved(l) for l in parts[0])
@@ -252,6 +253,17 @@ class NetworkReader:
             socks = self._sockets(conn, handle, problems, unchanged)
             out[handle.inode] = NetNS(handle.inode, handle.names, handle.pids, handle.is_host, *parts, socks)
         return out
+
+    def _link_indexes(self) -> dict[int, dict[int, dict]]:
+        """ifindex -> raw link, per netns; and, in self._veths, (ifindex, peer ifindex) -> the netns
+        holding such a veth, which finds a peer's candidates in one lookup."""
+        indexes = {i: {l["index"]: l for l in c.dump["links"]} for i, c in self.conns.items() if c.dump}
+        self._veths: dict[tuple[int, int], list[int]] = {}
+        for inode, links in indexes.items():
+            for l in links.values():
+                if l["kind"] == "veth" and l["link"]:
+                    self._veths.setdefault((l["index"], l["link"]), []).append(inode)
+        return indexes
 
     def _sockets(self, conn: _Conn, handle: NetnsHandle, problems: list[str], unchanged: frozenset[int]) -> tuple:
         if conn.diag is None:
