@@ -50,6 +50,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import select
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ class _Conn:
     counters: tuple[int, ...] = ()    # kept /proc/net/sockstat, sockstat6 fds opened inside this netns
     listening: tuple | None = None    # (what it was listed under, the sockets); see the module docstring
     counted: tuple | None = None      # (the sockstat texts, the counts in them) of the last look
+    model: "NetNS | None" = None      # what the last build made of it (reused while all of it is the same)
 
     def close(self) -> None:
         for sock in (self.route, self.diag):
@@ -173,12 +175,13 @@ class NetworkReader:
                 self._forget_nsids()
             self._open(handles, problems)
             dumped: set[int] = set()
+            signalled = self._signalled() if self.persistent else set()
             for handle in handles:
                 conn = self.conns.get(handle.inode)
                 if conn is None:
                     continue
                 changed = conn.dump is None or conn.dirty
-                if self.persistent and not changed:
+                if self.persistent and not changed and conn.inode in signalled:
                     changed = self._events_pending(conn)
                 if changed:
                     self._redump(conn, handle, problems)
@@ -187,7 +190,7 @@ class NetworkReader:
             # A veth whose peer is nowhere to be found may be a stale dump: its peer moved to another
             # netns, which sends this netns no event. Dump those once more and build again.
             stale = [h for h in handles if h.inode not in dumped and h.inode in self.conns
-                     and _has_unresolved_peer(result.get(h.inode))]
+                     and h.inode not in self._reused and _has_unresolved_peer(result.get(h.inode))]
             if stale:
                 for handle in stale:
                     self._redump(self.conns[handle.inode], handle, problems)
@@ -210,6 +213,17 @@ class NetworkReader:
             conn.dump = None
             problems.append(f"cannot read network namespace {handle.names[0] if handle.names else handle.inode}: "
                             f"{exc.strerror or exc}")
+
+    def _signalled(self) -> set[int]:
+        """The netns whose event socket has something to read: one poll(2) for all of them, instead
+        of a recv that fails with EAGAIN on each quiet one."""
+        poller = select.poll()
+        by_fd = {}
+        for inode, conn in self.conns.items():
+            fd = conn.route.fileno()
+            by_fd[fd] = inode
+            poller.register(fd, select.POLLIN)
+        return {by_fd[fd] for fd, _mask in poller.poll(0)}
 
     @staticmethod
     def _events_pending(conn: _Conn) -> bool:
@@ -234,6 +248,7 @@ class NetworkReader:
         by_inode = {h.inode: h for h in handles}
         indexes: dict = {}       # made only if a netns is built afresh (see _link_indexes)
         out: dict[int, NetNS] = {}
+        self._reused: set[int] = set()   # netns whose last build was still valid: no unresolved peer
         for handle in handles:
             conn = self.conns.get(handle.inode)
             if conn is None or conn.dump is None:
@@ -242,6 +257,7 @@ class NetworkReader:
                 continue
             if conn.built is not None and self._still_valid(conn.built[0], conn):
                 parts = conn.built[1]
+                self._reused.add(handle.inode)
             else:
                 deps: dict[int, int] = {}
                 if not indexes:
@@ -251,7 +267,11 @@ class NetworkReader:
                 unresolved = any(_unresolved(l) for l in parts[0])
                 conn.built = None if unresolved else ((conn.version, tuple(deps.items())), parts)
             socks = self._sockets(conn, handle, problems, unchanged)
-            out[handle.inode] = NetNS(handle.inode, handle.names, handle.pids, handle.is_host, *parts, socks)
+            last = conn.model
+            if (last is None or last.sockets is not socks or last.links is not parts[0] or last.pids != handle.pids
+                    or last.names != handle.names or last.is_host != handle.is_host):
+                last = conn.model = NetNS(handle.inode, handle.names, handle.pids, handle.is_host, *parts, socks)
+            out[handle.inode] = last       # the very same object while nothing in it changed
         return out
 
     def _link_indexes(self) -> dict[int, dict[int, dict]]:
