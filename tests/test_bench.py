@@ -34,3 +34,34 @@ def test_bench_app_measures_a_first_start_at_toy_scale(tmp_path):
     assert 0 < first_frame < 30_000 and 0 < first_start < 30_000 and 0 <= cpu < 100 and 0 < rss < 1024, last
     assert "run 1 (first start, the name dialog): " in out and "answered it" in out, out
     assert list(fresh.iterdir()) == [], "the bench wrote into the progress store of whoever ran it"
+
+
+SNAPSHOT_LAST_LINE = re.compile(r"^snapshot_ms=([\d.]+) tools_ms=([\d.]+) ratio=([\d.]+)$")
+CONTAINERS_LINE = re.compile(r"containers +warm snapshot ([\d.]+) ms with 0, ([\d.]+) ms with 2, ([\d.]+) ms with 0 again")
+
+
+def test_bench_snapshot_runs_at_toy_scale_with_two_containers():
+    """bench/snapshot.py end to end, small: the classic tools beside the Observer, and the
+    containers case on a dockerd of its own (as the engine tests start one), all removed after."""
+    from docker_host import missing_reason, running_dockerd
+    if any(name.startswith("nsb-") for name in os.listdir("/run/netns") if os.path.isdir("/run/netns")):
+        pytest.skip("another benchmark run's nsb-* netns exist now (the bench refuses to share them)")
+    reason = missing_reason() or (running_dockerd() and "a dockerd the tests did not start is running")
+    containers = "0" if reason else "2"
+    res = subprocess.run([sys.executable, "bench/snapshot.py", "--netns", "3", "--procs", "12", "--bridges", "2",
+                          "--iterations", "2", "--cold", "1", "--containers", containers],
+                         cwd=REPO, capture_output=True, text=True, timeout=600)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    last = res.stdout.strip().splitlines()[-1]
+    match = SNAPSHOT_LAST_LINE.match(last)
+    assert match, f"last line is not the machine-readable one: {last!r}\n{out}"
+    warm, tools, ratio = map(float, match.groups())
+    assert 0 < warm < 10_000 and 0 < tools < 60_000 and ratio > 0, last
+    assert "cleanup: killed 12 processes, deleted 4 netns" in out, out
+    if containers == "2":
+        found = CONTAINERS_LINE.search(out)
+        assert found and all(0 < float(ms) < 10_000 for ms in found.groups()), out
+        assert "what they add, by part" in out, out
+    leftovers = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "nsb-" not in leftovers, leftovers
