@@ -484,6 +484,7 @@ def measure(sc: Scenario, args) -> dict:
 CONTAINER = "nsb-c"          # our containers: nsb-c00 ..; our image: nsb-box
 SETTLE_S = 5.0               # after starting them, before timing (see measure_containers)
 WARMUP_ROUNDS = 3            # untimed Observer rounds before the timed ones (see warm())
+CYCLES = 2                   # the containers started and stopped again: 0, N, 0, N, 0 (see measure_containers)
 
 
 def _docker_env() -> tuple[dict, object | None]:
@@ -530,7 +531,7 @@ def measure_containers(args) -> dict:
                 take_snapshot()
                 cold.append((time.monotonic() - t) * 1000)
             print(f"  cold take_snapshot(), {label}: median {stats(cold)[0]:6.1f} ms")
-            out[f"cold_{expect}"] = cold
+            out.setdefault(f"cold_{expect}", []).extend(cold)
             times = []
             parts: dict[str, list[float]] = {}
             with Observer() as obs:
@@ -544,13 +545,13 @@ def measure_containers(args) -> dict:
                     times.append((time.monotonic() - t) * 1000)
                     for part, ms in snap.parts_ms.items():
                         parts.setdefault(part, []).append(ms)
+                        out.setdefault(f"parts_{expect}", {}).setdefault(part, []).append(ms)
                     ours = [c for c in snap.containers if c.name.startswith(CONTAINER) and c.pid in snap.processes]
                     if len(ours) != expect:
                         raise BenchError(f"{label}: the snapshot named {len(ours)} of our {expect} running containers")
             med, p90 = stats(times)
             print(f"  warm snapshot, {label}: median {med:6.1f} ms  p90 {p90:6.1f} ms")
             print("    by part (median ms): " + ", ".join(f"{part} {stats(v)[0]:.2f}" for part, v in parts.items()))
-            out[f"parts_{label}"] = {part: stats(v)[0] for part, v in parts.items()}
             # the engines' share of it: kept Readers (as the Observer keeps them) on the same processes
             readers = engines.readers()
             try:
@@ -563,34 +564,44 @@ def measure_containers(args) -> dict:
                     part.append((time.monotonic() - t) * 1000)
             finally:
                 engines.close_all(readers)
-            med, p90 = stats(part)
-            print(f"    of which the engines' records: median {med:6.3f} ms  p90 {p90:6.3f} ms")
-            out[f"engines_{expect}"] = part
+            out.setdefault(f"engines_{expect}", []).extend(part)
             return times
 
-        out["warm0"] = warm("0 containers", 0)
+        def settle() -> None:
+            # A container just started (or stopped) keeps its shim, containerd and dockerd busy for
+            # a moment: the budget is about a steady machine, the one a learner looks at.
+            time.sleep(SETTLE_S)
+
+        # 0, N, 0, N, 0: this VM's speed drifts over a minute by more than what is measured, so each
+        # N phase is compared with the 0 phases on either side of it (CYCLES of them).
+        zeros, fulls = [warm("0 containers", 0)], []
         t = time.monotonic()
         for name in names:
             run_env(["docker", "run", "-d", "--name", name, "nsb-box", "sleep", "100000"], env)
         print(f"  started {n} containers in {(time.monotonic() - t):.1f} s")
-        # A container just started is busy for a moment (its shim's threads, containerd's
-        # bookkeeping): the budget is about a steady machine, the one a learner looks at.
-        time.sleep(SETTLE_S)
-        out["warmN"] = warm(f"{n} containers", n)
-        ps = []
-        for _ in range(args.iterations):
-            t = time.monotonic()
-            run_env(["docker", "ps", "-q"], env)
-            ps.append((time.monotonic() - t) * 1000)
-        med, p90 = stats(ps)
-        print(f"  docker ps:              median {med:6.1f} ms  p90 {p90:6.1f} ms")
-        out["ps"] = ps
-        # The 0 case once more, the containers gone: the machine's own drift over the run, so a
-        # difference smaller than the two zeros' is not the containers'.
-        run_env(["docker", "rm", "-f", *names], env)
-        names = []
-        time.sleep(SETTLE_S)          # as after starting them: dockerd and containerd tidy up for a moment
-        out["warm0_after"] = warm("0 containers, after", 0)
+        for cycle in range(1, CYCLES + 1):
+            if cycle > 1:
+                run_env(["docker", "start", *names], env)
+            settle()
+            fulls.append(warm(f"{n} containers (cycle {cycle})", n))
+            if cycle == 1:
+                ps = []
+                for _ in range(args.iterations):
+                    t = time.monotonic()
+                    run_env(["docker", "ps", "-q"], env)
+                    ps.append((time.monotonic() - t) * 1000)
+                med, p90 = stats(ps)
+                print(f"  docker ps:              median {med:6.1f} ms  p90 {p90:6.1f} ms")
+                out["ps"] = ps
+            run_env(["docker", "stop", "-t", "0", *names], env)     # stopped: no process, no netns
+            settle()
+            zeros.append(warm(f"0 containers (after cycle {cycle})", 0))
+        out["zeros"], out["fulls"] = zeros, fulls
+        out["warm0"] = [ms for phase in zeros for ms in phase]
+        out["warmN"] = [ms for phase in fulls for ms in phase]
+        # what N add in each cycle: its N phase against the mean of the 0 phases around it
+        out["added"] = [stats(full)[0] - (stats(zeros[i])[0] + stats(zeros[i + 1])[0]) / 2
+                        for i, full in enumerate(fulls)]
     finally:
         if names:
             subprocess.run(["docker", "rm", "-f", *names], env=env, capture_output=True, timeout=300)
@@ -703,18 +714,21 @@ def main(argv=None) -> int:
     print(f"  ratio tools/warm {tools_med / warm_med:.1f}x   tools/cold {tools_med / cold_med:.1f}x")
     if "containers" in result:
         c = result["containers"]
+        n = args.containers
         w0, wn, ps = stats(c["warm0"])[0], stats(c["warmN"])[0], stats(c["ps"])[0]
-        e0, en = stats(c["engines_0"])[0], stats(c[f"engines_{args.containers}"])[0]
-        print(f"  containers    cold snapshot {stats(c['cold_0'])[0]:.1f} ms with 0, "
-              f"{stats(c[f'cold_{args.containers}'])[0]:.1f} ms with {args.containers}")
-        w0b = stats(c["warm0_after"])[0]
-        print(f"  containers    warm snapshot {w0:.1f} ms with 0, {wn:.1f} ms with {args.containers}, "
-              f"{w0b:.1f} ms with 0 again (+{wn - (w0 + w0b) / 2:.1f} ms over the zeros' mean; the engines' records "
-              f"{e0:.3f} -> {en:.3f} ms, the rest is the kernel's view of {args.containers} more containers); "
-              f"`docker ps` {ps:.1f} ms")
-        p0, pn = c["parts_0 containers"], c[f"parts_{args.containers} containers"]
+        e0, en = stats(c["engines_0"])[0], stats(c[f"engines_{n}"])[0]
+        added = stats(c["added"])[0]
+        zeros = ", ".join(f"{stats(phase)[0]:.1f}" for phase in c["zeros"])
+        fulls = ", ".join(f"{stats(phase)[0]:.1f}" for phase in c["fulls"])
+        print(f"  containers    cold snapshot {stats(c['cold_0'])[0]:.1f} ms with 0, {stats(c[f'cold_{n}'])[0]:.1f} ms "
+              f"with {n}")
+        print(f"  containers    warm snapshot {w0:.1f} ms with 0 (phases {zeros}), {wn:.1f} ms with {n} (phases "
+              f"{fulls}): {added:+.1f} ms for {n} containers (median over the cycles: "
+              + ", ".join(f"{a:+.1f}" for a in c["added"]) + f"); the engines' records {e0:.3f} -> {en:.3f} ms, "
+              f"the rest is the kernel's view of them; `docker ps` {ps:.1f} ms")
+        p0, pn = c["parts_0"], c[f"parts_{n}"]
         print("  containers    what they add, by part (median ms): "
-              + ", ".join(f"{part} {pn[part] - p0.get(part, 0.0):+.2f}" for part in pn))
+              + ", ".join(f"{part} {stats(pn[part])[0] - stats(p0.get(part, [0.0]))[0]:+.2f}" for part in pn))
     print(f"  memory        RSS {rss:.1f} MiB after the snapshots (peak {hwm:.1f} MiB; {rss_before:.1f} MiB before)")
     targets = []
     if tools_med / warm_med < 5:

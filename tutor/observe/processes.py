@@ -459,6 +459,9 @@ def members_by_ns(procs: Mapping[int, Process], nstype: str) -> dict[int, list[i
 #: order. Most rows of a steady machine are the same from one snapshot to the next: they are
 #: reused, and so is the whole tuple when nothing at all changed (the panel then redraws nothing).
 _last_table: tuple[dict, tuple] = ({}, ())
+#: What the last table was made of: per namespace set, (its mapping, how many, its lowest process),
+#: and the netns names. The same of each makes the same table (see namespace_table).
+_last_made_of: tuple[list, dict] = ([], {})
 
 
 def namespace_table(procs: dict[int, Process], netns_names: dict[int, tuple[str, ...]]) -> tuple[Namespace, ...]:
@@ -466,10 +469,22 @@ def namespace_table(procs: dict[int, Process], netns_names: dict[int, tuple[str,
 
     Plus a row for each named netns that no process is in (lsns leaves those out; a learner who just
     ran `ip netns add` expects to see theirs)."""
-    global _last_table
+    global _last_table, _last_made_of
+    sets = ns_sets(procs)
+    # Each row is its namespace's count and lowest process, summed over the sets that hold it: the
+    # same sets (one interned mapping each, see _intern), each with as many processes and the same
+    # lowest one, under the same names, make the very same rows. A steady machine stops here.
+    made_of = [(ns, len(members), members[0]) for ns, members in sets]
+    last_made_of, last_names = _last_made_of
+    if (_last_table[1] and netns_names == last_names and len(made_of) == len(last_made_of)
+            and all(ns is was_ns and _same_row((was_count, was_first, ()), count, first, ())
+                    for (ns, count, first), (was_ns, was_count, was_first) in zip(made_of, last_made_of))):
+        _last_made_of = (made_of, last_names)
+        return _last_table[1]
+    _last_made_of = (made_of, dict(netns_names))
     # group by namespace set first (few hundred sets for thousands of processes), then by namespace
     groups: dict[tuple[str, int], list] = {}     # (type, inode) -> [count, lowest process]
-    for _ns, members in ns_sets(procs):
+    for _ns, members in sets:
         count, lowest = len(members), members[0]   # procs is in pid order, so each group is too
         for key in lowest.ns.items():
             entry = groups.get(key)
