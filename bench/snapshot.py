@@ -571,6 +571,9 @@ def measure_containers(args) -> dict:
             # A container just started (or stopped) keeps its shim, containerd and dockerd busy for
             # a moment: the budget is about a steady machine, the one a learner looks at.
             time.sleep(SETTLE_S)
+            # A shim daemonizes, so as a subreaper we inherit it, and its zombie once its container
+            # stops: reaped here, or the next phases would count fifty dead shims a learner never has.
+            _reap_orphans()
 
         # 0, N, 0, N, 0: this VM's speed drifts over a minute by more than what is measured, so each
         # N phase is compared with the 0 phases on either side of it (CYCLES of them).
