@@ -8,12 +8,12 @@
     nstutor lint [PATH...]        check lesson files; file:line for every problem
     nstutor snapshot [--json]     what nstutor sees of this machine
     nstutor kinds                 the expectation kinds a check block may use
-    nstutor setup LESSON          build a lesson's lab (lesson 17's nodes), showing progress
+    nstutor setup LESSON          build a lesson's lab (flannel's nodes), showing progress
     nstutor whoami [NAME]         show or set the name your progress exports carry
     nstutor progress [--lesson ID] [--all]          your progress, lesson by lesson
     nstutor progress export --format json|csv [-o FILE]
     nstutor report FILES_OR_DIRS... [--csv OUT] [--html OUT]   merge learners' exports
-    nstutor pause                 the pause process of a hand-made pod (lessons 14 and 15)
+    nstutor pause                 the pause process of a hand-made pod (pod, shared-pid)
 
 Exit codes: 0 success / all checked steps pass, 1 a step fails or lint found problems (report:
 an input file was skipped), 2 a usage error or an unknown lesson.
@@ -262,7 +262,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_setup(args) -> int:
-    """Build a lesson's lab (its setup script: lesson 15's nodes), printing its progress as it goes."""
+    """Build a lesson's lab (its setup script: flannel's nodes), printing its progress as it goes."""
     from .lessons.setup import run_setup
     lesson = _lesson_or_usage(args.lesson)
     if not lesson.setup:
@@ -568,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every lesson")
     p.set_defaults(func=cmd_verify)
 
-    p = _command(sub, "setup", "build a lesson's lab (e.g. lesson 17's nodes), showing its progress (root)")
+    p = _command(sub, "setup", "build a lesson's lab (e.g. flannel's nodes), showing its progress (root)")
     p.add_argument("lesson", metavar="LESSON", help=LESSON_HELP)
     p.set_defaults(func=cmd_setup)
 
@@ -591,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     e.set_defaults(func=cmd_progress_export)
 
-    p = _command(sub, "pause", "the tiny pause program of lessons 14-15 (named 'pause'; sleeps, reaps orphans)",
+    p = _command(sub, "pause", "the tiny pause program of the pod and shared-pid lessons (named 'pause'; sleeps, reaps orphans)",
                  add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_pause)

@@ -2,7 +2,7 @@
 tutor/observe/firewall.py read and what tutor/checks/netfilter.py decides (both IPv4 only).
 
 Two ways a lesson's packets meet the host's filter table:
-- Between two namespaces plugged into one bridge in the root netns (lesson 11's c1 and c2 on
+- Between two namespaces plugged into one bridge in the root netns (the bridge lesson's c1 and c2 on
   nsbr0): a bridge switches frames, which iptables never sees, unless br_netfilter is loaded and
   net.bridge.bridge-nf-call-iptables is 1. Then each bridged frame also goes through the FORWARD
   chain, with the bridge as both its in and its out interface. dockerd sets exactly this up: it

@@ -85,6 +85,7 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
         problem(None, "the lesson has no ```check blocks: a lesson needs at least one step")
 
     lines = text.splitlines(keepends=True)
+    _check_references(lines, problem)
     body = "".join(lines[body_start:])
     match = FILE_NAME.match(path.name)
     lesson_id = str(front.get("id") or (match.group(2) if match else path.stem))
@@ -110,6 +111,20 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
 
 
 # --------------------------------------------------------------- pieces
+#: "lesson 5", "Lessons 14 and 15", "lessons 2 to 12": a lesson named by its number
+NUMBERED_REFERENCE = re.compile(r"\b[Ll]essons? +(\d+)\b")
+
+
+def _check_references(lines: list[str], problem) -> None:
+    """Lessons are renumbered as the curriculum grows, and a number then points at another
+    lesson: refer to one by its title or id."""
+    for number, line in enumerate(lines, 1):
+        for match in NUMBERED_REFERENCE.finditer(line):
+            problem(number, f"'{match.group(0)}' names a lesson by its number, which changes when lessons are "
+                            f"added: name it by its title or id instead (e.g. 'the lesson *PID namespaces*', "
+                            f"or `nstutor pid`)")
+
+
 def _load_yaml(text: str, first_line: int, problem, what: str) -> Any:
     """safe_load, turning a YAML error into a located problem. first_line: file line of text's line 0."""
     try:

@@ -1,4 +1,4 @@
-"""Lesson setup: a lesson's setup script builds what the lesson starts from (lesson 17 its nodes).
+"""Lesson setup: a lesson's setup script builds what the lesson starts from (flannel its nodes).
 
 With cleanup (cleanup.py), the only code (besides probes) that changes the machine; run by
 `nstutor setup`, the app's setup screen and `nstutor verify`.
@@ -24,7 +24,7 @@ def progress_fraction(line: str) -> tuple[int, int] | None:
 
 
 def run_setup(lesson: Lesson, progress: Callable[[str], None] | None = None) -> ActionLog:
-    """Run the lesson's setup script (e.g. lesson 17 builds its nodes). Trusted lessons only.
+    """Run the lesson's setup script (e.g. flannel builds its nodes). Trusted lessons only.
 
     *progress*, if given, receives the script's progress lines as they come (see scripts.PROGRESS_MARK).
     """

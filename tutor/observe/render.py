@@ -90,7 +90,7 @@ def user_name(uid: int | None) -> str:
     """'root' for 0; the uid as text when it has no name; '-' for unknown.
 
     Names found are kept (a uid's name does not change during a lesson); a uid without a name is
-    looked up again next time, since lesson 8's learner may create that user a minute later."""
+    looked up again next time, since the user lesson's learner may create that user a minute later."""
     if uid is None:
         return "-"
     found = _user_names.get(uid)

@@ -1,6 +1,6 @@
 """What the current lesson is about, so the live panel can pick it out of the whole machine.
 
-A machine may hold 200 network namespaces and 2,000 processes; a learner doing lesson 10
+A machine may hold 200 network namespaces and 2,000 processes; a learner doing netns-veth
 cares about RED, BLUE and one veth pair. A `Focus` names those objects the way a lesson
 does (netns names, "RED/veth0" interface references, process selectors), and resolves them
 against a snapshot when a view needs inodes and pids.

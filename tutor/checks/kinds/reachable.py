@@ -125,7 +125,7 @@ def _bridge_gap(snap: Snapshot, a_ns: NetNS, a_link, b_ns: NetNS, b_link) -> str
 
 
 def _host_bridge(snap: Snapshot, a_link, b_link) -> str | None:
-    """The bridge in the root netns that both cables' far ends are ports of (lesson 11's nsbr0)."""
+    """The bridge in the root netns that both cables' far ends are ports of (the bridge lesson's nsbr0)."""
     a, b = _peer(snap, a_link), _peer(snap, b_link)
     if a is None or b is None or a[0].inode != b[0].inode or not a[0].is_host:
         return None

@@ -1,0 +1,40 @@
+"""Lint rejects a lesson named by its number: numbers change whenever the curriculum grows."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tutor.paths import lessons_dir
+from tutor.lessons.parse import parse_lesson
+
+STEP = "```check\nid: a\ntitle: A\nexpect:\n  - netns: {name: x}\nhint: h\nsolution: ip netns add x\n```\n"
+
+
+def lesson_with(tmp_path: Path, prose: str) -> Path:
+    path = tmp_path / "01-demo.md"
+    path.write_text(f"---\nid: demo\ntitle: Demo\nminutes: 1\n---\n# Demo\n\n{prose}\n\n{STEP}")
+    return path
+
+
+@pytest.mark.parametrize("prose, named", [
+    ("As lesson 5 showed, a pid namespace starts at 1.", "lesson 5"),
+    ("Lessons 14 and 15 build a pod by hand.", "Lessons 14"),
+    ("| by hand (lessons 2 to 12) | Docker |", "lessons 2"),
+])
+def test_a_lesson_named_by_its_number_is_a_problem_on_its_line(tmp_path, prose, named):
+    _, problems = parse_lesson(lesson_with(tmp_path, prose))
+    found = [p for p in problems if "names a lesson by its number" in p.message]
+    assert len(found) == 1 and found[0].line == 8 and f"'{named}'" in found[0].message, problems
+
+
+def test_a_lesson_named_by_its_title_or_id_is_fine(tmp_path):
+    _, problems = parse_lesson(lesson_with(tmp_path, "The lesson *PID namespaces* (`nstutor pid`) shows it; "
+                                                     "it takes 5 minutes, a lesson of 12 steps."))
+    assert problems == []
+
+
+def test_no_shipped_lesson_names_another_by_number():
+    for path in sorted(lessons_dir().glob("*.md")):
+        _, problems = parse_lesson(path, trusted=True)
+        assert not [p for p in problems if "by its number" in p.message], (path, problems)
