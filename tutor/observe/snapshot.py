@@ -98,12 +98,23 @@ def _as_function(wants: WantsFor) -> Callable[[Snapshot], Wants]:
     return lambda _snap: fixed
 
 
-def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: Snapshot | None,
-              firewall_changes: int = 0, engine_readers: list | None = None,
-              mount_reader: "nsfacts.MountReader | None" = None,
-              cgroup_reader: "cgroups.CgroupReader | None" = None,
-              hostname_reader: "nsfacts.HostnameReader | None" = None,
-              shm_reader: "nsfacts.ShmReader | None" = None) -> Snapshot:
+@dataclasses.dataclass
+class Readers:
+    """What a snapshot is read by. take_snapshot() makes a fresh set each time and keeps nothing;
+    an Observer keeps one set, and each reader keeps what provably has not changed (its module's
+    docstring says why). The optional ones fall back to a one-shot read when absent."""
+    procs: ProcessReader
+    net: NetworkReader
+    engines: list = dataclasses.field(default_factory=list)
+    mounts: "nsfacts.MountReader | None" = None
+    cgroups: "cgroups.CgroupReader | None" = None
+    hostnames: "nsfacts.HostnameReader | None" = None
+    shm: "nsfacts.ShmReader | None" = None
+
+
+def _assemble(readers: Readers, previous: Snapshot | None, firewall_changes: int = 0) -> Snapshot:
+    proc_reader, net_reader = readers.procs, readers.net
+    hostname_reader, mount_reader, shm_reader = readers.hostnames, readers.mounts, readers.shm
     started = time.monotonic()
     wall = time.time()
     problems: list[str] = []
@@ -128,8 +139,8 @@ def _assemble(proc_reader: ProcessReader, net_reader: NetworkReader, previous: S
                    else nsfacts.read_mounts(procs, problems))
     shm = timed("shm", shm_reader.read(procs, problems) if shm_reader else nsfacts.read_shm(procs, problems))
     userns = timed("userns", nsfacts.read_userns(procs, problems))
-    cgroup_info = timed("cgroups", cgroups.read_cgroups(procs, problems, cgroup_reader))
-    containers, engine_states = timed("engines", engines.read_all(engine_readers or (), procs))
+    cgroup_info = timed("cgroups", cgroups.read_cgroups(procs, problems, readers.cgroups))
+    containers, engine_states = timed("engines", engines.read_all(readers.engines, procs))
 
     return Snapshot(
         taken_at=wall,
@@ -162,12 +173,11 @@ def take_snapshot(previous: Snapshot | None = None, wants: WantsFor = None) -> S
     over the time between the two snapshots. *wants*: the parts to read beyond the
     standing ones (checks.runner.wants_of(steps) says what a lesson's checks read).
     """
-    readers = engines.readers()
+    once = Readers(ProcessReader(), NetworkReader(persistent=False), engines.readers())
     try:
-        return answer(_assemble(ProcessReader(), NetworkReader(persistent=False), previous,
-                                engine_readers=readers), wants)
+        return answer(_assemble(once, previous), wants)
     finally:
-        engines.close_all(readers)
+        engines.close_all(once.engines)
 
 
 class Observer:
@@ -192,6 +202,8 @@ class Observer:
         self._mounts = nsfacts.MountReader()  # kept: each mount table read again only when it changed
         self._hostnames = nsfacts.HostnameReader()  # kept: namespaces entered again after a hostname change
         self._shm = nsfacts.ShmReader()       # kept: each ipc namespace's table, re-read without entering it
+        self._readers = Readers(self._procs, self._net, self._engines, self._mounts, self._cgroups,
+                                self._hostnames, self._shm)
         self._previous: Snapshot | None = None
         self._on_netns_change = on_netns_change
         self._watcher = NetnsDirWatcher(self._netns_dir_changed)
@@ -207,9 +219,7 @@ class Observer:
     def snapshot(self, wants: WantsFor = None) -> Snapshot:
         """*wants* as in take_snapshot; the nat table is read again only when it may have changed."""
         changes = self._rules.poll()
-        snap = answer(_assemble(self._procs, self._net, self._previous, changes, self._engines, self._mounts,
-                                self._cgroups, self._hostnames, self._shm), wants,
-                      lambda: self._read_nat(changes))
+        snap = answer(_assemble(self._readers, self._previous, changes), wants, lambda: self._read_nat(changes))
         self._previous = snap
         return snap
 
