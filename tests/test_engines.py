@@ -157,6 +157,47 @@ def test_docker_containers_by_name_pid_state_and_network(dockerd, uid, tmp_path,
         subprocess.run(["docker", "rmi", image], env=env, capture_output=True, timeout=60)
 
 
+def test_docker_containers_that_cri_dockerd_made_for_a_pod_are_in_that_pod(dockerd, uid, tmp_path, monkeypatch):
+    """cri-dockerd (as dockershim did) runs a Kubernetes pod in Docker: the sandbox as
+    k8s_POD_<pod>_<namespace>_<uid>_<attempt>, each container as k8s_<name>_<pod>_..., with the
+    io.kubernetes.* labels it sets. The same records made here by hand name the pod (by the
+    container names, which are all a pod needs), and the sandbox is its infra."""
+    needs_busybox()
+    env = dockerd.env
+    monkeypatch.setenv("DOCKER_HOST", env["DOCKER_HOST"])
+    image, pod, pod_uid = f"{uid}-box", f"{uid}-web", "6a1d3c52-0b7e-4f0e-9d57-1c2b3a4d5e6f"
+    sandbox, app, unlabelled = (f"k8s_POD_{pod}_default_{pod_uid}_0", f"k8s_nginx_{pod}_default_{pod_uid}_0",
+                                f"k8s_sidecar_{pod}_default_{pod_uid}_1")
+
+    def labels(container: str, kind: str) -> list[str]:
+        return ["--label", f"io.kubernetes.pod.name={pod}", "--label", "io.kubernetes.pod.namespace=default",
+                "--label", f"io.kubernetes.pod.uid={pod_uid}", "--label", f"io.kubernetes.container.name={container}",
+                "--label", f"io.kubernetes.docker.type={kind}"]
+    with open(busybox_tar(str(tmp_path / "box.tar")), "rb") as tar:
+        assert subprocess.run(["docker", "import", "-", image], stdin=tar, env=env, capture_output=True,
+                              timeout=60).returncode == 0
+    try:
+        # cri-dockerd makes the sandbox's ipc shareable, or no container could join it
+        run("docker", "run", "-d", "--name", sandbox, *labels("POD", "podsandbox"), "--ipc", "shareable", image,
+            "sleep", "1016", env=env)
+        run("docker", "run", "-d", "--name", app, *labels("nginx", "container"), "--network", f"container:{sandbox}",
+            "--ipc", f"container:{sandbox}", image, "sleep", "1017", env=env)
+        run("docker", "run", "-d", "--name", unlabelled, "--network", f"container:{sandbox}", image, "sleep", "1018",
+            env=env)
+        snap = take_snapshot()
+        infra, member, named = (snap.container(n, "docker") for n in (sandbox, app, unlabelled))
+        assert (infra.pod, infra.infra) == (f"default/{pod}", True)
+        assert (member.pod, member.infra) == (f"default/{pod}", False)
+        assert (named.pod, named.infra) == (f"default/{pod}", False)
+        assert {c.name for c in snap.containers_in_pod(f"default/{pod}", "docker")} == {sandbox, app, unlabelled}
+        ns = {c.name: snap.processes[c.pid].ns for c in (infra, member, named)}
+        assert ns[app]["net"] == ns[sandbox]["net"] == ns[unlabelled]["net"] and ns[app]["ipc"] == ns[sandbox]["ipc"]
+        assert ns[app]["mnt"] != ns[sandbox]["mnt"]
+    finally:
+        subprocess.run(["docker", "rm", "-f", unlabelled, app, sandbox], env=env, capture_output=True, timeout=60)
+        subprocess.run(["docker", "rmi", image], env=env, capture_output=True, timeout=60)
+
+
 def test_docker_stopped_daemon_then_running_again(dockerd, monkeypatch):
     """The same Observer across dockerd stopping: 'stopped' with the sentence, then running again."""
     monkeypatch.setenv("DOCKER_HOST", dockerd.env["DOCKER_HOST"])

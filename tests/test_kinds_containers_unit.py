@@ -432,6 +432,25 @@ def test_a_kubernetes_pod_is_fixed_in_its_spec():
           "has its own net namespace", " The kubelet makes a pod", "kubectl delete pod -n default myweb2; kubectl apply -f POD.yaml")
 
 
+def test_a_kubernetes_pod_on_docker_is_fixed_in_its_spec_too():
+    """cri-dockerd (or the old dockershim) runs a pod's containers in Docker: the records say
+    engine docker with a Kubernetes pod, and the fix is still the pod's spec, not `docker run`."""
+    uid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    sandbox = Container("docker", ids(30), f"k8s_POD_myweb2_default_{uid}_0", "registry.k8s.io/pause:3.6",
+                        "running", 5000, pod="default/myweb2", infra=True)
+    nginx = Container("docker", ids(31), f"k8s_nginx_myweb2_default_{uid}_0", "nginx", "running", 5100,
+                      pod="default/myweb2")
+    sidecar = Container("docker", ids(32), f"k8s_sidecar_myweb2_default_{uid}_0", "busybox", "running", 5200,
+                        pod="default/myweb2")
+    s = machine(containers=(sandbox, nginx, sidecar), engines=running(("docker",)))
+    spec = {"pause": {"pod": "default/myweb2", "infra": True, "engine": "docker"},
+            "members": [{"pod": "default/myweb2", "engine": "docker"}], "shared": ["net", "ipc"], "private": ["mnt"]}
+    passes({"pod": spec}, s)
+    v = fails({"pod": spec}, with_ns(s, 5200, net=4026539001), "has its own net namespace",
+              "kubectl delete pod -n default myweb2; kubectl apply -f POD.yaml")
+    assert "docker run" not in v.message and "docker rm" not in v.message, v.message
+
+
 # =============================================================== the container kind
 def test_the_docker_lessons_containers_pass():
     s = machine()

@@ -42,6 +42,13 @@ def _k8s(pod: str | None) -> tuple[str, str]:
     return (ns, pod_name) if slash else ("default", ns)
 
 
+def kubelet_made(c: Container) -> bool:
+    """Made and kept by a kubelet: containerd's CRI containers, and Docker's that dockershim or
+    cri-dockerd made for a Kubernetes pod (the only Docker containers with a pod, "namespace/name").
+    Their fix is the pod's spec, never the engine's run command: the kubelet would undo it."""
+    return c.engine == "containerd" or (c.engine == "docker" and c.pod is not None)
+
+
 def network_words(snap: Snapshot, network: str) -> str:
     """A network mode as a learner types it: docker records --network container:web as
     container:<web's id>, which is named again here."""
@@ -71,7 +78,7 @@ def list_command(value: Any) -> str:
 
 
 def start_command(c: Container) -> str:
-    if c.engine == "containerd":
+    if kubelet_made(c):
         ns, pod = _k8s(c.pod)
         return (f"the kubelet restarts a pod's containers itself; see why it stopped: "
                 f"kubectl describe pod -n {q(ns)} {q(pod)}")
@@ -81,7 +88,7 @@ def start_command(c: Container) -> str:
 
 
 def remove_command(c: Container) -> str | None:
-    if c.engine == "containerd":
+    if kubelet_made(c):
         return None
     return f"{c.engine} rm -f {q(c.name)}"
 
@@ -96,7 +103,7 @@ def run_command(engine: str, name: str, options: Iterable[str] = (), image: str 
 def pid_namespace_advice(c: Container) -> str:
     """How to make *c*'s main process PID 1 of a pid namespace: the engine decides that when it
     creates the container (or the pod), so the fix is to create it again, never unshare."""
-    if c.engine == "containerd":
+    if kubelet_made(c):
         return sentence(kubelet_advice(c.pod))
     if c.engine == "podman" and c.pod:
         return (f"Pod {c.pod} was made without one shared pid namespace: make it again with one, "
@@ -247,7 +254,7 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
 
     *join*: type -> the container (or a plain process's pid) whose namespace it should share;
     *host*: types it should share with the host; *own*: types it should have of its own."""
-    if c.engine == "containerd":
+    if kubelet_made(c):
         return " " + sentence(kubelet_advice(c.pod)) + "."
     options: list[str] = []
     notes: list[str] = []
@@ -300,7 +307,7 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
 
 def pod_advice(member: Container, pause: Container, shared: Iterable[str], private: Iterable[str]) -> str:
     """What fixes a pod's member that does not share what it should with the pod's infra (or shares too much)."""
-    if member.engine == "containerd" or pause.engine == "containerd":
+    if kubelet_made(member) or kubelet_made(pause):
         return " " + sentence(kubelet_advice(pause.pod or member.pod)) + "."
     pod = pause.pod
     if member.pod != pod or pod is None:

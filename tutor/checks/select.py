@@ -77,8 +77,10 @@ def _container_problem(value: dict) -> str | None:
         if "pod" not in value or "container" in value:
             return ("infra goes with pod alone: {pod: NAME, infra: true} is the pod's infra container "
                     "(Podman) or pause (Kubernetes)")
-    if "pod" in value and value.get("engine") == "docker":
-        return "docker has no pods: a pod is podman's (podman pod create) or Kubernetes' (engine: containerd)"
+    if "pod" in value and value.get("engine") == "docker" and "/" not in str(value["pod"]):
+        # cri-dockerd (or the old dockershim) runs a Kubernetes pod's containers in Docker
+        return ("docker has no pods of its own: a pod is podman's (podman pod create), or Kubernetes' "
+                "named NAMESPACE/NAME (engine: containerd, or docker under cri-dockerd)")
     return None
 
 

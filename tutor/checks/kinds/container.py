@@ -25,7 +25,8 @@ from typing import Any, Iterator
 
 from ...observe.model import ENGINES, Container, Process, Snapshot
 from ..base import Expectation, Field, ProcessRef, Verdict, v_bool, v_one_of, v_str
-from ..containers import kubelet_advice, missing, network_words, q, remove_command, run_command, sentence, start_command
+from ..containers import (kubelet_advice, kubelet_made, missing, network_words, q, remove_command, run_command,
+                          sentence, start_command)
 from ..registry import register
 from ..select import containers_of, name
 
@@ -104,7 +105,7 @@ class ContainerRuns(Expectation):
             return self.fail(f"{c.label}: {c.state}, not running",
                              missing(snap, {"container": c.name, "engine": c.engine})[1])
         if not self.running and running:
-            stop = ("the kubelet runs it as long as its pod exists" if c.engine == "containerd"
+            stop = ("the kubelet runs it as long as its pod exists" if kubelet_made(c)
                     else f"{c.engine} stop {q(c.name)}")
             return self.fail(f"{name(proc, snap) if proc else c.label}: running",
                              f"container {c.name} ({c.engine}) is running, and this step wants it stopped: {stop}")
@@ -202,7 +203,7 @@ class ContainerRuns(Expectation):
 
     def _fix(self, c: Container, options: list[str] | None) -> str:
         """The engine's command that makes the container right (its network and pod are fixed when it is made)."""
-        if c.engine == "containerd":
+        if kubelet_made(c):
             return " " + sentence(kubelet_advice(c.pod)) + "."
         if options is None:
             return ""

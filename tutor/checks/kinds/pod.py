@@ -30,7 +30,7 @@ from typing import Any
 from ...observe.model import Process, Snapshot, Wants
 from ...texts import counted, words
 from ..base import Expectation, Field, Verdict, v_nstypes, v_selector, v_selectors
-from ..containers import pod_advice, q, remove_command, run_command
+from ..containers import kubelet_made, pod_advice, q, remove_command, run_command
 from ..procs import Pick, ns_summary, ns_unreadable_reason, pick, restart_advice, unshare_cmd, want_programs
 from ..registry import register
 from ..select import describe_selector, innermost, is_pod_members, name, select
@@ -129,7 +129,7 @@ class Pod(Expectation):
         shared = [t for t in self.shared if t in POD_OWNED]
         if c is None:
             return f"Start it with: {unshare_cmd(shared, pause.command)}"
-        if c.engine == "containerd":
+        if kubelet_made(c):
             return ("The kubelet runs a pod in the host's namespaces only when its spec says so (hostNetwork, "
                     "hostPID, hostIPC): remove those and create the pod again.")
         if c.pod:

@@ -27,6 +27,7 @@ import time
 from typing import Mapping
 
 from ..model import Container, EngineState, Process
+from .cri import pod_of_docker_name
 
 ENGINE = "docker"
 DEFAULT_SOCKET = "/run/docker.sock"
@@ -200,9 +201,10 @@ class Reader:
                 if pid is None:
                     inspect = self._inspect(cid, state, processes)
                     pid = (inspect.get("State") or {}).get("Pid") or None
+            pod, infra = kubernetes_pod(names[cid])
             out.append(Container(
                 engine=ENGINE, id=cid, name=names[cid], image=entry.get("Image", "") or "",
-                state=state, pid=pid, network=_network(entry, inspect, names)))
+                state=state, pid=pid, pod=pod, infra=infra, network=_network(entry, inspect, names)))
         for gone in set(self._inspected) - seen:
             del self._inspected[gone]
         if self._events is not None:
@@ -314,3 +316,12 @@ def _network(entry: dict, inspect: dict, names: Mapping[str, str]) -> str | None
             if cid == ref or (len(ref) >= 12 and cid.startswith(ref)) or name == ref:
                 return f"container:{name}"
     return mode
+
+
+def kubernetes_pod(name: str) -> tuple[str | None, bool]:
+    """(the Kubernetes pod as "namespace/name", is it the pod's sandbox) of a container that
+    cri-dockerd (or dockershim before it) made in Docker for the kubelet, known by the name it
+    gives: k8s_<container>_<pod>_<namespace>_<uid>_<attempt>, the sandbox's container being POD
+    (see cri.py); (None, False) for any other container."""
+    found = pod_of_docker_name(name)
+    return (found[0], found[2]) if found else (None, False)
