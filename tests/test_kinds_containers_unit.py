@@ -720,3 +720,55 @@ def test_pid1_of_a_container_is_fixed_by_the_engine_not_by_unshare():
     v = fails({"pid1": {"container": "podweb-a", "engine": "podman"}}, in_host, "in the host's pid namespace",
               "podman pod create --name podweb --share +pid", "shareProcessNamespace: true")
     assert "unshare" not in text(v)
+
+
+# =============================================================== hostname and mount of a container
+def with_hostnames(s, **names):
+    """*s* with uts namespace -> hostname (uts=..., by inode), the host's 'lab-vm'."""
+    table = {HOST["uts"]: "lab-vm", **{int(k[1:]): v for k, v in names.items()}}
+    return dataclasses.replace(s, hostnames=frozen_map(table))
+
+
+def test_a_containers_hostname_is_fixed_by_its_engine_or_its_pod():
+    s = with_hostnames(machine(), **{"u1002": "web", f"u{POD_UTS}": "podweb"})
+    passes({"hostname": {"container": "web", "engine": "docker", "hostname": "web"}}, s)
+    v = fails({"hostname": {"container": "web", "engine": "docker", "hostname": "lab-box"}}, s,
+              "hostname 'web'", "nsenter --target 4242 --uts hostname lab-box",
+              "That lasts until its container restarts", "docker rm -f web; docker run -d --name web --hostname lab-box "
+              "nstutor-box ...")
+    # a Podman pod's containers share the pod's uts: the name is the pod's
+    fails({"hostname": {"container": "podweb-a", "engine": "podman", "hostname": "lab-box"}}, s,
+          "podman pod rm -f podweb; podman pod create --name podweb --hostname lab-box")
+    # --network host's container here has the host's uts too (docker run --uts host): never rename the machine
+    hostnet = with_ns(s, 4500, uts=HOST["uts"])
+    v = fails({"hostname": {"container": "hostnet", "engine": "docker", "hostname": "lab-box"}}, hostnet,
+              "is in the host's uts namespace", "renames the whole machine",
+              "docker rm -f hostnet; docker run -d --name hostnet --network host --hostname lab-box nstutor-box ...")
+    assert "unshare --uts" not in v.message and "kill 4500" not in v.message
+    # a plain process keeps the by-hand advice
+    plain = with_hostnames(base_snap(proc(700, "sleep 1003", own={"uts": 4026532990})), u4026532990="x")
+    v = fails({"hostname": {"cmdline": "^sleep 1003$", "hostname": "lab-box"}}, plain,
+              "nsenter --target 700 --uts hostname lab-box")
+    assert "docker" not in v.message and "lasts until" not in v.message
+
+
+def test_a_kubernetes_containers_hostname_is_its_pod_specs():
+    sandbox = Container("containerd", ids(20), "myweb2", "registry.k8s.io/pause:3.6", "running", 5000,
+                        pod="default/myweb2", infra=True)
+    nginx = Container("containerd", ids(21), "nginx", "nginx", "running", 5100, pod="default/myweb2")
+    s = with_hostnames(machine(containers=(sandbox, nginx), engines=running(("containerd",))),
+                       **{f"u{POD_UTS}": "myweb2"})
+    fails({"hostname": {"container": "nginx", "engine": "containerd", "hostname": "lab-box"}}, s,
+          "put hostname: lab-box in the Pod spec", "kubectl delete pod -n default myweb2")
+
+
+def test_a_tmpfs_missing_in_a_container_is_made_by_its_engine_too():
+    s = dataclasses.replace(machine(), mounts=frozen_map({1001: (), 1502: ()}))
+    fails({"mount": {"container": "web", "engine": "docker", "target": "/mnt/nstutor-cache", "fstype": "tmpfs"}}, s,
+          "nsenter --target 4242 --mount mount -t tmpfs tmpfs /mnt/nstutor-cache",
+          "docker rm -f web; docker run -d --name web --tmpfs /mnt/nstutor-cache nstutor-box ...")
+    fails({"mount": {"container": "podweb-a", "engine": "podman", "target": "/mnt/nstutor-cache"}}, s,
+          "podman rm -f podweb-a; podman run -d --name podweb-a --pod podweb --tmpfs /mnt/nstutor-cache")
+    v = fails({"mount": {"container": "web", "engine": "docker", "target": "/mnt/nstutor-cache", "fstype": "ext4"}}, s,
+              "Nothing is mounted at /mnt/nstutor-cache")
+    assert "--tmpfs" not in v.message

@@ -305,6 +305,30 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
             + (f" (note: {'; '.join(notes)})." if notes else ""))
 
 
+def recreate_with(snap: Snapshot, proc, option: str, pod_spec: str, pod_wide: bool = False) -> str | None:
+    """How a container is made again with *option* (its engine's `run` option, e.g. --hostname
+    lab-box), as commands: 'docker rm -f web; docker run -d --name web --hostname lab-box
+    nstutor-box ...', or for a kubelet's container what to put in the Pod spec (*pod_spec*) and
+    how to create the pod again. *pod_wide*: in a Podman pod the option is the pod's (its containers
+    share what it sets: `podman pod create --hostname`). None if *proc* is no container's main process."""
+    c = snap.container_of_pid(proc.pid)
+    if c is None:
+        return None
+    if pod_wide and c.engine == "podman" and c.pod:
+        return (f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} {option} (with the --share "
+                f"it had), then its containers again ({run_command('podman', 'NAME', [f'--pod {q(c.pod)}'])})")
+    if kubelet_made(c):
+        ns, pod_name = _k8s(c.pod)
+        return (f"put {pod_spec} in the Pod spec and create the pod again: kubectl delete pod -n {q(ns)} "
+                f"{q(pod_name)}; kubectl apply -f POD.yaml")
+    options = [option]
+    if c.engine == "podman" and c.pod and not c.infra:
+        options.insert(0, f"--pod {q(c.pod)}")
+    if not c.pod and c.network and c.network not in ("bridge", "default"):
+        options.insert(0, f"--network {q(network_words(snap, c.network))}")
+    return f"{remove_command(c)}; {run_command(c.engine, c.name, options, c.image)}"
+
+
 def pod_advice(member: Container, pause: Container, shared: Iterable[str], private: Iterable[str]) -> str:
     """What fixes a pod's member that does not share what it should with the pod's infra (or shares too much)."""
     if kubelet_made(member) or kubelet_made(pause):

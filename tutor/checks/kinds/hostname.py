@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...observe.model import Snapshot
 from ..base import Field, Verdict, v_bool, v_str
 from ..procs import SUBJECT_FIELDS, ProcessExpectation
+from ..containers import q, recreate_with
 from ..registry import register
 from ..select import name
 
@@ -45,6 +46,14 @@ class Hostname(ProcessExpectation):
         if inside is None:
             return self.fail(observed, f"nstutor could not read the hostname of uts namespace {uts}.")
         if inside != self.hostname:
+            recreate = recreate_with(snap, proc, f"--hostname {q(self.hostname)}", f"hostname: {self.hostname}",
+                                     pod_wide=True)
+            if shares_host and recreate is not None:
+                return self.fail(observed,
+                                 f"{name(proc, snap)} is in the host's uts namespace (its container was created "
+                                 f"with --uts host, or hostNetwork in Kubernetes): a name set there renames the "
+                                 f"whole machine. Create it again with a uts namespace and a name of its own: "
+                                 f"{recreate}")
             if shares_host:
                 return self.fail(observed,
                                  f"{name(proc, snap)} is in the host's uts namespace, whose hostname is {inside!r}. "
@@ -52,7 +61,9 @@ class Hostname(ProcessExpectation):
                                  f"then set the name inside: nsenter --target <its pid> --uts hostname {self.hostname}")
             why = (" (a new uts namespace starts with a copy of the host's name)" if inside == host_name else "")
             return self.fail(observed, f"The hostname in its uts namespace is {inside!r}{why}, expected "
-                                       f"{self.hostname!r}: {set_inside}")
+                                       f"{self.hostname!r}: {set_inside}"
+                             + (f". That lasts until its container restarts; to create it with that name: {recreate}"
+                                if recreate else ""))
         if self.host_unchanged:
             if host_name is None:
                 return self.fail(observed, "nstutor could not read the host's hostname to compare with.")

@@ -12,6 +12,7 @@ from typing import Any
 
 from ...observe.model import Mount, Snapshot
 from ..base import Field, Verdict, clean_path, v_abspath, v_bool, v_str
+from ..containers import q, recreate_with
 from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
@@ -78,10 +79,15 @@ class MountIn(ProcessExpectation):
                                  f"{target} was mounted in the host's mount namespace, not in the one of "
                                  f"{name(proc, snap)} (mount without nsenter runs on the host). Undo it on the host: "
                                  f"umount {target}; then mount inside: {mount_cmd}")
+            recreate = (recreate_with(snap, proc, f"--tmpfs {q(target)}",
+                                      f"an emptyDir volume with medium: Memory, mounted at {target}")
+                        if (self.fstype or "tmpfs") == "tmpfs" else None)
             return self.fail(f"{name(proc, snap)} is in {where}; nothing is mounted at {target} there "
                              f"({len(table)} mounts)",
                              f"Nothing is mounted at {target} inside the mount namespace of {name(proc, snap)}. "
-                             f"Mount it from inside: {mount_cmd} (the directory must exist: mkdir -p {target})")
+                             f"Mount it from inside: {mount_cmd} (the directory must exist: mkdir -p {target})"
+                             + (f". That lasts until its container restarts; to create it with one: {recreate}"
+                                if recreate else ""))
         if self.fstype and not any(m.fstype == self.fstype for m in here):
             return self.fail(f"{name(proc, snap)} is in {where}; at {target}: {', '.join(show(m) for m in here)}",
                              f"{target} is mounted, but as {here[-1].fstype}, not {self.fstype}. "
