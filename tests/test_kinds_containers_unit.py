@@ -772,3 +772,12 @@ def test_a_tmpfs_missing_in_a_container_is_made_by_its_engine_too():
     v = fails({"mount": {"container": "web", "engine": "docker", "target": "/mnt/nstutor-cache", "fstype": "ext4"}}, s,
               "Nothing is mounted at /mnt/nstutor-cache")
     assert "--tmpfs" not in v.message
+
+
+def test_a_file_missing_in_a_container_is_made_with_its_engines_exec_too():
+    from tutor.observe.model import FileFact
+    missing_here = {(pid, "/tmp/nstutor-note"): FileFact("missing", None) for pid in (4242, None)}
+    s = dataclasses.replace(machine(), files=frozen_map(missing_here))
+    fails({"file": {"container": "web", "engine": "docker", "path": "/tmp/nstutor-note"}}, s,
+          "nsenter --target 4242 --mount sh -c 'echo hello > /tmp/nstutor-note'",
+          "(or with its engine: docker exec web sh -c 'echo hello > /tmp/nstutor-note').")

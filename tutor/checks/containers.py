@@ -305,6 +305,19 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
             + (f" (note: {'; '.join(notes)})." if notes else ""))
 
 
+def exec_command(snap: Snapshot, proc, command: str) -> str | None:
+    """*command* (a shell line) run inside a container the way its engine does it: `docker exec web
+    sh -c '...'`, `kubectl exec -n NS POD -c NAME -- sh -c '...'`. None for a process that is no
+    container's main process."""
+    c = snap.container_of_pid(proc.pid)
+    if c is None:
+        return None
+    if kubelet_made(c):
+        ns, pod_name = _k8s(c.pod)
+        return f"kubectl exec -n {q(ns)} {q(pod_name)} -c {q(c.name)} -- sh -c {q(command)}"
+    return f"{c.engine} exec {q(c.name)} sh -c {q(command)}"
+
+
 def recreate_with(snap: Snapshot, proc, option: str, pod_spec: str, pod_wide: bool = False) -> str | None:
     """How a container is made again with *option* (its engine's `run` option, e.g. --hostname
     lab-box), as commands: 'docker rm -f web; docker run -d --name web --hostname lab-box

@@ -22,6 +22,7 @@ from typing import Any
 
 from ...observe.model import FileFact, Process, Snapshot, Wants
 from ..base import Field, NotObserved, Stray, Verdict, clean_path, v_abspath, v_bool, v_selector
+from ..containers import exec_command
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick, v_regex
 from ..registry import register
 from ..select import describe_selector, name
@@ -148,7 +149,9 @@ class FileIn(ProcessExpectation):
         if state == "missing":
             message = f"There is no {path} in the mount namespace of {name(proc, snap)}."
             if self.contains is None:
-                message += f" Create it from inside: {enter} sh -c 'echo hello > {path}'."
+                message += f" Create it from inside: {enter} sh -c 'echo hello > {path}'"
+                inside = exec_command(snap, proc, f"echo hello > {path}")
+                message += f" (or with its engine: {inside})." if inside else "."
             else:
                 message += " The program writes it when it runs; look at how the lesson starts it."
             if host == "" and not self.absent_from_host and snap.host_ns.get("mnt") is not None \
