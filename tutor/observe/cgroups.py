@@ -48,6 +48,11 @@ Which directory a kept file belongs to must still be the one the path names now:
   * The root of the tree: kept files are dropped whenever /proc/self/mountinfo changed (the same
     kept descriptor and POLLPRI that decide when the layout is parsed again, see _MountWatch): so
     no kept file outlives the mount it was opened under.
+Nothing written at all. With every directory of the tree watched by inotify (cgroupwatch.py says
+why that sees every change), a round with no event since the last one reads nothing: members()
+answers UNMOVED (each process is where the caller found it; a new one is read from /proc/PID/cgroup)
+and read() its last answer, for the same set of cgroups. Any event, and the rounds before the watch
+is complete, read everything as above.
 Which cgroups have their limit read is what read_cgroups reads, every time: every cgroup a process
 is in, their ancestors, and every top-level cgroup (listed afresh each snapshot). A file that cannot
 be opened (v2: cpu not switched on for that cgroup yet) is tried again next time, not remembered.
