@@ -276,13 +276,16 @@ def verify_lesson(lesson: Lesson, echo=print) -> LessonReport:
     sids: set[int] = set()
     for index, step in enumerate(lesson.steps):
         log = ActionLog()
+        started = time.monotonic()
         sid = run_script(step.solution, log, f"solution of '{step.id}'")
+        ran = time.monotonic() - started
         if sid:
             sids.add(sid)
         note_log(log, f"step '{step.id}'")
         results, waited = _wait_for_pass(lesson, index)
         if results[step.id].passed:
-            report.say(f"ok   {step.id}: passes after its solution ({waited:.1f} s)")
+            after = "passed at once" if waited < 0.05 else f"passed {waited:.1f} s later"
+            report.say(f"ok   {step.id}: passes after its solution (solution {ran:.1f} s, {after})")
         else:
             report.fail(f"step '{step.id}' still fails after its solution: {_why(results[step.id])}")
         for earlier in lesson.steps[:index]:
