@@ -8,6 +8,8 @@
   snapshots come 0.3 s apart (a single short window reads 0% or 30%).
 * the lesson under systemd's hybrid layout (a read-only tmpfs at /sys/fs/cgroup, cpu,cpuacct with
   a `cpu` link), rebuilt in a private mount namespace by tests/systemd_cgroup_layout.py.
+* the memory section (prose, no step): its commands, as printed, end in an OOM kill inside the
+  cgroup nstutor-mem-<uid>, counted by the cgroup and named in the kernel log.
 
 Processes are `sleep <lesson><uid digits>` or `sh -c 'while :; do :; done' busy-<uid>` and cgroups
 nstutor-cpu-<uid>: nothing here can match a learner's objects.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +33,7 @@ from shipped_lesson import ShippedLesson
 from test_kinds_process_cgroup import cpu_root_or_skip, throttled, write
 from tutor.checks.kinds.cgroup import CpuHistory, measure_window
 from tutor.checks.registry import build
+from tutor.lessons.cleanup import run_cleanup
 from tutor.observe import take_snapshot
 from tutor.observe.cgroups import cpu_hierarchy
 from tutor.observe.model import Process
@@ -213,3 +217,48 @@ def test_the_lesson_in_systemds_hybrid_layout(uid, tmp_path):
         lab.teardown()
         if os.path.isdir(os.path.join(host_root, cg)):
             remove_cgroup(os.path.join(host_root, cg), host_root)
+
+
+# --------------------------------------------------------------- lesson 9: the memory section, as printed
+def memory_blocks(text: str) -> list[str]:
+    """The ```sh blocks of the lesson's memory section, in order."""
+    section = text[text.index("## Memory: a limit that kills"):]
+    section = section[:section.index("\n## ", 1)]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)
+
+
+def test_the_memory_sections_commands_end_in_an_oom_kill_inside_the_cgroup(uid, tmp_path):
+    """The prose-only memory section, typed as printed (v1 or v2 lines as this machine needs): the
+    bounded `tail` is killed (status 137), the cgroup counts oom_kill 1, the kernel log names tail,
+    and the lesson's cleanup removes the cgroup."""
+    v1 = os.path.ismount("/sys/fs/cgroup/memory")
+    if not v1:
+        if not os.path.exists("/sys/fs/cgroup/cgroup.subtree_control"):
+            pytest.skip("no memory controller tree found")
+        with open("/sys/fs/cgroup/cgroup.subtree_control") as f:
+            if "memory" not in f.read().split():
+                pytest.skip("cgroup v2 without +memory in the root's cgroup.subtree_control; not changing it")
+    mg = f"nstutor-mem-{uid}"
+    lab = ShippedLesson("cgroups", tmp_path, {"nstutor-cpu": f"nstutor-cpu-{uid}", "nstutor-mem": mg,
+                                              "nstutor-busy": f"nstutor-busy-{uid}"}, uid)
+    make, limit_v2, limit_v1, oom, log_grep = memory_blocks(lab.lesson.path.read_text())
+    wanted = "# v1 or hybrid" if v1 else "# v2"
+    make = "".join(line + "\n" for line in make.splitlines() if not line.startswith("MG=") or wanted in line)
+    directory = f"/sys/fs/cgroup/memory/{mg}" if v1 else f"/sys/fs/cgroup/{mg}"
+    killed = r"Memory cgroup out of memory: Killed process (\d+) \(tail\)"
+    before = set(re.findall(killed, sh(log_grep, check=False).stdout))     # earlier kills in the log
+    try:
+        res = subprocess.run(["bash", "-c", make + (limit_v1 if v1 else limit_v2) + oom + log_grep],
+                             capture_output=True, text=True, timeout=60, start_new_session=True)
+        assert res.stdout.splitlines()[0] == "137", res.stdout + res.stderr
+        assert set(re.findall(killed, res.stdout)) - before, res.stdout
+        counters = f"{directory}/{'memory.oom_control' if v1 else 'memory.events'}"
+        with open(counters) as f:
+            assert "oom_kill 1" in f.read().splitlines(), counters
+        log = run_cleanup(lab.lesson)
+        assert log.ok, log.errors
+        assert not os.path.exists(directory)
+    finally:
+        lab.teardown()
+        if os.path.isdir(directory):
+            os.rmdir(directory)
