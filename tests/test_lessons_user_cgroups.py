@@ -6,23 +6,34 @@
 * cgroup measured: CPU use is measured over several periods of the limit, remembered across the
   snapshots a check grades, so a busy loop held at 10% with a 1 s period reads ~10% even when
   snapshots come 0.3 s apart (a single short window reads 0% or 30%).
+* the lesson under systemd's hybrid layout (a read-only tmpfs at /sys/fs/cgroup, cpu,cpuacct with
+  a `cpu` link), rebuilt in a private mount namespace by tests/systemd_cgroup_layout.py.
+* the memory section (prose, no step): its commands, as printed, end in an OOM kill inside the
+  cgroup nstutor-mem-<uid>, counted by the cgroup and named in the kernel log.
 
 Processes are `sleep <lesson><uid digits>` or `sh -c 'while :; do :; done' busy-<uid>` and cgroups
 nstutor-cpu-<uid>: nothing here can match a learner's objects.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import remove_cgroup, sh, wait_until
 from kinds_process_support import assert_fail, assert_pass, number, wait_proc
+from shipped_lesson import ShippedLesson
 from test_kinds_process_cgroup import cpu_root_or_skip, throttled, write
 from tutor.checks.kinds.cgroup import CpuHistory, measure_window
 from tutor.checks.registry import build
+from tutor.lessons.cleanup import run_cleanup
 from tutor.observe import take_snapshot
 from tutor.observe.cgroups import cpu_hierarchy
 from tutor.observe.model import Process
@@ -153,3 +164,101 @@ def test_cpu_history_needs_a_whole_window_of_the_same_processes():
     # the loop was restarted (same pid, new start time): no window until one has passed
     assert h.rate(104.0, [proc(5, 2, 0)], 3.0, hz) is None
     assert h.rate(107.0, [proc(5, 2, 3 * hz // 10)], 3.0, hz)[1] == 3.0
+
+
+# --------------------------------------------------------------- lesson 9 under systemd's hybrid layout
+def v1_cpu_mount() -> tuple[str, str] | None:
+    """(mount point, controller options) of the host's v1 tree with the cpu controller, or None."""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        fstype, _source, options = (right.split() + ["", "", ""])[:3]
+        if fstype == "cgroup" and "cpu" in options.split(","):
+            kept = [o for o in options.split(",") if o not in ("rw", "ro")]
+            return left.split()[4], ",".join(kept)
+    return None
+
+
+def test_the_lesson_in_systemds_hybrid_layout(uid, tmp_path):
+    """systemd makes /sys/fs/cgroup a read-only tmpfs on v1 and hybrid, and mounts cpu with cpuacct at
+    cpu,cpuacct with a `cpu` link to it. Rebuilt in a private mount namespace (the host's mounts are
+    never touched, see tests/systemd_cgroup_layout.py): the v2 line of the lesson fails with EROFS,
+    its check names the cpu,cpuacct directory, the lesson's own v1 commands (through the `cpu` link)
+    make both steps green, and its cleanup removes the cgroup without an error."""
+    if shutil.which("unshare") is None or shutil.which("findmnt") is None:
+        pytest.skip("unshare and findmnt (util-linux) are needed")
+    found = v1_cpu_mount()
+    if found is None:
+        pytest.skip("no v1 cpu tree here (cgroup v2): systemd's hybrid layout cannot be rebuilt")
+    host_root, options = found
+    cg, busy = f"nstutor-cpu-{uid}", f"nstutor-busy-{uid}"
+    lab = ShippedLesson("cgroups", tmp_path, {"nstutor-cpu": cg, "nstutor-busy": busy,
+                                              "nstutor-mem": f"nstutor-mem-{uid}"}, uid)
+    try:
+        res = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", sys.executable,
+             str(Path(__file__).with_name("systemd_cgroup_layout.py")), str(lab.lesson.path), options,
+             os.readlink("/proc/self/ns/mnt"), cg],
+            capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr[-3000:]
+        out = json.loads(res.stdout.strip().splitlines()[-1])
+        assert out["findmnt"].split()[0] == "tmpfs" and "ro" in out["findmnt"].split()[1].split(","), out
+        assert out["v2_mkdir"] == "EROFS", out
+        assert out["layout"] == ["hybrid", "/sys/fs/cgroup/cpu,cpuacct"], out
+        assert not out["limit_before"]["passed"]
+        assert f"mkdir /sys/fs/cgroup/cpu,cpuacct/{cg}" in out["limit_before"]["said"], out["limit_before"]
+        assert [rc for rc, _ in out["solved"]] == [0, 0], out["solved"]
+        assert out["limit"]["passed"], out["limit"]["said"]
+        assert out["member"]["passed"], out["member"]["said"]
+        assert any(line.split(":")[1] == options and line.endswith(f":/{cg}") for line in out["proc_cgroup"]), out
+        assert out["cleanup"]["ok"], out["cleanup"]
+        assert out["left"] == [], out
+        assert not os.path.exists(os.path.join(host_root, cg))      # the host's tree: gone there too
+    finally:
+        lab.teardown()
+        if os.path.isdir(os.path.join(host_root, cg)):
+            remove_cgroup(os.path.join(host_root, cg), host_root)
+
+
+# --------------------------------------------------------------- lesson 9: the memory section, as printed
+def memory_blocks(text: str) -> list[str]:
+    """The ```sh blocks of the lesson's memory section, in order."""
+    section = text[text.index("## Memory: a limit that kills"):]
+    section = section[:section.index("\n## ", 1)]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)
+
+
+def test_the_memory_sections_commands_end_in_an_oom_kill_inside_the_cgroup(uid, tmp_path):
+    """The prose-only memory section, typed as printed (v1 or v2 lines as this machine needs): the
+    bounded `tail` is killed (status 137), the cgroup counts oom_kill 1, the kernel log names tail,
+    and the lesson's cleanup removes the cgroup."""
+    v1 = os.path.ismount("/sys/fs/cgroup/memory")
+    if not v1:
+        if not os.path.exists("/sys/fs/cgroup/cgroup.subtree_control"):
+            pytest.skip("no memory controller tree found")
+        with open("/sys/fs/cgroup/cgroup.subtree_control") as f:
+            if "memory" not in f.read().split():
+                pytest.skip("cgroup v2 without +memory in the root's cgroup.subtree_control; not changing it")
+    mg = f"nstutor-mem-{uid}"
+    lab = ShippedLesson("cgroups", tmp_path, {"nstutor-cpu": f"nstutor-cpu-{uid}", "nstutor-mem": mg,
+                                              "nstutor-busy": f"nstutor-busy-{uid}"}, uid)
+    make, limit_v2, limit_v1, oom, log_grep = memory_blocks(lab.lesson.path.read_text())
+    wanted = "# v1 or hybrid" if v1 else "# v2"
+    make = "".join(line + "\n" for line in make.splitlines() if not line.startswith("MG=") or wanted in line)
+    directory = f"/sys/fs/cgroup/memory/{mg}" if v1 else f"/sys/fs/cgroup/{mg}"
+    killed = r"Memory cgroup out of memory: Killed process (\d+) \(tail\)"
+    before = set(re.findall(killed, sh(log_grep, check=False).stdout))     # earlier kills in the log
+    try:
+        res = subprocess.run(["bash", "-c", make + (limit_v1 if v1 else limit_v2) + oom + log_grep],
+                             capture_output=True, text=True, timeout=60, start_new_session=True)
+        assert res.stdout.splitlines()[0] == "137", res.stdout + res.stderr
+        assert set(re.findall(killed, res.stdout)) - before, res.stdout
+        counters = f"{directory}/{'memory.oom_control' if v1 else 'memory.events'}"
+        with open(counters) as f:
+            assert "oom_kill 1" in f.read().splitlines(), counters
+        log = run_cleanup(lab.lesson)
+        assert log.ok, log.errors
+        assert not os.path.exists(directory)
+    finally:
+        lab.teardown()
+        if os.path.isdir(directory):
+            os.rmdir(directory)

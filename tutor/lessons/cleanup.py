@@ -42,7 +42,7 @@ from .requirements import ENGINES
 from .scripts import ActionLog, run_script
 
 CGROUP_ROOTS = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct",
-                "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
+                "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
 SAFE_MARK = "nstutor"
 
 
@@ -87,12 +87,14 @@ def _signal(pid: int, sig: int) -> None:
 
 
 def cgroup_dirs(name: str) -> list[Path]:
-    """Every directory for cgroup *name* (it may exist in several v1 hierarchies and in v2)."""
+    """Every directory for cgroup *name* (it may exist in several v1 hierarchies and in v2), each
+    once: under systemd /sys/fs/cgroup/cpu is a symbolic link to cpu,cpuacct."""
     name = name.strip("/")
-    out = []
+    out, seen = [], set()
     for root in CGROUP_ROOTS:
         path = Path(root) / name
-        if path.is_dir() and path not in out:
+        if path.is_dir() and os.path.realpath(path) not in seen:
+            seen.add(os.path.realpath(path))
             out.append(path)
     return out
 
@@ -109,9 +111,10 @@ def mounts() -> list[tuple[str, str]]:
 
 
 def filesystem_of(path: Path) -> str:
-    """The type of the filesystem *path* is on (from the mount table: the longest mount point above it)."""
+    """The type of the filesystem *path* is on (from the mount table: the longest mount point above it,
+    once symbolic links are resolved: /sys/fs/cgroup/cpu may be a link on the tmpfs to cpu,cpuacct)."""
     best, fstype = "", ""
-    target = str(path)
+    target = os.path.realpath(path)
     for point, kind in mounts():
         if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
             best, fstype = point, kind
