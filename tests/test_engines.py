@@ -374,3 +374,58 @@ def test_podman_network_modes(uid, tmp_path):
                        capture_output=True, timeout=60)
         subprocess.run(["podman", "rmi", image], capture_output=True, timeout=60)
     assert not [c for c in take_snapshot().containers if c.name.startswith(uid)]
+
+
+def test_podman_pod_members_have_their_own_pid_namespaces_and_the_engines_cgroup_default(uid, tmp_path):
+    """The real-pod lesson's claims, graded on a real Podman pod by the kinds it uses: podweb's two
+    containers share the infra's net, ipc and uts (by inode) and have a pid namespace each (what
+    some notes deny); a third one run with --pid container:A fails that check, naming the shared
+    inode. Their user namespace is the host's and their cgroup namespace the one Podman gives on
+    this machine's cgroup version (own_on_cgroup2); one run with the other --cgroupns fails."""
+    from tutor.checks.registry import build
+    from tutor.checks.runner import grade_expectation, wants_of
+    from tutor.observe.cgroups import cpu_hierarchy
+    reason = podman_missing()
+    if reason:
+        pytest.skip(f"Podman: {reason}")
+    needs_busybox()
+    image, pod = f"localhost/{uid}-box", f"{uid}pid"
+    a, b, c, d = (f"{uid}-{x}" for x in "abcd")
+    v2 = cpu_hierarchy()[0] == "v2"
+
+    def grade(item: dict):
+        exp = build(item)
+        return grade_expectation(exp, take_snapshot(wants=wants_of([exp])))
+
+    def members(*names: str) -> dict:
+        return {"pod": {"pause": {"pod": pod, "infra": True, "engine": "podman"},
+                        "members": [{"container": n, "engine": "podman"} for n in names],
+                        "shared": ["net", "ipc", "uts"], "private": ["mnt", "pid"]}}
+    with open(busybox_tar(str(tmp_path / "box.tar")), "rb") as tar:
+        assert subprocess.run(["podman", "import", "-", image], stdin=tar, capture_output=True,
+                              timeout=60).returncode == 0
+    try:
+        run("podman", "pod", "create", "--name", pod)
+        for name in (a, b):
+            run("podman", "run", "-d", "--pod", pod, "--name", name, image, "sleep", "1021")
+        run("podman", "run", "-d", "--pod", pod, "--name", c, "--pid", f"container:{a}", image, "sleep", "1021")
+        run("podman", "run", "-d", "--pod", pod, "--name", d, "--cgroupns", "host" if v2 else "private", image,
+            "sleep", "1021")
+        v = grade(members(a, b))
+        assert v.passed, v.observed + " | " + v.message
+        pids = {m["ns"]["pid"] for m in v.evidence["members"]} | {v.evidence["pause"]["ns"]["pid"]}
+        assert len(pids) == 3, v.evidence
+        assert len({m["ns"]["uts"] for m in v.evidence["members"]} | {v.evidence["pause"]["ns"]["uts"]}) == 1
+        v = grade(members(a, c))
+        assert not v.passed and "shares its pid namespace" in v.message and f"container {a}" in v.message, v.message
+        for name in (a, b):
+            v = grade({"process": {"container": name, "engine": "podman", "host": ["user"],
+                                   "own_on_cgroup2": ["cgroup"]}})
+            assert v.passed, v.observed + " | " + v.message
+        v = grade({"process": {"container": d, "engine": "podman", "own_on_cgroup2": ["cgroup"]}})
+        assert not v.passed, v.observed
+        assert ("shares the host's cgroup namespace" if v2 else "has its own cgroup namespace") in v.message, v.message
+    finally:
+        subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", pod], capture_output=True, timeout=120)
+        subprocess.run(["podman", "rmi", image], capture_output=True, timeout=60)
+    assert not [x for x in take_snapshot().containers if x.name.startswith(uid)]

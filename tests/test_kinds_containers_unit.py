@@ -302,6 +302,57 @@ def test_host_and_own_types_of_a_container_name_the_engines_options():
     fails({"process": item}, s, "podman run -d --name nonet --network ns:/proc/6100/ns/net nstutor-box ...")
 
 
+WEB_CGROUP = {"container": "web", "engine": "docker", "host": ["user"], "own_on_cgroup2": ["cgroup"]}
+HYBRID = CgroupInfo("hybrid", "/sys/fs/cgroup/cpu")
+CG2 = CgroupInfo("v2", "/sys/fs/cgroup")
+
+
+def with_ns(s, pid: int, **ns):
+    """*s* with process *pid* moved into other namespaces (inodes by type)."""
+    p = s.processes[pid]
+    return dataclasses.replace(s, processes=frozen_map({**s.processes, pid: dataclasses.replace(p, ns={**p.ns, **ns})}))
+
+
+def test_a_containers_cgroup_namespace_follows_the_cgroup_version_and_its_user_namespace_is_the_hosts():
+    """Docker, Podman and containerd give a container its own cgroup namespace by default where
+    /sys/fs/cgroup is cgroup v2, and leave it in the host's where cgroup v1 is mounted (hybrid, as on
+    this VM): own_on_cgroup2 holds the container to what its machine's version makes."""
+    # v1 or hybrid: the host's cgroup namespace passes; one of its own fails, and --cgroupns host fixes it
+    passes({"process": WEB_CGROUP}, machine(cgroups=HYBRID))
+    passes({"process": WEB_CGROUP}, machine(cgroups=CgroupInfo("v1", "/sys/fs/cgroup/cpu")))
+    fails({"process": WEB_CGROUP}, with_ns(machine(cgroups=HYBRID), 4242, cgroup=4026532900),
+          "container web (docker, pid 4242) has its own cgroup namespace (4026532900); the host's is "
+          f"{HOST['cgroup']}.", "This machine runs cgroup v1 and v2 (hybrid): there docker leaves a container in "
+          "the host's cgroup namespace, unless it is run with --cgroupns private.",
+          "docker rm -f web; docker run -d --name web --cgroupns host nstutor-box ...")
+    # v2 alone: the host's fails (the fix: --cgroupns private); one of its own passes
+    fails({"process": WEB_CGROUP}, machine(cgroups=CG2),
+          f"container web (docker, pid 4242) shares the host's cgroup namespace ({HOST['cgroup']}); it should "
+          "have its own. This machine runs cgroup v2 alone: there docker gives a container a cgroup namespace "
+          "of its own, unless it is run with --cgroupns host.",
+          "docker run -d --name web --cgroupns private nstutor-box ...")
+    v = passes({"process": WEB_CGROUP}, with_ns(machine(cgroups=CG2), 4242, cgroup=4026532900))
+    assert v.observed == ("container web (docker, pid 4242): user 4026531835 (the host's), cgroup 4026532900 "
+                          "(this machine runs cgroup v2 alone)"), v.observed
+    # the user namespace is the host's on both, unless dockerd remaps users
+    for cg in (HYBRID, CG2):
+        fails({"process": WEB_CGROUP}, with_ns(machine(cgroups=cg), 4242, user=4026532901, cgroup=4026532900
+                                                if cg is CG2 else HOST["cgroup"]),
+              "has its own user namespace (4026532901)")
+    # a plain process is told the same, in the words of unshare
+    extra = proc(6200, "sleep 4712", own={"cgroup": 4026532902})
+    fails({"process": {"cmdline": "^sleep 4712$", "own_on_cgroup2": ["cgroup"]}}, machine(extra, cgroups=HYBRID),
+          "start it without unshare's --cgroup", "there the container engines leave a container in the host's")
+    assert "its own cgroup namespace on a cgroup v2 machine, the host's where cgroup v1 is mounted" in \
+        build({"process": WEB_CGROUP}).describe()
+    for spec, problem in [({"container": "web", "own_on_cgroup2": ["net"]}, "must be [cgroup]"),
+                          ({"container": "web", "own_on_cgroup2": ["cgroup"], "host": ["cgroup"]},
+                           "cgroup is in own_on_cgroup2: leave it out of own and host")]:
+        with pytest.raises(SpecError) as err:
+            build({"process": spec})
+        assert any(problem in p for p in err.value.problems), (problem, err.value.problems)
+
+
 def test_a_process_beside_a_container_is_still_advised_with_nsenter():
     """`sleep 1013` started with nsenter into web's netns (docker exec by hand): not a container."""
     sleeper = proc(6200, "sleep 1013", own={"net": 4026539999})
