@@ -1,6 +1,7 @@
 """Lint rejects a lesson named by its number: numbers change whenever the curriculum grows."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,21 @@ def test_no_shipped_lesson_names_another_by_number():
     for path in sorted(lessons_dir().glob("*.md")):
         _, problems = parse_lesson(path, trusted=True)
         assert not [p for p in problems if "by its number" in p.message], (path, problems)
+
+
+#: "the lesson *PID namespaces*", "lessons *A pod by hand*": a lesson named by (the start of) its title
+TITLED_REFERENCE = re.compile(r"\b[Ll]essons?\s+\*([^*]+)\*")
+
+
+def test_every_lesson_named_by_its_title_exists():
+    """A reference by title must lead somewhere: the title of a shipped lesson starts with it."""
+    from tutor.lessons import load_catalog
+    lessons = load_catalog().lessons
+    titles = [lesson.title for lesson in lessons]
+    unknown = []
+    for lesson in lessons:
+        for match in TITLED_REFERENCE.finditer(lesson.path.read_text()):
+            named = " ".join(match.group(1).split())
+            if not any(title.startswith(named) for title in titles):
+                unknown.append(f"{lesson.id}: *{named}*")
+    assert unknown == [], f"no lesson has these titles: {unknown}"

@@ -107,3 +107,41 @@ def test_the_container_lessons_require_their_engine():
     catalog = load_catalog()
     assert "docker" in catalog.find("docker").requires
     assert "podman" in catalog.find("real-pod").requires
+
+
+# --------------------------------------------------------------- commands the lessons run
+import re
+
+#: commands a lesson's shell blocks or solutions run that a minimal Debian/Ubuntu image may lack
+#: (python3: no python in a slim image; ping: iputils-ping is a package of its own)
+NOT_EVERYWHERE = ("python3", "ping")
+COMMAND_WORD = r"(?<![\w./$-]){}(?![\w.-])"
+
+
+def commands_typed(lesson) -> str:
+    """The text of the lesson's ```sh blocks and its steps' solutions, without # comments."""
+    blocks = re.findall(r"^```(?:sh|bash)\n(.*?)^```", lesson.body, re.M | re.S)
+    blocks += [step.solution for step in lesson.steps]
+    return "\n".join(re.sub(r"(^|\s)#.*", "", block) for block in blocks)
+
+
+def test_a_lesson_requires_python3_and_ping_where_its_commands_run_them():
+    """A lesson whose commands need python3 or ping says so in `requires:`, so a machine without
+    them is told before the learner meets `command not found` halfway through."""
+    from tutor.lessons import load_catalog
+    missing = []
+    for lesson in load_catalog().lessons:
+        typed = commands_typed(lesson)
+        missing += [f"{lesson.id}: {tool}" for tool in NOT_EVERYWHERE
+                    if re.search(COMMAND_WORD.format(tool), typed) and tool not in lesson.requires]
+    assert missing == []
+
+
+def test_the_command_scan_finds_python3_and_ping_and_skips_comments():
+    from types import SimpleNamespace
+    lesson = SimpleNamespace(body="```sh\nip netns exec hello ping -c 1 127.0.0.1\n# python3 -c 1\n```\n",
+                             steps=[SimpleNamespace(solution="python3 - <<'EOF'\nEOF\n")])
+    typed = commands_typed(lesson)
+    assert re.search(COMMAND_WORD.format("ping"), typed) and re.search(COMMAND_WORD.format("python3"), typed)
+    assert not re.search(COMMAND_WORD.format("ping"), "/usr/bin/ping6 x; ping.py")
+    assert commands_typed(SimpleNamespace(body="```sh\n# python3\n```\n", steps=[])).strip() == ""
