@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_until
-from kinds_process_support import PYTHON, assert_fail, assert_pass, children, comm_of, number, wait_proc
+from kinds_process_support import PYTHON, assert_fail, assert_pass, children, comm_of, grade, number, wait_proc
 from tutor.checks.base import SpecError
 from tutor.checks.registry import build
+from tutor.observe.procfs import read_stat
 
 pytestmark = pytest.mark.needs_root
 
@@ -112,6 +113,33 @@ def test_zombie_never_appears_under_the_pause(uid, pod_pause):
     wait_until(lambda: state(orphan) is None, what="the pause to reap the orphan")
     assert_fail(sel, "no zombie in pid namespace", "No orphan has exited")
     assert_pass({"no_zombies": pause_sel(uid)})
+
+
+def test_no_zombies_reaped_only_once_the_pause_has_reaped_an_orphan(uid, pod_pause):
+    """reaped: true wants the kernel's proof that the pause collected an orphan: its children's
+    page faults (cminflt) grow only at wait(). nstutor's pause forks nothing itself, so they start at 0."""
+    sel = {"no_zombies": {**pause_sel(uid), "reaped": True}}
+    assert read_stat(pod_pause).child_faults == 0
+    n = number(uid, 9214)
+    orphan_in(pod_pause, f"sleep {n}")
+    orphan, = wait_proc(f"^sleep {n}$")
+    assert_pass({"no_zombies": pause_sel(uid)})          # "no zombie" already holds: it proves nothing
+    assert_fail(sel, "has not reaped any child yet", f"cminflt 0 in /proc/{pod_pause}/stat",
+                f"'sleep {n}' (pid {orphan}) is an orphan it was handed, still running")
+    os.kill(orphan, 9)
+    wait_until(lambda: state(orphan) is None, what="the pause to reap the orphan")
+    v = wait_until(lambda: (lambda v: v if v.passed else None)(grade(sel)), what="the reaping to be seen")
+    assert v.evidence["pid1"] == pod_pause and v.evidence["child_faults"] == read_stat(pod_pause).child_faults > 0
+
+
+def test_no_zombies_reaped_fails_under_a_pid_1_that_does_not_reap(spawn, uid):
+    """The contrast: the orphan exits under a PID 1 that never waits; its faults are never counted."""
+    n = number(uid, 9314)
+    lazy = pid1(spawn, f"sleep {n}")
+    orphan_in(lazy, "sleep 0.1")
+    wait_until(lambda: next((c for c in children(lazy) if state(c) == "Z"), None), what="a zombie")
+    assert_fail({"no_zombies": {"cmdline": f"^sleep {n}$", "reaped": True}}, "1 zombie", "does not reap")
+    assert read_stat(lazy).child_faults == 0
 
 
 def test_zombie_needs_a_pid_namespace_of_its_own(spawn, uid):

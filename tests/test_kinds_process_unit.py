@@ -6,6 +6,8 @@ tmpfs. Everything else is tested on the real kernel in tests/test_kinds_process*
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tutor.checks.base import SpecError
@@ -173,6 +175,29 @@ def test_no_zombies_when_init_does_not_reap():
     z = Process(92, 90, "sh", (), "Z", 0, {"pid": 91})
     failed({"no_zombies": "^sleep infinity$"}, snap(init, z), "1 zombie", "'[sh]' (pid 92)",
            "PID 1 of the namespace, 'sleep infinity' (pid 90), and it does not reap")
+
+
+def test_no_zombies_reaped_needs_pid_1_to_have_reaped_a_child():
+    """"No zombie" holds before any orphan has exited; reaped: true asks for the kernel's proof that
+    PID 1 has collected one (its children's page faults, added to cminflt only at wait())."""
+    pause = proc(90, "pause", comm="pause", own={"pid": 91}, nspid=(90, 1))
+    orphan = proc(93, "sleep 1014", ppid=90, own={"pid": 91}, nspid=(93, 3))
+    item = {"no_zombies": {"comm": "pause", "reaped": True}}
+    assert grade({"no_zombies": {"comm": "pause"}}, snap(pause, orphan)).passed     # the hole reaped closes
+    failed(item, snap(pause, orphan), "has not reaped any child yet", "cminflt 0 in /proc/90/stat",
+           "'sleep 1014' (pid 93) is an orphan it was handed, still running",
+           "nsenter --target 90 --pid --mount sh -c 'sleep 1 & exit'")
+    reaper = replace(pause, child_faults=97)
+    v = grade(item, snap(reaper, orphan))
+    assert v.passed and v.evidence["child_faults"] == 97 and "has reaped exited children" in v.observed, v
+    # the counter of another process than PID 1 proves nothing about PID 1
+    busy_parent = replace(orphan, child_faults=500)
+    failed(item, snap(pause, busy_parent), "has not reaped any child yet")
+    # a zombie left still fails, whatever was reaped before
+    z = Process(94, 90, "sh", (), "Z", 0, {**HOST, "pid": 91})
+    failed(item, snap(reaper, z), "1 zombie", "'[sh]' (pid 94)")
+    with pytest.raises(SpecError):
+        build({"no_zombies": {"comm": "pause", "reaped": "yes"}})
 
 
 # --------------------------------------------------------------- root: host /tmp on tmpfs

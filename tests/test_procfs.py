@@ -18,13 +18,14 @@ from tutor.observe import procfs
 from tutor.observe.procfs import Stat, parse_stat, proc_path, read_stat, same_process
 
 #: A stat line as the kernel writes it, for a comm of "a) (b" (fields 1-22, then more).
-ODD = (b"4242 (a) (b) S 1 4242 4200 34816 4242 4194560 97 0 0 0 7 5 0 0 20 0 3 0 123456 "
+ODD = (b"4242 (a) (b) S 1 4242 4200 34816 4242 4194560 97 30 1 2 7 5 0 0 20 0 3 0 123456 "
        b"8216576 250 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n")
 
 
 def test_the_parser_counts_fields_from_the_last_parenthesis():
     assert parse_stat(ODD) == Stat(pid=4242, comm="a) (b", state="S", ppid=1, pgrp=4242, session=4200,
-                                   cpu_ticks=12, threads=3, start_ticks=123456)
+                                   cpu_ticks=12, threads=3, start_ticks=123456,
+                                   child_faults=32)    # cminflt 30 + cmajflt 2, not its own 97 + 1
     assert not parse_stat(ODD).is_zombie
     assert parse_stat(b"7 ((x)) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0").comm == "(x)"
     assert parse_stat(b"7 ((x)) Z 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0").is_zombie

@@ -205,8 +205,11 @@ def pod_literal(uid: str) -> dict[str, str]:
             "{comm: pause}": f"{{comm: pause, {mine}}}",
             "{comm: pause, own": f"{{comm: pause, {mine}, own",
             "{comm: pause, hostname": f"{{comm: pause, {mine}, hostname",
+            "{comm: pause, reaped": f"{{comm: pause, {mine}, reaped",
             "nstutor pause": f"{sys.executable} -X {uid} -m tutor.pause",
-            "pgrep -n -x pause": f"pgrep -n -f -- '-X {uid} -m tutor[.]pause'"}
+            # anchored at the python: unanchored, it matched the setsid and unshare before them, still in
+            # the host's uts namespace, and `nsenter --target $PAUSE --uts hostname myweb2` renamed the host
+            "pgrep -n -x pause": f"pgrep -n -f -- '^{sys.executable} -X {uid} -m tutor[.]pause$'"}
 
 
 def pod_names(uid: str) -> dict[str, str]:
@@ -354,6 +357,22 @@ def test_shared_pid_containers_need_the_pods_proc(shipped, uid):
     app_b = pids_matching(f"^{uid}app-b ")[-1]
     sh(f"nsenter --target {app_b} --pid --mount mount -t proc proc /proc")      # the fix the message gives
     assert lab.grade("containers").passed, lab.messages("containers")
+
+
+def test_shared_pid_reaped_step_wants_an_orphan_the_pause_has_reaped(shipped, uid):
+    """No zombie is in the pod before any orphan has exited, so "no zombie" alone proves no reaping:
+    the step is red until the pause has collected one (its cminflt), and sleep 1014 stays adopted."""
+    lab = shipped("shared-pid", {"app-a": f"{uid}app-a", "app-b": f"{uid}app-b",
+                                 "1014": number(uid, 1014), "1114": number(uid, 1114)}, pod_literal(uid))
+    assert f"-X {uid} -m tutor" in lab.step("reaped").expectations[0].spec["cmdline"]   # only our pause
+    for step in ("pause-pid1", "containers", "orphan"):
+        lab.solve(step)
+        wait_until(lambda: lab.grade(step).passed, timeout=10, what=f"the {step} step")
+    text = lab.messages("reaped")
+    assert "has not reaped any child yet" in text and f"'sleep {number(uid, 1014)}'" in text, text
+    lab.solve("reaped")
+    wait_until(lambda: lab.grade("reaped").passed, timeout=10, what="the pause to reap the orphan")
+    assert lab.grade("orphan").passed, lab.messages("orphan")
 
 
 # --------------------------------------------------------------- listening: on the loopback means only there

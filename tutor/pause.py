@@ -15,7 +15,6 @@ few standard modules). Run it as `nstutor pause` or `python -m tutor.pause`.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -30,9 +29,14 @@ pid namespace when it runs as its PID 1). Exits 0 on SIGINT or SIGTERM."""
 
 
 def set_comm(name: bytes = NAME) -> bool:
-    """Set this process's kernel name (/proc/self/comm); False if prctl is unavailable."""
+    """Set this process's kernel name (/proc/self/comm); False if prctl is unavailable.
+
+    prctl is looked up in the C library the interpreter already has loaded (CDLL(None)), not with
+    ctypes.util.find_library: that runs `ldconfig -p` as a child, and a pause must have waited for
+    no child of its own. Its children's page faults (cminflt in /proc/PID/stat) then count only
+    the orphans it reaped, which is what the shared-pid lesson's check reads."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False

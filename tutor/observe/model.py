@@ -88,6 +88,9 @@ class Process:
     cpu_ticks: int = 0             # utime + stime, in clock ticks
     start_ticks: int = 0           # starttime from /proc/PID/stat (identity with pid)
     cpu_percent: float | None = None  # % of one CPU since the previous snapshot (None: no previous)
+    #: cminflt + cmajflt: page faults of the children it has collected with wait(). The kernel adds
+    #: a child's faults to its parent's only then, so above 0 means it has reaped an exited child.
+    child_faults: int = 0
 
     @property
     def is_zombie(self) -> bool:

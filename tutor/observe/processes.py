@@ -352,7 +352,8 @@ class ProcessReader:
             if before is not None and before.start_ticks == start and elapsed > 0:
                 cpu_percent = 100.0 * (cpu - before.cpu_ticks) / CLOCK_TICKS / elapsed
             procs[pid] = Process(pid, ppid, comm, static.cmdline, state, static.uid, static.ns, static.nspid,
-                                 static.root, _cgroup_of(pid, members, before, start), cpu, start, cpu_percent)
+                                 static.root, _cgroup_of(pid, members, before, start), cpu, start, cpu_percent,
+                                 stat.child_faults)
         self.unchanged = frozenset(pid for pid, proc in procs.items() if prev.get(pid) is proc)
         if self.keep_cache:
             self.cache = new_cache

@@ -36,6 +36,7 @@ class Stat(NamedTuple):
     cpu_ticks: int      # 14 + 15: utime + stime
     threads: int        # 20
     start_ticks: int    # 22: starttime, with the pid the process's identity
+    child_faults: int = 0   # 11 + 13: cminflt + cmajflt, the page faults of the children it has waited for
 
     @property
     def is_zombie(self) -> bool:
@@ -57,7 +58,7 @@ def parse_stat(data: bytes) -> Stat | None:
     try:
         return Stat(int(data[:open_]), data[open_ + 1:close].decode(errors="replace"), rest[0].decode(),
                     int(rest[1]), int(rest[2]), int(rest[3]), int(rest[11]) + int(rest[12]), int(rest[17]),
-                    int(rest[19]))
+                    int(rest[19]), int(rest[8]) + int(rest[10]))
     except (IndexError, ValueError):
         return None
 

@@ -1,18 +1,26 @@
 """no_zombies: no zombie process in the pid namespace of a process (e.g. a pod's pause).
 
     - no_zombies: {comm: pause}
+    - no_zombies: {comm: pause, reaped: true}
 
 A zombie has exited but its parent has not collected its exit status (wait()). When a parent
 dies, its children are re-parented to PID 1 of their pid namespace, which must reap them: the
 pause of a pod with a shared pid namespace does exactly that.
 
+reaped  PID 1 of the namespace must also have reaped at least one exited child: "no zombie" alone
+        holds before any orphan has exited. The evidence is the kernel's own: when a process
+        collects a child with wait(), the child's page faults are added to its parent's cminflt
+        and cmajflt (/proc/PID/stat, Process.child_faults), and only then. So they are above 0
+        once PID 1 has reaped a child; a pause has no children but the orphans it is handed (it
+        forks nothing itself), so for it, above 0 means it reaped an orphan.
+
 Membership of the pid namespace is decided as tutor/checks/pid_namespaces.py says.
 """
 from __future__ import annotations
 
-from ...observe.model import Snapshot
+from ...observe.model import Process, Snapshot
 from ...texts import counted
-from ..base import Verdict
+from ..base import Field, Verdict, v_bool
 from ..pid_namespaces import pid1_of, pid_ns_of
 from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
@@ -22,10 +30,14 @@ from ..select import name
 @register
 class NoZombies(ProcessExpectation):
     kind = "no_zombies"
-    fields = dict(SUBJECT_FIELDS)
+    fields = {
+        **SUBJECT_FIELDS,
+        "reaped": Field(v_bool, default=False, doc="PID 1 of the namespace must have reaped an exited child too"),
+    }
 
     def describe(self) -> str:
-        return f"no zombie process in the pid namespace of {self.subject_words}"
+        text = f"no zombie process in the pid namespace of {self.subject_words}"
+        return text + (", whose PID 1 has reaped an exited orphan" if self.reaped else "")
 
     def grade(self, snap: Snapshot) -> Verdict:
         found = self.subject_and_ns(snap, "pid")
@@ -38,9 +50,12 @@ class NoZombies(ProcessExpectation):
         host = " (the host's)" if pidns == snap.host_ns.get("pid") else ""
         where = f"pid namespace {pidns}{host} of {name(proc, snap)}"
         if not zombies:
-            return self.ok(f"{counted(len(members), 'process', 'processes')} in {where}, no zombie",
-                           {"pid": proc.pid, "pid_ns": pidns, "processes": len(members),
-                            "pid1": init.pid if init else None})
+            evidence = {"pid": proc.pid, "pid_ns": pidns, "processes": len(members),
+                        "pid1": init.pid if init else None}
+            observed = f"{counted(len(members), 'process', 'processes')} in {where}, no zombie"
+            if not self.reaped:
+                return self.ok(observed, evidence)
+            return self._grade_reaped(snap, observed, evidence, init, members)
         lines = []
         for z in zombies[:5]:
             parent = snap.processes.get(z.ppid)
@@ -59,3 +74,24 @@ class NoZombies(ProcessExpectation):
             advice = (f"The parent has not collected the exit status (wait()). Stop the parent "
                       f"(kill {' '.join(map(str, to_kill))}): its zombie children pass to {reaper}.")
         return self.fail(observed, f"{counted(len(zombies), 'zombie')} in {where}. {advice}")
+
+    def _grade_reaped(self, snap: Snapshot, observed: str, evidence: dict, init: Process | None,
+                      members: list[Process]) -> Verdict:
+        """No zombie is left; has PID 1 reaped anything (its children's page faults, counted at wait())?"""
+        if init is None:
+            return self.fail(f"{observed}, and no PID 1 nstutor can see",
+                             "The pid namespace has no running PID 1 that nstutor can see, so nothing in it can "
+                             "reap orphans. Start the pod again (see the lesson).")
+        if init.child_faults > 0:
+            return self.ok(f"{observed}; its PID 1, {name(init, snap)}, has reaped exited children "
+                           f"(their {init.child_faults} page faults are in its cminflt)",
+                           {**evidence, "child_faults": init.child_faults})
+        running = sorted((p for p in members if p.ppid == init.pid and p.pid != init.pid and not p.is_zombie),
+                         key=lambda p: p.pid)
+        waiting = (f" {name(running[0], snap)} is an orphan it was handed, still running: it is reaped when it "
+                   f"exits." if running else "")
+        return self.fail(f"{observed}, but its PID 1, {name(init, snap)}, has not reaped any child yet "
+                         f"(cminflt 0 in /proc/{init.pid}/stat)",
+                         f"No zombie, but only because no orphan has exited in there yet: nothing has been "
+                         f"reaped.{waiting} Make an orphan that exits: nsenter --target {init.pid} --pid --mount "
+                         f"sh -c 'sleep 1 & exit', then wait a second.")
