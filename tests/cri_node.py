@@ -8,7 +8,13 @@ What the kubelet and containerd leave on a node is rebuilt in the exact format t
     plugin's io.kubernetes.cri.* annotations and linux.cgroupsPath as the CRI plugin writes it),
     init.pid (runc's: decimal, no newline) and the other files containerd 1.6 puts there (as measured
     with containerd 1.6.20 and `ctr run` on this VM: address, log fifo, log.json, options.json,
-    rootfs/, runtime, shim-binary-path, work -> the task's root dir).
+    rootfs/, runtime, shim-binary-path, work -> the task's root dir);
+  * linux.namespaces as the CRI plugin writes them (containerd internal/cri: sandboxContainerSpec,
+    WithPodNamespaces): the sandbox gets containerd's default five (pid, ipc, uts, mount, network), the
+    network one with the path of the netns the CRI plugin made and pinned before starting the pause
+    (/var/run/netns/cni-<random>, or under its state dir with netns_mounts_under_state_dir); a container
+    joins /proc/<sandbox pid>/ns/{ipc,uts,net}, gets new pid and mount namespaces, and a new cgroup one
+    only where the node is on pure cgroup v2 (isUnifiedCgroupsMode).
 Real processes run in those cgroups: a copy of sleep named pause, an nginx stand-in that renames
 itself "nginx: master process ..." with a worker child, and the netshoot loop.
 """
@@ -18,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import uuid
 from dataclasses import dataclass, field
 
@@ -27,6 +34,34 @@ from tutor.observe.cgroups import cpu_hierarchy
 NGINX_TITLE = "nginx: master process nginx -g daemon off;"
 NETSHOOT_LOOP = "while true; do sleep 5; curl localhost; done"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.6"
+#: The CRI plugin's own state directory, below containerd's.
+CRI_STATE = "io.containerd.grpc.v1.cri"
+
+
+def cgroup_v2() -> bool:
+    """Is this machine on pure cgroup v2 (containerd's cgroups.Mode() == Unified)? Only then does the CRI
+    plugin give a (non-privileged) container a cgroup namespace of its own."""
+    mode, _root = cpu_hierarchy()
+    return mode == "v2"
+
+
+def netns_name(sandbox_id: str) -> str:
+    """A netns file name as containerd's pkg/netns makes one: "cni-%x-%x-%x-%x-%x" of 16 random bytes."""
+    return f"cni-{uuid.uuid5(uuid.NAMESPACE_URL, sandbox_id)}"
+
+
+def sandbox_namespaces(netns: str) -> list[dict]:
+    """A sandbox's linux.namespaces: containerd's default list, the network one naming the pinned netns."""
+    return [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network", "path": netns}]
+
+
+def container_namespaces(sandbox_pid: int) -> list[dict]:
+    """A container's linux.namespaces (shareProcessNamespace off, not privileged): the sandbox's ipc, uts and
+    net joined by /proc path, new pid and mount, and on cgroup v2 a new cgroup namespace."""
+    joined = {t: {"type": t, "path": f"/proc/{sandbox_pid}/ns/{n}"}
+              for t, n in (("ipc", "ipc"), ("uts", "uts"), ("network", "net"))}
+    return ([{"type": "pid"}, joined["ipc"], joined["uts"], {"type": "mount"}, joined["network"]]
+            + ([{"type": "cgroup"}] if cgroup_v2() else []))
 
 
 def container_id(seed: str) -> str:
@@ -74,9 +109,31 @@ class Node:
     cgroup_root: str            # the cpu hierarchy's mount point
     parent: str                 # "/nstutor-cri-<uid>": the test's own cgroup, the kubepods tree below it
     made: list[str] = field(default_factory=list)
+    pinned: list[str] = field(default_factory=list)
 
     def task_dir(self) -> str:
         return f"{self.state}/io.containerd.runtime.v2.task/k8s.io"
+
+    # -- the pods' network namespaces
+    def pin_netns(self, sandbox_id: str) -> str:
+        """A new netns, pinned by a bind mount as the CRI plugin does before it starts a pause; with
+        netns_mounts_under_state_dir, so the file is the test's own: <state>/io.containerd.grpc.v1.cri/netns/cni-..."""
+        path = f"{self.state}/{CRI_STATE}/netns/{netns_name(sandbox_id)}"
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "x").close()
+        self.pinned.append(path)
+        subprocess.run(["unshare", f"--net={path}", "true"], check=True)
+        return path
+
+    def unpin_netns(self) -> None:
+        """Unmount and remove the pinned netns files (the namespace lives on while a process is in it)."""
+        for path in reversed(self.pinned):
+            subprocess.run(["umount", path], stderr=subprocess.DEVNULL)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        self.pinned.clear()
 
     # -- cgroups
     def make_cgroup(self, path: str) -> str:
@@ -95,10 +152,13 @@ class Node:
             remove_cgroup(directory, self.cgroup_root)
 
     # -- containerd's records
-    def write_config(self, sandbox_image: str | None = PAUSE_IMAGE) -> None:
-        """/etc/containerd/config.toml as a kubeadm node has it (version 2, the CRI plugin's sandbox_image)."""
+    def write_config(self, sandbox_image: str | None = PAUSE_IMAGE, netns_under_state_dir: bool = False) -> None:
+        """/etc/containerd/config.toml as a kubeadm node has it (version 2, the CRI plugin's sandbox_image;
+        netns_mounts_under_state_dir where the pods' netns are pinned under the CRI plugin's state dir)."""
         os.makedirs(os.path.dirname(self.config), exist_ok=True)
         lines = ["version = 2", "", "[plugins]", '  [plugins."io.containerd.grpc.v1.cri"]']
+        if netns_under_state_dir:
+            lines.append("    netns_mounts_under_state_dir = true")
         if sandbox_image:
             lines.append(f'    sandbox_image = "{sandbox_image}"')
         lines += ['    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]', "      SystemdCgroup = true", ""]
@@ -210,10 +270,9 @@ def write_pod_records(node: Node, pod: Pod, sandbox_uid_annotation: bool = True)
                    "io.kubernetes.cri.sandbox-log-directory": log_dir}
     if sandbox_uid_annotation:
         annotations["io.kubernetes.cri.sandbox-uid"] = pod.uid
-    netns = f"/var/run/netns/cni-{uuid.uuid5(uuid.NAMESPACE_URL, sandbox.id)}"
     node.write_bundle(sandbox, annotations, cgroups_path_in_spec(pod.driver, pod.uid, pod.qos, sandbox.id),
-                      [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
-                       {"type": "network", "path": netns}], hostname=pod.name, pid=sandbox.pid)
+                      sandbox_namespaces(f"/var/run/netns/{netns_name(sandbox.id)}"), hostname=pod.name,
+                      pid=sandbox.pid)
     for task in pod.containers:
         annotations = {"io.kubernetes.cri.container-type": "container",
                        "io.kubernetes.cri.sandbox-id": sandbox.id,
@@ -223,10 +282,8 @@ def write_pod_records(node: Node, pod: Pod, sandbox_uid_annotation: bool = True)
                        "io.kubernetes.cri.image-name": task.image}
         if sandbox_uid_annotation:
             annotations["io.kubernetes.cri.sandbox-uid"] = pod.uid
-        joined = [{"type": t, "path": f"/proc/{sandbox.pid}/ns/{n}"} for t, n in
-                  (("ipc", "ipc"), ("uts", "uts"), ("network", "net"))]
         node.write_bundle(task, annotations, cgroups_path_in_spec(pod.driver, pod.uid, pod.qos, task.id),
-                          [{"type": "pid"}, *joined, {"type": "mount"}], pid=task.pid)
+                          container_namespaces(sandbox.pid), pid=task.pid)
 
 
 def copy_pause(directory) -> str:

@@ -66,6 +66,9 @@ def test_lint_catches_contradictions():
         {"process": {"cmdline": "x", "shared_with": {"process": "y"}}},
         {"process": {"own": ["uts"]}},
         {"pod": {"pause": {"comm": "pause"}, "members": ["a"], "shared": ["net"], "private": ["net"]}},
+        {"pod": {"pause": {"comm": "pause"}, "members": ["a"], "private_on_cgroup_v2": ["uts"]}},
+        {"pod": {"pause": {"comm": "pause"}, "members": ["a"], "private": ["mnt", "cgroup"],
+                 "private_on_cgroup_v2": ["cgroup"]}},
         {"cgroup": {"name": "nstutor-cpu", "measured": True}},
         {"uid_map": {"cmdline": "x", "outside": "root"}},
         {"root": {"cmdline": "x"}},
@@ -210,3 +213,50 @@ def test_pivot_root_maps_back_through_a_tmpfs_tmp():
     assert ok.passed and ok.evidence["dir"] == "/tmp/nstutor-root", ok
     failed({"root": {"cmdline": "1005", "dir": "/srv/root", "pivoted": True}}, s,
            "pivot_root was done into /tmp/nstutor-root, expected /srv/root")
+
+
+# --------------------------------------------------------------- pod: the cgroup namespace by cgroup layout
+def test_pod_cgroup_namespace_is_private_only_on_cgroup_v2():
+    """containerd (like Docker and Podman) gives a container a cgroup namespace of its own only on a pure
+    cgroup v2 machine, and the pause none: private_on_cgroup_v2 expects exactly that, by inode."""
+    item = {"pod": {"pause": {"comm": "pause"}, "members": ["^app-a ", "^app-b "], "shared": ["net", "ipc", "uts"],
+                    "private": ["mnt", "pid"], "private_on_cgroup_v2": ["cgroup"]}}
+    pod_ns = {"net": 4026532215, "ipc": 4026532216, "uts": 4026532217}
+    pause = proc(20, "/pause", comm="pause", own={**pod_ns, "mnt": 4026532300, "pid": 4026532301})
+
+    def app(pid: int, name: str, base: int, cgroup: int | None) -> Process:
+        return proc(pid, f"{name} --serve", own={**pod_ns, "mnt": base, "pid": base + 1,
+                                                 **({"cgroup": cgroup} if cgroup else {})})
+
+    v1, v2 = CgroupInfo("v1", "/sys/fs/cgroup/cpu"), CgroupInfo("v2", "/sys/fs/cgroup")
+    own = (app(21, "app-a", 4026532400, 4026532402), app(22, "app-b", 4026532500, 4026532502))
+    kept = (app(21, "app-a", 4026532400, None), app(22, "app-b", 4026532500, None))
+    twins = (app(21, "app-a", 4026532400, 4026532402), app(22, "app-b", 4026532500, 4026532402))
+
+    v = grade(item, snap(pause, *own, cgroups=v2))
+    assert v.passed, v.message
+    assert v.evidence["members"][0]["ns"]["cgroup"] == 4026532402
+    failed(item, snap(pause, *kept, cgroups=v2), "app-a --serve", "shares the pause's cgroup namespace (4026531836)",
+           "this machine has cgroup v2")
+    failed(item, snap(pause, *twins, cgroups=v2), "shares its cgroup namespace (4026532402) with")
+
+    v = grade(item, snap(pause, *kept, cgroups=v1))
+    assert v.passed, v.message
+    for layout in (v1, CgroupInfo("hybrid", "/sys/fs/cgroup/cpu")):
+        failed(item, snap(pause, *own, cgroups=layout), "has its own cgroup namespace (4026532402); the pause's is 4026531836",
+               f"cgroups are {layout.mode}, not pure v2")
+    assert "their own cgroup on cgroup v2, the pause's elsewhere" in build(item).describe()
+
+
+def test_pod_member_left_in_the_hosts_private_namespace_fails_even_when_the_pause_has_its_own():
+    """A real pause (containerd's, Podman's infra) has mnt and pid of its own; a member still in the host's
+    mnt is then neither the pause's nor another member's, and still not "its own"."""
+    item = {"pod": {"pause": {"comm": "pause"}, "members": ["^app-a ", "^app-b "]}}
+    pod_ns = {"net": 4026532215, "ipc": 4026532216, "uts": 4026532217}
+    pause = proc(20, "/pause", comm="pause", own={**pod_ns, "mnt": 4026532300, "pid": 4026532301})
+    app_a = proc(21, "app-a --serve", own={**pod_ns, "pid": 4026532401})
+    app_b = proc(22, "app-b --serve", own={**pod_ns, "mnt": 4026532500, "pid": 4026532501})
+    failed(item, snap(pause, app_a, app_b), "'app-a --serve' (pid 21) is still in the host's mnt namespace "
+           f"({HOST['mnt']}); it should have its own")
+    app_a = proc(21, "app-a --serve", own={**pod_ns, "mnt": 4026532400, "pid": 4026532401})
+    assert grade(item, snap(pause, app_a, app_b)).passed

@@ -1,11 +1,13 @@
 """Lesson 18 (k8s-node): its check steps, graded against an emulated Kubernetes pod on the real kernel.
 
 CI has no Kubernetes node, so `verify-lesson k8s-node` skips the lesson. What the lesson's checks
-look for is still reproduced here: a process whose comm is `pause` (a copy of sleep, file named
-`pause`) holding new net, ipc and uts namespaces, and two members that join its net and ipc (and
-uts, as containerd does) with nsenter and unshare their own mnt and pid, with the command lines of
-the seed's myweb2 containers: `nginx: master process ...` (which also listens on port 80 in the
-pod's netns) and `/bin/bash -c while true; do sleep 5; curl localhost; done`.
+look for is still reproduced here, the way containerd's CRI plugin builds a pod: a network namespace
+made first and pinned by a bind mount (cni-<id>, under the test's own containerd state dir), a process
+whose comm is `pause` (a copy of sleep, file named `pause`) started inside it with new ipc, uts
+(hostname myweb2), mnt and pid namespaces, and two members that join its net, ipc and uts with nsenter
+and unshare their own mnt and pid (and cgroup, where this machine is on pure cgroup v2, as containerd
+does only there), with the command lines of the seed's myweb2 containers: `nginx: master process ...`
+(which also listens on port 80 in the pod's netns) and `/bin/bash -c while true; do sleep 5; curl localhost; done`.
 
 The checks name the pause and the containers as containerd records them ({pod: default/myweb2,
 engine: containerd, infra: true}, {container: myweb2-nginx}), so the emulated pod also leaves the
@@ -23,7 +25,8 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_until
-from cri_node import Node, Task, container_id, cpu_root, systemd_cgroup
+from cri_node import (Node, Task, cgroup_v2, container_id, container_namespaces, cpu_root, sandbox_namespaces,
+                      systemd_cgroup)
 from kinds_process_support import PYTHON, comm_of, number, pids_matching, wait_proc
 from tutor.checks.runner import grade_step
 from tutor.lessons import parse_lesson
@@ -72,6 +75,10 @@ def join(pause: int, types: str) -> list[str]:
     return ["nsenter"] + [f"--{t}=/proc/{pause}/ns/{t}" for t in types.split()]
 
 
+#: What a container unshares under containerd: mnt and pid, and cgroup only on pure cgroup v2.
+CONTAINERD_UNSHARE = "--mount --pid" + (" --cgroup" if cgroup_v2() else "")
+
+
 @pytest.fixture
 def node(tmp_path, monkeypatch, uid):
     """containerd's records of this emulated node: a state dir under tmp_path that engines/cri.py reads,
@@ -83,9 +90,12 @@ def node(tmp_path, monkeypatch, uid):
     monkeypatch.setattr(cri, "CONTAINERD_STATE", state)
     monkeypatch.setattr(cri, "CONTAINERD_CONFIG", config)
     made = Node(state, config, root, f"/nstutor-cri-{uid}")
-    made.write_config()
-    yield made
-    made.remove_cgroups()
+    made.write_config(netns_under_state_dir=True)
+    try:
+        yield made
+    finally:
+        made.unpin_netns()
+        made.remove_cgroups()
 
 
 class Sandbox:
@@ -100,7 +110,8 @@ class Sandbox:
         """The cgroup directory of container *cid* of this pod (made now): a BestEffort pod, systemd driver."""
         return self.node.make_cgroup(systemd_cgroup(self.uid, "besteffort", cid))
 
-    def record(self, cid: str, pid: int, container: str | None = None, image: str | None = None) -> None:
+    def record(self, cid: str, pid: int, namespaces: list[dict], container: str | None = None,
+               image: str | None = None) -> None:
         """The bundle containerd's CRI plugin writes: the sandbox's (container None) or a container's."""
         annotations = {cri.CONTAINER_TYPE: "container" if container else "sandbox", cri.SANDBOX_ID: self.id,
                        cri.SANDBOX_NAMESPACE: self.namespace, cri.SANDBOX_NAME: self.name,
@@ -110,7 +121,21 @@ class Sandbox:
         path = systemd_cgroup(self.uid, "besteffort", cid)
         slice_ = path.split("/")[-2]
         self.node.write_bundle(Task(cid, annotations[cri.CONTAINER_TYPE], container, image, [], path), annotations,
-                               f"{slice_}:cri-containerd:{cid}", [{"type": "pid"}, {"type": "mount"}], pid=pid)
+                               f"{slice_}:cri-containerd:{cid}", namespaces,
+                               hostname=None if container else self.name, pid=pid)
+
+    def start_pause(self, spawn, pause_file: str, seconds: str) -> int:
+        """The CRI plugin's order: make and pin the pod's netns, then start the pause in it with new ipc,
+        uts (the pod's name as hostname), mnt and pid namespaces; then the sandbox's record."""
+        netns = self.node.pin_netns(self.id)
+        spawn(IN_CGROUP + ["nsenter", f"--net={netns}", "unshare", "--ipc", "--uts", "--mount", "--pid", "--fork",
+                           "bash", "-c", f'hostname {self.name} && exec "$0" "$@"', pause_file, seconds],
+              env={**os.environ, "CG": self.cgroup(self.id)})
+        pause = wait_until(
+            lambda: next((p for p in pids_matching(f"^{pause_file} {seconds}$") if comm_of(p) == "pause"), None),
+            what=f"the emulated pause of {self.name}")
+        self.record(self.id, pause, sandbox_namespaces(netns))
+        return pause
 
 
 #: Runs the rest of the command line in the cgroup $CG, as runc starts a container in its cgroup.
@@ -133,28 +158,29 @@ def pod(spawn, uid, tmp_path, node):
         pause: int = 0
 
         def start_pause(self) -> int:
-            spawn(IN_CGROUP + ["unshare", "--net", "--ipc", "--uts", str(pause_file), seconds], **in_cgroup(sandbox.id))
-            self.pause = wait_until(
-                lambda: next((p for p in pids_matching(f"^{pause_file} {seconds}$") if comm_of(p) == "pause"), None),
-                what="the emulated pause")
-            sandbox.record(sandbox.id, self.pause)
+            self.pause = sandbox.start_pause(spawn, str(pause_file), seconds)
             return self.pause
 
-        def start_nginx(self, joins: str = "net ipc uts", unshare: str = "--mount --pid") -> int:
+        def start_nginx(self, joins: str = "net ipc uts", unshare: str = CONTAINERD_UNSHARE) -> int:
             cid = container_id(f"{uid}-nginx")
             spawn(IN_CGROUP + join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", "bash", "-c",
                                                          'exec -a "$0" "$@"', NGINX_TITLE, PYTHON, "-c", NGINX],
                   **in_cgroup(cid))
             pid, = wait_proc("^nginx: master process")
-            sandbox.record(cid, pid, "myweb2-nginx", "docker.io/library/nginx:latest")
+            sandbox.record(cid, pid, container_namespaces(self.pause), "myweb2-nginx", "docker.io/library/nginx:latest")
             return pid
 
-        def start_netshoot(self, joins: str = "net ipc uts", unshare: str = "--mount --pid") -> int:
+        def start_netshoot(self, joins: str = "net ipc uts", unshare: str = CONTAINERD_UNSHARE,
+                           hostname: str | None = None) -> int:
+            """netshoot's loop; with *hostname*, the loop first sets it (in a uts namespace it unshared itself)."""
             cid = container_id(f"{uid}-netshoot")
-            spawn(IN_CGROUP + join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", "/bin/bash", "-c",
-                                                         NETSHOOT_LOOP], **in_cgroup(cid))
+            program = ["/bin/bash", "-c", NETSHOOT_LOOP] if hostname is None else \
+                ["bash", "-c", f'hostname {hostname} && exec /bin/bash -c "$0"', NETSHOOT_LOOP]
+            spawn(IN_CGROUP + join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", *program],
+                  **in_cgroup(cid))
             pid, = wait_proc("^/bin/bash -c while true; do sleep 5; curl localhost")
-            sandbox.record(cid, pid, "myweb2-netshoot", "docker.io/nicolaka/netshoot:latest")
+            sandbox.record(cid, pid, container_namespaces(self.pause), "myweb2-netshoot",
+                           "docker.io/nicolaka/netshoot:latest")
             return pid
 
     return Pod()
@@ -189,11 +215,7 @@ def test_a_container_outside_the_pods_network(lesson, pod, spawn, tmp_path, node
     decoy.parent.mkdir()
     shutil.copy("/bin/sleep", decoy)
     other = Sandbox(node, "kube-system", "coredns-5d78c9869d-x2k4q", uid)
-    spawn(IN_CGROUP + ["unshare", "--net", "--ipc", "--uts", str(decoy), "600"],
-          env={**os.environ, "CG": other.cgroup(other.id)})
-    decoy_pid = wait_until(lambda: next((p for p in pids_matching(f"^{decoy} 600$") if comm_of(p) == "pause"), None),
-                           what="the decoy pause")
-    other.record(other.id, decoy_pid)
+    other.start_pause(spawn, str(decoy), "600")
     pause = pod.start_pause()
     pod.start_nginx()
     netshoot = pod.start_netshoot(joins="ipc uts")       # forgot the pod's network: it is in the host's
@@ -221,7 +243,44 @@ def test_a_container_without_its_own_mount_and_pid(lesson, pod):
     assert "mnt" in messages(results["nginx"]) and "pid" in messages(results["nginx"])
     text = messages(results["pod"])
     assert f"pid {nginx}" in text
-    assert "shares the pause's mnt namespace" in text and "shares the pause's pid namespace" in text
+    # the pause has mnt and pid of its own (runc made them), so nginx is not in the pause's, but in the host's
+    assert "is still in the host's mnt namespace" in text and "is still in the host's pid namespace" in text, text
+
+
+def test_a_container_with_a_uts_namespace_of_its_own(lesson, pod):
+    """Docker's way under dockershim: netshoot joins the pod's net and ipc but gets a new uts namespace with the
+    same hostname written in. Same name, different inode: containerd's pod step fails, naming both inodes."""
+    pause = pod.start_pause()
+    pod.start_nginx()
+    netshoot = pod.start_netshoot(joins="net ipc", unshare=CONTAINERD_UNSHARE + " --uts", hostname="myweb2")
+    results = wait_until(lambda: (lambda r: r if r["localhost"].passed else None)(grade_all(lesson)),
+                         what="the localhost step to pass")
+    snap = take_snapshot()
+    assert snap.hostnames[snap.processes[netshoot].ns["uts"]] == snap.hostnames[snap.processes[pause].ns["uts"]] == "myweb2"
+    assert not results["pod"].passed
+    text = messages(results["pod"])
+    assert (f"pid {netshoot}" in text and f"has its own uts namespace ({snap.processes[netshoot].ns['uts']}); "
+            f"the pause's is {snap.processes[pause].ns['uts']}" in text), text
+
+
+def test_the_cgroup_namespace_follows_the_cgroup_layout(lesson, pod):
+    """containerd gives a container a cgroup namespace of its own only on pure cgroup v2. The emulated pod does
+    what containerd would do on this machine (and passes, above); here nginx does the other thing, and fails."""
+    pause = pod.start_pause()
+    wrong = "--mount --pid" if cgroup_v2() else "--mount --pid --cgroup"
+    nginx = pod.start_nginx(unshare=wrong)
+    pod.start_netshoot()
+    results = wait_until(lambda: (lambda r: r if r["localhost"].passed else None)(grade_all(lesson)),
+                         what="the localhost step to pass")
+    assert not results["pod"].passed
+    text = messages(results["pod"])
+    snap = take_snapshot()
+    mine, theirs = snap.processes[nginx].ns["cgroup"], snap.processes[pause].ns["cgroup"]
+    if cgroup_v2():
+        assert f"shares the pause's cgroup namespace ({mine})" in text, text
+    else:
+        assert f"has its own cgroup namespace ({mine}); the pause's is {theirs}" in text, text
+        assert f"cgroups are {snap.cgroups.mode}, not pure v2" in text, text
 
 
 def test_skipped_with_a_clear_reason_without_kubectl(lesson, monkeypatch):

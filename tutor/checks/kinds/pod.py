@@ -5,8 +5,11 @@
 pause    selector of the process that holds the pod's namespaces (usually {comm: pause})
 members  selectors of the containers' processes
 shared   types every member shares with the pause (default net, ipc, uts)
-private  types every member has of its own: different from the pause's and from the other members'
-         (default mnt, pid)
+private  types every member has of its own: different from the pause's, the host's and the other
+         members' (default mnt, pid)
+private_on_cgroup_v2  [cgroup]: private where this machine has a pure cgroup v2 layout, shared with the
+         pause on cgroup v1 or hybrid. containerd, Docker and Podman all give a (non-privileged) container
+         a cgroup namespace of its own only on cgroup v2; containerd gives the pause none.
 
 On a node with several pods, the pause selector may match several pauses: the one whose shared
 namespaces the members are in is meant.
@@ -47,14 +50,32 @@ class Pod(Expectation):
         "members": Field(v_selectors, required=True, doc="the containers' processes"),
         "shared": Field(v_nstypes, default=["net", "ipc", "uts"], doc="types shared with the pause"),
         "private": Field(v_nstypes, default=["mnt", "pid"], doc="types each member has of its own"),
+        "private_on_cgroup_v2": Field(v_nstypes, default=[], doc="[cgroup]: each member's own on cgroup v2, "
+                                                                 "the pause's on v1 or hybrid"),
     }
 
     @classmethod
     def extra_problems(cls, spec: dict) -> list[str]:
-        both = set(spec.get("shared", ["net", "ipc", "uts"])) & set(spec.get("private", ["mnt", "pid"]))
-        if both:
-            return [f"'pod': {', '.join(sorted(both))} cannot be both shared and private"]
-        return []
+        shared, private = set(spec.get("shared", ["net", "ipc", "uts"])), set(spec.get("private", ["mnt", "pid"]))
+        by_mode = set(spec.get("private_on_cgroup_v2", []))
+        out = []
+        if shared & private:
+            out.append(f"'pod': {', '.join(sorted(shared & private))} cannot be both shared and private")
+        if by_mode - {"cgroup"}:
+            out.append(f"'pod.private_on_cgroup_v2': only cgroup depends on the cgroup layout, not "
+                       f"{', '.join(sorted(by_mode - {'cgroup'}))}")
+        if by_mode & (shared | private):
+            out.append(f"'pod': {', '.join(sorted(by_mode & (shared | private)))} is in private_on_cgroup_v2: "
+                       f"leave it out of shared and private")
+        return out
+
+    def split(self, snap: Snapshot) -> tuple[list[str], list[str]]:
+        """(shared, private) on this machine: private_on_cgroup_v2 joins private on cgroup v2, shared elsewhere."""
+        if not self.private_on_cgroup_v2:
+            return list(self.shared), list(self.private)
+        if snap.cgroups.mode == "v2":
+            return list(self.shared), list(self.private) + list(self.private_on_cgroup_v2)
+        return list(self.shared) + list(self.private_on_cgroup_v2), list(self.private)
 
     def describe(self) -> str:
         pods = [describe_selector(m) for m in self.members if is_pod_members(m)]
@@ -62,19 +83,22 @@ class Pod(Expectation):
         who = words(pods + ([counted(others, 'member')] if others else []))
         return (f"a pod: {who} share {words(self.shared)} with "
                 f"{describe_selector(self.pause)}" + (f" and have their own {words(self.private)}"
-                                                      if self.private else ""))
+                                                      if self.private else "")
+                + (f" (and their own {words(self.private_on_cgroup_v2)} on cgroup v2, the pause's elsewhere)"
+                   if self.private_on_cgroup_v2 else ""))
 
     def wants(self, snap: Snapshot) -> Wants:
         return want_programs(self._pick_members(snap)[0])     # for the members' restart advice
 
     def grade(self, snap: Snapshot) -> Verdict:
         members, member_observed, problems = self._pick_members(snap)
+        shared, private = self.split(snap)
 
         def holds_members(candidate: Process) -> bool:
             # On a node with many pods (many pauses), the pause meant is the one whose shared
             # namespaces the members are in.
             return bool(members) and all(candidate.ns.get(t) is not None and candidate.ns.get(t) == m.ns.get(t)
-                                         for m in members for t in self.shared)
+                                         for m in members for t in shared)
 
         picked = pick(snap, self.pause, "the pause", prefer=holds_members)
         pause = picked.proc
@@ -85,35 +109,35 @@ class Pod(Expectation):
             # A node runs one pause per pod: never advise stopping any. Take the pause that holds
             # most of the members' namespaces, and let the member problems say what is missing.
             def shared_with(candidate: Process) -> int:
-                return sum(1 for m in members for t in self.shared
+                return sum(1 for m in members for t in shared
                            if candidate.ns.get(t) is not None and candidate.ns.get(t) == m.ns.get(t))
             pause = max(pauses, key=shared_with)
             if not members or shared_with(pause) == 0:
                 seen = ", ".join(name(p, snap) for p in pauses[:5]) + (" ..." if len(pauses) > 5 else "")
                 return self.fail(f"{len(pauses)} pause processes run here ({seen}); none holds a member's "
-                                 f"{words(self.shared)}" + (f"; {'; '.join(member_observed)}" if member_observed else ""),
+                                 f"{words(shared)}" + (f"; {'; '.join(member_observed)}" if member_observed else ""),
                                  "\n".join(problems + [
                                      f"Several pods run here, each with its own pause. The one meant is the pause "
-                                     f"whose {words(self.shared)} namespaces the members are in, and no pause "
+                                     f"whose {words(shared)} namespaces the members are in, and no pause "
                                      f"has the members yet: start (or join) the members with nsenter --target "
-                                     f"PAUSE_PID {' '.join('--' + ('mount' if t == 'mnt' else t) for t in self.shared)} ..."]))
-        types = list(self.shared) + [t for t in self.private if t not in self.shared]
+                                     f"PAUSE_PID {' '.join('--' + ('mount' if t == 'mnt' else t) for t in shared)} ..."]))
+        types = list(shared) + [t for t in private if t not in shared]
         observed = [f"{_pause_words(snap, pause)}: {ns_summary(snap, pause, types)}"] + member_observed
 
         # The pause itself must hold new namespaces, or "shared" means nothing.
-        held_by_host = [t for t in self.shared if t in POD_OWNED and pause.ns.get(t) is not None
+        held_by_host = [t for t in shared if t in POD_OWNED and pause.ns.get(t) is not None
                         and pause.ns.get(t) == snap.host_ns.get(t)]
-        for t in self.shared:
+        for t in shared:
             if pause.ns.get(t) is None:
                 problems.append(ns_unreadable_reason(pause, t, snap) + ".")
         if held_by_host:
             problems.append(f"The {_pause_words(snap, pause)} is in the host's {words(held_by_host)} "
                             f"{'namespace' if len(held_by_host) == 1 else 'namespaces'}: a pod's pause holds new "
-                            f"ones. " + self._pause_fix(snap, pause))
+                            f"ones. " + self._pause_fix(snap, pause, shared))
 
         for proc in members:
             observed.append(f"{name(proc, snap)}: {ns_summary(snap, proc, types)}")
-            problems.extend(self._member_problems(snap, pause, proc, members))
+            problems.extend(self._member_problems(snap, pause, proc, members, shared, private))
 
         if problems:
             return self.fail("; ".join(observed), "\n".join(problems))
@@ -123,10 +147,10 @@ class Pod(Expectation):
         }
         return self.ok("; ".join(observed), evidence)
 
-    def _pause_fix(self, snap: Snapshot, pause: Process) -> str:
+    def _pause_fix(self, snap: Snapshot, pause: Process, shared: list[str]) -> str:
         """How to start the pause so that it holds the namespaces of the pod."""
         c = snap.container_of_pid(pause.pid)
-        shared = [t for t in self.shared if t in POD_OWNED]
+        shared = [t for t in shared if t in POD_OWNED]
         if c is None:
             return f"Start it with: {unshare_cmd(shared, pause.command)}"
         if kubelet_made(c):
@@ -160,22 +184,32 @@ class Pod(Expectation):
                 members.append(got.proc)
         return members, observed, problems
 
-    def _member_problems(self, snap: Snapshot, pause: Process, proc: Process, members: list[Process]) -> list[str]:
+    def _member_problems(self, snap: Snapshot, pause: Process, proc: Process, members: list[Process],
+                         shared: list[str], private: list[str]) -> list[str]:
         out: list[str] = []
-        for t in self.shared:
+        for t in shared:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
             if mine is None:
                 out.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif theirs is not None and mine != theirs:
                 where = "is still in the host's" if mine == snap.host_ns.get(t) else "has its own"
-                out.append(f"{name(proc, snap)} {where} {t} namespace ({mine}); the pause's is {theirs}.")
-        for t in self.private:
+                out.append(f"{name(proc, snap)} {where} {t} namespace ({mine}); the pause's is {theirs}."
+                           + (f" This machine's cgroups are {snap.cgroups.mode}, not pure v2: here a container "
+                              f"gets no cgroup namespace of its own and stays in the pause's."
+                              if t in self.private_on_cgroup_v2 else ""))
+        for t in private:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
             if mine is None:
                 out.append(ns_unreadable_reason(proc, t, snap) + ".")
                 continue
             if mine == theirs:
-                out.append(f"{name(proc, snap)} shares the pause's {t} namespace ({mine}); it should have its own.")
+                out.append(f"{name(proc, snap)} shares the pause's {t} namespace ({mine}); it should have its own"
+                           + (" (this machine has cgroup v2: a container that is not privileged gets a cgroup "
+                              "namespace of its own)." if t in self.private_on_cgroup_v2 else "."))
+                continue
+            if mine == snap.host_ns.get(t):
+                # A real pause has mnt and pid of its own: a member left in the host's is not "its own" either.
+                out.append(f"{name(proc, snap)} is still in the host's {t} namespace ({mine}); it should have its own.")
                 continue
             twins = [m for m in members if m is not proc and m.ns.get(t) == mine]
             if twins:
@@ -186,11 +220,11 @@ class Pod(Expectation):
         member_c, pause_c = snap.container_of_pid(proc.pid), snap.container_of_pid(pause.pid)
         if member_c is not None and pause_c is not None:
             # Real containers: the engine made their namespaces, so its command is the fix.
-            out[-1] += pod_advice(member_c, pause_c, self.shared, self.private)
+            out[-1] += pod_advice(member_c, pause_c, shared, private)
             return out
         # One command that would start this member right: enter the pause's shared namespaces,
         # then unshare every private type (all of them: a restarted member needs them all again).
-        out[-1] += restart_advice(snap, proc, list(self.private), list(self.shared), pause.pid)
+        out[-1] += restart_advice(snap, proc, list(private), list(shared), pause.pid)
         return out
 
 
