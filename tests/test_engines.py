@@ -381,7 +381,7 @@ def test_podman_pod_members_have_their_own_pid_namespaces_and_the_engines_cgroup
     containers share the infra's net, ipc and uts (by inode) and have a pid namespace each (what
     some notes deny); a third one run with --pid container:A fails that check, naming the shared
     inode. Their user namespace is the host's and their cgroup namespace the one Podman gives on
-    this machine's cgroup version (own_on_cgroup2); one run with the other --cgroupns fails."""
+    this machine's cgroup version (own_on_cgroup_v2); one run with the other --cgroupns fails."""
     from tutor.checks.registry import build
     from tutor.checks.runner import grade_expectation, wants_of
     from tutor.observe.cgroups import cpu_hierarchy
@@ -420,9 +420,9 @@ def test_podman_pod_members_have_their_own_pid_namespaces_and_the_engines_cgroup
         assert not v.passed and "shares its pid namespace" in v.message and f"container {a}" in v.message, v.message
         for name in (a, b):
             v = grade({"process": {"container": name, "engine": "podman", "host": ["user"],
-                                   "own_on_cgroup2": ["cgroup"]}})
+                                   "own_on_cgroup_v2": ["cgroup"]}})
             assert v.passed, v.observed + " | " + v.message
-        v = grade({"process": {"container": d, "engine": "podman", "own_on_cgroup2": ["cgroup"]}})
+        v = grade({"process": {"container": d, "engine": "podman", "own_on_cgroup_v2": ["cgroup"]}})
         assert not v.passed, v.observed
         assert ("shares the host's cgroup namespace" if v2 else "has its own cgroup namespace") in v.message, v.message
     finally:

@@ -145,7 +145,7 @@ def test_misses_on_a_real_docker_name_the_engines_command(host, lab):
 
 
 def test_the_cgroup_namespace_is_the_engines_default_for_this_cgroup_version(host, lab, image):
-    """web (run with no --cgroupns) passes own_on_cgroup2 and the host's user namespace, whatever this
+    """web (run with no --cgroupns) passes own_on_cgroup_v2 and the host's user namespace, whatever this
     machine's cgroup version; a container run with the other --cgroupns than dockerd's default here
     fails, saying the layout and the option that made it so."""
     from tutor.observe.cgroups import cpu_hierarchy
@@ -153,14 +153,14 @@ def test_the_cgroup_namespace_is_the_engines_default_for_this_cgroup_version(hos
     info = json.loads(docker(host, "info", "--format", "{{json .}}").stdout)
     assert info["CgroupVersion"] == ("2" if v2 else "1"), (info["CgroupVersion"], cpu_hierarchy())
     web = lab["web"]
-    v = grade(host, {"process": {"container": web, "engine": "docker", "host": ["user"], "own_on_cgroup2": ["cgroup"]}})
+    v = grade(host, {"process": {"container": web, "engine": "docker", "host": ["user"], "own_on_cgroup_v2": ["cgroup"]}})
     assert v.passed, text(v)
     assert "(the host's)" in v.observed.split("user", 1)[1].split(",")[0], v.observed
     other = f"{web}-cg"
     try:
         docker(host, "run", "-d", "--name", other, "--cgroupns", "host" if v2 else "private", image, "/bin/sleep",
                "100013")
-        v = grade(host, {"process": {"container": other, "engine": "docker", "own_on_cgroup2": ["cgroup"]}})
+        v = grade(host, {"process": {"container": other, "engine": "docker", "own_on_cgroup_v2": ["cgroup"]}})
         assert not v.passed, text(v)
         if v2:
             assert "shares the host's cgroup namespace" in v.message and "--cgroupns private" in v.message, text(v)

@@ -302,7 +302,7 @@ def test_host_and_own_types_of_a_container_name_the_engines_options():
     fails({"process": item}, s, "podman run -d --name nonet --network ns:/proc/6100/ns/net nstutor-box ...")
 
 
-WEB_CGROUP = {"container": "web", "engine": "docker", "host": ["user"], "own_on_cgroup2": ["cgroup"]}
+WEB_CGROUP = {"container": "web", "engine": "docker", "host": ["user"], "own_on_cgroup_v2": ["cgroup"]}
 HYBRID = CgroupInfo("hybrid", "/sys/fs/cgroup/cpu")
 CG2 = CgroupInfo("v2", "/sys/fs/cgroup")
 
@@ -316,7 +316,7 @@ def with_ns(s, pid: int, **ns):
 def test_a_containers_cgroup_namespace_follows_the_cgroup_version_and_its_user_namespace_is_the_hosts():
     """Docker, Podman and containerd give a container its own cgroup namespace by default where
     /sys/fs/cgroup is cgroup v2, and leave it in the host's where cgroup v1 is mounted (hybrid, as on
-    this VM): own_on_cgroup2 holds the container to what its machine's version makes."""
+    this VM): own_on_cgroup_v2 holds the container to what its machine's version makes."""
     # v1 or hybrid: the host's cgroup namespace passes; one of its own fails, and --cgroupns host fixes it
     passes({"process": WEB_CGROUP}, machine(cgroups=HYBRID))
     passes({"process": WEB_CGROUP}, machine(cgroups=CgroupInfo("v1", "/sys/fs/cgroup/cpu")))
@@ -341,13 +341,13 @@ def test_a_containers_cgroup_namespace_follows_the_cgroup_version_and_its_user_n
               "has its own user namespace (4026532901)")
     # a plain process is told the same, in the words of unshare
     extra = proc(6200, "sleep 4712", own={"cgroup": 4026532902})
-    fails({"process": {"cmdline": "^sleep 4712$", "own_on_cgroup2": ["cgroup"]}}, machine(extra, cgroups=HYBRID),
+    fails({"process": {"cmdline": "^sleep 4712$", "own_on_cgroup_v2": ["cgroup"]}}, machine(extra, cgroups=HYBRID),
           "start it without unshare's --cgroup", "there the container engines leave a container in the host's")
     assert "its own cgroup namespace on a cgroup v2 machine, the host's where cgroup v1 is mounted" in \
         build({"process": WEB_CGROUP}).describe()
-    for spec, problem in [({"container": "web", "own_on_cgroup2": ["net"]}, "must be [cgroup]"),
-                          ({"container": "web", "own_on_cgroup2": ["cgroup"], "host": ["cgroup"]},
-                           "cgroup is in own_on_cgroup2: leave it out of own and host")]:
+    for spec, problem in [({"container": "web", "own_on_cgroup_v2": ["net"]}, "must be [cgroup]"),
+                          ({"container": "web", "own_on_cgroup_v2": ["cgroup"], "host": ["cgroup"]},
+                           "cgroup is in own_on_cgroup_v2: leave it out of own and host")]:
         with pytest.raises(SpecError) as err:
             build({"process": spec})
         assert any(problem in p for p in err.value.problems), (problem, err.value.problems)

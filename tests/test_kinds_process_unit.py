@@ -244,7 +244,7 @@ def test_pod_cgroup_namespace_is_private_only_on_cgroup_v2():
     assert v.passed, v.message
     for layout in (v1, CgroupInfo("hybrid", "/sys/fs/cgroup/cpu")):
         failed(item, snap(pause, *own, cgroups=layout), "has its own cgroup namespace (4026532402); the pause's is 4026531836",
-               f"cgroups are {layout.mode}, not pure v2")
+               "not cgroup v2 alone: here a container gets no cgroup namespace of its own")
     assert "their own cgroup on cgroup v2, the pause's elsewhere" in build(item).describe()
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from ...observe.model import Process, Snapshot, Wants
 from ...texts import counted, words
 from ..base import Expectation, Field, Verdict, v_nstypes, v_selector, v_selectors
+from ..cgroup_version import cgroup_layout, cgroup_v2_alone, v_cgroup_only
 from ..containers import kubelet_made, pod_advice, q, remove_command, run_command
 from ..procs import Pick, ns_summary, ns_unreadable_reason, pick, restart_advice, unshare_cmd, want_programs
 from ..registry import register
@@ -50,7 +51,7 @@ class Pod(Expectation):
         "members": Field(v_selectors, required=True, doc="the containers' processes"),
         "shared": Field(v_nstypes, default=["net", "ipc", "uts"], doc="types shared with the pause"),
         "private": Field(v_nstypes, default=["mnt", "pid"], doc="types each member has of its own"),
-        "private_on_cgroup_v2": Field(v_nstypes, default=[], doc="[cgroup]: each member's own on cgroup v2, "
+        "private_on_cgroup_v2": Field(v_cgroup_only, default=[], doc="[cgroup]: each member's own on cgroup v2, "
                                                                  "the pause's on v1 or hybrid"),
     }
 
@@ -61,9 +62,6 @@ class Pod(Expectation):
         out = []
         if shared & private:
             out.append(f"'pod': {', '.join(sorted(shared & private))} cannot be both shared and private")
-        if by_mode - {"cgroup"}:
-            out.append(f"'pod.private_on_cgroup_v2': only cgroup depends on the cgroup layout, not "
-                       f"{', '.join(sorted(by_mode - {'cgroup'}))}")
         if by_mode & (shared | private):
             out.append(f"'pod': {', '.join(sorted(by_mode & (shared | private)))} is in private_on_cgroup_v2: "
                        f"leave it out of shared and private")
@@ -73,7 +71,7 @@ class Pod(Expectation):
         """(shared, private) on this machine: private_on_cgroup_v2 joins private on cgroup v2, shared elsewhere."""
         if not self.private_on_cgroup_v2:
             return list(self.shared), list(self.private)
-        if snap.cgroups.mode == "v2":
+        if cgroup_v2_alone(snap):
             return list(self.shared), list(self.private) + list(self.private_on_cgroup_v2)
         return list(self.shared) + list(self.private_on_cgroup_v2), list(self.private)
 
@@ -194,7 +192,7 @@ class Pod(Expectation):
             elif theirs is not None and mine != theirs:
                 where = "is still in the host's" if mine == snap.host_ns.get(t) else "has its own"
                 out.append(f"{name(proc, snap)} {where} {t} namespace ({mine}); the pause's is {theirs}."
-                           + (f" This machine's cgroups are {snap.cgroups.mode}, not pure v2: here a container "
+                           + (f" This machine runs {cgroup_layout(snap)}, not cgroup v2 alone: here a container "
                               f"gets no cgroup namespace of its own and stays in the pause's."
                               if t in self.private_on_cgroup_v2 else ""))
         for t in private:

@@ -9,14 +9,14 @@ host         types whose namespace is the host's
 shared_with  {process: SELECTOR, types: [...]}: same namespace as that other process (when several
              match, e.g. one pause per pod on a node, the one it shares them with is meant)
 private_from {process: SELECTOR, types: [...]}: a different namespace from that other process
-own_on_cgroup2  [cgroup]: its own cgroup namespace where the machine runs cgroup v2 alone
+own_on_cgroup_v2  [cgroup]: its own cgroup namespace where the machine runs cgroup v2 alone
              (Snapshot.cgroups.mode "v2"), the host's where cgroup v1 trees are mounted (v1, hybrid).
              That is what the engines do by default: Docker 20.10+, Podman and containerd's CRI
              create a cgroup namespace for a container only when /sys/fs/cgroup is cgroup2
              (`run --cgroupns private` or `--cgroupns host`, and dockerd's
              --default-cgroupns-mode, override that default):
 
-    - process: {container: web, engine: docker, host: [user], own_on_cgroup2: [cgroup]}
+    - process: {container: web, engine: docker, host: [user], own_on_cgroup_v2: [cgroup]}
 
 Any of the selectors may name a container ({container: web-side, engine: docker}, {pod: podweb,
 infra: true}): its main process is meant, and the fix is the engine's (`docker rm -f web-side; docker
@@ -35,28 +35,12 @@ from typing import Any
 from ...observe.model import NS_TYPES, Process, Snapshot, Wants
 from ...texts import words
 from ..base import Field, ProcessRef, Verdict, v_nstypes, v_selector
+from ..cgroup_version import cgroup_layout, cgroup_v2_alone, v_cgroup_only
 from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, ns_unreadable_reason, pick,
                      restart_advice, want_programs)
 from ..containers import recreate_advice
 from ..registry import register
 from ..select import describe_selector, name
-
-
-def v_cgroup_only(value: Any) -> str | None:
-    if value != ["cgroup"]:
-        return "must be [cgroup]: only the cgroup namespace depends on the machine's cgroup version"
-    return None
-
-
-def cgroup2_alone(snap: Snapshot) -> bool:
-    """Does this machine run cgroup v2 alone (where the engines give a container its own cgroup namespace)?"""
-    return snap.cgroups.mode == "v2"
-
-
-def cgroup_layout(snap: Snapshot) -> str:
-    """'cgroup v2 alone', 'cgroup v1', 'cgroup v1 and v2 (hybrid)': for messages."""
-    return {"v2": "cgroup v2 alone", "v1": "cgroup v1", "hybrid": "cgroup v1 and v2 (hybrid)"}.get(
-        snap.cgroups.mode, "no cgroup tree mounted")
 
 
 def v_relation(value: Any) -> str | None:
@@ -74,7 +58,7 @@ class ProcessNamespaces(ProcessExpectation):
         "host": Field(v_nstypes, default=[], doc="namespace types that are the host's"),
         "shared_with": Field(v_relation, doc="{process: SELECTOR, types: [...]}: same namespaces as that process"),
         "private_from": Field(v_relation, doc="{process: SELECTOR, types: [...]}: other namespaces than that process"),
-        "own_on_cgroup2": Field(v_cgroup_only, default=[], doc="[cgroup]: its own on a cgroup v2 machine, "
+        "own_on_cgroup_v2": Field(v_cgroup_only, default=[], doc="[cgroup]: its own on a cgroup v2 machine, "
                                                                 "the host's where cgroup v1 is mounted"),
     }
 
@@ -84,9 +68,9 @@ class ProcessNamespaces(ProcessExpectation):
         both = set(spec.get("own", [])) & set(spec.get("host", []))
         if both:
             out.append(f"'process': {', '.join(sorted(both))} cannot be both own and host")
-        by_version = set(spec.get("own_on_cgroup2", [])) & (set(spec.get("own", [])) | set(spec.get("host", [])))
+        by_version = set(spec.get("own_on_cgroup_v2", [])) & (set(spec.get("own", [])) | set(spec.get("host", [])))
         if by_version:
-            out.append(f"'process': {', '.join(sorted(by_version))} is in own_on_cgroup2: leave it out of own and host")
+            out.append(f"'process': {', '.join(sorted(by_version))} is in own_on_cgroup_v2: leave it out of own and host")
         shared = set((spec.get("shared_with") or {}).get("types", []))
         private = set((spec.get("private_from") or {}).get("types", []))
         if shared & private and spec["shared_with"]["process"] == spec["private_from"]["process"]:
@@ -108,7 +92,7 @@ class ProcessNamespaces(ProcessExpectation):
             parts.append(f"its own {words(self.own)} {'namespace' if len(self.own) == 1 else 'namespaces'}")
         if self.host:
             parts.append(f"the host's {words(self.host)}")
-        if self.own_on_cgroup2:
+        if self.own_on_cgroup_v2:
             parts.append("its own cgroup namespace on a cgroup v2 machine, the host's where cgroup v1 is mounted")
         if self.shared_with:
             parts.append(f"the same {words(self.shared_with['types'])} as "
@@ -133,7 +117,7 @@ class ProcessNamespaces(ProcessExpectation):
         nsenter_types: list[str] = []       # ... and enter
         evidence: dict[str, Any] = {"pid": proc.pid, "ns": {t: proc.ns.get(t) for t in NS_TYPES if t in proc.ns}}
         observed = [f"{name(proc, snap)}: {ns_summary(snap, proc, self._types())}"]
-        if self.own_on_cgroup2:
+        if self.own_on_cgroup_v2:
             observed[0] += f" (this machine runs {cgroup_layout(snap)})"
 
         for t in own:
@@ -144,7 +128,7 @@ class ProcessNamespaces(ProcessExpectation):
                 problems.append(f"nstutor does not know the host's {t} namespace to compare with.")
             elif ino == host_ino:
                 problems.append(f"{name(proc, snap)} shares the host's {t} namespace ({ino}); it should have its own."
-                                + (self._by_version(snap, proc) if t in self.own_on_cgroup2 else ""))
+                                + (self._by_version(snap, proc) if t in self.own_on_cgroup_v2 else ""))
             unshare_types.append(t)
         for t in host:
             ino, host_ino = proc.ns.get(t), snap.host_ns.get(t)
@@ -154,7 +138,7 @@ class ProcessNamespaces(ProcessExpectation):
                 how = ("" if snap.container_of_pid(proc.pid) is not None
                        else f": start it without unshare's {_option(t)}")
                 problems.append(f"{name(proc, snap)} has its own {t} namespace ({ino}); the host's is {host_ino}{how}."
-                                + (self._by_version(snap, proc) if t in self.own_on_cgroup2 else ""))
+                                + (self._by_version(snap, proc) if t in self.own_on_cgroup_v2 else ""))
         other_pid = None
         if self.shared_with:
             types = self.shared_with["types"]
@@ -210,10 +194,10 @@ class ProcessNamespaces(ProcessExpectation):
         return self.fail("; ".join(observed), " ".join(problems) + fix)
 
     def _own_host(self, snap: Snapshot) -> tuple[list[str], list[str]]:
-        """(own, host) on this machine: own_on_cgroup2 joins own on cgroup v2 alone, host elsewhere."""
-        if cgroup2_alone(snap):
-            return list(self.own) + list(self.own_on_cgroup2), list(self.host)
-        return list(self.own), list(self.host) + list(self.own_on_cgroup2)
+        """(own, host) on this machine: own_on_cgroup_v2 joins own on cgroup v2 alone, host elsewhere."""
+        if cgroup_v2_alone(snap):
+            return list(self.own) + list(self.own_on_cgroup_v2), list(self.host)
+        return list(self.own), list(self.host) + list(self.own_on_cgroup_v2)
 
     @staticmethod
     def _by_version(snap: Snapshot, proc: Process) -> str:
@@ -221,7 +205,7 @@ class ProcessNamespaces(ProcessExpectation):
         so here, since the engines' default follows the cgroup version."""
         c = snap.container_of_pid(proc.pid)
         engine, ending = ("the container engines", "") if c is None else (c.engine, "s")
-        if cgroup2_alone(snap):
+        if cgroup_v2_alone(snap):
             return (f" This machine runs {cgroup_layout(snap)}: there {engine} give{ending} a container a cgroup "
                     f"namespace of its own, unless it is run with --cgroupns host.")
         return (f" This machine runs {cgroup_layout(snap)}: there {engine} leave{ending} a container in the host's "
@@ -229,7 +213,7 @@ class ProcessNamespaces(ProcessExpectation):
 
     def _types(self) -> list[str]:
         seen: list[str] = []
-        for t in list(self.own) + list(self.host) + list(self.own_on_cgroup2):
+        for t in list(self.own) + list(self.host) + list(self.own_on_cgroup_v2):
             if t not in seen:
                 seen.append(t)
         for rel in (self.shared_with, self.private_from):
