@@ -137,7 +137,8 @@ def test_pid1_ignores_plain_kill_and_takes_its_namespace_along(spawn, uid):
 
 # --------------------------------------------------------------- lesson 4: the one-go variant
 def test_hostname_set_before_exec(spawn, uid):
-    """Lesson 4's `unshare --uts sh -c 'hostname lab-box; exec sleep 1003'` passes all three steps."""
+    """sleep 1003 started the runtime's way, `unshare --uts sh -c 'hostname lab-box; exec sleep 1003'`
+    (the one-go variant the uts lesson shows with a one-off command), passes all three steps."""
     n = number(uid, 1003)
     box = f"lab-{uid}"
     spawn(f"unshare --uts sh -c 'hostname {box}; exec sleep {n}'", shell=True)
