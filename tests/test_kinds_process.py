@@ -36,6 +36,27 @@ def test_process_own_and_host_namespaces(spawn, uid):
                 "without unshare's --uts")
 
 
+def test_process_first_tells_new_namespaces_from_joined_ones(spawn, uid):
+    """The processes lesson's own-ns (own + first): sleep 1001 made by unshare passes, also once a
+    younger sleep has joined it (the lesson's next step); a sleep that nsenter put into another
+    process's uts and ipc is not the host's either, but fails, naming the older member."""
+    import time
+    n, m = number(uid, 1001), number(uid, 2001)
+    spawn(f"unshare --uts --ipc sleep {n}")
+    holder, = wait_proc(f"^sleep {n}$")
+    time.sleep(0.05)                            # start times count in clock ticks (10 ms)
+    spawn(f"nsenter --target {holder} --uts --ipc sleep {m}")
+    joiner, = wait_proc(f"^sleep {m}$")
+    assert ns_inode(joiner, "uts") == ns_inode(holder, "uts") != host_inode("uts")
+    v = assert_pass({"process": {"cmdline": f"^sleep {n}$", "own": ["uts", "ipc"], "first": True}})
+    assert v.evidence["pid"] == holder
+    assert_pass({"process": {"cmdline": f"^sleep {m}$", "own": ["uts", "ipc"]}})      # not the host's...
+    assert_fail({"process": {"cmdline": f"^sleep {m}$", "own": ["uts", "ipc"], "first": True}},  # ...but not new
+                f"'sleep {m}' (pid {joiner}) joined the uts namespace ({ns_inode(holder, 'uts')}) that "
+                f"'sleep {n}' (pid {holder}) was in before it", f"the ipc namespace ({ns_inode(holder, 'ipc')})",
+                f"kill {joiner}", f"start it again with: unshare --uts --ipc sleep {m}")
+
+
 def test_process_shared_with_and_private_from(spawn, uid):
     n, m = number(uid, 1001), number(uid, 2001)
     spawn(f"unshare --uts --ipc sleep {n}")

@@ -96,6 +96,28 @@ def test_process_messages_quote_inodes_and_the_fix():
     assert ok.passed and ok.evidence["shared_with"]["pid"] == 20, ok
 
 
+def test_process_first_fails_a_sleep_that_joined_an_older_processs_namespaces():
+    """own + first: namespaces that are not the host's and that nobody was in before the process.
+    One that joined a container's uts and ipc fails; one that later processes joined (as sleep 1101
+    joins sleep 1001 in the processes lesson) passes; unknown start times (0) say nothing."""
+    item = {"process": {"cmdline": "^sleep 1001$", "own": ["uts", "ipc"], "first": True}}
+    box = proc(50, "httpd -f -p 80", comm="httpd", own={"uts": 4026532300, "ipc": 4026532301}, start_ticks=100)
+    joined = proc(51, "sleep 1001", own={"uts": 4026532300, "ipc": 4026532301}, start_ticks=200)
+    failed(item, snap(box, joined), "'sleep 1001' (pid 51) joined the uts namespace (4026532300) that "
+           "'httpd -f -p 80' (pid 50) was in before it", "the ipc namespace (4026532301)",
+           "Stop it (kill 51)", "run under: unshare --uts --ipc ...")
+    assert grade({"process": {"cmdline": "^sleep 1001$", "own": ["uts", "ipc"]}}, snap(box, joined)).passed
+    made = proc(60, "sleep 1001", own={"uts": 4026532400, "ipc": 4026532401}, start_ticks=300)
+    later = proc(61, "sleep 1101", own={"uts": 4026532400, "ipc": 4026532401}, start_ticks=400)
+    v = grade(item, snap(made, later))
+    assert v.passed, v
+    assert "new ones" in build(item).describe()
+    assert grade(item, snap(proc(70, "sh", own={"uts": 4026532400}), proc(71, "sleep 1001",
+                 own={"uts": 4026532400, "ipc": 4026532401}))).passed          # start times unknown
+    with pytest.raises(SpecError):
+        build({"process": {"cmdline": "x", "first": True}})
+
+
 def test_process_unreadable_namespace_is_said():
     p = Process(5, 1, "sleep", ("sleep", "1001"), "S", 0, {"mnt": HOST["mnt"]})
     failed({"process": {"cmdline": "sleep", "own": ["uts"]}}, snap(p, is_root=False),

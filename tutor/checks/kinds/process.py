@@ -5,6 +5,8 @@
                 private_from: {process: app-a, types: [mnt]}}
 
 own          types whose namespace differs from the host's (Snapshot.host_ns)
+first        with own: those namespaces are new ones, not someone else's it joined: no process that
+             started before it is in them (processes that joined later, as in a pod, do not count)
 host         types whose namespace is the host's
 shared_with  {process: SELECTOR, types: [...]}: same namespace as that other process (when several
              match, e.g. one pause per pod on a node, the one it shares them with is meant)
@@ -34,10 +36,10 @@ from typing import Any
 
 from ...observe.model import NS_TYPES, Process, Snapshot, Wants
 from ...texts import words
-from ..base import Field, ProcessRef, Verdict, v_nstypes, v_selector
+from ..base import Field, ProcessRef, Verdict, v_bool, v_nstypes, v_selector
 from ..cgroup_version import cgroup_layout, cgroup_v2_alone, v_cgroup_only
 from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summary, ns_unreadable_reason, pick,
-                     restart_advice, want_programs)
+                     restart_advice, same_ns_processes, want_programs)
 from ..containers import recreate_advice
 from ..registry import register
 from ..select import describe_selector, name
@@ -55,6 +57,7 @@ class ProcessNamespaces(ProcessExpectation):
     fields = {
         **SUBJECT_FIELDS,
         "own": Field(v_nstypes, default=[], doc="namespace types that differ from the host's"),
+        "first": Field(v_bool, default=False, doc="with own: no process older than it is in those namespaces"),
         "host": Field(v_nstypes, default=[], doc="namespace types that are the host's"),
         "shared_with": Field(v_relation, doc="{process: SELECTOR, types: [...]}: same namespaces as that process"),
         "private_from": Field(v_relation, doc="{process: SELECTOR, types: [...]}: other namespaces than that process"),
@@ -71,6 +74,8 @@ class ProcessNamespaces(ProcessExpectation):
         by_version = set(spec.get("own_on_cgroup_v2", [])) & (set(spec.get("own", [])) | set(spec.get("host", [])))
         if by_version:
             out.append(f"'process': {', '.join(sorted(by_version))} is in own_on_cgroup_v2: leave it out of own and host")
+        if spec.get("first") and not spec.get("own"):
+            out.append("'process': first says something about the own namespaces: it needs own")
         shared = set((spec.get("shared_with") or {}).get("types", []))
         private = set((spec.get("private_from") or {}).get("types", []))
         if shared & private and spec["shared_with"]["process"] == spec["private_from"]["process"]:
@@ -89,7 +94,8 @@ class ProcessNamespaces(ProcessExpectation):
     def describe(self) -> str:
         parts = []
         if self.own:
-            parts.append(f"its own {words(self.own)} {'namespace' if len(self.own) == 1 else 'namespaces'}")
+            parts.append(f"its own {words(self.own)} {'namespace' if len(self.own) == 1 else 'namespaces'}"
+                         + (" (new ones: nobody was in them before it)" if self.first else ""))
         if self.host:
             parts.append(f"the host's {words(self.host)}")
         if self.own_on_cgroup_v2:
@@ -129,6 +135,9 @@ class ProcessNamespaces(ProcessExpectation):
             elif ino == host_ino:
                 problems.append(f"{name(proc, snap)} shares the host's {t} namespace ({ino}); it should have its own."
                                 + (self._by_version(snap, proc) if t in self.own_on_cgroup_v2 else ""))
+            elif self.first and t in self.own and (older := _older_members(snap, proc, t, ino)):
+                problems.append(f"{name(proc, snap)} joined the {t} namespace ({ino}) that {name(older[0], snap)} "
+                                f"was in before it; it should have a new one of its own.")
             unshare_types.append(t)
         for t in host:
             ino, host_ino = proc.ns.get(t), snap.host_ns.get(t)
@@ -235,6 +244,14 @@ class ProcessNamespaces(ProcessExpectation):
         join = {t: other if other is not None else other_pid for t in shared}
         return recreate_advice(snap, container, join, host=host,
                                own=[t for t in unshare_types if t not in join])
+
+
+def _older_members(snap: Snapshot, proc: Process, ns_type: str, inode: int) -> list[Process]:
+    """The processes in that namespace that started before *proc*, oldest first (a start time of 0 is
+    unknown and says nothing)."""
+    older = [p for p in same_ns_processes(snap, ns_type, inode)
+             if p.pid != proc.pid and 0 < p.start_ticks < proc.start_ticks]
+    return sorted(older, key=lambda p: (p.start_ticks, p.pid))
 
 
 def _option(ns_type: str) -> str:
