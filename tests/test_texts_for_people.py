@@ -364,10 +364,6 @@ def test_no_lesson_assumes_sudo():
             assert "put `sudo` in" not in paragraph, f"{path.name}: {paragraph.strip()[:200]}"
 
 
-#: lessons of other owners that still look a pid up straight after `cmd &` (to be fixed there)
-PGREP_RACE_KNOWN = {"06-mount.md"}
-
-
 def test_no_lesson_looks_a_pid_up_before_the_process_has_its_name():
     """`cmd &` returns at once: `unshare ... sleep 1001` is still called `unshare ...` until its exec,
     so a `P=$(pgrep -f '^sleep 1001$')` on the very next line may find nothing. Between the two
@@ -381,4 +377,4 @@ def test_no_lesson_looks_a_pid_up_before_the_process_has_its_name():
             for before, line in zip(lines, lines[1:]):
                 if re.match(r"\s*\w+=\$\(pgrep\b", line) and before.endswith("&"):
                     bad.append(f"{path.name}: {before.strip()!r} then {line.strip()!r}")
-    assert [b for b in bad if b.split(":")[0] not in PGREP_RACE_KNOWN] == []
+    assert bad == []
