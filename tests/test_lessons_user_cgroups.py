@@ -254,7 +254,9 @@ def test_the_memory_sections_commands_end_in_an_oom_kill_inside_the_cgroup(uid, 
         assert set(re.findall(killed, res.stdout)) - before, res.stdout
         counters = f"{directory}/{'memory.oom_control' if v1 else 'memory.events'}"
         with open(counters) as f:
-            assert "oom_kill 1" in f.read().splitlines(), counters
+            # tail, and sometimes head too, before tail has given its memory back (the lesson says so)
+            kills = [int(line.split()[1]) for line in f.read().splitlines() if line.startswith("oom_kill ")]
+        assert kills and kills[0] >= 1, (counters, kills)
         log = run_cleanup(lab.lesson)
         assert log.ok, log.errors
         assert not os.path.exists(directory)
