@@ -256,14 +256,9 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
     *host*: types it should share with the host; *own*: types it should have of its own."""
     if kubelet_made(c):
         return " " + sentence(kubelet_advice(c.pod)) + "."
-    options: list[str] = []
     notes: list[str] = []
     host, own = list(host), list(own)
-    if c.pod and not c.infra:
-        options.append(f"--pod {q(c.pod)}")
-    concerned = set(join) | set(host) | set(own)
-    if not c.pod and c.network and "net" not in concerned and c.network not in ("bridge", "default"):
-        options.append(f"--network {q(network_words(snap, c.network))}")
+    options = _kept_options(snap, c, keep_network="net" not in set(join) | set(host) | set(own))
     cannot: list[str] = []
     for t, other in join.items():
         if isinstance(other, Container) and other.pod and other.infra and other.pod == c.pod:
@@ -334,12 +329,18 @@ def recreate_with(snap: Snapshot, proc, option: str, pod_spec: str, pod_wide: bo
         ns, pod_name = _k8s(c.pod)
         return (f"put {pod_spec} in the Pod spec and create the pod again: kubectl delete pod -n {q(ns)} "
                 f"{q(pod_name)}; kubectl apply -f POD.yaml")
-    options = [option]
-    if c.engine == "podman" and c.pod and not c.infra:
-        options.insert(0, f"--pod {q(c.pod)}")
-    if not c.pod and c.network and c.network not in ("bridge", "default"):
-        options.insert(0, f"--network {q(network_words(snap, c.network))}")
+    options = [*_kept_options(snap, c, keep_network=True), option]
     return f"{remove_command(c)}; {run_command(c.engine, c.name, options, c.image)}"
+
+
+def _kept_options(snap: Snapshot, c: Container, keep_network: bool) -> list[str]:
+    """The `run` options a container made again must keep: its pod (a pod member, not the infra),
+    and, where its namespaces are not what is being changed, a network mode other than the default."""
+    if c.pod and not c.infra:
+        return [f"--pod {q(c.pod)}"]
+    if keep_network and not c.pod and c.network and c.network not in ("bridge", "default"):
+        return [f"--network {q(network_words(snap, c.network))}"]
+    return []
 
 
 def pod_advice(member: Container, pause: Container, shared: Iterable[str], private: Iterable[str]) -> str:

@@ -26,19 +26,16 @@ added, or an event queue that overflowed (then the watches are made again).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import struct
 
-IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x2, 0x40, 0x80, 0x100, 0x200
-IN_Q_OVERFLOW, IN_IGNORED, IN_ISDIR = 0x4000, 0x8000, 0x40000000
-IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
+from .watch import IN_CLOEXEC, IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO, IN_NONBLOCK, libc
+
+IN_MODIFY, IN_Q_OVERFLOW, IN_IGNORED, IN_ISDIR = 0x2, 0x4000, 0x8000, 0x40000000
 WATCHED = IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
 MAX_DIRS = 2048
 _EVENT = struct.Struct("iIII")        # wd, mask, cookie, length of the name that follows
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
 class TreeWatch:
@@ -49,7 +46,7 @@ class TreeWatch:
         self.max_dirs = min(max_dirs, _user_watches() // 4)
         self.dirs: dict[int, str] = {}     # watch descriptor -> directory
         self.reliable = False              # every directory is watched: no event means no change
-        self._fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        self._fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         self._started = False
 
     def changed(self) -> bool:
@@ -90,7 +87,7 @@ class TreeWatch:
             if len(self.dirs) >= self.max_dirs:
                 self.reliable = False
                 return False
-            wd = _libc.inotify_add_watch(self._fd, directory.encode(), WATCHED)
+            wd = libc.inotify_add_watch(self._fd, directory.encode(), WATCHED)
             if wd < 0:
                 if ctypes.get_errno() == errno.ENOENT and directory != self.root:
                     continue                   # removed while we walked: its IN_DELETE is queued

@@ -20,7 +20,8 @@ from typing import Callable
 IN_CREATE, IN_DELETE, IN_MOVED_FROM, IN_MOVED_TO = 0x100, 0x200, 0x40, 0x80
 IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+#: the C library, for the inotify calls Python has no wrapper of (cgroupwatch.py uses it too)
+libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
 class NetnsDirWatcher:
@@ -30,7 +31,7 @@ class NetnsDirWatcher:
         self.on_change = on_change
         self.directory = directory
         self._stop = threading.Event()
-        self._fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        self._fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         self._thread: threading.Thread | None = None
         if self._fd >= 0:
             self._thread = threading.Thread(target=self._run, name="nstutor-netns-watch", daemon=True)
@@ -45,7 +46,7 @@ class NetnsDirWatcher:
         while not self._stop.is_set():
             if not watching and os.path.isdir(self.directory):
                 # the directory appears with the first `ip netns add`: (re)try until it is there
-                watching = _libc.inotify_add_watch(self._fd, self.directory.encode(),
+                watching = libc.inotify_add_watch(self._fd, self.directory.encode(),
                                                    IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) >= 0
             if not poller.poll(500):
                 continue
