@@ -74,7 +74,8 @@ def test_as_pid_1_it_reaps_an_orphan_and_no_zombie_remains(spawn, uid):
     subprocess.run(["nsenter", f"--target={inner}", "--pid", "--mount", "sh", "-c",
                     f"sleep {n} >/dev/null 2>&1 & exit"], check=True, timeout=10)
     orphan, = wait_proc(f"^sleep {n}$")
-    assert state_and_ppid(orphan) == ("S", inner)      # adopted by the pause
+    # adopted by the pause, and asleep (a sleep just exec'd may still be running for a moment: R)
+    wait_until(lambda: state_and_ppid(orphan) == ("S", inner), what="the orphan asleep under the pause")
     assert_pass({"parent": {"cmdline": f"^sleep {n}$", "parent": {"comm": "pause", "cmdline": f"-X {uid} "}}})
     os.kill(orphan, signal.SIGKILL)
     wait_until(lambda: state_and_ppid(orphan) is None, what="the pause to reap the orphan (no zombie)")
