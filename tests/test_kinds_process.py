@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from conftest import sh
+from conftest import sh, wait_until
 from kinds_process_support import (assert_fail, assert_pass, host_inode, ns_inode, number, pids_matching,
                                    wait_proc)
 
@@ -261,3 +261,51 @@ def test_a_typo_in_the_command_gets_a_did_you_mean(spawn, uid):
     spawn(f"sleep {n}9")                        # one digit too many
     wait_proc(f"^sleep {n}9$")
     assert_fail({"process": {"cmdline": f"^sleep {n}$"}}, f"Did you mean 'sleep {n}9'?")
+
+
+# --------------------------------------------------------------- docker lesson: what runc locks down, by hand
+def test_capabilities_of_a_process_started_with_fewer(spawn, uid):
+    """setpriv drops capabilities from the bounding set before exec, so root's sleep starts without
+    them: has/lacks read its CapEff, the failure lists what it holds and names the fix."""
+    n, m = number(uid, 1013), number(uid, 2013)
+    spawn(f"setpriv --bounding-set -net_admin,-sys_admin sleep {n}")
+    spawn(f"sleep {m}")
+    pid, = wait_proc(f"^sleep {n}$")
+    with open(f"/proc/{pid}/status") as f:
+        eff = int(next(ln for ln in f if ln.startswith("CapEff:")).split()[1], 16)
+    assert not eff >> 12 & 1 and not eff >> 21 & 1 and eff & 1, hex(eff)
+    v = assert_pass({"capabilities": {"cmdline": f"^sleep {n}$", "has": ["chown", "CAP_KILL"],
+                                      "lacks": ["net_admin", "sys_admin"]}})
+    assert v.evidence["effective"] == f"{eff:016x}"
+    assert_fail({"capabilities": {"cmdline": f"^sleep {n}$", "has": ["net_admin"]}},
+                f"(CapEff {eff:016x})", "does not hold net_admin", "not even in its bounding set")
+    assert_fail({"capabilities": {"cmdline": f"^sleep {m}$", "lacks": ["sys_admin"]}},
+                "holds sys_admin, which the step says it must not",
+                f"setpriv --bounding-set -sys_admin sleep {m}")
+
+
+def test_mount_read_only_and_source_path(spawn, uid, mountpoints):
+    """A file bind-mounted read-only over another, the way an engine puts /etc/hosts into a
+    container (and masks /proc/keys with /dev/null): source_path matches the path the mount shows
+    inside its filesystem, read_only its ro option; the wrong ones fail naming both."""
+    target = mountpoints("bind")
+    src = f"{target}-src"
+    os.makedirs(src)
+    try:
+        with open(f"{src}/hosts", "w") as f:
+            f.write("127.0.0.1 localhost\n")
+        n = number(uid, 1006)
+        spawn(f"unshare --mount sh -c 'mount --bind {src} {target} && mount -o remount,bind,ro {target} "
+              f"&& exec sleep {n}'")
+        pid, = wait_proc(f"^sleep {n}$")
+        sel = f"^sleep {n}$"
+        wait_until(lambda: f" {target} " in open(f"/proc/{pid}/mountinfo").read(), what="the bind mount")
+        v = assert_pass({"mount": {"cmdline": sel, "target": target, "read_only": True,
+                                   "source_path": f"{os.path.basename(target)}-src$"}})
+        assert v.evidence["root"].endswith(f"{os.path.basename(target)}-src") and "ro" in v.evidence["options"]
+        assert_fail({"mount": {"cmdline": sel, "target": target, "read_only": False}},
+                    "read-only", f"mount -o remount,bind,rw {target}")
+        assert_fail({"mount": {"cmdline": sel, "target": target, "source_path": "^/null$"}},
+                    f"-src of it", "not a path matching '^/null$'", f"nsenter --target {pid} --mount mount --bind")
+    finally:
+        sh(f"rm -rf {src}", check=False)

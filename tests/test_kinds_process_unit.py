@@ -73,6 +73,11 @@ def test_lint_catches_contradictions():
         {"uid_map": {"cmdline": "x", "outside": "root"}},
         {"root": {"cmdline": "x"}},
         {"mount": {"cmdline": "x", "target": "relative/path"}},
+        {"mount": {"cmdline": "x", "target": "/etc/hosts", "source_path": "(unclosed"}},
+        {"capabilities": {"cmdline": "x"}},
+        {"capabilities": {"cmdline": "x", "lacks": ["sys_admn"]}},
+        {"capabilities": {"cmdline": "x", "has": ["net_admin"], "lacks": ["CAP_NET_ADMIN"]}},
+        {"capabilities": {"cmdline": "x", "has": "net_admin"}},
     ]
     for item in bad:
         with pytest.raises(SpecError):

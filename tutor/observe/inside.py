@@ -1,6 +1,6 @@
 """What a process sees in its own root: a file at a path, and the /proc mounted there.
 
-Read for the `file`, `pid1 {own_proc: true}` and `procfs` kinds, only when a loaded check asks
+Read for the `file`, `pid1 {own_proc: true}`, `procfs` and `capabilities` kinds, only when a loaded check asks
 (observe.Wants), right after the processes were read: a file's text and what a procfs mount lists
 are not part of the standing snapshot. Everything goes through /proc/PID/root, read-only: regular
 files are opened O_RDONLY|O_NONBLOCK|O_NOFOLLOW (a fifo or a device is never opened), and only
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 
-from .model import FileFact, Process, ProcView, Snapshot
+from .model import CapabilitySets, FileFact, Process, ProcView, Snapshot
 from .procfs import proc_path, read_stat, same_process
 
 READ_LIMIT = 64 * 1024
@@ -92,3 +92,29 @@ def read_own_proc(proc: Process) -> ProcView:
         if seen is not None and seen.start_ticks == ticks:
             return ProcView(pids=pids, shows_as=candidate)
     return ProcView(pids=pids)
+
+
+def read_capabilities(proc: Process) -> CapabilitySets:
+    """*proc*'s capability sets, from /proc/PID/status (read only while the pid is still *proc*)."""
+    if _still(proc) is None:
+        return CapabilitySets(gone=True)
+    try:
+        with open(proc_path(proc.pid, "status"), "rb") as f:
+            text = f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return CapabilitySets(gone=True)
+    except OSError as exc:
+        return CapabilitySets(error=exc.strerror or str(exc))
+    sets = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("CapEff", "CapPrm", "CapBnd"):
+            try:
+                sets[key] = int(value.strip(), 16)
+            except ValueError:
+                return CapabilitySets(error=f"/proc/{proc.pid}/status has {key}:{value}, not a hex mask")
+    if len(sets) < 3:
+        return CapabilitySets(error=f"/proc/{proc.pid}/status has no CapEff, CapPrm and CapBnd lines")
+    if _still(proc) is None:               # the pid was reused while we read: not this process's
+        return CapabilitySets(gone=True)
+    return CapabilitySets(effective=sets["CapEff"], permitted=sets["CapPrm"], bounding=sets["CapBnd"])

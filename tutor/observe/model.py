@@ -328,6 +328,7 @@ class Wants:
     files: frozenset[tuple[int | None, str]] = frozenset()  # (pid, path); pid None: the host's mount ns
     own_proc: frozenset[int] = frozenset()                # pids whose view of /proc is wanted
     programs: frozenset[str] = frozenset()                # argv[0]s: can each be typed again as it is?
+    capabilities: frozenset[int] = frozenset()            # pids whose capability sets are wanted
     probes: frozenset[Probe] = frozenset()                # packets to send (only when probes are allowed)
     host_filter: bool = False                             # the host's iptables filter table
     forwarding: frozenset[tuple[int, int]] = frozenset()  # (netns inode, IP version 4/6): is forwarding on
@@ -336,11 +337,12 @@ class Wants:
         return Wants(nat=self.nat or other.nat, files=self.files | other.files,
                      own_proc=self.own_proc | other.own_proc, programs=self.programs | other.programs,
                      probes=self.probes | other.probes, host_filter=self.host_filter or other.host_filter,
-                     forwarding=self.forwarding | other.forwarding)
+                     forwarding=self.forwarding | other.forwarding,
+                     capabilities=self.capabilities | other.capabilities)
 
     def __bool__(self) -> bool:
         return (self.nat or bool(self.files) or bool(self.own_proc) or bool(self.programs) or bool(self.probes)
-                or self.host_filter or bool(self.forwarding))
+                or self.host_filter or bool(self.forwarding) or bool(self.capabilities))
 
 
 NOTHING = Wants()
@@ -351,6 +353,17 @@ class FileFact:
     """A path as one process sees it (through /proc/PID/root), or as the host's mount namespace has it."""
     state: str                   # "file", "missing", "other" (not a regular file), "error", "gone" (the process exited)
     detail: str | None = None    # file: its text (the first 64 KiB; None for the host's); other: what it is; error: why
+
+
+@dataclass(frozen=True, slots=True)
+class CapabilitySets:
+    """A process's capability sets, as bit masks (/proc/PID/status CapEff, CapPrm, CapBnd; bit N is
+    capability number N of linux/capability.h), or why they could not be read."""
+    effective: int = 0           # what the kernel checks on each privileged operation
+    permitted: int = 0           # what it may switch on again
+    bounding: int = 0            # the most that it and its children can ever get back (even by exec of setuid)
+    gone: bool = False           # the process exited (or its pid was reused) before it was read
+    error: str | None = None     # unreadable, and why
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +403,7 @@ class Snapshot:
     files: Mapping[tuple[int | None, str], FileFact] = field(default_factory=lambda: EMPTY)  # (pid, or None
     #                                          for the host's mount ns, path) -> fact
     own_proc: Mapping[int, ProcView] = field(default_factory=lambda: EMPTY)  # pid -> what the /proc it sees lists
+    capabilities: Mapping[int, CapabilitySets] = field(default_factory=lambda: EMPTY)  # pid -> its capability sets
     programs: Mapping[str, bool] = field(default_factory=lambda: EMPTY)      # argv[0] -> a shell here finds it
     #                                          as typed (a path to a file, or a name on PATH; not `exec -a` names)
     probes: Mapping[Probe, ProbeResult] = field(default_factory=lambda: EMPTY)  # the packets sent, and what came back

@@ -58,9 +58,11 @@ def answer(snap: Snapshot, wants: WantsFor, read_nat: NatSource = firewall.read_
     own_proc = {pid: inside.read_own_proc(snap.processes[pid]) for pid in sorted(asked.own_proc)
                 if pid in snap.processes}
     programs = {program: commands.runnable(program) for program in sorted(asked.programs)}
+    capabilities = {pid: inside.read_capabilities(snap.processes[pid]) for pid in sorted(asked.capabilities)
+                    if pid in snap.processes}
     snap = dataclasses.replace(snap, nat=read_nat() if asked.nat else None,
                                files=frozen_map(files), own_proc=frozen_map(own_proc),
-                               programs=frozen_map(programs))
+                               programs=frozen_map(programs), capabilities=frozen_map(capabilities))
     return answer_probes(snap, want)
 
 

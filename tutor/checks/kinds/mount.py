@@ -2,18 +2,31 @@
 
     - mount: {cmdline: '^sleep 1006$', target: /mnt/nstutor-private, fstype: tmpfs, absent_from_host: true}
 
+    - mount: {container: web, engine: docker, target: /proc/sys, read_only: true}
+    - mount: {container: web, engine: docker, target: /etc/hosts, source_path: '/[0-9a-f]{64}/(userdata/)?hosts$'}
+
 target            the mount point, as seen inside that mount namespace (its /proc/PID/mountinfo)
 fstype            optional: tmpfs, proc, ext4...
+read_only         optional: true, the mount is read-only (mount option ro); false, it is writable
+source_path       optional regular expression: the path, inside its filesystem, that the mount shows (mountinfo's
+                  fourth field, "/" for a whole filesystem): a bind mount of /var/lib/docker/containers/ID/hosts
+                  shows that path, a file masked with /dev/null shows /null
 absent_from_host  nothing is mounted at target in the host's mount namespace (the mount stayed private)
+
+An engine hides parts of /proc and /sys from a container (masked paths: /dev/null or an empty
+tmpfs mounted over them) and makes others read-only, and it bind-mounts the container's own
+/etc/hosts, /etc/hostname and /etc/resolv.conf from files it keeps for it: read_only and
+source_path prove each of these from the container's own mount table.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ...observe.model import Mount, Snapshot
 from ..base import Field, Verdict, clean_path, v_abspath, v_bool, v_str
 from ..containers import q, recreate_with
-from ..procs import SUBJECT_FIELDS, ProcessExpectation
+from ..procs import SUBJECT_FIELDS, ProcessExpectation, v_regex
 from ..registry import register
 from ..select import name
 
@@ -26,6 +39,17 @@ def show(m: Mount) -> str:
     return f"{m.fstype} from {m.source}"
 
 
+def is_read_only(m: Mount) -> bool:
+    """The mount's own options (mountinfo's sixth field) say ro."""
+    return "ro" in m.options.split(",")
+
+
+def show_fully(m: Mount) -> str:
+    """show(), with what read_only and source_path look at."""
+    root = f", showing {m.root} of it" if m.root != "/" else ""
+    return f"{show(m)}{root}, {'read-only' if is_read_only(m) else 'writable'}"
+
+
 @register
 class MountIn(ProcessExpectation):
     kind = "mount"
@@ -33,12 +57,18 @@ class MountIn(ProcessExpectation):
         **SUBJECT_FIELDS,
         "target": Field(v_abspath, required=True, doc="the mount point inside the process's mount namespace"),
         "fstype": Field(v_str, doc="the filesystem type, e.g. tmpfs"),
+        "read_only": Field(v_bool, doc="true: mounted read-only (ro); false: writable"),
+        "source_path": Field(v_regex, doc="a regular expression: the path inside its filesystem that the mount shows"),
         "absent_from_host": Field(v_bool, default=False, doc="not mounted there in the host's mount namespace"),
     }
 
     def describe(self) -> str:
         what = f"a {self.fstype} mount" if self.fstype else "a mount"
+        if self.read_only is not None:
+            what = ("a read-only " if self.read_only else "a writable ") + what[2:]
         text = f"{what} at {self.target} in the mount namespace of {self.subject_words}"
+        if self.source_path:
+            text += f", showing a path that matches {self.source_path!r}"
         return text + (", not in the host's" if self.absent_from_host else "")
 
     def grade(self, snap: Snapshot) -> Verdict:
@@ -93,10 +123,26 @@ class MountIn(ProcessExpectation):
                              f"{target} is mounted, but as {here[-1].fstype}, not {self.fstype}. "
                              f"Unmount it and mount a {self.fstype}: nsenter --target {proc.pid} --mount "
                              f"umount {target}; {mount_cmd}")
-        good = [m for m in here if not self.fstype or m.fstype == self.fstype][-1]
+        typed = [m for m in here if not self.fstype or m.fstype == self.fstype]
+        # The one on top is what a path lookup finds: an engine's masks and read-only binds are
+        # mounted over whatever was there, and a learner's remount over those.
+        good = typed[-1]
+        if self.source_path is not None and not re.search(self.source_path, good.root):
+            return self.fail(f"{name(proc, snap)} is in {where}; at {target}: {show_fully(good)}",
+                             f"{target} there shows {good.root} of its filesystem, not a path matching "
+                             f"{self.source_path!r}. "
+                             + self._source_advice(snap, proc, target))
+        if self.read_only is not None and is_read_only(good) != self.read_only:
+            return self.fail(f"{name(proc, snap)} is in {where}; at {target}: {show_fully(good)}",
+                             self._read_only_advice(snap, proc, target))
         observed = f"{name(proc, snap)} is in {where}; {show(good)} is mounted at {target}"
+        if self.source_path is not None:
+            observed += f", showing {good.root}"
+        if self.read_only is not None:
+            observed += ", read-only" if is_read_only(good) else ", writable"
         evidence: dict[str, Any] = {"pid": proc.pid, "mnt": mnt, "target": target, "fstype": good.fstype,
-                                    "source": good.source, "mount_id": good.mount_id}
+                                    "source": good.source, "mount_id": good.mount_id, "root": good.root,
+                                    "options": good.options}
         if self.absent_from_host:
             host_table = snap.mounts.get(host_mnt) if host_mnt is not None else None
             if host_table is None:
@@ -114,3 +160,25 @@ class MountIn(ProcessExpectation):
             evidence["host_mnt"] = host_mnt
             observed += "; nothing there in the host's"
         return self.ok(observed, evidence)
+
+    def _source_advice(self, snap: Snapshot, proc, target: str) -> str:
+        c = snap.container_of_pid(proc.pid)
+        if c is not None:
+            return (f"The engine mounts {target} for each container it starts, unless the run options replace "
+                    f"it (a -v or --mount onto {target}, --security-opt systempaths=unconfined, --privileged): "
+                    f"{c.engine} inspect {c.name} shows its mounts; make it again without them.")
+        return (f"Bind the right file over it from inside: nsenter --target {proc.pid} --mount "
+                f"mount --bind SOURCE {target}")
+
+    def _read_only_advice(self, snap: Snapshot, proc, target: str) -> str:
+        c = snap.container_of_pid(proc.pid)
+        want = "read-only" if self.read_only else "writable"
+        if c is not None and self.read_only:
+            return (f"{target} is writable inside {c.name}, so root in there can change the machine's kernel "
+                    f"settings through it. Engines mount it read-only unless the container was started with "
+                    f"--privileged or --security-opt systempaths=unconfined ({c.engine} inspect -f "
+                    f"'{{{{.HostConfig.Privileged}}}} {{{{.HostConfig.SecurityOpt}}}}' {c.name} tells); make it "
+                    f"again without them: {c.engine} rm -f {c.name}, then {c.engine} run it as the lesson does.")
+        option = "ro" if self.read_only else "rw"
+        return (f"{target} should be {want}. Remount it from inside: nsenter --target {proc.pid} --mount "
+                f"mount -o remount,bind,{option} {target}")
