@@ -169,3 +169,33 @@ def test_the_cgroup_namespace_is_the_engines_default_for_this_cgroup_version(hos
             assert f"docker run -d --name {other} --cgroupns host" in v.message, text(v)
     finally:
         docker(host, "rm", "-f", other, check=False)
+
+
+def test_what_the_runtime_locks_down_in_a_real_container(host, lab, image):
+    """web holds Docker's short list of capabilities, /proc/sys is read-only, /proc/keys is masked
+    with /dev/null and /etc/hosts is bound from the engine's own file for it; a container given
+    --cap-add NET_ADMIN holds that one, and web's miss names the run option that would add it."""
+    web = lab["web"]
+    wait_until(lambda: grade(host, {"container": {"name": web, "engine": "docker"}}).passed, timeout=20,
+               what="web running")
+    v = grade(host, {"capabilities": {"container": web, "engine": "docker", "has": ["chown", "net_bind_service", "kill"],
+                                      "lacks": ["sys_admin", "net_admin", "sys_module", "sys_time"]}})
+    assert v.passed, text(v)
+    for item in ({"target": "/proc/sys", "read_only": True}, {"target": "/proc/keys", "source_path": "^/null$"},
+                 {"target": "/etc/hosts", "source_path": "/[0-9a-f]{64}/hosts$"}):
+        v = grade(host, {"mount": {"container": web, "engine": "docker", **item}})
+        assert v.passed, (item, text(v))
+    v = grade(host, {"mount": {"container": web, "engine": "docker", "target": "/proc/sys", "read_only": False}})
+    assert not v.passed and "read-only" in v.observed, text(v)
+    v = grade(host, {"capabilities": {"container": web, "engine": "docker", "has": ["net_admin"]}})
+    assert not v.passed and f"docker rm -f {web}; docker run -d --name {web} --cap-add NET_ADMIN" in v.message, text(v)
+    other = f"{web}-na"
+    try:
+        docker(host, "run", "-d", "--name", other, "--cap-add", "NET_ADMIN", image, "/bin/sleep", "100013")
+        v = grade(host, {"capabilities": {"container": other, "engine": "docker", "has": ["net_admin"],
+                                          "lacks": ["sys_admin"]}})
+        assert v.passed, text(v)
+        v = grade(host, {"capabilities": {"container": other, "engine": "docker", "lacks": ["net_admin"]}})
+        assert not v.passed and "--cap-drop NET_ADMIN" in v.message, text(v)
+    finally:
+        docker(host, "rm", "-f", other, check=False)
