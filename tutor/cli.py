@@ -121,7 +121,7 @@ def step_lines(result) -> list[str]:
     if result.unprobed:             # --no-probe: the probe was not sent, so nothing is known
         return [f"  ----  {result.id}: {result.title} (not probed: run without --no-probe)"]
     lines = [f"  {'PASS' if result.passed else 'FAIL'}  {result.id}: {result.title}"]
-    lines += [f"        - {text}" for text in dict.fromkeys(v.message or v.observed for v in result.failures)]
+    lines += [f"        - {text}" for text in result.reasons]
     lines += [f"        beside it: {stray.what}; remove it with: {stray.command}"
               for stray in dict.fromkeys(s for v in result.verdicts if v.passed for s in v.strays)]
     return lines

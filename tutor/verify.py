@@ -233,7 +233,7 @@ def _wait_for_pass(lesson: Lesson, upto: int) -> tuple[dict[str, StepResult], fl
 
 
 def _why(result: StepResult) -> str:
-    return "; ".join(v.message or v.observed for v in result.failures) or "no reason given"
+    return "; ".join(result.reasons) or "no reason given"
 
 
 # --------------------------------------------------------------- the procedure

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from ..checks.runner import StepResult
+from ..checks.runner import StepResult, distinct_reasons
 from ..lessons import Lesson, Step
 
 
@@ -58,7 +58,7 @@ class StepState:
         if self.result is None or self.result.passed:
             return []
         # several expectations can fail for one reason (the same missing netns): say it once
-        return list(dict.fromkeys(failure_text(v) for v in self.result.failures))
+        return distinct_reasons(failure_text(v) for v in self.result.failures)
 
     @property
     def hints(self) -> tuple[str, ...]:

@@ -24,6 +24,11 @@ class StepResult:
         return tuple(v for v in self.verdicts if not v.passed)
 
     @property
+    def reasons(self) -> list[str]:
+        """Why the step fails, each reason once (several expectations can fail for one missing object)."""
+        return distinct_reasons(v.message or v.observed for v in self.failures)
+
+    @property
     def unprobed(self) -> bool:
         """Failing only because its probes were not sent (--no-probe): unknown, not wrong."""
         return bool(self.failures) and all(v.observed == NOT_PROBED for v in self.failures)
@@ -35,6 +40,46 @@ class StepResult:
             "passed": self.passed,
             "expectations": [v.as_dict() for v in self.verdicts],
         }
+
+
+# One missing object is often named by several expectations of a step in different words: the bridge
+# kind says "the root netns has no bridge nsbr0: ip link add ...", the address kind "the root netns has
+# no interface nsbr0; it has ...". Both are one reason, said once.
+_NO_OBJECT = re.compile(r"^(?P<where>.+?) has no (?:interface|bridge|veth|vxlan device|device) "
+                        r"(?P<name>[^\s:;,]+)(?=[\s:;,]|$)")
+# A short label in front of a reason ("the pause: there is no pod podweb: ...") names which of the
+# step's subjects it is about; the same reason without it, or with it, is still the same reason.
+_LEAD = re.compile(r"^(?P<lead>[^:;]{1,24}): (?=\S)")
+
+
+class Reasons:
+    """The failure reasons of one step, each said once: a reason repeats an earlier one when it is the
+    same text, the same text under (or without) a short label, or says the same object is missing."""
+
+    def __init__(self) -> None:
+        self._texts: set[str] = set()      # reasons said, whole
+        self._bare: set[str] = set()       # ... and without their label
+        self._missing: set[tuple[str, str]] = set()
+
+    def repeats(self, text: str) -> bool:
+        """True when *text* says a reason already said; else False, and it counts as said now."""
+        lead = _LEAD.match(text)
+        bare = text[lead.end():] if lead and len(lead["lead"].split()) <= 3 else text
+        no_object = _NO_OBJECT.match(bare)
+        missing = (no_object["where"], no_object["name"]) if no_object else None
+        if text in self._texts or text in self._bare or bare in self._texts or missing in self._missing:
+            return True
+        self._texts.add(text)
+        self._bare.add(bare)
+        if missing:
+            self._missing.add(missing)
+        return False
+
+
+def distinct_reasons(texts: Iterable[str]) -> list[str]:
+    """*texts* (a step's failure reasons, in order) without the ones that repeat an earlier one."""
+    said = Reasons()
+    return [t for t in texts if not said.repeats(t)]
 
 
 def grade_expectation(exp: Expectation, snap: Snapshot, *, probes: bool = True) -> Verdict:

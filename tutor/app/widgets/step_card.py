@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from .inline_markdown import CODE_STYLE, CODE_STYLE_LIGHT, inline_text
+from ...checks.runner import Reasons
 from ..state import Status, StepState, failure_text
 
 STATUS_WORDS = {Status.UNCHECKED: "checking…", Status.PASSED: "✔ passed", Status.FAILING: "✘ not yet",
@@ -76,7 +77,7 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
     code = CODE_STYLE if dark else CODE_STYLE_LIGHT       # the author's `code` in hints, titles, explanations
     parts: list = [inline_text(step.title, code_style=code, base_style="bold")]
     verdicts = state.result.verdicts if state.result else ()
-    said: set[str] = set()        # several expectations can fail for one reason: say it once
+    said = Reasons()              # several expectations can fail for one reason: say it once
     for i, exp in enumerate(step.expectations):
         verdict = verdicts[i] if i < len(verdicts) else None
         mark = Text("  ")
@@ -90,9 +91,8 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
         warn = "yellow" if dark else "dark_orange3"
         if verdict is not None and not verdict.passed:
             reason = failure_text(verdict)
-            parts.append(Hanging(" " * REASON_INDENT, Text("(the same reason as above)", style="dim") if reason in said
-                                 else Text(reason, style=warn)))
-            said.add(reason)
+            parts.append(Hanging(" " * REASON_INDENT, Text("(the same reason as above)", style="dim")
+                                 if said.repeats(reason) else Text(reason, style=warn)))
         elif verdict is not None:
             # right, but a near miss of the learner's sits beside it: say so, with its removal
             for stray in verdict.strays:
