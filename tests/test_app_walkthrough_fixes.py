@@ -220,3 +220,27 @@ async def test_the_details_pane_is_whole_at_60x24_and_home_end_move_the_cursor(t
         assert table.region.y <= table.region.bottom - 2            # the table keeps rows of its own
         await pilot.press("home")
         await wait_for(pilot, lambda: screen.selected_lesson() is app.catalog.lessons[0], what="Home: the first")
+
+
+# --------------------------------------------------------------- 6. a solution says what is done already
+async def test_the_solution_says_which_parts_are_already_right(tmp_path):
+    """RED made, BLUE not yet: the rooms step's solution starts with `ip netns add RED`, which now
+    answers "File exists". The dialog says RED is already right and that the error is harmless; with
+    nothing made, it says nothing of the kind."""
+    from tutor.app.screens.modals import SolutionScreen
+    from test_app_scenes import scene, _link, RED
+    from tutor.observe.model import NetNS
+    red = NetNS(RED, ("RED",), (), False, links=(_link(RED, 1, "lo", up=False),))
+    for snap, already in ((scene(red), True), (empty(), False)):
+        app = NstutorApp("netns-veth", store_path=tmp_path / f"p{already}.db", snapshot_source=fixed(snap), probes=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await lesson_open(pilot, app)
+            screen = app.lesson_screen()
+            assert screen.selected == "rooms"
+            await pilot.press("s")
+            await wait_for(pilot, lambda: isinstance(app.screen, SolutionScreen), what="the solution")
+            text = "\n".join(drawn(app))
+            assert ("Already right on your machine" in text) is already, text
+            if already:
+                assert "RED" in app.screen.already[0] and not any("BLUE" in a for a in app.screen.already)
+                assert "File exists" in text

@@ -403,8 +403,10 @@ class LessonScreen(Screen):
         solution = self.state.view_solution(step_id)
         self.app.progress.record_solution(self.lesson.id, step_id)
         self._repaint_step(step_id)
+        already = () if st.result is None or st.result.passed else tuple(
+            v.expected for v in st.result.verdicts if v.passed)
         self.app.push_screen(SolutionScreen(f"step {self._numbers.get(step_id, '?')}, {st.step.title}", solution,
-                                            self.app.current_theme.dark))
+                                            self.app.current_theme.dark, already=already))
 
     def action_check(self) -> None:
         self._announce_check = True

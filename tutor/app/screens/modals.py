@@ -57,9 +57,12 @@ class SolutionScreen(ReadOnlyDialog):
 
     BINDINGS = [Binding("escape,enter,s,q", "close", "Close")]
 
-    def __init__(self, title: str, solution: str, dark: bool = True) -> None:
+    def __init__(self, title: str, solution: str, dark: bool = True, already: tuple[str, ...] = ()) -> None:
         super().__init__(classes="dialog-screen")
         self.title_text, self.solution, self.dark = title, solution, dark
+        # what this step asks that the machine already shows: the solution's line that makes it again
+        # answers "File exists" (a learner who made the bridge, then mistyped its address, stops there)
+        self.already = already
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -68,10 +71,20 @@ class SolutionScreen(ReadOnlyDialog):
             code = self.solution.rstrip() or "(this step has no solution text)"
             yield Static(Syntax(code, "bash", theme="ansi_dark" if self.dark else "ansi_light",
                                 background_color="default", word_wrap=True), classes="dialog-body")
+            if self.already:
+                yield Static(already_note(self.already), classes="dialog-note", markup=False)
             yield Static("Type these in your shell (! opens one). Viewing the solution is recorded in "
                          "your progress.", classes="dialog-note")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close (esc)", variant="primary", id="close")
+
+
+def already_note(already: tuple[str, ...]) -> Text:
+    """The note under a solution that says which parts of the step are already right."""
+    note = Text("Already right on your machine: ", style="bold")
+    note.append("; ".join(already))
+    note.append(". A line that makes one of these again says \"File exists\": harmless, go on with the next one.")
+    return note
 
 
 class HelpScreen(ReadOnlyDialog):
