@@ -130,6 +130,13 @@ def test_shell_key_suspends_the_app_and_rechecks_on_return(terminal):
                      what="the welcome lesson")
     term.keys("!")
     term.wait_screen(lambda s: "here is your shell" in s, what="the app to give way to a shell")
+    # its prompt says it runs inside nstutor (bash reads ~/.bashrc first, then our mark goes in front),
+    # and nstutor started there says so instead of opening a second app on top of the first
+    term.wait_screen(lambda s: s.strip() and s.strip().splitlines()[-1].startswith("(nstutor welcome) "),
+                     what="the shell's prompt, marked")
+    tmux("send-keys", "-t", term.app, "-l", f"{sys.executable} -m tutor")
+    term.keys("Enter")
+    term.wait_screen(lambda s: "nstutor is still open behind it" in s, what="a second nstutor refusing")
     # typed in the app's own pane: the learner's shell, with the app suspended
     tmux("send-keys", "-t", term.app, "-l", "ip netns add hello; exit")
     term.keys("Enter")

@@ -469,6 +469,12 @@ def cmd_app(args) -> int:
     except ImportError:
         print("The full-screen app is not available in this build; here are the lessons:\n")
         return cmd_list(argparse.Namespace(json=False))
+    inside = os.environ.get("NSTUTOR_SHELL")
+    if inside:
+        # the shell nstutor's `!` opened (tutor/app/subshell.py): a second app here would sit on top of the first
+        print(f"nstutor: this is the shell that nstutor opened for lesson {inside}, and nstutor is still open "
+              f"behind it: type `exit` to go back to it.", file=sys.stderr)
+        return EXIT_USAGE
     rerun_as_root("seeing every namespace")
     return run_app(lesson_id=args.lesson)
 

@@ -31,6 +31,7 @@ from ..widgets.notices import NoticeBar
 from .setup import SetupScreen, lab_absent, setup_blocker
 from ..panel import focus_for, views_by_key
 from ..state import LessonState, StepState
+from ..subshell import mark, shell_command
 from ..widgets.step_card import StepCard
 from ..widgets.step_list import StepList
 from ...elevate import how_to_run_as_root
@@ -417,13 +418,17 @@ class LessonScreen(Screen):
         self.app.live.pause()
         try:
             with self.app.suspend():
-                print(f"\nnstutor: here is your shell ({shell}). Type the lesson's commands; "
-                      f"`exit` brings you back to the lesson.\n", flush=True)
+                print(f"\nnstutor: here is your shell ({shell}), its prompt marked {mark(self.lesson.id).strip()}. "
+                      f"Type the lesson's commands; `exit` brings you back to the lesson.\n", flush=True)
+                argv, env, rcfile = shell_command(shell, self.lesson.id)
                 try:
-                    subprocess.run([shell], check=False)
+                    subprocess.run(argv, env=env, check=False)
                 except OSError as exc:
                     print(f"nstutor: cannot start {shell}: {exc.strerror or exc}", flush=True)
                     input("Press Enter to go back to the lesson. ")
+                finally:
+                    if rcfile:
+                        os.unlink(rcfile)
         except SuspendNotSupported:
             self.notify("This terminal cannot suspend the app: use a second terminal for the commands.",
                         severity="warning", timeout=6)
