@@ -20,14 +20,14 @@ def mark(lesson_id: str) -> str:
     return f"(nstutor {lesson_id}) "
 
 
-def shell_command(shell: str, lesson_id: str, workdir: str | None = None) -> tuple[list[str], dict[str, str], str | None]:
+def shell_command(shell: str, lesson_id: str) -> tuple[list[str], dict[str, str], str | None]:
     """(argv, environment, rc file to remove afterwards or None) for the learner's *shell*."""
     env = dict(os.environ, NSTUTOR_SHELL=lesson_id)
     prefix = mark(lesson_id)
     if Path(shell).name != "bash":
         env["PS1"] = prefix + env.get("PS1", "# " if os.geteuid() == 0 else "$ ")
         return [shell], env, None
-    fd, rcfile = tempfile.mkstemp(prefix="nstutor-bashrc-", dir=workdir)
+    fd, rcfile = tempfile.mkstemp(prefix="nstutor-bashrc-")
     with os.fdopen(fd, "w") as out:
         out.write("[ -f ~/.bashrc ] && . ~/.bashrc\n"
                   f"PS1={shlex.quote(prefix)}\"$PS1\"\n")
