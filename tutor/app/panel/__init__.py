@@ -14,15 +14,15 @@ from .focus import Focus, lesson_focus
 from .view import View
 
 VIEWS: tuple[View, ...] = (
-    View("1", "topology", "Topology", topology.render),
-    View("2", "namespaces", "Namespaces", namespaces.render),
-    View("3", "network", "Links & addresses", network.render),
-    View("4", "bridges", "Bridges", bridges.render),
+    View("1", "topology", "Topology", topology.render, short="topo"),
+    View("2", "namespaces", "Namespaces", namespaces.render, short="ns"),
+    View("3", "network", "Links & addresses", network.render, short="links"),
+    View("4", "bridges", "Bridges", bridges.render, short="br"),
     View("5", "routes", "Routes", routes.render),
-    View("6", "neighbours", "Neighbours & fdb", neighbours.render),
-    View("7", "processes", "Processes", processes.render),
-    View("8", "isolation", "Isolation", isolation.render),
-    View("9", "containers", "Containers", containers.render, shown=containers.shown),
+    View("6", "neighbours", "Neighbours & fdb", neighbours.render, short="neigh"),
+    View("7", "processes", "Processes", processes.render, short="procs"),
+    View("8", "isolation", "Isolation", isolation.render, short="iso"),
+    View("9", "containers", "Containers", containers.render, shown=containers.shown, short="ctrs"),
 )
 
 

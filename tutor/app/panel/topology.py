@@ -38,7 +38,7 @@ from ...observe.render import link_state, panel_state
 from ...texts import cell_width as text_width, fit
 from .container_names import in_namespace, infra_word, netns_label
 from .focus import Focus
-from .layout import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, clean, state_style
+from .layout import CHANGED, FOCUS_TITLE, NOTE, TITLE, TextBuilder, clean, state_style, wrap_words
 from .view import NO_FOCUS
 
 MAX_BOXES = 12               # namespaces drawn at most; the rest is "+N more"
@@ -475,10 +475,12 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
     p = plan(snap, focus)
     if not p.boxes:
         out = TextBuilder()
-        if focus.is_empty:
-            out.add(fit("Nothing to draw: no network namespace has a link other than lo.", width), NOTE)
-        else:
-            out.add(fit("Nothing to draw yet: none of this lesson's network namespaces exist.", width), NOTE)
+        note = ("Nothing to draw: no network namespace has a link other than lo." if focus.is_empty
+                else "Nothing to draw yet: none of this lesson's network namespaces exist.")
+        for i, line in enumerate(wrap_words(note, width)):     # wrapped, never cut: a narrow panel shows it all
+            if i:
+                out.newline()
+            out.add(line, NOTE)
         return out.text()
     roots, children, extra = build_tree(snap, p)
     drawn_peers = set()

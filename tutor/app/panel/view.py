@@ -35,6 +35,12 @@ class View:
     # Whether the view bar offers it for this snapshot and lesson (None: always). A view that only
     # matters on some machines (containers) stays out of the bar elsewhere; its key works everywhere.
     shown: ShownFn | None = field(default=None, compare=False)
+    # the word the view bar uses when the names do not fit ("ns" for namespaces): never a bare key
+    short: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.short or self.name
 
     def offered(self, snap: Snapshot | None, focus: Focus | None) -> bool:
         if self.shown is None:

@@ -81,22 +81,27 @@ class LivePanel(Vertical):
             self.query_one("#view-bar", Static).update(self._bar())
 
     def _bar(self) -> str:
-        """The view names, each clickable; when they do not fit, keys only and the current title."""
+        """The view names, each clickable. When they do not fit on one line: the short names (the
+        current view by its title), on as many lines as they need; never bare keys, which say nothing."""
         self._offered = self._offered_keys()
         note = f"  [dim]{self.note}[/]" if self.note else ""
         width = self.size.width - 2 if self.is_mounted and self.size.width else 200
-        full = [(key, f"{key} {self.views[key].name}") for key in self._offered]
-        if sum(len(label) + 2 for _, label in full) + len(self.note) + 2 > width:
+        labels = [(key, f"{key} {self.views[key].name}") for key in self._offered]
+        if sum(len(label) + 2 for _, label in labels) + len(self.note) + 2 > width:
             current = self.views.get(self.current)
-            full = [(key, f"{key} {current.title}" if key == self.current and current else key)
-                    for key in self._offered]
-        parts = []
-        for key, label in full:
-            if key == self.current:
-                parts.append(f"[reverse bold] {label} [/]")
-            else:
-                parts.append(f"[@click=screen.view('{key}')] {label} [/]")
-        return "".join(parts) + note
+            labels = [(key, f"{key} {current.title}" if key == self.current and current
+                       else f"{key} {self.views[key].label}") for key in self._offered]
+        lines, used = [[]], 0
+        for key, label in labels:
+            if used and used + len(label) + 2 > width:
+                lines.append([])
+                used = 0
+            used += len(label) + 2
+            lines[-1].append(f"[reverse bold] {label} [/]" if key == self.current
+                             else f"[@click=screen.view('{key}')] {label} [/]")
+        if used + len(self.note) + 2 > width:
+            note = note.lstrip() and "\n" + note.lstrip()
+        return "\n".join("".join(parts) for parts in lines) + note
 
     def _width(self) -> int:
         scroll = self.query_one("#view-scroll")
