@@ -376,6 +376,46 @@ def test_podman_network_modes(uid, tmp_path):
     assert not [c for c in take_snapshot().containers if c.name.startswith(uid)]
 
 
+@pytest.fixture
+def podman_pod(uid):
+    """Factory: podman_pod(suffix) creates pod '<uid><suffix>'; removed (with its infra) at teardown."""
+    made: list[str] = []
+
+    def create(suffix: str) -> str:
+        name = f"{uid}{suffix}"
+        made.append(name)
+        run("podman", "pod", "create", "--name", name)
+        return name
+
+    yield create
+    for name in made:
+        subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", name], capture_output=True, timeout=120)
+
+
+def test_podman_pod_netns_is_pinned_by_its_sandbox_key(podman_pod, uid):
+    """The real-pod lesson's claim: Podman bind-mounts a pod's netns on /run/netns/netns-UUID (its
+    SandboxKey), so the netns outlives the infra's processes; `podman pod stop` takes the pin away."""
+    from tutor.checks.registry import build
+    from tutor.checks.runner import grade_expectation, wants_of
+    reason = podman_missing()
+    if reason:
+        pytest.skip(f"Podman: {reason}")
+    pod = podman_pod("pin")
+    run("podman", "pod", "start", pod)
+    infra_id = run("podman", "pod", "inspect", "-f", "{{.InfraContainerID}}", pod)
+    key = run("podman", "inspect", "--format", "{{.NetworkSettings.SandboxKey}}", infra_id)
+    infra_pid = int(run("podman", "inspect", "-f", "{{.State.Pid}}", infra_id))
+    assert key.startswith("/run/netns/netns-"), key
+    assert os.stat(key).st_ino == os.stat(f"/proc/{infra_pid}/ns/net").st_ino
+    exp = build({"netns": {"name": {"netns_of": {"pod": pod, "infra": True, "engine": "podman"}}, "pinned": True}})
+    v = grade_expectation(exp, take_snapshot(wants=wants_of([exp])))
+    assert v.passed, v.observed + " | " + v.message
+    assert v.evidence["pinned_by"] == [key] and v.evidence["inode"] == os.stat(key).st_ino
+    run("podman", "pod", "stop", "-t", "0", pod)
+    assert not os.path.exists(key)
+    assert run("podman", "inspect", "--format", "{{.NetworkSettings.SandboxKey}}", infra_id) == ""
+
+
 def test_podman_pod_members_have_their_own_pid_namespaces_and_the_engines_cgroup_default(uid, tmp_path):
     """The real-pod lesson's claims, graded on a real Podman pod by the kinds it uses: podweb's two
     containers share the infra's net, ipc and uts (by inode) and have a pid namespace each (what

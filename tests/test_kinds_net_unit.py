@@ -7,16 +7,18 @@ tests/test_kinds_network.py grades the same kinds against the real kernel.
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 
 import pytest
 
 from tutor.checks.base import SpecError
 from tutor.checks.registry import build
-from tutor.observe.model import (Address, CgroupInfo, FdbEntry, Link, Neighbour, NetNS, Process, Route, Snapshot,
-                                 Socket, VxlanInfo, frozen_map)
+from tutor.observe.model import (Address, CgroupInfo, FdbEntry, Link, Mount, Neighbour, NetNS, Process, Route,
+                                 Snapshot, Socket, VxlanInfo, frozen_map)
 
 # Made-up inodes that no real namespace has, so nothing here can ever point at a real netns.
 HOST, RED, BLUE, POD = 900001, 900002, 900003, 900004
+HOST_MNT, OTHER_MNT = 900101, 900102
 
 
 def link(ns, ifindex, name, kind=None, up=True, operstate=None, **kw):
@@ -112,6 +114,61 @@ def test_netns_absent():
     assert grade({"netns": {"name": "GREEN", "absent": True}}, red_blue()).passed
     v = grade({"netns": {"name": "RED", "absent": True}}, red_blue())
     assert not v.passed and "ip netns del RED" in v.message
+
+
+def pinned_snap(*host_mounts: Mount, other_mounts: tuple[Mount, ...] = ()) -> Snapshot:
+    """RED (named: /run/netns/RED) and POD, an unnamed netns of pid 700 that only the mounts given
+    may pin: the host's mount table (mnt inode HOST_MNT) and a container's (OTHER_MNT)."""
+    pod = NetNS(POD, (), (700,), False, links=(link(POD, 1, "lo"),))
+    s = replace(red_blue(), netns=frozen_map({**red_blue().netns, POD: pod}),
+                host_ns=frozen_map({"net": HOST, "mnt": HOST_MNT}),
+                processes=frozen_map({700: Process(700, 1, "pause", ("/pause",), "S", 65535, {"net": POD})}))
+    return replace(s, mounts=frozen_map({HOST_MNT: (Mount(1, 0, "/", "ext4", "/dev/vda", "rw"),) + host_mounts,
+                                         OTHER_MNT: other_mounts}))
+
+
+def nsfs(target: str, inode: int) -> Mount:
+    return Mount(40, 1, target, "nsfs", "nsfs", "rw", f"net:[{inode}]")
+
+
+def test_netns_pinned_by_its_name_in_run_netns():
+    v = grade({"netns": {"name": "RED", "pinned": True}}, pinned_snap())
+    assert v.passed and v.evidence["pinned_by"] == ["/run/netns/RED"] and "pinned by /run/netns/RED" in v.observed
+    v = grade({"netns": {"name": "RED", "pinned": False}}, pinned_snap())
+    assert not v.passed and v.observed == f"/run/netns/RED holds net:[{RED}]"
+    assert "stays after its last process exits" in v.message and "unshare --net" in v.message
+
+
+def test_netns_pinned_by_an_nsfs_mount_elsewhere_like_dockers():
+    """Seed 002's lsns: a pod's netns in the NSFS column as /run/docker/netns/ID, with no name in /run/netns."""
+    ref = {"netns_of": {"comm": "pause"}}
+    s = pinned_snap(nsfs("/run/docker/netns/90b6db59b16b", POD), nsfs("/run/docker/netns/default", HOST))
+    v = grade({"netns": {"name": ref, "pinned": True}}, s)
+    assert v.passed, v.message
+    assert v.evidence["pinned_by"] == ["/run/docker/netns/90b6db59b16b"]
+    s = pinned_snap(other_mounts=(nsfs("/var/run/netns/cni-1234", POD),))
+    v = grade({"netns": {"name": ref, "pinned": True}}, s)
+    assert v.passed and v.evidence["pinned_by"] == [f"/var/run/netns/cni-1234 (in mnt:[{OTHER_MNT}])"]
+
+
+def test_netns_held_only_by_its_processes_is_not_pinned():
+    ref = {"netns_of": {"comm": "pause"}}
+    s = pinned_snap(nsfs("/run/docker/netns/abc", BLUE))       # another netns's pin is not this one's
+    v = grade({"netns": {"name": ref, "pinned": False}}, s)
+    assert v.passed and v.evidence["pinned_by"] == [] and "no file in /run/netns or nsfs mount holds it" in v.observed
+    v = grade({"netns": {"name": ref, "pinned": True}}, s)
+    assert not v.passed
+    assert v.observed == f"no file in /run/netns holds net:[{POD}], and no nsfs mount elsewhere"
+    assert "held only by its processes (1 process: pid 700)" in v.message
+    assert "ip netns attach NAME PID" in v.message
+
+
+def test_netns_pinned_lint():
+    with pytest.raises(SpecError, match="must be true or false"):
+        build({"netns": {"name": "RED", "pinned": "yes"}})
+    with pytest.raises(SpecError, match="cannot be combined with only_lo, lo_up or pinned"):
+        build({"netns": {"name": "RED", "absent": True, "pinned": False}})
+    assert build({"netns": {"name": "RED", "pinned": False}}).describe() == "network namespace RED, held only by its processes"
 
 
 # --------------------------------------------------------------- veth

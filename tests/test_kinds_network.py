@@ -86,6 +86,33 @@ def test_netns_of_a_process_in_an_unnamed_netns(spawn, uid):
     assert f"nsenter --net=/proc/{proc.pid}/ns/net ip link set lo up" in v.message
 
 
+def test_netns_pinned_by_ip_netns_add_and_held_only_by_a_process(netns, spawn, uid):
+    """`ip netns add` bind-mounts the new netns on /run/netns/NAME: pinned. `unshare --net` makes one
+    that only its process holds: not pinned, until `ip netns attach` (the failure's advice) pins it."""
+    named = netns("pin")
+    v = passes({"netns": {"name": named, "pinned": True}})
+    assert v.evidence["pinned_by"] == [f"/run/netns/{named}"]
+    v = fails({"netns": {"name": named, "pinned": False}})
+    assert v.observed.startswith(f"/run/netns/{named} holds net:[")
+    marker = f"sleep {random.randint(100000, 999999)}"
+    proc = spawn(f"unshare --net {marker}")
+    wait_until(lambda: proc.pid in take_snapshot().processes, what="the unshare'd sleep")
+    ref = {"netns_of": {"cmdline": f"^{marker}$"}}
+    v = passes({"netns": {"name": ref, "pinned": False}})
+    assert v.evidence["pinned_by"] == []
+    inode = os.stat(f"/proc/{proc.pid}/ns/net").st_ino
+    v = fails({"netns": {"name": ref, "pinned": True}})
+    assert v.observed == f"no file in /run/netns holds net:[{inode}], and no nsfs mount elsewhere"
+    assert f"held only by its processes (1 process: pid {proc.pid})" in v.message
+    attached = f"{uid}att"
+    try:
+        sh(f"ip netns attach {attached} {proc.pid}")
+        v = passes({"netns": {"name": ref, "pinned": True}})
+        assert v.evidence["pinned_by"] == [f"/run/netns/{attached}"]
+    finally:
+        sh(f"ip netns del {attached}", check=False)
+
+
 # --------------------------------------------------------------- veth
 def test_veth_pair_across_netns_and_up(netns):
     red, blue = netns("R"), netns("B")

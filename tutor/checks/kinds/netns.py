@@ -3,13 +3,22 @@
     - netns: RED                                   # shorthand for {name: RED}
     - netns: {name: hello, only_lo: true, lo_up: true}
     - netns: {name: hello, absent: true}           # after cleanup
+    - netns: {name: {netns_of: {pod: podweb, infra: true, engine: podman}}, pinned: true}
+
+pinned: true means a file pins the namespace, so it outlives its processes: `ip netns add`
+and Podman bind-mount it on /run/netns/NAME, Docker on /run/docker/netns/ID, containerd on
+/var/run/netns/cni-ID. We look for the namespace's inode among the names in /run/netns and
+among the nsfs mounts of every mount table the snapshot read (a mount's root is net:[INODE]).
+pinned: false means only processes hold it (what `unshare --net` makes): it goes away with
+the last of them.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
-from ...observe.model import Snapshot
-from ...texts import counted
+from ...observe.model import NetNS, Snapshot
+from ...observe.netns import RUN_NETNS
+from ...texts import counted, words
 from ..base import Expectation, Field, Verdict, v_bool
 from ..refs import (HOST_NAMES, Missing, cmd_in, describe_netns_ref, netns_ref_problem, netns_unreadable, resolve_netns,
                     where)
@@ -26,12 +35,14 @@ class NetnsExpectation(Expectation):
         "only_lo": Field(v_bool, doc="no interface but lo"),
         "lo_up": Field(v_bool, doc="lo is up (true) or down (false)"),
         "absent": Field(v_bool, default=False, doc="the namespace must NOT exist"),
+        "pinned": Field(v_bool, doc="a file (/run/netns/NAME or another nsfs mount) holds it (true), "
+                                    "or only its processes do (false)"),
     }
 
     @classmethod
     def extra_problems(cls, spec: dict) -> list[str]:
-        if spec.get("absent") and (spec.get("only_lo") is not None or spec.get("lo_up") is not None):
-            return ["'netns': absent: true cannot be combined with only_lo or lo_up"]
+        if spec.get("absent") and any(spec.get(f) is not None for f in ("only_lo", "lo_up", "pinned")):
+            return ["'netns': absent: true cannot be combined with only_lo, lo_up or pinned"]
         return []
 
     def describe(self) -> str:
@@ -43,6 +54,8 @@ class NetnsExpectation(Expectation):
             parts.append("with only lo")
         if self.lo_up is not None:
             parts.append("lo up" if self.lo_up else "lo down")
+        if self.pinned is not None:
+            parts.append("pinned by a file" if self.pinned else "held only by its processes")
         return ", ".join(parts)
 
     def grade(self, snap: Snapshot) -> Verdict:
@@ -93,8 +106,49 @@ class NetnsExpectation(Expectation):
                 return self.fail(f"lo in {where(ns, snap)} is {state}",
                                  f"lo in {where(ns, snap)} is {state}: {cmd_in(ns, f'link set lo {want}')}")
             evidence["lo"] = "UP" if lo.admin_up else "DOWN"
+        if self.pinned is not None:
+            pins = pinned_by(ns, snap)
+            if pins and not self.pinned:
+                return self.fail(f"{words(pins)} holds net:[{ns.inode}]",
+                                 f"{where(ns, snap)} is pinned by {pins[0]}: it stays after its last process exits, "
+                                 "until that file is unmounted. This step wants a namespace that only its processes "
+                                 "hold, as `unshare --net` makes")
+            if not pins and self.pinned:
+                return self.fail(f"no file in {RUN_NETNS} holds net:[{ns.inode}], and no nsfs mount elsewhere",
+                                 f"{where(ns, snap)} is held only by its processes "
+                                 f"({_pids_words(ns)}): it goes away when the last of them exits. "
+                                 "A file pins it: `ip netns add NAME` makes a new namespace pinned at "
+                                 f"{RUN_NETNS}/NAME, and `ip netns attach NAME PID` pins a process's one")
+            evidence["pinned_by"] = pins
         observed = f"{where(ns, snap)} exists (net:[{ns.inode}]) with {', '.join(evidence['links']) or 'no links'}"
+        if evidence.get("pinned_by"):
+            observed += f", pinned by {words(evidence['pinned_by'])}"
+        elif self.pinned is False:
+            observed += f", no file in {RUN_NETNS} or nsfs mount holds it"
         return self.ok(observed, evidence)
+
+
+def pinned_by(ns: NetNS, snap: Snapshot) -> list[str]:
+    """The files that pin *ns*: its names in /run/netns, then every other nsfs mount of it in the
+    mount tables the snapshot read (the host's first). A mount in another mount namespace is told
+    with that namespace, since it pins the netns only as long as that mount namespace lives."""
+    pins = [f"{RUN_NETNS}/{name}" for name in ns.names]
+    root = f"net:[{ns.inode}]"
+    host_mnt = snap.host_ns.get("mnt")
+    for mnt in sorted(snap.mounts, key=lambda inode: inode != host_mnt):
+        for m in snap.mounts[mnt]:
+            if m.fstype != "nsfs" or m.root != root:
+                continue
+            pin = m.target if mnt == host_mnt else f"{m.target} (in mnt:[{mnt}])"
+            if m.target not in pins and pin not in pins:
+                pins.append(pin)
+    return pins
+
+
+def _pids_words(ns) -> str:
+    if not ns.pids:
+        return "none is left"
+    return counted(len(ns.pids), "process") + ": pid " + ", ".join(map(str, ns.pids[:5]))
 
 
 def _to_delete(ns, names: list[str]) -> list[str]:
