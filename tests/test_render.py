@@ -220,6 +220,20 @@ def test_long_cells_are_cut_not_spilled():
     assert all(len(l) <= 60 for l in lines) and len(lines) > 2
 
 
+def test_a_table_of_many_wide_columns_still_fits_its_width():
+    """A Podman pod's infra as `nstutor snapshot` printed it on a learner's machine: 102 columns in a
+    100-column table (the last column had no room left). The widest cells are cut instead."""
+    headers = ("ENGINE", "NAME", "POD", "STATE", "PID", "IMAGE", "NETWORK")
+    row = ("podman", "de4bf0f60b33-infra", "ntrwidth (infra)", "running", "11857",
+           "localhost/podman-pause:4.3.1-0", "bridge")
+    lines = render.format_table(headers, [row], width=100, indent=2)
+    assert all(len(line) <= 100 for line in lines), [len(line) for line in lines]
+    assert lines[1].split()[:5] == ["podman", "de4bf0f60b33-infra", "ntrwidth", "(infra)", "running"]
+    assert lines[1].rstrip().endswith("bridge") and "…" in lines[1]     # the image is cut, the mode whole
+    # a table that fits is not touched
+    assert render.format_table(headers, [row], width=120, indent=2)[1].split()[-2] == row[5]
+
+
 def test_user_name_falls_back_to_uid():
     assert render.user_name(0) == "root"
     assert render.user_name(54321) == "54321"

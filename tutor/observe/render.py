@@ -660,10 +660,17 @@ def format_table(headers: Sequence[str] | None, rows: Iterable[Sequence[str]], a
     ncols = len(rows[0])
     sized = ([tuple(headers)] if headers else []) + rows
     widths = [min(max(cell_width(r[i]) for r in sized), max_col) for i in range(ncols - 1)]
+    last_width = max(cell_width(r[-1]) for r in sized)
+    # many wide columns (a Podman container: a 30-character image name beside its pod and infra
+    # names) leave the last one no room: cut the widest of them, one cell at a time, until the
+    # last column has the room it needs (up to 16 cells) and the line fits *width*
+    need_last = min(last_width, 16)
+    while indent + sum(w + 2 for w in widths) + need_last > width and max(widths, default=0) > 6:
+        widths[widths.index(max(widths))] -= 1
     start = indent + sum(w + 2 for w in widths)
-    room = max(width - start, 16)
+    room = max(width - start, need_last)
     last_right = len(align) >= ncols and align[ncols - 1] == "r"
-    last_width = min(max(cell_width(r[-1]) for r in sized), room)
+    last_width = min(last_width, room)
 
     def line(cells: Sequence[str]) -> list[str]:
         parts = []
