@@ -316,7 +316,22 @@ class ReachableExpectation(Expectation):
                         f"not forward packets ({knob} is 0 there), so it drops them: "
                         f"{cmd_in(router, f'-w {knob}=1', tool='sysctl')}")
         return (f"{head}. The links on the way are up; check that {where(owner_ns, snap)} has a route back to "
-                f"{where(src, snap)}'s address, and firewall rules (iptables -S in both)" + (f"; {note}" if note else ""))
+                f"{where(src, snap)}'s address, and firewall rules ({self._firewall_words(snap, src, route, owner_ns, dest)})"
+                + (f"; {note}" if note else ""))
+
+    def _firewall_words(self, snap, src: NetNS, route, owner_ns: NetNS, dest) -> str:
+        """Where to look for a rule that drops or rewrites this exchange: both ends' own tables, and the
+        host's when its bridge carries it (with bridge-nf-call-iptables = 1 bridged frames pass the
+        host's FORWARD chain and its nat POSTROUTING, where a MASQUERADE rule without `! -o BRIDGE`
+        rewrites them; issue 12's walk-through looked only inside the two namespaces)."""
+        own = " and ".join(cmd_in(ns, "-S", tool="iptables") for ns in (src, owner_ns) if not ns.is_host)
+        question = self._filter_question(snap, src, route, owner_ns, dest)
+        if question is None or question[0] != "forward":
+            return own or "iptables -S"
+        bridge = question[1]
+        host = (f"the host's too, which sees what {bridge} switches when bridge-nf-call-iptables is 1: "
+                f"iptables -S FORWARD; iptables -t nat -S POSTROUTING")
+        return f"{own}; {host}" if own else host
 
     def _filter_question(self, snap, src: NetNS, route, owner_ns: NetNS, dest):
         """Which of the two paths through the host that nstutor sees this exchange takes, as what to
