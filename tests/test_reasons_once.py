@@ -25,6 +25,13 @@ def test_a_reason_under_a_short_label_is_the_same_reason_either_way_round():
     assert distinct_reasons([pod, f"the pause: {pod}"]) == [pod]
 
 
+def test_a_reason_said_again_with_more_after_it_is_said_once_the_longer_way():
+    short = "`sleep 1008` is not running: start it first, then look for it: pgrep -a -f '^sleep 1008$'."
+    longer = short + " If unshare --user printed 'Operation not permitted', this system does not let ..."
+    assert distinct_reasons([short, longer]) == [longer]
+    assert distinct_reasons([longer, short]) == [longer]
+
+
 def test_different_reasons_with_the_same_fix_all_stay():
     reasons = ["the container web (docker) cannot be found: dockerd is not running",
                "docker0 is dockerd's own bridge, made when dockerd starts: dockerd is not running",

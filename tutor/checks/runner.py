@@ -77,9 +77,12 @@ class Reasons:
 
 
 def distinct_reasons(texts: Iterable[str]) -> list[str]:
-    """*texts* (a step's failure reasons, in order) without the ones that repeat an earlier one."""
+    """*texts* (a step's failure reasons, in order) without the ones that repeat an earlier one, nor
+    one that another says whole and then adds to (the user lesson's "`sleep 1008` is not running: ..."
+    and the same sentence followed by what to do if unshare --user was refused)."""
     said = Reasons()
-    return [t for t in texts if not said.repeats(t)]
+    kept = [t for t in texts if not said.repeats(t)]
+    return [t for t in kept if not any(other != t and other.startswith(t) for other in kept)]
 
 
 def grade_expectation(exp: Expectation, snap: Snapshot, *, probes: bool = True) -> Verdict:
