@@ -22,7 +22,8 @@ from tutor.checks.registry import build, load_kinds
 from tutor.checks.select import describe_selector, name, select, selector_problem, the_selected
 from tutor.cli import main
 from tutor.lessons.parse import parse_lesson
-from tutor.observe.model import CgroupInfo, Container, EngineState, Link, NetNS, Socket, frozen_map
+from tutor.observe.model import (CapabilitySets, CgroupInfo, Container, EngineState, Link, Mount, NetNS, Socket,
+                                  frozen_map)
 
 # --------------------------------------------------------------- a machine with Docker and Podman
 WEB_NET, NONET_NET, POD_NET = 4026532500, 4026532600, 4026532700
@@ -832,3 +833,72 @@ def test_a_file_missing_in_a_container_is_made_with_its_engines_exec_too():
     fails({"file": {"container": "web", "engine": "docker", "path": "/tmp/nstutor-note"}}, s,
           "nsenter --target 4242 --mount sh -c 'echo hello > /tmp/nstutor-note'",
           "(or with its engine: docker exec web sh -c 'echo hello > /tmp/nstutor-note').")
+
+
+# =============================================================== what an engine mounts, and root's powers
+#: /proc/sys writable and /proc/keys not masked: what --privileged (or privileged: true) leaves in a container
+RW_PROC_SYS = Mount(10, 1, "/proc/sys", "proc", "proc", "rw,nosuid,nodev,noexec", "/sys")
+UNMASKED_KEYS = Mount(11, 1, "/proc/keys", "proc", "proc", "rw,nosuid,nodev,noexec", "/keys")
+NET_ADMIN_HELD = CapabilitySets(effective=1 << 12 | 1)      # chown and net_admin
+LEASH_MISSES = ({"mount": {"target": "/proc/sys", "read_only": True}},
+                {"mount": {"target": "/proc/keys", "source_path": "^/null$"}},
+                {"capabilities": {"lacks": ["net_admin"]}})
+
+
+def unleashed(s, *pids: int):
+    """*s* with the main processes *pids* mounted and capable as a privileged container is."""
+    return dataclasses.replace(s, mounts=frozen_map({s.processes[p].ns["mnt"]: (RW_PROC_SYS, UNMASKED_KEYS)
+                                                     for p in pids}),
+                               capabilities=frozen_map({p: NET_ADMIN_HELD for p in pids}))
+
+
+def leash_messages(s, container: str, engine: str) -> list[str]:
+    out = []
+    for item in LEASH_MISSES:
+        (kind, spec), = item.items()
+        out.append(fails({kind: {"container": container, "engine": engine, **spec}}, s).message)
+    return out
+
+
+def test_a_kubernetes_containers_mounts_and_capabilities_are_fixed_in_its_pod_spec():
+    """containerd has no `run`: a kubelet's container that is not on its leash is fixed in the Pod spec, and
+    how it was started is read from that spec's securityContext, never from `containerd inspect`."""
+    sandbox = Container("containerd", ids(20), "myweb2", "registry.k8s.io/pause:3.6", "running", 5000,
+                        pod="default/myweb2", infra=True)
+    nginx = Container("containerd", ids(21), "nginx", "nginx", "running", 5100, pod="default/myweb2")
+    s = unleashed(machine(containers=(sandbox, nginx), engines=running(("containerd",))), 5100)
+    read_only, source, caps = leash_messages(s, "nginx", "containerd")
+    again = "and create the pod again: kubectl delete pod -n default myweb2; kubectl apply -f POD.yaml"
+    spec = """kubectl get pod -n default myweb2 -o jsonpath='{.spec.containers[?(@.name=="nginx")].securityContext}'"""
+    assert ("securityContext says privileged: true or procMount: Unmasked" in read_only and spec in read_only
+            and f"take them out of the Pod spec {again}" in read_only), read_only
+    assert ("a volumeMount onto /proc/keys" in source and "kubectl get pod -n default myweb2 -o yaml" in source
+            and f"take that out of the Pod spec {again}" in source), source
+    assert spec in caps and "put securityContext.capabilities.drop: [NET_ADMIN] in the Pod spec" in caps, caps
+    for message in (read_only, source, caps):
+        assert "containerd rm" not in message and "containerd run" not in message, message
+        assert "containerd inspect" not in message and "HostConfig" not in message, message
+
+
+@pytest.mark.parametrize("container, engine, again", [
+    ("web", "docker", "docker rm -f web; docker run -d --name web --cap-drop NET_ADMIN nstutor-box ..."),
+    ("podweb-a", "podman", "podman rm -f podweb-a; podman run -d --name podweb-a --pod podweb --cap-drop NET_ADMIN "
+                           "localhost/nstutor-box ..."),
+])
+def test_docker_and_podman_containers_off_their_leash_are_run_again(container, engine, again):
+    """The engine's words, as they were before containerd's were added: its inspect and its rm/run."""
+    read_only, source, caps = leash_messages(unleashed(machine(), 4242, 5100), container, engine)
+    assert read_only == (
+        f"/proc/sys is writable inside {container}, so root in there can change the machine's kernel settings "
+        f"through it. Engines mount it read-only unless the container was started with --privileged or "
+        f"--security-opt systempaths=unconfined ({engine} inspect -f '{{{{.HostConfig.Privileged}}}} "
+        f"{{{{.HostConfig.SecurityOpt}}}}' {container} tells); make it again without them: {engine} rm -f "
+        f"{container}, then {engine} run it as the lesson does.")
+    assert source == (
+        "/proc/keys there shows /keys of its filesystem, not a path matching '^/null$'. The engine mounts "
+        "/proc/keys for each container it starts, unless the run options replace it (a -v or --mount onto "
+        f"/proc/keys, --security-opt systempaths=unconfined, --privileged): {engine} inspect {container} shows its "
+        "mounts; make it again without them.")
+    assert caps.endswith(
+        f"(was it started with --privileged or --cap-add? {engine} inspect -f '{{{{.HostConfig.Privileged}}}} "
+        f"{{{{.HostConfig.CapAdd}}}}' {container} tells). Make it again without it: {again}"), caps

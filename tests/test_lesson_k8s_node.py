@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -163,10 +164,11 @@ def pod(spawn, uid, tmp_path, node):
 
         def start_nginx(self, joins: str = "net ipc uts", unshare: str = CONTAINERD_UNSHARE) -> int:
             cid = container_id(f"{uid}-nginx")
+            others = set(pids_matching("^nginx: master process"))    # look-alikes a test started before
             spawn(IN_CGROUP + join(self.pause, joins) + ["unshare", *unshare.split(), "--fork", "bash", "-c",
                                                          'exec -a "$0" "$@"', NGINX_TITLE, PYTHON, "-c", NGINX],
                   **in_cgroup(cid))
-            pid, = wait_proc("^nginx: master process")
+            pid, = set(wait_proc("^nginx: master process", count=len(others) + 1)) - others
             sandbox.record(cid, pid, container_namespaces(self.pause), "myweb2-nginx", "docker.io/library/nginx:latest")
             return pid
 
@@ -281,6 +283,41 @@ def test_the_cgroup_namespace_follows_the_cgroup_layout(lesson, pod):
     else:
         assert f"has its own cgroup namespace ({mine}); the pause's is {theirs}" in text, text
         assert "not cgroup v2 alone: here a container gets no cgroup namespace of its own" in text, text
+
+
+def lesson_block(containing: str) -> str:
+    """The lesson's ```sh block that holds *containing*, as the learner pastes it."""
+    from tutor.lessons.parse import markdown_parser
+    tokens = markdown_parser().parse(LESSON.read_text())
+    block, = [t.content for t in tokens if t.type == "fence" and t.info.strip() == "sh" and containing in t.content]
+    return block
+
+
+def test_step_2s_commands_find_myweb2s_nginx_among_look_alikes(lesson, pod, spawn, tmp_path, node, uid):
+    """Another pod's nginx started first (the lower pid, so `pgrep | head -n 1` would take it): the lesson's
+    pick() takes the one whose cgroup carries the id kubectl reports for myweb2-nginx. kubectl is a stand-in
+    that answers the lesson's jsonpath query the way the API server answers it for a running pod."""
+    other = Sandbox(node, "default", "otherweb", uid)
+    spawn(IN_CGROUP + ["bash", "-c", 'exec -a "$0" "$@"', NGINX_TITLE, "sleep", "600"],
+          env={**os.environ, "CG": other.cgroup(container_id(f"{uid}-otherweb-nginx"))})
+    decoy, = wait_proc("^nginx: master process")
+    pause = pod.start_pause()
+    nginx, netshoot = pod.start_nginx(), pod.start_netshoot()
+    assert decoy < nginx
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").write_text(
+        "#!/bin/sh\n"
+        "for a in \"$@\"; do case $a in\n"
+        f"  *'@.name==\"myweb2-nginx\"'*) printf 'containerd://%s' {container_id(f'{uid}-nginx')} ;;\n"
+        f"  *'@.name==\"myweb2-netshoot\"'*) printf 'containerd://%s' {container_id(f'{uid}-netshoot')} ;;\n"
+        "esac; done\n")
+    (bin_dir / "kubectl").chmod(0o755)
+    script = lesson_block("pick()") + '\necho "FOUND $NGINX,$NETSH,$PAUSE"\n'
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                         env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    found = [line for line in out.stdout.splitlines() if line.startswith("FOUND ")]
+    assert found == [f"FOUND {nginx},{netshoot},{pause}"], (out.stdout, out.stderr)
 
 
 def test_skipped_with_a_clear_reason_without_kubectl(lesson, monkeypatch):

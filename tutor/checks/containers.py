@@ -326,11 +326,38 @@ def recreate_with(snap: Snapshot, proc, option: str, pod_spec: str, pod_wide: bo
         return (f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} {option} (with the --share "
                 f"it had), then its containers again ({run_command('podman', 'NAME', [f'--pod {q(c.pod)}'])})")
     if kubelet_made(c):
-        ns, pod_name = _k8s(c.pod)
-        return (f"put {pod_spec} in the Pod spec and create the pod again: kubectl delete pod -n {q(ns)} "
-                f"{q(pod_name)}; kubectl apply -f POD.yaml")
+        return pod_spec_fix(c, f"put {pod_spec} in the Pod spec")
     options = [*_kept_options(snap, c, keep_network=True), option]
     return f"{remove_command(c)}; {run_command(c.engine, c.name, options, c.image)}"
+
+
+def pod_spec_fix(c: Container, change: str) -> str:
+    """A kubelet's container is fixed in its pod's spec: '*change* and create the pod again:
+    kubectl delete pod ...; kubectl apply -f POD.yaml' (*change* says what to put in or take out)."""
+    ns, pod_name = _k8s(c.pod)
+    return f"{change} and create the pod again: kubectl delete pod -n {q(ns)} {q(pod_name)}; kubectl apply -f POD.yaml"
+
+
+def pod_yaml_command(c: Container) -> str:
+    """The command that shows the spec of a kubelet's container's pod."""
+    ns, pod_name = _k8s(c.pod)
+    return f"kubectl get pod -n {q(ns)} {q(pod_name)} -o yaml"
+
+
+def inspect_hint(c: Container, fields: Iterable[str]) -> str | None:
+    """The command that shows how *c* was started, for Docker's HostConfig *fields* (Privileged,
+    CapAdd, SecurityOpt; Podman's inspect has the same): `docker inspect -f '{{.HostConfig.Privileged}}
+    {{.HostConfig.CapAdd}}' web`. A kubelet's container was started from its Pod spec, so for it the
+    command shows that container's securityContext there (privileged, capabilities, procMount), whatever
+    *fields* asks. None for an engine with neither."""
+    if kubelet_made(c):
+        ns, pod_name = _k8s(c.pod)
+        path = f'{{.spec.containers[?(@.name=="{c.name}")].securityContext}}'
+        return f"kubectl get pod -n {q(ns)} {q(pod_name)} -o jsonpath={q(path)}"
+    if c.engine not in ("docker", "podman"):
+        return None
+    template = " ".join(f"{{{{.HostConfig.{f}}}}}" for f in fields)
+    return f"{c.engine} inspect -f {q(template)} {q(c.name)}"
 
 
 def _kept_options(snap: Snapshot, c: Container, keep_network: bool) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ...observe.model import CapabilitySets, Snapshot, Wants
 from ..base import Field, Verdict
-from ..containers import recreate_with
+from ..containers import inspect_hint, kubelet_made, recreate_with
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import name
@@ -158,9 +158,10 @@ class CapabilitiesHeld(ProcessExpectation):
                               f"securityContext.capabilities.drop: [{', '.join(cap.upper() for cap in extra)}]")
         if again:
             c = snap.container_of_pid(proc.pid)
-            inspect = (f" (was it started with --privileged or --cap-add? {c.engine} inspect -f "
-                       f"'{{{{.HostConfig.Privileged}}}} {{{{.HostConfig.CapAdd}}}}' {c.name} tells)"
-                       if c is not None and c.engine in ("docker", "podman") else "")
+            hint = inspect_hint(c, ("Privileged", "CapAdd"))
+            asked = ("does its securityContext say privileged: true or capabilities.add?" if kubelet_made(c)
+                     else "was it started with --privileged or --cap-add?")
+            inspect = f" ({asked} {hint} tells)" if hint else ""
             return text + inspect + f". Make it again without {'it' if len(extra) == 1 else 'them'}: {again}"
         drops = ",".join(f"-{cap}" for cap in extra)
         return text + f" Start it again without: setpriv --bounding-set {drops} {proc.command}"

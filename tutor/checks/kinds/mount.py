@@ -25,7 +25,7 @@ from typing import Any
 
 from ...observe.model import Mount, Snapshot
 from ..base import Field, Verdict, clean_path, v_abspath, v_bool, v_str
-from ..containers import q, recreate_with
+from ..containers import inspect_hint, kubelet_made, pod_spec_fix, pod_yaml_command, q, recreate_with
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, v_regex
 from ..registry import register
 from ..select import name
@@ -163,6 +163,12 @@ class MountIn(ProcessExpectation):
 
     def _source_advice(self, snap: Snapshot, proc, target: str) -> str:
         c = snap.container_of_pid(proc.pid)
+        if c is not None and kubelet_made(c):
+            # the kubelet and the runtime mount it from the pod's own files; only the Pod spec changes that
+            return (f"The kubelet and its runtime mount {target} for each container of a pod, unless the Pod spec "
+                    f"replaces it (a volumeMount onto {target}, privileged: true or procMount: Unmasked in the "
+                    f"container's securityContext; {pod_yaml_command(c)} shows the spec): "
+                    + pod_spec_fix(c, "take that out of the Pod spec") + ".")
         if c is not None:
             return (f"The engine mounts {target} for each container it starts, unless the run options replace "
                     f"it (a -v or --mount onto {target}, --security-opt systempaths=unconfined, --privileged): "
@@ -174,10 +180,15 @@ class MountIn(ProcessExpectation):
         c = snap.container_of_pid(proc.pid)
         want = "read-only" if self.read_only else "writable"
         if c is not None and self.read_only:
-            return (f"{target} is writable inside {c.name}, so root in there can change the machine's kernel "
-                    f"settings through it. Engines mount it read-only unless the container was started with "
-                    f"--privileged or --security-opt systempaths=unconfined ({c.engine} inspect -f "
-                    f"'{{{{.HostConfig.Privileged}}}} {{{{.HostConfig.SecurityOpt}}}}' {c.name} tells); make it "
+            lead = (f"{target} is writable inside {c.name}, so root in there can change the machine's kernel "
+                    f"settings through it. ")
+            hint = inspect_hint(c, ("Privileged", "SecurityOpt"))
+            if kubelet_made(c):
+                return (lead + f"The runtime mounts it read-only unless the container's securityContext says "
+                        f"privileged: true or procMount: Unmasked ({hint} tells); "
+                        + pod_spec_fix(c, "take them out of the Pod spec") + ".")
+            return (lead + f"Engines mount it read-only unless the container was started with "
+                    f"--privileged or --security-opt systempaths=unconfined ({hint} tells); make it "
                     f"again without them: {c.engine} rm -f {c.name}, then {c.engine} run it as the lesson does.")
         option = "ro" if self.read_only else "rw"
         return (f"{target} should be {want}. Remount it from inside: nsenter --target {proc.pid} --mount "
