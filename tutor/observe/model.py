@@ -144,6 +144,9 @@ class Link:
     peer_ifindex: int | None = None    # veth: ifindex of the peer inside peer_netns
     peer_name: str | None = None       # veth: peer's name, resolved across namespaces when possible
     vxlan: VxlanInfo | None = None
+    #: a bridge port's hairpin mode (`bridge link set dev X hairpin on`: frames may leave by the port
+    #: they came in by); None when it is not a bridge port, or the kernel did not say
+    hairpin: bool | None = None
 
     @property
     def is_up(self) -> bool:

@@ -17,7 +17,10 @@ never disagree):
   * a netns's dump, until an event in that netns says it changed. One change sends no event to
     the netns it affects: moving a veth's peer to another netns changes the peer's netns as seen
     from this end. So a dump holding a veth whose peer cannot be found is dumped again at once,
-    and again on every read while the peer stays unresolved.
+    and again on every read while the peer stays unresolved. Another sends no event at all: a
+    setting of a switched-off bridge port (`ip link set X type bridge_slave hairpin on` while X is
+    down). So each such port is asked for again on every read, one link, not a dump (see
+    _quiet_port_changed).
   * an nsid (what netns A calls netns B), once the kernel has assigned one: an assigned id never
     changes while both namespaces exist, and both are pinned by our open sockets. "No id yet" is
     never kept: the kernel assigns ids lazily, the moment anything needs one.
@@ -183,6 +186,8 @@ class NetworkReader:
                 changed = conn.dump is None or conn.dirty
                 if self.persistent and not changed and conn.inode in signalled:
                     changed = self._events_pending(conn)
+                if self.persistent and not changed:
+                    changed = self._quiet_port_changed(conn)
                 if changed:
                     self._redump(conn, handle, problems)
                     dumped.add(handle.inode)
@@ -228,6 +233,21 @@ class NetworkReader:
     @staticmethod
     def _events_pending(conn: _Conn) -> bool:
         return rtnl.drain_events(conn.route) > 0
+
+    @staticmethod
+    def _quiet_port_changed(conn: _Conn) -> bool:
+        """Whether a switched-off bridge port of the kept dump is no longer as dumped. The kernel
+        announces a port setting changed with `ip link set X type bridge_slave hairpin on` only
+        while X is up (netdev_state_change); `bridge link set` and sysfs always do. So each such
+        port is asked for again (one RTM_GETLINK, not a dump): a difference, or an event that came
+        meanwhile, means dump this netns again."""
+        quiet = [raw for raw in conn.dump["links"] if raw["hairpin"] is not None and not raw["up"]]
+        stray: list = []
+        for raw in quiet:
+            conn.seq += 1
+            if rtnl.get_link(conn.route, raw["index"], conn.seq, stray) != raw or stray:
+                return True
+        return False
 
     @staticmethod
     def _dump(conn: _Conn) -> dict:
@@ -343,7 +363,7 @@ class NetworkReader:
                           vx["learning"]) if vx else None
         return Link(inode, raw["index"], raw["name"] or f"if{raw['index']}", raw["kind"], raw["up"], raw["operstate"],
                     raw["mtu"], raw["mac"], names.get(raw["master"]) if raw["master"] else None,
-                    peer_netns, peer_index, peer_name, vxlan)
+                    peer_netns, peer_index, peer_name, vxlan, raw["hairpin"])
 
     def _peer_netns(self, inode: int, raw: dict, indexes: dict, by_inode: dict) -> int | None:
         """Which netns the veth's peer is in. The kernel tells us only an nsid (a number local to this

@@ -361,9 +361,11 @@ class BridgeRow:
     bridge: str
     state: str
     ports: tuple[str, ...]
+    hairpin: tuple[str, ...] = ()   # the ports with hairpin on (`bridge -d link` says "hairpin on")
 
     def cells(self) -> tuple[str, ...]:
-        return (self.bridge, self.state, ", ".join(self.ports) if self.ports else "(no ports)")
+        ports = [f"{p} (hairpin on)" if p in self.hairpin else p for p in self.ports]
+        return (self.bridge, self.state, ", ".join(ports) if ports else "(no ports)")
 
 
 def bridge_rows(snap: Snapshot, ns: NetNS | None = None) -> list[BridgeRow]:
@@ -372,8 +374,9 @@ def bridge_rows(snap: Snapshot, ns: NetNS | None = None) -> list[BridgeRow]:
     for each in [ns] if ns is not None else ordered_netns(snap):
         for link in sorted(each.links, key=lambda l: l.ifindex):
             if link.kind == "bridge":
-                ports = tuple(sorted(p.name for p in each.links if p.master == link.name))
-                rows.append(BridgeRow(each.inode, each.label, link.name, link_state(link), ports))
+                ports = sorted((p for p in each.links if p.master == link.name), key=lambda p: p.name)
+                rows.append(BridgeRow(each.inode, each.label, link.name, link_state(link),
+                                      tuple(p.name for p in ports), tuple(p.name for p in ports if p.hairpin)))
     return rows
 
 

@@ -35,7 +35,8 @@ IFF_UP = 0x1
 # link attributes (IFLA_*)
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_LINK_NETNSID = 16, 18, 37
-IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
+IFLA_BRPORT_MODE = 4       # a bridge port's hairpin mode (u8), inside IFLA_INFO_SLAVE_DATA
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING = 1, 3, 4, 7
 IFLA_VXLAN_PORT, IFLA_VXLAN_LOCAL6 = 15, 17
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
@@ -159,33 +160,49 @@ def _u32(raw: bytes | None) -> int | None:
 
 # --------------------------------------------------------------- dumps (plain dicts; netlink.py builds the model)
 def dump_links(sock: socket.socket, seq: int = 1, stray: list | None = None) -> list[dict]:
-    out = []
-    for _, body in _request(sock, RTM_GETLINK, _IFINFOMSG.pack(AF_UNSPEC, 0, 0, 0, 0), NLM_F_DUMP, seq, stray):
-        _family, _type, index, flags, _ = _IFINFOMSG.unpack_from(body)
-        a = _attrs(body, _IFINFOMSG.size)
-        link = {
-            "index": index, "name": _str(a.get(IFLA_IFNAME)), "up": bool(flags & IFF_UP),
-            "operstate": OPERSTATES[a[IFLA_OPERSTATE][0]] if IFLA_OPERSTATE in a and a[IFLA_OPERSTATE][0] < len(OPERSTATES) else "UNKNOWN",
-            "mtu": _u32(a.get(IFLA_MTU)) or 0, "mac": _mac(a.get(IFLA_ADDRESS)),
-            "master": _u32(a.get(IFLA_MASTER)), "link": _u32(a.get(IFLA_LINK)),
-            "link_netnsid": _I32.unpack(a[IFLA_LINK_NETNSID][:4])[0] if IFLA_LINK_NETNSID in a else None,
-            "kind": None, "vxlan": None,
-        }
-        if IFLA_LINKINFO in a:
-            info = _attrs(a[IFLA_LINKINFO], 0)
-            link["kind"] = _str(info.get(IFLA_INFO_KIND))
-            if link["kind"] == "vxlan" and IFLA_INFO_DATA in info:
-                v = _attrs(info[IFLA_INFO_DATA], 0)
-                port = v.get(IFLA_VXLAN_PORT)
-                link["vxlan"] = {
-                    "vni": _u32(v.get(IFLA_VXLAN_ID)),
-                    "port": struct.unpack("!H", port[:2])[0] if port else None,  # network byte order
-                    "local": _ip(AF_INET, v.get(IFLA_VXLAN_LOCAL)) or _ip(AF_INET6, v.get(IFLA_VXLAN_LOCAL6)),
-                    "link": _u32(v.get(IFLA_VXLAN_LINK)),
-                    "learning": bool(v[IFLA_VXLAN_LEARNING][0]) if IFLA_VXLAN_LEARNING in v else None,
-                }
-        out.append(link)
-    return out
+    return [_link(body) for _, body in
+            _request(sock, RTM_GETLINK, _IFINFOMSG.pack(AF_UNSPEC, 0, 0, 0, 0), NLM_F_DUMP, seq, stray)]
+
+
+def get_link(sock: socket.socket, index: int, seq: int, stray: list | None = None) -> dict | None:
+    """One link by ifindex (a single RTM_GETLINK, no dump); None when it is gone."""
+    try:
+        for _, body in _request(sock, RTM_GETLINK, _IFINFOMSG.pack(AF_UNSPEC, 0, index, 0, 0), 0, seq, stray):
+            return _link(body)
+    except OSError:   # ENODEV: deleted since the dump
+        return None
+    return None
+
+
+def _link(body: bytes) -> dict:
+    """One RTM_NEWLINK message as a plain dict."""
+    _family, _type, index, flags, _ = _IFINFOMSG.unpack_from(body)
+    a = _attrs(body, _IFINFOMSG.size)
+    link = {
+        "index": index, "name": _str(a.get(IFLA_IFNAME)), "up": bool(flags & IFF_UP),
+        "operstate": OPERSTATES[a[IFLA_OPERSTATE][0]] if IFLA_OPERSTATE in a and a[IFLA_OPERSTATE][0] < len(OPERSTATES) else "UNKNOWN",
+        "mtu": _u32(a.get(IFLA_MTU)) or 0, "mac": _mac(a.get(IFLA_ADDRESS)),
+        "master": _u32(a.get(IFLA_MASTER)), "link": _u32(a.get(IFLA_LINK)),
+        "link_netnsid": _I32.unpack(a[IFLA_LINK_NETNSID][:4])[0] if IFLA_LINK_NETNSID in a else None,
+        "kind": None, "vxlan": None, "hairpin": None,
+    }
+    if IFLA_LINKINFO in a:
+        info = _attrs(a[IFLA_LINKINFO], 0)
+        link["kind"] = _str(info.get(IFLA_INFO_KIND))
+        if link["kind"] == "vxlan" and IFLA_INFO_DATA in info:
+            v = _attrs(info[IFLA_INFO_DATA], 0)
+            port = v.get(IFLA_VXLAN_PORT)
+            link["vxlan"] = {
+                "vni": _u32(v.get(IFLA_VXLAN_ID)),
+                "port": struct.unpack("!H", port[:2])[0] if port else None,  # network byte order
+                "local": _ip(AF_INET, v.get(IFLA_VXLAN_LOCAL)) or _ip(AF_INET6, v.get(IFLA_VXLAN_LOCAL6)),
+                "link": _u32(v.get(IFLA_VXLAN_LINK)),
+                "learning": bool(v[IFLA_VXLAN_LEARNING][0]) if IFLA_VXLAN_LEARNING in v else None,
+            }
+        if _str(info.get(IFLA_INFO_SLAVE_KIND)) == "bridge" and IFLA_INFO_SLAVE_DATA in info:
+            mode = _attrs(info[IFLA_INFO_SLAVE_DATA], 0).get(IFLA_BRPORT_MODE)
+            link["hairpin"] = bool(mode[0]) if mode else None
+    return link
 
 
 def dump_addresses(sock: socket.socket, seq: int = 2, stray: list | None = None) -> list[dict]:
