@@ -391,3 +391,51 @@ def test_peer_master_lint():
     with pytest.raises(SpecError) as err:
         build({"link": {"dev": "RED/eth0", "absent": True, "peer_master": "docker0"}})
     assert "absent: true cannot be combined" in str(err.value)
+
+
+# --------------------------------------------------------------- bridge: hairpin
+def test_bridge_hairpin_lint():
+    with pytest.raises(SpecError, match=r"'bridge.hairpin': c1/eth0 is in c1, but ports of a bridge live in"):
+        build({"bridge": {"dev": "node2/cni0", "hairpin": ["c1/eth0"]}})
+    with pytest.raises(SpecError, match=r"'bridge.hairpin': veth-pod-2 is not among its ports \(veth-pod-1\)"):
+        build({"bridge": {"dev": "node2/cni0", "ports": ["veth-pod-1"], "hairpin": ["veth-pod-2"]}})
+    with pytest.raises(SpecError, match="hairpin.*must be a list"):
+        build({"bridge": {"dev": "node2/cni0", "hairpin": True}})
+    build({"bridge": {"dev": "node2/cni0", "ports": ["veth-pod-1"], "hairpin": ["node2/veth-pod-1"]}})
+
+
+def test_a_bad_hairpin_field_is_a_lint_message_with_file_and_line(tmp_path, capsys):
+    from test_lessons import lesson_text
+    from tutor.cli import main
+    step = ("```check\nid: pods\ntitle: A pod on cni0\nexpect:\n  - netns: {name: node2}\n"
+            "  - bridge: {dev: node2/cni0, ports: [veth-pod-1], hairpin: [veth-pod-2]}\n"
+            "hint: bridge -n node2 link set dev veth-pod-1 hairpin on\nsolution: |\n  true\n```\n")
+    path = tmp_path / "05-demo.md"
+    path.write_text(lesson_text(step))
+    assert main(["lint", str(path)]) == 1
+    line = path.read_text().splitlines().index("  - bridge: {dev: node2/cni0, ports: [veth-pod-1], hairpin: [veth-pod-2]}") + 1
+    out = capsys.readouterr().out
+    assert f"{path}:{line}: step 'pods':" in out and "'bridge.hairpin': veth-pod-2 is not among its ports" in out, out
+
+
+def _bridge_with_port(hairpin):
+    node = NetNS(RED, ("node2",), (), False, links=(
+        link(RED, 1, "lo", operstate="UNKNOWN"), link(RED, 2, "cni0", "bridge"),
+        link(RED, 3, "veth-pod-1", "veth", master="cni0", hairpin=hairpin)))
+    return snap(host(), node)
+
+
+@pytest.mark.parametrize("hairpin, says", [
+    (True, None),
+    (False, "port veth-pod-1 of cni0 in node2 has hairpin off, so the bridge never sends a frame back out of "
+            "veth-pod-1, the port it came in by: bridge -n node2 link set dev veth-pod-1 hairpin on"),
+    (None, "the kernel did not say whether port veth-pod-1 of cni0 in node2 has hairpin on; "
+           "`bridge -n node2 -d link show dev veth-pod-1` shows it"),
+])
+def test_bridge_hairpin_verdicts(hairpin, says):
+    v = build({"bridge": {"dev": "node2/cni0", "ports": ["veth-pod-1"], "hairpin": ["veth-pod-1"]}}).grade(
+        _bridge_with_port(hairpin))
+    assert v.passed is (says is None) and (says is None or v.message == says), v.message
+    # without the field, a bridge check says nothing of hairpin, as before
+    v = build({"bridge": {"dev": "node2/cni0", "ports": ["veth-pod-1"]}}).grade(_bridge_with_port(hairpin))
+    assert v.passed and "hairpin" not in v.observed and "hairpin" not in v.evidence

@@ -227,6 +227,43 @@ def test_bridge_in_the_host_netns(links, uid):
     assert v.message == f"{uid}q is not a port of any bridge, expected a port of {br}: ip link set {uid}q master {br}"
 
 
+def test_bridge_hairpin_ports(netns):
+    """hairpin: [PORT...]: those ports of the bridge must have hairpin on (CNI's hairpinMode: true)."""
+    hub, c1, c2 = netns("H"), netns("c1"), netns("c2")
+    sh(f"ip -n {hub} link add br0 type bridge")
+    make_pair(hub, c1, "vethc1", "eth0")
+    make_pair(hub, c2, "vethc2", "eth0")
+    sh(f"ip -n {hub} link set vethc1 master br0 && ip -n {hub} link set vethc2 master br0")
+    sh(f"bridge -n {hub} link set dev vethc1 hairpin on")
+    v = passes({"bridge": {"dev": f"{hub}/br0", "ports": ["vethc1", "vethc2"], "hairpin": ["vethc1"]}})
+    assert v.evidence["hairpin"] == ["vethc1"]
+    assert v.observed.endswith("ports: vethc1, vethc2, hairpin on: vethc1")
+    v = fails({"bridge": {"dev": f"{hub}/br0", "ports": ["vethc1", "vethc2"], "hairpin": ["vethc1", "vethc2"]}})
+    assert v.message == (f"port vethc2 of br0 in {hub} has hairpin off, so the bridge never sends a frame back "
+                         f"out of vethc2, the port it came in by: bridge -n {hub} link set dev vethc2 hairpin on")
+    assert v.observed.endswith("hairpin on: vethc1")
+    assert v.expected.endswith("with ports vethc1, vethc2, hairpin on vethc1, vethc2")
+    sh(f"bridge -n {hub} link set dev vethc2 hairpin on")
+    passes({"bridge": {"dev": f"{hub}/br0", "hairpin": ["vethc1", f"{hub}/vethc2"]}})
+    sh(f"ip -n {hub} link set vethc2 nomaster")         # no longer a port: its hairpin means nothing
+    v = fails({"bridge": {"dev": f"{hub}/br0", "hairpin": ["vethc2"]}})
+    assert v.message == (f"vethc2 is not a port of any bridge, expected a port of br0: "
+                         f"ip -n {hub} link set vethc2 master br0")
+
+
+def test_bridge_hairpin_in_the_host_netns(links, uid):
+    br, port = f"{uid}br", f"{uid}p"
+    sh(f"ip link add {br} type bridge")
+    links.append(br)
+    sh(f"ip link add {port} type veth peer name {uid}q")
+    links.append(port)
+    sh(f"ip link set {port} master {br}")
+    v = fails({"bridge": {"dev": br, "ports": [port], "hairpin": [port]}})
+    assert v.message.endswith(f": bridge link set dev {port} hairpin on")
+    sh(f"bridge link set dev {port} hairpin on")
+    passes({"bridge": {"dev": br, "ports": [port], "hairpin": [port]}})
+
+
 # --------------------------------------------------------------- vxlan overlay: vxlan, route, neighbour, fdb, reachable
 MAC1, MAC2 = "0a:58:ac:10:00:00", "0a:58:ac:10:01:00"
 

@@ -244,6 +244,57 @@ def test_decoder_agrees_with_pyroute2(netns):
     assert {(x.dev, x.cidr) for x in ours.addresses} == ref_addrs
 
 
+def _hairpin_by_port(ns):
+    return {l.name: l.hairpin for l in ns.links if l.name != "lo"}
+
+
+def test_hairpin_of_each_bridge_port(netns):
+    """A bridge port's hairpin mode comes from IFLA_INFO_SLAVE_DATA; links that are no bridge's port
+    (the bridge itself, the far ends of the veths) have none. pyroute2 reads the same."""
+    from pyroute2 import IPRoute
+    a = netns("a")
+    sh(f"ip -n {a} link add br0 type bridge")
+    for i in (0, 1):
+        sh(f"ip -n {a} link add p{i} type veth peer name q{i} && ip -n {a} link set p{i} master br0")
+    sh(f"bridge -n {a} link set dev p0 hairpin on")
+    ours = _hairpin_by_port(take_snapshot().netns_by_name(a))
+    assert ours == {"br0": None, "p0": True, "q0": None, "p1": False, "q1": None}
+    with IPRoute(netns=a, flags=0) as ipr:   # flags=0: never create a missing netns
+        ref = {}
+        for l in ipr.get_links():
+            info = l.get_attr("IFLA_LINKINFO")
+            port = info.get_attr("IFLA_INFO_SLAVE_DATA") if info else None
+            mode = port.get_attr("IFLA_BRPORT_MODE") if port else None
+            ref[l.get("ifname")] = None if mode is None else bool(mode)
+    assert ours == {name: mode for name, mode in ref.items() if name != "lo"}
+
+
+def test_the_kept_observer_sees_hairpin_change(netns):
+    """`bridge link set ... hairpin` announces itself; `ip link set X type bridge_slave hairpin ...`
+    does only while X is up. The kept Observer must see both, as a fresh snapshot does."""
+    a = netns("a")
+    # no IPv6: its addresses and routes on a link just switched on come with events for a second or
+    # two, and any event makes the Observer dump the netns again, which would hide a missed change
+    sh(f"ip netns exec {a} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1")
+    sh(f"ip -n {a} link add br0 type bridge")
+    for i in (0, 1):
+        sh(f"ip -n {a} link add p{i} type veth peer name q{i} && ip -n {a} link set p{i} master br0")
+    sh(f"ip -n {a} link set p1 up && ip -n {a} link set q1 up")      # p0 stays down
+
+    def kept(port):
+        return _hairpin_by_port(obs.snapshot().netns_by_name(a))[port]
+
+    with Observer() as obs:
+        assert kept("p0") is False and kept("p1") is False
+        for command, port, wanted in ((f"bridge -n {a} link set dev p0 hairpin on", "p0", True),
+                                      (f"ip -n {a} link set dev p1 type bridge_slave hairpin on", "p1", True),
+                                      (f"ip -n {a} link set dev p0 type bridge_slave hairpin off", "p0", False)):
+            sh(command)
+            assert _hairpin_by_port(take_snapshot().netns_by_name(a))[port] is wanted
+            wait_until(lambda: kept(port) is wanted, timeout=2, what=f"the kept Observer to see: {command}")
+        assert _hairpin_by_port(obs.snapshot().netns_by_name(a)) == _hairpin_by_port(take_snapshot().netns_by_name(a))
+
+
 def test_observer_sees_listeners_come_and_go(netns, spawn):
     """The Observer re-lists a netns's sockets when a process in it starts, runs or exits."""
     name = netns()

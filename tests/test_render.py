@@ -5,6 +5,7 @@ the last tests run `nstutor snapshot` (text and --json) against real namespaces.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import subprocess
@@ -157,6 +158,19 @@ def test_bridge_vxlan_master_and_wrapping_in_narrow_columns():
         "    tcp [::]:8080 LISTEN  pid 4242",
     ]
     assert all(len(l) <= 80 for l in lines)
+
+
+def test_a_port_with_hairpin_on_says_so_in_the_bridge_table_and_the_json():
+    snap = make_snapshot()
+    blue = snap.netns[BLUE]
+    links = tuple(dataclasses.replace(l, hairpin=l.name == "veth1") if l.master == "br0" else l for l in blue.links)
+    snap = dataclasses.replace(snap, netns=frozen_map({**snap.netns, BLUE: dataclasses.replace(blue, links=links)}))
+    (row,) = render.bridge_rows(snap)
+    assert (row.ports, row.hairpin) == (("veth1", "vx0"), ("veth1",))
+    assert "  br0     DOWN   veth1 (hairpin on), vx0" in render.render_netns(snap, snap.netns[BLUE], width=80)
+    d = json.loads(json.dumps(render.snapshot_to_dict(snap)))
+    assert {l["name"]: l["hairpin"] for l in d["netns"][str(BLUE)]["links"]} == {
+        "lo": None, "veth1": True, "br0": None, "vx0": False}
 
 
 def test_other_sections_hostnames_mounts_shm_userns_cgroups_problems():
