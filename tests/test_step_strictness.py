@@ -185,6 +185,20 @@ def test_flannel_pods_need_their_loopback_up(shipped, uid):
     assert f"lo in {uid}p-2 is DOWN: ip -n {uid}p-2 link set lo up" in lab.messages("pods")
 
 
+def test_flannel_pods_need_hairpin_on_their_bridge_ports(shipped, uid):
+    """The pods step's prose switches hairpin on (cni-conf.json's hairpinMode: true): a port without it
+    keeps the step red, with the command that switches it on."""
+    lab = shipped("flannel", {"node$": f"{uid}n", "pod-": f"{uid}p-", "underlay": f"{uid}ul"},
+                  {"veth-pod-": f"veth-{uid}p-"})
+    lab.setup()
+    lab.solve("cni0", "vtep", "routes", "neigh", "fdb", "pods")
+    assert lab.grade("pods").passed, lab.messages("pods")
+    sh(f"bridge -n {uid}n3 link set dev veth-{uid}p-2 hairpin off")
+    assert (f"port veth-{uid}p-2 of cni0 in {uid}n3 has hairpin off, so the bridge never sends a frame back out of "
+            f"veth-{uid}p-2, the port it came in by: bridge -n {uid}n3 link set dev veth-{uid}p-2 hairpin on"
+            in lab.messages("pods")), lab.messages("pods")
+
+
 def test_network_modes_step_4_needs_lo_up_in_mode_none(shipped, uid):
     port = str(random.randint(20000, 40000))
     lab = shipped("network-modes", {"mode-none": f"{uid}none", "8081": port})
