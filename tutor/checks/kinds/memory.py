@@ -159,16 +159,16 @@ class MemoryLimit(Expectation):
         evidence: dict[str, Any] = {"path": self.path, "directory": directory, "version": v,
                                     "limit": mem.limit, "oom_kills": mem.oom_kills}
         limit_file = "memory.max" if v == 2 else "memory.limit_in_bytes"
-        if mem.limit is None:
-            observed.append(f"{limit_file} is {'max' if v == 2 else 'unlimited (9223372036854771712)'}")
-        else:
-            observed.append(f"{limit_file} is {size_words(mem.limit)}")
+        limit_words = (size_words(mem.limit) if mem.limit is not None
+                       else "max" if v == 2 else "unlimited (9223372036854771712)")
+        observed.append(f"{limit_file} is {limit_words}")
         if self.max_bytes is not None:
             want = self.max_bytes
             if mem.limit is None:
-                problems.append(f"{self.path} has no memory limit yet. Set it: {self._limit_cmd(mem)}")
+                problems.append(f"{directory}/{limit_file} is {limit_words}: {self.path} has no "
+                                f"memory limit yet. Set it: {self._limit_cmd(mem)}")
             elif not want - want % mem.page_size <= mem.limit <= want:
-                problems.append(f"{self.path} is limited to {size_words(mem.limit)}, expected {self._max_text} "
+                problems.append(f"{directory}/{limit_file} is {size_words(mem.limit)}, expected {self._max_text} "
                                 f"({want}). Set it: {self._limit_cmd(mem)}")
 
         if self.no_swap:
@@ -188,9 +188,10 @@ class MemoryLimit(Expectation):
                 if mem.oom_kills < want:
                     before = (f"It has no limit, so nothing can run out: first {self._limit_cmd(mem)}\n"
                               if mem.limit is None else "")
-                    problems.append(f"The OOM killer has killed {counted(mem.oom_kills, 'process', 'processes')} in "
-                                    f"{self.path}, expected at least {want}. {before}Run a process into the "
-                                    f"limit: {OOM_COMMAND.format(directory=directory)}")
+                    problems.append(f"{directory}/{counter} says oom_kill {mem.oom_kills}: the OOM killer has killed "
+                                    f"{counted(mem.oom_kills, 'process', 'processes')} in {self.path}, expected at "
+                                    f"least {want}. {before}Run a process into the limit: "
+                                    f"{OOM_COMMAND.format(directory=directory)}")
         if problems:
             # one problem per line: some end in a command, and a full stop would end up in the paste
             return self.fail(f"{directory}: " + "; ".join(observed), "\n".join(problems))
@@ -210,14 +211,15 @@ class MemoryLimit(Expectation):
                     areas = "could not be read" if mem.swap_areas is None else f"lists {counted(mem.swap_areas, 'swap area')}"
                     observed.append(f"no memory.swap.max (this kernel does not account swap per cgroup), "
                                     f"and /proc/swaps {areas}")
-                    problems.append("This kernel cannot keep a cgroup out of swap, and the machine has swap: "
-                                    "its memory may be swapped out instead of killed. Turn swap off while you "
-                                    "try this (swapon --show lists it): swapoff -a")
+                    problems.append(f"{mem.directory} has no memory.swap.max: this kernel cannot keep a cgroup out "
+                                    f"of swap, and /proc/swaps {areas}, so the memory of {self.path} may be swapped "
+                                    f"out instead of killed. Turn swap off while you try this (swapon --show "
+                                    f"lists it): swapoff -a")
             else:
                 shown = "max" if mem.swap_max is None else size_words(mem.swap_max)
                 observed.append(f"memory.swap.max is {shown}")
-                problems.append(f"{self.path} may still swap (memory.swap.max is {shown}). Forbid it: "
-                                f"{self._swap_cmd(mem)}")
+                problems.append(f"{mem.directory}/memory.swap.max is {shown}: the memory of {self.path} may go to "
+                                f"swap instead of being killed. Forbid it: {self._swap_cmd(mem)}")
             return
         memsw = mem.memsw_limit
         memsw_words = ("absent" if memsw == ABSENT else "unlimited" if memsw is None else size_words(memsw))
@@ -227,5 +229,6 @@ class MemoryLimit(Expectation):
             observed.append(f"memory.memsw.limit_in_bytes equals the limit ({size_words(memsw)})")
         else:
             observed.append(f"memory.swappiness is {mem.swappiness}, memory.memsw.limit_in_bytes {memsw_words}")
-            problems.append(f"{self.path} may still swap (memory.swappiness is {mem.swappiness}). Forbid it: "
-                            f"{self._swap_cmd(mem)}")
+            problems.append(f"{mem.directory}/memory.swappiness is {mem.swappiness} (and memory.memsw.limit_in_bytes "
+                            f"{memsw_words}): the memory of {self.path} may go to swap instead of being killed. "
+                            f"Forbid it: {self._swap_cmd(mem)}")
