@@ -8,8 +8,9 @@
   snapshots come 0.3 s apart (a single short window reads 0% or 30%).
 * the lesson under systemd's hybrid layout (a read-only tmpfs at /sys/fs/cgroup, cpu,cpuacct with
   a `cpu` link), rebuilt in a private mount namespace by tests/systemd_cgroup_layout.py.
-* the memory section (prose, no step): its commands, as printed, end in an OOM kill inside the
-  cgroup nstutor-mem-<uid>, counted by the cgroup and named in the kernel log.
+* the memory steps: their commands, as printed, make a 20M cgroup nstutor-mem-ntm<hex> without
+  swap and end in an OOM kill inside it, counted by the cgroup, named in the kernel log, and
+  graded by the lesson's own memlimit and oom checks.
 
 Processes are `sleep <lesson><uid digits>` or `sh -c 'while :; do :; done' busy-<uid>` and cgroups
 nstutor-cpu-<uid>: nothing here can match a learner's objects.
@@ -219,18 +220,19 @@ def test_the_lesson_in_systemds_hybrid_layout(uid, tmp_path):
             remove_cgroup(os.path.join(host_root, cg), host_root)
 
 
-# --------------------------------------------------------------- lesson 9: the memory section, as printed
+# --------------------------------------------------------------- lesson 9: the memory steps, as printed
 def memory_blocks(text: str) -> list[str]:
-    """The ```sh blocks of the lesson's memory section, in order."""
-    section = text[text.index("## Memory: a limit that kills"):]
-    section = section[:section.index("\n## ", 1)]
+    """The ```sh blocks of the lesson's memory steps (Step 4 to the next section that is no step), in order."""
+    section = text[text.index("## Step 4: a memory fence"):]
+    section = section[:section.index("\n## Other limits")]
     return re.findall(r"```sh\n(.*?)```", section, re.S)
 
 
-def test_the_memory_sections_commands_end_in_an_oom_kill_inside_the_cgroup(uid, tmp_path):
-    """The prose-only memory section, typed as printed (v1 or v2 lines as this machine needs): the
-    bounded `tail` is killed (status 137), the cgroup counts oom_kill 1, the kernel log names tail,
-    and the lesson's cleanup removes the cgroup."""
+def test_the_memory_steps_typed_as_printed_end_in_an_oom_kill_inside_the_cgroup(uid, tmp_path):
+    """The memory steps, typed as printed (the v1 or v2 lines this machine needs), graded by the
+    lesson's own checks: memlimit fails before the cgroup is made and passes after its limit lines;
+    oom fails until the bounded `tail` is killed (status 137), then passes; the cgroup's counters
+    show oom_kill, the kernel log names tail, and the lesson's cleanup removes the cgroup."""
     v1 = os.path.ismount("/sys/fs/cgroup/memory")
     if not v1:
         if not os.path.exists("/sys/fs/cgroup/cgroup.subtree_control"):
@@ -238,25 +240,38 @@ def test_the_memory_sections_commands_end_in_an_oom_kill_inside_the_cgroup(uid, 
         with open("/sys/fs/cgroup/cgroup.subtree_control") as f:
             if "memory" not in f.read().split():
                 pytest.skip("cgroup v2 without +memory in the root's cgroup.subtree_control; not changing it")
-    mg = f"nstutor-mem-{uid}"
+    mg = f"nstutor-mem-ntm{uid[2:]}"
     lab = ShippedLesson("cgroups", tmp_path, {"nstutor-cpu": f"nstutor-cpu-{uid}", "nstutor-mem": mg,
                                               "nstutor-busy": f"nstutor-busy-{uid}"}, uid)
-    make, limit_v2, limit_v1, oom, log_grep = memory_blocks(lab.lesson.path.read_text())
+    make, limit_v2, limit_v1, oom, events_v2, counters_v1, log_grep = memory_blocks(lab.lesson.path.read_text())
     wanted = "# v1 or hybrid" if v1 else "# v2"
     make = "".join(line + "\n" for line in make.splitlines() if not line.startswith("MG=") or wanted in line)
+    assert make.count("MG=") == 1, make
     directory = f"/sys/fs/cgroup/memory/{mg}" if v1 else f"/sys/fs/cgroup/{mg}"
     killed = r"Memory cgroup out of memory: Killed process (\d+) \(tail\)"
     before = set(re.findall(killed, sh(log_grep, check=False).stdout))     # earlier kills in the log
+
+    def typed(*blocks: str) -> subprocess.CompletedProcess:
+        # each block after the MG= line, as a learner types them one after another in one shell
+        return subprocess.run(["bash", "-c", make.split("mkdir")[0] + "".join(blocks)], capture_output=True,
+                              text=True, timeout=60, start_new_session=True)
     try:
-        res = subprocess.run(["bash", "-c", make + (limit_v1 if v1 else limit_v2) + oom + log_grep],
-                             capture_output=True, text=True, timeout=60, start_new_session=True)
+        assert f"mkdir {directory}" in lab.messages("memlimit")
+        res = typed(make.split("\n", 1)[1], limit_v1 if v1 else limit_v2)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split() == (["20971520", "0"]), res.stdout      # what the cat line prints
+        assert lab.grade("memlimit").passed, lab.messages("memlimit")
+        assert "says oom_kill 0" in lab.messages("oom")
+        res = typed(oom, counters_v1 if v1 else events_v2, log_grep)
         assert res.stdout.splitlines()[0] == "137", res.stdout + res.stderr
+        kills = [int(line.split()[1]) for line in res.stdout.splitlines() if line.startswith("oom_kill ")]
+        # tail, and sometimes head too, before tail has given its memory back (the lesson says so)
+        assert kills and kills[0] >= 1, res.stdout
         assert set(re.findall(killed, res.stdout)) - before, res.stdout
-        counters = f"{directory}/{'memory.oom_control' if v1 else 'memory.events'}"
-        with open(counters) as f:
-            # tail, and sometimes head too, before tail has given its memory back (the lesson says so)
-            kills = [int(line.split()[1]) for line in f.read().splitlines() if line.startswith("oom_kill ")]
-        assert kills and kills[0] >= 1, (counters, kills)
+        oom_step = lab.grade("oom")
+        assert oom_step.passed, lab.messages("oom")
+        assert f"oom_kill {kills[0]}" in oom_step.verdicts[0].observed
+        assert lab.grade("memlimit").passed
         log = run_cleanup(lab.lesson)
         assert log.ok, log.errors
         assert not os.path.exists(directory)

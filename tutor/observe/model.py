@@ -335,17 +335,19 @@ class Wants:
     probes: frozenset[Probe] = frozenset()                # packets to send (only when probes are allowed)
     host_filter: bool = False                             # the host's iptables filter table
     forwarding: frozenset[tuple[int, int]] = frozenset()  # (netns inode, IP version 4/6): is forwarding on
+    memory_cgroups: frozenset[str] = frozenset()          # cgroup paths (/nstutor-mem) whose memory files are wanted
 
     def __or__(self, other: "Wants") -> "Wants":
         return Wants(nat=self.nat or other.nat, files=self.files | other.files,
                      own_proc=self.own_proc | other.own_proc, programs=self.programs | other.programs,
                      probes=self.probes | other.probes, host_filter=self.host_filter or other.host_filter,
                      forwarding=self.forwarding | other.forwarding,
-                     capabilities=self.capabilities | other.capabilities)
+                     capabilities=self.capabilities | other.capabilities,
+                     memory_cgroups=self.memory_cgroups | other.memory_cgroups)
 
     def __bool__(self) -> bool:
         return (self.nat or bool(self.files) or bool(self.own_proc) or bool(self.programs) or bool(self.probes)
-                or self.host_filter or bool(self.forwarding) or bool(self.capabilities))
+                or self.host_filter or bool(self.forwarding) or bool(self.capabilities) or bool(self.memory_cgroups))
 
 
 NOTHING = Wants()
@@ -367,6 +369,34 @@ class CapabilitySets:
     bounding: int = 0            # the most that it and its children can ever get back (even by exec of setuid)
     gone: bool = False           # the process exited (or its pid was reused) before it was read
     error: str | None = None     # unreadable, and why
+
+
+#: MemoryCgroup.swap_max when the cgroup has no memory.swap.max (the kernel does not account swap).
+ABSENT = "absent"
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryCgroup:
+    """One cgroup's memory limit and what the kernel counted against it (observe/memory.py), read
+    only when a check asks. Sizes are bytes; None for a limit means "max" (no limit)."""
+    path: str                          # the cgroup path as the check names it: /nstutor-mem
+    version: int | None                # 1 or 2: the tree the memory controller is in (None: no memory tree)
+    directory: str | None              # the directory looked at: /sys/fs/cgroup/memory/nstutor-mem (v1)
+    exists: bool = False               # that directory is a cgroup (it has a cgroup.procs)
+    controller: bool = False           # it has the memory files (v2: memory.max, which needs +memory
+    #                                    in the parent's cgroup.subtree_control; v1: always)
+    limit: int | None = None           # memory.max (v2) / memory.limit_in_bytes (v1); None: max
+    swap_max: int | None | str = ABSENT  # v2 memory.swap.max: bytes, None for max, ABSENT without the file
+    swappiness: int | None = None      # v1 memory.swappiness
+    memsw_limit: int | None | str = ABSENT  # v1 memory.memsw.limit_in_bytes (memory + swap); None: max
+    oom_kills: int | None = None       # oom_kill of memory.events (v2) / memory.oom_control (v1)
+    max_hits: int | None = None        # how often the limit was hit: `max` of memory.events (v2), memory.failcnt (v1)
+    usage: int | None = None           # memory.current (v2) / memory.usage_in_bytes (v1)
+    members: tuple[int, ...] = ()      # cgroup.procs
+    parent_subtree: tuple[str, ...] | None = None  # v2: the controllers of the parent's cgroup.subtree_control
+    swap_areas: int | None = None      # swap areas the machine has (/proc/swaps); None: unreadable
+    page_size: int = 4096              # the kernel rounds a limit down to whole pages
+    error: str | None = None           # why some of it could not be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +437,7 @@ class Snapshot:
     #                                          for the host's mount ns, path) -> fact
     own_proc: Mapping[int, ProcView] = field(default_factory=lambda: EMPTY)  # pid -> what the /proc it sees lists
     capabilities: Mapping[int, CapabilitySets] = field(default_factory=lambda: EMPTY)  # pid -> its capability sets
+    memory: Mapping[str, MemoryCgroup] = field(default_factory=lambda: EMPTY)  # cgroup path -> its memory files
     programs: Mapping[str, bool] = field(default_factory=lambda: EMPTY)      # argv[0] -> a shell here finds it
     #                                          as typed (a path to a file, or a name on PATH; not `exec -a` names)
     probes: Mapping[Probe, ProbeResult] = field(default_factory=lambda: EMPTY)  # the packets sent, and what came back

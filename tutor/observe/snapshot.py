@@ -11,7 +11,7 @@ Each reader records what it could not see in `problems` and goes on.
 
 Some parts are read only when a check asks for them (`wants`, see model.Wants): the nat table
 (firewall.py), what a process sees in its own root (inside.py), whether a command can be typed
-again as it is (commands.py), and probes (probes.py). *wants* is called with the snapshot of the
+again as it is (commands.py), a cgroup's memory limit and OOM kills (memory.py), and probes (probes.py). *wants* is called with the snapshot of the
 standing parts (a check names a process by a selector, so it needs the processes to say which
 pid), and its answer is read into the same snapshot: grading then reads nothing. A probe's result
 can call for more (answer_probes asks *wants* again).
@@ -28,7 +28,7 @@ import os
 import time
 from typing import Callable, Union
 
-from . import cgroups, commands, engines, firewall, inside, netns, nsfacts, probes
+from . import cgroups, commands, engines, firewall, inside, memory, netns, nsfacts, probes
 from .model import NOTHING, Probe, ProbeResult, Snapshot, Wants, frozen_map
 from .netlink import NetworkReader
 from .processes import ProcessReader, host_namespaces, namespace_table
@@ -60,9 +60,11 @@ def answer(snap: Snapshot, wants: WantsFor, read_nat: NatSource = firewall.read_
     programs = {program: commands.runnable(program) for program in sorted(asked.programs)}
     capabilities = {pid: inside.read_capabilities(snap.processes[pid]) for pid in sorted(asked.capabilities)
                     if pid in snap.processes}
+    memory_cgroups = {path: memory.read(path) for path in sorted(asked.memory_cgroups)}
     snap = dataclasses.replace(snap, nat=read_nat() if asked.nat else None,
                                files=frozen_map(files), own_proc=frozen_map(own_proc),
-                               programs=frozen_map(programs), capabilities=frozen_map(capabilities))
+                               programs=frozen_map(programs), capabilities=frozen_map(capabilities),
+                               memory=frozen_map(memory_cgroups))
     return answer_probes(snap, want)
 
 
