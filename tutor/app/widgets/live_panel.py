@@ -100,7 +100,7 @@ class LivePanel(Vertical):
             lines[-1].append(f"[reverse bold] {label} [/]" if key == self.current
                              else f"[@click=screen.view('{key}')] {label} [/]")
         if used + len(self.note) + 2 > width:
-            note = note.lstrip() and "\n" + note.lstrip()
+            note = ""           # the snapshot's time is a detail: it never takes a line of the panel
         return "\n".join("".join(parts) for parts in lines) + note
 
     def _width(self) -> int:
