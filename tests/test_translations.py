@@ -189,3 +189,55 @@ async def test_korean_titles_keep_the_catalog_and_the_step_list_aligned(tmp_path
             assert all(cell_len(line) <= size[0] for line in lines)
     finally:
         i18n.set_language("en")
+
+
+# --------------------------------------------------------------- our own words
+SEEDS = REPO.parent / "shared" / "seeds"
+SHINGLE = 6           # words in a row: a run this long shared with a seed is a copied phrase
+
+
+def _prose_words(text: str) -> list[str]:
+    """The words of a lesson's prose: no fenced blocks, no inline code, no front matter, no tables'
+    bars; punctuation kept on its word (a copied sentence keeps it too)."""
+    import re
+    text = re.sub(r"^---\n.*?\n---\n", "", text, flags=re.S)
+    text = re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.S | re.M)
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    return [w for w in re.split(r"[\s|*_]+", text) if w]
+
+
+def _shingles(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+
+
+def _is_korean(run: tuple[str, ...]) -> bool:
+    """A run of mostly Hangul words: English runs shared with a seed are commands and names."""
+    hangul = sum(1 for w in run if any("\uac00" <= ch <= "\ud7a3" for ch in w))
+    return hangul * 2 > len(run)
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the seeds (../shared/seeds) are not beside this checkout")
+def test_korean_lessons_copy_no_phrase_of_the_seeds():
+    """The seeds are Korean study notes: their facts are ours to use, their sentences are not. No run
+    of six Hangul words of a Korean lesson's prose may appear in a seed."""
+    seeds = set()
+    for path in SEEDS.glob("*.txt"):
+        seeds |= _shingles(_prose_words(path.read_text(encoding="utf-8", errors="replace")))
+    copied = {}
+    for path in sorted((lessons_dir() / "ko").glob("*.md")):
+        found = [" ".join(run) for run in _shingles(_prose_words(path.read_text(encoding="utf-8")))
+                 if run in seeds and _is_korean(run)]
+        if found:
+            copied[path.name] = found[:3]
+    assert not copied, f"phrases copied from the seeds: {copied}"
+
+
+def test_the_copy_guard_finds_a_copied_sentence(tmp_path):
+    """The guard can fail: a seed's own sentence, pasted into prose, is found."""
+    if not SEEDS.is_dir():
+        pytest.skip("the seeds are not beside this checkout")
+    seed = (SEEDS / "003_bea9fbb99e1c0094.txt").read_text(encoding="utf-8", errors="replace")
+    runs = [run for run in _shingles(_prose_words(seed)) if _is_korean(run)]
+    assert runs, "the seed has no Korean prose to copy"
+    lesson = "# 제목\n\n" + " ".join(runs[len(runs) // 2]) + " 그리고 끝.\n"
+    assert _shingles(_prose_words(lesson)) & set(runs)
