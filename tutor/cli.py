@@ -63,9 +63,10 @@ def _step_or_usage(lesson, name: str):
 
 def _root_note(out=sys.stderr) -> None:
     if os.geteuid() != 0:
-        print("note: not running as root, so nstutor cannot see other users' namespaces or the contents of "
-              f"network namespaces. For a full check, run it as root: {how_to_run_as_root(this_command())}",
-              file=out)
+        from .i18n import _
+        print(_("note: not running as root, so nstutor cannot see other users' namespaces or the contents of "
+                "network namespaces. For a full check, run it as root: {command}").format(
+                    command=how_to_run_as_root(this_command())), file=out)
 
 
 # --------------------------------------------------------------- commands
@@ -79,14 +80,17 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps({"lessons": rows}, indent=2))
         return EXIT_OK
-    from .texts import cell_width, counted, pad
+    from .i18n import _, ngettext
+    from .texts import cell_width, pad
     width = max((cell_width(r["id"]) for r in rows), default=2)
     for r in rows:
-        state = "ready" if r["ready"] else "; ".join(r["missing"])
-        print(f"{r['number']:>2}  {pad(r['id'], width)}  {r['minutes']:>3} min  {r['title']}  [{state}]")
+        state = _("ready") if r["ready"] else "; ".join(r["missing"])
+        minutes = _("{minutes:>3} min").format(minutes=r["minutes"])
+        print(f"{r['number']:>2}  {pad(r['id'], width)}  {minutes}  {r['title']}  [{state}]")
     if catalog.problems:
-        print(f"warning: the lessons have {counted(len(catalog.problems), 'problem')}; see `nstutor lint`",
-              file=sys.stderr)
+        print(ngettext("warning: the lessons have {count} problem; see `nstutor lint`",
+                       "warning: the lessons have {count} problems; see `nstutor lint`",
+                       len(catalog.problems)).format(count=len(catalog.problems)), file=sys.stderr)
     return EXIT_OK
 
 
@@ -107,9 +111,11 @@ def cmd_check(args) -> int:
         print(f"{lesson.title}  ({lesson.id})")
         for r in results:
             print("\n".join(step_lines(r)))
+        from .i18n import _, ngettext
         unprobed = sum(r.unprobed for r in results)
-        print(f"{sum(r.passed for r in results)}/{len(results)} {'step passes' if len(results) == 1 else 'steps pass'}"
-              + (f"; {unprobed} not probed (--no-probe)" if unprobed else ""))
+        print(ngettext("{passed}/{total} step passes", "{passed}/{total} steps pass", len(results)).format(
+                  passed=sum(r.passed for r in results), total=len(results))
+              + (_("; {count} not probed (--no-probe)").format(count=unprobed) if unprobed else ""))
         if not snap.is_root:
             _root_note()
     return EXIT_OK if passed else EXIT_FAIL
@@ -118,11 +124,13 @@ def cmd_check(args) -> int:
 def step_lines(result) -> list[str]:
     """One step of `nstutor check` as text: PASS/FAIL, each reason once, and any near miss of the
     learner's that sits beside a right object (with the command that removes it)."""
+    from .i18n import _
     if result.unprobed:             # --no-probe: the probe was not sent, so nothing is known
-        return [f"  ----  {result.id}: {result.title} (not probed: run without --no-probe)"]
+        return [f"  ----  {result.id}: {result.title} " + _("(not probed: run without --no-probe)")]
+    # PASS and FAIL stay English in every language: they are the status words scripts look for
     lines = [f"  {'PASS' if result.passed else 'FAIL'}  {result.id}: {result.title}"]
     lines += [f"        - {text}" for text in result.reasons]
-    lines += [f"        beside it: {stray.what}; remove it with: {stray.command}"
+    lines += ["        " + _("beside it: {what}; remove it with: {command}").format(what=stray.what, command=stray.command)
               for stray in dict.fromkeys(s for v in result.verdicts if v.passed for s in v.strays)]
     return lines
 

@@ -11,11 +11,21 @@ The language is chosen once per process, first match wins:
 
 Whatever is chosen, a text that has no translation is shown in English: a missing translation is
 something `nstutor lint` reports, never an error for a learner.
+
+Messages (the app's and the CLI's own words) go through gettext: `_("...")` marks and translates a
+message, `ngettext` a counted one; a message with values uses named placeholders, filled after
+translation (`_("{done} of {total} steps").format(done=..., total=...)`), so a translation may put
+them in its own order. The catalogues are tutor/locale/<lang>/LC_MESSAGES/nstutor.po, compiled to
+the .mo next to it (tutor/locale/README.md says how). Lessons are translated as files instead
+(tutor/lessons/translation.py).
 """
 from __future__ import annotations
 
+import gettext
 import os
 import sqlite3
+from functools import lru_cache
+from pathlib import Path
 from typing import Mapping
 
 LANGUAGES = {"en": "English", "ko": "한국어"}
@@ -85,3 +95,31 @@ def current() -> str:
     if _chosen is None:
         _chosen = choose()
     return _chosen
+
+
+# --------------------------------------------------------------- messages (gettext)
+DOMAIN = "nstutor"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+
+
+@lru_cache(maxsize=None)
+def _translations(language: str) -> gettext.NullTranslations:
+    """The compiled catalogue of *language*; English (and a missing or broken catalogue) translates
+    nothing, so every message falls back to its English text."""
+    if language == SOURCE:
+        return gettext.NullTranslations()
+    try:
+        with open(LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.mo", "rb") as mo:
+            return gettext.GNUTranslations(mo)
+    except (OSError, ValueError):           # not there, or not a catalogue: English
+        return gettext.NullTranslations()
+
+
+def _(message: str) -> str:
+    """*message* in this process's language (its English text when it has no translation)."""
+    return _translations(current()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The form of a counted message for *n*, in this process's language."""
+    return _translations(current()).ngettext(singular, plural, n)
