@@ -241,3 +241,28 @@ def test_the_copy_guard_finds_a_copied_sentence(tmp_path):
     assert runs, "the seed has no Korean prose to copy"
     lesson = "# 제목\n\n" + " ".join(runs[len(runs) // 2]) + " 그리고 끝.\n"
     assert _shingles(_prose_words(lesson)) & set(runs)
+
+
+# --------------------------------------------------------------- the real app, started in Korean
+@pytest.mark.needs_root
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_nstutor_lang_ko_in_a_real_terminal_speaks_korean(tmp_path):
+    """`nstutor --lang ko welcome` as a learner starts it (tmux, as tests/test_app_tmux.py): the
+    lesson, its steps and the footer's keys are Korean; the key names and commands are not."""
+    import secrets
+    from test_app_tmux import Terminal, tmux
+    session = "nstutor-ko-" + secrets.token_hex(3)
+    command = (f"env -u COLUMNS -u LINES NSTUTOR_DATA_DIR={tmp_path} TERM=xterm-256color "
+               f"{sys.executable} -m tutor --lang ko welcome; echo nstutor-exit=$?; sleep 600")
+    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", str(REPO), command)
+    try:
+        term = Terminal(session)
+        term.wait_screen(lambda s: "Your name" in s or "시작하기" in s, what="the app")
+        term.keys("Escape")                       # the name question (its Korean text is a later part)
+        screen = term.wait_screen(lambda s: "✘ 1. 네트워크 네임스페이스 hello 만들기" in s, what="the Korean steps")
+        assert "h 힌트" in screen and "s 정답" in screen and "q 종료" in screen, screen
+        assert "ip netns add hello" in screen or "hello" in screen
+        term.keys("q")
+        term.wait_screen(lambda s: "nstutor-exit=0" in s, what="nstutor to quit")
+    finally:
+        tmux("kill-session", "-t", session, check=False)
