@@ -62,8 +62,8 @@ def test_the_shipped_translations_keep_the_english_checks():
     assert [s.solution for s in ko.steps] == [s.solution for s in en.steps]
     # progress is kept per version of the checks, whichever language the learner reads
     assert ko.content_hash == en.content_hash and ko.number == en.number
-    assert "welcome" not in korean.untranslated and "processes" in korean.untranslated
-    assert korean.find("processes").language == "en"          # untranslated: shown in English
+    assert "welcome" not in korean.untranslated and "rootfs" in korean.untranslated
+    assert korean.find("rootfs").language == "en"             # untranslated: shown in English
 
 
 def test_a_good_translation_is_shown_and_lint_is_clean(lessons):
@@ -176,7 +176,7 @@ async def test_korean_titles_keep_the_catalog_and_the_step_list_aligned(tmp_path
             await wait_for(pilot, lambda: any("시작하기" in line for line in drawn(app)), what="the Korean catalog")
             lines = drawn(app)
             korean = next(line for line in lines if "시작하기 - 첫 번째 네임스페이스" in line)
-            english = next(line for line in lines if "A container is a process" in line)
+            english = next(line for line in lines if "A root of its own" in line)      # not translated
             column = lambda line: cell_len(line[: line.index("░")])          # where the progress bar starts
             assert column(korean) == column(english), (korean, english)
             assert all(cell_len(line) <= size[0] for line in lines)

@@ -238,8 +238,11 @@ def cmd_lint(args) -> int:
         if names:
             print(f"{language} ({LANGUAGES[language]}): {counted(len(names), 'lesson')} not translated yet: "
                   f"{', '.join(names)}", file=sys.stderr)
-    print(f"{counted(len(report.files), 'lesson file')}, {counted(total, 'problem') if total else 'no problems'}",
-          file=sys.stderr)
+    from .lessons.translation import source_path
+    translations = sum(1 for path in report.files if source_path(path) is not None)
+    files = counted(len(report.files) - translations, "lesson file") + (
+        f" and {counted(translations, 'translation')}" if translations else "")
+    print(f"{files}, {counted(total, 'problem') if total else 'no problems'}", file=sys.stderr)
     return EXIT_FAIL if total else EXIT_OK
 
 
