@@ -184,8 +184,9 @@ async def test_korean_titles_keep_the_catalog_and_the_step_list_aligned(tmp_path
                          catalog=load_catalog(language="ko"))
         async with app.run_test(size=size) as pilot:
             await lesson_open(pilot, app)
+            await wait_for(pilot, lambda: any("✘ 2. hello 안의 루프백 올리기" in line for line in drawn(app)),
+                           what="the Korean step list")
             lines = drawn(app)
-            assert any("✘ 2. hello 안의 루프백 올리기" in line for line in lines), lines
             assert all(cell_len(line) <= size[0] for line in lines)
     finally:
         i18n.set_language("en")
