@@ -19,6 +19,9 @@ import pytest
 
 #: Podman's settings for this suite (runc + cgroupfs, ulimits within this VM's limits): every
 #: podman a test starts, directly or through a lesson's commands, inherits it.
+#: The suite reads English unless a test asks for another language (a developer's Korean locale or
+#: `nstutor lang ko` must not change what the tests see); tests/test_translations.py sets its own.
+os.environ.setdefault("NSTUTOR_LANG", "en")
 os.environ.setdefault("CONTAINERS_CONF", os.path.join(os.path.dirname(os.path.abspath(__file__)), "containers.conf"))
 
 

@@ -107,7 +107,10 @@ def test_wheel_ships_lessons_and_assets(wheel):
         names = set(zf.namelist())
         metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
         text = zf.read(metadata).decode()
-    lessons = {f"tutor/lessons_data/{p.name}" for p in (REPO / "lessons").glob("*.md")}
+    lessons = {f"tutor/lessons_data/{p.relative_to(REPO / 'lessons').as_posix()}"
+               for p in [*(REPO / "lessons").glob("*.md"), *(REPO / "lessons").glob("ko/*.md")]}
+    assert "tutor/lessons_data/ko/01-welcome.md" in lessons            # the translations ship too
+    assert "tutor/locale/ko/LC_MESSAGES/nstutor.mo" in names, "the Korean messages are not in the wheel"
     assets = {f"tutor/assets_data/{p.name}" for p in (REPO / "assets").iterdir()
               if p.suffix in (".tcss", ".txt", ".c")}
     assert lessons, "the checkout has no lessons to ship"
@@ -144,6 +147,10 @@ def test_installed_wheel_lists_lessons_from_tmp(installed, tmp_path):
         assert re.search(rf"\b{re.escape(lesson_id)}\b", listed), \
             f"`nstutor list` from the installed wheel does not show lesson {lesson_id}:\n{listed}\n{res.stderr}"
     assert "Traceback" not in res.stderr, res.stderr
+
+    # in Korean: the translations are found inside the installed copy too
+    korean = _run([sys.executable, str(script), "--lang", "ko", "list"], cwd=tmp_path, env=env).stdout
+    assert "시작하기" in korean and " 10분  " in korean, korean            # a Korean lesson, a Korean message
 
     # --json too: the same lessons, found in tutor/lessons_data inside the installed copy.
     rows = json.loads(_run([sys.executable, str(script), "list", "--json"], cwd=tmp_path, env=env).stdout)["lessons"]

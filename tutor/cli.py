@@ -63,9 +63,10 @@ def _step_or_usage(lesson, name: str):
 
 def _root_note(out=sys.stderr) -> None:
     if os.geteuid() != 0:
-        print("note: not running as root, so nstutor cannot see other users' namespaces or the contents of "
-              f"network namespaces. For a full check, run it as root: {how_to_run_as_root(this_command())}",
-              file=out)
+        from .i18n import _
+        print(_("note: not running as root, so nstutor cannot see other users' namespaces or the contents of "
+                "network namespaces. For a full check, run it as root: {command}").format(
+                    command=how_to_run_as_root(this_command())), file=out)
 
 
 # --------------------------------------------------------------- commands
@@ -79,14 +80,17 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps({"lessons": rows}, indent=2))
         return EXIT_OK
-    from .texts import cell_width, counted, pad
+    from .i18n import _, ngettext
+    from .texts import cell_width, pad
     width = max((cell_width(r["id"]) for r in rows), default=2)
     for r in rows:
-        state = "ready" if r["ready"] else "; ".join(r["missing"])
-        print(f"{r['number']:>2}  {pad(r['id'], width)}  {r['minutes']:>3} min  {r['title']}  [{state}]")
+        state = _("ready") if r["ready"] else "; ".join(r["missing"])
+        minutes = _("{minutes:>3} min").format(minutes=r["minutes"])
+        print(f"{r['number']:>2}  {pad(r['id'], width)}  {minutes}  {r['title']}  [{state}]")
     if catalog.problems:
-        print(f"warning: the lessons have {counted(len(catalog.problems), 'problem')}; see `nstutor lint`",
-              file=sys.stderr)
+        print(ngettext("warning: the lessons have {count} problem; see `nstutor lint`",
+                       "warning: the lessons have {count} problems; see `nstutor lint`",
+                       len(catalog.problems)).format(count=len(catalog.problems)), file=sys.stderr)
     return EXIT_OK
 
 
@@ -107,9 +111,11 @@ def cmd_check(args) -> int:
         print(f"{lesson.title}  ({lesson.id})")
         for r in results:
             print("\n".join(step_lines(r)))
+        from .i18n import _, ngettext
         unprobed = sum(r.unprobed for r in results)
-        print(f"{sum(r.passed for r in results)}/{len(results)} {'step passes' if len(results) == 1 else 'steps pass'}"
-              + (f"; {unprobed} not probed (--no-probe)" if unprobed else ""))
+        print(ngettext("{passed}/{total} step passes", "{passed}/{total} steps pass", len(results)).format(
+                  passed=sum(r.passed for r in results), total=len(results))
+              + (_("; {count} not probed (--no-probe)").format(count=unprobed) if unprobed else ""))
         if not snap.is_root:
             _root_note()
     return EXIT_OK if passed else EXIT_FAIL
@@ -118,11 +124,13 @@ def cmd_check(args) -> int:
 def step_lines(result) -> list[str]:
     """One step of `nstutor check` as text: PASS/FAIL, each reason once, and any near miss of the
     learner's that sits beside a right object (with the command that removes it)."""
+    from .i18n import _
     if result.unprobed:             # --no-probe: the probe was not sent, so nothing is known
-        return [f"  ----  {result.id}: {result.title} (not probed: run without --no-probe)"]
+        return [f"  ----  {result.id}: {result.title} " + _("(not probed: run without --no-probe)")]
+    # PASS and FAIL stay English in every language: they are the status words scripts look for
     lines = [f"  {'PASS' if result.passed else 'FAIL'}  {result.id}: {result.title}"]
     lines += [f"        - {text}" for text in result.reasons]
-    lines += [f"        beside it: {stray.what}; remove it with: {stray.command}"
+    lines += ["        " + _("beside it: {what}; remove it with: {command}").format(what=stray.what, command=stray.command)
               for stray in dict.fromkeys(s for v in result.verdicts if v.passed for s in v.strays)]
     return lines
 
@@ -148,6 +156,31 @@ def _begin_lab_change(lesson, kind: str):
         return lambda: None
     begin_lab_change(lesson.id, kind)
     return lambda: end_lab_change(lesson.id, kind)
+
+
+def cmd_lang(args) -> int:
+    """`nstutor lang`: the language in use and why; `nstutor lang ko` remembers Korean."""
+    from . import i18n
+    from .progress import ProgressStore, ProgressStoreError
+    if args.language is None:
+        language = i18n.current()
+        print(f"{language} ({i18n.LANGUAGES[language]})")
+        return EXIT_OK
+    choice = args.language.strip().lower()
+    if choice != "auto" and i18n.normalise(choice) is None:
+        raise UsageError(f"unknown language '{args.language}': choose from {', '.join(i18n.LANGUAGES)}, or auto")
+    try:
+        with ProgressStore.open() as store:
+            store.set_language(None if choice == "auto" else i18n.normalise(choice))
+    except ProgressStoreError as err:
+        print(f"nstutor: {err}", file=sys.stderr)
+        return EXIT_FAIL
+    if choice == "auto":
+        print(f"Language: chosen by the locale from now on (now: {i18n.choose()}).")
+    else:
+        language = i18n.normalise(choice)
+        print(f"Language: {language} ({i18n.LANGUAGES[language]}) from now on; `--lang` still overrides it.")
+    return EXIT_OK
 
 
 def cmd_whoami(args) -> int:
@@ -181,13 +214,12 @@ def cmd_whoami(args) -> int:
 
 
 def cmd_lint(args) -> int:
-    from .lessons.parse import parse_lesson
     from .paths import lessons_dir
     paths: list[Path] = []
     for raw in args.paths or [str(lessons_dir())]:
         p = Path(raw)
         if p.is_dir():
-            paths.extend(sorted(x for x in p.glob("*.md") if x.name.lower() != "readme.md"))
+            paths.append(p)                 # its lessons and their translations (lessons/lint.py)
         elif p.exists():
             paths.append(p)
         elif (lesson := _shipped_lesson(raw)) is not None:     # `nstutor lint 11` or `lint bridge`
@@ -195,15 +227,22 @@ def cmd_lint(args) -> int:
         else:
             print(f"{p}: no such file or directory, nor a lesson", file=sys.stderr)
             return EXIT_USAGE
-    total = 0
-    for path in paths:
-        _, problems = parse_lesson(path)
-        for problem in problems:
-            print(problem)
-        total += len(problems)
+    from .i18n import LANGUAGES
+    from .lessons.lint import lint
     from .texts import counted
-    print(f"{counted(len(paths), 'lesson file')}, {counted(total, 'problem') if total else 'no problems'}",
-          file=sys.stderr)
+    report = lint(paths)
+    for problem in report.problems:
+        print(problem)
+    total = len(report.problems)
+    for language, names in report.untranslated.items():
+        if names:
+            print(f"{language} ({LANGUAGES[language]}): {counted(len(names), 'lesson')} not translated yet: "
+                  f"{', '.join(names)}", file=sys.stderr)
+    from .lessons.translation import source_path
+    translations = sum(1 for path in report.files if source_path(path) is not None)
+    files = counted(len(report.files) - translations, "lesson file") + (
+        f" and {counted(translations, 'translation')}" if translations else "")
+    print(f"{files}, {counted(total, 'problem') if total else 'no problems'}", file=sys.stderr)
     return EXIT_FAIL if total else EXIT_OK
 
 
@@ -481,7 +520,8 @@ def cmd_app(args) -> int:
 
 # --------------------------------------------------------------- argument parsing
 USAGE = """nstutor [LESSON]           open the app (on LESSON: its id or number)
-       nstutor COMMAND [ARGS...]  run one command; nstutor COMMAND --help says more"""
+       nstutor COMMAND [ARGS...]  run one command; nstutor COMMAND --help says more
+       --lang en|ko               with any of them: the language (else `nstutor lang`, or the locale)"""
 
 EXAMPLES = """examples:
   nstutor 10                          open lesson 10 (netns-veth) in the app
@@ -587,6 +627,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="*", help="your display name (no quotes needed)")
     p.set_defaults(func=cmd_whoami)
 
+    p = _command(sub, "lang", "show or set the language nstutor speaks (en, ko); --lang on any command overrides it")
+    p.add_argument("language", nargs="?", metavar="LANG", help="en or ko; 'auto' forgets the choice (the locale decides)")
+    p.set_defaults(func=cmd_lang)
+
     p = _command(sub, "progress", "show your progress; `nstutor progress export` writes it to hand in")
     p.add_argument("--lesson", metavar="LESSON", help="show only this lesson (id or number), with all its steps")
     p.add_argument("--all", action="store_true", help="list the steps of every lesson, started or not")
@@ -646,6 +690,32 @@ def _app_lesson(argv: list[str], commands: list[str]):
                      "nstutor --help the commands")
 
 
+def _take_lang(argv: list[str]) -> list[str]:
+    """Remove `--lang CODE` / `--lang=CODE` wherever it stands (every command and the app take it)
+    and fix the process's language; an unknown code is a usage error with the known ones."""
+    from . import i18n
+    out, i = [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--lang" or word.startswith("--lang="):
+            if word == "--lang":
+                if i + 1 >= len(argv):
+                    raise UsageError(f"--lang needs a language: {', '.join(i18n.LANGUAGES)}")
+                value, i = argv[i + 1], i + 2
+            else:
+                value, i = word.split("=", 1)[1], i + 1
+            if i18n.normalise(value) is None:
+                raise UsageError(f"unknown language '{value}' for --lang: choose from {', '.join(i18n.LANGUAGES)}")
+            i18n.set_language(value)
+            continue
+        if word == "--":
+            out.extend(argv[i:])
+            break
+        out.append(word)
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "pause":      # its own arguments, untouched by argparse (it may run as PID 1)
@@ -653,6 +723,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_pause(argparse.Namespace(rest=argv[1:]))
         except BrokenPipeError:
             return EXIT_OK
+    try:
+        argv = _take_lang(argv)
+    except UsageError as err:
+        print(f"nstutor: {err}", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     # `nstutor` and `nstutor LESSON` open the app.
     if not argv or (not argv[0].startswith("-") and argv[0] not in command_names(parser)):

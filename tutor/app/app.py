@@ -21,6 +21,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
+from ..i18n import _
 from ..lessons import Catalog, load_catalog
 from ..lessons.lookup import find_lesson
 from ..observe import Snapshot
@@ -55,10 +56,10 @@ class NstutorApp(App):
     TITLE = "nstutor"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("question_mark", "help", "Keys", key_display="?", tooltip="this list"),
-        Binding("t", "toggle_theme", "Theme", show=False, tooltip="switch between the dark and light theme"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("question_mark", "help", _("Keys"), key_display="?", tooltip=_("this list")),
+        Binding("t", "toggle_theme", _("Theme"), show=False, tooltip=_("switch between the dark and light theme")),
+        Binding("q", "quit", _("Quit")),
+        Binding("ctrl+c", "quit", _("Quit"), show=False, priority=True),
     ]
 
     def __init__(self, lesson_id: str | None = None, *, store_path: Path | str | None = None,
@@ -233,7 +234,7 @@ class NstutorApp(App):
             what = f"{binding.description}: {binding.tooltip}" if binding.tooltip else binding.description
             (everywhere if active.node is self else here).append((shown, what))
         if views:
-            here.append((f"{views[0][0]}-{views[-1][0]}", "Live panel: " + ", ".join(v for _, v in views)))
+            here.append((f"{views[0][0]}-{views[-1][0]}", "Live panel: " + ", ".join(v for _key, v in views)))
         sections = []
         if here:
             sections.append(("This screen", here))

@@ -48,6 +48,7 @@ class Lesson:
     summary: str = ""
     content_hash: str = ""          # sha256 of the file, so progress notices a changed lesson
     trusted: bool = False           # shipped with nstutor (may run its shell snippets)
+    language: str = "en"            # the language of its texts (tutor/lessons/translation.py)
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -458,6 +458,18 @@ class ProgressStore:
             conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
+    def language(self) -> str | None:
+        """`nstutor lang`'s remembered choice (tutor/i18n.py reads it without opening the store)."""
+        return self._get_meta("language")
+
+    def set_language(self, code: str | None) -> None:
+        """Remember *code* (en, ko); None forgets the choice, so the locale decides again."""
+        if code is None:
+            with self._write() as conn:
+                conn.execute("DELETE FROM meta WHERE key = 'language'")
+        else:
+            self._set_meta("language", code)
+
     def set_last_lesson(self, lesson_id: str) -> None:
         self._set_meta("last_lesson", lesson_id)
 

@@ -25,9 +25,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ...lessons import Lesson
-from ...texts import counted
 from ...lessons.requirements import short_unmet
 from ...elevate import how_to_run_as_root
+from ...i18n import _, ngettext
 from ..widgets.notices import NoticeBar
 
 
@@ -50,7 +50,7 @@ def progress_cell(passed: int, total: int, bar: bool = True) -> Text:
 
 def ready_cell(missing: list[str], full: bool = True) -> Text:
     if not missing:
-        return Text("✔ ready" if full else "✔", style="green")
+        return Text("✔ " + _("ready") if full else "✔", style="green")
     return Text("✘ " + ", ".join(missing) if full else "✘", style="red")
 
 
@@ -75,10 +75,10 @@ class CatalogLayout:
 
     def columns(self) -> list[tuple[str, str]]:
         """(key, header) of the columns shown."""
-        cols = [("num", "#"), ("title", "Lesson")]
+        cols = [("num", "#"), ("title", _("Lesson"))]
         if self.minutes:
-            cols.append(("minutes", "Min"))
-        cols += [("progress", "Progress" if self.bar else "Steps"), ("ready", "Here")]
+            cols.append(("minutes", _("Min")))
+        cols += [("progress", _("Progress") if self.bar else _("Steps")), ("ready", _("Here"))]
         return cols
 
 
@@ -88,15 +88,15 @@ def catalog_layout(lessons: list[tuple[str, int, Text, Text]], width: int, paddi
     def need(header: str, cells: list[str]) -> int:
         return max([cell_len(header)] + [cell_len(c) for c in cells]) + 2 * padding
 
-    titles = [t for t, _, _, _ in lessons]
+    titles = [t for t, _m, _p, _r in lessons]
     num = need("#", ["00"])
-    title = need("Lesson", titles)
-    minutes = need("Min", [str(m) for _, m, _, _ in lessons])
-    bar = need("Progress", [p.plain for _, _, p, _ in lessons])
-    steps = need("Steps", [p.plain.split(" ")[-1] if not p.plain.startswith("✔") else p.plain
-                           for _, _, p, _ in lessons])
-    words = need("Here", [r.plain for _, _, _, r in lessons])
-    mark = need("Here", ["✔"])
+    title = need(_("Lesson"), titles)
+    minutes = need(_("Min"), [str(m) for _t, m, _p, _r in lessons])
+    bar = need(_("Progress"), [p.plain for _t, _m, p, _r in lessons])
+    steps = need(_("Steps"), [p.plain.split(" ")[-1] if not p.plain.startswith("✔") else p.plain
+                              for _t, _m, p, _r in lessons])
+    words = need(_("Here"), [r.plain for _t, _m, _p, r in lessons])
+    mark = need(_("Here"), ["✔"])
     longest = title - 2 * padding
     for layout, rest in ((CatalogLayout(True, True, True, longest), num + minutes + bar + words),
                          (CatalogLayout(False, True, True, longest), num + minutes + bar + mark),
@@ -104,7 +104,7 @@ def catalog_layout(lessons: list[tuple[str, int, Text, Text]], width: int, paddi
                          (CatalogLayout(False, False, False, longest), num + steps + mark)):
         if rest + title <= width:
             return layout
-    room = max(width - num - steps - mark - 2 * padding, cell_len("Lesson"), 12)
+    room = max(width - num - steps - mark - 2 * padding, cell_len(_("Lesson")), 12)
     return CatalogLayout(False, False, False, room)
 
 
@@ -123,7 +123,7 @@ class CatalogTable(DataTable):
 
 class CatalogScreen(Screen):
     BINDINGS = [
-        Binding("enter", "open", "Open", priority=True, tooltip="open the selected lesson (or click it)"),
+        Binding("enter", "open", _("Open"), priority=True, tooltip=_("open the selected lesson (or click it)")),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
     ]
@@ -210,13 +210,14 @@ class CatalogScreen(Screen):
     def _banner(self) -> None:
         catalog = self.app.catalog
         done = sum(1 for l in catalog.lessons if l.steps and self.app.progress.steps_passed(l) >= len(l.steps))
-        self.sub_title = f"{counted(len(catalog.lessons), 'lesson')} · {done} done"
+        self.sub_title = ngettext("{count} lesson · {done} done", "{count} lessons · {done} done",
+                                  len(catalog.lessons)).format(count=len(catalog.lessons), done=done)
         lines = []
         if os.geteuid() != 0:
-            lines.append("Not running as root: you can read every lesson, but most checks cannot see inside "
-                         "namespaces. Quit (q) and rerun: " + how_to_run_as_root("nstutor"))
+            lines.append(_("Not running as root: you can read every lesson, but most checks cannot see inside "
+                           "namespaces. Quit (q) and rerun: {command}").format(command=how_to_run_as_root("nstutor")))
         for problem in catalog.problems[:3]:
-            lines.append(f"Lesson file problem: {problem}")
+            lines.append(_("Lesson file problem: {problem}").format(problem=problem))
         banner = self.query_one("#catalog-banner", Static)
         banner.update("\n".join(lines))
         banner.display = bool(lines)
@@ -239,17 +240,20 @@ class CatalogScreen(Screen):
         lesson = self.selected_lesson()
         detail = self.query_one("#lesson-detail-text", Static)
         if lesson is None:
-            detail.update("No lessons found.")
+            detail.update(_("No lessons found."))
             return
         text = Text()
         text.append(f"{lesson.title}", style="bold")
-        text.append(f"   ({lesson.id}, {lesson.minutes} min, {counted(len(lesson.steps), 'step')})\n", style="dim")
+        text.append("   ({id}, {minutes}, {steps})\n".format(
+            id=lesson.id, minutes=_("{minutes} min").format(minutes=lesson.minutes),
+            steps=ngettext("{count} step", "{count} steps", len(lesson.steps)).format(count=len(lesson.steps))),
+            style="dim")
         if lesson.summary:
             text.append(lesson.summary + "\n")
         missing = lesson.missing_requirements()
         if missing:
-            text.append("Cannot be fully checked here: " + "; ".join(missing) + "\n", style="red")
-        text.append("enter: open this lesson", style="dim")
+            text.append(_("Cannot be fully checked here: {what}").format(what="; ".join(missing)) + "\n", style="red")
+        text.append(_("enter: open this lesson"), style="dim")
         detail.update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
 from ...lessons import Lesson
+from ...i18n import _, ngettext
 from ...texts import counted, noun
 from ..widgets.lesson_markdown import LessonMarkdown, LessonScroll, lesson_pane_width, widest_block
 from ..live_checker import LiveUpdate
@@ -60,23 +61,26 @@ def lab_change_words(lesson: Lesson, kind: str) -> str:
 class LessonScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
-        Binding("escape", "catalog", "Lessons", tooltip="back to the list of lessons"),
-        Binding("h", "hint", "Hint",
-                tooltip="the next hint, one at a time, for the step in front (▶ in the step list)"),
-        Binding("s", "solution", "Solution", tooltip="the solution of the step in front (recorded as viewed)"),
-        Binding("c", "check", "Check", tooltip="check every step now, sending probes (ping) too"),
-        Binding("exclamation_mark", "shell", "Shell", key_display="!",
-                tooltip="your shell; type exit to come back (steps are re-checked)"),
-        Binding("p", "toggle_panel", "Text/Panel", tooltip="switch between the lesson text and the live panel"),
-        Binding("r", "reset", "Reset lesson", show=False, tooltip="remove what this lesson made (asks first)"),
-        Binding("b", "build", "Build lab", tooltip="build this lesson's lab (its setup); adds only what is missing"),
+        # the keys' words are translated when this module is imported: the CLI fixes the language
+        # (--lang, tutor/i18n.py) before it imports the app
+        Binding("escape", "catalog", _("Lessons"), tooltip=_("back to the list of lessons")),
+        Binding("h", "hint", _("Hint"),
+                tooltip=_("the next hint, one at a time, for the step in front (▶ in the step list)")),
+        Binding("s", "solution", _("Solution"), tooltip=_("the solution of the step in front (recorded as viewed)")),
+        Binding("c", "check", _("Check"), tooltip=_("check every step now, sending probes (ping) too")),
+        Binding("exclamation_mark", "shell", _("Shell"), key_display="!",
+                tooltip=_("your shell; type exit to come back (steps are re-checked)")),
+        Binding("p", "toggle_panel", _("Text/Panel"), tooltip=_("switch between the lesson text and the live panel")),
+        Binding("r", "reset", _("Reset lesson"), show=False, tooltip=_("remove what this lesson made (asks first)")),
+        Binding("b", "build", _("Build lab"), tooltip=_("build this lesson's lab (its setup); adds only what is missing")),
         # n: shown in the footer once the lesson is complete (check_action); before, it works unshown
-        Binding("n", "next_lesson", "Next lesson"),
-        Binding("n", "next_lesson_early", "Next lesson", show=False),
-        Binding("j", "step(1)", "Next step", show=False,
-                tooltip="puts another step in front; also: click a step, or arrows in the list"),
-        Binding("k", "step(-1)", "Previous step", show=False),
-    ] + [Binding(view.key, f"view('{view.key}')", f"View: {view.title}", show=False) for view in VIEWS.values()]
+        Binding("n", "next_lesson", _("Next lesson")),
+        Binding("n", "next_lesson_early", _("Next lesson"), show=False),
+        Binding("j", "step(1)", _("Next step"), show=False,
+                tooltip=_("puts another step in front; also: click a step, or arrows in the list")),
+        Binding("k", "step(-1)", _("Previous step"), show=False),
+    ] + [Binding(view.key, f"view('{view.key}')", _("View: {title}").format(title=view.title), show=False)
+         for view in VIEWS.values()]
 
     def __init__(self, lesson: Lesson) -> None:
         # The breakpoint class from the start: set after mounting, it would restyle every widget.
@@ -186,19 +190,20 @@ class LessonScreen(Screen):
                                            observed_at=update.snap.taken_at)
         for step_id in changes.newly_passed:
             if self.state.rounds > 1:
-                self.notify(f"✔ {self.lesson.step(step_id).title}", title="Step passed", timeout=4)
+                self.notify(f"✔ {self.lesson.step(step_id).title}", title=_("Step passed"), timeout=4)
         for step_id in changes.newly_broken:
             st = self.state.steps[step_id]
             reason = st.failures[0] if st.failures else ""
-            self.notify(f"{st.step.title}: {reason}", title="✘ A passed step broke", severity="warning", timeout=8)
+            self.notify(f"{st.step.title}: {reason}", title=_("✘ A passed step broke"), severity="warning", timeout=8)
         if self._reset_at is not None and update.snap.taken_at > self._reset_at:
             self._reset_at = None       # the learner starts again: the first step not passing is in front
             self._picked = False
         self._follow_progress(changes.newly_passed)
         if self._announce_check and update.explicit:
             self._announce_check = False
-            self.notify(f"{self.state.npassed} of {counted(len(self.state.steps), 'step')} {'passes' if self.state.npassed == 1 else 'pass'}"
-                        + (" (probes sent)" if update.probed else ""), title="Checked", timeout=3)
+            self.notify(ngettext("{passed} of {total} step passes", "{passed} of {total} steps pass",
+                                 len(self.state.steps)).format(passed=self.state.npassed, total=len(self.state.steps))
+                        + (_(" (probes sent)") if update.probed else ""), title=_("Checked"), timeout=3)
         for step_id in changes.changed:
             self._paint_card_id(step_id)
         self.query_one(StepList).show_state(self.state, self.selected)
@@ -237,8 +242,11 @@ class LessonScreen(Screen):
         st = self.state
         if st.complete:
             nxt = self.app.catalog.next_after(self.lesson.id)
-            tail = f" Press n for the next lesson: {nxt.title}." if nxt else " That was the last lesson."
-            lines.append(Text(f"✔ Lesson complete: {'its step passes' if len(st.steps) == 1 else f'all {len(st.steps)} steps pass'}.{tail}", style="bold green"))
+            tail = (_(" Press n for the next lesson: {title}.").format(title=nxt.title) if nxt
+                    else _(" That was the last lesson."))
+            done = ngettext("✔ Lesson complete: its step passes.", "✔ Lesson complete: all {count} steps pass.",
+                            len(st.steps)).format(count=len(st.steps))
+            lines.append(Text(done + tail, style="bold green"))
         missing = self.lesson.missing_requirements()
         not_root = (self.snap is not None and not self.snap.is_root) or os.geteuid() != 0
         if not_root:
@@ -267,8 +275,10 @@ class LessonScreen(Screen):
         st = self.state
         # steps passing now; those passed before (the catalog's ✔ counts them) but not now, e.g. after a reset
         before = sum(1 for s in st if s.ever_passed and not s.passed)
-        self.sub_title = (f"{st.npassed}/{len(st.steps)} {noun(len(st.steps), 'step')}"
-                          + (f" · {before} done before" if before else "") + (" · complete" if st.complete else ""))
+        self.sub_title = (ngettext("{passed}/{total} step", "{passed}/{total} steps", len(st.steps)).format(
+                              passed=st.npassed, total=len(st.steps))
+                          + (_(" · {count} done before").format(count=before) if before else "")
+                          + (_(" · complete") if st.complete else ""))
         # "Lesson complete" is the banner's, said once (no notice too); the footer offers n meanwhile
         if st.complete != getattr(self, "_footer_complete", False):
             self._footer_complete = st.complete
