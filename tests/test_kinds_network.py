@@ -190,11 +190,17 @@ def test_link_facts(netns):
 
 
 # --------------------------------------------------------------- bridge
-def test_bridge_with_ports(netns):
+def hub_with_two_cables(netns) -> tuple[str, str, str]:
+    """netns H with a bridge br0 (down) and veth ends vethc1, vethc2 whose peers are eth0 in c1 and c2."""
     hub, c1, c2 = netns("H"), netns("c1"), netns("c2")
     sh(f"ip -n {hub} link add br0 type bridge")
     make_pair(hub, c1, "vethc1", "eth0")
     make_pair(hub, c2, "vethc2", "eth0")
+    return hub, c1, c2
+
+
+def test_bridge_with_ports(netns):
+    hub, c1, c2 = hub_with_two_cables(netns)
     sh(f"ip -n {hub} link set vethc1 master br0")
     v = fails({"bridge": {"dev": f"{hub}/br0", "ports": ["vethc1", "vethc2"], "up": True}})
     assert v.message == f"br0 is in {hub} but DOWN: ip -n {hub} link set br0 up"
@@ -229,10 +235,7 @@ def test_bridge_in_the_host_netns(links, uid):
 
 def test_bridge_hairpin_ports(netns):
     """hairpin: [PORT...]: those ports of the bridge must have hairpin on (CNI's hairpinMode: true)."""
-    hub, c1, c2 = netns("H"), netns("c1"), netns("c2")
-    sh(f"ip -n {hub} link add br0 type bridge")
-    make_pair(hub, c1, "vethc1", "eth0")
-    make_pair(hub, c2, "vethc2", "eth0")
+    hub, c1, c2 = hub_with_two_cables(netns)
     sh(f"ip -n {hub} link set vethc1 master br0 && ip -n {hub} link set vethc2 master br0")
     sh(f"bridge -n {hub} link set dev vethc1 hairpin on")
     v = passes({"bridge": {"dev": f"{hub}/br0", "ports": ["vethc1", "vethc2"], "hairpin": ["vethc1"]}})
