@@ -221,13 +221,19 @@ def test_bridge_with_ports(netns):
         build({"bridge": {"dev": f"{hub}/br0", "ports": [f"{c1}/eth0"]}})
 
 
-def test_bridge_in_the_host_netns(links, uid):
+def host_bridge_with_a_port(links, uid) -> tuple[str, str]:
+    """A bridge <uid>br in the host's netns with one port <uid>p (a veth whose peer <uid>q is no port)."""
     br, port = f"{uid}br", f"{uid}p"
     sh(f"ip link add {br} type bridge")
     links.append(br)
     sh(f"ip link add {port} type veth peer name {uid}q")
     links.append(port)
     sh(f"ip link set {port} master {br}")
+    return br, port
+
+
+def test_bridge_in_the_host_netns(links, uid):
+    br, port = host_bridge_with_a_port(links, uid)
     passes({"bridge": {"dev": br, "ports": [port]}})
     v = fails({"bridge": {"dev": br, "ports": [f"{uid}q"]}})
     assert v.message == f"{uid}q is not a port of any bridge, expected a port of {br}: ip link set {uid}q master {br}"
@@ -255,12 +261,7 @@ def test_bridge_hairpin_ports(netns):
 
 
 def test_bridge_hairpin_in_the_host_netns(links, uid):
-    br, port = f"{uid}br", f"{uid}p"
-    sh(f"ip link add {br} type bridge")
-    links.append(br)
-    sh(f"ip link add {port} type veth peer name {uid}q")
-    links.append(port)
-    sh(f"ip link set {port} master {br}")
+    br, port = host_bridge_with_a_port(links, uid)
     v = fails({"bridge": {"dev": br, "ports": [port], "hairpin": [port]}})
     assert v.message.endswith(f": bridge link set dev {port} hairpin on")
     sh(f"bridge link set dev {port} hairpin on")
