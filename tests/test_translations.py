@@ -62,8 +62,8 @@ def test_the_shipped_translations_keep_the_english_checks():
     assert [s.solution for s in ko.steps] == [s.solution for s in en.steps]
     # progress is kept per version of the checks, whichever language the learner reads
     assert ko.content_hash == en.content_hash and ko.number == en.number
-    assert "welcome" not in korean.untranslated and "rootfs" in korean.untranslated
-    assert korean.find("rootfs").language == "en"             # untranslated: shown in English
+    assert "welcome" not in korean.untranslated and "cgroups" in korean.untranslated
+    assert korean.find("cgroups").language == "en"             # untranslated: shown in English
 
 
 def test_a_good_translation_is_shown_and_lint_is_clean(lessons):
@@ -176,7 +176,7 @@ async def test_korean_titles_keep_the_catalog_and_the_step_list_aligned(tmp_path
             await wait_for(pilot, lambda: any("시작하기" in line for line in drawn(app)), what="the Korean catalog")
             lines = drawn(app)
             korean = next(line for line in lines if "시작하기 - 첫 번째 네임스페이스" in line)
-            english = next(line for line in lines if "A root of its own" in line)      # not translated
+            english = next(line for line in lines if "Cgroups - how much, not what" in line)      # not translated
             column = lambda line: cell_len(line[: line.index("░")])          # where the progress bar starts
             assert column(korean) == column(english), (korean, english)
             assert all(cell_len(line) <= size[0] for line in lines)
@@ -258,9 +258,9 @@ def test_nstutor_lang_ko_in_a_real_terminal_speaks_korean(tmp_path):
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", str(REPO), command)
     try:
         term = Terminal(session)
-        term.wait_screen(lambda s: "Your name" in s or "시작하기" in s, what="the app")
-        term.keys("Escape")                       # the name question (its Korean text is a later part)
-        screen = term.wait_screen(lambda s: "✘ 1. 네트워크 네임스페이스 hello 만들기" in s, what="the Korean steps")
+        term.wait_screen(lambda s: "건너뛰기 (Esc)" in s and "진행 기록" in s, timeout=30, what="the name question, in Korean")
+        term.keys("Escape")
+        screen = term.wait_screen(lambda s: "✘ 1. 네트워크 네임스페이스 hello 만들기" in s, timeout=20, what="the Korean steps")
         assert "h 힌트" in screen and "s 정답" in screen and "q 종료" in screen, screen
         assert "ip netns add hello" in screen or "hello" in screen
         term.keys("q")

@@ -175,11 +175,13 @@ def cmd_lang(args) -> int:
     except ProgressStoreError as err:
         print(f"nstutor: {err}", file=sys.stderr)
         return EXIT_FAIL
+    i18n.set_language(i18n.choose())        # say it in the language just chosen
     if choice == "auto":
-        print(f"Language: chosen by the locale from now on (now: {i18n.choose()}).")
+        print(i18n._("Language: chosen by the locale from now on (now: {language}).").format(language=i18n.current()))
     else:
         language = i18n.normalise(choice)
-        print(f"Language: {language} ({i18n.LANGUAGES[language]}) from now on; `--lang` still overrides it.")
+        print(i18n._("Language: {language} ({name}) from now on; {option} still overrides it.").format(
+            language=language, name=i18n.LANGUAGES[language], option="--lang"))
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from ...i18n import _
 from ..widgets.inline_markdown import inline_text
 
 
@@ -28,7 +29,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.body, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", variant=self.yes_variant, id="yes")
-                yield Button("No (n)", variant="primary", id="no")
+                yield Button(_("No (n)"), variant="primary", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -66,24 +67,24 @@ class SolutionScreen(ReadOnlyDialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Text("Solution: ").append_text(inline_text(self.title_text)), classes="dialog-title",
+            yield Static(Text(_("Solution: ")).append_text(inline_text(self.title_text)), classes="dialog-title",
                          markup=False)
             code = self.solution.rstrip() or "(this step has no solution text)"
             yield Static(Syntax(code, "bash", theme="ansi_dark" if self.dark else "ansi_light",
                                 background_color="default", word_wrap=True), classes="dialog-body")
             if self.already:
                 yield Static(already_note(self.already), classes="dialog-note", markup=False)
-            yield Static("Type these in your shell (! opens one). Viewing the solution is recorded in "
-                         "your progress.", classes="dialog-note")
+            yield Static(_("Type these in your shell (! opens one). Viewing the solution is recorded in "
+                           "your progress."), classes="dialog-note")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Close (esc)", variant="primary", id="close")
+                yield Button(_("Close (esc)"), variant="primary", id="close")
 
 
 def already_note(already: tuple[str, ...]) -> Text:
     """The note under a solution that says which parts of the step are already right."""
-    note = Text("Already right on your machine: ", style="bold")
+    note = Text(_("Already right on your machine: "), style="bold")
     note.append("; ".join(already))
-    note.append(". A line that makes one of these again says \"File exists\": harmless, go on with the next one.")
+    note.append(_(". A line that makes one of these again says \"File exists\": harmless, go on with the next one."))
     return note
 
 
@@ -98,7 +99,7 @@ class HelpScreen(ReadOnlyDialog):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
-            yield Static("Keys", classes="dialog-title")
+            yield Static(_("Keys"), classes="dialog-title")
             with VerticalScroll(classes="help-scroll"):
                 for title, keys in self.sections:
                     table = Table.grid(padding=(0, 2))
@@ -111,7 +112,7 @@ class HelpScreen(ReadOnlyDialog):
                 if self.about:
                     yield Static(self.about, classes="dialog-note", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Close (esc)", variant="primary", id="close")
+                yield Button(_("Close (esc)"), variant="primary", id="close")
 
 
 class NameScreen(ModalScreen["str | None"]):
@@ -127,19 +128,20 @@ class NameScreen(ModalScreen["str | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static("Your name", classes="dialog-title")
-            yield Static("nstutor keeps your progress on this machine. When your study group or instructor "
-                         "collects progress exports, this name is how they will know yours. "
-                         "You can change it later with: nstutor whoami NAME", classes="dialog-body")
-            yield Input(placeholder="e.g. Ada Lovelace", id="name-input", max_length=80)
+            yield Static(_("Your name"), classes="dialog-title")
+            yield Static(_("nstutor keeps your progress on this machine. When your study group or instructor "
+                           "collects progress exports, this name is how they will know yours. "
+                           "You can change it later with: {command}").format(command="nstutor whoami NAME"),
+                         classes="dialog-body")
+            yield Input(placeholder=_("e.g. Ada Lovelace"), id="name-input", max_length=80)
             # A learner who does not expect a dialog presses q to quit, and sees it typed: say so.
-            yield Static("Enter saves it. Esc skips it: you will not be asked again. Every key you type "
-                         "here is part of the name, q too; Ctrl+C quits nstutor.", id="name-keys",
+            yield Static(_("Enter saves it. Esc skips it: you will not be asked again. Every key you type "
+                           "here is part of the name, q too; Ctrl+C quits nstutor."), id="name-keys",
                          classes="dialog-note")
             yield Static("", id="name-problem", classes="dialog-note")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save (Enter)", variant="primary", id="save")
-                yield Button("Skip (Esc)", id="skip")
+                yield Button(_("Save (Enter)"), variant="primary", id="save")
+                yield Button(_("Skip (Esc)"), id="skip")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
