@@ -49,6 +49,7 @@ class Lesson:
     content_hash: str = ""          # sha256 of the file, so progress notices a changed lesson
     trusted: bool = False           # shipped with nstutor (may run its shell snippets)
     language: str = "en"            # the language of its texts (tutor/lessons/translation.py)
+    shell_blocks: tuple[tuple[int, str], ...] = ()   # (file line, text) of each ```sh block of the prose
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)

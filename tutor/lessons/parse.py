@@ -26,6 +26,7 @@ CLEANUP_KEYS = {"netns", "links", "processes", "cgroups", "paths", "mounts", "sc
 ENGINE_OBJECTS = {"containers": ("docker", "podman"), "pods": ("podman",), "images": ("docker", "podman")}
 FILE_NAME = re.compile(r"^(\d+)-([a-z0-9][a-z0-9-]*)\.md$")
 STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+SHELL_FENCES = ("sh", "bash", "shell", "console")     # the prose's commands (a translation keeps them)
 
 
 def markdown_parser() -> MarkdownIt:
@@ -69,7 +70,10 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
 
     steps: list[Step] = []
     seen: dict[str, int] = {}
+    shell_blocks: list[tuple[int, str]] = []
     for tok in tokens:
+        if tok.type == "fence" and tok.info.strip().split(" ")[0] in SHELL_FENCES:
+            shell_blocks.append(((tok.map[0] + 1) if tok.map else 0, tok.content))
         if tok.type != "fence" or tok.info.strip().split(" ")[0] != "check":
             continue
         fence_line = tok.map[0] + 1 if tok.map else None
@@ -106,6 +110,7 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
         summary=str(front.get("summary") or ""),
         content_hash=hashlib.sha256(raw).hexdigest(),
         trusted=trusted,
+        shell_blocks=tuple(shell_blocks),
     )
     return lesson, problems
 

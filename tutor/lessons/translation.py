@@ -21,7 +21,6 @@ from ..i18n import LANGUAGES, SOURCE
 from .model import Lesson, Problem
 
 FREE_FRONT_KEYS = ("title", "summary")      # everything else in the front matter is the English one's
-SHELL_FENCES = ("sh", "bash", "shell", "console")
 
 
 def translation_path(english: Path, language: str) -> Path:
@@ -35,20 +34,6 @@ def source_path(translated: Path) -> Path | None:
     if translated.parent.name in LANGUAGES and translated.parent.name != SOURCE:
         return translated.parent.parent / translated.name
     return None
-
-
-def _fences(path: Path) -> list[tuple[int, str, str]]:
-    """(file line, info word, content) of every fenced block of the file, in order."""
-    from .parse import markdown_parser
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return []
-    out = []
-    for tok in markdown_parser().parse(text):
-        if tok.type == "fence":
-            out.append(((tok.map[0] + 1) if tok.map else 0, tok.info.strip().split(" ")[0], tok.content))
-    return out
 
 
 def _commands(content: str) -> list[str]:
@@ -94,9 +79,8 @@ def parity_problems(english: Lesson, translated: Lesson) -> list[Problem]:
                                "translate each hint, one for one")
     if not missing and not extra and ids != [s.id for s in english.steps]:
         problem(None, f"the steps are in another order than in {eng_name}: {', '.join(eng_steps)}")
-    eng_shell = [f for f in _fences(english.path) if f[1] in SHELL_FENCES]
-    our_shell = [f for f in _fences(translated.path) if f[1] in SHELL_FENCES]
-    for (line, _, content), (eng_line, _, eng_content) in zip(our_shell, eng_shell):
+    eng_shell, our_shell = english.shell_blocks, translated.shell_blocks
+    for (line, content), (eng_line, eng_content) in zip(our_shell, eng_shell):
         if _commands(content) != _commands(eng_content):
             problem(line, f"this shell block differs from the one on line {eng_line} of {eng_name}: commands are "
                           "never translated (only whole-line # comments may be)")

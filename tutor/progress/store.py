@@ -79,6 +79,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from ..i18n import META_KEY as LANGUAGE_KEY
 from .attempts import MESSAGE_ONLY_INTERVAL, NOT_PROBED  # noqa: F401 - re-exported for callers and tests
 from .attempts import Context, LabChange, Latest, decide, outcome
 from .paths import StoreLocation, hand_over, location_for, make_directory
@@ -460,15 +461,15 @@ class ProgressStore:
 
     def language(self) -> str | None:
         """`nstutor lang`'s remembered choice (tutor/i18n.py reads it without opening the store)."""
-        return self._get_meta("language")
+        return self._get_meta(LANGUAGE_KEY)
 
     def set_language(self, code: str | None) -> None:
         """Remember *code* (en, ko); None forgets the choice, so the locale decides again."""
         if code is None:
             with self._write() as conn:
-                conn.execute("DELETE FROM meta WHERE key = 'language'")
+                conn.execute("DELETE FROM meta WHERE key = ?", (LANGUAGE_KEY,))
         else:
-            self._set_meta("language", code)
+            self._set_meta(LANGUAGE_KEY, code)
 
     def set_last_lesson(self, lesson_id: str) -> None:
         self._set_meta("last_lesson", lesson_id)
