@@ -31,16 +31,25 @@ def noun(n: int, one: str, many: str | None = None) -> str:
 
 
 def counted(n: int, one: str, many: str | None = None) -> str:
-    """'1 learner', '2 learners', '0 files': the number and its noun."""
+    """'1 learner', '2 learners', '0 files': the number and its noun. English only: a text that is
+    translated counts with i18n.ngettext("{n} file", "{n} files", n).format(n=n) instead."""
     return f"{n} {noun(n, one, many)}"
 
 
 def words(items: Iterable[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
+    """'a', 'a and b', 'a, b and c' (in Korean 'a, b, c': a particle after a name would depend on
+    how the name ends, so the translation lists without one)."""
+    from .i18n import _
     items = list(items)
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+def or_words(items: Iterable[str]) -> str:
+    """'a', 'a or b', 'a or b or c': alternatives, each of which would do."""
+    from .i18n import _
+    return _(" or ").join(items)
 
 
 # --------------------------------------------------------------- widths in cells
@@ -94,7 +103,7 @@ def command_words(pattern: str) -> str | None:
     """A cmdline pattern as the command(s) it stands for: "`sleep 1001`", "`app-a …`",
     "`… nstutor pause` or `… -m tutor.pause`"; None for a pattern that is more than that."""
     choices = _commands(pattern)
-    return " or ".join(f"`{c}`" for c in choices) if choices else None
+    return or_words(f"`{c}`" for c in choices) if choices else None
 
 
 def _commands(pattern: str) -> list[str] | None:
