@@ -133,3 +133,91 @@ def test_report_lang_ko_on_the_command_line_chooses_korean_and_without_it_the_us
     res = report(["--lang=en", folder, "--html", tmp_path / "flag-en.html"], env_lang="ko")
     assert '<html lang="en">' in (tmp_path / "flag-en.html").read_text()
     assert "--lang LANG" in report(["--help"]).stdout
+
+
+# --------------------------------------------------------------- the app
+from test_app import SIZE, fixed, notices, plain, wait_for          # noqa: E402  (the app tests' helpers)
+from test_app_scenes import red_blue_cable                          # noqa: E402
+
+
+@pytest.fixture
+def korean():
+    i18n.set_language("ko")
+    try:
+        yield
+    finally:
+        i18n.set_language("en")
+
+
+async def test_panel_titles_and_captions_are_korean_under_korean(tmp_path, korean):
+    from tutor.app.app import NstutorApp
+    from tutor.app.widgets.live_panel import LivePanel
+    app = NstutorApp("netns-veth", store_path=tmp_path / "p.db", snapshot_source=fixed(red_blue_cable()), probes=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.updates >= 1, what="first round")
+        panel = app.screen.query_one(LivePanel)
+        titles = {}
+        for key in ("1", "2", "3", "9"):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: panel.current == key, what=f"view {key}")
+            titles[key] = panel.view_title
+        assert titles == {"1": "토폴로지", "2": "네임스페이스", "3": "링크와 주소", "9": "컨테이너"}
+        await pilot.press("3")
+        await pilot.pause()
+        body = plain(panel.query_one("#view-body"))
+        # nstutor's words in Korean; what mimics ip (the columns, the names, UP) as the tool says it
+        assert "네트워크 네임스페이스별 링크와 주소, ip -br link / ip -br addr처럼" in body
+        assert "LINK" in body and "STATE" in body and "veth0" in body and "BLUE/veth1" in body
+        assert "Links and addresses per network namespace" not in body
+
+
+async def test_the_reset_dialog_is_korean_under_korean(tmp_path, korean, monkeypatch):
+    from tutor.app.app import NstutorApp
+    from tutor.app.screens.lesson import LessonScreen
+    from tutor.app.screens.modals import ConfirmScreen
+    from tutor.lessons import cleanup
+    from textual.widgets import Button, Static
+    # what reset would find, without looking at (or touching) this machine
+    monkeypatch.setattr(cleanup, "find_strays", lambda lesson: [])
+    monkeypatch.setattr(cleanup, "cleanup_present", lambda lesson: {"netns": ["RED", "BLUE"]})
+    app = NstutorApp("netns-veth", store_path=tmp_path / "p.db", snapshot_source=fixed(red_blue_cable()), probes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.updates >= 1, what="first round")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        dialog = app.screen
+        texts = [plain(s) for s in dialog.query(Static) if not isinstance(s, Button)]
+        assert texts[0].strip() == "이 레슨을 초기화할까요?"
+        body = texts[1]
+        assert "에서 만들어 아직 남아 있는 것을 지우고 레슨을 다시 시작할까요?" in body
+        assert "진행 기록은 그대로 남습니다." in body and "Your progress record" not in body
+        buttons = [str(b.label) for b in dialog.query(Button)]
+        assert buttons == ["지우기 (y)", "아니요 (n)"]
+        await pilot.press("n")                  # never yes: nothing is removed
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen), what="the dialog to close")
+
+
+async def test_the_language_key_remembers_the_other_language_for_the_next_start(tmp_path):
+    from tutor.app.app import NstutorApp
+    from tutor.progress.store import ProgressStore
+    store = tmp_path / "p.db"
+    app = NstutorApp("welcome", store_path=store, snapshot_source=fixed(red_blue_cable()), probes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.updates >= 1, what="first round")
+        await pilot.press("L")
+        await wait_for(pilot, lambda: any("한국어" in n for n in notices(app)), what="the notice")
+        said = [n for n in notices(app) if "한국어" in n][-1]
+        # said in the language chosen; this process keeps its own until it starts again
+        assert "nstutor를 다음에 시작할 때부터 한국어입니다" in said and "--lang" in said and "NSTUTOR_LANG" in said
+        assert i18n.current() == "en"
+        with ProgressStore.open(store) as opened:
+            assert opened.language() == "ko"
+        await pilot.press("L")                  # and back
+        await wait_for(pilot, lambda: any("English from the next start" in n for n in notices(app)),
+                       what="the notice in English")
+        with ProgressStore.open(store) as opened:
+            assert opened.language() == "en"
+        await pilot.press("question_mark")      # the key help lists it
+        from tutor.app.screens.modals import HelpScreen
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        assert "L" in {k for _, rows in app.screen.sections for k, _ in rows}

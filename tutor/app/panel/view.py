@@ -30,13 +30,19 @@ NO_FOCUS = Focus.empty()          # what a view uses when it is given no focus (
 class View:
     key: str                 # the one key that selects it
     name: str                # short id ("topology")
-    title: str               # what the panel's header says
+    english_title: str       # what the panel's header says, in English (`title`: in the app's language)
     render: RenderFn = field(compare=False)
     # Whether the view bar offers it for this snapshot and lesson (None: always). A view that only
     # matters on some machines (containers) stays out of the bar elsewhere; its key works everywhere.
     shown: ShownFn | None = field(default=None, compare=False)
     # the word the view bar uses when the names do not fit ("ns" for namespaces): never a bare key
     short: str = ""
+
+    @property
+    def title(self) -> str:
+        """What the panel's header says, in the app's language (panel/__init__.view_titles)."""
+        from . import view_titles
+        return view_titles().get(self.name, self.english_title)
 
     @property
     def label(self) -> str:
