@@ -9,10 +9,9 @@ a new view is a module here and a line in `VIEWS`.
 """
 from __future__ import annotations
 
-from ...i18n import _
 from . import bridges, containers, isolation, namespaces, neighbours, network, processes, routes, topology
 from .focus import Focus, lesson_focus
-from .view import View
+from .view import View, view_titles  # noqa: F401  (view_titles: the titles in the app's language)
 
 VIEWS: tuple[View, ...] = (
     View("1", "topology", "Topology", topology.render, short="topo"),
@@ -25,13 +24,6 @@ VIEWS: tuple[View, ...] = (
     View("8", "isolation", "Isolation", isolation.render, short="iso"),
     View("9", "containers", "Containers", containers.render, shown=containers.shown, short="ctrs"),
 )
-
-
-def view_titles() -> dict[str, str]:
-    """The views' titles (what the panel's header says) in the app's language, by view name."""
-    return {"topology": _("Topology"), "namespaces": _("Namespaces"), "network": _("Links & addresses"),
-            "bridges": _("Bridges"), "routes": _("Routes"), "neighbours": _("Neighbours & fdb"),
-            "processes": _("Processes"), "isolation": _("Isolation"), "containers": _("Containers")}
 
 
 def view_for_key(key: str) -> View | None:

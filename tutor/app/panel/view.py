@@ -15,6 +15,7 @@ from typing import Callable
 
 from rich.console import RenderableType
 
+from ...i18n import _
 from ...observe.model import Snapshot
 from .focus import Focus, Resolved
 from .layout import Table, render_table
@@ -41,7 +42,6 @@ class View:
     @property
     def title(self) -> str:
         """What the panel's header says, in the app's language (panel/__init__.view_titles)."""
-        from . import view_titles
         return view_titles().get(self.name, self.english_title)
 
     @property
@@ -55,6 +55,14 @@ class View:
             return bool(self.shown(snap, focus))
         except Exception:  # noqa: BLE001 - a bug here only hides a view's name from the bar
             return False
+
+
+def view_titles() -> dict[str, str]:
+    """The views' titles (what the panel's header says) in the app's language, by view name
+    (the views themselves are listed in the package's __init__)."""
+    return {"topology": _("Topology"), "namespaces": _("Namespaces"), "network": _("Links & addresses"),
+            "bridges": _("Bridges"), "routes": _("Routes"), "neighbours": _("Neighbours & fdb"),
+            "processes": _("Processes"), "isolation": _("Isolation"), "containers": _("Containers")}
 
 
 # --------------------------------------------------------------- per-snapshot cache
