@@ -103,6 +103,16 @@ def test_a_missing_kubernetes_container_gets_the_kubelets_advice_in_korean(ko):
     assert "docker run" not in v.message and "podman" not in v.message and "the kubelet makes" not in v.message
 
 
+def test_a_kubernetes_pause_with_containerd_absent_in_korean(ko):
+    s = machine(containers=(), engines=(*running(("docker", "podman"))[:2], EngineState("containerd", "absent", None)))
+    spec = {"pause": {"pod": "default/myweb2", "infra": True, "engine": "containerd"},
+            "members": [{"container": "myweb2-nginx", "pod": "default/myweb2"}]}
+    v = failed({"pod": spec}, s)
+    assert v.observed == "pause 프로세스: containerd의 컨테이너 기록이 없습니다: containerd 상태: absent", v.observed
+    assert v.message.startswith("pause 프로세스: ") and v.message.endswith("을(를) 찾을 수 없습니다: containerd 상태: absent")
+    assert "the pause:" not in v.observed + v.message
+
+
 def test_a_kubernetes_pod_member_outside_the_pods_network_is_fixed_in_its_spec_in_korean(ko):
     spec = {"pause": {"pod": "default/myweb2", "infra": True, "engine": "containerd"},
             "members": [{"pod": "default/myweb2", "engine": "containerd"}], "shared": ["net", "ipc"],

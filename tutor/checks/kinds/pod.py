@@ -99,7 +99,7 @@ class Pod(Expectation):
             return bool(members) and all(candidate.ns.get(t) is not None and candidate.ns.get(t) == m.ns.get(t)
                                          for m in members for t in shared)
 
-        picked = pick(snap, self.pause, "the pause", prefer=holds_members)
+        picked = pick(snap, self.pause, _("the pause"), prefer=holds_members)
         pause = picked.proc
         if pause is None:
             pauses = innermost(select(snap, self.pause))
