@@ -80,7 +80,7 @@ def test_an_engine_that_is_not_running_is_said_in_korean(ko):
     assert engine_trouble(s, "podman") is None
     observed, message = missing(s, {"container": "web", "engine": "docker"})
     assert observed == "docker의 컨테이너 기록이 없습니다: docker 상태: stopped"
-    assert message.endswith("을(를) 찾을 수 없습니다: docker 상태: stopped"), message
+    assert message.endswith("를 찾을 수 없습니다: docker 상태: stopped"), message
     assert "no record of" not in observed and "cannot be found" not in message
     # the engine's own sentence (the observer's) is carried as it is, inside the Korean one
     told = EngineState("docker", "stopped", "dockerd is not running: start it with dockerd &")
@@ -109,7 +109,7 @@ def test_a_kubernetes_pause_with_containerd_absent_in_korean(ko):
             "members": [{"container": "myweb2-nginx", "pod": "default/myweb2"}]}
     v = failed({"pod": spec}, s)
     assert v.observed == "pause 프로세스: containerd의 컨테이너 기록이 없습니다: containerd 상태: absent", v.observed
-    assert v.message.startswith("pause 프로세스: ") and v.message.endswith("을(를) 찾을 수 없습니다: containerd 상태: absent")
+    assert v.message.startswith("pause 프로세스: ") and v.message.endswith("를 찾을 수 없습니다: containerd 상태: absent")
     assert "the pause:" not in v.observed + v.message
 
 
