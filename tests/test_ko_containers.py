@@ -209,9 +209,9 @@ def test_a_real_podman_container_that_is_not_running_in_korean(ko, uid):
                        capture_output=True)
         v = grade({"container": {"name": name, "engine": "podman"}}, take_snapshot())
         assert not v.passed
-        assert v.observed == f"{name} (podman) 컨테이너가 있지만 실행 중이 아닙니다(created)", v.observed
+        assert v.observed == f"{name} (podman): created, 실행 중이 아님", v.observed
         assert v.message.endswith(f"있지만 실행 중이 아닙니다(created) — podman start {name}"), v.message
-        assert "exists but is not running" not in v.observed + v.message
+        assert "not running" not in v.observed and "exists but is not running" not in v.message
     finally:
         subprocess.run(["podman", "rm", "-f", name], capture_output=True)
         subprocess.run(["podman", "rmi", "-f", image], capture_output=True)
