@@ -902,3 +902,26 @@ def test_docker_and_podman_containers_off_their_leash_are_run_again(container, e
     assert caps.endswith(
         f"(was it started with --privileged or --cap-add? {engine} inspect -f '{{{{.HostConfig.Privileged}}}} "
         f"{{{{.HostConfig.CapAdd}}}}' {container} tells). Make it again without it: {again}"), caps
+
+
+def test_a_missing_kubernetes_container_is_the_kubelets_to_make_not_a_docker_run():
+    """Lesson 18 (k8s-node) on a machine with no cluster: its steps name myweb2's containers by their
+    pod (default/myweb2), and the advice is the Pod spec, never `docker run` or `podman run --pod`."""
+    s = machine(containers=(), engines=(EngineState("docker", "stopped", "dockerd is not running"),
+                                        EngineState("podman", "running", None),
+                                        EngineState("containerd", "absent", "containerd has not run here")))
+    v = fails({"pid1": {"container": "myweb2-nginx", "pod": "default/myweb2"}}, s,
+              "no container named myweb2-nginx (containerd has not run here; dockerd is not running)",
+              "kubectl delete pod -n default myweb2; kubectl apply -f POD.yaml")
+    assert "docker run" not in v.message and "podman" not in v.message, v.message
+    from pathlib import Path
+    from tutor.checks.runner import grade_step
+    lesson, problems = parse_lesson(Path(__file__).resolve().parent.parent / "lessons" / "18-k8s-node.md",
+                                    trusted=True)
+    assert problems == []
+    for step in lesson.steps:
+        if step.id in ("nginx", "localhost"):
+            result = grade_step(step, s)
+            said = "\n".join(f.message for f in result.failures)
+            assert result.failures and "docker run" not in said and "podman run" not in said, said
+            assert "kubectl delete pod -n default myweb2; kubectl apply -f POD.yaml" in said, said

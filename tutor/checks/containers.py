@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, Iterable
 
+from ..i18n import _, ngettext
 from ..observe.model import Container, Snapshot
 from ..texts import words
 from .select import containers_of, describe_selector, is_pod_members, name, normalise
@@ -40,6 +41,12 @@ def _k8s(pod: str | None) -> tuple[str, str]:
     """A Kubernetes pod "namespace/name" as (namespace, name)."""
     ns, slash, pod_name = (pod or "").partition("/")
     return (ns, pod_name) if slash else ("default", ns)
+
+
+def kubelet_pod(pod: str | None) -> bool:
+    """Is *pod* a Kubernetes pod, "namespace/name"? (No engine's own pod or container name holds a /.)
+    A selector naming one means a container the kubelet makes, so its fix is the Pod spec."""
+    return bool(pod) and "/" in pod
 
 
 def kubelet_made(c: Container) -> bool:
@@ -73,15 +80,15 @@ def list_command(value: Any) -> str:
     if "container" in sel:
         def one(e: str) -> str:
             return f"{e} ps -a --filter name=^{q(sel['container'])}$"
-        return one(engine) if engine else f"{one('docker')} (or {one('podman')})"
+        return one(engine) if engine else _("{command} (or {other})").format(command=one("docker"), other=one("podman"))
     return f"podman ps -a --pod --filter pod={q(sel['pod'])}"
 
 
 def start_command(c: Container) -> str:
     if kubelet_made(c):
         ns, pod = _k8s(c.pod)
-        return (f"the kubelet restarts a pod's containers itself; see why it stopped: "
-                f"kubectl describe pod -n {q(ns)} {q(pod)}")
+        return _("the kubelet restarts a pod's containers itself; see why it stopped: {command}").format(
+            command=f"kubectl describe pod -n {q(ns)} {q(pod)}")
     if c.engine == "podman" and c.infra and c.pod:
         return f"podman pod start {q(c.pod)}"
     return f"{c.engine} start {q(c.name)}"
@@ -106,11 +113,13 @@ def pid_namespace_advice(c: Container) -> str:
     if kubelet_made(c):
         return sentence(kubelet_advice(c.pod))
     if c.engine == "podman" and c.pod:
-        return (f"Pod {c.pod} was made without one shared pid namespace: make it again with one, "
-                f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} --share +pid (or, for a pod from "
-                f"a Pod spec, set shareProcessNamespace: true and run podman kube play --replace FILE)")
-    return (f"{c.label} was created to join another pid namespace (--pid host or --pid container:...): "
-            f"{remove_command(c)}; then {run_command(c.engine, c.name)} without that --pid")
+        return _("Pod {pod} was made without one shared pid namespace: make it again with one, {command} (or, "
+                 "for a pod from a Pod spec, set shareProcessNamespace: true and run {play})").format(
+            pod=c.pod, command=f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} --share +pid",
+            play="podman kube play --replace FILE")
+    return _("{container} was created to join another pid namespace (--pid host or --pid container:...): "
+             "{remove}; then {run} without that --pid").format(container=c.label, remove=remove_command(c),
+                                                               run=run_command(c.engine, c.name))
 
 
 def sentence(text: str) -> str:
@@ -120,9 +129,9 @@ def sentence(text: str) -> str:
 
 def kubelet_advice(pod: str | None) -> str:
     ns, pod_name = _k8s(pod)
-    return (f"the kubelet makes a pod's containers and namespaces from its Pod spec (hostNetwork, hostPID, "
-            f"shareProcessNamespace): change the spec and create the pod again: kubectl delete pod -n {q(ns)} "
-            f"{q(pod_name)}; kubectl apply -f POD.yaml")
+    return _("the kubelet makes a pod's containers and namespaces from its Pod spec (hostNetwork, hostPID, "
+             "shareProcessNamespace): change the spec and create the pod again: {command}").format(
+        command=f"kubectl delete pod -n {q(ns)} {q(pod_name)}; kubectl apply -f POD.yaml")
 
 
 def engine_trouble(snap: Snapshot, engine: str) -> str | None:
@@ -130,18 +139,20 @@ def engine_trouble(snap: Snapshot, engine: str) -> str | None:
     state = snap.engine(engine)
     if state is None or state.state == "running":
         return None
-    return state.detail or f"{engine} is {state.state}"
+    return state.detail or _("{engine} is {state}").format(engine=engine, state=state.state)
 
 
 def engine_bridge_missing(snap: Snapshot, engine: str, name: str) -> str:
     """Why the host has no *name*, a bridge *engine* makes for itself, and what brings it back."""
     trouble = engine_trouble(snap, engine)
     if engine == "docker":
-        made = f"{name} is dockerd's own bridge, made when dockerd starts"
-        return f"{made}: {trouble}" if trouble else (f"{made}, and it is gone although dockerd runs (was it "
-                                                     f"deleted?): restart dockerd to make it again")
-    made = f"{name} is Podman's own bridge, made for the first container it runs on its default network"
-    return f"{made}: {trouble}" if trouble else f"{made}: {run_command('podman', 'NAME')}"
+        if trouble:
+            return _("{bridge} is dockerd's own bridge, made when dockerd starts: {trouble}").format(
+                bridge=name, trouble=trouble)
+        return _("{bridge} is dockerd's own bridge, made when dockerd starts, and it is gone although dockerd runs "
+                 "(was it deleted?): restart dockerd to make it again").format(bridge=name)
+    return _("{bridge} is Podman's own bridge, made for the first container it runs on its default network: "
+             "{fix}").format(bridge=name, fix=trouble or run_command("podman", "NAME"))
 
 
 # --------------------------------------------------------------- selected nothing, or several
@@ -151,21 +162,30 @@ def missing(snap: Snapshot, value: Any, lead: str = "") -> tuple[str, str]:
     what = describe_selector(sel)
     engine = sel.get("engine")
     records = containers_of(snap, sel)
-    blind = "" if snap.is_root else " (nstutor is not running as root, so it may not see every process: run nstutor as root)"
+    blind = "" if snap.is_root else _(" (nstutor is not running as root, so it may not see every process: run "
+                                      "nstutor as root)")
     if records:
         stopped = [c for c in records if c.pid is None or c.state != "running"]
         if stopped:
             c = stopped[0]
-            return (f"{lead}{c.label} exists but is not running ({c.state})",
-                    f"{lead}{what} exists but is not running ({c.state}): {start_command(c)}")
+            return (lead + _("{container} exists but is not running ({state})").format(container=c.label, state=c.state),
+                    lead + _("{what} exists but is not running ({state}): {command}").format(
+                        what=what, state=c.state, command=start_command(c)))
         c = records[0]
-        return (f"{lead}{c.label} runs as pid {c.pid}, which nstutor does not see{blind}",
-                f"{lead}{c.engine} says {what} runs as pid {c.pid}, but nstutor cannot see that process{blind}.")
-    engines = [engine] if engine else sorted({c.engine for c in snap.containers} | {"docker", "podman"})
+        return (lead + _("{container} runs as pid {pid}, which nstutor does not see{blind}").format(
+                    container=c.label, pid=c.pid, blind=blind),
+                lead + _("{engine} says {what} runs as pid {pid}, but nstutor cannot see that process{blind}.").format(
+                    engine=c.engine, what=what, pid=c.pid, blind=blind))
+    if engine:
+        engines = [engine]
+    elif kubelet_pod(sel.get("pod")):            # a kubelet's pod runs under containerd, or docker (cri-dockerd)
+        engines = ["containerd", "docker"]
+    else:
+        engines = sorted({c.engine for c in snap.containers} | {"docker", "podman"})
     trouble = [t for t in map(lambda e: engine_trouble(snap, e), engines) if t]
     if engine and trouble:
-        return (f"{lead}no record of {engine}'s containers: {trouble[0]}",
-                f"{lead}{what} cannot be found: {trouble[0]}")
+        return (lead + _("no record of {engine}'s containers: {trouble}").format(engine=engine, trouble=trouble[0]),
+                lead + _("{what} cannot be found: {trouble}").format(what=what, trouble=trouble[0]))
     if "container" in sel:
         return _no_container(snap, sel, what, lead, trouble)
     return _no_pod_member(snap, sel, what, lead, trouble)
@@ -184,27 +204,36 @@ def _no_container(snap: Snapshot, sel: dict, what: str, lead: str, trouble: list
         if engine and other.engine != engine:
             remove = remove_command(other)
             fix = (f"{remove}; " if remove else "") + _make(engine, wanted, pod)
-            return (f"{lead}there is no {engine} container {wanted}; seen: {seen}",
-                    f"{lead}there is no {engine} container {wanted}, but {other.engine} has one ({other.state}): "
-                    f"this step wants it under {engine}: {fix}")
-        return (f"{lead}there is no container {wanted} in pod {pod}; seen: {seen}",
-                f"{lead}container {wanted} is in {('pod ' + other.pod) if other.pod else 'no pod'}, not in pod "
-                f"{pod}: " + ((remove_command(other) + "; ") if remove_command(other) else "")
-                + _make(engine or other.engine, wanted, pod))
+            return (lead + _("there is no {engine} container {name}; seen: {seen}").format(
+                        engine=engine, name=wanted, seen=seen),
+                    lead + _("there is no {engine} container {name}, but {other_engine} has one ({state}): this step "
+                             "wants it under {engine}: {fix}").format(engine=engine, name=wanted,
+                                                                      other_engine=other.engine, state=other.state,
+                                                                      fix=fix))
+        fix = ((remove_command(other) + "; ") if remove_command(other) else "") + _make(engine or other.engine,
+                                                                                         wanted, pod)
+        return (lead + _("there is no container {name} in pod {pod}; seen: {seen}").format(name=wanted, pod=pod,
+                                                                                           seen=seen),
+                lead + (_("container {name} is in pod {other_pod}, not in pod {pod}: {fix}").format(
+                            name=wanted, other_pod=other.pod, pod=pod, fix=fix) if other.pod
+                        else _("container {name} is in no pod, not in pod {pod}: {fix}").format(
+                            name=wanted, pod=pod, fix=fix)))
     note = f" ({'; '.join(trouble)})" if trouble else ""
-    return (f"{lead}no container named {wanted}{note}",
-            f"{lead}no container named {wanted}{note}: {_make(engine, wanted, pod)}")
+    return (lead + _("no container named {name}{note}").format(name=wanted, note=note),
+            lead + _("no container named {name}{note}: {command}").format(name=wanted, note=note,
+                                                                          command=_make(engine, wanted, pod)))
 
 
 def _make(engine: str | None, name_: str, pod: str | None) -> str:
-    """The command that makes the container (where a learner makes it: not a Kubernetes one)."""
-    if engine == "containerd":
+    """The command that makes the container (where a learner makes it: not a Kubernetes one, which
+    the kubelet makes from its pod's spec: a container of a pod "namespace/name" under any engine)."""
+    if engine == "containerd" or kubelet_pod(pod):
         return kubelet_advice(pod)
     if pod:
         return run_command("podman", name_, [f"--pod {q(pod)}"])
     if engine:
         return run_command(engine, name_)
-    return f"{run_command('docker', name_)} (or podman run ...)"
+    return _("{command} (or podman run ...)").format(command=run_command("docker", name_))
 
 
 def _no_pod_member(snap: Snapshot, sel: dict, what: str, lead: str, trouble: list[str]) -> tuple[str, str]:
@@ -212,20 +241,22 @@ def _no_pod_member(snap: Snapshot, sel: dict, what: str, lead: str, trouble: lis
     in_pod = snap.containers_in_pod(pod, engine)
     if not in_pod:
         note = f" ({'; '.join(trouble)})" if trouble else ""
-        make = (kubelet_advice(pod) if engine == "containerd" or "/" in pod
+        make = (kubelet_advice(pod) if engine == "containerd" or kubelet_pod(pod)
                 else f"podman pod create --name {q(pod)}")
-        return (f"{lead}no pod {pod}{note}", f"{lead}there is no pod {pod}{note}: {make}")
+        return (lead + _("no pod {pod}{note}").format(pod=pod, note=note),
+                lead + _("there is no pod {pod}{note}: {command}").format(pod=pod, note=note, command=make))
     seen = "; ".join(_elsewhere(c) for c in in_pod[:4])
     pod_engine = in_pod[0].engine
     if sel.get("infra"):
         make = (kubelet_advice(pod) if pod_engine == "containerd"
-                else f"podman pod rm -f {q(pod)}; podman pod create --name {q(pod)} (a pod made with --infra=false has none)")
-        return (f"{lead}pod {pod} has no infra container; seen: {seen}",
-                f"{lead}pod {pod} has no infra container: {make}")
+                else _("{command} (a pod made with --infra=false has none)").format(
+                    command=f"podman pod rm -f {q(pod)}; podman pod create --name {q(pod)}"))
+        return (lead + _("pod {pod} has no infra container; seen: {seen}").format(pod=pod, seen=seen),
+                lead + _("pod {pod} has no infra container: {command}").format(pod=pod, command=make))
     make = (kubelet_advice(pod) if pod_engine == "containerd"
             else run_command("podman", "NAME", [f"--pod {q(pod)}"]))
-    return (f"{lead}pod {pod} has no container besides its infra; seen: {seen}",
-            f"{lead}pod {pod} has no container of its own yet: {make}")
+    return (lead + _("pod {pod} has no container besides its infra; seen: {seen}").format(pod=pod, seen=seen),
+            lead + _("pod {pod} has no container of its own yet: {command}").format(pod=pod, command=make))
 
 
 def several(snap: Snapshot, value: Any, procs: list, lead: str = "") -> tuple[str, str]:
@@ -235,15 +266,19 @@ def several(snap: Snapshot, value: Any, procs: list, lead: str = "") -> tuple[st
     shown = ", ".join(name(p, snap) for p in procs[:5]) + (" ..." if len(procs) > 5 else "")
     found = [c for p in procs for c in [snap.container_of_pid(p.pid)] if c is not None]
     if is_pod_members(sel):
-        hint = f"name one of them, e.g. {{container: {found[0].name}}}" if found else "name one container"
+        hint = (_("name one of them, e.g. {selector}").format(selector=f"{{container: {found[0].name}}}") if found
+                else _("name one container"))
     elif len({c.engine for c in found}) > 1:
-        hint = f"name the engine, e.g. {{container: {sel.get('container')}, engine: {found[0].engine}}}"
+        hint = _("name the engine, e.g. {selector}").format(
+            selector=f"{{container: {sel.get('container')}, engine: {found[0].engine}}}")
     elif len({c.pod for c in found}) > 1:
-        hint = f"name the pod, e.g. {{container: {sel.get('container')}, pod: {found[0].pod}}}"
+        hint = _("name the pod, e.g. {selector}").format(
+            selector=f"{{container: {sel.get('container')}, pod: {found[0].pod}}}")
     else:
-        hint = "name the one meant by its engine and pod"
-    return (f"{lead}{len(procs)} containers match ({what}): {shown}",
-            f"{lead}this check is about one container, and {what} means {len(procs)}: {hint}.")
+        hint = _("name the one meant by its engine and pod")
+    return (lead + _("{n} containers match ({what}): {shown}").format(n=len(procs), what=what, shown=shown),
+            lead + _("this check is about one container, and {what} means {n}: {hint}.").format(
+                what=what, n=len(procs), hint=hint))
 
 
 # --------------------------------------------------------------- namespaces fixed at creation
@@ -271,8 +306,8 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
         elif c.engine == "podman":
             options.append(f"{option} ns:/proc/{other}/ns/{t}")
         else:
-            notes.append(f"docker joins only another container's namespaces ({option} container:NAME), "
-                         f"not a process's")
+            notes.append(_("docker joins only another container's namespaces ({option} container:NAME), "
+                           "not a process's").format(option=option))
     proc = snap.processes.get(c.pid) if c.pid is not None else None
 
     def hosts(t: str) -> bool:
@@ -288,16 +323,17 @@ def recreate_advice(snap: Snapshot, c: Container, join: dict[str, Container | in
         if t in OWN_OPTION.get(c.engine, {}):
             options.append(OWN_OPTION[c.engine][t])
         elif t == "user" and c.engine == "docker" and hosts("user"):
-            notes.append("docker gives a container a user namespace of its own only when dockerd runs with "
-                         "--userns-remap")
+            notes.append(_("docker gives a container a user namespace of its own only when dockerd runs with "
+                           "--userns-remap"))
     if cannot:
-        notes.append(f"{c.engine} cannot share a container's {words(sorted(cannot))} namespace"
-                     + ("s" if len(cannot) > 1 else "") + (" (share files with a volume, -v, instead)"
-                                                           if "mnt" in cannot else ""))
+        notes.append(ngettext("{engine} cannot share a container's {types} namespace",
+                              "{engine} cannot share a container's {types} namespaces", len(cannot)).format(
+                         engine=c.engine, types=words(sorted(cannot)))
+                     + (_(" (share files with a volume, -v, instead)") if "mnt" in cannot else ""))
     remove = remove_command(c)
     fix = f"{remove}; {run_command(c.engine, c.name, options, c.image)}"
-    return (f" Its namespaces are fixed when {c.engine} creates it: {fix}"
-            + (f" (note: {'; '.join(notes)})." if notes else ""))
+    return (_(" Its namespaces are fixed when {engine} creates it: {command}").format(engine=c.engine, command=fix)
+            + (_(" (note: {notes}).").format(notes="; ".join(notes)) if notes else ""))
 
 
 def exec_command(snap: Snapshot, proc, command: str) -> str | None:
@@ -323,10 +359,11 @@ def recreate_with(snap: Snapshot, proc, option: str, pod_spec: str, pod_wide: bo
     if c is None:
         return None
     if pod_wide and c.engine == "podman" and c.pod:
-        return (f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} {option} (with the --share "
-                f"it had), then its containers again ({run_command('podman', 'NAME', [f'--pod {q(c.pod)}'])})")
+        return _("{command} (with the --share it had), then its containers again ({run})").format(
+            command=f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} {option}",
+            run=run_command("podman", "NAME", [f"--pod {q(c.pod)}"]))
     if kubelet_made(c):
-        return pod_spec_fix(c, f"put {pod_spec} in the Pod spec")
+        return pod_spec_fix(c, _("put {spec} in the Pod spec").format(spec=pod_spec))
     options = [*_kept_options(snap, c, keep_network=True), option]
     return f"{remove_command(c)}; {run_command(c.engine, c.name, options, c.image)}"
 
@@ -335,7 +372,8 @@ def pod_spec_fix(c: Container, change: str) -> str:
     """A kubelet's container is fixed in its pod's spec: '*change* and create the pod again:
     kubectl delete pod ...; kubectl apply -f POD.yaml' (*change* says what to put in or take out)."""
     ns, pod_name = _k8s(c.pod)
-    return f"{change} and create the pod again: kubectl delete pod -n {q(ns)} {q(pod_name)}; kubectl apply -f POD.yaml"
+    return _("{change} and create the pod again: {command}").format(
+        change=change, command=f"kubectl delete pod -n {q(ns)} {q(pod_name)}; kubectl apply -f POD.yaml")
 
 
 def pod_yaml_command(c: Container) -> str:
@@ -376,16 +414,19 @@ def pod_advice(member: Container, pause: Container, shared: Iterable[str], priva
         return " " + sentence(kubelet_advice(pause.pod or member.pod)) + "."
     pod = pause.pod
     if member.pod != pod or pod is None:
-        where = f"pod {member.pod}" if member.pod else "no pod"
         remove = remove_command(member)
-        target = f"pod {pod}" if pod else f"{pause.label}"
+        target = _("pod {pod}").format(pod=pod) if pod else f"{pause.label}"
         run = (run_command("podman", member.name, [f"--pod {q(pod)}"], member.image) if pod
                else run_command(member.engine, member.name, [], member.image))
-        return f" It is in {where}, not in {target}: {remove}; {run}"
+        fix = f"{remove}; {run}"
+        if member.pod:
+            return _(" It is in pod {member_pod}, not in {target}: {fix}").format(member_pod=member.pod, target=target,
+                                                                                  fix=fix)
+        return _(" It is in no pod, not in {target}: {fix}").format(target=target, fix=fix)
     share = [t for t in shared if t in POD_SHARES]
-    pid_note = (" (a pod from podman kube play: set shareProcessNamespace in its spec and play it again with "
-                "podman kube play --replace)" if "pid" in set(shared) | set(private) else "")
-    return (f" A pod's containers get the namespaces the pod shares, fixed when the pod is created: "
-            f"podman pod rm -f {q(pod)}; podman pod create --name {q(pod)} --share {','.join(share) or 'none'}; "
-            f"then run its containers again ({run_command('podman', member.name, [f'--pod {q(pod)}'], member.image)})"
-            f"{pid_note}")
+    pid_note = (_(" (a pod from podman kube play: set shareProcessNamespace in its spec and play it again with "
+                  "podman kube play --replace)") if "pid" in set(shared) | set(private) else "")
+    return _(" A pod's containers get the namespaces the pod shares, fixed when the pod is created: {command}; "
+             "then run its containers again ({run}){note}").format(
+        command=f"podman pod rm -f {q(pod)}; podman pod create --name {q(pod)} --share {','.join(share) or 'none'}",
+        run=run_command("podman", member.name, [f"--pod {q(pod)}"], member.image), note=pid_note)

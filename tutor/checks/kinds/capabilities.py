@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from ...i18n import _, ngettext
 from ...observe.model import CapabilitySets, Snapshot, Wants
 from ..base import Field, Verdict
 from ..containers import inspect_hint, kubelet_made, recreate_with
@@ -64,9 +65,9 @@ def v_capabilities(value: Any) -> str | None:
 def shown(mask: int) -> str:
     caps = names(mask)
     if not caps:
-        return "none"
+        return _("none")
     if mask & ((1 << len(CAPABILITIES)) - 1) == (1 << len(CAPABILITIES)) - 1:
-        return f"all {len(caps)}"
+        return _("all {n}").format(n=len(caps))
     return f"{len(caps)}: {', '.join(caps)}"
 
 
@@ -99,12 +100,16 @@ class CapabilitiesHeld(ProcessExpectation):
         return [cap_name(v) for v in self.lacks or []]
 
     def describe(self) -> str:
-        parts = []
-        if self._has:
-            parts.append(f"holds {', '.join(self._has)}")
-        if self._lacks:
-            parts.append(f"lacks {', '.join(self._lacks)}")
-        return f"{self.subject_words} " + " and ".join(parts) + " (its effective capabilities)"
+        has, lacks = ", ".join(self._has), ", ".join(self._lacks)
+        if has and lacks:
+            text = _("{subject} holds {has} and lacks {lacks} (its effective capabilities)")
+        elif has:
+            text = _("{subject} holds {has} (its effective capabilities)")
+        elif lacks:
+            text = _("{subject} lacks {lacks} (its effective capabilities)")
+        else:
+            text = _("{subject} (its effective capabilities)")
+        return text.format(subject=self.subject_words, has=has, lacks=lacks)
 
     def wants(self, snap: Snapshot) -> Wants:
         proc = pick(snap, self.subject).proc
@@ -118,13 +123,16 @@ class CapabilitiesHeld(ProcessExpectation):
         sets: CapabilitySets | None = snap.capabilities.get(proc.pid)
         who = name(proc, snap)
         if sets is None or sets.gone:
-            return self.fail(f"{who} exited while nstutor was looking",
-                             "The process the snapshot saw has exited; start it again and check once more.")
+            return self.fail(_("{process} exited while nstutor was looking").format(process=who),
+                             _("The process the snapshot saw has exited; start it again and check once more."))
         if sets.error:
-            return self.fail(f"the capabilities of {who} could not be read: {sets.error}",
-                             "nstutor reads /proc/PID/status" + ("." if snap.is_root else "; run nstutor as root."))
+            return self.fail(_("the capabilities of {process} could not be read: {error}").format(
+                                 process=who, error=sets.error),
+                             _("nstutor reads /proc/PID/status.") if snap.is_root
+                             else _("nstutor reads /proc/PID/status; run nstutor as root."))
         held = sets.effective
-        observed = f"{who} holds {shown(held)} (CapEff {held:016x})"
+        observed = _("{process} holds {caps} (CapEff {mask})").format(process=who, caps=shown(held),
+                                                                        mask=f"{held:016x}")
         missing = [cap for cap in self._has if not held >> NUMBER[cap] & 1]
         extra = [cap for cap in self._lacks if held >> NUMBER[cap] & 1]
         if missing:
@@ -137,31 +145,38 @@ class CapabilitiesHeld(ProcessExpectation):
     def _add_advice(self, snap: Snapshot, proc, sets: CapabilitySets, missing: list[str]) -> str:
         caps = ", ".join(missing)
         upper = [f"CAP_{cap.upper()}" for cap in missing]
-        text = f"{name(proc, snap)} does not hold {caps}."
+        text = _("{process} does not hold {caps}.").format(process=name(proc, snap), caps=caps)
         again = recreate_with(snap, proc, " ".join(f"--cap-add {cap.upper()}" for cap in missing),
                               f"securityContext.capabilities.add: [{', '.join(cap.upper() for cap in missing)}]")
         if again:
-            return text + f" Its engine decides at start which capabilities it gets; make it again with them: {again}"
+            return text + _(" Its engine decides at start which capabilities it gets; make it again with them: "
+                            "{command}").format(command=again)
         lost = [cap for cap in missing if not sets.bounding >> NUMBER[cap] & 1]
         if lost:
-            return (text + f" {', '.join(lost)} is not even in its bounding set (CapBnd {sets.bounding:016x}), so no "
-                    f"program it starts can get it back: start it again from a shell that has "
-                    f"{', '.join(upper)} (as root: grep CapEff /proc/self/status).")
-        return text + f" Start it again as root, without dropping {', '.join(upper)} (no setpriv or capsh in front of it)."
+            return text + _(" {caps} is not even in its bounding set (CapBnd {mask}), so no program it starts can get "
+                            "it back: start it again from a shell that has {upper} (as root: grep CapEff "
+                            "/proc/self/status).").format(caps=", ".join(lost), mask=f"{sets.bounding:016x}",
+                                                          upper=", ".join(upper))
+        return text + _(" Start it again as root, without dropping {caps} (no setpriv or capsh in front of "
+                        "it).").format(caps=", ".join(upper))
 
     def _drop_advice(self, snap: Snapshot, proc, extra: list[str]) -> str:
         caps = ", ".join(extra)
-        text = (f"{name(proc, snap)} holds {caps}, which the step says it must not: with "
-                f"{'it' if len(extra) == 1 else 'them'}, root in there has power over the whole machine that a "
-                f"container's root should not have.")
+        text = ngettext("{process} holds {caps}, which the step says it must not: with it, root in there has power "
+                        "over the whole machine that a container's root should not have.",
+                        "{process} holds {caps}, which the step says it must not: with them, root in there has power "
+                        "over the whole machine that a container's root should not have.",
+                        len(extra)).format(process=name(proc, snap), caps=caps)
         again = recreate_with(snap, proc, " ".join(f"--cap-drop {cap.upper()}" for cap in extra),
                               f"securityContext.capabilities.drop: [{', '.join(cap.upper() for cap in extra)}]")
         if again:
             c = snap.container_of_pid(proc.pid)
             hint = inspect_hint(c, ("Privileged", "CapAdd"))
-            asked = ("does its securityContext say privileged: true or capabilities.add?" if kubelet_made(c)
-                     else "was it started with --privileged or --cap-add?")
-            inspect = f" ({asked} {hint} tells)" if hint else ""
-            return text + inspect + f". Make it again without {'it' if len(extra) == 1 else 'them'}: {again}"
+            asked = (_("does its securityContext say privileged: true or capabilities.add?") if kubelet_made(c)
+                     else _("was it started with --privileged or --cap-add?"))
+            inspect = _(" ({question} {command} tells)").format(question=asked, command=hint) if hint else ""
+            return text + inspect + ngettext(". Make it again without it: {command}",
+                                             ". Make it again without them: {command}", len(extra)).format(command=again)
         drops = ",".join(f"-{cap}" for cap in extra)
-        return text + f" Start it again without: setpriv --bounding-set {drops} {proc.command}"
+        return text + _(" Start it again without: {command}").format(
+            command=f"setpriv --bounding-set {drops} {proc.command}")

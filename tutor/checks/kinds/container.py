@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from ...i18n import _
 from ...observe.model import ENGINES, Container, Process, Snapshot
 from ..base import Expectation, Field, ProcessRef, Verdict, v_bool, v_one_of, v_str
 from ..containers import (kubelet_advice, kubelet_made, missing, network_words, q, remove_command, run_command,
@@ -80,14 +81,19 @@ class ContainerRuns(Expectation):
         return {"container": self.name, "engine": self.engine}
 
     def describe(self) -> str:
-        parts = [f"container {self.name} {'runs' if self.running else 'exists, stopped,'} under {self.engine}"]
+        parts = [(_("container {name} runs under {engine}") if self.running
+                  else _("container {name} exists, stopped, under {engine}")).format(name=self.name, engine=self.engine)]
         if self.network:
-            parts.append(f"with --network {self.network}")
+            parts.append(_("with --network {network}").format(network=self.network))
         if self.pod:
-            parts.append(f"in pod {self.pod}" + (" as its infra container" if self.infra else ""))
+            parts.append((_("in pod {pod} as its infra container") if self.infra else _("in pod {pod}")).format(
+                pod=self.pod))
         elif self.infra is not None:
-            parts.append("as its pod's infra container" if self.infra else "not as a pod's infra container")
-        return " ".join(parts)
+            parts.append(_("as its pod's infra container") if self.infra else _("not as a pod's infra container"))
+        text = parts[0]
+        for detail in parts[1:]:            # each detail after the container, in the language's own way
+            text = _("{description} {detail}").format(description=text, detail=detail)
+        return text
 
     # -- grading
     def grade(self, snap: Snapshot) -> Verdict:
@@ -102,34 +108,39 @@ class ContainerRuns(Expectation):
                                     "image": c.image, "network": c.network, "pod": c.pod, "infra": c.infra}
         if self.running and not running:
             # in the words every check naming this container uses, so a step says it once
-            return self.fail(f"{c.label}: {c.state}, not running",
+            return self.fail(_("{container}: {state}, not running").format(container=c.label, state=c.state),
                              missing(snap, {"container": c.name, "engine": c.engine})[1])
         if not self.running and running:
-            stop = ("the kubelet runs it as long as its pod exists" if kubelet_made(c)
+            stop = (_("the kubelet runs it as long as its pod exists") if kubelet_made(c)
                     else f"{c.engine} stop {q(c.name)}")
-            return self.fail(f"{name(proc, snap) if proc else c.label}: running",
-                             f"container {c.name} ({c.engine}) is running, and this step wants it stopped: {stop}")
+            return self.fail(_("{container}: running").format(container=name(proc, snap) if proc else c.label),
+                             _("container {name} ({engine}) is running, and this step wants it stopped: {command}").format(
+                                 name=c.name, engine=c.engine, command=stop))
         if running and proc is None:
-            blind = "" if snap.is_root else "; run nstutor as root"
-            return self.fail(f"{c.label} runs as pid {c.pid}, which nstutor does not see",
-                             f"{c.engine} says container {c.name} runs as pid {c.pid}, but nstutor cannot see that "
-                             f"process{blind}.")
-        observed = [f"{name(proc, snap)}: running" if proc else f"{c.label}: {c.state}"]
+            blind = "" if snap.is_root else _("; run nstutor as root")
+            return self.fail(_("{container} runs as pid {pid}, which nstutor does not see").format(
+                                 container=c.label, pid=c.pid),
+                             _("{engine} says container {name} runs as pid {pid}, but nstutor cannot see that "
+                               "process{blind}.").format(engine=c.engine, name=c.name, pid=c.pid, blind=blind))
+        observed = [_("{container}: running").format(container=name(proc, snap)) if proc else f"{c.label}: {c.state}"]
         if c.image:
-            observed.append(f"image {c.image}")
+            observed.append(_("image {image}").format(image=c.image))
         problems: list[str] = []
         fix_options: list[str] | None = None      # options of a `run` that would make it right
         if self.pod is not None and c.pod != self.pod:
-            observed.append(f"in pod {c.pod}" if c.pod else "in no pod")
-            problems.append(f"container {c.name} is in {('pod ' + c.pod) if c.pod else 'no pod'}, not in pod "
-                            f"{self.pod}.")
+            observed.append(_("in pod {pod}").format(pod=c.pod) if c.pod else _("in no pod"))
+            problems.append((_("container {name} is in pod {other_pod}, not in pod {pod}.") if c.pod
+                             else _("container {name} is in no pod, not in pod {pod}.")).format(
+                name=c.name, other_pod=c.pod, pod=self.pod))
             fix_options = [f"--pod {q(self.pod)}"]
         elif c.pod:
-            observed.append(f"in pod {c.pod}")
+            observed.append(_("in pod {pod}").format(pod=c.pod))
         if self.infra is not None and c.infra != self.infra:
-            problems.append(f"container {c.name} is {'not ' if not c.infra else ''}its pod's infra container"
-                            + (f"; the infra container of pod {c.pod} is made by `podman pod create`, its own "
-                               f"containers by `podman run --pod {c.pod}`" if c.engine == "podman" and c.pod else "")
+            problems.append((_("container {name} is not its pod's infra container") if not c.infra
+                             else _("container {name} is its pod's infra container")).format(name=c.name)
+                            + (_("; the infra container of pod {pod} is made by `podman pod create`, its own "
+                                 "containers by `podman run --pod {pod}`").format(pod=c.pod)
+                               if c.engine == "podman" and c.pod else "")
                             + ".")
         if self.network is not None:
             seen, problem = self._network(snap, c, proc)
@@ -149,56 +160,67 @@ class ContainerRuns(Expectation):
         record = "bridge" if c.network in _BRIDGE_WORDS else network_words(snap, c.network or "unknown")
         if proc is None or proc.ns.get("net") is None:
             # Stopped (or its netns unreadable): only the engine's record can say.
-            seen = f"{c.engine}'s record: " + (f"--network {record}" if c.network else "no network mode")
-            return seen, None if record == want else f"container {c.name} was made with --network {record}, not {want}."
+            seen = _("{engine}'s record: {mode}").format(
+                engine=c.engine, mode=f"--network {record}" if c.network else _("no network mode"))
+            return seen, None if record == want else _("container {name} was made with --network {record}, not "
+                                                       "{want}.").format(name=c.name, record=record, want=want)
         inode = proc.ns["net"]
         host = snap.host_ns.get("net")
         netns = snap.netns.get(inode)
         sharers = [o for o in snap.containers if o is not c and o.pid is not None and o.pid in snap.processes
                    and snap.processes[o.pid].ns.get("net") == inode]
-        links = ", ".join(sorted(link.name for link in netns.links)) if netns else "unreadable"
-        shared = f", shared with {', '.join('container ' + o.name for o in sharers[:3])}" if sharers else ""
-        where = f"the host's netns net:[{inode}]" if inode == host else f"net:[{inode}] ({links}){shared}"
-        seen = f"network: {where}; {c.engine}'s record: " + (f"--network {record}" if c.network else "no network mode")
-        said = f"container {c.name}"
+        links = ", ".join(sorted(link.name for link in netns.links)) if netns else _("unreadable")
+        shared = (_(", shared with {containers}").format(
+            containers=", ".join(_("container {name}").format(name=o.name) for o in sharers[:3])) if sharers else "")
+        where = (_("the host's netns net:[{inode}]").format(inode=inode) if inode == host
+                 else f"net:[{inode}] ({links}){shared}")
+        seen = _("network: {where}; {engine}'s record: {mode}").format(
+            where=where, engine=c.engine, mode=f"--network {record}" if c.network else _("no network mode"))
+        said = c.name
         if want == "host":
             if inode != host:
-                return seen, f"{said} has a network namespace of its own (net:[{inode}]); the host's is net:[{host}]."
+                return seen, _("container {name} has a network namespace of its own (net:[{inode}]); the host's is "
+                               "net:[{host}].").format(name=said, inode=inode, host=host)
             return seen, None
         if inode == host:
-            return seen, f"{said} is in the host's network namespace (net:[{inode}]), as --network host makes it."
+            return seen, _("container {name} is in the host's network namespace (net:[{inode}]), as --network host "
+                           "makes it.").format(name=said, inode=inode)
         if want.startswith("container:"):
             other_name = want.split(":", 1)[1]
             other = snap.container(other_name, c.engine)
             other_proc = snap.processes.get(other.pid) if other is not None and other.pid is not None else None
             if other is None or other_proc is None:
                 o_observed, o_message = missing(snap, {"container": other_name, "engine": c.engine})
-                return f"{seen}; {o_observed}", f"{said} should share the netns of container {other_name}: {o_message}"
+                return f"{seen}; {o_observed}", _("container {name} should share the netns of container {other}: "
+                                                  "{message}").format(name=said, other=other_name, message=o_message)
             theirs = other_proc.ns.get("net")
             if theirs != inode:
-                return seen, (f"{said} is in net:[{inode}], and {name(other_proc, snap)} in net:[{theirs}]: "
-                              f"they do not share a network namespace.")
+                return seen, _("container {name} is in net:[{inode}], and {other} in net:[{theirs}]: they do not "
+                               "share a network namespace.").format(name=said, inode=inode,
+                                                                    other=name(other_proc, snap), theirs=theirs)
             return seen, None
         if want == "none":
             others = [link.name for link in netns.links if link.name != "lo"] if netns else []
             if netns is None:
-                return seen, (f"nstutor could not read {said}'s network namespace (net:[{inode}])"
-                              + ("" if snap.is_root else "; run nstutor as root") + ".")
+                return seen, _("nstutor could not read container {name}'s network namespace (net:[{inode}]){root}.").format(
+                    name=said, inode=inode, root="" if snap.is_root else _("; run nstutor as root"))
             if others:
-                return seen, (f"{said} has {', '.join(sorted(others))} besides lo: --network none leaves a "
-                              f"container nothing but lo.")
+                return seen, _("container {name} has {links} besides lo: --network none leaves a container nothing "
+                               "but lo.").format(name=said, links=", ".join(sorted(others)))
             if sharers:
-                return seen, f"{said} shares the netns of container {sharers[0].name}: --network none gives it one of its own."
+                return seen, _("container {name} shares the netns of container {other}: --network none gives it one "
+                               "of its own.").format(name=said, other=sharers[0].name)
             return seen, None
         # bridge: a netns of its own (not another container's), with a veth, made as bridge
         if record.startswith("container:") or (sharers and record not in ("bridge", "unknown")):
-            return seen, (f"{said} was made with --network {record}, so it has that container's network, "
-                          f"not one of its own on the bridge.")
+            return seen, _("container {name} was made with --network {record}, so it has that container's "
+                           "network, not one of its own on the bridge.").format(name=said, record=record)
         if record not in ("bridge", "unknown"):
-            return seen, f"{said} was made with --network {record}, not bridge."
+            return seen, _("container {name} was made with --network {record}, not bridge.").format(name=said,
+                                                                                                   record=record)
         if netns is not None and not any(link.kind == "veth" for link in netns.links):
-            return seen, (f"{said}'s network namespace has no veth ({', '.join(sorted(l.name for l in netns.links))}), "
-                          f"so it is on no bridge.")
+            return seen, _("container {name}'s network namespace has no veth ({links}), so it is on no "
+                           "bridge.").format(name=said, links=", ".join(sorted(l.name for l in netns.links)))
         return seen, None
 
     def _fix(self, c: Container, options: list[str] | None) -> str:
@@ -209,8 +231,8 @@ class ContainerRuns(Expectation):
             return ""
         engine = "podman" if any(o.startswith("--pod ") for o in options) else c.engine
         remove = remove_command(c)
-        return (f" Its network and pod are fixed when {c.engine} creates it: {remove}; "
-                f"{run_command(engine, c.name, options, c.image)}")
+        return _(" Its network and pod are fixed when {engine} creates it: {command}").format(
+            engine=c.engine, command=f"{remove}; {run_command(engine, c.name, options, c.image)}")
 
 
 def _network_options(mode: str) -> list[str]:

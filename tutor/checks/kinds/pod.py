@@ -30,8 +30,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...i18n import _, ngettext
 from ...observe.model import Process, Snapshot, Wants
-from ...texts import counted, words
+from ...texts import words
 from ..base import Expectation, Field, Verdict, v_nstypes, v_selector, v_selectors
 from ..cgroup_version import cgroup_layout, cgroup_v2_alone, v_cgroup_only
 from ..containers import kubelet_made, pod_advice, q, remove_command, run_command
@@ -78,12 +79,12 @@ class Pod(Expectation):
     def describe(self) -> str:
         pods = [describe_selector(m) for m in self.members if is_pod_members(m)]
         others = len(self.members) - len(pods)
-        who = words(pods + ([counted(others, 'member')] if others else []))
-        return (f"a pod: {who} share {words(self.shared)} with "
-                f"{describe_selector(self.pause)}" + (f" and have their own {words(self.private)}"
-                                                      if self.private else "")
-                + (f" (and their own {words(self.private_on_cgroup_v2)} on cgroup v2, the pause's elsewhere)"
-                   if self.private_on_cgroup_v2 else ""))
+        who = words(pods + ([ngettext("{n} member", "{n} members", others).format(n=others)] if others else []))
+        return (_("a pod: {members} share {shared} with {pause}").format(
+                    members=who, shared=words(self.shared), pause=describe_selector(self.pause))
+                + (_(" and have their own {private}").format(private=words(self.private)) if self.private else "")
+                + (_(" (and their own {types} on cgroup v2, the pause's elsewhere)").format(
+                       types=words(self.private_on_cgroup_v2)) if self.private_on_cgroup_v2 else ""))
 
     def wants(self, snap: Snapshot) -> Wants:
         return want_programs(self._pick_members(snap)[0])     # for the members' restart advice
@@ -98,7 +99,7 @@ class Pod(Expectation):
             return bool(members) and all(candidate.ns.get(t) is not None and candidate.ns.get(t) == m.ns.get(t)
                                          for m in members for t in shared)
 
-        picked = pick(snap, self.pause, "the pause", prefer=holds_members)
+        picked = pick(snap, self.pause, _("the pause"), prefer=holds_members)
         pause = picked.proc
         if pause is None:
             pauses = innermost(select(snap, self.pause))
@@ -112,13 +113,17 @@ class Pod(Expectation):
             pause = max(pauses, key=shared_with)
             if not members or shared_with(pause) == 0:
                 seen = ", ".join(name(p, snap) for p in pauses[:5]) + (" ..." if len(pauses) > 5 else "")
-                return self.fail(f"{len(pauses)} pause processes run here ({seen}); none holds a member's "
-                                 f"{words(shared)}" + (f"; {'; '.join(member_observed)}" if member_observed else ""),
+                return self.fail(_("{n} pause processes run here ({seen}); none holds a member's {shared}").format(
+                                     n=len(pauses), seen=seen, shared=words(shared))
+                                 + (f"; {'; '.join(member_observed)}" if member_observed else ""),
                                  "\n".join(problems + [
-                                     f"Several pods run here, each with its own pause. The one meant is the pause "
-                                     f"whose {words(shared)} namespaces the members are in, and no pause "
-                                     f"has the members yet: start (or join) the members with nsenter --target "
-                                     f"PAUSE_PID {' '.join('--' + ('mount' if t == 'mnt' else t) for t in shared)} ..."]))
+                                     _("Several pods run here, each with its own pause. The one meant is the pause "
+                                       "whose {shared} namespaces the members are in, and no pause has the members "
+                                       "yet: start (or join) the members with {command}").format(
+                                         shared=words(shared),
+                                         command="nsenter --target PAUSE_PID "
+                                                 + " ".join("--" + ("mount" if t == "mnt" else t) for t in shared)
+                                                 + " ...")]))
         types = list(shared) + [t for t in private if t not in shared]
         observed = [f"{_pause_words(snap, pause)}: {ns_summary(snap, pause, types)}"] + member_observed
 
@@ -129,9 +134,10 @@ class Pod(Expectation):
             if pause.ns.get(t) is None:
                 problems.append(ns_unreadable_reason(pause, t, snap) + ".")
         if held_by_host:
-            problems.append(f"The {_pause_words(snap, pause)} is in the host's {words(held_by_host)} "
-                            f"{'namespace' if len(held_by_host) == 1 else 'namespaces'}: a pod's pause holds new "
-                            f"ones. " + self._pause_fix(snap, pause, shared))
+            problems.append(ngettext("The {pause} is in the host's {types} namespace: a pod's pause holds new ones. {fix}",
+                                     "The {pause} is in the host's {types} namespaces: a pod's pause holds new ones. "
+                                     "{fix}", len(held_by_host)).format(
+                pause=_pause_words(snap, pause), types=words(held_by_host), fix=self._pause_fix(snap, pause, shared)))
 
         for proc in members:
             observed.append(f"{name(proc, snap)}: {ns_summary(snap, proc, types)}")
@@ -150,15 +156,17 @@ class Pod(Expectation):
         c = snap.container_of_pid(pause.pid)
         shared = [t for t in shared if t in POD_OWNED]
         if c is None:
-            return f"Start it with: {unshare_cmd(shared, pause.command)}"
+            return _("Start it with: {command}").format(command=unshare_cmd(shared, pause.command))
         if kubelet_made(c):
-            return ("The kubelet runs a pod in the host's namespaces only when its spec says so (hostNetwork, "
-                    "hostPID, hostIPC): remove those and create the pod again.")
+            return _("The kubelet runs a pod in the host's namespaces only when its spec says so (hostNetwork, "
+                     "hostPID, hostIPC): remove those and create the pod again.")
         if c.pod:
             share = ",".join(t for t in shared if t != "mnt")
-            return (f"Create the pod again without --network host (and sharing {words(shared)}): "
-                    f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} --share {share}")
-        return f"Run it again without the host's namespaces: {remove_command(c)}; {run_command(c.engine, c.name, [], c.image)}"
+            return _("Create the pod again without --network host (and sharing {types}): {command}").format(
+                types=words(shared),
+                command=f"podman pod rm -f {q(c.pod)}; podman pod create --name {q(c.pod)} --share {share}")
+        return _("Run it again without the host's namespaces: {command}").format(
+            command=f"{remove_command(c)}; {run_command(c.engine, c.name, [], c.image)}")
 
     def _pick_members(self, snap: Snapshot) -> tuple[list[Process], list[str], list[str]]:
         """(members found, what was seen of those not found, problems)."""
@@ -167,7 +175,7 @@ class Pod(Expectation):
         problems: list[str] = []
         first_member: dict[int, int] = {}      # pid -> number of the member selector that chose it
         for i, selector in enumerate(self.members, 1):
-            role = f"member {i} ({describe_selector(selector)})"
+            role = _("member {n} ({selector})").format(n=i, selector=describe_selector(selector))
             for got in _member_picks(snap, selector, role):
                 if got.proc is None:
                     observed.append(got.observed)
@@ -175,8 +183,9 @@ class Pod(Expectation):
                     continue
                 if got.proc.pid in first_member:
                     if first_member[got.proc.pid] != i:
-                        problems.append(f"Members {first_member[got.proc.pid]} and {i} both select "
-                                        f"{name(got.proc, snap)}: make each member's pattern match only its own container.")
+                        problems.append(_("Members {first} and {second} both select {process}: make each member's "
+                                          "pattern match only its own container.").format(
+                            first=first_member[got.proc.pid], second=i, process=name(got.proc, snap)))
                     continue
                 first_member[got.proc.pid] = i
                 members.append(got.proc)
@@ -190,10 +199,12 @@ class Pod(Expectation):
             if mine is None:
                 out.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif theirs is not None and mine != theirs:
-                where = "is still in the host's" if mine == snap.host_ns.get(t) else "has its own"
-                out.append(f"{name(proc, snap)} {where} {t} namespace ({mine}); the pause's is {theirs}."
-                           + (f" This machine runs {cgroup_layout(snap)}, not cgroup v2 alone: here a container "
-                              f"gets no cgroup namespace of its own and stays in the pause's."
+                said = (_("{process} is still in the host's {type} namespace ({mine}); the pause's is {theirs}.")
+                        if mine == snap.host_ns.get(t)
+                        else _("{process} has its own {type} namespace ({mine}); the pause's is {theirs}."))
+                out.append(said.format(process=name(proc, snap), type=t, mine=mine, theirs=theirs)
+                           + (_(" This machine runs {layout}, not cgroup v2 alone: here a container gets no cgroup "
+                                "namespace of its own and stays in the pause's.").format(layout=cgroup_layout(snap))
                               if t in self.private_on_cgroup_v2 else ""))
         for t in private:
             mine, theirs = proc.ns.get(t), pause.ns.get(t)
@@ -201,18 +212,21 @@ class Pod(Expectation):
                 out.append(ns_unreadable_reason(proc, t, snap) + ".")
                 continue
             if mine == theirs:
-                out.append(f"{name(proc, snap)} shares the pause's {t} namespace ({mine}); it should have its own"
-                           + (" (this machine has cgroup v2: a container that is not privileged gets a cgroup "
-                              "namespace of its own)." if t in self.private_on_cgroup_v2 else "."))
+                out.append(_("{process} shares the pause's {type} namespace ({mine}); it should have its own").format(
+                               process=name(proc, snap), type=t, mine=mine)
+                           + (_(" (this machine has cgroup v2: a container that is not privileged gets a cgroup "
+                                "namespace of its own).") if t in self.private_on_cgroup_v2 else "."))
                 continue
             if mine == snap.host_ns.get(t):
                 # A real pause has mnt and pid of its own: a member left in the host's is not "its own" either.
-                out.append(f"{name(proc, snap)} is still in the host's {t} namespace ({mine}); it should have its own.")
+                out.append(_("{process} is still in the host's {type} namespace ({mine}); it should have its "
+                             "own.").format(process=name(proc, snap), type=t, mine=mine))
                 continue
             twins = [m for m in members if m is not proc and m.ns.get(t) == mine]
             if twins:
-                out.append(f"{name(proc, snap)} shares its {t} namespace ({mine}) with {name(twins[0], snap)}; "
-                           f"each container should have its own.")
+                out.append(_("{process} shares its {type} namespace ({mine}) with {other}; each container should "
+                             "have its own.").format(process=name(proc, snap), type=t, mine=mine,
+                                                     other=name(twins[0], snap)))
         if not out:
             return out
         member_c, pause_c = snap.container_of_pid(proc.pid), snap.container_of_pid(pause.pid)
@@ -228,7 +242,8 @@ class Pod(Expectation):
 
 def _pause_words(snap: Snapshot, pause: Process) -> str:
     """'pause 'pause' (pid 42)', or the container: 'infra container of pod podweb (podman, pid 42)'."""
-    return name(pause, snap) if snap.container_of_pid(pause.pid) is not None else f"pause {name(pause, snap)}"
+    return (name(pause, snap) if snap.container_of_pid(pause.pid) is not None
+            else _("pause {process}").format(process=name(pause, snap)))
 
 
 def _member_picks(snap: Snapshot, selector: Any, role: str) -> list:
