@@ -3,7 +3,8 @@ command's --help come out Korean under `--lang ko` and under NSTUTOR_LANG=ko, wi
 option names, lesson ids and paths in them exact; and English stays what it was.
 
 Run: /opt/nstutor/bin/python -m pytest -q tests/test_ko_cli.py
-(check and reset only read the machine: nothing here builds kernel objects.)
+(one test, needs_root, makes lesson welcome's netns hello and resets it: run the file under
+`flock /tmp/nstutor-lesson.lock`; the others only read the machine.)
 """
 from __future__ import annotations
 
@@ -117,6 +118,22 @@ def test_reset_with_nothing_to_remove_in_korean():
     res = run_cli("reset", "welcome")
     assert res.returncode == 0, res.stderr
     assert res.stdout == "레슨 1 (welcome)에서 만드는 것이 지금 이 머신에는 없습니다.\n초기화할 것이 없습니다.\n"
+
+
+@pytest.mark.needs_root
+def test_reset_yes_in_korean_says_what_it_removed():
+    """Builds lesson welcome's netns hello (a kernel object: run under the lesson lock) and resets it."""
+    _no_hello()
+    try:
+        subprocess.run(["ip", "netns", "add", "hello"], check=True)
+        res = run_cli("reset", "welcome", "--yes")
+        assert res.returncode == 0, res.stderr
+        assert res.stdout == ("레슨 1 (welcome)에서 만든 것 중 이 머신에 아직 남아 있는 다음 항목을 지웁니다:\n"
+                              "  - 네트워크 네임스페이스 hello\n"
+                              "  네트워크 네임스페이스 hello 삭제\n"), res.stdout
+        assert not Path("/run/netns/hello").exists()
+    finally:
+        subprocess.run(["ip", "netns", "del", "hello"], capture_output=True)
 
 
 def test_reset_question_in_korean_keeps_names_and_commands(korean):

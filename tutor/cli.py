@@ -96,10 +96,11 @@ def cmd_list(args) -> int:
 
 def cmd_check(args) -> int:
     from .checks.runner import grade_step
+    from .i18n import _, ngettext
     from .grade import snapshot_for
     lesson = _lesson_or_usage(args.lesson)
     steps = (_step_or_usage(lesson, args.step),) if args.step else lesson.steps
-    rerun_as_root("checking a lesson against every namespace")
+    rerun_as_root(_("checking a lesson against every namespace"))
     snap = snapshot_for(steps, probes=not args.no_probe)
     results = [grade_step(s, snap, probes=not args.no_probe, lesson=lesson) for s in steps]
     passed = all(r.passed for r in results)
@@ -111,7 +112,6 @@ def cmd_check(args) -> int:
         print(f"{lesson.title}  ({lesson.id})")
         for r in results:
             print("\n".join(step_lines(r)))
-        from .i18n import _, ngettext
         unprobed = sum(r.unprobed for r in results)
         print(ngettext("{passed}/{total} step passes", "{passed}/{total} steps pass", len(results)).format(
                   passed=sum(r.passed for r in results), total=len(results))
@@ -321,7 +321,7 @@ def cmd_setup(args) -> int:
     if not lesson.setup:
         print(_("Lesson '{lesson}' has no lab to build: its steps start from nothing.").format(lesson=lesson.id))
         return EXIT_OK
-    rerun_as_root("building a lesson's lab")
+    rerun_as_root(_("building a lesson's lab"))
     if os.geteuid() != 0:
         raise UsageError(_("setup builds the lesson's lab for real: run it as root: {command}").format(
             command=how_to_run_as_root(this_command())))
@@ -345,7 +345,7 @@ def cmd_reset(args) -> int:
     from .i18n import _, ngettext
     from .lessons.scripts import ActionLog
     lesson = _lesson_or_usage(args.lesson)
-    rerun_as_root("removing a lesson's objects")
+    rerun_as_root(_("removing a lesson's objects"))
     present = cleanup_present(lesson)       # the question names only what is really here
     objects = names_objects(present)
     if objects:
@@ -540,7 +540,7 @@ def cmd_app(args) -> int:
         print(_("nstutor: this is the shell that nstutor opened for lesson {lesson}, and nstutor is still open "
                 "behind it: type `exit` to go back to it.").format(lesson=inside), file=sys.stderr)
         return EXIT_USAGE
-    rerun_as_root("seeing every namespace")
+    rerun_as_root(_("seeing every namespace"))
     return run_app(lesson_id=args.lesson)
 
 
