@@ -607,6 +607,8 @@ class Parser(argparse.ArgumentParser):
                 arguments=message[len(required):])
         elif message.startswith("argument ") and ": " in message:        # an ArgumentError: "argument --format: ..."
             argument, _colon, reason = message[len("argument "):].partition(": ")
+            if reason == "expected one argument":                      # `--step` with nothing after it
+                reason = _("expected one argument")
             message = _("argument {argument}: {message}").format(argument=argument, message=reason)
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, _("{prog}: error: {message}").format(prog=self.prog, message=message) + "\n")
