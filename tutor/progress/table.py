@@ -28,9 +28,9 @@ def progress_table(doc: Mapping[str, Any], *, lesson_id: str | None = None, all_
         changed = "  " + _("(lesson changed since)") if lesson.get("recorded_on_other_version") else ""
         number = f"{lesson['number']:>2}" if isinstance(lesson.get("number"), int) else " -"
         minutes = _("{minutes:>4.0f} min").format(minutes=lesson["time_spent_s"] / 60)
-        steps_word = ngettext("step", "steps", lesson["steps_total"])
-        lines.append(f"{number}  {pad(lesson['id'], width)}  {done:>2}/{lesson['steps_total']:<2} "
-                     f"{pad(steps_word, 5)}  "
+        counts = ngettext("{done:>2}/{total:<2} step", "{done:>2}/{total:<2} steps", lesson["steps_total"]).format(
+            done=done, total=lesson["steps_total"])
+        lines.append(f"{number}  {pad(lesson['id'], width)}  {pad(counts, 11)}  "
                      f"{minutes}  {state}{changed}".rstrip())
         if started or all_steps or lesson_id:
             step_width = max(cell_width(s["id"]) for s in steps) if steps else 0
