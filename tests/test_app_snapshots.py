@@ -90,3 +90,34 @@ def test_topology_view(snap_compare, tmp_path):
     app = NstutorApp("netns-veth", store_path=tmp_path / "p.db", snapshot_source=lambda: red_blue_up(),
                      probes=False)
     assert snap_compare(app, terminal_size=(160, 40), run_before=until_live("1"))
+
+
+# --------------------------------------------------------------- the same screens in Korean (issue 16)
+@pytest.fixture
+def korean():
+    """The process speaks Korean for one test, and the Korean lessons are loaded."""
+    from tutor import i18n
+    i18n.set_language("ko")
+    try:
+        yield load_catalog(language="ko")
+    finally:
+        i18n.set_language("en")
+
+
+def test_catalog_in_korean(snap_compare, store_with_welcome_done, monkeypatch, korean):
+    monkeypatch.setattr("tutor.lessons.model.is_met", lambda req: req != "k8s-node")
+    app = NstutorApp(store_path=store_with_welcome_done, snapshot_source=lambda: welcome_done(), probes=False,
+                     resume_last=False, catalog=korean)
+    assert snap_compare(app, terminal_size=(100, 28), run_before=until_catalog())
+
+
+def test_lesson_with_a_failing_step_in_korean(snap_compare, tmp_path, korean):
+    app = NstutorApp("netns-veth", store_path=tmp_path / "p.db", snapshot_source=lambda: red_blue_cable(),
+                     probes=False, catalog=korean)
+    assert snap_compare(app, terminal_size=(140, 40), run_before=until_live("3", "k", "j"))
+
+
+def test_lesson_at_80x24_in_korean(snap_compare, tmp_path, korean):
+    app = NstutorApp("netns-veth", store_path=tmp_path / "p.db", snapshot_source=lambda: red_blue_cable(),
+                     probes=False, catalog=korean)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=until_live())

@@ -741,6 +741,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=_("export files, or directories holding them"))
     p.add_argument("--csv", metavar="OUT", help=_("one row per learner x step (and OUT-summary.csv per learner)"))
     p.add_argument("--html", metavar="OUT", help=_("one self-contained page with the matrix and charts"))
+    # main's _take_lang takes --lang off the line before argparse (any command has it); listed here so
+    # `nstutor report --help` says the report's language is the instructor's choice, not the learners'
+    p.add_argument("--lang", metavar="LANG", help=_("the report's language (en, ko: headers and words; the data "
+                   "stays as exported); else {command}, or the locale").format(command="`nstutor lang`"))
     p.set_defaults(func=cmd_report)
     return parser
 

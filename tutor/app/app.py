@@ -21,6 +21,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
+from .. import i18n
 from ..i18n import _
 from ..lessons import Catalog, load_catalog
 from ..lessons.lookup import find_lesson
@@ -58,6 +59,10 @@ class NstutorApp(App):
     BINDINGS = [
         Binding("question_mark", "help", _("Keys"), key_display="?", tooltip=_("this list")),
         Binding("t", "toggle_theme", _("Theme"), show=False, tooltip=_("switch between the dark and light theme")),
+        # L: English <-> Korean, remembered like `nstutor lang`; it speaks it from its next start (the keys'
+        # words and the lessons are read in the language when nstutor starts)
+        Binding("L", "toggle_language", _("Language"), show=False,
+                tooltip=_("English or 한국어 (Korean), remembered; from the next start of nstutor")),
         Binding("q", "quit", _("Quit")),
         Binding("ctrl+c", "quit", _("Quit"), show=False, priority=True),
     ]
@@ -77,6 +82,7 @@ class NstutorApp(App):
         self.live = LiveChecker(self._deliver, snapshot_source, interval=interval, probe_interval=probe_interval,
                                 probes=probes)
         self._start_theme = theme or DARK
+        self._language_choice: str | None = None     # what L remembered in this session (it applies next start)
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
@@ -115,7 +121,7 @@ class NstutorApp(App):
             if name:
                 self.progress.set_learner_name(name)
                 # the screen's own notice place: the lesson screen's notice line, else a toast
-                self.screen.notify(f"Saved: your progress exports will say {clean_name(name)}.")
+                self.screen.notify(_("Saved: your progress exports will say {name}.").format(name=clean_name(name)))
 
         self.push_screen(NameScreen(problem), answered)
 
@@ -173,7 +179,7 @@ class NstutorApp(App):
         from .screens.lesson import LessonScreen
         lesson = find_lesson(self.catalog, lesson_id)       # an id, or a number as `nstutor 10` gives
         if lesson is None:
-            self.notify(f"No lesson '{lesson_id}'.", severity="error")
+            self.notify(_("No lesson '{lesson}'.").format(lesson=lesson_id), severity="error")
             return False
         self._pop_dialogs()
         if isinstance(self.screen, LessonScreen):
@@ -206,10 +212,32 @@ class NstutorApp(App):
         if screen is not None:
             screen.paint_all()
 
+    def action_toggle_language(self) -> None:
+        """L: the other language (en <-> ko), remembered in the progress store as `nstutor lang` does.
+        This process keeps its language (its keys' words and lessons were read at the start): the
+        notice, said in the language chosen, tells the learner it applies from the next start."""
+        now = i18n.current()
+        chosen = "ko" if (self._language_choice or now) == "en" else "en"     # L twice: back again
+        saved = self.progress.set_language(chosen)
+        if saved:
+            self._language_choice = chosen
+        i18n.set_language(chosen)         # the notice in the language just chosen, then back
+        try:
+            if saved:
+                message = _("Language: {name} from the next start of nstutor (quit with q and start it again); "
+                            "{option} or {variable} still overrides it.").format(
+                                name=i18n.LANGUAGES[chosen], option="--lang", variable=i18n.ENV_LANG)
+            else:
+                message = _("The language could not be remembered (the progress store cannot be written): "
+                            "start nstutor with {option} {language}.").format(option="--lang", language=chosen)
+        finally:
+            i18n.set_language(now)
+        self.screen.notify(message, timeout=8)
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.key_sections(), about=HELP_ABOUT))
+        self.push_screen(HelpScreen(self.key_sections(), about=help_about()))
 
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """The keys that work now, from the active bindings (so help never disagrees with them).
@@ -229,17 +257,18 @@ class NstutorApp(App):
             seen.add(binding.action)
             shown = binding.key_display or self.get_key_display(binding)
             if binding.action.startswith("view("):
-                views.append((shown, binding.description.removeprefix("View: ")))
+                views.append((shown, binding.description.removeprefix(_("View: {title}").format(title=""))))
                 continue
             what = f"{binding.description}: {binding.tooltip}" if binding.tooltip else binding.description
             (everywhere if active.node is self else here).append((shown, what))
         if views:
-            here.append((f"{views[0][0]}-{views[-1][0]}", "Live panel: " + ", ".join(v for _key, v in views)))
+            here.append((f"{views[0][0]}-{views[-1][0]}",
+                         _("Live panel: {views}").format(views=", ".join(v for _key, v in views))))
         sections = []
         if here:
-            sections.append(("This screen", here))
+            sections.append((_("This screen"), here))
         if everywhere:
-            sections.append(("Everywhere", everywhere))
+            sections.append((_("Everywhere"), everywhere))
         return sections
 
 
@@ -247,10 +276,12 @@ class NstutorApp(App):
 QUIET_KEYS = {"tab", "shift+tab", "super+c", "ctrl+c", "ctrl+q"}
 
 
-HELP_ABOUT = ("Arrows, PgUp/PgDn scroll what has the focus; tab moves the focus; enter opens. "
-              "A diagram wider than the lesson pane has a scrollbar under it: left/right slide it. "
-              "Type the lesson's commands in your own shell (a second terminal, or ! here). Steps turn green "
-              "by themselves when the kernel agrees; nothing you do in nstutor changes the machine except "
-              "reset, which asks first. The step marked ▶ is the one in front of you: the first that "
-              "does not pass yet, or the one you picked; h and s give its hint and solution. "
-              "Mouse: click a lesson, a step, or a view name.")
+def help_about() -> str:
+    """The note under the key help (the keys of widgets and Textual's defaults, in words)."""
+    return _("Arrows, PgUp/PgDn scroll what has the focus; tab moves the focus; enter opens. "
+             "A diagram wider than the lesson pane has a scrollbar under it: left/right slide it. "
+             "Type the lesson's commands in your own shell (a second terminal, or ! here). Steps turn green "
+             "by themselves when the kernel agrees; nothing you do in nstutor changes the machine except "
+             "reset, which asks first. The step marked ▶ is the one in front of you: the first that "
+             "does not pass yet, or the one you picked; h and s give its hint and solution. "
+             "Mouse: click a lesson, a step, or a view name.")

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from ..i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ class Progress:
         try:
             return cls(ProgressStore.open(path))
         except Exception as exc:  # noqa: BLE001 - any storage failure: go on in memory
-            return cls(MemoryStore(), f"progress cannot be saved ({exc}); it is kept for this session only")
+            return cls(MemoryStore(), _("progress cannot be saved ({error}); it is kept for this session only").format(
+                error=exc))
 
     def _call(self, method: str, *args, default=None):
         try:
@@ -123,7 +125,7 @@ class Progress:
     def _failed(self, method: str, exc: BaseException) -> None:
         log.warning("progress store %s failed: %r", method, exc)
         if self.problem is None:
-            self.problem = f"progress could not be saved ({exc})"
+            self.problem = _("progress could not be saved ({error})").format(error=exc)
 
     def take_problem(self) -> str | None:
         """The first storage problem, once (so the UI says it one time)."""
@@ -198,8 +200,20 @@ class Progress:
             return str(exc)
         except Exception as exc:  # noqa: BLE001 - a storage problem, said once like the others
             if self.problem is None:
-                self.problem = f"progress could not be saved ({exc})"
+                self.problem = _("progress could not be saved ({error})").format(error=exc)
         return None
+
+    def set_language(self, code: str) -> bool:
+        """Remember the app's language (the L key), as `nstutor lang` does; False: not remembered
+        (a session without a store, or it failed)."""
+        if isinstance(self.store, MemoryStore):
+            return False
+        try:
+            self.store.set_language(code)
+        except Exception as exc:  # noqa: BLE001 - the store's trouble is said, never raised
+            self._failed("set_language", exc)
+            return False
+        return True
 
     def mark_name_asked(self) -> None:
         self._call("mark_name_asked")

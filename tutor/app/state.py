@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ..i18n import _
 from ..checks.runner import StepResult, distinct_reasons
 from ..lessons import Lesson, Step
 
@@ -28,7 +29,7 @@ def failure_text(verdict) -> str:
     """What a failing expectation says to the learner: its message, else what was seen vs wanted."""
     if verdict.message:
         return verdict.message
-    return f"saw {verdict.observed}; expected {verdict.expected}"
+    return _("saw {observed}; expected {expected}").format(observed=verdict.observed, expected=verdict.expected)
 
 
 @dataclass

@@ -166,10 +166,16 @@ def step_rows(doc: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
             }
 
 
-def to_csv(rows: Iterable[Mapping[str, Any]], columns: Iterable[str] = STEP_COLUMNS) -> str:
+def to_csv(rows: Iterable[Mapping[str, Any]], columns: Iterable[str] = STEP_COLUMNS,
+           header: Iterable[str] | None = None) -> str:
+    """*rows* as CSV, *columns* in their order; the header row is the column names, or *header*
+    (the class report's, in its language: one label per column, same order)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
+    if header is None:
+        writer.writeheader()
+    else:
+        csv.writer(out, lineterminator="\n").writerow(list(header))
     for row in rows:
         writer.writerow(row)
     return out.getvalue()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from ..i18n import _
 from .export import FORMAT, FORMAT_VERSION, parse_iso
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -86,27 +87,28 @@ def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
         elif path.exists():
             files.append(path)
         else:
-            missing.append(Skipped(str(path), "no such file or directory"))
+            missing.append(Skipped(str(path), _("no such file or directory")))
     return files, missing
 
 
 def load_export(path: Path) -> Export | Skipped:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            return Skipped(str(path), f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a progress export")
+            return Skipped(str(path), _("larger than {size} MiB: not a progress export").format(size=MAX_FILE_BYTES // 2**20))
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return Skipped(str(path), "not a text file (binary data): not a progress export")
+        return Skipped(str(path), _("not a text file (binary data): not a progress export"))
     except OSError as exc:
-        return Skipped(str(path), f"cannot be read: {exc.strerror or exc}")
+        return Skipped(str(path), _("cannot be read: {error}").format(error=exc.strerror or exc))
     if not text.strip():
-        return Skipped(str(path), "empty file")
+        return Skipped(str(path), _("empty file"))
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         if exc.pos >= len(text.rstrip()) - 1:
-            return Skipped(str(path), f"truncated: the JSON stops before it is complete (line {exc.lineno})")
-        return Skipped(str(path), f"not an nstutor progress export: it is not JSON (from line {exc.lineno}, column {exc.colno} on)")
+            return Skipped(str(path), _("truncated: the JSON stops before it is complete (line {line})").format(line=exc.lineno))
+        return Skipped(str(path), _("not an nstutor progress export: it is not JSON (from line {line}, column {column} on)")
+                       .format(line=exc.lineno, column=exc.colno))
     problem = validate(doc)
     if problem:
         return Skipped(str(path), problem)
@@ -117,34 +119,37 @@ def validate(doc: Any) -> str | None:
     """Why *doc* is not a usable nstutor export, or None."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else None
-        return (f"not an nstutor progress export (format is {found!r}, expected {FORMAT!r})" if found
-                else "not an nstutor progress export (no \"format\": \"nstutor-progress\" field)")
+        return (_("not an nstutor progress export (format is {found}, expected {expected})").format(
+                    found=repr(found), expected=repr(FORMAT)) if found
+                else _("not an nstutor progress export (no \"format\": \"nstutor-progress\" field)"))
     version = doc.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        return "no valid format_version"
+        return _("no valid format_version")
     if version > FORMAT_VERSION:
-        return (f"written by a newer nstutor ({doc.get('tool_version', '?')}, format version {version}; "
-                f"this one reads up to {FORMAT_VERSION}): upgrade nstutor to include it")
+        return _("written by a newer nstutor ({tool}, format version {version}; this one reads up to "
+                 "{supported}): upgrade nstutor to include it").format(
+                     tool=doc.get("tool_version", "?"), version=version, supported=FORMAT_VERSION)
     if version < 1:
-        return f"unknown format version {version}"
+        return _("unknown format version {version}").format(version=version)
     learner = doc.get("learner")
     if not isinstance(learner, dict) or not isinstance(learner.get("name"), str) or not learner["name"].strip():
-        return "malformed: no learner name"
+        return _("malformed: no learner name")
     lessons = doc.get("lessons")
     if not isinstance(lessons, list):
-        return "malformed: \"lessons\" is not a list"
+        return _("malformed: \"lessons\" is not a list")
     for i, lesson in enumerate(lessons):
         if not isinstance(lesson, dict) or not isinstance(lesson.get("id"), str):
-            return f"malformed: lessons[{i}] has no id"
+            return _("malformed: lessons[{index}] has no id").format(index=i)
         steps = lesson.get("steps")
         if not isinstance(steps, list):
-            return f"malformed: lesson {lesson['id']!r} has no step list"
+            return _("malformed: lesson {lesson} has no step list").format(lesson=repr(lesson["id"]))
         for j, step in enumerate(steps):
             if not isinstance(step, dict) or not isinstance(step.get("id"), str):
-                return f"malformed: lesson {lesson['id']!r} steps[{j}] has no id"
+                return _("malformed: lesson {lesson} steps[{index}] has no id").format(lesson=repr(lesson["id"]), index=j)
             for key in ("attempts", "failed_attempts", "hints_shown"):
                 if not isinstance(step.get(key, 0), int):
-                    return f"malformed: lesson {lesson['id']!r} step {step['id']!r}: {key} is not a number"
+                    return _("malformed: lesson {lesson} step {step}: {key} is not a number").format(
+                        lesson=repr(lesson["id"]), step=repr(step["id"]), key=key)
     return None
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..texts import cell_width, counted, fit, noun, pad
+from ..i18n import _, ngettext
+from ..texts import cell_width, fit, pad
 from .export import STEP_COLUMNS, to_csv
 from .merge import ClassData
 
@@ -137,9 +138,35 @@ def summary_lines(data: ClassData, name_cap: int = 40) -> list[str]:
     rows = learner_summary(data)
     width = min(max((cell_width(r["learner"]) for r in rows), default=0), name_cap)
     total = max((len(str(r["steps_total"])) for r in rows), default=1)
-    return [f"{pad(fit(r['learner'], width), width)}  {r['steps_passed']:>{total}}/{r['steps_total']:<{total}} "
-            f"{noun(r['steps_total'], 'step')}  {r['percent']:>3}%  {r['minutes']:>5.0f} min  "
-            f"{counted(r['lessons_completed'], 'lesson')} complete" for r in rows]
+    return [f"{pad(fit(r['learner'], width), width)}  "
+            + ngettext("{passed}/{total} step", "{passed}/{total} steps", r["steps_total"]).format(
+                passed=f"{r['steps_passed']:>{total}}", total=f"{r['steps_total']:<{total}}")
+            + f"  {r['percent']:>3}%  " + _("{minutes:>5.0f} min").format(minutes=r["minutes"]) + "  "
+            + lessons_complete(r["lessons_completed"]) for r in rows]
+
+
+def lessons_complete(count: int) -> str:
+    """'2 lessons complete' (the text summary and the HTML page's learner lines)."""
+    return ngettext("{count} lesson complete", "{count} lessons complete", count).format(count=count)
+
+
+def csv_header(columns: Iterable[str]) -> list[str]:
+    """The CSV files' header row in the report's language: the columns' names, in their order
+    (English: the names themselves, so a script reading an English report keeps working)."""
+    names = {
+        "learner": _("learner"), "learner_id": _("learner_id"), "hostname": _("hostname"),
+        "hostnames": _("hostnames"), "exported_at": _("exported_at"), "lesson_number": _("lesson_number"),
+        "lesson": _("lesson"), "lesson_title": _("lesson_title"), "step": _("step"),
+        "step_title": _("step_title"), "status": _("status"), "passing_now": _("passing_now"),
+        "first_pass": _("first_pass"), "attempts": _("attempts"), "failed_attempts": _("failed_attempts"),
+        "hints_shown": _("hints_shown"), "solution_viewed": _("solution_viewed"),
+        "lesson_minutes": _("lesson_minutes"), "last_activity": _("last_activity"),
+        "last_message": _("last_message"), "lessons_completed": _("lessons_completed"),
+        "lessons_started": _("lessons_started"), "steps_passed": _("steps_passed"),
+        "steps_total": _("steps_total"), "percent": _("percent"), "solutions_viewed": _("solutions_viewed"),
+        "minutes": _("minutes"),
+    }
+    return [names.get(column, column) for column in columns]
 
 
 def summary_path(csv_path: Path) -> Path:
@@ -149,7 +176,8 @@ def summary_path(csv_path: Path) -> Path:
 
 def write_csv(data: ClassData, path: Path) -> list[Path]:
     """The per-step CSV at *path* and the per-learner summary beside it; returns both paths."""
-    path.write_text(to_csv(class_step_rows(data), STEP_COLUMNS), encoding="utf-8")
+    path.write_text(to_csv(class_step_rows(data), STEP_COLUMNS, header=csv_header(STEP_COLUMNS)), encoding="utf-8")
     summary = summary_path(path)
-    summary.write_text(to_csv(learner_summary(data), SUMMARY_COLUMNS), encoding="utf-8")
+    summary.write_text(to_csv(learner_summary(data), SUMMARY_COLUMNS, header=csv_header(SUMMARY_COLUMNS)),
+                       encoding="utf-8")
     return [path, summary]

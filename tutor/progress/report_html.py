@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Iterable
 
-from .. import __version__
-from ..texts import counted, noun
+from .. import __version__, i18n
+from ..i18n import _, ngettext
 from .merge import ClassData, Learner, LessonInfo
-from .report import LessonTime, StepStat, lesson_times, learner_summary, stuck_steps
+from .report import LessonTime, StepStat, lesson_times, learner_summary, lessons_complete, stuck_steps
 
 CSS = """
 :root { --ink:#1b1f24; --muted:#57606a; --line:#d0d7de; --done:#1a7f37; --part:#bf8700; --none:#eaeef2;
@@ -51,29 +51,37 @@ table.detail td.num { text-align: right; }
 
 def render_html(data: ClassData, *, generated: datetime | None = None) -> str:
     generated = generated or datetime.now(timezone.utc)
+    title = escape(_("nstutor class report"))
+    meta = _("{learners}, {lessons}, from {files}. Made {time} by nstutor {version}.").format(
+        learners=ngettext("{count} learner", "{count} learners", len(data.learners)).format(count=len(data.learners)),
+        lessons=ngettext("{count} lesson", "{count} lessons", len(data.lessons)).format(count=len(data.lessons)),
+        files=ngettext("{count} export file", "{count} export files", data.files_read).format(count=data.files_read),
+        time=generated.strftime('%Y-%m-%d %H:%M UTC'), version=__version__)
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>", f'<html lang="{i18n.current()}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>nstutor class report</title>", f"<style>{CSS}</style></head><body>",
-        "<h1>nstutor class report</h1>",
-        f'<p class="meta">{counted(len(data.learners), "learner")}, '
-        f"{counted(len(data.lessons), 'lesson')}, from {counted(data.files_read, 'export file')}. "
-        f"Made {escape(generated.strftime('%Y-%m-%d %H:%M UTC'))} by nstutor {escape(__version__)}.</p>",
+        f"<title>{title}</title>", f"<style>{CSS}</style></head><body>",
+        f"<h1>{title}</h1>",
+        f'<p class="meta">{escape(meta)}</p>',
     ]
     if data.skipped:
-        parts.append('<div class="skipped" id="skipped"><strong>Files left out of this report:</strong><ul>')
+        parts.append('<div class="skipped" id="skipped"><strong>' + escape(_("Files left out of this report:"))
+                     + "</strong><ul>")
         parts += [f"<li><code>{escape(s.path)}</code>: {escape(s.reason)}</li>" for s in data.skipped]
         parts.append("</ul></div>")
     if not data.learners:
-        parts.append("<p>No usable progress exports were given, so there is nothing to show.</p></body></html>")
+        parts.append("<p>" + escape(_("No usable progress exports were given, so there is nothing to show."))
+                     + "</p></body></html>")
         return "\n".join(parts)
     parts += _matrix(data)
-    parts += ['<h2 id="stuck">Where the group gets stuck</h2>',
-              '<p class="muted">Steps that cost the most: failed check attempts, hints asked for and solutions '
-              "viewed, summed over all learners. Worst first.</p>", _stuck_chart(stuck_steps(data))]
-    parts += ['<h2 id="time">Time per lesson</h2>',
-              '<p class="muted">Minutes with the lesson open, per learner who opened it: the bar is the median, '
-              "the thin line runs from the quickest to the slowest learner.</p>", _time_chart(lesson_times(data))]
+    parts += ['<h2 id="stuck">' + escape(_("Where the group gets stuck")) + "</h2>",
+              '<p class="muted">' + escape(_("Steps that cost the most: failed check attempts, hints asked for and "
+                                             "solutions viewed, summed over all learners. Worst first."))
+              + "</p>", _stuck_chart(stuck_steps(data))]
+    parts += ['<h2 id="time">' + escape(_("Time per lesson")) + "</h2>",
+              '<p class="muted">' + escape(_("Minutes with the lesson open, per learner who opened it: the bar is the "
+                                             "median, the thin line runs from the quickest to the slowest learner."))
+              + "</p>", _time_chart(lesson_times(data))]
     parts += _details(data)
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -82,15 +90,16 @@ def render_html(data: ClassData, *, generated: datetime | None = None) -> str:
 # ---------------------------------------------------------------------- matrix
 def _matrix(data: ClassData) -> list[str]:
     summary = {row["learner_id"] or row["learner"]: row for row in learner_summary(data)}
-    out = ['<h2 id="matrix">Progress: learners &times; lessons</h2>',
-           '<p class="legend"><span style="background:var(--done);color:#fff">all steps passed</span>'
-           '<span style="background:#fff1c2">some steps</span><span style="background:var(--none)">not started'
-           "</span> Each cell: steps passed / steps in the lesson.</p>",
-           '<div class="scroll"><table class="matrix"><thead><tr><th class="learner">Learner</th>']
+    out = ['<h2 id="matrix">' + _("Progress: learners &times; lessons") + "</h2>",
+           '<p class="legend"><span style="background:var(--done);color:#fff">' + escape(_("all steps passed"))
+           + '</span><span style="background:#fff1c2">' + escape(_("some steps"))
+           + '</span><span style="background:var(--none)">' + escape(_("not started")) + "</span> "
+           + escape(_("Each cell: steps passed / steps in the lesson.")) + "</p>",
+           '<div class="scroll"><table class="matrix"><thead><tr><th class="learner">' + escape(_("Learner")) + "</th>"]
     for lesson in data.lessons:
         number = f"{lesson.number}. " if lesson.number is not None else ""
         out.append(f'<th title="{escape(lesson.title)}">{escape(number)}{escape(lesson.id)}</th>')
-    out.append("<th>Total</th></tr></thead><tbody>")
+    out.append("<th>" + escape(_("Total")) + "</th></tr></thead><tbody>")
     for learner in data.learners:
         key = learner.key.split(":", 1)[1] if learner.key.startswith("id:") else learner.name
         total = summary.get(key, {})
@@ -108,7 +117,8 @@ def _matrix_cell(learner: Learner, lesson: LessonInfo) -> str:
     started = any((learner.step(lesson.id, sid) or {}).get("status") in ("passed", "started") for sid, _ in lesson.steps)
     css = "c-done" if total and passed == total else ("c-part" if started else "c-none")
     minutes = learner.time_spent(lesson.id) / 60
-    tip = f"{learner.name}, {lesson.title}: {passed} of {total} steps passed, {minutes:.0f} min"
+    tip = _("{learner}, {lesson}: {passed} of {total} steps passed, {minutes:.0f} min").format(
+        learner=learner.name, lesson=lesson.title, passed=passed, total=total, minutes=minutes)
     return f'<td class="{css}" title="{escape(tip)}">{passed}/{total}</td>'
 
 
@@ -124,33 +134,37 @@ def _svg_open(ident: str, label: str, height: int) -> str:
 
 def _stuck_chart(stats: list[StepStat]) -> str:
     if not stats:
-        return '<p class="muted">Nobody failed a check, asked for a hint or viewed a solution yet.</p>'
+        return '<p class="muted">' + escape(_("Nobody failed a check, asked for a hint or viewed a solution yet.")) + "</p>"
     label_w, bar_w, row_h = LABEL_W, BAR_W, 34
     biggest = max(s.failed_attempts + s.hints + s.solutions for s in stats) or 1
     scale = bar_w / biggest
     height = row_h * len(stats) + 40
-    out = [_svg_open("stuck-chart", "Where the group gets stuck", height)]
+    out = [_svg_open("stuck-chart", _("Where the group gets stuck"), height)]
     for i, s in enumerate(stats):
         y = 10 + i * row_h
         out.append(f'<text class="label" x="{label_w - 10}" y="{y + 20}" text-anchor="end">'
                    f"<title>{escape(s.title)}</title>{escape(_short(s.label, 38))}</text>")
         x = label_w
-        for value, colour, what in ((s.failed_attempts, "var(--fail)", "failed attempts"),
-                                    (s.hints, "var(--hint)", "hints"), (s.solutions, "var(--sol)", "solutions viewed")):
+        for value, colour, what in ((s.failed_attempts, "var(--fail)", _("{count} failed attempts")),
+                                    (s.hints, "var(--hint)", _("{count} hints")),
+                                    (s.solutions, "var(--sol)", _("{count} solutions viewed"))):
             if value:
                 w = value * scale
                 out.append(f'<rect class="bar" x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 10}" '
-                           f'fill="{colour}"><title>{value} {what}</title></rect>')
+                           f'fill="{colour}"><title>{escape(what.format(count=value))}</title></rect>')
                 x += w
-        out.append(f'<text class="value" x="{x + 8:.1f}" y="{y + 20}">{s.failed_attempts} failed, {counted(s.hints, "hint")}, '
-                   f"{s.solutions} sol., {s.passed}/{s.tried or 0} passed</text>")
+        values = _("{failed} failed, {hints}, {solutions} sol., {passed}/{tried} passed").format(
+            failed=s.failed_attempts, hints=ngettext("{count} hint", "{count} hints", s.hints).format(count=s.hints),
+            solutions=s.solutions, passed=s.passed, tried=s.tried or 0)
+        out.append(f'<text class="value" x="{x + 8:.1f}" y="{y + 20}">{escape(values)}</text>')
     y = height - 14
+    failed, hints, solutions = escape(_("failed attempts")), escape(_("hints")), escape(_("solutions viewed"))
     out.append(f'<rect x="{label_w}" y="{y - 11}" width="14" height="14" fill="var(--fail)"/>'
-               f'<text class="value" x="{label_w + 20}" y="{y}">failed attempts</text>'
+               f'<text class="value" x="{label_w + 20}" y="{y}">{failed}</text>'
                f'<rect x="{label_w + 160}" y="{y - 11}" width="14" height="14" fill="var(--hint)"/>'
-               f'<text class="value" x="{label_w + 180}" y="{y}">hints</text>'
+               f'<text class="value" x="{label_w + 180}" y="{y}">{hints}</text>'
                f'<rect x="{label_w + 250}" y="{y - 11}" width="14" height="14" fill="var(--sol)"/>'
-               f'<text class="value" x="{label_w + 270}" y="{y}">solutions viewed</text>')
+               f'<text class="value" x="{label_w + 270}" y="{y}">{solutions}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -158,24 +172,26 @@ def _stuck_chart(stats: list[StepStat]) -> str:
 def _time_chart(times: list[LessonTime]) -> str:
     times = [t for t in times if t.minutes]
     if not times:
-        return '<p class="muted">No time recorded yet (time counts while a lesson is open in the app).</p>'
+        return '<p class="muted">' + escape(_("No time recorded yet (time counts while a lesson is open in the app).")) + "</p>"
     label_w, bar_w, row_h = LABEL_W, BAR_W, 30
     biggest = max(max(t.minutes) for t in times) or 1
     scale = bar_w / biggest
     height = row_h * len(times) + 16
-    out = [_svg_open("time-chart", "Time per lesson", height)]
+    out = [_svg_open("time-chart", _("Time per lesson"), height)]
     for i, t in enumerate(times):
         y = 8 + i * row_h
+        median = escape(_("median {minutes:.1f} min").format(minutes=t.median))
         name = f"{t.number}. {t.lesson}" if t.number is not None else t.lesson
         lo, hi = min(t.minutes), max(t.minutes)
         out.append(f'<text class="label" x="{label_w - 10}" y="{y + 18}" text-anchor="end">'
                    f"<title>{escape(t.title)}</title>{escape(_short(name, 38))}</text>"
                    f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{max(t.median * scale, 2):.1f}" '
-                   f'height="{row_h - 10}" fill="var(--time)"><title>median {t.median:.1f} min</title></rect>'
+                   f'height="{row_h - 10}" fill="var(--time)"><title>{median}</title></rect>'
                    f'<line x1="{label_w + lo * scale:.1f}" x2="{label_w + hi * scale:.1f}" y1="{y + row_h / 2}" '
                    f'y2="{y + row_h / 2}" stroke="var(--ink)" stroke-width="2"/>'
-                   f'<text class="value" x="{label_w + hi * scale + 8:.1f}" y="{y + 18}">{t.median:.0f} min '
-                   f"(n={len(t.minutes)}, {lo:.0f}&#8211;{hi:.0f})</text>")
+                   f'<text class="value" x="{label_w + hi * scale + 8:.1f}" y="{y + 18}">'
+                   + _("{median:.0f} min (n={count}, {fastest:.0f}&#8211;{slowest:.0f})").format(
+                       median=t.median, count=len(t.minutes), fastest=lo, slowest=hi) + "</text>")
     out.append("</svg>")
     return "".join(out)
 
@@ -189,20 +205,27 @@ STATUS_CSS = {"passed": "st-passed", "started": "st-started"}
 
 
 def _details(data: ClassData) -> list[str]:
-    out = ['<h2 id="learners">Each learner</h2>']
+    out = ['<h2 id="learners">' + escape(_("Each learner")) + "</h2>"]
     summary = {row["learner_id"] or row["learner"]: row for row in learner_summary(data)}
     for learner in data.learners:
         key = learner.key.split(":", 1)[1] if learner.key.startswith("id:") else learner.name
         row = summary.get(key, {})
-        out.append(f'<details class="learner"><summary>{escape(learner.name)}: {row.get("steps_passed", 0)} of '
-                   f'{counted(row.get("steps_total", 0), "step")}, {counted(row.get("lessons_completed", 0), "lesson")} complete, '
-                   f'{row.get("minutes", 0):.0f} min</summary>')
-        out.append(f'<p class="muted">{noun(len(learner.hostnames), "Machine")}: '
-                   f'{escape(", ".join(learner.hostnames))}; latest export {escape(learner.exported_at)}; '
-                   f'{counted(len(learner.files), "file")}.</p>')
-        out.append('<div class="scroll"><table class="detail"><thead><tr><th>Lesson</th><th>Step</th><th>Status</th>'
-                   "<th>Attempts</th><th>Failed</th><th>Hints</th><th>Solution</th><th>First pass</th>"
-                   "<th>Still failing with</th></tr></thead><tbody>")
+        total = row.get("steps_total", 0)
+        line = _("{learner}: {passed} of {steps}, {complete}, {minutes:.0f} min").format(
+            learner=learner.name, passed=row.get("steps_passed", 0),
+            steps=ngettext("{count} step", "{count} steps", total).format(count=total),
+            complete=lessons_complete(row.get("lessons_completed", 0)), minutes=row.get("minutes", 0))
+        out.append(f'<details class="learner"><summary>{escape(line)}</summary>')
+        files = len(learner.files)
+        machines = ngettext("Machine: {hostnames}; latest export {exported}; {files}.",
+                            "Machines: {hostnames}; latest export {exported}; {files}.", len(learner.hostnames)).format(
+            hostnames=", ".join(learner.hostnames), exported=learner.exported_at,
+            files=ngettext("{count} file", "{count} files", files).format(count=files))
+        out.append(f'<p class="muted">{escape(machines)}</p>')
+        heads = (_("Lesson"), _("Step"), _("Status"), _("Attempts"), _("Failed"), _("Hints"), _("Solution"),
+                 _("First pass"), _("Still failing with"))
+        out.append('<div class="scroll"><table class="detail"><thead><tr>'
+                   + "".join(f"<th>{escape(h)}</th>" for h in heads) + "</tr></thead><tbody>")
         out += list(_detail_rows(learner, data.lessons))
         out.append("</tbody></table></div></details>")
     return out
@@ -217,13 +240,20 @@ def _detail_rows(learner: Learner, lessons: list[LessonInfo]) -> Iterable[str]:
             status = step.get("status") or "not started"
             css = STATUS_CSS.get(status, "st-not")
             message = step.get("last_message") if status != "passed" else ""
+            viewed = _("viewed") if step.get("solution_viewed") else ""
             yield (f"<tr><td>{escape(lesson.id)}</td><td title=\"{escape(title)}\">{escape(sid)}</td>"
-                   f'<td class="{css}">{escape(status)}</td><td class="num">{_num(step.get("attempts"))}</td>'
+                   f'<td class="{css}">{escape(_status_words(status))}</td><td class="num">{_num(step.get("attempts"))}</td>'
                    f'<td class="num">{_num(step.get("failed_attempts"))}</td>'
                    f'<td class="num">{_num(step.get("hints_shown"))}</td>'
-                   f'<td>{"viewed" if step.get("solution_viewed") else ""}</td>'
+                   f'<td>{escape(viewed)}</td>'
                    f'<td>{escape(str(step.get("first_pass") or ""))}</td><td>{escape(str(message or ""))}</td></tr>')
 
+
+
+def _status_words(status: str) -> str:
+    """A step's status as the page says it (the export's value itself, in English)."""
+    words = {"passed": _("passed"), "started": _("started"), "not started": _("not started")}
+    return words.get(status, status)
 
 
 def _num(value) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import bridges, containers, isolation, namespaces, neighbours, network, processes, routes, topology
 from .focus import Focus, lesson_focus
-from .view import View
+from .view import View, view_titles  # noqa: F401  (view_titles: the titles in the app's language)
 
 VIEWS: tuple[View, ...] = (
     View("1", "topology", "Topology", topology.render, short="topo"),

@@ -2,6 +2,7 @@
 (a container's end named by its container: "<-> web (docker)/eth0")."""
 from __future__ import annotations
 
+from ...i18n import _
 from ...observe import render as textview
 from ...observe.model import Snapshot
 from .container_names import in_namespace, netns_label
@@ -33,7 +34,7 @@ def bridges_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
             mine_bridge = is_mine(res, ns, link)
             ports = sorted((p for p in ns.links if p.master == link.name), key=lambda p: p.name)
             if not ports:
-                rows.append(Row((ns.inode, link.name, ""), (link.name, state, "(no ports)", ""),
+                rows.append(Row((ns.inode, link.name, ""), (link.name, state, _("(no ports)"), ""),
                                 ("", state_style(state), NOTE, ""), focus=mine_bridge))
             for i, port in enumerate(ports):
                 pstate = textview.panel_state(port)
@@ -43,10 +44,10 @@ def bridges_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
                                 ("", state_style(state), "", state_style(pstate)), focus=mine, blank=2 if i else 0))
         if rows or ns.inode in res.netns:
             sections.append(Section(ns.inode, netns_title(ns, snap), tuple(rows), focus=ns.inode in res.named_netns,
-                                    empty="(no bridges)"))
+                                    empty=_("(no bridges)")))
     return Table(("BRIDGE", "STATE", "PORT", "STATE / PEER"), "llll", tuple(sections),
                  max_col=(16, 8, 16), min_col=(6, 4, 7), min_last=10,
-                 caption="Bridges and their ports, like brctl show (veth ports with their peers)")
+                 caption=_("Bridges and their ports, like brctl show (veth ports with their peers)"))
 
 
 render = table_view("bridges", bridges_table)

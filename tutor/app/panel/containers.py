@@ -22,6 +22,7 @@ import re
 from rich.console import RenderableType
 from rich.text import Text
 
+from ...i18n import _
 from ...observe.model import ENGINES, Container, Snapshot
 from ...texts import fit
 from .container_names import by_namespace, infra_word
@@ -37,7 +38,8 @@ NS_ORDER = ("net", "ipc", "uts", "mnt", "pid", "cgroup", "user", "time")
 HOST_TYPES = ("net", "ipc", "uts", "mnt", "pid")
 STATE_STYLES = {"running": "green", "paused": "yellow", "restarting": "yellow", "created": "yellow",
                 "exited": "red", "dead": "red", "stopped": "red"}
-CAPTION = "Containers from their engines' records; what they share, by namespace inode"
+def caption() -> str:
+    return _("Containers from their engines' records; what they share, by namespace inode")
 
 
 # --------------------------------------------------------------- what a row says
@@ -154,20 +156,20 @@ def containers_table_for(width: int) -> BuildFn:
                          shares_text(snap, c))
                 styles = ("", "" if c.pid is not None else state_style, "", "")
             rows.append(Row((c.engine, c.id), cells, styles, focus=mine))
-        section = Section("containers", "", tuple(rows), empty="(no containers)")
+        section = Section("containers", "", tuple(rows), empty=_("(no containers)"))
         if wide:
             return Table(("ENGINE", "NAME", "POD", "PID", "STATE", "VETH → PORT", "SHARES"), "lllrlll", (section,),
                          max_col=(10, 24, 24, 7, 10, 34), min_col=(6, 8, 6, 3, 5, 12), min_last=16,
-                         caption=CAPTION)
+                         caption=caption())
         return Table(("CONTAINER", "PID", "VETH → PORT", "SHARES"), "lrll", (section,),
-                     max_col=(30, 7, 22), min_col=(10, 3, 12), min_last=24, drop=(2,), caption=CAPTION)
+                     max_col=(30, 7, 22), min_col=(10, 3, 12), min_last=24, drop=(2,), caption=caption())
     return build
 
 
 def engine_notes(snap: Snapshot) -> list[str]:
     """One sentence per engine that could not be read (all of them when no container was found)."""
     if not snap.engines:
-        return ["No container engine was read in this snapshot."]
+        return [_("No container engine was read in this snapshot.")]
     notes = []
     for e in sorted(snap.engines, key=lambda e: ENGINES.index(e.engine) if e.engine in ENGINES else len(ENGINES)):
         if e.state == "running" or (e.state == "absent" and snap.containers):
@@ -189,9 +191,9 @@ def render(snap: Snapshot, previous: Snapshot | None, focus: Focus | None, width
     notes = engine_notes(snap)
     if not snap.containers and not (previous is not None and previous.containers):
         out = TextBuilder()
-        out.add(fit(CAPTION, width), NOTE)
+        out.add(fit(caption(), width), NOTE)
         out.newline()
-        out.add(fit("No container on this machine.", width))
+        out.add(fit(_("No container on this machine."), width))
         text = out.text()
     else:
         # the columns change with the width, so the rows are cached per kind of layout

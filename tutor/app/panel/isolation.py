@@ -15,6 +15,7 @@ Rows of the lesson's processes and namespaces are marked, as everywhere else.
 """
 from __future__ import annotations
 
+from ...i18n import _
 from ...observe import render as textview
 from ...observe.model import Snapshot
 from ...texts import counted
@@ -38,7 +39,7 @@ def isolation_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
         who = "host" if h.is_host else (f"pid {h.pid} {h.command}" if h.pid is not None else "no process")
         rows.append(Row(("uts", h.inode), (f"uts {h.inode}", f"{h.hostname}   ({who})"),
                         ("", "bold" if not h.is_host else ""), focus=ns_focus("uts", h.inode)))
-    sections.append(Section("hostnames", "HOSTNAMES (one per uts namespace)", tuple(rows), empty="(none readable)"))
+    sections.append(Section("hostnames", _("HOSTNAMES (one per uts namespace)"), tuple(rows), empty=_("(none readable)")))
 
     rows = []
     shown = res.pids | _roots_worth_showing(snap)
@@ -57,8 +58,8 @@ def isolation_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
         rows.append(Row(("pivot", m.inode), (f"pid {m.pid}", f"{m.command}: / is {root[1]} of {root[0]} "
                                                                 f"(pivot_root, mnt {m.inode})"),
                         focus=ns_focus("mnt", m.inode) or m.pid in res.pids))
-    sections.append(Section("roots", "ROOTS (processes whose / is not the host's: chroot, pivot_root)",
-                            tuple(rows[:20]), empty="(every process sees the host's /)"))
+    sections.append(Section("roots", _("ROOTS (processes whose / is not the host's: chroot, pivot_root)"),
+                            tuple(rows[:20]), empty=_("(every process sees the host's /)")))
 
     rows = []
     for m in textview.mount_rows(snap):
@@ -74,15 +75,15 @@ def isolation_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
         if len(m.added) > MOUNTS_PER_NS:
             rows.append(Row(("mnt", m.inode, "more"), ("", f"... and {len(m.added) - MOUNTS_PER_NS} more"),
                             ("", NOTE), focus=focused, blank=1))
-    sections.append(Section("mounts", "MOUNTS (mount namespaces with mounts the host's table lacks)",
-                            tuple(rows), empty="(no mount namespace differs from the host's by an added mount)"))
+    sections.append(Section("mounts", _("MOUNTS (mount namespaces with mounts the host's table lacks)"),
+                            tuple(rows), empty=_("(no mount namespace differs from the host's by an added mount)")))
 
     rows = [Row(("shm", s.inode, s.shmid), (f"ipc {s.inode}{' (host)' if s.is_host else ''}",
                                            f"key {s.key:#010x}  shmid {s.shmid}  {s.size} bytes  owner {s.owner}  "
                                            f"made by pid {s.cpid}"), focus=ns_focus("ipc", s.inode))
             for s in textview.shm_rows(snap)]
-    sections.append(Section("shm", "SHARED MEMORY (System V segments, per ipc namespace)", tuple(rows),
-                            empty="(no segments)"))
+    sections.append(Section("shm", _("SHARED MEMORY (System V segments, per ipc namespace)"), tuple(rows),
+                            empty=_("(no segments)")))
 
     rows = []
     for u in textview.userns_rows(snap):
@@ -91,8 +92,8 @@ def isolation_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
         who = f"pid {u.pid} {u.command}" if u.pid is not None else "no process"
         rows.append(Row(("user", u.inode), (f"user {u.inode}", f"uid map {u.uid_map}  gid map {u.gid_map}  ({who})"),
                         focus=ns_focus("user", u.inode)))
-    sections.append(Section("userns", "USER IDS (user namespaces: INSIDE OUTSIDE COUNT)", tuple(rows),
-                            empty="(only the host's user namespace)"))
+    sections.append(Section("userns", _("USER IDS (user namespaces: INSIDE OUTSIDE COUNT)"), tuple(rows),
+                            empty=_("(only the host's user namespace)")))
 
     used: dict[str, float] = {}
     for proc in snap.processes.values():
@@ -104,10 +105,11 @@ def isolation_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
         focused = any(p.cgroup == c.path for pid in res.pids if (p := snap.processes.get(pid)))
         rows.append(Row(("cg", c.path), (c.path, f"{c.limit}; {counted(c.nprocs, 'process')}{cpu}"), focus=focused))
     mode = snap.cgroups.mode if snap.cgroups else "?"
-    sections.append(Section("cgroups", f"CPU LIMITS (cgroups, {mode})", tuple(rows), empty="(no CPU limits set)"))
+    sections.append(Section("cgroups", _("CPU LIMITS (cgroups, {mode})").format(mode=mode), tuple(rows),
+                            empty=_("(no CPU limits set)")))
 
     return Table(("", ""), "ll", tuple(sections), max_col=(24,), min_col=(8,),
-                 caption="What each process is given besides the network: hostname, root, mounts, IPC, ids, CPU")
+                 caption=_("What each process is given besides the network: hostname, root, mounts, IPC, ids, CPU"))
 
 
 def _kernel_thread(command: str) -> bool:

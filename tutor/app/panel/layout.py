@@ -27,6 +27,7 @@ from typing import Hashable, Iterable, Sequence
 from rich.cells import cell_len
 from rich.text import Span, Text
 
+from ...i18n import _
 from ...texts import cell_width as text_width, fit, pad
 
 # --------------------------------------------------------------- styles
@@ -271,7 +272,7 @@ def render_table(table: Table, previous: Table | None, width: int = 100) -> Text
         mark_sections(table.sections, previous.sections if previous is not None else None), table.max_rows)
     all_rows = [m.row for _, _, marks in marked for m in marks]
     if not all_rows and not any(s.empty for s, _, _ in marked):
-        out.add(fit("(nothing to show)", width), NOTE)
+        out.add(fit(_("(nothing to show)"), width), NOTE)
         return out.text()
     visible, widths = _layout(table, all_rows, width)
     last_width = max(width - len(FOCUS_MARK) - sum(w + GAP for w in widths), 1)
@@ -362,8 +363,9 @@ def render_table(table: Table, previous: Table | None, width: int = 100) -> Text
                 cells_line(row.cells, row.styles, FOCUS_ROW if row.focus else "", gutter, m.changed_cells,
                            blank=row.blank)
     if hidden_rows or hidden_sections:
-        where = f" in {hidden_sections} more sections" if hidden_sections else ""
-        add(fit(f"… {hidden_rows} more rows{where} not shown (unchanged, not this lesson's)", width), NOTE)
+        hidden = (_("… {rows} more rows in {sections} more sections not shown (unchanged, not this lesson's)")
+                  if hidden_sections else _("… {rows} more rows not shown (unchanged, not this lesson's)"))
+        add(fit(hidden.format(rows=hidden_rows, sections=hidden_sections), width), NOTE)
         out.newline()
     if table.footer:
         add(fit(table.footer, width), NOTE)

@@ -3,6 +3,7 @@ process is in), the lesson's marked; a container's namespaces say whose they are
 """
 from __future__ import annotations
 
+from ...i18n import _
 from ...observe import render as textview
 from ...observe.model import Snapshot
 from .focus import Focus, Resolved
@@ -25,9 +26,9 @@ def namespaces_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
                         (str(r.inode), r.type, str(r.nprocs), "-" if r.pid is None else str(r.pid), r.user, command),
                         ("dim" if host else "", "", "", "", "", NOTE if r.pid is None else ""),
                         focus=(r.type, r.inode) in res.namespaces))
-    caption = "Namespaces, like lsns (+ named netns that no process is in)"
+    caption = _("Namespaces, like lsns (+ named netns that no process is in)")
     return Table(textview.LsnsRow.HEADERS, textview.LsnsRow.ALIGN,
-                 (Section("all", "", unique_keys(rows), empty="no namespaces could be read"),),
+                 (Section("all", "", unique_keys(rows), empty=_("no namespaces could be read")),),
                  max_col=(10, 6, 6, 7, 10), min_col=(10, 6, 2, 3, 4), caption=caption,
                  wrap=False, drop=(4, 2), min_last=14)
 

@@ -2,6 +2,7 @@
 out) and bridge forwarding entries (`bridge fdb`, multicast entries with no destination left out)."""
 from __future__ import annotations
 
+from ...i18n import _
 from ...observe import render as textview
 from ...observe.model import Snapshot
 from .focus import Focus, Resolved
@@ -27,9 +28,9 @@ def neighbours_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
                             ("fdb", textview.fdb_text(e)), (NOTE, ""), focus=mine))
         if rows or ns.inode in res.netns:
             sections.append(Section(ns.inode, netns_title(ns, snap), unique_keys(rows), focus=mine,
-                                    empty="(no neighbours, no fdb entries)"))
+                                    empty=_("(no neighbours, no fdb entries)")))
     return Table(("", "ENTRY"), "ll", tuple(sections), max_col=(5,), min_col=(5,),
-                 caption="Neighbours (ip neigh) and forwarding entries (bridge fdb) per network namespace")
+                 caption=_("Neighbours (ip neigh) and forwarding entries (bridge fdb) per network namespace"))
 
 
 render = table_view("neighbours", neighbours_table)

@@ -5,6 +5,7 @@ Used by the network, bridges, routes and neighbours views (the topology draws it
 """
 from __future__ import annotations
 
+from ...i18n import _, ngettext
 from ...observe import render as textview
 from ...observe.model import NetNS, Snapshot
 from .container_names import netns_label
@@ -32,10 +33,10 @@ def netns_note(ns: NetNS) -> str:
     if ns.error:
         return ns.error
     if not ns.pids:
-        return "no process"
+        return _("no process")
     if len(ns.pids) == 1:
         return f"pid {ns.pids[0]}"
-    return f"{len(ns.pids)} processes"
+    return ngettext("{count} process", "{count} processes", len(ns.pids)).format(count=len(ns.pids))
 
 
 def netns_title(ns: NetNS, snap: Snapshot | None = None) -> str:

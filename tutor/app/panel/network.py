@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 
+from ...i18n import _
 from ...observe import render as textview
 from ...observe.model import Snapshot
 from .focus import Focus, Resolved
@@ -35,12 +36,12 @@ def network_table_for(width: int) -> BuildFn:
                     rows.append(Row((ns.inode, r.name), (r.display_name, r.state, last),
                                     ("", state_style(r.state), ""), focus=mine))
             sections.append(Section(ns.inode, netns_title(ns, snap), tuple(rows), focus=ns.inode in res.named_netns,
-                                    empty="(no interfaces read)", note=netns_note(ns)))
+                                    empty=_("(no interfaces read)"), note=netns_note(ns)))
         headers = ("LINK", "STATE", "MAC", "ADDRESSES") if show_mac else ("LINK", "STATE", "ADDRESSES")
         return Table(headers, "llll" if show_mac else "lll", tuple(sections),
                      max_col=(34, 14, 17) if show_mac else (34, 14), min_col=(8, 7, 17), min_last=14,
                      drop=(2,) if show_mac else (),
-                     caption="Links and addresses per network namespace, like ip -br link / ip -br addr")
+                     caption=_("Links and addresses per network namespace, like ip -br link / ip -br addr"))
     return build
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ...i18n import _, ngettext
 from ...observe.model import Process, Snapshot
 from ...texts import cell_width as text_width, fit
 from .focus import Focus
@@ -83,10 +84,10 @@ def render_pstree(snap: Snapshot, focus: Focus, width: int, previous: Snapshot |
     focus = focus or Focus.empty()
     procs = snap.processes
     show, mine = interesting_pids(snap, focus)
-    out.add(fit("Processes like pstree -pS: (types) = namespaces that differ from the parent's", width) + "\n",
+    out.add(fit(_("Processes like pstree -pS: (types) = namespaces that differ from the parent's"), width) + "\n",
                NOTE)
     if not show:
-        out.add(fit("No process in a namespace of its own, and none of this lesson's yet.", width) + "\n", NOTE)
+        out.add(fit(_("No process in a namespace of its own, and none of this lesson's yet."), width) + "\n", NOTE)
         return out.text()
     before = set(previous.processes) if previous is not None else None
     container_of = {c.pid: c for c in snap.containers if c.pid is not None}
@@ -156,10 +157,12 @@ def render_pstree(snap: Snapshot, focus: Focus, width: int, previous: Snapshot |
         parent = procs.get(root.ppid)
         walk(root, "", "", "", dict(parent.ns) if parent is not None else host)
     if lines > MAX_LINES:
-        out.add(fit(f"... and {lines - MAX_LINES} more processes", width) + "\n", NOTE)
+        out.add(fit(_("... and {count} more processes").format(count=lines - MAX_LINES), width) + "\n", NOTE)
     hidden = sum(1 for p in procs.values() if not _is_kernel_thread(p)) - len(show)
     if hidden > 0:
-        out.add(fit(f"({hidden} other process{'es' if hidden != 1 else ''}, all in the host's namespaces, not shown)", width) + "\n", NOTE)
+        out.add(fit(ngettext("({count} other process, all in the host's namespaces, not shown)",
+                             "({count} other processes, all in the host's namespaces, not shown)", hidden).format(
+                                 count=hidden), width) + "\n", NOTE)
     return out.text()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+from ...i18n import _
 from ...observe import render as textview
 from ...observe.model import Snapshot
 from .focus import Focus, Resolved
@@ -21,8 +22,8 @@ def routes_table(snap: Snapshot, res: Resolved, focus: Focus) -> Table:
         rows = tuple(Row((ns.inode, textview.route_text(r)), (textview.route_text(r),), focus=mine) for r in routes)
         if rows or ns.inode in res.netns:
             sections.append(Section(ns.inode, netns_title(ns, snap), unique_keys(rows), focus=mine,
-                                    empty="(no routes)"))
-    return Table(("",), "l", tuple(sections), caption="Routes per network namespace, like ip route")
+                                    empty=_("(no routes)")))
+    return Table(("",), "l", tuple(sections), caption=_("Routes per network namespace, like ip route"))
 
 
 render = table_view("routes", routes_table)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
+from ...i18n import _, ngettext
 from ...observe.model import Link, NetNS, Snapshot
 from ...observe.render import link_state, panel_state
 from ...texts import cell_width as text_width, fit
@@ -348,12 +349,13 @@ class BoxMaker:
                 if not ports:
                     out.append(Line([("  (no ports yet)", NOTE)]))
         if hidden:
-            out.append(Line([(fit(f"(+{hidden} other link{'s' if hidden != 1 else ''})", inner), NOTE)]))
+            out.append(Line([(fit(ngettext("(+{count} other link)", "(+{count} other links)", hidden).format(
+                count=hidden), inner), NOTE)]))
         if not ns.is_host:
             out.extend(self.container_lines(ns, inner))
         if not ns.is_host and ns.pids:
             out.append(self.process_line(ns, inner))
-        return out or [Line([("(no links)", NOTE)])]
+        return out or [Line([(_("(no links)"), NOTE)])]
 
     def container_lines(self, ns: NetNS, inner: int) -> list[Line]:
         """A pod's box is titled by the pod: its containers are named inside."""
@@ -445,7 +447,7 @@ class BoxMaker:
         if text:
             out.append(Line([(indent, ""), (fit(text, room), NOTE)]))
         targets = self.targets.get((ns.inode, link.name), [])
-        text = "┄→ " + (", ".join(targets) if targets else "no remote VTEP in the fdb yet")
+        text = "┄→ " + (", ".join(targets) if targets else _("no remote VTEP in the fdb yet"))
         out.append(Line([(indent, ""), (fit(text, inner - len(indent)), TUNNEL if targets else NOTE)],
                         tunnel_key=(ns.inode, link.name)))
         return out
@@ -475,8 +477,8 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
     p = plan(snap, focus)
     if not p.boxes:
         out = TextBuilder()
-        note = ("Nothing to draw: no network namespace has a link other than lo." if focus.is_empty
-                else "Nothing to draw yet: none of this lesson's network namespaces exist.")
+        note = (_("Nothing to draw: no network namespace has a link other than lo.") if focus.is_empty
+                else _("Nothing to draw yet: none of this lesson's network namespaces exist."))
         for i, line in enumerate(wrap_words(note, width)):     # wrapped, never cut: a narrow panel shows it all
             if i:
                 out.newline()
@@ -485,7 +487,7 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
     roots, children, extra = build_tree(snap, p)
     drawn_peers = set()
     for kids in children.values():
-        for _, c in kids:
+        for _kid, c in kids:
             drawn_peers |= {(c.a, c.a_dev), (c.b, c.b_dev)}
     for c in extra:
         drawn_peers |= {(c.a, c.a_dev), (c.b, c.b_dev)}
@@ -505,7 +507,7 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
 
     def set_depth(inode: int, d: int) -> None:
         depth[inode] = d
-        for kid, _ in children.get(inode, []):
+        for kid, _cable in children.get(inode, []):
             set_depth(kid, d + 1)
 
     for r in roots:
@@ -523,7 +525,7 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
         lines.extend(_frame(ns, maker, inner, prefix, inode in p.core and not focus.is_empty, bool(kids)))
         for i, (kid, c) in enumerate(kids):
             last = i == len(kids) - 1
-            _, mine, theirs = c.other(inode)
+            _end, mine, theirs = c.other(inode)
             label = [(prefix + "  " + ("└── " if last else "├── "), "dim"), (mine, "bold"), (" ═════ ", CABLE),
                      (theirs, "bold")]
             lines.append(Line(_fit_parts(label, right if rails else width)))   # never across the rail
@@ -536,7 +538,7 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
     if extra:
         lines.append(Line([("", "")]))
         for c in extra:
-            text = [("also cabled: ", NOTE), (f"{netns_label(snap, c.a)}/{c.a_dev}", "bold"), (" ═════ ", CABLE),
+            text = [(_("also cabled: "), NOTE), (f"{netns_label(snap, c.a)}/{c.a_dev}", "bold"), (" ═════ ", CABLE),
                      (f"{netns_label(snap, c.b)}/{c.b_dev}", "bold")]
             lines.append(Line(_fit_parts(text, width)))
     rail_rows = _draw_rails(lines, groups[:rails], right, width) if rails else []
@@ -549,8 +551,9 @@ def render_topology(snap: Snapshot, focus: Focus, width: int, previous: Snapshot
     for text in rail_rows:
         out.add(fit(text, width) + "\n", TUNNEL)
     if p.more:
-        what = "of this lesson's neighbours" if not focus.is_empty else "with links"
-        out.add(fit(f"+{p.more} more network namespaces {what} (view 3 lists them all)", width) + "\n", NOTE)
+        more = (_("+{count} more network namespaces of this lesson's neighbours (view 3 lists them all)")
+                if not focus.is_empty else _("+{count} more network namespaces with links (view 3 lists them all)"))
+        out.add(fit(more.format(count=p.more), width) + "\n", NOTE)
     return out.text()
 
 

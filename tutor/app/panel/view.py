@@ -15,6 +15,7 @@ from typing import Callable
 
 from rich.console import RenderableType
 
+from ...i18n import _
 from ...observe.model import Snapshot
 from .focus import Focus, Resolved
 from .layout import Table, render_table
@@ -30,13 +31,18 @@ NO_FOCUS = Focus.empty()          # what a view uses when it is given no focus (
 class View:
     key: str                 # the one key that selects it
     name: str                # short id ("topology")
-    title: str               # what the panel's header says
+    english_title: str       # what the panel's header says, in English (`title`: in the app's language)
     render: RenderFn = field(compare=False)
     # Whether the view bar offers it for this snapshot and lesson (None: always). A view that only
     # matters on some machines (containers) stays out of the bar elsewhere; its key works everywhere.
     shown: ShownFn | None = field(default=None, compare=False)
     # the word the view bar uses when the names do not fit ("ns" for namespaces): never a bare key
     short: str = ""
+
+    @property
+    def title(self) -> str:
+        """What the panel's header says, in the app's language (panel/__init__.view_titles)."""
+        return view_titles().get(self.name, self.english_title)
 
     @property
     def label(self) -> str:
@@ -49,6 +55,14 @@ class View:
             return bool(self.shown(snap, focus))
         except Exception:  # noqa: BLE001 - a bug here only hides a view's name from the bar
             return False
+
+
+def view_titles() -> dict[str, str]:
+    """The views' titles (what the panel's header says) in the app's language, by view name
+    (the views themselves are listed in the package's __init__)."""
+    return {"topology": _("Topology"), "namespaces": _("Namespaces"), "network": _("Links & addresses"),
+            "bridges": _("Bridges"), "routes": _("Routes"), "neighbours": _("Neighbours & fdb"),
+            "processes": _("Processes"), "isolation": _("Isolation"), "containers": _("Containers")}
 
 
 # --------------------------------------------------------------- per-snapshot cache

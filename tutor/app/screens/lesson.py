@@ -23,7 +23,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 
 from ...lessons import Lesson
 from ...i18n import _, ngettext
-from ...texts import counted, noun
+
 from ..widgets.lesson_markdown import LessonMarkdown, LessonScroll, lesson_pane_width, widest_block
 from ..live_checker import LiveUpdate
 from ..widgets.live_panel import LivePanel
@@ -46,16 +46,17 @@ def stray_summary(strays: list) -> str:
     if not strays:
         return ""
     lines = "\n".join(f"  {s.what}\n      {s.command}" for s in strays)
-    return f"\n\nand these strays of yours, near misses of the lesson's objects:\n{lines}"
+    return "\n\n" + _("and these strays of yours, near misses of the lesson's objects:") + f"\n{lines}"
 
 
 def lab_change_words(lesson: Lesson, kind: str) -> str:
     """What the learner is told when a setup/reset from another shell took passed steps back."""
-    name = f"Lesson {lesson.number}" if lesson.number else f"Lesson '{lesson.id}'"
-    done = {"reset": f"{name} was reset",
-            "setup": f"{name}'s lab was built again",
-            "verify": f"{name} was run by verify-lesson (its solutions, then its cleanup)"}.get(kind, f"{name} changed")
-    return f"{done} (from another shell): its steps are back to not done"
+    name = (_("Lesson {number}").format(number=lesson.number) if lesson.number
+            else _("Lesson '{lesson}'").format(lesson=lesson.id))
+    done = {"reset": _("{name} was reset"),
+            "setup": _("{name}'s lab was built again"),
+            "verify": _("{name} was run by verify-lesson (its solutions, then its cleanup)")}.get(kind, _("{name} changed"))
+    return _("{done} (from another shell): its steps are back to not done").format(done=done.format(name=name))
 
 
 class LessonScreen(Screen):
@@ -251,13 +252,15 @@ class LessonScreen(Screen):
         not_root = (self.snap is not None and not self.snap.is_root) or os.geteuid() != 0
         if not_root:
             blocked = [s.step.id for s in st if not s.passed]
-            what = f"steps {', '.join(blocked)} cannot be checked" if blocked else "some checks cannot run"
-            lines.append(Text(f"Not root: nstutor cannot see inside other namespaces, so {what}. "
-                              f"Quit (q) and rerun: {how_to_run_as_root(f'nstutor {self.lesson.id}')}",
+            what = (_("steps {steps} cannot be checked").format(steps=", ".join(blocked)) if blocked
+                    else _("some checks cannot run"))
+            lines.append(Text(_("Not root: nstutor cannot see inside other namespaces, so {what}. "
+                                "Quit (q) and rerun: {command}").format(
+                                    what=what, command=how_to_run_as_root(f"nstutor {self.lesson.id}")),
                               style="bold yellow"))
         other = [m for m in missing if not m.startswith("needs root")]
         if other:
-            lines.append(Text("This machine: " + "; ".join(other), style="yellow"))
+            lines.append(Text(_("This machine: {what}").format(what="; ".join(other)), style="yellow"))
         if self.update_error:
             lines.append(Text(self.update_error, style="red"))
         problem = self.app.progress.take_problem()
@@ -381,33 +384,34 @@ class LessonScreen(Screen):
         every step passes and how to pick a finished one."""
         st = self.in_front()
         if st is None:
-            self.notify(done, title="Lesson complete", timeout=6)
+            self.notify(done, title=_("Lesson complete"), timeout=6)
         return st
 
     def action_hint(self) -> None:
-        st = self._step_asked_about("Every step passes: no hint needed. To read a step's hints again, pick it in "
-                                    "the step list (click it, or j/k) and press h.")
+        st = self._step_asked_about(_("Every step passes: no hint needed. To read a step's hints again, pick it in "
+                                      "the step list (click it, or j/k) and press h."))
         if st is None:
             return
         step_id = st.step.id
         if not st.step.hints:
-            self.notify("This step has no hints; press s for the solution.", timeout=4)
+            self.notify(_("This step has no hints; press s for the solution."), timeout=4)
             return
         hint = self.state.show_hint(step_id)
         if hint is None:
-            self.notify("No more hints for this step. Press s to see the solution.", timeout=5)
+            self.notify(_("No more hints for this step. Press s to see the solution."), timeout=5)
             return
         self.app.progress.record_hint(self.lesson.id, step_id, st.hints_shown)
         self._repaint_step(step_id)
         self._scroll_to_card(step_id)
         # the step's title is in the marked line of the step list and on its card: the number says which
-        passes = " (it passes already)" if st.passed else ""
-        self.notify(hint, title=f"Hint {st.hints_shown}/{len(st.step.hints)}, step "
-                                f"{self._numbers.get(step_id, '?')}{passes}:", timeout=12)
+        title = (_("Hint {shown}/{total}, step {step} (it passes already):") if st.passed
+                 else _("Hint {shown}/{total}, step {step}:"))
+        self.notify(hint, title=title.format(shown=st.hints_shown, total=len(st.step.hints),
+                                             step=self._numbers.get(step_id, "?")), timeout=12)
 
     def action_solution(self) -> None:
-        st = self._step_asked_about("Every step passes. To see a step's solution again, pick it in the step list "
-                                    "(click it, or j/k) and press s.")
+        st = self._step_asked_about(_("Every step passes. To see a step's solution again, pick it in the step list "
+                                      "(click it, or j/k) and press s."))
         if st is None:
             return
         step_id = st.step.id
@@ -416,7 +420,8 @@ class LessonScreen(Screen):
         self._repaint_step(step_id)
         already = () if st.result is None or st.result.passed else tuple(
             v.expected for v in st.result.verdicts if v.passed)
-        self.app.push_screen(SolutionScreen(f"step {self._numbers.get(step_id, '?')}, {st.step.title}", solution,
+        which = _("step {number}, {title}").format(number=self._numbers.get(step_id, "?"), title=st.step.title)
+        self.app.push_screen(SolutionScreen(which, solution,
                                             self.app.current_theme.dark, already=already))
 
     def action_check(self) -> None:
@@ -428,19 +433,21 @@ class LessonScreen(Screen):
         self.app.live.pause()
         try:
             with self.app.suspend():
-                print(f"\nnstutor: here is your shell ({shell}), its prompt marked {mark(self.lesson.id).strip()}. "
-                      f"Type the lesson's commands; `exit` brings you back to the lesson.\n", flush=True)
+                print("\n" + _("nstutor: here is your shell ({shell}), its prompt marked {mark}. Type the lesson's "
+                               "commands; `exit` brings you back to the lesson.").format(
+                                   shell=shell, mark=mark(self.lesson.id).strip()) + "\n", flush=True)
                 argv, env, rcfile = shell_command(shell, self.lesson.id)
                 try:
                     subprocess.run(argv, env=env, check=False)
                 except OSError as exc:
-                    print(f"nstutor: cannot start {shell}: {exc.strerror or exc}", flush=True)
-                    input("Press Enter to go back to the lesson. ")
+                    print(_("nstutor: cannot start {shell}: {error}").format(shell=shell, error=exc.strerror or exc),
+                          flush=True)
+                    input(_("Press Enter to go back to the lesson. "))
                 finally:
                     if rcfile:
                         os.unlink(rcfile)
         except SuspendNotSupported:
-            self.notify("This terminal cannot suspend the app: use a second terminal for the commands.",
+            self.notify(_("This terminal cannot suspend the app: use a second terminal for the commands."),
                         severity="warning", timeout=6)
         finally:
             self.app.live.resume(explicit=True)
@@ -464,22 +471,24 @@ class LessonScreen(Screen):
         label = self.lesson.label
         objects = names_objects(present)
         if objects:
-            intro = f"Remove what lesson {label} made and is still here, so you can start it again?\n\n"
+            intro = _("Remove what lesson {lesson} made and is still here, so you can start it again?").format(
+                lesson=label) + "\n\n"
         elif present.get("script"):
-            intro = (f"Nothing that lesson {label} makes is here now, but its cleanup commands may still find "
-                     "something (rules it adds, for example). Run them?\n\n")
+            intro = _("Nothing that lesson {lesson} makes is here now, but its cleanup commands may still find "
+                      "something (rules it adds, for example). Run them?").format(lesson=label) + "\n\n"
         elif strays:
-            intro = f"Nothing that lesson {label} makes is here now."
+            intro = _("Nothing that lesson {lesson} makes is here now.").format(lesson=label)
         else:
-            self.notify(f"Nothing that lesson {label} makes is on this machine now: nothing to reset.")
+            self.notify(_("Nothing that lesson {lesson} makes is on this machine now: nothing to reset.").format(
+                lesson=label))
             return
         summary = cleanup_summary(self.lesson, present) if objects or present.get("script") else ""
-        body = f"{intro}{summary}{stray_summary(strays)}\n\nYour progress record is kept."
-        self.app.push_screen(ConfirmScreen("Reset this lesson?", body, yes="Remove"), self._reset_answered)
+        body = f"{intro}{summary}{stray_summary(strays)}\n\n" + _("Your progress record is kept.")
+        self.app.push_screen(ConfirmScreen(_("Reset this lesson?"), body, yes=_("Remove")), self._reset_answered)
 
     def _reset_answered(self, yes: bool | None) -> None:
         if yes:
-            self.notify("Removing the lesson's objects…", timeout=3)
+            self.notify(_("Removing the lesson's objects…"), timeout=3)
             self.app.progress.begin_lab_change(self.lesson.id, "reset")
             self.run_worker(self._do_reset, thread=True, exclusive=True, group="reset", exit_on_error=False)
 
@@ -492,17 +501,17 @@ class LessonScreen(Screen):
             cleanup = run_cleanup(self.lesson)
             done, errors = log.done + cleanup.done, log.errors + cleanup.errors
         except Exception as exc:  # noqa: BLE001
-            done, errors = [], [f"reset failed: {exc}"]
+            done, errors = [], [_("reset failed: {error}").format(error=exc)]
         self.app.call_from_thread(self._reset_done, done, errors)
 
     def _reset_done(self, done: list[str], errors: list[str]) -> None:
         self.app.progress.end_lab_change(self.lesson.id)
         self._reset_at = time.time()
         if errors:
-            self.notify("\n".join(errors), title="Reset: some things could not be removed", severity="error",
+            self.notify("\n".join(errors), title=_("Reset: some things could not be removed"), severity="error",
                         timeout=10)
         else:
-            self.notify("the lesson's steps are back to not done", title="Reset done:", timeout=5)
+            self.notify(_("the lesson's steps are back to not done"), title=_("Reset done:"), timeout=5)
         self.app.live.request(explicit=True)
         self._offer_setup_if_needed()
 
@@ -519,11 +528,11 @@ class LessonScreen(Screen):
         """A lesson with a setup whose lab is not there (first visit, or after a reset): ask to build it."""
         if not lab_absent(self.lesson) or setup_blocker(self.lesson):
             return
-        body = ("This lesson starts from a lab that nstutor builds for you with the lesson's setup script "
-                "(the lesson text says what is in it). Everything is made inside the lesson's own network "
-                "namespaces: your machine's interfaces, routes and firewall are not touched.\n\n"
-                "Build it now? You can also do it later: press b.")
-        self.app.push_screen(ConfirmScreen("Build the lab?", body, yes="Build", yes_variant="primary"),
+        body = (_("This lesson starts from a lab that nstutor builds for you with the lesson's setup script "
+                  "(the lesson text says what is in it). Everything is made inside the lesson's own network "
+                  "namespaces: your machine's interfaces, routes and firewall are not touched.") + "\n\n"
+                + _("Build it now? You can also do it later: press b."))
+        self.app.push_screen(ConfirmScreen(_("Build the lab?"), body, yes=_("Build"), yes_variant="primary"),
                              self._build_answered)
 
     def _build_answered(self, yes: bool | None) -> None:
@@ -533,7 +542,7 @@ class LessonScreen(Screen):
     def action_build(self) -> None:
         problem = setup_blocker(self.lesson)
         if problem:
-            self.notify(f"Cannot build the lab: {problem}.", severity="warning", timeout=6)
+            self.notify(_("Cannot build the lab: {problem}.").format(problem=problem), severity="warning", timeout=6)
             return
         self.app.push_screen(SetupScreen(self.lesson), self._build_done)
 
@@ -546,11 +555,13 @@ class LessonScreen(Screen):
     def action_next_lesson(self) -> None:
         nxt = self.app.catalog.next_after(self.lesson.id)
         if nxt is None:
-            self.notify("This is the last lesson.", timeout=3)
+            self.notify(_("This is the last lesson."), timeout=3)
             return
         if not self.state.complete:
-            self.notify(f"Opening the next lesson; this one has {counted(len(self.state.steps) - self.state.npassed, 'step')} "
-                        "still to do (escape: lessons).", timeout=4)
+            todo = len(self.state.steps) - self.state.npassed
+            self.notify(ngettext("Opening the next lesson; this one has {count} step still to do (escape: lessons).",
+                                 "Opening the next lesson; this one has {count} steps still to do (escape: lessons).",
+                                 todo).format(count=todo), timeout=4)
         self.app.open_lesson(nxt.id)
 
     def action_catalog(self) -> None:

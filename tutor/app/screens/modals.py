@@ -19,9 +19,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
-    def __init__(self, title: str, body: str, yes: str = "Yes", yes_variant: str = "error") -> None:
+    def __init__(self, title: str, body: str, yes: str | None = None, yes_variant: str = "error") -> None:
         super().__init__(classes="dialog-screen")
-        self.title_text, self.body, self.yes, self.yes_variant = title, body, yes, yes_variant
+        self.title_text, self.body, self.yes, self.yes_variant = title, body, yes or _("Yes"), yes_variant
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -69,7 +69,7 @@ class SolutionScreen(ReadOnlyDialog):
         with Vertical(classes="dialog"):
             yield Static(Text(_("Solution: ")).append_text(inline_text(self.title_text)), classes="dialog-title",
                          markup=False)
-            code = self.solution.rstrip() or "(this step has no solution text)"
+            code = self.solution.rstrip() or _("(this step has no solution text)")
             yield Static(Syntax(code, "bash", theme="ansi_dark" if self.dark else "ansi_light",
                                 background_color="default", word_wrap=True), classes="dialog-body")
             if self.already:
@@ -150,7 +150,7 @@ class NameScreen(ModalScreen["str | None"]):
         name = self.query_one(Input).value
         problem = self.check(name)
         if problem:
-            self.query_one("#name-problem", Static).update(f"Cannot use that name: {problem}.")
+            self.query_one("#name-problem", Static).update(_("Cannot use that name: {problem}.").format(problem=problem))
             return
         self.dismiss(name)
 

@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 
+from ...i18n import _
 from ...lessons import Lesson
 from ...lessons.setup import progress_fraction, run_setup
 from ...elevate import how_to_run_as_root
@@ -43,11 +44,11 @@ def lab_absent(lesson: Lesson) -> bool:
 def setup_blocker(lesson: Lesson) -> str | None:
     """Why this lesson's setup cannot run here, in plain words (None: it can)."""
     if not lesson.setup:
-        return "this lesson has nothing to build"
+        return _("this lesson has nothing to build")
     if not lesson.trusted:
-        return "this lesson pack is not trusted to run shell, so its setup is not run"
+        return _("this lesson pack is not trusted to run shell, so its setup is not run")
     if os.geteuid() != 0:
-        return "building the lab needs root: quit (q) and rerun: " + how_to_run_as_root("nstutor")
+        return _("building the lab needs root: quit (q) and rerun: {command}").format(command=how_to_run_as_root("nstutor"))
     return None
 
 
@@ -66,12 +67,13 @@ class SetupScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="setup-dialog"):
-            yield Static(f"Building the lab: {self.lesson.title}", classes="dialog-title", markup=False)
+            yield Static(_("Building the lab: {title}").format(title=self.lesson.title), classes="dialog-title",
+                         markup=False)
             yield ProgressBar(total=None, show_eta=False, id="setup-bar")
-            yield Static("starting the setup script…", id="setup-lines", classes="dialog-body", markup=False)
+            yield Static(_("starting the setup script…"), id="setup-lines", classes="dialog-body", markup=False)
             yield Static("", id="setup-status", classes="dialog-note", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Close (enter)", variant="primary", id="close", disabled=True)
+                yield Button(_("Close (enter)"), variant="primary", id="close", disabled=True)
 
     def on_mount(self) -> None:
         # What the setup builds is not the learner's attempt (see tutor/progress/store.py).
@@ -83,7 +85,7 @@ class SetupScreen(ModalScreen[bool]):
             log = run_setup(self.lesson, progress=lambda line: self.app.call_from_thread(self.add_line, line))
             errors = list(log.errors)
         except Exception as exc:  # noqa: BLE001  (shown in the dialog, never a traceback)
-            errors = [f"setup failed: {exc}"]
+            errors = [_("setup failed: {error}").format(error=exc)]
         self.app.call_from_thread(self.done, errors)
 
     # ------------------------------------------------------------------ shown on the UI thread
@@ -106,11 +108,11 @@ class SetupScreen(ModalScreen[bool]):
         took = time.monotonic() - self._started
         status = self.query_one("#setup-status", Static)
         if self.ok:
-            status.update(Text(f"✔ The lab is ready ({took:.1f} s). The steps are checked again now.",
-                               style="bold green"))
+            status.update(Text(_("✔ The lab is ready ({seconds:.1f} s). The steps are checked again now.").format(
+                seconds=took), style="bold green"))
         else:
-            status.update(Text("✘ The setup did not finish:\n" + "\n".join(errors)
-                               + "\nPress b to try again once the problem is fixed.", style="bold red"))
+            status.update(Text(_("✘ The setup did not finish:") + "\n" + "\n".join(errors) + "\n"
+                               + _("Press b to try again once the problem is fixed."), style="bold red"))
         close = self.query_one("#close", Button)
         close.disabled = False
         close.focus()
@@ -123,12 +125,12 @@ class SetupScreen(ModalScreen[bool]):
             mark, style = ("▸ ", "bold") if current else ("✘ ", "red") if failed else ("✔ ", "green")
             text.append(mark, style=style)
             text.append(line + ("\n" if index < len(self.lines) - 1 else ""))
-        self.query_one("#setup-lines", Static).update(text if self.lines else "running the setup script…")
+        self.query_one("#setup-lines", Static).update(text if self.lines else _("running the setup script…"))
 
     # ------------------------------------------------------------------ closing
     def action_close(self) -> None:
         if not self.finished:
-            self.notify("The lab is still being built; this closes when it is done.", timeout=3)
+            self.notify(_("The lab is still being built; this closes when it is done."), timeout=3)
             return
         self.dismiss(self.ok)
 

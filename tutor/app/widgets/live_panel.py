@@ -17,7 +17,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from ...i18n import _
 from ...observe import Snapshot
+from ...texts import cell_width
 
 
 class LivePanel(Vertical):
@@ -36,7 +38,7 @@ class LivePanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self._bar(), id="view-bar", markup=True)
         with VerticalScroll(id="view-scroll"):
-            yield Static("waiting for the first snapshot…", id="view-body", markup=False)
+            yield Static(_("waiting for the first snapshot…"), id="view-body", markup=False)
 
     # ---------------------------------------------------------------- public
     def set_focus_info(self, focus) -> None:
@@ -87,16 +89,16 @@ class LivePanel(Vertical):
         note = f"  [dim]{self.note}[/]" if self.note else ""
         width = self.size.width - 2 if self.is_mounted and self.size.width else 200
         labels = [(key, f"{key} {self.views[key].name}") for key in self._offered]
-        if sum(len(label) + 2 for _, label in labels) + len(self.note) + 2 > width:
+        if sum(cell_width(label) + 2 for _key, label in labels) + len(self.note) + 2 > width:
             current = self.views.get(self.current)
             labels = [(key, f"{key} {current.title}" if key == self.current and current
                        else f"{key} {self.views[key].label}") for key in self._offered]
         lines, used = [[]], 0
         for key, label in labels:
-            if used and used + len(label) + 2 > width:
+            if used and used + cell_width(label) + 2 > width:     # a Korean title takes two cells a letter
                 lines.append([])
                 used = 0
-            used += len(label) + 2
+            used += cell_width(label) + 2
             lines[-1].append(f"[reverse bold] {label} [/]" if key == self.current
                              else f"[@click=screen.view('{key}')] {label} [/]")
         if used + len(self.note) + 2 > width:
@@ -119,12 +121,12 @@ class LivePanel(Vertical):
         view = self.views.get(self.current)
         if view is None or self.snap is None:
             self._last_text = None
-            body.update(Text("waiting for the first snapshot…", style="dim"))
+            body.update(Text(_("waiting for the first snapshot…"), style="dim"))
             return
         try:
             renderable = view.render(self.snap, self.previous, self.focus_info, width)
         except Exception as exc:  # noqa: BLE001 - a view bug must not take the lesson down
-            renderable = Text(f"this view could not be drawn: {exc!r}", style="red")
+            renderable = Text(_("this view could not be drawn: {error}").format(error=repr(exc)), style="red")
         # Most seconds nothing changes: an identical picture (Text compares text and styles) is not
         # handed to the compositor again, which saves the idle loop most of its drawing.
         if isinstance(renderable, Text) and renderable == self._last_text:

@@ -13,12 +13,15 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.widgets import Static
 
+from ...i18n import _
 from .inline_markdown import CODE_STYLE, CODE_STYLE_LIGHT, inline_text
 from ...checks.runner import Reasons
 from ..state import Status, StepState, failure_text
 
-STATUS_WORDS = {Status.UNCHECKED: "checking…", Status.PASSED: "✔ passed", Status.FAILING: "✘ not yet",
-                Status.BROKEN: "✘ broken again"}
+def status_words(status: Status) -> str:
+    """A card's status line, in the app's language."""
+    return {Status.UNCHECKED: _("checking…"), Status.PASSED: _("✔ passed"), Status.FAILING: _("✘ not yet"),
+            Status.BROKEN: _("✘ broken again")}[status]
 STATE_CLASSES = {s: f"-{s.value}" for s in Status}
 SOLUTION_INDENT = 4       # a solution's commands; a command too long for the card goes on 2 further in
 REASON_INDENT = 6         # why an expectation fails, under it
@@ -49,7 +52,7 @@ class StepCard(Static):
     def __init__(self, step_id: str) -> None:
         super().__init__("", id=f"card-{step_id}", classes="step-card", markup=False)
         self.step_id = step_id
-        self.border_title = f"step {step_id}"
+        self.border_title = _("step {step}").format(step=step_id)
 
     def on_mount(self) -> None:
         painter = getattr(self.screen, "paint_card", None)
@@ -61,14 +64,14 @@ class StepCard(Static):
         for cls in STATE_CLASSES.values():
             self.remove_class(cls)
         if state is None:
-            self.border_title = f"step {self.step_id}"
-            self.update(Text(f"(no step '{self.step_id}' in this lesson: a check block nstutor could not read)",
-                             style="italic"))
+            self.border_title = _("step {step}").format(step=self.step_id)
+            self.update(Text(_("(no step '{step}' in this lesson: a check block nstutor could not read)").format(
+                step=self.step_id), style="italic"))
             return
         self.add_class(STATE_CLASSES[state.status])
         self.set_class(selected, "-current")
-        self.border_title = f"Step {number}"
-        self.border_subtitle = STATUS_WORDS[state.status]
+        self.border_title = _("Step {number}").format(number=number)
+        self.border_subtitle = status_words(state.status)
         self.update(card_body(state, selected, dark))
 
 
@@ -91,26 +94,27 @@ def card_body(state: StepState, selected: bool, dark: bool = True) -> Group:
         warn = "yellow" if dark else "dark_orange3"
         if verdict is not None and not verdict.passed:
             reason = failure_text(verdict)
-            parts.append(Hanging(" " * REASON_INDENT, Text("(the same reason as above)", style="dim")
+            parts.append(Hanging(" " * REASON_INDENT, Text(_("(the same reason as above)"), style="dim")
                                  if said.repeats(reason) else Text(reason, style=warn)))
         elif verdict is not None:
             # right, but a near miss of the learner's sits beside it: say so, with its removal
             for stray in verdict.strays:
                 parts.append(Hanging(" " * REASON_INDENT,
-                                     Text(f"beside it: {stray.what}; remove it with: {stray.command}", style=warn)))
+                                     Text(_("beside it: {what}; remove it with: {command}").format(
+                                         what=stray.what, command=stray.command), style=warn)))
     for n, hint in enumerate(state.hints, 1):
-        parts.append(Hanging(Text.assemble(("  Hint ", "bold cyan"), (f"{n}: ", "bold cyan")),
+        parts.append(Hanging(Text.assemble(("  " + _("Hint") + " ", "bold cyan"), (f"{n}: ", "bold cyan")),
                              inline_text(hint, code_style=code)))
     if state.solution_viewed and step.solution:
-        parts.append(Text("  Solution:", style="bold magenta"))
+        parts.append(Text("  " + _("Solution:"), style="bold magenta"))
         parts += solution_lines(step.solution, dark)
     if state.passed and step.explain:
         parts.append(Hanging("  ", inline_text(step.explain, code_style=code, base_style="italic green")))
     if selected and not state.passed:
-        keys = ["h hint"] if state.hints_left else []
+        keys = [_("h hint")] if state.hints_left else []
         if step.solution and not state.solution_viewed:
-            keys.append("s solution")
-        keys.append("c check now")
+            keys.append(_("s solution"))
+        keys.append(_("c check now"))
         parts.append(Text("  " + " · ".join(keys), style="dim"))
     return Group(*parts)
 

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from ...i18n import _
 from .inline_markdown import inline_text
 from ..state import ICONS, LessonState, Status, StepState
 
@@ -35,11 +36,11 @@ def step_prompt(number: int, state: StepState, detail: bool, width: int = 0, con
     title = inline_text(state.step.title, base_style="green" if status is Status.PASSED else "")
     extras = []
     if status is Status.BROKEN:
-        extras.append("broken again")
+        extras.append(_("broken again"))
     if state.hints_shown:
-        extras.append(f"hint {state.hints_shown}/{len(state.step.hints)}")
+        extras.append(_("hint {shown}/{total}").format(shown=state.hints_shown, total=len(state.step.hints)))
     if state.solution_viewed:
-        extras.append("solution viewed")
+        extras.append(_("solution viewed"))
     if extras:
         title.append(f"  ({', '.join(extras)})", style="dim italic")
     # a title too long for the line wraps under itself, not under the marker and the number

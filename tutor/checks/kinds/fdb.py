@@ -6,11 +6,12 @@ or, for a vxlan device, which remote tunnel endpoint (dst) a MAC lives behind.
 """
 from __future__ import annotations
 
+from ...i18n import _
 from ...observe.model import Snapshot
 from ...observe.render import fdb_text
 from ..addresses import same_ip
 from ..base import Field, Verdict, v_ifref, v_ip, v_mac
-from ..refs import Missing, cmd_in, split_ifref, where
+from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_of, split_ifref, where
 from ..registry import register
 from ..table_entry import NETNS_FIELD, TableEntryExpectation
 
@@ -26,12 +27,16 @@ class FdbExpectation(TableEntryExpectation):
     }
 
     def describe(self) -> str:
-        text = f"an fdb entry {self.mac.lower()}"
-        if self.dev:
-            text += f" on {split_ifref(self.dev)[1]}"
+        mac, netns = self.mac.lower(), describe_netns_ref(netns_ref_of(self.dev, self.netns))
+        dev = split_ifref(self.dev)[1] if self.dev else None
+        if dev and self.dst:
+            return _("an fdb entry {mac} on {dev} to {dst} in {netns}").format(mac=mac, dev=dev, dst=self.dst,
+                                                                              netns=netns)
+        if dev:
+            return _("an fdb entry {mac} on {dev} in {netns}").format(mac=mac, dev=dev, netns=netns)
         if self.dst:
-            text += f" to {self.dst}"
-        return text + self.in_netns_words()
+            return _("an fdb entry {mac} to {dst} in {netns}").format(mac=mac, dst=self.dst, netns=netns)
+        return _("an fdb entry {mac} in {netns}").format(mac=mac, netns=netns)
 
     def grade(self, snap: Snapshot) -> Verdict:
         owner = self.table_owner(snap)
@@ -40,22 +45,29 @@ class FdbExpectation(TableEntryExpectation):
         ns, dev = owner
 
         mac = self.mac.lower()
+        here = where(ns, snap)
         entries = [e for e in ns.fdb if e.mac.lower() == mac]
-        listing = "; ".join(fdb_text(e) for e in entries[:6]) or f"no entry for {mac}"
-        observed = f"fdb in {where(ns, snap)}: {listing}"
+        listing = "; ".join(fdb_text(e) for e in entries[:6]) or _("no entry for {mac}").format(mac=mac)
+        observed = _("fdb in {netns}: {entries}").format(netns=here, entries=listing)
         args = f"fdb %s {mac} dev {dev or 'DEV'}" + (f" dst {self.dst}" if self.dst else "")
 
         on_dev = [e for e in entries if dev is None or e.dev == dev]
         for e in on_dev:
             if self.dst is None or same_ip(e.dst, self.dst):
-                return self.ok(fdb_text(e) + f" in {where(ns, snap)}",
-                               {"netns": where(ns, snap), "mac": e.mac, "dev": e.dev, "dst": e.dst})
+                return self.ok(_("{entry} in {netns}").format(entry=fdb_text(e), netns=here),
+                               {"netns": here, "mac": e.mac, "dev": e.dev, "dst": e.dst})
         if on_dev:
-            now = on_dev[0].dst or "no remote"
-            return self.fail(observed, f"{mac} on {dev or on_dev[0].dev} in {where(ns, snap)} points to {now}, expected "
-                             f"{self.dst}: {cmd_in(ns, args % 'replace', tool='bridge')}")
+            now = on_dev[0].dst or _("no remote")
+            return self.fail(observed, _("{mac} on {dev} in {netns} points to {current}, expected {dst}: {command}").format(
+                mac=mac, dev=dev or on_dev[0].dev, netns=here, current=now, dst=self.dst,
+                command=cmd_in(ns, args % 'replace', tool='bridge')))
         if entries:
-            return self.fail(observed, f"the fdb entry for {mac} in {where(ns, snap)} is on {entries[0].dev}, expected "
-                             f"{dev}: {cmd_in(ns, args % 'add', tool='bridge')}")
-        return self.fail(observed, f"{where(ns, snap)} has no fdb entry for {mac}"
-                         + (f" on {dev}" if dev else "") + f": {cmd_in(ns, args % 'append', tool='bridge')}")
+            return self.fail(observed, _("the fdb entry for {mac} in {netns} is on {current}, expected {dev}: "
+                                         "{command}").format(mac=mac, netns=here, current=entries[0].dev, dev=dev,
+                                                             command=cmd_in(ns, args % 'add', tool='bridge')))
+        command = cmd_in(ns, args % 'append', tool='bridge')
+        if dev:
+            return self.fail(observed, _("{netns} has no fdb entry for {mac} on {dev}: {command}").format(
+                netns=here, mac=mac, dev=dev, command=command))
+        return self.fail(observed, _("{netns} has no fdb entry for {mac}: {command}").format(
+            netns=here, mac=mac, command=command))

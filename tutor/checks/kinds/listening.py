@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ...i18n import _
 from ...observe.model import NetNS, Snapshot, Socket
 from ..base import Expectation, Field, Verdict, v_int, v_ip, v_one_of, v_selector
 from ..refs import Missing, describe_netns_ref, netns_ref_problem, resolve_netns, where
@@ -44,7 +45,7 @@ def sock_text(sock: Socket) -> str:
 
 
 def _where_host(ns: NetNS) -> str:
-    return "the host's" if ns.is_host else where(ns)
+    return _("the host's") if ns.is_host else where(ns)
 
 
 @register
@@ -72,13 +73,18 @@ class ListeningExpectation(Expectation):
         return {"netns_of": self.netns_of} if self.netns_of is not None else self.netns
 
     def describe(self) -> str:
-        text = f"{self.proto} port {self.port} open"
-        if self.ip:
-            text += f" on {self.ip}"
-        text += f" in {describe_netns_ref(self._ref())}"
+        netns = describe_netns_ref(self._ref())
         if self.process is not None:
-            text += f", held by {select.describe_selector(self.process)}"
-        return text
+            process = select.describe_selector(self.process)
+            if self.ip:
+                return _("{proto} port {port} open on {ip} in {netns}, held by {process}").format(
+                    proto=self.proto, port=self.port, ip=self.ip, netns=netns, process=process)
+            return _("{proto} port {port} open in {netns}, held by {process}").format(
+                proto=self.proto, port=self.port, netns=netns, process=process)
+        if self.ip:
+            return _("{proto} port {port} open on {ip} in {netns}").format(proto=self.proto, port=self.port,
+                                                                           ip=self.ip, netns=netns)
+        return _("{proto} port {port} open in {netns}").format(proto=self.proto, port=self.port, netns=netns)
 
     def grade(self, snap: Snapshot) -> Verdict:
         ns = resolve_netns(snap, self._ref())
@@ -87,8 +93,9 @@ class ListeningExpectation(Expectation):
         on_port = [s for s in ns.sockets if s.port == self.port]
         opened = [s for s in on_port if is_open(s, self.proto)]
         matching = [s for s in opened if covers(s, self.ip)]
-        listing = ", ".join(sock_text(s) for s in on_port) or f"nothing on port {self.port}"
-        observed = f"in {where(ns, snap)}: {listing}"
+        here = where(ns, snap)
+        listing = ", ".join(sock_text(s) for s in on_port) or _("nothing on port {port}").format(port=self.port)
+        observed = _("in {netns}: {sockets}").format(netns=here, sockets=listing)
 
         if (not matching and self.process is not None and select.is_container_selector(self.process)
                 and not select.select(snap, self.process)):
@@ -97,59 +104,76 @@ class ListeningExpectation(Expectation):
         if not matching:
             return self.fail(observed, self._why_not(snap, ns, on_port, opened))
         if self.ip is not None and _is_loopback(self.ip) and not any(s.ip not in WILDCARDS for s in matching):
-            return self.fail(observed, f"port {self.port} is open in {where(ns, snap)}, but on {matching[0].ip}, every "
-                             f"address of {'the host' if ns.is_host else where(ns, snap)}, so other machines can reach it "
-                             f"too; the lesson keeps it on the loopback: stop it "
-                             f"({_kill_words(snap, matching[0])}) and start it again bound to {self.ip} "
-                             f"(python3 -m http.server ... --bind {self.ip})")
+            if ns.is_host:
+                text = _("port {port} is open in {netns}, but on {bound}, every address of the host, so other "
+                         "machines can reach it too; the lesson keeps it on the loopback: stop it ({stop}) and start "
+                         "it again bound to {ip} (python3 -m http.server ... --bind {ip})")
+            else:
+                text = _("port {port} is open in {netns}, but on {bound}, every address of {netns}, so other "
+                         "machines can reach it too; the lesson keeps it on the loopback: stop it ({stop}) and start "
+                         "it again bound to {ip} (python3 -m http.server ... --bind {ip})")
+            return self.fail(observed, text.format(port=self.port, netns=here, bound=matching[0].ip,
+                                                   stop=_kill_words(snap, matching[0]), ip=self.ip))
         if self.process is not None:
             wanted = {p.pid for p in select.select(snap, self.process)}
             held = [s for s in matching if wanted & set(s.pids)]
             if not held:
                 holders = sorted({pid for s in matching for pid in s.pids})
                 if not holders:
-                    return self.fail(observed, f"port {self.port} is open in {where(ns, snap)}, but nstutor cannot see "
-                                     "which process holds it; run nstutor as root (sudo).")
+                    return self.fail(observed, _("port {port} is open in {netns}, but nstutor cannot see which "
+                                                 "process holds it; run nstutor as root (sudo).").format(
+                        port=self.port, netns=here))
                 names = ", ".join(select.name(snap.processes[p], snap) if p in snap.processes else f"pid {p}"
                                   for p in holders[:3])
-                return self.fail(observed + f" (held by {names})",
-                                 f"port {self.port} is open in {where(ns, snap)}, but by {names}, not by "
-                                 f"{select.describe_selector(self.process)}: stop that one first, then start yours.")
+                return self.fail(_("{observed} (held by {processes})").format(observed=observed, processes=names),
+                                 _("port {port} is open in {netns}, but by {processes}, not by {process}: stop that "
+                                   "one first, then start yours.").format(
+                                     port=self.port, netns=here, processes=names,
+                                     process=select.describe_selector(self.process)))
             matching = held
         sock = matching[0]
-        return self.ok(f"{sock_text(sock)} is open in {where(ns, snap)}",
-                       {"netns": where(ns, snap), "proto": sock.proto, "ip": sock.ip, "port": sock.port,
+        return self.ok(_("{socket} is open in {netns}").format(socket=sock_text(sock), netns=here),
+                       {"netns": here, "proto": sock.proto, "ip": sock.ip, "port": sock.port,
                         "pids": list(sock.pids)})
 
     def _why_not(self, snap: Snapshot, ns: NetNS, on_port: list[Socket], opened: list[Socket]) -> str:
+        here = where(ns, snap)
         if opened:   # open, but bound to another address
             bound = ", ".join(s.ip for s in opened)
-            return (f"port {self.port} is open in {where(ns, snap)}, but only on {bound}, not on {self.ip}: "
-                    f"bind the server to {self.ip} or to 0.0.0.0")
+            return _("port {port} is open in {netns}, but only on {bound}, not on {ip}: bind the server to {ip} or "
+                     "to 0.0.0.0").format(port=self.port, netns=here, bound=bound, ip=self.ip)
         other_proto = "udp" if self.proto == "tcp" else "tcp"
         if any(is_open(s, other_proto) for s in on_port):
-            return f"port {self.port} is open for {other_proto}, not {self.proto}, in {where(ns, snap)}"
+            return _("port {port} is open for {other}, not {proto}, in {netns}").format(
+                port=self.port, other=other_proto, proto=self.proto, netns=here)
         elsewhere = [o for o in snap.netns.values() if o.inode != ns.inode
                      and any(s.port == self.port and is_open(s, self.proto) and covers(s, self.ip) for s in o.sockets)]
         elsewhere.sort(key=lambda o: (not o.is_host, o.label))
         if elsewhere:
             other = elsewhere[0]
-            place = "in the host's netns" if other.is_host else f"in netns {where(other, snap)}"
+            place = _("in the host's netns") if other.is_host else _("in netns {netns}").format(netns=where(other, snap))
             # Never "stop it": that server may be another step's (a port belongs to one netns, and a
             # lesson can want the same port open in two of them).
             if ns.is_host:
-                return (f"{self.port} is listening {place}, but not in the host's (each network namespace "
-                        f"has its own ports): start a server from a shell on the host itself (not under "
-                        f"ip netns exec or nsenter)")
-            return (f"{self.port} is listening {place}, but not in {_where_host(ns)} (each network namespace "
-                    f"has its own ports): start a server inside {where(ns, snap)}"
-                    + (f" ({_run_in(ns)} ...)" if _run_in(ns) else ""))
+                return _("{port} is listening {place}, but not in the host's (each network namespace has its own "
+                         "ports): start a server from a shell on the host itself (not under ip netns exec or "
+                         "nsenter)").format(port=self.port, place=place)
+            if _run_in(ns):
+                return _("{port} is listening {place}, but not in {here} (each network namespace has its own "
+                         "ports): start a server inside {netns} ({command} ...)").format(
+                    port=self.port, place=place, here=_where_host(ns), netns=here, command=_run_in(ns))
+            return _("{port} is listening {place}, but not in {here} (each network namespace has its own ports): "
+                     "start a server inside {netns}").format(port=self.port, place=place, here=_where_host(ns),
+                                                            netns=here)
         if ns.error and not ns.sockets:
-            return f"nstutor could not read the sockets of {where(ns, snap)} ({ns.error}); run nstutor as root."
+            return _("nstutor could not read the sockets of {netns} ({error}); run nstutor as root.").format(
+                netns=here, error=ns.error)
         if self.proto == "udp":
-            return f"nothing is bound to udp port {self.port} in {where(ns, snap)}: start the server there"
+            return _("nothing is bound to udp port {port} in {netns}: start the server there").format(
+                port=self.port, netns=here)
         example = f"{_run_in(ns)} python3 -m http.server {self.port}".strip()
-        return f"nothing listens on tcp port {self.port} in {where(ns, snap)}: start a server there, e.g. {example}"
+        return _("nothing listens on tcp port {port} in {netns}: start a server there, e.g. {command}").format(
+            port=self.port, netns=here, command=example)
 
 
 def _run_in(ns: NetNS) -> str:
@@ -172,4 +196,4 @@ def _is_loopback(ip: str) -> bool:
 
 def _kill_words(snap: Snapshot, sock: Socket) -> str:
     pids = [p for p in sock.pids if p in snap.processes]
-    return f"kill {' '.join(map(str, pids[:3]))}" if pids else "the server that holds it"
+    return f"kill {' '.join(map(str, pids[:3]))}" if pids else _("the server that holds it")

@@ -20,6 +20,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from ...i18n import _
 from ...observe.firewall import FilterTable, NatRead, Rule
 from ...observe.model import Snapshot, Wants
 from ..base import Expectation, Field, NotObserved, Stray, Verdict, v_ifname, v_str
@@ -120,10 +121,10 @@ class MasqueradeExpectation(Expectation):
         return f"iptables -t nat -A {self.chain} {self._rule_args()}"
 
     def describe(self) -> str:
-        text = f"a MASQUERADE rule for {self.source}"
         if self.not_out:
-            text += f" leaving by any interface but {self.not_out}"
-        return text + f" (nat {self.chain})"
+            return _("a MASQUERADE rule for {source} leaving by any interface but {bridge} (nat {chain})").format(
+                source=self.source, bridge=self.not_out, chain=self.chain)
+        return _("a MASQUERADE rule for {source} (nat {chain})").format(source=self.source, chain=self.chain)
 
     def _right(self, rule: NatRule) -> bool:
         return self.not_out is None or (rule.out == self.not_out and rule.out_negated)
@@ -134,18 +135,19 @@ class MasqueradeExpectation(Expectation):
     def grade(self, snap: Snapshot) -> Verdict:
         read = snap.nat
         if read is None:
-            raise NotObserved("the nat table")
+            raise NotObserved(_("the nat table"))
         if read.problem:
-            return self.fail("the nat table could not be read", read.problem)
+            return self.fail(_("the nat table could not be read"), read.problem)
         rules = nat_rules(read)
         want = ipaddress.ip_network(self.source)
         chains = _reachable_chains(rules, self.chain)
         masq = [r for r in rules if r.target == "MASQUERADE"]
         shown = masq or [r for r in rules if r.chain == self.chain]
-        observed = (f"nat rules ({'/'.join(read.backends)}): "
-                    + ("; ".join(r.text for r in shown[:5]) or f"none in {self.chain}"))
+        observed = _("nat rules ({backends}): {rules}").format(
+            backends="/".join(read.backends),
+            rules="; ".join(r.text for r in shown[:5]) or _("none in {chain}").format(chain=self.chain))
         strays = self._strays(rules, chains)
-        found = tuple(stray for _, stray in strays)
+        found = tuple(stray for _rule, stray in strays)
 
         mine = [r for r in masq if r.source_net() == want and not r.source_negated]
         placed = [r for r in mine if r.chain in chains]
@@ -155,9 +157,9 @@ class MasqueradeExpectation(Expectation):
                 # A wrong rule beside the right one still rewrites the packets it matches (it may come
                 # first, or catch what the right one leaves out): the step is not done until it is gone.
                 rule, stray = strays[0]
-                return self.fail(observed + f"; wrong beside it: {rule.text}",
-                                 f"'{right.text}' is right, but beside it is {stray.what}: "
-                                 f"{removal_words(found)}", strays=found)
+                return self.fail(_("{observed}; wrong beside it: {rule}").format(observed=observed, rule=rule.text),
+                                 _("'{rule}' is right, but beside it is {stray}: {removal}").format(
+                                     rule=right.text, stray=stray.what, removal=removal_words(found)), strays=found)
             return self.ok(f"{right.text} ({_backend_words(right.backend)})",
                            {"rule": right.text, "chain": right.chain, "backend": right.backend,
                             "source": self.source, "not_out": self.not_out})
@@ -165,27 +167,35 @@ class MasqueradeExpectation(Expectation):
             return self.fail(observed, self._wrong_interface(placed[0]), strays=found)
         if mine:
             rule = mine[0]
-            return self.fail(observed, f"the rule '{rule.text}' is in chain {rule.chain}, which {self.chain} never "
-                             f"jumps to, so no packet meets it: {_delete(rule).command}; {self._add()}",
-                             strays=found)
+            return self.fail(observed, _("the rule '{rule}' is in chain {chain}, which {start} never jumps to, so no "
+                                         "packet meets it: {delete}; {add}").format(
+                rule=rule.text, chain=rule.chain, start=self.chain, delete=_delete(rule).command, add=self._add()),
+                strays=found)
         others = [r for r in rules if r.chain in chains and r.source_net() == want and not r.source_negated]
         if others:
             rule = others[0]
-            what = f"jumps to {rule.target}" if rule.target else "has no target"
-            extra = (" SNAT also rewrites the source, but to a fixed address; MASQUERADE takes the address of "
-                     "whichever interface the packet leaves by, which is what docker uses.") \
+            extra = _(" SNAT also rewrites the source, but to a fixed address; MASQUERADE takes the address of "
+                      "whichever interface the packet leaves by, which is what docker uses.") \
                 if rule.target == "SNAT" else ""
-            return self.fail(observed, f"the rule for {self.source} in nat {rule.chain} {what}, not MASQUERADE."
-                             f"{extra} Add the MASQUERADE rule: {self._add()}"
-                             + (f"; {removal_words(found)}" if found else ""), strays=found)
+            if rule.target:
+                text = _("the rule for {source} in nat {chain} jumps to {target}, not MASQUERADE.{snat} Add the "
+                         "MASQUERADE rule: {command}")
+            else:
+                text = _("the rule for {source} in nat {chain} has no target, not MASQUERADE.{snat} Add the "
+                         "MASQUERADE rule: {command}")
+            text = text.format(source=self.source, chain=rule.chain, target=rule.target, snat=extra,
+                               command=self._add())
+            return self.fail(observed, text + (f"; {removal_words(found)}" if found else ""), strays=found)
         near = [r for r in masq if r.source_net() is not None and r.source_net() != want
                 and r.source_net().overlaps(want)]
         if near:
             rule = near[0]
-            return self.fail(observed, f"there is a MASQUERADE rule for {rule.source}, but not for exactly "
-                             f"{self.source} (the containers' subnet): {self._add()}"
-                             + (f"; {removal_words(found)}" if found else ""), strays=found)
-        return self.fail(observed, f"there is no MASQUERADE rule for {self.source} in the nat table: {self._add()}")
+            return self.fail(observed, _("there is a MASQUERADE rule for {other}, but not for exactly {source} (the "
+                                         "containers' subnet): {command}").format(
+                other=rule.source, source=self.source, command=self._add())
+                + (f"; {removal_words(found)}" if found else ""), strays=found)
+        return self.fail(observed, _("there is no MASQUERADE rule for {source} in the nat table: {command}").format(
+            source=self.source, command=self._add()))
 
     def _strays(self, rules: tuple[NatRule, ...], chains: list[str]) -> list[tuple[NatRule, Stray]]:
         """The learner's wrong rules for this step: a MASQUERADE (or SNAT) rule for exactly the lesson's
@@ -202,36 +212,45 @@ class MasqueradeExpectation(Expectation):
             if net == want:
                 why = self._stray_reason(rule, chains)
             elif rule.target == "MASQUERADE" and self.not_out and rule.out == self.not_out and net.overlaps(want):
-                why = f"source {rule.source}, not the containers' subnet {self.source}"
+                why = _("source {other}, not the containers' subnet {source}").format(other=rule.source,
+                                                                                       source=self.source)
             else:
                 continue
-            out.append((rule, Stray(f"the nat rule '{rule.text}' ({why})", _delete(rule).remove)))
+            out.append((rule, Stray(_("the nat rule '{rule}' ({why})").format(rule=rule.text, why=why),
+                                    _delete(rule).remove)))
         return out
 
     def _stray_reason(self, rule: NatRule, chains: list[str]) -> str:
         if rule.target == "SNAT":
-            return "SNAT to a fixed address instead of MASQUERADE"
+            return _("SNAT to a fixed address instead of MASQUERADE")
         if rule.chain not in chains:
-            return f"in chain {rule.chain}, which {self.chain} never jumps to"
+            return _("in chain {chain}, which {start} never jumps to").format(chain=rule.chain, start=self.chain)
         if rule.out is None:
-            return f"no '! -o {self.not_out}', so it also rewrites traffic between the containers"
+            return _("no '! -o {bridge}', so it also rewrites traffic between the containers").format(
+                bridge=self.not_out)
         if rule.out == self.not_out:
-            return f"-o {self.not_out} where '! -o {self.not_out}' was meant"
-        side = f"all but {rule.out}" if rule.out_negated else f"only {rule.out}"
-        return f"for packets leaving by {side}, not all but {self.not_out}"
+            return _("-o {bridge} where '! -o {bridge}' was meant").format(bridge=self.not_out)
+        if rule.out_negated:
+            return _("for packets leaving by all but {out}, not all but {bridge}").format(out=rule.out,
+                                                                                         bridge=self.not_out)
+        return _("for packets leaving by only {out}, not all but {bridge}").format(out=rule.out, bridge=self.not_out)
 
     def _wrong_interface(self, rule: NatRule) -> str:
         delete = _delete(rule).command
         if rule.out is None:
-            return (f"'{rule.text}' masquerades every packet from {self.source}, even those that stay on "
-                    f"{self.not_out} between two containers (each would see the bridge's address instead of the "
-                    f"other container's). Exclude the bridge: {delete}; {self._add()}")
+            return _("'{rule}' masquerades every packet from {source}, even those that stay on {bridge} between two "
+                     "containers (each would see the bridge's address instead of the other container's). Exclude "
+                     "the bridge: {delete}; {add}").format(rule=rule.text, source=self.source, bridge=self.not_out,
+                                                            delete=delete, add=self._add())
         if rule.out == self.not_out:   # "-o nsbr0" without "!"
-            return (f"'{rule.text}' masquerades only packets that leave BY {self.not_out}, i.e. towards the "
-                    f"containers: the opposite of what is wanted. The '!' goes before -o: {delete}; {self._add()}")
-        side = f"all but {rule.out}" if rule.out_negated else f"only {rule.out}"
-        return (f"'{rule.text}' applies to packets leaving by {side}, expected all but {self.not_out}: "
-                f"{delete}; {self._add()}")
+            return _("'{rule}' masquerades only packets that leave BY {bridge}, i.e. towards the containers: the "
+                     "opposite of what is wanted. The '!' goes before -o: {delete}; {add}").format(
+                rule=rule.text, bridge=self.not_out, delete=delete, add=self._add())
+        if rule.out_negated:
+            text = _("'{rule}' applies to packets leaving by all but {out}, expected all but {bridge}: {delete}; {add}")
+        else:
+            text = _("'{rule}' applies to packets leaving by only {out}, expected all but {bridge}: {delete}; {add}")
+        return text.format(rule=rule.text, out=rule.out, bridge=self.not_out, delete=delete, add=self._add())
 
 
 def _delete(rule: NatRule) -> Stray:

@@ -28,6 +28,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
+from ...i18n import _
 from ...observe.model import LOCAL_TABLE, MAIN_TABLE, NOTHING, NetNS, Probe, ProbeResult, Route, Snapshot, Wants
 from ...observe.render import route_args
 from ..addresses import route_key
@@ -37,6 +38,7 @@ from ..link_state import carries_traffic, why_not_up
 from ..netfilter import Packet
 from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_problem, owners_of_ip, resolve_netns, where
 from ..registry import register
+from ...texts import words
 
 #: Link kinds whose packets stay inside this machine (a vxlan is checked through its underlay too).
 VIRTUAL_KINDS = {"veth", "bridge", "vxlan", "dummy", "vrf", "geneve", "netkit"}
@@ -59,7 +61,7 @@ def _best_routes(ns: NetNS, ip: ipaddress._BaseAddress) -> dict[int, Route]:
             continue
         if hit and length > best.get(r.table, (-1, None))[0]:
             best[r.table] = (length, r)
-    return {table: r for table, (_, r) in best.items()}
+    return {table: r for table, (_length, r) in best.items()}
 
 
 def _route_to(ns: NetNS, ip: ipaddress._BaseAddress) -> Route | None:
@@ -71,14 +73,15 @@ def _route_to(ns: NetNS, ip: ipaddress._BaseAddress) -> Route | None:
 def _leaves_machine(ns: NetNS, dev: str | None, depth: int = 0) -> str | None:
     """Why sending out of *dev* in *ns* could reach another machine (None: it stays inside)."""
     if dev is None:
-        return "its route names no device, so nstutor cannot tell where the packet would go"
+        return _("its route names no device, so nstutor cannot tell where the packet would go")
     if dev == "lo":
         return None
     link = ns.link(dev)
     if link is None:
-        return f"nstutor cannot see the device {dev}"
+        return _("nstutor cannot see the device {dev}").format(dev=dev)
     if link.kind not in VIRTUAL_KINDS:
-        return f"the route leaves through {dev}, a real network device ({link.kind or 'hardware'})"
+        return _("the route leaves through {dev}, a real network device ({kind})").format(
+            dev=dev, kind=link.kind or _("hardware"))
     if link.kind == "vxlan" and link.vxlan is not None and link.vxlan.dev and depth < 3:
         return _leaves_machine(ns, link.vxlan.dev, depth + 1)
     return None
@@ -111,17 +114,19 @@ def _bridge_gap(snap: Snapshot, a_ns: NetNS, a_link, b_ns: NetNS, b_link) -> str
     a, b = _peer(snap, a_link), _peer(snap, b_link)
     if a is None or b is None or a[0].inode != b[0].inode:
         return None
-    (host, a_end), (_, b_end) = a, b
+    (host, a_end), (_host, b_end) = a, b
     if a_end.master == b_end.master:
         return None
-    for (ns, link, end), (_, _, other) in (((a_ns, a_link, a_end), (b_ns, b_link, b_end)),
+    for (ns, link, end), (_ns, _link, other) in (((a_ns, a_link, a_end), (b_ns, b_link, b_end)),
                                            ((b_ns, b_link, b_end), (a_ns, a_link, a_end))):
         if end.master is None and other.master is not None:
-            return (f"the other end of {where(ns, snap)}/{link.name}, {end.name} in {where(host, snap)}, is not a port of "
-                    f"any bridge, while {other.name} is a port of {other.master}: "
-                    f"{cmd_in(host, f'link set {end.name} master {other.master}')}")
-    return (f"the far ends of the two cables are ports of different bridges ({a_end.name} of {a_end.master}, "
-            f"{b_end.name} of {b_end.master}): put both on one bridge")
+            return _("the other end of {netns}/{link}, {end} in {host}, is not a port of any bridge, while {other} is "
+                     "a port of {bridge}: {command}").format(
+                netns=where(ns, snap), link=link.name, end=end.name, host=where(host, snap), other=other.name,
+                bridge=other.master, command=cmd_in(host, f'link set {end.name} master {other.master}'))
+    return _("the far ends of the two cables are ports of different bridges ({end} of {bridge}, {other} of "
+             "{other_bridge}): put both on one bridge").format(end=a_end.name, bridge=a_end.master, other=b_end.name,
+                                                              other_bridge=b_end.master)
 
 
 def _host_bridge(snap: Snapshot, a_link, b_link) -> str | None:
@@ -153,7 +158,7 @@ def _routers_between(snap: Snapshot, src: NetNS, dst: NetNS, ip: str) -> list[Ne
         if target is None:
             continue
         ns, seen = start, {start.inode}
-        for _ in range(8):
+        for _hop in range(8):
             route = _route_to(ns, ipaddress.ip_address(target))
             if route is None or not route.via:
                 break
@@ -197,8 +202,10 @@ class ReachableExpectation(Expectation):
         return self.spec["from"]
 
     def describe(self) -> str:
-        what = f"TCP port {self.port} of {self.to}" if self.port else self.to
-        return f"{what} reachable from {describe_netns_ref(self.source)}"
+        if self.port:
+            return _("TCP port {port} of {to} reachable from {netns}").format(
+                port=self.port, to=self.to, netns=describe_netns_ref(self.source))
+        return _("{to} reachable from {netns}").format(to=self.to, netns=describe_netns_ref(self.source))
 
     def wants(self, snap: Snapshot) -> Wants:
         """The probe, once it is known to be safe; after it failed, what the diagnosis reads."""
@@ -223,13 +230,22 @@ class ReachableExpectation(Expectation):
         src, evidence = plan.src, plan.evidence
         result = snap.probes.get(plan.probe)
         if result is None:
-            raise NotObserved(f"the probe from {where(src, snap)} to {self.to}")
+            raise NotObserved(_("the probe from {netns} to {to}").format(netns=where(src, snap), to=self.to))
         detail = _in_words(src, result)
-        what = f"one TCP connection to {self.to}:{self.port}" if self.port else f"one ping to {self.to}"
+        here = where(src, snap)
         if result.ok:
             evidence["rtt_ms"] = round(result.rtt_ms or 0.0, 3)
-            return self.ok(f"{what} from {where(src, snap)}: {detail} in {result.rtt_ms:.1f} ms", evidence)
-        observed = f"{what} from {where(src, snap)}: {detail}"
+            if self.port:
+                text = _("one TCP connection to {to}:{port} from {netns}: {detail} in {rtt:.1f} ms")
+            else:
+                text = _("one ping to {to} from {netns}: {detail} in {rtt:.1f} ms")
+            return self.ok(text.format(to=self.to, port=self.port, netns=here, detail=detail, rtt=result.rtt_ms),
+                           evidence)
+        if self.port:
+            observed = _("one TCP connection to {to}:{port} from {netns}: {detail}").format(
+                to=self.to, port=self.port, netns=here, detail=detail)
+        else:
+            observed = _("one ping to {to} from {netns}: {detail}").format(to=self.to, netns=here, detail=detail)
         return self.fail(observed, self._diagnose(snap, src, plan.route, plan.owner_ns, plan.owner_dev, detail))
 
     def _plan(self, snap: Snapshot) -> "Verdict | _Plan":
@@ -240,10 +256,10 @@ class ReachableExpectation(Expectation):
         target = ipaddress.ip_address(self.to)
         owners = owners_of_ip(snap, self.to)
         if not owners:
-            return self.fail(f"no interface on this machine has {self.to}",
-                             f"{self.to} is not assigned to any interface in any network namespace here, and "
-                             "nstutor only probes addresses on this machine. Add the address first "
-                             f"(ip -n NS addr add {self.to}/PREFIX dev DEV).")
+            return self.fail(_("no interface on this machine has {to}").format(to=self.to),
+                             _("{to} is not assigned to any interface in any network namespace here, and nstutor "
+                               "only probes addresses on this machine. Add the address first ({command}).").format(
+                                 to=self.to, command=f"ip -n NS addr add {self.to}/PREFIX dev DEV"))
         owner_ns, owner_dev, owner_cidr = next((o for o in owners if o[0].inode != src.inode), owners[0])
         evidence = {"from": where(src, snap), "to": self.to, "port": self.port,
                     "owner": {"netns": where(owner_ns, snap), "dev": owner_dev, "cidr": owner_cidr}}
@@ -253,37 +269,48 @@ class ReachableExpectation(Expectation):
         if mine is not None and owner_ns.inode != src.inode and not target.is_loopback:
             # The source answers a ping to its own address itself: green would claim a path to the
             # other side that nothing tested. The address meant is the other one (the lesson's).
-            return self.fail(f"{self.to} is on {mine[1]} in {where(src, snap)} and on {owner_dev} in {where(owner_ns, snap)}",
-                             f"{where(src, snap)} has {self.to} itself (on {mine[1]}), so a probe to it is answered "
-                             f"by {where(src, snap)} and never reaches {where(owner_ns, snap)}, where the lesson puts it "
-                             f"(on {owner_dev}). Remove the one in {where(src, snap)}: "
-                             f"{cmd_in(src, f'addr del {mine[2]} dev {mine[1]}')}")
+            here, there = where(src, snap), where(owner_ns, snap)
+            return self.fail(_("{to} is on {dev} in {netns} and on {owner_dev} in {owner}").format(
+                                 to=self.to, dev=mine[1], netns=here, owner_dev=owner_dev, owner=there),
+                             _("{netns} has {to} itself (on {dev}), so a probe to it is answered by {netns} and never "
+                               "reaches {owner}, where the lesson puts it (on {owner_dev}). Remove the one in "
+                               "{netns}: {command}").format(
+                                 netns=here, to=self.to, dev=mine[1], owner=there, owner_dev=owner_dev,
+                                 command=cmd_in(src, f'addr del {mine[2]} dev {mine[1]}')))
         route = None
         if not local:
             route = _route_to(src, target)
             if route is None:
+                here = where(src, snap)
+                no_route = _("{netns} has no route to {to}").format(netns=here, to=self.to)
                 down = _down_link_for_subnet(snap, src, target)
                 if down is not None:
-                    return self.fail(f"{where(src, snap)} has no route to {self.to}",
-                                     f"{where(src, snap)}'s {down[0].name} has {down[1]}, but {why_not_up(snap, src, down[0])}; "
-                                     f"until it is up the kernel keeps no route to that subnet")
-                return self.fail(f"{where(src, snap)} has no route to {self.to}",
-                                 f"{where(src, snap)} has no route to {self.to} ({owner_cidr} is on {owner_dev} in "
-                                 f"{where(owner_ns, snap)}): give {where(src, snap)} an address on that subnet, or a route "
-                                 "to it")
+                    return self.fail(no_route,
+                                     _("{netns}'s {link} has {cidr}, but {why}; until it is up the kernel keeps no "
+                                       "route to that subnet").format(netns=here, link=down[0].name, cidr=down[1],
+                                                                      why=why_not_up(snap, src, down[0])))
+                return self.fail(no_route,
+                                 _("{netns} has no route to {to} ({cidr} is on {dev} in {owner}): give {netns} an "
+                                   "address on that subnet, or a route to it").format(
+                                     netns=here, to=self.to, cidr=owner_cidr, dev=owner_dev,
+                                     owner=where(owner_ns, snap)))
             # Policy rules could pick another table: every table's choice must stay on this machine.
             unsafe = next(filter(None, (_leaves_machine(src, r.dev) for r in _best_routes(src, target).values())),
                           None)
             if unsafe:
+                here = where(src, snap)
+                sent_by = _("{netns} would send it by: {route}").format(netns=here, route=route_args(route))
                 down = _down_link_for_subnet(snap, src, target)
                 if down is not None:
-                    return self.fail(f"{where(src, snap)} would send it by: {route_args(route)}",
-                                     f"{where(src, snap)}'s {down[0].name} has {down[1]}, but {why_not_up(snap, src, down[0])}; "
-                                     f"while it is down the kernel drops its route to that subnet, so the packet "
-                                     f"would leave through {route.dev} instead (nstutor did not probe)")
-                return self.fail(f"{where(src, snap)} would send it by: {route_args(route)}",
-                                 f"nstutor did not probe: {unsafe}, and nstutor only sends probes that stay "
-                                 f"inside this machine. Check the routes in {where(src, snap)}.")
+                    return self.fail(sent_by,
+                                     _("{netns}'s {link} has {cidr}, but {why}; while it is down the kernel drops its "
+                                       "route to that subnet, so the packet would leave through {dev} instead "
+                                       "(nstutor did not probe)").format(
+                                         netns=here, link=down[0].name, cidr=down[1],
+                                         why=why_not_up(snap, src, down[0]), dev=route.dev))
+                return self.fail(sent_by,
+                                 _("nstutor did not probe: {reason}, and nstutor only sends probes that stay inside "
+                                   "this machine. Check the routes in {netns}.").format(reason=unsafe, netns=here))
             evidence["route"] = route_args(route)
         return _Plan(src, route, owner_ns, owner_dev, evidence, Probe(src.inode, self.to, self.port))
 
@@ -291,7 +318,8 @@ class ReachableExpectation(Expectation):
         """The most likely reason, from the snapshot: a link on the way that is down, or the way back."""
         if detail.startswith(NEEDS_ROOT):
             return detail
-        head = f"{self.to} did not answer from {where(src, snap)} ({detail})"
+        head = _("{to} did not answer from {netns} ({detail})").format(to=self.to, netns=where(src, snap),
+                                                                      detail=detail)
         if route is not None and route.dev:
             out = src.link(route.dev)
             if out is not None and not carries_traffic(out, snap):
@@ -304,7 +332,8 @@ class ReachableExpectation(Expectation):
         if gap:
             return f"{head}: {gap}"
         if self.port and "refused" in detail:
-            return f"{detail}: start a server on port {self.port} in {where(owner_ns, snap)}"
+            return _("{detail}: start a server on port {port} in {netns}").format(detail=detail, port=self.port,
+                                                                                  netns=where(owner_ns, snap))
         blame, note = self._host_firewall(snap, src, route, owner_ns, dest)
         if blame:
             return f"{head}: {blame}"
@@ -312,11 +341,14 @@ class ReachableExpectation(Expectation):
         for router in _routers_between(snap, src, owner_ns, self.to):
             if not router.is_host and _forwarding(snap, router, version) is False:    # the host's is not ours to advise on
                 knob = "net.ipv6.conf.all.forwarding" if ":" in self.to else "net.ipv4.ip_forward"
-                return (f"{head}: {where(router, snap)} routes this packet (it owns a gateway on the way) but does "
-                        f"not forward packets ({knob} is 0 there), so it drops them: "
-                        f"{cmd_in(router, f'-w {knob}=1', tool='sysctl')}")
-        return (f"{head}. The links on the way are up; check that {where(owner_ns, snap)} has a route back to "
-                f"{where(src, snap)}'s address, and firewall rules ({self._firewall_words(snap, src, route, owner_ns, dest)})"
+                return _("{head}: {router} routes this packet (it owns a gateway on the way) but does not forward "
+                         "packets ({knob} is 0 there), so it drops them: {command}").format(
+                    head=head, router=where(router, snap), knob=knob,
+                    command=cmd_in(router, f'-w {knob}=1', tool='sysctl'))
+        return (_("{head}. The links on the way are up; check that {owner} has a route back to {netns}'s address, "
+                  "and firewall rules ({firewall})").format(
+                    head=head, owner=where(owner_ns, snap), netns=where(src, snap),
+                    firewall=self._firewall_words(snap, src, route, owner_ns, dest))
                 + (f"; {note}" if note else ""))
 
     def _firewall_words(self, snap, src: NetNS, route, owner_ns: NetNS, dest) -> str:
@@ -324,13 +356,13 @@ class ReachableExpectation(Expectation):
         host's when its bridge carries it (with bridge-nf-call-iptables = 1 bridged frames pass the
         host's FORWARD chain and its nat POSTROUTING, where a MASQUERADE rule without `! -o BRIDGE`
         rewrites them; issue 12's walk-through looked only inside the two namespaces)."""
-        own = " and ".join(cmd_in(ns, "-S", tool="iptables") for ns in (src, owner_ns) if not ns.is_host)
+        own = words(cmd_in(ns, "-S", tool="iptables") for ns in (src, owner_ns) if not ns.is_host)
         question = self._filter_question(snap, src, route, owner_ns, dest)
         if question is None or question[0] != "forward":
             return own or "iptables -S"
         bridge = question[1]
-        host = (f"the host's too, which sees what {bridge} switches when bridge-nf-call-iptables is 1: "
-                f"iptables -S FORWARD; iptables -t nat -S POSTROUTING")
+        host = _("the host's too, which sees what {bridge} switches when bridge-nf-call-iptables is 1: "
+                 "{commands}").format(bridge=bridge, commands="iptables -S FORWARD; iptables -t nat -S POSTROUTING")
         return f"{own}; {host}" if own else host
 
     def _filter_question(self, snap, src: NetNS, route, owner_ns: NetNS, dest):
@@ -363,22 +395,23 @@ class ReachableExpectation(Expectation):
             return None, None
         filt = snap.host_filter
         if filt is None:
-            raise NotObserved("the host's filter table")
+            raise NotObserved(_("the host's filter table"))
         proto = 6 if self.port else 1
         if question[0] == "forward":
-            _, bridge, a = question
+            _path, bridge, a = question
             blame = forward_blame(filt, bridge, a, self.to, proto, where(src, snap), where(owner_ns, snap))
             if blame or filt.bridge_nf_iptables != 1:
                 return blame, None
             return None, unsure(filt, "FORWARD", [Packet(bridge, bridge, a, self.to, proto),
                                                   Packet(bridge, bridge, self.to, a, proto)],
-                                f"the host's FORWARD chain sees {bridge}'s frames (bridge-nf-call-iptables = 1)")
-        _, dev, host_ip, other = question
+                                _("the host's FORWARD chain sees {bridge}'s frames (bridge-nf-call-iptables = 1)").format(
+                                    bridge=bridge))
+        _path, dev, host_ip, other = question
         blame = local_blame(filt, dev, host_ip, other, proto)
         if blame:
             return blame, None
         return None, unsure(filt, "INPUT", [Packet(dev, None, other, host_ip, proto)],
-                            "the host's INPUT chain sees these packets")
+                            _("the host's INPUT chain sees these packets"))
 
 
 @dataclass(frozen=True)
@@ -399,11 +432,11 @@ NEEDS_ROOT = ("sending a ping needs root", "entering the namespace needs root")
 def _in_words(src: NetNS, result: ProbeResult) -> str:
     """The result's detail, with the source netns named where observe could not (it has no words for it)."""
     if result.trouble == "gone":
-        return f"{where(src)} is gone (nothing names it any more)"
+        return _("{netns} is gone (nothing names it any more)").format(netns=where(src))
     if result.trouble == "changed":
-        return f"{where(src)} changed since nstutor looked; check again"
+        return _("{netns} changed since nstutor looked; check again").format(netns=where(src))
     if result.trouble == "enter":
-        return f"could not enter {where(src)}: {result.detail}"
+        return _("could not enter {netns}: {detail}").format(netns=where(src), detail=result.detail)
     return result.detail
 
 
@@ -411,5 +444,5 @@ def _forwarding(snap: Snapshot, router: NetNS, version: int) -> bool | None:
     """Is IP forwarding on in *router*, as observe read it (None: it could not tell)?"""
     key = (router.inode, version)
     if key not in snap.forwarding:
-        raise NotObserved(f"the forwarding switch of {where(router, snap)}")
+        raise NotObserved(_("the forwarding switch of {netns}").format(netns=where(router, snap)))
     return snap.forwarding[key]

@@ -10,6 +10,7 @@ whole command, built from the expected values.
 """
 from __future__ import annotations
 
+from ...i18n import _, ngettext
 from ...observe.model import Link, NetNS, Snapshot
 from ..addresses import same_ip
 from ..base import Expectation, Field, Verdict, v_bool, v_ifname, v_ifref, v_int, v_ip
@@ -42,7 +43,10 @@ class VxlanExpectation(Expectation):
                  ("local", self.local), ("dev", self.underlay), ("mtu", self.mtu)) if value is not None]
         if self.learning is not None:
             facts.append("learning" if self.learning else "nolearning")
-        return f"vxlan {describe_ifref(self.dev, self.netns)}" + (f" ({', '.join(facts)})" if facts else "")
+        dev = describe_ifref(self.dev, self.netns)
+        if facts:
+            return _("vxlan {dev} ({settings})").format(dev=dev, settings=", ".join(facts))
+        return _("vxlan {dev}").format(dev=dev)
 
     def _add_command(self, ns: NetNS, name: str, link: Link | None) -> str:
         """`ip link add NAME type vxlan ...` with the expected values (observed ones fill the gaps)."""
@@ -71,19 +75,23 @@ class VxlanExpectation(Expectation):
         ns, name = place
         link = ns.link(name)
         if link is None:
-            return self.fail(*missing_device(snap, ns, name, "vxlan device", self._add_command(ns, name, None)))
+            return self.fail(*missing_device(snap, ns, name, _("vxlan device"), self._add_command(ns, name, None)))
+        here = where(ns, snap)
         recreate = f"{cmd_in(ns, f'link del {name}')}; {self._add_command(ns, name, link)}"
         if link.kind != "vxlan":
-            return self.fail(f"{name} in {where(ns, snap)} is a {kind_name(link)}",
-                             f"{name} in {where(ns, snap)} is a {kind_name(link)}, not a vxlan: {recreate}")
+            return self.fail(_("{name} in {netns} is a {kind}").format(name=name, netns=here, kind=kind_name(link)),
+                             _("{name} in {netns} is a {kind}, not a vxlan: {command}").format(
+                                 name=name, netns=here, kind=kind_name(link), command=recreate))
         info = link.vxlan
         if info is None:
-            return self.fail(f"{name} in {where(ns, snap)} is a vxlan, but nstutor could not read its settings",
-                             "nstutor could not read the vxlan details; run nstutor as root and check "
-                             f"with {cmd_in(ns, f'-d link show {name}')}")
-        observed = (f"{name} in {where(ns, snap)}: vxlan id {info.vni} dstport {info.port} local {info.local or '-'} "
+            return self.fail(_("{name} in {netns} is a vxlan, but nstutor could not read its settings").format(
+                                 name=name, netns=here),
+                             _("nstutor could not read the vxlan details; run nstutor as root and check "
+                               "with {command}").format(command=cmd_in(ns, f'-d link show {name}')))
+        settings = (f"vxlan id {info.vni} dstport {info.port} local {info.local or '-'} "
                     f"dev {info.dev or '-'} {'learning' if info.learning else 'nolearning'}, mtu {link.mtu}, "
                     f"{state_words(link)}")
+        observed = _("{name} in {netns}: {settings}").format(name=name, netns=here, settings=settings)
 
         # Every setting fixed at creation that is wrong, in one message: one re-create fixes them all.
         wrong = []
@@ -91,17 +99,31 @@ class VxlanExpectation(Expectation):
                                   ("local address", self.local, info.local), ("underlay device", self.underlay, info.dev)):
             same = same_ip(have, want) if label == "local address" else have == want
             if want is not None and not same:
-                wrong.append(f"{label} {have if have is not None else 'unset'}, expected {want}")
+                wrong.append(_wrong_setting(label, have if have is not None else _("unset"), want))
         if self.learning is not None and info.learning != self.learning:
             now, want = ("learning", "nolearning") if info.learning else ("nolearning", "learning")
-            wrong.append(f"{now}, expected {want} (with nolearning the fdb is filled by hand, as flannel does)")
+            wrong.append(_("{current}, expected {expected} (with nolearning the fdb is filled by hand, as flannel "
+                           "does)").format(current=now, expected=want))
         if wrong:
-            return self.fail(observed, f"{name} in {where(ns, snap)} has {'; '.join(wrong)}. "
-                             f"{'These are' if len(wrong) > 1 else 'This is'} set when the device is made, "
-                             f"so re-create it: {recreate}")
+            return self.fail(observed, ngettext(
+                "{name} in {netns} has {settings}. This is set when the device is made, so re-create it: {command}",
+                "{name} in {netns} has {settings}. These are set when the device is made, so re-create it: "
+                "{command}", len(wrong)).format(name=name, netns=here, settings="; ".join(wrong), command=recreate))
         if self.mtu is not None and link.mtu != self.mtu:
-            return self.fail(observed, f"{name} in {where(ns, snap)} has MTU {link.mtu}, expected {self.mtu}: "
-                             f"{cmd_in(ns, f'link set {name} mtu {self.mtu}')}")
-        evidence = {"netns": where(ns, snap), "name": name, "vni": info.vni, "port": info.port, "local": info.local,
+            return self.fail(observed, _("{name} in {netns} has MTU {current}, expected {mtu}: {command}").format(
+                name=name, netns=here, current=link.mtu, mtu=self.mtu,
+                command=cmd_in(ns, f'link set {name} mtu {self.mtu}')))
+        evidence = {"netns": here, "name": name, "vni": info.vni, "port": info.port, "local": info.local,
                     "underlay": info.dev, "learning": info.learning, "mtu": link.mtu}
         return self.ok(observed, evidence)
+
+
+def _wrong_setting(label: str, have, want) -> str:
+    """'VNI 1, expected 2': one setting fixed at creation that is not what the lesson wants."""
+    if label == "VNI":
+        return _("VNI {current}, expected {expected}").format(current=have, expected=want)
+    if label == "destination port":
+        return _("destination port {current}, expected {expected}").format(current=have, expected=want)
+    if label == "local address":
+        return _("local address {current}, expected {expected}").format(current=have, expected=want)
+    return _("underlay device {current}, expected {expected}").format(current=have, expected=want)
