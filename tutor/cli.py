@@ -96,10 +96,11 @@ def cmd_list(args) -> int:
 
 def cmd_check(args) -> int:
     from .checks.runner import grade_step
+    from .i18n import _, ngettext
     from .grade import snapshot_for
     lesson = _lesson_or_usage(args.lesson)
     steps = (_step_or_usage(lesson, args.step),) if args.step else lesson.steps
-    rerun_as_root("checking a lesson against every namespace")
+    rerun_as_root(_("checking a lesson against every namespace"))
     snap = snapshot_for(steps, probes=not args.no_probe)
     results = [grade_step(s, snap, probes=not args.no_probe, lesson=lesson) for s in steps]
     passed = all(r.passed for r in results)
@@ -111,7 +112,6 @@ def cmd_check(args) -> int:
         print(f"{lesson.title}  ({lesson.id})")
         for r in results:
             print("\n".join(step_lines(r)))
-        from .i18n import _, ngettext
         unprobed = sum(r.unprobed for r in results)
         print(ngettext("{passed}/{total} step passes", "{passed}/{total} steps pass", len(results)).format(
                   passed=sum(r.passed for r in results), total=len(results))
@@ -142,7 +142,9 @@ def _record_attempts(lesson, results, step: str | None, observed_at: float) -> N
     try:
         from .progress import record_check
     except ImportError as err:  # e.g. a Python built without sqlite3
-        print(f"nstutor: warning: this check was not saved to your progress: {err}", file=sys.stderr)
+        from .i18n import _
+        print(_("nstutor: warning: this check was not saved to your progress: {error}").format(error=err),
+              file=sys.stderr)
         return
     record_check(lesson, results, step=step, observed_at=observed_at)
 
@@ -168,7 +170,8 @@ def cmd_lang(args) -> int:
         return EXIT_OK
     choice = args.language.strip().lower()
     if choice != "auto" and i18n.normalise(choice) is None:
-        raise UsageError(f"unknown language '{args.language}': choose from {', '.join(i18n.LANGUAGES)}, or auto")
+        raise UsageError(i18n._("unknown language '{language}': choose from {languages}, or {auto}").format(
+            language=args.language, languages=", ".join(i18n.LANGUAGES), auto="auto"))
     try:
         with ProgressStore.open() as store:
             store.set_language(None if choice == "auto" else i18n.normalise(choice))
@@ -187,6 +190,7 @@ def cmd_lang(args) -> int:
 
 def cmd_whoami(args) -> int:
     """Print the learner's display name, or set it (`nstutor whoami Ada Lovelace`)."""
+    from .i18n import _
     from .progress import ProgressStore, ProgressStoreError
     try:
         store = ProgressStore.open()
@@ -198,13 +202,13 @@ def cmd_whoami(args) -> int:
             try:
                 store.set_learner_name(" ".join(args.name))
             except ValueError as err:
-                raise UsageError(f"cannot use that name: {err}") from None
-            print(f"Your name in progress exports is now: {store.learner_name()}")
+                raise UsageError(_("cannot use that name: {error}").format(error=err)) from None
+            print(_("Your name in progress exports is now: {name}").format(name=store.learner_name()))
             return EXIT_OK
         name = store.learner_name()
         if name is None:
-            print("No name set yet. Set the one your progress exports carry with: nstutor whoami 'Your Name'",
-                  file=sys.stderr)
+            print(_("No name set yet. Set the one your progress exports carry with: {command}").format(
+                command=_whoami_command()), file=sys.stderr)
             return EXIT_FAIL
         print(name)
         return EXIT_OK
@@ -213,6 +217,13 @@ def cmd_whoami(args) -> int:
         return EXIT_FAIL
     finally:
         store.close()
+
+
+def _whoami_command() -> str:
+    """`nstutor whoami 'Your Name'`, with the example name in the learner's language."""
+    from .i18n import _
+    example = _("Your Name")
+    return f"nstutor whoami '{example}'"
 
 
 def cmd_lint(args) -> int:
@@ -304,24 +315,25 @@ def cmd_verify(args) -> int:
 
 def cmd_setup(args) -> int:
     """Build a lesson's lab (its setup script: flannel's nodes), printing its progress as it goes."""
+    from .i18n import _
     from .lessons.setup import run_setup
     lesson = _lesson_or_usage(args.lesson)
     if not lesson.setup:
-        print(f"Lesson '{lesson.id}' has no lab to build: its steps start from nothing.")
+        print(_("Lesson '{lesson}' has no lab to build: its steps start from nothing.").format(lesson=lesson.id))
         return EXIT_OK
-    rerun_as_root("building a lesson's lab")
+    rerun_as_root(_("building a lesson's lab"))
     if os.geteuid() != 0:
-        raise UsageError("setup builds the lesson's lab for real: run it as root: "
-                         + how_to_run_as_root(this_command()))
-    print(f"Building the lab of lesson '{lesson.id}' (only what is missing):", flush=True)
+        raise UsageError(_("setup builds the lesson's lab for real: run it as root: {command}").format(
+            command=how_to_run_as_root(this_command())))
+    print(_("Building the lab of lesson '{lesson}' (only what is missing):").format(lesson=lesson.id), flush=True)
     end_lab_change = _begin_lab_change(lesson, "setup")
     try:
         log = run_setup(lesson, progress=lambda line: print(f"  {line}", flush=True))
     finally:
         end_lab_change()
     for line in log.errors:
-        print(f"  problem: {line}", file=sys.stderr)
-    print("The lab is ready." if log.ok else "The setup did not finish.")
+        print("  " + _("problem: {problem}").format(problem=line), file=sys.stderr)
+    print(_("The lab is ready.") if log.ok else _("The setup did not finish."))
     return EXIT_OK if log.ok else EXIT_FAIL
 
 
@@ -330,39 +342,42 @@ def cmd_reset(args) -> int:
     it that nstutor recognises, after asking (--yes: everything)."""
     from .lessons.cleanup import (cleanup_present, cleanup_summary, find_strays, names_objects, remove_strays,
                                   run_cleanup)
+    from .i18n import _, ngettext
     from .lessons.scripts import ActionLog
-    from .texts import counted
     lesson = _lesson_or_usage(args.lesson)
-    rerun_as_root("removing a lesson's objects")
+    rerun_as_root(_("removing a lesson's objects"))
     present = cleanup_present(lesson)       # the question names only what is really here
     objects = names_objects(present)
     if objects:
-        print(f"This removes what lesson {lesson.label} made and is still on this machine:\n"
-              f"{cleanup_summary(lesson, present)}")
+        print(_("This removes what lesson {lesson} made and is still on this machine:").format(lesson=lesson.label)
+              + f"\n{cleanup_summary(lesson, present)}")
     elif present.get("script"):
-        print(f"Nothing that lesson {lesson.label} makes is on this machine now, but its cleanup commands may "
-              f"still find something (rules it adds, for example):\n{cleanup_summary(lesson, present)}")
+        print(_("Nothing that lesson {lesson} makes is on this machine now, but its cleanup commands may "
+                "still find something (rules it adds, for example):").format(lesson=lesson.label)
+              + f"\n{cleanup_summary(lesson, present)}")
     else:
-        print(f"Nothing that lesson {lesson.label} makes is on this machine now.")
+        print(_("Nothing that lesson {lesson} makes is on this machine now.").format(lesson=lesson.label))
     offer_cleanup = objects or bool(present.get("script"))
     strays = find_strays(lesson)
     if strays:
-        print(f"nstutor also sees {counted(len(strays), 'stray')} of this lesson: near misses of its objects, "
-              "which its cleanup does not remove:")
+        print(ngettext("nstutor also sees {count} stray of this lesson: near misses of its objects, "
+                       "which its cleanup does not remove:",
+                       "nstutor also sees {count} strays of this lesson: near misses of its objects, "
+                       "which its cleanup does not remove:", len(strays)).format(count=len(strays)))
         for stray in strays:
-            print(f"  - {stray.what}\n      remove with: {stray.command}")
+            print(f"  - {stray.what}\n      " + _("remove with: {command}").format(command=stray.command))
     if not offer_cleanup and not strays:
-        print("Nothing to reset.")
+        print(_("Nothing to reset."))
         return EXIT_OK
     if args.yes:
         cleanup, chosen = offer_cleanup, strays
     else:
         if not sys.stdin.isatty():
-            raise UsageError("not a terminal: pass --yes to confirm the reset")
-        cleanup = offer_cleanup and _confirm("Go ahead? [y/N] ")
-        chosen = [s for s in strays if _confirm(f"Remove {s.what}? [y/N] ")]
+            raise UsageError(_("not a terminal: pass {option} to confirm the reset").format(option="--yes"))
+        cleanup = offer_cleanup and _confirm(_("Go ahead? [y/N] "))
+        chosen = [s for s in strays if _confirm(_("Remove {what}? [y/N] ").format(what=s.what))]
     if not cleanup and not chosen:
-        print("Nothing changed.")
+        print(_("Nothing changed."))
         return EXIT_OK
     end_lab_change = _begin_lab_change(lesson, "reset")    # what follows is not the learner's attempts
     log = ActionLog()
@@ -376,15 +391,18 @@ def cmd_reset(args) -> int:
     for line in log.done:
         print(f"  {line}")
     if not log.done and log.ok:
-        print("  nothing of it was there to remove")
+        print("  " + _("nothing of it was there to remove"))
     for line in log.errors:
-        print(f"  problem: {line}", file=sys.stderr)
+        print("  " + _("problem: {problem}").format(problem=line), file=sys.stderr)
     return EXIT_OK if log.ok else EXIT_FAIL
+
+
+YES = ("y", "yes", "ㅛ", "예", "네")    # ㅛ: the y key with a Korean keyboard layout on
 
 
 def _confirm(question: str) -> bool:
     try:
-        return input(question).strip().lower() in ("y", "yes")
+        return input(question).strip().lower() in YES
     except EOFError:
         return False
 
@@ -400,24 +418,25 @@ def _open_store():
 def _export_name(store, ask: bool = True) -> str:
     """The learner's display name; asked once (and kept) when it was never set and we can ask,
     else the login name, with a note on how to set a real one."""
+    from .i18n import _
     name = store.learner_name()
     if name:
         return name
     if ask and sys.stdin.isatty():
         while True:
-            answer = input("Your name, as your study group should see it in the class report: ")
+            answer = input(_("Your name, as your study group should see it in the class report: "))
             try:
                 store.set_learner_name(answer)
                 return store.learner_name()
             except ValueError as err:
-                print(f"Cannot use that name: {err}. Try again.")
+                print(_("Cannot use that name: {error}. Try again.").format(error=err))
     from .progress.paths import sudo_owner
     import pwd
     owner = sudo_owner()
     login = owner.name if owner else pwd.getpwuid(os.getuid()).pw_name
     if ask:
-        print(f"note: no name set; the export says '{login}'. Set yours with: nstutor whoami 'Your Name'",
-              file=sys.stderr)
+        print(_("note: no name set; the export says '{login}'. Set yours with: {command}").format(
+            login=login, command=_whoami_command()), file=sys.stderr)
     return login
 
 
@@ -452,11 +471,14 @@ def cmd_progress_export(args) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     _write_output(Path(args.output), text)
-    from .texts import counted
+    from .i18n import _, ngettext
     lessons = doc["lessons"]
-    print(f"Wrote {args.output}: {sum(l['steps_passed'] for l in lessons)} of "
-          f"{counted(sum(l['steps_total'] for l in lessons), 'step')} passed in {counted(len(lessons), 'lesson')}, "
-          f"learner {doc['learner']['name']}.", file=sys.stderr)
+    total = sum(l["steps_total"] for l in lessons)
+    steps = ngettext("{passed} of {total} step", "{passed} of {total} steps", total).format(
+        passed=sum(l["steps_passed"] for l in lessons), total=total)
+    in_lessons = ngettext("{count} lesson", "{count} lessons", len(lessons)).format(count=len(lessons))
+    print(_("Wrote {path}: {steps} passed in {lessons}, learner {name}.").format(
+        path=args.output, steps=steps, lessons=in_lessons, name=doc["learner"]["name"]), file=sys.stderr)
     return EXIT_OK
 
 
@@ -467,7 +489,8 @@ def _write_output(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as err:
-        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+        from .i18n import _
+        raise UsageError(_("cannot write {path}: {error}").format(path=path, error=err.strerror or err)) from None
     if not existed:
         hand_over(path, sudo_owner())
 
@@ -505,48 +528,100 @@ def cmd_pause(args) -> int:
 
 
 def cmd_app(args) -> int:
+    from .i18n import _
     try:
         from .app.main import run_app
     except ImportError:
-        print("The full-screen app is not available in this build; here are the lessons:\n")
+        print(_("The full-screen app is not available in this build; here are the lessons:") + "\n")
         return cmd_list(argparse.Namespace(json=False))
     inside = os.environ.get("NSTUTOR_SHELL")
     if inside:
         # the shell nstutor's `!` opened (tutor/app/subshell.py): a second app here would sit on top of the first
-        print(f"nstutor: this is the shell that nstutor opened for lesson {inside}, and nstutor is still open "
-              f"behind it: type `exit` to go back to it.", file=sys.stderr)
+        print(_("nstutor: this is the shell that nstutor opened for lesson {lesson}, and nstutor is still open "
+                "behind it: type `exit` to go back to it.").format(lesson=inside), file=sys.stderr)
         return EXIT_USAGE
-    rerun_as_root("seeing every namespace")
+    rerun_as_root(_("seeing every namespace"))
     return run_app(lesson_id=args.lesson)
 
 
 # --------------------------------------------------------------- argument parsing
-USAGE = """nstutor [LESSON]           open the app (on LESSON: its id or number)
-       nstutor COMMAND [ARGS...]  run one command; nstutor COMMAND --help says more
-       --lang en|ko               with any of them: the language (else `nstutor lang`, or the locale)"""
+# The help texts are built when the parser is (build_parser, called by main after --lang and the
+# environment have fixed the language), never at import time: a module constant would be English.
+def _usage() -> str:
+    from .i18n import _
+    lines = [("nstutor [LESSON]", _("open the app (on LESSON: its id or number)")),
+             ("nstutor COMMAND [ARGS...]", _("run one command; {command} says more").format(
+                 command="nstutor COMMAND --help")),
+             ("--lang en|ko", _("with any of them: the language (else {command}, or the locale)").format(
+                 command="`nstutor lang`"))]
+    from .texts import cell_width
+    indent = " " * cell_width(_("usage: "))            # under argparse's "usage: "
+    return f"\n{indent}".join(f"{command:<27}{text}" for command, text in lines)
 
-EXAMPLES = """examples:
-  nstutor 10                          open lesson 10 (netns-veth) in the app
-  nstutor list                        the lessons, with their numbers
-  nstutor check bridge --step ports   check one step of a lesson against this machine
-  nstutor reset 11                    remove what lesson 11 made (asks first)
-  nstutor progress export -o me.json  write your progress to a file to hand in
 
-exit codes: 0 success, 1 a step fails (or lint found problems), 2 a usage error or an unknown lesson"""
+def _examples() -> str:
+    from .i18n import _
+    lines = [("nstutor 10", _("open lesson {number} ({lesson}) in the app").format(number=10, lesson="netns-veth")),
+             ("nstutor list", _("the lessons, with their numbers")),
+             ("nstutor check bridge --step ports", _("check one step of a lesson against this machine")),
+             ("nstutor reset 11", _("remove what lesson {number} made (asks first)").format(number=11)),
+             ("nstutor progress export -o me.json", _("write your progress to a file to hand in"))]
+    return "\n".join([_("examples:"), *(f"  {command:<36}{text}" for command, text in lines), "",
+                      _("exit codes: 0 success, 1 a step fails (or lint found problems), 2 a usage error or an "
+                        "unknown lesson")])
 
-LESSON_HELP = "the lesson's id or number, e.g. bridge or 11"
+
+def _lesson_help() -> str:
+    from .i18n import _
+    return _("the lesson's id or number, e.g. {examples}").format(examples=_("{lesson} or {number}").format(
+        lesson="bridge", number=11))
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with a 'did you mean' for a mistyped choice (`progress exprot`, `--format jsno`)."""
+    """argparse, with a 'did you mean' for a mistyped choice (`progress exprot`, `--format jsno`),
+    and argparse's own words (usage:, options, -h's help, error:) in nstutor's language."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        from .i18n import _
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        for action in self._actions:
+            if isinstance(action, argparse._HelpAction):
+                action.help = _("show this help message and exit")
+
+    def _get_formatter(self):
+        from .i18n import _
+        formatter = super()._get_formatter()
+        add_usage = formatter.add_usage
+        formatter.add_usage = lambda usage, actions, groups, prefix=None: add_usage(
+            usage, actions, groups, _("usage: ") if prefix is None else prefix)
+        return formatter
+
+    def error(self, message):
+        from .i18n import _
+        # argparse's own words (English: its gettext domain has no catalogue here) in nstutor's language
+        required = "the following arguments are required: "
+        if message.startswith(required):
+            message = _("the following arguments are required: {arguments}").format(
+                arguments=message[len(required):])
+        elif message.startswith("argument ") and ": " in message:        # an ArgumentError: "argument --format: ..."
+            argument, _colon, reason = message[len("argument "):].partition(": ")
+            if reason == "expected one argument":                      # `--step` with nothing after it
+                reason = _("expected one argument")
+            message = _("argument {argument}: {message}").format(argument=argument, message=reason)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, _("{prog}: error: {message}").format(prog=self.prog, message=message) + "\n")
 
     def _check_value(self, action, value):
         # argparse's own hook for a value outside `choices` (its message lists them all, no suggestion)
         if action.choices is not None and value not in action.choices:
+            from .i18n import _
             from .lessons.lookup import close_matches, either
             near = close_matches(str(value), [str(c) for c in action.choices])
-            hint = f"did you mean {either(near)}?" if near else f"choose from {', '.join(map(str, action.choices))}"
-            raise argparse.ArgumentError(action, f"invalid choice '{value}': {hint}")
+            hint = (_("did you mean {choices}?").format(choices=either(near)) if near
+                    else _("choose from {choices}").format(choices=", ".join(map(str, action.choices))))
+            raise argparse.ArgumentError(action, _("invalid choice '{value}': {hint}").format(value=value, hint=hint))
         super()._check_value(action, value)
 
     def parse_args(self, args=None, namespace=None):
@@ -559,6 +634,7 @@ class Parser(argparse.ArgumentParser):
         return parsed
 
     def _unrecognized(self, parsed, extras: list[str]) -> tuple[argparse.ArgumentParser, str]:
+        from .i18n import _
         from .lessons.lookup import close_matches, either
         parser: argparse.ArgumentParser = self
         for dest in ("command", "progress_command"):          # down to the (sub)command that was given
@@ -571,9 +647,13 @@ class Parser(argparse.ArgumentParser):
         word = extras[0]
         if word.startswith("-"):
             near = close_matches(word.split("=", 1)[0], options)
-            what = f"unknown option '{word}'"
-            return parser, (f"{what}: did you mean {either(near)}?" if near else f"{what} (see {parser.prog} --help)")
-        return parser, f"unexpected '{' '.join(extras)}' (see {parser.prog} --help)"
+            if near:
+                return parser, _("unknown option '{option}': did you mean {options}?").format(
+                    option=word, options=either(near))
+            return parser, _("unknown option '{option}' (see {command})").format(
+                option=word, command=f"{parser.prog} --help")
+        return parser, _("unexpected '{words}' (see {command})").format(
+            words=" ".join(extras), command=f"{parser.prog} --help")
 
 
 def _command(sub, name: str, summary: str, **kw) -> argparse.ArgumentParser:
@@ -582,80 +662,89 @@ def _command(sub, name: str, summary: str, **kw) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="nstutor", usage=USAGE, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-                    description="Learn what a container really is, on your own machine's kernel.")
-    parser.add_argument("--version", action="version", version=f"nstutor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="nstutor", title="commands")
+    """The parser, in this process's language (so build it after --lang is taken: main)."""
+    from .i18n import _
+    lesson_help = _lesson_help()
+    print_json = _("print JSON")
+    parser = Parser(prog="nstutor", usage=_usage(), epilog=_examples(),
+                    formatter_class=argparse.RawDescriptionHelpFormatter,
+                    description=_("Learn what a container really is, on your own machine's kernel."))
+    parser.add_argument("--version", action="version", version=f"nstutor {__version__}",
+                        help=_("show program's version number and exit"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="nstutor", title=_("commands"))
 
-    p = _command(sub, "list", "list the lessons: number, id, minutes, whether they can run here")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p = _command(sub, "list", _("list the lessons: number, id, minutes, whether they can run here"))
+    p.add_argument("--json", action="store_true", help=print_json)
     p.set_defaults(func=cmd_list)
 
-    p = _command(sub, "check", "check a lesson's steps against this machine now (exit 1 if one fails)")
-    p.add_argument("lesson", metavar="LESSON", help=LESSON_HELP)
-    p.add_argument("--step", help="only this step: its id or its number in the lesson")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--no-probe", action="store_true", help="do not send reachability probes")
+    p = _command(sub, "check", _("check a lesson's steps against this machine now (exit 1 if one fails)"))
+    p.add_argument("lesson", metavar="LESSON", help=lesson_help)
+    p.add_argument("--step", help=_("only this step: its id or its number in the lesson"))
+    p.add_argument("--json", action="store_true", help=print_json)
+    p.add_argument("--no-probe", action="store_true", help=_("do not send reachability probes"))
     p.set_defaults(func=cmd_check)
 
-    p = _command(sub, "lint", "check lesson files for mistakes (file:line for each)")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="lesson files or directories, or lessons by id or number "
-                   "(default: every lesson)")
+    p = _command(sub, "lint", _("check lesson files for mistakes (file:line for each)"))
+    p.add_argument("paths", nargs="*", metavar="PATH", help=_("lesson files or directories, or lessons by id or "
+                   "number (default: every lesson)"))
     p.set_defaults(func=cmd_lint)
 
-    p = _command(sub, "snapshot", "print what nstutor sees of this machine")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p = _command(sub, "snapshot", _("print what nstutor sees of this machine"))
+    p.add_argument("--json", action="store_true", help=print_json)
     p.set_defaults(func=cmd_snapshot)
 
-    p = _command(sub, "kinds", "list the expectation kinds a lesson's check blocks may use (for lesson authors)")
+    p = _command(sub, "kinds", _("list the expectation kinds a lesson's check blocks may use (for lesson authors)"))
     p.set_defaults(func=cmd_kinds)
 
-    p = _command(sub, "verify-lesson", "prove lessons work: each step fails first, passes after its solution, "
-                 "cleanup leaves nothing (root)")
-    p.add_argument("lessons", nargs="*", metavar="LESSON", help=LESSON_HELP)
-    p.add_argument("--all", action="store_true", help="every lesson")
+    p = _command(sub, "verify-lesson", _("prove lessons work: each step fails first, passes after its solution, "
+                 "cleanup leaves nothing (root)"))
+    p.add_argument("lessons", nargs="*", metavar="LESSON", help=lesson_help)
+    p.add_argument("--all", action="store_true", help=_("every lesson"))
     p.set_defaults(func=cmd_verify)
 
-    p = _command(sub, "setup", "build a lesson's lab (e.g. flannel's nodes), showing its progress (root)")
-    p.add_argument("lesson", metavar="LESSON", help=LESSON_HELP)
+    p = _command(sub, "setup", _("build a lesson's lab (e.g. flannel's nodes), showing its progress (root)"))
+    p.add_argument("lesson", metavar="LESSON", help=lesson_help)
     p.set_defaults(func=cmd_setup)
 
-    p = _command(sub, "reset", "remove what a lesson made, and your near misses of it (asks first)")
-    p.add_argument("lesson", metavar="LESSON", help=LESSON_HELP)
-    p.add_argument("--yes", action="store_true", help="do not ask")
+    p = _command(sub, "reset", _("remove what a lesson made, and your near misses of it (asks first)"))
+    p.add_argument("lesson", metavar="LESSON", help=lesson_help)
+    p.add_argument("--yes", action="store_true", help=_("do not ask"))
     p.set_defaults(func=cmd_reset)
 
-    p = _command(sub, "whoami", "show or set your name in progress exports")
-    p.add_argument("name", nargs="*", help="your display name (no quotes needed)")
+    p = _command(sub, "whoami", _("show or set your name in progress exports"))
+    p.add_argument("name", nargs="*", help=_("your display name (no quotes needed)"))
     p.set_defaults(func=cmd_whoami)
 
-    p = _command(sub, "lang", "show or set the language nstutor speaks (en, ko); --lang on any command overrides it")
-    p.add_argument("language", nargs="?", metavar="LANG", help="en or ko; 'auto' forgets the choice (the locale decides)")
+    p = _command(sub, "lang", _("show or set the language nstutor speaks (en, ko); {option} on any command "
+                                "overrides it").format(option="--lang"))
+    p.add_argument("language", nargs="?", metavar="LANG",
+                   help=_("en or ko; 'auto' forgets the choice (the locale decides)"))
     p.set_defaults(func=cmd_lang)
 
-    p = _command(sub, "progress", "show your progress; `nstutor progress export` writes it to hand in")
-    p.add_argument("--lesson", metavar="LESSON", help="show only this lesson (id or number), with all its steps")
-    p.add_argument("--all", action="store_true", help="list the steps of every lesson, started or not")
+    p = _command(sub, "progress", _("show your progress; {command} writes it to hand in").format(
+        command="`nstutor progress export`"))
+    p.add_argument("--lesson", metavar="LESSON", help=_("show only this lesson (id or number), with all its steps"))
+    p.add_argument("--all", action="store_true", help=_("list the steps of every lesson, started or not"))
     p.set_defaults(func=cmd_progress)
-    progress_sub = p.add_subparsers(dest="progress_command", metavar="export", title="commands")
-    e = _command(progress_sub, "export", "write your progress as JSON (for the class report) or CSV")
-    e.add_argument("--format", choices=("json", "csv"), default="json", help="json (the default) or csv")
-    e.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    progress_sub = p.add_subparsers(dest="progress_command", metavar="export", title=_("commands"))
+    e = _command(progress_sub, "export", _("write your progress as JSON (for the class report) or CSV"))
+    e.add_argument("--format", choices=("json", "csv"), default="json", help=_("json (the default) or csv"))
+    e.add_argument("-o", "--output", metavar="FILE", help=_("write to FILE instead of standard output"))
     e.set_defaults(func=cmd_progress_export)
 
-    p = _command(sub, "pause", "the tiny pause program of the pod and shared-pid lessons (named 'pause'; sleeps, reaps orphans)",
-                 add_help=False)
+    p = _command(sub, "pause", _("the tiny pause program of the pod and shared-pid lessons (named 'pause'; sleeps, "
+                                 "reaps orphans)"), add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_pause)
 
-    p = _command(sub, "report", "merge learners' JSON exports into a class report (CSV, HTML)")
-    p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help="export files, or directories holding them")
-    p.add_argument("--csv", metavar="OUT", help="one row per learner x step (and OUT-summary.csv per learner)")
-    p.add_argument("--html", metavar="OUT", help="one self-contained page with the matrix and charts")
+    p = _command(sub, "report", _("merge learners' JSON exports into a class report (CSV, HTML)"))
+    p.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", help=_("export files, or directories holding them"))
+    p.add_argument("--csv", metavar="OUT", help=_("one row per learner x step (and OUT-summary.csv per learner)"))
+    p.add_argument("--html", metavar="OUT", help=_("one self-contained page with the matrix and charts"))
     # main's _take_lang takes --lang off the line before argparse (any command has it); listed here so
     # `nstutor report --help` says the report's language is the instructor's choice, not the learners'
-    p.add_argument("--lang", metavar="LANG", help="the report's language (en, ko: headers and words; the data stays "
-                   "as exported); else `nstutor lang`, or the locale")
+    p.add_argument("--lang", metavar="LANG", help=_("the report's language (en, ko: headers and words; the data "
+                   "stays as exported); else {command}, or the locale").format(command="`nstutor lang`"))
     p.set_defaults(func=cmd_report)
     return parser
 
@@ -670,6 +759,7 @@ def _app_lesson(argv: list[str], commands: list[str]):
     """`nstutor` or `nstutor LESSON`: the lesson to open (None: the catalog). A first word that is
     no lesson is a usage error that says which slip it looks like: a command's, a lesson's, or
     neither (then where the lessons and commands are listed)."""
+    from .i18n import _
     from .lessons.lookup import close_matches, either, find_lesson, similarity, suggest_lessons, unknown_lesson
     if not argv:
         return None
@@ -678,22 +768,24 @@ def _app_lesson(argv: list[str], commands: list[str]):
     lesson = find_lesson(catalog, word)
     if lesson is not None:
         if rest and rest[0] in commands:                 # `nstutor bridge check`
-            raise UsageError(f"the command comes first: nstutor {' '.join([rest[0], word, *rest[1:]])}")
+            raise UsageError(_("the command comes first: {command}").format(
+                command=f"nstutor {' '.join([rest[0], word, *rest[1:]])}"))
         if rest:
             options = " " + " ".join(rest) if rest[0].startswith("-") else ""
-            raise UsageError(f"'nstutor {word}' opens the app and takes nothing after the lesson; "
-                             f"to check it: nstutor check {word}{options}")
+            raise UsageError(_("'{command}' opens the app and takes nothing after the lesson; to check it: "
+                               "{check}").format(command=f"nstutor {word}", check=f"nstutor check {word}{options}"))
         return lesson
     near_commands = close_matches(word, commands)
     near_lessons = suggest_lessons(catalog, word)
     # More words after it (`nstutor chekc bridge`) make a command the likelier slip.
     if near_commands and (rest or not near_lessons
                           or similarity(word, near_commands[0]) >= similarity(word, near_lessons[0])):
-        raise UsageError(f"unknown command '{word}': did you mean {either(near_commands)}?")
+        raise UsageError(_("unknown command '{command}': did you mean {commands}?").format(
+            command=word, commands=either(near_commands)))
     if near_lessons or word.isdigit():
         raise UsageError(unknown_lesson(catalog, word))
-    raise UsageError(f"unknown lesson or command '{word}': nstutor list shows the lessons; "
-                     "nstutor --help the commands")
+    raise UsageError(_("unknown lesson or command '{word}': {list} shows the lessons; {help} the commands").format(
+        word=word, list="nstutor list", help="nstutor --help"))
 
 
 def _take_lang(argv: list[str]) -> list[str]:
@@ -706,12 +798,14 @@ def _take_lang(argv: list[str]) -> list[str]:
         if word == "--lang" or word.startswith("--lang="):
             if word == "--lang":
                 if i + 1 >= len(argv):
-                    raise UsageError(f"--lang needs a language: {', '.join(i18n.LANGUAGES)}")
+                    raise UsageError(i18n._("{option} needs a language: {languages}").format(
+                        option="--lang", languages=", ".join(i18n.LANGUAGES)))
                 value, i = argv[i + 1], i + 2
             else:
                 value, i = word.split("=", 1)[1], i + 1
             if i18n.normalise(value) is None:
-                raise UsageError(f"unknown language '{value}' for --lang: choose from {', '.join(i18n.LANGUAGES)}")
+                raise UsageError(i18n._("unknown language '{language}' for {option}: choose from {languages}").format(
+                    language=value, option="--lang", languages=", ".join(i18n.LANGUAGES)))
             i18n.set_language(value)
             continue
         if word == "--":

@@ -59,7 +59,9 @@ def rerun_as_root(why: str, args: Sequence[str] | None = None) -> None:
         return
     args = list(sys.argv[1:] if args is None else args)
     shown = f"sudo nstutor {shlex.join(args)}".rstrip()
-    print(f"nstutor: {why} needs root; running it again as: {shown}", file=sys.stderr)
+    from .i18n import _
+    print(_("nstutor: {why} needs root; running it again as: {command}").format(why=why, command=shown),
+          file=sys.stderr)
     sys.stderr.flush()
     os.execv(sudo, sudo_command(args, os.environ, sudo, sys.executable))
 
@@ -69,7 +71,8 @@ def how_to_run_as_root(command: str, env: Mapping[str, str] | None = None) -> st
     is one, else by becoming root first (a root shell often has no sudo at all)."""
     if sudo_path(env) is not None:
         return f"sudo {command}"
-    return f"log in as root (or su -), then {command}"
+    from .i18n import _
+    return _("log in as root (or su -), then {command}").format(command=command)
 
 
 def this_command() -> str:

@@ -33,7 +33,8 @@ import time
 from pathlib import Path
 
 from ..checks.select import name, select
-from ..texts import counted, noun, words
+from ..i18n import _, ngettext
+from ..texts import words
 from .. import observe
 from ..observe.procfs import proc_path, same_process
 from .cleanup_words import cleanup_phrases
@@ -51,7 +52,8 @@ def _run(cmd: list[str], log: ActionLog, what: str, quiet_missing: bool = True, 
     if res.returncode == 0:
         log.done.append(what)
     elif not (quiet_missing and _is_missing(res.stderr)):
-        log.errors.append(f"{what}: {res.stderr.strip() or f'exit {res.returncode}'}")
+        log.errors.append(_("{what}: {error}").format(
+            what=what, error=res.stderr.strip() or _("exit {code}").format(code=res.returncode)))
 
 
 def _is_missing(stderr: str) -> bool:
@@ -65,9 +67,11 @@ def kill_processes(selectors: list, log: ActionLog, timeout: float = 3.0) -> Non
     victims = {p.pid: p for sel in selectors for p in select(snap, sel)}
     if victims:     # said before they go: which ones, so a learner sees their `sleep 1003` was one
         shown = [name(p) for p in list(victims.values())[:4]]
-        more = f" and {counted(len(victims) - 4, 'more process', 'more processes')}" if len(victims) > 4 else ""
-        listed = f"{', '.join(shown)}{more}" if more else words(shown)
-        log.done.append(f"stopped {noun(len(victims), 'the process', 'the processes')} {listed}")
+        more = len(victims) - 4
+        listed = ngettext("{processes} and {count} more process", "{processes} and {count} more processes",
+                          more).format(processes=", ".join(shown), count=more) if more > 0 else words(shown)
+        log.done.append(ngettext("stopped the process {processes}", "stopped the processes {processes}",
+                                 len(victims)).format(processes=listed))
     for pid in victims:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -123,7 +127,8 @@ def filesystem_of(path: Path) -> str:
 
 def remove_cgroup(name: str, log: ActionLog) -> None:
     if SAFE_MARK not in name:
-        log.errors.append(f"refusing to remove the cgroup {name}: lesson cgroups must contain '{SAFE_MARK}'")
+        log.errors.append(_("refusing to remove the cgroup {name}: lesson cgroups must contain '{mark}'").format(
+            name=name, mark=SAFE_MARK))
         return
     for path in cgroup_dirs(name):
         if filesystem_of(path) not in ("cgroup", "cgroup2"):
@@ -140,17 +145,19 @@ def remove_cgroup(name: str, log: ActionLog) -> None:
 def _rmdir(path: Path, log: ActionLog) -> None:
     try:
         path.rmdir()
-        log.done.append(f"removed cgroup {path}")
+        log.done.append(_("removed cgroup {path}").format(path=path))
     except FileNotFoundError:
         pass
     except OSError as exc:
-        log.errors.append(f"could not remove cgroup {path}: {exc.strerror} (a process is still in it?)")
+        log.errors.append(_("could not remove cgroup {path}: {error} (a process is still in it?)").format(
+            path=path, error=exc.strerror))
 
 
 def remove_path(raw: str, log: ActionLog) -> None:
     path = Path(raw)
     if SAFE_MARK not in raw or not path.is_absolute() or path == Path("/"):
-        log.errors.append(f"refusing to remove {raw}: lesson paths must be absolute and contain '{SAFE_MARK}'")
+        log.errors.append(_("refusing to remove {path}: lesson paths must be absolute and contain '{mark}'").format(
+            path=raw, mark=SAFE_MARK))
         return
     try:
         if path.is_symlink() or path.is_file():
@@ -160,9 +167,9 @@ def remove_path(raw: str, log: ActionLog) -> None:
             shutil.rmtree(path)
         else:
             return
-        log.done.append(f"removed {path}")
+        log.done.append(_("removed {path}").format(path=path))
     except OSError as exc:
-        log.errors.append(f"could not remove {path}: {exc.strerror or exc}")
+        log.errors.append(_("could not remove {path}: {error}").format(path=path, error=exc.strerror or exc))
 
 
 def _unmount_below(path: Path, log: ActionLog) -> None:
@@ -171,9 +178,9 @@ def _unmount_below(path: Path, log: ActionLog) -> None:
     top = str(path.resolve())
     prefix = top + "/"
     # the path itself too (a stray host mount)
-    targets = [target for target, _ in mounts() if target.startswith(prefix) or target == top]
+    targets = [target for target, _fstype in mounts() if target.startswith(prefix) or target == top]
     for target in sorted(targets, key=len, reverse=True):
-        _run(["umount", "-l", target], log, f"unmounted {target}")
+        _run(["umount", "-l", target], log, _("unmounted {path}").format(path=target))
 
 
 # --------------------------------------------------------------- containers, pods and images
@@ -191,7 +198,6 @@ _REMOVE = {
     ("docker", "images"): ["docker", "rmi"],
     ("podman", "images"): ["podman", "rmi"],
 }
-_WHAT = {"containers": "container", "pods": "pod", "images": "image"}
 ENGINE_TIMEOUT_S = 60
 
 
@@ -222,7 +228,7 @@ def engine_object_id(engine: str, key: str, name: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired, KeyError):
         return None
     for line in res.stdout.splitlines() if res.returncode == 0 else ():
-        ident, _, found = line.strip().partition(" ")
+        ident, _space, found = line.strip().partition(" ")
         if ident and found == prefix + name:
             return ident
     return None
@@ -242,18 +248,28 @@ def remove_engine_objects(spec, log: ActionLog) -> None:
     for key in ENGINE_KEYS:
         for engine, object_name in engine_items(spec, key):
             if key == "images" and SAFE_MARK not in object_name:
-                log.errors.append(f"refusing to remove the image {object_name}: lesson images must contain '{SAFE_MARK}'")
+                log.errors.append(_("refusing to remove the image {name}: lesson images must contain '{mark}'").format(
+                    name=object_name, mark=SAFE_MARK))
                 continue
             if (engine, key) not in _REMOVE or not _usable(engine, usable):
                 continue
             ident = engine_object_id(engine, key, object_name)
             if ident is None:
                 continue
-            what = f"removed the {engine} {_WHAT[key]} {object_name}"
+            what = _removed_engine_object(key).format(engine=engine, name=object_name)
             try:
                 _run([*_REMOVE[(engine, key)], ident], log, what, timeout=ENGINE_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                log.errors.append(f"{what}: {engine} did not finish within {ENGINE_TIMEOUT_S} s")
+                log.errors.append(_("{what}: {engine} did not finish within {seconds} s").format(
+                    what=what, engine=engine, seconds=ENGINE_TIMEOUT_S))
+
+
+def _removed_engine_object(key: str) -> str:
+    if key == "containers":
+        return _("removed the {engine} container {name}")
+    if key == "pods":
+        return _("removed the {engine} pod {name}")
+    return _("removed the {engine} image {name}")
 
 
 #: The keys of a cleanup declaration that name objects (the script does not: it may find nothing)
@@ -271,7 +287,7 @@ def cleanup_present(lesson: Lesson) -> dict:
     would really remove. Reading only: this looks, it changes nothing."""
     spec = dict(lesson.cleanup or {})
     lists = {key: [str(v) for v in spec.get(key) or ()] for key in ("netns", "links", "cgroups", "paths", "mounts")}
-    mounted = {target for target, _ in mounts()} if lists["mounts"] else set()
+    mounted = {target for target, _fstype in mounts()} if lists["mounts"] else set()
     present = {
         "netns": [n for n in lists["netns"] if os.path.lexists(f"/run/netns/{n}")],
         "links": [n for n in lists["links"] if os.path.lexists(f"/sys/class/net/{n}")],
@@ -299,11 +315,14 @@ def cleanup_summary(lesson: Lesson, spec: dict | None = None) -> str:
     lines = [f"  - {phrase}" for phrase in cleanup_phrases(spec)]
     script = script_commands(str(spec.get("script") or ""))
     if script:
-        lines.append(f"  - {'and ' if lines else ''}runs these commands (the lesson's cleanup script):")
+        lines.append("  - " + (_("and runs these commands (the lesson's cleanup script):") if lines
+                               else _("runs these commands (the lesson's cleanup script):")))
         lines.extend(f"      {l}" for l in script[:8])
         if len(script) > 8:
-            lines.append(f"      ... (and {counted(len(script) - 8, 'more line')})")
-    return "\n".join(lines) if lines else "  (this lesson declares nothing to remove)"
+            more = len(script) - 8
+            lines.append("      " + ngettext("... (and {count} more line)", "... (and {count} more lines)",
+                                             more).format(count=more))
+    return "\n".join(lines) if lines else "  " + _("(this lesson declares nothing to remove)")
 
 
 _QUIET = re.compile(r"\s*(?:\|\|\s*true|[12&]?>\s*/dev/null(?:\s+2>&1)?|2>&1)(?=\s|;|$)")
@@ -320,7 +339,7 @@ def script_commands(script: str) -> list[str]:
         if not line or line.startswith("#") or line == "true":
             continue
         loop = _UNTIL_GONE.match(line)
-        out.append(f"{loop.group(1)}   (repeated, so every copy goes)" if loop else line)
+        out.append(f"{loop.group(1)}   " + _("(repeated, so every copy goes)") if loop else line)
     return out
 
 
@@ -331,13 +350,13 @@ def run_cleanup(lesson: Lesson) -> ActionLog:
     remove_engine_objects(spec, log)        # first: a container's processes are its engine's to stop
     kill_processes(list(spec.get("processes", [])), log)
     for target in spec.get("mounts", []):
-        _run(["umount", "-l", str(target)], log, f"unmounted {target}")
+        _run(["umount", "-l", str(target)], log, _("unmounted {path}").format(path=target))
     for name in spec.get("netns", []):
         if Path(f"/run/netns/{name}").exists():
-            _run(["ip", "netns", "del", str(name)], log, f"deleted the network namespace {name}")
+            _run(["ip", "netns", "del", str(name)], log, _("deleted the network namespace {name}").format(name=name))
     for name in spec.get("links", []):
         if Path(f"/sys/class/net/{name}").exists():
-            _run(["ip", "link", "del", str(name)], log, f"deleted the link {name}")
+            _run(["ip", "link", "del", str(name)], log, _("deleted the link {name}").format(name=name))
     for name in spec.get("cgroups", []):
         remove_cgroup(str(name), log)
     for raw in spec.get("paths", []):
@@ -346,10 +365,10 @@ def run_cleanup(lesson: Lesson) -> ActionLog:
         if lesson.trusted:
             script = ActionLog()
             run_script(str(spec["script"]), script, "the cleanup script")
-            log.done += ["ran the cleanup script"] * len(script.done)
+            log.done += [_("ran the cleanup script")] * len(script.done)
             log.errors += script.errors
         else:
-            log.errors.append("the cleanup script was not run: this lesson pack is not trusted to run shell commands")
+            log.errors.append(_("the cleanup script was not run: this lesson pack is not trusted to run shell commands"))
     return log
 
 
@@ -370,6 +389,6 @@ def remove_strays(lesson: Lesson, chosen: list, log: ActionLog) -> None:
     current = {stray.remove for stray in find_strays(lesson)}
     for stray in chosen:
         if stray.remove not in current:
-            log.done.append(f"left {stray.what}: it is no longer there as it was")
+            log.done.append(_("left {what}: it is no longer there as it was").format(what=stray.what))
             continue
-        _run(list(stray.remove), log, f"removed {stray.what} ({stray.command})")
+        _run(list(stray.remove), log, _("removed {what} ({command})").format(what=stray.what, command=stray.command))

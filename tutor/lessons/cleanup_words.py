@@ -23,7 +23,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..texts import command_words, noun, words
+from ..i18n import _, ngettext
+from ..texts import command_words, words
+
 
 def cleanup_phrases(spec: Mapping[str, Any] | None) -> list[str]:
     """One phrase per kind of thing the declaration removes, in the order cleanup removes them
@@ -33,31 +35,46 @@ def cleanup_phrases(spec: Mapping[str, Any] | None) -> list[str]:
     if spec.get("processes"):
         phrases.append(processes_phrase(spec["processes"]))
     if spec.get("mounts"):
-        phrases.append("what is mounted on " + words(map(str, spec["mounts"])))
-    for key, one in (("netns", "network namespace"), ("links", "link"), ("cgroups", "cgroup")):
+        phrases.append(_("what is mounted on {paths}").format(paths=words(map(str, spec["mounts"]))))
+    for key in ("netns", "links", "cgroups"):
         names = [str(n) for n in spec.get(key) or ()]
         if names:
-            phrases.append(f"the {noun(len(names), one)} {words(names)}")
+            phrases.append(_named(key, len(names)).format(names=words(names)))
     if spec.get("paths"):
         phrases.append(paths_phrase([str(p) for p in spec["paths"]]))
     return phrases
+
+
+def _named(key: str, n: int) -> str:
+    """'the network namespace {names}' and the like, for *n* objects of cleanup.<key>."""
+    if key == "netns":
+        return ngettext("the network namespace {names}", "the network namespaces {names}", n)
+    if key == "links":
+        return ngettext("the link {names}", "the links {names}", n)
+    return ngettext("the cgroup {names}", "the cgroups {names}", n)
 
 
 def engine_phrases(spec: Mapping[str, Any]) -> list[str]:
     """'the docker containers web and nonet', 'the podman pod podweb (and its containers)', per
     engine, for the containers, pods and images the declaration names."""
     out = []
-    for key, one, many in (("containers", "container", "containers"), ("pods", "pod", "pods"),
-                           ("images", "image", "images")):
+    for key in ("containers", "pods", "images"):
         by_engine: dict[str, list[str]] = {}
         for item in spec.get(key) or ():
             if isinstance(item, Mapping) and item.get("engine") and item.get("name"):
                 by_engine.setdefault(str(item["engine"]), []).append(str(item["name"]))
         for engine, names in by_engine.items():
-            tail = " (and their containers)" if key == "pods" and len(names) > 1 else (
-                " (and its containers)" if key == "pods" else "")
-            out.append(f"the {engine} {noun(len(names), one, many)} {words(names)}{tail}")
+            out.append(_engine_objects(key, len(names)).format(engine=engine, names=words(names)))
     return out
+
+
+def _engine_objects(key: str, n: int) -> str:
+    if key == "containers":
+        return ngettext("the {engine} container {names}", "the {engine} containers {names}", n)
+    if key == "pods":
+        return ngettext("the {engine} pod {names} (and its containers)",
+                        "the {engine} pods {names} (and their containers)", n)
+    return ngettext("the {engine} image {names}", "the {engine} images {names}", n)
 
 
 def paths_phrase(paths: list[str]) -> str:
@@ -68,8 +85,15 @@ def paths_phrase(paths: list[str]) -> str:
         kind = ("directory" if path.is_dir() and not path.is_symlink()
                 else "file" if path.exists() or path.is_symlink() else "file or directory")
         groups.setdefault(kind, []).append(raw)
-    many = {"directory": "directories", "file or directory": "files or directories"}
-    return words(f"the {noun(len(names), kind, many.get(kind))} {words(names)}" for kind, names in groups.items())
+    return words(_paths(kind, len(names)).format(paths=words(names)) for kind, names in groups.items())
+
+
+def _paths(kind: str, n: int) -> str:
+    if kind == "directory":
+        return ngettext("the directory {paths}", "the directories {paths}", n)
+    if kind == "file":
+        return ngettext("the file {paths}", "the files {paths}", n)
+    return ngettext("the file or directory {paths}", "the files or directories {paths}", n)
 
 
 def processes_phrase(selectors: list) -> str:
@@ -81,13 +105,19 @@ def processes_phrase(selectors: list) -> str:
         pattern = str(sel["cmdline"]) if "cmdline" in sel else None
         shown = command_words(pattern) if pattern is not None else None
         if "comm" in sel:
-            named.append(f"processes named {sel['comm']}" + (
-                "" if pattern is None else f" (started as {shown})" if shown
-                else f" whose command line matches the pattern `{pattern}`"))
+            if pattern is None:
+                named.append(_("processes named {name}").format(name=sel["comm"]))
+            elif shown:
+                named.append(_("processes named {name} (started as {commands})").format(name=sel["comm"],
+                                                                                      commands=shown))
+            else:
+                named.append(_("processes named {name} whose command line matches the pattern `{pattern}`").format(
+                    name=sel["comm"], pattern=pattern))
         elif shown:
             commands.append(shown)
         else:
-            patterns.append(f"processes whose command line matches the pattern `{pattern}`")
+            patterns.append(_("processes whose command line matches the pattern `{pattern}`").format(pattern=pattern))
     if commands:
-        named.append(f"the {noun(len(commands), 'process', 'processes')} {words(commands)}")
+        named.append(ngettext("the process {commands}", "the processes {commands}", len(commands)).format(
+            commands=words(commands)))
     return words(named + patterns)

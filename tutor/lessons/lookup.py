@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Iterable
 
+from ..i18n import _
 from .catalog import Catalog
 from .model import Lesson, Step
 from .parse import FILE_NAME
@@ -39,14 +40,16 @@ def unknown_lesson(catalog: Catalog, name: str) -> str:
     """One line for a name that is no lesson: the near misses, or where the lessons are listed."""
     fits = _fits(catalog, name)
     if len(fits) > 1:           # two files numbered 03, or ids that differ only in case
-        return f"'{name}' fits more than one lesson: say which, {either([l.id for l in fits])}"
+        return _("'{name}' fits more than one lesson: say which, {lessons}").format(
+            name=name, lessons=either([l.id for l in fits]))
     near = suggest_lessons(catalog, name)
     if near:
-        return f"unknown lesson '{name}': did you mean {either(near)}?"
+        return _("unknown lesson '{name}': did you mean {lessons}?").format(name=name, lessons=either(near))
     numbers = [l.number for l in catalog.lessons if _numbered(l)]
     if name.strip().isdigit() and numbers:
-        return f"unknown lesson '{name}': the lessons are numbered {min(numbers)} to {max(numbers)}"
-    return f"unknown lesson '{name}' (nstutor list shows the lessons)"
+        return _("unknown lesson '{name}': the lessons are numbered {first} to {last}").format(
+            name=name, first=min(numbers), last=max(numbers))
+    return _("unknown lesson '{name}' ({command} shows the lessons)").format(name=name, command="nstutor list")
 
 
 def find_step(lesson: Lesson, name: str) -> Step | None:
@@ -65,8 +68,10 @@ def find_step(lesson: Lesson, name: str) -> Step | None:
 def unknown_step(lesson: Lesson, name: str) -> str:
     near = close_matches(name, [s.id for s in lesson.steps])
     if near:
-        return f"lesson '{lesson.id}' has no step '{name}': did you mean {either(near)}?"
-    return f"lesson '{lesson.id}' has no step '{name}' (steps: {', '.join(s.id for s in lesson.steps)})"
+        return _("lesson '{lesson}' has no step '{name}': did you mean {steps}?").format(
+            lesson=lesson.id, name=name, steps=either(near))
+    return _("lesson '{lesson}' has no step '{name}' (steps: {steps})").format(
+        lesson=lesson.id, name=name, steps=", ".join(s.id for s in lesson.steps))
 
 
 def suggest_lessons(catalog: Catalog, name: str) -> list[str]:
@@ -96,7 +101,8 @@ def similarity(a: str, b: str) -> float:
 def either(names: list[str]) -> str:
     """'a', or 'a' or 'b', or 'a', 'b' or 'c'."""
     quoted = [f"'{n}'" for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
+    return quoted[0] if len(quoted) == 1 else _("{items} or {last}").format(items=", ".join(quoted[:-1]),
+                                                                           last=quoted[-1])
 
 
 def _numbered(lesson: Lesson) -> bool:
