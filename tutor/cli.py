@@ -255,8 +255,29 @@ def cmd_lint(args) -> int:
     translations = sum(1 for path in report.files if source_path(path) is not None)
     files = counted(len(report.files) - translations, "lesson file") + (
         f" and {counted(translations, 'translation')}" if translations else "")
+    if not args.paths:                      # the shipped lessons: nstutor's own messages too
+        _lint_messages()
     print(f"{files}, {counted(total, 'problem') if total else 'no problems'}", file=sys.stderr)
     return EXIT_FAIL if total else EXIT_OK
+
+
+def _lint_messages() -> None:
+    """Per language, the marked messages its catalogue has no text for (shown in English meanwhile:
+    a report, not a problem; tests/test_messages.py is what fails on one)."""
+    from .i18n import LANGUAGES, SOURCE
+    from .message_coverage import marked_messages, untranslated
+    marked = len(marked_messages())
+    for language, name in LANGUAGES.items():
+        if language == SOURCE:
+            continue
+        missing = untranslated(language)
+        if not missing:
+            print(f"{language} ({name}): all {marked} messages translated", file=sys.stderr)
+            continue
+        print(f"{language} ({name}): {len(missing)} of {marked} messages not translated yet (shown in English):",
+              file=sys.stderr)
+        for message in missing:
+            print(f"  {message}", file=sys.stderr)
 
 
 def _shipped_lesson(name: str):
