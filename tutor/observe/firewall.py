@@ -22,7 +22,8 @@ What is read, and how:
   not loaded, and then bridged frames never meet iptables at all.
 
 Reading never changes anything, each tool gets a short timeout, and whatever could not be read
-is said in `problems` instead of raising. Everything is read in the caller's network namespace:
+is said in `problems` instead of raising (in the learner's language; a check that must tell why
+reads the `trouble` code instead: NO_TOOL, NEEDS_ROOT, UNREADABLE). Everything is read in the caller's network namespace:
 call it from a thread that never moved (the host's, for nstutor).
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from ..i18n import _
 from .procfs import proc_path
 
 SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
@@ -41,6 +43,11 @@ LEGACY_TABLES = "net/ip_tables_names"         # under /proc
 BRIDGE_NF = "sys/net/bridge/bridge-nf-call-{}"    # under /proc
 TIMEOUT_S = 5
 BUILTIN = ("INPUT", "FORWARD", "OUTPUT")
+
+# Why a table could not be read, as HostFilter.trouble / NatRead.trouble (None: it was read).
+NO_TOOL = "no-tool"           # iptables is not installed
+NEEDS_ROOT = "needs-root"     # nstutor does not run as root (or the tool said permission denied)
+UNREADABLE = "unreadable"     # a tool failed or did not answer (the problem quotes its error)
 
 #: Options whose value is the next word, and the name a Rule keeps them under.
 _MATCHES = {"-i": "in", "--in-interface": "in", "-o": "out", "--out-interface": "out",
@@ -87,7 +94,18 @@ class HostFilter:
     tables: tuple[FilterTable, ...]             # one per backend read (empty when nothing could be read)
     bridge_nf_iptables: int | None              # None: br_netfilter is not loaded
     bridge_nf_ip6tables: int | None
-    problems: tuple[str, ...] = ()              # what could not be read, in words
+    problems: tuple[str, ...] = ()              # what could not be read, in words (the learner's language)
+    trouble: str | None = None                  # NO_TOOL, NEEDS_ROOT (nothing read) or UNREADABLE (a backend failed)
+
+    @property
+    def needs_root(self) -> bool:
+        return self.trouble == NEEDS_ROOT or (self.trouble is None and any(
+            p.startswith("reading the host's firewall needs root") for p in self.problems))
+
+    @property
+    def no_tool(self) -> bool:
+        return self.trouble == NO_TOOL or (self.trouble is None and any(
+            p.startswith("iptables is not installed") for p in self.problems))
 
 
 # --------------------------------------------------------------- parsing `iptables -S`
@@ -230,9 +248,11 @@ def read_host_filter() -> HostFilter:
     nf4, nf6 = _bridge_nf("iptables"), _bridge_nf("ip6tables")
     tools = backends("filter")
     if not tools:
-        return HostFilter((), nf4, nf6, ("iptables is not installed, so nstutor cannot read the host's firewall",))
+        return HostFilter((), nf4, nf6, (_("iptables is not installed, so nstutor cannot read the host's firewall"),),
+                          trouble=NO_TOOL)
     if os.geteuid() != 0:
-        return HostFilter((), nf4, nf6, ("reading the host's firewall needs root: run nstutor as root",))
+        return HostFilter((), nf4, nf6, (_("reading the host's firewall needs root: run nstutor as root"),),
+                          trouble=NEEDS_ROOT)
     tables: list[FilterTable] = []
     problems: list[str] = []
     for label, path, command in tools:
@@ -242,24 +262,44 @@ def read_host_filter() -> HostFilter:
         try:
             text = _list_rules(path, "filter", 2)
         except _ToolFailed as failed:
-            how = "failed" if failed.answered else "did not answer"
-            problems.append(f"{os.path.basename(path)} -S {how}: {failed.text}")
+            how = _("{command} failed: {error}") if failed.answered else _("{command} did not answer: {error}")
+            problems.append(how.format(command=f"{os.path.basename(path)} -S", error=failed.text))
             continue
         tables.append(parse_table(text, label, command))
-    return HostFilter(tuple(tables), nf4, nf6, tuple(problems))
+    return HostFilter(tuple(tables), nf4, nf6, tuple(problems), trouble=UNREADABLE if problems else None)
 
 
 # --------------------------------------------------------------- the nat table (the masquerade kind)
+#: The English texts of NatRead.problem for these two troubles (what read_nat says, translated;
+#: compare NatRead.trouble with NEEDS_ROOT / NO_TOOL rather than these words).
 NAT_NEEDS_ROOT = "reading the firewall rules needs root: run nstutor as root"
 NAT_NO_TOOL = ("iptables is not installed, so nstutor cannot read the NAT rules "
                "(Debian/Ubuntu: apt install iptables)")
+
+
+def _nat_needs_root() -> str:
+    return _("reading the firewall rules needs root: run nstutor as root")
+
+
+def _nat_no_tool() -> str:
+    return _("iptables is not installed, so nstutor cannot read the NAT rules (Debian/Ubuntu: {command})").format(
+        command="apt install iptables")
 
 
 @dataclass(frozen=True)
 class NatRead:
     """The host's nat table, one FilterTable per backend read (the same record as the filter table's)."""
     tables: tuple[FilterTable, ...]
-    problem: str | None = None           # why nothing could be read (then tables is empty)
+    problem: str | None = None           # why nothing could be read (then tables is empty), in words
+    trouble: str | None = None           # the same as a code: NO_TOOL, NEEDS_ROOT, UNREADABLE
+
+    @property
+    def needs_root(self) -> bool:
+        return self.trouble == NEEDS_ROOT or (self.trouble is None and self.problem == NAT_NEEDS_ROOT)
+
+    @property
+    def no_tool(self) -> bool:
+        return self.trouble == NO_TOOL or (self.trouble is None and self.problem == NAT_NO_TOOL)
 
     @property
     def backends(self) -> tuple[str, ...]:
@@ -270,9 +310,9 @@ def read_nat(tools: list[tuple[str, str, str]] | None = None) -> NatRead:
     """Every rule of the nat table, from each backend that has one (*tools*: backends("nat")). Changes nothing."""
     tools = backends("nat") if tools is None else tools
     if not tools:
-        return NatRead((), NAT_NO_TOOL)
+        return NatRead((), _nat_no_tool(), NO_TOOL)
     if os.geteuid() != 0:
-        return NatRead((), NAT_NEEDS_ROOT)
+        return NatRead((), _nat_needs_root(), NEEDS_ROOT)
     tables: list[FilterTable] = []
     errors: list[str] = []
     for label, path, command in tools:
@@ -286,19 +326,20 @@ def read_nat(tools: list[tuple[str, str, str]] | None = None) -> NatRead:
                 tables.append(FilterTable(label, command, (), ()))
                 continue
             if "ermission denied" in failed.text or "must be root" in failed.text:
-                return NatRead((), NAT_NEEDS_ROOT)
+                return NatRead((), _nat_needs_root(), NEEDS_ROOT)
             errors.append(f"{os.path.basename(path)}: {failed.text}")
             continue
         tables.append(parse_table(text, label, command))
     if not tables:
-        return NatRead((), "nstutor could not read the nat table: " + "; ".join(errors))
+        return NatRead((), _("nstutor could not read the nat table: {errors}").format(errors="; ".join(errors)),
+                       UNREADABLE)
     return NatRead(tuple(tables))
 
 
 def nat_cacheable(tools: list[tuple[str, str, str]]) -> bool:
     """May a nat table read with these tools be kept until RulesetWatch sees a change? Only when
     every backend is nftables (iptables-legacy sends no change events) or has nothing to read."""
-    return all(label == "nft" or not path for label, path, _ in tools)
+    return all(label == "nft" or not path for label, path, _command in tools)
 
 
 # --------------------------------------------------------------- the whole ruleset, to compare
@@ -313,7 +354,7 @@ def ruleset_lines() -> set[str]:
     tools = [("nft", find_tool("iptables-nft-save"))]
     if _legacy_loaded_any():
         tools.append(("legacy", find_tool("iptables-legacy-save")))
-    if not any(path for _, path in tools):
+    if not any(path for _label, path in tools):
         tools = [("iptables", find_tool("iptables-save"))]
     for label, path in tools:
         if not path:
@@ -365,7 +406,7 @@ def _filters_nothing(line: str) -> bool:
     """A table header, or a base chain whose policy lets every packet through."""
     if line == "(table)":
         return True
-    chain, _, policy = line[1:].partition(" ")
+    chain, _space, policy = line[1:].partition(" ")
     return line.startswith(":") and chain in BASE_CHAINS and policy.strip() == "ACCEPT"
 
 

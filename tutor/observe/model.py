@@ -313,11 +313,15 @@ class Probe:
 class ProbeResult:
     """What one Probe found. *trouble* says why it was not sent at all, where the words name the
     netns it was to leave from (the kind words that): "gone" (nothing names it any more), "changed"
-    (the file that names it holds another netns now), "enter" (setns failed; *detail* says how)."""
+    (the file that names it holds another netns now), "enter" (setns failed; *detail* says how).
+    *code* says what went wrong in every failed case (observe/probes.py lists the codes: "gone",
+    "needs-root", "no-answer", "refused", ...; None when it answered): *detail* is in the learner's
+    language, so a check decides on the code (probes.needs_root(), is_refused()), never on words."""
     ok: bool
-    detail: str                   # what happened, in words
+    detail: str                   # what happened, in words (the learner's language)
     rtt_ms: float | None = None
     trouble: str | None = None
+    code: str | None = None
 
 
 @dataclass(frozen=True)

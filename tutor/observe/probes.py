@@ -13,6 +13,11 @@ in the snapshot carries is not sent.
 
 read_forwarding() reads a router's IP forwarding switch the same way (a failed probe's diagnosis
 names a router on the way that does not forward).
+
+A result's *detail* is in the learner's language (gettext); what a check decides on is its
+*code* (the constants below), never the words: use needs_root(), is_refused() and no_answer(),
+which also know the English texts of a result made without a code (older snapshots, tests).
+(*trouble* keeps its own meaning: set only for GONE, CHANGED and ENTER, where the kind words it.)
 """
 from __future__ import annotations
 
@@ -24,35 +29,86 @@ import socket
 import struct
 import time
 
+from ..i18n import _
 from .model import NetNS, Probe, ProbeResult, Snapshot
 from .setns import each_in_namespace
 
 TIMEOUT = 1.0
+
+# What went wrong, as ProbeResult.code (None: it answered / connected).
+# Not sent at all, for a reason in the source netns (the kind words these itself, naming the netns;
+# these three are also ProbeResult.trouble):
+GONE = "gone"                 # nothing names the netns any more
+CHANGED = "changed"           # the file that named it holds another netns now
+ENTER = "enter"               # setns failed (detail: the OS's words)
+# Not sent, or not answered, for another reason (the detail says it in full):
+NEEDS_ROOT = "needs-root"     # entering the netns, or a raw ICMP socket, needs root
+NOT_HERE = "not-here"         # the address is on no interface of this machine: not sent
+NOT_RUN = "not-run"           # the probe thread gave nothing back
+SEND_FAILED = "send-failed"   # the ping could not be sent
+NO_ANSWER = "no-answer"       # nothing came back within TIMEOUT
+UNREACHABLE = "unreachable"   # an ICMP error (destination unreachable, time exceeded) came back
+REFUSED = "refused"           # the TCP connection was refused (the address answered: nothing listens)
+FAILED = "failed"             # receiving or connecting failed otherwise (detail: the OS's words)
+
+#: How the English detail of a result made without a trouble code begins when root was missing.
+_ENGLISH_NEEDS_ROOT = ("sending a ping needs root", "entering the namespace needs root")
+
+
+def needs_root(result: ProbeResult) -> bool:
+    """Did the probe fail for want of root (nothing to diagnose on the way)?"""
+    if result.code is not None:
+        return result.code == NEEDS_ROOT
+    return not result.ok and result.trouble is None and result.detail.startswith(_ENGLISH_NEEDS_ROOT)
+
+
+def is_refused(result: ProbeResult) -> bool:
+    """Was a TCP connection refused (the address is there, nothing listens on the port)?"""
+    if result.code is not None:
+        return result.code == REFUSED
+    return not result.ok and result.trouble is None and "refused" in result.detail
+
+
+def no_answer(result: ProbeResult) -> bool:
+    """Did nothing come back within the timeout?"""
+    if result.code is not None:
+        return result.code == NO_ANSWER
+    return not result.ok and result.trouble is None and result.detail.startswith("no answer within")
+
+
+def _gone() -> ProbeResult:
+    return ProbeResult(False, _("the netns is gone (nothing names it any more)"), trouble=GONE, code=GONE)
+
+
+def _silence() -> ProbeResult:
+    return ProbeResult(False, _("no answer within {seconds:g} second").format(seconds=TIMEOUT), code=NO_ANSWER)
 
 
 def send(snap: Snapshot, probe: Probe) -> ProbeResult:
     """Send *probe* from inside its netns, in a throwaway thread."""
     ns = snap.netns.get(probe.netns)
     if ns is None:
-        return ProbeResult(False, "the netns is gone (nothing names it any more)", trouble="gone")
+        return _gone()
     if not _on_this_machine(snap, probe.ip):
-        return ProbeResult(False, f"{probe.ip} is on no interface of this machine, so nstutor did not send it")
+        return ProbeResult(False, _("{ip} is on no interface of this machine, so nstutor did not send it").format(
+            ip=probe.ip), code=NOT_HERE)
     path = netns_path(ns)
     if path is None:
-        return ProbeResult(False, "the netns is gone (nothing names it any more)", trouble="gone")
+        return _gone()
 
     def run(_key) -> ProbeResult:
         # The namespace file could have been replaced since the snapshot: make sure we are where we meant.
         if os.stat("/proc/thread-self/ns/net").st_ino != ns.inode:
-            return ProbeResult(False, "the netns changed since nstutor looked", trouble="changed")
+            return ProbeResult(False, _("the netns changed since nstutor looked"), trouble=CHANGED, code=CHANGED)
         return _ping_once(probe.ip) if probe.port is None else _connect_once(probe.ip, probe.port)
 
     result = each_in_namespace("net", [(path, "probe")], run).get("probe")
     if isinstance(result, OSError):
         if result.errno in (errno.EPERM, errno.EACCES):
-            return ProbeResult(False, "entering the namespace needs root: run nstutor as root")
-        return ProbeResult(False, str(result.strerror or result), trouble="enter")
-    return result or ProbeResult(False, "the probe did not run")
+            return ProbeResult(False, _("entering the namespace needs root: run nstutor as root"),
+                               code=NEEDS_ROOT)
+        return ProbeResult(False, str(result.strerror or result), trouble=ENTER, code=ENTER)
+    return result or ProbeResult(False, _("the probe did not run"), code=NOT_RUN)
 
 
 def read_forwarding(ns: NetNS, version: int) -> bool | None:
@@ -122,15 +178,15 @@ def _ping_once(ip: str) -> ProbeResult:
     v6 = ipaddress.ip_address(ip).version == 6
     family, proto = (socket.AF_INET6, socket.IPPROTO_ICMPV6) if v6 else (socket.AF_INET, socket.IPPROTO_ICMP)
     request, reply = (128, 129) if v6 else (8, 0)
-    unreachable = {1: "destination unreachable", 3: "time exceeded"} if v6 else \
-                  {3: "destination unreachable", 11: "time exceeded"}
+    unreachable = {1: "destination", 3: "time"} if v6 else {3: "destination", 11: "time"}
     try:
         sock, raw = socket.socket(family, socket.SOCK_RAW, proto), True
     except PermissionError:
         try:    # unprivileged ping sockets, where net.ipv4.ping_group_range allows them
             sock, raw = socket.socket(family, socket.SOCK_DGRAM, proto), False
         except OSError:
-            return ProbeResult(False, "sending a ping needs root (a raw ICMP socket): run nstutor as root")
+            return ProbeResult(False, _("sending a ping needs root (a raw ICMP socket): run nstutor as root"),
+                               code=NEEDS_ROOT)
     ident, seq = secrets.randbits(16), 1
     token = b"nstutor-" + secrets.token_bytes(8)
     header = struct.pack("!BBHHH", request, 0, 0, ident, seq)
@@ -141,26 +197,32 @@ def _ping_once(ip: str) -> ProbeResult:
         try:
             sock.sendto(packet, (ip, 0))
         except OSError as exc:
-            return ProbeResult(False, f"the ping could not be sent: {exc.strerror or exc}")
+            return ProbeResult(False, _("the ping could not be sent: {error}").format(error=exc.strerror or exc),
+                               code=SEND_FAILED)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return ProbeResult(False, f"no answer within {TIMEOUT:g} second")
+                return _silence()
             sock.settimeout(left)
             try:
-                data, _ = sock.recvfrom(2048)
+                data, _sender = sock.recvfrom(2048)
             except (TimeoutError, socket.timeout):
-                return ProbeResult(False, f"no answer within {TIMEOUT:g} second")
+                return _silence()
             except OSError as exc:
-                return ProbeResult(False, f"the ping failed: {exc.strerror or exc}")
+                return ProbeResult(False, _("the ping failed: {error}").format(error=exc.strerror or exc),
+                                   code=FAILED)
             icmp = data[(data[0] & 0x0F) * 4:] if (raw and not v6) else data
             if len(icmp) < 8:
                 continue
-            kind, code, _, rid, rseq = struct.unpack("!BBHHH", icmp[:8])
+            kind, code, _sum, rid, rseq = struct.unpack("!BBHHH", icmp[:8])
             if kind == reply and rseq == seq and (rid == ident or not raw) and icmp[8:] == token:
-                return ProbeResult(True, "answered", (time.monotonic() - started) * 1000.0)
+                return ProbeResult(True, _("answered"), (time.monotonic() - started) * 1000.0)
             if kind in unreachable and _quotes_our_echo(icmp[8:], v6, ident, raw):
-                return ProbeResult(False, f"{unreachable[kind]} (ICMP code {code})")
+                if unreachable[kind] == "destination":
+                    text = _("destination unreachable (ICMP code {code})")
+                else:
+                    text = _("time exceeded (ICMP code {code})")
+                return ProbeResult(False, text.format(code=code), code=UNREACHABLE)
 
 
 def _quotes_our_echo(quoted: bytes, v6: bool, ident: int, raw: bool) -> bool:
@@ -181,9 +243,11 @@ def _connect_once(ip: str, port: int) -> ProbeResult:
         try:
             sock.connect((ip, port))
         except (TimeoutError, socket.timeout):
-            return ProbeResult(False, f"no answer within {TIMEOUT:g} second")
+            return _silence()
         except ConnectionRefusedError:
-            return ProbeResult(False, f"{ip} answered, but refused the connection: nothing listens on port {port}")
+            return ProbeResult(False, _("{ip} answered, but refused the connection: nothing listens on port {port}")
+                               .format(ip=ip, port=port), code=REFUSED)
         except OSError as exc:
-            return ProbeResult(False, f"the connection failed: {exc.strerror or exc}")
-        return ProbeResult(True, "connected", (time.monotonic() - started) * 1000.0)
+            return ProbeResult(False, _("the connection failed: {error}").format(error=exc.strerror or exc),
+                               code=FAILED)
+        return ProbeResult(True, _("connected"), (time.monotonic() - started) * 1000.0)

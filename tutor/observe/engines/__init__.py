@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Iterable, Mapping, Protocol
 
+from ...i18n import _
 from ..model import ENGINES, Container, EngineState, Process
 
 #: engine name -> the module of this package that reads it
@@ -49,7 +50,8 @@ def read_all(engine_readers: Iterable[Reader], processes: Mapping[int, Process]
         try:
             found, state = reader.read(processes)
         except Exception as exc:
-            found, state = [], EngineState(reader.engine, "error", f"nstutor could not read {reader.engine}: {exc}")
+            found, state = [], EngineState(reader.engine, "error", _("nstutor could not read {engine}: {error}").format(
+                engine=reader.engine, error=exc))
         containers.extend(found)
         states.append(state)
     return tuple(containers), tuple(states)

@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
+from ...i18n import _
 from ..model import Container, EngineState, Process
 from ..procfs import proc_path
 
@@ -162,12 +163,12 @@ def read_record(bundle: str, prefix: str = "") -> TaskRecord | None:
     try:
         spec = json.loads(raw)
     except ValueError as exc:
-        raise RecordError(f"{bundle}/config.json is not JSON ({exc})") from None
+        raise RecordError(_("{file} is not JSON ({error})").format(file=f"{bundle}/config.json", error=exc)) from None
     annotations = spec.get("annotations") if isinstance(spec, dict) else None
     if annotations is None:
         return None
     if not isinstance(annotations, dict):
-        raise RecordError(f"{bundle}/config.json: its annotations are not a mapping")
+        raise RecordError(_("{file}: its annotations are not a mapping").format(file=f"{bundle}/config.json"))
     kind = annotations.get(CONTAINER_TYPE)
     if kind not in ("sandbox", "container"):
         return None
@@ -179,7 +180,7 @@ def read_record(bundle: str, prefix: str = "") -> TaskRecord | None:
     except FileNotFoundError:
         pass                    # runc has not written it yet (being created): no pid
     except ValueError:
-        raise RecordError(f"{bundle}/init.pid does not hold a pid") from None
+        raise RecordError(_("{file} does not hold a pid").format(file=f"{bundle}/init.pid")) from None
     get = lambda key: annotations.get(key) or None  # noqa: E731 - "" means "not said"
     return TaskRecord(os.path.basename(bundle), kind, get(SANDBOX_ID), get(SANDBOX_NAME), get(SANDBOX_NAMESPACE),
                       get(CONTAINER_NAME), get(IMAGE_NAME), init_pid, prefix)
@@ -216,28 +217,30 @@ class Reader:
         try:
             return self._read(processes)
         except Exception as exc:            # noqa: BLE001 - a snapshot must go on whatever a node holds
-            return [], EngineState(ENGINE, "error", f"containerd's records could not be read: {exc}")
+            return [], EngineState(ENGINE, "error", _("containerd's records could not be read: {error}").format(
+                error=exc))
 
     # -- the steps
     def _read(self, processes: Mapping[int, Process]) -> tuple[list[Container], EngineState]:
         members = self._members(processes)
         problems: list[str] = []
+        root_only: list[str] = []           # those of the problems that say a record needs root
         records: dict[str, TaskRecord] = {}
         here = task_dir()
         try:
             names = os.listdir(here)
         except PermissionError:
-            return [], EngineState(ENGINE, "denied", f"containerd's records ({here}) can be read only by root: "
-                                   "run nstutor as root (sudo) to see this node's pods")
+            return [], EngineState(ENGINE, "denied", _("containerd's records ({path}) can be read only by root: run "
+                                                       "nstutor as root (sudo) to see this node's pods").format(path=here))
         except FileNotFoundError:
             names = None
         except OSError as exc:
-            return [], EngineState(ENGINE, "error", f"containerd's records ({here}) could not be listed: "
-                                   f"{exc.strerror or exc}")
+            return [], EngineState(ENGINE, "error", _("containerd's records ({path}) could not be listed: {error}")
+                                   .format(path=here, error=exc.strerror or exc))
         listed = {("", n) for n in names or ()}
         denied = False
         if names is not None:
-            self._load("", here, names, records, problems)
+            self._load("", here, names, records, problems, root_only)
         # Records not on this machine's filesystem: a kind node is a container, and its containerd
         # keeps them under the node's root, which the shim (the container's parent) has as its own.
         missing = {cid for cid, (cg, _procs) in members.items() if cg.runtime == ENGINE and cid not in records}
@@ -255,30 +258,32 @@ class Reader:
                 except OSError:
                     continue                    # not a node's root, or it went away
                 listed |= {(prefix, n) for n in there}
-                self._load(prefix, task_dir(prefix), there, records, problems)
+                self._load(prefix, task_dir(prefix), there, records, problems, root_only)
         missing -= records.keys()
         self._forget(records, listed)
 
         containers = self._containers(records, members, processes)
         if names is None and not records:
             if missing and denied:
-                return [], EngineState(ENGINE, "denied", f"{len(missing)} containers run in Kubernetes' kubepods cgroups "
-                                       "under containerd, whose records can be read only by root: run nstutor as root (sudo)")
+                return [], EngineState(ENGINE, "denied", _(
+                    "{count} containers run in Kubernetes' kubepods cgroups under containerd, whose records can be "
+                    "read only by root: run nstutor as root (sudo)").format(count=len(missing)))
             if missing:
-                return [], EngineState(ENGINE, "error",
-                                       f"{len(missing)} containers run in Kubernetes' kubepods cgroups under containerd, "
-                                       f"but containerd's records are neither in {here} nor under their shims' roots")
+                return [], EngineState(ENGINE, "error", _(
+                    "{count} containers run in Kubernetes' kubepods cgroups under containerd, but containerd's "
+                    "records are neither in {path} nor under their shims' roots").format(count=len(missing), path=here))
             # containerd's task plugin makes its state dir when it starts. /run/containerd alone
             # says nothing: every runc shim puts its socket in /run/containerd/s, dockerd's too.
             tasks = f"{CONTAINERD_STATE}/{TASK_DIR}"
             if not os.path.isdir(tasks):
-                return [], EngineState(ENGINE, "absent", f"containerd has not run here (there is no {tasks}): "
-                                       "this machine is not a Kubernetes node with containerd")
-        if problems and not containers and all("only by root" in p for p in problems):
+                return [], EngineState(ENGINE, "absent", _("containerd has not run here (there is no {path}): this "
+                                                           "machine is not a Kubernetes node with containerd").format(
+                    path=tasks))
+        if problems and not containers and len(root_only) == len(problems):
             return [], EngineState(ENGINE, "denied", problems[0])
         if problems:
-            return containers, EngineState(ENGINE, "error", "; ".join(problems[:3])
-                                           + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""))
+            more = _(" (and {count} more)").format(count=len(problems) - 3) if len(problems) > 3 else ""
+            return containers, EngineState(ENGINE, "error", "; ".join(problems[:3]) + more)
         return containers, EngineState(ENGINE, "running")
 
     @staticmethod
@@ -299,7 +304,7 @@ class Reader:
         return [proc_path(pid, "root") for pid in shims]
 
     def _load(self, prefix: str, directory: str, names: list[str], records: dict[str, TaskRecord],
-              problems: list[str]) -> None:
+              problems: list[str], root_only: list[str]) -> None:
         for name in names:
             if name in records:
                 continue
@@ -313,10 +318,13 @@ class Reader:
                 except (FileNotFoundError, NotADirectoryError):
                     continue                    # not a bundle, being made, or the task went away meanwhile
                 except PermissionError:
-                    problems.append(f"{directory}/{name} can be read only by root: run nstutor as root (sudo)")
+                    problems.append(_("{path} can be read only by root: run nstutor as root (sudo)").format(
+                        path=f"{directory}/{name}"))
+                    root_only.append(problems[-1])
                     continue
                 except OSError as exc:
-                    problems.append(f"{directory}/{name} could not be read: {exc.strerror or exc}")
+                    problems.append(_("{path} could not be read: {error}").format(path=f"{directory}/{name}",
+                                                                                   error=exc.strerror or exc))
                     continue
                 except RecordError as exc:
                     problems.append(str(exc))

@@ -26,6 +26,7 @@ import socket
 import time
 from typing import Mapping
 
+from ...i18n import _
 from ..model import Container, EngineState, Process
 from .cri import pod_of_docker_name
 
@@ -50,8 +51,9 @@ def socket_path(environ: Mapping[str, str] = os.environ) -> str | None:
 def start_hint() -> str:
     """How to start dockerd on this machine, for a sentence that says it is not running."""
     if os.path.isdir("/run/systemd/system"):
-        return "start it with `systemctl start docker`"
-    return "start it with `service docker start` (or, as root, `dockerd &`)"
+        return _("start it with {command}").format(command="`systemctl start docker`")
+    return _("start it with {command} (or, as root, {fallback})").format(command="`service docker start`",
+                                                                         fallback="`dockerd &`")
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -105,7 +107,7 @@ class Reader:
             return [], trouble.engine_state
         except Exception as exc:      # never a traceback in a snapshot: say what it was
             self.close()
-            return [], EngineState(ENGINE, "error", f"dockerd's answer could not be read: {exc}")
+            return [], EngineState(ENGINE, "error", _("dockerd's answer could not be read: {error}").format(error=exc))
 
     def close(self) -> None:
         if self._conn is not None:
@@ -139,8 +141,7 @@ class Reader:
             sock.setblocking(False)
         except (socket.timeout, BlockingIOError):   # BlockingIOError: its backlog is full
             sock.close()             # a hanging dockerd: say so now rather than wait once more for the list
-            raise _Trouble("error", f"dockerd did not answer within {self._timeout:g} s on {path} "
-                                    "(starting or restarting?): nstutor looks again next time")
+            raise _Trouble("error", _silent(self._timeout, path))
         except OSError:
             sock.close()
             return                   # no stream: list on every read, as a one-shot reader does
@@ -185,7 +186,8 @@ class Reader:
         listed = self._get("/containers/json?all=1")
         self.lists += 1
         if not isinstance(listed, list):
-            raise _Trouble("error", "dockerd answered /containers/json with something that is not a list")
+            raise _Trouble("error", _("dockerd answered {url} with something that is not a list").format(
+                url="/containers/json"))
         names = {entry.get("Id", ""): _name(entry.get("Names")) for entry in listed}
         shims = shim_children(processes)
         seen = set()
@@ -230,8 +232,9 @@ class Reader:
     def _get(self, url: str):
         path = self._path if self._path is not None else socket_path()
         if path is None:
-            raise _Trouble("error", f"DOCKER_HOST is {os.environ.get('DOCKER_HOST')!r}: nstutor reads a local "
-                                    "dockerd through its unix socket only (unix:///run/docker.sock)")
+            raise _Trouble("error", _("DOCKER_HOST is {value}: nstutor reads a local dockerd through its unix "
+                                      "socket only ({socket})").format(value=repr(os.environ.get('DOCKER_HOST')),
+                                                                       socket="unix:///run/docker.sock"))
         for attempt in (1, 2):           # a kept connection dockerd closed meanwhile: once more, afresh
             fresh = self._conn is None
             try:
@@ -246,24 +249,25 @@ class Reader:
                 raise _Trouble(*_not_listening(path))
             except ConnectionRefusedError:
                 self.close()
-                raise _Trouble("stopped", f"dockerd is not running: {start_hint()}")
+                raise _Trouble("stopped", _("dockerd is not running: {hint}").format(hint=start_hint()))
             except PermissionError:
                 self.close()
-                raise _Trouble("denied", f"{path} is dockerd's socket, and only root and the docker group may "
-                                         "use it: run nstutor with sudo, or add yourself to the docker group")
+                raise _Trouble("denied", _("{path} is dockerd's socket, and only root and the docker group may use "
+                                           "it: run nstutor with sudo, or add yourself to the docker group").format(
+                    path=path))
             except (socket.timeout, BlockingIOError):   # BlockingIOError: its backlog is full
                 self.close()
-                raise _Trouble("error", f"dockerd did not answer within {self._timeout:g} s on {path} "
-                                        "(starting or restarting?): nstutor looks again next time")
+                raise _Trouble("error", _silent(self._timeout, path))
             except (http.client.HTTPException, ConnectionError, OSError) as exc:
                 self.close()
                 if fresh or attempt == 2:
-                    raise _Trouble("error", f"dockerd's socket {path} did not answer: {exc}")
+                    raise _Trouble("error", _("dockerd's socket {path} did not answer: {error}").format(
+                        path=path, error=exc))
         if response.status == 404 and url != "/containers/json?all=1":
-            raise _Trouble("gone", "the container went away meanwhile")
+            raise _Trouble("gone", _("the container went away meanwhile"))
         if response.status != 200:
-            raise _Trouble("error", f"dockerd answered {url} with HTTP {response.status}: "
-                                    f"{body[:200].decode(errors='replace').strip()}")
+            raise _Trouble("error", _("dockerd answered {url} with HTTP {status}: {body}").format(
+                url=url, status=response.status, body=body[:200].decode(errors='replace').strip()))
         return json.loads(body)
 
 
@@ -290,8 +294,14 @@ def shim_children(processes: Mapping[int, Process]) -> dict[str, int]:
 
 def _not_listening(path: str) -> tuple[str, str]:
     if shutil.which("dockerd") or os.path.exists("/usr/bin/dockerd") or os.path.exists("/usr/sbin/dockerd"):
-        return "stopped", f"dockerd is not running: {start_hint()}"
-    return "absent", ("docker is not installed (Debian/Ubuntu: apt-get install docker.io)")
+        return "stopped", _("dockerd is not running: {hint}").format(hint=start_hint())
+    return "absent", _("docker is not installed (Debian/Ubuntu: {command})").format(
+        command="apt-get install docker.io")
+
+
+def _silent(timeout: float, path: str) -> str:
+    return _("dockerd did not answer within {seconds:g} s on {path} (starting or restarting?): nstutor looks "
+             "again next time").format(seconds=timeout, path=path)
 
 
 def _name(names) -> str:

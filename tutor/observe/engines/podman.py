@@ -26,6 +26,7 @@ import re
 import shutil
 from typing import Mapping
 
+from ...i18n import _
 from ..model import Container, EngineState, Process
 
 ENGINE = "podman"
@@ -112,7 +113,7 @@ class Reader:
         try:
             return self._read(processes)
         except Exception as exc:          # never a traceback in a snapshot: say what it was
-            return [], EngineState(ENGINE, "error", f"Podman's records could not be read: {exc}")
+            return [], EngineState(ENGINE, "error", _("Podman's records could not be read: {error}").format(error=exc))
 
     def close(self) -> None:
         pass
@@ -132,20 +133,21 @@ class Reader:
         except FileNotFoundError:
             listed = {}
         except PermissionError:
-            listed, denied = {}, (f"Podman's records under {self._storage} need root: run nstutor with sudo "
-                                  "to see stopped containers and pod names")
+            listed, denied = {}, _("Podman's records under {path} need root: run nstutor with sudo to see stopped "
+                                   "containers and pod names").format(path=self._storage)
         if not conmons and not listed and denied is None and not self._podman_installed():
-            return [], EngineState(ENGINE, "absent", "podman is not installed (Debian/Ubuntu: apt-get install podman)")
+            return [], EngineState(ENGINE, "absent", _("podman is not installed (Debian/Ubuntu: {command})").format(
+                command="apt-get install podman"))
 
         running: dict[str, tuple[dict, int | None]] = {}
         for pid, args in conmons.items():
             running[args["id"]] = (args, children.get(pid))
-        specs = {cid: self._spec(cid, args.get("bundle")) for cid, (args, _) in running.items()}
-        names = {cid: args.get("name", "") for cid, (args, _) in running.items()}
-        for cid, (name, _) in listed.items():
+        specs = {cid: self._spec(cid, args.get("bundle")) for cid, (args, _pid) in running.items()}
+        names = {cid: args.get("name", "") for cid, (args, _pid) in running.items()}
+        for cid, (name, _image) in listed.items():
             names.setdefault(cid, name)
         pod_of_infra = self._pod_names(names, specs)
-        pid_names = {pid: names[cid] for cid, (_, pid) in running.items() if pid}
+        pid_names = {pid: names[cid] for cid, (_args, pid) in running.items() if pid}
 
         out = []
         for cid in sorted(set(running) | set(listed), key=lambda c: names.get(c, "")):
