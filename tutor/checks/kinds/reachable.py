@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from ...i18n import _
 from ...observe.model import LOCAL_TABLE, MAIN_TABLE, NOTHING, NetNS, Probe, ProbeResult, Route, Snapshot, Wants
+from ...observe.probes import is_refused, needs_root
 from ...observe.render import route_args
 from ..addresses import route_key
 from ..base import Expectation, Field, NotObserved, Verdict, v_int, v_ip
@@ -214,7 +215,7 @@ class ReachableExpectation(Expectation):
             return NOTHING                   # fails without a probe: nothing to send
         probe = Wants(probes=frozenset({plan.probe}))
         result = snap.probes.get(plan.probe)
-        if result is None or result.ok or result.detail.startswith(NEEDS_ROOT):
+        if result is None or result.ok or needs_root(result):
             return probe
         dest = plan.owner_ns.link(plan.owner_dev)
         version = 6 if ":" in self.to else 4
@@ -246,7 +247,7 @@ class ReachableExpectation(Expectation):
                 to=self.to, port=self.port, netns=here, detail=detail)
         else:
             observed = _("one ping to {to} from {netns}: {detail}").format(to=self.to, netns=here, detail=detail)
-        return self.fail(observed, self._diagnose(snap, src, plan.route, plan.owner_ns, plan.owner_dev, detail))
+        return self.fail(observed, self._diagnose(snap, src, plan.route, plan.owner_ns, plan.owner_dev, result, detail))
 
     def _plan(self, snap: Snapshot) -> "Verdict | _Plan":
         """The probe to send, or the failed verdict that makes sending one pointless or unsafe."""
@@ -314,9 +315,10 @@ class ReachableExpectation(Expectation):
             evidence["route"] = route_args(route)
         return _Plan(src, route, owner_ns, owner_dev, evidence, Probe(src.inode, self.to, self.port))
 
-    def _diagnose(self, snap, src, route, owner_ns, owner_dev, detail: str) -> str:
-        """The most likely reason, from the snapshot: a link on the way that is down, or the way back."""
-        if detail.startswith(NEEDS_ROOT):
+    def _diagnose(self, snap, src, route, owner_ns, owner_dev, result: ProbeResult, detail: str) -> str:
+        """The most likely reason, from the snapshot: a link on the way that is down, or the way back.
+        What the probe met is told by its code, not its words (*detail* is in the learner's language)."""
+        if needs_root(result):
             return detail
         head = _("{to} did not answer from {netns} ({detail})").format(to=self.to, netns=where(src, snap),
                                                                       detail=detail)
@@ -331,7 +333,7 @@ class ReachableExpectation(Expectation):
                           owner_ns, dest)
         if gap:
             return f"{head}: {gap}"
-        if self.port and "refused" in detail:
+        if self.port and is_refused(result):
             return _("{detail}: start a server on port {port} in {netns}").format(detail=detail, port=self.port,
                                                                                   netns=where(owner_ns, snap))
         blame, note = self._host_firewall(snap, src, route, owner_ns, dest)
@@ -423,10 +425,6 @@ class _Plan:
     owner_dev: str
     evidence: dict
     probe: Probe
-
-
-#: How a probe result begins that failed for want of root (nothing to diagnose on the way).
-NEEDS_ROOT = ("sending a ping needs root", "entering the namespace needs root")
 
 
 def _in_words(src: NetNS, result: ProbeResult) -> str:
