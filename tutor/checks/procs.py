@@ -303,7 +303,8 @@ def ns_summary(snap: Snapshot, proc: Process, types: list[str]) -> str:
     parts = []
     for t in types:
         ino = proc.ns.get(t)
-        parts.append(f"{t} {ino if ino is not None else _('unreadable')}{host_note(snap, t, ino)}")
+        shown = ino if ino is not None else _("unreadable")
+        parts.append(f"{t} {shown}{host_note(snap, t, ino)}")
     return ", ".join(parts)
 
 

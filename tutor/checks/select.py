@@ -148,6 +148,13 @@ def the_selected(value: Any) -> str:
     return _("the process {detail}").format(detail=selector_detail(value))
 
 
+def capitalised(words: str) -> str:
+    """describe_selector()/the_selected() at the start of a sentence: 'The process named 'pause''. Only
+    English has capitals to add; a Korean phrase may start with a name ("web 컨테이너"), kept as it is."""
+    from ..i18n import current
+    return words[:1].upper() + words[1:] if current() == "en" else words
+
+
 def containers_of(snap: Snapshot, value: Any) -> list[Container]:
     """The container records a container selector names, running or not (records order)."""
     sel = normalise(value)
