@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..i18n import _
 from ..observe.model import Snapshot
 
 
@@ -23,5 +24,11 @@ def cgroup_v2_alone(snap: Snapshot) -> bool:
 
 def cgroup_layout(snap: Snapshot) -> str:
     """'cgroup v2 alone', 'cgroup v1', 'cgroup v1 and v2 (hybrid)': for messages."""
-    return {"v2": "cgroup v2 alone", "v1": "cgroup v1", "hybrid": "cgroup v1 and v2 (hybrid)"}.get(
-        snap.cgroups.mode, "no cgroup tree mounted")
+    mode = snap.cgroups.mode
+    if mode == "v2":
+        return _("cgroup v2 alone")
+    if mode == "v1":
+        return "cgroup v1"
+    if mode == "hybrid":
+        return _("cgroup v1 and v2 (hybrid)")
+    return _("no cgroup tree mounted")

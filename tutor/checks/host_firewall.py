@@ -15,6 +15,7 @@ its answer), else None; `unsure` says what stopped nstutor from telling.
 """
 from __future__ import annotations
 
+from ..i18n import _
 from ..observe.firewall import FilterTable, HostFilter
 from .netfilter import ACCEPT, DROP, Decision, Packet, decide_all
 
@@ -27,10 +28,10 @@ def _by_docker(tables: list[FilterTable]) -> bool:
 
 def _cause(dropped: list[tuple[FilterTable, Decision]], traffic: str) -> str:
     table, decision = dropped[0]
-    where = f" ({table.command})" if len({t.command for t, _ in dropped}) > 1 or table.command != "iptables" else ""
+    where = f" ({table.command})" if len({t.command for t, _d in dropped}) > 1 or table.command != "iptables" else ""
     if decision.by is not None:
-        return f"there the rule '{decision.by.text}'{where} drops it"
-    return f"there the policy is DROP{where} and no rule accepts {traffic}"
+        return _("there the rule '{rule}'{backend} drops it").format(rule=decision.by.text, backend=where)
+    return _("there the policy is DROP{backend} and no rule accepts {traffic}").format(backend=where, traffic=traffic)
 
 
 def forward_blame(filt: HostFilter, bridge: str, a: str, b: str, proto: int, a_name: str, b_name: str) -> str | None:
@@ -41,20 +42,22 @@ def forward_blame(filt: HostFilter, bridge: str, a: str, b: str, proto: int, a_n
     dropped = [(t, d) for t, d in decide_all(filt.tables, "FORWARD", packets) if d.outcome == DROP]
     if not dropped:
         return None
-    tables = [t for t, _ in dropped]
-    text = (f"the host's firewall drops it. {a_name} and {b_name} are plugged into the bridge {bridge} in the "
-            f"root netns, and br_netfilter is loaded with net.bridge.bridge-nf-call-iptables = 1, so every "
-            f"frame {bridge} passes between its ports also goes through the host's iptables FORWARD chain; "
-            f"{_cause(dropped, f'traffic from {bridge} to {bridge}')}.")
-    if all(d.by is None for _, d in dropped):
+    tables = [t for t, _d in dropped]
+    cause = _cause(dropped, _("traffic from {bridge} to {bridge}").format(bridge=bridge))
+    text = _("the host's firewall drops it. {a} and {b} are plugged into the bridge {bridge} in the root netns, "
+             "and br_netfilter is loaded with net.bridge.bridge-nf-call-iptables = 1, so every frame {bridge} "
+             "passes between its ports also goes through the host's iptables FORWARD chain; {cause}.").format(
+        a=a_name, b=b_name, bridge=bridge, cause=cause)
+    if all(d.by is None for _t, d in dropped):
         if _by_docker(list(filt.tables)):
-            text += (" Docker did this (its DOCKER chains are there): when dockerd starts it turns on "
-                     "net.ipv4.ip_forward, sets the FORWARD policy to DROP, and accepts only docker0's traffic.")
+            text += _(" Docker did this (its DOCKER chains are there): when dockerd starts it turns on "
+                      "net.ipv4.ip_forward, sets the FORWARD policy to DROP, and accepts only docker0's traffic.")
         else:
-            text += (" Docker, for one, sets a host up like this when it starts: forwarding on, FORWARD policy "
-                     "DROP, and only docker0's traffic accepted.")
+            text += _(" Docker, for one, sets a host up like this when it starts: forwarding on, FORWARD policy "
+                      "DROP, and only docker0's traffic accepted.")
     commands = "; ".join(dict.fromkeys(f"{t.command} -I FORWARD -i {bridge} -o {bridge} -j ACCEPT" for t in tables))
-    return text + f" Let {bridge}'s own traffic through, and nothing else: {commands}"
+    return text + _(" Let {bridge}'s own traffic through, and nothing else: {commands}").format(
+        bridge=bridge, commands=commands)
 
 
 def local_blame(filt: HostFilter, dev: str, host_ip: str, other_ip: str, proto: int) -> str | None:
@@ -62,25 +65,32 @@ def local_blame(filt: HostFilter, dev: str, host_ip: str, other_ip: str, proto: 
     (whichever side starts it, each direction meets the same chain)."""
     if not filt.tables:
         return None
-    checks = (("OUTPUT", Packet(None, dev, host_ip, other_ip, proto), f"-o {dev}", f"packets out by {dev}"),
-              ("INPUT", Packet(dev, None, other_ip, host_ip, proto), f"-i {dev}", f"packets in by {dev}"))
-    for chain, packet, option, traffic in checks:
+    checks = (("OUTPUT", Packet(None, dev, host_ip, other_ip, proto), f"-o {dev}"),
+              ("INPUT", Packet(dev, None, other_ip, host_ip, proto), f"-i {dev}"))
+    for chain, packet, option in checks:
         dropped = [(t, d) for t, d in decide_all(filt.tables, chain, [packet]) if d.outcome == DROP]
         if dropped:
-            commands = "; ".join(dict.fromkeys(f"{t.command} -I {chain} {option} -j ACCEPT" for t, _ in dropped))
-            return (f"the host's firewall drops it, in its {chain} chain: {_cause(dropped, traffic)}. "
-                    f"Packets between the host and a namespace are the host's own, so they pass INPUT and "
-                    f"OUTPUT (not FORWARD). Let {dev}'s traffic {'out' if chain == 'OUTPUT' else 'in'}: {commands}")
+            commands = "; ".join(dict.fromkeys(f"{t.command} -I {chain} {option} -j ACCEPT" for t, _d in dropped))
+            if chain == "OUTPUT":
+                traffic = _("packets out by {dev}").format(dev=dev)
+                let = _("Let {dev}'s traffic out: {commands}").format(dev=dev, commands=commands)
+            else:
+                traffic = _("packets in by {dev}").format(dev=dev)
+                let = _("Let {dev}'s traffic in: {commands}").format(dev=dev, commands=commands)
+            return _("the host's firewall drops it, in its {chain} chain: {cause}. Packets between the host and a "
+                     "namespace are the host's own, so they pass INPUT and OUTPUT (not FORWARD). {advice}").format(
+                chain=chain, cause=_cause(dropped, traffic), advice=let)
     return None
 
 
 def unsure(filt: HostFilter, chain: str, packets: list[Packet], why: str) -> str | None:
     """A short note when the firewall might be the reason but nstutor cannot tell (None when it can)."""
     if filt.problems and not filt.tables:
-        return f"nstutor could not read the host's firewall ({filt.problems[0]})"
+        return _("nstutor could not read the host's firewall ({problem})").format(problem=filt.problems[0])
     decisions = decide_all(filt.tables, chain, packets)
-    if any(d.outcome not in (ACCEPT, DROP) for _, d in decisions):
-        return f"{why}, and some of its rules match on things nstutor does not evaluate: look at iptables -S {chain}"
+    if any(d.outcome not in (ACCEPT, DROP) for _t, d in decisions):
+        return _("{why}, and some of its rules match on things nstutor does not evaluate: look at iptables -S "
+                 "{chain}").format(why=why, chain=chain)
     if filt.problems:
-        return f"nstutor could not read all of the host's firewall ({filt.problems[0]})"
+        return _("nstutor could not read all of the host's firewall ({problem})").format(problem=filt.problems[0])
     return None

@@ -7,12 +7,13 @@ really the matter and the command that fixes it.
 """
 from __future__ import annotations
 
+from ..i18n import _
 from ..observe.model import Link, NetNS, Snapshot
 from .refs import cmd_in, link_by_index, where
 
 
 def kind_name(link: Link) -> str:
-    return link.kind or "plain device"
+    return link.kind or _("plain device")
 
 
 def state_words(link: Link) -> str:
@@ -21,7 +22,7 @@ def state_words(link: Link) -> str:
         return "DOWN"
     if link.operstate in ("UP", "UNKNOWN"):
         return "UP"
-    return f"switched on but {link.operstate}"
+    return _("switched on but {state}").format(state=link.operstate)
 
 
 def no_carrier_state(link: Link) -> str:
@@ -47,19 +48,26 @@ def carries_traffic(link: Link, snap: Snapshot | None = None) -> bool:
 
 def why_not_up(snap: Snapshot, ns: NetNS, link: Link) -> str:
     """Why *link* is not carrying traffic, and the command that fixes it."""
+    here = where(ns, snap)
     if not link.admin_up:
-        return f"{link.name} is in {where(ns, snap)} but DOWN: {cmd_in(ns, f'link set {link.name} up')}"
+        return _("{link} is in {netns} but DOWN: {command}").format(
+            link=link.name, netns=here, command=cmd_in(ns, f"link set {link.name} up"))
     if link.kind == "veth":
         peer = link_by_index(snap, link.peer_netns, link.peer_ifindex)
         if peer is not None and not peer[1].admin_up:
             pns, plink = peer
-            return (f"{link.name} in {where(ns, snap)} is up, but its peer {plink.name} in {where(pns, snap)} is DOWN, so it "
-                    f"shows NO-CARRIER and {no_carrier_state(link)} (a cable plugged in at one end only): "
-                    f"{cmd_in(pns, f'link set {plink.name} up')}")
-        return (f"{link.name} in {where(ns, snap)} is up, but shows {link.operstate}: a veth carries traffic only "
-                f"when its peer{' ' + link.peer_name if link.peer_name else ''} is up too")
+            return _("{link} in {netns} is up, but its peer {peer} in {peer_netns} is DOWN, so it shows NO-CARRIER "
+                     "and {state} (a cable plugged in at one end only): {command}").format(
+                link=link.name, netns=here, peer=plink.name, peer_netns=where(pns, snap),
+                state=no_carrier_state(link), command=cmd_in(pns, f"link set {plink.name} up"))
+        if link.peer_name:
+            return _("{link} in {netns} is up, but shows {state}: a veth carries traffic only when its peer {peer} "
+                     "is up too").format(link=link.name, netns=here, state=link.operstate, peer=link.peer_name)
+        return _("{link} in {netns} is up, but shows {state}: a veth carries traffic only when its peer is up "
+                 "too").format(link=link.name, netns=here, state=link.operstate)
     if link.kind == "bridge":
-        return (f"{link.name} in {where(ns, snap)} is switched on but has no carrier ({link.operstate}): a bridge "
-                f"comes UP when at least one of its ports is up; add a port and bring it up")
-    return (f"{link.name} in {where(ns, snap)} is switched on but {link.operstate}: the device under it "
-            f"(its lower layer or peer) is not up")
+        return _("{link} in {netns} is switched on but has no carrier ({state}): a bridge comes UP when at least "
+                 "one of its ports is up; add a port and bring it up").format(
+            link=link.name, netns=here, state=link.operstate)
+    return _("{link} in {netns} is switched on but {state}: the device under it (its lower layer or peer) is "
+             "not up").format(link=link.name, netns=here, state=link.operstate)

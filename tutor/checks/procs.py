@@ -21,11 +21,13 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..i18n import _
 from ..observe.model import ENGINES, Process, Snapshot, Wants
+from ..texts import command_words, or_words
 from . import containers
 from .base import Expectation, Field, ProcessRef, Verdict, v_bool, v_one_of, v_str
 from .select import (CONTAINER_KEYS, describe_selector, is_container_selector, innermost, name, normalise, select,
-                     selector_problem, the_selected)
+                     selector_detail, selector_problem, the_selected)
 
 # --------------------------------------------------------------- subject fields
 
@@ -96,7 +98,8 @@ class ProcessExpectation(Expectation):
     def fail_ns_unreadable(self, snap: Snapshot, proc: Process, ns_type: str) -> Verdict:
         """The failed verdict when *proc*'s namespace of *ns_type*, which the check is about, has no inode."""
         what = "mount" if ns_type == "mnt" else ns_type
-        return self.fail(f"{name(proc, snap)}: {what} namespace unreadable", ns_unreadable_reason(proc, ns_type, snap) + ".")
+        return self.fail(_("{process}: {ns_type} namespace unreadable").format(process=name(proc, snap), ns_type=what),
+                         ns_unreadable_reason(proc, ns_type, snap) + ".")
 
 
 # --------------------------------------------------------------- picking one process
@@ -127,7 +130,7 @@ def pick(snap: Snapshot, selector: Any, role: str = "",
     members share" names the right one without the lesson knowing its pid."""
     sel = normalise(selector)
     who = describe_selector(sel)
-    detail = who[len("a process "):]          # "named 'pause'" / "whose command line matches ..."
+    detail = selector_detail(sel)             # "named 'pause'" / "whose command line matches ..."
     lead = f"{role}: " if role else ""
     matches = innermost(select(snap, sel))
     if len(matches) > 1 and prefer is not None:
@@ -145,41 +148,53 @@ def pick(snap: Snapshot, selector: Any, role: str = "",
         matches = sorted(matches, key=lambda p: (p.start_ticks, p.pid))     # oldest first (pids wrap)
         shown = ", ".join(name(p, snap) for p in matches[:5]) + (" ..." if len(matches) > 5 else "")
         return Pick(None,
-                    f"{lead}{len(matches)} processes match ({who}): {shown}",
-                    f"{lead}nstutor needs exactly one process {detail}, and there are {len(matches)}. The older "
-                    f"ones are probably left over from an earlier try: stop them "
-                    f"(kill {' '.join(str(p.pid) for p in matches[:-1][:5])}) and keep the newest "
-                    f"({name(matches[-1], snap)}), or stop them all and start again. See them: {find_command(sel)}")
+                    lead + _("{count} processes match ({process}): {processes}").format(
+                        count=len(matches), process=who, processes=shown),
+                    lead + _("nstutor needs exactly one process {detail}, and there are {count}. The older ones are "
+                             "probably left over from an earlier try: stop them (kill {pids}) and keep the newest "
+                             "({newest}), or stop them all and start again. See them: {command}").format(
+                        detail=detail, count=len(matches), pids=" ".join(str(p.pid) for p in matches[:-1][:5]),
+                        newest=name(matches[-1], snap), command=find_command(sel)))
     # None: say what came close, so a typo or an exited process is obvious.
     zombies = select(snap, {**sel, "zombie": True})
     zombies = [p for p in zombies if p.is_zombie]
     if zombies:
         return Pick(None,
-                    f"{lead}only a zombie matches ({who}): {name(zombies[0], snap)} has exited",
-                    f"{lead}the process has exited and its parent (pid {zombies[0].ppid}) has not reaped it. "
-                    f"Start it again (see the lesson), then check: {find_command(sel)}")
+                    lead + _("only a zombie matches ({process}): {zombie} has exited").format(
+                        process=who, zombie=name(zombies[0], snap)),
+                    lead + _("the process has exited and its parent (pid {ppid}) has not reaped it. Start it again "
+                             "(see the lesson), then check: {command}").format(
+                        ppid=zombies[0].ppid, command=find_command(sel)))
     near = ""
     if "comm" in sel and "cmdline" in sel:
         by_cmd = select(snap, {"cmdline": sel["cmdline"]})
         by_comm = select(snap, {"comm": sel["comm"]})
         if by_cmd:
-            near = (f" Processes whose command line matches are named "
-                    f"{', '.join(sorted({repr(p.comm) for p in by_cmd}))}, not {sel['comm']!r}.")
+            near = _(" Processes whose command line matches are named {names}, not {comm}.").format(
+                names=", ".join(sorted({repr(p.comm) for p in by_cmd})), comm=repr(sel["comm"]))
         elif by_comm:
-            near = (f" There is a process named {sel['comm']!r} ({name(by_comm[0], snap)}), "
-                    f"but its command line does not match {sel['cmdline']!r}.")
+            near = _(" There is a process named {comm} ({process}), but its command line does not match "
+                     "{pattern}.").format(comm=repr(sel["comm"]), process=name(by_comm[0], snap),
+                                          pattern=repr(sel["cmdline"]))
     if not near and "cmdline" in sel:
         close = _close_commands(snap, str(sel["cmdline"]))
         if close:
-            near = f" Did you mean {' or '.join(repr(c) for c in close)}? Its command line must match exactly."
-    blind = "" if snap.is_root else " (nstutor is not running as root, so it may not see every process: run nstutor as root)"
+            near = _(" Did you mean {commands}? Its command line must match exactly.").format(
+                commands=or_words(repr(c) for c in close))
+    blind = "" if snap.is_root else _(" (nstutor is not running as root, so it may not see every process: "
+                                      "run nstutor as root)")
     # "no process running `sleep 1013` is running" says it twice: with a command, name the command
-    command = detail[len("running "):] if detail.startswith("running ") else None
-    absent = f"{command} is not running" if command else f"no process {detail} is running"
-    return Pick(None,
-                f"{lead}{'no process runs ' + command if command else 'no running process ' + detail}{blind}",
-                f"{lead}{absent}: start it first (see the lesson's commands), then look "
-                f"for it: {find_command(sel)}.{near}")
+    command = command_words(str(sel["cmdline"])) if "cmdline" in sel and "comm" not in sel else None
+    search = find_command(sel)
+    if command:
+        observed = _("no process runs {command}{note}").format(command=command, note=blind)
+        message = _("{command} is not running: start it first (see the lesson's commands), then look for it: "
+                    "{search}.{near}").format(command=command, search=search, near=near)
+    else:
+        observed = _("no running process {detail}{note}").format(detail=detail, note=blind)
+        message = _("no process {detail} is running: start it first (see the lesson's commands), then look for "
+                    "it: {search}.{near}").format(detail=detail, search=search, near=near)
+    return Pick(None, lead + observed, lead + message)
 
 
 def _close_commands(snap: Snapshot, pattern: str) -> list[str]:
@@ -224,8 +239,8 @@ def kill_cmd(proc: Process) -> str:
     plain kill, SIGTERM, included) when they come from outside, so a container's first process
     usually needs SIGKILL."""
     if len(proc.nspid) > 1 and proc.nspid[-1] == 1:
-        return (f"with kill -KILL {proc.pid} (it is PID 1 of its pid namespace, so it ignores a plain "
-                f"kill {proc.pid})")
+        return _("with kill -KILL {pid} (it is PID 1 of its pid namespace, so it ignores a plain kill "
+                 "{pid})").format(pid=proc.pid)
     return f"(kill {proc.pid})"
 
 
@@ -261,23 +276,26 @@ def restart_advice(snap: Snapshot, proc: Process, unshare_types: list[str], nsen
         prefix = nsenter_cmd(nsenter_pid, nsenter_types, "").strip()
     if unshare_types:
         prefix = f"{prefix} {unshare_cmd(unshare_types, '').strip()}".strip()
-    stop = f" Stop it {kill_cmd(proc)}"
+    kill = kill_cmd(proc)
     if not prefix:
-        return f"{stop} and start it again as the lesson shows."
+        return _(" Stop it {kill} and start it again as the lesson shows.").format(kill=kill)
     if _runnable(snap, proc):
-        return f"{stop} and start it again with: {prefix} {proc.command}"
-    return f"{stop} and start it again with the lesson's command, run under: {prefix} ..."
+        return _(" Stop it {kill} and start it again with: {command}").format(
+            kill=kill, command=f"{prefix} {proc.command}")
+    return _(" Stop it {kill} and start it again with the lesson's command, run under: {command} ...").format(
+        kill=kill, command=prefix)
 
 
 def ns_unreadable_reason(proc: Process, ns_type: str, snap: Snapshot) -> str:
     """Why the snapshot has no inode for *proc*'s namespace of *ns_type*, as a sentence for a message."""
-    why = "" if snap.is_root else "; run nstutor as root"
-    return f"nstutor could not read /proc/{proc.pid}/ns/{ns_type} of {name(proc, snap)}{why}"
+    why = "" if snap.is_root else _("; run nstutor as root")
+    return _("nstutor could not read /proc/{pid}/ns/{ns_type} of {process}{why}").format(
+        pid=proc.pid, ns_type=ns_type, process=name(proc, snap), why=why)
 
 
 def host_note(snap: Snapshot, ns_type: str, inode: int | None) -> str:
     """' (the host's)' when *inode* is the host's namespace of that type."""
-    return " (the host's)" if inode is not None and snap.host_ns.get(ns_type) == inode else ""
+    return _(" (the host's)") if inode is not None and snap.host_ns.get(ns_type) == inode else ""
 
 
 def ns_summary(snap: Snapshot, proc: Process, types: list[str]) -> str:
@@ -285,7 +303,8 @@ def ns_summary(snap: Snapshot, proc: Process, types: list[str]) -> str:
     parts = []
     for t in types:
         ino = proc.ns.get(t)
-        parts.append(f"{t} {ino if ino is not None else 'unreadable'}{host_note(snap, t, ino)}")
+        shown = ino if ino is not None else _("unreadable")
+        parts.append(f"{t} {shown}{host_note(snap, t, ino)}")
     return ", ".join(parts)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, NamedTuple
 
+from ..i18n import _, ngettext
 from ..observe.model import MAIN_TABLE, Link, NetNS, Snapshot
 from ..texts import noun
 from . import containers, select
@@ -74,7 +75,7 @@ def dev_netns_problem(spec: dict, dev_field: str = "dev", netns_field: str = "ne
     """Cross-field lint: `dev: RED/veth0` together with `netns: BLUE` contradicts itself."""
     dev, ns = spec.get(dev_field), spec.get(netns_field)
     if isinstance(dev, str) and "/" in dev and ns is not None:
-        prefix, _ = split_ifref(dev)
+        prefix, _name = split_ifref(dev)
         if not same_ref(prefix, ns):
             return [f"'{dev_field}: {dev}' says the device is in {prefix}, but '{netns_field}' says "
                     f"{ns if isinstance(ns, str) else 'another namespace'}; give the namespace once"]
@@ -83,9 +84,9 @@ def dev_netns_problem(spec: dict, dev_field: str = "dev", netns_field: str = "ne
 
 def describe_netns_ref(ref: Any) -> str:
     if ref is None or (isinstance(ref, str) and ref in HOST_NAMES):
-        return "the host"
+        return _("the host")
     if isinstance(ref, dict):
-        return f"the netns of {select.describe_selector(ref['netns_of'])}"
+        return _("the netns of {process}").format(process=select.describe_selector(ref['netns_of']))
     return str(ref)
 
 
@@ -97,7 +98,7 @@ def describe_ifref(ref: str, netns: Any = None) -> str:
         return name
     if isinstance(owner, str):
         return f"{owner}/{name}"
-    return f"{name} in {describe_netns_ref(owner)}"
+    return _("{link} in {netns}").format(link=name, netns=describe_netns_ref(owner))
 
 
 # --------------------------------------------------------------- how messages name things
@@ -107,13 +108,14 @@ def where(ns: NetNS, snap: Snapshot | None = None) -> str:
     if ns.names:
         return ns.names[0]
     if ns.is_host:
-        return "the root netns"
+        return _("the root netns")
     holders = [c for c in snap.containers if c.pid is not None and c.pid in ns.pids] if snap is not None else []
     if holders:
         c = min(holders, key=lambda c: (not c.infra, c.pid))     # a pod's infra first, then the oldest pid
-        return f"the netns of {select.container_words(c)} ({c.engine}, net:[{ns.inode}])"
+        return _("the netns of {container} ({engine}, net:[{inode}])").format(
+            container=select.container_words(c), engine=c.engine, inode=ns.inode)
     if ns.pids:
-        return f"the netns of pid {ns.pids[0]} (net:[{ns.inode}])"
+        return _("the netns of pid {pid} (net:[{inode}])").format(pid=ns.pids[0], inode=ns.inode)
     return f"net:[{ns.inode}]"
 
 
@@ -128,7 +130,7 @@ def cmd_in(ns: NetNS, args: str, tool: str = "ip") -> str:
         return f"ip netns exec {ns.names[0]} {tool} {args}"
     if ns.pids:
         return f"nsenter --net=/proc/{ns.pids[0]}/ns/net {tool} {args}"
-    return f"{tool} {args}   # (inside net:[{ns.inode}])"
+    return _("{command}   # (inside net:[{inode}])").format(command=f"{tool} {args}", inode=ns.inode)
 
 
 def is_real_device(ns: NetNS, name: str) -> bool:
@@ -139,16 +141,17 @@ def is_real_device(ns: NetNS, name: str) -> bool:
 
 def netns_list(snap: Snapshot) -> str:
     labels = sorted(ns.label for ns in snap.netns.values())
-    return ", ".join(labels) if labels else "none"
+    return ", ".join(labels) if labels else _("none")
 
 
 def link_names(ns: NetNS) -> str:
-    return ", ".join(sorted(link.name for link in ns.links)) or "no interfaces at all"
+    return ", ".join(sorted(link.name for link in ns.links)) or _("no interfaces at all")
 
 
 # --------------------------------------------------------------- netns
 def _visibility_note(snap: Snapshot) -> str:
-    return "" if snap.is_root else " (nstutor is not running as root, so it may not see every namespace: run nstutor as root)"
+    return "" if snap.is_root else _(" (nstutor is not running as root, so it may not see every namespace: "
+                                     "run nstutor as root)")
 
 
 def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
@@ -160,9 +163,9 @@ def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
     if ref in HOST_NAMES:
         ns = snap.host_netns()
         if ns is None:
-            return Missing("the host's network namespace is not in the snapshot",
-                           "nstutor could not read the host's network namespace" + _visibility_note(snap)
-                           + "; try `nstutor snapshot` to see what it can read.")
+            return Missing(_("the host's network namespace is not in the snapshot"),
+                           _("nstutor could not read the host's network namespace{note}; try `nstutor snapshot` "
+                             "to see what it can read.").format(note=_visibility_note(snap)))
         return ns
     ns = snap.netns_by_name(ref)
     if ns is not None:
@@ -171,17 +174,18 @@ def resolve_netns(snap: Snapshot, ref: Any) -> NetNS | Missing:
     # the learner's attempts at this name are recognised apart, as typos.
     listing = netns_list(snap)
     context = (listing,)
-    observed = f"network namespaces: {listing}"
+    observed = _("network namespaces: {namespaces}").format(namespaces=listing)
     typos = netns_typos(snap, str(ref))
     if typos:
         # the learner's attempt at this name: say so, with the command that removes it (see strays.py)
         name = typos[0].remove[-1]
-        why = ("names are case-sensitive" if name.lower() == str(ref).lower()
-               else f"a one-letter typo of {ref}")
-        return Missing(observed, f"there is no network namespace {ref}, but there is {show(name)}: {why}. "
-                                 f"Make the right one: ip netns add {ref}; {removal_words(typos)}", context)
-    return Missing(observed, f"there is no network namespace {ref}: ip netns add {ref}" + _visibility_note(snap),
-                   context)
+        why = (_("names are case-sensitive") if name.lower() == str(ref).lower()
+               else _("a one-letter typo of {netns}").format(netns=ref))
+        return Missing(observed, _("there is no network namespace {netns}, but there is {stray}: {why}. "
+                                   "Make the right one: ip netns add {netns}; {removal}").format(
+                           netns=ref, stray=show(name), why=why, removal=removal_words(typos)), context)
+    return Missing(observed, _("there is no network namespace {netns}: ip netns add {netns}{note}").format(
+                       netns=ref, note=_visibility_note(snap)), context)
 
 
 def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
@@ -191,29 +195,42 @@ def _netns_of_process(snap: Snapshot, selector: Any) -> NetNS | Missing:
         # said as the container's own check says it, so a step that checks both says it once
         return Missing(*containers.missing(snap, selector))
     if not procs:
-        return Missing(f"no running process matches ({what})",
-                       f"{what} is not running, so there is no netns to look in: start it first.")
+        return Missing(_("no running process matches ({process})").format(process=what),
+                       _("{process} is not running, so there is no netns to look in: start it first.").format(
+                           process=what))
     inodes = {p.ns.get("net") for p in procs}
     if None in inodes:
         unreadable = [p for p in procs if p.ns.get("net") is None]
-        return Missing(f"cannot read the network namespace of {select.name(unreadable[0], snap)}",
-                       "nstutor could not read /proc/PID/ns/net" + _visibility_note(snap) + ".")
+        return Missing(_("cannot read the network namespace of {process}").format(
+                           process=select.name(unreadable[0], snap)),
+                       _("nstutor could not read /proc/PID/ns/net{note}.").format(note=_visibility_note(snap)))
     if len(inodes) > 1 and select.is_container_selector(selector):
-        listing = "; ".join(f"{select.name(p, snap)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
-        return Missing(f"{len(procs)} containers match, in different network namespaces: {listing}",
-                       f"{what} means containers in different network namespaces, so there is no one netns to look in: "
-                       f"name one container, e.g. {{netns_of: {{container: NAME, engine: ENGINE}}}}.")
+        listing = "; ".join(_in_netns(snap, p) for p in procs[:5])
+        return Missing(_("{count} containers match, in different network namespaces: {processes}").format(
+                           count=len(procs), processes=listing),
+                       _("{process} means containers in different network namespaces, so there is no one netns to "
+                         "look in: name one container, e.g. {{netns_of: {{container: NAME, engine: ENGINE}}}}.").format(
+                           process=what))
     if len(inodes) > 1:
-        listing = "; ".join(f"{select.name(p, snap)} in {snap.netns_label(p.ns.get('net'))}" for p in procs[:5])
-        return Missing(f"{len(procs)} processes match, in different network namespaces: {listing}",
-                       f"more than one process ({what.removeprefix('a process ')}) is running and they are in different network namespaces; "
-                       f"stop the ones you do not mean (kill PID), then check again.")
+        listing = "; ".join(_in_netns(snap, p) for p in procs[:5])
+        return Missing(_("{count} processes match, in different network namespaces: {processes}").format(
+                           count=len(procs), processes=listing),
+                       _("more than one process ({detail}) is running and they are in different network "
+                         "namespaces; stop the ones you do not mean (kill PID), then check again.").format(
+                           detail=select.selector_detail(selector)))
     inode = inodes.pop()
     ns = snap.netns.get(inode)
     if ns is None:
-        return Missing(f"{select.name(procs[0], snap)} is in net:[{inode}], which the snapshot could not read",
-                       "nstutor could not look into that process's network namespace" + _visibility_note(snap) + ".")
+        return Missing(_("{process} is in net:[{inode}], which the snapshot could not read").format(
+                           process=select.name(procs[0], snap), inode=inode),
+                       _("nstutor could not look into that process's network namespace{note}.").format(
+                           note=_visibility_note(snap)))
     return ns
+
+
+def _in_netns(snap: Snapshot, proc) -> str:
+    """'container web (docker, pid 42) in net:[4026532500]': one of several matches, for a listing."""
+    return _("{process} in {netns}").format(process=select.name(proc, snap), netns=snap.netns_label(proc.ns.get("net")))
 
 
 # --------------------------------------------------------------- interfaces
@@ -227,8 +244,9 @@ def find_links(snap: Snapshot, name: str) -> list[tuple[NetNS, Link]]:
 def netns_unreadable(ns: NetNS) -> Missing | None:
     """A Missing when the snapshot could not read this netns's links (so "no such link" would lie), else None."""
     if ns.error and not ns.links:
-        return Missing(f"nstutor could not read {where(ns)}: {ns.error}",
-                       f"nstutor could not look inside {where(ns)} ({ns.error}); run nstutor as root.")
+        return Missing(_("nstutor could not read {netns}: {error}").format(netns=where(ns), error=ns.error),
+                       _("nstutor could not look inside {netns} ({error}); run nstutor as root.").format(
+                           netns=where(ns), error=ns.error))
     return None
 
 
@@ -252,22 +270,25 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     # (an unrelated veth coming and going, as `docker run` does, changes it).
     listing = link_names(ns)
     context = (listing,)
-    observed = f"{where(ns, snap)} has {listing}"
+    observed = _("{netns} has {links}").format(netns=where(ns, snap), links=listing)
     # A container's interface is its engine's: never advise taking it away from the container.
     movable = [(other, link) for other, link in elsewhere
                if safe_to_move(other, link) and not _a_containers(snap, other)]
     if movable:
-        other, _ = movable[0]
+        other = movable[0][0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
-        return Missing(f"{name} is in {where(other, snap)}; {observed}",
-                       f"{name} is in {where(other, snap)}, expected {where(ns, snap)}: {move}", context)
+        return Missing(_("{link} is in {other}; {state}").format(link=name, other=where(other, snap), state=observed),
+                       _("{link} is in {other}, expected {netns}: {command}").format(
+                           link=name, other=where(other, snap), netns=where(ns, snap), command=move), context)
     if elsewhere:
-        others = ", ".join(where(other, snap) for other, _ in elsewhere[:3])
-        return Missing(f"{name} is in {others}; {observed}",
-                       f"{where(ns, snap)} has no {name} of its own ({others} "
-                       f"{'has' if len(elsewhere) == 1 else 'have'} one, but each network namespace needs "
-                       f"its own)" + (f": {make}" if make else f"; {where(ns, snap)} has {listing}"), context)
-    return Missing(observed, f"{where(ns, snap)} has no interface {name}; it has {listing}", context)
+        others = ", ".join(where(other, snap) for other, _link in elsewhere[:3])
+        own = ngettext("{netns} has no {link} of its own ({others} has one, but each network namespace needs its own)",
+                       "{netns} has no {link} of its own ({others} have one, but each network namespace needs its own)",
+                       len(elsewhere)).format(netns=where(ns, snap), link=name, others=others)
+        return Missing(_("{link} is in {other}; {state}").format(link=name, other=others, state=observed),
+                       own + (f": {make}" if make else f"; {observed}"), context)
+    return Missing(observed, _("{netns} has no interface {link}; it has {links}").format(
+        netns=where(ns, snap), link=name, links=listing), context)
 
 
 def _a_containers(snap: Snapshot, ns: NetNS) -> bool:
@@ -282,7 +303,8 @@ def missing_device(snap: Snapshot, ns: NetNS, name: str, what: str, make: str) -
     missing = missing_link(snap, ns, name, make=make)
     if find_links(snap, name) or ns.error:
         return missing
-    return Missing(missing.observed, f"{where(ns, snap)} has no {what} {name}: {make}", missing.context)
+    return Missing(missing.observed, _("{netns} has no {what} {name}: {command}").format(
+        netns=where(ns, snap), what=what, name=name, command=make), missing.context)
 
 
 MOVABLE_KINDS = ("veth", "macvlan", "ipvlan", "dummy")
@@ -328,7 +350,7 @@ def resolve_dev(snap: Snapshot, dev: str, netns: Any = None) -> tuple[NetNS, str
 def netns_ref_of(dev: str | None, netns: Any) -> Any:
     """The netns a table entry's check means: the prefix of `dev: RED/veth0`, else its `netns` field."""
     if dev:
-        prefix, _ = split_ifref(dev)
+        prefix, _name = split_ifref(dev)
         if prefix is not None:
             return prefix
     return netns

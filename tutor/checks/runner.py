@@ -6,10 +6,17 @@ from dataclasses import dataclass, replace
 
 from typing import Callable, Iterable
 
+from ..i18n import _
 from ..observe import NOTHING, Snapshot, Wants
 from .base import Expectation, NotObserved, Verdict
 
-NOT_PROBED = "not probed"      # Verdict.observed of a probe that was not sent
+NOT_PROBED = "not probed"      # Verdict.observed of a probe that was not sent (in English; see is_unprobed)
+
+
+def is_unprobed(verdict: Verdict) -> bool:
+    """Did *verdict* fail only because its probe was not sent? Its observed is NOT_PROBED in the
+    language it was graded in (English, or this process's)."""
+    return not verdict.passed and verdict.observed in (NOT_PROBED, _("not probed"))
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,7 @@ class StepResult:
     @property
     def unprobed(self) -> bool:
         """Failing only because its probes were not sent (--no-probe): unknown, not wrong."""
-        return bool(self.failures) and all(v.observed == NOT_PROBED for v in self.failures)
+        return bool(self.failures) and all(is_unprobed(v) for v in self.failures)
 
     def as_dict(self) -> dict:
         return {
@@ -47,6 +54,9 @@ class StepResult:
 # no interface nsbr0; it has ...". Both are one reason, said once.
 _NO_OBJECT = re.compile(r"^(?P<where>.+?) has no (?:interface|bridge|veth|vxlan device|device) "
                         r"(?P<name>[^\s:;,]+)(?=[\s:;,]|$)")
+# ... and in Korean (refs.missing_link, missing_device): "호스트의 netns에 브리지 nsbr0이(가) 없습니다: ..."
+_NO_OBJECT_KO = re.compile(r"^(?P<where>.+?)에 (?:인터페이스|브리지|veth|vxlan 장치|장치) "
+                           r"(?P<name>[^\s:;,]+?)이\(가\) 없습니다")
 # A short label in front of a reason ("the pause: there is no pod podweb: ...") names which of the
 # step's subjects it is about; the same reason without it, or with it, is still the same reason.
 _LEAD = re.compile(r"^(?P<lead>[^:;]{1,24}): (?=\S)")
@@ -65,7 +75,7 @@ class Reasons:
         """True when *text* says a reason already said; else False, and it counts as said now."""
         lead = _LEAD.match(text)
         bare = text[lead.end():] if lead and len(lead["lead"].split()) <= 3 else text
-        no_object = _NO_OBJECT.match(bare)
+        no_object = _NO_OBJECT.match(bare) or _NO_OBJECT_KO.match(bare)
         missing = (no_object["where"], no_object["name"]) if no_object else None
         if text in self._texts or text in self._bare or bare in self._texts or missing in self._missing:
             return True
@@ -88,16 +98,17 @@ def distinct_reasons(texts: Iterable[str]) -> list[str]:
 def grade_expectation(exp: Expectation, snap: Snapshot, *, probes: bool = True) -> Verdict:
     """Grade one expectation; never raises (a bug in a kind becomes a failed verdict that says so)."""
     if exp.active and not probes:
-        return Verdict(exp.kind, False, exp.describe(), NOT_PROBED,
-                       "This check sends a probe; it runs when you check the step (press c or run nstutor check).")
+        return Verdict(exp.kind, False, exp.describe(), _("not probed"),
+                       _("This check sends a probe; it runs when you check the step (press c or run nstutor check)."))
     try:
         return exp.grade(snap)
     except NotObserved as exc:
-        return Verdict(exp.kind, False, exp.describe(), "not observed",
-                       f"nstutor took this snapshot without {exc} (a bug in the caller; please report it).")
+        return Verdict(exp.kind, False, exp.describe(), _("not observed"),
+                       _("nstutor took this snapshot without {what} (a bug in the caller; please report it).").format(
+                           what=exc))
     except Exception as exc:  # noqa: BLE001 - a grader bug must not take the app down
-        return Verdict(exp.kind, False, exp.describe(), f"internal error: {exc!r}",
-                       "nstutor could not grade this expectation; please report it with `nstutor snapshot --json`.")
+        return Verdict(exp.kind, False, exp.describe(), _("internal error: {error}").format(error=repr(exc)),
+                       _("nstutor could not grade this expectation; please report it with `nstutor snapshot --json`."))
 
 
 def grade_step(step, snap: Snapshot, *, probes: bool = True, lesson=None) -> StepResult:
@@ -109,7 +120,8 @@ def grade_step(step, snap: Snapshot, *, probes: bool = True, lesson=None) -> Ste
     return StepResult(step.id, step.title, all(v.passed for v in verdicts), verdicts)
 
 
-_NO_NETNS = re.compile(r"there is no network namespace (\S+?)[:,]")
+_NO_NETNS = re.compile(r"there is no network namespace (\S+?)[:,]"
+                       r"|네트워크 네임스페이스 (\S+?)이\(가\) 없")    # refs.resolve_netns, in English or Korean
 
 
 def lab_advice(lesson, verdicts: tuple[Verdict, ...]) -> tuple[Verdict, ...]:
@@ -118,13 +130,14 @@ def lab_advice(lesson, verdicts: tuple[Verdict, ...]) -> tuple[Verdict, ...]:
     missing = {}
     for i, v in enumerate(verdicts):
         match = None if v.passed else _NO_NETNS.search(v.message or "")
-        if match and match.group(1) in lesson.lab:
-            missing[i] = match.group(1)
+        name = match and (match.group(1) or match.group(2))
+        if name and name in lesson.lab:
+            missing[i] = name
     if not missing:
         return verdicts
     names = sorted(set(missing.values()), key=lesson.lab.index)
-    message = (f"the lesson's lab is not built (no {', '.join(names)}): press b in the app, "
-               f"or run: nstutor setup {lesson.id}")
+    message = _("the lesson's lab is not built (no {names}): press b in the app, or run: {command}").format(
+        names=", ".join(names), command=f"nstutor setup {lesson.id}")
     return tuple(replace(v, message=message) if i in missing else v for i, v in enumerate(verdicts))
 
 

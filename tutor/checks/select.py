@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..i18n import _
 from ..observe.model import ENGINES, Container, Process, Snapshot
 from ..texts import command_words, noun
 
@@ -102,32 +103,56 @@ def _engine_note(engine: str | None) -> str:
     return f" ({engine})" if engine else ""
 
 
+def selector_detail(value: Any) -> str:
+    """What a process selector says about its process, the words after 'a process ': "named 'pause'",
+    "running `sleep 1001`", "named 'sleep' and whose command line matches '10.4'" (in Korean a
+    modifier before 프로세스: "이름이 'pause'인")."""
+    sel = normalise(value)
+    comm = sel.get("comm")
+    if "cmdline" not in sel:
+        return _("named '{comm}'").format(comm=comm) if "comm" in sel else ""
+    pattern = str(sel["cmdline"])
+    shown = command_words(pattern)
+    if "comm" in sel:
+        if shown:
+            return _("named '{comm}' and running {command}").format(comm=comm, command=shown)
+        return _("named '{comm}' and whose command line matches '{pattern}'").format(comm=comm, pattern=sel["cmdline"])
+    if shown:
+        return _("running {command}").format(command=shown)
+    return _("whose command line matches '{pattern}'").format(pattern=sel["cmdline"])
+
+
 def describe_selector(value: Any) -> str:
     """In words: 'a process named 'pause'', 'the container web (docker)', 'the infra container of
     pod podweb (podman)'."""
     sel = normalise(value)
     if is_container_selector(sel):
-        engine = sel.get("engine")
+        engine = _engine_note(sel.get("engine"))
         if "container" in sel:
-            pod = f" of pod {sel['pod']}" if "pod" in sel else ""
-            return f"the container {sel['container']}{pod}{_engine_note(engine)}"
+            if "pod" in sel:
+                return _("the container {container} of pod {pod}{engine}").format(
+                    container=sel["container"], pod=sel["pod"], engine=engine)
+            return _("the container {container}{engine}").format(container=sel["container"], engine=engine)
         if sel.get("infra"):
-            infra = "pause (sandbox)" if engine == "containerd" else "infra container"
-            return f"the {infra} of pod {sel['pod']}{_engine_note(engine)}"
-        return f"the containers of pod {sel['pod']}{_engine_note(engine)}"
-    parts = []
-    if "comm" in sel:
-        parts.append(f"named '{sel['comm']}'")
-    if "cmdline" in sel:
-        shown = command_words(str(sel["cmdline"]))
-        parts.append(f"running {shown}" if shown else f"whose command line matches '{sel['cmdline']}'")
-    return "a process " + " and ".join(parts)
+            if sel.get("engine") == "containerd":
+                return _("the pause (sandbox) of pod {pod}{engine}").format(pod=sel["pod"], engine=engine)
+            return _("the infra container of pod {pod}{engine}").format(pod=sel["pod"], engine=engine)
+        return _("the containers of pod {pod}{engine}").format(pod=sel["pod"], engine=engine)
+    return _("a process {detail}").format(detail=selector_detail(sel))
 
 
 def the_selected(value: Any) -> str:
     """describe_selector() as the subject of a sentence: 'the process named 'pause'', 'the container web'."""
-    words = describe_selector(value)
-    return "the " + words[2:] if words.startswith("a ") else words
+    if is_container_selector(normalise(value)):
+        return describe_selector(value)
+    return _("the process {detail}").format(detail=selector_detail(value))
+
+
+def capitalised(words: str) -> str:
+    """describe_selector()/the_selected() at the start of a sentence: 'The process named 'pause''. Only
+    English has capitals to add; a Korean phrase may start with a name ("web 컨테이너"), kept as it is."""
+    from ..i18n import current
+    return words[:1].upper() + words[1:] if current() == "en" else words
 
 
 def containers_of(snap: Snapshot, value: Any) -> list[Container]:
@@ -187,8 +212,10 @@ def innermost(procs: list[Process]) -> list[Process]:
 def container_words(c: Container) -> str:
     """A container as a noun: 'container web', 'infra container of pod podweb', 'pause (sandbox) of pod default/myweb2'."""
     if c.infra and c.pod:
-        return f"{'pause (sandbox)' if c.engine == 'containerd' else 'infra container'} of pod {c.pod}"
-    return f"container {c.name}"
+        if c.engine == "containerd":
+            return _("pause (sandbox) of pod {pod}").format(pod=c.pod)
+        return _("infra container of pod {pod}").format(pod=c.pod)
+    return _("container {container}").format(container=c.name)
 
 
 def name(proc: Process, snap: Snapshot | None = None) -> str:
@@ -196,8 +223,10 @@ def name(proc: Process, snap: Snapshot | None = None) -> str:
     process by its container: container web (docker, pid 4242)."""
     c = snap.container_of_pid(proc.pid) if snap is not None else None
     if c is not None:
-        pod = f", pod {c.pod}" if c.pod and not c.infra else ""
-        return f"{container_words(c)} ({c.engine}{pod}, pid {proc.pid})"
+        if c.pod and not c.infra:
+            return _("{container} ({engine}, pod {pod}, pid {pid})").format(
+                container=container_words(c), engine=c.engine, pod=c.pod, pid=proc.pid)
+        return _("{container} ({engine}, pid {pid})").format(container=container_words(c), engine=c.engine, pid=proc.pid)
     cmd = proc.command
     if len(cmd) > 60:
         cmd = cmd[:57] + "..."

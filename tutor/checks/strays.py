@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import shlex
 
+from ..i18n import _, ngettext
 from ..observe.model import Snapshot
-from ..texts import counted
 from .base import Stray
 
 MIN_EDIT_LENGTH = 4
@@ -28,10 +28,10 @@ def typo_of(candidate: str, wanted: str) -> str | None:
         return None
     a, b = candidate.lower(), wanted.lower()
     if a == b:
-        return "a case typo"
+        return _("a case typo")
     if len(b) < MIN_EDIT_LENGTH or not _one_edit(a, b):
         return None
-    return "a one-letter typo"
+    return _("a one-letter typo")
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -65,9 +65,11 @@ def netns_typos(snap: Snapshot, wanted: str) -> tuple[Stray, ...]:
             kind = typo_of(name, wanted)
             if kind is None:
                 continue
-            held = (f"; deleting the name leaves {counted(len(ns.pids), 'process')} in it running"
-                    if ns.pids else "")
-            out.append(Stray(f"netns {show(name)} ({kind} of {wanted}{held})", ("ip", "netns", "del", name)))
+            held = (ngettext("; deleting the name leaves {count} process in it running",
+                             "; deleting the name leaves {count} processes in it running", len(ns.pids)).format(
+                        count=len(ns.pids)) if ns.pids else "")
+            out.append(Stray(_("netns {name} ({typo} of {netns}{held})").format(
+                name=show(name), typo=kind, netns=wanted, held=held), ("ip", "netns", "del", name)))
     return tuple(sorted(out, key=lambda s: s.remove))
 
 
@@ -76,8 +78,8 @@ def removal_words(strays: tuple[Stray, ...] | list[Stray]) -> str:
     if not strays:
         return ""
     if len(strays) == 1:
-        return f"remove the stray: {strays[0].command}"
-    return "remove the strays: " + "; ".join(s.command for s in strays)
+        return _("remove the stray: {command}").format(command=strays[0].command)
+    return _("remove the strays: {commands}").format(commands="; ".join(s.command for s in strays))
 
 
 def lesson_strays(lesson, snap: Snapshot) -> list[Stray]:

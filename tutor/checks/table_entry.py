@@ -6,6 +6,7 @@ netns whose table holds the entry and the device's name there (which must exist 
 """
 from __future__ import annotations
 
+from ..i18n import _
 from ..observe.model import NetNS, Snapshot
 from .base import Expectation, Field
 from .refs import Missing, describe_netns_ref, dev_netns_problem, netns_ref_of, netns_ref_problem, resolve_table_owner
@@ -23,7 +24,7 @@ class TableEntryExpectation(Expectation):
 
     def in_netns_words(self) -> str:
         """' in RED', ' in the host', ...: where the entry is, to end describe() with."""
-        return f" in {describe_netns_ref(netns_ref_of(self.dev, self.netns))}"
+        return _(" in {netns}").format(netns=describe_netns_ref(netns_ref_of(self.dev, self.netns)))
 
     def table_owner(self, snap: Snapshot) -> tuple[NetNS, str | None] | Missing:
         """The netns whose table holds the entry, and the device's name in it (None when not given)."""

@@ -86,9 +86,15 @@ class Decision:
     trail: tuple[State, ...] | None = None     # the step's new trail (None: keep it)
 
 
+def _unprobed(v) -> bool:
+    """The runner's verdict for a probe it did not send: NOT_PROBED, or its translation (checks/runner.py)."""
+    from ..i18n import _
+    return v.observed in (NOT_PROBED, _(NOT_PROBED))
+
+
 def outcome(result) -> Outcome:
-    unknown = [v for v in result.verdicts if not v.passed and v.observed == NOT_PROBED]
-    failed = [v for v in result.verdicts if not v.passed and v.observed != NOT_PROBED]
+    unknown = [v for v in result.verdicts if not v.passed and _unprobed(v)]
+    failed = [v for v in result.verdicts if not v.passed and not _unprobed(v)]
     failures = tuple(sorted((v.kind, v.message or v.observed or v.expected or "") for v in failed))
     passed: bool | None = bool(result.passed)
     if not passed and not failed:
