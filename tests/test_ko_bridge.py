@@ -199,7 +199,7 @@ def test_more_than_lo_and_a_netns_still_there_in_korean(korean, kob, made):
     sh(f"ip -n {ns} link add d0 type veth peer name d1")      # one delete takes both ends
     v = fails({"netns": {"name": ns, "only_lo": True}})
     assert v.expected == f"네트워크 네임스페이스 {ns}, lo만 있음"
-    assert v.observed == f"{ns}에 있는 인터페이스: lo, d0, d1"
+    assert v.observed == f"{ns}의 인터페이스: lo, d0, d1"
     assert v.message == f"{ns}에는 lo만 있어야 하는데 d0, d1도 있습니다: ip -n {ns} link del d0"
 
     v = fails({"netns": {"name": ns, "absent": True}})
