@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
+from ...i18n import _
 from ...observe.model import Snapshot
 from ..base import Expectation, Field, Stray, Verdict, v_cidr, v_ifref
 from ..refs import (Missing, cmd_in, describe_ifref, dev_netns_problem, is_real_device, missing_link,
@@ -46,7 +47,7 @@ class AddressExpectation(Expectation):
         return dev_netns_problem(spec)
 
     def describe(self) -> str:
-        return f"{self.cidr} on {describe_ifref(self.dev, self.netns)}"
+        return _("{cidr} on {dev}").format(cidr=self.cidr, dev=describe_ifref(self.dev, self.netns))
 
     def grade(self, snap: Snapshot) -> Verdict:
         verdict = self._grade(snap)
@@ -72,14 +73,16 @@ class AddressExpectation(Expectation):
                     or (addr.dev == name and got == want) or is_real_device(ns, addr.dev):
                 continue
             if addr.dev == name:
-                why = "the lesson's IP with another prefix length" if got.ip == want.ip else f"not {self.cidr}"
+                why = (_("the lesson's IP with another prefix length") if got.ip == want.ip
+                       else _("not {cidr}").format(cidr=self.cidr))
             elif got.ip == want.ip and not ns.is_host:
-                why = f"the IP meant for {name}"
+                why = _("the IP meant for {link}").format(link=name)
             else:
                 continue
             argv = ip_argv(ns, "addr", "del", addr.cidr, "dev", addr.dev)
             if argv is not None:
-                out.append(Stray(f"the address {addr.cidr} on {show(addr.dev)} in {where(ns, snap)} ({why})", argv))
+                out.append(Stray(_("the address {cidr} on {link} in {netns} ({why})").format(
+                    cidr=addr.cidr, link=show(addr.dev), netns=where(ns, snap), why=why), argv))
         return tuple(out)
 
     def _grade(self, snap: Snapshot) -> Verdict:
@@ -96,8 +99,8 @@ class AddressExpectation(Expectation):
 
         on_dev = [a for a in ns.addresses if a.dev == name]
         # the kernel gives every up link an fe80:: address of its own: not one the learner set
-        have = ", ".join(a.cidr for a in on_dev if not _link_local(a.cidr)) or "no address"
-        observed = f"{name} in {where(ns, snap)} has {have}"
+        have = ", ".join(a.cidr for a in on_dev if not _link_local(a.cidr)) or _("no address")
+        observed = _("{link} in {netns} has {addresses}").format(link=name, netns=where(ns, snap), addresses=have)
         for addr in on_dev:
             got = _iface(addr.cidr)
             if got == want:
@@ -109,32 +112,41 @@ class AddressExpectation(Expectation):
         for addr in on_dev:
             got = _iface(addr.cidr)
             if got is not None and got.ip == want.ip:
-                return self.fail(observed, f"{addr.cidr} is there, expected /{want.network.prefixlen}: the prefix "
-                                 f"length decides which addresses count as on this link. "
-                                 f"{cmd_in(ns, f'addr del {addr.cidr} dev {name}')}; {add}")
+                return self.fail(observed, _("{cidr} is there, expected /{prefix}: the prefix length decides which "
+                                             "addresses count as on this link. {delete}; {add}").format(
+                    cidr=addr.cidr, prefix=want.network.prefixlen, delete=cmd_in(ns, f'addr del {addr.cidr} dev {name}'),
+                    add=add))
 
         # Not on this device: is that IP somewhere else on the machine?
         for other_ns, other_dev, other_cidr in owners_of_ip(snap, str(want.ip)):
             if is_real_device(other_ns, other_dev):
-                return self.fail(f"{other_cidr} is on {other_dev} in {where(other_ns, snap)}; {observed}",
-                                 f"{want.ip} already belongs to {other_dev} in {where(other_ns, snap)}, a real network "
-                                 "device of this machine: leave it there and use another address for the lab")
+                return self.fail(_("{cidr} is on {dev} in {netns}; {observed}").format(
+                                     cidr=other_cidr, dev=other_dev, netns=where(other_ns, snap), observed=observed),
+                                 _("{ip} already belongs to {dev} in {netns}, a real network device of this machine: "
+                                   "leave it there and use another address for the lab").format(
+                                     ip=want.ip, dev=other_dev, netns=where(other_ns, snap)))
             if other_ns.inode == ns.inode:
-                return self.fail(f"{other_cidr} is on {other_dev} in {where(ns, snap)}; {observed}",
-                                 f"{other_cidr} is on {other_dev}, not on {name}: "
-                                 f"{cmd_in(ns, f'addr del {other_cidr} dev {other_dev}')}; {add}")
+                return self.fail(_("{cidr} is on {dev} in {netns}; {observed}").format(
+                                     cidr=other_cidr, dev=other_dev, netns=where(ns, snap), observed=observed),
+                                 _("{cidr} is on {dev}, not on {link}: {delete}; {add}").format(
+                                     cidr=other_cidr, dev=other_dev, link=name,
+                                     delete=cmd_in(ns, f'addr del {other_cidr} dev {other_dev}'), add=add))
         for other_ns, other_dev, other_cidr in owners_of_ip(snap, str(want.ip)):
-            return self.fail(f"{other_cidr} is on {other_dev} in {where(other_ns, snap)}; {observed}",
-                             f"{other_cidr} is on {other_dev} in {where(other_ns, snap)}, not on {name} in {where(ns, snap)} "
-                             f"(an address belongs to one netns): "
-                             f"{cmd_in(other_ns, f'addr del {other_cidr} dev {other_dev}')}; {add}")
+            return self.fail(_("{cidr} is on {dev} in {netns}; {observed}").format(
+                                 cidr=other_cidr, dev=other_dev, netns=where(other_ns, snap), observed=observed),
+                             _("{cidr} is on {dev} in {dev_netns}, not on {link} in {netns} (an address belongs to one "
+                               "netns): {delete}; {add}").format(
+                                 cidr=other_cidr, dev=other_dev, dev_netns=where(other_ns, snap), link=name,
+                                 netns=where(ns, snap), delete=cmd_in(other_ns, f'addr del {other_cidr} dev {other_dev}'),
+                                 add=add))
         # A wrong address of the same family left in place keeps its route (and may shadow another
         # subnet, as a stray 172.16.x address on a node's cni0 does): say how to remove it too.
         wrong = [a.cidr for a in on_dev if not _link_local(a.cidr) and _iface(a.cidr) is not None
                  and _iface(a.cidr).version == want.version]
-        remove = "".join(f"; if {cidr} was a mistake, remove it: {cmd_in(ns, f'addr del {cidr} dev {name}')}"
-                         for cidr in wrong[:2])
-        return self.fail(observed, f"{name} in {where(ns, snap)} does not have {self.cidr} (it has {have}): {add}{remove}")
+        remove = "".join(_("; if {cidr} was a mistake, remove it: {command}").format(
+                             cidr=cidr, command=cmd_in(ns, f'addr del {cidr} dev {name}')) for cidr in wrong[:2])
+        return self.fail(observed, _("{link} in {netns} does not have {cidr} (it has {addresses}): {add}{remove}").format(
+            link=name, netns=where(ns, snap), cidr=self.cidr, addresses=have, add=add, remove=remove))
 
 
     def _beside(self, snap: Snapshot, ns, name: str, cidr: str, on_dev) -> tuple[str | None, str] | None:
@@ -148,22 +160,26 @@ class AddressExpectation(Expectation):
         extra = [a.cidr for a in on_dev if a.cidr != cidr and not _link_local(a.cidr)
                  and _iface(a.cidr) is not None and _iface(a.cidr).version == want.version]
         if extra and not is_real_device(ns, name):
-            return None, (f"{name} in {where(ns, snap)} has {cidr}, and also {', '.join(extra)}, which the lesson does "
-                          f"not give it: an extra address brings its own route and answers for its IP. Remove it: "
-                          + "; ".join(cmd_in(ns, f"addr del {c} dev {name}") for c in extra[:3]))
+            return None, _("{link} in {netns} has {cidr}, and also {extra}, which the lesson does not give it: an extra "
+                           "address brings its own route and answers for its IP. Remove it: {commands}").format(
+                link=name, netns=where(ns, snap), cidr=cidr, extra=", ".join(extra),
+                commands="; ".join(cmd_in(ns, f"addr del {c} dev {name}") for c in extra[:3]))
         for other_ns, other_dev, other_cidr in owners_of_ip(snap, str(want.ip)):
             if other_ns.inode == ns.inode and other_dev == name:
                 continue
             if other_ns.inode != ns.inode and not _cabled(ns, other_ns):
                 continue        # an unrelated namespace of its own (another lab) cannot take the packets
-            seen = f"{other_cidr} is on {other_dev} in {where(other_ns, snap)} too"
+            seen = _("{cidr} is on {dev} in {netns} too").format(cidr=other_cidr, dev=other_dev,
+                                                                  netns=where(other_ns, snap))
             if is_real_device(other_ns, other_dev):
-                return seen, (f"{want.ip} also belongs to {other_dev} in {where(other_ns, snap)}, a real network "
-                              "device of this machine: leave it there and use another address for the lab")
-            side = "in the same netns" if other_ns.inode == ns.inode else "on the other side of the cable"
-            return seen, (f"{want.ip} is on {name} in {where(ns, snap)}, and also on {other_dev} in {where(other_ns, snap)} "
-                          f"({side}), so packets for it may be answered there instead. An address belongs to "
-                          f"one interface: {cmd_in(other_ns, f'addr del {other_cidr} dev {other_dev}')}")
+                return seen, _("{ip} also belongs to {dev} in {netns}, a real network device of this machine: leave it "
+                               "there and use another address for the lab").format(
+                    ip=want.ip, dev=other_dev, netns=where(other_ns, snap))
+            side = _("in the same netns") if other_ns.inode == ns.inode else _("on the other side of the cable")
+            return seen, _("{ip} is on {link} in {netns}, and also on {dev} in {dev_netns} ({side}), so packets for it "
+                           "may be answered there instead. An address belongs to one interface: {command}").format(
+                ip=want.ip, link=name, netns=where(ns, snap), dev=other_dev, dev_netns=where(other_ns, snap), side=side,
+                command=cmd_in(other_ns, f'addr del {other_cidr} dev {other_dev}'))
         return None
 
 

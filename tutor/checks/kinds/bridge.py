@@ -18,6 +18,7 @@ it came in by, unless that port has hairpin on. Each must be a port of this brid
 """
 from __future__ import annotations
 
+from ...i18n import _, ngettext
 from ...observe.model import Snapshot, engine_of_link
 from ..containers import engine_bridge_missing
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_list_of
@@ -42,12 +43,12 @@ class BridgeExpectation(Expectation):
     @classmethod
     def extra_problems(cls, spec: dict) -> list[str]:
         out = dev_netns_problem(spec)
-        bridge_ns, _ = split_ifref(spec["dev"])
+        bridge_ns, _dev = split_ifref(spec["dev"])
         if bridge_ns is None:
             bridge_ns = spec.get("netns", "host")
         for field in ("ports", "hairpin"):
             for port in spec.get(field, []):
-                port_ns, _ = split_ifref(port)
+                port_ns, _port = split_ifref(port)
                 if port_ns is not None and not same_ref(port_ns, bridge_ns):
                     out.append(f"'bridge.{field}': {port} is in {port_ns}, but ports of a bridge live in the "
                                f"bridge's netns ({bridge_ns if isinstance(bridge_ns, str) else 'the one given by netns'})")
@@ -61,15 +62,17 @@ class BridgeExpectation(Expectation):
         return out
 
     def describe(self) -> str:
-        text = f"bridge {describe_ifref(self.dev, self.netns)}"
+        text = _("bridge {bridge}").format(bridge=describe_ifref(self.dev, self.netns))
         if self.up is not None:
-            text += " up" if self.up else " down"
+            text = (_("{bridge_text} up") if self.up else _("{bridge_text} down")).format(bridge_text=text)
         if self.ports:
-            text += f" with ports {', '.join(split_ifref(p)[1] for p in self.ports)}"
+            text = _("{bridge_text} with ports {ports}").format(
+                bridge_text=text, ports=", ".join(split_ifref(p)[1] for p in self.ports))
             if self.ports_up:
-                text += " (all up)"
+                text = _("{bridge_text} (all up)").format(bridge_text=text)
         if self.hairpin:
-            text += f", hairpin on {', '.join(split_ifref(p)[1] for p in self.hairpin)}"
+            text = _("{bridge_text}, hairpin on {ports}").format(
+                bridge_text=text, ports=", ".join(split_ifref(p)[1] for p in self.hairpin))
         return text
 
     def grade(self, snap: Snapshot) -> Verdict:
@@ -81,22 +84,26 @@ class BridgeExpectation(Expectation):
         if br is None:
             engine = engine_of_link(name) if ns.is_host else None
             if engine:
-                return self.fail(f"the host has no {name}", engine_bridge_missing(snap, engine, name))
-            return self.fail(*missing_device(snap, ns, name, "bridge", cmd_in(ns, f'link add {name} type bridge')))
+                return self.fail(_("the host has no {bridge}").format(bridge=name),
+                                 engine_bridge_missing(snap, engine, name))
+            return self.fail(*missing_device(snap, ns, name, _("bridge"), cmd_in(ns, f'link add {name} type bridge')))
         ports = sorted(l.name for l in ns.links if l.master == br.name)
-        observed = (f"{br.name} in {where(ns, snap)}: {kind_name(br)}, {state_words(br)}, "
-                    f"ports: {', '.join(ports) or 'none'}")
+        observed = _("{bridge} in {netns}: {kind}, {state}, ports: {ports}").format(
+            bridge=br.name, netns=where(ns, snap), kind=kind_name(br), state=state_words(br),
+            ports=", ".join(ports) or _("none"))
         hairpin_on = sorted(l.name for l in ns.links if l.master == br.name and l.hairpin)
         if self.hairpin:
-            observed += f", hairpin on: {', '.join(hairpin_on) or 'none'}"
+            observed += _(", hairpin on: {ports}").format(ports=", ".join(hairpin_on) or _("none"))
         if br.kind != "bridge":
-            return self.fail(observed, f"{br.name} in {where(ns, snap)} is a {kind_name(br)}, not a bridge: "
-                             f"{cmd_in(ns, f'link del {br.name}')}; {cmd_in(ns, f'link add {br.name} type bridge')}")
+            return self.fail(observed, _("{bridge} in {netns} is a {kind}, not a bridge: {delete}; {add}").format(
+                bridge=br.name, netns=where(ns, snap), kind=kind_name(br), delete=cmd_in(ns, f'link del {br.name}'),
+                add=cmd_in(ns, f'link add {br.name} type bridge')))
         if self.up is True and not br.admin_up:
-            return self.fail(observed, f"{br.name} is in {where(ns, snap)} but DOWN: {cmd_in(ns, f'link set {br.name} up')}")
+            return self.fail(observed, _("{bridge} is in {netns} but DOWN: {command}").format(
+                bridge=br.name, netns=where(ns, snap), command=cmd_in(ns, f'link set {br.name} up')))
         if self.up is False and br.admin_up:
-            return self.fail(observed, f"{br.name} in {where(ns, snap)} is up, expected down: "
-                             f"{cmd_in(ns, f'link set {br.name} down')}")
+            return self.fail(observed, _("{bridge} in {netns} is up, expected down: {command}").format(
+                bridge=br.name, netns=where(ns, snap), command=cmd_in(ns, f'link set {br.name} down')))
 
         for port in self.ports:
             name = split_ifref(port)[1]
@@ -104,8 +111,8 @@ class BridgeExpectation(Expectation):
             if problem:
                 return self.fail(observed, problem)
             if self.ports_up and not ns.link(name).admin_up:
-                return self.fail(observed, f"port {name} of {br.name} is in {where(ns, snap)} but DOWN: "
-                                 f"{cmd_in(ns, f'link set {name} up')}")
+                return self.fail(observed, _("port {port} of {bridge} is in {netns} but DOWN: {command}").format(
+                    port=name, bridge=br.name, netns=where(ns, snap), command=cmd_in(ns, f'link set {name} up')))
         for port in self.hairpin:
             name = split_ifref(port)[1]
             problem = self._not_a_port(snap, ns, br, name)
@@ -113,26 +120,30 @@ class BridgeExpectation(Expectation):
                 return self.fail(observed, problem)
             hairpin = ns.link(name).hairpin
             if hairpin is None:
-                return self.fail(observed, f"the kernel did not say whether port {name} of {br.name} in "
-                                 f"{where(ns, snap)} has hairpin on; `{cmd_in(ns, f'-d link show dev {name}', 'bridge')}` "
-                                 f"shows it")
+                return self.fail(observed, _("the kernel did not say whether port {port} of {bridge} in {netns} has "
+                                             "hairpin on; `{command}` shows it").format(
+                    port=name, bridge=br.name, netns=where(ns, snap),
+                    command=cmd_in(ns, f'-d link show dev {name}', 'bridge')))
             if not hairpin:
-                return self.fail(observed, f"port {name} of {br.name} in {where(ns, snap)} has hairpin off, so the "
-                                 f"bridge never sends a frame back out of {name}, the port it came in by: "
-                                 f"{cmd_in(ns, f'link set dev {name} hairpin on', 'bridge')}")
+                return self.fail(observed, _("port {port} of {bridge} in {netns} has hairpin off, so the bridge never "
+                                             "sends a frame back out of {port}, the port it came in by: {command}").format(
+                    port=name, bridge=br.name, netns=where(ns, snap),
+                    command=cmd_in(ns, f'link set dev {name} hairpin on', 'bridge')))
 
         if self.ports:
             wanted = {split_ifref(p)[1] for p in self.ports}
             extra = [p for p in ports if p not in wanted]
             if extra:
-                return self.fail(observed, f"{br.name} in {where(ns, snap)} also has the port{'s' if len(extra) > 1 else ''} "
-                                 f"{', '.join(extra)}, which the lesson does not plug in (it wants only "
-                                 f"{', '.join(sorted(wanted))}): unplug it with "
-                                 + "; ".join(cmd_in(ns, f"link set {p} nomaster") for p in extra[:3])
-                                 + (" (or delete it: " + "; ".join(cmd_in(ns, f"link del {p}") for p in extra[:3])
-                                    + ")"))
+                return self.fail(observed, ngettext(
+                    "{bridge} in {netns} also has the port {ports}, which the lesson does not plug in (it wants only "
+                    "{wanted}): unplug it with {unplug} (or delete it: {delete})",
+                    "{bridge} in {netns} also has the ports {ports}, which the lesson does not plug in (it wants only "
+                    "{wanted}): unplug it with {unplug} (or delete it: {delete})", len(extra)).format(
+                    bridge=br.name, netns=where(ns, snap), ports=", ".join(extra), wanted=", ".join(sorted(wanted)),
+                    unplug="; ".join(cmd_in(ns, f"link set {p} nomaster") for p in extra[:3]),
+                    delete="; ".join(cmd_in(ns, f"link del {p}") for p in extra[:3])))
         if br.admin_up and br.operstate == "DOWN":
-            observed += " (no carrier: none of its ports is up yet)"
+            observed += _(" (no carrier: none of its ports is up yet)")
         evidence = {"netns": where(ns, snap), "bridge": br.name, "operstate": br.operstate, "ports": ports}
         if self.hairpin:
             evidence["hairpin"] = hairpin_on
@@ -145,15 +156,19 @@ class BridgeExpectation(Expectation):
         if link is None:
             elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and safe_to_move(o, l)]
             if elsewhere:
-                other, _ = elsewhere[0]
-                return (f"{name} is in {where(other, snap)}, but a port of {br.name} must be in "
-                        f"{where(ns, snap)}, where the bridge is: "
-                        f"{cmd_in(other, f'link set {name} netns {netns_arg(ns)}')}")
-            return (f"{where(ns, snap)} has no interface {name} to be a port of {br.name}: create "
-                    f"it (usually the host end of a veth pair), then "
-                    f"{cmd_in(ns, f'link set {name} master {br.name}')}")
+                other = elsewhere[0][0]
+                return _("{port} is in {other}, but a port of {bridge} must be in {netns}, where the bridge is: "
+                         "{command}").format(port=name, other=where(other, snap), bridge=br.name, netns=where(ns, snap),
+                                             command=cmd_in(other, f'link set {name} netns {netns_arg(ns)}'))
+            return _("{netns} has no interface {port} to be a port of {bridge}: create it (usually the host end of a "
+                     "veth pair), then {command}").format(netns=where(ns, snap), port=name, bridge=br.name,
+                                                          command=cmd_in(ns, f'link set {name} master {br.name}'))
         if link.master != br.name:
-            now = f"is a port of {link.master}" if link.master else "is not a port of any bridge"
-            return f"{name} {now}, expected a port of {br.name}: {cmd_in(ns, f'link set {name} master {br.name}')}"
+            command = cmd_in(ns, f'link set {name} master {br.name}')
+            if link.master:
+                return _("{port} is a port of {master}, expected a port of {bridge}: {command}").format(
+                    port=name, master=link.master, bridge=br.name, command=command)
+            return _("{port} is not a port of any bridge, expected a port of {bridge}: {command}").format(
+                port=name, bridge=br.name, command=command)
         return None
 

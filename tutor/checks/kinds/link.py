@@ -14,6 +14,7 @@ DOWN or LOWERLAYERDOWN (a veth: its peer switched on too). `state` compares the 
 """
 from __future__ import annotations
 
+from ...i18n import _
 from ...observe.model import Snapshot
 from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_int, v_mac, v_one_of, v_str
 from ..link_state import carries_traffic, kind_name, state_words, why_not_up
@@ -57,13 +58,25 @@ class LinkExpectation(Expectation):
     def describe(self) -> str:
         who = describe_ifref(self.dev, self.netns)
         if self.absent:
-            return f"no interface {who}"
-        facts = [f"{label} {value}" for label, value in (("kind", self.link_kind), ("state", self.state),
-                 ("mtu", self.mtu), ("master", self.master), ("its other end a port of", self.peer_master),
-                 ("mac", self.mac)) if value is not None]
+            return _("no interface {link}").format(link=who)
+        facts = []
         if self.up is not None:
-            facts.insert(0, "up" if self.up else "down")
-        return f"interface {who}" + (f" ({', '.join(facts)})" if facts else "")
+            facts.append(_("up") if self.up else _("down"))
+        if self.link_kind is not None:
+            facts.append(_("kind {kind}").format(kind=self.link_kind))
+        if self.state is not None:
+            facts.append(_("state {state}").format(state=self.state))
+        if self.mtu is not None:
+            facts.append(_("mtu {mtu}").format(mtu=self.mtu))
+        if self.master is not None:
+            facts.append(_("master {bridge}").format(bridge=self.master))
+        if self.peer_master is not None:
+            facts.append(_("its other end a port of {bridge}").format(bridge=self.peer_master))
+        if self.mac is not None:
+            facts.append(_("mac {mac}").format(mac=self.mac))
+        if facts:
+            return _("interface {link} ({facts})").format(link=who, facts=", ".join(facts))
+        return _("interface {link}").format(link=who)
 
     def grade(self, snap: Snapshot) -> Verdict:
         if self.absent:
@@ -72,34 +85,48 @@ class LinkExpectation(Expectation):
         if isinstance(found, Missing):
             return self.fail(*found)
         ns, link = found
-        observed = (f"{link.name} in {where(ns, snap)}: {kind_name(link)}, {state_words(link)}, mtu {link.mtu}"
+        observed = (_("{link} in {netns}: {kind}, {state}, mtu {mtu}").format(
+                        link=link.name, netns=where(ns, snap), kind=kind_name(link), state=state_words(link), mtu=link.mtu)
+                    # (as `ip link` names them: not words to translate)
                     + (f", master {link.master}" if link.master else "") + (f", mac {link.mac}" if link.mac else ""))
         name = link.name
 
         if self.link_kind is not None and link.kind != self.link_kind:
-            return self.fail(observed, f"{name} in {where(ns, snap)} is a {kind_name(link)}, not a {self.link_kind}: "
-                             f"delete it ({cmd_in(ns, f'link del {name}')}) and create it with type {self.link_kind}")
+            return self.fail(observed, _("{link} in {netns} is a {kind}, not a {wanted}: delete it ({command}) and "
+                                         "create it with type {wanted}").format(
+                link=name, netns=where(ns, snap), kind=kind_name(link), wanted=self.link_kind,
+                command=cmd_in(ns, f'link del {name}')))
         if self.up is True and not carries_traffic(link, snap):
             return self.fail(observed, why_not_up(snap, ns, link))
         if self.up is False and link.admin_up:
-            return self.fail(observed, f"{name} in {where(ns, snap)} is up, expected down: {cmd_in(ns, f'link set {name} down')}")
+            return self.fail(observed, _("{link} in {netns} is up, expected down: {command}").format(
+                link=name, netns=where(ns, snap), command=cmd_in(ns, f'link set {name} down')))
         if self.state is not None and link.operstate != self.state:
-            hint = why_not_up(snap, ns, link) if self.state == "UP" else f"expected state {self.state}"
-            return self.fail(observed, f"{name} in {where(ns, snap)} has state {link.operstate}; {hint}")
+            hint = (why_not_up(snap, ns, link) if self.state == "UP"
+                    else _("expected state {expected}").format(expected=self.state))
+            return self.fail(observed, _("{link} in {netns} has state {state}; {hint}").format(
+                link=name, netns=where(ns, snap), state=link.operstate, hint=hint))
         if self.mtu is not None and link.mtu != self.mtu:
-            return self.fail(observed, f"{name} in {where(ns, snap)} has MTU {link.mtu}, expected {self.mtu}: "
-                             f"{cmd_in(ns, f'link set {name} mtu {self.mtu}')}")
+            return self.fail(observed, _("{link} in {netns} has MTU {mtu}, expected {expected}: {command}").format(
+                link=name, netns=where(ns, snap), mtu=link.mtu, expected=self.mtu,
+                command=cmd_in(ns, f'link set {name} mtu {self.mtu}')))
         if self.master is not None and link.master != self.master:
-            now = f"is a port of {link.master}" if link.master else "is not a port of any bridge"
-            return self.fail(observed, f"{name} in {where(ns, snap)} {now}, expected {self.master}: "
-                             f"{cmd_in(ns, f'link set {name} master {self.master}')}")
+            command = cmd_in(ns, f'link set {name} master {self.master}')
+            if link.master:
+                message = _("{link} in {netns} is a port of {current}, expected {bridge}: {command}").format(
+                    link=name, netns=where(ns, snap), current=link.master, bridge=self.master, command=command)
+            else:
+                message = _("{link} in {netns} is not a port of any bridge, expected {bridge}: {command}").format(
+                    link=name, netns=where(ns, snap), bridge=self.master, command=command)
+            return self.fail(observed, message)
         if self.peer_master is not None:
             problem = self._peer_problem(snap, ns, link)
             if problem is not None:
                 return self.fail(observed, problem)
         if self.mac is not None and (link.mac or "").lower() != self.mac.lower():
-            return self.fail(observed, f"{name} in {where(ns, snap)} has MAC {link.mac}, expected {self.mac.lower()}: "
-                             f"{cmd_in(ns, f'link set {name} address {self.mac.lower()}')}")
+            return self.fail(observed, _("{link} in {netns} has MAC {mac}, expected {expected}: {command}").format(
+                link=name, netns=where(ns, snap), mac=link.mac, expected=self.mac.lower(),
+                command=cmd_in(ns, f'link set {name} address {self.mac.lower()}')))
         evidence = {"netns": where(ns, snap), "name": name, "ifindex": link.ifindex, "kind": link.kind,
                     "operstate": link.operstate, "mtu": link.mtu, "master": link.master, "mac": link.mac}
         if self.peer_master is not None:
@@ -109,22 +136,26 @@ class LinkExpectation(Expectation):
 
     def _peer_problem(self, snap: Snapshot, ns, link) -> str | None:
         """Why *link*'s other end is not a port of peer_master (None: it is)."""
-        here = f"{link.name} in {where(ns, snap)}"
         if link.kind != "veth":
-            return f"{here} is a {kind_name(link)}, not a veth, so it has no other end on {self.peer_master}"
+            return _("{link} in {netns} is a {kind}, not a veth, so it has no other end on {bridge}").format(
+                link=link.name, netns=where(ns, snap), kind=kind_name(link), bridge=self.peer_master)
         found = link_by_index(snap, link.peer_netns, link.peer_ifindex)
         if found is None:
-            return (f"nstutor cannot see the other end of {here} (its netns is not readable, or the pair is "
-                    f"half deleted), so it cannot tell whether that end is a port of {self.peer_master}")
+            return _("nstutor cannot see the other end of {link} in {netns} (its netns is not readable, or the pair "
+                     "is half deleted), so it cannot tell whether that end is a port of {bridge}").format(
+                link=link.name, netns=where(ns, snap), bridge=self.peer_master)
         peer_ns, peer = found
-        far = f"the other end of {here} is {peer.name} in {where(peer_ns, snap)}"
         if peer.master == self.peer_master:
             return None
+        command = cmd_in(peer_ns, f'link set {peer.name} master {self.peer_master}')
         if peer.master:
-            return (f"{far}, a port of {peer.master}, not of {self.peer_master}: "
-                    f"{cmd_in(peer_ns, f'link set {peer.name} master {self.peer_master}')}")
-        return (f"{far}, which is not a port of any bridge: "
-                f"{cmd_in(peer_ns, f'link set {peer.name} master {self.peer_master}')}")
+            return _("the other end of {link} in {netns} is {peer} in {peer_netns}, a port of {current}, not of "
+                     "{bridge}: {command}").format(link=link.name, netns=where(ns, snap), peer=peer.name,
+                                                   peer_netns=where(peer_ns, snap), current=peer.master,
+                                                   bridge=self.peer_master, command=command)
+        return _("the other end of {link} in {netns} is {peer} in {peer_netns}, which is not a port of any bridge: "
+                 "{command}").format(link=link.name, netns=where(ns, snap), peer=peer.name,
+                                     peer_netns=where(peer_ns, snap), command=command)
 
     def _grade_absent(self, snap: Snapshot) -> Verdict:
         place = resolve_dev(snap, self.dev, self.netns)
@@ -134,11 +165,15 @@ class LinkExpectation(Expectation):
         link = ns.link(name)
         if link is None:
             if ns.error and not ns.links:
-                return self.fail(f"nstutor could not read {where(ns, snap)}: {ns.error}",
-                                 f"nstutor could not look inside {where(ns, snap)}; run nstutor as root.")
-            return self.ok(f"{where(ns, snap)} has no {name}", {"netns": where(ns, snap), "absent": name})
-        observed = f"{name} is in {where(ns, snap)} ({kind_name(link)}, {state_words(link)})"
+                return self.fail(_("nstutor could not read {netns}: {error}").format(netns=where(ns, snap), error=ns.error),
+                                 _("nstutor could not look inside {netns}; run nstutor as root.").format(
+                                     netns=where(ns, snap)))
+            return self.ok(_("{netns} has no {link}").format(netns=where(ns, snap), link=name),
+                           {"netns": where(ns, snap), "absent": name})
+        observed = _("{link} is in {netns} ({kind}, {state})").format(
+            link=name, netns=where(ns, snap), kind=kind_name(link), state=state_words(link))
         if is_real_device(ns, name):
-            return self.fail(observed, f"{name} is a real network device of this machine; nstutor will not "
-                             "suggest deleting it")
-        return self.fail(observed, f"{name} should be gone from {where(ns, snap)}: {cmd_in(ns, f'link del {name}')}")
+            return self.fail(observed, _("{link} is a real network device of this machine; nstutor will not suggest "
+                                         "deleting it").format(link=name))
+        return self.fail(observed, _("{link} should be gone from {netns}: {command}").format(
+            link=name, netns=where(ns, snap), command=cmd_in(ns, f'link del {name}')))

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ...i18n import _, ngettext
 from ...observe.model import NetNS, Snapshot
 from ...observe.netns import RUN_NETNS
-from ...texts import counted, words
+from ...texts import words
 from ..base import Expectation, Field, Verdict, v_bool
 from ..refs import (HOST_NAMES, Missing, cmd_in, describe_netns_ref, netns_ref_problem, netns_unreadable, resolve_netns,
                     where)
@@ -48,14 +49,14 @@ class NetnsExpectation(Expectation):
     def describe(self) -> str:
         who = describe_netns_ref(self.name)
         if self.absent:
-            return f"no network namespace {who}"
-        parts = [f"network namespace {who}"]
+            return _("no network namespace {netns}").format(netns=who)
+        parts = [_("network namespace {netns}").format(netns=who)]
         if self.only_lo:
-            parts.append("with only lo")
+            parts.append(_("with only lo"))
         if self.lo_up is not None:
-            parts.append("lo up" if self.lo_up else "lo down")
+            parts.append(_("lo up") if self.lo_up else _("lo down"))
         if self.pinned is not None:
-            parts.append("pinned by a file" if self.pinned else "held only by its processes")
+            parts.append(_("pinned by a file") if self.pinned else _("held only by its processes"))
         return ", ".join(parts)
 
     def grade(self, snap: Snapshot) -> Verdict:
@@ -66,17 +67,20 @@ class NetnsExpectation(Expectation):
         if not typos:
             return verdict
         if verdict.passed:      # right, and the learner's attempt beside it: say how to take that away
-            return replace(verdict, strays=typos, observed=f"{verdict.observed}; beside it "
-                           + "; ".join(f"{s.what}: {s.command}" for s in typos))
+            return replace(verdict, strays=typos, observed=_("{observed}; beside it {strays}").format(
+                observed=verdict.observed, strays="; ".join(f"{s.what}: {s.command}" for s in typos)))
         return replace(verdict, strays=typos)
 
     def _grade(self, snap: Snapshot) -> Verdict:
         ns = resolve_netns(snap, self.name)
         if self.absent:
             if isinstance(ns, Missing):
-                return self.ok(f"no network namespace {self.name}", {"netns": self.name, "absent": True})
-            return self.fail(f"{where(ns, snap)} exists (net:[{ns.inode}], {counted(len(ns.pids), 'process')} in it)",
-                             f"{where(ns, snap)} still exists: {_removal(ns)}")
+                return self.ok(_("no network namespace {name}").format(name=self.name),
+                               {"netns": self.name, "absent": True})
+            return self.fail(ngettext("{netns} exists (net:[{inode}], {n} process in it)",
+                                      "{netns} exists (net:[{inode}], {n} processes in it)", len(ns.pids)).format(
+                                 netns=where(ns, snap), inode=ns.inode, n=len(ns.pids)),
+                             _("{netns} still exists: {removal}").format(netns=where(ns, snap), removal=_removal(ns)))
         if isinstance(ns, Missing):
             return self.fail(*ns)
 
@@ -88,43 +92,53 @@ class NetnsExpectation(Expectation):
         if self.only_lo:
             extra = sorted(l.name for l in ns.links if l.name != "lo")
             if extra:
-                observed = f"{where(ns, snap)} has {', '.join(['lo'] + extra) if ns.link('lo') else ', '.join(extra)}"
+                observed = _("{netns} has {links}").format(
+                    netns=where(ns, snap), links=", ".join(["lo"] + extra) if ns.link("lo") else ", ".join(extra))
                 if ns.is_host:   # never suggest deleting the machine's own interfaces
-                    return self.fail(observed, f"the root netns has more than lo ({', '.join(extra)}); "
-                                     "that is normal for the host: this check is meant for a namespace of its own")
-                return self.fail(observed, f"{where(ns, snap)} should have nothing but lo, and it also has "
-                                 f"{', '.join(extra)}: " + "; ".join(cmd_in(ns, f"link del {n}")
-                                                                     for n in _to_delete(ns, extra)[:3]))
+                    return self.fail(observed, _("the root netns has more than lo ({links}); that is normal for the "
+                                                 "host: this check is meant for a namespace of its own").format(
+                        links=", ".join(extra)))
+                return self.fail(observed, _("{netns} should have nothing but lo, and it also has {links}: "
+                                             "{commands}").format(
+                    netns=where(ns, snap), links=", ".join(extra),
+                    commands="; ".join(cmd_in(ns, f"link del {n}") for n in _to_delete(ns, extra)[:3])))
         if self.lo_up is not None:
             lo = ns.link("lo")
             if lo is None:
-                return self.fail(f"{where(ns, snap)} has no lo", f"{where(ns, snap)} has no loopback at all, which is odd; "
-                                 f"make a fresh namespace ({_removal(ns)}, then create it again)")
+                return self.fail(_("{netns} has no lo").format(netns=where(ns, snap)),
+                                 _("{netns} has no loopback at all, which is odd; make a fresh namespace ({removal}, "
+                                   "then create it again)").format(netns=where(ns, snap), removal=_removal(ns)))
             if lo.admin_up != self.lo_up:
                 state = "UP" if lo.admin_up else "DOWN"
                 want = "up" if self.lo_up else "down"
-                return self.fail(f"lo in {where(ns, snap)} is {state}",
-                                 f"lo in {where(ns, snap)} is {state}: {cmd_in(ns, f'link set lo {want}')}")
+                return self.fail(_("lo in {netns} is {state}").format(netns=where(ns, snap), state=state),
+                                 _("lo in {netns} is {state}: {command}").format(
+                                     netns=where(ns, snap), state=state, command=cmd_in(ns, f'link set lo {want}')))
             evidence["lo"] = "UP" if lo.admin_up else "DOWN"
         if self.pinned is not None:
             pins = pinned_by(ns, snap)
             if pins and not self.pinned:
-                return self.fail(f"{words(pins)} holds net:[{ns.inode}]",
-                                 f"{where(ns, snap)} is pinned by {pins[0]}: it stays after its last process exits, "
-                                 "until that file is unmounted. This step wants a namespace that only its processes "
-                                 "hold, as `unshare --net` makes")
+                return self.fail(_("{files} holds net:[{inode}]").format(files=words(pins), inode=ns.inode),
+                                 _("{netns} is pinned by {file}: it stays after its last process exits, until that "
+                                   "file is unmounted. This step wants a namespace that only its processes hold, as "
+                                   "`unshare --net` makes").format(netns=where(ns, snap), file=pins[0]))
             if not pins and self.pinned:
-                return self.fail(f"no file in {RUN_NETNS} holds net:[{ns.inode}], and no nsfs mount elsewhere",
-                                 f"{where(ns, snap)} is held only by its processes "
-                                 f"({_pids_words(ns)}): it goes away when the last of them exits. "
-                                 "A file pins it: `ip netns add NAME` makes a new namespace pinned at "
-                                 f"{RUN_NETNS}/NAME, and `ip netns attach NAME PID` pins a process's one")
+                return self.fail(_("no file in {run_netns} holds net:[{inode}], and no nsfs mount elsewhere").format(
+                                     run_netns=RUN_NETNS, inode=ns.inode),
+                                 _("{netns} is held only by its processes ({pids}): it goes away when the last of "
+                                   "them exits. A file pins it: `ip netns add NAME` makes a new namespace pinned at "
+                                   "{run_netns}/NAME, and `ip netns attach NAME PID` pins a process's one").format(
+                                     netns=where(ns, snap), pids=_pids_words(ns), run_netns=RUN_NETNS))
             evidence["pinned_by"] = pins
-        observed = f"{where(ns, snap)} exists (net:[{ns.inode}]) with {', '.join(evidence['links']) or 'no links'}"
+        if evidence["links"]:
+            observed = _("{netns} exists (net:[{inode}]) with {links}").format(
+                netns=where(ns, snap), inode=ns.inode, links=", ".join(evidence["links"]))
+        else:
+            observed = _("{netns} exists (net:[{inode}]) with no links").format(netns=where(ns, snap), inode=ns.inode)
         if evidence.get("pinned_by"):
-            observed += f", pinned by {words(evidence['pinned_by'])}"
+            observed += _(", pinned by {files}").format(files=words(evidence["pinned_by"]))
         elif self.pinned is False:
-            observed += f", no file in {RUN_NETNS} or nsfs mount holds it"
+            observed += _(", no file in {run_netns} or nsfs mount holds it").format(run_netns=RUN_NETNS)
         return self.ok(observed, evidence)
 
 
@@ -139,7 +153,7 @@ def pinned_by(ns: NetNS, snap: Snapshot) -> list[str]:
         for m in snap.mounts[mnt]:
             if m.fstype != "nsfs" or m.root != root:
                 continue
-            pin = m.target if mnt == host_mnt else f"{m.target} (in mnt:[{mnt}])"
+            pin = m.target if mnt == host_mnt else _("{file} (in mnt:[{mnt}])").format(file=m.target, mnt=mnt)
             if m.target not in pins and pin not in pins:
                 pins.append(pin)
     return pins
@@ -147,8 +161,9 @@ def pinned_by(ns: NetNS, snap: Snapshot) -> list[str]:
 
 def _pids_words(ns) -> str:
     if not ns.pids:
-        return "none is left"
-    return counted(len(ns.pids), "process") + ": pid " + ", ".join(map(str, ns.pids[:5]))
+        return _("none is left")
+    return ngettext("{n} process: pid {pids}", "{n} processes: pid {pids}", len(ns.pids)).format(
+        n=len(ns.pids), pids=", ".join(map(str, ns.pids[:5])))
 
 
 def _to_delete(ns, names: list[str]) -> list[str]:
@@ -167,5 +182,6 @@ def _removal(ns) -> str:
     """How to make a netns go away: drop its name, and stop what holds it."""
     steps = [f"ip netns del {name}" for name in ns.names]
     if ns.pids:
-        steps.append("stop the process(es) in it: kill " + " ".join(map(str, ns.pids[:5])))
-    return "; ".join(steps) or "stop whatever holds it"
+        steps.append(_("stop the process(es) in it: {command}").format(
+            command="kill " + " ".join(map(str, ns.pids[:5]))))
+    return "; ".join(steps) or _("stop whatever holds it")

@@ -14,11 +14,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+from ...i18n import _
 from ...observe.model import LOCAL_TABLE, MAIN_TABLE, NetNS, Route, Snapshot
 from ...observe.render import route_args
 from ..addresses import route_key, same_ip
 from ..base import Field, Verdict, v_bool, v_ifref, v_ip, v_prefix
-from ..refs import Missing, cmd_in, split_ifref, where
+from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_of, split_ifref, where
 from ..registry import register
 from ..table_entry import NETNS_FIELD, TableEntryExpectation
 
@@ -52,14 +53,17 @@ class RouteExpectation(TableEntryExpectation):
         return socket.AF_INET
 
     def describe(self) -> str:
-        text = "a default route" if self.dst == "default" else f"a route to {self.dst}"
+        route = _("a default route") if self.dst == "default" else _("a route to {dst}").format(dst=self.dst)
+        details = ""            # as `ip route` writes them: not words to translate
         if self.via:
-            text += f" via {self.via}"
+            details += f" via {self.via}"
         if self.dev:
-            text += f" dev {split_ifref(self.dev)[1]}"
+            details += f" dev {split_ifref(self.dev)[1]}"
         if self.onlink:
-            text += " onlink"
-        return text + self.in_netns_words()
+            details += " onlink"
+        # (the netns said here rather than by in_netns_words(): Korean puts it first)
+        return _("{route}{details} in {netns}").format(
+            route=route, details=details, netns=describe_netns_ref(netns_ref_of(self.dev, self.netns)))
 
     def _route_args(self) -> str:
         """The expected route as `ip route add` takes it."""
@@ -76,16 +80,17 @@ class RouteExpectation(TableEntryExpectation):
         routes = [r for r in ns.routes if r.table != LOCAL_TABLE and r.family == self.family]
         candidates = [r for r in routes if route_key(r.dst, r.family) == want]
         candidates.sort(key=lambda r: r.table != MAIN_TABLE)
-        listing = "; ".join(route_args(r) for r in routes[:8]) or "no routes"
-        observed = f"routes in {where(ns, snap)}: {listing}"
+        listing = "; ".join(route_args(r) for r in routes[:8]) or _("no routes")
+        observed = _("routes in {netns}: {routes}").format(netns=where(ns, snap), routes=listing)
 
         def mismatch(r: Route) -> str | None:
             if self.via is not None and not same_ip(r.via, self.via):
-                return f"goes via {r.via}" if r.via else f"goes straight out of {r.dev} (no gateway)"
+                return (_("goes via {via}").format(via=r.via) if r.via
+                        else _("goes straight out of {dev} (no gateway)").format(dev=r.dev))
             if dev is not None and r.dev != dev:
-                return f"goes out of {r.dev}"
+                return _("goes out of {dev}").format(dev=r.dev)
             if self.onlink is not None and r.onlink != self.onlink:
-                return "is not onlink" if self.onlink else "is onlink"
+                return _("is not onlink") if self.onlink else _("is onlink")
             return None
 
         for r in candidates:
@@ -93,33 +98,39 @@ class RouteExpectation(TableEntryExpectation):
                 beside = [o for o in candidates if o is not r and o.table == r.table and mismatch(o) is not None]
                 if beside and not (ns.is_host and self.dst == "default"):
                     return self.fail(observed, self._beside_message(ns, r, beside[0]))
-                return self.ok(f"{route_args(r)} in {where(ns, snap)}",
+                return self.ok(_("{route} in {netns}").format(route=route_args(r), netns=where(ns, snap)),
                                {"netns": where(ns, snap), "route": route_args(r), "dst": r.dst, "via": r.via,
                                 "dev": r.dev, "onlink": r.onlink})
         if candidates and ns.is_host and self.dst == "default":
             # Changing the machine's own default route could cut it off the network: say, do not suggest.
-            return self.fail(observed, f"the host's default route {mismatch(candidates[0])}, expected "
-                             f"{self._route_args()}; nstutor will not suggest changing the host's default route")
+            return self.fail(observed, _("the host's default route {mismatch}, expected {expected}; nstutor will not "
+                                         "suggest changing the host's default route").format(
+                mismatch=mismatch(candidates[0]), expected=self._route_args()))
         if candidates:
             r = candidates[0]
-            return self.fail(observed, f"the {_dst_words(self.dst)} in {where(ns, snap)} {mismatch(r)}, expected "
-                             f"{self._route_args()}: {cmd_in(ns, f'route replace {self._route_args()}')}")
-        message = f"{where(ns, snap)} has no {_dst_words(self.dst)}: {cmd_in(ns, f'route add {self._route_args()}')}"
+            return self.fail(observed, _("the {route} in {netns} {mismatch}, expected {expected}: {command}").format(
+                route=_dst_words(self.dst), netns=where(ns, snap), mismatch=mismatch(r), expected=self._route_args(),
+                command=cmd_in(ns, f'route replace {self._route_args()}')))
+        message = _("{netns} has no {route}: {command}").format(
+            netns=where(ns, snap), route=_dst_words(self.dst), command=cmd_in(ns, f'route add {self._route_args()}'))
         if self.via and not self.onlink and not _gateway_is_connected(ns, self.via):
-            message += (f" (first, {self.via} must be on the subnet of one of {where(ns, snap)}'s addresses, "
-                        "or the kernel refuses the route as 'Nexthop has invalid gateway')")
+            message += _(" (first, {via} must be on the subnet of one of {netns}'s addresses, or the kernel refuses "
+                         "the route as 'Nexthop has invalid gateway')").format(via=self.via, netns=where(ns, snap))
         return self.fail(observed, message)
 
 
     def _beside_message(self, ns: NetNS, good: Route, bad: Route) -> str:
         table = "" if bad.table == MAIN_TABLE else f" table {bad.table}"
-        text = (f"{where(ns)} has the {_dst_words(self.dst)} {route_args(good)}, and also {route_args(bad)}: "
-                f"two routes to one destination, and the kernel uses the one with the lower metric, which may be "
-                f"the wrong one. ")
         if bad.proto == "kernel":
-            return text + (f"The second comes from an address on {bad.dev} in that subnet: remove that address "
-                           f"({cmd_in(ns, f'-br addr show dev {bad.dev}')} shows it; then ip addr del)")
-        return text + f"Remove it: {cmd_in(ns, f'route del {route_args(bad)}{table}')}"
+            return _("{netns} has the {route} {good}, and also {bad}: two routes to one destination, and the kernel "
+                     "uses the one with the lower metric, which may be the wrong one. The second comes from an address "
+                     "on {dev} in that subnet: remove that address ({command} shows it; then ip addr del)").format(
+                netns=where(ns), route=_dst_words(self.dst), good=route_args(good), bad=route_args(bad), dev=bad.dev,
+                command=cmd_in(ns, f'-br addr show dev {bad.dev}'))
+        return _("{netns} has the {route} {good}, and also {bad}: two routes to one destination, and the kernel uses "
+                 "the one with the lower metric, which may be the wrong one. Remove it: {command}").format(
+            netns=where(ns), route=_dst_words(self.dst), good=route_args(good), bad=route_args(bad),
+            command=cmd_in(ns, f'route del {route_args(bad)}{table}'))
 
 
 def _gateway_is_connected(ns: NetNS, via: str) -> bool:
@@ -134,4 +145,4 @@ def _gateway_is_connected(ns: NetNS, via: str) -> bool:
 
 
 def _dst_words(dst: str) -> str:
-    return "default route" if dst == "default" else f"route to {dst}"
+    return _("default route") if dst == "default" else _("route to {dst}").format(dst=dst)

@@ -10,6 +10,7 @@ only when the kernel does not say where the peer is.
 """
 from __future__ import annotations
 
+from ...i18n import _
 from ...observe.model import Link, NetNS, Snapshot
 from ..base import Expectation, Field, Stray, Verdict, v_bool, v_ifref, v_list_of
 from ..link_state import kind_name, state_words, why_not_up
@@ -23,12 +24,15 @@ def _peer_phrase(snap: Snapshot, link: Link) -> str:
     """Where a veth's peer is: "BLUE/veth9", or what little is known about it."""
     peer = link_by_index(snap, link.peer_netns, link.peer_ifindex)
     if peer is not None:
-        return f"{peer[1].name} in {where(peer[0], snap)}"
+        return _("{peer} in {netns}").format(peer=peer[1].name, netns=where(peer[0], snap))
     if link.peer_name:
-        return link.peer_name + (f" in {snap.netns_label(link.peer_netns)}" if link.peer_netns else "")
+        if link.peer_netns:
+            return _("{peer} in {netns}").format(peer=link.peer_name, netns=snap.netns_label(link.peer_netns))
+        return link.peer_name
     if link.peer_ifindex is not None:
-        return f"interface #{link.peer_ifindex} in {snap.netns_label(link.peer_netns)}"
-    return "an interface nstutor cannot see"
+        return _("interface #{index} in {netns}").format(index=link.peer_ifindex,
+                                                          netns=snap.netns_label(link.peer_netns))
+    return _("an interface nstutor cannot see")
 
 
 def _is_peer(link: Link, of_ns: NetNS, of: Link) -> bool | None:
@@ -64,9 +68,9 @@ class VethExpectation(Expectation):
 
     def describe(self) -> str:
         a, b = self.ends
-        text = f"a veth pair {a} <-> {b}"
+        text = _("a veth pair {a} <-> {b}").format(a=a, b=b)
         if self.up is not None:
-            text += ", both ends up" if self.up else ", both ends down"
+            text = (_("{veth_text}, both ends up") if self.up else _("{veth_text}, both ends down")).format(veth_text=text)
         return text
 
     def grade(self, snap: Snapshot) -> Verdict:
@@ -93,41 +97,45 @@ class VethExpectation(Expectation):
             return self._missing_end(snap, places, found, absent)
 
         (ans, a), (bns, b) = found
-        observed = (f"{a.name} in {where(ans, snap)} ({kind_name(a)}, {state_words(a)}, peer {_peer_phrase(snap, a)}); "
-                    f"{b.name} in {where(bns, snap)} ({kind_name(b)}, {state_words(b)}, peer {_peer_phrase(snap, b)})")
+        observed = "; ".join(
+            _("{link} in {netns} ({kind}, {state}, peer {peer})").format(
+                link=link.name, netns=where(ns, snap), kind=kind_name(link), state=state_words(link),
+                peer=_peer_phrase(snap, link)) for ns, link in found)
         for ns, link in found:
             if link.kind != "veth":
-                return self.fail(observed, f"{link.name} in {where(ns, snap)} is a {kind_name(link)}, not a veth: "
-                                 f"{cmd_in(ns, f'link del {link.name}')}, then "
-                                 f"{_create_command(places[0], places[1])}")
+                return self.fail(observed, _("{link} in {netns} is a {kind}, not a veth: {delete}, then {create}").format(
+                    link=link.name, netns=where(ns, snap), kind=kind_name(link), delete=cmd_in(ns, f'link del {link.name}'),
+                    create=_create_command(places[0], places[1])))
         for (ns, link), (ons, other) in ((found[0], found[1]), (found[1], found[0])):
             verdict = _is_peer(link, ons, other)
             if verdict is False:
-                return self.fail(observed, f"{link.name} in {where(ns, snap)} is a veth, but its peer is "
-                                 f"{_peer_phrase(snap, link)}, not {other.name} in {where(ons, snap)}: these are ends of "
-                                 f"two different pairs. Delete them and make one pair: "
-                                 f"{cmd_in(ans, f'link del {a.name}')}; {cmd_in(bns, f'link del {b.name}')}; "
-                                 f"{_create_command(places[0], places[1])}")
+                return self.fail(observed, _(
+                    "{link} in {netns} is a veth, but its peer is {peer}, not {other} in {other_netns}: these are ends "
+                    "of two different pairs. Delete them and make one pair: {delete_a}; {delete_b}; {create}").format(
+                    link=link.name, netns=where(ns, snap), peer=_peer_phrase(snap, link), other=other.name,
+                    other_netns=where(ons, snap), delete_a=cmd_in(ans, f'link del {a.name}'),
+                    delete_b=cmd_in(bns, f'link del {b.name}'), create=_create_command(places[0], places[1])))
             if verdict is None:
-                return self.fail(observed, f"nstutor cannot see the peer of {link.name} in {where(ns, snap)}, so it cannot "
-                                 "tell whether the two are one pair; run nstutor as root (sudo).")
+                return self.fail(observed, _("nstutor cannot see the peer of {link} in {netns}, so it cannot tell "
+                                             "whether the two are one pair; run nstutor as root (sudo).").format(
+                    link=link.name, netns=where(ns, snap)))
 
         if self.up is True:
             down = [(ns, link) for ns, link in found if not link.admin_up]
             if len(down) == 2:
-                return self.fail(observed, f"both ends are DOWN: {cmd_in(ans, f'link set {a.name} up')}; "
-                                 f"{cmd_in(bns, f'link set {b.name} up')}")
+                return self.fail(observed, _("both ends are DOWN: {up_a}; {up_b}").format(
+                    up_a=cmd_in(ans, f'link set {a.name} up'), up_b=cmd_in(bns, f'link set {b.name} up')))
             if down:
-                return self.fail(observed, why_not_up(snap, *down[0])
-                                 + " (the other end shows NO-CARRIER until then)")
+                return self.fail(observed, _("{reason} (the other end shows NO-CARRIER until then)").format(
+                    reason=why_not_up(snap, *down[0])))
             # Both switched on is all a veth needs (its carrier is its peer being on); operstate may
             # still read DOWN for up to a second after `ip link set up`, which is not the learner's fault.
         if self.up is False:
             up = [(ns, link) for ns, link in found if link.admin_up]
             if up:
                 ns, link = up[0]
-                return self.fail(observed, f"{link.name} in {where(ns, snap)} is up, expected down: "
-                                 f"{cmd_in(ns, f'link set {link.name} down')}")
+                return self.fail(observed, _("{link} in {netns} is up, expected down: {command}").format(
+                    link=link.name, netns=where(ns, snap), command=cmd_in(ns, f'link set {link.name} down')))
 
         evidence = {"ends": [{"netns": where(ns, snap), "name": link.name, "ifindex": link.ifindex,
                               "operstate": link.operstate, "mac": link.mac} for ns, link in found],
@@ -144,20 +152,30 @@ class VethExpectation(Expectation):
                 other, link = elsewhere[0]
                 move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
                 # left in the host (made, never moved): the learner's stray, which reset may remove
-                stray = (Stray(f"the veth {show(name)} in the root netns (meant for {where(ns, snap)})",
+                stray = (Stray(_("the veth {link} in the root netns (meant for {netns})").format(
+                                   link=show(name), netns=where(ns, snap)),
                                ("ip", "link", "del", name))
                          if other.is_host and link.kind == "veth" and safe_to_move(other, link) else None)
-                return self.fail(f"{name} is in {where(other, snap)} ({kind_name(link)}, {state_words(link)})",
-                                 f"{name} is in {where(other, snap)}, expected {where(ns, snap)}: {move}"
-                                 + (f" (or, to start over, {removal_words((stray,))})" if stray else ""),
-                                 strays=(stray,) if stray else ())
+                observed = _("{link} is in {netns} ({kind}, {state})").format(
+                    link=name, netns=where(other, snap), kind=kind_name(link), state=state_words(link))
+                if stray:
+                    message = _("{link} is in {other}, expected {netns}: {command} (or, to start over, {removal})").format(
+                        link=name, other=where(other, snap), netns=where(ns, snap), command=move,
+                        removal=removal_words((stray,)))
+                else:
+                    message = _("{link} is in {other}, expected {netns}: {command}").format(
+                        link=name, other=where(other, snap), netns=where(ns, snap), command=move)
+                return self.fail(observed, message, strays=(stray,) if stray else ())
         if len(absent) == 2:
-            return self.fail(f"no {absent[0][1]} in {where(absent[0][0], snap)} and no {absent[1][1]} in "
-                             f"{where(absent[1][0], snap)}",
-                             f"the pair does not exist yet: {_create_command(places[0], places[1])}")
+            return self.fail(_("no {a} in {a_netns} and no {b} in {b_netns}").format(
+                                 a=absent[0][1], a_netns=where(absent[0][0], snap), b=absent[1][1],
+                                 b_netns=where(absent[1][0], snap)),
+                             _("the pair does not exist yet: {command}").format(
+                                 command=_create_command(places[0], places[1])))
         (ns, name), = absent
         (fns, flink), = found
-        observed = f"{flink.name} is in {where(fns, snap)} (peer {_peer_phrase(snap, flink)}); {where(ns, snap)} has no {name}"
+        observed = _("{link} is in {link_netns} (peer {peer}); {netns} has no {name}").format(
+            link=flink.name, link_netns=where(fns, snap), peer=_peer_phrase(snap, flink), netns=where(ns, snap), name=name)
         if flink.kind == "veth":
             peer = link_by_index(snap, flink.peer_netns, flink.peer_ifindex)
             if peer is not None:
@@ -168,8 +186,11 @@ class VethExpectation(Expectation):
                 if plink.name != name:
                     fixes.append(cmd_in(ns, f"link set {plink.name} down"))
                     fixes.append(cmd_in(ns, f"link set {plink.name} name {name}"))
-                return self.fail(observed, f"{flink.name}'s peer is {plink.name} in {where(pns, snap)}, expected {name} "
-                                 f"in {where(ns, snap)}: " + "; ".join(fixes))
-        return self.fail(observed, f"{where(ns, snap)} has no interface {name}; delete {flink.name} "
-                         f"({cmd_in(fns, f'link del {flink.name}')}) and make the pair: "
-                         f"{_create_command(places[0], places[1])}")
+                return self.fail(observed, _("{link}'s peer is {peer} in {peer_netns}, expected {name} in {netns}: "
+                                             "{commands}").format(
+                    link=flink.name, peer=plink.name, peer_netns=where(pns, snap), name=name, netns=where(ns, snap),
+                    commands="; ".join(fixes)))
+        return self.fail(observed, _("{netns} has no interface {name}; delete {link} ({delete}) and make the pair: "
+                                     "{create}").format(
+            netns=where(ns, snap), name=name, link=flink.name, delete=cmd_in(fns, f'link del {flink.name}'),
+            create=_create_command(places[0], places[1])))
