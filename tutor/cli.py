@@ -517,28 +517,33 @@ def _write_output(path: Path, text: str) -> None:
 
 
 def cmd_report(args) -> int:
+    from .i18n import _, ngettext
     from .progress.merge import load_class
     from .progress.report import summary_lines, write_csv
-    from .texts import counted
     from .progress.report_html import render_html
     data = load_class(args.paths)
     for skipped in data.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+        print(_("skipped {path}: {reason}").format(path=skipped.path, reason=skipped.reason), file=sys.stderr)
     if args.html:
         _write_output(Path(args.html), render_html(data))
-        print(f"Wrote {args.html}")
+        print(_("Wrote {files}").format(files=args.html))
     if args.csv:
         try:
             written = write_csv(data, Path(args.csv))
         except OSError as err:
-            raise UsageError(f"cannot write {args.csv}: {err.strerror or err}") from None
-        print(f"Wrote {', '.join(map(str, written))}")
+            raise UsageError(_("cannot write {path}: {error}").format(path=args.csv, error=err.strerror or err)) from None
+        print(_("Wrote {files}").format(files=", ".join(map(str, written))))
     if not (args.html or args.csv):
         for line in summary_lines(data):
             print(line)
-    skipped = f"; {counted(len(data.skipped), 'file')} skipped" if data.skipped else ""
-    print(f"{counted(len(data.learners), 'learner')} from {counted(data.files_read, 'file')}{skipped}.",
-          file=sys.stderr)
+    learners = ngettext("{n} learner", "{n} learners", len(data.learners)).format(n=len(data.learners))
+    files = ngettext("{n} file", "{n} files", data.files_read).format(n=data.files_read)
+    if data.skipped:
+        line = ngettext("{learners} from {files}; {n} file skipped.", "{learners} from {files}; {n} files skipped.",
+                        len(data.skipped)).format(learners=learners, files=files, n=len(data.skipped))
+    else:
+        line = _("{learners} from {files}.").format(learners=learners, files=files)
+    print(line, file=sys.stderr)
     return EXIT_FAIL if data.skipped else EXIT_OK
 
 

@@ -20,18 +20,23 @@ import os
 import shutil
 import socket
 
+from ..i18n import _
 from ..observe.engines import docker
 from ..observe.procfs import proc_path
 
 NODE_AGENTS = ("kubelet", "k3s-server", "k3s-agent", "k3s")
 
-SPECIAL = {
-    "root": "needs root: run nstutor as root",
-    "k8s-node": "needs a Kubernetes node: no kubelet runs on this machine (start a kind cluster, or use a "
-                "kubeadm/k3s node)",
-    # a command, but the reason says which package: the container lessons' setup packs it into their image
-    "busybox": "needs busybox, the static one the setup packs into the lesson's image: apt-get install busybox-static",
-}
+def special(requirement: str) -> str | None:
+    """The reason for a requirement that is not just a command on PATH (None: it is one)."""
+    if requirement == "root":
+        return _("needs root: run nstutor as root")
+    if requirement == "k8s-node":
+        return _("needs a Kubernetes node: no kubelet runs on this machine (start a kind cluster, or use a "
+                 "kubeadm/k3s node)")
+    if requirement == "busybox":    # a command, but the reason says which package: the setup packs it into the image
+        return _("needs busybox, the static one the setup packs into the lesson's image: {command}").format(
+            command="apt-get install busybox-static")
+    return None
 
 #: sysctl (its file under /proc/sys) -> the value that forbids unprivileged user namespaces
 USERNS_BLOCKERS = {
@@ -76,11 +81,12 @@ def docker_problem() -> tuple[str, str] | None:
     """Why Docker cannot be used here, as (a word or two, a sentence), or None when dockerd answers.
     One GET /_ping on its socket: no docker CLI is run, and a dead socket costs at most a second."""
     if not shutil.which("docker"):
-        return "no docker", "needs Docker: the docker command is not installed: apt-get install docker.io"
+        return _("no docker"), _("needs Docker: the docker command is not installed: {command}").format(
+            command="apt-get install docker.io")
     path = docker.socket_path()
     if path is None:
-        return "remote docker", ("needs Docker on this machine: DOCKER_HOST names a remote daemon, whose "
-                                 "containers are not this kernel's; unset DOCKER_HOST")
+        return _("remote docker"), _("needs Docker on this machine: DOCKER_HOST names a remote daemon, whose "
+                                     "containers are not this kernel's; unset DOCKER_HOST")
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(PING_TIMEOUT_S)
@@ -88,25 +94,29 @@ def docker_problem() -> tuple[str, str] | None:
             sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
             answer = sock.recv(64)
     except (FileNotFoundError, ConnectionRefusedError):
-        return "no dockerd", f"needs Docker: dockerd is not running (nothing answers on {path}); {docker.start_hint()}"
+        return _("no dockerd"), _("needs Docker: dockerd is not running (nothing answers on {path}); {hint}").format(
+            path=path, hint=docker.start_hint())
     except PermissionError:
-        return "docker denied", (f"needs Docker: this user may not use dockerd's socket {path}; "
-                                 "run nstutor as root (sudo)")
+        return _("docker denied"), _("needs Docker: this user may not use dockerd's socket {path}; "
+                                     "run nstutor as root (sudo)").format(path=path)
     except OSError as exc:         # a timeout included: dockerd starting, restarting or stuck
-        return "no dockerd", (f"needs Docker: dockerd does not answer on {path} ({exc.strerror or exc}); "
-                              f"if it is not running, {docker.start_hint()}")
+        return _("no dockerd"), _("needs Docker: dockerd does not answer on {path} ({error}); "
+                                  "if it is not running, {hint}").format(path=path, error=exc.strerror or exc,
+                                                                         hint=docker.start_hint())
     if not answer.startswith(b"HTTP/1.") or b" 200 " not in answer:
-        return "no dockerd", f"needs Docker: what answers on {path} is not a working dockerd; {docker.start_hint()}"
+        return _("no dockerd"), _("needs Docker: what answers on {path} is not a working dockerd; {hint}").format(
+            path=path, hint=docker.start_hint())
     return None
 
 
 def podman_problem() -> tuple[str, str] | None:
     """Why Podman cannot be used here, as (a word or two, a sentence), or None."""
     if not shutil.which("podman"):
-        return "no podman", "needs Podman: podman is not installed: apt-get install podman"
+        return _("no podman"), _("needs Podman: podman is not installed: {command}").format(
+            command="apt-get install podman")
     if not shutil.which("catatonit") and not any(os.path.exists(p) for p in CATATONIT_PATHS):
-        return "no catatonit", ("needs Podman's catatonit, the init its pods' infra containers run: "
-                                "apt-get install catatonit")
+        return _("no catatonit"), _("needs Podman's catatonit, the init its pods' infra containers run: "
+                                    "{command}").format(command="apt-get install catatonit")
     return None
 
 
@@ -125,22 +135,27 @@ def is_met(requirement: str) -> bool:
     return shutil.which(requirement) is not None
 
 
-SHORT = {"root": "not root", "k8s-node": "not a k8s node", "userns": "userns forbidden"}
-
-
 def short_unmet(requirement: str) -> str:
     """A word or two for a catalog column: 'not root', 'no kubectl', 'no dockerd'."""
     if requirement in ENGINES:
         problem = ENGINES[requirement]()
-        return problem[0] if problem else "ok"
-    return SHORT.get(requirement, f"no {requirement}")
+        return problem[0] if problem else _("ok")
+    if requirement == "root":
+        return _("not root")
+    if requirement == "k8s-node":
+        return _("not a k8s node")
+    if requirement == "userns":
+        return _("userns forbidden")
+    return _("no {command}").format(command=requirement)
 
 
 def why_unmet(requirement: str) -> str:
     if requirement == "userns":
-        return (f"needs unprivileged user namespaces, which this machine forbids ({userns_blocker()}); "
-                "the lesson's first section says how to allow them")
+        return _("needs unprivileged user namespaces, which this machine forbids ({sysctl}); "
+                 "the lesson's first section says how to allow them").format(sysctl=userns_blocker())
     if requirement in ENGINES:
         problem = ENGINES[requirement]()
-        return problem[1] if problem else f"needs {requirement.capitalize()}, which answers now: try again"
-    return SPECIAL.get(requirement, f"needs the command '{requirement}', which is not installed")
+        return problem[1] if problem else _("needs {engine}, which answers now: try again").format(
+            engine=requirement.capitalize())
+    return special(requirement) or _("needs the command '{command}', which is not installed").format(
+        command=requirement)
