@@ -158,14 +158,19 @@ def test_nstutor_lang_is_remembered_and_overridden_by_the_flag(tmp_path):
     assert bad.returncode == 2 and "unknown language 'kr'" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_check_in_korean_names_the_korean_steps(capsys):
-    """The grader's own sentences are English until their catalogue exists; the steps are Korean."""
+def test_check_in_korean_speaks_korean_and_keeps_the_commands(capsys):
+    """`nstutor check --lang ko`: the steps, the grader's reasons and the summary are Korean; the
+    commands in them are exactly the English ones (learners copy them)."""
     try:
         assert main(["check", "welcome", "--no-probe", "--lang", "ko"]) in (0, 1)
     finally:
         i18n.set_language("en")
     out = capsys.readouterr().out
     assert "시작하기 - 첫 번째 네임스페이스  (welcome)" in out and "네트워크 네임스페이스 hello 만들기" in out
+    if "FAIL  made" in out:              # a machine with no netns hello (the usual one): the reason, in Korean
+        assert "네트워크 네임스페이스 hello이(가) 없습니다: ip netns add hello" in out, out
+        assert "there is no network namespace" not in out, out
+    assert "단계 통과" in out and "steps pass" not in out, out
 
 
 # --------------------------------------------------------------- wide characters in the app
