@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...i18n import _, ngettext
+from ...i18n import _, current, ngettext
 from ...observe.model import NS_TYPES, Process, Snapshot, Wants
 from ...texts import words
 from ..base import Field, ProcessRef, Verdict, v_bool, v_nstypes, v_selector
@@ -111,7 +111,9 @@ class ProcessNamespaces(ProcessExpectation):
         if self.private_from:
             parts.append(_("other {types} than {process}").format(
                 types=words(self.private_from["types"]), process=describe_selector(self.private_from["process"])))
-        what = self.subject_words[0].upper() + self.subject_words[1:]
+        # English capitalises the sentence's start; a Korean phrase may start with a name (web 컨테이너)
+        subject = self.subject_words
+        what = subject[:1].upper() + subject[1:] if current() == "en" else subject
         if not parts:
             return _("{process} runs").format(process=what)
         return _("{process} runs with {namespaces}").format(process=what, namespaces="; ".join(parts))

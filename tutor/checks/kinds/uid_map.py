@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...i18n import _
+from ...i18n import _, current
 from ...observe.model import IdMap, Snapshot
 from ..base import Field, Verdict, v_int
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
@@ -78,8 +78,11 @@ class UidMap(ProcessExpectation):
             target = _("a non-root uid")
         else:
             target = f"uid {self.outside}"
+        # English capitalises the sentence's start; a Korean phrase may start with a name (web 컨테이너)
+        subject = self.subject_words
+        what = subject[:1].upper() + subject[1:] if current() == "en" else subject
         return _("{process} has its own user namespace where uid {inside} is {target} outside").format(
-            process=self.subject_words[0].upper() + self.subject_words[1:], inside=self.inside, target=target)
+            process=what, inside=self.inside, target=target)
 
     def grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
