@@ -8,6 +8,7 @@ host_unchanged  the host's own uts namespace does not carry that name (it was se
 """
 from __future__ import annotations
 
+from ...i18n import _
 from ...observe.model import Snapshot
 from ..base import Field, Verdict, v_bool, v_str
 from ..procs import SUBJECT_FIELDS, ProcessExpectation
@@ -26,8 +27,11 @@ class Hostname(ProcessExpectation):
     }
 
     def describe(self) -> str:
-        text = f"hostname {self.hostname!r} in the uts namespace of {self.subject_words}"
-        return text + (f"; the host's hostname is not {self.hostname!r}" if self.host_unchanged else "")
+        if self.host_unchanged:
+            text = _("hostname {hostname} in the uts namespace of {process}; the host's hostname is not {hostname}")
+        else:
+            text = _("hostname {hostname} in the uts namespace of {process}")
+        return text.format(hostname=repr(self.hostname), process=self.subject_words)
 
     def grade(self, snap: Snapshot) -> Verdict:
         found = self.subject_and_ns(snap, "uts")
@@ -38,43 +42,53 @@ class Hostname(ProcessExpectation):
         host_uts = snap.host_ns.get("uts")
         host_name = snap.hostnames.get(host_uts) if host_uts is not None else None
         shares_host = uts == host_uts
-        where = f"the host's uts namespace ({uts})" if shares_host else f"its own uts namespace ({uts})"
-        observed = f"{name(proc, snap)} is in {where}, hostname {inside!r}"
+        where = (_("the host's uts namespace ({uts})") if shares_host else _("its own uts namespace ({uts})")
+                 ).format(uts=uts)
+        observed = _("{process} is in {where}, hostname {hostname}").format(process=name(proc, snap), where=where,
+                                                                         hostname=repr(inside))
         if not shares_host:
-            observed += f"; the host's hostname is {host_name!r}"
+            observed = _("{observed}; the host's hostname is {hostname}").format(observed=observed,
+                                                                              hostname=repr(host_name))
         set_inside = f"nsenter --target {proc.pid} --uts hostname {self.hostname}"
         if inside is None:
-            return self.fail(observed, f"nstutor could not read the hostname of uts namespace {uts}.")
+            return self.fail(observed, _("nstutor could not read the hostname of uts namespace {uts}.").format(uts=uts))
         if inside != self.hostname:
             recreate = recreate_with(snap, proc, f"--hostname {q(self.hostname)}", f"hostname: {self.hostname}",
                                      pod_wide=True)
             if shares_host and recreate is not None:
                 return self.fail(observed,
-                                 f"{name(proc, snap)} is in the host's uts namespace (its container was created "
-                                 f"with --uts host, or hostNetwork in Kubernetes): a name set there renames the "
-                                 f"whole machine. Create it again with a uts namespace and a name of its own: "
-                                 f"{recreate}")
+                                 _("{process} is in the host's uts namespace (its container was created "
+                                   "with --uts host, or hostNetwork in Kubernetes): a name set there renames the "
+                                   "whole machine. Create it again with a uts namespace and a name of its own: "
+                                   "{command}").format(process=name(proc, snap), command=recreate))
             if shares_host:
                 return self.fail(observed,
-                                 f"{name(proc, snap)} is in the host's uts namespace, whose hostname is {inside!r}. "
-                                 f"Give it its own (kill {proc.pid}; unshare --uts {proc.command}), "
-                                 f"then set the name inside: nsenter --target <its pid> --uts hostname {self.hostname}")
-            why = (" (a new uts namespace starts with a copy of the host's name)" if inside == host_name else "")
-            return self.fail(observed, f"The hostname in its uts namespace is {inside!r}{why}, expected "
-                                       f"{self.hostname!r}: {set_inside}"
-                             + (f". That lasts until its container restarts; to create it with that name: {recreate}"
-                                if recreate else ""))
+                                 _("{process} is in the host's uts namespace, whose hostname is {hostname}. "
+                                   "Give it its own (kill {pid}; {unshare}), then set the name inside: {command}")
+                                 .format(process=name(proc, snap), hostname=repr(inside), pid=proc.pid,
+                                         unshare=f"unshare --uts {proc.command}",
+                                         command=f"nsenter --target <its pid> --uts hostname {self.hostname}"))
+            why = (_(" (a new uts namespace starts with a copy of the host's name)") if inside == host_name else "")
+            if recreate:
+                text = _("The hostname in its uts namespace is {hostname}{why}, expected {expected}: {command}. "
+                         "That lasts until its container restarts; to create it with that name: {recreate}")
+            else:
+                text = _("The hostname in its uts namespace is {hostname}{why}, expected {expected}: {command}")
+            return self.fail(observed, text.format(hostname=repr(inside), why=why, expected=repr(self.hostname),
+                                                   command=set_inside, recreate=recreate))
         if self.host_unchanged:
             if host_name is None:
-                return self.fail(observed, "nstutor could not read the host's hostname to compare with.")
+                return self.fail(observed, _("nstutor could not read the host's hostname to compare with."))
             if host_name == self.hostname:
-                why = ("it was set in the host's own uts namespace, so the whole machine was renamed"
-                       if shares_host else "the host was renamed too, outside the new namespace")
-                return self.fail(observed,
-                                 f"The host's hostname is {self.hostname!r} as well: {why}. Put the host's name "
-                                 f"back: hostname $(cat /etc/hostname)"
-                                 + ("" if not shares_host else
-                                    f"; then start the process in its own uts namespace: unshare --uts "
-                                    f"{proc.command}, and set the name inside with nsenter --uts"))
+                if shares_host:
+                    text = _("The host's hostname is {hostname} as well: it was set in the host's own uts namespace, "
+                             "so the whole machine was renamed. Put the host's name back: {command}; then start the "
+                             "process in its own uts namespace: {unshare}, and set the name inside with nsenter --uts")
+                else:
+                    text = _("The host's hostname is {hostname} as well: the host was renamed too, outside the new "
+                             "namespace. Put the host's name back: {command}")
+                return self.fail(observed, text.format(hostname=repr(self.hostname),
+                                                       command="hostname $(cat /etc/hostname)",
+                                                       unshare=f"unshare --uts {proc.command}"))
         return self.ok(observed, {"pid": proc.pid, "uts": uts, "hostname": inside,
                                   "host_uts": host_uts, "host_hostname": host_name})

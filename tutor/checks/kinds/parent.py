@@ -11,6 +11,7 @@ those happened instead, and why.
 """
 from __future__ import annotations
 
+from ...i18n import _
 from ...observe.model import Snapshot
 from ..base import Field, Verdict, v_selector
 from ..pid_namespaces import pid1_of
@@ -28,42 +29,52 @@ class Parent(ProcessExpectation):
     }
 
     def describe(self) -> str:
-        return f"the parent of {self.subject_words} is {describe_selector(self.parent)}"
+        return _("the parent of {process} is {parent}").format(process=self.subject_words,
+                                                                 parent=describe_selector(self.parent))
 
     def grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
         if picked.proc is None:
             return self.fail(picked.observed, picked.message)
         proc = picked.proc
-        wanted = pick(snap, self.parent, "the parent", prefer=lambda p: p.pid == proc.ppid)
+        wanted = pick(snap, self.parent, _("the parent"), prefer=lambda p: p.pid == proc.ppid)
         actual = snap.processes.get(proc.ppid)
         actual_text = name(actual, snap) if actual else f"pid {proc.ppid}"
-        observed = f"{name(proc, snap)} has the parent {actual_text}"
+        observed = _("{process} has the parent {parent}").format(process=name(proc, snap), parent=actual_text)
         if wanted.proc is None:
             return self.fail(f"{observed}; {wanted.observed}", wanted.message)
         parent = wanted.proc
         if proc.ppid == parent.pid:
-            role = " (PID 1 of its pid namespace)" if parent.nspid and parent.nspid[-1] == 1 else ""
-            return self.ok(observed + role, {"pid": proc.pid, "ppid": proc.ppid, "parent": parent.pid})
+            if parent.nspid and parent.nspid[-1] == 1:
+                observed = _("{process} has the parent {parent} (PID 1 of its pid namespace)").format(
+                    process=name(proc, snap), parent=actual_text)
+            return self.ok(observed, {"pid": proc.pid, "ppid": proc.ppid, "parent": parent.pid})
 
         mine, theirs = proc.ns.get("pid"), parent.ns.get("pid")
         init = pid1_of(snap, mine)
         if mine is not None and theirs is not None and mine != theirs:
-            host = " (the host's)" if mine == snap.host_ns.get("pid") else ""
+            host = _(" (the host's)") if mine == snap.host_ns.get("pid") else ""
             return self.fail(observed,
-                             f"{name(proc, snap)} is in pid namespace {mine}{host}, {name(parent, snap)} in {theirs}. "
-                             f"An orphan is adopted by PID 1 of its own pid namespace, so "
-                             f"{name(parent, snap)} can only adopt processes started inside its namespace. "
-                             f"Stop it (kill {proc.pid}) and start it in there: "
-                             f"nsenter --target {parent.pid} --pid --mount sh -c '{proc.command} & exit'")
+                             _("{process} is in pid namespace {pidns}{host}, {parent} in {parent_pidns}. "
+                               "An orphan is adopted by PID 1 of its own pid namespace, so "
+                               "{parent} can only adopt processes started inside its namespace. "
+                               "Stop it (kill {pid}) and start it in there: {command}")
+                             .format(process=name(proc, snap), pidns=mine, host=host, parent=name(parent, snap),
+                                     parent_pidns=theirs, pid=proc.pid,
+                                     command=f"nsenter --target {parent.pid} --pid --mount sh -c "
+                                             f"'{proc.command} & exit'"))
         if actual is not None and init is not None and actual.pid != init.pid:
             return self.fail(observed,
-                             f"Its parent {actual_text} is still running, so it is not an orphan yet: a process "
-                             f"is handed to PID 1 only when its parent exits. Start it from a shell that exits "
-                             f"right away (sh -c '{proc.command} & exit'), or stop the parent (kill {actual.pid}).")
+                             _("Its parent {parent} is still running, so it is not an orphan yet: a process "
+                               "is handed to PID 1 only when its parent exits. Start it from a shell that exits "
+                               "right away ({command}), or stop the parent (kill {pid}).")
+                             .format(parent=actual_text, command=f"sh -c '{proc.command} & exit'", pid=actual.pid))
         if init is not None and init.pid != parent.pid:
             return self.fail(observed,
-                             f"PID 1 of its pid namespace is {name(init, snap)}, not {name(parent, snap)}: orphans go to "
-                             f"PID 1. Make {describe_selector(self.parent)} PID 1 of the namespace.")
-        return self.fail(observed, f"Its parent is {actual_text}, not {name(parent, snap)}. Stop it (kill {proc.pid}) "
-                                   f"and start it again as the lesson shows.")
+                             _("PID 1 of its pid namespace is {init}, not {parent}: orphans go to "
+                               "PID 1. Make {selector} PID 1 of the namespace.")
+                             .format(init=name(init, snap), parent=name(parent, snap),
+                                     selector=describe_selector(self.parent)))
+        return self.fail(observed, _("Its parent is {actual}, not {parent}. Stop it (kill {pid}) "
+                                     "and start it again as the lesson shows.")
+                         .format(actual=actual_text, parent=name(parent, snap), pid=proc.pid))

@@ -20,6 +20,7 @@ under its host pid, it is the host's /proc.
 """
 from __future__ import annotations
 
+from ...i18n import _, current, ngettext
 from ...observe.model import Process, ProcView, Snapshot, Wants
 from ..base import Field, NotObserved, Verdict, v_bool
 from ..containers import pid_namespace_advice
@@ -36,7 +37,7 @@ def own_proc_of(snap: Snapshot, proc: Process) -> ProcView:
     """What the /proc in *proc*'s mount namespace lists, as the snapshot's `own_proc` part has it."""
     view = snap.own_proc.get(proc.pid)
     if view is None:
-        raise NotObserved(f"the /proc that pid {proc.pid} sees")
+        raise NotObserved(_("the /proc that pid {pid} sees").format(pid=proc.pid))
     return view
 
 
@@ -55,10 +56,13 @@ class PidOne(ProcessExpectation):
     }
 
     def describe(self) -> str:
-        text = f"{self.subject_words[0].upper()}{self.subject_words[1:]} is PID 1 in its own pid namespace"
+        # English capitalises the sentence's start; a Korean phrase may start with a name (web 컨테이너)
+        subject = self.subject_words
+        what = subject[:1].upper() + subject[1:] if current() == "en" else subject
         if self.own_proc:
-            text += ", and the /proc it sees lists only that namespace's processes"
-        return text
+            return _("{process} is PID 1 in its own pid namespace, and the /proc it sees lists only that "
+                     "namespace's processes").format(process=what)
+        return _("{process} is PID 1 in its own pid namespace").format(process=what)
 
     def wants(self, snap: Snapshot) -> Wants:
         return want_own_proc(snap, self.subject) if self.own_proc else Wants()
@@ -71,34 +75,42 @@ class PidOne(ProcessExpectation):
         container = snap.container_of_pid(proc.pid)
         fix = f"unshare --pid --fork --mount-proc {proc.command}"
         if not proc.nspid:
-            return self.fail(f"{name(proc, snap)}: NSpid unreadable",
-                             f"nstutor could not read NSpid from /proc/{proc.pid}/status."
-                             + ("" if snap.is_root else " Run nstutor as root."))
-        if len(proc.nspid) == 1 and container is not None:
-            return self.fail(f"{name(proc, snap)} is in the host's pid namespace ({nspid_text(proc)})",
-                             f"{name(proc, snap)} has only its host pid {proc.pid}: it is in the host's pid "
-                             f"namespace. {pid_namespace_advice(container)}.")
+            return self.fail(_("{process}: NSpid unreadable").format(process=name(proc, snap)),
+                             (_("nstutor could not read NSpid from /proc/{pid}/status.") if snap.is_root else
+                              _("nstutor could not read NSpid from /proc/{pid}/status. Run nstutor as root."))
+                             .format(pid=proc.pid))
         if len(proc.nspid) == 1:
-            return self.fail(
-                f"{name(proc, snap)} is in the host's pid namespace ({nspid_text(proc)})",
-                f"{name(proc, snap)} has only its host pid {proc.pid}: it is in the host's pid namespace. "
-                f"Start it as the first process of a new one (kill {proc.pid} first): {fix}. "
-                f"--fork matters: without it unshare runs the command in the old pid namespace "
-                f"and only its children would be in the new one.")
+            observed = _("{process} is in the host's pid namespace ({nspid})").format(
+                process=name(proc, snap), nspid=nspid_text(proc))
+            if container is not None:
+                return self.fail(observed,
+                                 _("{process} has only its host pid {pid}: it is in the host's pid namespace. "
+                                   "{advice}.").format(process=name(proc, snap), pid=proc.pid,
+                                                       advice=pid_namespace_advice(container)))
+            return self.fail(observed,
+                             _("{process} has only its host pid {pid}: it is in the host's pid namespace. "
+                               "Start it as the first process of a new one (kill {pid} first): {command}. "
+                               "--fork matters: without it unshare runs the command in the old pid namespace "
+                               "and only its children would be in the new one.")
+                             .format(process=name(proc, snap), pid=proc.pid, command=fix))
         if proc.nspid[-1] != 1:
             first = self._first_in(snap, proc)
-            who = f"PID 1 there is {name(first, snap)}. " if first else ""
+            who = _("PID 1 there is {process}. ").format(process=name(first, snap)) if first else ""
+            observed = _("{process} is pid {inner} in its own pid namespace ({nspid})").format(
+                process=name(proc, snap), inner=proc.nspid[-1], nspid=nspid_text(proc))
             if container is not None:
-                return self.fail(
-                    f"{name(proc, snap)} is pid {proc.nspid[-1]} in its own pid namespace ({nspid_text(proc)})",
-                    f"{name(proc, snap)} is pid {proc.nspid[-1]} in its pid namespace, not 1: {who}"
-                    f"{pid_namespace_advice(container)}.")
-            return self.fail(
-                f"{name(proc, snap)} is pid {proc.nspid[-1]} in its own pid namespace ({nspid_text(proc)})",
-                f"{name(proc, snap)} is in a new pid namespace but is pid {proc.nspid[-1]} there, not 1. {who}"
-                f"Make it the first process there: {fix} (a shell in between would be PID 1; use exec).")
-        observed = (f"{name(proc, snap)} is PID 1 in pid namespace {proc.ns.get('pid')} ({nspid_text(proc)}: "
-                    f"pid {proc.pid} on the host, 1 inside)")
+                return self.fail(observed,
+                                 _("{process} is pid {inner} in its pid namespace, not 1: {who}{advice}.")
+                                 .format(process=name(proc, snap), inner=proc.nspid[-1], who=who,
+                                         advice=pid_namespace_advice(container)))
+            return self.fail(observed,
+                             _("{process} is in a new pid namespace but is pid {inner} there, not 1. {who}"
+                               "Make it the first process there: {command} (a shell in between would be PID 1; "
+                               "use exec).").format(process=name(proc, snap), inner=proc.nspid[-1], who=who,
+                                                     command=fix))
+        observed = (_("{process} is PID 1 in pid namespace {pidns} ({nspid}: pid {pid} on the host, 1 inside)")
+                    .format(process=name(proc, snap), pidns=proc.ns.get("pid"), nspid=nspid_text(proc),
+                            pid=proc.pid))
         evidence = {"pid": proc.pid, "nspid": list(proc.nspid), "pid_ns": proc.ns.get("pid")}
         if not self.own_proc:
             return self.ok(observed, evidence)
@@ -107,43 +119,51 @@ class PidOne(ProcessExpectation):
     def _grade_proc(self, snap: Snapshot, proc: Process, observed: str, evidence: dict) -> Verdict:
         view = own_proc_of(snap, proc)
         if view.gone:
-            return self.fail(f"{name(proc, snap)} exited while nstutor was looking",
-                             "The process the snapshot saw has exited; start it again and check once more.")
+            return self.fail(_("{process} exited while nstutor was looking").format(process=name(proc, snap)),
+                             _("The process the snapshot saw has exited; start it again and check once more."))
         if view.error is not None:
-            return self.fail(observed + f"; its /proc is unreadable ({view.error})",
-                             f"nstutor could not list /proc/{proc.pid}/root/proc: {view.error}"
-                             + ("" if snap.is_root else "; run nstutor as root") + ".")
+            return self.fail(_("{observed}; its /proc is unreadable ({error})").format(observed=observed,
+                                                                                      error=view.error),
+                             (_("nstutor could not list /proc/{pid}/root/proc: {error}.") if snap.is_root else
+                              _("nstutor could not list /proc/{pid}/root/proc: {error}; run nstutor as root."))
+                             .format(pid=proc.pid, error=view.error))
         mnt = proc.ns.get("mnt")
         host_mnt = mnt is not None and mnt == snap.host_ns.get("mnt")
-        restart = (f"stop it (kill -KILL {proc.pid}: as PID 1 of its namespace it ignores a plain kill) "
-                   f"and start it again with: unshare --pid --fork --mount-proc {proc.command}")
+        restart = (_("stop it (kill -KILL {pid}: as PID 1 of its namespace it ignores a plain kill) "
+                     "and start it again with: {command}")
+                   .format(pid=proc.pid, command=f"unshare --pid --fork --mount-proc {proc.command}"))
+        mount_inside = f"nsenter --target {proc.pid} --pid --mount mount -t proc proc /proc"
         if not view.pids:
-            where = "the host's mount namespace" if host_mnt else f"its mount namespace ({mnt})"
+            where = _("the host's mount namespace") if host_mnt else _("its mount namespace ({mnt})").format(mnt=mnt)
             inside = ("" if host_mnt else
-                      f" Or mount one now, inside its namespaces: nsenter --target {proc.pid} --pid --mount "
-                      f"mount -t proc proc /proc.")
-            return self.fail(observed + f"; /proc in {where} lists no processes (no procfs is mounted there)",
-                             f"There is no procfs at /proc for {name(proc, snap)}, so ps there shows nothing at all: "
-                             + restart + "." + inside)
-        listed = f"/proc as it sees it lists {len(view.pids)} process{'es' if len(view.pids) != 1 else ''}"
+                      " " + _("Or mount one now, inside its namespaces: {command}.").format(command=mount_inside))
+            return self.fail(_("{observed}; /proc in {where} lists no processes (no procfs is mounted there)")
+                             .format(observed=observed, where=where),
+                             _("There is no procfs at /proc for {process}, so ps there shows nothing at all: "
+                               "{restart}.").format(process=name(proc, snap), restart=restart) + inside)
+        listed = ngettext("/proc as it sees it lists {n} process", "/proc as it sees it lists {n} processes",
+                          len(view.pids)).format(n=len(view.pids))
         if view.shows_as == proc.pid_in_own_ns:
-            return self.ok(observed + f"; {listed}, itself as pid {view.shows_as}",
+            return self.ok(_("{observed}; {listed}, itself as pid {pid}").format(observed=observed, listed=listed,
+                                                                                pid=view.shows_as),
                            {**evidence, "proc_pids": list(view.pids[:50]), "proc_count": len(view.pids)})
         if view.shows_as is not None:
-            whose = f"itself under its host pid {view.shows_as}: it is the host's /proc"
+            whose = _("itself under its host pid {pid}: it is the host's /proc").format(pid=view.shows_as)
         else:
-            whose = f"not itself as pid {proc.pid_in_own_ns}: it belongs to another pid namespace"
+            whose = _("not itself as pid {pid}: it belongs to another pid namespace").format(pid=proc.pid_in_own_ns)
         if host_mnt:
-            why = (f"{name(proc, snap)} shares the host's mount namespace, so its /proc is the host's, and ps there "
-                   f"shows every process on the machine. --mount-proc gives it a mount namespace of its own "
-                   f"with a fresh /proc for its pid namespace: {restart}.")
+            why = _("{process} shares the host's mount namespace, so its /proc is the host's, and ps there "
+                    "shows every process on the machine. --mount-proc gives it a mount namespace of its own "
+                    "with a fresh /proc for its pid namespace: {restart}.").format(process=name(proc, snap),
+                                                                                  restart=restart)
         else:
-            why = (f"{name(proc, snap)} has its own mount namespace ({mnt}), but the /proc in it belongs to another "
-                   f"pid namespace (a copy of the host's, or one mounted from outside the new pid namespace), "
-                   f"so ps there shows the wrong processes. Mount a "
-                   f"fresh one from inside both namespaces: nsenter --target {proc.pid} --pid --mount "
-                   f"mount -t proc proc /proc (that is what --mount-proc does). Or: {restart}.")
-        return self.fail(observed + f"; {listed}, {whose}", why)
+            why = _("{process} has its own mount namespace ({mnt}), but the /proc in it belongs to another "
+                    "pid namespace (a copy of the host's, or one mounted from outside the new pid namespace), "
+                    "so ps there shows the wrong processes. Mount a fresh one from inside both namespaces: "
+                    "{command} (that is what --mount-proc does). Or: {restart}.").format(
+                        process=name(proc, snap), mnt=mnt, command=mount_inside, restart=restart)
+        return self.fail(_("{observed}; {listed}, {whose}").format(observed=observed, listed=listed, whose=whose),
+                         why)
 
     @staticmethod
     def _first_in(snap: Snapshot, proc: Process) -> Process | None:

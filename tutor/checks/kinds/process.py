@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...i18n import _, current, ngettext
 from ...observe.model import NS_TYPES, Process, Snapshot, Wants
 from ...texts import words
 from ..base import Field, ProcessRef, Verdict, v_bool, v_nstypes, v_selector
@@ -93,21 +94,29 @@ class ProcessNamespaces(ProcessExpectation):
 
     def describe(self) -> str:
         parts = []
-        if self.own:
-            parts.append(f"its own {words(self.own)} {'namespace' if len(self.own) == 1 else 'namespaces'}"
-                         + (" (new ones: nobody was in them before it)" if self.first else ""))
+        if self.own and self.first:
+            parts.append(ngettext("its own {types} namespace (new ones: nobody was in them before it)",
+                                  "its own {types} namespaces (new ones: nobody was in them before it)",
+                                  len(self.own)).format(types=words(self.own)))
+        elif self.own:
+            parts.append(ngettext("its own {types} namespace", "its own {types} namespaces",
+                                  len(self.own)).format(types=words(self.own)))
         if self.host:
-            parts.append(f"the host's {words(self.host)}")
+            parts.append(_("the host's {types}").format(types=words(self.host)))
         if self.own_on_cgroup_v2:
-            parts.append("its own cgroup namespace on a cgroup v2 machine, the host's where cgroup v1 is mounted")
+            parts.append(_("its own cgroup namespace on a cgroup v2 machine, the host's where cgroup v1 is mounted"))
         if self.shared_with:
-            parts.append(f"the same {words(self.shared_with['types'])} as "
-                         f"{describe_selector(self.shared_with['process'])}")
+            parts.append(_("the same {types} as {process}").format(
+                types=words(self.shared_with["types"]), process=describe_selector(self.shared_with["process"])))
         if self.private_from:
-            parts.append(f"other {words(self.private_from['types'])} than "
-                         f"{describe_selector(self.private_from['process'])}")
-        what = self.subject_words[0].upper() + self.subject_words[1:]
-        return f"{what} runs" + (" with " + "; ".join(parts) if parts else "")
+            parts.append(_("other {types} than {process}").format(
+                types=words(self.private_from["types"]), process=describe_selector(self.private_from["process"])))
+        # English capitalises the sentence's start; a Korean phrase may start with a name (web 컨테이너)
+        subject = self.subject_words
+        what = subject[:1].upper() + subject[1:] if current() == "en" else subject
+        if not parts:
+            return _("{process} runs").format(process=what)
+        return _("{process} runs with {namespaces}").format(process=what, namespaces="; ".join(parts))
 
     def wants(self, snap: Snapshot) -> Wants:
         return want_programs([pick(snap, self.subject).proc])     # for the restart advice
@@ -124,34 +133,40 @@ class ProcessNamespaces(ProcessExpectation):
         evidence: dict[str, Any] = {"pid": proc.pid, "ns": {t: proc.ns.get(t) for t in NS_TYPES if t in proc.ns}}
         observed = [f"{name(proc, snap)}: {ns_summary(snap, proc, self._types())}"]
         if self.own_on_cgroup_v2:
-            observed[0] += f" (this machine runs {cgroup_layout(snap)})"
+            observed[0] += _(" (this machine runs {layout})").format(layout=cgroup_layout(snap))
 
         for t in own:
             ino, host_ino = proc.ns.get(t), snap.host_ns.get(t)
             if ino is None:
                 problems.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif host_ino is None:
-                problems.append(f"nstutor does not know the host's {t} namespace to compare with.")
+                problems.append(_("nstutor does not know the host's {type} namespace to compare with.").format(type=t))
             elif ino == host_ino:
-                problems.append(f"{name(proc, snap)} shares the host's {t} namespace ({ino}); it should have its own."
+                problems.append(_("{process} shares the host's {type} namespace ({inode}); it should have its own.")
+                                .format(process=name(proc, snap), type=t, inode=ino)
                                 + (self._by_version(snap, proc) if t in self.own_on_cgroup_v2 else ""))
             elif self.first and t in self.own and (older := _older_members(snap, proc, t, ino)):
-                problems.append(f"{name(proc, snap)} joined the {t} namespace ({ino}) that {name(older[0], snap)} "
-                                f"was in before it; it should have a new one of its own.")
+                problems.append(_("{process} joined the {type} namespace ({inode}) that {older} was in before it; "
+                                  "it should have a new one of its own.")
+                                .format(process=name(proc, snap), type=t, inode=ino, older=name(older[0], snap)))
             unshare_types.append(t)
         for t in host:
             ino, host_ino = proc.ns.get(t), snap.host_ns.get(t)
             if ino is None:
                 problems.append(ns_unreadable_reason(proc, t, snap) + ".")
             elif host_ino is not None and ino != host_ino:
-                how = ("" if snap.container_of_pid(proc.pid) is not None
-                       else f": start it without unshare's {_option(t)}")
-                problems.append(f"{name(proc, snap)} has its own {t} namespace ({ino}); the host's is {host_ino}{how}."
+                if snap.container_of_pid(proc.pid) is not None:
+                    text = _("{process} has its own {type} namespace ({inode}); the host's is {host_inode}.")
+                else:
+                    text = _("{process} has its own {type} namespace ({inode}); the host's is {host_inode}: "
+                             "start it without unshare's {option}.")
+                problems.append(text.format(process=name(proc, snap), type=t, inode=ino, host_inode=host_ino,
+                                            option=_option(t))
                                 + (self._by_version(snap, proc) if t in self.own_on_cgroup_v2 else ""))
         other_pid = None
         if self.shared_with:
             types = self.shared_with["types"]
-            other = pick(snap, self.shared_with["process"], "the process to share with",
+            other = pick(snap, self.shared_with["process"], _("the process to share with"),
                          prefer=lambda o: all(o.ns.get(t) is not None and o.ns.get(t) == proc.ns.get(t)
                                               for t in types))
             if other.proc is None:
@@ -165,16 +180,20 @@ class ProcessNamespaces(ProcessExpectation):
                 if mine is None or theirs is None:
                     problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine != theirs:
-                    where = ("is still in the host's" if mine == snap.host_ns.get(t) else "has its own")
-                    problems.append(f"{name(proc, snap)} {where} {t} namespace ({mine}); "
-                                    f"{name(other.proc, snap)}'s is {theirs}.")
+                    if mine == snap.host_ns.get(t):
+                        text = _("{process} is still in the host's {type} namespace ({inode}); {other}'s is "
+                                 "{other_inode}.")
+                    else:
+                        text = _("{process} has its own {type} namespace ({inode}); {other}'s is {other_inode}.")
+                    problems.append(text.format(process=name(proc, snap), type=t, inode=mine,
+                                                other=name(other.proc, snap), other_inode=theirs))
                     nsenter_types.append(t)
             if nsenter_types:
                 # The restart must join every namespace the check asks to share, not only the
                 # missing ones: the new process starts with none of the old one's.
                 nsenter_types = list(self.shared_with["types"])
         if self.private_from:
-            other = pick(snap, self.private_from["process"], "the process to differ from")
+            other = pick(snap, self.private_from["process"], _("the process to differ from"))
             if other.proc is None:
                 return self.fail("; ".join(observed + [other.observed]), other.message)
             evidence["private_from"] = {"pid": other.proc.pid,
@@ -185,8 +204,9 @@ class ProcessNamespaces(ProcessExpectation):
                 if mine is None or theirs is None:
                     problems.append(ns_unreadable_reason(proc if mine is None else other.proc, t, snap) + ".")
                 elif mine == theirs:
-                    problems.append(f"{name(proc, snap)} shares its {t} namespace ({mine}) with {name(other.proc, snap)}; "
-                                    f"it should have its own.")
+                    problems.append(_("{process} shares its {type} namespace ({inode}) with {other}; "
+                                      "it should have its own.")
+                                    .format(process=name(proc, snap), type=t, inode=mine, other=name(other.proc, snap)))
                     if t not in unshare_types:
                         unshare_types.append(t)
 
@@ -213,12 +233,17 @@ class ProcessNamespaces(ProcessExpectation):
         """' This machine runs cgroup v1 and v2 (hybrid): there ...': why the cgroup namespace should be
         so here, since the engines' default follows the cgroup version."""
         c = snap.container_of_pid(proc.pid)
-        engine, ending = ("the container engines", "") if c is None else (c.engine, "s")
         if cgroup_v2_alone(snap):
-            return (f" This machine runs {cgroup_layout(snap)}: there {engine} give{ending} a container a cgroup "
-                    f"namespace of its own, unless it is run with --cgroupns host.")
-        return (f" This machine runs {cgroup_layout(snap)}: there {engine} leave{ending} a container in the host's "
-                f"cgroup namespace, unless it is run with --cgroupns private.")
+            text = (_("This machine runs {layout}: there the container engines give a container a cgroup "
+                      "namespace of its own, unless it is run with --cgroupns host.") if c is None else
+                    _("This machine runs {layout}: there {engine} gives a container a cgroup namespace of its "
+                      "own, unless it is run with --cgroupns host."))
+        else:
+            text = (_("This machine runs {layout}: there the container engines leave a container in the host's "
+                      "cgroup namespace, unless it is run with --cgroupns private.") if c is None else
+                    _("This machine runs {layout}: there {engine} leaves a container in the host's cgroup "
+                      "namespace, unless it is run with --cgroupns private."))
+        return " " + text.format(layout=cgroup_layout(snap), engine=c.engine if c is not None else "")
 
     def _types(self) -> list[str]:
         seen: list[str] = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...observe.model import ShmSegment, Snapshot
-from ...texts import counted, noun
+from ...i18n import _, ngettext
 from ..base import Field, Verdict, v_bool, v_int
 from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
@@ -27,7 +27,7 @@ from ..select import name
 
 
 def show(seg: ShmSegment) -> str:
-    return f"shmid {seg.shmid}, key {seg.key:#010x}, {seg.size} bytes"
+    return _("shmid {shmid}, key {key:#010x}, {size} bytes").format(shmid=seg.shmid, key=seg.key, size=seg.size)
 
 
 def left_behind(snap: Snapshot, seg: ShmSegment) -> bool:
@@ -47,10 +47,20 @@ class ShmIn(ProcessExpectation):
     }
 
     def describe(self) -> str:
-        what = "a SysV shared memory segment" + (f" of {self.size} bytes" if self.size is not None else "")
-        what += f" with key {self.key:#x}" if self.key is not None else ""
-        text = f"{what} in the ipc namespace of {self.subject_words}"
-        return text + (", invisible in the host's" if self.absent_from_host else "")
+        if self.size is not None and self.key is not None:
+            what = _("a SysV shared memory segment of {size} bytes with key {key:#x}")
+        elif self.size is not None:
+            what = _("a SysV shared memory segment of {size} bytes")
+        elif self.key is not None:
+            what = _("a SysV shared memory segment with key {key:#x}")
+        else:
+            what = _("a SysV shared memory segment")
+        what = what.format(size=self.size, key=self.key)
+        if self.absent_from_host:
+            text = _("{segment} in the ipc namespace of {process}, invisible in the host's")
+        else:
+            text = _("{segment} in the ipc namespace of {process}")
+        return text.format(segment=what, process=self.subject_words)
 
     def _matches(self, seg: ShmSegment) -> bool:
         return (self.size is None or seg.size == self.size) and (self.key is None or seg.key == self.key)
@@ -62,33 +72,45 @@ class ShmIn(ProcessExpectation):
         proc, ipc = found
         host_ipc = snap.host_ns.get("ipc")
         shares_host = ipc == host_ipc
-        where = f"the host's ipc namespace ({ipc})" if shares_host else f"its own ipc namespace ({ipc})"
+        where = (_("the host's ipc namespace ({ipc})") if shares_host else _("its own ipc namespace ({ipc})")
+                 ).format(ipc=ipc)
         size_opt = self.size if self.size is not None else 4096
         make = f"nsenter --target {proc.pid} --ipc ipcmk -M {size_opt}"
         segments = snap.shm.get(ipc)
         if segments is None:
-            return self.fail(f"{name(proc, snap)} is in {where}; its segments could not be read",
-                             f"nstutor could not read the shared memory segments of ipc namespace {ipc}"
-                             + ("." if snap.is_root else "; run nstutor as root."))
-        listed = "; ".join(show(s) for s in segments) or "no segments"
-        observed = f"{name(proc, snap)} is in {where}: {listed}"
+            return self.fail(_("{process} is in {where}; its segments could not be read").format(
+                                 process=name(proc, snap), where=where),
+                             (_("nstutor could not read the shared memory segments of ipc namespace {ipc}.")
+                              if snap.is_root else
+                              _("nstutor could not read the shared memory segments of ipc namespace {ipc}; "
+                                "run nstutor as root.")).format(ipc=ipc))
+        listed = "; ".join(show(s) for s in segments) or _("no segments")
+        observed = _("{process} is in {where}: {segments}").format(process=name(proc, snap), where=where,
+                                                                   segments=listed)
         if self.absent_from_host and shares_host:
             return self.fail(observed,
-                             f"{name(proc, snap)} shares the host's ipc namespace, so its segments are the host's. "
-                             f"Start it in its own (kill {proc.pid}; unshare --ipc {proc.command}), then make "
-                             f"the segment inside: nsenter --target <its pid> --ipc ipcmk -M {size_opt}")
+                             _("{process} shares the host's ipc namespace, so its segments are the host's. "
+                               "Start it in its own (kill {pid}; {unshare}), then make "
+                               "the segment inside: {command}")
+                             .format(process=name(proc, snap), pid=proc.pid, unshare=f"unshare --ipc {proc.command}",
+                                     command=f"nsenter --target <its pid> --ipc ipcmk -M {size_opt}"))
         found = [s for s in segments if self._matches(s)]
         if not found:
             if not segments:
-                msg = f"The ipc namespace of {name(proc, snap)} has no shared memory segment. Make one inside it: {make}"
+                msg = _("The ipc namespace of {process} has no shared memory segment. Make one inside it: "
+                        "{command}").format(process=name(proc, snap), command=make)
             else:
-                msg = (f"The ipc namespace of {name(proc, snap)} has {len(segments)} "
-                       f"{noun(len(segments), 'segment')}, but none of {self._wanted()}. Make one: {make}")
+                msg = ngettext("The ipc namespace of {process} has {n} segment, but none of {wanted}. "
+                               "Make one: {command}",
+                               "The ipc namespace of {process} has {n} segments, but none of {wanted}. "
+                               "Make one: {command}", len(segments)).format(
+                                   process=name(proc, snap), n=len(segments), wanted=self._wanted(), command=make)
             wanted = self.size is not None or self.key is not None
             strays = self._host_strays(snap) if wanted and not shares_host else []
             if strays:
-                msg += (f". The host's ipc namespace has one ({show(strays[0])}): ipcmk ran outside the "
-                        f"namespace, where the process cannot see it. Remove that one: ipcrm -m {strays[0].shmid}")
+                msg = _("{message}. The host's ipc namespace has one ({segment}): ipcmk ran outside the "
+                        "namespace, where the process cannot see it. Remove that one: {command}").format(
+                            message=msg, segment=show(strays[0]), command=f"ipcrm -m {strays[0].shmid}")
             return self.fail(observed, msg)
         seg = found[0]
         evidence: dict[str, Any] = {"pid": proc.pid, "ipc": ipc, "shmid": seg.shmid, "key": seg.key,
@@ -96,23 +118,28 @@ class ShmIn(ProcessExpectation):
         if self.absent_from_host and (self.size is not None or self.key is not None):
             host_segments = snap.shm.get(host_ipc) if host_ipc is not None else None
             if host_segments is None:
-                return self.fail(observed + "; the host's segments could not be read",
-                                 "nstutor could not read the host's shared memory segments to compare with.")
+                return self.fail(_("{observed}; the host's segments could not be read").format(observed=observed),
+                                 _("nstutor could not read the host's shared memory segments to compare with."))
             twins = [s for s in host_segments if self._matches(s)]
             strays = [s for s in twins if left_behind(snap, s)]
             if strays:
-                return self.fail(observed + f"; the host's ipc namespace has {show(strays[0])} too",
-                                 f"The host's ipc namespace has a segment of {self._wanted()} as well, made by "
-                                 f"a program that has exited (ipcmk typed without nsenter leaves exactly "
-                                 f"this). The host can see that one; the namespace's own segment it cannot. "
-                                 f"Remove the host's: ipcrm -m {strays[0].shmid}")
+                return self.fail(_("{observed}; the host's ipc namespace has {segment} too").format(
+                                     observed=observed, segment=show(strays[0])),
+                                 _("The host's ipc namespace has a segment of {wanted} as well, made by "
+                                   "a program that has exited (ipcmk typed without nsenter leaves exactly "
+                                   "this). The host can see that one; the namespace's own segment it cannot. "
+                                   "Remove the host's: {command}").format(wanted=self._wanted(),
+                                                                        command=f"ipcrm -m {strays[0].shmid}"))
             evidence["host_ipc"] = host_ipc
             if twins:
-                users = ", ".join(f"shmid {s.shmid} of pid {s.cpid}" for s in twins[:3])
-                observed += (f"; the host has {counted(len(twins), 'segment')} of that size kept by "
-                             f"running programs ({users}), not made for this lesson")
+                users = ", ".join(_("shmid {shmid} of pid {pid}").format(shmid=s.shmid, pid=s.cpid) for s in twins[:3])
+                observed = ngettext("{observed}; the host has {n} segment of that size kept by running programs "
+                                    "({users}), not made for this lesson",
+                                    "{observed}; the host has {n} segments of that size kept by running programs "
+                                    "({users}), not made for this lesson", len(twins)).format(
+                                        observed=observed, n=len(twins), users=users)
             else:
-                observed += "; the host's ipc namespace has none like it"
+                observed = _("{observed}; the host's ipc namespace has none like it").format(observed=observed)
         return self.ok(observed, evidence)
 
     def _host_strays(self, snap: Snapshot) -> list[ShmSegment]:
@@ -121,9 +148,12 @@ class ShmIn(ProcessExpectation):
         return [s for s in host_segments if self._matches(s) and left_behind(snap, s)]
 
     def _wanted(self) -> str:
-        parts = []
-        if self.size is not None:
-            parts.append(f"{self.size} bytes")
-        if self.key is not None:
-            parts.append(f"key {self.key:#x}")
-        return " with ".join(parts)
+        if self.size is not None and self.key is not None:
+            text = _("{size} bytes with key {key:#x}")
+        elif self.size is not None:
+            text = _("{size} bytes")
+        elif self.key is not None:
+            text = _("key {key:#x}")
+        else:
+            return ""
+        return text.format(size=self.size, key=self.key)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...i18n import _, current
 from ...observe.model import IdMap, Snapshot
 from ..base import Field, Verdict, v_int
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
@@ -28,13 +29,18 @@ from ..select import name
 
 OUTSIDE_WORDS = ("owner", "non-root")
 
-#: Where a root shell is all the learner has open.
-AS_USER = " (from a root shell: runuser -u YOURNAME -- ...)"
-#: When no process is there at all, the likeliest reason in this lesson is that unshare was refused.
-BLOCKED_NOTE = (" If unshare --user printed 'Operation not permitted' (or 'write failed /proc/self/uid_map', "
-                "or 'No space left on device'), this system does not let unprivileged users make user "
-                "namespaces: see sysctl kernel.unprivileged_userns_clone, "
-                "kernel.apparmor_restrict_unprivileged_userns and user.max_user_namespaces.")
+
+def as_user() -> str:
+    """Where a root shell is all the learner has open (after a command)."""
+    return " " + _("(from a root shell: {command})").format(command="runuser -u YOURNAME -- ...")
+
+
+def blocked_note() -> str:
+    """When no process is there at all, the likeliest reason in this lesson is that unshare was refused."""
+    return " " + _("If unshare --user printed 'Operation not permitted' (or 'write failed /proc/self/uid_map', "
+                   "or 'No space left on device'), this system does not let unprivileged users make user "
+                   "namespaces: see sysctl kernel.unprivileged_userns_clone, "
+                   "kernel.apparmor_restrict_unprivileged_userns and user.max_user_namespaces.")
 
 
 def v_outside(value: Any) -> str | None:
@@ -53,7 +59,7 @@ def map_uid(uid_map: tuple[IdMap, ...], inside: int) -> int | None:
 
 
 def map_text(uid_map: tuple[IdMap, ...]) -> str:
-    return "; ".join(f"{m.inside} {m.outside} {m.count}" for m in uid_map) or "empty"
+    return "; ".join(f"{m.inside} {m.outside} {m.count}" for m in uid_map) or _("empty")
 
 
 @register
@@ -66,59 +72,77 @@ class UidMap(ProcessExpectation):
     }
 
     def describe(self) -> str:
-        target = {"owner": "the process's owner", "non-root": "a non-root uid"}.get(self.outside,
-                                                                                   f"uid {self.outside}")
-        return (f"{self.subject_words[0].upper()}{self.subject_words[1:]} has its own user namespace "
-                f"where uid {self.inside} is {target} outside")
+        if self.outside == "owner":
+            target = _("the process's owner")
+        elif self.outside == "non-root":
+            target = _("a non-root uid")
+        else:
+            target = f"uid {self.outside}"
+        # English capitalises the sentence's start; a Korean phrase may start with a name (web 컨테이너)
+        subject = self.subject_words
+        what = subject[:1].upper() + subject[1:] if current() == "en" else subject
+        return _("{process} has its own user namespace where uid {inside} is {target} outside").format(
+            process=what, inside=self.inside, target=target)
 
     def grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
         if picked.proc is None:
-            return self.fail(picked.observed, picked.message + BLOCKED_NOTE)
+            return self.fail(picked.observed, picked.message + blocked_note())
         proc = picked.proc
         user = proc.ns.get("user")
         if user is None:
             return self.fail_ns_unreadable(snap, proc, "user")
         start = f"unshare --user --map-root-user {proc.command}"
         if user == snap.host_ns.get("user"):
-            return self.fail(f"{name(proc, snap)} is in the host's user namespace ({user}): uid {proc.uid} is uid "
-                             f"{proc.uid} everywhere",
-                             f"{name(proc, snap)} has no user namespace of its own. Start it in one, as your "
-                             f"normal user (not root, no sudo): kill {proc.pid}; {start}{AS_USER}")
+            return self.fail(_("{process} is in the host's user namespace ({user}): uid {uid} is uid "
+                               "{uid} everywhere").format(process=name(proc, snap), user=user, uid=proc.uid),
+                             _("{process} has no user namespace of its own. Start it in one, as your "
+                               "normal user (not root, no sudo): kill {pid}; {command}{as_user}")
+                             .format(process=name(proc, snap), pid=proc.pid, command=start, as_user=as_user()))
         info = snap.userns.get(user)
         if info is None:
-            return self.fail(f"{name(proc, snap)} is in its own user namespace ({user}); its uid_map could not be read",
-                             f"nstutor could not read /proc/{proc.pid}/uid_map"
-                             + ("." if snap.is_root else "; run nstutor as root."))
-        observed = f"{name(proc, snap)} is in its own user namespace ({user}), uid_map: {map_text(info.uid_map)}"
+            return self.fail(_("{process} is in its own user namespace ({user}); its uid_map could not be read")
+                             .format(process=name(proc, snap), user=user),
+                             (_("nstutor could not read /proc/{pid}/uid_map.") if snap.is_root else
+                              _("nstutor could not read /proc/{pid}/uid_map; run nstutor as root."))
+                             .format(pid=proc.pid))
+        observed = _("{process} is in its own user namespace ({user}), uid_map: {map}").format(
+            process=name(proc, snap), user=user, map=map_text(info.uid_map))
         if not info.uid_map:
             return self.fail(observed,
-                             f"The uid_map of user namespace {user} is empty: nothing is mapped, so inside "
-                             f"everything shows up as nobody (65534). Write a map once: "
-                             f"echo '{self.inside} <your uid> 1' > /proc/{proc.pid}/uid_map, or start it with "
-                             f"--map-root-user: {start}")
+                             _("The uid_map of user namespace {user} is empty: nothing is mapped, so inside "
+                               "everything shows up as nobody (65534). Write a map once: "
+                               "{write}, or start it with --map-root-user: {command}")
+                             .format(user=user, write=f"echo '{self.inside} <your uid> 1' > /proc/{proc.pid}/uid_map",
+                                     command=start))
         outside = map_uid(info.uid_map, self.inside)
         if outside is None:
             return self.fail(observed,
-                             f"uid {self.inside} inside is not mapped by this uid_map. "
-                             f"Start it with a map that covers it: {start}")
+                             _("uid {inside} inside is not mapped by this uid_map. "
+                               "Start it with a map that covers it: {command}").format(inside=self.inside,
+                                                                                       command=start))
         evidence = {"pid": proc.pid, "user_ns": user, "inside": self.inside, "outside": outside,
                     "uid_map": [[m.inside, m.outside, m.count] for m in info.uid_map]}
-        observed += f"; uid {self.inside} inside is uid {outside} outside"
+        observed = _("{observed}; uid {inside} inside is uid {outside} outside").format(
+            observed=observed, inside=self.inside, outside=outside)
         if self.outside == "owner":
             if outside != proc.uid:
-                return self.fail(observed + f"; the process belongs to uid {proc.uid}",
-                                 f"uid {self.inside} inside maps to uid {outside}, but the process's owner is "
-                                 f"uid {proc.uid}. Map it to the user who starts it: {start}")
+                return self.fail(_("{observed}; the process belongs to uid {uid}").format(observed=observed,
+                                                                                          uid=proc.uid),
+                                 _("uid {inside} inside maps to uid {outside}, but the process's owner is "
+                                   "uid {uid}. Map it to the user who starts it: {command}")
+                                 .format(inside=self.inside, outside=outside, uid=proc.uid, command=start))
         elif self.outside == "non-root":
             if outside == 0:
                 return self.fail(observed,
-                                 f"uid {self.inside} inside is root (uid 0) outside too: the namespace was made "
-                                 f"by root, so it protects nothing. Start it as your normal user (not with sudo): "
-                                 f"kill {proc.pid}; {start}{AS_USER}")
+                                 _("uid {inside} inside is root (uid 0) outside too: the namespace was made "
+                                   "by root, so it protects nothing. Start it as your normal user (not with sudo): "
+                                   "kill {pid}; {command}{as_user}")
+                                 .format(inside=self.inside, pid=proc.pid, command=start, as_user=as_user()))
         elif outside != self.outside:
             return self.fail(observed,
-                             f"uid {self.inside} inside maps to uid {outside}, expected uid {self.outside}. "
-                             f"Start it as the user with uid {self.outside}: "
-                             f"sudo -u '#{self.outside}' {start}")
+                             _("uid {inside} inside maps to uid {outside}, expected uid {expected}. "
+                               "Start it as the user with uid {expected}: {command}")
+                             .format(inside=self.inside, outside=outside, expected=self.outside,
+                                     command=f"sudo -u '#{self.outside}' {start}"))
         return self.ok(observed, evidence)

@@ -10,7 +10,7 @@ like; no_zombies checks the opposite.
 from __future__ import annotations
 
 from ...observe.model import Snapshot
-from ...texts import counted
+from ...i18n import _, ngettext
 from ..base import Verdict
 from ..pid_namespaces import pid1_of, pid_ns_of
 from ..procs import SUBJECT_FIELDS, ProcessExpectation
@@ -24,7 +24,8 @@ class Zombie(ProcessExpectation):
     fields = dict(SUBJECT_FIELDS)
 
     def describe(self) -> str:
-        return f"a zombie left unreaped by PID 1 of the pid namespace of {self.subject_words}"
+        return _("a zombie left unreaped by PID 1 of the pid namespace of {process}").format(
+            process=self.subject_words)
 
     def grade(self, snap: Snapshot) -> Verdict:
         found = self.subject_and_ns(snap, "pid")
@@ -32,33 +33,42 @@ class Zombie(ProcessExpectation):
             return found
         proc, pidns = found
         if pidns == snap.host_ns.get("pid"):
-            return self.fail(f"{name(proc, snap)} is in the host's pid namespace ({pidns})",
-                             f"{name(proc, snap)} is in the host's pid namespace, whose PID 1 (init) reaps every "
-                             f"orphan. The contrast needs a pid namespace of its own with a PID 1 that does "
-                             f"not reap: kill {proc.pid}; unshare --pid --fork --mount-proc {proc.command}")
+            return self.fail(_("{process} is in the host's pid namespace ({pidns})").format(
+                                 process=name(proc, snap), pidns=pidns),
+                             _("{process} is in the host's pid namespace, whose PID 1 (init) reaps every "
+                               "orphan. The contrast needs a pid namespace of its own with a PID 1 that does "
+                               "not reap: kill {pid}; {command}")
+                             .format(process=name(proc, snap), pid=proc.pid,
+                                     command=f"unshare --pid --fork --mount-proc {proc.command}"))
         init = pid1_of(snap, pidns)
         if init is None:
-            return self.fail(f"pid namespace {pidns} of {name(proc, snap)} has no running PID 1",
-                             "Its PID 1 has exited, and with it the whole namespace: start it again (see the "
-                             "lesson).")
+            return self.fail(_("pid namespace {pidns} of {process} has no running PID 1").format(
+                                 pidns=pidns, process=name(proc, snap)),
+                             _("Its PID 1 has exited, and with it the whole namespace: start it again (see the "
+                               "lesson)."))
         members = [p for p in snap.processes.values() if pid_ns_of(snap, p) == pidns]
         zombies = sorted((p for p in members if p.is_zombie), key=lambda p: p.pid)
         adopted = [z for z in zombies if z.ppid == init.pid]
-        where = f"pid namespace {pidns}, whose PID 1 is {name(init, snap)}"
+        where = _("pid namespace {pidns}, whose PID 1 is {init}").format(pidns=pidns, init=name(init, snap))
         make_orphan = f"nsenter --target {init.pid} --pid --mount sh -c 'sleep 1 & exit'"
         if adopted:
-            return self.ok(f"{counted(len(adopted), 'zombie')} in {where}, never reaped: "
-                           + ", ".join(f"[{z.comm}] (pid {z.pid})" for z in adopted[:5]),
+            return self.ok(ngettext("{n} zombie in {where}, never reaped: {zombies}",
+                                    "{n} zombies in {where}, never reaped: {zombies}", len(adopted))
+                           .format(n=len(adopted), where=where,
+                                   zombies=", ".join(f"[{z.comm}] (pid {z.pid})" for z in adopted[:5])),
                            {"pid1": init.pid, "pid_ns": pidns, "zombies": [z.pid for z in adopted]})
         if zombies:
             parents = ", ".join(sorted({str(z.ppid) for z in zombies}))
-            return self.fail(f"{counted(len(zombies), 'zombie')} in {where}, with parent(s) {parents}",
-                             f"There are zombies, but their parent is not PID 1: they are not orphans, their own "
-                             f"parent just has not collected them yet. Make an orphan instead, whose parent exits "
-                             f"first: {make_orphan}")
+            return self.fail(ngettext("{n} zombie in {where}, with parent(s) {parents}",
+                                      "{n} zombies in {where}, with parent(s) {parents}", len(zombies))
+                             .format(n=len(zombies), where=where, parents=parents),
+                             _("There are zombies, but their parent is not PID 1: they are not orphans, their own "
+                               "parent just has not collected them yet. Make an orphan instead, whose parent exits "
+                               "first: {command}").format(command=make_orphan))
         running = [p for p in members if p.ppid == init.pid and not p.is_zombie and p.pid != init.pid]
-        waiting = (f" {name(running[0], snap)} is an orphan of PID 1 that is still running: when it exits it stays a "
-                   f"zombie." if running else "")
-        return self.fail(f"no zombie in {where}",
-                         f"No orphan has exited in there yet.{waiting} Make one: {make_orphan} "
-                         f"(the sh exits at once; sleep is handed to PID 1 and exits a second later).")
+        waiting = (" " + _("{process} is an orphan of PID 1 that is still running: when it exits it stays a "
+                           "zombie.").format(process=name(running[0], snap)) if running else "")
+        return self.fail(_("no zombie in {where}").format(where=where),
+                         _("No orphan has exited in there yet.{waiting} Make one: {command} "
+                           "(the sh exits at once; sleep is handed to PID 1 and exits a second later).")
+                         .format(waiting=waiting, command=make_orphan))
