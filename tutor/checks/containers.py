@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from ..i18n import _, ngettext
 from ..observe.model import Container, Snapshot
 from ..texts import words
-from .select import containers_of, describe_selector, is_pod_members, name, normalise
+from .select import capitalised, containers_of, describe_selector, is_pod_members, name, normalise
 
 #: `run` options that join another container's namespace of each type (Docker has net, pid and ipc only).
 JOIN_OPTION = {
@@ -123,8 +123,9 @@ def pid_namespace_advice(c: Container) -> str:
 
 
 def sentence(text: str) -> str:
-    """*text* as the start of a sentence (its first letter a capital)."""
-    return text[:1].upper() + text[1:]
+    """*text* as the start of a sentence (its first letter a capital, in English only: a Korean
+    sentence may start with a name, which keeps its case)."""
+    return capitalised(text)
 
 
 def kubelet_advice(pod: str | None) -> str:

@@ -323,6 +323,35 @@ class ProbeResult:
     trouble: str | None = None
     code: str | None = None
 
+    # A result made without a code (an older snapshot, a test's hand-made one) is told by its English words.
+    @property
+    def needs_root(self) -> bool:
+        """Did the probe fail for want of root (nothing to diagnose on the way)?"""
+        if self.code is not None:
+            return self.code == PROBE_NEEDS_ROOT
+        return not self.ok and self.trouble is None and self.detail.startswith(
+            ("sending a ping needs root", "entering the namespace needs root"))
+
+    @property
+    def refused(self) -> bool:
+        """Was a TCP connection refused (the address is there, nothing listens on the port)?"""
+        if self.code is not None:
+            return self.code == PROBE_REFUSED
+        return not self.ok and self.trouble is None and "refused" in self.detail
+
+    @property
+    def no_answer(self) -> bool:
+        """Did nothing come back within the timeout?"""
+        if self.code is not None:
+            return self.code == PROBE_NO_ANSWER
+        return not self.ok and self.trouble is None and self.detail.startswith("no answer within")
+
+
+#: ProbeResult.code values the model itself tells apart (observe/probes.py has them all)
+PROBE_NEEDS_ROOT = "needs-root"
+PROBE_REFUSED = "refused"
+PROBE_NO_ANSWER = "no-answer"
+
 
 @dataclass(frozen=True)
 class Wants:

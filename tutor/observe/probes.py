@@ -30,7 +30,7 @@ import struct
 import time
 
 from ..i18n import _
-from .model import NetNS, Probe, ProbeResult, Snapshot
+from .model import PROBE_NEEDS_ROOT, PROBE_NO_ANSWER, PROBE_REFUSED, NetNS, Probe, ProbeResult, Snapshot
 from .setns import each_in_namespace
 
 TIMEOUT = 1.0
@@ -42,38 +42,28 @@ GONE = "gone"                 # nothing names the netns any more
 CHANGED = "changed"           # the file that named it holds another netns now
 ENTER = "enter"               # setns failed (detail: the OS's words)
 # Not sent, or not answered, for another reason (the detail says it in full):
-NEEDS_ROOT = "needs-root"     # entering the netns, or a raw ICMP socket, needs root
+NEEDS_ROOT = PROBE_NEEDS_ROOT   # entering the netns, or a raw ICMP socket, needs root
 NOT_HERE = "not-here"         # the address is on no interface of this machine: not sent
 NOT_RUN = "not-run"           # the probe thread gave nothing back
 SEND_FAILED = "send-failed"   # the ping could not be sent
-NO_ANSWER = "no-answer"       # nothing came back within TIMEOUT
+NO_ANSWER = PROBE_NO_ANSWER     # nothing came back within TIMEOUT
 UNREACHABLE = "unreachable"   # an ICMP error (destination unreachable, time exceeded) came back
-REFUSED = "refused"           # the TCP connection was refused (the address answered: nothing listens)
+REFUSED = PROBE_REFUSED         # the TCP connection was refused (the address answered: nothing listens)
 FAILED = "failed"             # receiving or connecting failed otherwise (detail: the OS's words)
-
-#: How the English detail of a result made without a trouble code begins when root was missing.
-_ENGLISH_NEEDS_ROOT = ("sending a ping needs root", "entering the namespace needs root")
-
 
 def needs_root(result: ProbeResult) -> bool:
     """Did the probe fail for want of root (nothing to diagnose on the way)?"""
-    if result.code is not None:
-        return result.code == NEEDS_ROOT
-    return not result.ok and result.trouble is None and result.detail.startswith(_ENGLISH_NEEDS_ROOT)
+    return result.needs_root
 
 
 def is_refused(result: ProbeResult) -> bool:
     """Was a TCP connection refused (the address is there, nothing listens on the port)?"""
-    if result.code is not None:
-        return result.code == REFUSED
-    return not result.ok and result.trouble is None and "refused" in result.detail
+    return result.refused
 
 
 def no_answer(result: ProbeResult) -> bool:
     """Did nothing come back within the timeout?"""
-    if result.code is not None:
-        return result.code == NO_ANSWER
-    return not result.ok and result.trouble is None and result.detail.startswith("no answer within")
+    return result.no_answer
 
 
 def _gone() -> ProbeResult:

@@ -20,13 +20,13 @@ under its host pid, it is the host's /proc.
 """
 from __future__ import annotations
 
-from ...i18n import _, current, ngettext
+from ...i18n import _, ngettext
 from ...observe.model import Process, ProcView, Snapshot, Wants
 from ..base import Field, NotObserved, Verdict, v_bool
 from ..containers import pid_namespace_advice
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
-from ..select import name
+from ..select import capitalised, name
 
 
 def nspid_text(proc: Process) -> str:
@@ -58,7 +58,7 @@ class PidOne(ProcessExpectation):
     def describe(self) -> str:
         # English capitalises the sentence's start; a Korean phrase may start with a name (web 컨테이너)
         subject = self.subject_words
-        what = subject[:1].upper() + subject[1:] if current() == "en" else subject
+        what = capitalised(subject)
         if self.own_proc:
             return _("{process} is PID 1 in its own pid namespace, and the /proc it sees lists only that "
                      "namespace's processes").format(process=what)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...i18n import _, current, ngettext
+from ...i18n import _, ngettext
 from ...observe.model import NS_TYPES, Process, Snapshot, Wants
 from ...texts import words
 from ..base import Field, ProcessRef, Verdict, v_bool, v_nstypes, v_selector
@@ -43,7 +43,7 @@ from ..procs import (SUBJECT_FIELDS, UNSHARE_OPTION, ProcessExpectation, ns_summ
                      restart_advice, same_ns_processes, want_programs)
 from ..containers import recreate_advice
 from ..registry import register
-from ..select import describe_selector, name
+from ..select import capitalised, describe_selector, name
 
 
 def v_relation(value: Any) -> str | None:
@@ -113,7 +113,7 @@ class ProcessNamespaces(ProcessExpectation):
                 types=words(self.private_from["types"]), process=describe_selector(self.private_from["process"])))
         # English capitalises the sentence's start; a Korean phrase may start with a name (web 컨테이너)
         subject = self.subject_words
-        what = subject[:1].upper() + subject[1:] if current() == "en" else subject
+        what = capitalised(subject)
         if not parts:
             return _("{process} runs").format(process=what)
         return _("{process} runs with {namespaces}").format(process=what, namespaces="; ".join(parts))

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 from ...i18n import _
 from ...observe.model import LOCAL_TABLE, MAIN_TABLE, NOTHING, NetNS, Probe, ProbeResult, Route, Snapshot, Wants
-from ...observe.probes import is_refused, needs_root
 from ...observe.render import route_args
 from ..addresses import route_key
 from ..base import Expectation, Field, NotObserved, Verdict, v_int, v_ip
@@ -215,7 +214,7 @@ class ReachableExpectation(Expectation):
             return NOTHING                   # fails without a probe: nothing to send
         probe = Wants(probes=frozenset({plan.probe}))
         result = snap.probes.get(plan.probe)
-        if result is None or result.ok or needs_root(result):
+        if result is None or result.ok or result.needs_root:
             return probe
         dest = plan.owner_ns.link(plan.owner_dev)
         version = 6 if ":" in self.to else 4
@@ -318,7 +317,7 @@ class ReachableExpectation(Expectation):
     def _diagnose(self, snap, src, route, owner_ns, owner_dev, result: ProbeResult, detail: str) -> str:
         """The most likely reason, from the snapshot: a link on the way that is down, or the way back.
         What the probe met is told by its code, not its words (*detail* is in the learner's language)."""
-        if needs_root(result):
+        if result.needs_root:
             return detail
         head = _("{to} did not answer from {netns} ({detail})").format(to=self.to, netns=where(src, snap),
                                                                       detail=detail)
@@ -333,7 +332,7 @@ class ReachableExpectation(Expectation):
                           owner_ns, dest)
         if gap:
             return f"{head}: {gap}"
-        if self.port and is_refused(result):
+        if self.port and result.refused:
             return _("{detail}: start a server on port {port} in {netns}").format(detail=detail, port=self.port,
                                                                                   netns=where(owner_ns, snap))
         blame, note = self._host_firewall(snap, src, route, owner_ns, dest)

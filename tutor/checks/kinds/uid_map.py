@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...i18n import _, current
+from ...i18n import _
 from ...observe.model import IdMap, Snapshot
 from ..base import Field, Verdict, v_int
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
-from ..select import name
+from ..select import capitalised, name
 
 OUTSIDE_WORDS = ("owner", "non-root")
 
@@ -80,7 +80,7 @@ class UidMap(ProcessExpectation):
             target = f"uid {self.outside}"
         # English capitalises the sentence's start; a Korean phrase may start with a name (web 컨테이너)
         subject = self.subject_words
-        what = subject[:1].upper() + subject[1:] if current() == "en" else subject
+        what = capitalised(subject)
         return _("{process} has its own user namespace where uid {inside} is {target} outside").format(
             process=what, inside=self.inside, target=target)
 
