@@ -44,6 +44,32 @@ def _is_peer(link: Link, of_ns: NetNS, of: Link) -> bool | None:
     return None
 
 
+def _is_this_pair(snap: Snapshot, link: Link, other_end: tuple[NetNS, str],
+                  found: list[tuple[NetNS, Link]]) -> bool:
+    """Could *link*, found elsewhere under the name of a missing end, be that end of this pair?
+
+    Only a veth whose peer is the pair's other end: the very link found there when that end is in
+    place, else one of the other end's name (wherever it is: the whole pair made in the wrong place).
+    A veth whose peer is some other interface is the end of another pair (lesson 11: c1/eth0, the
+    peer of veth-c1, when c2/eth0 is missing): moving it would break that pair. When the kernel
+    does not say where its peer is, nstutor cannot tell, and the link is given the benefit of it."""
+    if link.kind != "veth":
+        return False
+    ons, oname = other_end
+    placed = next((olink for fns, olink in found if fns.inode == ons.inode and olink.name == oname), None)
+    peer = link_by_index(snap, link.peer_netns, link.peer_ifindex)
+    if peer is not None:
+        pns, plink = peer
+        if placed is not None:
+            return pns.inode == ons.inode and plink.ifindex == placed.ifindex
+        return plink.name == oname
+    if link.peer_name is not None:
+        if placed is not None and link.peer_netns is not None and link.peer_netns != ons.inode:
+            return False
+        return link.peer_name == oname
+    return True
+
+
 def _create_command(a: tuple[NetNS, str], b: tuple[NetNS, str]) -> str:
     """One `ip link add` that makes the pair with each end directly in its namespace."""
     (ans, aname), (bns, bname) = a, b
@@ -146,8 +172,12 @@ class VethExpectation(Expectation):
         """At least one end is not where the check wants it: say where it is, or how to make the pair."""
         for ns, name in absent:
             # only a link it is sound to move (a veth end, not the machine's own eth0 that happens
-            # to share the name a container's end is given): anything else is not this cable
-            elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and safe_to_move(o, l)]
+            # to share the name a container's end is given), and only an end of THIS pair: another
+            # pair's end of the same name (c1/eth0 when c2/eth0 is wanted) is not this cable
+            first_ns, first_name = places[0]
+            other_end = places[1] if (first_ns.inode, first_name) == (ns.inode, name) else places[0]
+            elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and safe_to_move(o, l)
+                         and _is_this_pair(snap, l, other_end, found)]
             if elsewhere:
                 other, link = elsewhere[0]
                 move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
