@@ -20,7 +20,7 @@ import posixpath
 import re
 from typing import Any
 
-from ...i18n import _
+from ...i18n import _, current
 from ...observe.model import FileFact, Process, Snapshot, Wants
 from ..base import Field, NotObserved, Stray, Verdict, clean_path, v_abspath, v_bool, v_selector
 from ..containers import exec_command
@@ -106,7 +106,7 @@ class FileIn(ProcessExpectation):
         told = _("A {path} also exists in the host's mount namespace: it was made by a command run without "
                  "--mount (nsenter --target PID --mount ...), so it landed in the host's {directory}, "
                  "and the step says not there. {removal}.").format(path=path, directory=posix_dir(path),
-                                                                  removal=removal[:1].upper() + removal[1:])
+                                                                  removal=sentence(removal))
         if verdict.passed:
             return self.fail(verdict.observed + _("; the host's mount namespace has a {path} too").format(path=path),
                              told, strays=(stray,))
@@ -211,6 +211,12 @@ class FileIn(ProcessExpectation):
                                  command=f"mount -t tmpfs NAME {posix_dir(path)}"))
         evidence["absent_in"] = {"pid": other.pid, "mnt": other_mnt}
         return self.ok(observed, evidence)
+
+
+def sentence(text: str) -> str:
+    """*text* starting a sentence: English gets its capital; Korean has none to add (and a Korean
+    phrase may start with a name, which must stay as it is)."""
+    return text[:1].upper() + text[1:] if current() == "en" else text
 
 
 def other_words(what: str) -> str:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from ...i18n import _
+from ...i18n import _, current
 from ...observe.model import Mount, Snapshot
 from ..base import Field, Verdict, v_abspath, v_bool, v_one_of
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
@@ -104,7 +104,8 @@ class RootDir(ProcessExpectation):
             else:
                 text = _("{subject} did pivot_root in its own mount namespace and detached the old root")
             text = text.format(subject=who, dir=self.dir)
-            return text[:1].upper() + text[1:]
+            # English starts the sentence with a capital; a Korean one may start with a name, kept as it is
+            return text[:1].upper() + text[1:] if current() == "en" else text
         return _("the root directory of {subject} is {dir}").format(subject=who, dir=self.dir)
 
     def grade(self, snap: Snapshot) -> Verdict:
