@@ -30,8 +30,8 @@ import posixpath
 import threading
 from typing import Any
 
+from ...i18n import _, ngettext
 from ...observe.model import CpuLimit, Process, Snapshot
-from ...texts import counted
 from ..base import Expectation, Field, Verdict, v_bool, v_number, v_selectors, v_str
 from ..procs import pick
 from ..registry import register
@@ -73,8 +73,8 @@ class CpuHistory:
                 age = now - when
                 if age < window:
                     continue
-                if all(pid in seen and seen[pid][0] == start for pid, (start, _) in current.items()):
-                    used = sum(ticks - seen[pid][1] for pid, (_, ticks) in current.items())
+                if all(pid in seen and seen[pid][0] == start for pid, (start, _ticks) in current.items()):
+                    used = sum(ticks - seen[pid][1] for pid, (_start, ticks) in current.items())
                     return 100.0 * used / clock_ticks / age, age
                 return None          # the newest old-enough sample predates a member: no window yet
         return None
@@ -126,13 +126,15 @@ class CgroupCpu(Expectation):
         return out
 
     def describe(self) -> str:
-        parts = [f"cgroup {self.path}"]
+        parts = [_("cgroup {path}").format(path=self.path)]
         if self.cpu_limit_percent is not None:
-            parts.append(f"limited to {self.cpu_limit_percent:g}% of one CPU")
+            parts.append(_("limited to {percent} of one CPU").format(percent=f"{self.cpu_limit_percent:g}%"))
         if self.members:
-            parts.append(f"with {len(self.members)} member process{'es' if len(self.members) > 1 else ''}")
+            parts.append(ngettext("with {n} member process", "with {n} member processes",
+                                  len(self.members)).format(n=len(self.members)))
         if self.measured:
-            parts.append(f"using {self.cpu_limit_percent:g}% ± {self.tolerance:g} of a CPU")
+            parts.append(_("using {percent} ± {tolerance:g} of a CPU").format(
+                percent=f"{self.cpu_limit_percent:g}%", tolerance=self.tolerance))
         return ", ".join(parts)
 
     # ---- where things are, for the suggested commands
@@ -164,9 +166,9 @@ class CgroupCpu(Expectation):
 
     def grade(self, snap: Snapshot) -> Verdict:
         if snap.cgroups.cpu_root is None and not snap.cgroups.limits:
-            return self.fail(f"no cpu controller found (cgroup mode {snap.cgroups.mode})",
-                             "nstutor found no cgroup hierarchy with the cpu controller; see `mount -t cgroup2` "
-                             "and `mount -t cgroup`.")
+            return self.fail(_("no cpu controller found (cgroup mode {mode})").format(mode=snap.cgroups.mode),
+                             _("nstutor found no cgroup hierarchy with the cpu controller; see `mount -t cgroup2` "
+                               "and `mount -t cgroup`."))
         limit = snap.cgroups.limits.get(self.path)
         version = self._version(snap, limit)
         directory = self._dir(snap, version)
@@ -176,53 +178,64 @@ class CgroupCpu(Expectation):
 
         if self.cpu_limit_percent is not None:
             if limit is None:
-                observed.append(f"no CPU limit readable for {self.path} (cgroup v{version})")
+                observed.append(_("no CPU limit readable for {path} (cgroup v{version})").format(
+                    path=self.path, version=version))
                 problems.append(
-                    f"There is no cgroup {self.path} with a CPU limit ({directory}). Create it: "
-                    f"{self._create_cmd(snap, version, directory)}; then limit it: "
-                    f"{self._limit_cmd(version, directory, SUGGESTED_PERIOD_US)}"
-                    + (" (a v2 cgroup has no cpu.max until +cpu is in its parent's cgroup.subtree_control)"
+                    _("There is no cgroup {path} with a CPU limit ({directory}). Create it: {create}; "
+                      "then limit it: {limit}").format(
+                        path=self.path, directory=directory, create=self._create_cmd(snap, version, directory),
+                        limit=self._limit_cmd(version, directory, SUGGESTED_PERIOD_US))
+                    + (_(" (a v2 cgroup has no cpu.max until +cpu is in its parent's cgroup.subtree_control)")
                        if version == 2 else ""))
             elif limit.quota_us is None:
-                observed.append(f"{self.path}: no limit (quota max, period {limit.period_us} us, v{version})")
-                problems.append(f"{self.path} has no CPU limit yet. Set it: "
-                                f"{self._limit_cmd(version, directory, SUGGESTED_PERIOD_US)}")
+                observed.append(_("{path}: no limit (quota max, period {period} us, v{version})").format(
+                    path=self.path, period=limit.period_us, version=version))
+                problems.append(_("{path} has no CPU limit yet. Set it: {command}").format(
+                    path=self.path, command=self._limit_cmd(version, directory, SUGGESTED_PERIOD_US)))
             else:
-                observed.append(f"{self.path}: {limit.percent:g}% of a CPU (quota {limit.quota_us} / "
-                                f"period {limit.period_us} us, v{version})")
+                observed.append(_("{path}: {percent} of a CPU (quota {quota} / period {period} us, "
+                                  "v{version})").format(path=self.path, percent=f"{limit.percent:g}%", quota=limit.quota_us,
+                                                        period=limit.period_us, version=version))
                 evidence.update(quota_us=limit.quota_us, period_us=limit.period_us,
                                 limit_percent=round(limit.percent, 2))
                 if abs(limit.percent - self.cpu_limit_percent) > 0.05:
-                    problems.append(f"{self.path} is limited to {limit.percent:g}% of a CPU, expected "
-                                    f"{self.cpu_limit_percent:g}%: {self._limit_cmd(version, directory, limit.period_us)}")
+                    problems.append(_("{path} is limited to {percent} of a CPU, expected {wanted}: "
+                                      "{command}").format(path=self.path, percent=f"{limit.percent:g}%",
+                                                          wanted=f"{self.cpu_limit_percent:g}%",
+                                                          command=self._limit_cmd(version, directory,
+                                                                                  limit.period_us)))
 
         if self.cpu_limit_percent is None and not self.members:
             # Only existence was asked for: the snapshot knows a cgroup by its limit or by who is in it.
             inside = [p for p in snap.processes.values() if in_cgroup(p, self.path)]
             if limit is None and not inside:
-                return self.fail(f"no cgroup {self.path} under the cpu controller (cgroup v{version})",
-                                 f"There is no cgroup {self.path}. Create it: "
-                                 f"{self._create_cmd(snap, version, directory)}")
-            observed.append(f"{self.path} exists ({counted(len(inside), 'process')} in it)")
+                return self.fail(_("no cgroup {path} under the cpu controller (cgroup v{version})").format(
+                                     path=self.path, version=version),
+                                 _("There is no cgroup {path}. Create it: {command}").format(
+                                     path=self.path, command=self._create_cmd(snap, version, directory)))
+            observed.append(ngettext("{path} exists ({n} process in it)", "{path} exists ({n} processes in it)",
+                                     len(inside)).format(path=self.path, n=len(inside)))
 
         members: list[Process] = []
         for i, selector in enumerate(self.members, 1):
-            picked = pick(snap, selector, f"member {i}" if len(self.members) > 1 else "the member")
+            picked = pick(snap, selector, _("member {i}").format(i=i) if len(self.members) > 1 else _("the member"))
             if picked.proc is None:
                 observed.append(picked.observed)
                 problems.append(picked.message)
                 continue
             proc = picked.proc
             members.append(proc)
+            who = name(proc, snap)
             if proc.cgroup is None:
-                observed.append(f"{name(proc, snap)}: cgroup unreadable")
-                problems.append(f"nstutor could not read /proc/{proc.pid}/cgroup.")
+                observed.append(_("{process}: cgroup unreadable").format(process=who))
+                problems.append(_("nstutor could not read {file}.").format(file=f"/proc/{proc.pid}/cgroup"))
             elif not in_cgroup(proc, self.path):
-                observed.append(f"{name(proc, snap)} is in cgroup {proc.cgroup}")
-                problems.append(f"{name(proc, snap)} is in cgroup {proc.cgroup}, not in {self.path}. Move it in: "
-                                f"echo {proc.pid} > {directory}/cgroup.procs")
+                observed.append(_("{process} is in cgroup {cgroup}").format(process=who, cgroup=proc.cgroup))
+                problems.append(_("{process} is in cgroup {cgroup}, not in {path}. Move it in: {command}").format(
+                    process=who, cgroup=proc.cgroup, path=self.path,
+                    command=f"echo {proc.pid} > {directory}/cgroup.procs"))
             else:
-                observed.append(f"{name(proc, snap)} is in cgroup {proc.cgroup}")
+                observed.append(_("{process} is in cgroup {cgroup}").format(process=who, cgroup=proc.cgroup))
         evidence["members"] = [p.pid for p in members]
 
         if self.measured and members and len(members) == len(self.members):
@@ -230,28 +243,30 @@ class CgroupCpu(Expectation):
             measured = self.history.rate(snap.monotonic, members, window, snap.clock_ticks)
             rates = [p.cpu_percent for p in members]
             if measured is None and any(r is None for r in rates):
-                observed.append("CPU use not measured yet")
-                problems.append("nstutor needs two looks a moment apart to measure CPU use: check again "
-                                "in a second.")
+                observed.append(_("CPU use not measured yet"))
+                problems.append(_("nstutor needs two looks a moment apart to measure CPU use: check again "
+                                  "in a second."))
             else:
                 if measured is not None:
                     used, over = measured
                     evidence["window_s"] = round(over, 1)
-                    during = f" over the last {over:.1f} s"
+                    during = _(" over the last {seconds:.1f} s").format(seconds=over)
                 else:
                     used, during = sum(rates), ""
                 evidence["cpu_percent"] = round(used, 1)
                 want = self.cpu_limit_percent
-                observed.append(f"measured CPU use {used:.1f}% of one CPU{during}")
+                observed.append(_("measured CPU use {used} of one CPU{during}").format(used=f"{used:.1f}%", during=during))
                 if used > want + self.tolerance:
-                    problems.append(f"The members use {used:.1f}% of a CPU, more than the {want:g}% limit "
-                                    f"(± {self.tolerance:g}): the limit is not holding them. Are they in "
-                                    f"{self.path}, and is its limit set? (Just moved them in? The time "
-                                    f"before the move counts too: check again in a few seconds.)")
+                    problems.append(_("The members use {used} of a CPU, more than the {want} limit "
+                                      "(± {tolerance:g}): the limit is not holding them. Are they in "
+                                      "{path}, and is its limit set? (Just moved them in? The time "
+                                      "before the move counts too: check again in a few seconds.)").format(
+                        used=f"{used:.1f}%", want=f"{want:g}%", tolerance=self.tolerance, path=self.path))
                 elif used < want - self.tolerance:
-                    problems.append(f"The members use only {used:.1f}% of a CPU, well under the {want:g}% "
-                                    f"limit: is the busy loop running (a sleeping process uses nothing)? "
-                                    f"Check with: top -p {','.join(str(p.pid) for p in members)}")
+                    problems.append(_("The members use only {used} of a CPU, well under the {want} "
+                                      "limit: is the busy loop running (a sleeping process uses nothing)? "
+                                      "Check with: {command}").format(
+                        used=f"{used:.1f}%", want=f"{want:g}%", command=f"top -p {','.join(str(p.pid) for p in members)}"))
         if problems:
             # one problem per line: some end in a command, and a full stop would end up in the paste
             return self.fail("; ".join(observed), "\n".join(problems))

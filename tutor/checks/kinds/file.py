@@ -20,6 +20,7 @@ import posixpath
 import re
 from typing import Any
 
+from ...i18n import _, current
 from ...observe.model import FileFact, Process, Snapshot, Wants
 from ..base import Field, NotObserved, Stray, Verdict, clean_path, v_abspath, v_bool, v_selector
 from ..containers import exec_command
@@ -38,7 +39,7 @@ def look(snap: Snapshot, proc: Process | None, path: str) -> tuple[str, str | No
     *proc*'s root (None: the host's mount namespace), as the snapshot's `files` part has it."""
     fact: FileFact | None = snap.files.get((proc.pid if proc is not None else None, path))
     if fact is None:
-        raise NotObserved(f"the file {path}")
+        raise NotObserved(_("the file {path}").format(path=path))
     if fact.state == "gone":
         raise Gone()
     return fact.state, fact.detail
@@ -55,7 +56,8 @@ def _tmp_note(snap: Snapshot, proc: Process, path: str) -> str:
                 best = m
     if best is None:
         return ""
-    return f"{path} is on the mount at {clean_path(best.target)} ({best.fstype} from {best.source})"
+    return _("{path} is on the mount at {target} ({fstype} from {source})").format(
+        path=path, target=clean_path(best.target), fstype=best.fstype, source=best.source)
 
 
 @register
@@ -70,20 +72,21 @@ class FileIn(ProcessExpectation):
     }
 
     def describe(self) -> str:
-        text = f"{self.path} exists in the mount namespace of {self.subject_words}"
+        text = _("{path} exists in the mount namespace of {subject}").format(path=self.path,
+                                                                            subject=self.subject_words)
         if self.contains:
-            text += f" and contains {self.contains!r}"
+            text += _(" and contains {pattern}").format(pattern=repr(self.contains))
         if self.absent_in is not None:
-            text += f", but not in the one of {describe_selector(self.absent_in)}"
+            text += _(", but not in the one of {process}").format(process=describe_selector(self.absent_in))
         if self.absent_from_host:
-            text += ", nor in the host's"
+            text += _(", nor in the host's")
         return text
 
     def wants(self, snap: Snapshot) -> Wants:
         path = clean_path(self.path)
         procs = [pick(snap, self.subject).proc]
         if self.absent_in is not None:
-            procs.append(pick(snap, self.absent_in, "the process that must not see it").proc)
+            procs.append(pick(snap, self.absent_in, _("the process that must not see it")).proc)
         files = {(p.pid, path) for p in procs if p is not None}
         if snap.host_ns.get("mnt") is not None:     # a file made in the host by mistake is named
             files.add((None, path))
@@ -93,18 +96,20 @@ class FileIn(ProcessExpectation):
         try:
             verdict = self._grade(snap)
         except Gone:
-            verdict = self.fail("the process exited while nstutor was looking",
-                                "The process the snapshot saw has exited; start it again and check once more.")
+            verdict = self.fail(_("the process exited while nstutor was looking"),
+                                _("The process the snapshot saw has exited; start it again and check once more."))
         stray = self._host_stray(snap) if self.absent_from_host else None
         if stray is None:
             return verdict
         path = clean_path(self.path)
-        told = (f"A {path} also exists in the host's mount namespace: it was made by a command run without "
-                f"--mount (nsenter --target PID --mount ...), so it landed in the host's {posix_dir(path)}, "
-                f"and the step says not there. R{removal_words((stray,))[1:]}.")
+        removal = removal_words((stray,))
+        told = _("A {path} also exists in the host's mount namespace: it was made by a command run without "
+                 "--mount (nsenter --target PID --mount ...), so it landed in the host's {directory}, "
+                 "and the step says not there. {removal}.").format(path=path, directory=posix_dir(path),
+                                                                  removal=sentence(removal))
         if verdict.passed:
-            return self.fail(verdict.observed + f"; the host's mount namespace has a {path} too", told,
-                             strays=(stray,))
+            return self.fail(verdict.observed + _("; the host's mount namespace has a {path} too").format(path=path),
+                             told, strays=(stray,))
         # the host's file may be why the learner thinks it is done: say so after the main reason
         return self.fail(verdict.observed, f"{verdict.message} {told}", strays=(stray,))
 
@@ -114,12 +119,12 @@ class FileIn(ProcessExpectation):
             return None
         path = clean_path(self.path)
         try:
-            state, _ = look(snap, None, path)
+            state, _detail = look(snap, None, path)
         except Gone:                     # no process of the host's mount namespace could be looked through
             return None
         if state == "file":
-            return Stray(f"the file {show(path)} in the host's mount namespace (made without --mount)",
-                         ("rm", path))
+            return Stray(_("the file {path} in the host's mount namespace (made without --mount)").format(
+                path=show(path)), ("rm", path))
         return None
 
     def _in_host(self, snap: Snapshot, path: str) -> bool:
@@ -136,63 +141,93 @@ class FileIn(ProcessExpectation):
         proc = picked.proc
         path = clean_path(self.path)
         mnt = proc.ns.get("mnt")
-        host = " (the host's)" if mnt is not None and mnt == snap.host_ns.get("mnt") else ""
+        host = _(" (the host's)") if mnt is not None and mnt == snap.host_ns.get("mnt") else ""
         state, value = look(snap, proc, path)
-        observed = f"{path} in the mount namespace {mnt}{host} of {name(proc, snap)}: "
+        observed = _("{path} in the mount namespace {mnt}{host} of {process}: ").format(
+            path=path, mnt=mnt, host=host, process=name(proc, snap))
         enter = f"nsenter --target {proc.pid} --mount"
         if state == "error":
-            return self.fail(observed + f"unreadable ({value})",
-                             f"nstutor could not read /proc/{proc.pid}/root{path}: {value}"
-                             + ("" if snap.is_root else "; run nstutor as root") + ".")
+            return self.fail(observed + _("unreadable ({error})").format(error=value),
+                             (_("nstutor could not read {file}: {error}.") if snap.is_root
+                              else _("nstutor could not read {file}: {error}; run nstutor as root.")).format(
+                                 file=f"/proc/{proc.pid}/root{path}", error=value))
         if state == "other":
-            return self.fail(observed + str(value), f"{path} there is {value}, not a file.")
+            what = other_words(str(value))
+            return self.fail(observed + what, _("{path} there is {what}, not a file.").format(path=path, what=what))
         if state == "missing":
-            message = f"There is no {path} in the mount namespace of {name(proc, snap)}."
+            message = _("There is no {path} in the mount namespace of {process}.").format(
+                path=path, process=name(proc, snap))
             if self.contains is None:
-                message += f" Create it from inside: {enter} sh -c 'echo hello > {path}'"
+                message += _(" Create it from inside: {command}").format(
+                    command=f"{enter} sh -c 'echo hello > {path}'")
                 inside = exec_command(snap, proc, f"echo hello > {path}")
-                message += f" (or with its engine: {inside})." if inside else "."
+                message += _(" (or with its engine: {command}).").format(command=inside) if inside else "."
             else:
-                message += " The program writes it when it runs; look at how the lesson starts it."
+                message += _(" The program writes it when it runs; look at how the lesson starts it.")
             if host == "" and not self.absent_from_host and snap.host_ns.get("mnt") is not None \
                     and self._in_host(snap, path):   # (absent_from_host says it with the rm)
-                message += (f" A {path} exists in the host's mount namespace: it was made outside the "
-                            f"container (a command run without {enter}).")
-            return self.fail(observed + "missing", message)
+                message += _(" A {path} exists in the host's mount namespace: it was made outside the "
+                             "container (a command run without {enter}).").format(path=path, enter=enter)
+            return self.fail(observed + _("missing"), message)
         text = str(value)
         if self.contains is not None and not re.search(self.contains, text):
             last = next((ln for ln in reversed(text.splitlines()) if ln.strip()), "")
-            shown = f"; its last line: {last[:120]!r}" if last else "; it is empty"
-            return self.fail(observed + f"present, without {self.contains!r}{shown}",
-                             f"{path} is there but does not contain {self.contains!r}{shown}. "
-                             f"Read it yourself: {enter} cat {path}")
+            shown = (_("; its last line: {line}").format(line=repr(last[:120])) if last
+                     else _("; it is empty"))
+            return self.fail(observed + _("present, without {pattern}{shown}").format(
+                                 pattern=repr(self.contains), shown=shown),
+                             _("{path} is there but does not contain {pattern}{shown}. "
+                               "Read it yourself: {command}").format(path=path, pattern=repr(self.contains),
+                                                                     shown=shown, command=f"{enter} cat {path}"))
         evidence: dict[str, Any] = {"pid": proc.pid, "mnt": mnt, "path": path, "bytes": len(text.encode())}
-        observed += "present" + (f", contains {self.contains!r}" if self.contains else "")
+        observed += _("present") + (_(", contains {pattern}").format(pattern=repr(self.contains))
+                                    if self.contains else "")
         if self.absent_in is None:
             return self.ok(observed, evidence)
 
-        other_pick = pick(snap, self.absent_in, "the process that must not see it")
+        other_pick = pick(snap, self.absent_in, _("the process that must not see it"))
         if other_pick.proc is None:
             return self.fail(f"{observed}; {other_pick.observed}", other_pick.message)
         other = other_pick.proc
         other_mnt = other.ns.get("mnt")
         if other_mnt is not None and other_mnt == mnt:
-            return self.fail(f"{observed}; {name(other, snap)} is in the same mount namespace ({mnt})",
-                             f"{name(proc, snap)} and {name(other, snap)} share one mount namespace, so they see the same "
-                             f"files. Each container needs its own: start them with unshare --mount.")
-        other_state, _ = look(snap, other, path)
-        observed += f"; in the mount namespace {other_mnt} of {name(other, snap)}: " + (
-            "absent" if other_state == "missing" else "present")
+            return self.fail(f"{observed}; " + _("{process} is in the same mount namespace ({mnt})").format(
+                                 process=name(other, snap), mnt=mnt),
+                             _("{process} and {other} share one mount namespace, so they see the same "
+                               "files. Each container needs its own: start them with unshare --mount.").format(
+                                 process=name(proc, snap), other=name(other, snap)))
+        other_state, _detail = look(snap, other, path)
+        observed += _("; in the mount namespace {mnt} of {process}: {state}").format(
+            mnt=other_mnt, process=name(other, snap),
+            state=_("absent") if other_state == "missing" else _("present"))
         if other_state != "missing":
             note = _tmp_note(snap, other, path)
             return self.fail(observed,
-                             f"{name(other, snap)} sees {path} too, although it has its own mount namespace: a new "
-                             f"mount namespace starts as a copy of the old one, so both still use the same "
-                             f"filesystem there" + (f" ({note})" if note else "") + ". A container gets a "
-                             f"private directory by mounting its own filesystem on it, e.g. "
-                             f"mount -t tmpfs NAME {posix_dir(path)} inside each container.")
+                             _("{process} sees {path} too, although it has its own mount namespace: a new "
+                               "mount namespace starts as a copy of the old one, so both still use the same "
+                               "filesystem there{note}. A container gets a private directory by mounting its "
+                               "own filesystem on it, e.g. {command} inside each container.").format(
+                                 process=name(other, snap), path=path, note=f" ({note})" if note else "",
+                                 command=f"mount -t tmpfs NAME {posix_dir(path)}"))
         evidence["absent_in"] = {"pid": other.pid, "mnt": other_mnt}
         return self.ok(observed, evidence)
+
+
+def sentence(text: str) -> str:
+    """*text* starting a sentence: English gets its capital; Korean has none to add (and a Korean
+    phrase may start with a name, which must stay as it is)."""
+    return text[:1].upper() + text[1:] if current() == "en" else text
+
+
+def other_words(what: str) -> str:
+    """What observe found instead of a file (observe/inside.py says it in English), in words."""
+    if what == "a directory":
+        return _("a directory")
+    if what == "a symbolic link":
+        return _("a symbolic link")
+    if what == "not a regular file":
+        return _("not a regular file")
+    return what
 
 
 def posix_dir(path: str) -> str:

@@ -27,8 +27,8 @@ import posixpath
 import re
 from typing import Any
 
+from ...i18n import _, ngettext
 from ...observe.model import ABSENT, MemoryCgroup, Snapshot, Wants
-from ...texts import counted
 from ..base import Expectation, Field, NotObserved, Verdict, v_bool, v_str
 from ..registry import register
 
@@ -105,13 +105,14 @@ class MemoryLimit(Expectation):
         return str(self.max).strip().upper() if isinstance(self.max, str) else str(self.max)
 
     def describe(self) -> str:
-        parts = [f"cgroup {self.path} in the memory tree"]
+        parts = [_("cgroup {path} in the memory tree").format(path=self.path)]
         if self.max_bytes is not None:
-            parts.append(f"limited to {self._max_text}")
+            parts.append(_("limited to {size}").format(size=self._max_text))
         if self.no_swap:
-            parts.append("without swap")
+            parts.append(_("without swap"))
         if self.oom_kills:
-            parts.append(f"with at least {counted(self.oom_kills['at_least'], 'OOM kill')}")
+            n = self.oom_kills["at_least"]
+            parts.append(ngettext("with at least {n} OOM kill", "with at least {n} OOM kills", n).format(n=n))
         return ", ".join(parts)
 
     def wants(self, snap: Snapshot) -> Wants:
@@ -129,30 +130,34 @@ class MemoryLimit(Expectation):
     def _enable(self, mem: MemoryCgroup) -> str:
         """v2: why a cgroup has no memory files, and the fix (its parent's cgroup.subtree_control)."""
         parent = posixpath.dirname(mem.directory or "/sys/fs/cgroup/x")
-        has = " ".join(mem.parent_subtree) if mem.parent_subtree else "nothing"
-        return (f"The memory controller is not enabled for the children of {parent}: its "
-                f"cgroup.subtree_control holds {has}. Enable it: echo +memory > {parent}/cgroup.subtree_control")
+        has = " ".join(mem.parent_subtree) if mem.parent_subtree else _("nothing")
+        return _("The memory controller is not enabled for the children of {parent}: its "
+                 "cgroup.subtree_control holds {controllers}. Enable it: {command}").format(
+            parent=parent, controllers=has, command=f"echo +memory > {parent}/cgroup.subtree_control")
 
     def grade(self, snap: Snapshot) -> Verdict:
         mem = snap.memory.get(self.path)
         if mem is None:
-            raise NotObserved(f"the memory files of cgroup {self.path}")
+            raise NotObserved(_("the memory files of cgroup {path}").format(path=self.path))
         if mem.version is None or mem.directory is None:
-            return self.fail("no memory controller found",
-                             "nstutor found no cgroup tree with the memory controller (see `findmnt -t cgroup,cgroup2` "
-                             "and `cat /sys/fs/cgroup/cgroup.controllers`).")
+            return self.fail(_("no memory controller found"),
+                             _("nstutor found no cgroup tree with the memory controller (see `findmnt -t "
+                               "cgroup,cgroup2` and `cat /sys/fs/cgroup/cgroup.controllers`)."))
         directory, v = mem.directory, mem.version
         if not mem.exists:
-            fix = f"Make it: mkdir {directory}"
+            fix = _("Make it: {command}").format(command=f"mkdir {directory}")
             if v == 2 and "memory" not in (mem.parent_subtree or ()):
                 fix += f"\n{self._enable(mem)}"
-            return self.fail(f"no cgroup {self.path}: there is no directory {directory} (cgroup v{v})",
-                             f"There is no cgroup {self.path} in the memory tree (nstutor looked for {directory}). "
-                             + fix)
+            return self.fail(_("no cgroup {path}: there is no directory {directory} (cgroup v{version})").format(
+                                 path=self.path, directory=directory, version=v),
+                             _("There is no cgroup {path} in the memory tree (nstutor looked for {directory}). "
+                               "{fix}").format(path=self.path, directory=directory, fix=fix))
         if not mem.controller:
             if v == 2:
-                return self.fail(f"{directory} has no memory.max (cgroup v2)", self._enable(mem))
-            return self.fail(f"{directory} has no memory.limit_in_bytes", mem.error or "nstutor cannot read its limit.")
+                return self.fail(_("{directory} has no memory.max (cgroup v2)").format(directory=directory),
+                                 self._enable(mem))
+            return self.fail(_("{directory} has no memory.limit_in_bytes").format(directory=directory),
+                             mem.error or _("nstutor cannot read its limit."))
 
         observed: list[str] = []
         problems: list[str] = []
@@ -160,16 +165,18 @@ class MemoryLimit(Expectation):
                                     "limit": mem.limit, "oom_kills": mem.oom_kills}
         limit_file = "memory.max" if v == 2 else "memory.limit_in_bytes"
         limit_words = (size_words(mem.limit) if mem.limit is not None
-                       else "max" if v == 2 else "unlimited (9223372036854771712)")
-        observed.append(f"{limit_file} is {limit_words}")
+                       else "max" if v == 2 else _("unlimited ({value})").format(value=9223372036854771712))
+        observed.append(_("{file} is {value}").format(file=limit_file, value=limit_words))
         if self.max_bytes is not None:
             want = self.max_bytes
             if mem.limit is None:
-                problems.append(f"{directory}/{limit_file} is {limit_words}: {self.path} has no "
-                                f"memory limit yet. Set it: {self._limit_cmd(mem)}")
+                problems.append(_("{file} is {value}: {path} has no memory limit yet. Set it: {command}").format(
+                    file=f"{directory}/{limit_file}", value=limit_words, path=self.path,
+                    command=self._limit_cmd(mem)))
             elif not want - want % mem.page_size <= mem.limit <= want:
-                problems.append(f"{directory}/{limit_file} is {size_words(mem.limit)}, expected {self._max_text} "
-                                f"({want}). Set it: {self._limit_cmd(mem)}")
+                problems.append(_("{file} is {value}, expected {size} ({bytes}). Set it: {command}").format(
+                    file=f"{directory}/{limit_file}", value=size_words(mem.limit), size=self._max_text,
+                    bytes=want, command=self._limit_cmd(mem)))
 
         if self.no_swap:
             self._grade_swap(mem, observed, problems, evidence)
@@ -179,19 +186,23 @@ class MemoryLimit(Expectation):
             counter = "memory.events" if v == 2 else "memory.oom_control"
             hits = f"memory.events max {mem.max_hits}" if v == 2 else f"memory.failcnt {mem.max_hits}"
             if mem.oom_kills is None:
-                observed.append(f"no oom_kill line in {counter}")
-                problems.append(f"{directory}/{counter} has no oom_kill counter (a kernel older than 4.13?): "
-                                f"nstutor cannot tell whether a process was killed.")
+                observed.append(_("no oom_kill line in {file}").format(file=counter))
+                problems.append(_("{file} has no oom_kill counter (a kernel older than 4.13?): "
+                                  "nstutor cannot tell whether a process was killed.").format(
+                    file=f"{directory}/{counter}"))
             else:
-                observed.append(f"{counter} says oom_kill {mem.oom_kills}"
+                observed.append(_("{file} says oom_kill {count}").format(file=counter, count=mem.oom_kills)
                                 + (f" ({hits})" if mem.max_hits is not None else ""))
                 if mem.oom_kills < want:
-                    before = (f"It has no limit, so nothing can run out: first {self._limit_cmd(mem)}\n"
-                              if mem.limit is None else "")
-                    problems.append(f"{directory}/{counter} says oom_kill {mem.oom_kills}: the OOM killer has killed "
-                                    f"{counted(mem.oom_kills, 'process', 'processes')} in {self.path}, expected at "
-                                    f"least {want}. {before}Run a process into the limit: "
-                                    f"{OOM_COMMAND.format(directory=directory)}")
+                    before = (_("It has no limit, so nothing can run out: first {command}").format(
+                        command=self._limit_cmd(mem)) + "\n" if mem.limit is None else "")
+                    problems.append(ngettext(
+                        "{file} says oom_kill {n}: the OOM killer has killed {n} process in {path}, expected at "
+                        "least {want}. {before}Run a process into the limit: {command}",
+                        "{file} says oom_kill {n}: the OOM killer has killed {n} processes in {path}, expected at "
+                        "least {want}. {before}Run a process into the limit: {command}", mem.oom_kills).format(
+                        file=f"{directory}/{counter}", n=mem.oom_kills, path=self.path, want=want, before=before,
+                        command=OOM_COMMAND.format(directory=directory)))
         if problems:
             # one problem per line: some end in a command, and a full stop would end up in the paste
             return self.fail(f"{directory}: " + "; ".join(observed), "\n".join(problems))
@@ -201,34 +212,40 @@ class MemoryLimit(Expectation):
                     evidence: dict[str, Any]) -> None:
         if mem.version == 2:
             if mem.swap_max == 0:
-                observed.append("memory.swap.max is 0")
+                observed.append(_("{file} is {value}").format(file="memory.swap.max", value=0))
             elif mem.swap_max == ABSENT:
                 if mem.swap_areas == 0:
-                    observed.append("no memory.swap.max (this kernel does not account swap per cgroup), "
-                                    "but the machine has no swap (/proc/swaps is empty)")
+                    observed.append(_("no memory.swap.max (this kernel does not account swap per cgroup), "
+                                      "but the machine has no swap (/proc/swaps is empty)"))
                     evidence["no_swap_on_machine"] = True
                 else:
-                    areas = "could not be read" if mem.swap_areas is None else f"lists {counted(mem.swap_areas, 'swap area')}"
-                    observed.append(f"no memory.swap.max (this kernel does not account swap per cgroup), "
-                                    f"and /proc/swaps {areas}")
-                    problems.append(f"{mem.directory} has no memory.swap.max: this kernel cannot keep a cgroup out "
-                                    f"of swap, and /proc/swaps {areas}, so the memory of {self.path} may be swapped "
-                                    f"out instead of killed. Turn swap off while you try this (swapon --show "
-                                    f"lists it): swapoff -a")
+                    areas = (_("could not be read") if mem.swap_areas is None else
+                             ngettext("lists {n} swap area", "lists {n} swap areas", mem.swap_areas).format(
+                                 n=mem.swap_areas))
+                    observed.append(_("no memory.swap.max (this kernel does not account swap per cgroup), "
+                                      "and /proc/swaps {areas}").format(areas=areas))
+                    problems.append(_("{directory} has no memory.swap.max: this kernel cannot keep a cgroup out "
+                                      "of swap, and /proc/swaps {areas}, so the memory of {path} may be swapped "
+                                      "out instead of killed. Turn swap off while you try this (swapon --show "
+                                      "lists it): swapoff -a").format(directory=mem.directory, areas=areas,
+                                                                      path=self.path))
             else:
                 shown = "max" if mem.swap_max is None else size_words(mem.swap_max)
-                observed.append(f"memory.swap.max is {shown}")
-                problems.append(f"{mem.directory}/memory.swap.max is {shown}: the memory of {self.path} may go to "
-                                f"swap instead of being killed. Forbid it: {self._swap_cmd(mem)}")
+                observed.append(_("{file} is {value}").format(file="memory.swap.max", value=shown))
+                problems.append(_("{file} is {value}: the memory of {path} may go to swap instead of being killed. "
+                                  "Forbid it: {command}").format(file=f"{mem.directory}/memory.swap.max", value=shown,
+                                                                 path=self.path, command=self._swap_cmd(mem)))
             return
         memsw = mem.memsw_limit
-        memsw_words = ("absent" if memsw == ABSENT else "unlimited" if memsw is None else size_words(memsw))
+        memsw_words = (_("absent") if memsw == ABSENT else _("unlimited") if memsw is None else size_words(memsw))
         if mem.swappiness == 0:
-            observed.append("memory.swappiness is 0")
+            observed.append(_("{file} is {value}").format(file="memory.swappiness", value=0))
         elif memsw not in (ABSENT, None) and mem.limit is not None and memsw == mem.limit:
-            observed.append(f"memory.memsw.limit_in_bytes equals the limit ({size_words(memsw)})")
+            observed.append(_("memory.memsw.limit_in_bytes equals the limit ({size})").format(size=size_words(memsw)))
         else:
-            observed.append(f"memory.swappiness is {mem.swappiness}, memory.memsw.limit_in_bytes {memsw_words}")
-            problems.append(f"{mem.directory}/memory.swappiness is {mem.swappiness} (and memory.memsw.limit_in_bytes "
-                            f"{memsw_words}): the memory of {self.path} may go to swap instead of being killed. "
-                            f"Forbid it: {self._swap_cmd(mem)}")
+            observed.append(_("memory.swappiness is {swappiness}, memory.memsw.limit_in_bytes {memsw}").format(
+                swappiness=mem.swappiness, memsw=memsw_words))
+            problems.append(_("{file} is {swappiness} (and memory.memsw.limit_in_bytes {memsw}): the memory of "
+                              "{path} may go to swap instead of being killed. Forbid it: {command}").format(
+                file=f"{mem.directory}/memory.swappiness", swappiness=mem.swappiness, memsw=memsw_words,
+                path=self.path, command=self._swap_cmd(mem)))

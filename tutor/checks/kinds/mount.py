@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ...i18n import _
 from ...observe.model import Mount, Snapshot
 from ..base import Field, Verdict, clean_path, v_abspath, v_bool, v_str
 from ..containers import inspect_hint, kubelet_made, pod_spec_fix, pod_yaml_command, q, recreate_with
@@ -36,7 +37,7 @@ def mounts_at(table: tuple[Mount, ...], target: str) -> list[Mount]:
 
 
 def show(m: Mount) -> str:
-    return f"{m.fstype} from {m.source}"
+    return _("{fstype} from {source}").format(fstype=m.fstype, source=m.source)
 
 
 def is_read_only(m: Mount) -> bool:
@@ -46,8 +47,9 @@ def is_read_only(m: Mount) -> bool:
 
 def show_fully(m: Mount) -> str:
     """show(), with what read_only and source_path look at."""
-    root = f", showing {m.root} of it" if m.root != "/" else ""
-    return f"{show(m)}{root}, {'read-only' if is_read_only(m) else 'writable'}"
+    root = _(", showing {root} of it").format(root=m.root) if m.root != "/" else ""
+    access = _("read-only") if is_read_only(m) else _("writable")
+    return f"{show(m)}{root}, {access}"
 
 
 @register
@@ -63,13 +65,17 @@ class MountIn(ProcessExpectation):
     }
 
     def describe(self) -> str:
-        what = f"a {self.fstype} mount" if self.fstype else "a mount"
-        if self.read_only is not None:
-            what = ("a read-only " if self.read_only else "a writable ") + what[2:]
-        text = f"{what} at {self.target} in the mount namespace of {self.subject_words}"
+        if self.read_only is None:
+            what = _("a {fstype} mount") if self.fstype else _("a mount")
+        elif self.read_only:
+            what = _("a read-only {fstype} mount") if self.fstype else _("a read-only mount")
+        else:
+            what = _("a writable {fstype} mount") if self.fstype else _("a writable mount")
+        text = _("{mount} at {target} in the mount namespace of {subject}").format(
+            mount=what.format(fstype=self.fstype), target=self.target, subject=self.subject_words)
         if self.source_path:
-            text += f", showing a path that matches {self.source_path!r}"
-        return text + (", not in the host's" if self.absent_from_host else "")
+            text += _(", showing a path that matches {pattern}").format(pattern=repr(self.source_path))
+        return text + (_(", not in the host's") if self.absent_from_host else "")
 
     def grade(self, snap: Snapshot) -> Verdict:
         found = self.subject_and_ns(snap, "mnt")
@@ -80,23 +86,30 @@ class MountIn(ProcessExpectation):
         host_mnt = snap.host_ns.get("mnt")
         shares_host = mnt == host_mnt
         table = snap.mounts.get(mnt)
-        where = f"the host's mount namespace ({mnt})" if shares_host else f"its own mount namespace ({mnt})"
+        where = (_("the host's mount namespace ({mnt})") if shares_host
+                 else _("its own mount namespace ({mnt})")).format(mnt=mnt)
+        who = name(proc, snap)
         mount_cmd = (f"nsenter --target {proc.pid} --mount mount -t {self.fstype or 'tmpfs'} "
                      f"{self.fstype or 'tmpfs'} {target}")
         if table is None:
-            return self.fail(f"{name(proc, snap)} is in {where}; its mount table could not be read",
-                             f"nstutor could not read /proc/{proc.pid}/mountinfo"
-                             + ("." if snap.is_root else "; run nstutor as root."))
+            return self.fail(_("{process} is in {where}; its mount table could not be read").format(
+                                 process=who, where=where),
+                             (_("nstutor could not read {file}.") if snap.is_root
+                              else _("nstutor could not read {file}; run nstutor as root.")).format(
+                                 file=f"/proc/{proc.pid}/mountinfo"))
         here = mounts_at(table, target)
         if self.absent_from_host and shares_host:
-            seen = f"{show(here[-1])} is mounted at {target}" if here else f"nothing is mounted at {target}"
-            return self.fail(f"{name(proc, snap)} is in {where}; {seen}",
-                             f"{name(proc, snap)} shares the host's mount namespace, so anything mounted there is "
-                             f"mounted for the whole machine. Start it in its own (kill {proc.pid}; "
-                             f"unshare --mount {proc.command}), then mount inside it: "
-                             f"nsenter --target <its pid> --mount mount -t {self.fstype or 'tmpfs'} "
-                             f"{self.fstype or 'tmpfs'} {target}"
-                             + (f"; and unmount the host's: umount {target}" if here else ""))
+            seen = (_("{mount} is mounted at {target}").format(mount=show(here[-1]), target=target) if here
+                    else _("nothing is mounted at {target}").format(target=target))
+            fs, its_pid = self.fstype or "tmpfs", _("<its pid>")
+            return self.fail(_("{process} is in {where}; {seen}").format(process=who, where=where, seen=seen),
+                             _("{process} shares the host's mount namespace, so anything mounted there is "
+                               "mounted for the whole machine. Start it in its own ({restart}), then mount "
+                               "inside it: {mount_command}").format(
+                                 process=who, restart=f"kill {proc.pid}; unshare --mount {proc.command}",
+                                 mount_command=f"nsenter --target {its_pid} --mount mount -t {fs} {fs} {target}")
+                             + (_("; and unmount the host's: {command}").format(command=f"umount {target}")
+                                if here else ""))
         if not here:
             host_table = snap.mounts.get(host_mnt) if host_mnt is not None and not shares_host else None
             on_host = mounts_at(host_table, target) if host_table else []
@@ -104,92 +117,110 @@ class MountIn(ProcessExpectation):
             # lesson mount: "umount" is advised only for a path the lesson owns (named nstutor, as
             # cleanup paths are) or one the check says the host must not have.
             if on_host and (self.absent_from_host or "nstutor" in target):
-                return self.fail(f"{name(proc, snap)} is in {where}; nothing is mounted at {target} there, but the "
-                                 f"host has {show(on_host[-1])} at {target}",
-                                 f"{target} was mounted in the host's mount namespace, not in the one of "
-                                 f"{name(proc, snap)} (mount without nsenter runs on the host). Undo it on the host: "
-                                 f"umount {target}; then mount inside: {mount_cmd}")
+                return self.fail(_("{process} is in {where}; nothing is mounted at {target} there, but the "
+                                   "host has {mount} at {target}").format(
+                                     process=who, where=where, target=target, mount=show(on_host[-1])),
+                                 _("{target} was mounted in the host's mount namespace, not in the one of "
+                                   "{process} (mount without nsenter runs on the host). Undo it on the host: "
+                                   "{umount}; then mount inside: {mount_command}").format(
+                                     target=target, process=who, umount=f"umount {target}",
+                                     mount_command=mount_cmd))
             recreate = (recreate_with(snap, proc, f"--tmpfs {q(target)}",
-                                      f"an emptyDir volume with medium: Memory, mounted at {target}")
+                                      _("an emptyDir volume with medium: Memory, mounted at {target}").format(
+                                          target=target))
                         if (self.fstype or "tmpfs") == "tmpfs" else None)
-            return self.fail(f"{name(proc, snap)} is in {where}; nothing is mounted at {target} there "
-                             f"({len(table)} mounts)",
-                             f"Nothing is mounted at {target} inside the mount namespace of {name(proc, snap)}. "
-                             f"Mount it from inside: {mount_cmd} (the directory must exist: mkdir -p {target})"
-                             + (f". That lasts until its container restarts; to create it with one: {recreate}"
-                                if recreate else ""))
+            return self.fail(_("{process} is in {where}; nothing is mounted at {target} there "
+                               "({count} mounts)").format(process=who, where=where, target=target, count=len(table)),
+                             _("Nothing is mounted at {target} inside the mount namespace of {process}. "
+                               "Mount it from inside: {mount_command} (the directory must exist: {mkdir})").format(
+                                 target=target, process=who, mount_command=mount_cmd, mkdir=f"mkdir -p {target}")
+                             + (_(". That lasts until its container restarts; to create it with one: {command}")
+                                .format(command=recreate) if recreate else ""))
         if self.fstype and not any(m.fstype == self.fstype for m in here):
-            return self.fail(f"{name(proc, snap)} is in {where}; at {target}: {', '.join(show(m) for m in here)}",
-                             f"{target} is mounted, but as {here[-1].fstype}, not {self.fstype}. "
-                             f"Unmount it and mount a {self.fstype}: nsenter --target {proc.pid} --mount "
-                             f"umount {target}; {mount_cmd}")
+            return self.fail(_("{process} is in {where}; at {target}: {mounts}").format(
+                                 process=who, where=where, target=target, mounts=", ".join(show(m) for m in here)),
+                             _("{target} is mounted, but as {fstype}, not {wanted}. Unmount it and mount a "
+                               "{wanted}: {commands}").format(
+                                 target=target, fstype=here[-1].fstype, wanted=self.fstype,
+                                 commands=f"nsenter --target {proc.pid} --mount umount {target}; {mount_cmd}"))
         typed = [m for m in here if not self.fstype or m.fstype == self.fstype]
         # The one on top is what a path lookup finds: an engine's masks and read-only binds are
         # mounted over whatever was there, and a learner's remount over those.
         good = typed[-1]
         if self.source_path is not None and not re.search(self.source_path, good.root):
-            return self.fail(f"{name(proc, snap)} is in {where}; at {target}: {show_fully(good)}",
-                             f"{target} there shows {good.root} of its filesystem, not a path matching "
-                             f"{self.source_path!r}. "
-                             + self._source_advice(snap, proc, target))
+            return self.fail(_("{process} is in {where}; at {target}: {mounts}").format(
+                                 process=who, where=where, target=target, mounts=show_fully(good)),
+                             _("{target} there shows {root} of its filesystem, not a path matching "
+                               "{pattern}. {advice}").format(target=target, root=good.root,
+                                                              pattern=repr(self.source_path),
+                                                              advice=self._source_advice(snap, proc, target)))
         if self.read_only is not None and is_read_only(good) != self.read_only:
-            return self.fail(f"{name(proc, snap)} is in {where}; at {target}: {show_fully(good)}",
+            return self.fail(_("{process} is in {where}; at {target}: {mounts}").format(
+                                 process=who, where=where, target=target, mounts=show_fully(good)),
                              self._read_only_advice(snap, proc, target))
-        observed = f"{name(proc, snap)} is in {where}; {show(good)} is mounted at {target}"
+        observed = _("{process} is in {where}; {mount} is mounted at {target}").format(
+            process=who, where=where, mount=show(good), target=target)
         if self.source_path is not None:
-            observed += f", showing {good.root}"
+            observed += _(", showing {root}").format(root=good.root)
         if self.read_only is not None:
-            observed += ", read-only" if is_read_only(good) else ", writable"
+            observed += _(", read-only") if is_read_only(good) else _(", writable")
         evidence: dict[str, Any] = {"pid": proc.pid, "mnt": mnt, "target": target, "fstype": good.fstype,
                                     "source": good.source, "mount_id": good.mount_id, "root": good.root,
                                     "options": good.options}
         if self.absent_from_host:
             host_table = snap.mounts.get(host_mnt) if host_mnt is not None else None
             if host_table is None:
-                return self.fail(observed + "; the host's mount table could not be read",
-                                 "nstutor could not read the host's mount table to compare with.")
+                return self.fail(observed + _("; the host's mount table could not be read"),
+                                 _("nstutor could not read the host's mount table to compare with."))
             leaked = mounts_at(host_table, target)
             if leaked:
-                return self.fail(observed + f"; the host has {show(leaked[-1])} at {target} too",
-                                 f"{target} is also mounted in the host's mount namespace: it was mounted on "
-                                 f"the host as well, or before unshare --mount copied the host's table, or "
-                                 f"the namespace was made with --propagation shared/unchanged so the mount "
-                                 f"propagated out. Unmount the host's: umount {target} (with shared "
-                                 f"propagation that unmounts both: start again with plain unshare --mount, "
-                                 f"which makes every mount private)")
+                return self.fail(observed + _("; the host has {mount} at {target} too").format(
+                                     mount=show(leaked[-1]), target=target),
+                                 _("{target} is also mounted in the host's mount namespace: it was mounted on "
+                                   "the host as well, or before unshare --mount copied the host's table, or "
+                                   "the namespace was made with --propagation shared/unchanged so the mount "
+                                   "propagated out. Unmount the host's: {umount} (with shared "
+                                   "propagation that unmounts both: start again with plain unshare --mount, "
+                                   "which makes every mount private)").format(target=target,
+                                                                              umount=f"umount {target}"))
             evidence["host_mnt"] = host_mnt
-            observed += "; nothing there in the host's"
+            observed += _("; nothing there in the host's")
         return self.ok(observed, evidence)
 
     def _source_advice(self, snap: Snapshot, proc, target: str) -> str:
         c = snap.container_of_pid(proc.pid)
         if c is not None and kubelet_made(c):
             # the kubelet and the runtime mount it from the pod's own files; only the Pod spec changes that
-            return (f"The kubelet and its runtime mount {target} for each container of a pod, unless the Pod spec "
-                    f"replaces it (a volumeMount onto {target}, privileged: true or procMount: Unmasked in the "
-                    f"container's securityContext; {pod_yaml_command(c)} shows the spec): "
-                    + pod_spec_fix(c, "take that out of the Pod spec") + ".")
+            return _("The kubelet and its runtime mount {target} for each container of a pod, unless the Pod spec "
+                     "replaces it (a volumeMount onto {target}, privileged: true or procMount: Unmasked in the "
+                     "container's securityContext; {command} shows the spec): {fix}.").format(
+                target=target, command=pod_yaml_command(c),
+                fix=pod_spec_fix(c, _("take that out of the Pod spec")))
         if c is not None:
-            return (f"The engine mounts {target} for each container it starts, unless the run options replace "
-                    f"it (a -v or --mount onto {target}, --security-opt systempaths=unconfined, --privileged): "
-                    f"{c.engine} inspect {c.name} shows its mounts; make it again without them.")
-        return (f"Bind the right file over it from inside: nsenter --target {proc.pid} --mount "
-                f"mount --bind SOURCE {target}")
+            return _("The engine mounts {target} for each container it starts, unless the run options replace "
+                     "it (a -v or --mount onto {target}, --security-opt systempaths=unconfined, --privileged): "
+                     "{command} shows its mounts; make it again without them.").format(
+                target=target, command=f"{c.engine} inspect {c.name}")
+        return _("Bind the right file over it from inside: {command}").format(
+            command=f"nsenter --target {proc.pid} --mount mount --bind SOURCE {target}")
 
     def _read_only_advice(self, snap: Snapshot, proc, target: str) -> str:
         c = snap.container_of_pid(proc.pid)
-        want = "read-only" if self.read_only else "writable"
+        want = _("read-only") if self.read_only else _("writable")
         if c is not None and self.read_only:
-            lead = (f"{target} is writable inside {c.name}, so root in there can change the machine's kernel "
-                    f"settings through it. ")
             hint = inspect_hint(c, ("Privileged", "SecurityOpt"))
             if kubelet_made(c):
-                return (lead + f"The runtime mounts it read-only unless the container's securityContext says "
-                        f"privileged: true or procMount: Unmasked ({hint} tells); "
-                        + pod_spec_fix(c, "take them out of the Pod spec") + ".")
-            return (lead + f"Engines mount it read-only unless the container was started with "
-                    f"--privileged or --security-opt systempaths=unconfined ({hint} tells); make it "
-                    f"again without them: {c.engine} rm -f {c.name}, then {c.engine} run it as the lesson does.")
+                return _("{target} is writable inside {container}, so root in there can change the machine's "
+                         "kernel settings through it. The runtime mounts it read-only unless the container's "
+                         "securityContext says privileged: true or procMount: Unmasked ({hint} tells); "
+                         "{fix}.").format(target=target, container=c.name, hint=hint,
+                                          fix=pod_spec_fix(c, _("take them out of the Pod spec")))
+            return _("{target} is writable inside {container}, so root in there can change the machine's "
+                     "kernel settings through it. Engines mount it read-only unless the container was started "
+                     "with --privileged or --security-opt systempaths=unconfined ({hint} tells); make it again "
+                     "without them: {remove}, then {engine} run it as the lesson does.").format(
+                target=target, container=c.name, hint=hint, remove=f"{c.engine} rm -f {c.name}", engine=c.engine)
         option = "ro" if self.read_only else "rw"
-        return (f"{target} should be {want}. Remount it from inside: nsenter --target {proc.pid} --mount "
-                f"mount -o remount,bind,{option} {target}")
+        return _("{target} should be {access}. Remount it from inside: {command}").format(
+            target=target, access=want,
+            command=f"nsenter --target {proc.pid} --mount mount -o remount,bind,{option} {target}")

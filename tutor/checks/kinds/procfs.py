@@ -14,6 +14,7 @@ belongs to, so the process must appear in it under its innermost pid (the last N
 """
 from __future__ import annotations
 
+from ...i18n import _, ngettext
 from ...observe.model import Snapshot, Wants
 from ..base import Verdict
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
@@ -28,7 +29,8 @@ class ProcfsView(ProcessExpectation):
     fields = dict(SUBJECT_FIELDS)
 
     def describe(self) -> str:
-        return f"the /proc that {self.subject_words} sees lists the processes of its own pid namespace"
+        return _("the /proc that {subject} sees lists the processes of its own pid namespace").format(
+            subject=self.subject_words)
 
     def wants(self, snap: Snapshot) -> Wants:
         return want_own_proc(snap, self.subject)
@@ -40,28 +42,35 @@ class ProcfsView(ProcessExpectation):
         proc = picked.proc
         inner = proc.pid_in_own_ns
         view = own_proc_of(snap, proc)
+        who = name(proc, snap)
         if view.gone:
-            return self.fail(f"{name(proc, snap)} exited while nstutor was looking",
-                             "The process the snapshot saw has exited; start it again and check once more.")
+            return self.fail(_("{process} exited while nstutor was looking").format(process=who),
+                             _("The process the snapshot saw has exited; start it again and check once more."))
         if view.error is not None:
-            return self.fail(f"{name(proc, snap)}: its /proc is unreadable ({view.error})",
-                             f"nstutor could not list /proc/{proc.pid}/root/proc: {view.error}"
-                             + ("" if snap.is_root else "; run nstutor as root") + ".")
-        listed = f"/proc as {name(proc, snap)} sees it lists {len(view.pids)} process{'es' if len(view.pids) != 1 else ''}"
+            return self.fail(_("{process}: its /proc is unreadable ({error})").format(process=who, error=view.error),
+                             (_("nstutor could not list {directory}: {error}.") if snap.is_root
+                              else _("nstutor could not list {directory}: {error}; run nstutor as root.")).format(
+                                 directory=f"/proc/{proc.pid}/root/proc", error=view.error))
+        count = len(view.pids)
+        listed = ngettext("/proc as {process} sees it lists {n} process",
+                          "/proc as {process} sees it lists {n} processes", count).format(process=who, n=count)
         evidence = {"pid": proc.pid, "pid_in_own_ns": inner, "proc_count": len(view.pids), "pid_ns": proc.ns.get("pid")}
         if view.shows_as == inner:
-            return self.ok(f"{listed}, itself as pid {inner} (pid {proc.pid} on the host)", evidence)
+            return self.ok(_("{listed}, itself as pid {inner} (pid {pid} on the host)").format(
+                listed=listed, inner=inner, pid=proc.pid), evidence)
         own_mnt = proc.ns.get("mnt") not in (None, snap.host_ns.get("mnt"))
         mount_here = (f"nsenter --target {proc.pid} --pid --mount mount -t proc proc /proc" if own_mnt else None)
         if not view.pids:
-            whose = "no procfs is mounted there"
+            whose = _("no procfs is mounted there")
         elif view.shows_as == proc.pid:
-            whose = f"itself under its host pid {proc.pid}: it is the host's /proc, so ps there lists every process"
+            whose = _("itself under its host pid {pid}: it is the host's /proc, so ps there lists every "
+                      "process").format(pid=proc.pid)
         else:
-            whose = f"not itself as pid {inner}: it belongs to another pid namespace"
-        how = (f"Mount its own from inside both namespaces: {mount_here} (that is what unshare --mount-proc "
-               f"does)" if mount_here else
-               f"{name(proc, snap)} shares the host's mount namespace, so it cannot have a /proc of its own: start it "
-               f"with unshare --mount --mount-proc")
-        return self.fail(f"{listed}, {whose}",
-                         f"The /proc that {name(proc, snap)} sees does not belong to its pid namespace ({whose}). {how}.")
+            whose = _("not itself as pid {inner}: it belongs to another pid namespace").format(inner=inner)
+        how = (_("Mount its own from inside both namespaces: {command} (that is what unshare --mount-proc "
+                 "does)").format(command=mount_here) if mount_here else
+               _("{process} shares the host's mount namespace, so it cannot have a /proc of its own: start it "
+                 "with unshare --mount --mount-proc").format(process=who))
+        return self.fail(_("{listed}, {whose}").format(listed=listed, whose=whose),
+                         _("The /proc that {process} sees does not belong to its pid namespace ({whose}). "
+                           "{how}.").format(process=who, whose=whose, how=how))

@@ -40,6 +40,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from ...i18n import _, current
 from ...observe.model import Mount, Snapshot
 from ..base import Field, Verdict, v_abspath, v_bool, v_one_of
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
@@ -94,9 +95,18 @@ class RootDir(ProcessExpectation):
     def describe(self) -> str:
         who = self.subject_words
         if self.pivoted:
-            return f"{who[0].upper()}{who[1:]} did pivot_root" + (f" into {self.dir}" if self.dir else "") + \
-                " in its own mount namespace" + ("" if self.old_root == "any" else " and detached the old root")
-        return f"the root directory of {who} is {self.dir}"
+            if self.dir and self.old_root == "any":
+                text = _("{subject} did pivot_root into {dir} in its own mount namespace")
+            elif self.dir:
+                text = _("{subject} did pivot_root into {dir} in its own mount namespace and detached the old root")
+            elif self.old_root == "any":
+                text = _("{subject} did pivot_root in its own mount namespace")
+            else:
+                text = _("{subject} did pivot_root in its own mount namespace and detached the old root")
+            text = text.format(subject=who, dir=self.dir)
+            # English starts the sentence with a capital; a Korean one may start with a name, kept as it is
+            return text[:1].upper() + text[1:] if current() == "en" else text
+        return _("the root directory of {subject} is {dir}").format(subject=who, dir=self.dir)
 
     def grade(self, snap: Snapshot) -> Verdict:
         picked = pick(snap, self.subject)
@@ -109,75 +119,95 @@ class RootDir(ProcessExpectation):
     def _grade_chroot(self, snap: Snapshot, proc) -> Verdict:
         want = posixpath.normpath(self.dir)
         if proc.root is None:
-            return self.fail(f"{name(proc, snap)}: root unreadable",
-                             f"nstutor could not read /proc/{proc.pid}/root"
-                             + ("." if snap.is_root else "; run nstutor as root."))
-        observed = f"the root of {name(proc, snap)} is {proc.root}"
+            return self.fail(_("{process}: root unreadable").format(process=name(proc, snap)),
+                             (_("nstutor could not read {file}.") if snap.is_root
+                              else _("nstutor could not read {file}; run nstutor as root.")).format(
+                                 file=f"/proc/{proc.pid}/root"))
+        observed = _("the root of {process} is {root}").format(process=name(proc, snap), root=proc.root)
         if posixpath.normpath(proc.root) == want:
             return self.ok(observed, {"pid": proc.pid, "root": proc.root})
         own_mnt = proc.ns.get("mnt") not in (None, snap.host_ns.get("mnt"))
         if proc.root == "/" and own_mnt:
-            why = (" It is in its own mount namespace, where the host sees the root of a pivot_root as '/': "
-                   "this step asks for a chroot.")
+            why = _(" It is in its own mount namespace, where the host sees the root of a pivot_root as '/': "
+                    "this step asks for a chroot.")
         elif proc.root == "/":
-            why = " That is the host's root: it was started without chroot."
+            why = _(" That is the host's root: it was started without chroot.")
         else:
             why = ""
         return self.fail(observed,
-                         f"The root of {name(proc, snap)} is {proc.root}, expected {want}.{why} "
-                         f"Start it inside the new root: kill {proc.pid}; chroot {want} {proc.command}")
+                         _("The root of {process} is {root}, expected {want}.{why} "
+                           "Start it inside the new root: {command}").format(
+                             process=name(proc, snap), root=proc.root, want=want, why=why,
+                             command=f"kill {proc.pid}; chroot {want} {proc.command}"))
 
     def _grade_pivot(self, snap: Snapshot, proc) -> Verdict:
         mnt, host_mnt = proc.ns.get("mnt"), snap.host_ns.get("mnt")
         d = self.dir or "DIR"
         program = posixpath.basename(proc.cmdline[0]) if proc.cmdline else proc.comm
         detach = "" if self.old_root == "any" else "umount -l /old && "
-        recipe = (f"unshare --mount sh -c 'mount --bind {d} {d} && mount -t proc proc {d}/proc && cd {d} && "
-                  f"pivot_root . old && {detach}exec {proc.command}' (the new root needs the directories old "
-                  f"and proc, and {program}{', umount' if detach else ''} and sh, each with its libraries)")
+        recipe = _("{command} (the new root needs the directories old and proc, and {programs} and sh, each "
+                   "with its libraries)").format(
+            command=(f"unshare --mount sh -c 'mount --bind {d} {d} && mount -t proc proc {d}/proc && cd {d} && "
+                     f"pivot_root . old && {detach}exec {proc.command}'"),
+            programs=program + (", umount" if detach else ""))
+        who = name(proc, snap)
         if mnt is None:
             return self.fail_ns_unreadable(snap, proc, "mnt")
         if mnt == host_mnt:
-            return self.fail(f"{name(proc, snap)} is in the host's mount namespace ({mnt}); its root is {proc.root}",
-                             f"pivot_root changes the root of a whole mount namespace, so the process needs "
-                             f"one of its own. Start it with: {recipe}")
+            return self.fail(_("{process} is in the host's mount namespace ({mnt}); its root is {root}").format(
+                                 process=who, mnt=mnt, root=proc.root),
+                             _("pivot_root changes the root of a whole mount namespace, so the process needs "
+                               "one of its own. Start it with: {recipe}").format(recipe=recipe))
         if proc.root not in (None, "/"):
             # The host names the root of a chroot; after pivot_root it sees "/" (module docstring).
             # Checked before the mount table: a chrooted process's mountinfo is empty when its root
             # is no mount point, so the table may well be missing.
-            return self.fail(f"{name(proc, snap)} is in its own mount namespace ({mnt}); the host sees its root as "
-                             f"{proc.root}",
-                             f"The root of {name(proc, snap)} is {proc.root} as the host sees it: that is a chroot "
-                             f"(after pivot_root the host would see '/'). Its mount namespace still holds the "
-                             f"whole host filesystem. Start it with: {recipe}")
+            return self.fail(_("{process} is in its own mount namespace ({mnt}); the host sees its root as "
+                               "{root}").format(process=who, mnt=mnt, root=proc.root),
+                             _("The root of {process} is {root} as the host sees it: that is a chroot "
+                               "(after pivot_root the host would see '/'). Its mount namespace still holds the "
+                               "whole host filesystem. Start it with: {recipe}").format(
+                                 process=who, root=proc.root, recipe=recipe))
         table, host_table = snap.mounts.get(mnt), snap.mounts.get(host_mnt) if host_mnt else None
         if table is None or host_table is None:
-            return self.fail(f"{name(proc, snap)} is in its own mount namespace ({mnt}); a mount table is unreadable",
-                             f"nstutor could not read the mount tables of {name(proc, snap)} and of the host"
-                             + ("." if snap.is_root else "; run nstutor as root."))
+            return self.fail(_("{process} is in its own mount namespace ({mnt}); a mount table is unreadable").format(
+                                 process=who, mnt=mnt),
+                             (_("nstutor could not read the mount tables of {process} and of the host.")
+                              if snap.is_root else
+                              _("nstutor could not read the mount tables of {process} and of the host; "
+                                "run nstutor as root.")).format(process=who))
         new, host_root = root_mount(table), root_mount(host_table)
         if new is None or host_root is None:
-            return self.fail(f"{name(proc, snap)}: no '/' mount in {'its' if new is None else 'the host'} mount table",
-                             "nstutor could not find the '/' mount to compare.")
-        observed = (f"{name(proc, snap)} is in its own mount namespace ({mnt}); its / is {new.fstype} {new.source} "
-                    f"{new.root} ({len(table)} mounts)")
+            return self.fail((_("{process}: no '/' mount in its mount table") if new is None
+                              else _("{process}: no '/' mount in the host mount table")).format(process=who),
+                             _("nstutor could not find the '/' mount to compare."))
+        observed = _("{process} is in its own mount namespace ({mnt}); its / is {fstype} {source} {root} "
+                     "({count} mounts)").format(process=who, mnt=mnt, fstype=new.fstype, source=new.source,
+                                                root=new.root, count=len(table))
         if same_fs_root(new, host_root):
-            return self.fail(observed + "; that is the host's root",
-                             f"The / of {name(proc, snap)} is still the host's root filesystem: it has not done "
-                             f"pivot_root. Start it with: {recipe}")
+            return self.fail(observed + _("; that is the host's root"),
+                             _("The / of {process} is still the host's root filesystem: it has not done "
+                               "pivot_root. Start it with: {recipe}").format(process=who, recipe=recipe))
         old = [m for m in table if same_fs_root(m, host_root)]
         if old and self.old_root != "any":
             where = old[0].target
             has_proc = any(m.target == "/proc" and m.fstype == "proc" for m in table)
-            need = "" if has_proc else (" umount reads /proc/self/mountinfo, and there is no /proc in that "
-                                        "namespace yet: mount it first, nsenter --target "
-                                        f"{proc.pid} --mount mount -t proc proc /proc (mount, too, must be in "
-                                        "the new root), or start again with /proc mounted:")
-            return self.fail(observed + f"; the host's root is still attached at {where}",
-                             f"pivot_root was done, but the old root is still attached at {where}, so the "
-                             f"whole host filesystem is reachable from inside. Detach it from inside the "
-                             f"namespace: nsenter --target {proc.pid} --mount umount -l {where} (the umount "
-                             f"that runs is the new root's own copy).{need or ' Or start again with:'} {recipe}")
+            if has_proc:
+                message = _("pivot_root was done, but the old root is still attached at {where}, so the whole "
+                            "host filesystem is reachable from inside. Detach it from inside the namespace: "
+                            "{command} (the umount that runs is the new root's own copy). Or start again with: "
+                            "{recipe}")
+            else:
+                message = _("pivot_root was done, but the old root is still attached at {where}, so the whole "
+                            "host filesystem is reachable from inside. Detach it from inside the namespace: "
+                            "{command} (the umount that runs is the new root's own copy). umount reads "
+                            "/proc/self/mountinfo, and there is no /proc in that namespace yet: mount it first, "
+                            "{mount_proc} (mount, too, must be in the new root), or start again with /proc "
+                            "mounted: {recipe}")
+            return self.fail(observed + _("; the host's root is still attached at {where}").format(where=where),
+                             message.format(where=where, command=f"nsenter --target {proc.pid} --mount umount -l {where}",
+                                            mount_proc=f"nsenter --target {proc.pid} --mount mount -t proc proc /proc",
+                                            recipe=recipe))
         evidence: dict[str, Any] = {"pid": proc.pid, "mnt": mnt, "root_mount": {
             "source": new.source, "fstype": new.fstype, "root": new.root}, "mounts": len(table)}
         if old:
@@ -186,11 +216,13 @@ class RootDir(ProcessExpectation):
             want = posixpath.normpath(self.dir)
             paths = host_paths(new, host_table)
             if paths and want not in paths:
-                return self.fail(observed + f"; on the host that is {paths[0]}",
-                                 f"pivot_root was done into {paths[0]}, expected {want}. Start it with: {recipe}")
+                return self.fail(observed + _("; on the host that is {path}").format(path=paths[0]),
+                                 _("pivot_root was done into {path}, expected {want}. Start it with: {recipe}").format(
+                                     path=paths[0], want=want, recipe=recipe))
             if paths:
                 evidence["dir"] = want
             else:
-                observed += " (that filesystem is not mounted on the host, so nstutor cannot name its directory)"
-        tail = f"; the old root is still attached at {old[0].target}" if old else "; the old root is detached"
+                observed += _(" (that filesystem is not mounted on the host, so nstutor cannot name its directory)")
+        tail = (_("; the old root is still attached at {where}").format(where=old[0].target) if old
+                else _("; the old root is detached"))
         return self.ok(observed + tail, evidence)
