@@ -17,7 +17,7 @@ from tutor import i18n                                   # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 KO_PO = REPO / "tutor" / "locale" / "ko" / "LC_MESSAGES" / "nstutor.po"
-KEYWORDS = {"_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 PLACEHOLDER = re.compile(r"\{([a-z_]*)[^{}]*\}")
 
 

@@ -120,6 +120,12 @@ def _(message: str) -> str:
     return _translations(current()).gettext(message)
 
 
+def N_(message: str) -> str:
+    """Marks *message* for translation where it is shown, not here: for text made at import time
+    (a class's BINDINGS), which is translated later with _() (tutor/app/keys.py)."""
+    return message
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The form of a counted message for *n*, in this process's language."""
     return _translations(current()).ngettext(singular, plural, n)

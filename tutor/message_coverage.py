@@ -17,7 +17,7 @@ from pathlib import Path
 from .i18n import DOMAIN, LOCALE_DIR
 
 PACKAGE = Path(__file__).resolve().parent
-MARKERS = {"_", "ngettext"}
+MARKERS = {"_", "N_", "ngettext"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def marked_messages(package: Path = PACKAGE) -> list[Message]:
     for path in sorted(package.rglob("*.py")):
         try:
             source = path.read_text(encoding="utf-8")
-            if "_(" not in source and "ngettext(" not in source:
+            if "_(" not in source and "ngettext(" not in source:     # (N_( holds "_(")
                 continue                    # most files mark nothing: skip the parse
             tree = ast.parse(source, filename=str(path))
         except (OSError, SyntaxError, UnicodeDecodeError):

@@ -22,7 +22,8 @@ from textual.binding import Binding
 from textual.message import Message
 
 from .. import i18n
-from ..i18n import _
+from ..i18n import N_, _
+from .keys import InLanguage
 from ..lessons import Catalog, load_catalog
 from ..lessons.lookup import find_lesson
 from ..observe import Snapshot
@@ -52,19 +53,19 @@ class LiveResult(Message):
         self.update = update
 
 
-class NstutorApp(App):
+class NstutorApp(InLanguage, App):
     CSS_PATH = str(assets_dir() / "app.tcss")
     TITLE = "nstutor"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("question_mark", "help", _("Keys"), key_display="?", tooltip=_("this list")),
-        Binding("t", "toggle_theme", _("Theme"), show=False, tooltip=_("switch between the dark and light theme")),
+        Binding("question_mark", "help", N_("Keys"), key_display="?", tooltip=N_("this list")),
+        Binding("t", "toggle_theme", N_("Theme"), show=False, tooltip=N_("switch between the dark and light theme")),
         # L: English <-> Korean, remembered like `nstutor lang`; it speaks it from its next start (the keys'
         # words and the lessons are read in the language when nstutor starts)
-        Binding("L", "toggle_language", _("Language"), show=False,
-                tooltip=_("English or 한국어 (Korean), remembered; from the next start of nstutor")),
-        Binding("q", "quit", _("Quit")),
-        Binding("ctrl+c", "quit", _("Quit"), show=False, priority=True),
+        Binding("L", "toggle_language", N_("Language"), show=False,
+                tooltip=N_("English or 한국어 (Korean), remembered; from the next start of nstutor")),
+        Binding("q", "quit", N_("Quit")),
+        Binding("ctrl+c", "quit", N_("Quit"), show=False, priority=True),
     ]
 
     def __init__(self, lesson_id: str | None = None, *, store_path: Path | str | None = None,

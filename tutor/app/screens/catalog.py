@@ -27,7 +27,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 from ...lessons import Lesson
 from ...lessons.requirements import short_unmet
 from ...elevate import how_to_run_as_root
-from ...i18n import _, ngettext
+from ...i18n import N_, _, ngettext
+from ..keys import InLanguage
 from ..widgets.notices import NoticeBar
 
 
@@ -108,24 +109,24 @@ def catalog_layout(lessons: list[tuple[str, int, Text, Text]], width: int, paddi
     return CatalogLayout(False, False, False, room)
 
 
-class CatalogTable(DataTable):
+class CatalogTable(InLanguage, DataTable):
     """The lessons' table, which keeps the selected row in view when it gets shorter (the details
     pane below grows for a lesson with more to say). Home and End go to the first and last lesson
     (the stock table scrolls sideways on them)."""
 
-    BINDINGS = [Binding("home", "scroll_top", "First lesson", show=False),
-                Binding("end", "scroll_bottom", "Last lesson", show=False)]
+    BINDINGS = [Binding("home", "scroll_top", N_("First lesson"), show=False),
+                Binding("end", "scroll_bottom", N_("Last lesson"), show=False)]
 
     def on_resize(self, event) -> None:
         if self.row_count:
             self.move_cursor(row=self.cursor_row, scroll=True)
 
 
-class CatalogScreen(Screen):
+class CatalogScreen(InLanguage, Screen):
     BINDINGS = [
-        Binding("enter", "open", _("Open"), priority=True, tooltip=_("open the selected lesson (or click it)")),
-        Binding("j", "cursor(1)", "Down", show=False),
-        Binding("k", "cursor(-1)", "Up", show=False),
+        Binding("enter", "open", N_("Open"), priority=True, tooltip=N_("open the selected lesson (or click it)")),
+        Binding("j", "cursor(1)", N_("Down"), show=False),
+        Binding("k", "cursor(-1)", N_("Up"), show=False),
     ]
 
     def compose(self) -> ComposeResult:

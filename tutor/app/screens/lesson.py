@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
@@ -22,7 +23,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
 from ...lessons import Lesson
-from ...i18n import _, ngettext
+from ...i18n import N_, _, ngettext
+from ..keys import InLanguage
 
 from ..widgets.lesson_markdown import LessonMarkdown, LessonScroll, lesson_pane_width, widest_block
 from ..live_checker import LiveUpdate
@@ -59,28 +61,28 @@ def lab_change_words(lesson: Lesson, kind: str) -> str:
     return _("{done} (from another shell): its steps are back to not done").format(done=done.format(name=name))
 
 
-class LessonScreen(Screen):
+class LessonScreen(InLanguage, Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         # the keys' words are translated when this module is imported: the CLI fixes the language
         # (--lang, tutor/i18n.py) before it imports the app
-        Binding("escape", "catalog", _("Lessons"), tooltip=_("back to the list of lessons")),
-        Binding("h", "hint", _("Hint"),
-                tooltip=_("the next hint, one at a time, for the step in front (▶ in the step list)")),
-        Binding("s", "solution", _("Solution"), tooltip=_("the solution of the step in front (recorded as viewed)")),
-        Binding("c", "check", _("Check"), tooltip=_("check every step now, sending probes (ping) too")),
-        Binding("exclamation_mark", "shell", _("Shell"), key_display="!",
-                tooltip=_("your shell; type exit to come back (steps are re-checked)")),
-        Binding("p", "toggle_panel", _("Text/Panel"), tooltip=_("switch between the lesson text and the live panel")),
-        Binding("r", "reset", _("Reset lesson"), show=False, tooltip=_("remove what this lesson made (asks first)")),
-        Binding("b", "build", _("Build lab"), tooltip=_("build this lesson's lab (its setup); adds only what is missing")),
+        Binding("escape", "catalog", N_("Lessons"), tooltip=N_("back to the list of lessons")),
+        Binding("h", "hint", N_("Hint"),
+                tooltip=N_("the next hint, one at a time, for the step in front (▶ in the step list)")),
+        Binding("s", "solution", N_("Solution"), tooltip=N_("the solution of the step in front (recorded as viewed)")),
+        Binding("c", "check", N_("Check"), tooltip=N_("check every step now, sending probes (ping) too")),
+        Binding("exclamation_mark", "shell", N_("Shell"), key_display="!",
+                tooltip=N_("your shell; type exit to come back (steps are re-checked)")),
+        Binding("p", "toggle_panel", N_("Text/Panel"), tooltip=N_("switch between the lesson text and the live panel")),
+        Binding("r", "reset", N_("Reset lesson"), show=False, tooltip=N_("remove what this lesson made (asks first)")),
+        Binding("b", "build", N_("Build lab"), tooltip=N_("build this lesson's lab (its setup); adds only what is missing")),
         # n: shown in the footer once the lesson is complete (check_action); before, it works unshown
-        Binding("n", "next_lesson", _("Next lesson")),
-        Binding("n", "next_lesson_early", _("Next lesson"), show=False),
-        Binding("j", "step(1)", _("Next step"), show=False,
-                tooltip=_("puts another step in front; also: click a step, or arrows in the list")),
-        Binding("k", "step(-1)", _("Previous step"), show=False),
-    ] + [Binding(view.key, f"view('{view.key}')", _("View: {title}").format(title=view.title), show=False)
+        Binding("n", "next_lesson", N_("Next lesson")),
+        Binding("n", "next_lesson_early", N_("Next lesson"), show=False),
+        Binding("j", "step(1)", N_("Next step"), show=False,
+                tooltip=N_("puts another step in front; also: click a step, or arrows in the list")),
+        Binding("k", "step(-1)", N_("Previous step"), show=False),
+    ] + [Binding(view.key, f"view('{view.key}')", view.english_title, show=False)    # named in __init__
          for view in VIEWS.values()]
 
     def __init__(self, lesson: Lesson) -> None:
@@ -88,6 +90,10 @@ class LessonScreen(Screen):
         width = self.app.size.width if self.app.size.width else 120
         wide = width >= self.HORIZONTAL_BREAKPOINTS[1][0]
         super().__init__(id=f"lesson-{lesson.id}", classes="-wide" if wide else "-narrow")
+        for view in VIEWS.values():        # the views' keys, named in this language (help lists them)
+            self._bindings.key_to_bindings[view.key] = [
+                replace(b, description=_("View: {title}").format(title=view.title))
+                if b.action == f"view('{view.key}')" else b for b in self._bindings.key_to_bindings[view.key]]
         self.title = f"{lesson.number:02d} {lesson.title}"
         self.lesson = lesson
         self.state = LessonState(lesson, self.app.progress.lesson_progress(lesson))

@@ -10,14 +10,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from ...i18n import _
+from ...i18n import N_, _
+from ..keys import InLanguage
 from ..widgets.inline_markdown import inline_text
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(InLanguage, ModalScreen[bool]):
     """Yes / no. Dismisses with True only on an explicit yes (y, or the Yes button)."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    BINDINGS = [Binding("y", "answer(True)", N_("Yes")), Binding("n,escape", "answer(False)", N_("No"))]
 
     def __init__(self, title: str, body: str, yes: str | None = None, yes_variant: str = "error") -> None:
         super().__init__(classes="dialog-screen")
@@ -41,7 +42,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class ReadOnlyDialog(ModalScreen[None]):
+class ReadOnlyDialog(InLanguage, ModalScreen[None]):
     """A dialog that only shows something: its one button, and its close binding, dismiss it."""
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -56,7 +57,7 @@ class SolutionScreen(ReadOnlyDialog):
     highlighted shell, never as markdown: its `# comment` lines are comments, not headings.
     The title is the step's markdown title, rendered."""
 
-    BINDINGS = [Binding("escape,enter,s,q", "close", "Close")]
+    BINDINGS = [Binding("escape,enter,s,q", "close", N_("Close"))]
 
     def __init__(self, title: str, solution: str, dark: bool = True, already: tuple[str, ...] = ()) -> None:
         super().__init__(classes="dialog-screen")
@@ -91,7 +92,7 @@ def already_note(already: tuple[str, ...]) -> Text:
 class HelpScreen(ReadOnlyDialog):
     """The keys of the screen underneath, grouped: this screen's, then the app's."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
+    BINDINGS = [Binding("escape,question_mark,q", "close", N_("Close"))]
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]], about: str = "") -> None:
         super().__init__(classes="dialog-screen")
@@ -115,12 +116,12 @@ class HelpScreen(ReadOnlyDialog):
                 yield Button(_("Close (esc)"), variant="primary", id="close")
 
 
-class NameScreen(ModalScreen["str | None"]):
+class NameScreen(InLanguage, ModalScreen["str | None"]):
     """Asks once for the name the learner's progress exports carry. Enter keeps it (after the
     *check* callable, which returns why a name cannot be used, or None); Escape skips. The input
     has the focus, so every printable key (q included, the app's quit key elsewhere) is typed."""
 
-    BINDINGS = [Binding("escape", "skip", "Skip")]
+    BINDINGS = [Binding("escape", "skip", N_("Skip"))]
 
     def __init__(self, check) -> None:
         super().__init__(classes="dialog-screen")

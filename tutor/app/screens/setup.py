@@ -22,7 +22,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, ProgressBar, Static
 
-from ...i18n import _
+from ...i18n import N_, _
+from ..keys import InLanguage
 from ...lessons import Lesson
 from ...lessons.setup import progress_fraction, run_setup
 from ...elevate import how_to_run_as_root
@@ -52,10 +53,10 @@ def setup_blocker(lesson: Lesson) -> str | None:
     return None
 
 
-class SetupScreen(ModalScreen[bool]):
+class SetupScreen(InLanguage, ModalScreen[bool]):
     """Runs the lesson's setup and shows its progress lines; closes with enter/escape when done."""
 
-    BINDINGS = [Binding("escape,enter", "close", "Close")]
+    BINDINGS = [Binding("escape,enter", "close", N_("Close"))]
 
     def __init__(self, lesson: Lesson) -> None:
         super().__init__(classes="dialog-screen")

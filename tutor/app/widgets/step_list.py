@@ -14,7 +14,8 @@ from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from ...i18n import _
+from ...i18n import N_, _
+from ..keys import InLanguage
 from .inline_markdown import inline_text
 from ..state import ICONS, LessonState, Status, StepState
 
@@ -61,9 +62,9 @@ def _hanging(text: Text, width: int, console, indent: int) -> Text:
     return Text("\n" + " " * indent).join(lines)
 
 
-class StepList(OptionList):
-    BINDINGS = [Binding("j", "cursor_down", "Next step", show=False),
-                Binding("k", "cursor_up", "Previous step", show=False)]
+class StepList(InLanguage, OptionList):
+    BINDINGS = [Binding("j", "cursor_down", N_("Next step"), show=False),
+                Binding("k", "cursor_up", N_("Previous step"), show=False)]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
