@@ -78,6 +78,18 @@ def sh(cmd: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
+def korean():
+    """This test speaks Korean (the grader, the CLI run in-process, the app); English again after it,
+    whatever happened (the suite runs in English: NSTUTOR_LANG=en)."""
+    from tutor import i18n
+    i18n.set_language("ko")
+    try:
+        yield
+    finally:
+        i18n.set_language("en")
+
+
+@pytest.fixture
 def uid() -> str:
     """A short unique tag for names (interface names are limited to 15 characters)."""
     return "nt" + secrets.token_hex(2)

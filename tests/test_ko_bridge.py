@@ -16,10 +16,7 @@ import secrets
 import pytest
 
 from conftest import sh
-from tutor import i18n
-from tutor.checks.registry import build
-from tutor.checks.runner import grade_expectation, wants_of
-from tutor.observe import take_snapshot
+from test_kinds_network import grade
 
 pytestmark = pytest.mark.needs_root
 
@@ -29,14 +26,6 @@ def kob() -> str:
     """A unique prefix for this file's objects (interface names are at most 15 characters)."""
     return "kob" + secrets.token_hex(2)
 
-
-@pytest.fixture
-def korean():
-    i18n.set_language("ko")
-    try:
-        yield
-    finally:
-        i18n.set_language("en")
 
 
 @pytest.fixture
@@ -50,11 +39,6 @@ def made():
         sh(f"ip netns del {name}", check=False)
 
 
-def grade(item):
-    exp = build(item)
-    verdict = grade_expectation(exp, take_snapshot(wants=wants_of([exp])))
-    assert "internal error" not in verdict.observed, verdict
-    return verdict
 
 
 def fails(item):

@@ -38,14 +38,6 @@ def run_cli(*args: str, lang: str | None = "ko", **kw) -> subprocess.CompletedPr
                           timeout=120, env=env, stdin=subprocess.DEVNULL, **kw)
 
 
-@pytest.fixture
-def korean():
-    i18n.set_language("ko")
-    try:
-        yield
-    finally:
-        i18n.set_language("en")
-
 
 def _no_hello():
     if Path("/run/netns/hello").exists():

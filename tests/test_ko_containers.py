@@ -19,19 +19,9 @@ import pytest
 
 from test_kinds_containers_unit import (IMAGE, NET_ADMIN_HELD, PODWEB, grade, ids, machine, replaced, running,
                                         with_ns)
-from tutor import i18n
 from tutor.checks.containers import engine_trouble, kubelet_advice, missing
 from tutor.checks.registry import build
 from tutor.observe.model import Container, EngineState
-
-
-@pytest.fixture
-def ko():
-    i18n.set_language("ko")
-    try:
-        yield
-    finally:
-        i18n.set_language("en")
 
 
 def failed(item: dict, s):
@@ -52,7 +42,7 @@ def kubernetes_pod(engines=("containerd",)):
 
 
 # --------------------------------------------------------------- no container of that name
-def test_no_container_of_that_name_in_korean_with_the_exact_run_command(ko):
+def test_no_container_of_that_name_in_korean_with_the_exact_run_command(korean):
     v = failed({"container": {"name": "ko-ctr-webb", "engine": "docker"}}, machine())
     assert v.observed == "이름이 ko-ctr-webb인 컨테이너가 없습니다"
     assert v.message == "이름이 ko-ctr-webb인 컨테이너가 없습니다: docker run -d --name ko-ctr-webb ..."
@@ -62,7 +52,7 @@ def test_no_container_of_that_name_in_korean_with_the_exact_run_command(ko):
         assert english not in v.message
 
 
-def test_a_pod_that_is_not_there_and_a_stopped_container(ko):
+def test_a_pod_that_is_not_there_and_a_stopped_container(korean):
     v = failed({"pid1": {"pod": "ko-ctr-pod"}}, machine())
     assert v.message.endswith("ko-ctr-pod 파드가 없습니다: podman pod create --name ko-ctr-pod"), v.message
     assert "there is no pod" not in v.message
@@ -73,7 +63,7 @@ def test_a_pod_that_is_not_there_and_a_stopped_container(ko):
 
 
 # --------------------------------------------------------------- the engine is not running
-def test_an_engine_that_is_not_running_is_said_in_korean(ko):
+def test_an_engine_that_is_not_running_is_said_in_korean(korean):
     bare = EngineState("docker", "stopped", None)
     s = dataclasses.replace(machine(), containers=(), engines=(bare, *running(("podman",))[1:]))
     assert engine_trouble(s, "docker") == "docker 상태: stopped"
@@ -90,7 +80,7 @@ def test_an_engine_that_is_not_running_is_said_in_korean(ko):
 
 
 # --------------------------------------------------------------- a kubelet's containers
-def test_a_missing_kubernetes_container_gets_the_kubelets_advice_in_korean(ko):
+def test_a_missing_kubernetes_container_gets_the_kubelets_advice_in_korean(korean):
     """The k8s-node lesson's fault, in Korean too: a container of pod default/myweb2 is the kubelet's to
     make, never `docker run` (nor `podman run --pod default/myweb2`)."""
     s = machine(containers=(), engines=(EngineState("docker", "stopped", None), *running(("podman",))[1:2],
@@ -103,7 +93,7 @@ def test_a_missing_kubernetes_container_gets_the_kubelets_advice_in_korean(ko):
     assert "docker run" not in v.message and "podman" not in v.message and "the kubelet makes" not in v.message
 
 
-def test_a_kubernetes_pause_with_containerd_absent_in_korean(ko):
+def test_a_kubernetes_pause_with_containerd_absent_in_korean(korean):
     s = machine(containers=(), engines=(*running(("docker", "podman"))[:2], EngineState("containerd", "absent", None)))
     spec = {"pause": {"pod": "default/myweb2", "infra": True, "engine": "containerd"},
             "members": [{"container": "myweb2-nginx", "pod": "default/myweb2"}]}
@@ -113,7 +103,7 @@ def test_a_kubernetes_pause_with_containerd_absent_in_korean(ko):
     assert "the pause:" not in v.observed + v.message
 
 
-def test_a_kubernetes_pod_member_outside_the_pods_network_is_fixed_in_its_spec_in_korean(ko):
+def test_a_kubernetes_pod_member_outside_the_pods_network_is_fixed_in_its_spec_in_korean(korean):
     spec = {"pause": {"pod": "default/myweb2", "infra": True, "engine": "containerd"},
             "members": [{"pod": "default/myweb2", "engine": "containerd"}], "shared": ["net", "ipc"],
             "private": ["mnt"]}
@@ -126,14 +116,14 @@ def test_a_kubernetes_pod_member_outside_the_pods_network_is_fixed_in_its_spec_i
     assert "has its own" not in v.message and "The kubelet makes" not in v.message
 
 
-def test_a_kubernetes_container_that_should_be_stopped(ko):
+def test_a_kubernetes_container_that_should_be_stopped(korean):
     v = failed({"container": {"name": "nginx", "engine": "containerd", "running": False}}, kubernetes_pod())
     assert v.message == ("nginx 컨테이너(containerd)는 실행 중인데, 이 단계는 멈춰 있기를 바랍니다: "
                          "파드가 있는 한 kubelet이 계속 실행합니다")
 
 
 # --------------------------------------------------------------- the container kind
-def test_the_container_kind_describes_and_fails_a_network_mode_in_korean(ko):
+def test_the_container_kind_describes_and_fails_a_network_mode_in_korean(korean):
     item = {"container": {"name": "nonet", "engine": "docker", "network": "bridge"}}
     assert build(item).describe() == "docker에서 실행 중인 컨테이너 nonet, --network bridge"
     assert (build({"container": {"name": "podweb-a", "engine": "podman", "pod": "podweb"}}).describe()
@@ -148,7 +138,7 @@ def test_the_container_kind_describes_and_fails_a_network_mode_in_korean(ko):
     assert v.passed and "실행 중" in v.observed and f"이미지 {IMAGE}" in v.observed, v.observed
 
 
-def test_several_containers_match_in_korean(ko):
+def test_several_containers_match_in_korean(korean):
     v = failed({"pid1": {"pod": "podweb"}}, machine())
     assert v.observed.startswith("컨테이너 2개가 해당합니다("), v.observed
     assert v.message.endswith("에 해당하는 컨테이너가 2개입니다. 그중 하나를 지정하세요. 예: {container: podweb-a}."), \
@@ -157,7 +147,7 @@ def test_several_containers_match_in_korean(ko):
 
 
 # --------------------------------------------------------------- a Podman pod and the capabilities kind
-def test_a_podman_pod_member_is_fixed_by_the_pods_share_in_korean(ko):
+def test_a_podman_pod_member_is_fixed_by_the_pods_share_in_korean(korean):
     v = failed({"pod": PODWEB}, with_ns(machine(), 5100, ipc=4026539000))
     assert (" 파드의 컨테이너는 파드가 공유하는 네임스페이스를 받으며, 그것은 파드를 만들 때 정해집니다: "
             "podman pod rm -f podweb; podman pod create --name podweb --share net,ipc,uts; 그다음 그 컨테이너들을 "
@@ -165,7 +155,7 @@ def test_a_podman_pod_member_is_fixed_by_the_pods_share_in_korean(ko):
     assert "A pod's containers get" not in v.message
 
 
-def test_capabilities_held_that_should_not_be_in_korean(ko):
+def test_capabilities_held_that_should_not_be_in_korean(korean):
     s = dataclasses.replace(machine(), capabilities={4242: NET_ADMIN_HELD})
     item = {"capabilities": {"container": "web", "engine": "docker", "lacks": ["net_admin"]}}
     assert build(item).describe().endswith(": net_admin 없음 (유효 capability 집합 기준)")
@@ -187,7 +177,7 @@ def test_english_is_unchanged_when_korean_is_not_chosen():
 
 
 # --------------------------------------------------------------- a real Podman container
-def test_a_real_podman_container_that_is_not_running_in_korean(ko, uid):
+def test_a_real_podman_container_that_is_not_running_in_korean(korean, uid):
     """One real engine: a Podman container created but never started is said to exist, stopped, with
     `podman start NAME` exactly."""
     if not shutil.which("podman"):

@@ -18,19 +18,9 @@ from conftest import remove_cgroup, sh
 from kinds_process_support import grade, number, wait_proc
 from test_kinds_memory import memory_root_or_skip
 from test_kinds_process_cgroup import cpu_root_or_skip
-from tutor import i18n
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
-
-@pytest.fixture
-def korean():
-    """Grade in Korean for the test's length; English again afterwards, whatever happens."""
-    i18n.set_language("ko")
-    try:
-        yield
-    finally:
-        i18n.set_language("en")
 
 
 @pytest.fixture

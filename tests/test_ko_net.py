@@ -25,11 +25,7 @@ from pathlib import Path
 import pytest
 
 from conftest import sh
-from test_kinds_network import MAC1, MAC2, free_port, listener, make_pair, overlay  # noqa: F401 (overlay: fixture)
-from tutor import i18n
-from tutor.checks.registry import build
-from tutor.checks.runner import grade_expectation, wants_of
-from tutor.observe import take_snapshot
+from test_kinds_network import MAC1, MAC2, free_port, grade, listener, make_pair, overlay  # noqa: F401 (overlay: fixture)
 
 pytestmark = pytest.mark.needs_root
 
@@ -42,21 +38,7 @@ def uid() -> str:
     return "kon" + secrets.token_hex(2)
 
 
-@pytest.fixture
-def korean():
-    """Grade in Korean; English again afterwards, whatever happened."""
-    i18n.set_language("ko")
-    try:
-        yield
-    finally:
-        i18n.set_language("en")
 
-
-def grade(item, snap=None):
-    exp = build(item)
-    verdict = grade_expectation(exp, snap or take_snapshot(wants=wants_of([exp])))
-    assert "internal error" not in verdict.observed, verdict
-    return verdict
 
 
 def fails(item, snap=None):

@@ -35,15 +35,6 @@ def uid() -> str:
     return "kop" + secrets.token_hex(2)
 
 
-@pytest.fixture
-def korean():
-    """Korean while the test runs; English again afterwards, whatever happened."""
-    i18n.set_language("ko")
-    try:
-        yield
-    finally:
-        i18n.set_language("en")
-
 
 def in_language(code: str, fn):
     """fn() in language *code*, then the language it was before."""

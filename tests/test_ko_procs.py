@@ -21,14 +21,6 @@ from tutor.checks.registry import build
 pytestmark = pytest.mark.needs_root
 
 
-@pytest.fixture
-def korean():
-    i18n.set_language("ko")
-    try:
-        yield
-    finally:
-        i18n.set_language("en")
-
 
 def no_english(text: str, *sentences: str) -> None:
     for sentence in sentences:

@@ -140,14 +140,6 @@ from test_app import SIZE, fixed, notices, plain, wait_for          # noqa: E402
 from test_app_scenes import red_blue_cable                          # noqa: E402
 
 
-@pytest.fixture
-def korean():
-    i18n.set_language("ko")
-    try:
-        yield
-    finally:
-        i18n.set_language("en")
-
 
 async def test_panel_titles_and_captions_are_korean_under_korean(tmp_path, korean):
     from tutor.app.app import NstutorApp

@@ -22,6 +22,9 @@ def lesson_with(tmp_path: Path, prose: str) -> Path:
     ("As lesson 5 showed, a pid namespace starts at 1.", "lesson 5"),
     ("Lessons 14 and 15 build a pod by hand.", "Lessons 14"),
     ("| by hand (lessons 2 to 12) | Docker |", "lessons 2"),
+    ("레슨 5에서 보았듯이 pid 네임스페이스는 1부터 시작합니다.", "레슨 5"),
+    ("이 내용은 14번 레슨에서 다룹니다.", "14번 레슨"),
+    ("13강의 브리지를 다시 씁니다.", "13강"),
 ])
 def test_a_lesson_named_by_its_number_is_a_problem_on_its_line(tmp_path, prose, named):
     _, problems = parse_lesson(lesson_with(tmp_path, prose))
@@ -33,10 +36,13 @@ def test_a_lesson_named_by_its_title_or_id_is_fine(tmp_path):
     _, problems = parse_lesson(lesson_with(tmp_path, "The lesson *PID namespaces* (`nstutor pid`) shows it; "
                                                      "it takes 5 minutes, a lesson of 12 steps."))
     assert problems == []
+    _, problems = parse_lesson(lesson_with(tmp_path, "레슨 *PID 네임스페이스*(`nstutor pid`)에서 봅니다. 5분짜리, "
+                                                     "12단계 레슨이고 강한 격리는 아닙니다."))
+    assert problems == []
 
 
 def test_no_shipped_lesson_names_another_by_number():
-    for path in sorted(lessons_dir().glob("*.md")):
+    for path in sorted(lessons_dir().glob("*.md")) + sorted(lessons_dir().glob("*/*.md")):
         _, problems = parse_lesson(path, trusted=True)
         assert not [p for p in problems if "by its number" in p.message], (path, problems)
 

@@ -116,8 +116,9 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
 
 
 # --------------------------------------------------------------- pieces
-#: "lesson 5", "Lessons 14 and 15", "lessons 2 to 12": a lesson named by its number
-NUMBERED_REFERENCE = re.compile(r"\b[Ll]essons? +(\d+)\b")
+#: "lesson 5", "Lessons 14 and 15", "lessons 2 to 12": a lesson named by its number; in Korean
+#: "레슨 5", "5번 레슨", "5번째 레슨", "13강" (a translation must not bring the numbers back)
+NUMBERED_REFERENCE = re.compile(r"\b[Ll]essons? +\d+\b|레슨\s*\d+|\d+\s*번째?\s*레슨|\d+강")
 
 
 def _check_references(lines: list[str], problem) -> None:
