@@ -193,6 +193,9 @@ def test_docker_containers_that_cri_dockerd_made_for_a_pod_are_in_that_pod(docke
         ns = {c.name: snap.processes[c.pid].ns for c in (infra, member, named)}
         assert ns[app]["net"] == ns[sandbox]["net"] == ns[unlabelled]["net"] and ns[app]["ipc"] == ns[sandbox]["ipc"]
         assert ns[app]["mnt"] != ns[sandbox]["mnt"]
+        # the seeds' dockershim pod: --network and --ipc container: join the sandbox, and nothing joins
+        # its uts, so each container has a uts namespace (a hostname) of its own (the k8s-node lesson says so)
+        assert len({ns[sandbox]["uts"], ns[app]["uts"], ns[unlabelled]["uts"]}) == 3
     finally:
         subprocess.run(["docker", "rm", "-f", unlabelled, app, sandbox], env=env, capture_output=True, timeout=60)
         subprocess.run(["docker", "rmi", image], env=env, capture_output=True, timeout=60)
