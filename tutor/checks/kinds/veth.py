@@ -44,15 +44,17 @@ def _is_peer(link: Link, of_ns: NetNS, of: Link) -> bool | None:
     return None
 
 
-def _is_this_pair(snap: Snapshot, link: Link, other_end: tuple[NetNS, str],
+def _is_this_pair(snap: Snapshot, link_ns: NetNS, link: Link, other_end: tuple[NetNS, str],
                   found: list[tuple[NetNS, Link]]) -> bool:
-    """Could *link*, found elsewhere under the name of a missing end, be that end of this pair?
+    """Could *link* (in *link_ns*), found elsewhere under the name of a missing end, be that end of this pair?
 
     Only a veth whose peer is the pair's other end: the very link found there when that end is in
-    place, else one of the other end's name (wherever it is: the whole pair made in the wrong place).
-    A veth whose peer is some other interface is the end of another pair (lesson 11: c1/eth0, the
-    peer of veth-c1, when c2/eth0 is missing): moving it would break that pair. When the kernel
-    does not say where its peer is, nstutor cannot tell, and the link is given the benefit of it."""
+    place, else one of the other end's name (wherever it is: the whole pair made in the wrong place),
+    or a pair with both ends still in the root netns (made there and never moved, peer name and all
+    wrong: the learner's attempt, which the caller names as a stray too). A veth whose peer is some
+    other interface elsewhere is the end of another pair (the bridge lesson: c1/eth0, the peer of
+    veth-c1, when c2/eth0 is missing): moving it would break that pair. When the kernel does not say
+    where its peer is, nstutor cannot tell, and the link is given the benefit of it."""
     if link.kind != "veth":
         return False
     ons, oname = other_end
@@ -62,7 +64,7 @@ def _is_this_pair(snap: Snapshot, link: Link, other_end: tuple[NetNS, str],
         pns, plink = peer
         if placed is not None:
             return pns.inode == ons.inode and plink.ifindex == placed.ifindex
-        return plink.name == oname
+        return plink.name == oname or (link_ns.is_host and pns.is_host)
     if link.peer_name is not None:
         if placed is not None and link.peer_netns is not None and link.peer_netns != ons.inode:
             return False
@@ -177,7 +179,7 @@ class VethExpectation(Expectation):
             first_ns, first_name = places[0]
             other_end = places[1] if (first_ns.inode, first_name) == (ns.inode, name) else places[0]
             elsewhere = [(o, l) for o, l in find_links(snap, name) if o.inode != ns.inode and safe_to_move(o, l)
-                         and _is_this_pair(snap, l, other_end, found)]
+                         and _is_this_pair(snap, o, l, other_end, found)]
             if elsewhere:
                 other, link = elsewhere[0]
                 move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")
