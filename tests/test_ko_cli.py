@@ -53,7 +53,7 @@ def test_check_welcome_in_korean_says_the_summary_and_keeps_the_status_words_and
     assert lines[0].endswith("  (welcome)") and HANGUL.search(lines[0]), lines[0]      # the Korean title
     assert re.match(r"^  FAIL  made: \S", lines[1]), res.stdout        # PASS/FAIL and step ids stay
     assert "  FAIL  lo-up: " in res.stdout, res.stdout
-    assert lines[-1] == "2단계 중 0단계 통과", res.stdout
+    assert lines[-1] == "단계 2개 중 0개 통과", res.stdout
     assert "steps pass" not in res.stdout and "step passes" not in res.stdout
 
 
@@ -70,7 +70,7 @@ def test_check_step_lines_in_korean(korean):
 def test_check_summary_with_no_probe_in_korean():
     res = run_cli("check", "netns-veth", "--no-probe")
     last = res.stdout.splitlines()[-1]
-    assert re.fullmatch(r"5단계 중 \d단계 통과, 1단계는 프로브하지 않음 \(--no-probe\)", last), res.stdout
+    assert re.fullmatch(r"단계 5개 중 \d개 통과, 1개는 프로브하지 않음 \(--no-probe\)", last), res.stdout
 
 
 # --------------------------------------------------------------- progress
@@ -88,7 +88,7 @@ def test_progress_in_korean(tmp_path):
     assert lines[0] == "홍길동의 진행 상황", res.stdout
     welcome = next(l for l in lines if " welcome " in l)
     assert re.fullmatch(r" 1  welcome +0/2  단계 +0분", welcome), welcome
-    assert re.fullmatch(r"\d+단계 중 0단계를 통과했습니다\.", lines[-1]), lines[-1]
+    assert re.fullmatch(r"단계 \d+개 중 0개를 통과했습니다\.", lines[-1]), lines[-1]
     assert " min" not in res.stdout and "steps" not in res.stdout and "Progress of" not in res.stdout
 
 

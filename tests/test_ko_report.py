@@ -58,7 +58,7 @@ def test_the_html_report_in_korean_has_korean_headers_and_lang_ko(tmp_path):
                    "이 보고서에서 뺀 파일:", '<h2 id="matrix">진행: 학습자 &times; 레슨</h2>',
                    '<th class="learner">학습자</th>', "<th>합계</th>", "모든 단계 통과", "시작 안 함",
                    '<h2 id="stuck">그룹이 막히는 곳</h2>', '<h2 id="time">레슨별 시간</h2>', "중앙값 12.0분",
-                   '<h2 id="learners">학습자별 기록</h2>', "<summary>Ada: 5단계 중 1단계 통과, 레슨 0개 완료, 12분</summary>",
+                   '<h2 id="learners">학습자별 기록</h2>', "<summary>Ada: 단계 5개 중 1개 통과, 레슨 0개 완료, 12분</summary>",
                    "<th>레슨</th><th>단계</th><th>상태</th><th>시도</th><th>실패</th><th>힌트</th><th>정답</th>",
                    '<td class="st-passed">통과</td>', '<td class="st-started">진행 중</td>', "<td>봄</td>",
                    "실패한 시도 3번", "실패 3번, 힌트 2개, 정답 1건, 0/1명 통과"):
