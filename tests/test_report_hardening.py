@@ -198,3 +198,69 @@ def test_negative_counts_and_booleans_are_refused_with_the_field(tmp_path, chang
     loaded = load_export(write(tmp_path / "x.json", d))
     assert isinstance(loaded, Skipped) and f"{field} is not a" in loaded.reason
     assert isinstance(load_export(write(tmp_path / "ok.json", doc())), Export)
+
+
+# ------------------------------------------------------------- 4. an unwritable data directory
+def test_unwritable_parent_is_the_nearest_existing_one(tmp_path, monkeypatch):
+    from tutor.progress import paths
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(paths.os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
+    assert paths.unwritable_parent(locked / "nope" / "nstutor") == locked
+    assert paths.unwritable_parent(tmp_path / "free" / "nstutor") is None
+    assert paths.unwritable_parent(locked) is None          # it exists: its owner is the question, not a parent
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the store as another user")
+def test_a_data_directory_under_an_unwritable_parent_names_the_parent(tmp_path):
+    import shutil
+    import tempfile
+    python = "/usr/bin/python3"
+    if not os.access(python, os.X_OK):
+        pytest.skip("no system python the unprivileged user can run")
+    shared = Path(tempfile.mkdtemp(prefix="nstutor-test-", dir="/tmp"))
+    try:
+        shared.chmod(0o755)                          # root's: user 65534 may look but not write
+        target = shared / "nope" / "nstutor"
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); from tutor.progress.store import ProgressStore\n"
+                "try:\n    ProgressStore.open()\nexcept Exception as exc:\n    print(exc)")
+        res = subprocess.run([python, "-c", code, str(REPO)], user=65534, group=65534, extra_groups=[],
+                             env={"NSTUTOR_DATA_DIR": str(target), "PATH": os.environ.get("PATH", "")},
+                             cwd="/", capture_output=True, text=True, timeout=60)
+        out = res.stdout
+        assert "permission denied" in out, (out, res.stderr)
+        assert f"{shared} (owned by 0:0, mode 755) is not writable by you (uid 65534)" in out
+        assert "NSTUTOR_DATA_DIR" in out and "chown" not in out
+    finally:
+        shutil.rmtree(shared)
+
+
+# ------------------------------------------------------------- Korean
+def test_the_new_refusals_are_in_korean(tmp_path):
+    from tutor import i18n
+    folder = tmp_path / "in"
+    write(folder / "deep.json", "[" * 1000 + "]" * 1000)
+    write(folder / "inf.json", json.dumps(doc()).replace('"time_spent_s": 60.0', '"time_spent_s": Infinity'))
+    neg = doc()
+    neg["lessons"][0]["steps"][0]["attempts"] = -1
+    write(folder / "neg.json", neg)
+    write(folder / "notes.txt", "x")
+    os.mkfifo(folder / "pipe.json")
+    i18n.set_language("ko")
+    try:
+        data = load_class([folder])
+    finally:
+        i18n.set_language("en")
+    assert skipped_reason(data, "deep.json") == "중첩이 64단계보다 깊습니다: 진행 기록 내보내기 파일이 아닙니다"
+    assert "JSON의 숫자가 아닌 값 Infinity" in skipped_reason(data, "inf.json")
+    assert skipped_reason(data, "neg.json") == ("형식이 잘못되었습니다: 레슨 'rooms'의 단계 'made'에서 attempts 값이 "
+                                                "0 이상의 정수가 아닙니다: -1")
+    assert skipped_reason(data, "pipe.json").startswith("일반 파일이 아닙니다")
+    assert [s.reason for s in data.ignored] == ["읽지 않았습니다: 이름이 .json으로 끝나지 않습니다"]
+    (tmp_path / "empty").mkdir()
+    res = subprocess.run([sys.executable, "-m", "tutor.cli", "--lang", "ko", "report", str(tmp_path / "empty")],
+                         cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True,
+                         timeout=30)
+    assert res.returncode == 1 and "진행 기록 내보내기 파일을 찾지 못했습니다" in res.stderr
+    assert "no progress export was found" not in res.stderr
