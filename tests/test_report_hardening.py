@@ -51,8 +51,12 @@ def test_deeply_nested_json_is_skipped_not_a_recursion_error(tmp_path):
     write(tmp_path / "in" / "good.json", doc())
     write(tmp_path / "in" / "deep.json", "[" * 100_000 + "]" * 100_000)
     write(tmp_path / "in" / "deep2.json", '{"a":' * 50_000 + "1" + "}" * 50_000)
+    mid = doc(name="Mid")
+    mid["lessons"][0]["steps"][0]["attempts"] = json.loads("[" * 500 + "]" * 500)   # parses; too deep to walk
+    write(tmp_path / "in" / "mid.json", mid)
     data = load_class([tmp_path / "in"])
     assert [l.name for l in data.learners] == ["Ada"]
+    assert "nested more than 64 levels" in skipped_reason(data, "mid.json")
     assert "nested more than" in skipped_reason(data, "deep.json")
     assert "nested more than" in skipped_reason(data, "deep2.json")
 

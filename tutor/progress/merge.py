@@ -155,30 +155,20 @@ def _reject_constant(name: str) -> Any:
     raise _Constant(name)
 
 
-def _nesting(text: str) -> int:
-    """How deep the brackets of *text* nest (strings skipped): measured before parsing, since the
-    parser recurses."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_DEPTH:
-                    return deepest
-        elif char in "]}":
-            depth -= 1
-    return deepest
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether *value* nests deeper than *limit* (walked without recursion). The parser itself
+    stops with a RecursionError near Python's recursion limit; this keeps anything walking the
+    result (json.dumps in a message, the report) far from it."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack += [(v, depth + 1) for v in item.values() if isinstance(v, (dict, list))]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item if isinstance(v, (dict, list))]
+    return False
 
 
 def load_export(path: Path) -> Export | Skipped:
@@ -191,8 +181,7 @@ def load_export(path: Path) -> Export | Skipped:
         return Skipped(str(path), _("not a text file (binary data): not a progress export"))
     if not text.strip():
         return Skipped(str(path), _("empty file"))
-    if _nesting(text) > MAX_DEPTH:
-        return Skipped(str(path), _("nested more than {depth} levels deep: not a progress export").format(depth=MAX_DEPTH))
+    too_deep = Skipped(str(path), _("nested more than {depth} levels deep: not a progress export").format(depth=MAX_DEPTH))
     try:
         doc = json.loads(text, parse_constant=_reject_constant)
     except _Constant as exc:
@@ -203,8 +192,12 @@ def load_export(path: Path) -> Export | Skipped:
             return Skipped(str(path), _("truncated: the JSON stops before it is complete (line {line})").format(line=exc.lineno))
         return Skipped(str(path), _("not an nstutor progress export: it is not JSON (from line {line}, column {column} on)")
                        .format(line=exc.lineno, column=exc.colno))
-    except (ValueError, RecursionError):      # a number of thousands of digits; nesting the scan missed
+    except RecursionError:
+        return too_deep
+    except ValueError:      # e.g. a number of thousands of digits
         return Skipped(str(path), _("not an nstutor progress export: it is not JSON that nstutor reads"))
+    if _too_deep(doc):
+        return too_deep
     problem = validate(doc)
     if problem:
         return Skipped(str(path), problem)
