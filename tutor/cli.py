@@ -518,21 +518,29 @@ def _write_output(path: Path, text: str) -> None:
 
 def cmd_report(args) -> int:
     from .i18n import _, ngettext
-    from .progress.merge import load_class
+    from .progress.merge import display_path, load_class
     from .progress.report import summary_lines, write_csv
     from .progress.report_html import render_html
+    from .texts import safe_text
     data = load_class(args.paths)
+    # Everything printed from an export or a file name goes through safe_text/display_path: an
+    # escape sequence in a learner's name must not reach the instructor's terminal as one.
+    for ignored in data.ignored:
+        print(_("not read {path}: {reason}").format(path=display_path(ignored.path), reason=safe_text(ignored.reason)),
+              file=sys.stderr)
     for skipped in data.skipped:
-        print(_("skipped {path}: {reason}").format(path=skipped.path, reason=skipped.reason), file=sys.stderr)
+        print(_("skipped {path}: {reason}").format(path=display_path(skipped.path), reason=safe_text(skipped.reason)),
+              file=sys.stderr)
     if args.html:
         _write_output(Path(args.html), render_html(data))
-        print(_("Wrote {files}").format(files=args.html))
+        print(_("Wrote {files}").format(files=display_path(args.html)))
     if args.csv:
         try:
             written = write_csv(data, Path(args.csv))
         except OSError as err:
-            raise UsageError(_("cannot write {path}: {error}").format(path=args.csv, error=err.strerror or err)) from None
-        print(_("Wrote {files}").format(files=", ".join(map(str, written))))
+            raise UsageError(_("cannot write {path}: {error}").format(path=display_path(args.csv),
+                                                                      error=err.strerror or err)) from None
+        print(_("Wrote {files}").format(files=", ".join(map(display_path, written))))
     if not (args.html or args.csv):
         for line in summary_lines(data):
             print(line)
@@ -544,6 +552,11 @@ def cmd_report(args) -> int:
     else:
         line = _("{learners} from {files}.").format(learners=learners, files=files)
     print(line, file=sys.stderr)
+    if not data.files_read and not data.skipped:
+        # nothing named was an export: say so (and fail), rather than a quiet "0 learners from 0 files"
+        print(_("no progress export was found: a report reads files named *.json (nstutor progress export "
+                "-o NAME.json), given by name or in the folders given"), file=sys.stderr)
+        return EXIT_FAIL
     return EXIT_FAIL if data.skipped else EXIT_OK
 
 

@@ -53,6 +53,43 @@ def or_words(items: Iterable[str]) -> str:
 
 
 # --------------------------------------------------------------- widths in cells
+# Bidi controls (embeddings, overrides, isolates, marks): they reorder what follows on screen, so a
+# name holding one can make a line say something it does not (Trojan Source).
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def safe_text(s: str, keep: str = "") -> str:
+    """*s* (text someone else wrote: a learner's export) made harmless to print: control characters
+    (ANSI/OSC escapes start with ESC), bidi controls and lone surrogates (which no terminal or file
+    can encode) are shown as Python-style escapes (\\x1b, \\u202e, \\ud800); characters in *keep*
+    (e.g. newline, in a page) stay. Text without any is returned as it is."""
+    if s.isprintable() and s.isascii():
+        return s
+    out = []
+    for char in s:
+        code = ord(char)
+        if char in keep or not (code < 0x20 or 0x7f <= code < 0xa0 or char in _BIDI or 0xd800 <= code < 0xe000):
+            out.append(char)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
+def csv_cell(value):
+    """A cell for a CSV file a spreadsheet will open: text starting with = + - @, a tab or a carriage
+    return is a formula there (=HYPERLINK(...)), so it gets a leading apostrophe (as OWASP advises on
+    CSV injection). A carriage return inside becomes a newline: Python's csv writer quotes a cell with
+    a newline but not one with a lone CR, which a reader then takes for the end of the row. Numbers
+    and other values stay as they are."""
+    if not isinstance(value, str):
+        return value
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
+
+
 def cell_width(s: str) -> int:
     """How many terminal cells *s* takes (len() for ASCII, which is the common case and faster)."""
     return len(s) if s.isascii() else cell_len(s)

@@ -169,13 +169,15 @@ def step_rows(doc: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
 def to_csv(rows: Iterable[Mapping[str, Any]], columns: Iterable[str] = STEP_COLUMNS,
            header: Iterable[str] | None = None) -> str:
     """*rows* as CSV, *columns* in their order; the header row is the column names, or *header*
-    (the class report's, in its language: one label per column, same order)."""
+    (the class report's, in its language: one label per column, same order). A text cell that a
+    spreadsheet would take for a formula gets a leading apostrophe (texts.csv_cell)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     if header is None:
         writer.writeheader()
     else:
         csv.writer(out, lineterminator="\n").writerow(list(header))
+    from ..texts import csv_cell
     for row in rows:
-        writer.writerow(row)
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return out.getvalue()

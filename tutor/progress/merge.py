@@ -14,6 +14,9 @@ a re-export twice).
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -22,6 +25,7 @@ from ..i18n import _
 from .export import FORMAT, FORMAT_VERSION, parse_iso
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_DEPTH = 64          # an export nests 6 deep; deeper is not an export (and would blow the recursion limit)
 
 
 @dataclass
@@ -73,42 +77,127 @@ class ClassData:
     lessons: list[LessonInfo] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     files_read: int = 0
+    ignored: list[Skipped] = field(default_factory=list)   # files in a folder that were not read, and why
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as it can be printed: bytes that are not UTF-8 (a file name is bytes) as \\xff,
+    and control and bidi characters as escapes (see safe_text)."""
+    from ..texts import safe_text
+    return safe_text(os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace"))
 
 
 # ---------------------------------------------------------------------- reading
-def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
-    """Files named, and the *.json files under directories named (recursively), sorted."""
+def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped], list[Skipped]]:
+    """Files named, and the files named *.json (any case: Ada.JSON too) under directories named
+    (recursively), sorted; the files not named, the other files found in the folders (with why they were
+    not read)."""
     files: list[Path] = []
     missing: list[Skipped] = []
+    ignored: list[Skipped] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*.json") if p.is_file() or p.is_symlink())
-        elif path.exists():
+            found = []
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                found += [Path(root, name) for name in names]
+            for file in sorted(found):
+                if file.name.lower().endswith(".json"):
+                    files.append(file)
+                else:
+                    ignored.append(Skipped(str(file), _("not read: the name does not end in .json")))
+        elif path.exists() or path.is_symlink():
             files.append(path)
         else:
             missing.append(Skipped(str(path), _("no such file or directory")))
-    return files, missing
+    return files, missing, ignored
+
+
+def _read_limited(path: Path) -> bytes | str:
+    """The bytes of *path*, or why it is not read: only a regular file, checked before it is opened
+    (a FIFO would block the open, a device never ends), and at most MAX_FILE_BYTES + 1 bytes read,
+    whatever stat said (/proc files and devices say 0)."""
+    too_big = _("larger than {size} MiB: not a progress export").format(size=MAX_FILE_BYTES // 2**20)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return _("not a regular file (a device, a pipe or a socket): not a progress export")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        return _("cannot be read: {error}").format(error=exc.strerror or exc)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):      # swapped between the stat and the open
+            return _("not a regular file (a device, a pipe or a socket): not a progress export")
+        if info.st_size > MAX_FILE_BYTES:
+            return too_big
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_FILE_BYTES:
+            return too_big
+        return b"".join(chunks)
+    except OSError as exc:
+        return _("cannot be read: {error}").format(error=exc.strerror or exc)
+    finally:
+        os.close(fd)
+
+
+class _Constant(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether *value* nests deeper than *limit* (walked without recursion). The parser itself
+    stops with a RecursionError near Python's recursion limit; this keeps anything walking the
+    result (json.dumps in a message, the report) far from it."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack += [(v, depth + 1) for v in item.values() if isinstance(v, (dict, list))]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item if isinstance(v, (dict, list))]
+    return False
 
 
 def load_export(path: Path) -> Export | Skipped:
+    raw = _read_limited(path)
+    if isinstance(raw, str):
+        return Skipped(str(path), raw)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return Skipped(str(path), _("larger than {size} MiB: not a progress export").format(size=MAX_FILE_BYTES // 2**20))
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return Skipped(str(path), _("not a text file (binary data): not a progress export"))
-    except OSError as exc:
-        return Skipped(str(path), _("cannot be read: {error}").format(error=exc.strerror or exc))
     if not text.strip():
         return Skipped(str(path), _("empty file"))
+    too_deep = Skipped(str(path), _("nested more than {depth} levels deep: not a progress export").format(depth=MAX_DEPTH))
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except _Constant as exc:
+        return Skipped(str(path), _("not a progress export: it holds {value}, which is not a number in JSON").format(
+            value=str(exc)))
     except json.JSONDecodeError as exc:
         if exc.pos >= len(text.rstrip()) - 1:
             return Skipped(str(path), _("truncated: the JSON stops before it is complete (line {line})").format(line=exc.lineno))
         return Skipped(str(path), _("not an nstutor progress export: it is not JSON (from line {line}, column {column} on)")
                        .format(line=exc.lineno, column=exc.colno))
+    except RecursionError:
+        return too_deep
+    except ValueError:      # e.g. a number of thousands of digits
+        return Skipped(str(path), _("not an nstutor progress export: it is not JSON that nstutor reads"))
+    if _too_deep(doc):
+        return too_deep
     problem = validate(doc)
     if problem:
         return Skipped(str(path), problem)
@@ -147,9 +236,23 @@ def validate(doc: Any) -> str | None:
             if not isinstance(step, dict) or not isinstance(step.get("id"), str):
                 return _("malformed: lesson {lesson} steps[{index}] has no id").format(lesson=repr(lesson["id"]), index=j)
             for key in ("attempts", "failed_attempts", "hints_shown"):
-                if not isinstance(step.get(key, 0), int):
-                    return _("malformed: lesson {lesson} step {step}: {key} is not a number").format(
-                        lesson=repr(lesson["id"]), step=repr(step["id"]), key=key)
+                value = step.get(key, 0)
+                if type(value) is not int or value < 0:      # bool is an int in Python: True is not a count
+                    return _("malformed: lesson {lesson} step {step}: {key} is not a number (a whole number, 0 or "
+                             "more): {value}").format(lesson=repr(lesson["id"]), step=repr(step["id"]), key=key,
+                                                      value=json.dumps(value))
+        for key in ("time_spent_s", "steps_total", "steps_passed"):
+            value = lesson.get(key, 0)
+            if value is None and key == "time_spent_s":
+                continue
+            if type(value) not in (int, float) or not math.isfinite(value) or value < 0 \
+                    or (key != "time_spent_s" and type(value) is not int):
+                return _("malformed: lesson {lesson}: {key} is not a number of 0 or more: {value}").format(
+                    lesson=repr(lesson["id"]), key=key, value=json.dumps(value))
+        number = lesson.get("number")
+        if number is not None and (type(number) is not int or number < 0):
+            return _("malformed: lesson {lesson}: {key} is not a number of 0 or more: {value}").format(
+                lesson=repr(lesson["id"]), key="number", value=json.dumps(number))
     return None
 
 
@@ -209,11 +312,12 @@ def _number(value: Any) -> float:
 
 def load_class(paths: Iterable[str | Path]) -> ClassData:
     """Read every export under *paths* and merge them (skipped files are listed in the result)."""
-    files, skipped = expand(paths)
+    files, skipped, ignored = expand(paths)
     exports = []
     for path in files:
         loaded = load_export(path)
         (exports if isinstance(loaded, Export) else skipped).append(loaded)
     data = merge(exports)
     data.skipped = skipped
+    data.ignored = ignored
     return data

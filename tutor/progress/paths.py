@@ -120,6 +120,21 @@ def hand_over(path: Path, owner: Owner | None) -> None:
         os.chown(path, owner.uid, owner.gid, follow_symlinks=False)
 
 
+def unwritable_parent(directory: Path) -> Path | None:
+    """When *directory* does not exist yet: its nearest existing parent, if this user cannot create
+    anything in it (the real cause of a "permission denied" for a data directory that is not there;
+    chown-ing the directory itself is no advice then). None when the directory exists or its parent
+    is writable."""
+    probe = Path(os.path.abspath(directory))
+    if probe.exists():
+        return None
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.is_dir() and not os.access(probe, os.W_OK | os.X_OK):
+        return probe
+    return None
+
+
 def make_directory(location: StoreLocation) -> None:
     """Create the data directory (0700) and any missing parents; hand what was created, and
     nstutor's own default directory, to the invoking user under sudo."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..i18n import _, ngettext
-from ..texts import cell_width, fit, pad
+from ..texts import cell_width, fit, pad, safe_text
 from .export import STEP_COLUMNS, to_csv
 from .merge import ClassData
 
@@ -135,7 +135,7 @@ def summary_lines(data: ClassData, name_cap: int = 40) -> list[str]:
     """`nstutor report` without --csv/--html: one aligned line per learner. Names are measured in
     terminal cells (a Korean or Chinese name takes two per character), so the columns after them
     line up whatever script the names are in."""
-    rows = learner_summary(data)
+    rows = [dict(r, learner=safe_text(r["learner"])) for r in learner_summary(data)]   # a name is printed: no escapes
     width = min(max((cell_width(r["learner"]) for r in rows), default=0), name_cap)
     total = max((len(str(r["steps_total"])) for r in rows), default=1)
     return [f"{pad(fit(r['learner'], width), width)}  "
@@ -176,8 +176,9 @@ def summary_path(csv_path: Path) -> Path:
 
 def write_csv(data: ClassData, path: Path) -> list[Path]:
     """The per-step CSV at *path* and the per-learner summary beside it; returns both paths."""
-    path.write_text(to_csv(class_step_rows(data), STEP_COLUMNS, header=csv_header(STEP_COLUMNS)), encoding="utf-8")
+    path.write_text(to_csv(class_step_rows(data), STEP_COLUMNS, header=csv_header(STEP_COLUMNS)), encoding="utf-8",
+                    errors="backslashreplace")     # a lone surrogate in a name: \ud800, not a crash
     summary = summary_path(path)
     summary.write_text(to_csv(learner_summary(data), SUMMARY_COLUMNS, header=csv_header(SUMMARY_COLUMNS)),
-                       encoding="utf-8")
+                       encoding="utf-8", errors="backslashreplace")
     return [path, summary]

@@ -9,13 +9,20 @@ Every string that came from an export is escaped: a learner's name is data, neve
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from html import escape
+from html import escape as _html_escape
 from typing import Iterable
 
 from .. import __version__, i18n
 from ..i18n import _, ngettext
-from .merge import ClassData, Learner, LessonInfo
+from ..texts import safe_text
+from .merge import ClassData, display_path, Learner, LessonInfo
 from .report import LessonTime, StepStat, lesson_times, learner_summary, lessons_complete, stuck_steps
+
+def escape(text: str, quote: bool = True) -> str:
+    """HTML-escaped, after control and bidi characters and lone surrogates (a name can hold them; a
+    lone surrogate cannot even be written as UTF-8) are made visible escapes (texts.safe_text)."""
+    return _html_escape(safe_text(text, keep="\n\t"), quote)
+
 
 CSS = """
 :root { --ink:#1b1f24; --muted:#57606a; --line:#d0d7de; --done:#1a7f37; --part:#bf8700; --none:#eaeef2;
@@ -67,7 +74,7 @@ def render_html(data: ClassData, *, generated: datetime | None = None) -> str:
     if data.skipped:
         parts.append('<div class="skipped" id="skipped"><strong>' + escape(_("Files left out of this report:"))
                      + "</strong><ul>")
-        parts += [f"<li><code>{escape(s.path)}</code>: {escape(s.reason)}</li>" for s in data.skipped]
+        parts += [f"<li><code>{escape(display_path(s.path))}</code>: {escape(s.reason)}</li>" for s in data.skipped]
         parts.append("</ul></div>")
     if not data.learners:
         parts.append("<p>" + escape(_("No usable progress exports were given, so there is nothing to show."))

@@ -71,6 +71,7 @@ import json
 import math
 import os
 import sqlite3
+import stat
 import threading
 import time
 import uuid
@@ -82,7 +83,7 @@ from typing import Any, Iterator, Sequence
 from ..i18n import META_KEY as LANGUAGE_KEY
 from .attempts import MESSAGE_ONLY_INTERVAL, NOT_PROBED  # noqa: F401 - re-exported for callers and tests
 from .attempts import Context, LabChange, Latest, decide, outcome
-from .paths import StoreLocation, hand_over, location_for, make_directory
+from .paths import ENV_DATA_DIR, StoreLocation, hand_over, location_for, make_directory, unwritable_parent
 
 BUSY_TIMEOUT = 5.0                 # seconds a writer waits for another nstutor window's transaction
 MAX_NAME_LENGTH = 80
@@ -201,7 +202,17 @@ class ProgressStore:
             conn = sqlite3.connect(db, timeout=timeout, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             fix = ""
-            if isinstance(exc, PermissionError) and os.geteuid() != 0:
+            blocker = unwritable_parent(location.directory) if isinstance(exc, PermissionError) else None
+            if blocker is not None:
+                # The directory is not there and cannot be made: the parent is the cause, not an owner.
+                try:
+                    st = blocker.stat()
+                    owned = f" (owned by {st.st_uid}:{st.st_gid}, mode {stat.S_IMODE(st.st_mode):o})"
+                except OSError:
+                    owned = ""
+                fix = (f"; {location.directory} does not exist and cannot be made: {blocker}{owned} is not "
+                       f"writable by you (uid {os.geteuid()}); set {ENV_DATA_DIR} to a directory you can write")
+            elif isinstance(exc, PermissionError) and os.geteuid() != 0:
                 # Typically left behind by an nstutor that ran as root without sudo (su, a root login).
                 fix = f"; to take it back: sudo chown -R {os.getuid()}:{os.getgid()} {location.directory}"
             raise ProgressStoreError(f"cannot open the progress store {db}: {_reason(exc)}{fix}") from exc
