@@ -112,8 +112,8 @@ def test_the_text_summary_in_korean_and_unchanged_in_english(tmp_path):
     data = load_class([a_class(tmp_path)])
     assert summary_lines(data) == ["Ada     1/5 steps   20%     12 min  0 lessons complete",
                                    "김민준  1/5 steps   20%      4 min  0 lessons complete"]
-    assert in_korean(summary_lines, data) == ["Ada     1/5단계   20%     12분  레슨 0개 완료",
-                                              "김민준  1/5단계   20%      4분  레슨 0개 완료"]
+    assert in_korean(summary_lines, data) == ["Ada     단계 1/5   20%     12분  레슨 0개 완료",
+                                              "김민준  단계 1/5   20%      4분  레슨 0개 완료"]
 
 
 def test_report_lang_ko_on_the_command_line_chooses_korean_and_without_it_the_usual_choice(tmp_path):
@@ -199,8 +199,10 @@ async def test_the_language_key_remembers_the_other_language_for_the_next_start(
         await pilot.press("L")
         await wait_for(pilot, lambda: any("한국어" in n for n in notices(app)), what="the notice")
         said = [n for n in notices(app) if "한국어" in n][-1]
-        # said in the language chosen; this process keeps its own until it starts again
+        # said in the language read now (an L pressed by mistake is understood), then in the one chosen;
+        # this process keeps its own until it starts again
         assert "nstutor를 다음에 시작할 때부터 한국어입니다" in said and "--lang" in said and "NSTUTOR_LANG" in said
+        assert said.index("Language: 한국어 from the next start") < said.index("nstutor를 다음에 시작할 때부터"), said
         assert i18n.current() == "en"
         with ProgressStore.open(store) as opened:
             assert opened.language() == "ko"

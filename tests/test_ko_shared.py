@@ -119,7 +119,7 @@ def test_a_veth_whose_peer_is_down_in_korean(netns):
         assert why_not_up(snap, ns, ns.link("veth0")) == v.message
     assert not v.passed
     assert v.message.startswith(f"{red}의 veth0 인터페이스는 켜져 있지만, 짝인 {blue}의 veth1 인터페이스가 DOWN이라 "
-                                "NO-CARRIER와 "), v
+                                "NO-CARRIER, DOWN 상태로 "), v
     assert v.message.endswith(f": ip -n {blue} link set veth1 up"), v
     assert "peer" not in v.message
 

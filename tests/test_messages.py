@@ -83,7 +83,7 @@ def test_english_is_the_messages_themselves_and_a_missing_catalogue_falls_back(m
     try:
         assert i18n._("ready") == "준비됨"
         assert i18n.ngettext("{passed}/{total} step passes", "{passed}/{total} steps pass", 3) \
-            .format(passed=1, total=3) == "3단계 중 1단계 통과"
+            .format(passed=1, total=3) == "단계 3개 중 1개 통과"
         assert i18n._("a message nobody translated") == "a message nobody translated"
         monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)          # no catalogue at all: English, no error
         i18n._translations.cache_clear()

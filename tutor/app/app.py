@@ -216,23 +216,29 @@ class NstutorApp(InLanguage, App):
     def action_toggle_language(self) -> None:
         """L: the other language (en <-> ko), remembered in the progress store as `nstutor lang` does.
         This process keeps its language (its keys' words and lessons were read at the start): the
-        notice, said in the language chosen, tells the learner it applies from the next start."""
+        notice, said in both languages, tells the learner it applies from the next start."""
         now = i18n.current()
         chosen = "ko" if (self._language_choice or now) == "en" else "en"     # L twice: back again
         saved = self.progress.set_language(chosen)
         if saved:
             self._language_choice = chosen
-        i18n.set_language(chosen)         # the notice in the language just chosen, then back
-        try:
+
+        def notice() -> str:
             if saved:
-                message = _("Language: {name} from the next start of nstutor (quit with q and start it again); "
-                            "{option} or {variable} still overrides it.").format(
-                                name=i18n.LANGUAGES[chosen], option="--lang", variable=i18n.ENV_LANG)
-            else:
-                message = _("The language could not be remembered (the progress store cannot be written): "
-                            "start nstutor with {option} {language}.").format(option="--lang", language=chosen)
+                return _("Language: {name} from the next start of nstutor (quit with q and start it again); "
+                         "{option} or {variable} still overrides it.").format(
+                             name=i18n.LANGUAGES[chosen], option="--lang", variable=i18n.ENV_LANG)
+            return _("The language could not be remembered (the progress store cannot be written): "
+                     "start nstutor with {option} {language}.").format(option="--lang", language=chosen)
+        # said in the language the learner reads now (who may have pressed L by mistake: press L again),
+        # then in the one just chosen
+        said = [notice()]
+        i18n.set_language(chosen)
+        try:
+            said.append(notice())
         finally:
             i18n.set_language(now)
+        message = "\n".join(said)
         self.screen.notify(message, timeout=8)
 
     def action_help(self) -> None:

@@ -347,7 +347,7 @@ class BoxMaker:
                 if extra:
                     out.append(Line([(fit(f" └ +{extra} more ports", inner), NOTE)]))
                 if not ports:
-                    out.append(Line([("  (no ports yet)", NOTE)]))
+                    out.append(Line([("  " + _("(no ports yet)"), NOTE)]))
         if hidden:
             out.append(Line([(fit(ngettext("(+{count} other link)", "(+{count} other links)", hidden).format(
                 count=hidden), inner), NOTE)]))

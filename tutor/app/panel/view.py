@@ -45,6 +45,11 @@ class View:
         return view_titles().get(self.name, self.english_title)
 
     @property
+    def bar_name(self) -> str:
+        """The view bar's word for it when every name fits: its name, in the app's language."""
+        return view_bar_names().get(self.name, self.name)
+
+    @property
     def label(self) -> str:
         return self.short or self.name
 
@@ -63,6 +68,13 @@ def view_titles() -> dict[str, str]:
     return {"topology": _("Topology"), "namespaces": _("Namespaces"), "network": _("Links & addresses"),
             "bridges": _("Bridges"), "routes": _("Routes"), "neighbours": _("Neighbours & fdb"),
             "processes": _("Processes"), "isolation": _("Isolation"), "containers": _("Containers")}
+
+
+def view_bar_names() -> dict[str, str]:
+    """The views' names in the bar (lower case, one word) in the app's language."""
+    return {"topology": _("topology"), "namespaces": _("namespaces"), "network": _("network"),
+            "bridges": _("bridges"), "routes": _("routes"), "neighbours": _("neighbours"),
+            "processes": _("processes"), "isolation": _("isolation"), "containers": _("containers")}
 
 
 # --------------------------------------------------------------- per-snapshot cache

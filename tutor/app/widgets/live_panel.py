@@ -88,7 +88,7 @@ class LivePanel(Vertical):
         self._offered = self._offered_keys()
         note = f"  [dim]{self.note}[/]" if self.note else ""
         width = self.size.width - 2 if self.is_mounted and self.size.width else 200
-        labels = [(key, f"{key} {self.views[key].name}") for key in self._offered]
+        labels = [(key, f"{key} {self.views[key].bar_name}") for key in self._offered]
         if sum(cell_width(label) + 2 for _key, label in labels) + len(self.note) + 2 > width:
             current = self.views.get(self.current)
             labels = [(key, f"{key} {current.title}" if key == self.current and current
