@@ -616,6 +616,33 @@ def _lesson_help() -> str:
         lesson="bridge", number=11))
 
 
+class CellWidthHelp(argparse.HelpFormatter):
+    """argparse wraps help by characters; a terminal shows Hangul in two cells, so a Korean help
+    line wrapped at 80 characters is 100 or more cells wide. Text that is not ASCII is wrapped by
+    cells (texts.wrap); ASCII text as argparse always did (textwrap), so English is unchanged."""
+
+    def _split_lines(self, text, width):
+        if text.isascii():
+            return super()._split_lines(text, width)
+        from .texts import wrap
+        return wrap(self._whitespace_matcher.sub(" ", text).strip(), width)
+
+    def _fill_text(self, text, width, indent):
+        if text.isascii():
+            return super()._fill_text(text, width, indent)
+        from .texts import wrap
+        return "\n".join(indent + line for line in wrap(self._whitespace_matcher.sub(" ", text).strip(),
+                                                           width - len(indent)))
+
+
+class RawDescriptionCellWidthHelp(CellWidthHelp, argparse.RawDescriptionHelpFormatter):
+    """The top-level help: its usage and examples are laid out by hand (kept as written); its
+    commands' lines are wrapped by cells."""
+
+    def _fill_text(self, text, width, indent):
+        return argparse.RawDescriptionHelpFormatter._fill_text(self, text, width, indent)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with a 'did you mean' for a mistyped choice (`progress exprot`, `--format jsno`),
     and argparse's own words (usage:, options, -h's help, error:) in nstutor's language."""
@@ -697,6 +724,7 @@ class Parser(argparse.ArgumentParser):
 
 def _command(sub, name: str, summary: str, **kw) -> argparse.ArgumentParser:
     """A subcommand whose one-line summary is its line in `nstutor --help` and its own --help's."""
+    kw.setdefault("formatter_class", CellWidthHelp)
     return sub.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".", **kw)
 
 
@@ -706,7 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     lesson_help = _lesson_help()
     print_json = _("print JSON")
     parser = Parser(prog="nstutor", usage=_usage(), epilog=_examples(),
-                    formatter_class=argparse.RawDescriptionHelpFormatter,
+                    formatter_class=RawDescriptionCellWidthHelp,
                     description=_("Learn what a container really is, on your own machine's kernel."))
     parser.add_argument("--version", action="version", version=f"nstutor {__version__}",
                         help=_("show program's version number and exit"))
