@@ -313,3 +313,9 @@ def test_lint_exits_non_zero_with_a_located_problem(tmp_path, capsys, case):
 
 def test_the_shipped_catalog_still_loads_clean():
     assert load_catalog(language="en").problems == ()
+
+
+def test_the_app_reads_a_check_block_id_bounded_too():
+    from tutor.app.widgets.lesson_markdown import check_step_id
+    assert check_step_id("id: rooms\nexplain: " + "[" * 5000 + "]" * 5000 + "\n") is None
+    assert check_step_id("id: rooms\ntitle: T\n") == "rooms"
