@@ -233,7 +233,7 @@ def cmd_lint(args) -> int:
         p = Path(raw)
         if p.is_dir():
             paths.append(p)                 # its lessons and their translations (lessons/lint.py)
-        elif p.exists():
+        elif p.exists() or p.is_symlink():  # a broken link or a loop: the lint says which
             paths.append(p)
         elif (lesson := _shipped_lesson(raw)) is not None:     # `nstutor lint 11` or `lint bridge`
             paths.append(lesson.path)

@@ -179,6 +179,8 @@ def v_prefix(value: Any) -> str | None:
     """A route destination: "default" or a network like 10.22.0.0/24."""
     if value == "default":
         return None
+    if not isinstance(value, str):          # ipaddress reads true as 0.0.0.1/32
+        return f"{value!r} is not a network prefix like 10.22.0.0/24 (host bits must be zero) or 'default'"
     try:
         ipaddress.ip_network(value, strict=True)
     except (ValueError, TypeError):
@@ -187,6 +189,8 @@ def v_prefix(value: Any) -> str | None:
 
 
 def v_ip(value: Any) -> str | None:
+    if not isinstance(value, str):          # ipaddress reads true as 0.0.0.1 and 167772161 as 10.0.0.1
+        return f"{value!r} is not an IP address (write it as text, like 10.0.0.1)"
     try:
         ipaddress.ip_address(value)
     except (ValueError, TypeError):
@@ -204,7 +208,8 @@ def v_mac(value: Any) -> str | None:
 @naming(LINK)
 def v_ifref(value: Any) -> str | None:
     """An interface in a netns: "RED/veth0", or "veth0" for the host's netns."""
-    if not isinstance(value, str) or not value or value.count("/") > 1 or value.endswith("/"):
+    if (not isinstance(value, str) or not value or value.count("/") > 1 or value.endswith("/")
+            or value.startswith("/")):      # "/veth0": an empty netns name
         return f"{value!r} is not an interface reference like RED/veth0 (or veth0 for the host)"
     return None
 

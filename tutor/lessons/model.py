@@ -1,6 +1,7 @@
 """What a parsed lesson is: front matter, the markdown body, and its check steps."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,7 +19,21 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else str(self.path)
-        return f"{where}: {self.message}"
+        return printable(f"{where}: {self.message}")
+
+
+#: What must not reach a terminal raw: C0 controls but tab, DEL, C1 controls, lone surrogates (also
+#: the ones that stand for a file name's non-UTF-8 bytes), bidi embeddings, overrides and isolates
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """*text* with every character that cannot be printed as it is written as a \\x.., \\u.. escape:
+    a problem names what the author wrote, and printing it must neither fail nor move the cursor."""
+    if not _UNPRINTABLE.search(text):
+        return text
+    return _UNPRINTABLE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii")
+                            if not 0xD800 <= ord(m.group(0)) <= 0xDFFF else f"\\u{ord(m.group(0)):04x}", text)
 
 
 @dataclass(frozen=True)

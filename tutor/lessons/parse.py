@@ -6,8 +6,11 @@ never raises on bad input: it returns the problems it found, each located.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 
 from ..checks.base import SpecError
 from ..checks.registry import build
+from . import safe_yaml
 from .model import Lesson, Problem, Step
 
 FRONT_KEYS = {"id", "title", "minutes", "requires", "cleanup", "setup", "lab", "summary"}
@@ -27,6 +31,7 @@ ENGINE_OBJECTS = {"containers": ("docker", "podman"), "pods": ("podman",), "imag
 FILE_NAME = re.compile(r"^(\d+)-([a-z0-9][a-z0-9-]*)\.md$")
 STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SHELL_FENCES = ("sh", "bash", "shell", "console")     # the prose's commands (a translation keeps them)
+MAX_BYTES = 1_000_000                                # a lesson file larger than this is refused, unread
 
 
 def markdown_parser() -> MarkdownIt:
@@ -42,15 +47,21 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
     def problem(line: int | None, msg: str) -> None:
         problems.append(Problem(path, line, msg))
 
+    raw, why = read_lesson_bytes(path)
+    if raw is None:
+        problem(None, why)
+        return None, problems
     try:
-        raw = path.read_bytes()
         text = raw.decode("utf-8")
-    except OSError as exc:
-        problem(None, f"cannot read the file: {exc.strerror or exc}")
-        return None, problems
     except UnicodeDecodeError as exc:
-        problem(None, f"not UTF-8 text (byte {exc.start})")
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        problem(line, f"not UTF-8 text: the byte 0x{raw[exc.start]:02x} in column {column} is not UTF-8 "
+                      f"(save the file as UTF-8)")
         return None, problems
+    if text.startswith("\ufeff"):             # a UTF-8 byte order mark, as some editors write
+        text = text[1:]
+    _check_characters(text, problem)
 
     tokens = markdown_parser().parse(text)
     front: dict[str, Any] = {}
@@ -98,7 +109,7 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
     lesson = Lesson(
         id=lesson_id,
         title=str(front.get("title") or lesson_id),
-        minutes=minutes if isinstance(minutes, int) else 0,
+        minutes=minutes if isinstance(minutes, int) and not isinstance(minutes, bool) else 0,
         path=path,
         number=int(match.group(1)) if match else 999,
         body=body,
@@ -132,9 +143,15 @@ def _check_references(lines: list[str], problem) -> None:
 
 
 def _load_yaml(text: str, first_line: int, problem, what: str) -> Any:
-    """safe_load, turning a YAML error into a located problem. first_line: file line of text's line 0."""
+    """The data of *text* (safe_yaml: bounded), turning a YAML error into a located problem.
+    first_line: file line of text's line 0."""
+    return _compose_yaml(text, first_line, problem, what)[0]
+
+
+def _compose_yaml(text: str, first_line: int, problem, what: str) -> tuple[Any, Any]:
+    """(data, composed node), or (None, None) after a located problem."""
     try:
-        return yaml.safe_load(text)
+        return safe_yaml.load(text, first_line)
     except yaml.YAMLError as exc:
         # PyYAML notices an unclosed bracket or quote on a later line (problem_mark); the line where
         # the construct began (context_mark) is where the author has to look, so report that one.
@@ -143,7 +160,55 @@ def _load_yaml(text: str, first_line: int, problem, what: str) -> Any:
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)
         problem(line, f"bad YAML in the {what}: {context + ', ' if context else ''}{reason}")
-        return None
+    except RecursionError:                  # safe_yaml bounds the nesting; this is the last resort
+        problem(first_line, f"bad YAML in the {what}: nested too deep")
+    return None, None
+
+
+def read_lesson_bytes(path: Path) -> tuple[bytes | None, str]:
+    """(the file's bytes, "") or (None, why not). Only a regular file is read, and at most MAX_BYTES:
+    a FIFO or a device would block or never end (opened non-blocking, so a FIFO cannot hang us)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "a symlink loop: the link points (through other links, perhaps) back at itself"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return None, f"a dangling symlink: it points at {os.readlink(path)}, which does not exist"
+        return None, f"cannot read the file: {exc.strerror or exc}"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode) else \
+                   "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket or other"
+            return None, f"not a regular file ({what}): a lesson is a regular file"
+        if info.st_size > MAX_BYTES:
+            return None, f"the file is {info.st_size} bytes, larger than a lesson may be ({MAX_BYTES // 1_000_000} MB)"
+        chunks, size = [], 0
+        while size <= MAX_BYTES:           # st_size may lie (a file still growing): read no more than allowed
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_BYTES:
+            return None, f"the file is larger than a lesson may be ({MAX_BYTES // 1_000_000} MB)"
+        return b"".join(chunks), ""
+    except OSError as exc:
+        return None, f"cannot read the file: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+
+
+def _check_characters(text: str, problem) -> None:
+    """A control character (NUL, an escape, ...) in the file: invisible in an editor, and the
+    learner's terminal may act on it. One problem per line that has one."""
+    if not safe_yaml.CONTROL.search(text):
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        bad = safe_yaml.CONTROL.search(line)
+        if bad:
+            problem(number, f"{safe_yaml.control_words(bad.group(0))} in column {bad.start() + 1}: remove it")
 
 
 def _check_front(front: dict, path: Path, problem) -> None:
@@ -158,7 +223,8 @@ def _check_front(front: dict, path: Path, problem) -> None:
     for key in REQUIRED_FRONT:
         if key not in front:
             problem(1, f"the front matter is missing '{key}'")
-    if "minutes" in front and not (isinstance(front["minutes"], int) and front["minutes"] > 0):
+    if "minutes" in front and not (isinstance(front["minutes"], int) and not isinstance(front["minutes"], bool)
+                                   and front["minutes"] > 0):
         problem(1, "'minutes' must be a positive whole number")
     if "requires" in front and not (isinstance(front["requires"], list)
                                     and all(isinstance(r, str) for r in front["requires"])):
@@ -213,7 +279,7 @@ def _check_cleanup_items(key: str, items: list, problem) -> None:
 
 def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:
     body_line = (fence_line or 0) + 1          # file line of the block's first YAML line
-    data = _load_yaml(content, body_line, problem, "check block")
+    data, node = _compose_yaml(content, body_line, problem, "check block")
     if data is None:
         if content.strip() == "":
             problem(fence_line, "empty check block")
@@ -245,7 +311,7 @@ def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:
         solution = ""
 
     expect = data.get("expect")
-    item_lines = _item_lines(content, body_line)
+    item_lines = _item_lines(node, body_line)
     expectations = []
     if not isinstance(expect, list) or not expect:
         problem(fence_line, f"step '{step_id}' needs 'expect:', a list of expectations")
@@ -268,12 +334,8 @@ def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:
     )
 
 
-def _item_lines(content: str, body_line: int) -> list[int]:
-    """File lines of each item under `expect:` (for precise error locations)."""
-    try:
-        node = yaml.compose(content)
-    except yaml.YAMLError:
-        return []
+def _item_lines(node, body_line: int) -> list[int]:
+    """File lines of each item under `expect:` (for precise error locations), from the block's node."""
     if not isinstance(node, yaml.MappingNode):
         return []
     for key, value in node.value:

@@ -21,6 +21,7 @@ from textual.content import Content
 from textual.widgets import Markdown
 from textual.widgets.markdown import MarkdownFence
 
+from ...lessons import safe_yaml
 from ...lessons.parse import markdown_parser
 from .step_card import StepCard
 
@@ -28,8 +29,8 @@ from .step_card import StepCard
 def check_step_id(code: str) -> str | None:
     """The `id:` of a check block's YAML (None when it is not readable)."""
     try:
-        data = yaml.safe_load(code)
-    except yaml.YAMLError:
+        data, _node = safe_yaml.load(code)      # bounded, as the parser reads it (a bomb, deep nesting)
+    except (yaml.YAMLError, RecursionError):
         return None
     if isinstance(data, dict) and isinstance(data.get("id"), (str, int)):
         return str(data["id"])
