@@ -18,26 +18,12 @@ from conftest import remove_cgroup, sh
 from kinds_process_support import grade, number, wait_proc
 from test_kinds_memory import memory_root_or_skip
 from test_kinds_process_cgroup import cpu_root_or_skip
+from test_kinds_process import mountpoints  # noqa: F401 (a fixture: /tmp/<uid>-* dirs, unmounted and removed)
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 
-@pytest.fixture
-def host_dirs(uid):
-    """Directories /tmp/<uid>-<suffix> on the host, unmounted (just in case) and removed at teardown."""
-    made: list[str] = []
-
-    def make(suffix: str) -> str:
-        path = f"/tmp/{uid}-{suffix}"
-        os.makedirs(path)
-        made.append(path)
-        return path
-
-    yield make
-    for path in reversed(made):
-        sh(f"umount {path}", check=False)
-        os.rmdir(path)
 
 
 def failing(item: dict, *fragments: str, absent: tuple[str, ...] = ()):
@@ -67,9 +53,9 @@ def passing(item: dict, *fragments: str, korean_observed: bool = True):
 
 # --------------------------------------------------------------- mount, procfs, file: one private mount namespace
 @pytest.mark.needs_root
-def test_a_tmpfs_missing_in_a_private_mount_namespace_then_mounted(spawn, uid, host_dirs, korean):
+def test_a_tmpfs_missing_in_a_private_mount_namespace_then_mounted(spawn, uid, mountpoints, korean):
     n = number(uid, 1006)
-    target = host_dirs("priv")
+    target = mountpoints("priv")
     spawn(f"unshare --mount sleep {n}")
     pid, = wait_proc(f"^sleep {n}$")
     sel = f"^sleep {n}$"
