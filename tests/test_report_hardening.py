@@ -268,3 +268,20 @@ def test_the_new_refusals_are_in_korean(tmp_path):
                          timeout=30)
     assert res.returncode == 1 and "진행 기록 내보내기 파일을 찾지 못했습니다" in res.stderr
     assert "no progress export was found" not in res.stderr
+
+
+@pytest.mark.parametrize("field,value", [("status", [None]), ("status", 1e308), ("passing_now", []),
+                                         ("last_message", {"a": 1}), ("first_pass", 3), ("solution_viewed", "yes")])
+def test_a_step_field_of_the_wrong_type_does_not_break_the_report(tmp_path, field, value):
+    # found by tests/test_fuzz_readers.py: a list or a number as a step's status or passing_now raised
+    # TypeError/AttributeError in write_csv and render_html; such a field is now read as not given
+    from tutor.progress.report import summary_lines
+    bad = doc("Ada")
+    bad["lessons"][0]["steps"][0][field] = value
+    write(tmp_path / "in" / "ada.json", bad)
+    write(tmp_path / "in" / "grace.json", doc("Grace"))
+    data = load_class([tmp_path / "in"])
+    assert {l.name for l in data.learners} == {"Ada", "Grace"}
+    write_csv(data, tmp_path / "steps.csv")
+    assert "Ada" in render_html(data)
+    summary_lines(data)

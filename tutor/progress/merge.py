@@ -295,12 +295,23 @@ def merge(exports: list[Export]) -> ClassData:
                 for step in lesson["steps"]:
                     old = merged["steps"].get(step["id"])
                     if old is None or _activity(step) >= _activity(old):
-                        merged["steps"][step["id"]] = step
+                        merged["steps"][step["id"]] = _clean_step(step)
         hostnames = sorted({str(e.doc.get("hostname") or "?") for e in group})
         data.learners.append(Learner(key, newest.doc["learner"]["name"].strip(), hostnames,
                                      str(newest.doc.get("exported_at") or ""), [e.path for e in group], lessons))
     data.learners.sort(key=lambda l: (l.name.lower(), l.key))
     return data
+
+
+#: A step's fields the report prints as text or reads as yes/no: a value of another type (a list, a
+#: number where the status should be) is left out, read as not given, rather than breaking the report.
+_STEP_TEXTS = ("status", "title", "last_message", "first_pass", "last_activity")
+_STEP_FLAGS = ("passing_now", "solution_viewed")
+
+
+def _clean_step(step: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in step.items()
+            if not ((k in _STEP_TEXTS and not isinstance(v, str)) or (k in _STEP_FLAGS and not isinstance(v, bool)))}
 
 
 def _number(value: Any) -> float:

@@ -99,7 +99,7 @@ def class_step_rows(data: ClassData) -> Iterable[dict[str, Any]]:
                        "exported_at": learner.exported_at, "lesson_number": lesson.number if lesson.number is not None else "",
                        "lesson": lesson.id, "lesson_title": lesson.title, "step": step_id, "step_title": title,
                        "status": step.get("status") or "not started",
-                       "passing_now": {True: "yes", False: "no"}.get(passing, ""),
+                       "passing_now": {True: "yes", False: "no"}.get(passing, "") if isinstance(passing, bool) else "",
                        "first_pass": step.get("first_pass") or "", "attempts": _int(step.get("attempts")),
                        "failed_attempts": _int(step.get("failed_attempts")), "hints_shown": _int(step.get("hints_shown")),
                        "solution_viewed": "yes" if step.get("solution_viewed") else "no",
