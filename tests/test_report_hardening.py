@@ -270,18 +270,22 @@ def test_the_new_refusals_are_in_korean(tmp_path):
     assert "no progress export was found" not in res.stderr
 
 
-@pytest.mark.parametrize("field,value", [("status", [None]), ("status", 1e308), ("passing_now", []),
-                                         ("last_message", {"a": 1}), ("first_pass", 3), ("solution_viewed", "yes")])
-def test_a_step_field_of_the_wrong_type_does_not_break_the_report(tmp_path, field, value):
+@pytest.mark.parametrize("field,value,what", [("status", [None], "text"), ("status", 1e308, "text"),
+                                              ("passing_now", [], "true or false"), ("last_message", {"a": 1}, "text"),
+                                              ("first_pass", 3, "text"), ("solution_viewed", "yes", "true or false")])
+def test_a_step_field_of_the_wrong_type_is_refused_and_the_report_still_written(tmp_path, field, value, what):
     # found by tests/test_fuzz_readers.py: a list or a number as a step's status or passing_now raised
-    # TypeError/AttributeError in write_csv and render_html; such a field is now read as not given
+    # TypeError/AttributeError in write_csv and render_html. Reject or say, never guess: the file is
+    # skipped with the field named, and the report of the others is written
     from tutor.progress.report import summary_lines
     bad = doc("Ada")
     bad["lessons"][0]["steps"][0][field] = value
     write(tmp_path / "in" / "ada.json", bad)
     write(tmp_path / "in" / "grace.json", doc("Grace"))
     data = load_class([tmp_path / "in"])
-    assert {l.name for l in data.learners} == {"Ada", "Grace"}
+    assert {l.name for l in data.learners} == {"Grace"}
+    reason = skipped_reason(data, "ada.json")
+    assert f"{field} is not {what}:" in reason, reason
     write_csv(data, tmp_path / "steps.csv")
-    assert "Ada" in render_html(data)
+    assert "Grace" in render_html(data)
     summary_lines(data)

@@ -241,6 +241,15 @@ def validate(doc: Any) -> str | None:
                     return _("malformed: lesson {lesson} step {step}: {key} is not a number (a whole number, 0 or "
                              "more): {value}").format(lesson=repr(lesson["id"]), step=repr(step["id"]), key=key,
                                                       value=json.dumps(value))
+            for key in _STEP_TEXTS + _STEP_FLAGS:               # null: not given (never passed, say)
+                value = step.get(key)
+                wanted = str if key in _STEP_TEXTS else bool
+                if value is not None and type(value) is not wanted:
+                    shown = json.dumps(value)
+                    message = (_("malformed: lesson {lesson} step {step}: {key} is not text: {value}") if wanted is str
+                               else _("malformed: lesson {lesson} step {step}: {key} is not true or false: {value}"))
+                    return message.format(lesson=repr(lesson["id"]), step=repr(step["id"]), key=key,
+                                          value=shown if len(shown) <= 40 else shown[:39] + "…")
         for key in ("time_spent_s", "steps_total", "steps_passed"):
             value = lesson.get(key, 0)
             if value is None and key == "time_spent_s":
