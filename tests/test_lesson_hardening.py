@@ -319,3 +319,26 @@ def test_the_app_reads_a_check_block_id_bounded_too():
     from tutor.app.widgets.lesson_markdown import check_step_id
     assert check_step_id("id: rooms\nexplain: " + "[" * 5000 + "]" * 5000 + "\n") is None
     assert check_step_id("id: rooms\ntitle: T\n") == "rooms"
+
+
+# --------------------------------------------------------------- a malformed cleanup names nothing
+def test_a_cleanup_that_lint_refuses_is_not_used(tmp_path):
+    """cleanup.processes [{1: a, b: c}] is a located problem, and the lesson (still listed, with its
+    problem) carries no cleanup: reset must not act on a guess of what it meant."""
+    path = tmp_path / "01-demo.md"
+    path.write_text("---\nid: demo\ntitle: Demo\nminutes: 5\ncleanup:\n  processes: [{1: a, b: c}]\n  netns: [RED]\n---\n"
+                    "# Demo\n\n```check\nid: rooms\ntitle: Create RED\nexpect:\n  - netns: {name: RED}\n"
+                    "hint: ip netns add RED\nsolution: ip netns add RED\n```\n", encoding="utf-8")
+    lesson, problems = parse_lesson(path)
+    assert [p.line for p in problems if "cleanup.processes" in p.message] == [1], problems
+    assert lesson is not None and lesson.cleanup == {}
+
+
+def test_a_process_selector_that_names_nothing_selects_no_process():
+    """reset SIGKILLs what a cleanup selects, as root: a selector with neither comm nor cmdline
+    (nor container/pod) must select nothing. Before, {} and {1: 'a'} selected every process."""
+    from tutor.checks.select import select
+    from tutor.observe import take_snapshot
+    snap = take_snapshot()
+    assert select(snap, {"comm": snap.processes[min(snap.processes)].comm})      # a real one still selects
+    assert select(snap, {}) == [] and select(snap, {1: "a", "b": "c"}) == [] and select(snap, {"zombie": True}) == []

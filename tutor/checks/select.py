@@ -186,6 +186,10 @@ def select(snap: Snapshot, value: Any) -> list[Process]:
                 found[proc.pid] = proc
         return [found[pid] for pid in sorted(found)]
     comm = sel.get("comm")
+    if comm is None and "cmdline" not in sel:
+        # A selector that names nothing (a malformed lesson's `{1: a}`, `{}`) selects no process,
+        # never every one: reset SIGKILLs what a cleanup selects, as root.
+        return []
     pattern = re.compile(str(sel["cmdline"])) if "cmdline" in sel else None
     want_zombie = bool(sel.get("zombie", False))
     out = []

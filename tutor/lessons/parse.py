@@ -106,6 +106,9 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
     lesson_id = str(front.get("id") or (match.group(2) if match else path.stem))
     minutes = front.get("minutes")
     requires = front.get("requires") or []
+    # A cleanup that lint refuses is not used at all: reset removes (and kills, as root) what a
+    # cleanup names, so a malformed one must name nothing rather than something guessed.
+    bad_cleanup = any(p.message.startswith(("cleanup.", "'cleanup", "unknown cleanup key")) for p in problems)
     lesson = Lesson(
         id=lesson_id,
         title=str(front.get("title") or lesson_id),
@@ -115,7 +118,7 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
         body=body,
         steps=tuple(steps),
         requires=tuple(str(r) for r in requires) if isinstance(requires, list) else (),
-        cleanup=front.get("cleanup") if isinstance(front.get("cleanup"), dict) else {},
+        cleanup=front.get("cleanup") if isinstance(front.get("cleanup"), dict) and not bad_cleanup else {},
         setup=str(front.get("setup") or ""),
         lab=tuple(str(n) for n in front.get("lab") or ()) if isinstance(front.get("lab"), list) else (),
         summary=str(front.get("summary") or ""),
