@@ -16,19 +16,12 @@ from tutor.cli import main
 from tutor.lessons import load_catalog, parse_lesson
 from tutor.lessons.lint import lint
 
+from test_lessons import GOOD_STEP
+
 ROOT = Path(__file__).resolve().parent.parent
 
 FRONT = "id: demo\ntitle: Demo\nminutes: 5\n"
-CHECK = """\
-```check
-id: rooms
-title: Create RED
-expect:
-  - netns: {name: RED}
-hint: ip netns add RED
-solution: ip netns add RED
-```
-"""
+CHECK = GOOD_STEP  # the good step of tests/test_lessons.py, broken one way per test
 
 
 def lesson_text(front: str = FRONT, check: str = CHECK, body: str = "Some prose.\n") -> str:
@@ -95,7 +88,7 @@ def test_alias_bomb_in_the_front_matter_is_refused_before_it_expands(tmp_path):
 
 
 def test_alias_bomb_in_a_check_block_is_refused_before_it_expands(tmp_path):
-    check = CHECK.replace("solution: ip netns add RED\n", "solution: ip netns add RED\nexplain:\n" + bomb("  "))
+    check = CHECK.replace("solution: |\n  ip netns add RED\n", "solution: |\n  ip netns add RED\nexplain:\n" + bomb("  "))
     path = write(tmp_path, lesson_text(check=check))
     found = problems_in_child(path)
     assert any("aliases are expanded" in msg and line and line > 10 for line, msg in found), found
