@@ -124,6 +124,51 @@ def test_the_catalog_skips_a_fifo_in_its_directory(tmp_path):
     assert found == [0, ["not a regular file (a FIFO): a lesson is a regular file"]]
 
 
+def test_a_fifo_translation_is_a_problem_not_an_untranslated_lesson(tmp_path):
+    """A translation that is there but cannot be read is broken, not missing: lint names it once
+    and does not also count its lesson as "not translated yet"; the catalog shows the English
+    lesson and carries the problem."""
+    write(tmp_path, lesson_text())
+    (tmp_path / "ko").mkdir()
+    os.mkfifo(tmp_path / "ko" / "05-demo.md")
+    found = in_child("import json\nfrom pathlib import Path\nfrom tutor.lessons.lint import lint\n"
+                     "from tutor.lessons import load_catalog\n"
+                     f"r = lint([Path({str(tmp_path)!r})])\n"
+                     f"c = load_catalog(Path({str(tmp_path)!r}), 'ko')\n"
+                     "print(json.dumps([[str(p) for p in r.problems], r.untranslated,\n"
+                     "                  [l.language for l in c.lessons], [str(p) for p in c.problems]]))")
+    fifo = f"{tmp_path}/ko/05-demo.md: not a regular file (a FIFO): a lesson is a regular file"
+    assert found == [[fifo], {"ko": []}, ["en"], [fifo]]
+
+
+def test_a_missing_translation_is_still_only_untranslated(tmp_path):
+    write(tmp_path, lesson_text())
+    (tmp_path / "ko").mkdir()
+    report = lint([tmp_path])
+    assert report.problems == [] and report.untranslated == {"ko": ["05-demo.md"]}
+
+
+def test_a_broken_check_block_is_not_also_reported_as_no_check_blocks(tmp_path):
+    found = problems(write(tmp_path, lesson_text(check=CHECK.replace("title: Create RED", "title: [unclosed"))))
+    assert len(found) == 1 and found[0][0] == 12 and "bad YAML in the check block" in found[0][1], found
+
+
+def test_a_lesson_with_no_check_block_at_all_still_says_so(tmp_path):
+    assert problems(write(tmp_path, lesson_text(check=""))) == [
+        (None, "the lesson has no ```check blocks: a lesson needs at least one step")]
+
+
+@pytest.mark.parametrize("where, text, line", [
+    ("front matter", lesson_text(front=FRONT.replace("title: Demo", "title: De\0mo")), 3),
+    ("check block", lesson_text(check=CHECK.replace("title: Create RED", "title: Create\0 RED")), 12),
+    ("quoted in a check block", lesson_text(check=CHECK.replace("{name: RED}", '{name: "R\0ED"}')), 14),
+    ("prose", lesson_text(body="Some \0 prose.\n"), 8),
+], ids=["front", "check", "quoted", "prose"])
+def test_a_raw_control_character_is_reported_once_on_its_line(tmp_path, where, text, line):
+    found = problems(write(tmp_path, text))
+    assert len(found) == 1 and found[0][0] == line and "U+0000" in found[0][1], (where, found)
+
+
 def test_a_device_is_not_a_lesson():
     assert problems_in_child(Path("/dev/zero")) == [[None, "not a regular file (a device): a lesson is a regular file"]]
 

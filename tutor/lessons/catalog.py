@@ -2,6 +2,8 @@
 translation exists (tutor/lessons/translation.py) and in English where none does."""
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +60,7 @@ def load_catalog(directory: Path | None = None, language: str | None = None) -> 
 def _translated(english: Lesson, language: str, trusted: bool) -> tuple[Lesson, list[Problem]]:
     """(the lesson in *language*, or *english* when it has no usable translation; the problems)"""
     path = translation_path(english.path, language)
-    if not path.is_file():
+    if not os.path.lexists(path):       # a FIFO or a dangling link there is a broken translation, said so
         return english, []
     lesson, problems = parse_lesson(path, trusted=trusted)
     if lesson is None or problems:

@@ -7,6 +7,7 @@ per language, so a translator sees what is left.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +38,10 @@ def lint(paths: list[Path]) -> LintReport:
                 if language == SOURCE:
                     continue
                 report.files.extend(lesson_files(path / language) if (path / language).is_dir() else [])
+                # Only a missing file is "not translated yet": one that is there but unreadable
+                # (a FIFO, a dangling link) is a problem, which parse_lesson reports.
                 report.untranslated[language] = [p.name for p in english
-                                                 if not translation_path(p, language).is_file()]
+                                                 if not os.path.lexists(translation_path(p, language))]
         else:
             report.files.append(path)
     for path in report.files:

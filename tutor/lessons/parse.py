@@ -82,12 +82,14 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
     steps: list[Step] = []
     seen: dict[str, int] = {}
     shell_blocks: list[tuple[int, str]] = []
+    check_blocks = 0        # blocks written, parsed or not: a broken one already has its own problem
     for tok in tokens:
         if tok.type == "fence" and tok.info.strip().split(" ")[0] in SHELL_FENCES:
             shell_blocks.append(((tok.map[0] + 1) if tok.map else 0, tok.content))
         if tok.type != "fence" or tok.info.strip().split(" ")[0] != "check":
             continue
         fence_line = tok.map[0] + 1 if tok.map else None
+        check_blocks += 1
         step = _parse_step(tok.content, fence_line, problem)
         if step is None:
             continue
@@ -96,7 +98,7 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
             continue
         seen[step.id] = fence_line or 0
         steps.append(step)
-    if not steps and front:
+    if not check_blocks and front:
         problem(None, "the lesson has no ```check blocks: a lesson needs at least one step")
 
     lines = text.splitlines(keepends=True)
