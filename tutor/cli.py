@@ -361,12 +361,16 @@ def cmd_setup(args) -> int:
 def cmd_reset(args) -> int:
     """Remove what a lesson made (its declared cleanup) and, one by one, the learner's strays of
     it that nstutor recognises, after asking (--yes: everything)."""
-    from .lessons.cleanup import (cleanup_present, cleanup_summary, find_strays, names_objects, remove_strays,
-                                  run_cleanup)
+    from .lessons.cleanup import (cleanup_present, cleanup_summary, find_strays, names_objects, refused_cleanup,
+                                  remove_strays, run_cleanup)
     from .i18n import _, ngettext
     from .lessons.scripts import ActionLog
     lesson = _lesson_or_usage(args.lesson)
     rerun_as_root(_("removing a lesson's objects"))
+    refused = refused_cleanup(lesson)
+    if refused:         # said first, and the exit status says reset could not do its job
+        print(_("problem: {problem}").format(problem=refused), file=sys.stderr)
+    failed = EXIT_FAIL if refused else EXIT_OK
     present = cleanup_present(lesson)       # the question names only what is really here
     objects = names_objects(present)
     if objects:
@@ -389,7 +393,7 @@ def cmd_reset(args) -> int:
             print(f"  - {stray.what}\n      " + _("remove with: {command}").format(command=stray.command))
     if not offer_cleanup and not strays:
         print(_("Nothing to reset."))
-        return EXIT_OK
+        return failed
     if args.yes:
         cleanup, chosen = offer_cleanup, strays
     else:
@@ -399,7 +403,7 @@ def cmd_reset(args) -> int:
         chosen = [s for s in strays if _confirm(_("Remove {what}? [y/N] ").format(what=s.what))]
     if not cleanup and not chosen:
         print(_("Nothing changed."))
-        return EXIT_OK
+        return failed
     end_lab_change = _begin_lab_change(lesson, "reset")    # what follows is not the learner's attempts
     log = ActionLog()
     if chosen:      # first: some are recognised only beside the lesson's objects (a veth left in the host)
@@ -414,7 +418,8 @@ def cmd_reset(args) -> int:
     if not log.done and log.ok:
         print("  " + _("nothing of it was there to remove"))
     for line in log.errors:
-        print("  " + _("problem: {problem}").format(problem=line), file=sys.stderr)
+        if line != refused:     # already said
+            print("  " + _("problem: {problem}").format(problem=line), file=sys.stderr)
     return EXIT_OK if log.ok else EXIT_FAIL
 
 

@@ -58,6 +58,48 @@ def selector_problem(value: Any) -> str | None:
     return None
 
 
+#: Command lines of processes a lab VM needs. A cleanup selector that matches one of them would
+#: make `nstutor reset` stop it (as root: the learner's shell, sshd, dockerd...), so lint refuses it.
+MACHINE_COMMANDS = (
+    "", "/sbin/init", "/lib/systemd/systemd --system --deserialize 20", "/lib/systemd/systemd-journald",
+    "bash", "-bash", "/bin/bash", "sh", "/bin/sh -i", "zsh", "sudo -i", "su -", "login -- root",
+    "sshd: root@pts/0", "/usr/sbin/sshd -D", "tmux", "tmux new-session", "/usr/bin/dockerd -H fd://",
+    "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2 -namespace moby -id 0123abcd -address /run/containerd/containerd.sock",
+    "/usr/bin/kubelet --config=/var/lib/kubelet/config.yaml", "/usr/bin/python3 -m tutor reset",
+    "/opt/nstutor/bin/python /opt/nstutor/bin/nstutor reset", "vim lesson.md", "sleep 5", "cron -f",
+)
+#: Kernel names of those processes: a cleanup selector of {comm: NAME} alone must not be one.
+MACHINE_COMMS = frozenset({"systemd", "init", "bash", "sh", "zsh", "dash", "sudo", "su", "login", "sshd",
+                           "tmux", "tmux: server", "dockerd", "containerd", "containerd-shim", "kubelet",
+                           "python3", "python", "nstutor", "agetty", "cron", "dbus-daemon", "journald",
+                           "systemd-journal", "systemd-logind", "systemd-udevd", "runc", "conmon", "podman"})
+
+
+def cleanup_selector_problem(value: Any) -> str | None:
+    """A cleanup's process selector is what `nstutor reset` stops, as root: on top of being a valid
+    selector, it must not also match what the machine runs anyway (an empty pattern matches every
+    process; 'sleep' matches the learner's own sleeps; {comm: bash} their shell)."""
+    problem = selector_problem(value)
+    if problem or is_container_selector(value):
+        return problem
+    sel = normalise(value)
+    comm = sel.get("comm")
+    if "cmdline" not in sel:
+        if comm in MACHINE_COMMS:
+            return (f"{{comm: {comm}}} alone would also stop the machine's own {comm} processes: add a "
+                    f"cmdline that only the lesson's process has, e.g. {{comm: {comm}, cmdline: '^{comm} 1001$'}}")
+        return None
+    if comm is not None and comm not in MACHINE_COMMS:
+        return None         # both must hold: an unusual comm already narrows it
+    pattern = re.compile(str(sel["cmdline"]))
+    for command in MACHINE_COMMANDS:
+        if pattern.search(command):
+            shown = repr(command) if command else "an empty command line (every kernel thread)"
+            return (f"cmdline pattern {sel['cmdline']!r} also matches {shown}, so reset would stop processes "
+                    f"the lesson did not start: anchor it to the lesson's own command, e.g. '^sleep 1001$'")
+    return None
+
+
 def _container_problem(value: dict) -> str | None:
     mixed = [k for k in PROCESS_KEYS if k in value]
     if mixed and ("container" in value or "pod" in value):

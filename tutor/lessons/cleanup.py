@@ -65,6 +65,9 @@ def _is_missing(stderr: str) -> bool:
 def kill_processes(selectors: list, log: ActionLog, timeout: float = 3.0) -> None:
     snap = observe.take_snapshot()
     victims = {p.pid: p for sel in selectors for p in select(snap, sel)}
+    for pid, why in _untouchable(snap, victims).items():
+        # lint refuses selectors that broad; this holds for one it could not foresee
+        log.errors.append(_("did not stop {process}: {reason}").format(process=name(victims.pop(pid)), reason=why))
     if victims:     # said before they go: which ones, so a learner sees their `sleep 1003` was one
         shown = [name(p) for p in list(victims.values())[:4]]
         more = len(victims) - 4
@@ -81,6 +84,25 @@ def kill_processes(selectors: list, log: ActionLog, timeout: float = 3.0) -> Non
             time.sleep(0.05)
     for pid in victims:
         _signal(pid, signal.SIGKILL)
+
+
+def _untouchable(snap, chosen: dict) -> dict[int, str]:
+    """Of the processes a cleanup selected, those reset never signals, with the reason: the
+    machine's init, a kernel thread, and the chain of processes this reset runs under (the
+    learner's shell, sudo, tmux, the app)."""
+    ancestors, pid = set(), os.getppid()
+    while pid > 1 and pid not in ancestors and pid in snap.processes:
+        ancestors.add(pid)
+        pid = snap.processes[pid].ppid
+    out = {}
+    for pid, proc in chosen.items():
+        if pid == 1:
+            out[pid] = _("it is the machine's init (pid 1)")
+        elif not proc.cmdline:
+            out[pid] = _("it is a kernel thread")
+        elif pid in ancestors:
+            out[pid] = _("this reset runs under it (your shell, or what started it)")
+    return out
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -343,9 +365,21 @@ def script_commands(script: str) -> list[str]:
     return out
 
 
+def refused_cleanup(lesson: Lesson) -> str | None:
+    """Why reset removes nothing a lesson's cleanup names, when lint refuses that cleanup."""
+    if not lesson.cleanup_refused:
+        return None
+    return _("the cleanup of lesson {lesson} is not used, because it is malformed ({problem}), so reset "
+             "removes nothing it names; the lesson's author can see every problem with: {command}").format(
+        lesson=lesson.label, problem=lesson.cleanup_refused[0], command=f"nstutor lint {lesson.path}")
+
+
 def run_cleanup(lesson: Lesson) -> ActionLog:
     """Remove exactly what the lesson declares. Safe to run when nothing is there."""
     log = ActionLog()
+    refused = refused_cleanup(lesson)
+    if refused:
+        log.errors.append(refused)
     spec = lesson.cleanup or {}
     remove_engine_objects(spec, log)        # first: a container's processes are its engine's to stop
     kill_processes(list(spec.get("processes", [])), log)

@@ -58,6 +58,7 @@ class Lesson:
     steps: tuple[Step, ...]
     requires: tuple[str, ...] = ()  # tools on PATH, "root" or "k8s-node" (see requirements.py)
     cleanup: Mapping[str, Any] = field(default_factory=dict)
+    cleanup_refused: tuple[str, ...] = ()   # lint's problems with the cleanup, which then names nothing
     setup: str = ""                 # shell run by `nstutor setup` / verify-lesson (trusted lessons only)
     lab: tuple[str, ...] = ()       # the netns that setup builds (a missing one means: build the lab)
     summary: str = ""

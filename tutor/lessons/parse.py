@@ -110,7 +110,8 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
     requires = front.get("requires") or []
     # A cleanup that lint refuses is not used at all: reset removes (and kills, as root) what a
     # cleanup names, so a malformed one must name nothing rather than something guessed.
-    bad_cleanup = any(p.message.startswith(("cleanup.", "'cleanup", "unknown cleanup key")) for p in problems)
+    bad_cleanup = tuple(p.message for p in problems
+                        if p.message.startswith(("cleanup.", "'cleanup", "unknown cleanup key")))
     lesson = Lesson(
         id=lesson_id,
         title=str(front.get("title") or lesson_id),
@@ -121,6 +122,7 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
         steps=tuple(steps),
         requires=tuple(str(r) for r in requires) if isinstance(requires, list) else (),
         cleanup=front.get("cleanup") if isinstance(front.get("cleanup"), dict) and not bad_cleanup else {},
+        cleanup_refused=bad_cleanup,
         setup=str(front.get("setup") or ""),
         lab=tuple(str(n) for n in front.get("lab") or ()) if isinstance(front.get("lab"), list) else (),
         summary=str(front.get("summary") or ""),
@@ -259,10 +261,10 @@ def _check_front(front: dict, path: Path, problem) -> None:
 
 
 def _check_cleanup_items(key: str, items: list, problem) -> None:
-    from ..checks.select import selector_problem
+    from ..checks.select import cleanup_selector_problem
     for item in items:
         if key == "processes":
-            err = selector_problem(item)
+            err = cleanup_selector_problem(item)
             if err:
                 problem(1, f"cleanup.processes: {err}")
         elif key in ENGINE_OBJECTS:

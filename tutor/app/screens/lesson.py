@@ -473,8 +473,11 @@ class LessonScreen(InLanguage, Screen):
 
     def _ask_reset(self, strays: list, present: dict) -> None:
         self._reset_strays = strays
-        from ...lessons.cleanup import cleanup_summary, names_objects
+        from ...lessons.cleanup import cleanup_summary, names_objects, refused_cleanup
         label = self.lesson.label
+        refused = refused_cleanup(self.lesson)
+        if refused:
+            self.notify(refused, title=_("Reset"), severity="error", timeout=10)
         objects = names_objects(present)
         if objects:
             intro = _("Remove what lesson {lesson} made and is still here, so you can start it again?").format(
