@@ -205,7 +205,8 @@ def test_deep_nesting_in_a_check_block_is_located(tmp_path):
 
 def test_nesting_a_little_deep_is_still_fine_but_past_the_limit_is_not(tmp_path):
     fine = problems(write(tmp_path, lesson_text(front=FRONT + "summary: " + "[" * 40 + "]" * 40 + "\n")))
-    assert fine == []
+    # read fine; only its type is wrong (a summary is a text)
+    assert fine == [(1, "'summary' must be a text (put it in quotes if YAML reads it as something else)")]
     deep = problems(write(tmp_path, lesson_text(front=FRONT + "summary: " + "[" * 51 + "]" * 51 + "\n")))
     assert deep == [(5, "bad YAML in the front matter: nested more than 50 levels deep")]
 
@@ -258,9 +259,62 @@ def test_a_merge_key_is_not_a_duplicate(tmp_path):
 
 def test_minutes_true_is_not_a_number(tmp_path):
     found = problems(write(tmp_path, lesson_text(front=FRONT.replace("5", "true"))))
-    assert found == [(1, "'minutes' must be a positive whole number")]
+    assert found == [(1, "'minutes' must be a whole number from 1 to 600")]
     lesson, _ = parse_lesson(tmp_path / "05-demo.md")
     assert lesson.minutes == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "601", "0x7fffffffffffffff", "5.5", "'5'"])
+def test_minutes_out_of_range_or_not_whole_is_refused(tmp_path, value):
+    found = problems(write(tmp_path, lesson_text(front=FRONT.replace("minutes: 5", f"minutes: {value}"))))
+    assert found == [(1, "'minutes' must be a whole number from 1 to 600")], value
+
+
+def test_minutes_at_the_edges_of_the_range_pass(tmp_path):
+    for value in ("1", "600"):
+        assert problems(write(tmp_path, lesson_text(front=FRONT.replace("minutes: 5", f"minutes: {value}")))) == []
+
+
+@pytest.mark.parametrize("key, value", [
+    ("title", "true"), ("title", ".inf"), ("title", "[a, b]"), ("title", "!!binary aGk="), ("title", "''"),
+    ("title", "2026-12-04"), ("summary", "true"), ("summary", "{a: 1}"),
+])
+def test_a_title_or_summary_that_yaml_reads_as_something_else_is_refused(tmp_path, key, value):
+    front = FRONT.replace("title: Demo\n", "") + f"{key}: {value}\n"
+    if key == "summary":
+        front = FRONT + f"summary: {value}\n"
+    found = problems(write(tmp_path, lesson_text(front=front)))
+    assert (1, f"'{key}' must be a text (put it in quotes if YAML reads it as something else)") in found, found
+
+
+def test_a_quoted_title_and_an_empty_summary_pass(tmp_path):
+    front = FRONT.replace("title: Demo", "title: 'true'") + "summary: ''\n"
+    assert problems(write(tmp_path, lesson_text(front=front))) == []
+
+
+def test_a_step_id_with_a_trailing_newline_is_refused(tmp_path):
+    # a '|' block keeps its newline: 'rooms\n' matched ^...$ before fullmatch
+    check = CHECK.replace("id: rooms", "id: |\n  rooms")
+    found = problems(write(tmp_path, lesson_text(check=check)))
+    assert (11, "the check needs an 'id' of lowercase letters, digits and dashes, e.g. 'linked'") in found, found
+
+
+def test_an_explain_that_is_not_a_text_is_refused(tmp_path):
+    check = CHECK.replace("hint: ip netns add RED", "hint: ip netns add RED\nexplain: true")
+    found = problems(write(tmp_path, lesson_text(check=check)))
+    assert found == [(16, "step 'rooms': 'explain' must be a text (the paragraph shown once the step passes)")]
+
+
+@pytest.mark.parametrize("name", ["'---'", "'.'", "'..'", "'-n'", "'RED BLUE'", "\"RED\\tX\""])
+def test_a_netns_name_ip_would_refuse_or_misread_is_refused(tmp_path, name):
+    check = CHECK.replace("netns: {name: RED}", f"netns: {{name: {name}}}")
+    found = problems(write(tmp_path, lesson_text(check=check)))
+    assert any(line == 14 and "is not a network namespace name like RED" in msg for line, msg in found), found
+
+
+def test_a_file_name_with_a_trailing_newline_is_not_numbered(tmp_path):
+    found = problems(write(tmp_path, lesson_text(), name="05-demo.md\n"))
+    assert (None, "the file name must be NN-<id>.md, e.g. 10-netns-veth.md") in found
 
 
 @pytest.mark.parametrize("spec, field", [

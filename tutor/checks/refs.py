@@ -43,7 +43,9 @@ class Missing(NamedTuple):
 def netns_ref_problem(value: Any) -> str | None:
     """Validator for a netns reference field (see the module docstring)."""
     if isinstance(value, str):
-        if not value or "/" in value or value != value.strip():
+        # ip's own rules (no '/', not . or ..), and none that ip would read as an option or split
+        if (not value or "/" in value or value in (".", "..") or value.startswith("-")
+                or any(c.isspace() for c in value)):
             return f"{value!r} is not a network namespace name like RED (or host)"
         return None
     if isinstance(value, dict):

@@ -107,4 +107,4 @@ def either(names: list[str]) -> str:
 
 def _numbered(lesson: Lesson) -> bool:
     """Only a lesson whose file is named NN-id.md has a number (the others sort last, as 999)."""
-    return FILE_NAME.match(lesson.path.name) is not None
+    return FILE_NAME.fullmatch(lesson.path.name) is not None

@@ -31,6 +31,7 @@ ENGINE_OBJECTS = {"containers": ("docker", "podman"), "pods": ("podman",), "imag
 FILE_NAME = re.compile(r"^(\d+)-([a-z0-9][a-z0-9-]*)\.md$")
 STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 SHELL_FENCES = ("sh", "bash", "shell", "console")     # the prose's commands (a translation keeps them)
+MAX_MINUTES = 600                                    # a lesson is studied in one sitting
 MAX_BYTES = 1_000_000                                # a lesson file larger than this is refused, unread
 
 
@@ -104,7 +105,7 @@ def parse_lesson(path: Path, *, trusted: bool = False) -> tuple[Lesson | None, l
     lines = text.splitlines(keepends=True)
     _check_references(lines, problem)
     body = "".join(lines[body_start:])
-    match = FILE_NAME.match(path.name)
+    match = FILE_NAME.fullmatch(path.name)
     lesson_id = str(front.get("id") or (match.group(2) if match else path.stem))
     minutes = front.get("minutes")
     requires = front.get("requires") or []
@@ -219,7 +220,7 @@ def _check_characters(text: str, problem) -> None:
 
 
 def _check_front(front: dict, path: Path, problem) -> None:
-    match = FILE_NAME.match(path.name)
+    match = FILE_NAME.fullmatch(path.name)
     if not match:
         problem(None, "the file name must be NN-<id>.md, e.g. 10-netns-veth.md")
     if not front:
@@ -231,8 +232,12 @@ def _check_front(front: dict, path: Path, problem) -> None:
         if key not in front:
             problem(1, f"the front matter is missing '{key}'")
     if "minutes" in front and not (isinstance(front["minutes"], int) and not isinstance(front["minutes"], bool)
-                                   and front["minutes"] > 0):
-        problem(1, "'minutes' must be a positive whole number")
+                                   and 0 < front["minutes"] <= MAX_MINUTES):
+        problem(1, f"'minutes' must be a whole number from 1 to {MAX_MINUTES}")
+    for key in ("title", "summary"):
+        # a YAML number, true, a list or bytes would be shown as a Python value ('True', "[1, 2]")
+        if key in front and not (isinstance(front[key], str) and (front[key].strip() or key == "summary")):
+            problem(1, f"'{key}' must be a text (put it in quotes if YAML reads it as something else)")
     if "requires" in front and not (isinstance(front["requires"], list)
                                     and all(isinstance(r, str) for r in front["requires"])):
         problem(1, "'requires' must be a list of command names (or 'root'), e.g. [ip, unshare]")
@@ -294,34 +299,42 @@ def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:
     if not isinstance(data, dict):
         problem(fence_line, "a check block must be a YAML mapping with id, title, expect, hint and solution")
         return None
+    key_lines = _key_lines(node, body_line)
+
+    def at(key: str) -> int | None:
+        """The file line of *key* in this block (the fence's line when the key is missing)."""
+        return key_lines.get(key, fence_line)
+
     for key in data:
         if key not in STEP_KEYS:
-            problem(fence_line, f"unknown check key '{key}' (known: {', '.join(sorted(STEP_KEYS))})")
+            problem(at(key), f"unknown check key '{key}' (known: {', '.join(sorted(STEP_KEYS))})")
     step_id = data.get("id")
-    if not isinstance(step_id, str) or not STEP_ID.match(step_id):
-        problem(fence_line, "the check needs an 'id' of lowercase letters, digits and dashes, e.g. 'linked'")
+    if not isinstance(step_id, str) or not STEP_ID.fullmatch(step_id):     # fullmatch: '$' allows a trailing newline
+        problem(at("id"), "the check needs an 'id' of lowercase letters, digits and dashes, e.g. 'linked'")
         return None
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
-        problem(fence_line, f"step '{step_id}' needs a 'title'")
+        problem(at("title"), f"step '{step_id}' needs a 'title'")
     hints = data.get("hints", data.get("hint", []))
     if isinstance(hints, str):
         hints = [hints]
     if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
-        problem(fence_line, f"step '{step_id}': 'hint' must be text, or 'hints' a list of texts")
+        problem(at("hints" if "hints" in data else "hint"), f"step '{step_id}': 'hint' must be text, or 'hints' a list of texts")
         hints = []
     if not hints:
         problem(fence_line, f"step '{step_id}' has no hint: a stuck learner needs one")
     solution = data.get("solution")
     if not isinstance(solution, str) or not solution.strip():
-        problem(fence_line, f"step '{step_id}' has no 'solution' (the commands that make it pass)")
+        problem(at("solution"), f"step '{step_id}' has no 'solution' (the commands that make it pass)")
         solution = ""
+    if data.get("explain") is not None and not isinstance(data["explain"], str):
+        problem(at("explain"), f"step '{step_id}': 'explain' must be a text (the paragraph shown once the step passes)")
 
     expect = data.get("expect")
     item_lines = _item_lines(node, body_line)
     expectations = []
     if not isinstance(expect, list) or not expect:
-        problem(fence_line, f"step '{step_id}' needs 'expect:', a list of expectations")
+        problem(at("expect"), f"step '{step_id}' needs 'expect:', a list of expectations")
     else:
         for index, item in enumerate(expect):
             line = item_lines[index] if index < len(item_lines) else fence_line
@@ -339,6 +352,14 @@ def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:
         line=fence_line or 0,
         explain=str(data.get("explain") or ""),
     )
+
+
+def _key_lines(node, body_line: int) -> dict:
+    """File line of each top-level key of a check block, so a problem with a key points at it."""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {key.value: body_line + key.start_mark.line for key, _ in node.value
+            if isinstance(getattr(key, "value", None), str)}
 
 
 def _item_lines(node, body_line: int) -> list[int]:
