@@ -12,6 +12,7 @@ import secrets
 import shlex
 import signal
 import subprocess
+import tempfile
 import time
 from typing import Callable
 
@@ -23,6 +24,14 @@ import pytest
 #: `nstutor lang ko` must not change what the tests see); tests/test_translations.py sets its own.
 os.environ.setdefault("NSTUTOR_LANG", "en")
 os.environ.setdefault("CONTAINERS_CONF", os.path.join(os.path.dirname(os.path.abspath(__file__)), "containers.conf"))
+#: The lesson parse cache of this run (tutor/lessons/parse_cache.py), not the one in the home of
+#: whoever runs the tests; every nstutor a test starts inherits it.
+if "NSTUTOR_CACHE_DIR" not in os.environ:
+    _TEST_CACHE = os.environ["NSTUTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="nstutor-test-cache-")
+
+    def pytest_unconfigure(config):
+        import shutil
+        shutil.rmtree(_TEST_CACHE, ignore_errors=True)
 
 
 

@@ -67,3 +67,27 @@ def test_bench_snapshot_runs_at_toy_scale_with_two_containers():
         assert "what they add, by part" in out, out
     leftovers = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "nsb-" not in leftovers, leftovers
+
+
+CLI_LAST_LINE = re.compile(r"^catalog_ms=([\d.]+) list_ms=([\d.]+) check_ms=([\d.]+) lsns_ms=([\d.]+) "
+                           r"ip_ms=([\d.]+)$")
+
+
+def test_bench_cli_runs_at_toy_scale(tmp_path):
+    """bench/cli.py end to end, two runs of each command: it completes, its last line parses, and it
+    leaves the progress store and the parse cache of whoever ran it alone."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"))
+    env.pop("NSTUTOR_DATA_DIR", None)
+    env.pop("NSTUTOR_CACHE_DIR", None)
+    res = subprocess.run([sys.executable, "bench/cli.py", "--runs", "2"], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=300)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    match = CLI_LAST_LINE.match(res.stdout.strip().splitlines()[-1])
+    assert match, out
+    catalog, listing, check, lsns, ip_all = map(float, match.groups())
+    assert 0 < catalog < 30_000 and 0 < listing < 30_000 and 0 < check < 30_000 and lsns > 0 and ip_all > 0, out
+    assert "nstutor check netns-veth --no-probe" in out and "lsns" in out, out
+    assert list(home.iterdir()) == [], "the bench wrote into the home of whoever ran it"

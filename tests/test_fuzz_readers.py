@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from progress_support import StepPlan, make_export, write_export
@@ -270,3 +271,60 @@ def test_exports_mutated_at_the_byte_level(edits):
 
 def test_a_valid_export_unmutated_is_read():
     check_class(json.dumps(good_export(), indent=2).encode(), "export_valid")
+
+
+# ------------------------------------------------------------------------- the two YAML readers
+def yaml_blocks(text: str) -> list[str]:
+    from tutor.lessons.parse import _block_parser
+    return [t.content for t in _block_parser().parse(text)
+            if t.type == "front_matter" or (t.type == "fence" and t.info.startswith("check"))]
+
+
+def outcome(read, text: str):
+    """What a reader makes of *text*: its data and key lines, or that it refused it."""
+    from tutor.lessons.parse import _item_lines, _key_lines
+    try:
+        data, node = read(text)
+    except yaml.YAMLError:
+        return "refused"
+    return repr(data), _key_lines(node, 1), _item_lines(node, 1)     # repr: nan equals nan
+
+
+def agree(block: str, name: str) -> None:
+    """Where libyaml and PyYAML's pure-Python reader both accept a text, they read the same data on
+    the same lines; safe_yaml.load gives libyaml's reading, or else PyYAML's (its data or its error)."""
+    from tutor.lessons import safe_yaml
+    fast = outcome(lambda text: safe_yaml._read(safe_yaml.FastLessonLoader, text, 1), block)
+    slow = outcome(lambda text: safe_yaml._read(safe_yaml.LessonLoader, text, 1), block)
+    if "refused" not in (fast, slow):
+        assert fast == slow, block[:300]
+    elif fast != slow:
+        count(f"{name}_only_libyaml_accepts" if slow == "refused" else f"{name}_only_pyyaml_accepts")
+    assert outcome(safe_yaml.load, block) == (fast if fast != "refused" else slow)
+
+
+@FUZZ
+@given(lesson=st.sampled_from(LESSONS), where=st.floats(0, 1, allow_nan=False), value=yaml_value,
+       mode=st.sampled_from(["replace", "duplicate", "sibling"]))
+def test_the_c_reader_and_the_python_reader_agree(lesson, where, value, mode):
+    """safe_yaml reads with libyaml where it can and falls back to PyYAML's pure-Python reader when
+    libyaml refuses: where both accept, libyaml must read exactly what PyYAML would have read."""
+    from tutor.lessons import safe_yaml
+    if safe_yaml.FastLessonLoader is None:
+        pytest.skip("this PyYAML has no libyaml")
+    text = apply_yaml(lesson.read_text(encoding="utf-8"), where, value, mode)
+    for block in yaml_blocks(text):
+        count("yaml_readers")
+        agree(block, "yaml_readers")
+
+
+@FUZZ
+@given(lesson=st.sampled_from(LESSONS), edits=st.lists(byte_mutation(), min_size=1, max_size=4))
+def test_the_c_reader_and_the_python_reader_agree_on_mutated_bytes(lesson, edits):
+    from tutor.lessons import safe_yaml
+    if safe_yaml.FastLessonLoader is None:
+        pytest.skip("this PyYAML has no libyaml")
+    text = apply_bytes(lesson.read_bytes(), edits).decode("utf-8", "replace")
+    for block in yaml_blocks(text):
+        count("yaml_readers_bytes")
+        agree(block, "yaml_readers_bytes")

@@ -299,6 +299,11 @@ class Expectation:
         for name, fld in self.fields.items():
             setattr(self, name, self.spec.get(name, fld.default))
 
+    def __reduce__(self):
+        """Pickled (the lesson parse cache) as what it was built from: its spec and line. What a kind
+        keeps while grading (a CPU history and its lock) starts afresh, as in a new parse."""
+        return type(self), (self.spec, self.line)
+
     # -- construction and lint
     @classmethod
     def problems(cls, spec: Any) -> list[str]:

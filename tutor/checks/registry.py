@@ -9,6 +9,7 @@ from typing import Any
 from .base import Expectation, SpecError
 
 KINDS: dict[str, type[Expectation]] = {}
+_LOADED = False
 
 
 def register(cls: type[Expectation]) -> type[Expectation]:
@@ -21,10 +22,14 @@ def register(cls: type[Expectation]) -> type[Expectation]:
 
 
 def load_kinds() -> dict[str, type[Expectation]]:
-    """Import every module in tutor.checks.kinds (each registers its class)."""
-    from . import kinds
-    for info in pkgutil.iter_modules(kinds.__path__):
-        importlib.import_module(f"{kinds.__name__}.{info.name}")
+    """Import every module in tutor.checks.kinds (each registers its class), once per process:
+    listing the package's directory on every build() was a third of parsing the catalog."""
+    global _LOADED
+    if not _LOADED:
+        from . import kinds
+        for info in pkgutil.iter_modules(kinds.__path__):
+            importlib.import_module(f"{kinds.__name__}.{info.name}")
+        _LOADED = True
     return KINDS
 
 

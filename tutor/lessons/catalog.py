@@ -11,6 +11,7 @@ from ..paths import lessons_dir
 from .. import i18n
 from .model import Lesson, Problem
 from .parse import parse_lesson
+from .parse_cache import ParseCache
 from .translation import parity_problems, translated_lesson, translation_path
 
 
@@ -40,29 +41,32 @@ def load_catalog(directory: Path | None = None, language: str | None = None) -> 
     language = i18n.normalise(language) or i18n.current()
     shipped = directory.resolve() == lessons_dir().resolve()
     lessons, problems, untranslated = [], [], []
+    cache = ParseCache()
     for path in sorted(directory.glob("*.md")):
         if path.name.lower() == "readme.md":
             continue
-        lesson, found = parse_lesson(path, trusted=shipped)
+        lesson, found = parse_lesson(path, trusted=shipped, cache=cache)
         problems.extend(found)
         if lesson is None:
             continue
         if language != i18n.SOURCE:
-            lesson, found = _translated(lesson, language, shipped)
+            lesson, found = _translated(lesson, language, shipped, cache)
             problems.extend(found)
             if lesson.language != language:
                 untranslated.append(lesson.id)
         lessons.append(lesson)
+    cache.save()
     lessons.sort(key=lambda l: (l.number, l.id))
     return Catalog(tuple(lessons), tuple(problems), language, tuple(untranslated))
 
 
-def _translated(english: Lesson, language: str, trusted: bool) -> tuple[Lesson, list[Problem]]:
+def _translated(english: Lesson, language: str, trusted: bool,
+                cache: ParseCache | None = None) -> tuple[Lesson, list[Problem]]:
     """(the lesson in *language*, or *english* when it has no usable translation; the problems)"""
     path = translation_path(english.path, language)
     if not os.path.lexists(path):       # a FIFO or a dangling link there is a broken translation, said so
         return english, []
-    lesson, problems = parse_lesson(path, trusted=trusted)
+    lesson, problems = parse_lesson(path, trusted=trusted, cache=cache)
     if lesson is None or problems:
         return english, problems
     problems = parity_problems(english, lesson)

@@ -1,0 +1,145 @@
+"""A cache of parsed lessons, so `nstutor list`, `check` and the app do not parse every lesson
+file again on every start (parsing the catalog costs 60-110 ms; reading it back, a few).
+
+An entry is keyed by the file's path, whether it is trusted, the sha256 of its bytes and a
+fingerprint of the parser's own code (the name, size and mtime of every module of tutor/lessons and
+tutor/checks): a changed lesson or a changed nstutor is parsed again, never served stale. `lint`
+does not use the cache: it always reads afresh.
+
+The cache is a pickle, which runs code when it is read, so it is only ever read from a file that
+the effective user owns and nobody else can write, in a directory of that user's own:
+``$NSTUTOR_CACHE_DIR`` or ``$XDG_CACHE_HOME/nstutor`` or ``~/.cache/nstutor`` of the *effective*
+user (under sudo: root's, never the learner's home, which the learner can write). Anything else,
+and a file that is corrupt, truncated, too large or of another nstutor, is ignored (and replaced
+on the next write). Failing to write it is silent too: the cache only ever saves time.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import pwd
+import stat
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ENV_CACHE_DIR = "NSTUTOR_CACHE_DIR"     # a directory, or "off" to disable the cache
+FILE_NAME = "lessons.pickle"
+MAX_BYTES = 32_000_000                  # the shipped catalog in two languages is ~1 MB
+FORMAT = 1                              # bump when the layout below changes
+_CODE_DIRS = ("lessons", "checks")      # the modules whose code decides what a parse gives
+
+Entry = tuple[str, Any, list]           # (sha256 of the file, lesson or None, problems)
+
+
+def cache_dir() -> Path | None:
+    """Where the cache lives for the effective user, or None when it is turned off."""
+    chosen = os.environ.get(ENV_CACHE_DIR)
+    if chosen:
+        return None if chosen == "off" else Path(chosen)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    try:
+        home = Path(pwd.getpwuid(os.geteuid()).pw_dir)
+    except KeyError:
+        return None
+    if xdg and os.path.isabs(xdg) and _owned_by_me(Path(xdg)):
+        return Path(xdg) / "nstutor"
+    return home / ".cache" / "nstutor"
+
+
+def code_fingerprint() -> str:
+    """The parser's code, as name, size and mtime of its modules (a stat each, ~0.3 ms)."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(f"{FORMAT} {sys.version} {pickle.HIGHEST_PROTOCOL}".encode())
+    for sub in _CODE_DIRS:
+        for root, dirs, files in os.walk(package / sub):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    info = os.stat(os.path.join(root, name))
+                    digest.update(f"{root}/{name} {info.st_size} {info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+class ParseCache:
+    """The entries of one catalog load: get() and put() by path, save() once at the end."""
+
+    def __init__(self, directory: Path | None = None):
+        self.directory = directory if directory is not None else cache_dir()
+        self.fingerprint = code_fingerprint()
+        self.entries: dict[tuple[str, bool], Entry] = {}
+        self.changed = False
+        if self.directory is not None:
+            self.entries = self._read()
+
+    def get(self, path: Path, raw: bytes, trusted: bool) -> tuple[Any, list] | None:
+        """(lesson, problems) parsed earlier from exactly these bytes, or None."""
+        entry = self.entries.get((str(path), trusted))
+        if entry is None or entry[0] != hashlib.sha256(raw).hexdigest():
+            return None
+        return entry[1], list(entry[2])
+
+    def put(self, path: Path, raw: bytes, trusted: bool, lesson: Any, problems: list) -> None:
+        self.entries[(str(path), trusted)] = (hashlib.sha256(raw).hexdigest(), lesson, list(problems))
+        self.changed = True
+
+    def save(self) -> None:
+        """Write the entries back if any changed, dropping those of files that are gone."""
+        if not self.changed or self.directory is None:
+            return
+        kept = {key: entry for key, entry in self.entries.items() if os.path.exists(key[0])}
+        try:
+            data = pickle.dumps((FORMAT, self.fingerprint, kept), protocol=pickle.HIGHEST_PROTOCOL)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not _owned_by_me(self.directory):
+                return
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".lessons-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                os.replace(tmp, self.directory / FILE_NAME)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            return                      # read-only home, full disk, an unpicklable value: no cache
+        self.changed = False
+
+    def _read(self) -> dict:
+        path = self.directory / FILE_NAME
+        if not _owned_by_me(self.directory):
+            return {}
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return {}
+        try:
+            info = os.fstat(fd)
+            if not (stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
+                    and not info.st_mode & 0o022 and info.st_size <= MAX_BYTES):
+                return {}
+            with os.fdopen(fd, "rb", closefd=False) as stream:
+                data = stream.read(MAX_BYTES + 1)
+        except OSError:
+            return {}
+        finally:
+            os.close(fd)
+        try:
+            form, fingerprint, entries = pickle.loads(data)
+        except Exception:               # corrupt, truncated, or the classes of another nstutor
+            return {}
+        if form != FORMAT or fingerprint != self.fingerprint or not isinstance(entries, dict):
+            return {}
+        return entries
+
+
+def _owned_by_me(directory: Path) -> bool:
+    """A directory of the effective user's own that nobody else can write (so nobody else can
+    put a pickle of theirs where this process will read it)."""
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
