@@ -36,7 +36,8 @@ def test_bench_app_measures_a_first_start_at_toy_scale(tmp_path):
     assert list(fresh.iterdir()) == [], "the bench wrote into the progress store of whoever ran it"
 
 
-SNAPSHOT_LAST_LINE = re.compile(r"^snapshot_ms=([\d.]+) tools_ms=([\d.]+) ratio=([\d.]+)$")
+SNAPSHOT_LAST_LINE = re.compile(r"^snapshot_ms=([\d.]+) tools_ms=([\d.]+) ratio=([\d.]+) cold_ms=([\d.]+) "
+                                r"cold_ratio=([\d.]+)$")
 CONTAINERS_LINE = re.compile(r"containers +warm snapshot ([\d.]+) ms with 0 \(phases [\d., ]+\), ([\d.]+) ms with 2 "
                              r"\(phases [\d., ]+\): ([+-][\d.]+) ms for 2 containers")
 
@@ -57,8 +58,8 @@ def test_bench_snapshot_runs_at_toy_scale_with_two_containers():
     last = res.stdout.strip().splitlines()[-1]
     match = SNAPSHOT_LAST_LINE.match(last)
     assert match, f"last line is not the machine-readable one: {last!r}\n{out}"
-    warm, tools, ratio = map(float, match.groups())
-    assert 0 < warm < 10_000 and 0 < tools < 60_000 and ratio > 0, last
+    warm, tools, ratio, cold, cold_ratio = map(float, match.groups())
+    assert 0 < warm < 10_000 and 0 < tools < 60_000 and ratio > 0 and 0 < cold < 60_000 and cold_ratio > 0, last
     assert "cleanup: killed 12 processes, deleted 4 netns" in out, out
     if containers == "2":
         found = CONTAINERS_LINE.search(out)
