@@ -11,16 +11,25 @@ files inside a process's root: checks.runner.wants_of), and only that; the Obser
 table until nftables announces a change. Probes are not in it: they are sent only in a probe round
 (below), into that round's snapshot (observe.answer_probes).
 
-Wake-ups come from: the interval (at least once a second), the Observer's /run/netns
-watcher (`ip netns add` sends no netlink event), and the learner (check now, back from the
-shell). Bursts are collapsed: snapshots are at least MIN_GAP apart.
+Wake-ups come from: the Observer's change watch (tutor/observe/events.py: a program started or
+a process ended anywhere on the machine, a netlink event in any netns), its /run/netns watcher
+(`ip netns add` sends no netlink event), the learner (check now, back from the shell), and the
+interval. When the change watch has the process events, nothing changes without one of these, so
+the interval is only a safety net for what sends no event (a file a running process writes): a
+round every `idle_interval` seconds (5), or every `interval` (1) while the lesson measures a CPU
+rate, which needs regular samples; without process events (not root, not in the initial pid
+namespace), every `interval`. Bursts are collapsed: rounds are at least MIN_GAP apart; a round
+that events asked for waits until their burst is over (SETTLE), and such rounds are at most
+EVENT_ROUNDS a second (a busy machine sends events all the time).
 
 Active probes (the `reachable` kind sends one packet) never run on every round: only when
 the learner checks explicitly, when the network changed since the last probe (links,
 addresses, routes, neighbours, sockets of any netns, the host's nftables rules; at most every
 PROBE_MIN_GAP seconds), or at least every `probe_interval` seconds (what no event shows, such
 as a sysctl or an iptables-legacy rule, is seen then). Between probes the last probe's verdict is reused, so a
-reachable step does not flicker; after a change it is at most PROBE_MIN_GAP old.
+reachable step does not flicker; after a change it is at most PROBE_MIN_GAP old. For
+PROBE_SETTLE seconds after the network changed, probes are sent again every PROBE_MIN_GAP (a link
+just set up may drop the first packet, while its neighbour is being resolved).
 """
 from __future__ import annotations
 
@@ -35,7 +44,11 @@ from ..lessons import Lesson
 from ..observe import Snapshot, answer_probes
 
 MIN_GAP = 0.1          # seconds between two snapshots, however often we are woken
+SETTLE = 0.03          # after an event, seconds of quiet that end its burst...
+SETTLE_MAX = 0.15      # ...waited for at most this long
+EVENT_ROUNDS = 8       # rounds a second at most, when only events ask for them (a busy machine)
 PROBE_MIN_GAP = 1.0    # seconds between two rounds of probes sent because the network changed
+PROBE_SETTLE = 3.0     # seconds after a network change during which probes repeat every PROBE_MIN_GAP
 
 
 @dataclass(frozen=True)
@@ -58,13 +71,16 @@ LessonSnapshot = Callable[[Lesson | None], Snapshot]     # a snapshot with what 
 class LiveChecker:
     def __init__(self, deliver: Callable[[LiveUpdate], None], snapshot_source: SnapshotSource | None = None,
                  interval: float = 1.0, probe_interval: float = 5.0, probes: bool = True,
-                 run_without_lesson: bool = False) -> None:
+                 run_without_lesson: bool = False, idle_interval: float = 5.0) -> None:
         """*deliver* is called from the live thread with each update (it must be thread-safe, e.g.
         App.post_message). *snapshot_source* replaces the Observer (tests feed fixed snapshots).
-        *probes* False never sends a probe (a frozen test snapshot must not be probed for real)."""
+        *probes* False never sends a probe (a frozen test snapshot must not be probed for real).
+        *idle_interval*: the safety-net round while process events come (module docstring)."""
         self._deliver = deliver
         self._source = snapshot_source
         self.interval = interval
+        self.idle_interval = idle_interval
+        self.events_live = False        # the Observer's change watch has the process events
         self.probe_interval = probe_interval
         self.probes = probes
         self.run_without_lesson = run_without_lesson
@@ -80,6 +96,10 @@ class LiveChecker:
         self._probe_cache: dict[tuple[str, str, int], Verdict] = {}
         self._last_probe = float("-inf")
         self._probed_network: tuple | None = None   # the network the cached probe verdicts were sent through
+        self._network: tuple | None = None          # the network of the last round
+        self._network_changed = float("-inf")       # when a round last saw it differ from the round before
+        self._event = False                         # a change watch woke us since the last round
+        self._recent: list[float] = []              # when the rounds of the last second started
         self.rounds = 0                 # snapshots taken (for tests and the bench)
 
     # ------------------------------------------------------------ called from the UI thread
@@ -126,7 +146,8 @@ class LiveChecker:
         try:
             if self._source is None:
                 from ..observe import Observer
-                observer = live = Observer(on_netns_change=self._wake.set)
+                observer = live = Observer(on_netns_change=self._wake.set, on_change=self._changed)
+                self.events_live = observer.events_live
 
                 def source(lesson: Lesson | None) -> Snapshot:   # what the lesson's checks want, probes aside
                     return live.snapshot(wants_of_steps(lesson.steps, probes=False) if lesson is not None else None)
@@ -142,6 +163,40 @@ class LiveChecker:
             if observer is not None:
                 observer.close()
 
+    def _changed(self) -> None:
+        """From the change watch's thread: the machine may have changed."""
+        with self._lock:
+            self._event = True
+        self._wake.set()
+
+    def _wait_out_the_burst(self) -> bool:
+        """Woken by events only: let the burst end (a script's commands end within milliseconds of
+        each other: SETTLE of quiet, at most SETTLE_MAX), and keep to EVENT_ROUNDS rounds a second
+        on a machine that never stops changing. False when stopped meanwhile."""
+        deadline = time.monotonic() + SETTLE_MAX
+        while True:
+            with self._lock:
+                self._event = False
+            if self._stop.wait(SETTLE):
+                return False
+            with self._lock:
+                again = self._event and not self._explicit
+            if not again or time.monotonic() >= deadline:
+                break
+        if len(self._recent) >= EVENT_ROUNDS:
+            rest = self._recent[-EVENT_ROUNDS] + 1.0 - time.monotonic()
+            if rest > 0 and self._stop.wait(rest):
+                return False
+        return True
+
+    def interval_for(self, lesson: Lesson | None) -> float:
+        """Seconds until the next round when nothing wakes the loop (the module docstring)."""
+        if not self.events_live:
+            return self.interval
+        if lesson is not None and any(e.needs_cpu_rate for s in lesson.steps for e in s.expectations):
+            return self.interval
+        return max(self.interval, self.idle_interval)
+
     def _loop(self, source: LessonSnapshot) -> None:
         last = float("-inf")
         due = time.monotonic()
@@ -149,17 +204,22 @@ class LiveChecker:
             self._wake.wait(max(due - time.monotonic(), 0.0))
             if self._stop.is_set():
                 return
+            with self._lock:
+                only_events = self._event and not self._explicit and time.monotonic() < due
+            if only_events and not self._wait_out_the_burst():
+                return
             gap = last + MIN_GAP - time.monotonic()
             if gap > 0 and self._stop.wait(gap):     # collapse a burst of wake-ups
                 return
             self._wake.clear()
             with self._lock:
                 lesson, explicit, paused = self._lesson, self._explicit, self._paused
-                self._explicit = False
+                self._explicit = self._event = False
             if paused or (lesson is None and not self.run_without_lesson):
-                due = time.monotonic() + self.interval
+                due = time.monotonic() + self.interval_for(lesson)
                 continue
             started = last = time.monotonic()
+            self._recent = [t for t in self._recent if t > started - 1.0] + [started]
             try:
                 snap = source(lesson)
             except Exception as exc:  # noqa: BLE001 - one bad round must not end the live view
@@ -171,7 +231,9 @@ class LiveChecker:
             took = (time.monotonic() - started) * 1000.0
             self._emit(snap, self._previous, results, explicit, probed, took, None, lesson)
             self._previous = snap
-            due = started + self.interval
+            due = started + self.interval_for(lesson)
+            if self._settling(lesson):                  # probe again soon (PROBE_SETTLE)
+                due = min(due, self._last_probe + PROBE_MIN_GAP)
 
     def _emit(self, snap, previous, results, explicit, probed, took, error, lesson=None) -> None:
         self._seq += 1
@@ -186,10 +248,13 @@ class LiveChecker:
         if lesson is None:
             return [], False
         now = time.monotonic()
-        has_probes = self.probes and any(e.active for s in lesson.steps for e in s.expectations)
+        has_probes = self._has_probes(lesson)
         network = _network_state(snap) if has_probes else None
+        if network != self._network:
+            self._network, self._network_changed = network, now
         probe = has_probes and (explicit or now - self._last_probe >= self.probe_interval
-                                or (network != self._probed_network and now - self._last_probe >= PROBE_MIN_GAP))
+                                or ((network != self._probed_network or self._settling(lesson))
+                                    and now - self._last_probe >= PROBE_MIN_GAP))
         if probe:
             self._last_probe = now
             self._probed_network = network
@@ -212,6 +277,14 @@ class LiveChecker:
             verdicts = lab_advice(lesson, tuple(verdicts))
             results.append(StepResult(step.id, step.title, all(v.passed for v in verdicts), verdicts))
         return results, probe
+
+
+    def _has_probes(self, lesson: Lesson | None) -> bool:
+        return self.probes and lesson is not None and any(e.active for s in lesson.steps for e in s.expectations)
+
+    def _settling(self, lesson: Lesson | None) -> bool:
+        """Within PROBE_SETTLE seconds of a network change, in a lesson that probes."""
+        return self._has_probes(lesson) and time.monotonic() - self._network_changed < PROBE_SETTLE
 
 
 def _network_state(snap: Snapshot) -> tuple:

@@ -164,6 +164,11 @@ class NetworkReader:
     def close(self) -> None:
         self.release(list(self.conns))
 
+    def event_fds(self) -> list[int]:
+        """The descriptors of the kept event sockets, one per netns (for events.ChangeWatch)."""
+        with self.lock:
+            return [conn.route.fileno() for conn in self.conns.values()]
+
     # ---------------------------------------------------------- reading
     def read(self, handles: list[NetnsHandle], problems: list[str],
              unchanged: frozenset[int] = frozenset()) -> dict[int, NetNS]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from typing import Callable, Union
 
@@ -34,6 +35,7 @@ from .netlink import NetworkReader
 from .processes import ProcessReader, host_namespaces, namespace_table
 from .procfs import CLOCK_TICKS
 from .firewall import RulesetWatch
+from .events import ChangeWatch
 from .watch import NetnsDirWatcher
 
 
@@ -194,9 +196,13 @@ class Observer:
     Thread-safe: snapshot() may run in a worker thread while close() runs in another.
     """
 
-    def __init__(self, on_netns_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_netns_change: Callable[[], None] | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
         """*on_netns_change*, if given, is called (from a watcher thread) when a name appears in or
-        leaves /run/netns: `ip netns add` sends no netlink event, so the app can refresh sooner."""
+        leaves /run/netns: `ip netns add` sends no netlink event, so the app can refresh sooner.
+        *on_change*, if given, is called (from another thread) when a process event or a netlink
+        event says the machine may have changed since the last snapshot (events.py); then
+        `events_live` tells whether process events come at all."""
         _raise_fd_limit()   # first: the readers size what they keep open by it
         # kept: the cgroups processes were in, and their files open (members for the process reader)
         self._cgroups = cgroups.CgroupReader()
@@ -212,6 +218,8 @@ class Observer:
         self._on_netns_change = on_netns_change
         self._watcher = NetnsDirWatcher(self._netns_dir_changed)
         self._rules = RulesetWatch()      # firewall rules send no rtnetlink event: see firewall.py
+        self._changes = ChangeWatch(on_change) if on_change is not None else None
+        self.events_live = self._changes is not None and self._changes.live
         self._nat: tuple[tuple, "firewall.NatRead"] | None = None   # (what it was read under, the read)
         self.nat_reads = 0                # how often the nat table was read (for tests and the bench)
 
@@ -222,9 +230,13 @@ class Observer:
 
     def snapshot(self, wants: WantsFor = None) -> Snapshot:
         """*wants* as in take_snapshot; the nat table is read again only when it may have changed."""
+        if self._changes is not None:
+            self._changes.observing_from(threading.get_native_id())   # what this thread runs is ours
         changes = self._rules.poll()
         snap = answer(_assemble(self._readers, self._previous, changes), wants, lambda: self._read_nat(changes))
         self._previous = snap
+        if self._changes is not None:
+            self._changes.rearm(self._net.event_fds())     # their events are read: watch them again
         return snap
 
     def _read_nat(self, changes: int) -> "firewall.NatRead":
@@ -253,6 +265,8 @@ class Observer:
 
     def close(self) -> None:
         self._watcher.close()
+        if self._changes is not None:
+            self._changes.close()
         self._rules.close()
         self._net.close()
         self._procs.close()

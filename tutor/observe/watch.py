@@ -32,6 +32,7 @@ class NetnsDirWatcher:
         self.directory = directory
         self._stop = threading.Event()
         self._fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)   # close() ends the poll at once
         self._thread: threading.Thread | None = None
         if self._fd >= 0:
             self._thread = threading.Thread(target=self._run, name="nstutor-netns-watch", daemon=True)
@@ -43,12 +44,13 @@ class NetnsDirWatcher:
         # take one numbered 1024 or more
         poller = select.poll()
         poller.register(self._fd, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
         while not self._stop.is_set():
             if not watching and os.path.isdir(self.directory):
                 # the directory appears with the first `ip netns add`: (re)try until it is there
                 watching = libc.inotify_add_watch(self._fd, self.directory.encode(),
                                                    IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO) >= 0
-            if not poller.poll(500):
+            if not poller.poll(500) or self._stop.is_set():
                 continue
             try:
                 data = os.read(self._fd, 65536)
@@ -64,8 +66,17 @@ class NetnsDirWatcher:
 
     def close(self) -> None:
         self._stop.set()
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
         if self._thread is not None:
             self._thread.join(timeout=2)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:             # closed before
+                pass
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
