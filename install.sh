@@ -127,6 +127,9 @@ quiet "$prefix/bin/python" -m pip install "$here$([[ -n $testing ]] && echo '[te
 quiet ln -sf "$prefix/bin/nstutor" "$link"
 version="$("$prefix/bin/nstutor" --version)"
 note "$version, linked as $link"
+# Parse the lessons once now, into root's parse cache (tutor/lessons/parse_cache.py), so that the
+# learner's first start does not wait for it (~130 ms). A failure here costs only that time.
+NSTUTOR_LANG=ko "$prefix/bin/nstutor" list >/dev/null 2>&1 || true     # ko parses the English too
 rm -f "$log"
 
 # How to start it, for the shell the learner is in: nstutor runs itself through sudo when a user

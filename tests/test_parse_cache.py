@@ -9,17 +9,19 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tutor.lessons import catalog as catalog_module
 from tutor.lessons import load_catalog, parse as parse_module, safe_yaml
-from tutor.lessons.parse_cache import FILE_NAME, ParseCache, cache_dir
+from tutor.lessons.parse_cache import ParseCache, cache_dir
 
 from test_lessons import GOOD_STEP
 
 REPO = Path(__file__).resolve().parent.parent
+FILE_NAME = ParseCache(Path("/nonexistent")).file_name          # this code's cache file
 
 
 def lesson_text(title: str = "Demo") -> str:
@@ -111,6 +113,18 @@ def test_a_problem_is_cached_with_its_lesson_and_said_again(cache, tmp_path, mon
     no_parsing(monkeypatch)
     assert [(p.line, p.message) for p in load_catalog(lessons).problems] == [(p.line, p.message) for p in first]
     assert [p.message for p in first] == ["'minutes' must be a whole number from 1 to 600"]
+
+
+def test_another_nstutors_cache_is_left_alone_until_it_is_stale(cache):
+    load_catalog()
+    recent, stale = cache / "lessons-0123456789abcdef.pickle", cache / "lessons-fedcba9876543210.pickle"
+    for path in (recent, stale):
+        path.write_bytes(b"another nstutor's")
+    old = time.time() - 8 * 86400
+    os.utime(stale, (old, old))
+    (cache / FILE_NAME).unlink()
+    load_catalog()
+    assert recent.exists() and not stale.exists() and (cache / FILE_NAME).exists()
 
 
 @pytest.mark.parametrize("content", [b"", b"not a pickle", pickle.dumps("a text")[:-3],

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_CACHE_DIR = "NSTUTOR_CACHE_DIR"     # a directory, or "off" to disable the cache
-FILE_NAME = "lessons.pickle"
+STALE_DAYS = 7                          # another nstutor's cache file, unused this long, is removed
 MAX_BYTES = 32_000_000                  # the shipped catalog in two languages is ~1 MB
 FORMAT = 1                              # bump when the layout below changes
 _CODE_DIRS = ("lessons", "checks")      # the modules whose code decides what a parse gives
@@ -63,12 +63,19 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def cache_file_name(fingerprint: str) -> str:
+    """One file per nstutor code: two installs (a checkout and a pip install, say) do not take
+    turns throwing each other's cache away."""
+    return f"lessons-{fingerprint[:16]}.pickle"
+
+
 class ParseCache:
     """The entries of one catalog load: get() and put() by path, save() once at the end."""
 
     def __init__(self, directory: Path | None = None):
         self.directory = directory if directory is not None else cache_dir()
         self.fingerprint = code_fingerprint()
+        self.file_name = cache_file_name(self.fingerprint)
         self.entries: dict[tuple[str, bool], Entry] = {}
         self.changed = False
         if self.directory is not None:
@@ -99,16 +106,17 @@ class ParseCache:
             try:
                 with os.fdopen(fd, "wb") as out:
                     out.write(data)
-                os.replace(tmp, self.directory / FILE_NAME)
+                os.replace(tmp, self.directory / self.file_name)
             except BaseException:
                 os.unlink(tmp)
                 raise
+            self._remove_stale()
         except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
             return                      # read-only home, full disk, an unpicklable value: no cache
         self.changed = False
 
     def _read(self) -> dict:
-        path = self.directory / FILE_NAME
+        path = self.directory / self.file_name
         if not _owned_by_me(self.directory):
             return {}
         try:
@@ -133,6 +141,17 @@ class ParseCache:
         if form != FORMAT or fingerprint != self.fingerprint or not isinstance(entries, dict):
             return {}
         return entries
+
+
+    def _remove_stale(self) -> None:
+        """Cache files of other nstutor code, not used for STALE_DAYS (an upgrade leaves one)."""
+        import time
+        for other in self.directory.glob("lessons-*.pickle"):
+            try:
+                if other.name != self.file_name and time.time() - other.stat().st_mtime > STALE_DAYS * 86400:
+                    other.unlink()
+            except OSError:
+                pass
 
 
 def _owned_by_me(directory: Path) -> bool:
