@@ -419,6 +419,7 @@ class LessonLab:
     def __init__(self) -> None:
         self.touched = False
         self.ours: set[int] = set()      # inodes of the RED and BLUE the bench made: only those are deleted
+        self.left_as: dict[str, int | None] = {}     # what the bench's last command left: name -> inode
 
     @staticmethod
     def _inode(name: str) -> int | None:
@@ -440,8 +441,19 @@ class LessonLab:
             if res.returncode != 0:
                 raise BenchError(f"`{' '.join(cmd)}` failed ({res.returncode}): {res.stderr.strip()[:300]}")
             done = time.monotonic()
-            self.ours |= {i for i in map(self._inode, LAB_NETNS) if i is not None}
+            self.left_as = {name: self._inode(name) for name in LAB_NETNS}
+            self.ours |= {i for i in self.left_as.values() if i is not None}
         return started, done
+
+    def require_undisturbed(self) -> None:
+        """RED and BLUE are as the bench left them: no one else made, deleted or replaced one (a
+        lesson test or a learner on netns-veth would; their changes would be timed as the bench's)."""
+        now = {name: self._inode(name) for name in LAB_NETNS}
+        moved = [name for name in LAB_NETNS if now[name] != self.left_as.get(name)]
+        if self.left_as and moved:
+            raise BenchError(f"netns {', '.join(moved)} changed under the bench (made, deleted or replaced by "
+                             f"something else: a lesson test, a learner on {LESSON}?); run it when nothing else "
+                             f"uses RED and BLUE")
 
     def remove(self) -> str:
         if not self.touched:
@@ -519,13 +531,19 @@ def drive(lab: LessonLab, watch: ShownVerdicts, changes, measured) -> list[tuple
     out = []
     for n, change in enumerate(changes, 1):
         watch.read()
+        lab.require_undisturbed()
         stale = [s for s, v in change.expect.items() if watch.now.get(s) == v]
         if stale:
             raise BenchError(f"change {n} ({change.what}): the step list already shows {stale} as it should "
                              f"after it (did something else change RED or BLUE?)")
         started, done = lab.run(change)
-        first = watch.wait_for(change.expect, since=started, timeout=SHOWN_WITHIN,
-                               what=f"change {n} ({change.what}): {change.expect}")
+        try:
+            first = watch.wait_for(change.expect, since=started, timeout=SHOWN_WITHIN,
+                                   what=f"change {n} ({change.what}): {change.expect}")
+        except BenchError:
+            lab.require_undisturbed()       # the likelier reason, when it is one
+            raise
+        lab.require_undisturbed()
         latency = max(max(first[s] for s in measured(change)) - done, 0.0) * 1000
         out.append((change, latency))
         print(f"  {n:2d}. {change.kind:8s} {change.what:58s} shown after {latency:5.0f} ms")
