@@ -16,11 +16,30 @@
    from /proc over --idle seconds while nothing changes. Its VmRSS is read at the end.
    The app then quits and reports how many live rounds it ran and what the last snapshot held, so
    a loop that stopped, or a snapshot that did not see the scenario, fails the run.
+3. Change latency: in the same app run, after the idle window (so at the scale scenario, whose
+   size is what a snapshot costs, with no second app start or build, and with the idle CPU and
+   RSS already read), the bench makes the lesson's own changes with `ip`, as a learner does in
+   another shell: RED and BLUE, the veth pair, the addresses, the ends up; then undoes and redoes
+   them (a link down, an address deleted, a whole netns deleted). 20 changes (NON_PROBE_CHANGES),
+   each flipping at least one non-probe step. The app is the CHILD below: an NstutorApp whose hook
+   writes, when the lesson screen has given the step list a round's verdicts, every step whose
+   shown verdict changed, with its CLOCK_MONOTONIC time (system-wide, so comparable with the
+   bench's). A change's latency runs from the return of its last command to the first time the
+   step list shows all it should (a change not shown within 10 s fails the run). The next change
+   waits until then, plus a random (seeded) pause of up to 1 s, so changes land anywhere in the
+   live loop's 1 s interval. change_p95_ms is the p95 (nearest rank) of the 20.
+4. Probe latency: with the lesson complete (its ping step shown passing), 10 changes that flip
+   the reachability step (a link down and up, an address deleted and added back); timed the same
+   way, until the ping step shows it. probe_p95_ms is their p95 (of 10: the largest).
+   The lesson's names are the kernel's, shared by the machine: the bench refuses to start when a
+   netns RED or BLUE exists, and deletes the ones it made (by inode) at the end, whatever happens.
+   Packets go only from RED to BLUE (the lesson's own reachable check sends them).
 
 The last line is machine-readable:
     first_frame_ms=<median of all runs> idle_cpu_pct=<x> rss_mb=<x> first_start_ms=<run 1>
-Targets: first frame < 1000 ms (the median, and the first start), idle live loop < 5 % of one core,
-RSS < 120 MB.
+    change_p95_ms=<x> probe_p95_ms=<x>
+(one line). Targets: first frame < 1000 ms (the median, and the first start), idle live loop < 5 %
+of one core, RSS < 120 MB, change p95 < 500 ms, probe p95 < 1.5 s.
 
 Run as root from the repository:   sudo /opt/nstutor/bin/python bench/app.py
 Quicker:                           ... bench/app.py --runs 3 --idle 10 --netns 20 --procs 200
@@ -31,8 +50,10 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import math
 import os
 import pty
+import random
 import select
 import shutil
 import signal
@@ -43,6 +64,7 @@ import sys
 import tempfile
 import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -199,6 +221,8 @@ import json, sys, time
 sys.path.insert(0, {repo!r})
 from tutor.app.app import NstutorApp
 rounds = []
+shown = {{}}
+events = open({events!r}, "w", buffering=1)
 class BenchApp(NstutorApp):
     def _deliver(self, update):
         if update.snap is not None:
@@ -206,6 +230,26 @@ class BenchApp(NstutorApp):
             rounds.append((time.monotonic(), update.took_ms, len(update.snap.netns), len(update.snap.processes),
                            time.thread_time()))
         super()._deliver(update)
+
+    def on_live_result(self, message):
+        super().on_live_result(message)
+        message.prevent_default()       # Textual would call NstutorApp's handler a second time
+        self._bench_note_shown_verdicts()
+
+    def _bench_note_shown_verdicts(self):
+        # The bench's hook: the lesson screen has just given the step list this round's verdicts
+        # (StepList.show_state); write each step whose shown verdict changed, with the time
+        # (CLOCK_MONOTONIC is system-wide: the bench compares it with its own).
+        screen = self.lesson_screen()
+        state = getattr(screen, "state", None)
+        if state is None:
+            return
+        now = time.monotonic()
+        for step_id, step in state.steps.items():
+            verdict = None if step.result is None else step.passed
+            if shown.get(step_id, "never") != verdict:
+                shown[step_id] = verdict
+                events.write(json.dumps([now, step_id, verdict]) + "\\n")
 app = BenchApp({lesson!r})
 app.run()
 with open({stats!r}, "w") as f:
@@ -227,11 +271,22 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def idle_loop(lesson, sc, idle: float, warmup: float, data_dir: Path) -> dict:
+def require_a_round_each_second(window: list, idle: float) -> None:
+    """The idle check on the live loop's pace: at least one round a second over the idle window
+    (one fewer is allowed for the window's edges). An event-driven loop may need this relaxed."""
+    if len(window) < int(idle) - 1:
+        raise BenchError(f"only {len(window)} live rounds in {idle:.0f} s: the loop must run at least once a second")
+
+
+def idle_loop(lesson, sc, idle: float, warmup: float, data_dir: Path, lab: "LessonLab | None" = None) -> dict:
+    """The app at scale: idle CPU and RSS over *idle* seconds, then (with *lab*) the change and
+    probe latencies, in the same run, after the idle window."""
     stats = data_dir / "live-stats.json"
-    code = CHILD.format(repo=str(REPO), lesson=lesson.id, stats=str(stats))
+    events = data_dir / "shown-verdicts.jsonl"
+    code = CHILD.format(repo=str(REPO), lesson=lesson.id, stats=str(stats), events=str(events))
     env = dict(os.environ, TERM="xterm-256color", NSTUTOR_DATA_DIR=str(data_dir))
     term = Terminal([sys.executable, "-c", code], env)
+    changes = probes = None
     try:
         first = term.wait_for(frame_markers(lesson), timeout=60)
         print(f"  app up: first frame after {first * 1000:.0f} ms; warming up {warmup:.0f} s")
@@ -240,6 +295,17 @@ def idle_loop(lesson, sc, idle: float, warmup: float, data_dir: Path) -> dict:
         term.pump(idle)
         t1, c1 = time.monotonic(), cpu_seconds(term.proc.pid)
         rss = rss_mb(term.proc.pid)
+        if lab is not None:
+            require_the_scripts_steps(lesson)
+            watch = ShownVerdicts(events, term)
+            print(f"\n== change latency: {len(NON_PROBE_CHANGES)} changes made from the bench, until the step list "
+                  f"shows them")
+            changes = drive(lab, watch, NON_PROBE_CHANGES, measured=lambda change: change.expect)
+            print(f"\n== probe latency: the lesson complete, {len(PROBE_CHANGES)} changes that flip the "
+                  f"reachability step '{PROBE_STEP}'")
+            watch.wait_until_it_shows({PROBE_STEP: True}, timeout=SHOWN_WITHIN,
+                                      what=f"step '{PROBE_STEP}' passing once the lesson is complete")
+            probes = drive(lab, watch, PROBE_CHANGES, measured=lambda change: {PROBE_STEP: change.expect[PROBE_STEP]})
     except BaseException:
         term.kill()
         raise
@@ -255,13 +321,249 @@ def idle_loop(lesson, sc, idle: float, warmup: float, data_dir: Path) -> dict:
     if netns < expected_netns or procs < sc.procs:
         raise BenchError(f"the app's snapshot saw {netns} netns and {procs} processes; the scenario has "
                          f"{expected_netns} netns and {sc.procs}+ processes")
-    if len(window) < int(idle) - 1:
-        raise BenchError(f"only {len(window)} live rounds in {idle:.0f} s: the loop must run at least once a second")
+    require_a_round_each_second(window, idle)
     took = [r[1] for r in window]
     live_cpu = (window[-1][4] - window[0][4]) / (window[-1][0] - window[0][0]) if len(window) > 1 else 0.0
     return {"cpu_pct": 100.0 * (c1 - c0) / (t1 - t0), "live_pct": 100.0 * live_cpu,
             "rss": rss, "rounds": len(window), "seconds": t1 - t0,
-            "round_ms": statistics.median(took), "round_max": max(took), "netns": netns, "procs": procs}
+            "round_ms": statistics.median(took), "round_max": max(took), "netns": netns, "procs": procs,
+            "changes": changes, "probes": probes}
+
+
+# --------------------------------------------------------------- change and probe latency
+#: A change not shown by the step list within this many seconds fails the bench.
+SHOWN_WITHIN = 10.0
+#: After a change is shown, the next one waits a random 0..PHASE_JITTER s (seeded: the same pauses
+#: each run), so changes land at any point of the live loop's 1 s interval, as a learner's do; made
+#: at once, each would land just after the round that showed the last one, the worst phase.
+PHASE_JITTER = 1.0
+LAB_NETNS = ("RED", "BLUE")      # the lesson's namespaces; its veth ends are made inside them
+PROBE_STEP = "ping"              # netns-veth's reachability step (a `reachable` check: one ping, RED -> BLUE)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a learner does in another shell: *commands*, run one after the other, and what the
+    step list must show once it sees them (*expect*: step id -> passed)."""
+    kind: str
+    what: str
+    commands: tuple[tuple[str, ...], ...]
+    expect: dict
+
+
+def _ip(*args: str) -> tuple[str, ...]:
+    return ("ip",) + args
+
+
+ROOMS = Change("netns", "ip netns add RED, BLUE", (_ip("netns", "add", "RED"), _ip("netns", "add", "BLUE")),
+               {"rooms": True})
+CABLE = Change("link", "veth pair RED/veth0 <-> BLUE/veth1 made",
+               (_ip("link", "add", "veth0", "netns", "RED", "type", "veth", "peer", "name", "veth1", "netns", "BLUE"),),
+               {"cable": True})
+ADDRESSES = Change("address", "both addresses added",
+                   (_ip("-n", "RED", "addr", "add", "10.11.11.2/24", "dev", "veth0"),
+                    _ip("-n", "BLUE", "addr", "add", "10.11.11.3/24", "dev", "veth1")), {"addresses": True})
+ENDS_UP = Change("link", "both ends up", (_ip("-n", "RED", "link", "set", "veth0", "up"),
+                                          _ip("-n", "BLUE", "link", "set", "veth1", "up")), {"up": True})
+VETH0_DOWN = Change("link", "RED/veth0 down", (_ip("-n", "RED", "link", "set", "veth0", "down"),), {"up": False})
+VETH0_UP = Change("link", "RED/veth0 up", (_ip("-n", "RED", "link", "set", "veth0", "up"),), {"up": True})
+BLUE_ADDR_DEL = Change("address", "BLUE's address deleted",
+                       (_ip("-n", "BLUE", "addr", "del", "10.11.11.3/24", "dev", "veth1"),), {"addresses": False})
+BLUE_ADDR_ADD = Change("address", "BLUE's address added",
+                       (_ip("-n", "BLUE", "addr", "add", "10.11.11.3/24", "dev", "veth1"),), {"addresses": True})
+RED_ADDR_DEL = Change("address", "RED's address deleted",
+                      (_ip("-n", "RED", "addr", "del", "10.11.11.2/24", "dev", "veth0"),), {"addresses": False})
+RED_ADDR_ADD = Change("address", "RED's address added",
+                      (_ip("-n", "RED", "addr", "add", "10.11.11.2/24", "dev", "veth0"),), {"addresses": True})
+_ALL_BUT_ROOMS_FAIL = {"rooms": False, "cable": False, "addresses": False, "up": False}
+BLUE_DEL = Change("netns", "ip netns del BLUE (its veth end, and so the pair, with it)", (_ip("netns", "del", "BLUE"),),
+                  _ALL_BUT_ROOMS_FAIL)
+BLUE_ADD = Change("netns", "ip netns add BLUE", (_ip("netns", "add", "BLUE"),), {"rooms": True})
+RED_DEL = Change("netns", "ip netns del RED (the pair with it)", (_ip("netns", "del", "RED"),), _ALL_BUT_ROOMS_FAIL)
+RED_ADD = Change("netns", "ip netns add RED", (_ip("netns", "add", "RED"),), {"rooms": True})
+
+#: 20 changes of the non-probe steps, each flipping at least one of them, from nothing to the lesson
+#: done (bar the ping), undone and redone; it ends with all four passing. 5 netns, 8 link, 7 address.
+NON_PROBE_CHANGES = (ROOMS, CABLE, ADDRESSES, ENDS_UP,
+                     VETH0_DOWN, VETH0_UP, BLUE_ADDR_DEL, BLUE_ADDR_ADD, RED_ADDR_DEL, RED_ADDR_ADD,
+                     BLUE_DEL, BLUE_ADD, CABLE, ADDRESSES, ENDS_UP,
+                     RED_DEL, RED_ADD, CABLE, ADDRESSES, ENDS_UP)
+
+VETH1_DOWN = Change("link", "BLUE/veth1 down", (_ip("-n", "BLUE", "link", "set", "veth1", "down"),),
+                    {"up": False, PROBE_STEP: False})
+VETH1_UP = Change("link", "BLUE/veth1 up", (_ip("-n", "BLUE", "link", "set", "veth1", "up"),),
+                  {"up": True, PROBE_STEP: True})
+BLUE_ADDR_GONE = Change("address", BLUE_ADDR_DEL.what, BLUE_ADDR_DEL.commands, {"addresses": False, PROBE_STEP: False})
+BLUE_ADDR_BACK = Change("address", BLUE_ADDR_ADD.what, BLUE_ADDR_ADD.commands, {"addresses": True, PROBE_STEP: True})
+#: The reachability step flipped 10 times once the lesson is complete, as a learner breaks and
+#: mends it: a link down and up, an address deleted and added back. Each flips a non-probe step
+#: too (the bench waits for both); only the ping step is timed here. (Not by a blackhole route:
+#: the Observer reads unicast routes only, so such a change is seen by the 5 s probe alone.)
+PROBE_CHANGES = (VETH1_DOWN, VETH1_UP, BLUE_ADDR_GONE, BLUE_ADDR_BACK) * 2 + (VETH1_DOWN, VETH1_UP)
+
+
+def require_the_scripts_steps(lesson) -> None:
+    """The change scripts are written for netns-veth's steps: refuse a lesson without them."""
+    wanted = {s for change in NON_PROBE_CHANGES + PROBE_CHANGES for s in change.expect}
+    missing = wanted - {step.id for step in lesson.steps}
+    if missing:
+        raise BenchError(f"the change latency part drives {LESSON}'s steps; lesson {lesson.id} has no step "
+                         f"{', '.join(sorted(missing))}")
+
+
+class LessonLab:
+    """The lesson's own names, made by the bench in this machine's kernel: refused when they exist
+    before the run, always removed after it. Packets only go between RED and BLUE (the lesson's
+    reachable check sends them)."""
+
+    def __init__(self) -> None:
+        self.touched = False
+        self.ours: set[int] = set()      # inodes of the RED and BLUE the bench made: only those are deleted
+        self.left_as: dict[str, int | None] = {}     # what the bench's last command left: name -> inode
+
+    @staticmethod
+    def _inode(name: str) -> int | None:
+        try:
+            return os.stat(f"/run/netns/{name}").st_ino
+        except OSError:
+            return None
+
+    @staticmethod
+    def existing() -> list[str]:
+        return [n for n in LAB_NETNS if os.path.exists(f"/run/netns/{n}")]
+
+    def run(self, change: Change) -> tuple[float, float]:
+        """Run the change's commands; (monotonic time before the first, after the last returned)."""
+        self.touched = True
+        started = time.monotonic()
+        for cmd in change.commands:
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                raise BenchError(f"`{' '.join(cmd)}` failed ({res.returncode}): {res.stderr.strip()[:300]}")
+            done = time.monotonic()
+            self.left_as = {name: self._inode(name) for name in LAB_NETNS}
+            self.ours |= {i for i in self.left_as.values() if i is not None}
+        return started, done
+
+    def require_undisturbed(self) -> None:
+        """RED and BLUE are as the bench left them: no one else made, deleted or replaced one (a
+        lesson test or a learner on netns-veth would; their changes would be timed as the bench's)."""
+        now = {name: self._inode(name) for name in LAB_NETNS}
+        moved = [name for name in LAB_NETNS if now[name] != self.left_as.get(name)]
+        if self.left_as and moved:
+            raise BenchError(f"netns {', '.join(moved)} changed under the bench (made, deleted or replaced by "
+                             f"something else: a lesson test, a learner on {LESSON}?); run it when nothing else "
+                             f"uses RED and BLUE")
+
+    def remove(self) -> str:
+        if not self.touched:
+            return ""
+        ours = [n for n in self.existing() if self._inode(n) in self.ours]
+        gone = [n for n in ours if subprocess.run(["ip", "netns", "del", n], capture_output=True).returncode == 0]
+        left = [n for n in ours if n not in gone]
+        others = [n for n in self.existing() if n not in ours]
+        return (f"lesson lab: deleted netns {', '.join(gone) or 'none'}" + (f"; STILL THERE: {left}" if left else "")
+                + (f"; left alone {others}: not the bench's" if others else ""))
+
+
+class ShownVerdicts:
+    """What the app's step list shows, as the child's hook writes it (one JSON line per step whose
+    shown verdict changed: [monotonic time, step id, passed]); read while the pty is drained."""
+
+    def __init__(self, path: Path, term: Terminal) -> None:
+        self.path, self.term = path, term
+        self.offset = 0
+        self.log: list[tuple[float, str, bool | None]] = []
+        self.now: dict[str, bool | None] = {}
+
+    def read(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        complete = data[: data.rfind(b"\n") + 1]       # a line being written is read next time
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            when, step_id, passed = json.loads(line)
+            self.log.append((when, step_id, passed))
+            self.now[step_id] = passed
+
+    def wait_until_it_shows(self, expect: dict, timeout: float, what: str) -> None:
+        """Wait until the step list shows *expect* now (step id -> passed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.read()
+            if all(self.now.get(s) == v for s, v in expect.items()):
+                return
+            self._still_waiting(expect, deadline, timeout, what)
+
+    def _still_waiting(self, expect: dict, deadline: float, timeout: float, what: str) -> None:
+        if self.term.proc.poll() is not None:
+            raise BenchError(f"the app exited ({self.term.proc.returncode}) while waiting for {what}")
+        if time.monotonic() > deadline:
+            shows = ", ".join(f"{s}={self.now.get(s)}" for s in expect)
+            raise BenchError(f"the step list did not show {what} within {timeout:.0f} s (it shows {shows})")
+        self.term.pump(0.01)
+
+    def wait_for(self, expect: dict, since: float, timeout: float, what: str) -> dict[str, float]:
+        """Wait until each step in *expect* has shown its verdict at or after *since*; the first
+        such time of each. BenchError after *timeout* s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.read()
+            first = {}
+            for when, step_id, passed in self.log:
+                if when >= since and step_id in expect and passed == expect[step_id] and step_id not in first:
+                    first[step_id] = when
+            if len(first) == len(expect):
+                return first
+            self._still_waiting(expect, deadline, timeout, what)
+
+
+def drive(lab: LessonLab, watch: ShownVerdicts, changes, measured) -> list[tuple[Change, float]]:
+    """Make each change, wait until the step list shows all it should, and time what *measured*
+    picks: from the last command's return until the step list shows it (for several steps, the
+    last of them to show). A round may see the kernel's change before `ip` has exited: such a
+    latency counts as 0."""
+    jitter = random.Random(18)
+    out = []
+    for n, change in enumerate(changes, 1):
+        watch.read()
+        lab.require_undisturbed()
+        stale = [s for s, v in change.expect.items() if watch.now.get(s) == v]
+        if stale:
+            raise BenchError(f"change {n} ({change.what}): the step list already shows {stale} as it should "
+                             f"after it (did something else change RED or BLUE?)")
+        started, done = lab.run(change)
+        try:
+            first = watch.wait_for(change.expect, since=started, timeout=SHOWN_WITHIN,
+                                   what=f"change {n} ({change.what}): {change.expect}")
+        except BenchError:
+            lab.require_undisturbed()       # the likelier reason, when it is one
+            raise
+        lab.require_undisturbed()
+        latency = max(max(first[s] for s in measured(change)) - done, 0.0) * 1000
+        out.append((change, latency))
+        print(f"  {n:2d}. {change.kind:8s} {change.what:58s} shown after {latency:5.0f} ms")
+        watch.term.pump(jitter.uniform(0, PHASE_JITTER))
+    return out
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile, nearest rank (of 20 values: the 19th smallest)."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)]
+
+
+def latency_lines(measured: list[tuple[Change, float]]) -> list[str]:
+    """Median, p95 and max of all the latencies, then by kind of change."""
+    groups = {"all": [ms for _, ms in measured]}
+    for change, ms in measured:
+        groups.setdefault(change.kind, []).append(ms)
+    return [f"{kind:8s} median {statistics.median(v):5.0f} ms  p95 {p95(v):5.0f}  max {max(v):5.0f}  (n={len(v)})"
+            for kind, v in groups.items()]
 
 
 # --------------------------------------------------------------- main
@@ -299,6 +601,13 @@ def main(argv=None) -> int:
         print(f"refusing to start: leftovers of a benchmark run exist; remove them with: "
               f"sudo {sys.executable} {sys.argv[0]} --cleanup", file=sys.stderr)
         return 2
+    lab = LessonLab()
+    if lab.existing():
+        names = lab.existing()
+        print(f"refusing to start: netns {' and '.join(names)} {'exists' if len(names) == 1 else 'exist'}; the bench "
+              f"makes and deletes the lesson's own RED and BLUE. If a learner or a test is using them, let it "
+              f"finish; if a killed bench left them: ip netns del {names[0]}", file=sys.stderr)
+        return 2
     from tutor.lessons import load_catalog
     lesson = load_catalog().find(args.lesson)
     if lesson is None:
@@ -329,7 +638,7 @@ def main(argv=None) -> int:
         scale.build(sc)
         print(f"  built in {(time.monotonic() - t):.1f} s")
         print(f"\n== idle live loop: app on {lesson.id}, CPU over {args.idle:.0f} s with nothing changing")
-        live = idle_loop(lesson, sc, args.idle, args.warmup, data_dir)
+        live = idle_loop(lesson, sc, args.idle, args.warmup, data_dir, lab)
     except (BenchError, scale.BenchError) as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         status = 1
@@ -337,6 +646,8 @@ def main(argv=None) -> int:
         print(f"\ninterrupted ({str(exc) or 'SIGINT'}): cleaning up", file=sys.stderr)
         status = 130
     finally:
+        if lab.touched:
+            print("\n" + lab.remove())
         if sc is not None:
             print("\n" + scale.cleanup(sc))
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -353,6 +664,14 @@ def main(argv=None) -> int:
           f"median {live['round_ms']:.0f} ms (max {live['round_max']:.0f}) per snapshot + grade; "
           f"it saw {live['netns']} netns, {live['procs']} processes")
     print(f"  memory        RSS {live['rss']:.1f} MiB")
+    print("  change        from the last command's return until the step list shows it (non-probe steps):")
+    for line in latency_lines(live["changes"]):
+        print("                  " + line)
+    print(f"  probe         the same, for the reachability step '{PROBE_STEP}':")
+    for line in latency_lines(live["probes"]):
+        print("                  " + line)
+    change_p95 = p95([ms for _, ms in live["changes"]])
+    probe_p95 = p95([ms for _, ms in live["probes"]])
     missed = []
     if ff_med >= 1000:
         missed.append(f"first frame {ff_med:.0f} ms >= 1000")
@@ -362,10 +681,15 @@ def main(argv=None) -> int:
         missed.append(f"idle CPU {live['cpu_pct']:.1f} % >= 5")
     if live["rss"] >= 120:
         missed.append(f"RSS {live['rss']:.0f} MiB >= 120")
-    print("  targets       " + ("met (first frame < 1 s, first start too, idle < 5 %, RSS < 120 MB)" if not missed
+    if change_p95 >= 500:
+        missed.append(f"change p95 {change_p95:.0f} ms >= 500")
+    if probe_p95 >= 1500:
+        missed.append(f"probe p95 {probe_p95:.0f} ms >= 1500")
+    print("  targets       " + ("met (first frame < 1 s, first start too, idle < 5 %, RSS < 120 MB, "
+                                 "change p95 < 500 ms, probe p95 < 1.5 s)" if not missed
                                  else "MISSED: " + "; ".join(missed)))
     print(f"first_frame_ms={ff_med:.0f} idle_cpu_pct={live['cpu_pct']:.2f} rss_mb={live['rss']:.1f} "
-          f"first_start_ms={frames[0]:.0f}")
+          f"first_start_ms={frames[0]:.0f} change_p95_ms={change_p95:.0f} probe_p95_ms={probe_p95:.0f}")
     return status
 
 

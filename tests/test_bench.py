@@ -11,14 +11,20 @@ import pytest
 
 pytestmark = pytest.mark.needs_root
 REPO = Path(__file__).resolve().parent.parent
-LAST_LINE = re.compile(r"^first_frame_ms=(\d+) idle_cpu_pct=([\d.]+) rss_mb=([\d.]+) first_start_ms=(\d+)$")
+LAST_LINE = re.compile(r"^first_frame_ms=(\d+) idle_cpu_pct=([\d.]+) rss_mb=([\d.]+) first_start_ms=(\d+) "
+                       r"change_p95_ms=(\d+) probe_p95_ms=(\d+)$")
+LESSON_NETNS = ("RED", "BLUE")          # netns-veth's own: bench/app.py makes and deletes them
 
 
 def test_bench_app_measures_a_first_start_at_toy_scale(tmp_path):
     """A first start shows the name dialog, which takes every key typed, q included: the bench
-    answers it as a new learner would, and still measures every start and the idle loop."""
-    if any(name.startswith("nsb-") for name in os.listdir("/run/netns") if os.path.isdir("/run/netns")):
+    answers it as a new learner would, and still measures every start, the idle loop, and the
+    latency of the lesson's changes and of its ping step; it deletes the RED and BLUE it made."""
+    netns_now = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    if any(name.startswith("nsb-") for name in netns_now):
         pytest.skip("another benchmark run's nsb-* netns exist now (the bench refuses to share them)")
+    if any(name in LESSON_NETNS for name in netns_now):
+        pytest.skip("a netns RED or BLUE exists now (the bench makes and deletes the lesson's own)")
     fresh = tmp_path / "data"
     fresh.mkdir()
     env = dict(os.environ, XDG_DATA_HOME=str(fresh), NSTUTOR_DATA_DIR=str(fresh / "nstutor"))
@@ -30,9 +36,15 @@ def test_bench_app_measures_a_first_start_at_toy_scale(tmp_path):
     last = res.stdout.strip().splitlines()[-1]
     match = LAST_LINE.match(last)
     assert match, f"last line is not the machine-readable one: {last!r}\n{out}"
-    first_frame, cpu, rss, first_start = float(match[1]), float(match[2]), float(match[3]), float(match[4])
+    first_frame, cpu, rss, first_start, change_p95, probe_p95 = map(float, match.groups())
     assert 0 < first_frame < 30_000 and 0 < first_start < 30_000 and 0 <= cpu < 100 and 0 < rss < 1024, last
+    # the bench fails (exit 1) when a change is not shown within 10 s
+    assert 0 <= change_p95 <= 10_000 and 0 <= probe_p95 <= 10_000, last
     assert "run 1 (first start, the name dialog): " in out and "answered it" in out, out
+    assert out.count(" shown after ") == 20 + 10, out
+    assert "lesson lab: deleted netns RED, BLUE" in out, out
+    left = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    assert not any(name in LESSON_NETNS for name in left), left
     assert list(fresh.iterdir()) == [], "the bench wrote into the progress store of whoever ran it"
 
 
