@@ -38,8 +38,9 @@
 The last line is machine-readable:
     first_frame_ms=<median of all runs> idle_cpu_pct=<x> rss_mb=<x> first_start_ms=<run 1>
     change_p95_ms=<x> probe_p95_ms=<x>
-(one line). Targets: first frame < 1000 ms (the median, and the first start), idle live loop < 5 %
-of one core, RSS < 120 MB, change p95 < 500 ms, probe p95 < 1.5 s.
+(one line). Targets (issue 18): first frame < 500 ms (the median; the first start, run 1, with an
+empty parse cache too, < 1000 ms), idle live loop < 1.5 % of one core, RSS < 120 MB, change p95 <
+500 ms, probe p95 < 1.5 s.
 
 Run as root from the repository:   sudo /opt/nstutor/bin/python bench/app.py
 Quicker:                           ... bench/app.py --runs 3 --idle 10 --netns 20 --procs 200
@@ -48,6 +49,7 @@ Leftovers from a killed run:       ... bench/app.py --cleanup
 from __future__ import annotations
 
 import argparse
+import compileall
 import fcntl
 import json
 import math
@@ -253,7 +255,8 @@ class BenchApp(NstutorApp):
 app = BenchApp({lesson!r})
 app.run()
 with open({stats!r}, "w") as f:
-    json.dump({{"rounds": rounds, "errors": [app.last_update.error] if app.last_update else []}}, f)
+    json.dump({{"rounds": rounds, "errors": [app.last_update.error] if app.last_update else [],
+               "pace": app.live.pace, "events_live": app.live.events_live}}, f)
 """
 
 
@@ -271,11 +274,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def require_a_round_each_second(window: list, idle: float) -> None:
-    """The idle check on the live loop's pace: at least one round a second over the idle window
-    (one fewer is allowed for the window's edges). An event-driven loop may need this relaxed."""
-    if len(window) < int(idle) - 1:
-        raise BenchError(f"only {len(window)} live rounds in {idle:.0f} s: the loop must run at least once a second")
+def require_the_live_pace(window: list, idle: float, pace: float) -> None:
+    """The idle check on the live loop's pace: at least one round every *pace* seconds over the idle
+    window (one fewer for the window's edges). *pace* is the loop's own (LiveChecker.pace): 1 s when
+    it polls, its safety-net interval (5 s) when process events wake it."""
+    if len(window) < int(idle / pace) - 1:
+        raise BenchError(f"only {len(window)} live rounds in {idle:.0f} s: the loop must run at least every "
+                         f"{pace:g} s")
 
 
 def idle_loop(lesson, sc, idle: float, warmup: float, data_dir: Path, lab: "LessonLab | None" = None) -> dict:
@@ -314,18 +319,20 @@ def idle_loop(lesson, sc, idle: float, warmup: float, data_dir: Path, lab: "Less
         raise BenchError(f"the app exited with {code}")
     result = json.loads(stats.read_text())
     window = [r for r in result["rounds"] if t0 <= r[0] <= t1]
-    if not window:
-        raise BenchError("the live loop ran no round during the idle window")
+    before = [r for r in result["rounds"] if r[0] <= t1]      # an event-driven loop may not run in a short window
+    if not before:
+        raise BenchError("the live loop ran no round before the end of the idle window")
     expected_netns = sc.netns + 2            # the leaves, the hub, the host
-    netns, procs = window[-1][2], window[-1][3]
+    netns, procs = before[-1][2], before[-1][3]
     if netns < expected_netns or procs < sc.procs:
         raise BenchError(f"the app's snapshot saw {netns} netns and {procs} processes; the scenario has "
                          f"{expected_netns} netns and {sc.procs}+ processes")
-    require_a_round_each_second(window, idle)
-    took = [r[1] for r in window]
+    require_the_live_pace(window, idle, result["pace"])
+    took = [r[1] for r in window] or [before[-1][1]]
     live_cpu = (window[-1][4] - window[0][4]) / (window[-1][0] - window[0][0]) if len(window) > 1 else 0.0
     return {"cpu_pct": 100.0 * (c1 - c0) / (t1 - t0), "live_pct": 100.0 * live_cpu,
-            "rss": rss, "rounds": len(window), "seconds": t1 - t0,
+            "rss": rss, "rounds": len(window), "seconds": t1 - t0, "pace": result["pace"],
+            "events_live": result["events_live"],
             "round_ms": statistics.median(took), "round_max": max(took), "netns": netns, "procs": procs,
             "changes": changes, "probes": probes}
 
@@ -624,6 +631,13 @@ def main(argv=None) -> int:
     # empty: run 1 is a first start. Never the store of whoever runs the bench.
     data_dir = Path(tempfile.mkdtemp(prefix="nstutor-bench-"))
     os.environ["NSTUTOR_DATA_DIR"] = str(data_dir)
+    # and an empty parse cache: run 1 parses every lesson, as a first start after `pip install`
+    # does (install.sh parses them once at install time, so a learner's is quicker than this)
+    cache_dir = Path(tempfile.mkdtemp(prefix="nstutor-bench-cache-"))
+    os.environ["NSTUTOR_CACHE_DIR"] = str(cache_dir)
+    # compiled as pip compiles an installed nstutor (a checkout run with PYTHONDONTWRITEBYTECODE
+    # would otherwise compile every module on every start)
+    compileall.compile_dir(str(REPO / "tutor"), quiet=1)
     status, frames, live = 0, None, None
     sc = None
     try:
@@ -651,6 +665,7 @@ def main(argv=None) -> int:
         if sc is not None:
             print("\n" + scale.cleanup(sc))
         shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(cache_dir, ignore_errors=True)
 
     if frames is None or live is None:
         return status or 1
@@ -662,7 +677,8 @@ def main(argv=None) -> int:
           f"(Observer.snapshot + grading) {live['live_pct']:.2f} %, the UI and the rest "
           f"{live['cpu_pct'] - live['live_pct']:.2f} %; {live['rounds']} rounds, "
           f"median {live['round_ms']:.0f} ms (max {live['round_max']:.0f}) per snapshot + grade; "
-          f"it saw {live['netns']} netns, {live['procs']} processes")
+          f"it saw {live['netns']} netns, {live['procs']} processes; the loop's pace {live['pace']:g} s "
+          f"({'woken by process and netlink events' if live['events_live'] else 'polling: no process events'})")
     print(f"  memory        RSS {live['rss']:.1f} MiB")
     print("  change        from the last command's return until the step list shows it (non-probe steps):")
     for line in latency_lines(live["changes"]):
@@ -673,19 +689,19 @@ def main(argv=None) -> int:
     change_p95 = p95([ms for _, ms in live["changes"]])
     probe_p95 = p95([ms for _, ms in live["probes"]])
     missed = []
-    if ff_med >= 1000:
-        missed.append(f"first frame {ff_med:.0f} ms >= 1000")
+    if ff_med >= 500:
+        missed.append(f"first frame {ff_med:.0f} ms >= 500")
     if frames[0] >= 1000:
         missed.append(f"first start {frames[0]:.0f} ms >= 1000")
-    if live["cpu_pct"] >= 5:
-        missed.append(f"idle CPU {live['cpu_pct']:.1f} % >= 5")
+    if live["cpu_pct"] >= 1.5:
+        missed.append(f"idle CPU {live['cpu_pct']:.1f} % >= 1.5")
     if live["rss"] >= 120:
         missed.append(f"RSS {live['rss']:.0f} MiB >= 120")
     if change_p95 >= 500:
         missed.append(f"change p95 {change_p95:.0f} ms >= 500")
     if probe_p95 >= 1500:
         missed.append(f"probe p95 {probe_p95:.0f} ms >= 1500")
-    print("  targets       " + ("met (first frame < 1 s, first start too, idle < 5 %, RSS < 120 MB, "
+    print("  targets       " + ("met (first frame < 500 ms, first start < 1 s, idle < 1.5 %, RSS < 120 MB, "
                                  "change p95 < 500 ms, probe p95 < 1.5 s)" if not missed
                                  else "MISSED: " + "; ".join(missed)))
     print(f"first_frame_ms={ff_med:.0f} idle_cpu_pct={live['cpu_pct']:.2f} rss_mb={live['rss']:.1f} "

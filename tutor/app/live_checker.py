@@ -28,7 +28,7 @@ addresses, routes, neighbours, sockets of any netns, the host's nftables rules; 
 PROBE_MIN_GAP seconds), or at least every `probe_interval` seconds (what no event shows, such
 as a sysctl or an iptables-legacy rule, is seen then). Between probes the last probe's verdict is reused, so a
 reachable step does not flicker; after a change it is at most PROBE_MIN_GAP old. For
-PROBE_SETTLE seconds after the network changed, probes are sent again every PROBE_MIN_GAP (a link
+PROBE_SETTLE seconds after the network changed, probes are sent again every PROBE_SETTLE_EVERY (a link
 just set up may drop the first packet, while its neighbour is being resolved).
 """
 from __future__ import annotations
@@ -47,8 +47,9 @@ MIN_GAP = 0.1          # seconds between two snapshots, however often we are wok
 SETTLE = 0.03          # after an event, seconds of quiet that end its burst...
 SETTLE_MAX = 0.15      # ...waited for at most this long
 EVENT_ROUNDS = 8       # rounds a second at most, when only events ask for them (a busy machine)
-PROBE_MIN_GAP = 1.0    # seconds between two rounds of probes sent because the network changed
-PROBE_SETTLE = 3.0     # seconds after a network change during which probes repeat every PROBE_MIN_GAP
+PROBE_MIN_GAP = 0.25   # seconds between two rounds of probes sent because the network changed
+PROBE_SETTLE = 3.0     # seconds after a network change during which probes repeat...
+PROBE_SETTLE_EVERY = 1.0   # ...this often
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,13 @@ class LiveChecker:
                 return False
         return True
 
+    @property
+    def pace(self) -> float:
+        """Seconds between two rounds when nothing wakes the loop, for the open lesson."""
+        with self._lock:
+            lesson = self._lesson
+        return self.interval_for(lesson)
+
     def interval_for(self, lesson: Lesson | None) -> float:
         """Seconds until the next round when nothing wakes the loop (the module docstring)."""
         if not self.events_live:
@@ -232,8 +240,7 @@ class LiveChecker:
             self._emit(snap, self._previous, results, explicit, probed, took, None, lesson)
             self._previous = snap
             due = started + self.interval_for(lesson)
-            if self._settling(lesson):                  # probe again soon (PROBE_SETTLE)
-                due = min(due, self._last_probe + PROBE_MIN_GAP)
+            due = min(due, self._next_probe(lesson))
 
     def _emit(self, snap, previous, results, explicit, probed, took, error, lesson=None) -> None:
         self._seq += 1
@@ -253,8 +260,8 @@ class LiveChecker:
         if network != self._network:
             self._network, self._network_changed = network, now
         probe = has_probes and (explicit or now - self._last_probe >= self.probe_interval
-                                or ((network != self._probed_network or self._settling(lesson))
-                                    and now - self._last_probe >= PROBE_MIN_GAP))
+                                or (network != self._probed_network and now - self._last_probe >= PROBE_MIN_GAP)
+                                or (self._settling(lesson) and now - self._last_probe >= PROBE_SETTLE_EVERY))
         if probe:
             self._last_probe = now
             self._probed_network = network
@@ -281,6 +288,17 @@ class LiveChecker:
 
     def _has_probes(self, lesson: Lesson | None) -> bool:
         return self.probes and lesson is not None and any(e.active for s in lesson.steps for e in s.expectations)
+
+    def _next_probe(self, lesson: Lesson | None) -> float:
+        """When a round must come to probe, events or not: a change not probed yet (held back by
+        PROBE_MIN_GAP), the settling probes, and no later than probe_interval."""
+        if not self._has_probes(lesson):
+            return float("inf")
+        if self._network != self._probed_network:
+            return self._last_probe + PROBE_MIN_GAP
+        if self._settling(lesson):
+            return self._last_probe + PROBE_SETTLE_EVERY
+        return self._last_probe + self.probe_interval
 
     def _settling(self, lesson: Lesson | None) -> bool:
         """Within PROBE_SETTLE seconds of a network change, in a lesson that probes."""
