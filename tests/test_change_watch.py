@@ -237,3 +237,55 @@ def test_after_a_network_change_probes_repeat_until_it_settles(monkeypatch):
     assert checker._settling(lesson)
     checker._network_changed = time.monotonic() - live_module.PROBE_SETTLE - 0.1
     assert not checker._settling(lesson)
+
+
+def no_process_events(monkeypatch):
+    monkeypatch.setattr(events, "open_process_events", lambda: (_ for _ in ()).throw(OSError("off")))
+
+
+def test_a_mount_in_a_kept_mount_table_wakes_the_watch(monkeypatch, spawn, tmp_path):
+    """With the process events off, the kept /proc/PID/mountinfo (POLLPRI) is what wakes it."""
+    from tutor.observe import Observer
+    no_process_events(monkeypatch)
+    target = tmp_path / "mnt"
+    target.mkdir()
+    proc = spawn("unshare --mount --propagation private sleep 1013")
+    wakes = Wakes()
+    observer = Observer(on_change=wakes)
+    try:
+        wait_until(lambda: any(p.pid == proc.pid for p in observer.snapshot().processes.values()), timeout=5,
+                   what="the process in the snapshot")
+        observer.snapshot()                          # every mount table kept and read: armed
+        time.sleep(0.2)
+        moment = time.monotonic()
+        # nsenter is a process, but the process events are off: only the mount table can tell
+        sh(f"nsenter -t {proc.pid} -m mount -t tmpfs nstutor-cw {target}")
+        wait_until(lambda: wakes.after(moment), timeout=5, what="a wake-up from the mount table")
+    finally:
+        observer.close()
+
+
+def test_a_new_cgroup_wakes_the_watch(monkeypatch):
+    """mkdir in the cgroup tree, by this process itself (no process starts at all)."""
+    from tutor.observe import Observer
+    from tutor.observe.cgroups import cpu_hierarchy
+    no_process_events(monkeypatch)
+    wakes = Wakes()
+    observer = Observer(on_change=wakes)
+    mode, root = cpu_hierarchy()
+    if root is None:
+        pytest.skip(f"no cpu cgroup tree here ({mode})")
+    path = os.path.join(root, f"nstutor-cw{os.getpid()}")
+    try:
+        observer.snapshot()
+        observer.snapshot()                          # the tree's watch is set up by the first read
+        if not observer._cgroups.event_fds():
+            pytest.skip(f"no watch of the cgroup tree here ({mode}, {root})")
+        time.sleep(0.2)
+        moment = time.monotonic()
+        os.mkdir(path)
+        wait_until(lambda: wakes.after(moment), timeout=5, what="a wake-up from the cgroup tree")
+    finally:
+        observer.close()
+        if os.path.isdir(path):
+            os.rmdir(path)

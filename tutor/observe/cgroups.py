@@ -412,6 +412,11 @@ class CgroupReader:
         self._limits_stale = False
         return info
 
+    def event_fds(self) -> list[tuple[int, int]]:
+        """(descriptor, poll events) of the cgroup tree's watch, if it has one (events.ChangeWatch)."""
+        fd = self._watch.event_fd() if self._watch is not None else None
+        return [(fd, select.POLLIN)] if fd is not None else []
+
     def close(self) -> None:
         for path in list(self._dirs):
             self._drop(path)

@@ -128,6 +128,11 @@ class TreeWatch:
         except OSError:
             pass
 
+    def event_fd(self) -> int | None:
+        """The inotify descriptor, readable once anything in the tree changed (for
+        events.ChangeWatch, which only polls it; changed() reads it)."""
+        return self._fd if self._fd >= 0 and self._started else None
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

@@ -14,6 +14,8 @@ waits, in a single poll(2), on:
   the Observer's, which reads their events at its next snapshot to know what to dump again, so
   this thread only polls them: once one is readable it wakes the loop and leaves them alone until
   the Observer has read them and calls `rearm()` with the sockets it has then;
+* the Observer's kept mount tables (/proc/PID/mountinfo, POLLPRI once a mount changed) and its
+  inotify watch of the cgroup tree, the same way: polled while armed, read by the Observer;
 * a pipe of its own, to be woken by rearm() and close().
 
 /run/netns has its own watcher (watch.py), and the live loop keeps a slower round as a safety
@@ -140,7 +142,7 @@ class ChangeWatch:
         self.events_seen = 0                  # wake-ups sent (tests, the bench)
         self._filter = ProcessFilter()
         self._lock = threading.Lock()
-        self._netlink: tuple[int, ...] = ()   # the Observer's event sockets, polled while armed
+        self._netlink: tuple[tuple[int, int], ...] = ()   # the Observer's kept descriptors and their events
         self._armed = False
         self._stop = threading.Event()
         try:
@@ -157,10 +159,11 @@ class ChangeWatch:
         own looking, not a change: call it from the thread that takes the snapshots."""
         self._filter.observing.add(thread_id)
 
-    def rearm(self, netlink_fds) -> None:
-        """The Observer read its sockets (a snapshot): poll these until one has an event again."""
+    def rearm(self, kept_fds) -> None:
+        """The Observer read its kept descriptors (a snapshot): poll these until one says there is
+        something new again. Each is a descriptor (polled for POLLIN) or (descriptor, events)."""
         with self._lock:
-            self._netlink = tuple(netlink_fds)
+            self._netlink = tuple(fd if isinstance(fd, tuple) else (fd, select.POLLIN) for fd in kept_fds)
             self._armed = True
         self._poke()
 
@@ -190,8 +193,8 @@ class ChangeWatch:
                 poller.register(self._procs.fileno(), select.POLLIN)
             with self._lock:
                 netlink = self._netlink if self._armed else ()
-            for fd in netlink:
-                poller.register(fd, select.POLLIN)
+            for fd, mask in netlink:
+                poller.register(fd, mask)
             try:
                 ready = poller.poll()
             except InterruptedError:

@@ -203,6 +203,11 @@ class MountReader:
         for inode in list(self._kept):
             self._drop(inode)
 
+    def event_fds(self) -> list[tuple[int, int]]:
+        """(descriptor, poll events) of each kept mount table: POLLPRI once it changed (for
+        events.ChangeWatch, which only polls them; read() reads them again)."""
+        return [(fd, select.POLLPRI | select.POLLERR) for fd, _mounts in list(self._kept.values())]
+
 
 class _Kept:
     """What a namespace visit found, with the file it keeps open for that namespace (None: over

@@ -236,7 +236,8 @@ class Observer:
         snap = answer(_assemble(self._readers, self._previous, changes), wants, lambda: self._read_nat(changes))
         self._previous = snap
         if self._changes is not None:
-            self._changes.rearm(self._net.event_fds())     # their events are read: watch them again
+            # their news is read: watch them again
+            self._changes.rearm(self._net.event_fds() + self._mounts.event_fds() + self._cgroups.event_fds())
         return snap
 
     def _read_nat(self, changes: int) -> "firewall.NatRead":
