@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tutor.cli import main
 from tutor.lessons import load_catalog, parse_lesson
@@ -302,7 +303,8 @@ def test_a_step_id_with_a_trailing_newline_is_refused(tmp_path):
 def test_an_explain_that_is_not_a_text_is_refused(tmp_path):
     check = CHECK.replace("hint: ip netns add RED", "hint: ip netns add RED\nexplain: true")
     found = problems(write(tmp_path, lesson_text(check=check)))
-    assert found == [(16, "step 'rooms': 'explain' must be a text (the paragraph shown once the step passes)")]
+    assert found == [(16, "step 'rooms': 'explain' must be a text (the paragraph shown once the step passes), "
+                          "or left out")]
 
 
 @pytest.mark.parametrize("name", ["'---'", "'.'", "'..'", "'-n'", "'RED BLUE'", "\"RED\\tX\""])
@@ -434,3 +436,82 @@ def test_a_process_selector_that_names_nothing_selects_no_process():
     snap = take_snapshot()
     assert select(snap, {"comm": snap.processes[min(snap.processes)].comm})      # a real one still selects
     assert select(snap, {}) == [] and select(snap, {1: "a", "b": "c"}) == [] and select(snap, {"zombie": True}) == []
+
+
+# --------------------------------------------------------------- the second audit's finds (issue 17)
+@pytest.mark.parametrize("comm", ["[]", "{}", "[1, 2]", "{a: 1}"])
+def test_a_cleanup_comm_that_is_a_list_or_a_mapping_is_refused_not_a_traceback(tmp_path, comm):
+    """These raised TypeError (unhashable) in the cleanup's safety check."""
+    front = FRONT + f"cleanup:\n  processes:\n    - {{comm: {comm}, cmdline: '^sleep 1001$'}}\n"
+    found = problems(write(tmp_path, lesson_text(front=front)))
+    assert any("comm must be a process's name, like sleep" in msg for _line, msg in found), found
+
+
+@pytest.mark.parametrize("comm, words", [
+    ("true", "must be a process's name, like sleep"), ("'  '", "must be a process's name, like sleep"),
+    ('"a\\tb"', "cannot be a process's name"), ("sixteen-letters-", "at most 15 bytes"),
+])
+def test_a_selector_comm_that_no_process_can_have_is_refused(tmp_path, comm, words):
+    check = CHECK.replace("netns: {name: RED}", f"process: {{comm: {comm}}}")
+    found = problems(write(tmp_path, lesson_text(check=check)))
+    assert any(line == 14 and words in msg for line, msg in found), found
+
+
+@pytest.mark.parametrize("selector", ["''", "{cmdline: ''}", "{comm: sleep, cmdline: ''}", "{cmdline: true}"])
+def test_a_cmdline_pattern_that_matches_everything_or_is_not_a_text_is_refused(tmp_path, selector):
+    check = CHECK.replace("netns: {name: RED}", f"process: {selector}")
+    found = problems(write(tmp_path, lesson_text(check=check)))
+    # the kind's own field says it (a pattern that is not a text, or empty, is no pattern)
+    assert any(line == 14 and "'process.cmdline': must be a regular expression" in msg for line, msg in found), found
+
+
+@pytest.mark.parametrize("selector", ["''", "{cmdline: ''}", "{comm: sleep, cmdline: ''}", "{cmdline: true}"])
+def test_a_nested_selector_with_an_empty_or_non_text_pattern_is_refused(selector):
+    from tutor.checks.select import selector_problem
+    problem = selector_problem(yaml.safe_load(selector))
+    assert problem and ("empty cmdline pattern matches every process" in problem
+                        or "cmdline must be a regular expression in quotes" in problem), problem
+
+
+def test_a_cleanup_of_pause_with_an_empty_pattern_would_stop_a_real_pods_pause(tmp_path):
+    for selector, words in (("{comm: pause, cmdline: ''}", "empty cmdline pattern"),
+                            ("{comm: pause}", "would also stop the machine's own pause processes"),
+                            ("{comm: pause, cmdline: pause}", "also matches '/pause'")):
+        front = FRONT + f"cleanup:\n  processes:\n    - {selector}\n"
+        found = problems(write(tmp_path, lesson_text(front=front)))
+        assert any(words in msg for _line, msg in found), (selector, found)
+    front = FRONT + "cleanup:\n  processes:\n    - {comm: pause, cmdline: '(nstutor pause|-m tutor\\.pause)$'}\n"
+    assert problems(write(tmp_path, lesson_text(front=front))) == []
+
+
+@pytest.mark.parametrize("setup", ["true", "[1, 2]", "''", "'   '", "{a: 1}"])
+def test_a_setup_that_is_not_shell_text_is_refused_and_never_run(tmp_path, setup):
+    found = problems(write(tmp_path, lesson_text(front=FRONT + f"setup: {setup}\n")))
+    assert (1, "'setup' must be the shell commands that build the lesson's lab, as a text (a '|' block)") in found
+    lesson, _ = parse_lesson(tmp_path / "05-demo.md")
+    assert lesson.setup in ("", "   ") and "True" not in lesson.setup
+
+
+@pytest.mark.parametrize("hint", ["hint: ''", "hint: '   '", "hints: ['ok', '  ']"])
+def test_an_empty_hint_is_refused(tmp_path, hint):
+    check = CHECK.replace("hint: ip netns add RED", hint)
+    found = problems(write(tmp_path, lesson_text(check=check)))
+    assert any("a hint is empty" in msg for _line, msg in found), found
+
+
+def test_a_blank_explain_is_refused(tmp_path):
+    check = CHECK.replace("hint: ip netns add RED", "hint: ip netns add RED\nexplain: '   '")
+    found = problems(write(tmp_path, lesson_text(check=check)))
+    assert any("'explain' must be a text" in msg for _line, msg in found), found
+
+
+@pytest.mark.parametrize("where", ["front", "step"])
+def test_a_title_on_two_lines_is_refused(tmp_path, where):
+    if where == "front":
+        text = lesson_text(front=FRONT.replace("title: Demo", 'title: "De\\nmo"'))
+        words = "'title' must be one line"
+    else:
+        text = lesson_text(check=CHECK.replace("title: Create RED", 'title: "Create\\nRED"'))
+        words = "step 'rooms': 'title' must be one line"
+    found = problems(write(tmp_path, text))
+    assert any(words in msg for _line, msg in found), found

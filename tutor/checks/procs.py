@@ -26,7 +26,7 @@ from ..observe.model import ENGINES, Process, Snapshot, Wants
 from ..texts import command_words, or_words
 from . import containers
 from .base import Expectation, Field, ProcessRef, Verdict, v_bool, v_one_of, v_str
-from .select import (CONTAINER_KEYS, describe_selector, is_container_selector, innermost, name, normalise, select,
+from .select import (CONTAINER_KEYS, comm_problem, describe_selector, is_container_selector, innermost, name, normalise, select,
                      selector_detail, selector_problem, the_selected)
 
 # --------------------------------------------------------------- subject fields
@@ -43,7 +43,7 @@ def v_regex(value: Any) -> str | None:
 
 
 SUBJECT_FIELDS: dict[str, Field] = {
-    "comm": Field(v_str, doc="the process's kernel name (/proc/PID/comm, at most 15 characters), e.g. pause"),
+    "comm": Field(comm_problem, doc="the process's kernel name (/proc/PID/comm, at most 15 characters), e.g. pause"),
     "cmdline": Field(v_regex, doc="a regular expression searched in its command line, e.g. '^sleep 1001$'"),
     "container": Field(v_str, doc="instead of comm/cmdline: the main process of the container of that name"),
     "pod": Field(v_str, doc="instead of comm/cmdline: a pod's container (Podman pod name, or Kubernetes namespace/name)"),

@@ -37,6 +37,34 @@ _HOW = ("a process is selected with {comm: NAME} and/or {cmdline: REGEX}, "
         "a container with {container: NAME} or {pod: NAME}")
 
 
+COMM_MAX = 15       # the kernel keeps a process's name in 16 bytes, the last one a NUL
+
+
+def comm_problem(value: Any) -> str | None:
+    """A process's kernel name (/proc/PID/comm): a text of 1 to 15 bytes on one line. A longer one
+    never matches (the kernel cuts it), nor does one that YAML read as a number or true."""
+    if not isinstance(value, str) or not value.strip():
+        return f"must be a process's name, like sleep (not {value!r})"
+    if any(c in value for c in "\t\n\r") or len(value.encode()) > COMM_MAX:
+        return (f"{value!r} cannot be a process's name: the kernel keeps at most {COMM_MAX} bytes on one line "
+                f"(match a longer name with cmdline)")
+    return None
+
+
+def cmdline_problem(value: Any) -> str | None:
+    """A regular expression searched in a command line: a text, not empty (that matches every
+    process), valid."""
+    if not isinstance(value, str):
+        return f"cmdline must be a regular expression in quotes, like '^sleep 1001$' (not {value!r})"
+    if not value:
+        return "an empty cmdline pattern matches every process: give one, like '^sleep 1001$'"
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"cmdline pattern {value!r} is not a valid regular expression: {exc}"
+    return None
+
+
 def selector_problem(value: Any) -> str | None:
     if isinstance(value, str):
         value = {"cmdline": value}
@@ -50,11 +78,10 @@ def selector_problem(value: Any) -> str | None:
         return _container_problem(value)
     if "comm" not in value and "cmdline" not in value:
         return "a process selector needs comm or cmdline"
+    if "comm" in value and comm_problem(value["comm"]):
+        return f"comm {comm_problem(value['comm'])}"
     if "cmdline" in value:
-        try:
-            re.compile(str(value["cmdline"]))
-        except re.error as exc:
-            return f"cmdline pattern {value['cmdline']!r} is not a valid regular expression: {exc}"
+        return cmdline_problem(value["cmdline"])
     return None
 
 
@@ -67,12 +94,14 @@ MACHINE_COMMANDS = (
     "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2 -namespace moby -id 0123abcd -address /run/containerd/containerd.sock",
     "/usr/bin/kubelet --config=/var/lib/kubelet/config.yaml", "/usr/bin/python3 -m tutor reset",
     "/opt/nstutor/bin/python /opt/nstutor/bin/nstutor reset", "vim lesson.md", "sleep 5", "cron -f",
+    "/pause", "/usr/bin/pause", "/usr/bin/catatonit -P",
 )
 #: Kernel names of those processes: a cleanup selector of {comm: NAME} alone must not be one.
 MACHINE_COMMS = frozenset({"systemd", "init", "bash", "sh", "zsh", "dash", "sudo", "su", "login", "sshd",
                            "tmux", "tmux: server", "dockerd", "containerd", "containerd-shim", "kubelet",
                            "python3", "python", "nstutor", "agetty", "cron", "dbus-daemon", "journald",
-                           "systemd-journal", "systemd-logind", "systemd-udevd", "runc", "conmon", "podman"})
+                           "systemd-journal", "systemd-logind", "systemd-udevd", "runc", "conmon", "podman",
+                           "pause", "catatonit"})      # Kubernetes' pause, Podman's infra: a real pod's
 
 
 def cleanup_selector_problem(value: Any) -> str | None:

@@ -149,7 +149,7 @@ def _parse_bytes(path: Path, raw: bytes, trusted: bool) -> tuple[Lesson | None, 
         requires=tuple(str(r) for r in requires) if isinstance(requires, list) else (),
         cleanup=front.get("cleanup") if isinstance(front.get("cleanup"), dict) and not bad_cleanup else {},
         cleanup_refused=bad_cleanup,
-        setup=str(front.get("setup") or ""),
+        setup=front["setup"] if isinstance(front.get("setup"), str) else "",
         lab=tuple(str(n) for n in front.get("lab") or ()) if isinstance(front.get("lab"), list) else (),
         summary=str(front.get("summary") or ""),
         content_hash=hashlib.sha256(raw).hexdigest(),
@@ -246,6 +246,10 @@ def _check_characters(text: str, problem) -> None:
             problem(number, f"{safe_yaml.control_words(bad.group(0))} in column {bad.start() + 1}: remove it")
 
 
+def _not_one_line(text: str) -> bool:
+    return any(c in text for c in "\n\r\t")
+
+
 def _check_front(front: dict, path: Path, problem) -> None:
     match = FILE_NAME.fullmatch(path.name)
     if not match:
@@ -265,6 +269,11 @@ def _check_front(front: dict, path: Path, problem) -> None:
         # a YAML number, true, a list or bytes would be shown as a Python value ('True', "[1, 2]")
         if key in front and not (isinstance(front[key], str) and (front[key].strip() or key == "summary")):
             problem(1, f"'{key}' must be a text (put it in quotes if YAML reads it as something else)")
+    if isinstance(front.get("title"), str) and _not_one_line(front["title"]):
+        problem(1, "'title' must be one line (list and check print it on one)")
+    if "setup" in front and not (isinstance(front["setup"], str) and front["setup"].strip()):
+        # `nstutor setup` runs it as root: true would be run as the command 'True'
+        problem(1, "'setup' must be the shell commands that build the lesson's lab, as a text (a '|' block)")
     if "requires" in front and not (isinstance(front["requires"], list)
                                     and all(isinstance(r, str) for r in front["requires"])):
         problem(1, "'requires' must be a list of command names (or 'root'), e.g. [ip, unshare]")
@@ -342,20 +351,27 @@ def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         problem(at("title"), f"step '{step_id}' needs a 'title'")
+    elif _not_one_line(title):
+        problem(at("title"), f"step '{step_id}': 'title' must be one line (the step list shows it on one)")
     hints = data.get("hints", data.get("hint", []))
     if isinstance(hints, str):
         hints = [hints]
+    hint_key = "hints" if "hints" in data else "hint"
     if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
-        problem(at("hints" if "hints" in data else "hint"), f"step '{step_id}': 'hint' must be text, or 'hints' a list of texts")
+        problem(at(hint_key), f"step '{step_id}': 'hint' must be text, or 'hints' a list of texts")
         hints = []
+    elif any(not h.strip() for h in hints):
+        problem(at(hint_key), f"step '{step_id}': a hint is empty: write what would get a stuck learner going")
+        hints = [h for h in hints if h.strip()]
     if not hints:
         problem(fence_line, f"step '{step_id}' has no hint: a stuck learner needs one")
     solution = data.get("solution")
     if not isinstance(solution, str) or not solution.strip():
         problem(at("solution"), f"step '{step_id}' has no 'solution' (the commands that make it pass)")
         solution = ""
-    if data.get("explain") is not None and not isinstance(data["explain"], str):
-        problem(at("explain"), f"step '{step_id}': 'explain' must be a text (the paragraph shown once the step passes)")
+    if data.get("explain") is not None and not (isinstance(data["explain"], str) and data["explain"].strip()):
+        problem(at("explain"), f"step '{step_id}': 'explain' must be a text (the paragraph shown once the step "
+                               f"passes), or left out")
 
     expect = data.get("expect")
     item_lines = _item_lines(node, body_line)
