@@ -146,8 +146,9 @@ def _attrs(data: bytes, offset: int) -> dict[int, bytes]:
     """Attributes (type -> raw value) from *offset* to the end of *data* (nested flag masked off)."""
     out = {}
     end = len(data)
+    unpack = _NLATTR.unpack_from       # bound once: a link message has ~45 attributes, a dump hundreds of links
     while offset + 4 <= end:
-        length, atype = _NLATTR.unpack_from(data, offset)
+        length, atype = unpack(data, offset)
         if length < 4:
             break
         out[atype & 0x3FFF] = data[offset + 4: offset + length]
@@ -160,7 +161,7 @@ def _str(raw: bytes | None) -> str | None:
 
 
 def _mac(raw: bytes | None) -> str | None:
-    return ":".join(f"{b:02x}" for b in raw) if raw else None
+    return raw.hex(":") if raw else None          # "aa:bb:..", as ":".join(f"{b:02x}") but in C
 
 
 def _ip(family: int, raw: bytes | None) -> str | None:
