@@ -131,14 +131,16 @@ class NetworkReader:
             if here != inode:
                 raise OSError(errno.EAGAIN, f"it changed while nstutor looked (net:[{here}], not net:[{inode}])")
             route = rtnl.open_socket(groups)
-            try:
-                diag = sockets.open_diag_socket()
-            except OSError:
-                diag = None
-            if self.persistent:
-                return route, diag, sockets.open_counters(), None
-            # read now, a moment before the dump: a protocol with no socket here is not dumped
-            return route, diag, (), sockets.count_in_use() if diag is not None else None
+            # one-shot: the socket counts, read now, a moment before the dump: a protocol with no
+            # socket here is not dumped, and a netns with none at all needs no sock_diag socket
+            in_use = None if self.persistent else sockets.count_in_use()
+            diag = None
+            if in_use is None or any(in_use.values()):
+                try:
+                    diag = sockets.open_diag_socket()
+                except OSError:
+                    pass
+            return route, diag, sockets.open_counters() if self.persistent else (), in_use
 
         wanted = [(h.path, h.inode) for h in handles if h.inode not in self.conns and h.path]
         for inode, result in each_in_namespace("net", wanted, make).items():

@@ -31,6 +31,7 @@ from typing import Mapping
 
 from .cgroups import UNMOVED, CgroupReader, Unmoved, cpu_cgroup_members, cpu_cgroup_path
 from .model import NS_TYPES, Namespace, Process, Snapshot
+from . import procfs
 from .procfs import CLOCK_TICKS, fd_budget, parse_stat, proc_path
 
 
@@ -138,7 +139,15 @@ _WHOLE_CHUNK = 65536
 
 
 def _read_static(pid: int, start_ticks: int, comm: str, host_pidns: int | None) -> _Static | None:
-    base = proc_path(pid)
+    fields = _static_fields(pid, proc_path(pid), host_pidns)
+    if fields is None:
+        return None
+    cmdline, uid, ns, nspid, root = fields
+    return _Static(start_ticks, comm, cmdline, uid, ns, nspid, root)
+
+
+def _static_fields(pid: int, base: str, host_pidns: int | None) -> tuple | None:
+    """(cmdline, uid, namespaces, NSpid, root) of *pid*, whose /proc directory is *base*; None if gone."""
     try:
         raw = _read_whole(base + "/cmdline")
         uid = os.stat(base).st_uid
@@ -154,7 +163,7 @@ def _read_static(pid: int, start_ticks: int, comm: str, host_pidns: int | None) 
         root = os.readlink(base + "/root")
     except OSError:
         root = None
-    return _Static(start_ticks, comm, cmdline, uid, ns, nspid, root)
+    return cmdline, uid, ns, nspid, root
 
 
 def _read_cgroup(pid: int) -> str | None:
@@ -346,6 +355,8 @@ class ProcessReader:
         elapsed = (_now() - previous.monotonic) if previous else 0.0
         procs: dict[int, Process] = {}
         members = self.cgroups.members() if self.cgroups is not None else cpu_cgroup_members()
+        if not self.keep_cache and self.cgroups is None:
+            return self._read_cold(pids, host_pidns, prev, elapsed, members)
         cache = self.cache
         new_cache: dict[int, _Static] = {}
         last_stat, new_stat = self.last_stat, {}
@@ -405,6 +416,35 @@ class ProcessReader:
                     os.close(fd)
                     self.thread_fd_count -= 1
             self.threads_known &= procs.keys()
+        return procs
+
+    def _read_cold(self, pids: list[int], host_pidns: int | None, prev: Mapping[int, Process], elapsed: float,
+                   members: dict[int, str] | None) -> dict[int, Process]:
+        """Every process read from scratch (take_snapshot(): nothing is kept, nothing reused), in a
+        loop of its own: at 2,000 processes the general loop's lookups of what a kept reader reuses
+        add up. The same Process as the general loop makes of a process it reads in full."""
+        procs: dict[int, Process] = {}
+        proc_root = procfs.PROC
+        for pid in pids:
+            base = f"{proc_root}/{pid}"
+            raw = _read_or_none(base + "/stat")
+            if not raw:
+                continue                            # exited while we looked
+            stat = parse_stat(raw)
+            if stat is None:
+                continue
+            fields = _static_fields(pid, base, host_pidns)
+            if fields is None:
+                continue
+            cmdline, uid, ns, nspid, root = fields
+            start, cpu = stat.start_ticks, stat.cpu_ticks
+            before = prev.get(pid)
+            cpu_percent = None
+            if before is not None and before.start_ticks == start and elapsed > 0:
+                cpu_percent = 100.0 * (cpu - before.cpu_ticks) / CLOCK_TICKS / elapsed
+            procs[pid] = Process(pid, stat.ppid, stat.comm, cmdline, stat.state, uid, ns, nspid, root,
+                                 _cgroup_of(pid, members, before, start), cpu, start, cpu_percent, stat.child_faults)
+        self.unchanged = frozenset()
         return procs
 
 
