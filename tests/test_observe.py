@@ -3,6 +3,7 @@ and how the persistent Observer follows changes and lets deleted namespaces go."
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -101,6 +102,39 @@ def test_listening_socket_in_a_netns_with_its_process(netns, spawn):
     assert tcp.pids == (proc.pid,)  # nsenter execs python: the same pid holds the socket
     host = take_snapshot().host_netns()
     assert not any(s.port == 8089 for s in host.sockets), "a netns's socket leaked into the host view"
+
+
+def test_cold_snapshot_lists_each_protocol_the_netns_counts(spawn, uid):
+    """A one-shot snapshot skips the sock_diag dump of a protocol that the netns's sockstat counts
+    no socket of. IPv6-only sockets (the IPv4 counts are 0) and a TCP listener alone (no UDP) are
+    still listed, each with its owner, and a netns without sockets lists none."""
+    six, tcp_only, empty = f"ncs-{uid}-6", f"ncs-{uid}-t", f"ncs-{uid}-e"
+    try:
+        for name in (six, tcp_only, empty):
+            sh(f"ip netns add {name}")
+        code6 = ("import socket,time; s=socket.socket(socket.AF_INET6); "
+                 "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); s.bind(('::', 8093)); s.listen(); "
+                 "u=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(('::', 8094)); time.sleep(60)")
+        code4 = "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', 8095)); s.listen(); time.sleep(60)"
+        p6 = spawn(["nsenter", f"--net=/run/netns/{six}", sys.executable, "-c", code6])
+        p4 = spawn(["nsenter", f"--net=/run/netns/{tcp_only}", sys.executable, "-c", code4])
+
+        def sockets_of(snap, name):
+            ns = snap.netns_by_name(name)
+            return {(s.proto, s.family, s.ip, s.port, s.state, s.pids) for s in ns.sockets} if ns else None
+
+        def both_listening():
+            snap = take_snapshot()
+            return (len(sockets_of(snap, six) or ()) == 2 and sockets_of(snap, tcp_only) and snap)
+
+        snap = wait_until(both_listening, what="the IPv6 sockets and the IPv4 listener")
+        assert sockets_of(snap, six) == {("tcp", socket.AF_INET6, "::", 8093, "LISTEN", (p6.pid,)),
+                                         ("udp", socket.AF_INET6, "::", 8094, "UNCONN", (p6.pid,))}
+        assert sockets_of(snap, tcp_only) == {("tcp", socket.AF_INET, "0.0.0.0", 8095, "LISTEN", (p4.pid,))}
+        assert sockets_of(snap, empty) == set()
+    finally:
+        for name in (six, tcp_only, empty):
+            sh(f"ip netns del {name}", check=False)
 
 
 def test_observer_redumps_changed_netns_and_reuses_the_rest(netns):

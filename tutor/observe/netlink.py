@@ -84,6 +84,7 @@ class _Conn:
     listening: tuple | None = None    # (what it was listed under, the sockets); see the module docstring
     counted: tuple | None = None      # (the sockstat texts, the counts in them) of the last look
     model: "NetNS | None" = None      # what the last build made of it (reused while all of it is the same)
+    in_use: dict | None = None        # one-shot: its TCP/UDP socket counts when opened (sockets.count_in_use)
 
     def close(self) -> None:
         for sock in (self.route, self.diag):
@@ -130,11 +131,16 @@ class NetworkReader:
             if here != inode:
                 raise OSError(errno.EAGAIN, f"it changed while nstutor looked (net:[{here}], not net:[{inode}])")
             route = rtnl.open_socket(groups)
-            try:
-                diag = sockets.open_diag_socket()
-            except OSError:
-                diag = None
-            return route, diag, sockets.open_counters() if self.persistent else ()
+            # one-shot: the socket counts, read now, a moment before the dump: a protocol with no
+            # socket here is not dumped, and a netns with none at all needs no sock_diag socket
+            in_use = None if self.persistent else sockets.count_in_use()
+            diag = None
+            if in_use is None or any(in_use.values()):
+                try:
+                    diag = sockets.open_diag_socket()
+                except OSError:
+                    pass
+            return route, diag, sockets.open_counters() if self.persistent else (), in_use
 
         wanted = [(h.path, h.inode) for h in handles if h.inode not in self.conns and h.path]
         for inode, result in each_in_namespace("net", wanted, make).items():
@@ -142,10 +148,10 @@ class NetworkReader:
                 label = next((h.names[0] for h in handles if h.inode == inode and h.names), f"net:[{inode}]")
                 problems.append(f"cannot look into network namespace {label}: {result.strerror or result}")
                 continue
-            route, diag, counters = result
+            route, diag, counters, in_use = result
             if self.persistent:
                 route.setblocking(True)
-            self.conns[inode] = _Conn(inode, route, diag, counters=counters)
+            self.conns[inode] = _Conn(inode, route, diag, counters=counters, in_use=in_use)
 
     def release(self, inodes) -> None:
         """Close the sockets of these netns (so a deleted namespace can really go away)."""
@@ -321,7 +327,7 @@ class NetworkReader:
             key = (conn.version, handle.pids, counts) if counts is not None else None
         if key is not None and conn.listening is not None and conn.listening[0] == key:
             return conn.listening[1]
-        found = sockets.read_listening(conn.diag, problems, handle, self.fd_sockets, unchanged)
+        found = sockets.read_listening(conn.diag, problems, handle, self.fd_sockets, unchanged, conn.in_use)
         kept = key is not None and all(s.pids for s in found)
         conn.listening = (key, found) if kept else None
         return found

@@ -11,10 +11,12 @@ process must run to open, close or receive a descriptor.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import struct
 
 from .model import Socket
+from .rtnl import receive
 from .procfs import proc_path
 
 NETLINK_SOCK_DIAG = 4
@@ -48,6 +50,41 @@ def open_counters() -> tuple[int, ...]:
     return tuple(fds)
 
 
+#: "TCP: inuse 3" in sockstat, "UDP6: inuse 0" in sockstat6: this netns's sockets of each protocol
+_IN_USE = re.compile(rb"^(TCP6?|UDP6?): inuse (\d+)", re.M)
+
+
+def count_in_use() -> dict[str, int] | None:
+    """How many TCP and UDP sockets (IPv4: "TCP", "UDP"; IPv6: "TCP6", "UDP6") the calling thread's
+    netns has in the kernel's socket tables, from /proc/net/sockstat and sockstat6; None if
+    sockstat cannot be read or says less than that.
+
+    A socket counts from the moment it is hashed (bound, listening or connected) until it is
+    unhashed: the very sockets a sock_diag dump walks the tables for. So a count of 0 means that
+    dump would list nothing, and a one-shot read may skip it (at 200 netns of which most have no
+    socket: three dumps each, 14 ms, against 2 small reads). No sockstat6 means no IPv6."""
+    try:
+        text = _read_small(proc_path("thread-self", "net", "sockstat"))
+    except OSError:
+        return None
+    try:
+        text += _read_small(proc_path("thread-self", "net", "sockstat6"))
+    except FileNotFoundError:
+        text += b"TCP6: inuse 0\nUDP6: inuse 0\n"
+    except OSError:
+        return None
+    counts = {name.decode(): int(n) for name, n in _IN_USE.findall(text)}
+    return counts if len(counts) == 4 else None
+
+
+def _read_small(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
 def _dump(sock: socket.socket, family: int, proto: int, states: int) -> list[tuple]:
     """Sockets of one family and protocol (inet_diag_req_v2)."""
     return _request(sock, SOCK_DIAG_BY_FAMILY, _REQ.pack(family, proto, 0, states, b"\0" * 48))
@@ -63,7 +100,7 @@ def _request(sock: socket.socket, msg_type: int, req: bytes) -> list[tuple]:
     sock.send(_HDR.pack(_HDR.size + len(req), msg_type, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + req)
     out = []
     while True:
-        data = sock.recv(1 << 18)
+        data = receive(sock)       # a kept buffer: see rtnl.receive
         offset = 0
         while offset + _HDR.size <= len(data):
             length, mtype, _flags, _seq, _pid = _HDR.unpack_from(data, offset)
@@ -82,14 +119,19 @@ def _request(sock: socket.socket, msg_type: int, req: bytes) -> list[tuple]:
 
 
 def read_listening(sock: socket.socket, problems: list[str], handle, held: dict[int, frozenset[int]] | None = None,
-                   unchanged: frozenset[int] = frozenset()) -> tuple[Socket, ...]:
+                   unchanged: frozenset[int] = frozenset(), in_use: dict[str, int] | None = None) -> tuple[Socket, ...]:
     """Listening TCP and bound UDP sockets of the netns the diag socket lives in. *held* (pid ->
-    socket inodes) is updated with what was found; an entry is reused for a pid in *unchanged*."""
+    socket inodes) is updated with what was found; an entry is reused for a pid in *unchanged*.
+    *in_use*: count_in_use() of that netns, read just before: a protocol it counts no socket of
+    is not dumped."""
     found = []
     try:
-        for fam, state, ip, port, inode in _dump_tcp_all_families(sock, 1 << TCP_LISTEN):
-            found.append(("tcp", fam, ip, port, inode, "LISTEN"))
-        for family in (socket.AF_INET, socket.AF_INET6):
+        if in_use is None or in_use["TCP"] or in_use["TCP6"]:
+            for fam, state, ip, port, inode in _dump_tcp_all_families(sock, 1 << TCP_LISTEN):
+                found.append(("tcp", fam, ip, port, inode, "LISTEN"))
+        for family, counted in ((socket.AF_INET, "UDP"), (socket.AF_INET6, "UDP6")):
+            if in_use is not None and not in_use[counted]:
+                continue
             for fam, state, ip, port, inode in _dump(sock, family, socket.IPPROTO_UDP, 1 << TCP_CLOSE):
                 found.append(("udp", fam, ip, port, inode, "UNCONN"))
     except OSError as exc:
