@@ -118,12 +118,17 @@ def test_a_learners_command_wakes_the_watch():
 
 
 # ------------------------------------------------------------------------------------ netlink
-def test_a_netlink_event_in_a_kept_netns_wakes_once_per_snapshot(netns, monkeypatch):
+def no_process_events(monkeypatch):
+    monkeypatch.setattr(events, "open_process_events", lambda: (_ for _ in ()).throw(OSError("off")))
+
+
+def test_a_netlink_event_in_a_kept_netns_wakes_the_watch_and_the_next_snapshot_dumps_it(netns, monkeypatch):
     """With the process events off, only the Observer's netlink sockets can wake the watch: a link
-    added in a netns it keeps does, and only once it was rearmed (the Observer read its events)."""
+    added in a netns it keeps does; the watch reads those events for the Observer, whose next
+    snapshot dumps that netns again and shows the link."""
     from tutor.observe import Observer
     name = netns("cw")
-    monkeypatch.setattr(events, "open_process_events", lambda: (_ for _ in ()).throw(OSError("off")))
+    no_process_events(monkeypatch)
     wakes = Wakes()
     observer = Observer(on_change=wakes)
     try:
@@ -132,15 +137,40 @@ def test_a_netlink_event_in_a_kept_netns_wakes_once_per_snapshot(netns, monkeypa
         moment = time.monotonic()
         sh(f"ip -n {name} link add {name}a type veth peer {name}b")
         wait_until(lambda: wakes.after(moment), timeout=5, what="a wake-up from the netlink event")
-        count = len(wakes.times)
-        sh(f"ip -n {name} link set {name}a up")      # not read yet by a snapshot: no second wake
-        time.sleep(0.3)
-        assert len(wakes.times) == count
-        snap = observer.snapshot()                   # reads the events and rearms
+        wait_until(lambda: observer._changes.causes.get("netlink"), timeout=5, what="the events read")
+        snap = observer.snapshot()
         assert any(l.name == f"{name}a" for ns in snap.netns.values() for l in ns.links)
+    finally:
+        observer.close()
+
+
+def test_the_kernels_own_neighbour_churn_does_not_wake_but_an_entry_set_by_hand_does(netns, monkeypatch):
+    """A neighbour entry in a learned state (what the kernel does by itself every few seconds on a
+    busy network) is read but wakes nobody; a permanent one (`ip neigh add`, a learner's) does.
+    The next snapshot shows both."""
+    from tutor.observe import Observer
+    name = netns("ng")
+    sh(f"ip -n {name} link add {name}a type veth peer {name}b")
+    sh(f"ip -n {name} addr add 10.251.0.1/24 dev {name}a")
+    sh(f"ip -n {name} link set {name}a up")
+    no_process_events(monkeypatch)
+    wakes = Wakes()
+    observer = Observer(on_change=wakes)
+    try:
+        observer.snapshot()
+        time.sleep(0.3)                              # the link's own events (carrier, DAD) pass
+        observer.snapshot()
+        count, read_before = len(wakes.times), observer._changes.events_seen
+        sh(f"ip -n {name} neigh add 10.251.0.7 lladdr 02:00:00:00:00:07 dev {name}a nud stale")
+        time.sleep(0.5)
+        assert len(wakes.times) == count, "a learned-state entry woke the loop"
+        snap = observer.snapshot()
+        assert any(n.ip == "10.251.0.7" for ns in snap.netns.values() for n in ns.neighbours), \
+            "the snapshot after it does not show the entry: its events were read but not passed on"
         moment = time.monotonic()
-        sh(f"ip -n {name} link del {name}a")
-        wait_until(lambda: wakes.after(moment), timeout=5, what="a wake-up after the rearm")
+        sh(f"ip -n {name} neigh add 10.251.0.8 lladdr 02:00:00:00:00:08 dev {name}a nud permanent")
+        wait_until(lambda: wakes.after(moment), timeout=5, what="a wake-up from a permanent entry")
+        assert observer._changes.events_seen > read_before
     finally:
         observer.close()
 
@@ -164,21 +194,25 @@ def has_netns(name):
     return lambda snap: any(name in ns.names for ns in snap.netns.values())
 
 
-def test_events_drive_the_loop_when_the_safety_net_is_far_away(uid):
-    """idle_interval 60 s: a netns added is seen within seconds, so an event woke the loop."""
+def sees_a_new_netns(name: str, idle_interval: float, what: str) -> None:
+    """A LiveChecker with this safety-net interval sees `ip netns add NAME` (a deadline of 10 s)."""
     rounds = Rounds()
-    checker = LiveChecker(rounds, probes=False, run_without_lesson=True, idle_interval=60.0)
+    checker = LiveChecker(rounds, probes=False, run_without_lesson=True, idle_interval=idle_interval)
     checker.start()
-    name = f"{uid}ev"
     try:
         wait_until(lambda: rounds.updates, timeout=10, what="the first round")
-        assert checker.events_live and checker.interval_for(None) == 60.0
+        assert checker.events_live and checker.interval_for(None) == idle_interval
         moment = time.monotonic()
         sh(f"ip netns add {name}")
-        wait_until(lambda: rounds.seen(has_netns(name), moment), timeout=10, what="the new netns")
+        wait_until(lambda: rounds.seen(has_netns(name), moment), timeout=10, what=what)
     finally:
         checker.stop()
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+def test_events_drive_the_loop_when_the_safety_net_is_far_away(uid):
+    """idle_interval 60 s: a netns added is seen within seconds, so an event woke the loop."""
+    sees_a_new_netns(f"{uid}ev", 60.0, "the new netns")
 
 
 class DeadWatch:
@@ -201,19 +235,7 @@ class DeadWatch:
 def test_the_safety_net_round_sees_what_no_event_announced(uid, monkeypatch):
     monkeypatch.setattr("tutor.observe.snapshot.ChangeWatch", DeadWatch)
     monkeypatch.setattr("tutor.observe.snapshot.NetnsDirWatcher", lambda callback: DeadWatch(callback))
-    rounds = Rounds()
-    checker = LiveChecker(rounds, probes=False, run_without_lesson=True, idle_interval=1.5)
-    checker.start()
-    name = f"{uid}sn"
-    try:
-        wait_until(lambda: rounds.updates, timeout=10, what="the first round")
-        assert checker.events_live and checker.interval_for(None) == 1.5
-        moment = time.monotonic()
-        sh(f"ip netns add {name}")
-        wait_until(lambda: rounds.seen(has_netns(name), moment), timeout=10, what="the safety-net round")
-    finally:
-        checker.stop()
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    sees_a_new_netns(f"{uid}sn", 1.5, "the safety-net round")
 
 
 def test_the_interval_follows_what_the_lesson_needs():
@@ -237,10 +259,6 @@ def test_after_a_network_change_probes_repeat_until_it_settles(monkeypatch):
     assert checker._settling(lesson)
     checker._network_changed = time.monotonic() - live_module.PROBE_SETTLE - 0.1
     assert not checker._settling(lesson)
-
-
-def no_process_events(monkeypatch):
-    monkeypatch.setattr(events, "open_process_events", lambda: (_ for _ in ()).throw(OSError("off")))
 
 
 def test_a_mount_in_a_kept_mount_table_wakes_the_watch(monkeypatch, spawn, tmp_path):

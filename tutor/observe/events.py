@@ -10,12 +10,14 @@ waits, in a single poll(2), on:
   would call for the next one. Needs CAP_NET_ADMIN in the initial user and pid namespace: as root on a
   VM, yes; elsewhere the subscription fails and `live` stays False;
 * the Observer's rtnetlink sockets, one per network namespace, each subscribed to link, address,
-  route and neighbour changes (links a daemon adds, a carrier that comes up). Those sockets are
-  the Observer's, which reads their events at its next snapshot to know what to dump again, so
-  this thread only polls them: once one is readable it wakes the loop and leaves them alone until
-  the Observer has read them and calls `rearm()` with the sockets it has then;
+  route and neighbour changes (links a daemon adds, a carrier that comes up). When one is
+  readable, this thread reads its events for the Observer (NetworkReader.take_events: the next
+  snapshot dumps that netns again) and wakes the loop unless they were only the kernel's own
+  neighbour churn (a learned entry turning STALE, a bridge learning a MAC), which a busy network
+  sends all the time and no learner causes; the next round shows it anyway;
 * the Observer's kept mount tables (/proc/PID/mountinfo, POLLPRI once a mount changed) and its
-  inotify watch of the cgroup tree, the same way: polled while armed, read by the Observer;
+  inotify watch of the cgroup tree: only polled (the Observer reads them), so once one is ready it
+  wakes the loop and is left alone until the Observer calls `rearm()` after its next snapshot;
 * a pipe of its own, to be woken by rearm() and close().
 
 /run/netns has its own watcher (watch.py), and the live loop keeps a slower round as a safety
@@ -140,10 +142,11 @@ class ChangeWatch:
     def __init__(self, on_change: Callable[[], None]) -> None:
         self.on_change = on_change
         self.events_seen = 0                  # wake-ups sent (tests, the bench)
+        self.causes: dict[str, int] = {}      # what sent them: "process", or the kept descriptor's kind
         self._filter = ProcessFilter()
         self._lock = threading.Lock()
-        self._netlink: tuple[tuple[int, int], ...] = ()   # the Observer's kept descriptors and their events
-        self._armed = False
+        self._kept: tuple = ()                # (fd, events, reader) of the Observer's kept descriptors
+        self._fired: set[int] = set()         # those without a reader that were ready since the rearm
         self._stop = threading.Event()
         try:
             self._procs: socket.socket | None = open_process_events()
@@ -159,12 +162,15 @@ class ChangeWatch:
         own looking, not a change: call it from the thread that takes the snapshots."""
         self._filter.observing.add(thread_id)
 
-    def rearm(self, kept_fds) -> None:
-        """The Observer read its kept descriptors (a snapshot): poll these until one says there is
-        something new again. Each is a descriptor (polled for POLLIN) or (descriptor, events)."""
+    def rearm(self, kept) -> None:
+        """The Observer read its kept descriptors (a snapshot): poll these until each says there is
+        something new again. Each item is (descriptor, poll events, reader): with a reader, the
+        watch calls reader(fd) when it is ready, which reads what is waiting and says whether that
+        is worth a wake-up, and it stays watched; without, it is only polled, and left alone once
+        ready until the next rearm (the Observer reads it)."""
         with self._lock:
-            self._netlink = tuple(fd if isinstance(fd, tuple) else (fd, select.POLLIN) for fd in kept_fds)
-            self._armed = True
+            self._kept = tuple(kept)
+            self._fired = set()
         self._poke()
 
     def close(self) -> None:
@@ -192,31 +198,52 @@ class ChangeWatch:
             if self._procs is not None:
                 poller.register(self._procs.fileno(), select.POLLIN)
             with self._lock:
-                netlink = self._netlink if self._armed else ()
-            for fd, mask in netlink:
-                poller.register(fd, mask)
+                kept = {fd: reader for fd, mask, reader in self._kept if fd not in self._fired}
+                masks = {fd: mask for fd, mask, _reader in self._kept}
+            for fd in kept:
+                poller.register(fd, masks[fd])
             try:
                 ready = poller.poll()
             except InterruptedError:
                 continue
             changed = False
-            for fd, _mask in ready:
+            for fd, mask in ready:
                 if fd == self._wake_r:
                     self._drain_pipe()
                 elif self._procs is not None and fd == self._procs.fileno():
-                    changed = self._read_process_events() or changed
-                else:
-                    # an event, or POLLNVAL for a socket the Observer closed meanwhile: either
-                    # way the Observer should look, and rearm with the sockets it has then
-                    with self._lock:
-                        self._armed = False
-                    changed = True
+                    if self._read_process_events():
+                        changed = True
+                        self._count("process")
+                elif fd in kept:
+                    cause = self._kept_ready(fd, mask, kept[fd])
+                    if cause:
+                        changed = True
+                        self._count(cause)
             if changed and not self._stop.is_set():
                 self.events_seen += 1
                 try:
                     self.on_change()
                 except Exception:  # noqa: BLE001 - a callback bug must not kill the watcher
                     pass
+
+    def _kept_ready(self, fd: int, mask: int, reader) -> str | None:
+        """What a ready kept descriptor means: a cause worth a wake-up, or None."""
+        if reader is not None and not mask & select.POLLNVAL:
+            try:
+                worth = reader(fd)
+            except Exception:  # noqa: BLE001 - a reader bug must not kill the watcher: look
+                worth = None
+            if worth is not None:
+                return "netlink" if worth else None    # False: only the kernel's own neighbour churn
+            # None: not the Observer's any more (closed, the number reused): leave it alone
+        # POLLNVAL: the Observer closed it meanwhile; or a mount table or the cgroup tree changed.
+        # Either way the Observer should look, and rearm with what it has then.
+        with self._lock:
+            self._fired.add(fd)
+        return "closed" if mask & select.POLLNVAL else "kept descriptor"
+
+    def _count(self, cause: str) -> None:
+        self.causes[cause] = self.causes.get(cause, 0) + 1
 
     def _drain_pipe(self) -> None:
         try:

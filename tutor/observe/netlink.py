@@ -77,6 +77,7 @@ class _Conn:
     diag: socket.socket | None
     dump: dict | None = None          # links, addresses, routes, neighbours, fdb (raw dicts)
     dirty: bool = False               # an event came during the last dump: dump again next time
+    taken: bool = False               # the change watch read events of it since the last dump
     version: int = 0                  # +1 at each dump
     built: tuple | None = None        # (key, model parts) of the last build; see NetworkReader._build
     seq: int = 100
@@ -175,6 +176,19 @@ class NetworkReader:
         with self.lock:
             return [conn.route.fileno() for conn in self.conns.values()]
 
+    def take_events(self, fd: int) -> bool | None:
+        """From the change watch's thread: read the events waiting on the socket *fd*, so that the
+        next read() dumps that netns again; True when one of them is worth a look now (rtnl's
+        take_events); None when *fd* is no longer one of ours."""
+        with self.lock:
+            conn = next((c for c in self.conns.values() if c.route.fileno() == fd), None)
+            if conn is None:
+                return None
+            size, matters = rtnl.take_events(conn.route)
+            if size:
+                conn.taken = True
+            return matters
+
     # ---------------------------------------------------------- reading
     def read(self, handles: list[NetnsHandle], problems: list[str],
              unchanged: frozenset[int] = frozenset()) -> dict[int, NetNS]:
@@ -194,7 +208,7 @@ class NetworkReader:
                 conn = self.conns.get(handle.inode)
                 if conn is None:
                     continue
-                changed = conn.dump is None or conn.dirty
+                changed = conn.dump is None or conn.dirty or conn.taken
                 if self.persistent and not changed and conn.inode in signalled:
                     changed = self._events_pending(conn)
                 if self.persistent and not changed:
@@ -222,6 +236,7 @@ class NetworkReader:
             return result
 
     def _redump(self, conn: _Conn, handle: NetnsHandle, problems: list[str]) -> None:
+        conn.taken = False              # under the lock: what the watch reads from now on counts again
         try:
             conn.dump = self._dump(conn)
             conn.version += 1

@@ -49,6 +49,16 @@ def proc_path(*parts: object) -> str:
     return "/".join((PROC, *map(str, parts)))
 
 
+def read_small(path: str) -> bytes:
+    """A small /proc file (up to 4 KiB) with plain os calls, about a third of the cost of
+    open().read(); raises OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
 def parse_stat(data: bytes) -> Stat | None:
     """The fields of a /proc/PID/stat text, or None when it is not one (empty, cut short)."""
     open_, close = data.find(b"("), data.rfind(b")")

@@ -320,6 +320,38 @@ def netnsid_of(sock: socket.socket, fd: int, seq: int = 5) -> int | None:
     return None
 
 
+RTM_NEWNEIGH, RTM_DELNEIGH = 28, 29
+_SET_BY_HAND = 0x40 | 0x80            # NUD_NOARP, NUD_PERMANENT: an entry someone added
+
+
+def take_events(sock: socket.socket) -> tuple[int, bool]:
+    """Read every pending event message, as drain_events; and whether one of them is more than a
+    learned neighbour or fdb entry changing state (REACHABLE turns STALE, a bridge learns a MAC:
+    the kernel's own doing, every few seconds on a busy network, never a learner's)."""
+    total, matters = 0, False
+    while True:
+        try:
+            data = sock.recv(_RECV_BUF, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return total, matters
+        except OSError:  # ENOBUFS: events were lost, any of them may have mattered
+            return total + 1, True
+        if not data:
+            return total, matters
+        total += len(data)
+        offset = 0
+        while not matters and offset + _NLMSGHDR.size <= len(data):
+            length, msg_type = _NLMSGHDR.unpack_from(data, offset)[:2]
+            if length < _NLMSGHDR.size:
+                break
+            body = offset + _NLMSGHDR.size
+            if msg_type not in (RTM_NEWNEIGH, RTM_DELNEIGH) or body + _NDMSG.size > len(data):
+                matters = True
+            elif _NDMSG.unpack_from(data, body)[2] & _SET_BY_HAND:
+                matters = True
+            offset += (length + 3) & ~3
+
+
 def drain_events(sock: socket.socket) -> int:
     """Read every pending event message on a non-blocking event socket; return how many bytes came."""
     total = 0

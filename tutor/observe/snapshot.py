@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import select
 import threading
 import time
 from typing import Callable, Union
@@ -237,7 +238,9 @@ class Observer:
         self._previous = snap
         if self._changes is not None:
             # their news is read: watch them again
-            self._changes.rearm(self._net.event_fds() + self._mounts.event_fds() + self._cgroups.event_fds())
+            netlink = [(fd, select.POLLIN, self._net.take_events) for fd in self._net.event_fds()]
+            polled = [(fd, mask, None) for fd, mask in self._mounts.event_fds() + self._cgroups.event_fds()]
+            self._changes.rearm(netlink + polled)
         return snap
 
     def _read_nat(self, changes: int) -> "firewall.NatRead":

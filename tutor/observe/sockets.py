@@ -17,7 +17,7 @@ import struct
 
 from .model import Socket
 from .rtnl import receive
-from .procfs import proc_path
+from .procfs import proc_path, read_small
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -64,11 +64,11 @@ def count_in_use() -> dict[str, int] | None:
     dump would list nothing, and a one-shot read may skip it (at 200 netns of which most have no
     socket: three dumps each, 14 ms, against 2 small reads). No sockstat6 means no IPv6."""
     try:
-        text = _read_small(proc_path("thread-self", "net", "sockstat"))
+        text = read_small(proc_path("thread-self", "net", "sockstat"))
     except OSError:
         return None
     try:
-        text += _read_small(proc_path("thread-self", "net", "sockstat6"))
+        text += read_small(proc_path("thread-self", "net", "sockstat6"))
     except FileNotFoundError:
         text += b"TCP6: inuse 0\nUDP6: inuse 0\n"
     except OSError:
@@ -77,12 +77,6 @@ def count_in_use() -> dict[str, int] | None:
     return counts if len(counts) == 4 else None
 
 
-def _read_small(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return os.read(fd, 4096)
-    finally:
-        os.close(fd)
 
 
 def _dump(sock: socket.socket, family: int, proto: int, states: int) -> list[tuple]:
