@@ -248,18 +248,27 @@ def ifname_problem(value: Any) -> str | None:
     return f"{shape}: {reason}" if reason else None
 
 
+def netns_name_problem(name: str) -> str | None:
+    """Why a string is not a network namespace's name, or None (refs.netns_ref_problem takes the other
+    forms of a netns reference): ip's own rules (no '/', not . or ..), and none that ip would read as
+    an option or split."""
+    if (not name or "/" in name or name in (".", "..") or name.startswith("-")
+            or any(c.isspace() for c in name)):
+        return f"{name!r} is not a network namespace name like RED (or host)"
+    return None
+
+
 @naming(LINK)
 def v_ifref(value: Any) -> str | None:
     """An interface in a netns: "RED/veth0", or "veth0" for the host's netns. The netns part is checked
-    as a netns name (refs.netns_ref_problem), the interface as v_ifname."""
-    from .refs import netns_ref_problem           # refs imports this module
+    as a netns name (refs.netns_ref_problem's rule), the interface as v_ifname."""
     shape = f"{value!r} is not an interface reference like RED/veth0 (or veth0 for the host)"
     if not isinstance(value, str) or not value:
         return shape
     netns, slash, dev = value.partition("/") if "/" in value else (None, "", value)
     if netns == "" or not dev:                      # "/veth0" (an empty netns name), "RED/"
         return shape
-    err = netns_ref_problem(netns) if netns is not None else None
+    err = netns_name_problem(netns) if netns is not None else None
     if err:
         return f"{shape}: {err}"
     reason = ifname_reason(dev)
