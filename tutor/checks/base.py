@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator, Mapping
@@ -157,6 +158,20 @@ def v_int(value: Any) -> str | None:
     return None if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
 
 
+def v_int_range(lo: int, hi: int | None = None, *, example: int | None = None, what: str = "") -> Validator:
+    """A whole number from *lo* to *hi* (no upper bound when hi is None); *what* says in a few words
+    why that range (", a UDP port"), *example* is a value to copy (default: lo)."""
+    span = f"from {lo} to {hi}" if hi is not None else f"of at least {lo}"
+    message = f"must be a whole number {span}{what}, e.g. {lo if example is None else example}"
+
+    def check(value: Any) -> str | None:
+        if (isinstance(value, int) and not isinstance(value, bool)        # true is not 1
+                and value >= lo and (hi is None or value <= hi)):
+            return None
+        return message
+    return check
+
+
 def v_bool(value: Any) -> str | None:
     return None if isinstance(value, bool) else "must be true or false"
 
@@ -205,21 +220,109 @@ def v_mac(value: Any) -> str | None:
     return f"{value!r} is not a MAC address like 0a:58:ac:10:00:01"
 
 
+IFNAMSIZ = 16       # the kernel's limit, with the final NUL: an interface name has at most 15 bytes
+
+
+def ifname_reason(name: str) -> str | None:
+    """Why a non-empty string is not a bare interface name, or None. The kernel's own rules
+    (dev_valid_name: at most 15 bytes, not . or .., no '/', ':' or white space), and no leading '-',
+    which ip would read as an option."""
+    if len(name.encode("utf-8", "surrogatepass")) >= IFNAMSIZ:
+        return f"an interface name has at most {IFNAMSIZ - 1} bytes (the kernel's limit)"
+    if name in (".", ".."):
+        return "an interface name cannot be . or .. (the kernel refuses them)"
+    if any(c in "/:" or c.isspace() for c in name):
+        return "an interface name cannot hold '/', ':' or white space"
+    if name.startswith("-"):
+        return "an interface name cannot start with '-' (ip would read it as an option)"
+    return None
+
+
+def ifname_problem(value: Any) -> str | None:
+    """Validator of a bare interface name that does not name a LINK: for a field whose interface is
+    in a netns the expectation does not say (peer_master: the other end's). v_ifname names one."""
+    shape = f"{value!r} is not an interface name like nsbr0"
+    if not isinstance(value, str) or not value:
+        return shape
+    reason = ifname_reason(value)
+    return f"{shape}: {reason}" if reason else None
+
+
+def netns_name_problem(name: str) -> str | None:
+    """Why a string is not a network namespace's name, or None (refs.netns_ref_problem takes the other
+    forms of a netns reference): ip's own rules (no '/', not . or ..), and none that ip would read as
+    an option or split."""
+    if (not name or "/" in name or name in (".", "..") or name.startswith("-")
+            or any(c.isspace() for c in name)):
+        return f"{name!r} is not a network namespace name like RED (or host)"
+    return None
+
+
 @naming(LINK)
 def v_ifref(value: Any) -> str | None:
-    """An interface in a netns: "RED/veth0", or "veth0" for the host's netns."""
-    if (not isinstance(value, str) or not value or value.count("/") > 1 or value.endswith("/")
-            or value.startswith("/")):      # "/veth0": an empty netns name
-        return f"{value!r} is not an interface reference like RED/veth0 (or veth0 for the host)"
-    return None
+    """An interface in a netns: "RED/veth0", or "veth0" for the host's netns. The netns part is checked
+    as a netns name (refs.netns_ref_problem's rule), the interface as v_ifname."""
+    shape = f"{value!r} is not an interface reference like RED/veth0 (or veth0 for the host)"
+    if not isinstance(value, str) or not value:
+        return shape
+    netns, slash, dev = value.partition("/") if "/" in value else (None, "", value)
+    if netns == "" or not dev:                      # "/veth0" (an empty netns name), "RED/"
+        return shape
+    err = netns_name_problem(netns) if netns is not None else None
+    if err:
+        return f"{shape}: {err}"
+    reason = ifname_reason(dev)
+    return f"{shape}: {reason}" if reason else None
 
 
 @naming(LINK)
 def v_ifname(value: Any) -> str | None:
-    """A bare interface name, in the expectation's own netns (the kernel allows 15 characters)."""
-    if not isinstance(value, str) or not value or "/" in value or len(value) > 15 or " " in value:
-        return f"{value!r} is not an interface name like nsbr0"
-    return None
+    """A bare interface name, in the expectation's own netns (see ifname_problem)."""
+    return ifname_problem(value)
+
+
+# Docker's and Podman's rule for a container's (and a Podman pod's) name; a Kubernetes pod is
+# NAMESPACE/NAME: the namespace a DNS label, the name a DNS subdomain (RFC 1123).
+ENGINE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+K8S_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+
+
+def v_engine_name(what: str = "container") -> Validator:
+    """A container's name (what="container"), or a pod's (what="pod": a Podman pod's name, or a
+    Kubernetes pod as NAMESPACE/NAME, e.g. default/myweb2)."""
+    if what not in ("container", "pod"):
+        raise ValueError(f"an engine names a container or a pod, not {what!r}")
+    if what == "container":
+        message = "must be a container's name like web (letters, digits, '_', '.' or '-', a letter or digit first)"
+    else:
+        message = ("must be a pod's name like podweb (letters, digits, '_', '.' or '-', a letter or digit first), "
+                   "or a Kubernetes pod as NAMESPACE/NAME like default/myweb2")
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return message
+        if ENGINE_NAME.fullmatch(value):
+            return None
+        namespace, slash, name = value.partition("/")
+        if (what == "pod" and slash and K8S_NAMESPACE.fullmatch(namespace) and len(namespace) <= 63
+                and K8S_NAME.fullmatch(name) and len(name) <= 253):
+            return None
+        return message
+    return check
+
+
+WORD = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+def v_word(example: str, what: str) -> Validator:
+    """One lower-case word as the kernel spells a type (a filesystem type, a link kind): *what* is
+    the field in words ("a filesystem type"), *example* one to copy."""
+    message = f"must be {what}: one lower-case word of letters, digits, '.', '_' or '-', e.g. {example}"
+
+    def check(value: Any) -> str | None:
+        return None if isinstance(value, str) and WORD.fullmatch(value) else message
+    return check
 
 
 def v_abspath(value: Any) -> str | None:
@@ -231,6 +334,23 @@ def v_abspath(value: Any) -> str | None:
 def clean_path(path: str) -> str:
     """A path as the kernel's mount table spells it (no // or trailing /), to compare with one."""
     return posixpath.normpath(path) if path else path
+
+
+def v_cgroup_name(example: str) -> Validator:
+    """A cgroup below the root: a name (*example*, i.e. /*example*) or a path (/lab/*example*). Not blank,
+    no white space or control character, and no '.' or '..' step: '.', '/' and 'a/..' all name the root
+    cgroup, which every process is below, so a check of it would pass on any machine."""
+    message = (f"must be a cgroup's name like {example} or a path like /lab/{example}: not the root cgroup, "
+               "no white space or control characters, no '.' or '..' in the path")
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str) or any(c.isspace() or not c.isprintable() for c in value):
+            return message
+        steps = [step for step in value.split("/") if step]
+        if not steps or any(step in (".", "..") for step in steps):
+            return message
+        return None
+    return check
 
 
 def v_nstypes(value: Any) -> str | None:

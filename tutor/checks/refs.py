@@ -25,7 +25,7 @@ from ..i18n import _, ngettext
 from ..observe.model import MAIN_TABLE, Link, NetNS, Snapshot
 from ..texts import noun
 from . import containers, select
-from .base import NETNS, naming
+from .base import NETNS, naming, netns_name_problem
 from .strays import netns_typos, removal_words, show
 
 HOST_NAMES = ("host", "root")
@@ -43,11 +43,7 @@ class Missing(NamedTuple):
 def netns_ref_problem(value: Any) -> str | None:
     """Validator for a netns reference field (see the module docstring)."""
     if isinstance(value, str):
-        # ip's own rules (no '/', not . or ..), and none that ip would read as an option or split
-        if (not value or "/" in value or value in (".", "..") or value.startswith("-")
-                or any(c.isspace() for c in value)):
-            return f"{value!r} is not a network namespace name like RED (or host)"
-        return None
+        return netns_name_problem(value)
     if isinstance(value, dict):
         if set(value) != {"netns_of"}:
             return ("a network namespace is a name (RED, host) or {netns_of: {comm: NAME}} "

@@ -32,7 +32,7 @@ from typing import Any
 
 from ...i18n import _, ngettext
 from ...observe.model import CpuLimit, Process, Snapshot
-from ..base import Expectation, Field, Verdict, v_bool, v_number, v_selectors, v_str
+from ..base import Expectation, Field, Verdict, v_bool, v_cgroup_name, v_number, v_selectors
 from ..procs import pick
 from ..registry import register
 from ..select import name
@@ -80,10 +80,16 @@ class CpuHistory:
         return None
 
 
+#: The most cpu_limit_percent may say: 1000 CPUs' worth. 100 x the number of CPUs would be exact, but a
+#: lesson must not lint differently on another machine; this bound only catches a typo or a huge number.
+MAX_CPU_PERCENT = 100_000
+
+
 def v_percent(value: Any) -> str | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 < value <= MAX_CPU_PERCENT):           # nan fails every comparison, inf the bound
         return None
-    return "must be a positive number (percent of one CPU, e.g. 10)"
+    return f"must be a number above 0 and at most {MAX_CPU_PERCENT} (percent of one CPU), e.g. 10"
 
 
 def in_cgroup(proc: Process, path: str) -> bool:
@@ -100,7 +106,7 @@ class CgroupCpu(Expectation):
     # for, so a check of the limit alone does not make the runner sample for a second.
     needs_cpu_rate = True
     fields = {
-        "name": Field(v_str, required=True, doc="the cgroup's name (nstutor-cpu) or path (/lab/nstutor-cpu)"),
+        "name": Field(v_cgroup_name("nstutor-cpu"), required=True, doc="the cgroup's name (nstutor-cpu) or path (/lab/nstutor-cpu)"),
         "cpu_limit_percent": Field(v_percent, doc="the CPU limit in % of one CPU"),
         "members": Field(v_selectors, default=[], doc="processes that must be in the cgroup"),
         "measured": Field(v_bool, default=False, doc="the members' measured CPU use stays near the limit"),

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from ...i18n import _
 from ...observe.model import ENGINES, Container, Process, Snapshot
-from ..base import Expectation, Field, ProcessRef, Verdict, v_bool, v_one_of, v_str
+from ..base import Expectation, Field, ProcessRef, Verdict, v_bool, v_engine_name, v_one_of
 from ..containers import (kubelet_advice, kubelet_made, missing, network_words, q, remove_command, run_command,
                           sentence, start_command)
 from ..registry import register
@@ -47,11 +47,11 @@ def v_network(value: Any) -> str | None:
 class ContainerRuns(Expectation):
     kind = "container"
     fields = {
-        "name": Field(v_str, required=True, doc="the container's name, e.g. web"),
+        "name": Field(v_engine_name("container"), required=True, doc="the container's name, e.g. web"),
         "engine": Field(v_one_of(*ENGINES), required=True, doc=f"its engine: {', '.join(ENGINES)}"),
         "running": Field(v_bool, default=True, doc="true: it runs (default); false: it exists and is stopped"),
         "network": Field(v_network, doc="bridge, host, none or container:NAME"),
-        "pod": Field(v_str, doc="the pod it is in (Podman pod name, or Kubernetes namespace/name)"),
+        "pod": Field(v_engine_name("pod"), doc="the pod it is in (Podman pod name, or Kubernetes namespace/name)"),
         "infra": Field(v_bool, doc="true: it is its pod's infra container (or pause)"),
     }
 

@@ -8,13 +8,33 @@ host_unchanged  the host's own uts namespace does not carry that name (it was se
 """
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from ...i18n import _
 from ...observe.model import Snapshot
-from ..base import Field, Verdict, v_bool, v_str
+from ..base import Field, Verdict, v_bool
 from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..containers import q, recreate_with
 from ..registry import register
 from ..select import name
+
+
+#: The kernel's limit (HOST_NAME_MAX, what sethostname() takes and uname -n can hold).
+HOST_NAME_MAX = 64
+#: A label of a host name (RFC 1123): letters, digits and '-', neither first nor last a '-'.
+HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def v_hostname(value: Any) -> str | None:
+    """A host name as `hostname NAME` sets it: 1 to 64 characters, labels of letters, digits and '-'
+    separated by dots (the kernel would take any bytes, but a name `hostname` reads as an option, or
+    with a '/' or a newline, is a typo in the lesson, not a host name)."""
+    if (isinstance(value, str) and 0 < len(value) <= HOST_NAME_MAX
+            and all(HOST_LABEL.fullmatch(label) for label in value.split("."))):
+        return None
+    return (f"must be a host name of 1 to {HOST_NAME_MAX} characters: labels of letters, digits and '-' "
+            "(not first or last), separated by dots, e.g. lab-box")
 
 
 @register
@@ -22,7 +42,7 @@ class Hostname(ProcessExpectation):
     kind = "hostname"
     fields = {
         **SUBJECT_FIELDS,
-        "hostname": Field(v_str, required=True, doc="the hostname expected inside the process's uts namespace"),
+        "hostname": Field(v_hostname, required=True, doc="the hostname expected inside the process's uts namespace"),
         "host_unchanged": Field(v_bool, default=False, doc="the host's hostname is not that name"),
     }
 

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 from ...i18n import _
 from ...observe.model import Snapshot
-from ..base import Expectation, Field, Verdict, v_bool, v_ifref, v_int, v_mac, v_one_of, v_str
+from ..base import (Expectation, Field, Verdict, ifname_problem, v_bool, v_ifname, v_ifref, v_int_range, v_mac,
+                    v_one_of, v_word)
 from ..link_state import carries_traffic, kind_name, state_words, why_not_up
 from ..refs import (Missing, cmd_in, describe_ifref, dev_netns_problem, is_real_device, link_by_index,
                     netns_ref_problem, resolve_dev, resolve_link, where)
 from ..registry import register
+
+#: 68 is the least MTU the kernel lets an interface with IPv4 have (RFC 791); 65535 the most an Ethernet-like
+#: link takes (ETH_MAX_MTU), and lo has 65536.
+V_MTU = v_int_range(68, 65536, example=1500, what=" (an IPv4 link's MTU in bytes; lo's is 65536)")
 
 OPERSTATES = ("UP", "DOWN", "UNKNOWN", "LOWERLAYERDOWN", "DORMANT", "NOTPRESENT", "TESTING")
 
@@ -31,12 +36,13 @@ class LinkExpectation(Expectation):
     fields = {
         "dev": Field(v_ifref, required=True, doc="RED/veth0, or veth0 for the host"),
         "netns": Field(netns_ref_problem, doc="the netns, if dev does not say it"),
-        "kind": Field(v_str, doc="veth, bridge, vxlan, dummy..."),
+        "kind": Field(v_word("veth", "a link kind as ip -d link shows it"), doc="veth, bridge, vxlan, dummy..."),
         "up": Field(v_bool, doc="carries traffic (true) / switched off (false)"),
         "state": Field(v_one_of(*OPERSTATES), doc="exact operstate"),
-        "mtu": Field(v_int),
-        "master": Field(v_str, doc="the bridge it is a port of"),
-        "peer_master": Field(v_str, doc="a veth: the bridge its other end is a port of (docker0)"),
+        "mtu": Field(V_MTU, doc="the link's MTU in bytes"),
+        "master": Field(v_ifname, doc="the bridge it is a port of"),
+        # in the other end's netns, which the expectation does not say: a name it does not point at
+        "peer_master": Field(ifname_problem, doc="a veth: the bridge its other end is a port of (docker0)"),
         "mac": Field(v_mac),
         "absent": Field(v_bool, default=False, doc="the interface must NOT exist there"),
     }

@@ -29,6 +29,8 @@ from ..strays import removal_words
 
 
 def v_source(value: Any) -> str | None:
+    if not isinstance(value, str):          # ipaddress reads true as 0.0.0.1/32 and 0 as 0.0.0.0/32
+        return f"{value!r} is not a network prefix like 10.22.0.0/24 (write it as text)"
     try:
         net = ipaddress.ip_network(value, strict=True)
     except (ValueError, TypeError):

@@ -29,7 +29,7 @@ from typing import Any
 
 from ...i18n import _, ngettext
 from ...observe.model import ABSENT, MemoryCgroup, Snapshot, Wants
-from ..base import Expectation, Field, NotObserved, Verdict, v_bool, v_str
+from ..base import Expectation, Field, NotObserved, Verdict, v_bool, v_cgroup_name
 from ..registry import register
 
 UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
@@ -81,7 +81,7 @@ class MemoryLimit(Expectation):
     kind = "memory"
     shorthand = "name"
     fields = {
-        "name": Field(v_str, required=True, doc="the cgroup's name (nstutor-mem) or path (/lab/nstutor-mem)"),
+        "name": Field(v_cgroup_name("nstutor-mem"), required=True, doc="the cgroup's name (nstutor-mem) or path (/lab/nstutor-mem)"),
         "max": Field(v_size, doc="its memory limit: bytes or a size like 20M"),
         "no_swap": Field(v_bool, default=False, doc="its memory cannot be swapped out"),
         "oom_kills": Field(v_at_least, doc="{at_least: N}: its OOM killer killed at least N processes"),

@@ -25,7 +25,7 @@ from typing import Any
 
 from ...i18n import _
 from ...observe.model import Mount, Snapshot
-from ..base import Field, Verdict, clean_path, v_abspath, v_bool, v_str
+from ..base import Field, Verdict, clean_path, v_abspath, v_bool, v_word
 from ..containers import inspect_hint, kubelet_made, pod_spec_fix, pod_yaml_command, q, recreate_with
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, v_regex
 from ..registry import register
@@ -58,7 +58,7 @@ class MountIn(ProcessExpectation):
     fields = {
         **SUBJECT_FIELDS,
         "target": Field(v_abspath, required=True, doc="the mount point inside the process's mount namespace"),
-        "fstype": Field(v_str, doc="the filesystem type, e.g. tmpfs"),
+        "fstype": Field(v_word("tmpfs", "a filesystem type as /proc/mounts shows it"), doc="the filesystem type, e.g. tmpfs"),
         "read_only": Field(v_bool, doc="true: mounted read-only (ro); false: writable"),
         "source_path": Field(v_regex, doc="a regular expression: the path inside its filesystem that the mount shows"),
         "absent_from_host": Field(v_bool, default=False, doc="not mounted there in the host's mount namespace"),

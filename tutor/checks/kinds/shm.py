@@ -20,7 +20,7 @@ from typing import Any
 
 from ...observe.model import ShmSegment, Snapshot
 from ...i18n import _, ngettext
-from ..base import Field, Verdict, v_bool, v_int
+from ..base import Field, Verdict, v_bool, v_int, v_int_range
 from ..procs import SUBJECT_FIELDS, ProcessExpectation
 from ..registry import register
 from ..select import name
@@ -41,7 +41,7 @@ class ShmIn(ProcessExpectation):
     kind = "shm"
     fields = {
         **SUBJECT_FIELDS,
-        "size": Field(v_int, doc="the segment's size in bytes"),
+        "size": Field(v_int_range(1, example=4096, what=" (bytes: shmget refuses 0)"), doc="the segment's size in bytes"),
         "key": Field(v_int, doc="the segment's key"),
         "absent_from_host": Field(v_bool, default=False, doc="invisible in the host's ipc namespace"),
     }

@@ -22,7 +22,7 @@ from typing import Any
 
 from ...i18n import _
 from ...observe.model import IdMap, Snapshot
-from ..base import Field, Verdict, v_int
+from ..base import Field, Verdict, v_int_range
 from ..procs import SUBJECT_FIELDS, ProcessExpectation, pick
 from ..registry import register
 from ..select import capitalised, name
@@ -43,12 +43,17 @@ def blocked_note() -> str:
                    "kernel.apparmor_restrict_unprivileged_userns and user.max_user_namespaces.")
 
 
+#: A uid is a 32-bit uid_t, and (uid_t)-1 = 4294967295 means "no uid": the kernel maps none to it.
+MAX_UID = 2 ** 32 - 2
+v_uid = v_int_range(0, MAX_UID, example=0, what=" (a uid)")
+
+
 def v_outside(value: Any) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, str) and value in OUTSIDE_WORDS:
         return None
-    if value in OUTSIDE_WORDS:
+    if v_uid(value) is None:
         return None
-    return "must be a uid number, 'owner' (the process's owner) or 'non-root'"
+    return f"must be a uid number from 0 to {MAX_UID}, 'owner' (the process's owner) or 'non-root', e.g. 1000"
 
 
 def map_uid(uid_map: tuple[IdMap, ...], inside: int) -> int | None:
@@ -67,7 +72,7 @@ class UidMap(ProcessExpectation):
     kind = "uid_map"
     fields = {
         **SUBJECT_FIELDS,
-        "inside": Field(v_int, default=0, doc="the uid inside the user namespace (default 0)"),
+        "inside": Field(v_uid, default=0, doc="the uid inside the user namespace (default 0)"),
         "outside": Field(v_outside, required=True, doc="a uid, 'owner' or 'non-root'"),
     }
 

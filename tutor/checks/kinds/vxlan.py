@@ -13,7 +13,7 @@ from __future__ import annotations
 from ...i18n import _, ngettext
 from ...observe.model import Link, NetNS, Snapshot
 from ..addresses import same_ip
-from ..base import Expectation, Field, Verdict, v_bool, v_ifname, v_ifref, v_int, v_ip
+from ..base import Expectation, Field, Verdict, v_bool, v_ifname, v_ifref, v_int_range, v_ip
 from ..link_state import kind_name, state_words
 from ..refs import Missing, cmd_in, describe_ifref, dev_netns_problem, missing_device, netns_ref_problem, resolve_dev, \
     where
@@ -26,12 +26,13 @@ class VxlanExpectation(Expectation):
     fields = {
         "dev": Field(v_ifref, required=True, doc="node1/flannel.1"),
         "netns": Field(netns_ref_problem, doc="the netns, if dev does not say it"),
-        "vni": Field(v_int, doc="VXLAN network identifier (`id`)"),
-        "port": Field(v_int, doc="destination UDP port (`dstport`), e.g. 8472 or 4789"),
+        "vni": Field(v_int_range(0, 2 ** 24 - 1, example=1, what=" (24 bits)"), doc="VXLAN network identifier (`id`)"),
+        "port": Field(v_int_range(1, 65535, example=8472, what=" (a UDP port)"), doc="destination UDP port (`dstport`), e.g. 8472 or 4789"),
         "local": Field(v_ip, doc="local tunnel endpoint address"),
         "underlay": Field(v_ifname, doc="underlay device (`dev` in ip link add)"),
         "learning": Field(v_bool, doc="source-address learning on (true) / nolearning (false)"),
-        "mtu": Field(v_int),
+        "mtu": Field(v_int_range(68, 65535, example=1450, what=" (an IPv4 link's MTU in bytes)"),
+                     doc="the device's MTU in bytes"),
     }
 
     @classmethod
