@@ -515,3 +515,24 @@ def test_a_title_on_two_lines_is_refused(tmp_path, where):
         words = "step 'rooms': 'title' must be one line"
     found = problems(write(tmp_path, text))
     assert any(words in msg for _line, msg in found), found
+
+
+@pytest.mark.parametrize("name", ['"a\\nb"', "'-x'", "'.'", "'/'", "'RED/'", "'   '", "true"])
+def test_a_container_or_pod_name_no_engine_takes_is_refused_in_selectors_and_cleanup(tmp_path, name):
+    for spec in (f"netns: {{name: {{netns_of: {{container: {name}, engine: docker}}}}}}",
+                 f"process: {{container: {name}, engine: docker}}", f"process: {{pod: {name}}}"):
+        check = CHECK.replace("netns: {name: RED}", spec)
+        found = problems(write(tmp_path, lesson_text(check=check)))
+        assert any(line == 14 and ("container's name like web" in msg or "pod's name like podweb" in msg)
+                   for line, msg in found), (spec, found)
+    for key, engine in (("containers", "docker"), ("pods", "podman")):
+        front = FRONT + f"cleanup:\n  {key}:\n    - {{engine: {engine}, name: {name}}}\n"
+        found = problems(write(tmp_path, lesson_text(front=front)))
+        assert any(msg.startswith(f"cleanup.{key}: ") for _line, msg in found), (key, found)
+
+
+def test_a_kubernetes_pod_name_is_a_pods_name():
+    from tutor.checks.engine_names import engine_name_problem
+    assert engine_name_problem("default/myweb2", "pod") is None
+    assert engine_name_problem("default/myweb2", "container") is not None
+    assert engine_name_problem("web-side", "container") is None

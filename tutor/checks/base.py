@@ -29,6 +29,7 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from ..observe.model import NOTHING, NS_TYPES, Snapshot, Wants
 from ..texts import noun
+from .engine_names import engine_name_problem
 
 
 # --------------------------------------------------------------- verdicts
@@ -281,35 +282,11 @@ def v_ifname(value: Any) -> str | None:
     return ifname_problem(value)
 
 
-# Docker's and Podman's rule for a container's (and a Podman pod's) name; a Kubernetes pod is
-# NAMESPACE/NAME: the namespace a DNS label, the name a DNS subdomain (RFC 1123).
-ENGINE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
-K8S_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
-
-
 def v_engine_name(what: str = "container") -> Validator:
-    """A container's name (what="container"), or a pod's (what="pod": a Podman pod's name, or a
-    Kubernetes pod as NAMESPACE/NAME, e.g. default/myweb2)."""
+    """A container's name (what="container"), or a pod's (engine_names.engine_name_problem)."""
     if what not in ("container", "pod"):
         raise ValueError(f"an engine names a container or a pod, not {what!r}")
-    if what == "container":
-        message = "must be a container's name like web (letters, digits, '_', '.' or '-', a letter or digit first)"
-    else:
-        message = ("must be a pod's name like podweb (letters, digits, '_', '.' or '-', a letter or digit first), "
-                   "or a Kubernetes pod as NAMESPACE/NAME like default/myweb2")
-
-    def check(value: Any) -> str | None:
-        if not isinstance(value, str):
-            return message
-        if ENGINE_NAME.fullmatch(value):
-            return None
-        namespace, slash, name = value.partition("/")
-        if (what == "pod" and slash and K8S_NAMESPACE.fullmatch(namespace) and len(namespace) <= 63
-                and K8S_NAME.fullmatch(name) and len(name) <= 253):
-            return None
-        return message
-    return check
+    return lambda value: engine_name_problem(value, what)
 
 
 WORD = re.compile(r"[a-z0-9][a-z0-9._-]*")

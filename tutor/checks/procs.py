@@ -25,7 +25,7 @@ from ..i18n import _
 from ..observe.model import ENGINES, Process, Snapshot, Wants
 from ..texts import command_words, or_words
 from . import containers
-from .base import Expectation, Field, ProcessRef, Verdict, v_bool, v_one_of, v_str
+from .base import Expectation, Field, ProcessRef, Verdict, v_bool, v_engine_name, v_one_of, v_str
 from .select import (CONTAINER_KEYS, comm_problem, describe_selector, is_container_selector, innermost, name, normalise, select,
                      selector_detail, selector_problem, the_selected)
 
@@ -45,8 +45,8 @@ def v_regex(value: Any) -> str | None:
 SUBJECT_FIELDS: dict[str, Field] = {
     "comm": Field(comm_problem, doc="the process's kernel name (/proc/PID/comm, at most 15 characters), e.g. pause"),
     "cmdline": Field(v_regex, doc="a regular expression searched in its command line, e.g. '^sleep 1001$'"),
-    "container": Field(v_str, doc="instead of comm/cmdline: the main process of the container of that name"),
-    "pod": Field(v_str, doc="instead of comm/cmdline: a pod's container (Podman pod name, or Kubernetes namespace/name)"),
+    "container": Field(v_engine_name("container"), doc="instead of comm/cmdline: the main process of the container of that name"),
+    "pod": Field(v_engine_name("pod"), doc="instead of comm/cmdline: a pod's container (Podman pod name, or Kubernetes namespace/name)"),
     "engine": Field(v_one_of(*ENGINES), doc=f"with container or pod: only that engine's ({', '.join(ENGINES)})"),
     "infra": Field(v_bool, doc="with pod: the pod's infra container (Podman) or pause (Kubernetes)"),
 }

@@ -26,6 +26,7 @@ import re
 from typing import Any
 
 from ..i18n import _
+from .engine_names import engine_name_problem
 from ..observe.model import ENGINES, Container, Process, Snapshot
 from ..texts import command_words, noun
 
@@ -139,8 +140,8 @@ def _container_problem(value: dict) -> str | None:
         return (f"{given} only narrows a container selector: give {{container: NAME}} or {{pod: NAME}} "
                 f"(e.g. {{container: web, engine: docker}}, {{pod: podweb, infra: true}})")
     for key in ("container", "pod"):
-        if key in value and not (isinstance(value[key], str) and value[key].strip()):
-            return f"{key} must be a {key}'s name, like {'web' if key == 'container' else 'podweb'}"
+        if key in value and engine_name_problem(value[key], key):
+            return f"{key} {engine_name_problem(value[key], key)}"
     if "engine" in value and value["engine"] not in ENGINES:
         return f"unknown engine {value['engine']!r}; known: {', '.join(ENGINES)}"
     if "infra" in value:

@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from ..checks.base import SpecError
+from ..checks.engine_names import engine_name_problem
 from ..checks.registry import build
 from . import safe_yaml
 from .model import Lesson, Problem, Step
@@ -314,6 +315,8 @@ def _check_cleanup_items(key: str, items: list, problem) -> None:
                     and isinstance(item["name"], str) and item["name"].strip() == item["name"] != ""
                     and not item["name"].startswith("-") and " " not in item["name"]):
                 problem(1, f"cleanup.{key}: {item!r} must be {{engine: {'|'.join(engines)}, name: NAME}}")
+            elif key in ("containers", "pods") and engine_name_problem(item["name"], key[:-1]):
+                problem(1, f"cleanup.{key}: {item['name']!r} {engine_name_problem(item['name'], key[:-1])}")
             elif key == "images" and "nstutor" not in item["name"]:
                 problem(1, f"cleanup.images: {item['name']!r} must contain 'nstutor' (e.g. nstutor-box)")
         elif not isinstance(item, str) or not item:
