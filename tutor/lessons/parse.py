@@ -247,6 +247,11 @@ def _check_characters(text: str, problem) -> None:
             problem(number, f"{safe_yaml.control_words(bad.group(0))} in column {bad.start() + 1}: remove it")
 
 
+def _text_or_none(value: Any) -> str:
+    """A step's optional text as written, or "" when it is not a text or only blanks (no paragraph)."""
+    return value if isinstance(value, str) and value.strip() else ""
+
+
 def _not_one_line(text: str) -> bool:
     return any(c in text for c in "\n\r\t")
 
@@ -272,8 +277,9 @@ def _check_front(front: dict, path: Path, problem) -> None:
             problem(1, f"'{key}' must be a text (put it in quotes if YAML reads it as something else)")
     if isinstance(front.get("title"), str) and _not_one_line(front["title"]):
         problem(1, "'title' must be one line (list and check print it on one)")
-    if "setup" in front and not (isinstance(front["setup"], str) and front["setup"].strip()):
-        # `nstutor setup` runs it as root: true would be run as the command 'True'
+    setup = front.get("setup")
+    if setup not in (None, "") and not (isinstance(setup, str) and setup.strip()):
+        # `nstutor setup` runs it as root: true would be run as the command 'True' (null or '': none)
         problem(1, "'setup' must be the shell commands that build the lesson's lab, as a text (a '|' block)")
     if "requires" in front and not (isinstance(front["requires"], list)
                                     and all(isinstance(r, str) for r in front["requires"])):
@@ -372,7 +378,7 @@ def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:
     if not isinstance(solution, str) or not solution.strip():
         problem(at("solution"), f"step '{step_id}' has no 'solution' (the commands that make it pass)")
         solution = ""
-    if data.get("explain") is not None and not (isinstance(data["explain"], str) and data["explain"].strip()):
+    if data.get("explain") is not None and not isinstance(data["explain"], str):
         problem(at("explain"), f"step '{step_id}': 'explain' must be a text (the paragraph shown once the step "
                                f"passes), or left out")
 
@@ -396,7 +402,7 @@ def _parse_step(content: str, fence_line: int | None, problem) -> Step | None:
         hints=tuple(hints),
         solution=solution.strip() + "\n" if solution.strip() else "",
         line=fence_line or 0,
-        explain=str(data.get("explain") or ""),
+        explain=_text_or_none(data.get("explain")),
     )
 
 
