@@ -79,8 +79,8 @@ def selector_problem(value: Any) -> str | None:
         return _container_problem(value)
     if "comm" not in value and "cmdline" not in value:
         return "a process selector needs comm or cmdline"
-    if "comm" in value and comm_problem(value["comm"]):
-        return f"comm {comm_problem(value['comm'])}"
+    if "comm" in value and (bad := comm_problem(value["comm"])):
+        return f"comm {bad}"
     if "cmdline" in value:
         return cmdline_problem(value["cmdline"])
     return None
@@ -140,8 +140,8 @@ def _container_problem(value: dict) -> str | None:
         return (f"{given} only narrows a container selector: give {{container: NAME}} or {{pod: NAME}} "
                 f"(e.g. {{container: web, engine: docker}}, {{pod: podweb, infra: true}})")
     for key in ("container", "pod"):
-        if key in value and engine_name_problem(value[key], key):
-            return f"{key} {engine_name_problem(value[key], key)}"
+        if key in value and (bad := engine_name_problem(value[key], key)):
+            return f"{key} {bad}"
     if "engine" in value and value["engine"] not in ENGINES:
         return f"unknown engine {value['engine']!r}; known: {', '.join(ENGINES)}"
     if "infra" in value:

@@ -62,17 +62,18 @@ def parse_lesson(path: Path, *, trusted: bool = False,
     raw, why = read_lesson_bytes(path)
     if raw is None:
         return None, [Problem(path, None, why)]
+    digest = hashlib.sha256(raw).hexdigest()      # the cache's key, and the lesson's content_hash
     if cache is not None:
-        hit = cache.get(path, raw, trusted)
+        hit = cache.get(path, digest, trusted)
         if hit is not None:
             return hit
-    lesson, problems = _parse_bytes(path, raw, trusted)
+    lesson, problems = _parse_bytes(path, raw, trusted, digest)
     if cache is not None:
-        cache.put(path, raw, trusted, lesson, problems)
+        cache.put(path, digest, trusted, lesson, problems)
     return lesson, problems
 
 
-def _parse_bytes(path: Path, raw: bytes, trusted: bool) -> tuple[Lesson | None, list[Problem]]:
+def _parse_bytes(path: Path, raw: bytes, trusted: bool, digest: str) -> tuple[Lesson | None, list[Problem]]:
     problems: list[Problem] = []
 
     def problem(line: int | None, msg: str) -> None:
@@ -153,7 +154,7 @@ def _parse_bytes(path: Path, raw: bytes, trusted: bool) -> tuple[Lesson | None, 
         setup=front["setup"] if isinstance(front.get("setup"), str) else "",
         lab=tuple(str(n) for n in front.get("lab") or ()) if isinstance(front.get("lab"), list) else (),
         summary=str(front.get("summary") or ""),
-        content_hash=hashlib.sha256(raw).hexdigest(),
+        content_hash=digest,
         trusted=trusted,
         shell_blocks=tuple(shell_blocks),
     )
@@ -321,8 +322,8 @@ def _check_cleanup_items(key: str, items: list, problem) -> None:
                     and isinstance(item["name"], str) and item["name"].strip() == item["name"] != ""
                     and not item["name"].startswith("-") and " " not in item["name"]):
                 problem(1, f"cleanup.{key}: {item!r} must be {{engine: {'|'.join(engines)}, name: NAME}}")
-            elif key in ("containers", "pods") and engine_name_problem(item["name"], key[:-1]):
-                problem(1, f"cleanup.{key}: {item['name']!r} {engine_name_problem(item['name'], key[:-1])}")
+            elif key in ("containers", "pods") and (bad := engine_name_problem(item["name"], key[:-1])):
+                problem(1, f"cleanup.{key}: {item['name']!r} {bad}")
             elif key == "images" and "nstutor" not in item["name"]:
                 problem(1, f"cleanup.images: {item['name']!r} must contain 'nstutor' (e.g. nstutor-box)")
         elif not isinstance(item, str) or not item:

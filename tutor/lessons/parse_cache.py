@@ -22,6 +22,7 @@ import pwd
 import stat
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,15 +82,15 @@ class ParseCache:
         if self.directory is not None:
             self.entries = self._read()
 
-    def get(self, path: Path, raw: bytes, trusted: bool) -> tuple[Any, list] | None:
-        """(lesson, problems) parsed earlier from exactly these bytes, or None."""
+    def get(self, path: Path, digest: str, trusted: bool) -> tuple[Any, list] | None:
+        """(lesson, problems) parsed earlier from the bytes whose sha256 is *digest*, or None."""
         entry = self.entries.get((str(path), trusted))
-        if entry is None or entry[0] != hashlib.sha256(raw).hexdigest():
+        if entry is None or entry[0] != digest:
             return None
         return entry[1], list(entry[2])
 
-    def put(self, path: Path, raw: bytes, trusted: bool, lesson: Any, problems: list) -> None:
-        self.entries[(str(path), trusted)] = (hashlib.sha256(raw).hexdigest(), lesson, list(problems))
+    def put(self, path: Path, digest: str, trusted: bool, lesson: Any, problems: list) -> None:
+        self.entries[(str(path), trusted)] = (digest, lesson, list(problems))
         self.changed = True
 
     def save(self) -> None:
@@ -145,7 +146,6 @@ class ParseCache:
 
     def _remove_stale(self) -> None:
         """Cache files of other nstutor code, not used for STALE_DAYS (an upgrade leaves one)."""
-        import time
         for other in self.directory.glob("lessons-*.pickle"):
             try:
                 if other.name != self.file_name and time.time() - other.stat().st_mtime > STALE_DAYS * 86400:

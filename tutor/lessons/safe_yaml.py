@@ -63,6 +63,9 @@ class Bounded:
 
     def __init__(self, stream: str, first_line: int = 1):
         super().__init__(stream)
+        self._start_bounds(first_line)
+
+    def _start_bounds(self, first_line: int) -> None:
         self.first_line = first_line
         self._aliases = 0
         self._depth = 0
@@ -136,9 +139,7 @@ if CParser is not None:
             Composer.__init__(self)
             SafeConstructor.__init__(self)
             Resolver.__init__(self)
-            self.first_line = first_line
-            self._aliases = 0
-            self._depth = 0
+            self._start_bounds(first_line)
 else:
     FastLessonLoader = None
 

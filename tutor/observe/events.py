@@ -34,6 +34,8 @@ import struct
 import threading
 from typing import Callable
 
+from .watch import WakePipe
+
 NETLINK_CONNECTOR = 11
 CN_IDX_PROC, CN_VAL_PROC = 1, 1
 PROC_CN_MCAST_LISTEN = 1
@@ -153,7 +155,7 @@ class ChangeWatch:
         except OSError:
             self._procs = None
         self.live = self._procs is not None
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wake = WakePipe()
         self._thread = threading.Thread(target=self._run, name="nstutor-change-watch", daemon=True)
         self._thread.start()
 
@@ -171,30 +173,20 @@ class ChangeWatch:
         with self._lock:
             self._kept = tuple(kept)
             self._fired = set()
-        self._poke()
+        self._wake.poke()
 
     def close(self) -> None:
         self._stop.set()
-        self._poke()
+        self._wake.poke()
         self._thread.join(timeout=2)
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._wake.close()
         if self._procs is not None:
             self._procs.close()
-
-    def _poke(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:                        # full (a wake-up is pending anyway) or closed
-            pass
 
     def _run(self) -> None:
         while not self._stop.is_set():
             poller = select.poll()             # poll, not select: the Observer's fds pass 1024
-            poller.register(self._wake_r, select.POLLIN)
+            poller.register(self._wake.fileno, select.POLLIN)
             if self._procs is not None:
                 poller.register(self._procs.fileno(), select.POLLIN)
             with self._lock:
@@ -208,8 +200,8 @@ class ChangeWatch:
                 continue
             changed = False
             for fd, mask in ready:
-                if fd == self._wake_r:
-                    self._drain_pipe()
+                if fd == self._wake.fileno:
+                    self._wake.drain()
                 elif self._procs is not None and fd == self._procs.fileno():
                     if self._read_process_events():
                         changed = True
@@ -244,13 +236,6 @@ class ChangeWatch:
 
     def _count(self, cause: str) -> None:
         self.causes[cause] = self.causes.get(cause, 0) + 1
-
-    def _drain_pipe(self) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except OSError:
-            pass
 
     def _read_process_events(self) -> bool:
         changed = False

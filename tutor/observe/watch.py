@@ -24,6 +24,35 @@ IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
 libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 
 
+class WakePipe:
+    """A pipe that wakes a thread blocked in poll(2): register `fileno`, `poke()` from elsewhere,
+    `drain()` once woken. Both ends are non-blocking, so a poke never blocks (a full pipe already
+    holds a wake-up)."""
+
+    def __init__(self) -> None:
+        self.fileno, self._write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def poke(self) -> None:
+        try:
+            os.write(self._write_end, b"x")
+        except OSError:                # full (a wake-up is pending anyway) or closed
+            pass
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.fileno, 4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for fd in (self.fileno, self._write_end):
+            try:
+                os.close(fd)
+            except OSError:            # closed before
+                pass
+
+
 class NetnsDirWatcher:
     """Calls *on_change()* from a daemon thread whenever an entry of *directory* appears or disappears."""
 
@@ -32,7 +61,7 @@ class NetnsDirWatcher:
         self.directory = directory
         self._stop = threading.Event()
         self._fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)   # close() ends the poll at once
+        self._wake = WakePipe()           # close() ends the poll at once
         self._thread: threading.Thread | None = None
         if self._fd >= 0:
             self._thread = threading.Thread(target=self._run, name="nstutor-netns-watch", daemon=True)
@@ -44,7 +73,7 @@ class NetnsDirWatcher:
         # take one numbered 1024 or more
         poller = select.poll()
         poller.register(self._fd, select.POLLIN)
-        poller.register(self._wake_r, select.POLLIN)
+        poller.register(self._wake.fileno, select.POLLIN)
         while not self._stop.is_set():
             if not watching and os.path.isdir(self.directory):
                 # the directory appears with the first `ip netns add`: (re)try until it is there
@@ -66,17 +95,10 @@ class NetnsDirWatcher:
 
     def close(self) -> None:
         self._stop.set()
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass
+        self._wake.poke()
         if self._thread is not None:
             self._thread.join(timeout=2)
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:             # closed before
-                pass
+        self._wake.close()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
