@@ -76,14 +76,22 @@ def cmd_list(args) -> int:
     for lesson in catalog.lessons:
         missing = lesson.missing_requirements()
         rows.append({"id": lesson.id, "number": lesson.number, "title": lesson.title, "minutes": lesson.minutes,
-                     "steps": len(lesson.steps), "ready": not missing, "missing": missing})
+                     "steps": len(lesson.steps), "ready": not missing, "missing": missing,
+                     "pack": lesson.pack.name if lesson.pack else None})
     if args.json:
-        print(json.dumps({"lessons": rows}, indent=2))
+        packs = [{"name": p.pack.name, "version": p.pack.version, "source": p.pack.source,
+                  "lessons": list(p.lesson_ids), "problems": [str(x) for x in p.problems]} for p in catalog.packs]
+        print(json.dumps({"lessons": rows, "packs": packs}, indent=2))
         return EXIT_OK
     from .i18n import _, ngettext
     from .texts import cell_width, pad
     width = max((cell_width(r["id"]) for r in rows), default=2)
+    packs = {p.name: p.pack for p in catalog.packs if p.lesson_ids}
+    shown_pack = None
     for r in rows:
+        if r["pack"] != shown_pack:         # a pack's lessons come after the shipped ones, under its name
+            shown_pack = r["pack"]
+            print("\n" + _("pack {pack}:").format(pack=packs[shown_pack].described()))
         state = _("ready") if r["ready"] else "; ".join(r["missing"])
         minutes = _("{minutes:>3} min").format(minutes=r["minutes"])
         print(f"{r['number']:>2}  {pad(r['id'], width)}  {minutes}  {r['title']}  [{state}]")
@@ -91,6 +99,11 @@ def cmd_list(args) -> int:
         print(ngettext("warning: the lessons have {count} problem; see `nstutor lint`",
                        "warning: the lessons have {count} problems; see `nstutor lint`",
                        len(catalog.problems)).format(count=len(catalog.problems)), file=sys.stderr)
+    broken = [p.name for p in catalog.packs if p.problems]
+    if broken:
+        print(ngettext("warning: pack {packs} has problems; see `nstutor packs`",
+                       "warning: packs {packs} have problems; see `nstutor packs`",
+                       len(broken)).format(packs=", ".join(broken)), file=sys.stderr)
     return EXIT_OK
 
 
@@ -229,21 +242,35 @@ def _whoami_command() -> str:
 def cmd_lint(args) -> int:
     from .paths import lessons_dir
     paths: list[Path] = []
+    pack_problems: list = []                # of the packs that cannot be read at all
+    catalog = None
     for raw in args.paths or [str(lessons_dir())]:
         p = Path(raw)
         if p.is_dir():
             paths.append(p)                 # its lessons and their translations (lessons/lint.py)
         elif p.exists() or p.is_symlink():  # a broken link or a loop: the lint says which
             paths.append(p)
-        elif (lesson := _shipped_lesson(raw)) is not None:     # `nstutor lint 11` or `lint bridge`
+        elif (lesson := _shipped_lesson(raw, catalog := catalog or _catalog())) is not None:  # `lint 11`, `lint nat/snat`
             paths.append(lesson.path)
+        elif (loaded := catalog.pack(raw)) is not None:        # `nstutor lint nat`: the whole pack
+            if loaded.pack.usable:
+                paths.append(loaded.pack.directory)
+            else:
+                pack_problems.extend(loaded.problems)
         else:
-            print(f"{p}: no such file or directory, nor a lesson", file=sys.stderr)
+            print(f"{p}: no such file or directory, nor a lesson or a pack", file=sys.stderr)
             return EXIT_USAGE
+    if not args.paths:                      # every lesson: the packs' too
+        for loaded in (catalog or _catalog()).packs:
+            if loaded.pack.usable:
+                paths.append(loaded.pack.directory)
+            elif not loaded.pack.shadowed_by:
+                pack_problems.extend(loaded.problems)
     from .i18n import LANGUAGES
     from .lessons.lint import lint
     from .texts import counted
     report = lint(paths)
+    report.problems[:0] = pack_problems
     for problem in report.problems:
         print(problem)
     total = len(report.problems)
@@ -280,9 +307,9 @@ def _lint_messages() -> None:
             print(f"  {message}", file=sys.stderr)
 
 
-def _shipped_lesson(name: str):
+def _shipped_lesson(name: str, catalog=None):
     from .lessons.lookup import find_lesson
-    return find_lesson(_catalog(), name)
+    return find_lesson(catalog or _catalog(), name)
 
 
 def cmd_snapshot(args) -> int:
@@ -331,7 +358,10 @@ def cmd_verify(args) -> int:
     print(f"\n{len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped")
     for r in skipped:
         print(f"  skipped {r.lesson}: {r.skipped}")
-    return EXIT_FAIL if failed else EXIT_OK
+    # a lesson named on the command line that could not be verified for want of trust is a failure
+    # of the command (--all skips the untrusted packs' lessons, as it skips what this machine lacks)
+    refused = [r for r in reports if r.refused] if not args.all else []
+    return EXIT_FAIL if failed or refused else EXIT_OK
 
 
 def cmd_setup(args) -> int:
@@ -367,10 +397,14 @@ def cmd_reset(args) -> int:
     from .lessons.scripts import ActionLog
     lesson = _lesson_or_usage(args.lesson)
     rerun_as_root(_("removing a lesson's objects"))
+    from .lessons.trust import shell_refusal
     refused = refused_cleanup(lesson)
     if refused:         # said first, and the exit status says reset could not do its job
         print(_("problem: {problem}").format(problem=refused), file=sys.stderr)
     failed = EXIT_FAIL if refused else EXIT_OK
+    script_refused = shell_refusal(lesson, _("its cleanup script")) if (lesson.cleanup or {}).get("script") else None
+    if script_refused:  # an untrusted pack: what its declaration names is still removed, its script is not
+        print(_("note: {problem}").format(problem=script_refused), file=sys.stderr)
     present = cleanup_present(lesson)       # the question names only what is really here
     objects = names_objects(present)
     if objects:
@@ -418,7 +452,7 @@ def cmd_reset(args) -> int:
     if not log.done and log.ok:
         print("  " + _("nothing of it was there to remove"))
     for line in log.errors:
-        if line != refused:     # already said
+        if line not in (refused, script_refused):     # already said
             print("  " + _("problem: {problem}").format(problem=line), file=sys.stderr)
     return EXIT_OK if log.ok else EXIT_FAIL
 
@@ -565,6 +599,30 @@ def cmd_report(args) -> int:
     return EXIT_FAIL if data.skipped else EXIT_OK
 
 
+def cmd_packs(args) -> int:
+    from .packs_cli import PackUsageError, cmd_packs as packs
+    try:
+        return packs(args, _catalog())
+    except PackUsageError as err:
+        raise UsageError(str(err)) from None
+
+
+def cmd_trust(args) -> int:
+    from .packs_cli import PackUsageError, cmd_trust as trust
+    try:
+        return trust(args, _catalog(), _confirm)
+    except PackUsageError as err:
+        raise UsageError(str(err)) from None
+
+
+def cmd_untrust(args) -> int:
+    from .packs_cli import PackUsageError, cmd_untrust as untrust
+    try:
+        return untrust(args)
+    except PackUsageError as err:
+        raise UsageError(str(err)) from None
+
+
 def cmd_pause(args) -> int:
     """`nstutor pause`: a pod's pause process (see tutor/pause.py)."""
     from . import pause
@@ -597,7 +655,8 @@ def _usage() -> str:
              ("nstutor COMMAND [ARGS...]", _("run one command; {command} says more").format(
                  command="nstutor COMMAND --help")),
              ("--lang en|ko", _("with any of them: the language (else {command}, or the locale)").format(
-                 command="`nstutor lang`"))]
+                 command="`nstutor lang`")),
+             ("--lessons DIR", _("with any of them: also read the lesson pack in DIR"))]
     from .texts import cell_width
     indent = " " * cell_width(_("usage: "))            # under argparse's "usage: "
     return f"\n{indent}".join(f"{command:<27}{text}" for command, text in lines)
@@ -804,6 +863,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", metavar="FILE", help=_("write to FILE instead of standard output"))
     e.set_defaults(func=cmd_progress_export)
 
+    p = _command(sub, "packs", _("list the lesson packs: name, version, source, lessons, trusted or not, problems"))
+    p.add_argument("--json", action="store_true", help=print_json)
+    p.set_defaults(func=cmd_packs)
+
+    p = _command(sub, "trust", _("let a lesson pack run its shell (setup, cleanup, solutions): shows what would run "
+                                 "and asks"))
+    p.add_argument("pack", metavar="PACK", help=_("the pack's name, as {command} lists it").format(
+        command="`nstutor packs`"))
+    p.add_argument("--yes", action="store_true", help=_("do not ask"))
+    p.set_defaults(func=cmd_trust)
+
+    p = _command(sub, "untrust", _("take back a pack's trust: its checks still run, its shell no longer"))
+    p.add_argument("pack", metavar="PACK", help=_("the pack's name"))
+    p.set_defaults(func=cmd_untrust)
+
     p = _command(sub, "pause", _("the tiny pause program of the pod and shared-pid lessons (named 'pause'; sleeps, "
                                  "reaps orphans)"), add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
@@ -888,6 +962,34 @@ def _take_lang(argv: list[str]) -> list[str]:
     return out
 
 
+def _take_lessons(argv: list[str]) -> list[str]:
+    """Remove `--lessons DIR` / `--lessons=DIR` (any number, wherever they stand: a folder of
+    lessons to read as a pack, tutor/lessons/packs.py) and remember the folders."""
+    from .i18n import _
+    out, folders, i = [], [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            out.extend(argv[i:])
+            break
+        if word == "--lessons" or word.startswith("--lessons="):
+            if word == "--lessons":
+                if i + 1 >= len(argv):
+                    raise UsageError(_("{option} needs a folder of lessons").format(option="--lessons"))
+                folders.append(argv[i + 1])
+                i += 2
+            else:
+                folders.append(word.split("=", 1)[1])
+                i += 1
+            continue
+        out.append(word)
+        i += 1
+    if folders:
+        from .lessons.packs import set_command_line_folders
+        set_command_line_folders(folders)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "pause":      # its own arguments, untouched by argparse (it may run as PID 1)
@@ -897,6 +999,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
     try:
         argv = _take_lang(argv)
+        argv = _take_lessons(argv)
     except UsageError as err:
         print(f"nstutor: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -24,7 +24,7 @@ from typing import Mapping, Sequence
 
 NO_SUDO = "NSTUTOR_NO_SUDO"
 # What decides where progress and settings are, and how text is shown: kept across sudo.
-PASSED_ON = ("NSTUTOR_DATA_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "NSTUTOR_LANG", "LANG", "LC_ALL",
+PASSED_ON = ("NSTUTOR_DATA_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "NSTUTOR_LANG", "NSTUTOR_LESSONS", "LANG", "LC_ALL",
              "LC_MESSAGES", "COLORTERM")
 
 

@@ -23,6 +23,8 @@ from .lessons.cleanup import CGROUP_ROOTS, present_engine_objects, run_cleanup
 from .lessons.model import Lesson
 from .lessons.scripts import ActionLog, run_script
 from .lessons.setup import run_setup
+from .lessons.trust import shell_refusal
+from .i18n import _
 from . import observe
 from .observe.model import engine_of_link
 from .observe.firewall import ruleset_lines
@@ -39,6 +41,7 @@ class LessonReport:
     lines: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     skipped: str | None = None
+    refused: str | None = None      # skipped because its pack is not trusted (said with how to trust it)
 
     @property
     def ok(self) -> bool:
@@ -106,7 +109,7 @@ def _binds_itself(parent, dev: str, root: str) -> bool:
     /run/netns inside that filesystem. Also true for a self-bind stacked on a self-bind."""
     if parent is None:
         return False
-    _, parent_dev, parent_root, parent_target, _ = parent
+    _id, parent_dev, parent_root, parent_target, _rest = parent
     below = os.path.relpath(RUN_NETNS, parent_target)
     if parent_dev != dev or below.startswith(".."):
         return False
@@ -244,8 +247,9 @@ def verify_lesson(lesson: Lesson, echo=print) -> LessonReport:
         report.skipped = "; ".join(missing)
         echo(f"SKIP {lesson.id}: {report.skipped}")
         return report
-    if not lesson.trusted:
-        report.skipped = "not a shipped or trusted lesson: its solutions are shell and will not be run"
+    refused = shell_refusal(lesson, _("its solutions"))
+    if refused is not None:
+        report.skipped = report.refused = refused
         echo(f"SKIP {lesson.id}: {report.skipped}")
         return report
     echo(f"== {lesson.id}: {lesson.title}")
@@ -266,7 +270,7 @@ def verify_lesson(lesson: Lesson, echo=print) -> LessonReport:
         setup_line("running the lesson's setup script")
     note_log(run_setup(lesson, progress=setup_line), "setup")
 
-    _, results = _grade_all(lesson)
+    _snap, results = _grade_all(lesson)
     for step in lesson.steps:
         if results[step.id].passed:
             report.fail(f"step '{step.id}' passes before its solution ran (the check cannot fail?)")

@@ -41,6 +41,7 @@ from .cleanup_words import cleanup_phrases
 from .model import Lesson
 from .requirements import ENGINES
 from .scripts import ActionLog, run_script
+from .trust import shell_refusal
 
 CGROUP_ROOTS = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct",
                 "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
@@ -305,9 +306,12 @@ def names_objects(spec) -> bool:
 
 def cleanup_present(lesson: Lesson) -> dict:
     """The lesson's cleanup declaration cut down to what is on the machine now (its script, which
-    may remove rules nobody can list beforehand, is kept): a reset question names only what it
-    would really remove. Reading only: this looks, it changes nothing."""
+    may remove rules nobody can list beforehand, is kept, unless it may not run: an untrusted
+    pack's): a reset question names only what it would really remove. Reading only: this looks, it
+    changes nothing."""
     spec = dict(lesson.cleanup or {})
+    if spec.get("script") and shell_refusal(lesson, "") is not None:
+        del spec["script"]
     lists = {key: [str(v) for v in spec.get(key) or ()] for key in ("netns", "links", "cgroups", "paths", "mounts")}
     mounted = {target for target, _fstype in mounts()} if lists["mounts"] else set()
     present = {
@@ -396,13 +400,14 @@ def run_cleanup(lesson: Lesson) -> ActionLog:
     for raw in spec.get("paths", []):
         remove_path(str(raw), log)
     if spec.get("script"):
-        if lesson.trusted:
+        refused = shell_refusal(lesson, _("its cleanup script"))
+        if refused is None:
             script = ActionLog()
             run_script(str(spec["script"]), script, "the cleanup script")
             log.done += [_("ran the cleanup script")] * len(script.done)
             log.errors += script.errors
         else:
-            log.errors.append(_("the cleanup script was not run: this lesson pack is not trusted to run shell commands"))
+            log.errors.append(refused)
     return log
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..i18n import LANGUAGES, SOURCE
 from .model import Problem
+from .packs import lesson_files
 from .parse import parse_lesson
 from .translation import parity_problems, source_path, translation_path
 
@@ -22,10 +23,6 @@ class LintReport:
     files: list[Path] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     untranslated: dict[str, list[str]] = field(default_factory=dict)   # language -> English file names
-
-
-def lesson_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.md") if p.name.lower() != "readme.md")
 
 
 def lint(paths: list[Path]) -> LintReport:

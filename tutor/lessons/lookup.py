@@ -1,7 +1,9 @@
 """Find a lesson the way a learner names it, and what to suggest when nothing matches.
 
 A lesson can be named by its id (`bridge`), its number (`11`, `011`) or its file name without
-`.md` (`11-bridge`); the case does not matter as long as only one lesson fits (`Bridge`). A step
+`.md` (`11-bridge`); the case does not matter as long as only one lesson fits (`Bridge`). A
+lesson of a pack is named with the pack's name first, the same ways (`nat/snat`, `nat/1`,
+`nat/01-snat`); a bare `snat` is only a near miss of it (two packs may both have one). A step
 is named by its id or its number in the lesson (as the app lists them). A near miss is never
 taken for a lesson (`nstutor reset brige --yes` must not reset anything): it gets a "did you
 mean" instead, from difflib.
@@ -30,10 +32,15 @@ def _fits(catalog: Catalog, name: str) -> list[Lesson]:
     exact = catalog.find(text)
     if exact is not None:
         return [exact]
-    if text.isdigit():
-        return [l for l in catalog.lessons if _numbered(l) and l.number == int(text)]
-    key = text.casefold()
-    return [l for l in catalog.lessons if key in (l.id.casefold(), l.path.stem.casefold())]
+    pack, slash, rest = text.rpartition("/")
+    if slash:                                   # nat/1, nat/01-snat, NAT/SNAT
+        lessons = [l for l in catalog.lessons if l.pack is not None and l.pack.name.casefold() == pack.casefold()]
+    else:
+        lessons = [l for l in catalog.lessons if l.pack is None]
+    if rest.isdigit():
+        return [l for l in lessons if _numbered(l) and l.number == int(rest)]
+    key = rest.casefold()
+    return [l for l in lessons if key in (l.local_id.casefold(), l.path.stem.casefold())]
 
 
 def unknown_lesson(catalog: Catalog, name: str) -> str:
@@ -45,7 +52,7 @@ def unknown_lesson(catalog: Catalog, name: str) -> str:
     near = suggest_lessons(catalog, name)
     if near:
         return _("unknown lesson '{name}': did you mean {lessons}?").format(name=name, lessons=either(near))
-    numbers = [l.number for l in catalog.lessons if _numbered(l)]
+    numbers = [l.number for l in catalog.lessons if _numbered(l) and l.pack is None]
     if name.strip().isdigit() and numbers:
         return _("unknown lesson '{name}': the lessons are numbered {first} to {last}").format(
             name=name, first=min(numbers), last=max(numbers))
@@ -76,14 +83,19 @@ def unknown_step(lesson: Lesson, name: str) -> str:
 
 def suggest_lessons(catalog: Catalog, name: str) -> list[str]:
     """Ids of the lessons close to *name* (by id or file name), closest first; else those whose id
-    it begins (`k8s` for k8s-node: too short a part for difflib)."""
+    it begins (`k8s` for k8s-node: too short a part for difflib). A pack's lesson is near both as
+    `nat/snat` and as `snat`."""
     by_key: dict[str, str] = {}
     for lesson in catalog.lessons:
         by_key.setdefault(lesson.id, lesson.id)
         by_key.setdefault(lesson.path.stem, lesson.id)
+        if lesson.pack is not None:
+            by_key.setdefault(lesson.local_id, lesson.id)
+            by_key.setdefault(f"{lesson.pack.name}/{lesson.path.stem}", lesson.id)
     near = list(dict.fromkeys(by_key[k] for k in close_matches(name, by_key)))
     start = name.strip().casefold()
-    return near or [l.id for l in catalog.lessons if len(start) >= 2 and l.id.casefold().startswith(start)]
+    return near or [l.id for l in catalog.lessons
+                    if len(start) >= 2 and (l.id.casefold().startswith(start) or l.local_id.casefold().startswith(start))]
 
 
 def close_matches(word: str, choices: Iterable[str]) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..checks.base import Expectation
+from .packs import PackRef
 from .requirements import is_met, why_unmet
 
 
@@ -63,9 +64,10 @@ class Lesson:
     lab: tuple[str, ...] = ()       # the netns that setup builds (a missing one means: build the lab)
     summary: str = ""
     content_hash: str = ""          # sha256 of the file, so progress notices a changed lesson
-    trusted: bool = False           # shipped with nstutor (may run its shell snippets)
+    trusted: bool = False           # shipped with nstutor (may run its shell; a pack's: lessons/trust.py)
     language: str = "en"            # the language of its texts (tutor/lessons/translation.py)
     shell_blocks: tuple[tuple[int, str], ...] = ()   # (file line, text) of each ```sh block of the prose
+    pack: PackRef | None = None     # the pack it comes from (its id is then qualified: nat/snat)
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
@@ -73,8 +75,13 @@ class Lesson:
     @property
     def label(self) -> str:
         """How a message names the lesson: '11 (bridge)', by the number the catalog shows and
-        learners type; a lesson whose file has no number, by its id."""
-        return f"{self.number} ({self.id})" if self.number != 999 else self.id
+        learners type; a lesson of a pack or whose file has no number, by its id ('nat/snat')."""
+        return f"{self.number} ({self.id})" if self.number != 999 and self.pack is None else self.id
+
+    @property
+    def local_id(self) -> str:
+        """The id its file gives ('snat' for nat/snat)."""
+        return self.id.rpartition("/")[2]
 
     def unmet_requirements(self) -> list[str]:
         """The entries of `requires` this machine does not meet."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from ..i18n import _
 from .model import Lesson
 from .scripts import ActionLog, run_script
+from .trust import shell_refusal
 
 _STEP = re.compile(r"^\s*(?:step\s+)?(\d+)\s*/\s*(\d+)\b", re.IGNORECASE)
 
@@ -24,14 +26,16 @@ def progress_fraction(line: str) -> tuple[int, int] | None:
 
 
 def run_setup(lesson: Lesson, progress: Callable[[str], None] | None = None) -> ActionLog:
-    """Run the lesson's setup script (e.g. flannel builds its nodes). Trusted lessons only.
+    """Run the lesson's setup script (e.g. flannel builds its nodes): shipped lessons, and those of
+    a pack the learner trusts (lessons/trust.py).
 
     *progress*, if given, receives the script's progress lines as they come (see scripts.PROGRESS_MARK).
     """
     log = ActionLog()
     if lesson.setup:
-        if lesson.trusted:
+        refused = shell_refusal(lesson, _("its setup"))
+        if refused is None:
             run_script(lesson.setup, log, "setup", timeout=300, progress=progress)
         else:
-            log.errors.append("the setup script was not run: this lesson pack is not trusted to run shell commands")
+            log.errors.append(refused)
     return log

@@ -26,6 +26,7 @@ from ...i18n import N_, _
 from ..keys import InLanguage
 from ...lessons import Lesson
 from ...lessons.setup import progress_fraction, run_setup
+from ...lessons.trust import shell_refusal
 from ...elevate import how_to_run_as_root
 
 
@@ -46,8 +47,9 @@ def setup_blocker(lesson: Lesson) -> str | None:
     """Why this lesson's setup cannot run here, in plain words (None: it can)."""
     if not lesson.setup:
         return _("this lesson has nothing to build")
-    if not lesson.trusted:
-        return _("this lesson pack is not trusted to run shell, so its setup is not run")
+    refused = shell_refusal(lesson, _("its setup"))
+    if refused is not None:
+        return refused
     if os.geteuid() != 0:
         return _("building the lab needs root: quit (q) and rerun: {command}").format(command=how_to_run_as_root("nstutor"))
     return None
