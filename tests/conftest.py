@@ -32,6 +32,15 @@ if "NSTUTOR_CACHE_DIR" not in os.environ:
     def pytest_unconfigure(config):
         import shutil
         shutil.rmtree(_TEST_CACHE, ignore_errors=True)
+#: The pack trust records of this run (tutor/lessons/trust.py), never root's real ones: a test that
+#: trusts a pack must not leave it trusted on the developer's machine. Folders of lessons named in
+#: the developer's environment (NSTUTOR_LESSONS) are not this suite's.
+os.environ.pop("NSTUTOR_LESSONS", None)
+if "NSTUTOR_TRUST_DIR" not in os.environ:
+    _TEST_TRUST = os.environ["NSTUTOR_TRUST_DIR"] = tempfile.mkdtemp(prefix="nstutor-test-trust-")
+    import atexit
+    import shutil as _shutil
+    atexit.register(_shutil.rmtree, _TEST_TRUST, True)
 
 
 

@@ -7,6 +7,7 @@ The JSON document (``FORMAT`` = "nstutor-progress", ``FORMAT_VERSION`` 1)::
      "hostname": "lab-vm-07", "exported_at": "2026-11-23T12:00:00Z",
      "lessons": [
        {"id": "netns-veth", "number": 10, "title": "...", "content_hash": "...",
+        "pack": null,            # a pack's lesson (id "nat/snat"): {"name": "nat", "version": "1.0.0"}
         "recorded_on_other_version": false,          # progress was made against an older lesson file
         "time_spent_s": 812.4, "steps_total": 5, "steps_passed": 3,
         "steps": [
@@ -115,13 +116,15 @@ def build_export(store, catalog, *, learner_name: str, now: float | None = None)
         # Steps recorded under ids the lesson no longer has are kept too (renamed or removed steps).
         steps += [_step_entry(sid, sid, r) for sid, r in rec.get("steps", {}).items()
                   if lesson.step(sid) is None]
+        pack = {"name": lesson.pack.name, "version": lesson.pack.version} if lesson.pack else None
         lessons.append(_lesson_entry(lesson.id, lesson.number, lesson.title, lesson.content_hash, rec, steps,
-                                     steps_total=len(lesson.steps)))
+                                     steps_total=len(lesson.steps), pack=pack))
     for lesson_id, rec in sorted(dumped.items()):
         if lesson_id not in known:
             steps = [_step_entry(sid, sid, r) for sid, r in rec.get("steps", {}).items()]
+            pack = {"name": lesson_id.partition("/")[0], "version": None} if "/" in lesson_id else None
             lessons.append(_lesson_entry(lesson_id, None, lesson_id, rec.get("content_hash", ""), rec, steps,
-                                         steps_total=len(steps)))
+                                         steps_total=len(steps), pack=pack))
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "tool_version": __version__,
         "learner": {"name": learner_name, "id": store.learner_id()},
@@ -131,10 +134,11 @@ def build_export(store, catalog, *, learner_name: str, now: float | None = None)
     }
 
 
-def _lesson_entry(lesson_id, number, title, content_hash, rec, steps, *, steps_total) -> dict[str, Any]:
+def _lesson_entry(lesson_id, number, title, content_hash, rec, steps, *, steps_total, pack=None) -> dict[str, Any]:
     stored_hash = rec.get("content_hash") or ""
     return {
         "id": lesson_id, "number": number, "title": title, "content_hash": content_hash or stored_hash,
+        "pack": pack,
         "recorded_on_other_version": bool(stored_hash and content_hash and stored_hash != content_hash),
         "time_spent_s": round(float(rec.get("seconds_spent") or 0.0), 1),
         "steps_total": steps_total,

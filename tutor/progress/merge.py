@@ -50,6 +50,12 @@ class LessonInfo:
     number: int | None
     title: str
     steps: list[tuple[str, str]]            # (step id, title), in lesson order
+    pack_version: str = ""                  # a pack's lesson (nat/snat): the version of the newest export
+
+    @property
+    def pack(self) -> str:
+        """'' for a lesson shipped with nstutor, else its pack's name (the part before '/')."""
+        return self.id.partition("/")[0] if "/" in self.id else ""
 
 
 @dataclass
@@ -290,9 +296,12 @@ def merge(exports: list[Export]) -> ClassData:
             if info is not None:    # keep steps that only an older export knows, in their place at the end
                 steps += [s for s in info.steps if s[0] not in {sid for sid, _ in steps}]
             number = lesson.get("number") if isinstance(lesson.get("number"), int) else None
+            pack = lesson.get("pack") if isinstance(lesson.get("pack"), dict) else {}
+            version = pack.get("version") if isinstance(pack.get("version"), str) else ""
             lesson_info[lesson["id"]] = LessonInfo(lesson["id"], number, str(lesson.get("title") or lesson["id"]),
-                                                   steps)
-    data.lessons = sorted(lesson_info.values(), key=lambda l: (l.number is None, l.number or 0, l.id))
+                                                   steps, version)
+    # the shipped lessons by number, then each pack's (numbered within the pack), packs by name
+    data.lessons = sorted(lesson_info.values(), key=lambda l: (l.pack, l.number is None, l.number or 0, l.id))
 
     for key, group in by_learner.items():
         newest = group[-1]

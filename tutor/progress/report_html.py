@@ -104,8 +104,11 @@ def _matrix(data: ClassData) -> list[str]:
            + escape(_("Each cell: steps passed / steps in the lesson.")) + "</p>",
            '<div class="scroll"><table class="matrix"><thead><tr><th class="learner">' + escape(_("Learner")) + "</th>"]
     for lesson in data.lessons:
-        number = f"{lesson.number}. " if lesson.number is not None else ""
-        out.append(f'<th title="{escape(lesson.title)}">{escape(number)}{escape(lesson.id)}</th>')
+        number = f"{lesson.number}. " if lesson.number is not None and not lesson.pack else ""
+        title = lesson.title
+        if lesson.pack:             # the pack and the version its learners had
+            title += " (" + _("pack {pack}").format(pack=f"{lesson.pack} {lesson.pack_version}".strip()) + ")"
+        out.append(f'<th title="{escape(title)}">{escape(number)}{escape(lesson.id)}</th>')
     out.append("<th>" + escape(_("Total")) + "</th></tr></thead><tbody>")
     for learner in data.learners:
         key = learner.key.split(":", 1)[1] if learner.key.startswith("id:") else learner.name

@@ -1,4 +1,6 @@
 """The catalog: every lesson in order, with its length, your progress, and whether it can run here.
+The lessons of a pack (tutor/lessons/packs.py) follow the shipped ones under a row naming the pack,
+its version and where it comes from; the details pane says whether it is trusted to run shell.
 
 The table never cuts a cell and never puts a column off-screen. As the terminal narrows it gives
 things up in this order (`catalog_layout`), each still said in full in the details pane below:
@@ -30,6 +32,9 @@ from ...elevate import how_to_run_as_root
 from ...i18n import N_, _, ngettext
 from ..keys import InLanguage
 from ..widgets.notices import NoticeBar
+
+
+PACK_ROW = "pack:"      # the key of a pack's row (a lesson id never has a ':')
 
 
 def short_missing(lesson: Lesson) -> list[str]:
@@ -183,12 +188,25 @@ class CatalogScreen(InLanguage, Screen):
         table.clear(columns=True)
         for key, header in layout.columns():
             table.add_column(header, key=key)
+        shown_pack = None
         for lesson in lessons:
+            if lesson.pack is not None and lesson.pack.name != shown_pack:
+                shown_pack = lesson.pack.name
+                self._pack_row(table, lesson.pack, layout)
             cells = self._cells(lesson, layout)
             title = cells[1]
             table.add_row(*cells, key=lesson.id, height=len(title.plain.splitlines()) or 1)
         if selected is not None:
             self.select_lesson(selected.id)
+
+    def _pack_row(self, table: DataTable, pack, layout: CatalogLayout) -> None:
+        """The row above a pack's lessons: its name, version and source (not a lesson: enter does nothing)."""
+        version = f" {pack.version}" if pack.version else ""
+        words = _("pack {pack}").format(pack=f"{pack.name}{version}") + f" · {pack.source}"
+        title = "\n".join(wrap_words(words, layout.title_width))
+        cells = [Text("▸", style="bold"), Text(title, style="bold")]
+        cells += [Text("")] * (len(layout.columns()) - 2)
+        table.add_row(*cells, key=PACK_ROW + pack.name, height=len(title.splitlines()) or 1)
 
     def refresh_progress(self) -> None:
         table = self.query_one("#catalog", DataTable)
@@ -219,6 +237,10 @@ class CatalogScreen(InLanguage, Screen):
                            "namespaces. Quit (q) and rerun: {command}").format(command=how_to_run_as_root("nstutor")))
         for problem in catalog.problems[:3]:
             lines.append(_("Lesson file problem: {problem}").format(problem=problem))
+        broken = [p.name for p in catalog.packs if p.problems]
+        if broken:
+            lines.append(ngettext("Pack {packs} has problems: see {command}", "Packs {packs} have problems: see {command}",
+                                  len(broken)).format(packs=", ".join(broken), command="nstutor packs"))
         banner = self.query_one("#catalog-banner", Static)
         banner.update("\n".join(lines))
         banner.display = bool(lines)
@@ -237,11 +259,36 @@ class CatalogScreen(InLanguage, Screen):
         except Exception:  # noqa: BLE001 - a lesson that is gone: leave the cursor
             pass
 
+    def _selected_pack(self):
+        table = self.query_one("#catalog", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
+        return self.app.catalog.pack(key[len(PACK_ROW):]) if key.startswith(PACK_ROW) else None
+
+    def _pack_detail(self, loaded) -> Text:
+        from ...lessons.trust import pack_state
+        pack = loaded.pack
+        text = Text()
+        text.append(_("Pack {pack}").format(pack=pack.described()), style="bold")
+        text.append("  " + ngettext("({count} lesson)", "({count} lessons)", len(loaded.lesson_ids)).format(
+            count=len(loaded.lesson_ids)) + "\n", style="dim")
+        text.append(f"{pack.directory}\n", style="dim")
+        state = pack_state(pack)
+        if state.trusted:
+            text.append(_("Trusted: its setup and cleanup scripts run when you ask for them.") + "\n", style="green")
+        else:
+            text.append(_("Its checks run; its shell (setup, cleanup scripts) does not: {state}. To trust it, "
+                          "quit and run: {command}").format(state=state.words(), command=f"nstutor trust {pack.name}")
+                        + "\n", style="yellow")
+        return text
+
     def _detail(self) -> None:
         lesson = self.selected_lesson()
         detail = self.query_one("#lesson-detail-text", Static)
         if lesson is None:
-            detail.update(_("No lessons found."))
+            loaded = self._selected_pack()
+            detail.update(self._pack_detail(loaded) if loaded is not None else _("No lessons found."))
             return
         text = Text()
         text.append(f"{lesson.title}", style="bold")
@@ -251,6 +298,9 @@ class CatalogScreen(InLanguage, Screen):
             style="dim")
         if lesson.summary:
             text.append(lesson.summary + "\n")
+        if lesson.pack is not None:
+            text.append(_("From pack {pack}").format(pack=f"{lesson.pack.name} {lesson.pack.version}".strip())
+                        + "\n", style="dim")
         missing = lesson.missing_requirements()
         if missing:
             text.append(_("Cannot be fully checked here: {what}").format(what="; ".join(missing)) + "\n", style="red")

@@ -89,7 +89,7 @@ class LessonScreen(InLanguage, Screen):
         # The breakpoint class from the start: set after mounting, it would restyle every widget.
         width = self.app.size.width if self.app.size.width else 120
         wide = width >= self.HORIZONTAL_BREAKPOINTS[1][0]
-        super().__init__(id=f"lesson-{lesson.id}", classes="-wide" if wide else "-narrow")
+        super().__init__(id="lesson-" + lesson.id.replace("/", "--"), classes="-wide" if wide else "-narrow")
         for view in VIEWS.values():        # the views' keys, named in this language (help lists them)
             self._bindings.key_to_bindings[view.key] = [
                 replace(b, description=_("View: {title}").format(title=view.title))
