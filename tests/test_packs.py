@@ -311,3 +311,36 @@ def test_a_trust_file_someone_else_could_write_is_ignored(env, demo, tmp_path, s
     assert "no pack is trusted" in doc["trust_problem"]
     assert nstutor(env, "--lessons", str(folder), "setup", "demo/hello").returncode == 1
     assert not Path(f"{marker}-setup").exists()
+
+
+# --------------------------------------------------------------- the app
+async def test_the_app_shows_a_pack_under_its_row_and_opens_its_lesson(tmp_path, demo, names):
+    """The catalog's row for pack demo says what it is; its lesson opens and is graded live (a lesson
+    id with a '/' in a screen's id was a crash: Textual's BadIdentifier)."""
+    from test_app import wait_for
+    from tutor.app.app import NstutorApp
+    from tutor.app.screens.catalog import PACK_ROW, CatalogScreen
+    from tutor.app.screens.lesson import LessonScreen
+    from tutor.lessons import load_catalog
+    from tutor.lessons.packs import folder_packs
+    folder, _marker = demo
+    catalog = load_catalog(packs=folder_packs(folder))
+    app = NstutorApp(None, store_path=tmp_path / "progress.sqlite3", catalog=catalog, resume_last=False,
+                     probes=False)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen), what="the catalog")
+        table = app.screen.query_one("#catalog")
+        row = table.get_row_index(PACK_ROW + "demo")
+        assert table.get_row_index("demo/hello") == row + 1 and table.get_row_index("demo/second") == row + 2
+        table.move_cursor(row=row)
+        await pilot.pause()
+        detail = str(app.screen.query_one("#lesson-detail-text").render())
+        assert f"Pack demo (folder: {folder})" in detail and "nstutor trust demo" in detail
+        await pilot.press("enter")                  # a pack's row is not a lesson: nothing opens
+        await pilot.pause()
+        assert isinstance(app.screen, CatalogScreen)
+        table.move_cursor(row=row + 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and app.updates >= 1, what="the lesson")
+        assert app.screen.lesson.id == "demo/hello"
+        assert names(1) in " ".join(app.lesson_screen().state.steps["made"].failures)

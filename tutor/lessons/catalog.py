@@ -115,7 +115,8 @@ def _load_pack(pack: Pack, language: str, cache: ParseCache) -> tuple[LoadedPack
     """A pack's lessons, their ids qualified (nat/snat) and untrusted: a pack's shell runs only
     once trusted, which lessons/trust.py decides when it would run."""
     if not pack.usable:
-        where = pack.directory or Path(pack.source.partition(": ")[2] or pack.name)
+        # located at its directory, or its folder, or (an installed one with none) its distribution
+        where = pack.directory or Path(pack.source.partition(": ")[2] if pack.kind == "folder" else pack.source)
         return LoadedPack(pack, problems=tuple(Problem(where, None, f"pack {pack.name}: {text}")
                                                 for text in pack.problems)), [], []
     digest = content_digest(pack.directory)
