@@ -344,3 +344,31 @@ async def test_the_app_shows_a_pack_under_its_row_and_opens_its_lesson(tmp_path,
         await wait_for(pilot, lambda: isinstance(app.screen, LessonScreen) and app.updates >= 1, what="the lesson")
         assert app.screen.lesson.id == "demo/hello"
         assert names(1) in " ".join(app.lesson_screen().state.steps["made"].failures)
+
+
+def test_the_class_report_lists_a_packs_lessons_after_the_shipped_ones(env, demo, names, tmp_path):
+    """Two learners export; one has the pack and passed its lesson. The report's lessons: the
+    shipped ones by number, then demo/hello and demo/second (numbered 1 and 2 in their pack, not
+    between the shipped 1 and 2), with the pack's name in the matrix."""
+    folder, _marker = demo
+    sh(f"ip netns add {names(1)}")
+    with_pack = {**env, "NSTUTOR_DATA_DIR": str(tmp_path / "ada")}
+    assert nstutor(with_pack, "--lessons", str(folder), "check", "demo/hello").returncode == 0
+    assert nstutor(with_pack, "whoami", "Ada").returncode == 0
+    assert nstutor(with_pack, "--lessons", str(folder), "progress", "export", "-o", str(tmp_path / "ada.json")
+                   ).returncode == 0
+    assert nstutor({**env, "NSTUTOR_DATA_DIR": str(tmp_path / "bo")}, "whoami", "Bo").returncode == 0
+    assert nstutor({**env, "NSTUTOR_DATA_DIR": str(tmp_path / "bo")}, "progress", "export", "-o",
+                   str(tmp_path / "bo.json")).returncode == 0
+    report = nstutor(env, "report", str(tmp_path / "ada.json"), str(tmp_path / "bo.json"),
+                     "--csv", str(tmp_path / "class.csv"), "--html", str(tmp_path / "class.html"))
+    assert report.returncode == 0, report.stderr
+    import csv
+    rows = list(csv.DictReader(open(tmp_path / "class.csv", encoding="utf-8")))
+    order = list(dict.fromkeys(r["lesson"] for r in rows))
+    assert order[-2:] == ["demo/hello", "demo/second"] and order[0] == "welcome"
+    ada = {(r["lesson"], r["step"]): r for r in rows if r["learner"] == "Ada"}
+    assert ada[("demo/hello", "made")]["status"] == "passed"
+    html = (tmp_path / "class.html").read_text(encoding="utf-8")
+    assert 'title="Hello from a pack (pack demo)">demo/hello</th>' in html
+    assert html.index(">1. welcome</th>") < html.index(">demo/hello</th>")

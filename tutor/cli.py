@@ -14,6 +14,8 @@
     nstutor progress export --format json|csv [-o FILE]
     nstutor report FILES_OR_DIRS... [--csv OUT] [--html OUT]   merge learners' exports
     nstutor pause                 the pause process of a hand-made pod (pod, shared-pid)
+    nstutor packs [--json]        the lesson packs (packs_cli.py); trust PACK [--yes], untrust PACK
+    --lessons DIR                 with any of them: a folder of lessons read as a pack too
 
 Exit codes: 0 success / all checked steps pass, 1 a step fails or lint found problems (report:
 an input file was skipped), 2 a usage error or an unknown lesson.
