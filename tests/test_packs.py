@@ -372,3 +372,35 @@ def test_the_class_report_lists_a_packs_lessons_after_the_shipped_ones(env, demo
     html = (tmp_path / "class.html").read_text(encoding="utf-8")
     assert 'title="Hello from a pack (pack demo)">demo/hello</th>' in html
     assert html.index(">1. welcome</th>") < html.index(">demo/hello</th>")
+
+
+def test_a_lesson_changed_between_digest_and_parse_can_never_run_its_shell(demo, monkeypatch, tmp_path):
+    """Trust is given to a digest; shell runs from the lessons parsed. A file changed between the
+    two reads (and changed back: the digest on disk is the trusted one again) must not run what was
+    parsed. The change is made from inside content_digest, the moment after it has read the files."""
+    from tutor.lessons import catalog as catalog_module
+    from tutor.lessons.packs import content_digest, folder_packs
+    from tutor.lessons.trust import TrustStore, shell_refusal
+    folder, _marker = demo
+    monkeypatch.setenv("NSTUTOR_TRUST_DIR", str(tmp_path / "trust"))
+    monkeypatch.setenv("NSTUTOR_CACHE_DIR", "off")
+    (pack,) = folder_packs(folder)
+    original = (folder / "01-hello.md").read_text()
+    TrustStore().trust(pack, content_digest(folder))            # the learner trusted this content
+
+    def digest_then_change(directory):
+        digest = content_digest(directory)
+        (folder / "01-hello.md").write_text(original.replace("setup: touch", "setup: echo evil; touch"))
+        return digest
+    monkeypatch.setattr(catalog_module, "content_digest", digest_then_change)
+    loaded, lessons, _untranslated = catalog_module._load_pack(pack, "en", catalog_module.ParseCache())
+    (folder / "01-hello.md").write_text(original)              # back as it was: the digest on disk is trusted
+    hello = next(l for l in lessons if l.id == "demo/hello")
+    assert "echo evil" in hello.setup
+    assert loaded.ref.content_hash == ""
+    refusal = shell_refusal(hello, "its setup")
+    assert refusal is not None and "changed since this lesson was loaded" in refusal
+    # read normally, the same content is trusted
+    monkeypatch.setattr(catalog_module, "content_digest", content_digest)
+    _loaded, lessons, _untranslated = catalog_module._load_pack(pack, "en", catalog_module.ParseCache())
+    assert shell_refusal(next(l for l in lessons if l.id == "demo/hello"), "its setup") is None

@@ -90,19 +90,22 @@ def load_catalog(directory: Path | None = None, language: str | None = None,
     return Catalog(tuple(lessons), tuple(problems), language, tuple(untranslated), tuple(loaded_packs))
 
 
-def _load_directory(directory: Path, language: str, trusted: bool, cache: ParseCache,
-                    strict: bool = False) -> tuple[list[Lesson], list[Problem], list[str]]:
+def _load_directory(directory: Path, language: str, trusted: bool, cache: ParseCache, strict: bool = False,
+                    read: dict[Path, str] | None = None) -> tuple[list[Lesson], list[Problem], list[str]]:
     """(lessons in order, problems, ids shown in English) of one directory of lesson files.
     *strict*: a lesson file with a problem is left out (a pack's: lint never vouched for it, and a
-    half-read lesson could grade wrong); the shipped lessons are linted by the test suite."""
+    half-read lesson could grade wrong); the shipped lessons are linted by the test suite.
+    *read* gets the sha256 of the bytes each lesson in use was parsed from (translations too)."""
     lessons, problems, untranslated = [], [], []
+    read = {} if read is None else read
     for path in lesson_files(directory):
         lesson, found = parse_lesson(path, trusted=trusted, cache=cache)
         problems.extend(found)
         if lesson is None or (strict and found):
             continue
+        read[path] = lesson.content_hash
         if language != i18n.SOURCE:
-            lesson, found = _translated(lesson, language, trusted, cache)
+            lesson, found = _translated(lesson, language, trusted, cache, read)
             problems.extend(found)
             if lesson.language != language:
                 untranslated.append(lesson.id)
@@ -120,18 +123,22 @@ def _load_pack(pack: Pack, language: str, cache: ParseCache) -> tuple[LoadedPack
         return LoadedPack(pack, problems=tuple(Problem(where, None, f"pack {pack.name}: {text}")
                                                 for text in pack.problems)), [], []
     digest = content_digest(pack.directory)
-    ref = PackRef(pack.name, pack.version, pack.source, pack.directory, digest.value)
-    lessons, problems, untranslated = _load_directory(pack.directory, language, False, cache, strict=True)
+    read: dict[Path, str] = {}
+    lessons, problems, untranslated = _load_directory(pack.directory, language, False, cache, strict=True, read=read)
     if digest.problem:
         problems.append(Problem(pack.directory, None, f"pack {pack.name}: {digest.problem}"))
+    # Trust is given to a digest, and shell runs from the lessons in memory: they must be the bytes
+    # digested. A file changed between the two reads leaves the pack untrustable until read again.
+    same = all(digest.files.get(str(path.relative_to(pack.directory))) == sha for path, sha in read.items())
+    ref = PackRef(pack.name, pack.version, pack.source, pack.directory, digest.value if same else "")
     qualified = [dataclasses.replace(lesson, id=f"{pack.name}/{lesson.id}", trusted=False, pack=ref)
                  for lesson in lessons]
     loaded = LoadedPack(pack, tuple(l.id for l in qualified), tuple(problems), ref)
     return loaded, qualified, [f"{pack.name}/{lesson_id}" for lesson_id in untranslated]
 
 
-def _translated(english: Lesson, language: str, trusted: bool,
-                cache: ParseCache | None = None) -> tuple[Lesson, list[Problem]]:
+def _translated(english: Lesson, language: str, trusted: bool, cache: ParseCache | None = None,
+                read: dict[Path, str] | None = None) -> tuple[Lesson, list[Problem]]:
     """(the lesson in *language*, or *english* when it has no usable translation; the problems)"""
     path = translation_path(english.path, language)
     if not os.path.lexists(path):       # a FIFO or a dangling link there is a broken translation, said so
@@ -142,4 +149,6 @@ def _translated(english: Lesson, language: str, trusted: bool,
     problems = parity_problems(english, lesson)
     if problems:
         return english, problems
+    if read is not None:
+        read[path] = lesson.content_hash
     return translated_lesson(english, lesson, language), []
