@@ -404,3 +404,22 @@ def test_a_lesson_changed_between_digest_and_parse_can_never_run_its_shell(demo,
     monkeypatch.setattr(catalog_module, "content_digest", content_digest)
     _loaded, lessons, _untranslated = catalog_module._load_pack(pack, "en", catalog_module.ParseCache())
     assert shell_refusal(next(l for l in lessons if l.id == "demo/hello"), "its setup") is None
+
+
+def test_packs_add_remembers_a_folder_for_the_learner_and_remove_forgets_it(env, demo, tmp_path):
+    folder, _marker = demo
+    assert "demo/hello" not in nstutor(env, "list").stdout
+    added = nstutor(env, "packs", "add", str(folder))
+    assert added.returncode == 0 and f"Added {folder}: pack demo." in added.stdout
+    assert nstutor(env, "packs", "add", str(folder)).stdout.strip() == f"{folder} is remembered already."
+    listing = json.loads(nstutor(env, "list", "--json").stdout)
+    assert [r["id"] for r in listing["lessons"] if r["pack"]] == ["demo/hello", "demo/second"]
+    # another learner (another progress store) does not see it
+    other = {**env, "NSTUTOR_DATA_DIR": str(tmp_path / "other-learner")}
+    assert "demo/hello" not in nstutor(other, "list").stdout
+    refused = nstutor(env, "packs", "add", str(tmp_path / "nothing-here"))
+    assert refused.returncode == 2 and "is not a lesson pack" in refused.stderr
+    removed = nstutor(env, "packs", "remove", "demo")
+    assert removed.returncode == 0 and f"Forgot {folder}" in removed.stdout
+    assert "demo/hello" not in nstutor(env, "list").stdout
+    assert folder.is_dir(), "forgetting a folder leaves it on disk"

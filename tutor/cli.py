@@ -609,6 +609,22 @@ def cmd_packs(args) -> int:
         raise UsageError(str(err)) from None
 
 
+def cmd_packs_add(args) -> int:
+    from .packs_cli import PackUsageError, cmd_packs_add as add
+    try:
+        return add(args, _open_store)
+    except PackUsageError as err:
+        raise UsageError(str(err)) from None
+
+
+def cmd_packs_remove(args) -> int:
+    from .packs_cli import PackUsageError, cmd_packs_remove as remove
+    try:
+        return remove(args, _open_store)
+    except PackUsageError as err:
+        raise UsageError(str(err)) from None
+
+
 def cmd_trust(args) -> int:
     from .packs_cli import PackUsageError, cmd_trust as trust
     try:
@@ -769,7 +785,7 @@ class Parser(argparse.ArgumentParser):
         from .i18n import _
         from .lessons.lookup import close_matches, either
         parser: argparse.ArgumentParser = self
-        for dest in ("command", "progress_command"):          # down to the (sub)command that was given
+        for dest in ("command", "progress_command", "packs_command"):   # down to the (sub)command that was given
             chosen = getattr(parsed, dest, None)
             sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
             if chosen is None or sub is None or chosen not in sub.choices:
@@ -868,6 +884,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "packs", _("list the lesson packs: name, version, source, lessons, trusted or not, problems"))
     p.add_argument("--json", action="store_true", help=print_json)
     p.set_defaults(func=cmd_packs)
+    packs_sub = p.add_subparsers(dest="packs_command", metavar="add|remove", title=_("commands"))
+    e = _command(packs_sub, "add", _("remember a folder of lessons to read as a pack from now on"))
+    e.add_argument("folder", metavar="DIR", help=_("the folder (a pack's source tree, or lesson files)"))
+    e.set_defaults(func=cmd_packs_add)
+    e = _command(packs_sub, "remove", _("forget a folder that {command} remembered").format(command="`packs add`"))
+    e.add_argument("folder", metavar="DIR", help=_("the folder, or the name of its pack"))
+    e.set_defaults(func=cmd_packs_remove)
 
     p = _command(sub, "trust", _("let a lesson pack run its shell (setup, cleanup, solutions): shows what would run "
                                  "and asks"))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gettext
 import os
-import sqlite3
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -61,19 +60,9 @@ def from_locale(environ: Mapping[str, str] | None = None) -> str | None:
 def remembered(environ: Mapping[str, str] | None = None) -> str | None:
     """`nstutor lang`'s choice, read without creating or changing anything (a first start has no
     store yet: then None)."""
-    from .progress.paths import default_location
-    try:
-        path = default_location(environ).database
-        if not path.is_file():
-            return None
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.5)
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (META_KEY,)).fetchone()
-        finally:
-            conn.close()
-    except (OSError, sqlite3.Error):
-        return None               # unreadable or an older store without the table: not chosen
-    return normalise(row[0]) if row else None
+    from .progress.settings import remembered as remembered_setting
+    value = remembered_setting(META_KEY, environ)
+    return normalise(value) if value else None
 
 
 def choose(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:

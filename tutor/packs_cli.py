@@ -77,6 +77,51 @@ def cmd_packs(args, catalog) -> int:
     return EXIT_OK
 
 
+def cmd_packs_add(args, open_store) -> int:
+    """`nstutor packs add DIR`: read DIR as a pack from now on (remembered in the learner's store)."""
+    from pathlib import Path
+    from .lessons.packs import folder_packs
+    folder = Path(args.folder).expanduser().absolute()
+    packs = folder_packs(folder)
+    usable = [p for p in packs if p.usable]
+    if not usable:
+        raise PackUsageError(_("{folder} is not a lesson pack: {problems}").format(
+            folder=folder, problems="; ".join(problem for p in packs for problem in p.problems)))
+    store = open_store()
+    try:
+        folders = store.lesson_folders()
+        if str(folder) in folders:
+            print(_("{folder} is remembered already.").format(folder=folder))
+            return EXIT_OK
+        store.set_lesson_folders([*folders, str(folder)])
+    finally:
+        store.close()
+    for pack in usable:
+        print(_("Added {folder}: pack {pack}. Its lessons are listed from now on ({command} forgets it).").format(
+            folder=folder, pack=pack.name, command=f"nstutor packs remove {pack.name}"))
+    return EXIT_OK
+
+
+def cmd_packs_remove(args, open_store) -> int:
+    """`nstutor packs remove DIR|PACK`: forget a remembered folder."""
+    from pathlib import Path
+    from .lessons.packs import folder_packs
+    wanted = str(Path(args.folder).expanduser().absolute())
+    store = open_store()
+    try:
+        folders = store.lesson_folders()
+        gone = [f for f in folders if f == wanted or args.folder in {p.name for p in folder_packs(Path(f))}]
+        if not gone:
+            raise PackUsageError(_("'{folder}' is not a remembered folder (remembered: {folders})").format(
+                folder=args.folder, folders=", ".join(folders) or _("none")))
+        store.set_lesson_folders([f for f in folders if f not in gone])
+    finally:
+        store.close()
+    for folder in gone:
+        print(_("Forgot {folder}: its lessons are no longer listed (nothing on disk changed).").format(folder=folder))
+    return EXIT_OK
+
+
 def _loaded_pack(catalog, name: str):
     """The pack *name* means, loaded; else a PackUsageError naming the near misses."""
     from .lessons.lookup import close_matches, either

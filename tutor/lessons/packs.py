@@ -13,8 +13,8 @@ export, the report). Packs come from two places:
   The package is located with the import system's finders (``importlib.util.find_spec`` for its
   top level, which runs no module code, then the path finder inside it): nothing of the pack is
   ever imported or run, so installing a pack is not trusting it (tutor/lessons/trust.py).
-* **folders** given with ``nstutor --lessons DIR`` (any number) or ``NSTUTOR_LESSONS`` (a
-  ``:``-separated list), for authoring. A folder with a ``pyproject.toml`` that declares the entry
+* **folders** given with ``nstutor --lessons DIR`` (any number), ``NSTUTOR_LESSONS`` (a
+  ``:``-separated list), or remembered by ``nstutor packs add DIR`` (a class's shared folder). A folder with a ``pyproject.toml`` that declares the entry
   point is read as that pack's source tree (the same names as once installed, so progress made
   while writing it carries over); any other folder is one pack named after the folder.
 
@@ -93,10 +93,13 @@ def set_command_line_folders(folders: list[str]) -> None:
 
 
 def configured_folders() -> list[Path]:
-    """The folders to read as packs: the command line's, then NSTUTOR_LESSONS's (each once)."""
+    """The folders to read as packs: the command line's, NSTUTOR_LESSONS's, then those `nstutor
+    packs add` remembered in the learner's progress store (each once)."""
+    from ..progress.settings import remembered_folders
     seen: dict[str, Path] = {}
     for folder in [*_command_line_folders,
-                   *(Path(f).expanduser() for f in os.environ.get(ENV_FOLDERS, "").split(os.pathsep) if f)]:
+                   *(Path(f).expanduser() for f in os.environ.get(ENV_FOLDERS, "").split(os.pathsep) if f),
+                   *(Path(f) for f in remembered_folders())]:
         seen.setdefault(str(folder.absolute()), folder.absolute())
     return list(seen.values())
 

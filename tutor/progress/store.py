@@ -81,6 +81,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..i18n import META_KEY as LANGUAGE_KEY
+from .settings import LESSON_FOLDERS_KEY, decode_folders
 from .attempts import MESSAGE_ONLY_INTERVAL, NOT_PROBED  # noqa: F401 - re-exported for callers and tests
 from .attempts import Context, LabChange, Latest, decide, outcome
 from .paths import ENV_DATA_DIR, StoreLocation, hand_over, location_for, make_directory, unwritable_parent
@@ -481,6 +482,13 @@ class ProgressStore:
                 conn.execute("DELETE FROM meta WHERE key = ?", (LANGUAGE_KEY,))
         else:
             self._set_meta(LANGUAGE_KEY, code)
+
+    def lesson_folders(self) -> list[str]:
+        """The folders `nstutor packs add` remembered, to read as lesson packs (tutor/lessons/packs.py)."""
+        return decode_folders(self._get_meta(LESSON_FOLDERS_KEY))
+
+    def set_lesson_folders(self, folders: list[str]) -> None:
+        self._set_meta(LESSON_FOLDERS_KEY, json.dumps(list(dict.fromkeys(folders))))
 
     def set_last_lesson(self, lesson_id: str) -> None:
         self._set_meta("last_lesson", lesson_id)
