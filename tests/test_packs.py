@@ -167,6 +167,7 @@ def test_broken_packs_cost_only_themselves(env, tmp_path, demo, names):
     half = tmp_path / "half"
     write_lesson(half, 1, "good", names(4), tmp_path / "m")
     (half / "02-broken.md").write_text("---\nid: broken\ntitle: [unclosed\n---\n")
+    os.mkfifo(half / "notes.fifo")                # nothing may block on it (a read of a FIFO waits forever)
     clash = tmp_path / "other" / "demo"           # a second pack named demo
     write_lesson(clash, 1, "other", names(5), tmp_path / "m")
     args = []

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -288,9 +289,17 @@ def content_digest(directory: Path) -> Digest:
                 relative = os.path.relpath(path, directory)
                 if len(files) >= MAX_FILES:
                     return Digest("", {}, f"{directory} has more than {MAX_FILES} files: too many for a lesson pack")
-                try:
-                    with open(path, "rb") as stream:      # through a symlink: what a read of it gives
-                        data = stream.read(MAX_BYTES + 1 - total)
+                try:                                # through a symlink: what a read of it gives
+                    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                    try:
+                        kind = os.fstat(fd).st_mode
+                        if not stat.S_ISREG(kind):      # a FIFO would block a read forever
+                            files[relative] = f"not a regular file ({stat.filemode(kind)[0]})"
+                            continue
+                        with os.fdopen(fd, "rb", closefd=False) as stream:
+                            data = stream.read(MAX_BYTES + 1 - total)
+                    finally:
+                        os.close(fd)
                 except OSError as err:
                     files[relative] = f"unreadable: {err.strerror or err}"
                     continue
