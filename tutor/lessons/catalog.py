@@ -52,7 +52,9 @@ class Catalog:
         return None
 
     def pack(self, name: str) -> LoadedPack | None:
-        return next((p for p in self.packs if p.name == name and not p.pack.shadowed_by), None)
+        """The pack of that name whose lessons are loaded, else one of that name that is not."""
+        named = [p for p in self.packs if p.name == name and not p.pack.shadowed_by]
+        return next((p for p in named if p.pack.usable), named[0] if named else None)
 
     @property
     def pack_problems(self) -> tuple[Problem, ...]:

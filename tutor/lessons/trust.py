@@ -166,6 +166,8 @@ class TrustStore:
                              "pack again writes a new one)").format(path=path)
 
     def _write(self) -> None:
+        if self.directory is None:
+            raise PermissionError(_("this user has no home directory to keep trust records in"))
         doc = {"format": FORMAT, "version": 1,
                "packs": {name: {"digest": r.digest, "files": r.files, "version": r.version, "source": r.source,
                                 "trusted_at": r.trusted_at} for name, r in sorted(self.records.items())}}
