@@ -190,6 +190,23 @@ class NetworkReader:
             return matters
 
     # ---------------------------------------------------------- reading
+    def prefetch(self, handles: list[NetnsHandle]) -> None:
+        """One-shot: open and dump these netns now, ahead of read() (which takes their dumps as
+        they are, and dumps again any whose veth peer it then cannot place, as it always does).
+        take_snapshot() calls it with the netns it knows of before the processes are read (its
+        own and the named ones), while a forked helper reads processes (shared_read.py).
+        What fails here is left for read() to try again and report."""
+        if self.persistent:
+            return
+        with self.lock:
+            self._open(handles, [])
+            for handle in handles:
+                conn = self.conns.get(handle.inode)
+                if conn is not None and conn.dump is None:
+                    self._redump(conn, handle, [])
+                    if conn.dump is None:                # read() opens it again and says why
+                        self.conns.pop(handle.inode).close()
+
     def read(self, handles: list[NetnsHandle], problems: list[str],
              unchanged: frozenset[int] = frozenset()) -> dict[int, NetNS]:
         """Every netns's model. *unchanged*: pids that have not run since the previous read, whose
