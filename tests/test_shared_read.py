@@ -79,3 +79,26 @@ def test_the_helper_is_reaped():
     shared_read.read_chunks(list(range(20)), _slow_read)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)                # no child of ours is left, not even a zombie
+
+
+def test_a_cold_snapshot_with_the_helper_is_the_one_read_alone(monkeypatch):
+    """take_snapshot() with its helper (processes read from both ends, the named netns dumped and
+    built ahead) describes what one read alone describes (processes that lived through both)."""
+    from tutor.observe import take_snapshot
+    shared = take_snapshot()
+    monkeypatch.setattr(shared_read, "_worth_forking", lambda: False)
+    alone = take_snapshot()
+
+    def facts(proc):
+        return proc.ppid, proc.cmdline, proc.uid, dict(proc.ns), proc.nspid, proc.root, proc.cgroup
+
+    both = [pid for pid in shared.processes if pid in alone.processes
+            and shared.processes[pid].start_ticks == alone.processes[pid].start_ticks]
+    assert len(both) > len(alone.processes) // 2
+    assert {p: facts(shared.processes[p]) for p in both} == {p: facts(alone.processes[p]) for p in both}
+    assert list(shared.processes) == sorted(shared.processes)
+    assert shared.netns.keys() == alone.netns.keys()
+    for inode, ns in alone.netns.items():
+        other = shared.netns[inode]
+        assert (other.names, other.is_host, other.links, other.addresses, other.routes) == \
+               (ns.names, ns.is_host, ns.links, ns.addresses, ns.routes)
