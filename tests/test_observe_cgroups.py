@@ -355,3 +355,26 @@ def test_a_child_forked_while_nothing_is_written_is_in_its_parents_cgroup(spawn,
         finally:
             for pid in kids:
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_cgroup_layout_can_be_asked_from_several_threads_at_once():
+    """The live loop's Observer and a take_snapshot() in another thread both ask cpu_hierarchy():
+    the kept mountinfo poll must not raise "concurrent poll() invocation"."""
+    import threading
+    from tutor.observe import cgroups
+    cgroups.cpu_hierarchy()
+    errors = []
+
+    def ask():
+        try:
+            for _ in range(20000):
+                cgroups.cpu_hierarchy()
+        except Exception as exc:      # noqa: BLE001 (the failure under test)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

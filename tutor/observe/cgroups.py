@@ -64,6 +64,7 @@ from __future__ import annotations
 import itertools
 import os
 import select
+import threading
 
 from .cgroupwatch import TreeWatch
 from .model import CgroupInfo, CpuLimit, frozen_map
@@ -95,6 +96,9 @@ class _MountWatch:
         #: (the layout, its generation): one tuple, so a reader in another thread gets a matching pair
         self.state: tuple[tuple[str, str | None], int] | None = None
         self._poll = None
+        #: a poll object refuses two poll() at once (RuntimeError): the live loop's Observer and a
+        #: take_snapshot() in another thread both ask
+        self._lock = threading.Lock()
         try:
             self._fd = os.open(proc_path("self", "mountinfo"), os.O_RDONLY | os.O_CLOEXEC)
             self._poll = select.poll()
@@ -105,12 +109,13 @@ class _MountWatch:
     def cached(self) -> tuple[tuple[str, str | None], int] | None:
         if self._poll is None or self.state is None:
             return None
-        if self._poll.poll(0):
-            os.lseek(self._fd, 0, os.SEEK_SET)
-            while os.read(self._fd, 65536):      # reading to the end re-arms the notification
-                pass
-            return None
-        return self.state
+        with self._lock:
+            if self._poll.poll(0):
+                os.lseek(self._fd, 0, os.SEEK_SET)
+                while os.read(self._fd, 65536):  # reading to the end re-arms the notification
+                    pass
+                return None
+            return self.state
 
 
 _mounts = _MountWatch()

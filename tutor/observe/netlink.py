@@ -190,6 +190,27 @@ class NetworkReader:
             return matters
 
     # ---------------------------------------------------------- reading
+    def prefetch(self, handles: list[NetnsHandle]) -> None:
+        """One-shot: open and dump these netns now, ahead of read() (which takes their dumps as
+        they are, and dumps again any whose veth peer it then cannot place, as it always does).
+        take_snapshot() calls it with the netns it knows of before the processes are read (its
+        own and the named ones), while a forked helper reads processes (shared_read.py). Their
+        models are built too (without listening sockets): read() keeps what is still valid.
+        What fails here is left for read() to try again and report."""
+        if self.persistent:
+            return
+        with self.lock:
+            self._open(handles, [])
+            for handle in handles:
+                conn = self.conns.get(handle.inode)
+                if conn is not None and conn.dump is None:
+                    self._redump(conn, handle, [])
+                    if conn.dump is None:                # read() opens it again and says why
+                        self.conns.pop(handle.inode).close()
+            # and built, so read() reuses each build whose veth peers were all among these (see
+            # _still_valid), with the nsids it asked for (kept while both netns are open)
+            self._build(handles, [], frozenset(), listing=False)
+
     def read(self, handles: list[NetnsHandle], problems: list[str],
              unchanged: frozenset[int] = frozenset()) -> dict[int, NetNS]:
         """Every netns's model. *unchanged*: pids that have not run since the previous read, whose
@@ -290,7 +311,11 @@ class NetworkReader:
         return {"links": links, "addresses": addrs, "routes": routes, "neighbours": neigh, "fdb": fdb}
 
     # ---------------------------------------------------------- building the model
-    def _build(self, handles: list[NetnsHandle], problems: list[str], unchanged: frozenset[int]) -> dict[int, NetNS]:
+    def _build(self, handles: list[NetnsHandle], problems: list[str], unchanged: frozenset[int],
+               listing: bool = True) -> dict[int, NetNS]:
+        """The model of each netns of *handles* (a netns's links, addresses... are built again only
+        when it, or a netns its veth peers are in, was dumped again). *listing*: list the
+        listening sockets too (prefetch builds without them: their owners are processes)."""
         by_inode = {h.inode: h for h in handles}
         indexes: dict = {}       # made only if a netns is built afresh (see _link_indexes)
         out: dict[int, NetNS] = {}
@@ -312,6 +337,8 @@ class NetworkReader:
                 # a build with an unresolved peer is never reused (see the module's docstring)
                 unresolved = any(_unresolved(l) for l in parts[0])
                 conn.built = None if unresolved else ((conn.version, tuple(deps.items())), parts)
+            if not listing:
+                continue
             socks = self._sockets(conn, handle, problems, unchanged)
             last = conn.model
             if (last is None or last.sockets is not socks or last.links is not parts[0] or last.pids != handle.pids

@@ -78,6 +78,17 @@ def discover(procs, host_net: int | None, problems: list[str]) -> list[NetnsHand
     return handles
 
 
+def known_before_processes(problems: list[str]) -> list[NetnsHandle]:
+    """The netns that can be found without the process list: our own and the named ones (their
+    pids, and whether one is the host's, are only known from the processes: left empty here)."""
+    handles = [NetnsHandle(inode, tuple(names), (), f"{RUN_NETNS}/{names[0]}", False)
+               for inode, names in sorted(named_netns(problems).items(), key=lambda item: item[1])]
+    own = _own_net()
+    if own is not None and all(h.inode != own for h in handles):
+        handles.insert(0, NetnsHandle(own, (), (), proc_path("self", "ns", "net"), False))
+    return handles
+
+
 def _own_net() -> int | None:
     try:
         return os.stat(proc_path("self", "ns", "net")).st_ino

@@ -27,11 +27,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .cgroups import UNMOVED, CgroupReader, Unmoved, cpu_cgroup_members, cpu_cgroup_path
 from .model import NS_TYPES, Namespace, Process, Snapshot
-from . import procfs
+from . import procfs, shared_read
 from .procfs import CLOCK_TICKS, fd_budget, parse_stat, proc_path, read_small
 
 
@@ -65,22 +65,29 @@ def _intern(ns: dict[str, int]) -> Mapping[str, int]:
 #: (type, where its inode starts in the link text "net:[4026531840]"), in NS_TYPES order
 _NS_LINKS = tuple((nstype, len(nstype) + 2) for nstype in NS_TYPES)
 _NS_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+_PID_LINK = NS_TYPES.index("pid")
 #: the link texts of a process's namespaces (None: unreadable) -> their interned mapping (_intern)
 _by_links: dict[tuple[str | None, ...], Mapping[str, int]] = {}
 
 
 def _ns_inodes(pid: int, base: str | None = None) -> Mapping[str, int]:
     """type -> inode of each namespace of *pid* (*base*: its /proc/PID directory, if already made),
-    as the interned mapping of that set (see _intern).
+    as the interned mapping of that set (see _intern)."""
+    return _ns_of_links(_ns_links(base or proc_path(pid)))
+
+
+def _ns_links(base: str) -> tuple[str | None, ...] | None:
+    """The texts of the namespace links of the process at *base* (its /proc/PID), in NS_TYPES
+    order, None for one that cannot be read; None when the process is gone.
 
     The links are read relative to one O_PATH descriptor of /proc/PID/ns: 8 links for each of
     thousands of processes, and each lookup of the full path walks /proc/PID again. Every link is
     read every time; only turning the texts into numbers is done once per distinct set of texts
     (2,000 processes in ~200 sets: parsing them was a fifth of the cost above the syscalls)."""
     try:
-        ns_dir = os.open((base or proc_path(pid)) + "/ns", _NS_DIR_FLAGS)
+        ns_dir = os.open(base + "/ns", _NS_DIR_FLAGS)
     except OSError:
-        return _intern({})                         # gone
+        return None                                # gone
     readlink = os.readlink
     links: list[str | None] = []
     try:
@@ -91,7 +98,13 @@ def _ns_inodes(pid: int, base: str | None = None) -> Mapping[str, int]:
                 links.append(None)                 # EACCES (e.g. PID 1 here) or gone: lsns skips it too
     finally:
         os.close(ns_dir)
-    key = tuple(links)
+    return tuple(links)
+
+
+def _ns_of_links(key: tuple[str | None, ...] | None) -> Mapping[str, int]:
+    """The interned mapping (see _intern) of a set of link texts from _ns_links."""
+    if key is None:
+        return _intern({})
     found = _by_links.get(key)
     if found is None:
         if len(_by_links) > 50_000:
@@ -344,7 +357,13 @@ class ProcessReader:
         self.thread_fds.clear()
         self.thread_fd_count = 0
 
-    def read(self, previous: Snapshot | None, problems: list[str]) -> dict[int, Process]:
+    def read(self, previous: Snapshot | None, problems: list[str],
+             meanwhile: Callable[[], None] = lambda: None) -> dict[int, Process]:
+        """Every process. *meanwhile*: other work that does not need them, done here while a forked
+        helper starts on a from-scratch read (see _read_cold); else before reading."""
+        if not self.keep_cache and self.cgroups is None:
+            return self._read_cold_all(previous, problems, meanwhile)
+        meanwhile()
         try:
             pids = sorted(int(e) for e in os.listdir(proc_path()) if e.isdigit())   # so groups come out sorted
         except OSError as exc:
@@ -355,8 +374,6 @@ class ProcessReader:
         elapsed = (_now() - previous.monotonic) if previous else 0.0
         procs: dict[int, Process] = {}
         members = self.cgroups.members() if self.cgroups is not None else cpu_cgroup_members()
-        if not self.keep_cache and self.cgroups is None:
-            return self._read_cold(pids, host_pidns, prev, elapsed, members)
         cache = self.cache
         new_cache: dict[int, _Static] = {}
         last_stat, new_stat = self.last_stat, {}
@@ -418,34 +435,99 @@ class ProcessReader:
             self.threads_known &= procs.keys()
         return procs
 
+    def _read_cold_all(self, previous: Snapshot | None, problems: list[str],
+                       meanwhile: Callable[[], None]) -> dict[int, Process]:
+        try:
+            pids = sorted(int(e) for e in os.listdir(proc_path()) if e.isdigit())   # so groups come out sorted
+        except OSError as exc:
+            meanwhile()
+            problems.append(f"cannot list /proc: {exc.strerror}")
+            return {}
+        prev = previous.processes if previous else {}
+        elapsed = (_now() - previous.monotonic) if previous else 0.0
+        members: list = []            # read in meanwhile's time, while the helper starts
+
+        def first() -> None:
+            meanwhile()
+            members.append(cpu_cgroup_members())
+
+        return self._read_cold(pids, _host_pidns(), prev, elapsed, members, first)
+
     def _read_cold(self, pids: list[int], host_pidns: int | None, prev: Mapping[int, Process], elapsed: float,
-                   members: dict[int, str] | None) -> dict[int, Process]:
+                   members_of: list, first: Callable[[], None]) -> dict[int, Process]:
         """Every process read from scratch (take_snapshot(): nothing is kept, nothing reused), in a
         loop of its own: at 2,000 processes the general loop's lookups of what a kept reader reuses
-        add up. The same Process as the general loop makes of a process it reads in full."""
+        add up. The same Process as the general loop makes of a process it reads in full.
+
+        The reading and parsing (the syscalls, most of the time) is shared with a forked helper on
+        the other CPU, in chunks (shared_read.py); the rows are made into Process objects here."""
         procs: dict[int, Process] = {}
-        proc_root = procfs.PROC
-        for pid in pids:
-            base = f"{proc_root}/{pid}"
-            raw = _read_or_none(base + "/stat")
-            if not raw:
-                continue                            # exited while we looked
-            stat = parse_stat(raw)
-            if stat is None:
-                continue
-            fields = _static_fields(pid, base, host_pidns)
-            if fields is None:
-                continue
-            cmdline, uid, ns, nspid, root = fields
-            start, cpu = stat.start_ticks, stat.cpu_ticks
-            before = prev.get(pid)
-            cpu_percent = None
-            if before is not None and before.start_ticks == start and elapsed > 0:
-                cpu_percent = 100.0 * (cpu - before.cpu_ticks) / CLOCK_TICKS / elapsed
-            procs[pid] = Process(pid, stat.ppid, stat.comm, cmdline, stat.state, uid, ns, nspid, root,
-                                 _cgroup_of(pid, members, before, start), cpu, start, cpu_percent, stat.child_faults)
+        host_pid_link = f"pid:[{host_pidns}]" if host_pidns is not None else None
+
+        def made(rows: list[tuple]) -> list[Process]:
+            members = members_of[0]
+            out = []
+            for pid, ppid, comm, cmdline, state, uid, links, nspid, root, cpu, start, child_faults in rows:
+                before = prev.get(pid)
+                cpu_percent = None
+                if before is not None and before.start_ticks == start and elapsed > 0:
+                    cpu_percent = 100.0 * (cpu - before.cpu_ticks) / CLOCK_TICKS / elapsed
+                out.append(Process(pid, ppid, comm, cmdline, state, uid, _ns_of_links(links), nspid or (pid,), root,
+                                   _cgroup_of(pid, members, before, start), cpu, start, cpu_percent, child_faults))
+            return out
+
+        chunks = [(procfs.PROC, host_pid_link, pids[i:i + _COLD_CHUNK]) for i in range(0, len(pids), _COLD_CHUNK)]
+        for made_chunk in shared_read.read_chunks(chunks, _read_raw_chunk, made, first):
+            for proc in made_chunk:
+                procs[proc.pid] = proc
         self.unchanged = frozenset()
         return procs
+
+
+#: processes per chunk of a cold read (shared_read.py): small enough that the caller and its
+#: helper meet close to the middle, large enough that a chunk's bookkeeping is noise
+_COLD_CHUNK = 48
+
+
+def _read_raw_chunk(chunk: tuple[str, str | None, list[int]]) -> list[tuple]:
+    """What a cold read reads of each process of *chunk* (procfs, the host's pid namespace link,
+    pids), parsed into plain data (it may come from the forked helper, see shared_read.py): per
+    process still there, (pid, ppid, comm, cmdline, state, uid, namespace link texts or None,
+    NSpid or None when it is just (pid,), root or None, CPU ticks, start ticks, child faults).
+    Processes with the same namespaces get the same tuple of link texts (marshal sends it once)."""
+    proc_root, host_pid_link, pids = chunk
+    rows = []
+    stat_, readlink = os.stat, os.readlink
+    same_links: dict[tuple, tuple] = {}
+    for pid in pids:
+        base = f"{proc_root}/{pid}"
+        raw = _read_or_none(base + "/stat")
+        if not raw:
+            continue                            # exited while we looked
+        stat = parse_stat(raw)
+        if stat is None:
+            continue
+        try:
+            raw_cmdline = _read_whole(base + "/cmdline")
+            uid = stat_(base).st_uid
+        except OSError:
+            continue
+        links = _ns_links(base)
+        if links is not None:
+            links = same_links.setdefault(links, links)
+        # NSpid has more than one entry only in a nested pid namespace: skip the costly status read otherwise
+        pid_link = links[_PID_LINK] if links is not None else None
+        nspid = _nspid(pid) if pid_link is not None and pid_link != host_pid_link else None
+        try:
+            root = readlink(base + "/root")
+        except OSError:
+            root = None
+        # one decode, then split: the same as decoding each argument (a NUL is never part of a
+        # malformed sequence), at half the cost
+        cmdline = tuple(raw_cmdline.rstrip(b"\0").decode(errors="replace").split("\0")) if raw_cmdline else ()
+        rows.append((pid, stat.ppid, stat.comm, cmdline, stat.state, uid, links, nspid, root, stat.cpu_ticks,
+                     stat.start_ticks, stat.child_faults))
+    return rows
 
 
 def _threads_quiet(kept: dict[int, list]) -> bool:
