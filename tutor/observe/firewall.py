@@ -173,10 +173,11 @@ def find_tool(name: str) -> str | None:
     return None
 
 
-def legacy_table_loaded(table: str) -> bool:
-    """Has the legacy (x_tables) backend loaded *table*? Reading a legacy table that is not loaded would load it."""
+def legacy_table_loaded(table: str, task: str = "") -> bool:
+    """Has the legacy (x_tables) backend loaded *table*? Reading a legacy table that is not loaded would load it.
+    *task* "thread-self" asks in the calling thread's netns (/proc/net is the main thread's)."""
     try:
-        with open(proc_path(LEGACY_TABLES)) as f:
+        with open(proc_path(task, LEGACY_TABLES) if task else proc_path(LEGACY_TABLES)) as f:
             return table in f.read().split()
     except OSError:
         return False
@@ -190,13 +191,14 @@ def _typed_as(path: str, label: str) -> str:
     return f"iptables-{label}"
 
 
-def backends(table: str = "filter") -> list[tuple[str, str, str]]:
-    """(label, path, command) of each tool to read *table* with; path "" means "nothing to read"."""
+def backends(table: str = "filter", task: str = "") -> list[tuple[str, str, str]]:
+    """(label, path, command) of each tool to read *table* with; path "" means "nothing to read".
+    *task*: as in legacy_table_loaded ("thread-self": the tables of the calling thread's netns)."""
     out = []
     nft, legacy = find_tool("iptables-nft"), find_tool("iptables-legacy")
     if nft:
         out.append(("nft", nft, _typed_as(nft, "nft")))
-    if legacy and legacy_table_loaded(table):
+    if legacy and legacy_table_loaded(table, task):
         out.append(("legacy", legacy, _typed_as(legacy, "legacy")))
     if nft or legacy:
         return out
@@ -207,7 +209,7 @@ def backends(table: str = "filter") -> list[tuple[str, str, str]]:
         version = subprocess.run([plain, "--version"], capture_output=True, text=True, timeout=TIMEOUT_S).stdout
     except (OSError, subprocess.SubprocessError):
         return [("iptables", plain, "iptables")]
-    if "nf_tables" in version or legacy_table_loaded(table):
+    if "nf_tables" in version or legacy_table_loaded(table, task):
         return [("iptables", plain, "iptables")]
     return [("iptables", "", "iptables")]   # a legacy iptables whose table was never loaded
 
@@ -334,6 +336,30 @@ def read_nat(tools: list[tuple[str, str, str]] | None = None) -> NatRead:
         return NatRead((), _("nstutor could not read the nat table: {errors}").format(errors="; ".join(errors)),
                        UNREADABLE)
     return NatRead(tuple(tables))
+
+
+def read_nat_in(path: str, inode: int) -> NatRead:
+    """The nat table of another network namespace (a lesson's router netns), as read_nat reads the
+    host's. *path* names the netns (probes.netns_path), *inode* is the one meant. A throwaway thread
+    enters it (setns.each_in_namespace) and runs iptables from there: a child process starts in the
+    network namespace of the thread that forks it, and iptables reads the tables of its own netns.
+    Changes nothing: the legacy backend is read only when that netns has loaded its nat table."""
+    from .setns import each_in_namespace
+    if os.geteuid() != 0:
+        return NatRead((), _nat_needs_root(), NEEDS_ROOT)
+
+    def read(_key) -> NatRead | None:
+        if os.stat(proc_path("thread-self", "ns", "net")).st_ino != inode:
+            return None                  # the file names another netns now
+        return read_nat(backends("nat", task="thread-self"))
+
+    result = each_in_namespace("net", [(path, "nat")], read).get("nat")
+    if isinstance(result, NatRead):
+        return result
+    if isinstance(result, OSError):
+        return NatRead((), _("nstutor could not enter the network namespace to read its nat table: {error}").format(
+            error=result.strerror or result), UNREADABLE)
+    return NatRead((), _("the network namespace changed while nstutor read its nat table: look again"), UNREADABLE)
 
 
 def nat_cacheable(tools: list[tuple[str, str, str]]) -> bool:

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
 if TYPE_CHECKING:
+    from .conntrack import ConntrackRead
     from .firewall import HostFilter, NatRead
 
 #: The eight namespace types, in the order lsns prints them.
@@ -369,6 +370,8 @@ class Wants:
     host_filter: bool = False                             # the host's iptables filter table
     forwarding: frozenset[tuple[int, int]] = frozenset()  # (netns inode, IP version 4/6): is forwarding on
     memory_cgroups: frozenset[str] = frozenset()          # cgroup paths (/nstutor-mem) whose memory files are wanted
+    netns_nat: frozenset[int] = frozenset()               # netns inodes (not the host's) whose nat table is wanted
+    conntrack: frozenset[int] = frozenset()               # netns inodes whose connection tracking table is wanted
 
     def __or__(self, other: "Wants") -> "Wants":
         return Wants(nat=self.nat or other.nat, files=self.files | other.files,
@@ -376,11 +379,13 @@ class Wants:
                      probes=self.probes | other.probes, host_filter=self.host_filter or other.host_filter,
                      forwarding=self.forwarding | other.forwarding,
                      capabilities=self.capabilities | other.capabilities,
-                     memory_cgroups=self.memory_cgroups | other.memory_cgroups)
+                     memory_cgroups=self.memory_cgroups | other.memory_cgroups,
+                     netns_nat=self.netns_nat | other.netns_nat, conntrack=self.conntrack | other.conntrack)
 
     def __bool__(self) -> bool:
         return (self.nat or bool(self.files) or bool(self.own_proc) or bool(self.programs) or bool(self.probes)
-                or self.host_filter or bool(self.forwarding) or bool(self.capabilities) or bool(self.memory_cgroups))
+                or self.host_filter or bool(self.forwarding) or bool(self.capabilities) or bool(self.memory_cgroups)
+                or bool(self.netns_nat) or bool(self.conntrack))
 
 
 NOTHING = Wants()
@@ -477,6 +482,9 @@ class Snapshot:
     host_filter: "HostFilter | None" = None     # the host's iptables filter table
     forwarding: Mapping[tuple[int, int], bool | None] = field(default_factory=lambda: EMPTY)  # (netns inode,
     #                                          IP version) -> forwarding on (None: could not tell)
+    netns_nat: Mapping[int, "NatRead"] = field(default_factory=lambda: EMPTY)  # netns inode -> its nat table
+    conntrack: Mapping[int, "ConntrackRead"] = field(default_factory=lambda: EMPTY)  # netns inode -> its
+    #                                          connection tracking table (observe/conntrack.py)
 
     # ---- lookups used by the grader and the views
     def netns_by_name(self, name: str) -> NetNS | None:

@@ -30,7 +30,7 @@ import threading
 import time
 from typing import Callable, Union
 
-from . import cgroups, commands, engines, firewall, inside, memory, netns, nsfacts, probes
+from . import cgroups, commands, conntrack, engines, firewall, inside, memory, netns, nsfacts, probes
 from .model import NOTHING, Probe, ProbeResult, Snapshot, Wants, frozen_map
 from .netlink import NetworkReader
 from .processes import ProcessReader, host_namespaces, namespace_table
@@ -67,8 +67,22 @@ def answer(snap: Snapshot, wants: WantsFor, read_nat: NatSource = firewall.read_
     snap = dataclasses.replace(snap, nat=read_nat() if asked.nat else None,
                                files=frozen_map(files), own_proc=frozen_map(own_proc),
                                programs=frozen_map(programs), capabilities=frozen_map(capabilities),
-                               memory=frozen_map(memory_cgroups))
+                               memory=frozen_map(memory_cgroups),
+                               netns_nat=frozen_map(_in_each_netns(snap, asked.netns_nat, firewall.read_nat_in)),
+                               conntrack=frozen_map(_in_each_netns(snap, asked.conntrack, conntrack.read_conntrack)))
     return answer_probes(snap, want)
+
+
+def _in_each_netns(snap: Snapshot, inodes: frozenset[int], read: Callable[[str, int], object]) -> dict:
+    """inode -> read(path, inode) for each wanted netns that the snapshot holds and a file still names
+    (a netns gone since is left out: the kind says it is gone, as for any netns it names)."""
+    out = {}
+    for inode in sorted(inodes):
+        ns = snap.netns.get(inode)
+        path = probes.netns_path(ns) if ns is not None else None
+        if path is not None:
+            out[inode] = read(path, inode)
+    return out
 
 
 def answer_probes(snap: Snapshot, wants: WantsFor,

@@ -1,8 +1,9 @@
-"""masquerade: a MASQUERADE rule in the host's iptables nat table (read only; no packet is sent).
+"""masquerade: a MASQUERADE rule in the host's iptables nat table, or a router netns's (read only; no packet is sent).
 
     - masquerade: {source: 10.22.0.0/24, not_out: nsbr0}
     - masquerade: {source: 10.22.0.0/24}                   # any output-interface condition
     - masquerade: {source: 172.16.1.0/24, chain: POSTROUTING}
+    - masquerade: {netns: natrtr, source: 10.77.0.0/24, not_out: natbr0}   # a router netns's own table
 
 This is docker's `-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE`: packets from the
 containers' subnet that leave by any interface except their own bridge get the outgoing
@@ -12,6 +13,9 @@ interface's address as their source. The rule may sit in `chain` itself or in a 
 The rules are the snapshot's `nat` part (observe/firewall.py read_nat, asked for by wants()):
 `iptables-nft -t nat -S` and, when its nat table is already loaded, `iptables-legacy -t nat -S`;
 a rule in either is in force. Reading them needs root, and grading reads nothing itself.
+With `netns`, the table of that network namespace instead (a lab's router: its rules live and
+die with it), asked for as the snapshot's `netns_nat` part (firewall.read_nat_in); the commands
+the messages give then run in it (`ip netns exec natrtr iptables ...`).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from ...i18n import _
 from ...observe.firewall import FilterTable, NatRead, Rule
 from ...observe.model import Snapshot, Wants
 from ..base import Expectation, Field, NotObserved, Stray, Verdict, v_ifname, v_str
+from ..refs import Missing, cmd_in, netns_ref_problem, resolve_netns, where
 from ..registry import register
 from ..strays import removal_words
 
@@ -46,6 +51,7 @@ class NatRule:
     """One rule of the nat table with the backend it came from (a view of firewall.Rule, no parsing)."""
     rule: Rule
     table: FilterTable
+    prefix: tuple[str, ...] = ()       # the argv that runs a command in the rule's netns (() for the host's)
 
     @property
     def text(self) -> str:
@@ -88,8 +94,24 @@ class NatRule:
             return None
 
 
-def nat_rules(read: NatRead) -> tuple[NatRule, ...]:
-    return tuple(NatRule(rule, table) for table in read.tables for rule in table.rules)
+def nat_rules(read: NatRead, prefix: tuple[str, ...] = ()) -> tuple[NatRule, ...]:
+    return tuple(NatRule(rule, table, prefix) for table in read.tables for rule in table.rules)
+
+
+def netns_prefix(ns) -> tuple[str, ...]:
+    """The argv that runs a command inside *ns* (as refs.cmd_in words it): () for the host,
+    `ip netns exec NAME` for a named netns, `nsenter --net=/proc/PID/ns/net` for one only processes hold."""
+    if ns is None or ns.is_host:
+        return ()
+    if ns.names:
+        return ("ip", "netns", "exec", ns.names[0])
+    return ("nsenter", f"--net=/proc/{ns.pids[0]}/ns/net") if ns.pids else ()
+
+
+def removable(ns) -> bool:
+    """May a rule in *ns* be a stray that reset removes? Not in a netns that only processes hold:
+    a pid is no safe name for a later removal (it may be reused)."""
+    return ns is None or ns.is_host or bool(ns.names)
 
 
 # --------------------------------------------------------------- the expectation
@@ -111,6 +133,7 @@ class MasqueradeExpectation(Expectation):
         "source": Field(v_source, required=True, doc="the containers' subnet, e.g. 10.22.0.0/24"),
         "not_out": Field(v_ifname, doc="the bridge excluded with '! -o', e.g. nsbr0"),
         "chain": Field(v_str, default="POSTROUTING", doc="the nat chain (or one it jumps to)"),
+        "netns": Field(netns_ref_problem, doc="whose nat table: a router netns such as natrtr (default: the host's)"),
     }
 
     def _rule_args(self) -> str:
@@ -119,10 +142,22 @@ class MasqueradeExpectation(Expectation):
             args += f" ! -o {self.not_out}"
         return args + " -j MASQUERADE"
 
-    def _add(self) -> str:
-        return f"iptables -t nat -A {self.chain} {self._rule_args()}"
+    def _add(self, ns=None) -> str:
+        if ns is None or ns.is_host:
+            return f"iptables -t nat -A {self.chain} {self._rule_args()}"
+        return cmd_in(ns, f"-t nat -A {self.chain} {self._rule_args()}", tool="iptables")
+
+    def _in_netns(self) -> bool:
+        return self.netns is not None and self.netns not in ("host", "root")
 
     def describe(self) -> str:
+        if self._in_netns():
+            netns = self.netns if isinstance(self.netns, str) else _("the netns of a process")
+            if self.not_out:
+                return _("a MASQUERADE rule for {source} leaving by any interface but {bridge} (nat {chain} of "
+                         "{netns})").format(source=self.source, bridge=self.not_out, chain=self.chain, netns=netns)
+            return _("a MASQUERADE rule for {source} (nat {chain} of {netns})").format(
+                source=self.source, chain=self.chain, netns=netns)
         if self.not_out:
             return _("a MASQUERADE rule for {source} leaving by any interface but {bridge} (nat {chain})").format(
                 source=self.source, bridge=self.not_out, chain=self.chain)
@@ -131,24 +166,49 @@ class MasqueradeExpectation(Expectation):
     def _right(self, rule: NatRule) -> bool:
         return self.not_out is None or (rule.out == self.not_out and rule.out_negated)
 
+    def _namespace(self, snap: Snapshot):
+        """The netns whose table is meant: None for the host's (no netns field), else a NetNS or a Missing."""
+        if self.netns is None:
+            return None
+        ns = resolve_netns(snap, self.netns)
+        return None if not isinstance(ns, Missing) and ns.is_host else ns
+
     def wants(self, snap: Snapshot) -> Wants:
-        return Wants(nat=True)
+        ns = self._namespace(snap)
+        if ns is None:
+            return Wants(nat=True)
+        return Wants() if isinstance(ns, Missing) else Wants(netns_nat=frozenset({ns.inode}))
 
     def grade(self, snap: Snapshot) -> Verdict:
-        read = snap.nat
-        if read is None:
-            raise NotObserved(_("the nat table"))
-        if read.problem:
-            return self.fail(_("the nat table could not be read"), read.problem)
-        rules = nat_rules(read)
+        ns = self._namespace(snap)
+        if isinstance(ns, Missing):
+            return self.fail(*ns)
+        if ns is None:
+            read = snap.nat
+            if read is None:
+                raise NotObserved(_("the nat table"))
+            if read.problem:
+                return self.fail(_("the nat table could not be read"), read.problem)
+        else:
+            read = snap.netns_nat.get(ns.inode)
+            if read is None:
+                raise NotObserved(_("the nat table of {netns}").format(netns=where(ns, snap)))
+            if read.problem:
+                return self.fail(_("the nat table of {netns} could not be read").format(netns=where(ns, snap)),
+                                 read.problem)
+        prefix = netns_prefix(ns)
+        rules = nat_rules(read, prefix)
         want = ipaddress.ip_network(self.source)
         chains = _reachable_chains(rules, self.chain)
         masq = [r for r in rules if r.target == "MASQUERADE"]
         shown = masq or [r for r in rules if r.chain == self.chain]
-        observed = _("nat rules ({backends}): {rules}").format(
-            backends="/".join(read.backends),
-            rules="; ".join(r.text for r in shown[:5]) or _("none in {chain}").format(chain=self.chain))
-        strays = self._strays(rules, chains)
+        listed = "; ".join(r.text for r in shown[:5]) or _("none in {chain}").format(chain=self.chain)
+        if ns is None:
+            observed = _("nat rules ({backends}): {rules}").format(backends="/".join(read.backends), rules=listed)
+        else:
+            observed = _("nat rules of {netns} ({backends}): {rules}").format(
+                netns=where(ns, snap), backends="/".join(read.backends), rules=listed)
+        strays = self._strays(rules, chains) if removable(ns) else []
         found = tuple(stray for _rule, stray in strays)
 
         mine = [r for r in masq if r.source_net() == want and not r.source_negated]
@@ -166,12 +226,12 @@ class MasqueradeExpectation(Expectation):
                            {"rule": right.text, "chain": right.chain, "backend": right.backend,
                             "source": self.source, "not_out": self.not_out})
         if placed:
-            return self.fail(observed, self._wrong_interface(placed[0]), strays=found)
+            return self.fail(observed, self._wrong_interface(placed[0], ns), strays=found)
         if mine:
             rule = mine[0]
             return self.fail(observed, _("the rule '{rule}' is in chain {chain}, which {start} never jumps to, so no "
                                          "packet meets it: {delete}; {add}").format(
-                rule=rule.text, chain=rule.chain, start=self.chain, delete=_delete(rule).command, add=self._add()),
+                rule=rule.text, chain=rule.chain, start=self.chain, delete=_delete(rule).command, add=self._add(ns)),
                 strays=found)
         others = [r for r in rules if r.chain in chains and r.source_net() == want and not r.source_negated]
         if others:
@@ -186,7 +246,7 @@ class MasqueradeExpectation(Expectation):
                 text = _("the rule for {source} in nat {chain} has no target, not MASQUERADE.{snat} Add the "
                          "MASQUERADE rule: {command}")
             text = text.format(source=self.source, chain=rule.chain, target=rule.target, snat=extra,
-                               command=self._add())
+                               command=self._add(ns))
             return self.fail(observed, text + (f"; {removal_words(found)}" if found else ""), strays=found)
         near = [r for r in masq if r.source_net() is not None and r.source_net() != want
                 and r.source_net().overlaps(want)]
@@ -194,8 +254,12 @@ class MasqueradeExpectation(Expectation):
             rule = near[0]
             return self.fail(observed, _("there is a MASQUERADE rule for {other}, but not for exactly {source} (the "
                                          "containers' subnet): {command}").format(
-                other=rule.source, source=self.source, command=self._add())
+                other=rule.source, source=self.source, command=self._add(ns))
                 + (f"; {removal_words(found)}" if found else ""), strays=found)
+        if ns is not None:
+            return self.fail(observed, _("there is no MASQUERADE rule for {source} in the nat table of {netns}: "
+                                         "{command}").format(source=self.source, netns=where(ns, snap),
+                                                             command=self._add(ns)))
         return self.fail(observed, _("there is no MASQUERADE rule for {source} in the nat table: {command}").format(
             source=self.source, command=self._add()))
 
@@ -237,28 +301,29 @@ class MasqueradeExpectation(Expectation):
                                                                                          bridge=self.not_out)
         return _("for packets leaving by only {out}, not all but {bridge}").format(out=rule.out, bridge=self.not_out)
 
-    def _wrong_interface(self, rule: NatRule) -> str:
+    def _wrong_interface(self, rule: NatRule, ns=None) -> str:
         delete = _delete(rule).command
         if rule.out is None:
             return _("'{rule}' masquerades every packet from {source}, even those that stay on {bridge} between two "
                      "containers (each would see the bridge's address instead of the other container's). Exclude "
                      "the bridge: {delete}; {add}").format(rule=rule.text, source=self.source, bridge=self.not_out,
-                                                            delete=delete, add=self._add())
+                                                            delete=delete, add=self._add(ns))
         if rule.out == self.not_out:   # "-o nsbr0" without "!"
             return _("'{rule}' masquerades only packets that leave BY {bridge}, i.e. towards the containers: the "
                      "opposite of what is wanted. The '!' goes before -o: {delete}; {add}").format(
-                rule=rule.text, bridge=self.not_out, delete=delete, add=self._add())
+                rule=rule.text, bridge=self.not_out, delete=delete, add=self._add(ns))
         if rule.out_negated:
             text = _("'{rule}' applies to packets leaving by all but {out}, expected all but {bridge}: {delete}; {add}")
         else:
             text = _("'{rule}' applies to packets leaving by only {out}, expected all but {bridge}: {delete}; {add}")
-        return text.format(rule=rule.text, out=rule.out, bridge=self.not_out, delete=delete, add=self._add())
+        return text.format(rule=rule.text, out=rule.out, bridge=self.not_out, delete=delete, add=self._add(ns))
 
 
 def _delete(rule: NatRule) -> Stray:
     """The exact command that deletes *rule*: its own `-S` line after -D, with the tool of its backend
-    (plain `iptables`, what the learner typed, when that is the backend's tool: FilterTable.command)."""
-    return Stray(rule.text, (rule.table.command, "-t", "nat", "-D", *shlex.split(rule.text)[1:]))
+    (plain `iptables`, what the learner typed, when that is the backend's tool: FilterTable.command),
+    run in the rule's netns (NatRule.prefix)."""
+    return Stray(rule.text, (*rule.prefix, rule.table.command, "-t", "nat", "-D", *shlex.split(rule.text)[1:]))
 
 
 def _backend_words(backend: str) -> str:
