@@ -24,6 +24,7 @@ import ipaddress
 import posixpath
 import re
 import shlex
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator, Mapping
 
@@ -377,6 +378,14 @@ def v_selectors(value: Any) -> str | None:
 
 
 # --------------------------------------------------------------- the base class
+#: The names of the lesson being graded (runner.grade_expectation sets it from the expectation's
+#: lesson_netns and lesson_links): natlan and natwan of one lesson are two names of its own, not a
+#: typo of each other (strays.netns_typos), and natlan/eth0, which the lesson wants where it is, is
+#: never the link to move into natwan (refs.missing_link).
+LESSON_NETNS: ContextVar[frozenset] = ContextVar("lesson_netns", default=frozenset())
+LESSON_LINKS: ContextVar[frozenset] = ContextVar("lesson_links", default=frozenset())
+
+
 class Expectation:
     """Base of every expectation kind. Subclasses set `kind`, `fields`, and implement grade()."""
 
@@ -389,6 +398,10 @@ class Expectation:
     needs_cpu_rate: ClassVar[bool] = False
     #: Allows a plain scalar instead of a mapping: `- netns: RED` means {name: RED}.
     shorthand: ClassVar[str | None] = None
+    #: Every netns name its lesson uses (its checks, cleanup and lab), set by the lesson parser: one of
+    #: them is never taken for a typo of another (natlan is not a stray of natwan: strays.netns_typos).
+    lesson_netns: frozenset = frozenset()
+    lesson_links: frozenset = frozenset()         # (netns name, interface) its lesson's checks name
 
     def __init__(self, spec: Mapping[str, Any], line: int | None = None):
         self.spec = dict(spec)
@@ -399,7 +412,8 @@ class Expectation:
     def __reduce__(self):
         """Pickled (the lesson parse cache) as what it was built from: its spec and line. What a kind
         keeps while grading (a CPU history and its lock) starts afresh, as in a new parse."""
-        return type(self), (self.spec, self.line)
+        names = {"lesson_netns": self.lesson_netns, "lesson_links": self.lesson_links}
+        return (type(self), (self.spec, self.line)) + ((names,) if self.lesson_netns or self.lesson_links else ())
 
     # -- construction and lint
     @classmethod

@@ -25,7 +25,7 @@ from ..i18n import _, ngettext
 from ..observe.model import MAIN_TABLE, Link, NetNS, Snapshot
 from ..texts import noun
 from . import containers, select
-from .base import NETNS, naming, netns_name_problem
+from .base import LESSON_LINKS, NETNS, naming, netns_name_problem
 from .strays import netns_typos, removal_words, show
 
 HOST_NAMES = ("host", "root")
@@ -269,9 +269,12 @@ def missing_link(snap: Snapshot, ns: NetNS, name: str, make: str | None = None) 
     listing = link_names(ns)
     context = (listing,)
     observed = _("{netns} has {links}").format(netns=where(ns, snap), links=listing)
-    # A container's interface is its engine's: never advise taking it away from the container.
+    # A container's interface is its engine's: never advise taking it away from the container; nor
+    # one the lesson itself wants where it is (natlan/eth0 is not natwan's eth0 gone astray).
+    wanted_there = LESSON_LINKS.get()
     movable = [(other, link) for other, link in elsewhere
-               if safe_to_move(other, link) and not _a_containers(snap, other)]
+               if safe_to_move(other, link) and not _a_containers(snap, other)
+               and not any((netns, name) in wanted_there for netns in other.names)]
     if movable:
         other = movable[0][0]
         move = cmd_in(other, f"link set {name} netns {netns_arg(ns)}")

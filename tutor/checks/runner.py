@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 
 from ..i18n import _
 from ..observe import NOTHING, Snapshot, Wants
-from .base import Expectation, NotObserved, Verdict
+from .base import LESSON_LINKS, LESSON_NETNS, Expectation, NotObserved, Verdict
 
 NOT_PROBED = "not probed"      # Verdict.observed of a probe that was not sent (in English; see is_unprobed)
 
@@ -100,6 +100,8 @@ def grade_expectation(exp: Expectation, snap: Snapshot, *, probes: bool = True) 
     if exp.active and not probes:
         return Verdict(exp.kind, False, exp.describe(), _("not probed"),
                        _("This check sends a probe; it runs when you check the step (press c or run nstutor check)."))
+    names = LESSON_NETNS.set(exp.lesson_netns)      # what netns_typos must not take for a typo
+    links = LESSON_LINKS.set(exp.lesson_links)      # what missing_link must not offer to move
     try:
         return exp.grade(snap)
     except NotObserved as exc:
@@ -109,6 +111,9 @@ def grade_expectation(exp: Expectation, snap: Snapshot, *, probes: bool = True) 
     except Exception as exc:  # noqa: BLE001 - a grader bug must not take the app down
         return Verdict(exp.kind, False, exp.describe(), _("internal error: {error}").format(error=repr(exc)),
                        _("nstutor could not grade this expectation; please report it with `nstutor snapshot --json`."))
+    finally:
+        LESSON_NETNS.reset(names)
+        LESSON_LINKS.reset(links)
 
 
 def grade_step(step, snap: Snapshot, *, probes: bool = True, lesson=None) -> StepResult:

@@ -17,7 +17,7 @@ import shlex
 
 from ..i18n import _, ngettext
 from ..observe.model import Snapshot
-from .base import Stray
+from .base import LESSON_NETNS, Stray
 
 MIN_EDIT_LENGTH = 4
 
@@ -58,11 +58,13 @@ def show(name: str) -> str:
 
 
 def netns_typos(snap: Snapshot, wanted: str) -> tuple[Stray, ...]:
-    """The named network namespaces whose name is a typo of *wanted* (the lesson's name)."""
+    """The named network namespaces whose name is a typo of *wanted* (the lesson's name), but for
+    the names the lesson itself uses."""
     out = []
+    own = LESSON_NETNS.get()
     for ns in snap.netns.values():
         for name in ns.names:
-            kind = typo_of(name, wanted)
+            kind = typo_of(name, wanted) if name not in own else None
             if kind is None:
                 continue
             held = (ngettext("; deleting the name leaves {count} process in it running",

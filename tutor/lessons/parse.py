@@ -18,7 +18,7 @@ import yaml
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from ..checks.base import SpecError
+from ..checks.base import LinkRef, NetnsRef, SpecError
 from ..checks.engine_names import engine_name_problem
 from ..checks.registry import build
 from . import safe_yaml
@@ -158,7 +158,28 @@ def _parse_bytes(path: Path, raw: bytes, trusted: bool, digest: str) -> tuple[Le
         trusted=trusted,
         shell_blocks=tuple(shell_blocks),
     )
+    netns, links = lesson_names(lesson)
+    for step in lesson.steps:
+        for expectation in step.expectations:
+            expectation.lesson_netns, expectation.lesson_links = netns, links
     return lesson, problems
+
+
+def lesson_names(lesson: Lesson) -> tuple[frozenset, frozenset]:
+    """(every network namespace name the lesson uses: in its checks, its cleanup and its lab;
+    every (netns name, interface) its checks name). Each is the lesson's own: none is a typo of
+    another, nor a link to move elsewhere (checks/base.py LESSON_NETNS)."""
+    names = {str(n) for n in [*(lesson.cleanup or {}).get("netns", []), *lesson.lab]}
+    links = set()
+    for step in lesson.steps:
+        for expectation in step.expectations:
+            for ref in expectation.refers_to():
+                if isinstance(ref, NetnsRef) and isinstance(ref.ref, str):
+                    names.add(ref.ref)
+                elif isinstance(ref, LinkRef) and isinstance(ref.netns, str):
+                    names.add(ref.netns)
+                    links.add((ref.netns, ref.dev))
+    return frozenset(names), frozenset(links)
 
 
 # --------------------------------------------------------------- pieces
