@@ -116,7 +116,8 @@ def test_reachable_refused_port_in_korean(red_blue, korean):
     port = free_port()
     v = fails({"reachable": {"from": red, "to": f"{net}.3", "port": port}})
     assert v.observed.startswith(f"{red}에서 {net}.3:{port} 주소로 TCP 연결 한 번: ")
-    assert v.message.endswith(f": {blue}에서 {port} 포트를 여는 서버를 시작하세요")
+    assert v.message.endswith(f": {blue}에서 {port} 포트를 여는 서버를 시작하거나, 다른 곳의 서버로 포트를 포워딩하세요 "
+                              f"({blue} nat 테이블의 DNAT 규칙)")
     assert "start a server" not in v.message
 
 

@@ -159,6 +159,10 @@ def test_pip_installed_packs_are_listed_with_version_source_and_problems(venv, e
     # checks of a pack are data: they run, untrusted
     check = nstutor(venv, env, "check", "evil/quiet", "--no-probe")
     assert check.returncode == 1 and "there is no network namespace pkt-evil-never" in check.stdout
+    # an untrusted pack's lab: the advice says that its setup waits for trust (not a loop of b / setup)
+    lab = nstutor(venv, env, "check", "nat/dnat", "--no-probe")
+    assert "press b in the app, or run: nstutor setup nat/dnat (a pack's setup runs once you trust the pack: " \
+           "nstutor trust nat)" in lab.stdout, lab.stdout
     assert nstutor(venv, env, "trust", "evil", "--yes").returncode == 0
     assert not marker.exists(), "nstutor imported a pack's package (its code ran)"
 

@@ -211,6 +211,7 @@ def test_an_untrusted_pack_runs_its_checks_but_none_of_its_shell(env, demo, name
     assert setup.returncode == 1
     assert "not run: its setup. Pack 'demo' is not trusted" in setup.stderr
     assert "nstutor trust demo shows what it would run" in setup.stderr
+    assert "Building the lab" not in setup.stdout, "a refused setup does not announce a build first"
     verify = nstutor(env, "--lessons", str(folder), "verify-lesson", "demo/hello")
     assert verify.returncode == 1 and "not run: its solutions" in verify.stdout
     # reset removes what the lesson declares (data), but not by its script (shell)

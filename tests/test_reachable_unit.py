@@ -87,7 +87,8 @@ def test_a_tcp_probe_names_its_port():
                                                   "nothing listens on port 8080")}))
     assert not v.passed
     assert v.message == ("10.11.11.3 answered, but refused the connection: nothing listens on port 8080: "
-                         "start a server on port 8080 in BLUE")
+                         "start a server on port 8080 in BLUE, or forward the port to a server elsewhere (a DNAT rule "
+                         "in the nat table of BLUE)")
 
 
 @pytest.mark.parametrize("item, words", [

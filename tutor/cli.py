@@ -374,6 +374,11 @@ def cmd_setup(args) -> int:
     if not lesson.setup:
         print(_("Lesson '{lesson}' has no lab to build: its steps start from nothing.").format(lesson=lesson.id))
         return EXIT_OK
+    from .lessons.trust import shell_refusal
+    refused = shell_refusal(lesson, _("its setup"))
+    if refused:             # said at once, not after a "Building the lab" that never starts
+        print(_("problem: {problem}").format(problem=refused), file=sys.stderr)
+        return EXIT_FAIL
     rerun_as_root(_("building a lesson's lab"))
     if os.geteuid() != 0:
         raise UsageError(_("setup builds the lesson's lab for real: run it as root: {command}").format(

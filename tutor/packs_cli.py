@@ -53,8 +53,8 @@ def cmd_packs(args, catalog) -> int:
         print(_("warning: {problem}").format(problem=store.problem), file=sys.stderr)
     if not rows:
         print(_("No lesson packs here. A pack is a Python package of lessons ({install}) or a folder of lesson "
-                "files ({folder}); the README's \"Write a pack\" says how to make one.").format(
-                    install="pip install ...", folder="nstutor --lessons DIR"))
+                "files ({folder}, or {add} to keep it); the README's \"Write a pack\" says how to make one.").format(
+                    install="pip install ...", folder="nstutor --lessons DIR", add="nstutor packs add DIR"))
         return EXIT_OK
     for row in rows:
         version = f" {row['version']}" if row["version"] else ""
@@ -205,5 +205,5 @@ def cmd_untrust(args) -> int:
     if removed:
         print(_("Pack '{pack}' is no longer trusted: its checks still run, its shell does not.").format(pack=args.pack))
     else:
-        print(_("Pack '{pack}' was not trusted; nothing changed.").format(pack=args.pack))
+        print(_("Pack '{pack}' is not trusted; nothing changed.").format(pack=args.pack))
     return EXIT_OK

@@ -299,8 +299,10 @@ class CatalogScreen(InLanguage, Screen):
         if lesson.summary:
             text.append(lesson.summary + "\n")
         if lesson.pack is not None:
-            text.append(_("From pack {pack}").format(pack=f"{lesson.pack.name} {lesson.pack.version}".strip())
-                        + "\n", style="dim")
+            from ...lessons.trust import pack_state
+            text.append(_("From pack {pack} ({state})").format(
+                pack=f"{lesson.pack.name} {lesson.pack.version}".strip(), state=pack_state(lesson.pack).words())
+                + "\n", style="dim")
         missing = lesson.missing_requirements()
         if missing:
             text.append(_("Cannot be fully checked here: {what}").format(what="; ".join(missing)) + "\n", style="red")

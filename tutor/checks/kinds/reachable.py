@@ -335,8 +335,9 @@ class ReachableExpectation(Expectation):
         if gap:
             return f"{head}: {gap}"
         if self.port and result.refused:
-            return _("{detail}: start a server on port {port} in {netns}").format(detail=detail, port=self.port,
-                                                                                  netns=where(owner_ns, snap))
+            return _("{detail}: start a server on port {port} in {netns}, or forward the port to a server "
+                     "elsewhere (a DNAT rule in the nat table of {netns})").format(
+                         detail=detail, port=self.port, netns=where(owner_ns, snap))
         blame, note = self._host_firewall(snap, src, route, owner_ns, dest)
         if blame:
             return f"{head}: {blame}"
@@ -348,8 +349,9 @@ class ReachableExpectation(Expectation):
                          "packets ({knob} is 0 there), so it drops them: {command}").format(
                     head=head, router=where(router, snap), knob=knob,
                     command=cmd_in(router, f'-w {knob}=1', tool='sysctl'))
-        return (_("{head}. The links on the way are up; check that {owner} has a route back to {netns}'s address, "
-                  "and firewall rules ({firewall})").format(
+        return (_("{head}. The links on the way are up; check that the answer can come back (a route in {owner} to "
+                  "{netns}'s address, or a router on the way that masquerades it: NAT), and firewall rules "
+                  "({firewall})").format(
                     head=head, owner=where(owner_ns, snap), netns=where(src, snap),
                     firewall=self._firewall_words(snap, src, route, owner_ns, dest))
                 + (f"; {note}" if note else ""))
