@@ -413,7 +413,11 @@ class ProcessReader:
                 static = _read_static(pid, start, comm, host_pidns)
                 if static is None:
                     continue
-            new_cache[pid] = static
+            # A user process with no command line was caught in the middle of an exec (its new comm
+            # set, its arguments not yet): read it again next round, never keep it (a sleep that never
+            # runs again would be `[sleep]` for ever). Kernel threads and zombies have none for good.
+            if static.cmdline or ppid == 2 or pid == 2 or state in "ZX":
+                new_cache[pid] = static
             new_stat[pid] = raw
             cpu_percent = None
             if before is not None and before.start_ticks == start and elapsed > 0:
