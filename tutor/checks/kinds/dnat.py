@@ -24,10 +24,10 @@ from typing import Any
 from ...i18n import _, ngettext
 from ...observe.model import Snapshot, Wants
 from ..base import Expectation, Field, NotObserved, Stray, Verdict, v_bool, v_ifname, v_int_range, v_one_of, v_str
-from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_problem, resolve_netns, where
+from ..refs import Missing, cmd_in, describe_netns_ref, netns_ref_problem, where
 from ..registry import register
 from ..strays import removal_words
-from .masquerade import NatRule, _delete, _reachable_chains, nat_rules, netns_prefix, removable
+from .masquerade import NatRule, _delete, _reachable_chains, nat_namespace, nat_rules, nat_wants, netns_prefix, removable
 
 
 def v_to(value: Any) -> str | None:
@@ -117,16 +117,10 @@ class DnatExpectation(Expectation):
 
     # -- which table
     def _namespace(self, snap: Snapshot):
-        if self.netns is None:
-            return None
-        ns = resolve_netns(snap, self.netns)
-        return None if not isinstance(ns, Missing) and ns.is_host else ns
+        return nat_namespace(snap, self.netns)
 
     def wants(self, snap: Snapshot) -> Wants:
-        ns = self._namespace(snap)
-        if ns is None:
-            return Wants(nat=True)
-        return Wants() if isinstance(ns, Missing) else Wants(netns_nat=frozenset({ns.inode}))
+        return nat_wants(snap, self.netns)
 
     # -- grading
     def _matches(self, rule: NatRule) -> bool:

@@ -126,6 +126,23 @@ def _reachable_chains(rules: tuple[NatRule, ...], start: str) -> list[str]:
     return seen
 
 
+def nat_namespace(snap: Snapshot, netns: Any):
+    """The netns whose nat table a kind's `netns` field means: None for the host's (no netns field,
+    or the host named), else a NetNS or a Missing (masquerade and dnat)."""
+    if netns is None:
+        return None
+    ns = resolve_netns(snap, netns)
+    return None if not isinstance(ns, Missing) and ns.is_host else ns
+
+
+def nat_wants(snap: Snapshot, netns: Any) -> Wants:
+    """What to read for that table: the host's nat table, or that netns's."""
+    ns = nat_namespace(snap, netns)
+    if ns is None:
+        return Wants(nat=True)
+    return Wants() if isinstance(ns, Missing) else Wants(netns_nat=frozenset({ns.inode}))
+
+
 @register
 class MasqueradeExpectation(Expectation):
     kind = "masquerade"
@@ -167,17 +184,10 @@ class MasqueradeExpectation(Expectation):
         return self.not_out is None or (rule.out == self.not_out and rule.out_negated)
 
     def _namespace(self, snap: Snapshot):
-        """The netns whose table is meant: None for the host's (no netns field), else a NetNS or a Missing."""
-        if self.netns is None:
-            return None
-        ns = resolve_netns(snap, self.netns)
-        return None if not isinstance(ns, Missing) and ns.is_host else ns
+        return nat_namespace(snap, self.netns)
 
     def wants(self, snap: Snapshot) -> Wants:
-        ns = self._namespace(snap)
-        if ns is None:
-            return Wants(nat=True)
-        return Wants() if isinstance(ns, Missing) else Wants(netns_nat=frozenset({ns.inode}))
+        return nat_wants(snap, self.netns)
 
     def grade(self, snap: Snapshot) -> Verdict:
         ns = self._namespace(snap)
