@@ -139,6 +139,10 @@ def test_a_pack_lesson_is_graded_by_the_kernel(env, demo, names):
     assert lessons["demo/hello"]["steps_passed"] == 1
     assert lessons["demo/hello"]["pack"] == {"name": "demo", "version": ""}
     assert lessons["welcome"]["pack"] is None
+    table = nstutor(env, "--lessons", str(folder), "progress").stdout.splitlines()
+    header = table.index("pack demo:")
+    assert "demo/hello" in table[header + 1] and "complete" in table[header + 1]
+    assert not any("demo/" in line for line in table[:header])
 
 
 def test_a_source_tree_is_read_as_the_pack_its_pyproject_declares(env, tmp_path, names):

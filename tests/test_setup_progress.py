@@ -131,7 +131,7 @@ def test_an_untrusted_lesson_runs_no_setup(tmp_path, uid):
     lesson = make_lesson(tmp_path, uid, f'echo "## step 1/1: x"\ntouch "{marker}"', trusted=False)
     lines: list[str] = []
     log = run_setup(lesson, progress=lines.append)
-    assert not log.ok and "not trusted" in log.errors[0]
+    assert not log.ok and "not run: its setup" in log.errors[0] and "does not run its shell" in log.errors[0]
     assert lines == [] and not marker.exists()
 
 

@@ -120,7 +120,7 @@ def test_untrusted_lessons_never_run_shell(tmp_path, uid):
     lesson = make_lesson(tmp_path, uid, cleanup=f"netns: [{uid}a]")
     untrusted, _ = parse_lesson(lesson.path, trusted=False)
     report = verify_lesson(untrusted, echo=lambda *_: None)
-    assert report.skipped and "will not be run" in report.skipped
+    assert report.skipped and "not run: its solutions" in report.skipped and report.refused
     assert not Path(f"/run/netns/{uid}a").exists()
 
 

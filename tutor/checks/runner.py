@@ -143,9 +143,10 @@ def lab_advice(lesson, verdicts: tuple[Verdict, ...]) -> tuple[Verdict, ...]:
     names = sorted(set(missing.values()), key=lesson.lab.index)
     message = _("the lesson's lab is not built (no {names}): press b in the app, or run: {command}").format(
         names=", ".join(names), command=f"nstutor setup {lesson.id}")
-    if lesson.pack is not None and not lesson.trusted:      # its setup is shell: it runs once the pack is trusted
+    pack = getattr(lesson, "pack", None)
+    if pack is not None and not lesson.trusted:     # its setup is shell: it runs once the pack is trusted
         message += " " + _("(a pack's setup runs once you trust the pack: {command})").format(
-            command=f"nstutor trust {lesson.pack.name}")
+            command=f"nstutor trust {pack.name}")
     return tuple(replace(v, message=message) if i in missing else v for i, v in enumerate(verdicts))
 
 

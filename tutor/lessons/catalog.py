@@ -56,10 +56,6 @@ class Catalog:
         named = [p for p in self.packs if p.name == name and not p.pack.shadowed_by]
         return next((p for p in named if p.pack.usable), named[0] if named else None)
 
-    @property
-    def pack_problems(self) -> tuple[Problem, ...]:
-        return tuple(problem for loaded in self.packs for problem in loaded.problems)
-
 
 def _pack_name(lesson: Lesson) -> str | None:
     return lesson.pack.name if lesson.pack is not None else None
@@ -84,10 +80,10 @@ def load_catalog(directory: Path | None = None, language: str | None = None,
         packs = discover_packs() if shipped else []
     loaded_packs = []
     for pack in packs:
-        loaded = _load_pack(pack, language, cache)
-        loaded_packs.append(loaded[0])
-        lessons.extend(loaded[1])
-        untranslated.extend(loaded[2])
+        loaded, pack_lessons, pack_untranslated = _load_pack(pack, language, cache)
+        loaded_packs.append(loaded)
+        lessons.extend(pack_lessons)
+        untranslated.extend(pack_untranslated)
     cache.save()
     return Catalog(tuple(lessons), tuple(problems), language, tuple(untranslated), tuple(loaded_packs))
 

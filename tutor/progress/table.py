@@ -17,7 +17,12 @@ def progress_table(doc: Mapping[str, Any], *, lesson_id: str | None = None, all_
     width = max((cell_width(l["id"]) for l in lessons), default=4)
     lines = [_("Progress of {name}").format(name=doc["learner"]["name"]), ""]
     total = passed = 0
+    shown_pack = None
     for lesson in lessons:
+        pack = lesson.get("pack") if isinstance(lesson.get("pack"), dict) else None
+        if pack and pack.get("name") != shown_pack:     # a pack's lessons under its name, as `nstutor list`
+            shown_pack = pack.get("name")
+            lines += ["", _("pack {pack}:").format(pack=f"{shown_pack} {pack.get('version') or ''}".strip())]
         steps = lesson["steps"]
         done = lesson["steps_passed"]
         total += lesson["steps_total"]
