@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import pwd
-import stat
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from .owned import NotOwned, own_directory, owned_by_me, read_owned
 
 ENV_CACHE_DIR = "NSTUTOR_CACHE_DIR"     # a directory, or "off" to disable the cache
 STALE_DAYS = 7                          # another nstutor's cache file, unused this long, is removed
@@ -37,17 +37,9 @@ Entry = tuple[str, Any, list]           # (sha256 of the file, lesson or None, p
 
 def cache_dir() -> Path | None:
     """Where the cache lives for the effective user, or None when it is turned off."""
-    chosen = os.environ.get(ENV_CACHE_DIR)
-    if chosen:
-        return None if chosen == "off" else Path(chosen)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    try:
-        home = Path(pwd.getpwuid(os.geteuid()).pw_dir)
-    except KeyError:
+    if os.environ.get(ENV_CACHE_DIR) == "off":
         return None
-    if xdg and os.path.isabs(xdg) and _owned_by_me(Path(xdg)):
-        return Path(xdg) / "nstutor"
-    return home / ".cache" / "nstutor"
+    return own_directory(ENV_CACHE_DIR, "XDG_CACHE_HOME", ".cache")
 
 
 def code_fingerprint() -> str:
@@ -101,7 +93,7 @@ class ParseCache:
         try:
             data = pickle.dumps((FORMAT, self.fingerprint, kept), protocol=pickle.HIGHEST_PROTOCOL)
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not _owned_by_me(self.directory):
+            if not owned_by_me(self.directory):
                 return
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".lessons-", suffix=".tmp")
             try:
@@ -117,24 +109,12 @@ class ParseCache:
         self.changed = False
 
     def _read(self) -> dict:
-        path = self.directory / self.file_name
-        if not _owned_by_me(self.directory):
-            return {}
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
+            data = read_owned(self.directory / self.file_name, MAX_BYTES)
+        except (NotOwned, OSError):
             return {}
-        try:
-            info = os.fstat(fd)
-            if not (stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
-                    and not info.st_mode & 0o022 and info.st_size <= MAX_BYTES):
-                return {}
-            with os.fdopen(fd, "rb", closefd=False) as stream:
-                data = stream.read(MAX_BYTES + 1)
-        except OSError:
+        if len(data) > MAX_BYTES:
             return {}
-        finally:
-            os.close(fd)
         try:
             form, fingerprint, entries = pickle.loads(data)
         except Exception:               # corrupt, truncated, or the classes of another nstutor
@@ -154,11 +134,3 @@ class ParseCache:
                 pass
 
 
-def _owned_by_me(directory: Path) -> bool:
-    """A directory of the effective user's own that nobody else can write (so nobody else can
-    put a pickle of theirs where this process will read it)."""
-    try:
-        info = os.stat(directory)
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022

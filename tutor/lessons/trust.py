@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
-import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from pathlib import Path
 
 from ..i18n import _
 from .model import Lesson
+from .owned import NotOwned, own_directory, owned_by_me, read_owned
 from .packs import Digest, Pack, PackRef, changed_files, content_digest
 
 ENV_TRUST_DIR = "NSTUTOR_TRUST_DIR"
@@ -38,17 +37,7 @@ TRUSTED, UNTRUSTED, CHANGED, UNHASHABLE = "trusted", "untrusted", "changed", "un
 
 
 def trust_dir() -> Path | None:
-    chosen = os.environ.get(ENV_TRUST_DIR)
-    if chosen:
-        return Path(chosen)
-    try:
-        home = Path(pwd.getpwuid(os.geteuid()).pw_dir)
-    except KeyError:
-        return None
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    if xdg and os.path.isabs(xdg) and _mine(Path(xdg)):
-        return Path(xdg) / "nstutor"
-    return home / ".config" / "nstutor"
+    return own_directory(ENV_TRUST_DIR, "XDG_CONFIG_HOME", ".config")
 
 
 @dataclass(frozen=True)
@@ -128,30 +117,18 @@ class TrustStore:
         path = self.path
         if not os.path.lexists(path):
             return
-        if not _mine(self.directory):
-            self.problem = _("{path} is ignored: its directory is not yours alone (another user owns it or "
-                             "can write to it), so no pack is trusted").format(path=path)
-            return
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            data = read_owned(path, MAX_BYTES)
+        except NotOwned as where:
+            self.problem = (_("{path} is ignored: its directory is not yours alone (another user owns it or "
+                              "can write to it), so no pack is trusted") if where.args[0] != path else
+                            _("{path} is ignored: it is not a file of yours alone (another user owns it or "
+                              "can write to it), so no pack is trusted")).format(path=path)
+            return
         except OSError as err:
             self.problem = _("{path} cannot be read ({error}), so no pack is trusted").format(
                 path=path, error=err.strerror or err)
             return
-        try:
-            info = os.fstat(fd)
-            if not (stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022):
-                self.problem = _("{path} is ignored: it is not a file of yours alone (another user owns it or "
-                                 "can write to it), so no pack is trusted").format(path=path)
-                return
-            with os.fdopen(fd, "rb", closefd=False) as stream:
-                data = stream.read(MAX_BYTES + 1)
-        except OSError as err:
-            self.problem = _("{path} cannot be read ({error}), so no pack is trusted").format(
-                path=path, error=err.strerror or err)
-            return
-        finally:
-            os.close(fd)
         try:
             doc = json.loads(data)
             if doc.get("format") != FORMAT:
@@ -172,7 +149,7 @@ class TrustStore:
                "packs": {name: {"digest": r.digest, "files": r.files, "version": r.version, "source": r.source,
                                 "trusted_at": r.trusted_at} for name, r in sorted(self.records.items())}}
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _mine(self.directory):
+        if not owned_by_me(self.directory):
             raise PermissionError(_("{directory} is not yours alone (another user owns it or can write to it): "
                                     "nstutor will not keep trust records there").format(directory=self.directory))
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".trusted-packs-", suffix=".tmp")
@@ -186,15 +163,6 @@ class TrustStore:
                 os.unlink(tmp)
             raise
         self.problem = ""
-
-
-def _mine(directory: Path) -> bool:
-    """A directory of the effective user's own that nobody else can write."""
-    try:
-        info = os.stat(directory)
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 # --------------------------------------------------------------- the one question shell asks
